@@ -1,0 +1,1 @@
+"""feesvc: property-fee collection and arrears management."""

@@ -1,0 +1,111 @@
+"""The Litestar application: ``create_app`` assembles it from the areas' controllers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.middleware import TokenAuthenticationMiddleware
+from feesvc.auth.principal import Principal
+from feesvc.auth.service import PrincipalCache
+from feesvc.billing.controller import BillingController
+from feesvc.db import create_engine, session_factory, session_scope
+from feesvc.errors import exception_handlers
+from feesvc.ledger.controller import LedgerController
+from feesvc.registry.controller import RegistryController
+from feesvc.request_context import begin_request
+from feesvc.settings import Settings, get_settings
+from feesvc.standards.controller import FeeStandardController
+
+CONTROLLERS = [RegistryController, FeeStandardController, LedgerController, BillingController]
+PUBLIC_PATHS = ["^/schema", "^/health"]
+
+
+async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(state.session_factory):
+        yield session
+
+
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    return request.user
+
+
+@get("/health", include_in_schema=False, sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            incoming = dict(scope["headers"]).get(b"x-request-id")
+            begin_request(incoming.decode("latin-1") if incoming else None)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+class FeesvcPlugin(InitPluginProtocol):
+    """Registers the controllers, dependencies, auth and error handling on the app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend([health, *CONTROLLERS])
+        app_config.dependencies.update(
+            {"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)}
+        )
+        app_config.exception_handlers.update(exception_handlers)
+        app_config.middleware[:0] = [
+            request_id_middleware,
+            DefineMiddleware(TokenAuthenticationMiddleware, exclude=PUBLIC_PATHS),
+        ]
+        app_config.lifespan.append(self._database)
+        app_config.request_max_body_size = self.settings.server.max_body_bytes
+        return app_config
+
+    @asynccontextmanager
+    async def _database(self, app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(self.settings.database)
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        app.state.principal_cache = PrincipalCache()
+        app.state.settings = self.settings
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return Litestar(
+        plugins=[FeesvcPlugin(settings)],
+        openapi_config=OpenAPIConfig(
+            title="feesvc",
+            version="1.0.0",
+            description="Property-fee collection and arrears management",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", description="feesvc API token")
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+    )

@@ -1,0 +1,1 @@
+"""API tokens, roles and the guards that enforce who may do what."""

@@ -1,0 +1,36 @@
+"""Route guards: a route states the roles that may call it; nothing else decides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from feesvc.auth.models import Role
+from feesvc.auth.principal import Principal
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+def requires(*roles: Role) -> Guard:
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.scope.get("user")
+        if not isinstance(principal, Principal):
+            raise NotAuthorizedException("a bearer token is required")
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise PermissionDeniedException(f"this needs one of the roles: {names}")
+
+    return guard
+
+
+staff = requires(Role.cashier, Role.manager, Role.system)
+desk = requires(Role.cashier, Role.manager)
+managers = requires(Role.manager)
+managers_or_system = requires(Role.manager, Role.system)
+anyone = requires(Role.cashier, Role.manager, Role.system, Role.owner)

@@ -1,0 +1,1 @@
+"""Billing runs: one charge per unit, item and period, issued once."""

@@ -1,0 +1,238 @@
+"""The billing run: one charge per unit, item and period, issued once however often it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.billing.models import BillingRun
+from feesvc.billing.rules import charge_amount, due_date, is_cycle_start, vacant_long_enough
+from feesvc.db import is_postgres, utcnow
+from feesvc.errors import InvalidInput
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import apply_prepaid_credit, lock_unit
+from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
+from feesvc.registry.service import get_estate
+from feesvc.schemas import period_start
+from feesvc.standards.models import Basis, FeeStandard
+from feesvc.standards.service import standards_in_force
+
+INSERT_BATCH = 5_000
+
+
+class BillingResult(msgspec.Struct):
+    run_id: int
+    estate_id: int
+    period: str
+    issued_on: date
+    charges_issued: int
+    charges_already_issued: int
+    units_without_standard: int
+    credit_applied_fen: int
+
+
+@dataclass(frozen=True)
+class _UnitToBill:
+    id: int
+    use: str
+    area: Decimal
+    owner_id: int | None
+
+
+def charge_key(unit_id: int, item: str, period: str) -> str:
+    return f"charge:{unit_id}:{item}:{period}"
+
+
+async def _units_with_owner(session: AsyncSession, estate_id: int, on: date) -> list[_UnitToBill]:
+    covering = and_(
+        Ownership.unit_id == Unit.id,
+        Ownership.starts_on <= on,  # type: ignore[arg-type]
+        or_(Ownership.ends_on.is_(None), Ownership.ends_on >= on),  # type: ignore[union-attr, operator]
+    )
+    rows = await session.execute(
+        select(Unit.id, Unit.use, Unit.floor_area_m2, Ownership.owner_id)
+        .outerjoin(Ownership, covering)
+        .where(Unit.estate_id == estate_id)
+        .order_by(Unit.id)  # type: ignore[arg-type]
+    )
+    return [_UnitToBill(r[0], r[1], r[2], r[3]) for r in rows.all()]
+
+
+async def _vacant_units(session: AsyncSession, estate: Estate, start: date) -> set[int]:
+    if not estate.vacancy_rule_enabled:
+        return set()
+    rows = await session.execute(
+        select(VacancyNotice.unit_id, VacancyNotice.starts_on, VacancyNotice.ends_on)
+        .join(Unit, Unit.id == VacancyNotice.unit_id)
+        .where(Unit.estate_id == estate.id, VacancyNotice.notified_on <= start)  # type: ignore[arg-type]
+    )
+    return {
+        unit_id
+        for unit_id, starts, ends in rows.all()
+        if vacant_long_enough(starts, ends, start, estate.vacancy_min_months)
+    }
+
+
+async def _issued_keys(session: AsyncSession, estate_id: int, period: str) -> set[str]:
+    rows = await session.execute(
+        select(LedgerEntry.dedupe_key).where(
+            LedgerEntry.estate_id == estate_id,
+            LedgerEntry.kind == EntryKind.charge,
+            LedgerEntry.period == period,
+        )
+    )
+    return {key for (key,) in rows.all() if key}
+
+
+async def _insert_charges(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    dialect = postgresql if is_postgres(session) else sqlite
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(rows), INSERT_BATCH):
+        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        await session.execute(statement, rows[start : start + INSERT_BATCH])
+
+
+def _charge_row(
+    estate: Estate,
+    unit: _UnitToBill,
+    standard: FeeStandard,
+    period: str,
+    start: date,
+    issued_on: date,
+    vacant: bool,
+    actor: str,
+) -> dict[str, Any] | None:
+    ratio = estate.vacancy_payable_ratio if vacant and standard.basis == Basis.per_m2_month else Decimal(1)
+    amount = charge_amount(standard.basis, standard.rate, unit.area, estate.cycle_months, ratio)
+    if amount == 0:
+        return None
+    detail: dict[str, Any] = {
+        "basis": standard.basis,
+        "rate": str(standard.rate),
+        "months": estate.cycle_months,
+        "item_name": standard.item_name,
+    }
+    if standard.basis == Basis.per_m2_month:
+        detail["area_m2"] = str(unit.area)
+    if ratio != 1:
+        detail["vacancy_payable_ratio"] = str(ratio)
+    return {
+        "estate_id": estate.id,
+        "unit_id": unit.id,
+        "owner_id": unit.owner_id,
+        "kind": EntryKind.charge,
+        "amount_fen": amount,
+        "effective_date": issued_on,
+        "period": period,
+        "period_months": estate.cycle_months,
+        "item": standard.item,
+        "due_date": due_date(start, estate.due_day),
+        "fee_standard_id": standard.id,
+        "dedupe_key": charge_key(unit.id, standard.item, period),
+        "actor": actor,
+        "detail": detail,
+        "created_at": utcnow(),
+        "settles_entry_id": None,
+        "reverses_entry_id": None,
+        "basis_entry_id": None,
+        "payment_id": None,
+        "reason": None,
+    }
+
+
+async def _units_holding_credit(session: AsyncSession, estate_id: int) -> list[int]:
+    settling = aliased(LedgerEntry)
+    settled = (
+        select(func.coalesce(func.sum(settling.amount_fen), 0))
+        .where(settling.settles_entry_id == LedgerEntry.id)
+        .scalar_subquery()
+    )
+    query = select(LedgerEntry.unit_id).where(
+        LedgerEntry.estate_id == estate_id,
+        LedgerEntry.kind == EntryKind.prepaid_credit,
+        LedgerEntry.amount_fen + settled != 0,
+    )
+    return sorted({unit_id for (unit_id,) in (await session.execute(query.distinct())).all()})
+
+
+async def run_billing(
+    session: AsyncSession, actor: Principal, estate_id: int, period: str, issued_on: date
+) -> BillingResult:
+    estate = await get_estate(session, estate_id, field="estate_id")
+    start = period_start(period)
+    if not is_cycle_start(start, estate.cycle_months):
+        raise InvalidInput(
+            f"this estate bills every {estate.cycle_months} months; {period} does not start a cycle",
+            field="period",
+        )
+    standards = await standards_in_force(session, estate_id, start)
+    by_use: dict[str, list[FeeStandard]] = {}
+    for standard in standards:
+        by_use.setdefault(standard.unit_use, []).append(standard)
+    already = await _issued_keys(session, estate_id, period)
+    vacant = await _vacant_units(session, estate, start)
+    rows: list[dict[str, Any]] = []
+    without_standard = 0
+    for unit in await _units_with_owner(session, estate_id, start):
+        unit_standards = by_use.get(unit.use, [])
+        if not unit_standards:
+            without_standard += 1
+        for standard in unit_standards:
+            if charge_key(unit.id, standard.item, period) in already:
+                continue
+            row = _charge_row(
+                estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label
+            )
+            if row is not None:
+                rows.append(row)
+    await _insert_charges(session, rows)
+
+    credit_applied = 0
+    for unit_id in await _units_holding_credit(session, estate_id):
+        unit = await lock_unit(session, unit_id)
+        assert unit is not None
+        credit_applied += await apply_prepaid_credit(session, unit, estate.allocation_order, issued_on, actor)
+
+    run = (
+        await session.execute(
+            select(BillingRun).where(BillingRun.estate_id == estate_id, BillingRun.period == period)
+        )
+    ).scalar_one_or_none()
+    if run is None:
+        run = BillingRun(estate_id=estate_id, period=period, actor=actor.label)
+        session.add(run)
+    run.charges_issued += len(rows)
+    run.credit_applied_fen += credit_applied
+    run.finished_at = utcnow()
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "billing.run",
+        "estate",
+        estate_id,
+        {"period": period, "charges_issued": len(rows), "credit_applied_fen": credit_applied},
+    )
+    await session.commit()
+    assert run.id is not None
+    return BillingResult(
+        run_id=run.id,
+        estate_id=estate_id,
+        period=period,
+        issued_on=issued_on,
+        charges_issued=len(rows),
+        charges_already_issued=len(already),
+        units_without_standard=without_standard,
+        credit_applied_fen=credit_applied,
+    )

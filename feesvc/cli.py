@@ -1,0 +1,170 @@
+"""The ``feesvc`` command line: serve, migrate, bootstrap tokens, and run the scheduled jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from feesvc.auth.models import Role
+from feesvc.auth.principal import COMMAND_LINE
+from feesvc.db import business_today, create_engine, session_factory
+from feesvc.errors import DomainError
+from feesvc.registry.models import Estate
+from feesvc.settings import get_settings
+
+T = TypeVar("T")
+
+
+def run_with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work in its own engine and session, turning domain errors into a clean exit."""
+
+    async def main() -> T:
+        engine = create_engine()
+        try:
+            async with session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as error:
+        field = f" ({error.errors[0].field})" if error.errors else ""
+        raise click.ClickException(f"{error.detail}{field}") from error
+
+
+async def resolve_estate(session: AsyncSession, ref: str) -> int:
+    """An estate given by id or by code."""
+    query = (
+        select(Estate.id).where(Estate.id == int(ref))
+        if ref.isdigit()
+        else select(Estate.id).where(Estate.code == ref)
+    )
+    estate_id = (await session.execute(query)).scalar_one_or_none()
+    if estate_id is None:
+        raise click.BadParameter(f"no estate {ref!r}", param_hint="--estate")
+    return estate_id
+
+
+@click.group()
+def cli() -> None:
+    """feesvc: property-fee collection and arrears management."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the database (FEESVC_DATABASE_URL) up to REVISION (default: the latest)."""
+    from feesvc.migrate import upgrade
+
+    upgrade(get_settings().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION ('base' empties it)."""
+    from feesvc.migrate import downgrade
+
+    downgrade(get_settings().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (FEESVC_HOST).")
+@click.option("--port", type=int, default=None, help="Port (FEESVC_PORT).")
+@click.option("--workers", type=int, default=None, help="Worker processes (FEESVC_WORKERS).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the API server; the embedded SQLite database is migrated first."""
+    import uvicorn
+
+    from feesvc.migrate import upgrade
+
+    settings = get_settings()
+    if settings.database.is_sqlite:
+        upgrade(settings.database.url)
+    uvicorn.run(
+        "feesvc.app:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=workers or settings.server.workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default=None, help="Who or what holds the token.")
+@click.option("--owner-id", type=int, default=None, help="For an owner token: the owner it belongs to.")
+def token_create(role: str, name: str | None, owner_id: int | None) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from feesvc.auth.service import create_token
+
+    async def work(session: AsyncSession) -> str:
+        secret, _ = await create_token(session, COMMAND_LINE, Role(role), name or role, owner_id)
+        return secret
+
+    click.echo(run_with_session(work))
+
+
+@cli.command()
+@click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
+@click.option("--period", required=True, help="Billing period, YYYY-MM.")
+@click.option(
+    "--on", "issued_on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Issue date (default today)."
+)
+def bill(estate_ref: str, period: str, issued_on: object) -> None:
+    """Issue a period's charges for an estate (idempotent)."""
+    import re
+
+    from feesvc.billing.service import run_billing
+    from feesvc.schemas import PERIOD_PATTERN
+
+    if not re.match(PERIOD_PATTERN, period):
+        raise click.BadParameter("expected YYYY-MM with a month 01-12", param_hint="--period")
+    day: date = issued_on.date() if issued_on is not None else business_today()  # type: ignore[attr-defined]
+
+    async def work(session: AsyncSession) -> str:
+        result = await run_billing(
+            session, COMMAND_LINE, await resolve_estate(session, estate_ref), period, day
+        )
+        return (
+            f"period {result.period}: {result.charges_issued} charges issued, "
+            f"{result.charges_already_issued} already issued, "
+            f"{result.credit_applied_fen} fen of prepaid credit applied"
+        )
+
+    click.echo(run_with_session(work))
+
+
+@cli.command()
+@click.option("--units", type=int, default=1000, show_default=True, help="Roughly how many units in all.")
+@click.option("--years", type=int, default=3, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def demo(units: int, years: int, seed: int) -> None:
+    """Load demo data: 2 estates with charges, payments and a realistic spread of arrears."""
+    from feesvc.demo.builder import build_demo
+    from feesvc.migrate import upgrade
+
+    upgrade(get_settings().database.url)
+    summary = run_with_session(lambda session: build_demo(session, units=units, years=years, seed=seed))
+    click.echo(summary)

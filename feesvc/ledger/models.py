@@ -1,0 +1,85 @@
+"""Ledger entries.
+
+Sign convention: a positive amount is what the owner owes (charge, late fee), a negative amount
+is what reduces it (payment, credit, discount, waiver). The balance is the plain sum of amounts.
+
+An entry may *settle* one other entry: a payment split settles a charge, a waiver settles a late
+fee, a credit application settles a charge and consumes a prepaid credit. What is still open on
+an entry is its amount plus the amounts of the entries settling it; that one rule gives unpaid
+charges, unused credit and allocations alike.
+"""
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index
+from sqlmodel import Field, SQLModel
+
+from feesvc.db import BigId, UTCDateTime, str_enum, utcnow
+
+
+class EntryKind(enum.StrEnum):
+    charge = "charge"
+    late_fee = "late_fee"
+    payment = "payment"
+    prepaid_credit = "prepaid_credit"
+    credit_applied = "credit_applied"
+    discount = "discount"
+    waiver = "waiver"
+    reversal = "reversal"
+    refund = "refund"
+    adjustment = "adjustment"
+
+
+DEBIT_KINDS = frozenset({EntryKind.charge, EntryKind.late_fee})
+KINDS_NEEDING_REASON = frozenset(
+    {EntryKind.waiver, EntryKind.reversal, EntryKind.refund, EntryKind.adjustment}
+)
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        Index("ix_ledger_entry_unit_date", "unit_id", "effective_date"),
+        Index("ix_ledger_entry_estate_kind_period", "estate_id", "kind", "period"),
+        CheckConstraint(
+            "reason IS NOT NULL OR kind NOT IN ('waiver', 'reversal', 'refund', 'adjustment')",
+            name="ck_ledger_entry_reason_required",
+        ),
+        CheckConstraint("amount_fen <> 0", name="ck_ledger_entry_nonzero"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    estate_id: int = Field(foreign_key="estate.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    # The owner of the period the entry belongs to: arrears stay with them after a sale.
+    owner_id: int | None = Field(default=None, foreign_key="owner.id", index=True)
+    kind: EntryKind = Field(sa_type=str_enum(EntryKind))
+    amount_fen: int = Field(sa_type=BigInteger)
+    effective_date: date
+    period: str | None = Field(default=None, max_length=7)
+    period_months: int | None = Field(default=None)
+    item: str | None = Field(default=None, max_length=40)
+    due_date: date | None = Field(default=None)
+    fee_standard_id: int | None = Field(default=None, foreign_key="fee_standard.id")
+    settles_entry_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), index=True)
+    )
+    reverses_entry_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), unique=True)
+    )
+    # For a late fee: the charge it accrued on.
+    basis_entry_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), index=True)
+    )
+    payment_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("payment.id"), index=True)
+    )
+    # Makes runs idempotent: a charge for one unit, item and period can only be posted once.
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    actor: str = Field(max_length=120)
+    reason: str | None = Field(default=None, max_length=500)
+    # How the amount was computed (area, rate, months; base, rate, days), for statements.
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

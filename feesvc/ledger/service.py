@@ -1,0 +1,200 @@
+"""Reading and appending to the unit ledger. Nothing here updates or deletes an entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from feesvc.auth.principal import Principal
+from feesvc.db import is_postgres
+from feesvc.ledger.allocation import OpenDebit, allocate
+from feesvc.ledger.models import DEBIT_KINDS, KINDS_NEEDING_REASON, EntryKind, LedgerEntry
+from feesvc.registry.models import AllocationOrder, Unit
+
+
+class LedgerError(ValueError):
+    pass
+
+
+def check_entry(entry: LedgerEntry) -> None:
+    if entry.amount_fen == 0:
+        raise LedgerError("a ledger entry moves a non-zero amount")
+    if entry.kind in KINDS_NEEDING_REASON and not (entry.reason or "").strip():
+        raise LedgerError(f"a {entry.kind} entry needs a reason")
+
+
+def append(session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
+    """Add entries to the caller's transaction (the one way entries are written)."""
+    for entry in entries:
+        check_entry(entry)
+    session.add_all(entries)
+
+
+async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:
+    """Serialise writers on one unit's ledger (SQLite already serialises with BEGIN IMMEDIATE)."""
+    query = select(Unit).where(Unit.id == unit_id)
+    if is_postgres(session):
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def _settled_sums(unit_id: int, as_of: date | None):  # type: ignore[no-untyped-def]
+    settling = select(
+        LedgerEntry.settles_entry_id.label("entry_id"),  # type: ignore[union-attr]
+        func.sum(LedgerEntry.amount_fen).label("settled"),
+    ).where(LedgerEntry.unit_id == unit_id, LedgerEntry.settles_entry_id.is_not(None))  # type: ignore[union-attr]
+    if as_of is not None:
+        settling = settling.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+    return settling.group_by(LedgerEntry.settles_entry_id).subquery()
+
+
+async def open_entries(
+    session: AsyncSession, unit_id: int, kinds: frozenset[EntryKind], as_of: date | None = None
+) -> list[tuple[LedgerEntry, int]]:
+    """Entries of the given kinds with what is still open on each (amount plus what settles it)."""
+    settled = _settled_sums(unit_id, as_of)
+    open_fen = LedgerEntry.amount_fen + func.coalesce(settled.c.settled, 0)
+    query = (
+        select(LedgerEntry, open_fen)
+        .outerjoin(settled, settled.c.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.unit_id == unit_id, LedgerEntry.kind.in_(kinds), open_fen != 0)  # type: ignore[attr-defined]
+        .order_by(LedgerEntry.id)  # type: ignore[arg-type]
+    )
+    if as_of is not None:
+        query = query.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+    return [(row[0], int(row[1])) for row in (await session.execute(query)).all()]
+
+
+async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[OpenDebit]:
+    rows = await open_entries(session, unit_id, DEBIT_KINDS, as_of)
+    charges = {entry.id: entry for entry, _ in rows if entry.kind == EntryKind.charge}
+    missing = {
+        e.basis_entry_id for e, _ in rows if e.kind == EntryKind.late_fee and e.basis_entry_id not in charges
+    }
+    if missing:
+        for charge in (
+            await session.execute(select(LedgerEntry).where(LedgerEntry.id.in_(missing)))
+        ).scalars():  # type: ignore[union-attr]
+            charges[charge.id] = charge
+    debits = []
+    for entry, open_fen in rows:
+        assert entry.id is not None
+        debt = charges[entry.basis_entry_id] if entry.kind == EntryKind.late_fee else entry
+        assert debt.id is not None
+        debits.append(
+            OpenDebit(
+                entry_id=entry.id,
+                kind=EntryKind(entry.kind),
+                open_fen=open_fen,
+                debt_id=debt.id,
+                debt_due=debt.due_date or debt.effective_date,
+                period=debt.period,
+            )
+        )
+    return debits
+
+
+async def open_credits(
+    session: AsyncSession, unit_id: int, as_of: date | None = None
+) -> list[tuple[LedgerEntry, int]]:
+    """Prepaid credit not yet used, oldest first; amounts are negative (money held for the owner)."""
+    return await open_entries(session, unit_id, frozenset({EntryKind.prepaid_credit}), as_of)
+
+
+async def balance(session: AsyncSession, unit_id: int, as_of: date | None = None) -> int:
+    query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(LedgerEntry.unit_id == unit_id)
+    if as_of is not None:
+        query = query.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+    return int((await session.execute(query)).scalar_one())
+
+
+async def entries_as_of(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(LedgerEntry.unit_id == unit_id)
+    if as_of is not None:
+        query = query.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+    query = query.order_by(LedgerEntry.effective_date, LedgerEntry.id)  # type: ignore[arg-type]
+    return list((await session.execute(query)).scalars())
+
+
+async def apply_prepaid_credit(
+    session: AsyncSession, unit: Unit, order: AllocationOrder, on: date, actor: Principal
+) -> int:
+    """Use the unit's prepaid credit on its open debts; returns the fen applied.
+
+    Each application is a pair of entries that nets to zero: one consumes the credit, the other
+    settles the debt, so the balance is unchanged and both sides show what happened.
+    """
+    assert unit.id is not None
+    credits = await open_credits(session, unit.id)
+    if not credits:
+        return 0
+    debits = await open_debits(session, unit.id)
+    available = -sum(open_fen for _, open_fen in credits)
+    allocations, _ = allocate(debits, available, order)
+    by_id = {d.entry_id: d for d in debits}
+    pending = [(credit, -open_fen) for credit, open_fen in credits]
+    applied = 0
+    entries: list[LedgerEntry] = []
+    for allocation in allocations:
+        need = allocation.amount_fen
+        while need:
+            credit, left = pending[0]
+            take = min(need, left)
+            common = {
+                "estate_id": unit.estate_id,
+                "unit_id": unit.id,
+                "kind": EntryKind.credit_applied,
+                "effective_date": on,
+                "actor": actor.label,
+                "payment_id": credit.payment_id,
+            }
+            debit = by_id[allocation.entry_id]
+            entries.append(
+                LedgerEntry(
+                    **common,
+                    amount_fen=take,
+                    settles_entry_id=credit.id,
+                    owner_id=credit.owner_id,
+                    detail={"applied_to": debit.entry_id},
+                )
+            )
+            entries.append(
+                LedgerEntry(
+                    **common,
+                    amount_fen=-take,
+                    settles_entry_id=debit.entry_id,
+                    period=debit.period,
+                    detail={"credit_from": credit.id},
+                )
+            )
+            need -= take
+            applied += take
+            pending[0] = (credit, left - take)
+            if left - take == 0:
+                pending.pop(0)
+    append(session, entries)
+    return applied
+
+
+def reversal_of(entry: LedgerEntry, on: date, actor: Principal, reason: str) -> LedgerEntry:
+    """The entry that undoes ``entry``: same target, opposite amount, a reason and an actor."""
+    assert entry.id is not None
+    return LedgerEntry(
+        estate_id=entry.estate_id,
+        unit_id=entry.unit_id,
+        owner_id=entry.owner_id,
+        kind=EntryKind.reversal,
+        amount_fen=-entry.amount_fen,
+        effective_date=on,
+        period=entry.period,
+        item=entry.item,
+        settles_entry_id=entry.settles_entry_id or entry.id,
+        reverses_entry_id=entry.id,
+        payment_id=entry.payment_id,
+        actor=actor.label,
+        reason=reason,
+    )

@@ -1,0 +1,31 @@
+"""Every table, imported in one place for Alembic and the test database."""
+
+from sqlmodel import SQLModel
+
+from feesvc.audit.models import AuditEvent
+from feesvc.auth.models import ApiToken
+from feesvc.billing.models import BillingRun
+from feesvc.ledger.models import LedgerEntry
+from feesvc.payments.models import Payment, PaymentVoid, ReceiptCounter
+from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
+from feesvc.standards.models import FeeStandard
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "BillingRun",
+    "Building",
+    "Estate",
+    "FeeStandard",
+    "LedgerEntry",
+    "Owner",
+    "Ownership",
+    "Payment",
+    "PaymentVoid",
+    "ReceiptCounter",
+    "Unit",
+    "VacancyNotice",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""The cashier desk: payments, allocation, receipts, voids, refunds and the daily cash-up."""

@@ -1,0 +1,62 @@
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from feesvc.db import BigId, UTCDateTime, str_enum, utcnow
+
+
+class Method(enum.StrEnum):
+    cash = "cash"
+    wechat = "wechat"
+    alipay = "alipay"
+    bank_transfer = "bank_transfer"
+    card = "card"
+
+
+class Payment(SQLModel, table=True):
+    """A payment as received at the desk; it never changes (a void is a row of its own)."""
+
+    __table_args__ = (
+        UniqueConstraint("estate_id", "receipt_year", "receipt_seq"),
+        Index("ix_payment_cashup", "estate_id", "received_on", "cashier"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    estate_id: int = Field(foreign_key="estate.id")
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    payer_name: str = Field(max_length=100)
+    amount_fen: int = Field(sa_type=BigInteger)
+    method: Method = Field(sa_type=str_enum(Method))
+    external_ref: str = Field(default="", max_length=100)
+    designation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    received_on: date
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    cashier: str = Field(max_length=120)
+    receipt_year: int
+    receipt_seq: int
+    idempotency_key: str = Field(max_length=100, unique=True)
+    request_fingerprint: str = Field(max_length=64)
+
+
+class PaymentVoid(SQLModel, table=True):
+    __tablename__ = "payment_void"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(sa_type=BigInteger, foreign_key="payment.id", unique=True)
+    reason: str = Field(max_length=500)
+    actor: str = Field(max_length=120)
+    voided_on: date
+    voided_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ReceiptCounter(SQLModel, table=True):
+    """The last receipt number per estate and year; its row lock keeps numbers gapless."""
+
+    __tablename__ = "receipt_counter"
+
+    estate_id: int = Field(foreign_key="estate.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last_seq: int = Field(default=0)

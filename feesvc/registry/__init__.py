@@ -1,0 +1,1 @@
+"""Estates, buildings, units, owners and who owned which unit when."""

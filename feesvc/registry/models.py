@@ -1,0 +1,118 @@
+"""Registry tables. Decimal columns are exact text; money is integer fen."""
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from feesvc.db import DecimalText, UTCDateTime, str_enum, utcnow
+
+
+class UnitUse(enum.StrEnum):
+    residential = "residential"
+    commercial = "commercial"
+    parking = "parking"
+
+
+class AllocationOrder(enum.StrEnum):
+    """Within one debt: does a payment clear the principal or its late fee first (DOMAIN ledger rule 5)."""
+
+    principal_first = "principal_first"
+    late_fee_first = "late_fee_first"
+
+
+class LateFeeCap(enum.StrEnum):
+    none = "none"
+    principal = "principal"
+    fixed = "fixed"
+
+
+class Channel(enum.StrEnum):
+    paper = "paper"
+    sms = "sms"
+    wechat = "wechat"
+    email = "email"
+
+
+class Estate(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    company_name: str = Field(max_length=200)
+    address: str = Field(default="", max_length=400)
+    service_phone: str = Field(default="", max_length=40)
+    locale: str = Field(default="zh_CN", max_length=8)
+    # Billing: a cycle of 1, 3, 6 or 12 months starting in January; charges fall due on due_day
+    # of the cycle's first month.
+    cycle_months: int = Field(default=1)
+    due_day: int = Field(default=1)
+    grace_days: int = Field(default=0)
+    # Late-fee policy (the contract's 违约金); fee standards may override the daily rate.
+    late_fee_daily_rate: Decimal = Field(default=Decimal("0.0003"), sa_type=DecimalText)
+    late_fee_cap: LateFeeCap = Field(default=LateFeeCap.principal, sa_type=str_enum(LateFeeCap))
+    late_fee_cap_fen: int | None = Field(default=None)
+    late_fee_starts_on: date | None = Field(default=None)
+    prepay_cap_months: int = Field(default=12)
+    # Vacancy rule (local regulation): off unless the estate's city provides one.
+    vacancy_rule_enabled: bool = Field(default=False)
+    vacancy_payable_ratio: Decimal = Field(default=Decimal("1"), sa_type=DecimalText)
+    vacancy_min_months: int = Field(default=6)
+    allocation_order: AllocationOrder = Field(
+        default=AllocationOrder.principal_first, sa_type=str_enum(AllocationOrder)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Building(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id", index=True)
+    name: str = Field(max_length=100)
+
+
+class Unit(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("building_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id", index=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    number: str = Field(max_length=40)
+    floor_area_m2: Decimal = Field(sa_type=DecimalText)
+    use: UnitUse = Field(sa_type=str_enum(UnitUse))
+
+
+class Owner(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=40)
+    id_number: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=200)
+    postal_address: str = Field(default="", max_length=400)
+    preferred_channel: Channel = Field(default=Channel.paper, sa_type=str_enum(Channel))
+    locale: str | None = Field(default=None, max_length=8)
+
+
+class Ownership(SQLModel, table=True):
+    """Who owned a unit from when to when; arrears stay with the owner of the period."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    owner_id: int = Field(foreign_key="owner.id", index=True)
+    starts_on: date
+    ends_on: date | None = Field(default=None)
+
+
+class VacancyNotice(SQLModel, table=True):
+    """An owner's written notice that a unit stands empty, the basis of the vacancy rule."""
+
+    __tablename__ = "vacancy_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    starts_on: date
+    ends_on: date | None = Field(default=None)
+    notified_on: date
+    reference: str = Field(default="", max_length=200)

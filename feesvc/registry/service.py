@@ -1,0 +1,345 @@
+"""Registry operations. Every write is audit-logged in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import msgspec
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from feesvc.registry.masking import mask_email, mask_id_number, mask_name, mask_phone
+from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
+from feesvc.registry.schemas import (
+    BuildingCreate,
+    EstateCreate,
+    EstateOut,
+    EstateSettings,
+    OwnerCreate,
+    OwnerOut,
+    UnitCreate,
+    UnitOut,
+    VacancyNoticeCreate,
+)
+from feesvc.schemas import exact
+
+
+def _settings_columns(settings: EstateSettings) -> dict[str, object]:
+    ratio = exact(settings.vacancy_payable_ratio)
+    if ratio > 1:
+        raise InvalidInput(
+            "the payable share of a vacant unit's fee is at most 1", field="settings.vacancy_payable_ratio"
+        )
+    if settings.late_fee_cap == "fixed" and settings.late_fee_cap_fen is None:
+        raise InvalidInput("a fixed late-fee cap needs late_fee_cap_fen", field="settings.late_fee_cap_fen")
+    if 12 % settings.cycle_months:
+        raise InvalidInput("the billing cycle is 1, 2, 3, 4, 6 or 12 months", field="settings.cycle_months")
+    return {
+        "cycle_months": settings.cycle_months,
+        "due_day": settings.due_day,
+        "grace_days": settings.grace_days,
+        "late_fee_daily_rate": exact(settings.late_fee_daily_rate),
+        "late_fee_cap": settings.late_fee_cap,
+        "late_fee_cap_fen": settings.late_fee_cap_fen,
+        "late_fee_starts_on": settings.late_fee_starts_on,
+        "prepay_cap_months": settings.prepay_cap_months,
+        "vacancy_rule_enabled": settings.vacancy_rule_enabled,
+        "vacancy_payable_ratio": ratio,
+        "vacancy_min_months": settings.vacancy_min_months,
+        "allocation_order": settings.allocation_order,
+        "locale": settings.locale,
+    }
+
+
+def estate_out(estate: Estate) -> EstateOut:
+    assert estate.id is not None
+    return EstateOut(
+        id=estate.id,
+        code=estate.code,
+        name=estate.name,
+        company_name=estate.company_name,
+        address=estate.address,
+        service_phone=estate.service_phone,
+        settings=EstateSettings(
+            cycle_months=estate.cycle_months,
+            due_day=estate.due_day,
+            grace_days=estate.grace_days,
+            late_fee_daily_rate=str(estate.late_fee_daily_rate),
+            late_fee_cap=estate.late_fee_cap,
+            late_fee_cap_fen=estate.late_fee_cap_fen,
+            late_fee_starts_on=estate.late_fee_starts_on,
+            prepay_cap_months=estate.prepay_cap_months,
+            vacancy_rule_enabled=estate.vacancy_rule_enabled,
+            vacancy_payable_ratio=str(estate.vacancy_payable_ratio),
+            vacancy_min_months=estate.vacancy_min_months,
+            allocation_order=estate.allocation_order,
+            locale=estate.locale,
+        ),
+    )
+
+
+async def create_estate(session: AsyncSession, actor: Principal, data: EstateCreate) -> Estate:
+    if (await session.execute(select(Estate.id).where(Estate.code == data.code))).first():
+        raise Conflict(f"an estate with code {data.code!r} exists already", field="code")
+    estate = Estate(
+        code=data.code,
+        name=data.name,
+        company_name=data.company_name,
+        address=data.address,
+        service_phone=data.service_phone,
+        **_settings_columns(data.settings),  # type: ignore[arg-type]
+    )
+    session.add(estate)
+    await session.flush()
+    await record_audit(session, actor, "estate.create", "estate", estate.id, {"code": data.code})
+    await session.commit()
+    return estate
+
+
+async def update_estate_settings(
+    session: AsyncSession, actor: Principal, estate_id: int, settings: EstateSettings
+) -> Estate:
+    estate = await get_estate(session, estate_id)
+    before = estate_out(estate).settings
+    for column, value in _settings_columns(settings).items():
+        setattr(estate, column, value)
+    await record_audit(
+        session,
+        actor,
+        "estate.settings",
+        "estate",
+        estate_id,
+        {"before": _plain(before), "after": _plain(settings)},
+    )
+    await session.commit()
+    return estate
+
+
+def _plain(settings: EstateSettings) -> dict[str, object]:
+    return msgspec.to_builtins(settings)  # type: ignore[no-any-return]
+
+
+async def get_estate(session: AsyncSession, estate_id: int, field: str | None = None) -> Estate:
+    estate = await session.get(Estate, estate_id)
+    if estate is None:
+        raise NotFound(f"estate {estate_id} does not exist", field=field)
+    return estate
+
+
+async def list_estates(session: AsyncSession) -> list[Estate]:
+    return list((await session.execute(select(Estate).order_by(Estate.id))).scalars())
+
+
+async def create_building(
+    session: AsyncSession, actor: Principal, estate_id: int, data: BuildingCreate
+) -> Building:
+    await get_estate(session, estate_id)
+    duplicate = select(Building.id).where(Building.estate_id == estate_id, Building.name == data.name)
+    if (await session.execute(duplicate)).first():
+        raise Conflict(f"building {data.name!r} exists already in this estate", field="name")
+    building = Building(estate_id=estate_id, name=data.name)
+    session.add(building)
+    await session.flush()
+    await record_audit(session, actor, "building.create", "building", building.id, {"name": data.name})
+    await session.commit()
+    return building
+
+
+async def list_buildings(session: AsyncSession, estate_id: int) -> list[Building]:
+    await get_estate(session, estate_id)
+    query = select(Building).where(Building.estate_id == estate_id).order_by(Building.name)
+    return list((await session.execute(query)).scalars())
+
+
+async def create_unit(session: AsyncSession, actor: Principal, data: UnitCreate) -> tuple[Unit, Building]:
+    building = await session.get(Building, data.building_id)
+    if building is None:
+        raise NotFound(f"building {data.building_id} does not exist", field="building_id")
+    area = exact(data.floor_area_m2)
+    if area <= 0:
+        raise InvalidInput("the floor area must be greater than 0 m²", field="floor_area_m2")
+    duplicate = select(Unit.id).where(Unit.building_id == building.id, Unit.number == data.number)
+    if (await session.execute(duplicate)).first():
+        raise Conflict(f"unit {data.number!r} exists already in building {building.name}", field="number")
+    unit = Unit(
+        estate_id=building.estate_id,
+        building_id=building.id,
+        number=data.number,
+        floor_area_m2=area,
+        use=data.use,
+    )
+    session.add(unit)
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "unit.create",
+        "unit",
+        unit.id,
+        {"number": data.number, "area": str(area), "use": data.use},
+    )
+    await session.commit()
+    return unit, building
+
+
+def unit_out(unit: Unit, building: Building) -> UnitOut:
+    assert unit.id is not None
+    return UnitOut(
+        id=unit.id,
+        estate_id=unit.estate_id,
+        building_id=unit.building_id,
+        building=building.name,
+        number=unit.number,
+        floor_area_m2=unit.floor_area_m2,
+        use=unit.use,
+    )
+
+
+async def get_unit(session: AsyncSession, unit_id: int, field: str | None = None) -> tuple[Unit, Building]:
+    row = (
+        await session.execute(
+            select(Unit, Building).join(Building, Building.id == Unit.building_id).where(Unit.id == unit_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"unit {unit_id} does not exist", field=field)
+    return row[0], row[1]
+
+
+async def list_units(
+    session: AsyncSession, estate_id: int, offset: int, limit: int
+) -> list[tuple[Unit, Building]]:
+    await get_estate(session, estate_id)
+    query = (
+        select(Unit, Building)
+        .join(Building, Building.id == Unit.building_id)
+        .where(Unit.estate_id == estate_id)
+        .order_by(Building.name, Unit.number)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+async def can_read_unit(session: AsyncSession, principal: Principal, unit_id: int) -> None:
+    """Staff read any unit; an owner only units they own or owned (their arrears stay theirs)."""
+    if principal.is_staff:
+        return
+    owned = select(Ownership.id).where(Ownership.unit_id == unit_id, Ownership.owner_id == principal.owner_id)
+    if (await session.execute(owned.limit(1))).first() is None:
+        raise Forbidden("this unit is not yours")
+
+
+async def create_owner(session: AsyncSession, actor: Principal, data: OwnerCreate) -> Owner:
+    owner = Owner(
+        name=data.name,
+        phone=data.phone or "",
+        id_number=data.id_number or "",
+        email=data.email or "",
+        postal_address=data.postal_address,
+        preferred_channel=data.preferred_channel,
+        locale=data.locale,
+    )
+    session.add(owner)
+    await session.flush()
+    # Personal data stays out of the audit log too.
+    await record_audit(session, actor, "owner.create", "owner", owner.id)
+    await session.commit()
+    return owner
+
+
+def owner_out(owner: Owner) -> OwnerOut:
+    assert owner.id is not None
+    return OwnerOut(
+        id=owner.id,
+        name=mask_name(owner.name),
+        phone=mask_phone(owner.phone),
+        id_number=mask_id_number(owner.id_number),
+        email=mask_email(owner.email),
+        preferred_channel=owner.preferred_channel,
+        locale=owner.locale,
+    )
+
+
+async def get_owner(session: AsyncSession, owner_id: int, field: str | None = None) -> Owner:
+    owner = await session.get(Owner, owner_id)
+    if owner is None:
+        raise NotFound(f"owner {owner_id} does not exist", field=field)
+    return owner
+
+
+async def transfer_ownership(
+    session: AsyncSession, actor: Principal, unit_id: int, owner_id: int, starts_on: date
+) -> Ownership:
+    """Record who owns the unit from ``starts_on``; a sale closes the previous ownership the day before."""
+    await get_unit(session, unit_id)
+    await get_owner(session, owner_id, field="owner_id")
+    current = (
+        await session.execute(
+            select(Ownership).where(Ownership.unit_id == unit_id, Ownership.ends_on.is_(None))  # type: ignore[union-attr]
+        )
+    ).scalar_one_or_none()
+    if current is not None:
+        if starts_on <= current.starts_on:
+            raise InvalidInput(
+                f"the new ownership must start after the current one ({current.starts_on})", field="starts_on"
+            )
+        if current.owner_id == owner_id:
+            raise Conflict("this owner already owns the unit", field="owner_id")
+        current.ends_on = starts_on - timedelta(days=1)
+    ownership = Ownership(unit_id=unit_id, owner_id=owner_id, starts_on=starts_on)
+    session.add(ownership)
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "ownership.start",
+        "unit",
+        unit_id,
+        {
+            "owner_id": owner_id,
+            "starts_on": starts_on.isoformat(),
+            "previous_owner_id": current.owner_id if current else None,
+        },
+    )
+    await session.commit()
+    return ownership
+
+
+async def ownerships(session: AsyncSession, unit_id: int) -> list[Ownership]:
+    query = select(Ownership).where(Ownership.unit_id == unit_id).order_by(Ownership.starts_on)  # type: ignore[arg-type]
+    return list((await session.execute(query)).scalars())
+
+
+def ownership_covering(on: date):  # type: ignore[no-untyped-def]
+    """SQL condition: the ownership row in force on a date."""
+    return and_(
+        Ownership.starts_on <= on,  # type: ignore[arg-type]
+        or_(Ownership.ends_on.is_(None), Ownership.ends_on >= on),  # type: ignore[union-attr, operator]
+    )
+
+
+async def add_vacancy_notice(
+    session: AsyncSession, actor: Principal, unit_id: int, data: VacancyNoticeCreate
+) -> VacancyNotice:
+    await get_unit(session, unit_id)
+    if data.ends_on is not None and data.ends_on < data.starts_on:
+        raise InvalidInput("a vacancy cannot end before it starts", field="ends_on")
+    notice = VacancyNotice(
+        unit_id=unit_id,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+        notified_on=data.notified_on,
+        reference=data.reference,
+    )
+    session.add(notice)
+    await session.flush()
+    await record_audit(
+        session, actor, "vacancy.notice", "unit", unit_id, {"starts_on": data.starts_on.isoformat()}
+    )
+    await session.commit()
+    return notice

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import managers, staff
+from feesvc.auth.principal import Principal
+from feesvc.standards import service
+from feesvc.standards.schemas import FeeStandardCreate, FeeStandardOut
+
+
+class FeeStandardController(Controller):
+    path = "/api/v1/estates/{estate_id:int}/fee-standards"
+    tags = ["fee standards"]
+
+    @post("/", guards=[managers])
+    async def create(
+        self, db: AsyncSession, principal: Principal, estate_id: int, data: FeeStandardCreate
+    ) -> FeeStandardOut:
+        return service.fee_standard_out(await service.create_fee_standard(db, principal, estate_id, data))
+
+    @get("/", guards=[staff])
+    async def list(self, db: AsyncSession, estate_id: int) -> list[FeeStandardOut]:
+        return [service.fee_standard_out(s) for s in await service.list_fee_standards(db, estate_id)]

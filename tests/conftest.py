@@ -1,0 +1,126 @@
+"""Test database and API client.
+
+The suite runs against ``FEESVC_TEST_DATABASE_URL`` (default: a fresh SQLite file). On PostgreSQL
+the schema is dropped and rebuilt through the migrations at the start of the run. Tests never
+clean up (the ledger refuses deletes): each test makes its own estate, so tests stay independent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from feesvc.app import create_app
+from feesvc.auth.models import Role
+from feesvc.auth.principal import COMMAND_LINE
+from feesvc.auth.service import create_token
+from feesvc.db import create_engine, session_factory
+from feesvc.migrate import upgrade
+from feesvc.settings import DatabaseSettings, ServerSettings, Settings
+from tests.support import Api
+
+
+def _in_thread(work: Callable[[], Any]) -> None:
+    """Run blocking setup (Alembic runs its own event loop) away from the test loop."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def _run(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    _in_thread(lambda: asyncio.run(coro_factory()))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = (
+        os.environ.get("FEESVC_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    )
+    if DatabaseSettings(url=url).async_url.get_backend_name() == "postgresql":
+        _run(lambda: reset_postgres(url))
+    _in_thread(lambda: upgrade(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return not DatabaseSettings(url=database_url).is_sqlite
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    files = tmp_path_factory.mktemp("files")
+    return Settings(database=DatabaseSettings(url=database_url), server=ServerSettings(files_dir=str(files)))
+
+
+@pytest.fixture(scope="session")
+async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(settings.database)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessions() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[Role, str]:
+    made = {}
+    async with sessions() as s:
+        for role in (Role.manager, Role.cashier, Role.system):
+            made[role], _ = await create_token(s, COMMAND_LINE, role, f"test-{role.value}")
+    return made
+
+
+@pytest.fixture
+def api(
+    client: AsyncTestClient[Litestar], tokens: dict[Role, str], sessions: async_sessionmaker[AsyncSession]
+) -> Api:
+    return Api(client, tokens, sessions)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
