@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import select
+
+from feesvc.auth.principal import COMMAND_LINE
+from feesvc.db import create_engine, session_factory
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import append, balance, entries_as_of, reversal_of
+from feesvc.registry.models import Unit
+from feesvc.registry.schemas import BuildingCreate, EstateCreate, UnitCreate
+from feesvc.registry.service import create_building, create_estate, create_unit
+from feesvc.settings import DatabaseSettings
+from tests.support import Api
+
+
+async def test_database_refuses_update_and_delete_of_entries(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    estate = await api.make_estate(units=1)
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    async with sessions() as s:
+        entry_id = (
+            await s.execute(select(LedgerEntry.id).where(LedgerEntry.estate_id == estate.id))
+        ).scalar_one()
+    for statement in (
+        f"UPDATE ledger_entry SET amount_fen = 1 WHERE id = {entry_id}",
+        f"DELETE FROM ledger_entry WHERE id = {entry_id}",
+    ):
+        async with sessions() as s:
+            with pytest.raises((DBAPIError, IntegrityError), match="append-only"):
+                await s.execute(text(statement))
+                await s.commit()
+    async with sessions() as s:
+        entry = (await s.execute(select(LedgerEntry).where(LedgerEntry.id == entry_id))).scalar_one()
+        assert entry.amount_fen > 1
+
+
+async def test_ledger_as_of_reproduces_past_balances(api: Api) -> None:
+    estate = await api.make_estate(units=1, rate="2.00", area="100.00")
+    for month in ("2026-01", "2026-02", "2026-03"):
+        await api.bill(estate.id, month, f"{month}-01")
+    unit = estate.unit_ids[0]
+    assert (await api.ledger(unit, "2025-12-31"))["balance_fen"] == 0
+    assert (await api.ledger(unit, "2026-01-31"))["balance_fen"] == 20000
+    feb = await api.ledger(unit, "2026-02-15")
+    assert feb["balance_fen"] == 40000 and len(feb["entries"]) == 2
+    assert [e["balance_after_fen"] for e in feb["entries"]] == [20000, 40000]
+    assert (await api.ledger(unit, "2026-03-31"))["balance_fen"] == 60000
+
+
+postings = st.lists(
+    st.tuples(
+        st.sampled_from([EntryKind.charge, EntryKind.late_fee, EntryKind.adjustment, EntryKind.discount]),
+        st.integers(min_value=1, max_value=10**9),
+        st.integers(min_value=0, max_value=400),
+        st.booleans(),  # reverse it afterwards?
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+async def _post_and_check(
+    url: str,
+    unit: Unit,
+    batch: list[tuple[EntryKind, int, int, bool]],
+    seen: dict[int, tuple[int, date, str]],
+) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    start = date(2024, 1, 1)
+    try:
+        async with session_factory(engine)() as s:
+            made = [
+                LedgerEntry(
+                    estate_id=unit.estate_id,
+                    unit_id=unit.id,
+                    kind=kind,
+                    amount_fen=-amount if kind is EntryKind.discount else amount,
+                    effective_date=start + timedelta(days=day),
+                    actor="test",
+                    reason="property test" if kind is EntryKind.adjustment else None,
+                )
+                for kind, amount, day, _ in batch
+            ]
+            append(s, made)
+            await s.flush()
+            reversals = [
+                reversal_of(e, e.effective_date, COMMAND_LINE, "property test")
+                for e, (*_, reverse) in zip(made, batch, strict=True)
+                if reverse
+            ]
+            append(s, reversals)
+            await s.commit()
+            for e in [*made, *reversals]:
+                assert e.id is not None
+                seen[e.id] = (e.amount_fen, e.effective_date, e.kind)
+
+            entries = await entries_as_of(s, unit.id)
+            # Every entry ever posted is still there, unchanged, and nothing else is.
+            assert {e.id: (e.amount_fen, e.effective_date, e.kind) for e in entries} == seen
+            assert await balance(s, unit.id) == sum(e.amount_fen for e in entries)
+            for probe in (start, start + timedelta(days=200), start + timedelta(days=400)):
+                assert await balance(s, unit.id, probe) == sum(a for a, d, _ in seen.values() if d <= probe)
+    finally:
+        await engine.dispose()
+
+
+async def _make_unit(url: str) -> Unit:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with session_factory(engine)() as s:
+            estate = await create_estate(
+                s,
+                COMMAND_LINE,
+                EstateCreate(code="P" + uuid.uuid4().hex[:8], name="性质测试小区", company_name="测试物业"),
+            )
+            assert estate.id is not None
+            building = await create_building(s, COMMAND_LINE, estate.id, BuildingCreate(name="1栋"))
+            assert building.id is not None
+            unit, _ = await create_unit(s, COMMAND_LINE, UnitCreate(building.id, "101", "88.00"))
+            return unit
+    finally:
+        await engine.dispose()
+
+
+def test_balance_is_always_the_sum_of_entries_and_entries_never_change(database_url: str) -> None:
+    unit = asyncio.run(_make_unit(database_url))
+    seen: dict[int, tuple[int, date, str]] = {}
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(postings)
+    def check(batch: list[tuple[EntryKind, int, int, bool]]) -> None:
+        asyncio.run(_post_and_check(database_url, unit, batch, seen))
+
+    check()
+    assert len(seen) >= 30
