@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,12 +24,13 @@ from feesvc.billing.controller import BillingController
 from feesvc.db import create_engine, session_factory, session_scope
 from feesvc.errors import exception_handlers
 from feesvc.ledger.controller import LedgerController
+from feesvc.payments.controller import PaymentController
 from feesvc.registry.controller import RegistryController
 from feesvc.request_context import begin_request
 from feesvc.settings import Settings, get_settings
 from feesvc.standards.controller import FeeStandardController
 
-CONTROLLERS = [RegistryController, FeeStandardController, LedgerController, BillingController]
+CONTROLLERS = [RegistryController, FeeStandardController, LedgerController, BillingController, PaymentController]
 PUBLIC_PATHS = ["^/schema", "^/health"]
 
 
@@ -75,7 +75,6 @@ class FeesvcPlugin(InitPluginProtocol):
             DefineMiddleware(TokenAuthenticationMiddleware, exclude=PUBLIC_PATHS),
         ]
         app_config.lifespan.append(self._database)
-        app_config.request_max_body_size = self.settings.server.max_body_bytes
         return app_config
 
     @asynccontextmanager
@@ -93,9 +92,10 @@ class FeesvcPlugin(InitPluginProtocol):
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return Litestar(
         plugins=[FeesvcPlugin(settings)],
+        # Given here, not in the plugin: Litestar reads this one from its own argument only.
+        request_max_body_size=settings.server.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="feesvc",
             version="1.0.0",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import TypeVar
@@ -42,9 +43,7 @@ def run_with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 async def resolve_estate(session: AsyncSession, ref: str) -> int:
     """An estate given by id or by code."""
     query = (
-        select(Estate.id).where(Estate.id == int(ref))
-        if ref.isdigit()
-        else select(Estate.id).where(Estate.code == ref)
+        select(Estate.id).where(Estate.id == int(ref)) if ref.isdigit() else select(Estate.id).where(Estate.code == ref)
     )
     estate_id = (await session.execute(query)).scalar_one_or_none()
     if estate_id is None:
@@ -92,6 +91,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     from feesvc.migrate import upgrade
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
@@ -129,9 +129,7 @@ def token_create(role: str, name: str | None, owner_id: int | None) -> None:
 @cli.command()
 @click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
 @click.option("--period", required=True, help="Billing period, YYYY-MM.")
-@click.option(
-    "--on", "issued_on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Issue date (default today)."
-)
+@click.option("--on", "issued_on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Issue date (default today).")
 def bill(estate_ref: str, period: str, issued_on: object) -> None:
     """Issue a period's charges for an estate (idempotent)."""
     import re
@@ -144,9 +142,7 @@ def bill(estate_ref: str, period: str, issued_on: object) -> None:
     day: date = issued_on.date() if issued_on is not None else business_today()  # type: ignore[attr-defined]
 
     async def work(session: AsyncSession) -> str:
-        result = await run_billing(
-            session, COMMAND_LINE, await resolve_estate(session, estate_ref), period, day
-        )
+        result = await run_billing(session, COMMAND_LINE, await resolve_estate(session, estate_ref), period, day)
         return (
             f"period {result.period}: {result.charges_issued} charges issued, "
             f"{result.charges_already_issued} already issued, "

@@ -6,7 +6,7 @@ from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.billing.models import BillingRun
 from feesvc.ledger.models import LedgerEntry
-from feesvc.payments.models import Payment, PaymentVoid, ReceiptCounter
+from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.standards.models import FeeStandard
 
@@ -24,6 +24,7 @@ __all__ = [
     "Ownership",
     "Payment",
     "PaymentVoid",
+    "Receipt",
     "ReceiptCounter",
     "Unit",
     "VacancyNotice",

@@ -32,9 +32,7 @@ async def test_billing_run_issues_one_charge_per_unit_and_is_idempotent(api: Api
 
 async def test_quarterly_cycle_bills_three_months_and_refuses_mid_cycle(api: Api) -> None:
     estate = await api.make_estate(units=1, rate="2.00", area="50.00", settings={"cycle_months": 3})
-    problem(
-        await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-02"}), 422, "period"
-    )
+    problem(await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-02"}), 422, "period")
     await api.bill(estate.id, "2026-04", "2026-04-01")
     ledger = await api.ledger(estate.unit_ids[0], "2026-04-30")
     assert [e["amount_fen"] for e in ledger["entries"]] == [30000]
@@ -92,9 +90,7 @@ async def test_charge_belongs_to_the_owner_of_the_period(api: Api, session) -> N
     unit = estate.unit_ids[0]
     buyer = await api.ok(await api.post("/api/v1/owners", {"name": "买方"}))
     await api.ok(
-        await api.post(
-            f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2026-02-01"}
-        )
+        await api.post(f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2026-02-01"})
     )
     await api.bill(estate.id, "2026-01", "2026-01-01")
     await api.bill(estate.id, "2026-02", "2026-02-01")
@@ -112,17 +108,11 @@ async def test_charge_belongs_to_the_owner_of_the_period(api: Api, session) -> N
 
 async def test_billing_input_errors(api: Api) -> None:
     estate = await api.make_estate(units=1)
-    problem(
-        await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-13"}), 400, "period"
-    )
-    problem(
-        await api.post("/api/v1/billing-runs", {"estate_id": 987654, "period": "2026-01"}), 404, "estate_id"
-    )
+    problem(await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-13"}), 400, "period")
+    problem(await api.post("/api/v1/billing-runs", {"estate_id": 987654, "period": "2026-01"}), 404, "estate_id")
     tomorrow = date.fromordinal(date.today().toordinal() + 2).isoformat()
     problem(
-        await api.post(
-            "/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-01", "issued_on": tomorrow}
-        ),
+        await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-01", "issued_on": tomorrow}),
         422,
         "issued_on",
     )

@@ -29,9 +29,7 @@ async def test_database_refuses_update_and_delete_of_entries(
     estate = await api.make_estate(units=1)
     await api.bill(estate.id, "2026-01", "2026-01-01")
     async with sessions() as s:
-        entry_id = (
-            await s.execute(select(LedgerEntry.id).where(LedgerEntry.estate_id == estate.id))
-        ).scalar_one()
+        entry_id = (await s.execute(select(LedgerEntry.id).where(LedgerEntry.estate_id == estate.id))).scalar_one()
     for statement in (
         f"UPDATE ledger_entry SET amount_fen = 1 WHERE id = {entry_id}",
         f"DELETE FROM ledger_entry WHERE id = {entry_id}",

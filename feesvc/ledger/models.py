@@ -33,9 +33,7 @@ class EntryKind(enum.StrEnum):
 
 
 DEBIT_KINDS = frozenset({EntryKind.charge, EntryKind.late_fee})
-KINDS_NEEDING_REASON = frozenset(
-    {EntryKind.waiver, EntryKind.reversal, EntryKind.refund, EntryKind.adjustment}
-)
+KINDS_NEEDING_REASON = frozenset({EntryKind.waiver, EntryKind.reversal, EntryKind.refund, EntryKind.adjustment})
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -73,9 +71,7 @@ class LedgerEntry(SQLModel, table=True):
     basis_entry_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), index=True)
     )
-    payment_id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, ForeignKey("payment.id"), index=True)
-    )
+    payment_id: int | None = Field(default=None, sa_column=Column(BigInteger, ForeignKey("payment.id"), index=True))
     # Makes runs idempotent: a charge for one unit, item and period can only be posted once.
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     actor: str = Field(max_length=120)

@@ -72,13 +72,9 @@ async def open_entries(
 async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[OpenDebit]:
     rows = await open_entries(session, unit_id, DEBIT_KINDS, as_of)
     charges = {entry.id: entry for entry, _ in rows if entry.kind == EntryKind.charge}
-    missing = {
-        e.basis_entry_id for e, _ in rows if e.kind == EntryKind.late_fee and e.basis_entry_id not in charges
-    }
+    missing = {e.basis_entry_id for e, _ in rows if e.kind == EntryKind.late_fee and e.basis_entry_id not in charges}
     if missing:
-        for charge in (
-            await session.execute(select(LedgerEntry).where(LedgerEntry.id.in_(missing)))
-        ).scalars():  # type: ignore[union-attr]
+        for charge in (await session.execute(select(LedgerEntry).where(LedgerEntry.id.in_(missing)))).scalars():  # type: ignore[union-attr]
             charges[charge.id] = charge
     debits = []
     for entry, open_fen in rows:
@@ -98,9 +94,7 @@ async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = 
     return debits
 
 
-async def open_credits(
-    session: AsyncSession, unit_id: int, as_of: date | None = None
-) -> list[tuple[LedgerEntry, int]]:
+async def open_credits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[tuple[LedgerEntry, int]]:
     """Prepaid credit not yet used, oldest first; amounts are negative (money held for the owner)."""
     return await open_entries(session, unit_id, frozenset({EntryKind.prepaid_credit}), as_of)
 
@@ -140,37 +134,18 @@ async def apply_prepaid_credit(
     applied = 0
     entries: list[LedgerEntry] = []
     for allocation in allocations:
+        debit = by_id[allocation.entry_id]
         need = allocation.amount_fen
         while need:
             credit, left = pending[0]
             take = min(need, left)
-            common = {
-                "estate_id": unit.estate_id,
-                "unit_id": unit.id,
-                "kind": EntryKind.credit_applied,
-                "effective_date": on,
-                "actor": actor.label,
-                "payment_id": credit.payment_id,
-            }
-            debit = by_id[allocation.entry_id]
-            entries.append(
-                LedgerEntry(
-                    **common,
-                    amount_fen=take,
-                    settles_entry_id=credit.id,
-                    owner_id=credit.owner_id,
-                    detail={"applied_to": debit.entry_id},
-                )
-            )
-            entries.append(
-                LedgerEntry(
-                    **common,
-                    amount_fen=-take,
-                    settles_entry_id=debit.entry_id,
-                    period=debit.period,
-                    detail={"credit_from": credit.id},
-                )
-            )
+            # Credit cannot be used before it was received.
+            day = max(on, credit.effective_date)
+            consume = _credit_application(unit, credit, day, actor, take, credit.id, {"applied_to": debit.entry_id})
+            consume.owner_id = credit.owner_id
+            settle = _credit_application(unit, credit, day, actor, -take, debit.entry_id, {"credit_from": credit.id})
+            settle.period = debit.period
+            entries += [consume, settle]
             need -= take
             applied += take
             pending[0] = (credit, left - take)
@@ -178,6 +153,29 @@ async def apply_prepaid_credit(
                 pending.pop(0)
     append(session, entries)
     return applied
+
+
+def _credit_application(
+    unit: Unit,
+    credit: LedgerEntry,
+    day: date,
+    actor: Principal,
+    amount: int,
+    settles: int | None,
+    detail: dict[str, int | None],
+) -> LedgerEntry:
+    assert unit.id is not None
+    return LedgerEntry(
+        estate_id=unit.estate_id,
+        unit_id=unit.id,
+        kind=EntryKind.credit_applied,
+        amount_fen=amount,
+        effective_date=day,
+        settles_entry_id=settles,
+        payment_id=credit.payment_id,
+        actor=actor.label,
+        detail=detail,
+    )
 
 
 def reversal_of(entry: LedgerEntry, on: date, actor: Principal, reason: str) -> LedgerEntry:

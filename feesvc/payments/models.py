@@ -19,10 +19,7 @@ class Method(enum.StrEnum):
 class Payment(SQLModel, table=True):
     """A payment as received at the desk; it never changes (a void is a row of its own)."""
 
-    __table_args__ = (
-        UniqueConstraint("estate_id", "receipt_year", "receipt_seq"),
-        Index("ix_payment_cashup", "estate_id", "received_on", "cashier"),
-    )
+    __table_args__ = (Index("ix_payment_cashup", "estate_id", "received_on", "cashier"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     estate_id: int = Field(foreign_key="estate.id")
@@ -35,10 +32,31 @@ class Payment(SQLModel, table=True):
     received_on: date
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     cashier: str = Field(max_length=120)
-    receipt_year: int
-    receipt_seq: int
     idempotency_key: str = Field(max_length=100, unique=True)
     request_fingerprint: str = Field(max_length=64)
+
+
+class Receipt(SQLModel, table=True):
+    """The receipt number of a payment: unique and gapless per estate and year.
+
+    Taken in the same transaction as the payment, as its last write, so the counter row is held
+    only for the moment before commit, and a payment that fails takes no number.
+    """
+
+    __table_args__ = (UniqueConstraint("estate_id", "year", "seq"),)
+
+    payment_id: int = Field(sa_type=BigInteger, foreign_key="payment.id", primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id")
+    year: int
+    seq: int
+
+    @property
+    def number(self) -> str:
+        return receipt_number(self.year, self.seq)
+
+
+def receipt_number(year: int, seq: int) -> str:
+    return f"{year}-{seq:06d}"
 
 
 class PaymentVoid(SQLModel, table=True):

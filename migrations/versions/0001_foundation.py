@@ -21,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-APPEND_ONLY_TABLES = ("ledger_entry", "payment", "payment_void", "audit_event")
+APPEND_ONLY_TABLES = ("ledger_entry", "payment", "receipt", "payment_void", "audit_event")
 
 
 def _forbid_changes() -> None:
@@ -222,14 +222,11 @@ def upgrade() -> None:
     sa.Column('received_on', sa.Date(), nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('cashier', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('receipt_year', sa.Integer(), nullable=False),
-    sa.Column('receipt_seq', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('request_fingerprint', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('estate_id', 'receipt_year', 'receipt_seq'),
     sa.UniqueConstraint('idempotency_key')
     )
     with op.batch_alter_table('payment', schema=None) as batch_op:
@@ -293,6 +290,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ledger_entry_settles_entry_id'), ['settles_entry_id'], unique=False)
         batch_op.create_index('ix_ledger_entry_unit_date', ['unit_id', 'effective_date'], unique=False)
 
+    op.create_table('receipt',
+    sa.Column('payment_id', sa.BigInteger(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.PrimaryKeyConstraint('payment_id'),
+    sa.UniqueConstraint('estate_id', 'year', 'seq')
+    )
     op.create_table('payment_void',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('payment_id', sa.BigInteger(), nullable=False),
@@ -310,6 +317,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     _allow_changes()
     op.drop_table('payment_void')
+    op.drop_table('receipt')
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_entry_unit_date')
         batch_op.drop_index(batch_op.f('ix_ledger_entry_settles_entry_id'))

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import HeaderParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import desk, managers
+from feesvc.auth.principal import Principal
+from feesvc.db import business_today
+from feesvc.payments import service
+from feesvc.payments.schemas import CashUpOut, PaymentCreate, PaymentOut, RefundCreate, RefundOut, VoidCreate
+from feesvc.registry.service import get_estate
+
+IdempotencyKey = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=8,
+        max_length=100,
+        description="A key the client makes once per payment and sends again on every retry of it",
+    ),
+]
+
+
+class PaymentController(Controller):
+    path = "/api/v1"
+    tags = ["payments"]
+
+    @post("/payments", guards=[desk])
+    async def record(
+        self, db: AsyncSession, principal: Principal, data: PaymentCreate, idempotency_key: IdempotencyKey
+    ) -> Response[PaymentOut]:
+        """Record a payment at the desk. A retry with the same key and body returns the first result."""
+        payment, created = await service.record_payment(db, principal, data, idempotency_key, business_today())
+        return Response(payment, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
+
+    @get("/payments/{payment_id:int}", guards=[desk])
+    async def get_payment(self, db: AsyncSession, payment_id: int) -> PaymentOut:
+        return await service.payment_out(db, payment_id)
+
+    @post("/payments/{payment_id:int}/void", guards=[managers], status_code=200)
+    async def void(self, db: AsyncSession, principal: Principal, payment_id: int, data: VoidCreate) -> PaymentOut:
+        return await service.void_payment(db, principal, payment_id, data.reason, business_today())
+
+    @post("/units/{unit_id:int}/refunds", guards=[managers])
+    async def refund(self, db: AsyncSession, principal: Principal, unit_id: int, data: RefundCreate) -> RefundOut:
+        return await service.refund_credit(db, principal, unit_id, data, business_today())
+
+    @get("/estates/{estate_id:int}/cash-up", guards=[desk])
+    async def cash_up(self, db: AsyncSession, estate_id: int, day: date | None = None) -> CashUpOut:
+        """The daily cash-up (日结): takings per cashier and method, reconciled with the ledger."""
+        await get_estate(db, estate_id)
+        return await service.cash_up(db, estate_id, day or business_today())

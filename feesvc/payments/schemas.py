@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import msgspec
+
+from feesvc.ledger.models import EntryKind
+from feesvc.payments.models import Method
+from feesvc.schemas import Body, Fen, Period, PositiveFen, Reason
+
+
+class Designation(Body):
+    """What the payer says the money is for (民法典 560): charge ids or whole periods."""
+
+    entry_ids: list[int] = msgspec.field(default_factory=list)
+    periods: list[Period] = msgspec.field(default_factory=list)
+
+
+class PaymentCreate(Body):
+    unit_id: int
+    amount_fen: PositiveFen
+    method: Method
+    currency: Literal["CNY"] = "CNY"
+    external_ref: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    payer_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    designation: Designation | None = None
+    received_on: date | None = None
+
+
+class AllocationOut(msgspec.Struct):
+    entry_id: int
+    kind: EntryKind
+    period: str | None
+    item: str | None
+    amount_fen: int
+
+
+class PaymentOut(msgspec.Struct):
+    id: int
+    receipt_number: str
+    estate_id: int
+    unit_id: int
+    payer_name: str
+    amount_fen: int
+    currency: str
+    method: Method
+    external_ref: str
+    received_on: date
+    cashier: str
+    allocations: list[AllocationOut]
+    prepaid_credit_fen: int
+    voided: bool
+
+
+class VoidCreate(Body):
+    reason: Reason
+
+
+class RefundCreate(Body):
+    amount_fen: PositiveFen
+    reason: Reason
+    method: Method = Method.bank_transfer
+
+
+class RefundOut(msgspec.Struct):
+    unit_id: int
+    refunded_fen: int
+    prepaid_credit_left_fen: int
+
+
+class CashUpLine(msgspec.Struct):
+    cashier: str
+    method: Method
+    payments: int
+    total_fen: Fen
+
+
+class CashUpOut(msgspec.Struct):
+    estate_id: int
+    day: date
+    lines: list[CashUpLine]
+    payments: int
+    total_fen: int
+    voided_payments: int
+    voided_fen: int
+    ledger_payments_fen: int
+    reconciled: bool

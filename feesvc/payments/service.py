@@ -1,0 +1,361 @@
+"""Recording payments at the desk, voiding them, refunding credit, and the daily cash-up.
+
+A payment is one transaction: lock the unit, allocate, write the payment and its ledger entries,
+then take the receipt number last, so the per-estate counter row is held only until commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import date
+
+import msgspec
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.db import is_postgres
+from feesvc.errors import Conflict, InvalidInput, NotFound
+from feesvc.ledger.allocation import OpenDebit, allocate
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import append, lock_unit, open_credits, open_debits, reversal_of
+from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
+from feesvc.payments.schemas import (
+    AllocationOut,
+    CashUpLine,
+    CashUpOut,
+    Designation,
+    PaymentCreate,
+    PaymentOut,
+    RefundCreate,
+    RefundOut,
+)
+from feesvc.registry.models import Estate, Ownership
+from feesvc.registry.service import ownership_covering
+
+
+def fingerprint(data: PaymentCreate) -> str:
+    return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+
+
+def designated_debits(debits: list[OpenDebit], designation: Designation | None) -> frozenset[int]:
+    if designation is None:
+        return frozenset()
+    by_id = {d.entry_id for d in debits} | {d.debt_id for d in debits}
+    unknown = [i for i in designation.entry_ids if i not in by_id]
+    if unknown:
+        raise InvalidInput(f"nothing is open on entries {unknown} of this unit", field="designation.entry_ids")
+    periods = set(designation.periods)
+    open_periods = {d.period for d in debits}
+    if periods - open_periods:
+        missing = sorted(periods - open_periods)
+        raise InvalidInput(f"nothing is open for periods {missing}", field="designation.periods")
+    return frozenset(designation.entry_ids) | frozenset(d.debt_id for d in debits if d.period in periods)
+
+
+async def _next_receipt_seq(session: AsyncSession, estate_id: int, year: int) -> int:
+    dialect = postgresql if is_postgres(session) else sqlite
+    table = ReceiptCounter.__table__  # type: ignore[attr-defined]
+    statement = (
+        dialect.insert(table)
+        .values(estate_id=estate_id, year=year, last_seq=1)
+        .on_conflict_do_update(index_elements=["estate_id", "year"], set_={"last_seq": table.c.last_seq + 1})
+        .returning(table.c.last_seq)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def _current_owner(session: AsyncSession, unit_id: int, on: date) -> int | None:
+    query = select(Ownership.owner_id).where(Ownership.unit_id == unit_id, ownership_covering(on))
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def _find_by_key(session: AsyncSession, key: str) -> Payment | None:
+    return (await session.execute(select(Payment).where(Payment.idempotency_key == key))).scalar_one_or_none()
+
+
+async def _replay(session: AsyncSession, existing: Payment, data: PaymentCreate) -> PaymentOut:
+    if existing.request_fingerprint != fingerprint(data):
+        raise Conflict(
+            "this Idempotency-Key was used for a different payment; use a new key for a new payment",
+            field="Idempotency-Key",
+        )
+    assert existing.id is not None
+    return await payment_out(session, existing.id)
+
+
+async def record_payment(
+    session: AsyncSession, actor: Principal, data: PaymentCreate, idempotency_key: str, today: date
+) -> tuple[PaymentOut, bool]:
+    """Post a payment; returns it and whether it was new (False: a retry of an earlier request)."""
+    existing = await _find_by_key(session, idempotency_key)
+    if existing is not None:
+        return await _replay(session, existing, data), False
+    received_on = data.received_on or today
+    if received_on > today:
+        raise InvalidInput("a payment cannot be received in the future", field="received_on")
+    unit = await lock_unit(session, data.unit_id)
+    if unit is None:
+        raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
+    estate = await session.get(Estate, unit.estate_id)
+    assert estate is not None and unit.id is not None
+    debits = await open_debits(session, unit.id)
+    allocations, left_over = allocate(
+        debits, data.amount_fen, estate.allocation_order, designated_debits(debits, data.designation)
+    )
+    owner_id = await _current_owner(session, unit.id, received_on)
+    payment = Payment(
+        estate_id=unit.estate_id,
+        unit_id=unit.id,
+        payer_name=data.payer_name or "",
+        amount_fen=data.amount_fen,
+        method=data.method,
+        external_ref=data.external_ref,
+        designation=msgspec.to_builtins(data.designation) if data.designation else None,
+        received_on=received_on,
+        cashier=actor.label,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(data),
+    )
+    session.add(payment)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request with the same key committed first: answer as a retry of it.
+        await session.rollback()
+        existing = await _find_by_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return await _replay(session, existing, data), False
+    by_id = {d.entry_id: d for d in debits}
+    common = {
+        "estate_id": unit.estate_id,
+        "unit_id": unit.id,
+        "effective_date": received_on,
+        "actor": actor.label,
+        "payment_id": payment.id,
+    }
+    entries = [
+        LedgerEntry(
+            **common,
+            kind=EntryKind.payment,
+            amount_fen=-a.amount_fen,  # type: ignore[arg-type]
+            settles_entry_id=a.entry_id,
+            period=by_id[a.entry_id].period,
+            owner_id=owner_id,
+        )
+        for a in allocations
+    ]
+    if left_over:
+        entries.append(
+            LedgerEntry(
+                **common,
+                kind=EntryKind.prepaid_credit,  # type: ignore[arg-type]
+                amount_fen=-left_over,
+                owner_id=owner_id,
+            )
+        )
+    append(session, entries)
+    await record_audit(
+        session,
+        actor,
+        "payment.record",
+        "payment",
+        payment.id,
+        {"unit_id": unit.id, "amount_fen": data.amount_fen, "method": data.method},
+    )
+    assert payment.id is not None
+    seq = await _next_receipt_seq(session, unit.estate_id, received_on.year)
+    session.add(Receipt(payment_id=payment.id, estate_id=unit.estate_id, year=received_on.year, seq=seq))
+    await session.commit()
+    return await payment_out(session, payment.id), True
+
+
+async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"payment {payment_id} does not exist")
+    return payment
+
+
+async def _is_void(session: AsyncSession, payment_id: int) -> bool:
+    query = select(PaymentVoid.id).where(PaymentVoid.payment_id == payment_id)
+    return (await session.execute(query)).first() is not None
+
+
+async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
+    payment = await get_payment(session, payment_id)
+    receipt = await session.get(Receipt, payment_id)
+    assert receipt is not None and payment.id is not None
+    voided = await _is_void(session, payment_id)
+    settled = LedgerEntry.__table__.alias("settled")  # type: ignore[attr-defined]
+    rows = await session.execute(
+        select(LedgerEntry, settled.c.kind, settled.c.item)
+        .outerjoin(settled, settled.c.id == LedgerEntry.settles_entry_id)
+        .where(
+            LedgerEntry.payment_id == payment_id,
+            col(LedgerEntry.kind).in_([EntryKind.payment, EntryKind.prepaid_credit]),
+        )
+        .order_by(col(LedgerEntry.id))
+    )
+    allocations, credit = [], 0
+    for entry, kind, item in rows.all():
+        if entry.kind == EntryKind.prepaid_credit:
+            credit += -entry.amount_fen
+        else:
+            allocations.append(
+                AllocationOut(entry.settles_entry_id, EntryKind(kind), entry.period, item, -entry.amount_fen)
+            )
+    return PaymentOut(
+        id=payment.id,
+        receipt_number=receipt.number,
+        estate_id=payment.estate_id,
+        unit_id=payment.unit_id,
+        payer_name=payment.payer_name,
+        amount_fen=payment.amount_fen,
+        currency="CNY",
+        method=payment.method,
+        external_ref=payment.external_ref,
+        received_on=payment.received_on,
+        cashier=payment.cashier,
+        allocations=allocations,
+        prepaid_credit_fen=credit,
+        voided=voided,
+    )
+
+
+async def void_payment(
+    session: AsyncSession, actor: Principal, payment_id: int, reason: str, today: date
+) -> PaymentOut:
+    """Undo a payment with reversing entries; its receipt stays, marked void, its number never reused."""
+    payment = await get_payment(session, payment_id)
+    await lock_unit(session, payment.unit_id)
+    if await _is_void(session, payment_id):
+        raise Conflict(f"payment {payment_id} is already void")
+    reversed_ids = select(LedgerEntry.reverses_entry_id).where(col(LedgerEntry.reverses_entry_id).is_not(None))
+    to_reverse = (
+        (
+            await session.execute(
+                select(LedgerEntry)
+                .where(
+                    LedgerEntry.payment_id == payment_id,
+                    LedgerEntry.kind != EntryKind.reversal,
+                    col(LedgerEntry.id).not_in(reversed_ids),
+                )
+                .order_by(col(LedgerEntry.id).desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    append(session, [reversal_of(e, today, actor, f"void of payment {payment_id}: {reason}") for e in to_reverse])
+    session.add(PaymentVoid(payment_id=payment_id, reason=reason, actor=actor.label, voided_on=today))
+    await record_audit(session, actor, "payment.void", "payment", payment_id, {"reason": reason})
+    await session.commit()
+    return await payment_out(session, payment_id)
+
+
+async def refund_credit(
+    session: AsyncSession, actor: Principal, unit_id: int, data: RefundCreate, today: date
+) -> RefundOut:
+    unit = await lock_unit(session, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    credits = await open_credits(session, unit_id)
+    available = -sum(open_fen for _, open_fen in credits)
+    if data.amount_fen > available:
+        raise InvalidInput(f"only {available} fen of prepaid credit is held for this unit", field="amount_fen")
+    need, entries = data.amount_fen, []
+    for credit, open_fen in credits:
+        take = min(need, -open_fen)
+        entries.append(
+            LedgerEntry(
+                estate_id=unit.estate_id,
+                unit_id=unit_id,
+                owner_id=credit.owner_id,
+                kind=EntryKind.refund,
+                amount_fen=take,
+                effective_date=today,
+                settles_entry_id=credit.id,
+                payment_id=credit.payment_id,
+                actor=actor.label,
+                reason=data.reason,
+                detail={"method": data.method},
+            )
+        )
+        need -= take
+        if need == 0:
+            break
+    append(session, entries)
+    await record_audit(
+        session,
+        actor,
+        "credit.refund",
+        "unit",
+        unit_id,
+        {"amount_fen": data.amount_fen, "reason": data.reason, "method": data.method},
+    )
+    await session.commit()
+    return RefundOut(unit_id=unit_id, refunded_fen=data.amount_fen, prepaid_credit_left_fen=available - data.amount_fen)
+
+
+async def cash_up(session: AsyncSession, estate_id: int, day: date) -> CashUpOut:
+    """The day's takings per cashier and method, checked against what the ledger holds for them."""
+    payments = (
+        (await session.execute(select(Payment).where(Payment.estate_id == estate_id, Payment.received_on == day)))
+        .scalars()
+        .all()
+    )
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for p in payments:
+        line = totals[(p.cashier, p.method)]
+        line[0] += 1
+        line[1] += p.amount_fen
+    ids = [p.id for p in payments]
+    ledger_total = 0
+    if ids:
+        ledger_total = -int(
+            (
+                await session.execute(
+                    select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+                        col(LedgerEntry.payment_id).in_(ids),
+                        col(LedgerEntry.kind).in_([EntryKind.payment, EntryKind.prepaid_credit]),
+                    )
+                )
+            ).scalar_one()
+        )
+    voids = (
+        (
+            await session.execute(
+                select(Payment.amount_fen)
+                .join(PaymentVoid, col(PaymentVoid.payment_id) == Payment.id)
+                .where(Payment.estate_id == estate_id, PaymentVoid.voided_on == day)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    total = sum(p.amount_fen for p in payments)
+    return CashUpOut(
+        estate_id=estate_id,
+        day=day,
+        lines=[CashUpLine(cashier, method, n, fen) for (cashier, method), (n, fen) in sorted(totals.items())],
+        payments=len(payments),
+        total_fen=total,
+        voided_payments=len(voids),
+        voided_fen=sum(voids),
+        ledger_payments_fen=ledger_total,
+        reconciled=ledger_total == total,
+    )
+
+
+async def receipt_for(session: AsyncSession, payment_id: int) -> tuple[Payment, Receipt]:
+    payment = await get_payment(session, payment_id)
+    receipt = await session.get(Receipt, payment_id)
+    assert receipt is not None
+    return payment, receipt

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from feesvc.auth.models import Role
+from feesvc.db import business_today
+from feesvc.ledger.models import LedgerEntry
+from feesvc.payments.models import Payment, Receipt
+from tests.support import Api, problem
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+async def pay(api: Api, unit_id: int, amount: int, role: Role = Role.cashier, **extra: Any) -> Any:
+    body = {"unit_id": unit_id, "amount_fen": amount, "method": "wechat", **extra}
+    return await api.ok(await api.post("/api/v1/payments", body, role, headers={"Idempotency-Key": key()}), 201)
+
+
+async def billed_estate(api: Api, months: list[str], **settings: Any) -> Any:
+    estate = await api.make_estate(units=2, rate="2.00", area="100.00", settings=settings or None)
+    for month in months:
+        await api.bill(estate.id, month, f"{month}-01")
+    return estate
+
+
+async def test_same_key_same_body_returns_first_result_and_posts_nothing(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    body = {"unit_id": estate.unit_ids[0], "amount_fen": 20000, "method": "cash", "external_ref": "desk-1"}
+    headers = {"Idempotency-Key": key()}
+    first = await api.post("/api/v1/payments", body, Role.cashier, headers=headers)
+    second = await api.post("/api/v1/payments", body, Role.cashier, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert await api.count(Payment, Payment.unit_id == estate.unit_ids[0]) == 1
+    changed = {**body, "amount_fen": 100}
+    problem(await api.post("/api/v1/payments", changed, Role.cashier, headers=headers), 409, "Idempotency-Key")
+    assert await api.count(Payment, Payment.unit_id == estate.unit_ids[0]) == 1
+
+
+async def test_oldest_first_then_overpayment_becomes_credit(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01", "2026-02"])
+    unit = estate.unit_ids[0]
+    payment = await pay(api, unit, 30000)
+    assert [(a["period"], a["amount_fen"]) for a in payment["allocations"]] == [("2026-01", 20000), ("2026-02", 10000)]
+    assert payment["prepaid_credit_fen"] == 0
+    payment = await pay(api, unit, 15000)
+    assert [(a["period"], a["amount_fen"]) for a in payment["allocations"]] == [("2026-02", 10000)]
+    assert payment["prepaid_credit_fen"] == 5000
+    ledger = await api.ledger(unit)
+    assert ledger["balance_fen"] == -5000 and ledger["prepaid_credit_fen"] == 5000 and ledger["owed_fen"] == 0
+
+
+async def test_designated_period_is_paid_first(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01", "2026-02", "2026-03"])
+    payment = await pay(api, estate.unit_ids[0], 25000, designation={"periods": ["2026-03"]})
+    assert [(a["period"], a["amount_fen"]) for a in payment["allocations"]] == [("2026-03", 20000), ("2026-01", 5000)]
+    problem(
+        await api.post(
+            "/api/v1/payments",
+            {
+                "unit_id": estate.unit_ids[0],
+                "amount_fen": 100,
+                "method": "cash",
+                "designation": {"periods": ["2025-01"]},
+            },
+            Role.cashier,
+            headers={"Idempotency-Key": key()},
+        ),
+        422,
+        "designation.periods",
+    )
+
+
+async def test_prepaid_credit_is_applied_by_the_next_billing_run(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    unit = estate.unit_ids[0]
+    await pay(api, unit, 50000)  # 200 元 due, 300 元 credit
+    result = await api.bill(estate.id, "2026-02", "2026-02-01")
+    assert result["credit_applied_fen"] == 20000
+    ledger = await api.ledger(unit)
+    assert ledger["owed_fen"] == 0 and ledger["prepaid_credit_fen"] == 10000 and ledger["balance_fen"] == -10000
+    again = await api.bill(estate.id, "2026-02", "2026-02-01")
+    assert again["credit_applied_fen"] == 0
+
+
+async def test_void_reverses_everything_and_keeps_the_receipt_number(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    unit = estate.unit_ids[0]
+    payment = await pay(api, unit, 50000)
+    await api.bill(estate.id, "2026-02", "2026-02-01")  # uses 200 元 of the credit
+    problem(await api.post(f"/api/v1/payments/{payment['id']}/void", {"reason": "收错户"}, Role.cashier), 403)
+    problem(await api.post(f"/api/v1/payments/{payment['id']}/void", {}), 400, "reason")
+    voided = await api.ok(await api.post(f"/api/v1/payments/{payment['id']}/void", {"reason": "收错户，已退回"}), 200)
+    assert voided["voided"] is True and voided["receipt_number"] == payment["receipt_number"]
+    ledger = await api.ledger(unit)
+    assert ledger["balance_fen"] == 40000 and ledger["owed_fen"] == 40000 and ledger["prepaid_credit_fen"] == 0
+    assert all(e["reason"] for e in ledger["entries"] if e["kind"] == "reversal")
+    problem(await api.post(f"/api/v1/payments/{payment['id']}/void", {"reason": "再次作废"}), 409)
+    after = await pay(api, unit, 100)
+    assert after["receipt_number"] != payment["receipt_number"]
+
+
+async def test_refund_of_prepaid_credit(api: Api) -> None:
+    estate = await billed_estate(api, [])
+    unit = estate.unit_ids[0]
+    await pay(api, unit, 12000)
+    problem(
+        await api.post(f"/api/v1/units/{unit}/refunds", {"amount_fen": 20000, "reason": "合同终止退款"}),
+        422,
+        "amount_fen",
+    )
+    refund = await api.ok(
+        await api.post(f"/api/v1/units/{unit}/refunds", {"amount_fen": 7000, "reason": "合同终止退款"})
+    )
+    assert refund == {"unit_id": unit, "refunded_fen": 7000, "prepaid_credit_left_fen": 5000}
+    assert (await api.ledger(unit))["prepaid_credit_fen"] == 5000
+
+
+async def test_receipt_numbers_are_gapless_per_estate(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    other = await billed_estate(api, ["2026-01"])
+    year = business_today().year
+    numbers = [(await pay(api, estate.unit_ids[i % 2], 1000))["receipt_number"] for i in range(4)]
+    failed = await api.post(
+        "/api/v1/payments",
+        {"unit_id": 99999999, "amount_fen": 5, "method": "cash"},
+        Role.cashier,
+        headers={"Idempotency-Key": key()},
+    )
+    problem(failed, 404, "unit_id")
+    numbers.append((await pay(api, estate.unit_ids[0], 1000))["receipt_number"])
+    assert numbers == [f"{year}-{n:06d}" for n in range(1, 6)]
+    assert (await pay(api, other.unit_ids[0], 1000))["receipt_number"] == f"{year}-000001"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"amount_fen": 0}, 400, "amount_fen"),
+        ({"amount_fen": -100}, 400, "amount_fen"),
+        ({"amount_fen": 12.5}, 400, "amount_fen"),
+        ({"method": "bitcoin"}, 400, "method"),
+        ({"currency": "USD"}, 400, "currency"),
+        ({"unit_id": 987654321}, 404, "unit_id"),
+        ({"received_on": "2999-01-01"}, 422, "received_on"),
+    ],
+)
+async def test_bad_payment_input_writes_nothing(api: Api, change: dict[str, Any], status: int, field: str) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    body = {"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "cash", **change}
+    problem(await api.post("/api/v1/payments", body, Role.cashier, headers={"Idempotency-Key": key()}), status, field)
+    assert await api.count(Payment, Payment.estate_id == estate.id) == 0
+    assert await api.count(LedgerEntry, LedgerEntry.estate_id == estate.id, LedgerEntry.payment_id.is_not(None)) == 0
+
+
+async def test_missing_key_oversized_body_and_roles(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    body = {"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "cash"}
+    problem(await api.post("/api/v1/payments", body, Role.cashier), 400, "Idempotency-Key")
+    huge = {**body, "external_ref": "x" * 200_000}
+    problem(await api.post("/api/v1/payments", huge, Role.cashier, headers={"Idempotency-Key": key()}), 413)
+    owner = await api.owner_token(estate.owner_ids[0])
+    problem(await api.post("/api/v1/payments", body, owner, headers={"Idempotency-Key": key()}), 403)
+    assert await api.count(Payment, Payment.estate_id == estate.id) == 0
+
+
+async def test_cash_up_reconciles_with_the_ledger(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01"])
+    await pay(api, estate.unit_ids[0], 20000)
+    await pay(api, estate.unit_ids[1], 35000, Role.manager)
+    voided = await pay(api, estate.unit_ids[1], 100)
+    await api.ok(await api.post(f"/api/v1/payments/{voided['id']}/void", {"reason": "重复收款"}), 200)
+    cash_up = await api.ok(await api.get(f"/api/v1/estates/{estate.id}/cash-up", Role.cashier))
+    assert cash_up["payments"] == 3 and cash_up["total_fen"] == 55100
+    assert cash_up["voided_payments"] == 1 and cash_up["voided_fen"] == 100
+    assert cash_up["reconciled"] is True and cash_up["ledger_payments_fen"] == 55100
+    assert sorted(line["total_fen"] for line in cash_up["lines"]) == [20100, 35000]
+
+
+async def test_concurrent_payments_on_one_unit_lose_nothing(api: Api) -> None:
+    estate = await billed_estate(api, ["2026-01", "2026-02", "2026-03"])
+    unit = estate.unit_ids[0]
+    amounts = [1000 + 37 * i for i in range(20)]
+    responses = await asyncio.gather(
+        *[
+            api.post(
+                "/api/v1/payments",
+                {"unit_id": unit, "amount_fen": a, "method": "alipay"},
+                Role.cashier,
+                headers={"Idempotency-Key": key()},
+            )
+            for a in amounts
+        ]
+    )
+    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
+    ledger = await api.ledger(unit)
+    assert ledger["balance_fen"] == 60000 - sum(amounts)
+    seqs = sorted(int(r.json()["receipt_number"].split("-")[1]) for r in responses)
+    assert seqs == list(range(1, 21))
+    assert await api.count(Receipt, Receipt.estate_id == estate.id) == 20
+    # Every fen is allocated exactly once: nothing over-settled.
+    assert all(e["balance_after_fen"] is not None for e in ledger["entries"])
+    assert ledger["owed_fen"] == 60000 - sum(amounts)
