@@ -1,0 +1,84 @@
+"""Migrations build the schema from empty and take it back to empty, on the database under test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from feesvc.db import create_engine
+from feesvc.migrate import downgrade, upgrade
+from feesvc.models import metadata
+from feesvc.settings import DatabaseSettings
+
+SCRATCH_DB = "feesvc_migration_check"
+
+
+@pytest.fixture
+def scratch_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database of the same kind as the one under test."""
+    if DatabaseSettings(url=database_url).is_sqlite:
+        yield f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'scratch.db'}"
+        return
+    url = make_url(database_url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
+        await conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
+        await conn.close()
+
+    asyncio.run(recreate())
+    yield url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(DatabaseSettings(url=url))
+    async with engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    await engine.dispose()
+    return names - {"alembic_version"}
+
+
+async def _schema_drift(url: str) -> list[object]:
+    engine = create_engine(DatabaseSettings(url=url))
+    async with engine.connect() as conn:
+        diffs = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))
+    await engine.dispose()
+    return list(diffs)
+
+
+def test_upgrade_from_empty_downgrade_to_empty_and_back(scratch_url: str) -> None:
+    upgrade(scratch_url)
+    assert asyncio.run(_tables(scratch_url)) == set(metadata.tables)
+    assert asyncio.run(_schema_drift(scratch_url)) == []  # the models and the migrations agree
+    downgrade(scratch_url, "base")
+    assert asyncio.run(_tables(scratch_url)) == set()
+    upgrade(scratch_url)
+    assert asyncio.run(_tables(scratch_url)) == set(metadata.tables)
+
+
+async def _refuses_truncate(url: str) -> str:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("TRUNCATE ledger_entry"))
+        return "accepted"
+    except Exception as error:  # noqa: BLE001 - the refusal is what we look for
+        return str(error)
+    finally:
+        await engine.dispose()
+
+
+def test_postgres_refuses_truncating_the_ledger(scratch_url: str) -> None:
+    if scratch_url.startswith("sqlite"):
+        pytest.skip("SQLite has no TRUNCATE")
+    upgrade(scratch_url)
+    assert "append-only" in asyncio.run(_refuses_truncate(scratch_url))
