@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 
 from feesvc.auth.models import Role
+from feesvc.db import business_today
 from feesvc.ledger.models import LedgerEntry
 from tests.support import Api, problem
 
@@ -110,7 +111,7 @@ async def test_billing_input_errors(api: Api) -> None:
     estate = await api.make_estate(units=1)
     problem(await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-13"}), 400, "period")
     problem(await api.post("/api/v1/billing-runs", {"estate_id": 987654, "period": "2026-01"}), 404, "estate_id")
-    tomorrow = date.fromordinal(date.today().toordinal() + 2).isoformat()
+    tomorrow = (business_today() + timedelta(days=1)).isoformat()
     problem(
         await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": "2026-01", "issued_on": tomorrow}),
         422,

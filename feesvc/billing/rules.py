@@ -31,9 +31,7 @@ def due_date(period_start: date, due_day: int) -> date:
     return period_start.replace(day=due_day)
 
 
-def vacant_long_enough(
-    vacancy_start: date, vacancy_end: date | None, period_start: date, min_months: int
-) -> bool:
+def vacant_long_enough(vacancy_start: date, vacancy_end: date | None, period_start: date, min_months: int) -> bool:
     """A notified vacancy counts from the period in which it has lasted ``min_months`` whole months."""
     if vacancy_end is not None and vacancy_end < period_start + relativedelta(months=1, days=-1):
         return False

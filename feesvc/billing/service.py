@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
@@ -23,7 +23,7 @@ from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit, lock_unit
 from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
-from feesvc.registry.service import get_estate
+from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.schemas import period_start
 from feesvc.standards.models import Basis, FeeStandard
 from feesvc.standards.service import standards_in_force
@@ -55,27 +55,22 @@ def charge_key(unit_id: int, item: str, period: str) -> str:
 
 
 async def _units_with_owner(session: AsyncSession, estate_id: int, on: date) -> list[_UnitToBill]:
-    covering = and_(
-        Ownership.unit_id == Unit.id,
-        Ownership.starts_on <= on,  # type: ignore[arg-type]
-        or_(Ownership.ends_on.is_(None), Ownership.ends_on >= on),  # type: ignore[union-attr, operator]
-    )
     rows = await session.execute(
-        select(Unit.id, Unit.use, Unit.floor_area_m2, Ownership.owner_id)
-        .outerjoin(Ownership, covering)
+        select(col(Unit.id), col(Unit.use), col(Unit.floor_area_m2), col(Ownership.owner_id))
+        .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(on)))
         .where(Unit.estate_id == estate_id)
-        .order_by(Unit.id)  # type: ignore[arg-type]
+        .order_by(col(Unit.id))
     )
-    return [_UnitToBill(r[0], r[1], r[2], r[3]) for r in rows.all()]
+    return [_UnitToBill(int(r[0]), r[1], r[2], r[3]) for r in rows.all()]
 
 
 async def _vacant_units(session: AsyncSession, estate: Estate, start: date) -> set[int]:
     if not estate.vacancy_rule_enabled:
         return set()
     rows = await session.execute(
-        select(VacancyNotice.unit_id, VacancyNotice.starts_on, VacancyNotice.ends_on)
-        .join(Unit, Unit.id == VacancyNotice.unit_id)
-        .where(Unit.estate_id == estate.id, VacancyNotice.notified_on <= start)  # type: ignore[arg-type]
+        select(col(VacancyNotice.unit_id), col(VacancyNotice.starts_on), col(VacancyNotice.ends_on))
+        .join(Unit, col(Unit.id) == VacancyNotice.unit_id)
+        .where(Unit.estate_id == estate.id, VacancyNotice.notified_on <= start)
     )
     return {
         unit_id
@@ -191,23 +186,19 @@ async def run_billing(
         for standard in unit_standards:
             if charge_key(unit.id, standard.item, period) in already:
                 continue
-            row = _charge_row(
-                estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label
-            )
+            row = _charge_row(estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label)
             if row is not None:
                 rows.append(row)
     await _insert_charges(session, rows)
 
     credit_applied = 0
     for unit_id in await _units_holding_credit(session, estate_id):
-        unit = await lock_unit(session, unit_id)
-        assert unit is not None
-        credit_applied += await apply_prepaid_credit(session, unit, estate.allocation_order, issued_on, actor)
+        holder = await lock_unit(session, unit_id)
+        assert holder is not None
+        credit_applied += await apply_prepaid_credit(session, holder, estate.allocation_order, issued_on, actor)
 
     run = (
-        await session.execute(
-            select(BillingRun).where(BillingRun.estate_id == estate_id, BillingRun.period == period)
-        )
+        await session.execute(select(BillingRun).where(BillingRun.estate_id == estate_id, BillingRun.period == period))
     ).scalar_one_or_none()
     if run is None:
         run = BillingRun(estate_id=estate_id, period=period, actor=actor.label)

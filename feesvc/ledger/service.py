@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres
@@ -42,14 +42,14 @@ async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def _settled_sums(unit_id: int, as_of: date | None):  # type: ignore[no-untyped-def]
+def _settled_sums(unit_id: int, as_of: date | None):
     settling = select(
         LedgerEntry.settles_entry_id.label("entry_id"),  # type: ignore[union-attr]
         func.sum(LedgerEntry.amount_fen).label("settled"),
     ).where(LedgerEntry.unit_id == unit_id, LedgerEntry.settles_entry_id.is_not(None))  # type: ignore[union-attr]
     if as_of is not None:
-        settling = settling.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
-    return settling.group_by(LedgerEntry.settles_entry_id).subquery()
+        settling = settling.where(LedgerEntry.effective_date <= as_of)
+    return settling.group_by(col(LedgerEntry.settles_entry_id)).subquery()
 
 
 async def open_entries(
@@ -65,7 +65,7 @@ async def open_entries(
         .order_by(LedgerEntry.id)  # type: ignore[arg-type]
     )
     if as_of is not None:
-        query = query.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+        query = query.where(LedgerEntry.effective_date <= as_of)
     return [(row[0], int(row[1])) for row in (await session.execute(query)).all()]
 
 
@@ -102,14 +102,14 @@ async def open_credits(session: AsyncSession, unit_id: int, as_of: date | None =
 async def balance(session: AsyncSession, unit_id: int, as_of: date | None = None) -> int:
     query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(LedgerEntry.unit_id == unit_id)
     if as_of is not None:
-        query = query.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+        query = query.where(LedgerEntry.effective_date <= as_of)
     return int((await session.execute(query)).scalar_one())
 
 
 async def entries_as_of(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[LedgerEntry]:
     query = select(LedgerEntry).where(LedgerEntry.unit_id == unit_id)
     if as_of is not None:
-        query = query.where(LedgerEntry.effective_date <= as_of)  # type: ignore[arg-type]
+        query = query.where(LedgerEntry.effective_date <= as_of)
     query = query.order_by(LedgerEntry.effective_date, LedgerEntry.id)  # type: ignore[arg-type]
     return list((await session.execute(query)).scalars())
 

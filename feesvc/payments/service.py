@@ -24,7 +24,7 @@ from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.allocation import OpenDebit, allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_credits, open_debits, reversal_of
-from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
+from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.payments.schemas import (
     AllocationOut,
     CashUpLine,
@@ -133,33 +133,12 @@ async def record_payment(
             raise
         return await _replay(session, existing, data), False
     by_id = {d.entry_id: d for d in debits}
-    common = {
-        "estate_id": unit.estate_id,
-        "unit_id": unit.id,
-        "effective_date": received_on,
-        "actor": actor.label,
-        "payment_id": payment.id,
-    }
     entries = [
-        LedgerEntry(
-            **common,
-            kind=EntryKind.payment,
-            amount_fen=-a.amount_fen,  # type: ignore[arg-type]
-            settles_entry_id=a.entry_id,
-            period=by_id[a.entry_id].period,
-            owner_id=owner_id,
-        )
+        _payment_entry(payment, owner_id, EntryKind.payment, a.amount_fen, a.entry_id, by_id[a.entry_id].period)
         for a in allocations
     ]
     if left_over:
-        entries.append(
-            LedgerEntry(
-                **common,
-                kind=EntryKind.prepaid_credit,  # type: ignore[arg-type]
-                amount_fen=-left_over,
-                owner_id=owner_id,
-            )
-        )
+        entries.append(_payment_entry(payment, owner_id, EntryKind.prepaid_credit, left_over))
     append(session, entries)
     await record_audit(
         session,
@@ -174,6 +153,28 @@ async def record_payment(
     session.add(Receipt(payment_id=payment.id, estate_id=unit.estate_id, year=received_on.year, seq=seq))
     await session.commit()
     return await payment_out(session, payment.id), True
+
+
+def _payment_entry(
+    payment: Payment,
+    owner_id: int | None,
+    kind: EntryKind,
+    fen: int,
+    settles: int | None = None,
+    period: str | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        estate_id=payment.estate_id,
+        unit_id=payment.unit_id,
+        owner_id=owner_id,
+        kind=kind,
+        amount_fen=-fen,
+        effective_date=payment.received_on,
+        settles_entry_id=settles,
+        period=period,
+        actor=payment.cashier,
+        payment_id=payment.id,
+    )
 
 
 async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
@@ -344,7 +345,7 @@ async def cash_up(session: AsyncSession, estate_id: int, day: date) -> CashUpOut
     return CashUpOut(
         estate_id=estate_id,
         day=day,
-        lines=[CashUpLine(cashier, method, n, fen) for (cashier, method), (n, fen) in sorted(totals.items())],
+        lines=[CashUpLine(cashier, Method(method), n, fen) for (cashier, method), (n, fen) in sorted(totals.items())],
         payments=len(payments),
         total_fen=total,
         voided_payments=len(voids),

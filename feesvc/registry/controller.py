@@ -103,9 +103,7 @@ class RegistryController(Controller):
     async def list_ownerships(self, db: AsyncSession, unit_id: int) -> list[OwnershipOut]:
         await service.get_unit(db, unit_id)
         return [
-            OwnershipOut(
-                id=o.id or 0, unit_id=o.unit_id, owner_id=o.owner_id, starts_on=o.starts_on, ends_on=o.ends_on
-            )
+            OwnershipOut(id=o.id or 0, unit_id=o.unit_id, owner_id=o.owner_id, starts_on=o.starts_on, ends_on=o.ends_on)
             for o in await service.ownerships(db, unit_id)
         ]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import msgspec
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
@@ -120,7 +120,7 @@ async def update_estate_settings(
 
 
 def _plain(settings: EstateSettings) -> dict[str, object]:
-    return msgspec.to_builtins(settings)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(settings)
 
 
 async def get_estate(session: AsyncSession, estate_id: int, field: str | None = None) -> Estate:
@@ -131,12 +131,10 @@ async def get_estate(session: AsyncSession, estate_id: int, field: str | None = 
 
 
 async def list_estates(session: AsyncSession) -> list[Estate]:
-    return list((await session.execute(select(Estate).order_by(Estate.id))).scalars())
+    return list((await session.execute(select(Estate).order_by(col(Estate.id)))).scalars())
 
 
-async def create_building(
-    session: AsyncSession, actor: Principal, estate_id: int, data: BuildingCreate
-) -> Building:
+async def create_building(session: AsyncSession, actor: Principal, estate_id: int, data: BuildingCreate) -> Building:
     await get_estate(session, estate_id)
     duplicate = select(Building.id).where(Building.estate_id == estate_id, Building.name == data.name)
     if (await session.execute(duplicate)).first():
@@ -167,7 +165,7 @@ async def create_unit(session: AsyncSession, actor: Principal, data: UnitCreate)
         raise Conflict(f"unit {data.number!r} exists already in building {building.name}", field="number")
     unit = Unit(
         estate_id=building.estate_id,
-        building_id=building.id,
+        building_id=data.building_id,
         number=data.number,
         floor_area_m2=area,
         use=data.use,
@@ -202,7 +200,7 @@ def unit_out(unit: Unit, building: Building) -> UnitOut:
 async def get_unit(session: AsyncSession, unit_id: int, field: str | None = None) -> tuple[Unit, Building]:
     row = (
         await session.execute(
-            select(Unit, Building).join(Building, Building.id == Unit.building_id).where(Unit.id == unit_id)
+            select(Unit, Building).join(Building, col(Building.id) == Unit.building_id).where(Unit.id == unit_id)
         )
     ).first()
     if row is None:
@@ -210,13 +208,11 @@ async def get_unit(session: AsyncSession, unit_id: int, field: str | None = None
     return row[0], row[1]
 
 
-async def list_units(
-    session: AsyncSession, estate_id: int, offset: int, limit: int
-) -> list[tuple[Unit, Building]]:
+async def list_units(session: AsyncSession, estate_id: int, offset: int, limit: int) -> list[tuple[Unit, Building]]:
     await get_estate(session, estate_id)
     query = (
         select(Unit, Building)
-        .join(Building, Building.id == Unit.building_id)
+        .join(Building, col(Building.id) == Unit.building_id)
         .where(Unit.estate_id == estate_id)
         .order_by(Building.name, Unit.number)
         .offset(offset)
@@ -311,15 +307,15 @@ async def transfer_ownership(
 
 
 async def ownerships(session: AsyncSession, unit_id: int) -> list[Ownership]:
-    query = select(Ownership).where(Ownership.unit_id == unit_id).order_by(Ownership.starts_on)  # type: ignore[arg-type]
+    query = select(Ownership).where(Ownership.unit_id == unit_id).order_by(col(Ownership.starts_on))
     return list((await session.execute(query)).scalars())
 
 
-def ownership_covering(on: date):  # type: ignore[no-untyped-def]
+def ownership_covering(on: date) -> ColumnElement[bool]:
     """SQL condition: the ownership row in force on a date."""
     return and_(
-        Ownership.starts_on <= on,  # type: ignore[arg-type]
-        or_(Ownership.ends_on.is_(None), Ownership.ends_on >= on),  # type: ignore[union-attr, operator]
+        col(Ownership.starts_on) <= on,
+        or_(col(Ownership.ends_on).is_(None), col(Ownership.ends_on) >= on),
     )
 
 
@@ -338,8 +334,6 @@ async def add_vacancy_notice(
     )
     session.add(notice)
     await session.flush()
-    await record_audit(
-        session, actor, "vacancy.notice", "unit", unit_id, {"starts_on": data.starts_on.isoformat()}
-    )
+    await record_audit(session, actor, "vacancy.notice", "unit", unit_id, {"starts_on": data.starts_on.isoformat()})
     await session.commit()
     return notice

@@ -79,7 +79,7 @@ async def standards_in_force(session: AsyncSession, estate_id: int, on: date) ->
     candidates = (
         await session.execute(
             select(FeeStandard)
-            .where(FeeStandard.estate_id == estate_id, FeeStandard.effective_from <= on)  # type: ignore[arg-type]
+            .where(FeeStandard.estate_id == estate_id, FeeStandard.effective_from <= on)
             .order_by(FeeStandard.effective_from)  # type: ignore[arg-type]
         )
     ).scalars()
