@@ -16,6 +16,7 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.db import business_today, create_engine, session_factory
 from feesvc.errors import DomainError
+from feesvc.letters.check_cli import check_command
 from feesvc.registry.models import Estate
 from feesvc.settings import get_settings
 
@@ -150,6 +151,14 @@ def bill(estate_ref: str, period: str, issued_on: object) -> None:
         )
 
     click.echo(run_with_session(work))
+
+
+@cli.group()
+def letters() -> None:
+    """Reminder and demand letters."""
+
+
+letters.add_command(check_command)
 
 
 @cli.command()

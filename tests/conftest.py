@@ -37,7 +37,7 @@ def _in_thread(work: Callable[[], Any]) -> None:
     def target() -> None:
         try:
             work()
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, re-raised there
             errors.append(error)
 
     thread = threading.Thread(target=target)

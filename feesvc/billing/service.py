@@ -61,7 +61,7 @@ async def _units_with_owner(session: AsyncSession, estate_id: int, on: date) -> 
         .where(Unit.estate_id == estate_id)
         .order_by(col(Unit.id))
     )
-    return [_UnitToBill(int(r[0]), r[1], r[2], r[3]) for r in rows.all()]
+    return [_UnitToBill(unit_id, use, area, owner) for unit_id, use, area, owner in rows.all() if unit_id]
 
 
 async def _vacant_units(session: AsyncSession, estate: Estate, start: date) -> set[int]:

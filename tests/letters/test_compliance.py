@@ -1,0 +1,363 @@
+"""The letter compliance check: forbidden threats are caught in zh_CN, zh_TW and English, lawful
+explanations of the rules pass, and the check reads text, HTML, PDF, templates and the command line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import weasyprint
+from click.testing import CliRunner
+
+from feesvc.letters.check_cli import check_command
+from feesvc.letters.compliance import (
+    Family,
+    Violation,
+    check_file,
+    check_html,
+    check_pdf,
+    check_text,
+    fold,
+    split_sentences,
+    strip_template_tags,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+UTILITY = Family.UTILITY_CUTOFF
+ACCESS = Family.ACCESS_BLOCKING
+CREDIT = Family.CREDIT_SANCTION
+SHAMING = Family.PUBLIC_SHAMING
+COERCION = Family.COERCION
+
+# (family, language, sentence): every family, every language, at least two wordings each.
+FORBIDDEN = [
+    (UTILITY, "zh_CN", "如您逾期未缴，我们将对您家停水。"),
+    (UTILITY, "zh_CN", "物业将暂停供电，直至费用结清。"),
+    (UTILITY, "zh_CN", "逾期不缴的，水电将被切断。"),
+    (UTILITY, "zh_CN", "如不缴费，今年冬天不予供暖。"),
+    (UTILITY, "zh_CN", "届时我们将停止对您家的供水。"),
+    (UTILITY, "zh_CN", "我们不会手软，将拉闸限电。"),
+    (UTILITY, "zh_TW", "若您未於期限內繳清，本公司將對您家斷水斷電。"),
+    (UTILITY, "zh_TW", "管委會將暫停供應暖氣及熱水。"),
+    (UTILITY, "zh_TW", "管理處將截斷水電供應。"),
+    (UTILITY, "zh_TW", "逾期未繳，貴戶的電力將被切斷。"),
+    (UTILITY, "en", "We will cut off your water if the balance is not paid."),
+    (UTILITY, "en", "Your water and electricity will be cut off on Monday."),
+    (UTILITY, "en", "We will suspend electricity to your flat."),
+    (UTILITY, "en", "We will not hesitate to cut off your power."),
+    (UTILITY, "en", "Heating will not be provided until you pay."),
+    (ACCESS, "zh_CN", "欠费业主的门禁卡将被停用。"),
+    (ACCESS, "zh_CN", "禁止停车。"),
+    (ACCESS, "zh_CN", "严禁欠费业主进入小区。"),
+    (ACCESS, "zh_CN", "电梯将被锁定，我们将锁梯。"),
+    (ACCESS, "zh_CN", "不缴清不让进小区。"),
+    (ACCESS, "zh_CN", "欠费车辆不予放行，禁止车辆进出。"),
+    (ACCESS, "zh_TW", "管理處將停用您的門禁卡。"),
+    (ACCESS, "zh_TW", "欠費住戶的車輛不予放行。"),
+    (ACCESS, "zh_TW", "升降機將暫停服務。"),
+    (ACCESS, "zh_TW", "您的停車證將被註銷。"),
+    (ACCESS, "en", "We will deactivate your access card."),
+    (ACCESS, "en", "The elevator will be locked for your floor."),
+    (ACCESS, "en", "You may not use the lift until you pay."),
+    (ACCESS, "en", "You will not be allowed to park in the estate."),
+    (ACCESS, "en", "Parking by owners in arrears is prohibited."),
+    (CREDIT, "zh_CN", "我们将把您列入失信被执行人名单。"),
+    (CREDIT, "zh_CN", "欠费将影响您的征信。"),
+    (CREDIT, "zh_CN", "法院将对您限制高消费，还会影响您孩子上学。"),
+    (CREDIT, "zh_TW", "我們將把您列入失信被執行人名單。"),
+    (CREDIT, "zh_TW", "本公司將通報聯徵中心，影響您的信用紀錄。"),
+    (CREDIT, "zh_TW", "欠款資料將提交環聯，影響信貸評級。"),
+    (CREDIT, "en", "Your arrears will be reported to the credit bureau."),
+    (CREDIT, "en", "You will be placed on a blacklist."),
+    (CREDIT, "en", "A travel ban and a consumption ban may follow."),
+    (SHAMING, "zh_CN", "我们将在小区公告栏张贴欠费名单。"),
+    (SHAMING, "zh_CN", "您的欠费信息将公示在业主群。"),
+    (SHAMING, "zh_CN", "我们将在电梯公告中公布您的房号。"),
+    (SHAMING, "zh_CN", "隔壁502的李女士也欠费。"),
+    (SHAMING, "zh_TW", "將欠費名單張貼於公佈欄。"),
+    (SHAMING, "zh_TW", "我們會在住戶LINE群組公布您的姓名。"),
+    (SHAMING, "zh_TW", "管理處將在大堂告示板列出欠款單位。"),
+    (SHAMING, "en", "We will post your name on the notice board."),
+    (SHAMING, "en", "Your arrears will be published in the owners' WeChat group."),
+    (SHAMING, "en", "Other owners in your building who owe fees include Mr Li."),
+    (COERCION, "zh_CN", "否则后果自负。"),
+    (COERCION, "zh_CN", "我们将采取强制措施。"),
+    (COERCION, "zh_CN", "我们将派人上门讨债，别怪我们不客气。"),
+    (COERCION, "zh_CN", "我们会通知您的单位领导。"),
+    (COERCION, "zh_TW", "否則後果自負。"),
+    (COERCION, "zh_TW", "我們將派人上門追數。"),
+    (COERCION, "zh_TW", "我們將採取強制措施。"),
+    (COERCION, "en", "You will regret it."),
+    (COERCION, "en", "We will take forcible measures."),
+    (COERCION, "en", "Debt collectors will show up at your home, so pay now or else."),
+]
+
+
+@pytest.mark.parametrize(("family", "language", "sentence"), FORBIDDEN)
+def test_each_family_is_caught(family: Family, language: str, sentence: str) -> None:
+    violations = check_text(sentence)
+    assert family in {v.family for v in violations}, (language, violations)
+    for violation in violations:
+        assert violation.sentence == sentence
+        assert violation.term and violation.term in sentence
+
+
+def test_every_family_and_language_has_two_examples() -> None:
+    counts: dict[tuple[Family, str], int] = {}
+    for family, language, _ in FORBIDDEN:
+        counts[family, language] = counts.get((family, language), 0) + 1
+    assert {key for key, n in counts.items() if n >= 2} == {
+        (family, language) for family in Family for language in ("zh_CN", "zh_TW", "en")
+    }
+
+
+def test_violation_names_family_sentence_and_term() -> None:
+    text = "尊敬的业主：您好！如逾期未缴，我们将对您家停水。感谢您的支持。"
+    assert check_text(text) == [Violation(UTILITY, "如逾期未缴，我们将对您家停水。", "停水")]
+
+
+def test_traditional_terms_are_reported_as_written() -> None:
+    violations = check_text("本公司將對您家斷水斷電。")
+    assert [v.term for v in violations] == ["斷水", "斷電"]
+    assert {v.family for v in violations} == {UTILITY}
+
+
+LAWFUL = [
+    # zh_CN
+    "依照法律规定，物业公司不得以停水、停电等方式催缴物业费。",
+    "法律禁止通过停水停电催交。",
+    "我们不会停水停电。",
+    "根据《民法典》第944条，物业服务人不得采取停止供电、供水、供热、供燃气等方式催交物业费。",
+    "我们不会停水、停电、停气，也不会限制您使用电梯。",
+    "物业公司不得禁止业主停车。",
+    "物业公司不得限制业主进入小区。",
+    "法律禁止物业停水停电、锁梯或禁止业主停车。",
+    "我们不会在业主群或公告栏公布您的任何信息。",
+    "欠费不会影响您的征信。",
+    "以停水方式催费是违法的。",
+    "物业公司无权停水停电，也绝不会将您的名字张贴在公告栏。",
+    # zh_TW
+    "依法律規定，管理公司不得以停水、停電等方式催繳管理費。",
+    "我們絕不會斷水斷電。",
+    "本公司不會停用門禁卡，也不會在群組公佈您的資料。",
+    # en
+    "We will never cut your water or power.",
+    "The law forbids property managers from cutting off water, electricity or heating to collect fees.",
+    "Under the Civil Code, property service providers may not suspend utilities to collect fees.",
+    "We will not post your name on any notice board or group chat.",
+    "Cutting off water to collect fees is illegal.",
+    "Blocking access cards is prohibited by law.",
+    "Unpaid fees are never reported to any credit bureau before a court judgment.",
+    "The law forbids blocking owners from entering the estate.",
+    "We will never threaten you.",
+]
+
+
+@pytest.mark.parametrize("sentence", LAWFUL)
+def test_lawful_mentions_pass(sentence: str) -> None:
+    assert check_text(sentence) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "term"),
+    [
+        ("我们不得不采取停水措施。", "停水"),  # 不得不 = "have no choice but to"
+        ("我们不会再等，届时立即停电。", "停电"),  # the negation is in another clause
+        ("依照法律规定不得停水，但如果您不交费，我们将停电。", "停电"),
+        ("根据法律规定不缴费将停水。", "停水"),  # negates the owner's payment, not the company's act
+        ("禁止停车停水。", "停水"),  # 禁止 belongs to 禁止停车 and governs nothing else
+        ("If you won't pay we will disconnect the gas.", "disconnect the gas"),
+        ("If you don't pay your water will be cut off.", "water will be cut off"),
+        ("We won't wait any longer and will cut your water.", "cut your water"),
+    ],
+)
+def test_negation_does_not_excuse_a_threat(sentence: str, term: str) -> None:
+    assert term in [v.term for v in check_text(sentence)]
+
+
+WARM_REMINDER_ZH = """尊敬的王先生：
+
+您好！感谢您一直以来对我们工作的支持。本月我们为小区提供保洁服务30次，完成报修15次，其中水电维修8次，电梯维保12次。
+
+您名下3栋502室本期物业服务费共计1,234.50元，距缴费截止日（7月15日）还有3天。预缴半年物业费可享95折优惠。
+您可到物业服务中心前台缴纳，也可通过微信、支付宝缴费。如有困难，可申请分期缴费，我们很乐意协助。
+
+冬季天冷，外出时请随手关闭燃气阀门，注意关闭门窗。
+
+如逾期仍未缴纳，我司将依法提起诉讼或申请仲裁。
+
+某某物业服务中心
+2024年7月12日"""
+
+WARM_REMINDER_EN = """Dear Mr Wang,
+
+Thank you for being part of our community. This month we cleaned the common areas 30 times and
+completed 15 repairs, including fixing a water leak in Block 3. Your service fee for June is
+1,234.50 yuan, due on July 15. Prepay six months and get 5% off.
+
+If anything about our service has fallen short, please tell us: we respond within 15 minutes.
+If paying is difficult right now, we can agree an installment plan. Please turn off the water and
+gas when you travel.
+
+Kind regards,
+Property Service Centre"""
+
+
+@pytest.mark.parametrize("letter", [WARM_REMINDER_ZH, WARM_REMINDER_EN])
+def test_warm_reminder_passes(letter: str) -> None:
+    assert check_text(letter) == []
+
+
+def test_sentences_split_on_chinese_and_english_punctuation_and_lines() -> None:
+    text = "第一句。第二句！第三句？第四句；Fifth one. Sixth 3.5 yuan!\nseventh line"
+    assert split_sentences(text) == [
+        "第一句。",
+        "第二句！",
+        "第三句？",
+        "第四句；",
+        "Fifth one.",
+        "Sixth 3.5 yuan!",
+        "seventh line",
+    ]
+
+
+def test_fold_keeps_every_offset() -> None:
+    text = "斷水斷電，ＡＢＣ！門禁卡"
+    assert len(fold(text)) == len(text)
+    assert fold(text) == "断水断电,ABC!门禁卡"
+
+
+HTML_WITH_VIOLATION = """<!doctype html>
+<html><head><title>催缴通知</title>
+<style>.停水 { color: red } /* 停电 */</style>
+<script>var warning = "后果自负";</script></head>
+<body>
+  <p class="greeting">尊敬的业主：</p>
+  <p>如逾期仍未缴纳，我们将对您家<strong>停</strong>水。</p>
+  <div><span>Thank you.</span></div>
+</body></html>"""
+
+
+def test_html_violation_inside_markup_is_found_and_style_script_are_ignored() -> None:
+    assert check_html(HTML_WITH_VIOLATION) == [
+        Violation(UTILITY, "如逾期仍未缴纳，我们将对您家停水。", "停水"),
+    ]
+
+
+def test_html_text_wrapped_across_source_lines_is_joined() -> None:
+    html = "<p>如逾期仍未缴纳，我们将在小区\n      公告栏张贴欠费名单。</p>"
+    assert {v.family for v in check_html(html)} == {SHAMING}
+
+
+def test_clean_html_passes() -> None:
+    html = "<html><style>p::before { content: '停水' }</style><body><p>感谢您的支持！</p></body></html>"
+    assert check_html(html) == []
+
+
+def _write_pdf(path: Path, body: str) -> Path:
+    html = (
+        "<html><head><style>body { font-family: 'Noto Sans CJK SC', 'Noto Serif CJK SC', serif; "
+        "width: 14em }</style></head><body>" + body + "</body></html>"
+    )
+    weasyprint.HTML(string=html).write_pdf(path)
+    return path
+
+
+def test_pdf_letter_is_checked(tmp_path: Path) -> None:
+    pdf = _write_pdf(
+        tmp_path / "letter.pdf",
+        "<h1>催缴通知</h1><p>尊敬的业主：您好！截至2024年6月30日，您尚欠物业服务费1,234.50元。"
+        "如逾期仍未缴纳，我们将对您家停水停电，并停用您的门禁卡，届时后果自负。</p><p>感谢您的支持。</p>",
+    )
+    violations = check_pdf(pdf)
+    # The narrow page wraps lines mid-sentence; terms split across lines are still found.
+    assert [v.term for v in violations] == ["停水", "停电", "停用您的门禁卡", "后果自负"]
+    assert {v.family for v in violations} == {UTILITY, ACCESS, COERCION}
+    assert all("届时后果自负。" in v.sentence for v in violations)
+
+
+def test_clean_pdf_passes(tmp_path: Path) -> None:
+    pdf = _write_pdf(
+        tmp_path / "clean.pdf",
+        "<p>尊敬的业主：本月为您提供保洁服务30次。依照法律规定，物业公司不得以停水、停电等方式催缴物业费。</p>",
+    )
+    assert check_pdf(pdf) == []
+
+
+def test_check_file_dispatches_by_content(tmp_path: Path) -> None:
+    pdf_without_suffix = _write_pdf(tmp_path / "letter.bin", "<p>否则后果自负。</p>")
+    html_as_txt = tmp_path / "letter.txt"
+    html_as_txt.write_text("<p>我们将<b>锁梯</b>。</p>", encoding="utf-8")
+    gbk_text = tmp_path / "letter-gbk.txt"
+    gbk_text.write_bytes("欠费将影响您的征信。".encode("gb18030"))
+    template = tmp_path / "reminder.html"
+    template.write_text("<p>{{ owner.name }}，您好！{% if overdue %}否则后果自负。{% endif %}</p>", "utf-8")
+
+    assert [v.family for v in check_file(pdf_without_suffix)] == [COERCION]
+    assert [v.term for v in check_file(html_as_txt)] == ["锁梯"]
+    assert [v.family for v in check_file(gbk_text)] == [CREDIT]
+    assert [v.term for v in check_file(template)] == ["后果自负"]
+
+
+def test_check_file_reads_stdin_for_dash() -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(b"<p>We will post your name on the notice board.</p>"))
+    # Overlapping matches of one family ("post … on the", "notice board") are one violation.
+    assert check_file("-", stdin=stdin) == [
+        Violation(SHAMING, "We will post your name on the notice board.", "post your name on the notice board")
+    ]
+    # Piped GB18030 text decodes like a GB18030 file does.
+    gbk_stdin = io.TextIOWrapper(io.BytesIO("我们将在业主群公布您的欠费。".encode("gb18030")), encoding="utf-8")
+    assert {v.family for v in check_file("-", stdin=gbk_stdin)} == {SHAMING}
+
+
+def test_cli_exits_1_and_prints_family_and_sentence(tmp_path: Path) -> None:
+    letter = tmp_path / "letter.txt"
+    letter.write_text("尊敬的业主：\n如逾期未缴，我们将对您家停水。\n感谢支持。\n", encoding="utf-8")
+    result = CliRunner().invoke(check_command, [str(letter)])
+    assert result.exit_code == 1
+    assert "[utility_cutoff] '停水' in: 如逾期未缴，我们将对您家停水。" in result.stdout
+    assert "感谢支持" not in result.stdout
+
+
+def test_cli_exits_0_on_a_clean_file(tmp_path: Path) -> None:
+    letter = tmp_path / "letter.html"
+    letter.write_text("<p>依照法律规定，物业公司不得以停水、停电等方式催缴物业费。</p>", encoding="utf-8")
+    result = CliRunner().invoke(check_command, [str(letter)])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"{letter}: no violations"
+
+
+def test_cli_reads_stdin() -> None:
+    runner = CliRunner()
+    dirty = runner.invoke(check_command, ["-"], input="<p>You will be placed on a blacklist.</p>")
+    assert dirty.exit_code == 1
+    assert "[credit_sanction] 'blacklist' in: You will be placed on a blacklist." in dirty.stdout
+    clean = runner.invoke(check_command, ["-"], input="Thank you for paying on time.\n")
+    assert clean.exit_code == 0
+    assert "stdin: no violations" in clean.stdout
+
+
+def test_cli_exits_2_when_the_letter_cannot_be_read(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really a pdf")
+    result = CliRunner().invoke(check_command, [str(broken)])
+    assert result.exit_code == 2
+    assert "pdftotext failed" in result.output
+
+
+def test_every_letter_template_passes() -> None:
+    templates_dir = REPO / "letters"
+    if not templates_dir.is_dir():
+        pytest.skip("no letters/ template directory yet")
+    templates = sorted(templates_dir.rglob("*.html"))
+    failures: dict[str, list[str]] = {}
+    checked = 0
+    for template in templates:
+        violations = check_html(strip_template_tags(template.read_text(encoding="utf-8")))
+        if violations:
+            failures[str(template.relative_to(REPO))] = [str(v) for v in violations]
+        checked += 1
+    assert failures == {}
+    assert checked == len(templates)
