@@ -59,6 +59,8 @@ class Estate(SQLModel, table=True):
     vacancy_rule_enabled: bool = Field(default=False)
     vacancy_payable_ratio: Decimal = Field(default=Decimal("1"), sa_type=DecimalText)
     vacancy_min_months: int = Field(default=6)
+    # When a plan breaks, do late fees it waived come back? (A local or contractual choice.)
+    plan_break_restores_waived: bool = Field(default=True)
     allocation_order: AllocationOrder = Field(
         default=AllocationOrder.principal_first, sa_type=str_enum(AllocationOrder)
     )

@@ -26,6 +26,7 @@ class EstateSettings(Body, omit_defaults=False):
     vacancy_payable_ratio: RateText = "1"
     vacancy_min_months: Annotated[int, msgspec.Meta(ge=0, le=60)] = 6
     allocation_order: AllocationOrder = AllocationOrder.principal_first
+    plan_break_restores_waived: bool = True
     locale: Locale = "zh_CN"
 
 

@@ -51,6 +51,7 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "vacancy_payable_ratio": ratio,
         "vacancy_min_months": settings.vacancy_min_months,
         "allocation_order": settings.allocation_order,
+        "plan_break_restores_waived": settings.plan_break_restores_waived,
         "locale": settings.locale,
     }
 
@@ -77,6 +78,7 @@ def estate_out(estate: Estate) -> EstateOut:
             vacancy_payable_ratio=str(estate.vacancy_payable_ratio),
             vacancy_min_months=estate.vacancy_min_months,
             allocation_order=estate.allocation_order,
+            plan_break_restores_waived=estate.plan_break_restores_waived,
             locale=estate.locale,
         ),
     )

@@ -1,0 +1,1 @@
+"""Installment plans (分期) for a unit's overdue charges."""
