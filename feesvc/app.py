@@ -29,8 +29,16 @@ from feesvc.registry.controller import RegistryController
 from feesvc.request_context import begin_request
 from feesvc.settings import Settings, get_settings
 from feesvc.standards.controller import FeeStandardController
+from feesvc.statements.controller import StatementController
 
-CONTROLLERS = [RegistryController, FeeStandardController, LedgerController, BillingController, PaymentController]
+CONTROLLERS = [
+    RegistryController,
+    FeeStandardController,
+    LedgerController,
+    BillingController,
+    PaymentController,
+    StatementController,
+]
 PUBLIC_PATHS = ["^/schema", "^/health"]
 
 

@@ -1,0 +1,271 @@
+"""Building a unit's statement from its ledger, at any past date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from itertools import groupby
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.formatting import area_text, money, period_label, rate_text
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import entries_as_of, open_credits, open_debits
+from feesvc.payments.models import Payment, Receipt, receipt_number
+from feesvc.registry.models import Estate, Owner, Ownership
+from feesvc.registry.service import get_unit, ownership_covering
+from feesvc.standards.models import FeeStandard
+from feesvc.statements.schemas import (
+    AgeBucket,
+    FeeBasis,
+    ServiceSummaryItem,
+    Settled,
+    Statement,
+    StatementLine,
+    StatementUnit,
+)
+
+AGE_BUCKETS = ((0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, 365, "181-365"), (366, None, ">365"))
+
+_KIND_LABELS = {
+    "zh": {
+        "charge": "费用",
+        "late_fee": "违约金",
+        "payment": "缴费",
+        "prepaid_credit": "预存",
+        "credit_applied": "预存款抵扣",
+        "discount": "预缴优惠",
+        "waiver": "违约金减免",
+        "reversal": "冲正",
+        "refund": "退还预存款",
+        "adjustment": "调整",
+    },
+    "en": {
+        "charge": "Charge",
+        "late_fee": "Late fee",
+        "payment": "Payment",
+        "prepaid_credit": "Prepaid credit",
+        "credit_applied": "Prepaid credit applied",
+        "discount": "Prepay discount",
+        "waiver": "Late fee waived",
+        "reversal": "Reversal",
+        "refund": "Credit refunded",
+        "adjustment": "Adjustment",
+    },
+}
+_METHODS = {
+    "zh": {"cash": "现金", "wechat": "微信", "alipay": "支付宝", "bank_transfer": "银行转账", "card": "银行卡"},
+    "en": {"cash": "cash", "wechat": "WeChat", "alipay": "Alipay", "bank_transfer": "bank transfer", "card": "card"},
+}
+
+
+def _lang(locale: str) -> str:
+    return "en" if locale.startswith("en") else "zh"
+
+
+def age_bucket(days_overdue: int) -> str:
+    for low, high, label in AGE_BUCKETS:
+        if days_overdue >= low and (high is None or days_overdue <= high):
+            return label
+    return AGE_BUCKETS[0][2]
+
+
+def charge_calculation(entry: LedgerEntry, locale: str) -> str | None:
+    """'89.57平方米 × 2.35元/平方米·月 × 1个月 = ¥210.49': the inputs of a charge as the owner can check them."""
+    detail = entry.detail or {}
+    if "rate" not in detail:
+        return None
+    zh = _lang(locale) == "zh"
+    per_m2 = "area_m2" in detail
+    months = detail.get("months", 1)
+    if zh:
+        parts = [f"{detail['rate']}元/平方米·月" if per_m2 else f"{detail['rate']}元/月", f"{months}个月"]
+    else:
+        parts = [f"CNY {detail['rate']}/m²·month" if per_m2 else f"CNY {detail['rate']}/month", f"{months} month(s)"]
+    if per_m2:
+        parts.insert(0, area_text(Decimal(detail["area_m2"]), locale))
+    if "vacancy_payable_ratio" in detail:
+        parts.append(detail["vacancy_payable_ratio"] + ("（空置）" if zh else " (vacancy)"))
+    return " × ".join(parts) + f" = {money(entry.amount_fen, locale)}"
+
+
+def late_fee_calculation(entry: LedgerEntry, locale: str) -> str | None:
+    detail = entry.detail or {}
+    segments = detail.get("segments") or []
+    if not segments:
+        return None
+    rows = []
+    for s in segments:
+        base = money(int(s["base_fen"]), locale)
+        rate = rate_text(Decimal(s["daily_rate"]), locale)
+        if _lang(locale) == "zh":
+            rows.append(f"{s['start']} 至 {s['end']} 共 {s['days']} 天：{base} × {rate} × {s['days']}")
+        else:
+            rows.append(f"{s['start']} to {s['end']}, {s['days']} days: {base} × {rate} × {s['days']}")
+    return "; ".join(rows)
+
+
+async def _fee_bases(session: AsyncSession, ids: Iterable[int]) -> dict[int, FeeBasis]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(FeeStandard).where(col(FeeStandard.id).in_(wanted)))).scalars()
+    return {
+        s.id: FeeBasis(
+            s.id, s.item_name, s.basis, s.rate, s.effective_from, s.posted_on, s.decision_kind, s.decision_ref
+        )
+        for s in rows
+        if s.id is not None
+    }
+
+
+async def _payments(session: AsyncSession, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """payment id → (method, receipt number)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Payment.id, Payment.method, Receipt.year, Receipt.seq)
+        .join(Receipt, col(Receipt.payment_id) == Payment.id)
+        .where(col(Payment.id).in_(wanted))
+    )
+    return {pid: (method, receipt_number(year, seq)) for pid, method, year, seq in rows.all() if pid is not None}
+
+
+def _group_key(entry: LedgerEntry) -> tuple[object, ...]:
+    """Entries shown as one line: a payment's splits, a credit application pair, a void's reversals."""
+    if entry.payment_id is not None and entry.kind in (EntryKind.payment, EntryKind.prepaid_credit):
+        return ("payment", entry.payment_id, entry.effective_date)
+    if entry.kind in (EntryKind.credit_applied, EntryKind.reversal) and entry.payment_id is not None:
+        return (entry.kind, entry.payment_id, entry.effective_date)
+    return ("entry", entry.id)
+
+
+def _describe(first: LedgerEntry, fee: FeeBasis | None, payments: dict[int, tuple[str, str]], locale: str) -> str:
+    lang = _lang(locale)
+    label = _KIND_LABELS[lang][first.kind]
+    if first.kind == EntryKind.charge:
+        name = fee.item_name if fee else (first.detail or {}).get("item_name", first.item or label)
+        return f"{name} {period_label(first.period, locale)}" if first.period else str(name)
+    if first.kind in (EntryKind.payment, EntryKind.prepaid_credit) and first.payment_id in payments:
+        method, number = payments[first.payment_id]
+        method_text = _METHODS[lang].get(method, method)
+        return f"缴费（{method_text}）收据 {number}" if lang == "zh" else f"Payment ({method_text}), receipt {number}"
+    if first.period and first.kind in (EntryKind.late_fee, EntryKind.discount, EntryKind.waiver):
+        return f"{label} {period_label(first.period, locale)}"
+    return label
+
+
+async def build_statement(session: AsyncSession, unit_id: int, as_of: date, start: date, end: date) -> Statement:
+    unit, building = await get_unit(session, unit_id)
+    estate = await session.get(Estate, unit.estate_id)
+    assert estate is not None and unit.id is not None
+    locale = estate.locale
+    last_day = min(end, as_of)
+    entries = await entries_as_of(session, unit.id, last_day)
+    by_id = {e.id: e for e in entries}
+    opening = sum(e.amount_fen for e in entries if e.effective_date < start)
+    in_range = [e for e in entries if e.effective_date >= start]
+    fees = await _fee_bases(session, (e.fee_standard_id for e in in_range if e.fee_standard_id))
+    payments = await _payments(session, (e.payment_id for e in in_range if e.payment_id))
+
+    lines: list[StatementLine] = []
+    running = opening
+    for _, group in groupby(in_range, key=_group_key):
+        members = list(group)
+        first = members[0]
+        amount = sum(e.amount_fen for e in members)
+        running += amount
+        fee = fees.get(first.fee_standard_id) if first.fee_standard_id else None
+        settles = [
+            Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
+            for e in members
+            if e.settles_entry_id
+            and (t := by_id.get(e.settles_entry_id)) is not None
+            and t.id is not None
+            and t.kind in (EntryKind.charge, EntryKind.late_fee)
+        ]
+        calculation = (
+            charge_calculation(first, locale)
+            if first.kind == EntryKind.charge
+            else late_fee_calculation(first, locale)
+            if first.kind == EntryKind.late_fee
+            else None
+        )
+        lines.append(
+            StatementLine(
+                date=first.effective_date,
+                kind=first.kind,
+                description=_describe(first, fee, payments, locale),
+                amount_fen=amount,
+                amount_text=money(amount, locale),
+                balance_after_fen=running,
+                entry_ids=[e.id for e in members if e.id is not None],
+                period=first.period,
+                due_date=first.due_date,
+                calculation=calculation,
+                fee_basis=fee,
+                settles=settles,
+                payment_id=first.payment_id,
+                reason=first.reason,
+                detail=first.detail if first.kind in (EntryKind.late_fee, EntryKind.charge) else None,
+            )
+        )
+
+    debits = await open_debits(session, unit.id, last_day)
+    credit = -sum(open_fen for _, open_fen in await open_credits(session, unit.id, last_day))
+    ages: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
+    for debit in debits:
+        if debit.debt_due < last_day:
+            ages[age_bucket((last_day - debit.debt_due).days)] += debit.open_fen
+    owed = sum(d.open_fen for d in debits)
+    overdue = sum(ages.values())
+    owner = await _owner_on(session, unit.id, last_day)
+    return Statement(
+        unit=StatementUnit(
+            unit.id, estate.name, estate.company_name, building.name, unit.number, unit.floor_area_m2, unit.use
+        ),
+        owner_name=owner.name if owner else None,
+        locale=locale,
+        as_of=as_of,
+        period_from=start,
+        period_to=end,
+        opening_balance_fen=opening,
+        lines=lines,
+        closing_balance_fen=running,
+        owed_fen=owed,
+        overdue_fen=overdue,
+        prepaid_credit_fen=credit,
+        overdue_by_age=[AgeBucket(label, fen) for label, fen in ages.items()],
+        service_summary=await _service_summary(session, estate, building.id, start, last_day),
+        totals_text={
+            "opening": money(opening, locale),
+            "closing": money(running, locale),
+            "owed": money(owed, locale),
+            "overdue": money(overdue, locale),
+            "prepaid_credit": money(credit, locale),
+        },
+    )
+
+
+async def _owner_on(session: AsyncSession, unit_id: int, on: date) -> Owner | None:
+    query = (
+        select(Owner)
+        .join(Ownership, col(Ownership.owner_id) == Owner.id)
+        .where(Ownership.unit_id == unit_id, ownership_covering(on))
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def _service_summary(
+    session: AsyncSession, estate: Estate, building_id: int | None, start: date, end: date
+) -> list[ServiceSummaryItem]:
+    return []
+
+
+def default_range(as_of: date) -> tuple[date, date]:
+    """The twelve calendar months up to ``as_of``."""
+    return as_of.replace(day=1) - relativedelta(months=11), as_of
