@@ -17,16 +17,19 @@ from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feesvc.arrears.controller import ArrearsCaseController
 from feesvc.auth.middleware import TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
 from feesvc.billing.controller import BillingController
 from feesvc.db import create_engine, session_factory, session_scope
 from feesvc.errors import exception_handlers
+from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.payments.controller import PaymentController
 from feesvc.registry.controller import RegistryController
 from feesvc.request_context import begin_request
+from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
 from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
@@ -38,6 +41,9 @@ CONTROLLERS = [
     BillingController,
     PaymentController,
     StatementController,
+    LateFeeController,
+    ServiceRecordsController,
+    ArrearsCaseController,
 ]
 PUBLIC_PATHS = ["^/schema", "^/health"]
 

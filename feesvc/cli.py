@@ -12,6 +12,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from feesvc.arrears.classify_cli import classify_command
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.db import business_today, create_engine, session_factory
@@ -151,6 +152,30 @@ def bill(estate_ref: str, period: str, issued_on: object) -> None:
         )
 
     click.echo(run_with_session(work))
+
+
+@cli.command()
+@click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Accrue up to (default today).")
+def accrue(estate_ref: str, as_of: object) -> None:
+    """Post the late fees owed up to a date (idempotent)."""
+    from feesvc.latefees.service import accrue_late_fees
+
+    day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
+    if day > business_today():
+        raise click.BadParameter("late fees cannot be accrued for a future date", param_hint="--as-of")
+
+    async def work(session: AsyncSession) -> str:
+        result = await accrue_late_fees(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
+        return (
+            f"as of {result.as_of}: {result.late_fees_posted} late fees posted, {result.posted_fen} fen, "
+            f"{result.charges_considered} overdue charges considered"
+        )
+
+    click.echo(run_with_session(work))
+
+
+cli.add_command(classify_command)
 
 
 @cli.group()

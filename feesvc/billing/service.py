@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import and_, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -18,17 +17,15 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.billing.models import BillingRun
 from feesvc.billing.rules import charge_amount, due_date, is_cycle_start, vacant_long_enough
-from feesvc.db import is_postgres, utcnow
+from feesvc.db import utcnow
 from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import apply_prepaid_credit, lock_unit
+from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows, lock_unit
 from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.schemas import period_start
 from feesvc.standards.models import Basis, FeeStandard
 from feesvc.standards.service import standards_in_force
-
-INSERT_BATCH = 5_000
 
 
 class BillingResult(msgspec.Struct):
@@ -88,14 +85,6 @@ async def _issued_keys(session: AsyncSession, estate_id: int, period: str) -> se
         )
     )
     return {key for (key,) in rows.all() if key}
-
-
-async def _insert_charges(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    dialect = postgresql if is_postgres(session) else sqlite
-    table = LedgerEntry.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(rows), INSERT_BATCH):
-        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        await session.execute(statement, rows[start : start + INSERT_BATCH])
 
 
 def _charge_row(
@@ -189,7 +178,7 @@ async def run_billing(
             row = _charge_row(estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label)
             if row is not None:
                 rows.append(row)
-    await _insert_charges(session, rows)
+    await insert_entry_rows(session, rows)
 
     credit_applied = 0
     for unit_id in await _units_holding_credit(session, estate_id):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -32,6 +34,25 @@ def append(session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
     for entry in entries:
         check_entry(entry)
     session.add_all(entries)
+
+
+INSERT_BATCH = 5_000
+
+
+async def insert_entry_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Bulk-append entries given as column dicts (runs over whole estates).
+
+    Each row carries a ``dedupe_key``; a row whose key is already posted is skipped, which is what
+    makes billing and accrual runs safe to repeat, even when two runs race.
+    """
+    for row in rows:
+        if row["amount_fen"] == 0 or not row.get("dedupe_key"):
+            raise LedgerError("bulk-appended entries need a non-zero amount and a dedupe key")
+    dialect = postgresql if is_postgres(session) else sqlite
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(rows), INSERT_BATCH):
+        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        await session.execute(statement, rows[start : start + INSERT_BATCH])
 
 
 async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:

@@ -1,0 +1,1 @@
+"""Arrears: why owners don't pay, and what to do about it."""

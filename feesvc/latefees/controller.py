@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import managers, managers_or_system, staff
+from feesvc.auth.principal import Principal
+from feesvc.db import business_today
+from feesvc.errors import InvalidInput
+from feesvc.latefees import service
+from feesvc.latefees.service import AccrualResult
+from feesvc.ledger.schemas import LedgerEntryOut, entry_out
+from feesvc.registry.service import get_estate
+from feesvc.schemas import Body, PositiveFen, RateText, Reason, exact
+
+
+class AccrualCreate(Body):
+    estate_id: int
+    as_of: date | None = None
+
+
+class CourtRateCreate(Body):
+    effective_from: date
+    annual_rate: RateText
+    basis: Annotated[str, msgspec.Meta(min_length=2, max_length=200, examples=["1年期LPR 3.00% × 1.3"])]
+
+
+class CourtRateOut(msgspec.Struct):
+    id: int
+    estate_id: int
+    effective_from: date
+    annual_rate: str
+    basis: str
+
+
+class WaiverCreate(Body):
+    reason: Reason
+    amount_fen: PositiveFen | None = None
+
+
+class LateFeeController(Controller):
+    path = "/api/v1"
+    tags = ["late fees"]
+
+    @post("/late-fee-runs", guards=[managers_or_system], status_code=200)
+    async def accrue(self, db: AsyncSession, principal: Principal, data: AccrualCreate) -> AccrualResult:
+        """Post late fees due up to ``as_of`` (default today); a rerun posts nothing new."""
+        today = business_today()
+        as_of = data.as_of or today
+        if as_of > today:
+            raise InvalidInput("late fees cannot be accrued for a future date", field="as_of")
+        return await service.accrue_late_fees(db, principal, data.estate_id, as_of)
+
+    @post("/estates/{estate_id:int}/court-rates", guards=[managers])
+    async def add_court_rate(
+        self, db: AsyncSession, principal: Principal, estate_id: int, data: CourtRateCreate
+    ) -> CourtRateOut:
+        """Record the annual rate a court would likely allow from a date (e.g. 1-year LPR × 1.3)."""
+        rate = await service.add_court_rate(
+            db, principal, estate_id, data.effective_from, exact(data.annual_rate), data.basis
+        )
+        assert rate.id is not None
+        return CourtRateOut(rate.id, estate_id, rate.effective_from, str(rate.annual_rate), rate.basis)
+
+    @get("/estates/{estate_id:int}/court-rates", guards=[staff])
+    async def list_court_rates(self, db: AsyncSession, estate_id: int) -> list[tuple[date, str]]:
+        await get_estate(db, estate_id)
+        return [(day, str(rate)) for day, rate in await service.court_rates(db, estate_id)]
+
+    @post("/late-fees/{entry_id:int}/waivers", guards=[managers])
+    async def waive(self, db: AsyncSession, principal: Principal, entry_id: int, data: WaiverCreate) -> LedgerEntryOut:
+        """Waive a late fee fully (no amount) or in part, with a reason."""
+        waiver = await service.waive_late_fee(db, principal, entry_id, data.amount_fen, data.reason, business_today())
+        return entry_out(waiver, balance_after_fen=0)

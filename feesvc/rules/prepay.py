@@ -1,0 +1,188 @@
+"""Prepayment (预缴) quotes and their discount (预缴优惠). Pure functions: no database, no I/O.
+
+DOMAIN.md "Prepay discount" and ledger rule 7:
+
+* tiers by number of months prepaid ("prepay 6 months, 5% off");
+* only when nothing is overdue; never beyond the estate's cap on months prepaid;
+* the discount is tied to the prepaid periods, so each period carries a share of it;
+* refunded (or sold) before a period is served, that period's share is taken back.
+
+Rounding: ``discount_fen = round_half_up(gross_fen × percent_off / 100)``, computed exactly and
+rounded once in :func:`_round_half_up_fen`; the per-period shares are then whole fen by
+construction (floor of the proportional share, remainder on the last period), so they add up to
+``discount_fen`` exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+__all__ = [
+    "DiscountTier",
+    "PrepayQuote",
+    "PrepayRefused",
+    "best_tier",
+    "discount_to_take_back",
+    "periods_from",
+    "quote_prepayment",
+    "validate_tiers",
+]
+
+_PERIOD_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
+class PrepayRefused(ValueError):
+    """A prepayment the rules do not allow. ``reason_code`` is stable for callers and tests:
+
+    * ``months_too_few``   months < 1
+    * ``over_cap``         months > the estate's cap on months prepaid
+    * ``overdue``          something is overdue: prepay only when nothing is
+    """
+
+    def __init__(self, reason_code: str, message: str, field: str = "months") -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class DiscountTier:
+    min_months: int  # e.g. 6
+    percent_off: Decimal  # e.g. Decimal("5") for 5 % off; 0 < percent_off < 100
+
+
+@dataclass(frozen=True)
+class PrepayQuote:
+    months: int
+    periods: tuple[str, ...]  # "YYYY-MM" covered, consecutive
+    gross_fen: int  # sum of the monthly charges
+    discount_fen: int
+    net_fen: int  # what the owner pays: gross_fen - discount_fen
+    tier: DiscountTier | None
+    per_period: tuple[tuple[str, int, int], ...]  # (period, gross, discount share); shares sum to discount_fen
+
+    @property
+    def discount_shares(self) -> tuple[tuple[str, int], ...]:
+        """(period, discount share) pairs: what :func:`discount_to_take_back` takes."""
+        return tuple((period, share) for period, _, share in self.per_period)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_tiers(tiers: Iterable[DiscountTier]) -> None:
+    """Raise ValueError naming the first problem: min_months < 1, percent_off ≤ 0 or ≥ 100,
+    a percent that is not a Decimal, or two tiers with the same min_months."""
+    seen: set[int] = set()
+    for tier in tiers:
+        if not _is_int(tier.min_months):
+            raise ValueError(f"tier min_months must be int, not {type(tier.min_months).__name__}")
+        if tier.min_months < 1:
+            raise ValueError(f"tier min_months must be at least 1: {tier.min_months}")
+        if not isinstance(tier.percent_off, Decimal) or not tier.percent_off.is_finite():
+            raise ValueError(f"tier percent_off must be a finite Decimal: {tier.percent_off!r}")
+        if not Decimal(0) < tier.percent_off < Decimal(100):
+            raise ValueError(
+                f"tier for {tier.min_months} months: percent_off must be above 0 and below 100, not {tier.percent_off}"
+            )
+        if tier.min_months in seen:
+            raise ValueError(f"two tiers for {tier.min_months} months")
+        seen.add(tier.min_months)
+
+
+def best_tier(tiers: Iterable[DiscountTier], months: int) -> DiscountTier | None:
+    """The tier most favourable to the owner among those with ``min_months ≤ months``: the highest
+    percent_off (a tie goes to the larger min_months). None when no tier applies."""
+    eligible = [t for t in tiers if t.min_months <= months]
+    if not eligible:
+        return None
+    return max(eligible, key=lambda t: (t.percent_off, t.min_months))
+
+
+def periods_from(first_period: str, months: int) -> tuple[str, ...]:
+    """``months`` consecutive "YYYY-MM" periods starting at ``first_period``."""
+    match = _PERIOD_RE.fullmatch(first_period)
+    if match is None:
+        raise ValueError(f"period must look like 'YYYY-MM': {first_period!r}")
+    index = int(match.group(1)) * 12 + int(match.group(2)) - 1
+    return tuple(f"{(index + k) // 12:04d}-{(index + k) % 12 + 1:02d}" for k in range(months))
+
+
+def _round_half_up_fen(amount: Decimal) -> int:
+    """The one rounding step: half-up to the whole fen (same rule as billing.rules.to_fen)."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def quote_prepayment(
+    first_period: str,
+    months: int,
+    monthly_fen: Sequence[int] | int,
+    tiers: Iterable[DiscountTier],
+    cap_months: int,
+    overdue_fen: int,
+) -> PrepayQuote:
+    """Quote prepaying ``months`` periods from ``first_period``.
+
+    ``monthly_fen``: one charge for every period, or a list with one per period (rates change).
+
+    ``gross = Σ monthly``; ``discount = round_half_up(gross × percent_off / 100)`` with the best
+    applicable tier; ``share_i = floor(discount × gross_i / gross)`` for all but the last
+    period, which takes ``discount − Σ others``; ``net = gross − discount``.
+
+    Raises :class:`PrepayRefused` for months < 1, months > cap_months, overdue_fen > 0 (checked
+    in that order), and ValueError for malformed input (bad tiers, periods, amounts).
+    """
+    tiers = list(tiers)
+    validate_tiers(tiers)
+    if not _is_int(months):
+        raise TypeError(f"months must be int, not {type(months).__name__}")
+    if months < 1:
+        raise PrepayRefused("months_too_few", f"prepay at least 1 month, not {months}")
+    if months > cap_months:
+        raise PrepayRefused("over_cap", f"this estate allows prepaying at most {cap_months} months; {months} asked")
+    if overdue_fen > 0:
+        raise PrepayRefused(
+            "overdue",
+            "prepayment is possible only when nothing is overdue; pay the overdue charges first",
+            field="overdue_fen",
+        )
+
+    periods = periods_from(first_period, months)
+    amounts = [monthly_fen] * months if isinstance(monthly_fen, int) else list(monthly_fen)
+    if len(amounts) != months:
+        raise ValueError(f"monthly_fen has {len(amounts)} amounts for {months} months")
+    for amount in amounts:
+        if not _is_int(amount) or amount < 0:
+            raise ValueError(f"monthly amounts must be non-negative int fen: {amount!r}")
+    gross = sum(amounts)
+
+    tier = best_tier(tiers, months)
+    discount = 0
+    if tier is not None:
+        with localcontext() as ctx:
+            ctx.prec = 60  # exact for any realistic amount
+            discount = _round_half_up_fen(Decimal(gross) * tier.percent_off / 100)
+
+    shares = [discount * amount // gross for amount in amounts[:-1]] if gross else [0] * (months - 1)
+    shares.append(discount - sum(shares))  # the remainder on the last period: exact total
+    return PrepayQuote(
+        months=months,
+        periods=periods,
+        gross_fen=gross,
+        discount_fen=discount,
+        net_fen=gross - discount,
+        tier=tier,
+        per_period=tuple(zip(periods, amounts, shares, strict=True)),
+    )
+
+
+def discount_to_take_back(quote_periods: Sequence[tuple[str, int]], unserved: set[str]) -> int:
+    """Σ discount share of the periods not yet served (``quote_periods``: (period, share) pairs,
+    e.g. ``PrepayQuote.discount_shares``). A refund or sale before a period is served takes back
+    that period's share; periods already served keep theirs."""
+    return sum(share for period, share in quote_periods if period in unserved)

@@ -1,0 +1,568 @@
+"""The arrears cause classifier: the labelled public cases, and small hand-written cases for each
+linguistic pattern (causes, negation, contrast, Traditional Chinese, English, vacancy, contact-only)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feesvc.arrears.classifier import (
+    CAUSES,
+    MISUNDERSTANDING_RULES,
+    NOTE_RULES,
+    T2S,
+    T2S_PAIRS,
+    Belief,
+    CaseFacts,
+    CaseFormatError,
+    Category,
+    Classification,
+    Origin,
+    approach_for,
+    case_facts_from_record,
+    classification_as_dict,
+    classify,
+    normalise_text,
+)
+
+PUBLIC_CASES = Path(__file__).resolve().parents[3] / "shared/cases/public.jsonl"
+
+H = Category.HARDSHIP
+S = Category.SERVICE_DISSATISFACTION
+M = Category.MISUNDERSTANDING
+U = Category.UNKNOWN
+
+
+def record(
+    *notes: str,
+    complaints: list[dict[str, Any]] | None = None,
+    vacant: bool = False,
+    locale: str = "zh_CN",
+    history: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "id": "t001",
+        "locale": locale,
+        "unit": {"vacant": vacant, "area_m2": "80.00"},
+        "arrears": {"amount_fen": 48000, "months_overdue": 3, "first_unpaid_period": "2025-01"},
+        "notes": list(notes),
+        "complaints": complaints or [],
+    }
+    if history is not None:
+        rec["payment_history"] = history
+    return rec
+
+
+def complaint(
+    status: str, satisfied: bool | None, text: str = "楼道灯坏了", category: str = "repair"
+) -> dict[str, Any]:
+    return {
+        "opened": "2025-01-05",
+        "closed": None if status == "open" else "2025-01-09",
+        "category": category,
+        "status": status,
+        "owner_satisfied": satisfied,
+        "text": text,
+    }
+
+
+def run(rec: dict[str, Any], today: date | None = None) -> Classification:
+    return classify(case_facts_from_record(rec), today)
+
+
+def assert_quotes_verbatim(rec: dict[str, Any], result: Classification) -> None:
+    """Every verbatim quote is a substring of the note or complaint its source names; every
+    structured quote names its source."""
+    facts = case_facts_from_record(rec)
+    texts: dict[str, list[str]] = {}
+    for source, text in [(n.source, n.text) for n in facts.notes] + [(c.source, c.text) for c in facts.complaints]:
+        texts.setdefault(source, []).append(text)
+    for signal in result.signals:
+        assert signal.quote, signal
+        if signal.verbatim:
+            assert signal.origin in (Origin.NOTE, Origin.COMPLAINT)
+            assert any(signal.quote in text for text in texts[signal.source]), signal
+        else:
+            assert signal.origin in (Origin.COMPLAINT, Origin.PAYMENT_HISTORY, Origin.UNIT)
+            assert signal.quote.startswith(signal.source), signal
+
+
+# --- the labelled public cases ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def public_cases() -> list[dict[str, Any]]:
+    if not PUBLIC_CASES.exists():
+        pytest.skip(f"labelled cases not found at {PUBLIC_CASES} (they live outside the repository)")
+    return [json.loads(line) for line in PUBLIC_CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_public_category_accuracy_is_at_least_90_percent(public_cases: list[dict[str, Any]]) -> None:
+    results = [(case, run(case)) for case in public_cases]
+    correct = [case["id"] for case, result in results if result.category == case["expected"]["category"]]
+    wrong = {case["id"]: result.category.value for case, result in results if case["id"] not in correct}
+    assert len(correct) / len(public_cases) >= 0.9, wrong
+
+
+def test_public_secondary_accuracy(public_cases: list[dict[str, Any]]) -> None:
+    hits = sum(
+        (result.secondary.value if result.secondary else None) == case["expected"]["secondary"]
+        for case in public_cases
+        for result in [run(case)]
+    )
+    assert hits / len(public_cases) >= 0.9
+
+
+def test_public_quotes_are_verbatim(public_cases: list[dict[str, Any]]) -> None:
+    for case in public_cases:
+        assert_quotes_verbatim(case, run(case))
+
+
+def test_the_answer_key_is_never_read(public_cases: list[dict[str, Any]]) -> None:
+    for case in public_cases:
+        tampered = copy.deepcopy(case)
+        tampered["expected"] = {"category": "hardship", "secondary": "misunderstanding"}
+        stripped = {key: value for key, value in case.items() if key != "expected"}
+        assert run(tampered) == run(case) == run(stripped)
+
+
+def test_results_are_well_formed(public_cases: list[dict[str, Any]]) -> None:
+    for case in public_cases:
+        result = run(case)
+        assert 0.0 <= result.confidence <= 1.0
+        assert result.secondary is not Category.UNKNOWN
+        assert result.secondary != result.category
+        if result.category is U:
+            assert result.secondary is None
+        assert [weight for _, weight in result.scores] == [dict(result.scores)[cause] for cause in CAUSES]
+        json.dumps(classification_as_dict(case["id"], result), ensure_ascii=False)
+
+
+# --- each cause, in each language ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [
+        ("zh_CN", "2025-03-02 电话催缴，业主说老公去年查出尿毒症，每周透析三次，家里实在拿不出钱。"),
+        ("zh_CN", "2025-03-02 业主称疫情后一直没找到稳定工作，靠打零工，月底想办法先交一部分。"),
+        ("zh_CN", "2025-03-02 业主讲：“阿拉退休工资两个月没打进来了，钞票一到我第一个来交。”"),
+        ("zh_TW", "2025-03-02 業主說公司倒閉了，現在失業在家，問能不能分期繳。"),
+        ("en", "2025-03-02 Owner said she was made redundant in March and asked for a payment plan."),
+        ("en", "2025-03-02 He has been in hospital since January; his wife asked for more time."),
+    ],
+)
+def test_hardship(locale: str, note: str) -> None:
+    result = run(record(note, locale=locale))
+    assert (result.category, result.secondary) == (H, None)
+    assert result.approach.code == "installment_plan"
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [
+        ("zh_CN", "2025-03-02 业主说楼上天天装修噪音大，物业不管，投诉了也没用。"),
+        ("zh_CN", "2025-03-02 业主说小区卫生太差，垃圾堆了一个星期没人收，等你们整改好了再交。"),
+        ("zh_CN", "2025-03-02 业主说：“门禁修好那天我就来交，一天都不拖。”"),
+        ("zh_TW", "2025-03-02 業主說電梯三天兩頭壞，管委會都不處理，修好再繳。"),
+        ("en", "2025-03-02 She refuses to pay until the leak in her ceiling is fixed."),
+        ("en", "2025-03-02 Owner says strangers walk in through the gate and nobody checks."),
+    ],
+)
+def test_service_dissatisfaction(locale: str, note: str) -> None:
+    result = run(record(note, locale=locale))
+    assert (result.category, result.secondary) == (S, None)
+    assert result.approach.code == "rectify_first"
+    assert result.approach.pause_reminders
+
+
+@pytest.mark.parametrize(
+    ("locale", "note", "belief"),
+    [
+        ("zh_CN", "2025-03-02 业主说房子还没装修，没住人，不应该交物业费。", Belief.VACANCY),
+        ("zh_TW", "2025-03-02 業主說：「房子根本沒人住，管理費當然免啊。」", Belief.VACANCY),
+        ("en", "2025-03-02 Owner says nobody lives in the flat so he should not have to pay.", Belief.VACANCY),
+        ("zh_CN", "2025-03-02 业主说他家住一楼，从来不用电梯，电梯费凭什么摊到他头上。", Belief.UNUSED_SERVICE),
+        ("zh_CN", "2025-03-02 业主认为电梯广告收入应该拿来抵物业费。", Belief.PUBLIC_REVENUE),
+        ("zh_CN", "2025-03-02 业主说他从来没签过合同，换物业他没同意。", Belief.NO_CONTRACT),
+        (
+            "en",
+            "2025-03-02 Owner says the developer told him the first two years of fees are free.",
+            Belief.DEVELOPER_PROMISE,
+        ),
+        ("zh_CN", "2025-03-02 业主说买房时售楼处说送两年物业费。", Belief.DEVELOPER_PROMISE),
+        ("zh_CN", "2025-03-02 业主说房子租出去了，物业费应该找租客要。", Belief.TENANT_PAYS),
+        (
+            "en",
+            "2025-03-02 The owner says the fee was raised without a vote, so she pays nothing.",
+            Belief.FEE_INCREASE_WITHOUT_VOTE,
+        ),
+        ("zh_CN", "2025-03-02 业主说物业费应该从入住那天开始算。", Belief.FEE_START),
+        ("zh_CN", "2025-03-02 业主说买房时交了维修基金，就不用再交物业费了。", Belief.OTHER_FUNDS),
+    ],
+)
+def test_misunderstanding_names_the_belief(locale: str, note: str, belief: Belief) -> None:
+    result = run(record(note, locale=locale))
+    assert (result.category, result.secondary) == (M, None)
+    assert result.approach.code == "explain_rule"
+    assert result.approach.belief is belief
+    assert classification_as_dict("t001", result)["approach"]["belief"] == belief.value
+
+
+# --- negation, contrast and ranking -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [
+        ("zh_CN", "2025-03-02 业主说不是没钱，是服务太差。"),
+        ("zh_CN", "2025-03-02 业主李先生原话：“我不是没钱，交个物业费我还交得起，是你们这服务太差了。”"),
+        ("zh_TW", "2025-03-02 業主說不是沒錢，是服務太差。"),
+        ("en", "2025-03-02 Owner said it's not about the money, the lift has been broken for weeks."),
+        ("zh_CN", "2025-03-02 业主说他不是失业了，是对物业服务不满意。"),
+    ],
+)
+def test_negated_hardship_is_dissatisfaction(locale: str, note: str) -> None:
+    result = run(record(note, locale=locale))
+    assert (result.category, result.secondary) == (S, None)
+    hardship = [s for s in result.signals if s.cause is H]
+    assert all(s.denial and s.weight == 0 for s in hardship), hardship
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [
+        ("zh_CN", "2025-03-02 业主说：“手头是紧一点，但主要不是钱的事，楼道灯坏了三个月没人修。”"),
+        ("zh_CN", "2025-03-02 业主说手头是紧一点，但主要不是钱的事，楼道灯坏了三个月没人修。"),
+        ("zh_TW", "2025-03-02 業主說手頭是緊一點，但主要不是錢的事，樓道燈壞了三個月沒人修。"),
+    ],
+)
+def test_conceded_cause_becomes_secondary(locale: str, note: str) -> None:
+    result = run(record(note, locale=locale))
+    assert (result.category, result.secondary) == (S, H)
+    conceded = next(s for s in result.signals if s.rule == "hardship.money_tight")
+    stressed = next(s for s in result.signals if s.rule == "service_dissatisfaction.facility_problem")
+    assert conceded.weight < stressed.weight  # "但主要…" weights what follows
+
+
+def test_two_causes_give_category_and_secondary() -> None:
+    result = run(
+        record(
+            "2025-05-01 业主说儿子住院花了不少钱，手头很紧，问能不能分期。",
+            "2025-06-01 业主又说楼道灯坏了一直没人修。",
+        )
+    )
+    assert (result.category, result.secondary) == (H, S)
+    alone = run(record("2025-05-01 业主说儿子住院花了不少钱，手头很紧，问能不能分期。"))
+    assert 0 < result.confidence < alone.confidence  # a second cause narrows the margin
+
+
+def test_a_denied_cause_is_not_the_main_one_even_with_more_evidence() -> None:
+    # Service complaints, then the owner puts the service aside ("是一回事") and names money.
+    result = run(
+        record(
+            "2025-05-01 业主说楼道灯报修很久没人修，服务也就那样，门禁也坏了，谁都能进。",
+            "2025-06-01 业主说灯修不修是一回事，最近手头紧，过两个月再交。",
+        )
+    )
+    scores = dict(result.scores)
+    assert scores[S] > scores[H] > 0
+    assert (result.category, result.secondary) == (H, S)
+    assert result.confidence < 0.5  # the owner's ranking overrode the scores: say so
+    assert any(s.denial and s.cause is S for s in result.signals)
+
+
+def test_a_denial_alone_decides_nothing() -> None:
+    assert run(record("2025-03-02 业主说不是钱的问题。")).category is U
+
+
+def test_contrast_concedes_what_comes_before() -> None:
+    plain = run(record("2025-03-02 业主说手头是紧一点。"))
+    conceded = run(record("2025-03-02 业主说手头是紧一点，但主要不是钱的事。"))
+    assert conceded.signals[0].rule == plain.signals[0].rule == "hardship.money_tight"
+    assert conceded.signals[0].weight < plain.signals[0].weight
+
+
+def test_not_a_but_b_stresses_b() -> None:
+    stressed = run(record("2025-03-02 业主说不是没钱，是服务太差。"))
+    plain = run(record("2025-03-02 业主说服务太差。"))
+    assert stressed.signals[0].rule == plain.signals[0].rule == "service_dissatisfaction.poor_service"
+    assert stressed.signals[0].weight > plain.signals[0].weight
+
+
+def test_owner_quoted_words_weigh_more_than_narration() -> None:
+    quoted = run(record("2025-03-02 业主说：“空房子收什么物业费？”"))
+    narrated = run(record("2025-03-02 业主说空房子收什么物业费。"))
+    assert quoted.category is narrated.category is M
+    assert quoted.signals[0].weight > narrated.signals[0].weight
+    assert quoted.signals[0].quote == "空房子收什么物业费"
+
+
+def test_staff_explaining_the_rule_is_not_the_owners_reason() -> None:
+    result = run(record("2025-03-02 告知业主空置房也要交物业费，不能因为空着就免交。"))
+    assert result.category is U
+    assert 0 < result.signals[0].weight < 1
+
+
+def test_old_notes_count_less() -> None:
+    note = "2024-01-10 业主说手头很紧。"
+    recent = run(record(note), today=date(2024, 6, 1))
+    stale = run(record(note), today=date(2025, 6, 1))
+    assert stale.signals[0].weight == recent.signals[0].weight / 2
+
+
+# --- what is not a reason -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [
+        ("2025-01-16 上门，家中无人。", "2025-02-20 发送短信催缴通知。", "2025-03-18 电话打通，业主说“知道了”后挂断。"),
+        ("2025-07-03 已电话提醒", "2025-08-05 无人接听"),
+        ("2026-02-10 已電話提醒。", "2026-03-05 業主說最近比較忙，過幾天會處理。"),
+        ("2024-05-06 Left voicemail.", "2024-06-10 Sent WeChat reminder; message read, no reply."),
+        (),
+    ],
+)
+def test_contact_attempts_only_are_unknown(notes: tuple[str, ...]) -> None:
+    result = run(record(*notes))
+    assert (result.category, result.secondary) == (U, None)
+    assert not [s for s in result.signals if s.origin is Origin.NOTE]
+    assert result.approach.code == "standard_reminders"
+
+
+def test_vacant_alone_is_not_a_reason() -> None:
+    assert run(record("2025-03-02 无人接听", vacant=True)).category is U
+    mentioned = run(record("2025-03-02 业主说房子一直空着，准备明年装修。", vacant=True))
+    assert mentioned.category is U
+    assert not [s for s in mentioned.signals if s.cause is M]
+
+
+def test_vacant_hardship_case_stays_hardship() -> None:
+    result = run(
+        record(
+            "2025-01-05 业主称房子买来一直没住，挂在中介那儿想卖，一年多了没人要。",
+            "2025-02-05 业主说小厂年前停了，银行也在催贷款，眼下真凑不出来。",
+            vacant=True,
+        )
+    )
+    assert (result.category, result.secondary) == (H, None)
+
+
+def test_vacancy_claim_is_backed_by_the_recorded_vacancy() -> None:
+    note = "2025-03-02 业主说：“房子一直空着，水电都没开，凭什么收钱？”"
+    occupied, vacant = run(record(note)), run(record(note, vacant=True))
+    assert occupied.category is vacant.category is M
+    assert [s.rule for s in vacant.signals if s.origin is Origin.UNIT] == ["misunderstanding.vacancy_recorded"]
+    assert dict(vacant.scores)[M] > dict(occupied.scores)[M]
+
+
+@pytest.mark.parametrize(
+    ("status", "satisfied", "expected"),
+    [("open", None, S), ("closed", False, S), ("closed", True, U)],
+)
+def test_complaints_without_notes(status: str, satisfied: bool | None, expected: Category) -> None:
+    result = run(record(complaints=[complaint(status, satisfied)]))
+    assert result.category is expected
+    structured = [s for s in result.signals if s.origin is Origin.COMPLAINT and not s.verbatim]
+    assert len(structured) == (0 if satisfied else 1)
+    if structured:
+        assert structured[0].quote.startswith("complaint 2025-01-05 repair: ")
+
+
+def test_satisfied_complaint_does_not_outweigh_the_owners_words() -> None:
+    result = run(record("2025-04-09 业主称公司整个部门被裁，还在面试。", complaints=[complaint("closed", True)]))
+    assert (result.category, result.secondary) == (H, None)
+
+
+def test_an_open_complaint_the_owner_never_raises_is_not_a_secondary_cause() -> None:
+    note = "2025-04-09 业主称公司整个部门被裁，还在面试。"
+    unmentioned = run(record(note, complaints=[complaint("open", None)]))
+    assert dict(unmentioned.scores)[S] >= 1.5
+    assert (unmentioned.category, unmentioned.secondary) == (H, None)
+    raised = run(record(note, "2025-05-09 业主又说楼道灯坏了很久没人修。", complaints=[complaint("open", None)]))
+    assert (raised.category, raised.secondary) == (H, S)
+
+
+# --- payment pattern ----------------------------------------------------------------------------
+
+
+def history_paying_later_and_later() -> list[dict[str, Any]]:
+    return [
+        {"period": "2024-10", "paid_on": "2024-10-14", "amount_fen": 23750},
+        {"period": "2024-11", "paid_on": "2024-12-08", "amount_fen": 23750},
+        {"period": "2024-12", "paid_on": "2025-01-18", "amount_fen": 23750},
+        {"period": "2025-01", "paid_on": "2025-03-14", "amount_fen": 12000},
+        {"period": "2025-02", "paid_on": None, "amount_fen": 23750},
+    ]
+
+
+def test_payment_pattern_is_weak_hardship_evidence_that_never_decides_alone() -> None:
+    alone = run(record(history=history_paying_later_and_later()))
+    rules = {s.rule for s in alone.signals}
+    assert {"hardship.paying_later_and_later", "hardship.partial_payment"} <= rules
+    assert alone.category is U
+    assert alone.confidence < 1.0
+    note = "2025-03-20 业主说最近手头有点紧。"
+    with_note = run(record(note, history=history_paying_later_and_later()))
+    assert with_note.category is H
+    assert with_note.confidence > run(record(note)).confidence
+
+
+def test_a_rate_change_is_not_a_partial_payment() -> None:
+    history = [
+        {"period": f"2024-{month:02d}", "paid_on": f"2024-{month:02d}-05", "amount_fen": 20000 if month < 6 else 24000}
+        for month in range(1, 10)
+    ]
+    result = run(record(history=history))
+    assert "hardship.partial_payment" not in {s.rule for s in result.signals}
+
+
+# --- as-of date, determinism, quotes --------------------------------------------------------------
+
+
+def test_today_ignores_what_happened_later() -> None:
+    rec = record("2025-01-05 已电话提醒", "2025-06-01 业主说门禁坏了半年没人修，修好再交。")
+    assert run(rec).category is S
+    assert run(rec, today=date(2025, 3, 1)).category is U
+
+
+def test_classification_is_deterministic() -> None:
+    rec = record("2025-05-01 业主说儿子住院了。", "2025-06-01 业主又说楼道灯坏了一直没人修。")
+    assert run(rec) == run(rec)
+
+
+def test_quotes_of_hand_written_cases_are_verbatim() -> None:
+    rec = record(
+        "2025-03-02 業主說：「房子根本沒人住，管理費當然免啊。」",
+        "2025-04-02 Owner said 'I'm paying for security that doesn't exist.'",
+        "2025-05-02 业主说：“手头是紧一点，但主要不是钱的事。”",
+        complaints=[complaint("open", None, "电梯又坏了，这是第二次")],
+        history=history_paying_later_and_later(),
+    )
+    result = run(rec)
+    assert_quotes_verbatim(rec, result)
+    quotes = {s.quote for s in result.signals}
+    assert "房子根本沒人住，管理費當然免啊" in quotes  # the Traditional original, not the normalised text
+    assert "I'm paying for security that doesn't exist" in quotes  # cut to the owner's quoted words
+
+
+# --- normalisation ------------------------------------------------------------------------------
+
+
+def test_traditional_map_is_one_to_one() -> None:
+    tokens = T2S_PAIRS.split()
+    assert all(len(token) == 2 and token[0] != token[1] for token in tokens)
+    assert len({token[0] for token in tokens}) == len(tokens)  # no character listed twice
+
+
+def test_lexicons_use_only_simplified_characters() -> None:
+    # A Traditional character in a pattern could never match: text is normalised first.
+    traditional = {chr(code) for code in T2S}
+    for rule in NOTE_RULES:
+        assert not traditional & set(rule.pattern.pattern), rule.name
+
+
+def test_normalisation_keeps_length_and_maps_traditional() -> None:
+    text = "業主說：「管理費當然免啊，ＯＫ？」Not About The Money"
+    normalised = normalise_text(text)
+    assert len(normalised) == len(text)
+    assert normalised == "业主说:「管理费当然免啊,ok?」not about the money"
+
+
+def test_every_belief_has_a_rule_and_an_explanation() -> None:
+    assert {rule.belief for rule in MISUNDERSTANDING_RULES} == set(Belief)
+    for belief in Belief:
+        approach = approach_for(M, belief)
+        assert approach.belief is belief
+        assert approach.legal_basis
+        assert belief.value in approach.actions[1]
+
+
+# --- approach -----------------------------------------------------------------------------------
+
+
+def test_approach_follows_the_playbook() -> None:
+    hardship = approach_for(H)
+    assert "3-installment" in " ".join(hardship.actions)
+    assert "late fees" in " ".join(hardship.actions)
+    assert not hardship.legal_escalation
+    service = approach_for(S)
+    assert "24 hours" in " ".join(service.actions)
+    assert "inspect" in " ".join(service.actions)
+    assert service.pause_reminders and not service.legal_escalation
+    assert approach_for(M, Belief.VACANCY).legal_basis == "民法典 944(1)"
+    assert approach_for(M, Belief.PUBLIC_REVENUE).legal_basis == "民法典 282"
+    assert approach_for(M).belief is None
+    unknown = approach_for(U)
+    assert unknown.code == "standard_reminders" and not unknown.pause_reminders
+
+
+# --- reading records ----------------------------------------------------------------------------
+
+
+def broken(path: str, value: object) -> dict[str, Any]:
+    """A valid record with the value at ``path`` replaced (or removed, for ...)."""
+    rec = record("2025-03-02 已电话提醒", complaints=[complaint("open", None)])
+    *parents, key = path.replace("[", ".").replace("]", "").split(".")
+    target: Any = rec
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    if value is ...:
+        del target[key]
+    else:
+        target[int(key) if key.isdigit() else key] = value
+    return rec
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        ("id", ..., "id", "missing"),
+        ("id", 7, "id", "must be a string"),
+        ("id", " ", "id", "must not be empty"),
+        ("locale", "fr", "locale", "must be one of"),
+        ("unit", [], "unit", "must be an object"),
+        ("unit.vacant", "yes", "unit.vacant", "true or false"),
+        ("unit.area_m2", 80.5, "unit.area_m2", "must be a string"),
+        ("unit.area_m2", "80.5", "unit.area_m2", "2 places"),
+        ("arrears.amount_fen", 480.5, "arrears.amount_fen", "integer"),
+        ("arrears.amount_fen", True, "arrears.amount_fen", "integer"),
+        ("arrears.months_overdue", -1, "arrears.months_overdue", "negative"),
+        ("arrears.first_unpaid_period", "2025-13", "arrears.first_unpaid_period", "YYYY-MM"),
+        ("notes", "已电话提醒", "notes", "must be a list"),
+        ("notes[0]", "已电话提醒", "notes[0]", "YYYY-MM-DD"),
+        ("notes[0]", "2025-02-30 已电话提醒", "notes[0]", "YYYY-MM-DD"),
+        ("complaints[0].opened", "20250105", "complaints[0].opened", "YYYY-MM-DD"),
+        ("complaints[0].category", "plumbing", "complaints[0].category", "must be one of"),
+        ("complaints[0].owner_satisfied", "no", "complaints[0].owner_satisfied", "true or false"),
+        ("complaints[0].text", ..., "complaints[0].text", "missing"),
+    ],
+)
+def test_bad_records_name_the_field(path: str, value: object, field: str, message: str) -> None:
+    with pytest.raises(CaseFormatError) as caught:
+        case_facts_from_record(broken(path, value))
+    assert caught.value.field == field
+    assert message in caught.value.message
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_bad_payment_history_names_the_entry() -> None:
+    rec = record(history=[{"period": "2025-01", "paid_on": "yesterday", "amount_fen": 100}])
+    with pytest.raises(CaseFormatError) as caught:
+        case_facts_from_record(rec)
+    assert caught.value.field == "payment_history[0].paid_on"
+
+
+def test_record_is_read_into_exact_types() -> None:
+    facts = case_facts_from_record(record("2025-03-02 已电话提醒", history=history_paying_later_and_later()))
+    assert isinstance(facts, CaseFacts)
+    assert str(facts.area_m2) == "80.00"
+    assert facts.notes[0].on == date(2025, 3, 2) and facts.notes[0].text == "已电话提醒"
+    assert facts.payment_history is not None and facts.payment_history[-1].paid_on is None
+    assert case_facts_from_record(record()).payment_history is None

@@ -1,0 +1,159 @@
+"""feesvc.rules.prepay: tiers, exact discount shares, refusals, take-back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feesvc.rules.prepay import (
+    DiscountTier,
+    PrepayQuote,
+    PrepayRefused,
+    discount_to_take_back,
+    periods_from,
+    quote_prepayment,
+    validate_tiers,
+)
+
+TIERS = [DiscountTier(6, Decimal("5")), DiscountTier(12, Decimal("10"))]
+
+
+def quote(
+    months: int,
+    monthly: list[int] | int = 10000,
+    cap: int = 12,
+    overdue: int = 0,
+    tiers: list[DiscountTier] = TIERS,
+) -> PrepayQuote:
+    return quote_prepayment("2026-01", months, monthly, tiers, cap, overdue)
+
+
+@pytest.mark.parametrize(
+    ("months", "percent"),
+    [(1, None), (5, None), (6, Decimal("5")), (11, Decimal("5")), (12, Decimal("10"))],
+)
+def test_the_best_applicable_tier_applies(months: int, percent: Decimal | None) -> None:
+    q = quote(months)
+    assert (q.tier.percent_off if q.tier else None) == percent
+    assert q.gross_fen == 10000 * months
+    assert q.discount_fen == (q.gross_fen * percent / 100 if percent else 0)
+    assert q.net_fen == q.gross_fen - q.discount_fen
+
+
+def test_best_means_most_favourable_even_if_tiers_are_out_of_order() -> None:
+    tiers = [DiscountTier(12, Decimal("3")), DiscountTier(6, Decimal("5")), DiscountTier(3, Decimal("1"))]
+    assert quote(12, tiers=tiers).tier == DiscountTier(6, Decimal("5"))
+
+
+def test_twelve_months_example() -> None:
+    q = quote(12, 12345)  # 148140 × 10 % = 14814
+    assert q.periods == tuple(f"2026-{m:02d}" for m in range(1, 13))
+    assert (q.gross_fen, q.discount_fen, q.net_fen) == (148140, 14814, 133326)
+    # 14814 × 12345 / 148140 = 1234.5 → floor 1234 for the first eleven, the last takes 1240.
+    assert [share for _, _, share in q.per_period] == [1234] * 11 + [1240]
+    assert sum(share for _, _, share in q.per_period) == q.discount_fen
+
+
+def test_discount_is_rounded_half_up_once() -> None:
+    q = quote_prepayment("2026-01", 6, 5, [DiscountTier(6, Decimal("5"))], 12, 0)  # 30 × 5 % = 1.5
+    assert q.discount_fen == 2
+    q = quote_prepayment("2026-01", 6, 4, [DiscountTier(6, Decimal("5"))], 12, 0)  # 24 × 5 % = 1.2
+    assert q.discount_fen == 1
+
+
+def test_monthly_amounts_may_differ_per_period() -> None:
+    monthly = [10000, 10000, 10000, 12000, 12000, 12000]
+    q = quote(6, monthly)
+    assert q.gross_fen == 66000
+    assert q.discount_fen == 3300
+    assert [(p, g, s) for p, g, s in q.per_period] == [
+        ("2026-01", 10000, 500),
+        ("2026-02", 10000, 500),
+        ("2026-03", 10000, 500),
+        ("2026-04", 12000, 600),
+        ("2026-05", 12000, 600),
+        ("2026-06", 12000, 600),
+    ]
+    with pytest.raises(ValueError, match="5 amounts for 6 months"):
+        quote(6, monthly[:5])
+    with pytest.raises(ValueError, match="non-negative"):
+        quote(6, [10000] * 5 + [-1])
+
+
+@settings(max_examples=300)
+@given(
+    monthly=st.lists(st.integers(min_value=0, max_value=5_000_000), min_size=1, max_size=36),
+    percent=st.integers(min_value=1, max_value=9999).map(lambda n: Decimal(n).scaleb(-2)),  # 0.01 … 99.99
+)
+def test_shares_sum_exactly_and_follow_the_formula(monthly: list[int], percent: Decimal) -> None:
+    q = quote_prepayment("2025-11", len(monthly), monthly, [DiscountTier(1, percent)], 36, 0)
+    gross = sum(monthly)
+    exact = Fraction(gross) * Fraction(percent) / 100
+    whole, rest = divmod(exact, 1)
+    assert q.discount_fen == int(whole) + (1 if rest >= Fraction(1, 2) else 0)
+    shares = [share for _, _, share in q.per_period]
+    assert sum(shares) == q.discount_fen
+    assert all(share >= 0 for share in shares)
+    if gross:
+        assert shares[:-1] == [q.discount_fen * g // gross for g in monthly[:-1]]
+    assert q.net_fen == gross - q.discount_fen
+    assert [g for _, g, _ in q.per_period] == monthly
+    assert q.periods == periods_from("2025-11", len(monthly))
+
+
+def test_periods_cross_the_year() -> None:
+    assert periods_from("2026-11", 4) == ("2026-11", "2026-12", "2027-01", "2027-02")
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        periods_from("2026-13", 1)
+
+
+def test_refusals() -> None:
+    with pytest.raises(PrepayRefused) as too_few:
+        quote(0)
+    assert (too_few.value.reason_code, too_few.value.field) == ("months_too_few", "months")
+    with pytest.raises(PrepayRefused, match="at most 12 months") as over:
+        quote(13, cap=12)
+    assert over.value.reason_code == "over_cap"
+    quote(12, cap=12)  # the cap itself is allowed
+    with pytest.raises(PrepayRefused, match="nothing is overdue") as overdue:
+        quote(6, overdue=1)
+    assert (overdue.value.reason_code, overdue.value.field) == ("overdue", "overdue_fen")
+    assert isinstance(overdue.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("tiers", "message"),
+    [
+        ([DiscountTier(6, Decimal("0"))], "above 0 and below 100"),
+        ([DiscountTier(6, Decimal("-5"))], "above 0 and below 100"),
+        ([DiscountTier(6, Decimal("100"))], "above 0 and below 100"),
+        ([DiscountTier(6, Decimal("120"))], "above 0 and below 100"),
+        ([DiscountTier(6, Decimal("5")), DiscountTier(6, Decimal("8"))], "two tiers for 6 months"),
+        ([DiscountTier(0, Decimal("5"))], "at least 1"),
+        ([DiscountTier(6, 5.0)], "Decimal"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_tiers_are_refused(tiers: list[DiscountTier], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_tiers(tiers)
+    with pytest.raises(ValueError, match=message):
+        quote(6, tiers=tiers)
+
+
+def test_good_tiers_pass() -> None:
+    validate_tiers(TIERS)
+    validate_tiers([DiscountTier(1, Decimal("0.5")), DiscountTier(24, Decimal("99.99"))])
+    validate_tiers([])
+
+
+def test_take_back_the_discount_of_unserved_periods() -> None:
+    q = quote(12, 12345)
+    unserved = {f"2026-{m:02d}" for m in range(7, 13)}  # refunded at the end of June
+    assert discount_to_take_back(q.discount_shares, unserved) == 1234 * 5 + 1240
+    assert discount_to_take_back(q.discount_shares, set()) == 0
+    assert discount_to_take_back(q.discount_shares, set(q.periods)) == q.discount_fen
+    assert discount_to_take_back(q.discount_shares, {"2027-01"}) == 0  # not in the quote
