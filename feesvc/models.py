@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.billing.models import BillingRun
@@ -12,6 +13,7 @@ from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
+from feesvc.service_records.models import Complaint, ComplaintStep, ServiceActivity
 from feesvc.standards.models import FeeStandard
 
 metadata = SQLModel.metadata
@@ -39,4 +41,12 @@ __all__ = [
     "Unit",
     "VacancyNotice",
     "metadata",
+    "ArrearsAction",
+    "ArrearsCase",
+    "ArrearsClassification",
+    "ArrearsNote",
+    "ArrearsOverride",
+    "Complaint",
+    "ComplaintStep",
+    "ServiceActivity",
 ]

@@ -69,7 +69,7 @@ async def _refuses_truncate(url: str) -> str:
     engine = create_engine(DatabaseSettings(url=url))
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("TRUNCATE ledger_entry"))
+            await conn.execute(text("TRUNCATE ledger_entry CASCADE"))
         return "accepted"
     except Exception as error:  # noqa: BLE001 - the refusal is what we look for
         return str(error)

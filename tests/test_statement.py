@@ -74,3 +74,20 @@ async def test_owner_reads_own_statement_only(api: Api) -> None:
     problem(
         await api.get(f"/api/v1/units/{unit}/statement", params={"from": "2026-02-01", "to": "2026-01-01"}), 422, "from"
     )
+
+
+async def test_statement_shows_the_service_summary(api: Api) -> None:
+    estate, unit = await _history(api)
+    for kind, count in (("cleaning_rounds", 30), ("repairs_done", 15)):
+        await api.ok(
+            await api.post(
+                f"/api/v1/estates/{estate.id}/service-activity", {"period": "2025-12", "kind": kind, "count": count}
+            )
+        )
+    statement = await api.ok(
+        await api.get(f"/api/v1/units/{unit}/statement", params={"from": "2025-10-01", "to": "2026-01-31"})
+    )
+    assert [(s["period"], s["label"], s["count"]) for s in statement["service_summary"]] == [
+        ("2025-12", "保洁", 30),
+        ("2025-12", "维修", 15),
+    ]

@@ -53,6 +53,7 @@ class AgeBucket(msgspec.Struct):
 
 
 class ServiceSummaryItem(msgspec.Struct):
+    period: str
     kind: str
     label: str
     count: int

@@ -17,6 +17,8 @@ from feesvc.ledger.service import entries_as_of, open_credits, open_debits
 from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.registry.models import Estate, Owner, Ownership
 from feesvc.registry.service import get_unit, ownership_covering
+from feesvc.service_records.models import ACTIVITY_LABELS
+from feesvc.service_records.service import service_summary
 from feesvc.standards.models import FeeStandard
 from feesvc.statements.schemas import (
     AgeBucket,
@@ -263,7 +265,17 @@ async def _owner_on(session: AsyncSession, unit_id: int, on: date) -> Owner | No
 async def _service_summary(
     session: AsyncSession, estate: Estate, building_id: int | None, start: date, end: date
 ) -> list[ServiceSummaryItem]:
-    return []
+    """What the service did month by month in the statement's range, where it was recorded."""
+    assert estate.id is not None
+    labels = ACTIVITY_LABELS[_lang(estate.locale)]
+    items = []
+    month = start.replace(day=1)
+    while month <= end:
+        period = f"{month:%Y-%m}"
+        for total in await service_summary(session, estate.id, building_id, period):
+            items.append(ServiceSummaryItem(period, total.kind, labels[total.kind], total.count))
+        month += relativedelta(months=1)
+    return items
 
 
 def default_range(as_of: date) -> tuple[date, date]:

@@ -1,0 +1,1 @@
+"""Service records: owners' complaints with their rectification clock, and monthly service activity."""
