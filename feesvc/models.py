@@ -9,6 +9,14 @@ from feesvc.billing.models import BillingRun
 from feesvc.latefees.models import CourtRate
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
+from feesvc.letters.models import (
+    DeliveryRecord,
+    EscalationStage,
+    Letter,
+    OutboxMessage,
+    ReminderHold,
+    ReminderRun,
+)
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
@@ -31,12 +39,16 @@ __all__ = [
     "Complaint",
     "ComplaintStep",
     "CourtRate",
+    "DeliveryRecord",
+    "EscalationStage",
     "Estate",
     "FeeStandard",
     "Installment",
     "InstallmentPlan",
     "LedgerEntry",
+    "Letter",
     "LimitationEvent",
+    "OutboxMessage",
     "Owner",
     "Ownership",
     "Payment",
@@ -45,6 +57,8 @@ __all__ = [
     "PrepayDiscountTier",
     "Receipt",
     "ReceiptCounter",
+    "ReminderHold",
+    "ReminderRun",
     "ServiceActivity",
     "Unit",
     "VacancyNotice",

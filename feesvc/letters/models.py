@@ -1,0 +1,160 @@
+"""Letters, reminder runs, the outbox for electronic messages and proofs of delivery."""
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from feesvc.db import UTCDateTime, str_enum, utcnow
+
+
+class Stage(enum.StrEnum):
+    """Escalation stages, in order; a unit's letter is at its highest stage reached."""
+
+    pre_due = "pre_due"
+    friendly = "friendly"
+    formal = "formal"
+    final_demand = "final_demand"
+    legal_review = "legal_review"
+
+
+class EscalationStage(SQLModel, table=True):
+    """One stage of an estate's escalation policy: when it starts and how often it may repeat."""
+
+    __tablename__ = "escalation_stage"
+    __table_args__ = (UniqueConstraint("estate_id", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id", index=True)
+    stage: Stage = Field(sa_type=str_enum(Stage))
+    # Days relative to the oldest unpaid due date: negative before it (a pre-due notice).
+    days_from_due: int
+    min_overdue_fen: int = Field(default=0, sa_type=BigInteger)
+    cooldown_days: int = Field(default=30)
+
+
+class ReminderHold(SQLModel, table=True):
+    """A manager's manual hold: no reminders for the unit while it lasts."""
+
+    __tablename__ = "reminder_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    reason: str = Field(max_length=500)
+    starts_on: date
+    ends_on: date | None = Field(default=None)
+    actor: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class RunStatus(enum.StrEnum):
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+
+
+class ReminderRun(SQLModel, table=True):
+    __tablename__ = "reminder_run"
+    __table_args__ = (
+        # One run per estate at a time, enforced by the database.
+        Index(
+            "ux_reminder_run_one_running", "estate_id", unique=True,
+            sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id", index=True)
+    as_of: date
+    dry_run: bool = Field(default=False)
+    status: RunStatus = Field(sa_type=str_enum(RunStatus))
+    actor: str = Field(max_length=120)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    print_file: str | None = Field(default=None, max_length=300)
+    print_sha256: str | None = Field(default=None, max_length=64)
+
+
+class Letter(SQLModel, table=True):
+    """An issued letter: what it said (its full context, to render it again exactly) and to whom."""
+
+    __table_args__ = (Index("ix_letter_unit_stage", "unit_id", "stage", "issued_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    owner_id: int | None = Field(default=None, foreign_key="owner.id")
+    run_id: int | None = Field(default=None, foreign_key="reminder_run.id", index=True)
+    kind: str = Field(max_length=32)
+    stage: Stage | None = Field(default=None, sa_type=str_enum(Stage))
+    channel: str = Field(max_length=16)
+    locale: str = Field(max_length=8)
+    letter_no: str = Field(max_length=60, unique=True)
+    issued_on: date
+    deadline: date | None = Field(default=None)
+    total_fen: int = Field(sa_type=BigInteger)
+    periods: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    context: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    dedupe_key: str = Field(max_length=120, unique=True)
+    actor: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class OutboxStatus(enum.StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    exported = "exported"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An electronic message waiting for, or past, its gateway. Sent at most once."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True)
+    channel: str = Field(max_length=16)
+    recipient: str = Field(max_length=200)
+    subject: str = Field(max_length=200)
+    body: str = Field(max_length=4000)
+    status: OutboxStatus = Field(sa_type=str_enum(OutboxStatus), index=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    external_id: str | None = Field(default=None, max_length=200)
+    dedupe_key: str = Field(max_length=140, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class DeliveryChannel(enum.StrEnum):
+    ems = "ems"
+    registered_mail = "registered_mail"
+    hand = "hand"
+    sms = "sms"
+    wechat = "wechat"
+    email = "email"
+
+
+class DeliveryRecord(SQLModel, table=True):
+    """Proof that a letter reached the owner (证据规定 §14–15), with the stored proof file's hash."""
+
+    __tablename__ = "delivery_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True)
+    channel: DeliveryChannel = Field(sa_type=str_enum(DeliveryChannel))
+    tracking_no: str = Field(default="", max_length=100)
+    signer: str = Field(default="", max_length=100)
+    delivered_on: date
+    proof_path: str = Field(max_length=300)
+    proof_sha256: str = Field(max_length=64)
+    proof_size: int
+    proof_media_type: str = Field(max_length=60)
+    recorded_by: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
