@@ -11,6 +11,7 @@ from feesvc.auth.guards import desk, managers
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.payments import service
+from feesvc.payments.receipt import receipt_file
 from feesvc.payments.schemas import CashUpOut, PaymentCreate, PaymentOut, RefundCreate, RefundOut, VoidCreate
 from feesvc.registry.service import get_estate
 
@@ -40,6 +41,14 @@ class PaymentController(Controller):
     @get("/payments/{payment_id:int}", guards=[desk])
     async def get_payment(self, db: AsyncSession, payment_id: int) -> PaymentOut:
         return await service.payment_out(db, payment_id)
+
+    @get("/payments/{payment_id:int}/receipt.pdf", guards=[desk], media_type="application/pdf")
+    async def receipt(self, db: AsyncSession, payment_id: int) -> Response[bytes]:
+        """The printable receipt (收款收据), an A5-landscape PDF; a voided payment's is marked 作废."""
+        filename, pdf = await receipt_file(db, payment_id)
+        return Response(
+            content=pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        )
 
     @post("/payments/{payment_id:int}/void", guards=[managers], status_code=200)
     async def void(self, db: AsyncSession, principal: Principal, payment_id: int, data: VoidCreate) -> PaymentOut:

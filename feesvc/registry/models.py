@@ -59,6 +59,8 @@ class Estate(SQLModel, table=True):
     vacancy_rule_enabled: bool = Field(default=False)
     vacancy_payable_ratio: Decimal = Field(default=Decimal("1"), sa_type=DecimalText)
     vacancy_min_months: int = Field(default=6)
+    # A final demand gives the owner at least this many days to pay (民法典 944(2): a reasonable period).
+    final_demand_days: int = Field(default=15)
     # When a plan breaks, do late fees it waived come back? (A local or contractual choice.)
     plan_break_restores_waived: bool = Field(default=True)
     allocation_order: AllocationOrder = Field(

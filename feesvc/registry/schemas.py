@@ -27,6 +27,7 @@ class EstateSettings(Body, omit_defaults=False):
     vacancy_min_months: Annotated[int, msgspec.Meta(ge=0, le=60)] = 6
     allocation_order: AllocationOrder = AllocationOrder.principal_first
     plan_break_restores_waived: bool = True
+    final_demand_days: Annotated[int, msgspec.Meta(ge=7, le=90)] = 15
     locale: Locale = "zh_CN"
 
 

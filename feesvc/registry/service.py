@@ -52,6 +52,7 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "vacancy_min_months": settings.vacancy_min_months,
         "allocation_order": settings.allocation_order,
         "plan_break_restores_waived": settings.plan_break_restores_waived,
+        "final_demand_days": settings.final_demand_days,
         "locale": settings.locale,
     }
 
@@ -79,6 +80,7 @@ def estate_out(estate: Estate) -> EstateOut:
             vacancy_min_months=estate.vacancy_min_months,
             allocation_order=estate.allocation_order,
             plan_break_restores_waived=estate.plan_break_restores_waived,
+            final_demand_days=estate.final_demand_days,
             locale=estate.locale,
         ),
     )

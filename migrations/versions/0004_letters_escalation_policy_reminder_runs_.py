@@ -143,11 +143,15 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_message_letter_id'), ['letter_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_message_status'), ['status'], unique=False)
+    with op.batch_alter_table('estate', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('final_demand_days', sa.Integer(), nullable=False, server_default='15'))
     forbid_changes(APPEND_ONLY_TABLES)
 
 
 def downgrade() -> None:
     allow_changes(APPEND_ONLY_TABLES)
+    with op.batch_alter_table('estate', schema=None) as batch_op:
+        batch_op.drop_column('final_demand_days')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_message_status'))
         batch_op.drop_index(batch_op.f('ix_outbox_message_letter_id'))

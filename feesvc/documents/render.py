@@ -1,0 +1,173 @@
+"""Render the templates in the repository's ``letters/`` directory to HTML and PDF.
+
+One Jinja2 environment and one WeasyPrint font configuration serve the whole process. WeasyPrint
+(and its Pango/HarfBuzz bindings) takes a good fraction of a second to import, so it is imported
+inside the PDF functions: the API and the command line start without it.
+
+Templates receive plain data (no ORM objects) plus ``locale`` (one of
+``feesvc.formatting.SUPPORTED_LOCALES``) and ``lang`` (its BCP 47 tag for ``<html lang>``, which
+``base.css`` uses to pick Simplified or Traditional glyphs). Filters:
+
+* ``fen|money(locale)``        → "¥1,234.56" (zh_CN) / "CN¥1,234.56"
+* ``fen|capitals(locale)``     → "壹仟贰佰叁拾肆元伍角陆分" (traditional digits for zh_TW/zh_HK)
+* ``day|date_long(locale)``    → "2026年11月22日"
+* ``"2026-11"|period_label(locale)`` → "2026年11月"
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+import feesvc
+from feesvc import formatting
+
+if TYPE_CHECKING:
+    from weasyprint import CSS, Document
+    from weasyprint.text.fonts import FontConfiguration
+
+__all__ = [
+    "LETTERS_DIR",
+    "environment",
+    "html_lang",
+    "render_html",
+    "render_pdf",
+    "render_pdf_many",
+]
+
+LETTERS_DIR: Final = Path(feesvc.__file__).resolve().parents[1] / "letters"
+
+DEFAULT_LOCALE: Final = "zh_CN"
+
+_LANG_TAGS: Final[dict[str, str]] = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "zh_HK": "zh-HK", "en": "en"}
+_TRADITIONAL: Final = frozenset({"zh_TW", "zh_HK"})
+
+
+# ---------------------------------------------------------------------------
+# Filters: thin wrappers, so templates never format money or dates themselves
+# ---------------------------------------------------------------------------
+
+
+def _money(fen: int, locale: str) -> str:
+    return formatting.money(fen, locale)
+
+
+def _capitals(fen: int, locale: str = DEFAULT_LOCALE) -> str:
+    traditional = formatting.normalize_locale(locale) in _TRADITIONAL
+    return formatting.amount_in_chinese_capitals(fen, traditional=traditional)
+
+
+def _date_long(d: date, locale: str) -> str:
+    return formatting.date_long(d, locale)
+
+
+def _period_label(period: str, locale: str) -> str:
+    return formatting.period_label(period, locale)
+
+
+def html_lang(locale: str) -> str:
+    """BCP 47 tag for ``<html lang>``: "zh_TW" → "zh-TW"."""
+    return _LANG_TAGS[formatting.normalize_locale(locale)]
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The Jinja2 environment over ``letters/``, built once per process."""
+    env = Environment(
+        loader=FileSystemLoader(LETTERS_DIR),
+        autoescape=select_autoescape(["html", "htm", "xml"]),
+        # A misspelt variable must fail loudly, never print an empty amount.
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code; no stat() per render
+    )
+    env.filters.update(
+        money=_money,
+        capitals=_capitals,
+        date_long=_date_long,
+        period_label=_period_label,
+    )
+    return env
+
+
+def _render(template: str, context: Mapping[str, Any], *, link_base_css: bool) -> str:
+    locale = formatting.normalize_locale(context.get("locale", DEFAULT_LOCALE))
+    full = {**context, "locale": locale, "lang": html_lang(locale), "link_base_css": link_base_css}
+    return environment().get_template(template).render(full)
+
+
+def render_html(template: str, context: Mapping[str, Any]) -> str:
+    """Render ``letters/<template>`` with ``context`` (``locale`` defaults to zh_CN).
+
+    The page links ``base.css``, so it previews in a browser opened on ``letters/``.
+    """
+    return _render(template, context, link_base_css=True)
+
+
+# ---------------------------------------------------------------------------
+# PDF
+# ---------------------------------------------------------------------------
+
+
+# Pango and fontconfig are not documented as thread-safe and every render shares one font
+# configuration, so renders run one at a time; callers may still use worker threads.
+_RENDER_LOCK: Final = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _font_config() -> FontConfiguration:
+    # One FontConfiguration per process: fontconfig and Pango font maps are costly to rebuild.
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
+@lru_cache(maxsize=1)
+def _base_stylesheet() -> CSS:
+    # Parsed once instead of once per document: about a fifth of the time of a 50-letter run.
+    # Given to WeasyPrint as a user stylesheet, so each template's own <style> overrides it.
+    from weasyprint import CSS
+
+    return CSS(filename=str(LETTERS_DIR / "base.css"), font_config=_font_config())
+
+
+def _document(template: str, context: Mapping[str, Any]) -> Document:
+    from weasyprint import HTML
+
+    html = _render(template, context, link_base_css=False)
+    with _RENDER_LOCK:
+        # base_url resolves images and other files relative to letters/.
+        page = HTML(string=html, base_url=str(LETTERS_DIR))
+        return page.render(font_config=_font_config(), stylesheets=[_base_stylesheet()])
+
+
+def _write(document: Document) -> bytes:
+    with _RENDER_LOCK:
+        pdf = document.write_pdf()
+    assert pdf is not None  # write_pdf returns bytes when no target is given
+    return pdf
+
+
+def render_pdf(template: str, context: Mapping[str, Any]) -> bytes:
+    """Render ``letters/<template>`` to PDF bytes."""
+    return _write(_document(template, context))
+
+
+def render_pdf_many(pages: Iterable[tuple[str, Mapping[str, Any]]]) -> bytes:
+    """Render several documents into one PDF (e.g. a run's combined print file).
+
+    Each document is laid out on its own, so page counters and named pages stay per document, and
+    the pages are written together, so each font is subset and embedded once for the whole file.
+    """
+    documents = [_document(template, context) for template, context in pages]
+    if not documents:
+        raise ValueError("render_pdf_many needs at least one document")
+    all_pages = [page for document in documents for page in document.pages]
+    return _write(documents[0].copy(all_pages))

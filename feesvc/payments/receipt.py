@@ -1,0 +1,292 @@
+"""The printed receipt (收款收据) of a payment: ``letters/receipt.html`` filled from the ledger.
+
+``receipt_context`` gathers everything the receipt shows into plain dicts, lists, strings, ints and
+dates (no ORM objects reach the template); ``receipt_pdf`` renders it. A voided payment keeps its
+receipt and number and is printed with a 作废 mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, Final
+
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.documents.render import render_pdf
+from feesvc.formatting import normalize_locale
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.payments.models import Method, PaymentVoid
+from feesvc.payments.schemas import AllocationOut, PaymentOut
+from feesvc.payments.service import payment_out
+from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
+from feesvc.registry.service import ownership_covering
+
+__all__ = ["receipt_context", "receipt_file", "receipt_filename", "receipt_pdf"]
+
+TEMPLATE: Final = "receipt.html"
+
+# Every word the receipt prints, per script. zh_TW and zh_HK share the traditional set.
+_LABELS: Final[dict[str, dict[str, str]]] = {
+    "zh_Hans": {
+        "title": "收款收据",
+        "phone": "服务电话",
+        "number": "No.",
+        "received_on": "收款日期",
+        "unit": "房号",
+        "payer": "交款人",
+        "item": "收费项目",
+        "period": "所属期间",
+        "amount": "金额",
+        "prepaid": "预存物业费",
+        "total": "合计",
+        "capitals": "合计人民币（大写）",
+        "method": "付款方式",
+        "external_ref": "交易单号",
+        "cashier": "收款人",
+        "seal": "收款单位（盖章）",
+        "seal_hint": "财务专用章",
+        "void": "作废",
+        "voided_on": "本收据已于{date}作废，原因：{reason}",
+        "range_sep": "至",
+        "prepay_note": (
+            "预存款及预缴优惠说明：预存款项将自动抵扣以后各期费用。"
+            "如预存款退还或房屋转让时相关月份尚未到期，未到期月份已享受的预缴优惠将予以扣回。"
+        ),
+        "printed_note": "本收据由系统打印，涂改无效。",
+    },
+    "zh_Hant": {
+        "title": "收款收據",
+        "phone": "服務電話",
+        "number": "No.",
+        "received_on": "收款日期",
+        "unit": "房號",
+        "payer": "交款人",
+        "item": "收費項目",
+        "period": "所屬期間",
+        "amount": "金額",
+        "prepaid": "預存物業費",
+        "total": "合計",
+        "capitals": "合計人民幣（大寫）",
+        "method": "付款方式",
+        "external_ref": "交易單號",
+        "cashier": "收款人",
+        "seal": "收款單位（蓋章）",
+        "seal_hint": "財務專用章",
+        "void": "作廢",
+        "voided_on": "本收據已於{date}作廢，原因：{reason}",
+        "range_sep": "至",
+        "prepay_note": (
+            "預存款及預繳優惠說明：預存款項將自動抵扣以後各期費用。"
+            "如預存款退還或房屋轉讓時相關月份尚未到期，未到期月份已享受的預繳優惠將予以扣回。"
+        ),
+        "printed_note": "本收據由系統列印，塗改無效。",
+    },
+    "en": {
+        "title": "Receipt",
+        "phone": "Service phone",
+        "number": "No.",
+        "received_on": "Date received",
+        "unit": "Unit",
+        "payer": "Paid by",
+        "item": "Item",
+        "period": "Period",
+        "amount": "Amount",
+        "prepaid": "Prepaid property fee",
+        "total": "Total",
+        "capitals": "Total in words (大写)",
+        "method": "Payment method",
+        "external_ref": "Reference",
+        "cashier": "Cashier",
+        "seal": "Received by (company seal)",
+        "seal_hint": "Seal",
+        "void": "VOID",
+        "voided_on": "This receipt was voided on {date}. Reason: {reason}",
+        "range_sep": " – ",
+        "prepay_note": (
+            "Prepaid credit is applied automatically to later charges. If the prepayment is refunded, "
+            "or the unit is sold, before the prepaid months are served, any prepay discount on those "
+            "unserved months is taken back."
+        ),
+        "printed_note": "Printed by the system; not valid if altered.",
+    },
+}
+
+_METHODS: Final[dict[str, dict[Method, str]]] = {
+    "zh_Hans": {
+        Method.cash: "现金",
+        Method.wechat: "微信",
+        Method.alipay: "支付宝",
+        Method.bank_transfer: "银行转账",
+        Method.card: "银行卡",
+    },
+    "zh_Hant": {
+        Method.cash: "現金",
+        Method.wechat: "微信",
+        Method.alipay: "支付寶",
+        Method.bank_transfer: "銀行轉帳",
+        Method.card: "銀行卡",
+    },
+    "en": {
+        Method.cash: "Cash",
+        Method.wechat: "WeChat Pay",
+        Method.alipay: "Alipay",
+        Method.bank_transfer: "Bank transfer",
+        Method.card: "Bank card",
+    },
+}
+
+# Names for charges whose fee standard left no item_name in the entry's detail.
+_ITEM_NAMES: Final[dict[str, dict[str, str]]] = {
+    "zh_Hans": {"service_fee": "物业服务费", "parking": "车位管理费", "garbage": "垃圾处理费", "late_fee": "违约金"},
+    "zh_Hant": {"service_fee": "物業服務費", "parking": "車位管理費", "garbage": "垃圾處理費", "late_fee": "違約金"},
+    "en": {
+        "service_fee": "Property service fee",
+        "parking": "Parking fee",
+        "garbage": "Refuse fee",
+        "late_fee": "Late fee",
+    },
+}
+
+_OTHER_ITEM: Final[dict[str, str]] = {"zh_Hans": "其他费用", "zh_Hant": "其他費用", "en": "Other charge"}
+
+
+def _script(locale: str) -> str:
+    loc = normalize_locale(locale)
+    if loc == "en":
+        return "en"
+    return "zh_Hant" if loc in ("zh_TW", "zh_HK") else "zh_Hans"
+
+
+def _cashier_name(label: str) -> str:
+    """Actor labels read "cashier:王芳#12" (role:name#token); the receipt shows the name."""
+    name = label.split(":", 1)[-1]
+    head, sep, tail = name.rpartition("#")
+    return head if sep and tail.isdigit() else name
+
+
+def _end_period(period: str, months: int) -> str:
+    year, month = map(int, period.split("-"))
+    index = year * 12 + month - 1 + months - 1
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _item_name(allocation: AllocationOut, settled: LedgerEntry | None, script: str) -> str:
+    names = _ITEM_NAMES[script]
+    # A late fee carries its charge's item code (service_fee), so its kind decides the name.
+    if allocation.kind == EntryKind.late_fee:
+        return names["late_fee"]
+    detail = settled.detail if settled is not None else None
+    if detail and detail.get("item_name"):
+        return str(detail["item_name"])
+    return names.get(allocation.item or "", allocation.item or _OTHER_ITEM[script])
+
+
+def _line(allocation: AllocationOut, settled: LedgerEntry | None, script: str) -> dict[str, Any]:
+    months = (settled.period_months if settled is not None else None) or 1
+    period = allocation.period
+    return {
+        "name": _item_name(allocation, settled, script),
+        "period": period,
+        # A quarterly or yearly charge covers a range of months: print its last month too.
+        "period_end": _end_period(period, months) if period and months > 1 else None,
+        "amount_fen": allocation.amount_fen,
+    }
+
+
+async def _settled_entries(session: AsyncSession, ids: Iterable[int]) -> dict[int, LedgerEntry]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(select(LedgerEntry).where(col(LedgerEntry.id).in_(wanted)))
+    return {entry.id: entry for entry in rows.scalars() if entry.id is not None}
+
+
+async def _owner_name(session: AsyncSession, unit_id: int, on: date) -> str:
+    query = (
+        select(Owner.name)
+        .join(Ownership, col(Ownership.owner_id) == Owner.id)
+        .where(Ownership.unit_id == unit_id, ownership_covering(on))
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none() or ""
+
+
+async def _has_discount(session: AsyncSession, payment_id: int) -> bool:
+    query = select(LedgerEntry.id).where(LedgerEntry.payment_id == payment_id, LedgerEntry.kind == EntryKind.discount)
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def _void(session: AsyncSession, payment_id: int) -> dict[str, Any] | None:
+    query = select(PaymentVoid).where(PaymentVoid.payment_id == payment_id)
+    void = (await session.execute(query)).scalar_one_or_none()
+    return None if void is None else {"voided_on": void.voided_on, "reason": void.reason}
+
+
+async def _places(session: AsyncSession, out: PaymentOut) -> tuple[Estate, Building, Unit]:
+    unit = await session.get(Unit, out.unit_id)
+    estate = await session.get(Estate, out.estate_id)
+    assert unit is not None and estate is not None  # foreign keys guarantee both
+    building = await session.get(Building, unit.building_id)
+    assert building is not None
+    return estate, building, unit
+
+
+def _lines(out: PaymentOut, settled: dict[int, LedgerEntry], script: str) -> list[dict[str, Any]]:
+    lines = [_line(a, settled.get(a.entry_id), script) for a in out.allocations]
+    if out.prepaid_credit_fen:
+        # Money beyond what was due: one line, no period (it is applied as later charges are issued).
+        prepaid = _LABELS[script]["prepaid"]
+        lines.append({"name": prepaid, "period": None, "period_end": None, "amount_fen": out.prepaid_credit_fen})
+    return lines
+
+
+async def receipt_context(session: AsyncSession, payment_id: int) -> dict[str, Any]:
+    """Everything ``letters/receipt.html`` prints for one payment, as plain data.
+
+    Raises ``NotFound`` (through ``payment_out``) when the payment does not exist.
+    """
+    out = await payment_out(session, payment_id)
+    estate, building, unit = await _places(session, out)
+    locale = normalize_locale(estate.locale)
+    script = _script(locale)
+    settled = await _settled_entries(session, (a.entry_id for a in out.allocations))
+    payer = out.payer_name or await _owner_name(session, out.unit_id, out.received_on)
+    return {
+        "locale": locale,
+        "t": _LABELS[script],
+        "company": {"name": estate.company_name, "address": estate.address, "phone": estate.service_phone},
+        "estate_name": estate.name,
+        "receipt_number": out.receipt_number,
+        "received_on": out.received_on,
+        "unit_label": f"{building.name} {unit.number}",
+        "payer": payer,
+        "lines": _lines(out, settled, script),
+        "total_fen": out.amount_fen,
+        "method": _METHODS[script][out.method],
+        "external_ref": out.external_ref,
+        "cashier": _cashier_name(out.cashier),
+        "void": await _void(session, payment_id) if out.voided else None,
+        # DOMAIN "Prepay discount": the take-back on refund or sale must be stated on the receipt.
+        "prepay_note": out.prepaid_credit_fen > 0 or await _has_discount(session, payment_id),
+    }
+
+
+def receipt_filename(receipt_number: str) -> str:
+    return f"receipt-{receipt_number}.pdf"
+
+
+async def receipt_file(session: AsyncSession, payment_id: int) -> tuple[str, bytes]:
+    """The receipt as a download: ("receipt-2026-000123.pdf", PDF bytes)."""
+    context = await receipt_context(session, payment_id)
+    # WeasyPrint is synchronous and CPU-bound: keep the event loop serving other requests meanwhile.
+    pdf = await anyio.to_thread.run_sync(render_pdf, TEMPLATE, context)
+    return receipt_filename(context["receipt_number"]), pdf
+
+
+async def receipt_pdf(session: AsyncSession, payment_id: int) -> bytes:
+    """The receipt as PDF bytes (A5 landscape, one page for a usual payment)."""
+    _, pdf = await receipt_file(session, payment_id)
+    return pdf
