@@ -27,6 +27,8 @@ from feesvc.errors import exception_handlers
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.payments.controller import PaymentController
+from feesvc.plans.controller import InstallmentPlanController
+from feesvc.prepay.controller import PrepayController
 from feesvc.registry.controller import RegistryController
 from feesvc.request_context import begin_request
 from feesvc.service_records.controller import ServiceRecordsController
@@ -40,10 +42,12 @@ CONTROLLERS = [
     LedgerController,
     BillingController,
     PaymentController,
+    PrepayController,
     StatementController,
     LateFeeController,
     ServiceRecordsController,
     ArrearsCaseController,
+    InstallmentPlanController,
 ]
 PUBLIC_PATHS = ["^/schema", "^/health"]
 

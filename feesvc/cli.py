@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc.arrears.classify_cli import classify_command
 from feesvc.auth.models import Role
@@ -179,6 +179,33 @@ cli.add_command(classify_command)
 
 
 @cli.group()
+def plans() -> None:
+    """Installment plans (分期)."""
+
+
+@plans.command("review")
+@click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Review as of (default today).")
+def plans_review(estate_ref: str, as_of: object) -> None:
+    """Complete or break the estate's active installment plans as of a date (idempotent)."""
+    from feesvc.plans.service import review_plans
+
+    day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
+    if day > business_today():
+        raise click.BadParameter("plans cannot be reviewed as of a future date", param_hint="--as-of")
+
+    async def work(session: AsyncSession) -> str:
+        result = await review_plans(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
+        return (
+            f"as of {result.as_of}: {result.plans_reviewed} active plans reviewed, "
+            f"completed {result.completed or 'none'}, broken {result.broken or 'none'}, "
+            f"{result.late_fees_waived_fen} fen of late fees waived, {result.late_fees_restored_fen} fen restored"
+        )
+
+    click.echo(run_with_session(work))
+
+
+@cli.group()
 def letters() -> None:
     """Reminder and demand letters."""
 
@@ -190,11 +217,24 @@ letters.add_command(check_command)
 @click.option("--units", type=int, default=1000, show_default=True, help="Roughly how many units in all.")
 @click.option("--years", type=int, default=3, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(units: int, years: int, seed: int) -> None:
+@click.option("--skip-if-loaded", is_flag=True, help="Do nothing (and succeed) when the demo data is already there.")
+def demo(units: int, years: int, seed: int, skip_if_loaded: bool) -> None:
     """Load demo data: 2 estates with charges, payments and a realistic spread of arrears."""
-    from feesvc.demo.builder import build_demo
+    from feesvc.demo.builder import DEFAULT_CODE_PREFIX, build_demo
     from feesvc.migrate import upgrade
 
     upgrade(get_settings().database.url)
-    summary = run_with_session(lambda session: build_demo(session, units=units, years=years, seed=seed))
+
+    async def loaded(session: AsyncSession) -> bool:
+        query = select(Estate.id).where(col(Estate.code).startswith(DEFAULT_CODE_PREFIX))
+        return (await session.execute(query.limit(1))).first() is not None
+
+    if skip_if_loaded and run_with_session(loaded):
+        click.echo("demo data is already loaded")
+        return
+    summary = run_with_session(
+        lambda session: build_demo(
+            session, units=units, years=years, seed=seed, progress=lambda line: click.echo(line, err=True)
+        )
+    )
     click.echo(summary)

@@ -57,9 +57,22 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """SMTP for e-mailed reminders; without a host, e-mail waits in the outbox."""
+
+    host: str = ""
+    port: int = 25
+    sender: str = "feesvc@localhost"
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     business_timezone: str = "Asia/Shanghai"
 
     @classmethod
@@ -79,6 +92,14 @@ class Settings:
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            ),
+            mail=MailSettings(
+                host=env.get("FEESVC_SMTP_HOST", ""),
+                port=int(env.get("FEESVC_SMTP_PORT", "25")),
+                sender=env.get("FEESVC_SMTP_FROM", "feesvc@localhost"),
+                username=env.get("FEESVC_SMTP_USER", ""),
+                password=env.get("FEESVC_SMTP_PASSWORD", ""),
+                starttls=env.get("FEESVC_SMTP_STARTTLS", "") == "1",
             ),
         )
 

@@ -21,6 +21,7 @@ from feesvc.db import utcnow
 from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows, lock_unit
+from feesvc.plans.service import covered_charge_ids
 from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.schemas import period_start
@@ -135,6 +136,24 @@ def _charge_row(
     }
 
 
+async def unit_charge_rows(
+    session: AsyncSession, estate: Estate, unit: Unit, period: str, issued_on: date, actor: str
+) -> list[dict[str, Any]]:
+    """The charges the billing run would issue to one unit for ``period``, the same rows with the same
+    dedupe keys (prepayment books them ahead, so the later run skips them)."""
+    assert estate.id is not None and unit.id is not None
+    start = period_start(period)
+    owner = select(Ownership.owner_id).where(Ownership.unit_id == unit.id, ownership_covering(start))
+    target = _UnitToBill(unit.id, unit.use, unit.floor_area_m2, (await session.execute(owner.limit(1))).scalar())
+    vacant = unit.id in await _vacant_units(session, estate, start)
+    rows = [
+        _charge_row(estate, target, standard, period, start, issued_on, vacant, actor)
+        for standard in await standards_in_force(session, estate.id, start)
+        if standard.unit_use == unit.use
+    ]
+    return [row for row in rows if row is not None]
+
+
 async def _units_holding_credit(session: AsyncSession, estate_id: int) -> list[int]:
     settling = aliased(LedgerEntry)
     settled = (
@@ -184,7 +203,10 @@ async def run_billing(
     for unit_id in await _units_holding_credit(session, estate_id):
         holder = await lock_unit(session, unit_id)
         assert holder is not None
-        credit_applied += await apply_prepaid_credit(session, holder, estate.allocation_order, issued_on, actor)
+        in_plan = frozenset(await covered_charge_ids(session, unit_id))
+        credit_applied += await apply_prepaid_credit(
+            session, holder, estate.allocation_order, issued_on, actor, late_fees_last_for=in_plan
+        )
 
     run = (
         await session.execute(select(BillingRun).where(BillingRun.estate_id == estate_id, BillingRun.period == period))

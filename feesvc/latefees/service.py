@@ -27,7 +27,7 @@ from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.latefees.models import CourtRate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, insert_entry_rows, lock_unit, open_entries
-from feesvc.plans.models import InstallmentPlan, LateFeeTreatment, PlanCharge, PlanState
+from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import Estate, LateFeeCap
 from feesvc.registry.service import get_estate
 from feesvc.rules.late_fees import LateFee, LateFeePolicy, PrincipalChange, court_likely_fee, late_fee_for
@@ -157,15 +157,13 @@ async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -
         .where(
             InstallmentPlan.estate_id == estate_id,
             col(InstallmentPlan.agreed_on).is_not(None),
-            col(InstallmentPlan.late_fee_treatment).in_(
-                [LateFeeTreatment.freeze, LateFeeTreatment.waive_on_completion]
-            ),
         )
     )
     frozen: dict[int, list[tuple[date, date]]] = defaultdict(list)
     for entry_id, agreed_on, ended_on, state in rows.all():
-        # A broken plan stops freezing from the day it broke; a kept or completed one froze throughout.
-        end = ended_on if state in (PlanState.broken, PlanState.cancelled) and ended_on else as_of
+        # A broken plan stops freezing on the day it broke; a kept or completed one froze throughout.
+        ended = state in (PlanState.broken, PlanState.cancelled) and ended_on is not None
+        end = ended_on - timedelta(days=1) if ended and ended_on else as_of
         if agreed_on is not None:
             frozen[entry_id].append((agreed_on, end))
     return frozen

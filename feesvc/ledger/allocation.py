@@ -25,6 +25,8 @@ class OpenDebit:
     debt_id: int
     debt_due: date
     period: str | None
+    # The owner of the period: their payments and credit settle it, not a later owner's.
+    owner_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,18 +50,23 @@ def allocate(
     amount_fen: int,
     order: AllocationOrder,
     designated: frozenset[int] = frozenset(),
+    late_fees_last_for: frozenset[int] = frozenset(),
 ) -> tuple[list[Allocation], int]:
     """Spread ``amount_fen`` over the debits; return the allocations and what is left over.
 
-    Designated debts (by entry id) are settled first, then the rest in settlement order.
+    Designated debts (by entry id) are settled first, then the rest in settlement order. Late
+    fees of the debts in ``late_fees_last_for`` (charges under a kept installment plan) wait until
+    every principal is paid, so paying the installments on time keeps the plan.
     """
     if amount_fen < 0:
         raise ValueError("cannot allocate a negative amount")
     first = [d for d in debits if d.entry_id in designated or d.debt_id in designated]
-    rest = [d for d in debits if d not in first]
+    last = [d for d in debits if d not in first and d.kind is EntryKind.late_fee and d.debt_id in late_fees_last_for]
+    rest = [d for d in debits if d not in first and d not in last]
     remaining = amount_fen
     allocations: list[Allocation] = []
-    for debit in [*settlement_order(first, order), *settlement_order(rest, order)]:
+    ordered = [*settlement_order(first, order), *settlement_order(rest, order), *settlement_order(last, order)]
+    for debit in ordered:
         if remaining == 0:
             break
         take = min(remaining, debit.open_fen)

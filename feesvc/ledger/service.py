@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres
-from feesvc.ledger.allocation import OpenDebit, allocate
+from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import DEBIT_KINDS, KINDS_NEEDING_REASON, EntryKind, LedgerEntry
 from feesvc.registry.models import AllocationOrder, Unit
 
@@ -110,6 +110,7 @@ async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = 
                 debt_id=debt.id,
                 debt_due=debt.due_date or debt.effective_date,
                 period=debt.period,
+                owner_id=entry.owner_id,
             )
         )
     return debits
@@ -136,7 +137,12 @@ async def entries_as_of(session: AsyncSession, unit_id: int, as_of: date | None 
 
 
 async def apply_prepaid_credit(
-    session: AsyncSession, unit: Unit, order: AllocationOrder, on: date, actor: Principal
+    session: AsyncSession,
+    unit: Unit,
+    order: AllocationOrder,
+    on: date,
+    actor: Principal,
+    late_fees_last_for: frozenset[int] = frozenset(),
 ) -> int:
     """Use the unit's prepaid credit on its open debts; returns the fen applied.
 
@@ -148,14 +154,32 @@ async def apply_prepaid_credit(
     if not credits:
         return 0
     debits = await open_debits(session, unit.id)
-    available = -sum(open_fen for _, open_fen in credits)
-    allocations, _ = allocate(debits, available, order)
-    by_id = {d.entry_id: d for d in debits}
-    pending = [(credit, -open_fen) for credit, open_fen in credits]
-    applied = 0
+    by_owner: dict[int | None, list[tuple[LedgerEntry, int]]] = {}
+    for credit, open_fen in credits:
+        by_owner.setdefault(credit.owner_id, []).append((credit, -open_fen))
+    entries: list[LedgerEntry] = []
+    for owner_id, pending in by_owner.items():
+        # Credit settles the debts of the owner who paid it: arrears stay with the owner of the period.
+        theirs = [d for d in debits if d.owner_id is None or d.owner_id == owner_id]
+        available = sum(left for _, left in pending)
+        allocations, _ = allocate(theirs, available, order, late_fees_last_for=late_fees_last_for)
+        entries += _credit_pairs(unit, {d.entry_id: d for d in theirs}, allocations, pending, on, actor)
+    append(session, entries)
+    return sum(e.amount_fen for e in entries if e.amount_fen > 0)
+
+
+def _credit_pairs(
+    unit: Unit,
+    debits: dict[int, OpenDebit],
+    allocations: list[Allocation],
+    pending: list[tuple[LedgerEntry, int]],
+    on: date,
+    actor: Principal,
+) -> list[LedgerEntry]:
+    """One consuming and one settling entry per slice of credit put on a debt."""
     entries: list[LedgerEntry] = []
     for allocation in allocations:
-        debit = by_id[allocation.entry_id]
+        debit = debits[allocation.entry_id]
         need = allocation.amount_fen
         while need:
             credit, left = pending[0]
@@ -166,14 +190,13 @@ async def apply_prepaid_credit(
             consume.owner_id = credit.owner_id
             settle = _credit_application(unit, credit, day, actor, -take, debit.entry_id, {"credit_from": credit.id})
             settle.period = debit.period
+            settle.owner_id = debit.owner_id
             entries += [consume, settle]
             need -= take
-            applied += take
             pending[0] = (credit, left - take)
-            if left - take == 0:
+            if left == take:
                 pending.pop(0)
-    append(session, entries)
-    return applied
+    return entries
 
 
 def _credit_application(

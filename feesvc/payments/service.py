@@ -35,6 +35,7 @@ from feesvc.payments.schemas import (
     RefundCreate,
     RefundOut,
 )
+from feesvc.plans.service import covered_charge_ids
 from feesvc.registry.models import Estate, Ownership
 from feesvc.registry.service import ownership_covering
 
@@ -70,12 +71,12 @@ async def _next_receipt_seq(session: AsyncSession, estate_id: int, year: int) ->
     return int((await session.execute(statement)).scalar_one())
 
 
-async def _current_owner(session: AsyncSession, unit_id: int, on: date) -> int | None:
+async def current_owner(session: AsyncSession, unit_id: int, on: date) -> int | None:
     query = select(Ownership.owner_id).where(Ownership.unit_id == unit_id, ownership_covering(on))
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
-async def _find_by_key(session: AsyncSession, key: str) -> Payment | None:
+async def find_payment_by_key(session: AsyncSession, key: str) -> Payment | None:
     return (await session.execute(select(Payment).where(Payment.idempotency_key == key))).scalar_one_or_none()
 
 
@@ -93,7 +94,7 @@ async def record_payment(
     session: AsyncSession, actor: Principal, data: PaymentCreate, idempotency_key: str, today: date
 ) -> tuple[PaymentOut, bool]:
     """Post a payment; returns it and whether it was new (False: a retry of an earlier request)."""
-    existing = await _find_by_key(session, idempotency_key)
+    existing = await find_payment_by_key(session, idempotency_key)
     if existing is not None:
         return await _replay(session, existing, data), False
     received_on = data.received_on or today
@@ -104,11 +105,18 @@ async def record_payment(
         raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
     estate = await session.get(Estate, unit.estate_id)
     assert estate is not None and unit.id is not None
+    owner_id = await current_owner(session, unit.id, received_on)
     debits = await open_debits(session, unit.id)
+    designated = designated_debits(debits, data.designation)
+    # An undesignated payment settles the payer's own debts: a former owner's arrears stay theirs.
+    payable = [d for d in debits if d.owner_id in (None, owner_id) or {d.entry_id, d.debt_id} & designated]
     allocations, left_over = allocate(
-        debits, data.amount_fen, estate.allocation_order, designated_debits(debits, data.designation)
+        payable,
+        data.amount_fen,
+        estate.allocation_order,
+        designated,
+        late_fees_last_for=frozenset(await covered_charge_ids(session, unit.id)),
     )
-    owner_id = await _current_owner(session, unit.id, received_on)
     payment = Payment(
         estate_id=unit.estate_id,
         unit_id=unit.id,
@@ -128,17 +136,17 @@ async def record_payment(
     except IntegrityError:
         # Another request with the same key committed first: answer as a retry of it.
         await session.rollback()
-        existing = await _find_by_key(session, idempotency_key)
+        existing = await find_payment_by_key(session, idempotency_key)
         if existing is None:
             raise
         return await _replay(session, existing, data), False
     by_id = {d.entry_id: d for d in debits}
     entries = [
-        _payment_entry(payment, owner_id, EntryKind.payment, a.amount_fen, a.entry_id, by_id[a.entry_id].period)
+        payment_entry(payment, owner_id, EntryKind.payment, a.amount_fen, a.entry_id, by_id[a.entry_id].period)
         for a in allocations
     ]
     if left_over:
-        entries.append(_payment_entry(payment, owner_id, EntryKind.prepaid_credit, left_over))
+        entries.append(payment_entry(payment, owner_id, EntryKind.prepaid_credit, left_over))
     append(session, entries)
     await record_audit(
         session,
@@ -149,13 +157,19 @@ async def record_payment(
         {"unit_id": unit.id, "amount_fen": data.amount_fen, "method": data.method},
     )
     assert payment.id is not None
-    seq = await _next_receipt_seq(session, unit.estate_id, received_on.year)
-    session.add(Receipt(payment_id=payment.id, estate_id=unit.estate_id, year=received_on.year, seq=seq))
+    await issue_receipt(session, payment)
     await session.commit()
     return await payment_out(session, payment.id), True
 
 
-def _payment_entry(
+async def issue_receipt(session: AsyncSession, payment: Payment) -> None:
+    """Number the payment's receipt: the last write of its transaction (see :class:`Receipt`)."""
+    assert payment.id is not None
+    seq = await _next_receipt_seq(session, payment.estate_id, payment.received_on.year)
+    session.add(Receipt(payment_id=payment.id, estate_id=payment.estate_id, year=payment.received_on.year, seq=seq))
+
+
+def payment_entry(
     payment: Payment,
     owner_id: int | None,
     kind: EntryKind,
@@ -274,21 +288,7 @@ async def refund_credit(
     need, entries = data.amount_fen, []
     for credit, open_fen in credits:
         take = min(need, -open_fen)
-        entries.append(
-            LedgerEntry(
-                estate_id=unit.estate_id,
-                unit_id=unit_id,
-                owner_id=credit.owner_id,
-                kind=EntryKind.refund,
-                amount_fen=take,
-                effective_date=today,
-                settles_entry_id=credit.id,
-                payment_id=credit.payment_id,
-                actor=actor.label,
-                reason=data.reason,
-                detail={"method": data.method},
-            )
-        )
+        entries.append(refund_entry(credit, take, today, actor, data.reason, data.method))
         need -= take
         if need == 0:
             break
@@ -303,6 +303,25 @@ async def refund_credit(
     )
     await session.commit()
     return RefundOut(unit_id=unit_id, refunded_fen=data.amount_fen, prepaid_credit_left_fen=available - data.amount_fen)
+
+
+def refund_entry(
+    credit: LedgerEntry, fen: int, today: date, actor: Principal, reason: str, method: Method
+) -> LedgerEntry:
+    """Paying ``fen`` of a prepaid credit back to the owner: it settles (uses up) that credit."""
+    return LedgerEntry(
+        estate_id=credit.estate_id,
+        unit_id=credit.unit_id,
+        owner_id=credit.owner_id,
+        kind=EntryKind.refund,
+        amount_fen=fen,
+        effective_date=today,
+        settles_entry_id=credit.id,
+        payment_id=credit.payment_id,
+        actor=actor.label,
+        reason=reason,
+        detail={"method": method},
+    )
 
 
 async def cash_up(session: AsyncSession, estate_id: int, day: date) -> CashUpOut:

@@ -1,0 +1,297 @@
+"""Playing the demo history in time order: bill the period, then the payments of the month.
+
+Each payment is allocated against what was open on the day it came in, because everything before
+it has already been written. Who pays what and when follows each unit's profile (plan.py).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.auth.models import Role
+from feesvc.auth.principal import COMMAND_LINE, Principal
+from feesvc.billing.service import run_billing
+from feesvc.demo.desk import Desk
+from feesvc.demo.plan import DemoPlan, EstateSpec, Profile, UnitPlan
+from feesvc.formatting import money
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import open_credits
+from feesvc.payments.models import Method
+from feesvc.payments.schemas import Designation, PaymentCreate, RefundCreate
+from feesvc.payments.service import record_payment, refund_credit, void_payment
+
+# The people behind the actor labels: they show up in the ledger, the receipts and the audit log.
+CASHIERS = (
+    Principal(role=Role.cashier, name="前台-周敏"),
+    Principal(role=Role.cashier, name="前台-吴婷"),
+    Principal(role=Role.cashier, name="收费员-郑磊"),
+)
+MANAGER = Principal(role=Role.manager, name="客服主管-陈静")
+PARTIAL_YUAN = (300, 500, 800, 1000, 1500)
+REFUND_REASON = "业主家中急用，申请退还一半预存物业费"
+
+
+@dataclass(order=True)
+class _Event:
+    """Something that happens at the desk on a day; ``seq`` keeps the order stable within a day."""
+
+    on: date
+    seq: int
+    kind: str = field(compare=False)  # "pay", "partial" or "refund"
+    unit: UnitPlan = field(compare=False)
+    amount_fen: int = field(default=0, compare=False)
+    designated_period: str | None = field(default=None, compare=False)
+
+
+@dataclass
+class Counts:
+    billing_runs: int = 0
+    payments: int = 0
+    voids: int = 0
+    refunds: int = 0
+
+
+class History:
+    def __init__(
+        self,
+        session: AsyncSession,
+        plan: DemoPlan,
+        estate_ids: dict[str, int],
+        desk: Desk,
+        seed: int,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.session = session
+        self.plan = plan
+        self.today = plan.timeline.today
+        self.estate_ids = estate_ids
+        self.desk = desk
+        self.rng = random.Random(f"{seed}:history")
+        self.progress = progress
+        self.counts = Counts()
+        # What each unit owes (negative: credit held), kept in step with every payment.
+        self.balance: dict[int, int] = {}
+        # Each unit's charge for the period just billed.
+        self.period_charge: dict[int, int] = {}
+        self.seq = 0
+        # Idempotency keys are unique across the database: the estate codes make them unique per demo.
+        self.key_prefix = "-".join(e.key for e in plan.estates)
+
+    async def play(self) -> Counts:
+        months = self.plan.timeline.months
+        for n, month in enumerate(months, start=1):
+            events: list[_Event] = []
+            for estate in self.plan.estates:
+                if (month.month - 1) % estate.settings.cycle_months == 0:
+                    await self._bill(estate, month)
+                    events += self._regular_payments(estate, month)
+            events += self._dated_events(month)
+            for event in sorted(events):
+                await self._play(event)
+            await self.desk.flush()
+            if n % 6 == 0 or n == len(months):
+                self.progress(f"history up to {month:%Y-%m}: {self.counts.payments:,} payments")
+        return self.counts
+
+    # -- billing ---------------------------------------------------------------------------------
+
+    async def _bill(self, estate: EstateSpec, month: date) -> None:
+        period = f"{month:%Y-%m}"
+        estate_id = self.estate_ids[estate.key]
+        await self.desk.flush()
+        await run_billing(self.session, COMMAND_LINE, estate_id, period, month)
+        self.counts.billing_runs += 1
+        units = [u.unit_id for u in self.plan.units_of(estate) if u.unit_id is not None]
+        await self.desk.after_billing(estate_id, units)
+        balances = await self.session.execute(
+            select(LedgerEntry.unit_id, func.sum(LedgerEntry.amount_fen))
+            .where(LedgerEntry.estate_id == estate_id)
+            .group_by(col(LedgerEntry.unit_id))
+        )
+        self.balance.update({unit_id: int(total) for unit_id, total in balances.all()})
+        charges = await self.session.execute(
+            select(LedgerEntry.unit_id, func.sum(LedgerEntry.amount_fen))
+            .where(
+                LedgerEntry.estate_id == estate_id,
+                LedgerEntry.kind == EntryKind.charge,
+                LedgerEntry.period == period,
+            )
+            .group_by(col(LedgerEntry.unit_id))
+        )
+        self.period_charge.update({unit_id: int(total) for unit_id, total in charges.all()})
+
+    # -- deciding who pays what, and when --------------------------------------------------------
+
+    def _regular_payments(self, estate: EstateSpec, month: date) -> list[_Event]:
+        events = []
+        for unit in self.plan.units_of(estate):
+            amount, designated = self._regular_amount(unit, month)
+            if amount <= 0:
+                continue
+            day = self._pay_day(unit, month)
+            if day > self.today:
+                continue  # not paid yet, and not overdue either
+            events.append(self._event(day, "pay", unit, amount, designated))
+        return events
+
+    def _regular_amount(self, unit: UnitPlan, month: date) -> tuple[int, str | None]:
+        """What the owner pays on this bill: nothing once they stopped, else what is due plus any advance."""
+        assert unit.unit_id is not None
+        balance = self.balance.get(unit.unit_id, 0)
+        charge = self.period_charge.get(unit.unit_id, 0)
+        cycle = unit.estate.settings.cycle_months
+        sale = unit.sale
+        if sale is not None and month >= sale.on:
+            # The buyer pays their own bills; the seller's arrears stay open in the seller's name.
+            return (charge, f"{month:%Y-%m}") if sale.seller_leaves_arrears else (balance, None)
+        stops = sale.seller_stops_on if sale is not None else unit.stops_on
+        if stops is not None and month >= stops:
+            return 0, None
+        if unit.profile == Profile.prepaid:
+            # Keeps up to a year paid ahead (the estate's prepay cap); tops up when the next bills are
+            # no longer covered.
+            if -balance >= max(1, 2 // cycle) * charge:
+                return 0, None
+            return balance + (12 // cycle) * charge, None
+        if unit.is_anchor(month):
+            return balance + (unit.habit_months // cycle - 1) * charge, None
+        return balance, None
+
+    def _pay_day(self, unit: UnitPlan, month: date) -> date:
+        settings = unit.estate.settings
+        due = month.replace(day=settings.due_day)
+        before_due = (due - month).days
+        if unit.profile == Profile.prepaid:
+            return month + timedelta(days=self.rng.randrange(before_due))
+        late_share = 0.2 if unit.profile == Profile.on_time else 0.5
+        if self.rng.random() >= late_share or settings.grace_days < 2:
+            return month + timedelta(days=self.rng.randrange(before_due + 1))
+        # Late, but inside the grace days.
+        return due + timedelta(days=self.rng.randint(1, settings.grace_days - 1))
+
+    def _dated_events(self, month: date) -> list[_Event]:
+        """Partial payments of owners in hardship and the refund: planned by date, sized on the day."""
+        end = (month + timedelta(days=32)).replace(day=1)
+        events = []
+        for unit in self.plan.units:
+            for day in unit.partial_payments:
+                if month <= day < end and day <= self.today:
+                    events.append(self._event(day, "partial", unit))
+            if unit.refund_on is not None and month <= unit.refund_on < end:
+                events.append(self._event(unit.refund_on, "refund", unit))
+        return events
+
+    def _event(self, day: date, kind: str, unit: UnitPlan, amount: int = 0, designated: str | None = None) -> _Event:
+        self.seq += 1
+        return _Event(day, self.seq, kind, unit, amount, designated)
+
+    # -- the desk -----------------------------------------------------------------------------------
+
+    async def _play(self, event: _Event) -> None:
+        unit = event.unit
+        assert unit.unit_id is not None
+        if event.kind == "refund":
+            await self._refund(unit, event.on)
+            return
+        amount = event.amount_fen
+        if event.kind == "partial":
+            amount = min(self.balance.get(unit.unit_id, 0), self.rng.choice(PARTIAL_YUAN) * 100)
+            if amount <= 0:
+                return
+        if unit.mistake is not None and unit.mistake_from is not None and event.on >= unit.mistake_from:
+            await self._desk_mistake(unit, event.on, amount)
+            unit.mistake = None
+            return
+        data = self._payment(unit, event.on, amount, event.designated_period)
+        payer = unit.payer(event.on)
+        await self.desk.pay(self._cashier(), data, self._key(), self.estate_ids[unit.estate.key], payer.owner_id)
+        self._paid(unit, amount)
+
+    def _payment(
+        self, unit: UnitPlan, day: date, amount: int, designated: str | None = None, method: Method | None = None
+    ) -> PaymentCreate:
+        assert unit.unit_id is not None
+        method = method or (unit.method if self.rng.random() < 0.85 else self.rng.choice(list(Method)))
+        return PaymentCreate(
+            unit_id=unit.unit_id,
+            amount_fen=amount,
+            method=method,
+            external_ref=self._external_ref(method, day),
+            payer_name=unit.payer(day).name,
+            designation=Designation(periods=[designated]) if designated else None,
+            received_on=day,
+        )
+
+    def _cashier(self) -> Principal:
+        return self.rng.choice(CASHIERS)
+
+    def _key(self) -> str:
+        self.seq += 1
+        return f"{self.key_prefix}-{self.seq:07d}"
+
+    def _paid(self, unit: UnitPlan, amount: int) -> None:
+        assert unit.unit_id is not None
+        self.balance[unit.unit_id] = self.balance.get(unit.unit_id, 0) - amount
+        self.counts.payments += 1
+
+    async def _desk_mistake(self, unit: UnitPlan, day: date, amount: int) -> None:
+        """The day's payment keyed in wrongly and voided by the manager the same day, with the reason.
+
+        Through the services whatever the desk: the void needs the payment's id at once.
+        """
+        assert unit.unit_id is not None
+        await self.desk.flush()
+        if unit.mistake == "duplicate":
+            # The same WeChat payment entered twice: the first receipt stands, the second is voided.
+            await self._record(unit, day, amount, Method.wechat)
+            wrong, wrong_fen = await self._record(unit, day, amount, Method.wechat), amount
+            reason = "重复录入：同一笔微信支付被登记了两次，作废第二张收据"
+        else:
+            wrong, wrong_fen = await self._record(unit, day, amount * 10, Method.cash), amount * 10
+            reason = f"收银员金额录入错误（多输一个0，实收{money(amount, 'zh_CN')}），作废后按实收金额重开收据"
+        await void_payment(self.session, MANAGER, wrong, reason, day)
+        self.balance[unit.unit_id] += wrong_fen
+        self.counts.voids += 1
+        self.counts.payments -= 1
+        if unit.mistake == "wrong_amount":
+            await self._record(unit, day, amount, Method.cash)
+        await self.desk.refresh_unit(unit.unit_id)
+
+    async def _record(self, unit: UnitPlan, day: date, amount: int, method: Method) -> int:
+        data = self._payment(unit, day, amount, method=method)
+        payment, _ = await record_payment(self.session, self._cashier(), data, self._key(), self.today)
+        self._paid(unit, amount)
+        return payment.id
+
+    async def _refund(self, unit: UnitPlan, day: date) -> None:
+        assert unit.unit_id is not None
+        await self.desk.flush()
+        held = -sum(open_fen for _, open_fen in await open_credits(self.session, unit.unit_id))
+        amount = held // 2 // 100 * 100
+        if amount <= 0:
+            return
+        data = RefundCreate(amount_fen=amount, reason=REFUND_REASON, method=Method.bank_transfer)
+        await refund_credit(self.session, MANAGER, unit.unit_id, data, day)
+        self.balance[unit.unit_id] += amount
+        self.counts.refunds += 1
+        await self.desk.refresh_unit(unit.unit_id)
+
+    def _external_ref(self, method: Method, day: date) -> str:
+        """A plausible reference of the payment channel (cash has none)."""
+        digits = f"{self.rng.randrange(10**12):012d}"
+        if method == Method.wechat:
+            return f"4200001{self.rng.randrange(1000, 9999)}{day:%Y%m%d}{digits[:9]}"
+        if method == Method.alipay:
+            return f"{day:%Y%m%d}2200{digits}{self.rng.randrange(1000, 9999)}"
+        if method == Method.bank_transfer:
+            return f"网银{day:%Y%m%d}{digits[:8]}"
+        if method == Method.card:
+            return f"POS参考号{digits}"
+        return ""

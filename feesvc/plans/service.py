@@ -1,0 +1,700 @@
+"""Installment plans (分期): propose, agree, cancel, and the review run that completes or breaks them.
+
+DOMAIN.md "Installment plans". A plan covers the open principal of some overdue charges of one unit;
+its late fees are handled by the agreed treatment, not put into the schedule:
+
+* ``freeze``: no late fee accrues on the covered charges from the day it is agreed while it is kept
+  (``latefees.service.frozen_intervals`` reads the plan);
+* ``waive_on_completion``: frozen as above, and the late fees of the covered charges are waived
+  once the covered principal is paid;
+* ``waive_now``: the open late fees of the covered charges are waived on agreement.
+
+Payments are ordinary payments: allocation (oldest debt first) settles the covered charges. Progress
+is read from the ledger: what has been paid towards the plan by the end of a day is the covered
+principal the plan started from less what is still open on the covered charges that day, so a
+void (a reversing entry) takes the money back out of the plan's progress.
+
+The review run (:func:`review_plans`) is idempotent: a plan is completed when its covered principal
+is paid, broken when an installment is more than the estate's grace days late (the plan then ends
+on the day it broke, ``deadline + 1``), and with ``estate.plan_break_restores_waived`` the late fees
+the plan waived come back as reversing entries. Everything a rerun would do again is already done.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.sql.expression import Select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.errors import Conflict, FieldError, InvalidInput, NotFound
+from feesvc.latefees.service import waiver_entry
+from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import append, lock_unit, open_entries, reversal_of
+from feesvc.plans.models import Installment, InstallmentPlan, LateFeeTreatment, PlanCharge, PlanState
+from feesvc.plans.schemas import (
+    CoveredChargeOut,
+    InstallmentOut,
+    InstallmentStatus,
+    PlanCreate,
+    PlanOut,
+    PlanReview,
+)
+from feesvc.registry.models import Estate, Ownership
+from feesvc.registry.service import get_estate, ownership_covering
+from feesvc.rules import installments as rules
+from feesvc.rules.installments import Frequency, PlanRefused
+
+OPEN_STATES = (PlanState.proposed, PlanState.active)
+ENDED_STATES = (PlanState.completed, PlanState.broken, PlanState.cancelled)
+WAIVING = (LateFeeTreatment.waive_now, LateFeeTreatment.waive_on_completion)
+# PlanRefused names the rule's argument; the problem names the request field.
+REFUSED_FIELD = {"count": "installments", "total_fen": "charge_ids"}
+REASON_MAX = 500  # ledger_entry.reason
+
+
+def waiver_reason(plan_id: int) -> str:
+    """The reason on every waiver a plan posts; a break or cancellation finds them by it."""
+    return f"installment plan #{plan_id}: late fees waived"
+
+
+def _source(plan_id: int) -> str:
+    return f"installment plan #{plan_id}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading a plan and its progress
+
+
+@dataclass
+class Progress:
+    """A plan's covered charges as the ledger has them, and what has been paid towards it."""
+
+    plan: InstallmentPlan
+    covered: list[PlanCharge]
+    charges: dict[int, LedgerEntry]
+    installments: list[rules.Installment]
+    # charge id → [(day, change of its open amount)], in day order
+    changes: dict[int, list[tuple[date, int]]]
+
+    @property
+    def baseline_fen(self) -> int:
+        return sum(c.principal_fen for c in self.covered)
+
+    def open_on(self, charge_id: int, day: date) -> int:
+        amount = self.charges[charge_id].amount_fen + sum(d for on, d in self.changes[charge_id] if on <= day)
+        return max(amount, 0)
+
+    def open_total(self, day: date) -> int:
+        return sum(self.open_on(c.entry_id, day) for c in self.covered)
+
+    def paid_by(self, day: date) -> int:
+        """Paid towards the plan by the end of ``day``: the starting principal less what is open then."""
+        return min(max(self.baseline_fen - self.open_total(day), 0), self.baseline_fen)
+
+    def paid_off_on(self, as_of: date) -> date | None:
+        """The day since which nothing of the covered principal is open (as of ``as_of``), if so."""
+        days = sorted({on for changes in self.changes.values() for on, _ in changes if on <= as_of})
+        since: date | None = None
+        for day in days:
+            since = (since or day) if self.open_total(day) == 0 else None
+        return since
+
+    def breaks(self, as_of: date, grace_days: int) -> rules.Installment | None:
+        return rules.plan_breaks(self.installments, self.paid_by, as_of, grace_days)
+
+
+async def _progress(session: AsyncSession, plan: InstallmentPlan) -> Progress:
+    assert plan.id is not None
+    covered = list(
+        (
+            await session.execute(
+                select(PlanCharge).where(PlanCharge.plan_id == plan.id).order_by(col(PlanCharge.entry_id))
+            )
+        ).scalars()
+    )
+    ids = [c.entry_id for c in covered]
+    charges = {
+        e.id: e
+        for e in (await session.execute(select(LedgerEntry).where(col(LedgerEntry.id).in_(ids)))).scalars()
+        if e.id is not None
+    }
+    rows = await session.execute(
+        select(col(LedgerEntry.settles_entry_id), col(LedgerEntry.effective_date), func.sum(LedgerEntry.amount_fen))
+        .where(col(LedgerEntry.settles_entry_id).in_(ids))
+        .group_by(col(LedgerEntry.settles_entry_id), col(LedgerEntry.effective_date))
+        .order_by(col(LedgerEntry.effective_date))
+    )
+    changes: dict[int, list[tuple[date, int]]] = {i: [] for i in ids}
+    for charge_id, day, amount in rows.all():
+        assert charge_id is not None
+        changes[charge_id].append((day, int(amount)))
+    schedule = list(
+        (
+            await session.execute(
+                select(Installment).where(Installment.plan_id == plan.id).order_by(col(Installment.number))
+            )
+        ).scalars()
+    )
+    installments = [rules.Installment(i.number, i.due_date, i.amount_fen) for i in schedule]
+    return Progress(plan, covered, charges, installments, changes)
+
+
+async def get_plan(session: AsyncSession, plan_id: int) -> InstallmentPlan:
+    plan = await session.get(InstallmentPlan, plan_id)
+    if plan is None:
+        raise NotFound(f"installment plan {plan_id} does not exist")
+    return plan
+
+
+def _status(number_due: date, amount: int, paid: int, as_of: date) -> InstallmentStatus:
+    if paid >= amount:
+        return InstallmentStatus.paid
+    return InstallmentStatus.late if number_due < as_of else InstallmentStatus.due
+
+
+def progress_out(progress: Progress, as_of: date) -> PlanOut:
+    plan = progress.plan
+    assert plan.id is not None
+    paid = progress.paid_by(as_of)
+    left = paid
+    schedule = []
+    for installment in progress.installments:
+        share = min(left, installment.amount_fen)
+        left -= share
+        schedule.append(
+            InstallmentOut(
+                number=installment.number,
+                due_date=installment.due_date,
+                amount_fen=installment.amount_fen,
+                paid_fen=share,
+                status=_status(installment.due_date, installment.amount_fen, share, as_of),
+            )
+        )
+    charges = []
+    for covered in progress.covered:
+        entry = progress.charges[covered.entry_id]
+        charges.append(
+            CoveredChargeOut(
+                entry_id=covered.entry_id,
+                period=covered.period,
+                item=entry.item,
+                due_date=entry.due_date,
+                principal_fen=covered.principal_fen,
+                open_fen=progress.open_on(covered.entry_id, as_of),
+            )
+        )
+    return PlanOut(
+        id=plan.id,
+        estate_id=plan.estate_id,
+        unit_id=plan.unit_id,
+        owner_id=plan.owner_id,
+        state=PlanState(plan.state),
+        installments=plan.installments,
+        frequency=Frequency(plan.frequency),
+        first_due=plan.first_due,
+        late_fee_treatment=LateFeeTreatment(plan.late_fee_treatment),
+        total_fen=plan.total_fen,
+        paid_fen=paid,
+        as_of=as_of,
+        note=plan.note,
+        created_by=plan.created_by,
+        created_at=plan.created_at,
+        agreed_on=plan.agreed_on,
+        ended_on=plan.ended_on,
+        end_reason=plan.end_reason,
+        periods=sorted({c.period for c in progress.covered}),
+        charges=charges,
+        schedule=schedule,
+    )
+
+
+async def plan_out(session: AsyncSession, plan_id: int, as_of: date) -> PlanOut:
+    return progress_out(await _progress(session, await get_plan(session, plan_id)), as_of)
+
+
+async def unit_plans(session: AsyncSession, unit_id: int, as_of: date) -> list[PlanOut]:
+    query = select(InstallmentPlan).where(InstallmentPlan.unit_id == unit_id).order_by(col(InstallmentPlan.id).desc())
+    return [progress_out(await _progress(session, p), as_of) for p in (await session.execute(query)).scalars()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Proposing
+
+
+async def _in_open_plans(session: AsyncSession, entry_ids: Collection[int]) -> dict[int, int]:
+    """Charge id → the proposed or active plan that covers it."""
+    if not entry_ids:
+        return {}
+    rows = await session.execute(
+        select(col(PlanCharge.entry_id), col(PlanCharge.plan_id))
+        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
+        .where(col(PlanCharge.entry_id).in_(list(entry_ids)), col(InstallmentPlan.state).in_(OPEN_STATES))
+    )
+    return {int(entry_id): int(plan_id) for entry_id, plan_id in rows.all()}
+
+
+def _plans_text(taken: dict[int, int], ids: Sequence[int]) -> str:
+    return ", ".join(f"charge {i} (plan #{taken[i]})" for i in ids)
+
+
+async def _chosen_charges(
+    session: AsyncSession, unit_id: int, charge_ids: list[int] | None, today: date
+) -> list[tuple[LedgerEntry, int]]:
+    open_charges = {
+        e.id: (e, o) for e, o in await open_entries(session, unit_id, frozenset({EntryKind.charge})) if o > 0
+    }
+    if charge_ids is None:
+        overdue = [(e, o) for e, o in open_charges.values() if e.due_date is not None and e.due_date < today]
+        if not overdue:
+            raise InvalidInput(f"unit {unit_id} has no overdue charge to put in a plan", field="charge_ids")
+        taken = await _in_open_plans(session, [e.id for e, _ in overdue if e.id is not None])
+        free = [(e, o) for e, o in overdue if e.id not in taken]
+        if not free:
+            raise Conflict(
+                "every overdue charge of this unit is already in a plan: " + _plans_text(taken, sorted(taken)),
+                field="charge_ids",
+            )
+        return free
+    if not charge_ids:
+        raise InvalidInput(
+            "name at least one charge, or leave charge_ids out for all overdue charges", field="charge_ids"
+        )
+    if len(set(charge_ids)) != len(charge_ids):
+        raise InvalidInput("a charge is named twice", field="charge_ids")
+    named = await session.execute(select(LedgerEntry).where(col(LedgerEntry.id).in_(charge_ids)))
+    entries = {e.id: e for e in named.scalars()}
+    errors: list[FieldError] = []
+    for charge_id in charge_ids:
+        entry = entries.get(charge_id)
+        if entry is None or entry.kind != EntryKind.charge or entry.unit_id != unit_id:
+            errors.append(FieldError("charge_ids", f"entry {charge_id} is not a charge of unit {unit_id}"))
+        elif charge_id not in open_charges:
+            errors.append(FieldError("charge_ids", f"charge {charge_id} ({entry.period}) is paid in full"))
+        elif entry.due_date is None or entry.due_date >= today:
+            errors.append(
+                FieldError("charge_ids", f"charge {charge_id} ({entry.period}) is not overdue: due {entry.due_date}")
+            )
+    if errors:
+        raise InvalidInput("; ".join(e.message for e in errors), errors=errors)
+    taken = await _in_open_plans(session, charge_ids)
+    if taken:
+        clash = [i for i in charge_ids if i in taken]
+        raise Conflict("already in another plan: " + _plans_text(taken, clash), field="charge_ids")
+    return [open_charges[i] for i in charge_ids]
+
+
+async def _owner_on(session: AsyncSession, unit_id: int, on: date) -> int | None:
+    query = select(Ownership.owner_id).where(Ownership.unit_id == unit_id, ownership_covering(on))
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate, today: date) -> InstallmentPlan:
+    """Record a proposed plan; every check runs before anything is written."""
+    unit = await lock_unit(session, data.unit_id)
+    if unit is None:
+        raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
+    assert unit.id is not None
+    if data.first_due < today:
+        raise InvalidInput(f"the first installment cannot fall due in the past (today is {today})", field="first_due")
+    chosen = await _chosen_charges(session, unit.id, data.charge_ids, today)
+    chosen.sort(key=lambda pair: (pair[0].due_date or pair[0].effective_date, pair[0].id or 0))
+    total = sum(open_fen for _, open_fen in chosen)
+    try:
+        schedule = rules.schedule(total, data.installments, data.first_due, data.frequency)
+    except PlanRefused as refused:
+        raise InvalidInput(refused.message, field=REFUSED_FIELD.get(refused.field, refused.field)) from refused
+    plan = InstallmentPlan(
+        estate_id=unit.estate_id,
+        unit_id=unit.id,
+        owner_id=await _owner_on(session, unit.id, today),
+        state=PlanState.proposed,
+        installments=data.installments,
+        frequency=Frequency(data.frequency).value,
+        first_due=data.first_due,
+        late_fee_treatment=data.late_fee_treatment,
+        total_fen=total,
+        note=data.note,
+        created_by=actor.label,
+    )
+    session.add(plan)
+    await session.flush()
+    assert plan.id is not None
+    for entry, open_fen in chosen:
+        assert entry.id is not None and entry.due_date is not None
+        period = entry.period or entry.due_date.strftime("%Y-%m")
+        session.add(PlanCharge(plan_id=plan.id, entry_id=entry.id, period=period, principal_fen=open_fen))
+    for installment in schedule:
+        session.add(
+            Installment(
+                plan_id=plan.id,
+                number=installment.number,
+                due_date=installment.due_date,
+                amount_fen=installment.amount_fen,
+            )
+        )
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "installment_plan.propose",
+        "installment_plan",
+        plan.id,
+        {
+            "unit_id": unit.id,
+            "charge_ids": [e.id for e, _ in chosen],
+            "total_fen": total,
+            "installments": data.installments,
+            "frequency": plan.frequency,
+            "first_due": data.first_due.isoformat(),
+            "late_fee_treatment": data.late_fee_treatment.value,
+        },
+    )
+    await session.commit()
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------------
+# Late fees the plan waives, and bringing them back
+
+
+def _open_late_fees() -> Select[LedgerEntry, Any]:
+    """Late fees with something still open on them, whatever the date of what settles them."""
+    settling = aliased(LedgerEntry)
+    settled = (
+        select(func.coalesce(func.sum(settling.amount_fen), 0))
+        .where(col(settling.settles_entry_id) == LedgerEntry.id)
+        .scalar_subquery()
+    )
+    open_fen = LedgerEntry.amount_fen + settled
+    return select(LedgerEntry, open_fen).where(LedgerEntry.kind == EntryKind.late_fee, open_fen > 0)
+
+
+async def _waive(
+    session: AsyncSession,
+    actor: Principal,
+    plan: InstallmentPlan,
+    charge_ids: Collection[int],
+    on: date,
+    up_to: date | None,
+) -> int:
+    """Waive what is open on the covered charges' late fees (posted by ``up_to``); returns the fen waived."""
+    assert plan.id is not None
+    query = _open_late_fees().where(
+        LedgerEntry.unit_id == plan.unit_id, col(LedgerEntry.basis_entry_id).in_(list(charge_ids))
+    )
+    if up_to is not None:
+        query = query.where(LedgerEntry.effective_date <= up_to)
+    waivers = []
+    for fee, open_fen in (await session.execute(query.order_by(col(LedgerEntry.id)))).all():
+        # A waiver is never dated before the fee it settles.
+        waiver = waiver_entry(fee, int(open_fen), max(on, fee.effective_date), actor, waiver_reason(plan.id))
+        waiver.detail = {"installment_plan_id": plan.id}
+        waivers.append(waiver)
+    append(session, waivers)
+    return -sum(w.amount_fen for w in waivers)
+
+
+async def _restore_waived(session: AsyncSession, actor: Principal, plan: InstallmentPlan, on: date, why: str) -> int:
+    """Reverse every waiver this plan posted that is not reversed yet; returns the fen restored."""
+    assert plan.id is not None
+    reversal = aliased(LedgerEntry)
+    query = (
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.unit_id == plan.unit_id,
+            LedgerEntry.kind == EntryKind.waiver,
+            LedgerEntry.reason == waiver_reason(plan.id),
+            ~exists().where(col(reversal.reverses_entry_id) == LedgerEntry.id),
+        )
+        .order_by(col(LedgerEntry.id))
+    )
+    entries = []
+    for waiver in (await session.execute(query)).scalars():
+        entry = reversal_of(waiver, max(on, waiver.effective_date), actor, why)
+        entry.detail = {"installment_plan_id": plan.id}
+        entries.append(entry)
+    append(session, entries)
+    return sum(e.amount_fen for e in entries)
+
+
+def _restores(estate: Estate) -> bool:
+    return bool(estate.plan_break_restores_waived)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Agreeing and cancelling
+
+
+async def _locked_plan(session: AsyncSession, plan_id: int) -> InstallmentPlan:
+    plan = await get_plan(session, plan_id)
+    await lock_unit(session, plan.unit_id)
+    await session.refresh(plan)  # read again under the unit's lock
+    return plan
+
+
+async def agree_plan(session: AsyncSession, actor: Principal, plan_id: int, agreed_on: date) -> InstallmentPlan:
+    """The owner signed: the plan is active from ``agreed_on``, an acknowledgement of the covered debt."""
+    plan = await _locked_plan(session, plan_id)
+    assert plan.id is not None
+    if plan.state != PlanState.proposed:
+        raise Conflict(f"plan #{plan.id} is {plan.state}; only a proposed plan can be agreed")
+    if agreed_on > plan.first_due:
+        raise InvalidInput(
+            f"the first installment fell due on {plan.first_due}, before this agreement; propose a new plan",
+            field="agreed_on",
+        )
+    plan.state = PlanState.active
+    plan.agreed_on = agreed_on
+    covered = list((await session.execute(select(PlanCharge).where(PlanCharge.plan_id == plan.id))).scalars())
+    periods = sorted({c.period for c in covered})
+    # 诉讼时效规定 §14: a signed plan acknowledges the debt and restarts each covered period's clock.
+    session.add_all(
+        LimitationEvent(
+            unit_id=plan.unit_id,
+            period=period,
+            kind=InterruptionKind.acknowledgement,
+            occurred_on=agreed_on,
+            source=_source(plan.id),
+            actor=actor.label,
+        )
+        for period in periods
+    )
+    waived = 0
+    if plan.late_fee_treatment == LateFeeTreatment.waive_now:
+        waived = await _waive(session, actor, plan, [c.entry_id for c in covered], agreed_on, None)
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "installment_plan.agree",
+        "installment_plan",
+        plan.id,
+        {"agreed_on": agreed_on.isoformat(), "periods": periods, "late_fees_waived_fen": waived},
+    )
+    await session.commit()
+    return plan
+
+
+async def cancel_plan(
+    session: AsyncSession, actor: Principal, plan_id: int, reason: str, today: date
+) -> InstallmentPlan:
+    """Cancel a proposed or active plan. An active one ends today; what it waived comes back if the
+    estate restores waived late fees on a break (otherwise cancelling would keep the waiver without
+    the installments)."""
+    plan = await _locked_plan(session, plan_id)
+    assert plan.id is not None
+    if plan.state not in OPEN_STATES:
+        raise Conflict(f"plan #{plan.id} is {plan.state} already")
+    was_active = plan.state == PlanState.active
+    ended_on = max(today, plan.agreed_on) if was_active and plan.agreed_on else today
+    plan.state = PlanState.cancelled
+    plan.ended_on = ended_on
+    plan.end_reason = reason
+    restored = 0
+    if was_active and _restores(await get_estate(session, plan.estate_id)):
+        why = f"installment plan #{plan.id} cancelled: waived late fees restored ({reason})"[:REASON_MAX]
+        restored = await _restore_waived(session, actor, plan, ended_on, why)
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "installment_plan.cancel",
+        "installment_plan",
+        plan.id,
+        {"reason": reason, "ended_on": ended_on.isoformat(), "was_active": was_active, "restored_fen": restored},
+    )
+    await session.commit()
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------------
+# The review run
+
+
+async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> PlanReview:
+    """Complete, break or keep every active plan of the estate as of ``as_of``; idempotent."""
+    estate = await get_estate(session, estate_id, field="estate_id")
+    plans = list(
+        (
+            await session.execute(
+                select(InstallmentPlan)
+                .where(
+                    InstallmentPlan.estate_id == estate_id,
+                    InstallmentPlan.state == PlanState.active,
+                    col(InstallmentPlan.agreed_on) <= as_of,
+                )
+                .order_by(col(InstallmentPlan.id))
+            )
+        ).scalars()
+    )
+    reviewed = 0
+    completed: list[int] = []
+    broken: list[int] = []
+    waived = restored = 0
+    for plan in plans:
+        await lock_unit(session, plan.unit_id)
+        await session.refresh(plan)
+        if plan.state != PlanState.active:
+            continue  # ended by a concurrent request meanwhile
+        assert plan.id is not None and plan.agreed_on is not None
+        reviewed += 1
+        progress = await _progress(session, plan)
+        charge_ids = [c.entry_id for c in progress.covered]
+        late = progress.breaks(as_of, estate.grace_days)
+        if late is not None:
+            last_day = rules.deadline(late, estate.grace_days)
+            plan.state = PlanState.broken
+            plan.ended_on = last_day + timedelta(days=1)
+            plan.end_reason = (
+                f"installment {late.number} ({late.amount_fen} fen, due {late.due_date}) "
+                f"was not paid by {last_day} ({estate.grace_days} grace days)"
+            )
+            back = 0
+            if _restores(estate):
+                why = f"installment plan #{plan.id} broken on {plan.ended_on}: waived late fees restored"
+                back = await _restore_waived(session, actor, plan, plan.ended_on, why)
+            restored += back
+            broken.append(plan.id)
+            await record_audit(
+                session,
+                actor,
+                "installment_plan.break",
+                "installment_plan",
+                plan.id,
+                {
+                    "as_of": as_of.isoformat(),
+                    "ended_on": plan.ended_on.isoformat(),
+                    "installment": late.number,
+                    "paid_by_deadline_fen": progress.paid_by(last_day),
+                    "restored_fen": back,
+                },
+            )
+            continue
+        paid_off = progress.paid_off_on(as_of)
+        if paid_off is not None:
+            plan.state = PlanState.completed
+            plan.ended_on = max(paid_off, plan.agreed_on)
+            plan.end_reason = "covered principal paid in full"
+            gone = 0
+            if plan.late_fee_treatment in WAIVING:
+                gone = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
+            waived += gone
+            completed.append(plan.id)
+            await record_audit(
+                session,
+                actor,
+                "installment_plan.complete",
+                "installment_plan",
+                plan.id,
+                {"as_of": as_of.isoformat(), "ended_on": plan.ended_on.isoformat(), "late_fees_waived_fen": gone},
+            )
+            continue
+        if plan.late_fee_treatment == LateFeeTreatment.waive_now:
+            # Kept: late fees posted on the covered charges since agreement are waived as agreed.
+            waived += await _waive(session, actor, plan, charge_ids, plan.agreed_on, as_of)
+    waived += await _sweep_completed(session, actor, estate_id, as_of)
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "installment_plans.review",
+        "estate",
+        estate_id,
+        {
+            "as_of": as_of.isoformat(),
+            "reviewed": reviewed,
+            "completed": completed,
+            "broken": broken,
+            "waived_fen": waived,
+            "restored_fen": restored,
+        },
+    )
+    await session.commit()
+    return PlanReview(
+        estate_id=estate_id,
+        as_of=as_of,
+        plans_reviewed=reviewed,
+        completed=completed,
+        broken=broken,
+        late_fees_waived_fen=waived,
+        late_fees_restored_fen=restored,
+    )
+
+
+async def _sweep_completed(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> int:
+    """Late fees posted on a completed waiving plan's charges after it completed (an accrual run that
+    caught up on the days before agreement) are waived too."""
+    rows = await session.execute(
+        _open_late_fees()
+        .add_columns(col(InstallmentPlan.id))
+        .join(PlanCharge, col(PlanCharge.entry_id) == LedgerEntry.basis_entry_id)
+        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
+        .where(
+            col(InstallmentPlan.estate_id) == estate_id,
+            col(InstallmentPlan.state) == PlanState.completed,
+            col(InstallmentPlan.late_fee_treatment).in_(WAIVING),
+            col(LedgerEntry.effective_date) <= as_of,
+        )
+    )
+    by_plan: dict[int, set[int]] = defaultdict(set)
+    for fee, _, plan_id in rows.all():
+        assert fee.basis_entry_id is not None
+        by_plan[int(plan_id)].add(fee.basis_entry_id)
+    total = 0
+    for plan_id, charge_ids in sorted(by_plan.items()):
+        plan = await get_plan(session, plan_id)
+        await lock_unit(session, plan.unit_id)
+        assert plan.ended_on is not None
+        total += await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------
+# For the reminder run
+
+
+async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
+    """Whether the unit had an agreed plan that was being kept on ``as_of``: active and not past a
+    break, or ended (broken, cancelled, completed) only after that day."""
+    plans = (
+        await session.execute(
+            select(InstallmentPlan).where(
+                InstallmentPlan.unit_id == unit_id,
+                col(InstallmentPlan.agreed_on).is_not(None),
+                col(InstallmentPlan.agreed_on) <= as_of,
+                col(InstallmentPlan.state).in_([PlanState.active, *ENDED_STATES]),
+            )
+        )
+    ).scalars()
+    grace_days: int | None = None
+    for plan in plans:
+        if plan.state != PlanState.active:
+            if plan.ended_on is not None and plan.ended_on > as_of:
+                return True
+            continue
+        if grace_days is None:
+            grace_days = (await get_estate(session, plan.estate_id)).grace_days
+        if (await _progress(session, plan)).breaks(as_of, grace_days) is None:
+            return True
+    return False
+
+
+async def covered_charge_ids(session: AsyncSession, unit_id: int) -> set[int]:
+    """Charges of the unit in an active plan (reminders leave them alone while the plan is kept)."""
+    rows = await session.execute(
+        select(col(PlanCharge.entry_id))
+        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
+        .where(InstallmentPlan.unit_id == unit_id, InstallmentPlan.state == PlanState.active)
+    )
+    return {int(entry_id) for entry_id in rows.scalars()}

@@ -1,0 +1,102 @@
+"""Wire types of prepayment (预缴): discount tiers, quotes, the booked prepayment and its refund."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from feesvc.payments.models import Method
+from feesvc.payments.schemas import PaymentOut
+from feesvc.schemas import Body, Fen, Period, Reason
+
+# Signs are let through so a "-5" is refused with the rule (0 < percent_off < 100), not a pattern.
+PercentText = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^-?\d{1,3}(\.\d{1,4})?$", description="percent off, exact, e.g. 5 or 9.5", examples=["5"]),
+]
+# No bounds here: a count below 1 or above the estate's cap is refused by the rule, naming the cap.
+Months = Annotated[int, msgspec.Meta(description="number of months prepaid", examples=[12])]
+
+
+class TierIn(Body):
+    min_months: Annotated[int, msgspec.Meta(le=120)]
+    percent_off: PercentText | int  # "9.5" or 5; never a float (exact decimals only)
+
+
+class TierOut(msgspec.Struct):
+    min_months: int
+    percent_off: str
+
+
+class QuoteCreate(Body):
+    months: Months
+    # Default: the first period not yet billed for the unit (never before the current one).
+    first_period: Period | None = None
+
+
+class QuoteLine(msgspec.Struct):
+    """One charge the prepayment books: the same line the billing run would issue."""
+
+    item: str
+    item_name: str
+    fee_standard_id: int | None
+    rate: str
+    gross_fen: int
+    discount_fen: int
+    net_fen: int
+
+
+class QuotePeriod(msgspec.Struct):
+    period: str
+    gross_fen: int
+    discount_fen: int
+    net_fen: int
+    lines: list[QuoteLine]
+
+
+class QuoteOut(msgspec.Struct):
+    unit_id: int
+    months: int
+    first_period: str
+    last_period: str
+    periods: list[QuotePeriod]
+    gross_fen: int
+    discount_fen: int
+    net_fen: int
+    tier: TierOut | None
+    cap_months: int
+    currency: str = "CNY"
+
+
+class PrepaymentCreate(Body):
+    months: Months
+    method: Method
+    expected_net_fen: Annotated[Fen, msgspec.Meta(description="the net amount of the quote the payer accepted")]
+    first_period: Period | None = None
+    external_ref: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    payer_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class PrepaymentOut(msgspec.Struct):
+    """What was booked: the covered periods' charges and discounts, and the payment for the net."""
+
+    quote: QuoteOut
+    payment: PaymentOut
+
+
+class PrepayRefundCreate(Body):
+    from_period: Period
+    reason: Reason
+    method: Method = Method.bank_transfer
+
+
+class PrepayRefundOut(msgspec.Struct):
+    unit_id: int
+    from_period: str
+    periods: list[str]
+    charges_reversed_fen: int
+    discount_taken_back_fen: int
+    refunded_fen: int
+    method: Method
+    prepayment_payment_ids: list[int]

@@ -1,0 +1,667 @@
+"""Prepayment (预缴): discount tiers, quotes, booking the covered periods, refunding unserved ones.
+
+A prepayment books the covered periods' charges ahead, as the very rows the billing run would issue
+(same amounts, due dates and dedupe keys, so the later run skips them), settles each with its share
+of the discount (an entry of kind ``discount``) and with a designated payment for the rest. One
+transaction: lock the unit, recompute the quote, book, pay, number the receipt, commit.
+
+A refund of periods not yet served reverses their charges and discounts (the discount on unserved
+periods is taken back), moves what was paid for them to prepaid credit, and pays that credit back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, delete, func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.billing.rules import is_cycle_start
+from feesvc.billing.service import unit_charge_rows
+from feesvc.db import is_postgres
+from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import append, insert_entry_rows, lock_unit, open_debits, reversal_of
+from feesvc.payments.models import Payment
+from feesvc.payments.service import (
+    current_owner,
+    find_payment_by_key,
+    issue_receipt,
+    payment_entry,
+    payment_out,
+    refund_entry,
+)
+from feesvc.prepay.models import PrepayDiscountTier
+from feesvc.prepay.schemas import (
+    PrepaymentCreate,
+    PrepaymentOut,
+    PrepayRefundCreate,
+    PrepayRefundOut,
+    QuoteCreate,
+    QuoteLine,
+    QuoteOut,
+    QuotePeriod,
+    TierIn,
+    TierOut,
+)
+from feesvc.registry.models import Estate, Unit
+from feesvc.registry.service import can_read_unit, get_estate, get_unit
+from feesvc.rules.prepay import (
+    DiscountTier,
+    PrepayQuote,
+    PrepayRefused,
+    discount_to_take_back,
+    periods_from,
+    quote_prepayment,
+    validate_tiers,
+)
+from feesvc.schemas import period_start
+
+# ---------------------------------------------------------------------------------------------
+# Discount tiers
+
+
+def tier_out(tier: DiscountTier) -> TierOut:
+    return TierOut(min_months=tier.min_months, percent_off=str(tier.percent_off))
+
+
+async def estate_tiers(session: AsyncSession, estate_id: int) -> list[DiscountTier]:
+    rows = await session.execute(
+        select(PrepayDiscountTier)
+        .where(PrepayDiscountTier.estate_id == estate_id)
+        .order_by(col(PrepayDiscountTier.min_months))
+    )
+    return [DiscountTier(t.min_months, t.percent_off) for t in rows.scalars()]
+
+
+async def list_tiers(session: AsyncSession, estate_id: int) -> list[TierOut]:
+    await get_estate(session, estate_id)
+    return [tier_out(t) for t in await estate_tiers(session, estate_id)]
+
+
+def _validated(tiers: Sequence[TierIn]) -> list[DiscountTier]:
+    """The tiers as rules; the first bad one is refused naming its place and field."""
+    rules = [DiscountTier(t.min_months, Decimal(str(t.percent_off))) for t in tiers]
+    for index in range(len(rules)):
+        try:
+            validate_tiers(rules[: index + 1])
+        except ValueError as error:
+            part = "percent_off" if "percent_off" in str(error) else "min_months"
+            raise InvalidInput(str(error), field=f"[{index}].{part}") from error
+    return rules
+
+
+async def replace_tiers(
+    session: AsyncSession, actor: Principal, estate_id: int, tiers: Sequence[TierIn]
+) -> list[TierOut]:
+    """The estate's tiers become ``tiers`` (an empty list: no prepay discount)."""
+    rules = _validated(tiers)
+    lock = select(Estate).where(Estate.id == estate_id)
+    if (await session.execute(lock.with_for_update() if is_postgres(session) else lock)).first() is None:
+        raise NotFound(f"estate {estate_id} does not exist")
+    before = await estate_tiers(session, estate_id)
+    await session.execute(delete(PrepayDiscountTier).where(col(PrepayDiscountTier.estate_id) == estate_id))
+    session.add_all(
+        [PrepayDiscountTier(estate_id=estate_id, min_months=t.min_months, percent_off=t.percent_off) for t in rules]
+    )
+    await record_audit(
+        session,
+        actor,
+        "prepay_tiers.replace",
+        "estate",
+        estate_id,
+        {
+            "before": msgspec.to_builtins([tier_out(t) for t in before]),
+            "after": msgspec.to_builtins([tier_out(t) for t in rules]),
+        },
+    )
+    await session.commit()
+    return [tier_out(t) for t in sorted(rules, key=lambda t: t.min_months)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Quotes
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One charge of a covered period with its share of the discount."""
+
+    period: str
+    item: str
+    item_name: str
+    fee_standard_id: int | None
+    rate: str
+    gross_fen: int
+    discount_fen: int
+
+    @property
+    def net_fen(self) -> int:
+        return self.gross_fen - self.discount_fen
+
+
+@dataclass(frozen=True)
+class _Plan:
+    months: int
+    lines: list[_Line]
+    rows: list[dict[str, Any]]  # the charge rows the billing run would insert, parallel to lines
+    quote: PrepayQuote
+    cap_months: int
+
+
+def _index(period: str) -> int:
+    return int(period[:4]) * 12 + int(period[5:7]) - 1
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _cycle_period(day: date, cycle_months: int) -> str:
+    """The billing period (cycles start in January) that ``day`` falls in."""
+    return f"{day.year:04d}-{(day.month - 1) // cycle_months * cycle_months + 1:02d}"
+
+
+def _next_period(period: str, cycle_months: int) -> str:
+    return periods_from(period, cycle_months + 1)[cycle_months]
+
+
+def _spread(share: int, amounts: Sequence[int]) -> list[int]:
+    """Split a period's discount share over its charges in proportion, whole fen, the remainder on the
+    largest charge, so the parts add up to ``share`` exactly."""
+    total = sum(amounts)
+    parts = [share * amount // total if total else 0 for amount in amounts]
+    if amounts:
+        largest = max(range(len(amounts)), key=lambda i: amounts[i])
+        parts[largest] += share - sum(parts)
+    return parts
+
+
+async def _first_unbilled(session: AsyncSession, unit_id: int, cycle_months: int, current: str) -> str:
+    latest = (
+        await session.execute(
+            select(func.max(LedgerEntry.period)).where(
+                LedgerEntry.unit_id == unit_id, LedgerEntry.kind == EntryKind.charge
+            )
+        )
+    ).scalar()
+    if latest is None:
+        return current
+    return max(_next_period(latest, cycle_months), current)
+
+
+async def _billed(session: AsyncSession, unit_id: int, periods: Sequence[str]) -> list[str]:
+    """Periods with a charge for the unit, reversed or not: its dedupe keys are taken."""
+    query = select(LedgerEntry.period).where(
+        LedgerEntry.unit_id == unit_id,
+        LedgerEntry.kind == EntryKind.charge,
+        col(LedgerEntry.period).in_(periods),
+    )
+    return sorted({p for (p,) in (await session.execute(query.distinct())).all() if p})
+
+
+async def _overdue_fen(session: AsyncSession, unit_id: int, today: date) -> int:
+    return sum(d.open_fen for d in await open_debits(session, unit_id) if d.debt_due < today)
+
+
+def _refusal(refused: PrepayRefused, overdue_fen: int) -> InvalidInput:
+    if refused.reason_code == "overdue":
+        return InvalidInput(f"{refused.message} ({overdue_fen} fen overdue)", field=refused.field)
+    return InvalidInput(refused.message, field=refused.field)
+
+
+async def _periods_to_book(
+    session: AsyncSession,
+    estate: Estate,
+    unit: Unit,
+    months: int,
+    first_period: str | None,
+    today: date,
+    tiers: Sequence[DiscountTier],
+) -> list[str]:
+    """The billing periods the prepayment would book, or the refusal as a problem-details error."""
+    assert unit.id is not None
+    cycle, cap = estate.cycle_months, estate.prepay_cap_months
+    current = _cycle_period(today, cycle)
+    first = first_period or await _first_unbilled(session, unit.id, cycle, current)
+    overdue = await _overdue_fen(session, unit.id, today)
+    try:
+        # The rules (months, cap, nothing overdue) before any work per period.
+        quote_prepayment(first, months, 0, tiers, cap, overdue)
+    except PrepayRefused as refused:
+        raise _refusal(refused, overdue) from refused
+    if months % cycle:
+        raise InvalidInput(
+            f"this estate bills every {cycle} months; prepay a multiple of {cycle} months", field="months"
+        )
+    if not is_cycle_start(period_start(first), cycle):
+        raise InvalidInput(
+            f"this estate bills every {cycle} months from January; {first} does not start a billing period",
+            field="first_period",
+        )
+    if first < current:
+        raise InvalidInput(
+            f"a prepayment starts with the current period ({current}) or a later one, not {first}",
+            field="first_period",
+        )
+    covered = periods_from(first, months)
+    # The cap limits how far ahead is paid, counting what earlier prepayments booked (杭州 §55: 12 months).
+    ahead = _index(covered[-1]) - _index(_month(today))
+    if ahead > cap:
+        raise InvalidInput(
+            f"this estate allows paying at most {cap} months ahead; {first} to {covered[-1]} "
+            f"would pay {ahead} months past {_month(today)}",
+            field="months",
+        )
+    periods = list(covered[::cycle])
+    billed = await _billed(session, unit.id, periods)
+    if billed:
+        raise Conflict(
+            f"already billed for this unit: {', '.join(billed)}; a prepayment books periods not yet billed",
+            field="first_period",
+        )
+    return periods
+
+
+def _discounted_lines(
+    periods: Sequence[str], rows_by_period: Sequence[list[dict[str, Any]]], quote: PrepayQuote, cycle: int
+) -> list[_Line]:
+    """Each charge row with its part of the discount: the quote's monthly shares summed per billing
+    period, then spread over the period's charges."""
+    shares: dict[str, int] = defaultdict(int)
+    for k, (_, _, share) in enumerate(quote.per_period):
+        shares[periods[k // cycle]] += share
+    # A share on a period nothing is charged for (a standard that ended) goes to the last charged one.
+    charged = [p for p, rows in zip(periods, rows_by_period, strict=True) if rows]
+    for period in periods:
+        if period not in charged:
+            shares[charged[-1]] += shares.pop(period, 0)
+    lines: list[_Line] = []
+    for period, rows in zip(periods, rows_by_period, strict=True):
+        for row, part in zip(rows, _spread(shares[period], [r["amount_fen"] for r in rows]), strict=True):
+            if part > row["amount_fen"]:
+                raise InvalidInput("the charges are too small to carry the discount", field="months")
+            detail = row["detail"]
+            lines.append(
+                _Line(
+                    period,
+                    row["item"],
+                    detail["item_name"],
+                    row["fee_standard_id"],
+                    detail["rate"],
+                    row["amount_fen"],
+                    part,
+                )
+            )
+    return lines
+
+
+async def _plan(
+    session: AsyncSession,
+    estate: Estate,
+    unit: Unit,
+    months: int,
+    first_period: str | None,
+    today: date,
+    actor: str,
+) -> _Plan:
+    """The quote, with the charge rows it stands for; refusals raise problem-details errors."""
+    assert estate.id is not None and unit.id is not None
+    tiers = await estate_tiers(session, estate.id)
+    periods = await _periods_to_book(session, estate, unit, months, first_period, today, tiers)
+    rows_by_period = [
+        sorted(await unit_charge_rows(session, estate, unit, p, today, actor), key=lambda r: r["item"]) for p in periods
+    ]
+    cycle = estate.cycle_months
+    amounts: list[int] = []
+    for rows in rows_by_period:
+        amounts += [0] * (cycle - 1) + [sum(r["amount_fen"] for r in rows)]
+    if not sum(amounts):
+        raise InvalidInput(
+            f"no fee standard charges this unit from {periods[0]} for {months} months; there is nothing to prepay",
+            field="first_period",
+        )
+    # Nothing is overdue by now: _periods_to_book refused that.
+    quote = quote_prepayment(periods[0], months, amounts, tiers, estate.prepay_cap_months, 0)
+    lines = _discounted_lines(periods, rows_by_period, quote, cycle)
+    booked = [row for period_rows in rows_by_period for row in period_rows]
+    return _Plan(months=months, lines=lines, rows=booked, quote=quote, cap_months=estate.prepay_cap_months)
+
+
+def _quote_out(unit_id: int, months: int, lines: Sequence[_Line], tier: TierOut | None, cap: int) -> QuoteOut:
+    by_period: dict[str, list[_Line]] = {}
+    for line in lines:
+        by_period.setdefault(line.period, []).append(line)
+    periods = [
+        QuotePeriod(
+            period=period,
+            gross_fen=sum(x.gross_fen for x in group),
+            discount_fen=sum(x.discount_fen for x in group),
+            net_fen=sum(x.net_fen for x in group),
+            lines=[
+                QuoteLine(x.item, x.item_name, x.fee_standard_id, x.rate, x.gross_fen, x.discount_fen, x.net_fen)
+                for x in group
+            ],
+        )
+        for period, group in by_period.items()
+    ]
+    return QuoteOut(
+        unit_id=unit_id,
+        months=months,
+        first_period=periods[0].period,
+        last_period=periods[-1].period,
+        periods=periods,
+        gross_fen=sum(p.gross_fen for p in periods),
+        discount_fen=sum(p.discount_fen for p in periods),
+        net_fen=sum(p.net_fen for p in periods),
+        tier=tier,
+        cap_months=cap,
+    )
+
+
+def _plan_out(unit_id: int, plan: _Plan) -> QuoteOut:
+    tier = tier_out(plan.quote.tier) if plan.quote.tier else None
+    return _quote_out(unit_id, plan.months, plan.lines, tier, plan.cap_months)
+
+
+async def quote_for_unit(
+    session: AsyncSession, actor: Principal, unit_id: int, data: QuoteCreate, today: date
+) -> QuoteOut:
+    unit, _ = await get_unit(session, unit_id)
+    await can_read_unit(session, actor, unit_id)
+    if not actor.is_staff and await current_owner(session, unit_id, today) != actor.owner_id:
+        raise Forbidden("only the unit's current owner can ask for a prepayment quote")
+    estate = await get_estate(session, unit.estate_id)
+    return _plan_out(unit_id, await _plan(session, estate, unit, data.months, data.first_period, today, actor.label))
+
+
+# ---------------------------------------------------------------------------------------------
+# Paying a prepayment
+
+
+def _fingerprint(unit_id: int, data: PrepaymentCreate) -> str:
+    return hashlib.sha256(f"prepayment:{unit_id}:".encode() + msgspec.json.encode(data)).hexdigest()
+
+
+async def prepayment_out(session: AsyncSession, payment_id: int) -> PrepaymentOut:
+    """A prepayment as it was booked, read back from the ledger (first answer and retries alike)."""
+    payment = await session.get(Payment, payment_id)
+    if payment is None or not payment.designation:
+        raise NotFound(f"prepayment {payment_id} does not exist")
+    estate = await get_estate(session, payment.estate_id)
+    charges = (
+        await session.execute(
+            select(LedgerEntry)
+            .where(col(LedgerEntry.id).in_(payment.designation.get("entry_ids", [])))
+            .order_by(col(LedgerEntry.period), col(LedgerEntry.id))
+        )
+    ).scalars()
+    discounts = list(
+        (
+            await session.execute(
+                select(LedgerEntry).where(LedgerEntry.payment_id == payment_id, LedgerEntry.kind == EntryKind.discount)
+            )
+        ).scalars()
+    )
+    discount_on = {d.settles_entry_id: -d.amount_fen for d in discounts}
+    lines = [
+        _Line(
+            c.period or "",
+            c.item or "",
+            (c.detail or {}).get("item_name", c.item or ""),
+            c.fee_standard_id,
+            (c.detail or {}).get("rate", ""),
+            c.amount_fen,
+            discount_on.get(c.id, 0),
+        )
+        for c in charges
+    ]
+    detail = (discounts[0].detail or {}) if discounts else {}
+    tier = TierOut(detail["tier"], detail["percent_off"]) if "tier" in detail else None
+    months = len({line.period for line in lines}) * estate.cycle_months
+    return PrepaymentOut(
+        quote=_quote_out(payment.unit_id, months, lines, tier, estate.prepay_cap_months),
+        payment=await payment_out(session, payment_id),
+    )
+
+
+async def _replay(session: AsyncSession, existing: Payment, fingerprint: str) -> PrepaymentOut:
+    if existing.request_fingerprint != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was used for a different payment; use a new key for a new payment",
+            field="Idempotency-Key",
+        )
+    assert existing.id is not None
+    return await prepayment_out(session, existing.id)
+
+
+async def _book_charges(session: AsyncSession, rows: list[dict[str, Any]]) -> list[LedgerEntry]:
+    """Insert the charge rows as the billing run does and read them back, in order."""
+    await insert_entry_rows(session, rows)
+    keys = [row["dedupe_key"] for row in rows]
+    found = {
+        e.dedupe_key: e
+        for e in (await session.execute(select(LedgerEntry).where(col(LedgerEntry.dedupe_key).in_(keys)))).scalars()
+    }
+    charges = []
+    for row in rows:
+        charge = found.get(row["dedupe_key"])
+        if charge is None or charge.amount_fen != row["amount_fen"] or charge.fee_standard_id != row["fee_standard_id"]:
+            # A billing run issued the period between the quote and now, differently: quote again.
+            raise Conflict(f"period {row['period']} was billed meanwhile; ask for a new quote", field="first_period")
+        charges.append(charge)
+    return charges
+
+
+def _discount_entry(
+    charge: LedgerEntry, fen: int, payment: Payment, plan: _Plan, actor: Principal, today: date
+) -> LedgerEntry:
+    tier = plan.quote.tier
+    assert tier is not None and charge.id is not None
+    return LedgerEntry(
+        estate_id=charge.estate_id,
+        unit_id=charge.unit_id,
+        owner_id=charge.owner_id,
+        kind=EntryKind.discount,
+        amount_fen=-fen,
+        effective_date=today,
+        period=charge.period,
+        item=charge.item,
+        settles_entry_id=charge.id,
+        payment_id=payment.id,
+        actor=actor.label,
+        detail={
+            "tier": tier.min_months,
+            "percent_off": str(tier.percent_off),
+            "prepayment_payment_id": payment.id,
+            "months": plan.months,
+        },
+    )
+
+
+async def record_prepayment(
+    session: AsyncSession,
+    actor: Principal,
+    unit_id: int,
+    data: PrepaymentCreate,
+    idempotency_key: str,
+    today: date,
+) -> tuple[PrepaymentOut, bool]:
+    """Book and pay a prepayment; returns it and whether it was new (False: a retry)."""
+    unit = await lock_unit(session, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    assert unit.id is not None
+    fingerprint = _fingerprint(unit_id, data)
+    # Under the unit lock: a retry racing its first attempt sees the committed first attempt here.
+    existing = await find_payment_by_key(session, idempotency_key)
+    if existing is not None:
+        return await _replay(session, existing, fingerprint), False
+    estate = await get_estate(session, unit.estate_id)
+    plan = await _plan(session, estate, unit, data.months, data.first_period, today, actor.label)
+    if plan.quote.net_fen != data.expected_net_fen:
+        raise Conflict(
+            f"the quote is now {plan.quote.net_fen} fen, not {data.expected_net_fen}; confirm the new amount",
+            field="expected_net_fen",
+        )
+    charges = await _book_charges(session, plan.rows)
+    payment = Payment(
+        estate_id=unit.estate_id,
+        unit_id=unit.id,
+        payer_name=data.payer_name or "",
+        amount_fen=plan.quote.net_fen,
+        method=data.method,
+        external_ref=data.external_ref,
+        designation={"entry_ids": [c.id for c in charges], "periods": sorted({line.period for line in plan.lines})},
+        received_on=today,
+        cashier=actor.label,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    session.add(payment)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The same key was used at once for another unit's payment and committed first.
+        await session.rollback()
+        existing = await find_payment_by_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return await _replay(session, existing, fingerprint), False
+    payer = await current_owner(session, unit.id, today)
+    entries: list[LedgerEntry] = []
+    for line, charge in zip(plan.lines, charges, strict=True):
+        if line.discount_fen:
+            entries.append(_discount_entry(charge, line.discount_fen, payment, plan, actor, today))
+        if line.net_fen:
+            entries.append(payment_entry(payment, payer, EntryKind.payment, line.net_fen, charge.id, charge.period))
+    append(session, entries)
+    quote = plan.quote
+    await record_audit(
+        session,
+        actor,
+        "prepayment.record",
+        "payment",
+        payment.id,
+        {
+            "unit_id": unit.id,
+            "periods": payment.designation["periods"] if payment.designation else [],
+            "months": plan.months,
+            "gross_fen": quote.gross_fen,
+            "discount_fen": quote.discount_fen,
+            "net_fen": quote.net_fen,
+            "tier": msgspec.to_builtins(tier_out(quote.tier)) if quote.tier else None,
+            "method": data.method,
+        },
+    )
+    await issue_receipt(session, payment)
+    await session.commit()
+    assert payment.id is not None
+    return await prepayment_out(session, payment.id), True
+
+
+# ---------------------------------------------------------------------------------------------
+# Refunding unserved periods
+
+
+def _not_reversed(unit_id: int) -> ColumnElement[bool]:
+    reversed_ids = select(LedgerEntry.reverses_entry_id).where(
+        LedgerEntry.unit_id == unit_id, col(LedgerEntry.reverses_entry_id).is_not(None)
+    )
+    return col(LedgerEntry.id).not_in(reversed_ids)
+
+
+async def _entries(session: AsyncSession, *where: Any) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(*where).order_by(col(LedgerEntry.period), col(LedgerEntry.id))
+    return list((await session.execute(query)).scalars())
+
+
+def _credit_entry(paid: Sequence[LedgerEntry], today: date, actor: Principal) -> LedgerEntry:
+    """What was paid for refunded periods, held for the owner again as prepaid credit.
+
+    It names the payment in ``detail``, not in ``payment_id``: the payment's own entries stay as
+    they were received, so its receipt and the cash-up of its day do not change.
+    """
+    first = paid[0]
+    return LedgerEntry(
+        estate_id=first.estate_id,
+        unit_id=first.unit_id,
+        owner_id=first.owner_id,
+        kind=EntryKind.prepaid_credit,
+        amount_fen=sum(e.amount_fen for e in paid),
+        effective_date=today,
+        actor=actor.label,
+        detail={"prepayment_payment_id": first.payment_id, "from_entry_ids": [e.id for e in paid]},
+    )
+
+
+async def refund_prepayment(
+    session: AsyncSession, actor: Principal, unit_id: int, data: PrepayRefundCreate, today: date
+) -> PrepayRefundOut:
+    unit = await lock_unit(session, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    assert unit.id is not None
+    estate = await get_estate(session, unit.estate_id)
+    if period_start(data.from_period) <= today:
+        first = _next_period(_cycle_period(today, estate.cycle_months), estate.cycle_months)
+        raise InvalidInput(
+            f"{data.from_period} has started; only periods not yet served are refunded, from {first} on",
+            field="from_period",
+        )
+    charges = await _entries(
+        session,
+        LedgerEntry.unit_id == unit.id,
+        LedgerEntry.kind == EntryKind.charge,
+        col(LedgerEntry.period) >= data.from_period,
+        _not_reversed(unit.id),
+    )
+    if not charges:
+        raise InvalidInput(f"nothing is booked for this unit from {data.from_period} on", field="from_period")
+    settlements = await _entries(
+        session,
+        col(LedgerEntry.settles_entry_id).in_([c.id for c in charges]),
+        LedgerEntry.kind != EntryKind.reversal,
+        _not_reversed(unit.id),
+    )
+    other = next((s for s in settlements if s.kind not in (EntryKind.discount, EntryKind.payment)), None)
+    if other is not None:
+        raise Conflict(
+            f"a {other.kind} entry ({other.id}) settles the charge of {other.period}; undo it first",
+            field="from_period",
+        )
+    append(session, [reversal_of(e, today, actor, data.reason) for e in [*settlements, *charges]])
+    paid: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for entry in settlements:
+        if entry.kind == EntryKind.payment and entry.payment_id is not None:
+            paid[entry.payment_id].append(entry)
+    credits = [_credit_entry(splits, today, actor) for splits in paid.values()]
+    append(session, credits)
+    await session.flush()
+    append(session, [refund_entry(c, -c.amount_fen, today, actor, data.reason, data.method) for c in credits])
+    discounts = [(s.period or "", -s.amount_fen) for s in settlements if s.kind == EntryKind.discount]
+    periods = sorted({c.period for c in charges if c.period})
+    result = PrepayRefundOut(
+        unit_id=unit.id,
+        from_period=data.from_period,
+        periods=periods,
+        charges_reversed_fen=sum(c.amount_fen for c in charges),
+        discount_taken_back_fen=discount_to_take_back(discounts, set(periods)),
+        refunded_fen=-sum(c.amount_fen for c in credits),
+        method=data.method,
+        prepayment_payment_ids=sorted(paid),
+    )
+    await record_audit(session, actor, "prepayment.refund", "unit", unit.id, msgspec.to_builtins(result))
+    await session.commit()
+    return result
