@@ -315,6 +315,17 @@ async def ownerships(session: AsyncSession, unit_id: int) -> list[Ownership]:
     return list((await session.execute(query)).scalars())
 
 
+async def ownership_span(session: AsyncSession, unit_id: int, owner_id: int) -> tuple[date, date | None]:
+    """The first and last day an owner owned a unit (None: still owns it)."""
+    rows = (await session.execute(
+        select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)
+    )).scalars().all()
+    if not rows:
+        raise Forbidden("this unit is not yours")
+    ends = [o.ends_on for o in rows]
+    return min(o.starts_on for o in rows), None if None in ends else max(e for e in ends if e is not None)
+
+
 def ownership_covering(on: date) -> ColumnElement[bool]:
     """SQL condition: the ownership row in force on a date."""
     return and_(

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,31 +14,70 @@ from feesvc.auth.guards import anyone
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
-from feesvc.registry.service import can_read_unit, get_unit
+from feesvc.registry.models import Estate
+from feesvc.registry.service import can_read_unit, get_unit, ownership_span
+from feesvc.statements.document import statement_filename, statement_pdf_async
 from feesvc.statements.schemas import Statement
 from feesvc.statements.service import build_statement, default_range
+
+JSON: str = "application/json"
+PDF: str = "application/pdf"
+
+
+@dataclass
+class _JsonOrPdf(Operation):
+    """OpenAPI: the 200 response is the Statement as JSON, or as a printable PDF when Accept asks for one."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            ok.content[PDF] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
 
 
 class StatementController(Controller):
     path = "/api/v1/units/{unit_id:int}/statement"
     tags = ["statements"]
 
-    @get("/", guards=[anyone])
+    @get(
+        "/",
+        guards=[anyone],
+        # The union return type documents nothing useful: name the JSON body here, _JsonOrPdf adds the PDF.
+        responses={200: ResponseSpec(Statement, description="The statement; a PDF when Accept prefers one")},
+        operation_class=_JsonOrPdf,
+    )
     async def statement(
         self,
+        request: Request[Any, Any, Any],
         db: AsyncSession,
         principal: Principal,
         unit_id: int,
         as_of: date | None = None,
         period_from: Annotated[date | None, Parameter(query="from")] = None,
         period_to: Annotated[date | None, Parameter(query="to")] = None,
-    ) -> Statement:
-        """The owner's statement: opening balance, each entry with how it was computed, closing balance."""
-        await get_unit(db, unit_id)
+    ) -> Response[Statement] | Response[bytes]:
+        """The owner's statement: opening balance, each entry with how it was computed, closing balance.
+
+        JSON by default; the printable A4 statement (物业费对账单) when ``Accept`` prefers application/pdf.
+        """
+        unit, _ = await get_unit(db, unit_id)
         await can_read_unit(db, principal, unit_id)
         day = as_of or business_today()
         default_from, default_to = default_range(day)
         start, end = period_from or default_from, period_to or default_to
         if start > end:
             raise InvalidInput("'from' must not be after 'to'", field="from")
-        return await build_statement(db, unit_id, day, start, end)
+        if principal.owner_id is not None:
+            # A former owner sees their own time at the unit, not the next owner's payments or name.
+            first, last = await ownership_span(db, unit_id, principal.owner_id)
+            start, end = max(start, first), min(end, last or end)
+        statement = await build_statement(db, unit_id, day, start, end)
+        if request.accept.best_match([JSON, PDF], default=JSON) != PDF:
+            return Response(statement, headers={"Vary": "Accept"})
+        estate = await db.get(Estate, unit.estate_id)
+        pdf = await statement_pdf_async(
+            statement,
+            service_phone=estate.service_phone if estate else "",
+            address=estate.address if estate else "",
+        )
+        disposition = f'inline; filename="{statement_filename(statement)}"'
+        return Response(pdf, media_type=PDF, headers={"Content-Disposition": disposition, "Vary": "Accept"})

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,6 +147,13 @@ def _group_key(entry: LedgerEntry) -> tuple[object, ...]:
     return ("entry", entry.id)
 
 
+def _owner_detail(entry: LedgerEntry) -> dict[str, Any] | None:
+    """How a charge or late fee was computed; the court-likely figure is for evidence packs, not owners."""
+    if entry.kind not in (EntryKind.late_fee, EntryKind.charge) or entry.detail is None:
+        return None
+    return {key: value for key, value in entry.detail.items() if key != "court_likely_fen"}
+
+
 def _describe(first: LedgerEntry, fee: FeeBasis | None, payments: dict[int, tuple[str, str]], locale: str) -> str:
     lang = _lang(locale)
     label = _KIND_LABELS[lang][first.kind]
@@ -213,7 +221,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
                 settles=settles,
                 payment_id=first.payment_id,
                 reason=first.reason,
-                detail=first.detail if first.kind in (EntryKind.late_fee, EntryKind.charge) else None,
+                detail=_owner_detail(first),
             )
         )
 
