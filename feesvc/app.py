@@ -26,6 +26,7 @@ from feesvc.db import create_engine, session_factory, session_scope
 from feesvc.errors import exception_handlers
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
+from feesvc.letters.controller import LetterController
 from feesvc.payments.controller import PaymentController
 from feesvc.plans.controller import InstallmentPlanController
 from feesvc.prepay.controller import PrepayController
@@ -37,6 +38,7 @@ from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
 
 CONTROLLERS = [
+    LetterController,
     RegistryController,
     FeeStandardController,
     LedgerController,

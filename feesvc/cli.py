@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -178,6 +179,50 @@ def accrue(estate_ref: str, as_of: object) -> None:
 cli.add_command(classify_command)
 
 
+@cli.command()
+@click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Run date (default today).")
+@click.option("--dry-run", is_flag=True, help="Decide and report, issue nothing.")
+@click.option("--print-file/--no-print-file", default=True, help="Render the run's paper letters into one PDF.")
+def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> None:
+    """Issue the day's reminder letters and messages for an estate (idempotent)."""
+    from rich.progress import Progress
+
+    from feesvc.letters.runs import run_reminders
+    from feesvc.letters.service import print_file as make_print_file
+
+    day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
+    if day > business_today():
+        raise click.BadParameter("a reminder run cannot be dated in the future", param_hint="--as-of")
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> str:
+        estate_id = await resolve_estate(session, estate_ref)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("letters", total=None)
+            summary = await run_reminders(
+                session, COMMAND_LINE, estate_id, day, dry_run=dry_run,
+                public_base_url=settings.server.public_base_url,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        lines = [f"reminder run {summary.run_id or '(dry run)'} for estate {estate_id} as of {day}"]
+        lines += [f"  letters  {kind}: {n}" for kind, n in sorted(summary.letters_by_kind.items())]
+        lines += [f"  messages {channel}: {n}" for channel, n in sorted(summary.messages_by_channel.items())]
+        lines += [f"  skipped  {reason}: {n}" for reason, n in sorted(summary.skipped_by_reason.items())]
+        lines += [f"  blocked  unit {b['unit_id']} {b['kind']}: {'; '.join(b['violations'])}" for b in summary.blocked]
+        if summary.legal_review_units:
+            lines.append(f"  legal review: units {summary.legal_review_units}")
+        if summary.run_id and print_file and summary.letters_by_kind:
+            try:
+                path = await make_print_file(session, summary.run_id, Path(settings.server.files_dir))
+                lines.append(f"  print file: {path}")
+            except DomainError as error:
+                lines.append(f"  print file: {error.detail}")
+        return "\n".join(lines)
+
+    click.echo(run_with_session(work))
+
+
 @cli.group()
 def plans() -> None:
     """Installment plans (分期)."""
@@ -203,6 +248,35 @@ def plans_review(estate_ref: str, as_of: object) -> None:
         )
 
     click.echo(run_with_session(work))
+
+
+@cli.group()
+def outbox() -> None:
+    """Electronic messages waiting for their gateway."""
+
+
+@outbox.command("send")
+@click.option("--limit", type=int, default=500, show_default=True)
+def outbox_send(limit: int) -> None:
+    """Send waiting e-mail through SMTP (FEESVC_SMTP_HOST); each message at most once."""
+    from feesvc.letters.outbox import SmtpSender, deliver
+
+    mail = get_settings().mail
+    if not mail.host:
+        raise click.ClickException("set FEESVC_SMTP_HOST to send e-mail")
+    result = run_with_session(lambda session: deliver(session, SmtpSender(mail), limit))
+    click.echo(f"email: {result.sent} sent, {result.failed} failed, {result.waiting} waiting")
+
+
+@outbox.command("export")
+@click.option("--channel", type=click.Choice(["sms", "wechat"]), required=True)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def outbox_export(channel: str, path: Path) -> None:
+    """Write waiting SMS or WeChat messages to a CSV file for the company's gateway."""
+    from feesvc.letters.outbox import export
+
+    count = run_with_session(lambda session: export(session, channel, path))
+    click.echo(f"{count} {channel} messages written to {path}")
 
 
 @cli.group()

@@ -32,7 +32,7 @@ def async_database_url(raw: str) -> URL:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = DEFAULT_DATABASE_URL
-    pool_size: int = 10
+    pool_size: int = 20
     max_overflow: int = 20
     echo: bool = False
 
@@ -81,7 +81,7 @@ class Settings:
         return cls(
             database=DatabaseSettings(
                 url=env.get("FEESVC_DATABASE_URL", DEFAULT_DATABASE_URL),
-                pool_size=int(env.get("FEESVC_DB_POOL_SIZE", "10")),
+                pool_size=int(env.get("FEESVC_DB_POOL_SIZE", "20")),
                 max_overflow=int(env.get("FEESVC_DB_MAX_OVERFLOW", "20")),
                 echo=env.get("FEESVC_DB_ECHO", "") == "1",
             ),

@@ -96,7 +96,8 @@ async def test_statement_shows_the_service_summary(api: Api) -> None:
 async def test_a_former_owner_sees_only_their_own_time(api: Api) -> None:
     estate, unit = await _history(api)
     buyer = await api.ok(await api.post("/api/v1/owners", {"name": "新业主"}))
-    await api.ok(await api.post(f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2025-12-01"}))
+    sale = {"owner_id": buyer["id"], "starts_on": "2025-12-01"}
+    await api.ok(await api.post(f"/api/v1/units/{unit}/ownerships", sale))
     seller = await api.owner_token(estate.owner_ids[0])
     statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", seller,
                                            params={"from": "2025-01-01", "to": "2026-06-30"}))

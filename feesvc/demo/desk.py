@@ -28,12 +28,12 @@ from sqlmodel import col, select
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres, utcnow
 from feesvc.demo.registry import audit_row, insert_audit, insert_returning_ids, table
-from feesvc.ledger.allocation import OpenDebit, allocate
+from feesvc.ledger.allocation import OpenDebit
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.ledger.service import open_debits
 from feesvc.payments.models import Payment, Receipt, ReceiptCounter
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import designated_debits, fingerprint, record_payment
+from feesvc.payments.service import fingerprint, payment_allocation, record_payment
 from feesvc.registry.models import AllocationOrder
 
 
@@ -103,8 +103,7 @@ class BulkDesk:
     async def pay(self, actor: Principal, data: PaymentCreate, key: str, estate_id: int, owner_id: int | None) -> None:
         # As record_payment: designated debts first, then oldest first; what is left becomes credit.
         debits = self.open[data.unit_id]
-        designated = designated_debits(debits, data.designation)
-        allocations, left_over = allocate(debits, data.amount_fen, self.orders[estate_id], designated)
+        allocations, left_over = payment_allocation(debits, data, self.orders[estate_id], owner_id)
         taken = {a.entry_id: a.amount_fen for a in allocations}
         by_id = {d.entry_id: d for d in debits}
         self.open[data.unit_id] = [

@@ -27,6 +27,7 @@ class OpenDebit:
     period: str | None
     # The owner of the period: their payments and credit settle it, not a later owner's.
     owner_id: int | None = None
+    item: str | None = None
 
 
 @dataclass(frozen=True)

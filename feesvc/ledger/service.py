@@ -111,6 +111,7 @@ async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = 
                 debt_due=debt.due_date or debt.effective_date,
                 period=debt.period,
                 owner_id=entry.owner_id,
+                item=debt.item,
             )
         )
     return debits

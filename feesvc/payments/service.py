@@ -11,8 +11,8 @@ from collections import defaultdict
 from datetime import date
 
 import msgspec
-from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -21,10 +21,10 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres
 from feesvc.errors import Conflict, InvalidInput, NotFound
-from feesvc.ledger.allocation import OpenDebit, allocate
+from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_credits, open_debits, reversal_of
-from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter
+from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter, receipt_number
 from feesvc.payments.schemas import (
     AllocationOut,
     CashUpLine,
@@ -36,7 +36,7 @@ from feesvc.payments.schemas import (
     RefundOut,
 )
 from feesvc.plans.service import covered_charge_ids
-from feesvc.registry.models import Estate, Ownership
+from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 
 
@@ -59,16 +59,48 @@ def designated_debits(debits: list[OpenDebit], designation: Designation | None) 
     return frozenset(designation.entry_ids) | frozenset(d.debt_id for d in debits if d.period in periods)
 
 
-async def _next_receipt_seq(session: AsyncSession, estate_id: int, year: int) -> int:
-    dialect = postgresql if is_postgres(session) else sqlite
+def payment_allocation(
+    debits: list[OpenDebit], data: PaymentCreate, order: AllocationOrder, owner_id: int | None,
+    in_plan: frozenset[int] = frozenset(),
+) -> tuple[list[Allocation], int]:
+    """What a payment settles: the designated debts first, then the payer's own debts oldest first
+    (a former owner's arrears stay theirs), a kept plan's late fees last; the rest is credit."""
+    designated = designated_debits(debits, data.designation)
+    payable = [d for d in debits if d.owner_id in (None, owner_id) or {d.entry_id, d.debt_id} & designated]
+    return allocate(payable, data.amount_fen, order, designated, late_fees_last_for=in_plan)
+
+
+_NUMBER_RECEIPT_POSTGRES = text(
+    """
+    WITH counter AS (
+        INSERT INTO receipt_counter (estate_id, year, last_seq) VALUES (:estate_id, :year, 1)
+        ON CONFLICT (estate_id, year) DO UPDATE SET last_seq = receipt_counter.last_seq + 1
+        RETURNING last_seq
+    )
+    INSERT INTO receipt (payment_id, estate_id, year, seq)
+    SELECT :payment_id, :estate_id, :year, last_seq FROM counter
+    RETURNING seq
+    """
+)
+
+
+async def _number_receipt(session: AsyncSession, payment_id: int, estate_id: int, year: int) -> int:
+    """Take the next number and write the receipt; on PostgreSQL in one statement, so the counter
+    row is locked for that statement and the commit only."""
+    params = {"payment_id": payment_id, "estate_id": estate_id, "year": year}
+    if is_postgres(session):
+        return int((await session.execute(_NUMBER_RECEIPT_POSTGRES, params)).scalar_one())
+    # SQLite's write lock (BEGIN IMMEDIATE) already serialises the whole transaction.
     table = ReceiptCounter.__table__  # type: ignore[attr-defined]
-    statement = (
-        dialect.insert(table)
+    counter = (
+        sqlite.insert(table)
         .values(estate_id=estate_id, year=year, last_seq=1)
         .on_conflict_do_update(index_elements=["estate_id", "year"], set_={"last_seq": table.c.last_seq + 1})
         .returning(table.c.last_seq)
     )
-    return int((await session.execute(statement)).scalar_one())
+    seq = int((await session.execute(counter)).scalar_one())
+    session.add(Receipt(payment_id=payment_id, estate_id=estate_id, year=year, seq=seq))
+    return seq
 
 
 async def current_owner(session: AsyncSession, unit_id: int, on: date) -> int | None:
@@ -100,23 +132,23 @@ async def record_payment(
     received_on = data.received_on or today
     if received_on > today:
         raise InvalidInput("a payment cannot be received in the future", field="received_on")
-    unit = await lock_unit(session, data.unit_id)
-    if unit is None:
+    locked = (
+        await session.execute(
+            select(Unit, Estate.allocation_order)
+            .join(Estate, col(Estate.id) == Unit.estate_id)
+            .where(Unit.id == data.unit_id)
+            .with_for_update(of=Unit)  # one writer per unit; SQLite's BEGIN IMMEDIATE does the same
+        )
+    ).first()
+    if locked is None:
         raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
-    estate = await session.get(Estate, unit.estate_id)
-    assert estate is not None and unit.id is not None
+    unit, order = locked
+    allocation_order = AllocationOrder(order)
+    assert unit.id is not None
     owner_id = await current_owner(session, unit.id, received_on)
     debits = await open_debits(session, unit.id)
-    designated = designated_debits(debits, data.designation)
-    # An undesignated payment settles the payer's own debts: a former owner's arrears stay theirs.
-    payable = [d for d in debits if d.owner_id in (None, owner_id) or {d.entry_id, d.debt_id} & designated]
-    allocations, left_over = allocate(
-        payable,
-        data.amount_fen,
-        estate.allocation_order,
-        designated,
-        late_fees_last_for=frozenset(await covered_charge_ids(session, unit.id)),
-    )
+    in_plan = frozenset(await covered_charge_ids(session, unit.id))
+    allocations, left_over = payment_allocation(debits, data, allocation_order, owner_id, in_plan)
     payment = Payment(
         estate_id=unit.estate_id,
         unit_id=unit.id,
@@ -156,17 +188,20 @@ async def record_payment(
         payment.id,
         {"unit_id": unit.id, "amount_fen": data.amount_fen, "method": data.method},
     )
-    assert payment.id is not None
-    await issue_receipt(session, payment)
+    number = await issue_receipt(session, payment)
     await session.commit()
-    return await payment_out(session, payment.id), True
+    # Answer from what was just written; a retry reads the same back through payment_out.
+    settled = [(a, by_id[a.entry_id]) for a in allocations]
+    lines = [AllocationOut(a.entry_id, d.kind, d.period, d.item, a.amount_fen) for a, d in settled]
+    return _payment_out(payment, number, lines, left_over, voided=False), True
 
 
-async def issue_receipt(session: AsyncSession, payment: Payment) -> None:
-    """Number the payment's receipt: the last write of its transaction (see :class:`Receipt`)."""
+async def issue_receipt(session: AsyncSession, payment: Payment) -> str:
+    """Number the payment's receipt as the last write of its transaction (see :class:`Receipt`)."""
     assert payment.id is not None
-    seq = await _next_receipt_seq(session, payment.estate_id, payment.received_on.year)
-    session.add(Receipt(payment_id=payment.id, estate_id=payment.estate_id, year=payment.received_on.year, seq=seq))
+    await session.flush()  # everything else first: the counter is held only from here to commit
+    seq = await _number_receipt(session, payment.id, payment.estate_id, payment.received_on.year)
+    return receipt_number(payment.received_on.year, seq)
 
 
 def payment_entry(
@@ -226,9 +261,16 @@ async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
             allocations.append(
                 AllocationOut(entry.settles_entry_id, EntryKind(kind), entry.period, item, -entry.amount_fen)
             )
+    return _payment_out(payment, receipt.number, allocations, credit, voided)
+
+
+def _payment_out(
+    payment: Payment, number: str, allocations: list[AllocationOut], credit_fen: int, voided: bool
+) -> PaymentOut:
+    assert payment.id is not None
     return PaymentOut(
         id=payment.id,
-        receipt_number=receipt.number,
+        receipt_number=number,
         estate_id=payment.estate_id,
         unit_id=payment.unit_id,
         payer_name=payment.payer_name,
@@ -239,7 +281,7 @@ async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
         received_on=payment.received_on,
         cashier=payment.cashier,
         allocations=allocations,
-        prepaid_credit_fen=credit,
+        prepaid_credit_fen=credit_fen,
         voided=voided,
     )
 

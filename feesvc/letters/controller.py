@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State, UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body as BodyParam
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import anyone, managers, managers_or_system, staff
+from feesvc.auth.principal import Principal
+from feesvc.db import business_today
+from feesvc.errors import InvalidInput
+from feesvc.letters import service
+from feesvc.letters.models import DeliveryChannel, Letter, Stage
+from feesvc.letters.policy import StageRule
+from feesvc.letters.runs import RunSummary, run_reminders
+from feesvc.registry.service import can_read_unit
+from feesvc.schemas import Body, Reason
+
+PROOF_UPLOAD_LIMIT = service.MAX_PROOF_BYTES + 64 * 1024
+
+
+class ReminderRunCreate(Body):
+    estate_id: int
+    as_of: date | None = None
+    dry_run: bool = False
+
+
+class StageIn(Body):
+    stage: Stage
+    days_from_due: Annotated[int, msgspec.Meta(ge=-30, le=3650)]
+    min_overdue_fen: Annotated[int, msgspec.Meta(ge=0)] = 0
+    cooldown_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+
+
+class HoldCreate(Body):
+    reason: Reason
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class LetterOut(msgspec.Struct):
+    id: int
+    letter_no: str
+    unit_id: int
+    kind: str
+    stage: str | None
+    channel: str
+    locale: str
+    issued_on: date
+    deadline: date | None
+    total_fen: int
+    periods: list[str]
+    run_id: int | None
+
+
+class DeliveryForm(msgspec.Struct):
+    channel: DeliveryChannel
+    delivered_on: date
+    proof: UploadFile
+    tracking_no: str = ""
+    signer: str = ""
+
+
+class DeliveryOut(msgspec.Struct):
+    id: int
+    letter_id: int
+    channel: DeliveryChannel
+    delivered_on: date
+    proof_sha256: str
+    proof_size: int
+
+
+def letter_out(letter: Letter) -> LetterOut:
+    assert letter.id is not None
+    return LetterOut(
+        letter.id,
+        letter.letter_no,
+        letter.unit_id,
+        letter.kind,
+        letter.stage,
+        letter.channel,
+        letter.locale,
+        letter.issued_on,
+        letter.deadline,
+        letter.total_fen,
+        letter.periods,
+        letter.run_id,
+    )
+
+
+def _files(state: State) -> Path:
+    return Path(state.settings.server.files_dir)
+
+
+class LetterController(Controller):
+    path = "/api/v1"
+    tags = ["letters and reminders"]
+
+    @post("/reminder-runs", guards=[managers_or_system], status_code=200)
+    async def run(self, db: AsyncSession, principal: Principal, state: State, data: ReminderRunCreate) -> RunSummary:
+        """Issue the day's reminders for an estate; a rerun the same day issues nothing new."""
+        today = business_today()
+        as_of = data.as_of or today
+        if as_of > today:
+            raise InvalidInput("a reminder run cannot be dated in the future", field="as_of")
+        return await run_reminders(
+            db,
+            principal,
+            data.estate_id,
+            as_of,
+            dry_run=data.dry_run,
+            public_base_url=state.settings.server.public_base_url,
+        )
+
+    @get("/reminder-runs/{run_id:int}", guards=[staff])
+    async def get_run(self, db: AsyncSession, run_id: int) -> dict[str, Any]:
+        run = await service.get_run(db, run_id)
+        return {
+            "id": run.id,
+            "estate_id": run.estate_id,
+            "as_of": run.as_of,
+            "status": run.status,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "summary": run.summary,
+            "print_sha256": run.print_sha256,
+        }
+
+    @get("/reminder-runs/{run_id:int}/print.pdf", guards=[staff], media_type="application/pdf")
+    async def print_file(self, db: AsyncSession, state: State, run_id: int) -> Response[bytes]:
+        """Every paper letter of the run in one print-ready PDF, sorted by building and unit."""
+        path = await service.print_file(db, run_id, _files(state))
+        return Response(
+            path.read_bytes(),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{path.name}"'},
+        )
+
+    @get("/units/{unit_id:int}/letters", guards=[anyone])
+    async def unit_letters(self, db: AsyncSession, principal: Principal, unit_id: int) -> list[LetterOut]:
+        await can_read_unit(db, principal, unit_id)
+        return [letter_out(x) for x in await service.unit_letters(db, unit_id)]
+
+    @get("/letters/{letter_id:int}/letter.pdf", guards=[anyone], media_type="application/pdf")
+    async def letter_pdf(self, db: AsyncSession, principal: Principal, letter_id: int) -> Response[bytes]:
+        """A letter rendered again exactly as issued."""
+        letter = await service.get_letter(db, letter_id)
+        await can_read_unit(db, principal, letter.unit_id)
+        _, pdf = await service.letter_pdf(db, letter_id)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{letter.letter_no}.pdf"'},
+        )
+
+    @put("/estates/{estate_id:int}/escalation-policy", guards=[managers])
+    async def set_policy(
+        self, db: AsyncSession, principal: Principal, estate_id: int, data: list[StageIn]
+    ) -> list[StageIn]:
+        rules = [StageRule(s.stage, s.days_from_due, s.min_overdue_fen, s.cooldown_days) for s in data]
+        await service.set_policy(db, principal, estate_id, rules)
+        return data
+
+    @post("/units/{unit_id:int}/reminder-holds", guards=[managers])
+    async def hold(self, db: AsyncSession, principal: Principal, unit_id: int, data: HoldCreate) -> dict[str, Any]:
+        hold = await service.add_hold(
+            db, principal, unit_id, data.reason, data.starts_on or business_today(), data.ends_on
+        )
+        return {"id": hold.id, "unit_id": unit_id, "starts_on": hold.starts_on, "ends_on": hold.ends_on}
+
+    @post("/letters/{letter_id:int}/deliveries", guards=[staff], request_max_body_size=PROOF_UPLOAD_LIMIT)
+    async def deliver(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        state: State,
+        request: Request[Any, Any, Any],
+        letter_id: int,
+        data: Annotated[DeliveryForm, BodyParam(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> DeliveryOut:
+        """Record how a letter reached the owner, with the proof file (PDF, JPEG or PNG, at most 5 MB)."""
+        proof = await data.proof.read()
+        record = await service.record_delivery(
+            db,
+            principal,
+            letter_id,
+            data.channel,
+            data.delivered_on,
+            data.tracking_no,
+            data.signer,
+            proof,
+            _files(state),
+            business_today(),
+        )
+        assert record.id is not None
+        return DeliveryOut(
+            record.id, letter_id, record.channel, record.delivered_on, record.proof_sha256, record.proof_size
+        )

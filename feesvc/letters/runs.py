@@ -1,0 +1,545 @@
+"""The scheduled reminder run: the right letter to the right owner at the right stage, never twice.
+
+A run reads the ledger as it stands at the moment of the run (so nobody who has paid gets a
+reminder), decides each unit's stage and letter, skips units that must not be chased (open
+complaint, kept plan, manual hold, hardship escalation, cool-down), checks every letter for
+forbidden content, and issues the rest with their electronic messages in batches. Letters carry a
+dedupe key per unit, stage and day: a rerun, or a run resumed after a crash, issues nothing twice.
+Only one run per estate can be running (a partial unique index); a run left "running" by a crash
+for longer than ``STALE_AFTER`` is taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func
+from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from feesvc.arrears.models import ArrearsCase, CaseStatus
+from feesvc.arrears.service import active_case, effective_decision, reminder_pause_reason
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.db import utcnow
+from feesvc.errors import Conflict
+from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
+from feesvc.letters.compliance import check_html, check_text
+from feesvc.letters.content import (
+    BELIEFS,
+    LetterContext,
+    PeriodLine,
+    PlanTerms,
+    PrepayOffer,
+    render_letter_html,
+    short_message,
+)
+from feesvc.letters.kinds import LetterKind
+from feesvc.letters.models import (
+    EscalationStage,
+    Letter,
+    OutboxMessage,
+    OutboxStatus,
+    ReminderHold,
+    ReminderRun,
+    RunStatus,
+    Stage,
+)
+from feesvc.letters.policy import DEFAULT_POLICY, Position, StageRule, letter_kind_for, stage_reached
+from feesvc.plans.models import InstallmentPlan, PlanState
+from feesvc.prepay.models import PrepayDiscountTier
+from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
+from feesvc.registry.service import get_estate, ownership_covering
+from feesvc.rules.installments import schedule
+from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
+from feesvc.service_records.service import service_summary
+from feesvc.standards.models import FeeStandard
+
+STALE_AFTER = timedelta(minutes=30)
+HARDSHIP_INSTALLMENTS = 3
+BATCH = 500
+
+
+class RunSummary(msgspec.Struct):
+    estate_id: int
+    as_of: date
+    dry_run: bool
+    run_id: int | None
+    letters_by_kind: dict[str, int]
+    messages_by_channel: dict[str, int]
+    skipped_by_reason: dict[str, int]
+    blocked: list[dict[str, Any]]
+    legal_review_units: list[int]
+
+
+@dataclass
+class _Debt:
+    period: str | None
+    item: str | None
+    kind: str
+    open_fen: int
+    due: date
+
+
+@dataclass
+class _UnitFacts:
+    unit_id: int
+    building: str
+    building_id: int
+    number: str
+    debts: list[_Debt] = field(default_factory=list)
+
+    def position(self, as_of: date) -> Position:
+        overdue = [d for d in self.debts if d.due < as_of]
+        upcoming = [d.due for d in self.debts if d.due >= as_of]
+        return Position(
+            unit_id=self.unit_id,
+            oldest_overdue_due=min((d.due for d in overdue), default=None),
+            overdue_fen=sum(d.open_fen for d in overdue),
+            next_unpaid_due=min(upcoming, default=None),
+        )
+
+
+@dataclass
+class _Planned:
+    facts: _UnitFacts
+    rule: StageRule
+    kind: LetterKind
+    owner: Owner
+    belief: str | None
+
+
+async def estate_policy(session: AsyncSession, estate_id: int) -> tuple[StageRule, ...]:
+    rows = (await session.execute(select(EscalationStage).where(EscalationStage.estate_id == estate_id))).scalars()
+    rules = tuple(StageRule(Stage(r.stage), r.days_from_due, r.min_overdue_fen, r.cooldown_days) for r in rows)
+    return rules or DEFAULT_POLICY
+
+
+async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, _UnitFacts]:
+    """Every unit of the estate with what is open on its charges and late fees, in one query."""
+    settling = aliased(LedgerEntry)
+    settled = (
+        select(settling.settles_entry_id.label("entry_id"), func.sum(settling.amount_fen).label("fen"))  # type: ignore[union-attr]
+        .where(settling.estate_id == estate_id, col(settling.settles_entry_id).is_not(None))
+        .group_by(col(settling.settles_entry_id))
+        .subquery()
+    )
+    charge = aliased(LedgerEntry)
+    open_fen = LedgerEntry.amount_fen + func.coalesce(settled.c.fen, 0)
+    rows = await session.execute(
+        select_columns(
+            col(LedgerEntry.unit_id),
+            col(LedgerEntry.period),
+            col(LedgerEntry.item),
+            col(LedgerEntry.kind),
+            open_fen,
+            func.coalesce(charge.due_date, LedgerEntry.due_date),
+        )
+        .outerjoin(settled, settled.c.entry_id == LedgerEntry.id)
+        .outerjoin(charge, col(charge.id) == LedgerEntry.basis_entry_id)
+        .where(col(LedgerEntry.estate_id) == estate_id, col(LedgerEntry.kind).in_(DEBIT_KINDS), open_fen > 0)
+    )
+    units = {
+        unit_id: _UnitFacts(unit_id, building, building_id, number)
+        for unit_id, building, building_id, number in (
+            await session.execute(
+                select(Unit.id, Building.name, Building.id, Unit.number)
+                .join(Building, col(Building.id) == Unit.building_id)
+                .where(Unit.estate_id == estate_id)
+            )
+        ).all()
+        if unit_id is not None and building_id is not None
+    }
+    for unit_id, period, item, kind, fen, due in rows.all():
+        if due is not None and unit_id in units:
+            units[unit_id].debts.append(_Debt(period, item, kind, int(fen), due))
+    return units
+
+
+async def _owners(session: AsyncSession, estate_id: int, on: date) -> dict[int, Owner]:
+    rows = await session.execute(
+        select(Ownership.unit_id, Owner)
+        .join(Owner, col(Owner.id) == Ownership.owner_id)
+        .join(Unit, col(Unit.id) == Ownership.unit_id)
+        .where(Unit.estate_id == estate_id, ownership_covering(on))
+    )
+    return {unit_id: owner for unit_id, owner in rows.all()}
+
+
+async def _held(session: AsyncSession, estate_id: int, on: date) -> set[int]:
+    rows = await session.execute(
+        select(ReminderHold.unit_id)
+        .join(Unit, col(Unit.id) == ReminderHold.unit_id)
+        .where(
+            Unit.estate_id == estate_id,
+            col(ReminderHold.starts_on) <= on,
+            (col(ReminderHold.ends_on).is_(None)) | (col(ReminderHold.ends_on) >= on),
+        )
+    )
+    return set(rows.scalars())
+
+
+async def _plans_kept(session: AsyncSession, estate_id: int) -> set[int]:
+    rows = await session.execute(
+        select(InstallmentPlan.unit_id).where(
+            InstallmentPlan.estate_id == estate_id, InstallmentPlan.state == PlanState.active
+        )
+    )
+    return set(rows.scalars())
+
+
+async def _units_to_ask(session: AsyncSession, estate_id: int) -> set[int]:
+    """Units with an open case or a complaint: only these can have a pause or a cause."""
+    cases = await session.execute(
+        select(ArrearsCase.unit_id).where(ArrearsCase.estate_id == estate_id, ArrearsCase.status != CaseStatus.resolved)
+    )
+    complaints = await session.execute(
+        select(Complaint.unit_id).where(Complaint.estate_id == estate_id, col(Complaint.closed_at).is_(None))
+    )
+    return set(cases.scalars()) | set(complaints.scalars())
+
+
+async def _last_letters(session: AsyncSession, estate_id: int) -> tuple[dict[tuple[int, str], date], set[int]]:
+    """(unit, stage) → the day its last letter went out, and the units already sent an explanation."""
+    rows = await session.execute(
+        select(Letter.unit_id, Letter.stage, Letter.kind, func.max(Letter.issued_on))
+        .where(Letter.estate_id == estate_id)
+        .group_by(col(Letter.unit_id), col(Letter.stage), col(Letter.kind))
+    )
+    last: dict[tuple[int, str], date] = {}
+    explained: set[int] = set()
+    for unit_id, stage, kind, issued_on in rows.all():
+        if stage is not None:
+            key = (unit_id, stage)
+            last[key] = max(last.get(key, issued_on), issued_on)
+        if kind == LetterKind.explanation:
+            explained.add(unit_id)
+    return last, explained
+
+
+async def decide(
+    session: AsyncSession, estate: Estate, as_of: date
+) -> tuple[list[_Planned], Counter[str], list[int], dict[int, _UnitFacts]]:
+    """Every unit's stage and letter, or why it gets none."""
+    assert estate.id is not None
+    rules = await estate_policy(session, estate.id)
+    units = await _unit_debts(session, estate.id, as_of)
+    owners = await _owners(session, estate.id, as_of)
+    held = await _held(session, estate.id, as_of)
+    kept = await _plans_kept(session, estate.id)
+    to_ask = await _units_to_ask(session, estate.id)
+    last, explained = await _last_letters(session, estate.id)
+    planned: list[_Planned] = []
+    skipped: Counter[str] = Counter()
+    legal_review: list[int] = []
+    for facts in units.values():
+        rule = stage_reached(facts.position(as_of), as_of, rules)
+        if rule is None:
+            continue  # paid up, or nothing due soon
+        reason, cause, belief = None, None, None
+        owner = owners.get(facts.unit_id)
+        if owner is None:
+            reason = "no owner on record"
+        elif facts.unit_id in held:
+            reason = "manual hold"
+        elif facts.unit_id in kept:
+            reason = "installment plan being kept"
+        elif facts.unit_id in to_ask:
+            pause = await reminder_pause_reason(session, facts.unit_id, as_of)
+            if pause is not None and rule.stage != Stage.pre_due:
+                reason = "complaint or case pause" if "complaint" in pause else "case pause"
+            case = await active_case(session, facts.unit_id)
+            decision = None if case is None else await effective_decision(session, case)
+            if decision is not None:
+                cause, belief = decision.category.value, decision.belief.value if decision.belief else None
+        if reason is None:
+            sent = last.get((facts.unit_id, rule.stage))
+            if sent is not None and (as_of - sent).days < rule.cooldown_days:
+                reason = "same stage within cool-down" if sent != as_of else "already issued today"
+        if reason is not None:
+            skipped[reason] += 1
+            continue
+        assert owner is not None
+        kind = letter_kind_for(rule.stage, cause, facts.unit_id in explained)
+        if kind == LetterKind.explanation and belief not in BELIEFS:
+            kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
+        if kind is None:
+            legal_review.append(facts.unit_id)
+            continue
+        planned.append(_Planned(facts, rule, kind, owner, belief))
+    return planned, skipped, legal_review, units
+
+
+def _period_lines(facts: _UnitFacts, as_of: date, item_names: dict[str, str]) -> tuple[PeriodLine, ...]:
+    by_period: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for debt in facts.debts:
+        if debt.due >= as_of or debt.period is None:
+            continue
+        item = debt.item or "service_fee"
+        slot = by_period[(debt.period, item)]
+        slot[0 if debt.kind == EntryKind.charge else 1] += debt.open_fen
+    return tuple(
+        PeriodLine(period=period, item_name=item_names.get(item, item), amount_fen=principal, late_fee_fen=late)
+        for (period, item), (principal, late) in sorted(by_period.items())
+    )
+
+
+async def _item_names(session: AsyncSession, estate_id: int) -> dict[str, str]:
+    query = select(FeeStandard.item, FeeStandard.item_name).where(FeeStandard.estate_id == estate_id)
+    rows = await session.execute(query)
+    return dict(rows.all())
+
+
+async def _prepay_offer(session: AsyncSession, estate_id: int, monthly_fen: int) -> PrepayOffer | None:
+    tiers = (
+        (
+            await session.execute(
+                select(PrepayDiscountTier)
+                .where(PrepayDiscountTier.estate_id == estate_id)
+                .order_by(col(PrepayDiscountTier.min_months))
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if tiers is None or monthly_fen <= 0:
+        return None
+    saving = int(monthly_fen * tiers.min_months * tiers.percent_off / 100)
+    return PrepayOffer(months=tiers.min_months, percent_off=tiers.percent_off, saving_fen=saving)
+
+
+def letter_no(estate: Estate, as_of: date, unit_id: int, stage: Stage) -> str:
+    return f"{estate.code}-{as_of:%Y%m%d}-{unit_id}-{stage.value}"
+
+
+async def _context(
+    session: AsyncSession,
+    estate: Estate,
+    plan: _Planned,
+    as_of: date,
+    item_names: dict[str, str],
+    summaries: dict[int, tuple[tuple[str, int], ...]],
+    public_base_url: str,
+) -> LetterContext:
+    assert estate.id is not None
+    facts = plan.facts
+    periods = _period_lines(facts, as_of, item_names)
+    if plan.kind == LetterKind.pre_due_notice:
+        upcoming = [d for d in facts.debts if d.due >= as_of]
+        periods = tuple(
+            PeriodLine(d.period or "", item_names.get(d.item or "", d.item or ""), d.open_fen, 0) for d in upcoming
+        )
+    total = sum(p.amount_fen + p.late_fee_fen for p in periods)
+    if facts.building_id not in summaries:
+        last_month = f"{as_of - relativedelta(months=1):%Y-%m}"
+        labels = ACTIVITY_LABELS["en" if estate.locale.startswith("en") else "zh"]
+        summaries[facts.building_id] = tuple(
+            (labels[t.kind], t.count) for t in await service_summary(session, estate.id, facts.building_id, last_month)
+        )
+    prepay = await _prepay_offer(session, estate.id, total) if plan.kind == LetterKind.pre_due_notice else None
+    terms = _proposed_plan(estate, periods, as_of) if plan.kind == LetterKind.hardship_offer else None
+    return LetterContext(
+        kind=plan.kind,
+        locale=plan.owner.locale or estate.locale,
+        letter_no=letter_no(estate, as_of, facts.unit_id, plan.rule.stage),
+        issued_on=as_of,
+        company=estate.company_name,
+        estate=estate.name,
+        estate_address=estate.address,
+        service_phone=estate.service_phone,
+        owner_name=plan.owner.name,
+        postal_address=plan.owner.postal_address,
+        unit_label=f"{facts.building} {facts.number}",
+        periods=periods,
+        total_fen=total,
+        due_on=min((d.due for d in facts.debts if d.due >= as_of), default=None),
+        deadline=as_of + timedelta(days=estate.final_demand_days) if plan.kind == LetterKind.final_demand else None,
+        service_summary=summaries[facts.building_id],
+        prepay_offer=prepay,
+        plan=terms,
+        belief=plan.belief,
+        statement_url=f"{public_base_url}/api/v1/units/{facts.unit_id}/statement",
+    )
+
+
+def _proposed_plan(estate: Estate, periods: tuple[PeriodLine, ...], as_of: date) -> PlanTerms:
+    """The hardship playbook's offer: three monthly installments of the principal, late fees waived."""
+    principal = sum(p.amount_fen for p in periods)
+    return PlanTerms(
+        installments=tuple(schedule(principal, HARDSHIP_INSTALLMENTS, as_of + timedelta(days=15))),
+        late_fee_treatment="waive_on_completion",
+        grace_days=estate.grace_days,
+        waived_fees_return=estate.plan_break_restores_waived,
+    )
+
+
+def _channels(kind: LetterKind, owner: Owner) -> tuple[str, str | None]:
+    """The letter's channel and, if any, the electronic message beside it."""
+    preferred = Channel(owner.preferred_channel)
+    if preferred == Channel.paper:
+        return "paper", None
+    # A final demand always goes on paper as well, for provable delivery.
+    return ("paper" if kind == LetterKind.final_demand else preferred.value), preferred.value
+
+
+def _recipient(owner: Owner, channel: str) -> str:
+    return owner.email if channel == Channel.email else owner.phone
+
+
+async def _claim_run(session: AsyncSession, estate_id: int, as_of: date, actor: Principal) -> ReminderRun:
+    stale = await session.execute(
+        select(ReminderRun).where(ReminderRun.estate_id == estate_id, ReminderRun.status == RunStatus.running)
+    )
+    for running in stale.scalars():
+        if utcnow() - running.started_at < STALE_AFTER:
+            raise Conflict(f"reminder run #{running.id} for this estate is still running", field="estate_id")
+        running.status = RunStatus.failed
+        running.finished_at = utcnow()
+    run = ReminderRun(estate_id=estate_id, as_of=as_of, status=RunStatus.running, actor=actor.label)
+    session.add(run)
+    try:
+        await session.commit()
+    except IntegrityError as error:
+        await session.rollback()
+        raise Conflict("another reminder run for this estate has just started", field="estate_id") from error
+    return run
+
+
+async def run_reminders(
+    session: AsyncSession,
+    actor: Principal,
+    estate_id: int,
+    as_of: date,
+    *,
+    dry_run: bool = False,
+    public_base_url: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    estate = await get_estate(session, estate_id, field="estate_id")
+    run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
+    planned, skipped, legal_review, _ = await decide(session, estate, as_of)
+    letters: Counter[str] = Counter()
+    messages: Counter[str] = Counter()
+    blocked: list[dict[str, Any]] = []
+    item_names = await _item_names(session, estate_id)
+    summaries: dict[int, tuple[tuple[str, int], ...]] = {}
+    for done, plan in enumerate(planned, start=1):
+        ctx = await _context(session, estate, plan, as_of, item_names, summaries, public_base_url)
+        channel, electronic = _channels(plan.kind, plan.owner)
+        text = short_message(ctx) if electronic else ""
+        violations = check_html(render_letter_html(ctx)) + (check_text(text) if text else [])
+        if violations:
+            blocked.append(
+                {
+                    "unit_id": plan.facts.unit_id,
+                    "kind": plan.kind.value,
+                    "violations": [f"{v.family}: {v.sentence}" for v in violations],
+                }
+            )
+            continue
+        letters[plan.kind.value] += 1
+        if electronic:
+            messages[electronic] += 1
+        if run is not None:
+            await _issue(session, run, estate, plan, ctx, channel, electronic, text, actor)
+            if done % BATCH == 0:
+                await session.commit()  # progress survives a crash; a rerun skips what is issued
+        if progress is not None:
+            progress(done, len(planned))
+    summary = RunSummary(
+        estate_id=estate_id,
+        as_of=as_of,
+        dry_run=dry_run,
+        run_id=run.id if run else None,
+        letters_by_kind=dict(letters),
+        messages_by_channel=dict(messages),
+        skipped_by_reason=dict(skipped),
+        blocked=blocked,
+        legal_review_units=sorted(legal_review),
+    )
+    if run is not None:
+        run.status = RunStatus.completed
+        run.finished_at = utcnow()
+        run.summary = msgspec.to_builtins(summary)
+        await record_audit(
+            session,
+            actor,
+            "reminders.run",
+            "estate",
+            estate_id,
+            {"run_id": run.id, "as_of": as_of.isoformat(), "letters": sum(letters.values())},
+        )
+        await session.commit()
+    return summary
+
+
+async def _issue(
+    session: AsyncSession,
+    run: ReminderRun,
+    estate: Estate,
+    plan: _Planned,
+    ctx: LetterContext,
+    channel: str,
+    electronic: str | None,
+    text: str,
+    actor: Principal,
+) -> None:
+    assert estate.id is not None
+    letter = Letter(
+        estate_id=estate.id,
+        unit_id=plan.facts.unit_id,
+        owner_id=plan.owner.id,
+        run_id=run.id,
+        kind=plan.kind.value,
+        stage=plan.rule.stage,
+        channel=channel,
+        locale=ctx.locale,
+        letter_no=ctx.letter_no,
+        issued_on=ctx.issued_on,
+        deadline=ctx.deadline,
+        total_fen=ctx.total_fen,
+        periods=[p.period for p in ctx.periods],
+        context=msgspec.to_builtins(ctx),
+        dedupe_key=f"{plan.facts.unit_id}:{plan.rule.stage.value}:{ctx.issued_on}",
+        actor=actor.label,
+    )
+    session.add(letter)
+    if electronic is None:
+        return
+    await session.flush()
+    assert letter.id is not None
+    session.add(
+        OutboxMessage(
+            letter_id=letter.id,
+            channel=electronic,
+            recipient=_recipient(plan.owner, electronic),
+            subject=ctx.letter_no,
+            body=text,
+            status=OutboxStatus.pending,
+            dedupe_key=f"{ctx.letter_no}:{electronic}",
+        )
+    )
+
+
+def context_of(letter: Letter) -> LetterContext:
+    """The letter exactly as it was issued, to render it again."""
+    return msgspec.convert(letter.context, LetterContext)
+
+
+def print_file_path(files_dir: Path, run_id: int) -> Path:
+    return files_dir / "runs" / f"reminder-run-{run_id}.pdf"
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

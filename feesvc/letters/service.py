@@ -1,0 +1,200 @@
+"""Letters after issue: reading and rendering them, the run's print file, holds, policy, delivery proofs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, delete, select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.errors import InvalidInput, NotFound
+from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
+from feesvc.letters.content import render_letter_pdf, render_letters_pdf
+from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
+from feesvc.letters.models import DeliveryChannel, DeliveryRecord, EscalationStage, Letter, ReminderHold, ReminderRun
+from feesvc.letters.policy import StageRule
+from feesvc.letters.runs import context_of, print_file_path
+from feesvc.registry.models import Building, Unit
+from feesvc.registry.service import get_estate, get_unit
+
+MAX_PROOF_BYTES = 5 * 1024 * 1024
+PROOF_TYPES = {
+    b"%PDF-": ("application/pdf", ".pdf"),
+    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
+    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+}
+
+
+async def get_letter(session: AsyncSession, letter_id: int) -> Letter:
+    letter = await session.get(Letter, letter_id)
+    if letter is None:
+        raise NotFound(f"letter {letter_id} does not exist")
+    return letter
+
+
+async def letter_pdf(session: AsyncSession, letter_id: int) -> tuple[Letter, bytes]:
+    letter = await get_letter(session, letter_id)
+    return letter, render_letter_pdf(context_of(letter))
+
+
+async def unit_letters(session: AsyncSession, unit_id: int) -> list[Letter]:
+    await get_unit(session, unit_id)
+    query = select(Letter).where(Letter.unit_id == unit_id).order_by(col(Letter.issued_on), col(Letter.id))
+    return list((await session.execute(query)).scalars())
+
+
+async def get_run(session: AsyncSession, run_id: int) -> ReminderRun:
+    run = await session.get(ReminderRun, run_id)
+    if run is None:
+        raise NotFound(f"reminder run {run_id} does not exist")
+    return run
+
+
+async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Path:
+    """The run's paper letters in one print-ready PDF, by building and unit; made once, then kept."""
+    run = await get_run(session, run_id)
+    path = print_file_path(files_dir, run_id)
+    if run.print_file and path.exists():
+        return path
+    rows = await session.execute(
+        select(Letter)
+        .join(Unit, col(Unit.id) == Letter.unit_id)
+        .join(Building, col(Building.id) == Unit.building_id)
+        .where(Letter.run_id == run_id, Letter.channel == "paper")
+        .order_by(col(Building.name), col(Unit.number))
+    )
+    contexts = [context_of(letter) for letter in rows.scalars()]
+    if not contexts:
+        raise NotFound(f"reminder run {run_id} issued no paper letters")
+    pdf = render_letters_pdf(contexts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pdf)
+    run.print_file = str(path)
+    run.print_sha256 = hashlib.sha256(pdf).hexdigest()
+    await session.commit()
+    return path
+
+
+async def set_policy(session: AsyncSession, actor: Principal, estate_id: int, rules: list[StageRule]) -> None:
+    await get_estate(session, estate_id)
+    stages = [r.stage for r in rules]
+    if len(set(stages)) != len(stages):
+        raise InvalidInput("each stage appears once", field="stages")
+    overdue = sorted((r for r in rules if r.stage != "pre_due"), key=lambda r: r.days_from_due)
+    if [r.stage for r in overdue] != [s for s in ("friendly", "formal", "final_demand", "legal_review") if s in stages]:
+        raise InvalidInput("stages must start later as they escalate", field="stages")
+    await session.execute(delete(EscalationStage).where(col(EscalationStage.estate_id) == estate_id))
+    session.add_all(
+        EscalationStage(
+            estate_id=estate_id,
+            stage=r.stage,
+            days_from_due=r.days_from_due,
+            min_overdue_fen=r.min_overdue_fen,
+            cooldown_days=r.cooldown_days,
+        )
+        for r in rules
+    )
+    await record_audit(
+        session,
+        actor,
+        "escalation.policy",
+        "estate",
+        estate_id,
+        {"stages": [[r.stage, r.days_from_due, r.min_overdue_fen, r.cooldown_days] for r in rules]},
+    )
+    await session.commit()
+
+
+async def add_hold(
+    session: AsyncSession, actor: Principal, unit_id: int, reason: str, starts_on: date, ends_on: date | None
+) -> ReminderHold:
+    await get_unit(session, unit_id)
+    if ends_on is not None and ends_on < starts_on:
+        raise InvalidInput("a hold cannot end before it starts", field="ends_on")
+    hold = ReminderHold(unit_id=unit_id, reason=reason, starts_on=starts_on, ends_on=ends_on, actor=actor.label)
+    session.add(hold)
+    await session.flush()
+    await record_audit(session, actor, "reminders.hold", "unit", unit_id, {"reason": reason})
+    await session.commit()
+    return hold
+
+
+def proof_type(content: bytes) -> tuple[str, str]:
+    for magic, kind in PROOF_TYPES.items():
+        if content.startswith(magic):
+            return kind
+    raise InvalidInput("a proof file must be a PDF, JPEG or PNG", field="proof")
+
+
+async def record_delivery(
+    session: AsyncSession,
+    actor: Principal,
+    letter_id: int,
+    channel: DeliveryChannel,
+    delivered_on: date,
+    tracking_no: str,
+    signer: str,
+    proof: bytes,
+    files_dir: Path,
+    today: date,
+) -> DeliveryRecord:
+    """Keep the proof file with its SHA-256; a delivered demand interrupts limitation for its periods."""
+    letter = await get_letter(session, letter_id)
+    if delivered_on > today:
+        raise InvalidInput("a letter cannot be delivered in the future", field="delivered_on")
+    if delivered_on < letter.issued_on:
+        raise InvalidInput("a letter cannot be delivered before it was issued", field="delivered_on")
+    if len(proof) > MAX_PROOF_BYTES:
+        raise InvalidInput(f"a proof file is at most {MAX_PROOF_BYTES // (1024 * 1024)} MB", field="proof")
+    if not proof:
+        raise InvalidInput("a proof file is required", field="proof")
+    media_type, suffix = proof_type(proof)
+    if channel in (DeliveryChannel.ems, DeliveryChannel.registered_mail) and not tracking_no:
+        raise InvalidInput("mail delivery needs its tracking number", field="tracking_no")
+    if channel == DeliveryChannel.hand and not signer:
+        raise InvalidInput("hand delivery needs the signer's name", field="signer")
+    digest = hashlib.sha256(proof).hexdigest()
+    path = files_dir / "proofs" / f"{digest}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_bytes(proof)
+    record = DeliveryRecord(
+        letter_id=letter_id,
+        channel=channel,
+        tracking_no=tracking_no,
+        signer=signer,
+        delivered_on=delivered_on,
+        proof_path=str(path),
+        proof_sha256=digest,
+        proof_size=len(proof),
+        proof_media_type=media_type,
+        recorded_by=actor.label,
+    )
+    session.add(record)
+    if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS:
+        session.add_all(
+            LimitationEvent(
+                unit_id=letter.unit_id,
+                period=period,
+                kind=InterruptionKind.demand_delivered,
+                occurred_on=delivered_on,
+                source=f"letter {letter.letter_no}",
+                actor=actor.label,
+            )
+            for period in letter.periods
+        )
+    await session.flush()
+    await record_audit(
+        session,
+        actor,
+        "letter.delivered",
+        "letter",
+        letter_id,
+        {"channel": channel, "sha256": digest, "delivered_on": delivered_on.isoformat()},
+    )
+    await session.commit()
+    return record

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message as MessageHandler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import select
+
+from feesvc.auth.models import Role
+from feesvc.db import business_today
+from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
+from feesvc.letters.outbox import SmtpSender, deliver
+from feesvc.settings import MailSettings
+from tests.support import Api, Estate, problem
+
+TODAY = business_today()
+
+
+def months_back(n: int) -> str:
+    first = TODAY.replace(day=1)
+    for _ in range(n):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return f"{first:%Y-%m}"
+
+
+async def pay(api: Api, unit_id: int, amount: int) -> None:
+    body = {"unit_id": unit_id, "amount_fen": amount, "method": "cash"}
+    await api.ok(await api.post("/api/v1/payments", body, Role.cashier, headers={"Idempotency-Key": uuid.uuid4().hex}))
+
+
+async def estate_in_arrears(api: Api) -> Estate:
+    """Units 0–6 billed for the last four months (due on the 1st, 200 元 a month)."""
+    estate = await api.make_estate(
+        units=7,
+        rate="2.00",
+        area="100.00",
+        settings={"due_day": 1},
+        effective_from="2024-01-01",
+        owners_from="2024-01-01",
+    )
+    for n in (3, 2, 1, 0):
+        await api.bill(estate.id, months_back(n), f"{months_back(n)}-01")
+    return estate
+
+
+async def pdf_tool(tool: str, path: Path) -> str:
+    """pdfinfo or pdftotext (poppler) on a file, without blocking the test's event loop."""
+    args = [tool, str(path)] if tool == "pdfinfo" else [tool, "-layout", str(path), "-"]
+    process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    return out.decode()
+
+
+async def run(api: Api, estate_id: int, **extra: Any) -> Any:
+    return await api.ok(await api.post("/api/v1/reminder-runs", {"estate_id": estate_id, **extra}), 200)
+
+
+async def test_each_unit_gets_the_letter_of_its_stage_and_a_rerun_issues_none(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    estate = await estate_in_arrears(api)
+    paid_up, friendly, formal, final, complaint, held, plan = estate.unit_ids
+    await pay(api, paid_up, 80000)
+    await pay(api, friendly, 60000)  # only this month open: ~3 weeks overdue
+    await pay(api, formal, 40000)  # two months open: ~7 weeks
+    await api.ok(
+        await api.post(
+            f"/api/v1/units/{complaint}/complaints",
+            {"category": "leak", "channel": "phone", "text": "卫生间顶棚漏水，一直没人来修"},
+            Role.cashier,
+        )
+    )
+    await api.ok(await api.post(f"/api/v1/units/{held}/reminder-holds", {"reason": "业主住院，经理批准暂缓"}))
+    await pay(api, plan, 40000)
+
+    summary = await run(api, estate.id)
+    kinds = summary["letters_by_kind"]
+    days_final = (TODAY - (TODAY.replace(day=1) - timedelta(days=80)).replace(day=1)).days
+    expected_final = "final_demand" if days_final >= 90 else "formal_reminder"
+    assert kinds.get("friendly_reminder") == 1
+    assert sum(kinds.values()) == 4  # friendly, formal, final-stage unit, and the "plan" unit (no plan yet)
+    assert kinds.get(expected_final, 0) >= 1
+    assert summary["skipped_by_reason"] == {"complaint or case pause": 1, "manual hold": 1}
+    async with sessions() as s:
+        letters = (await s.execute(select(Letter).where(Letter.estate_id == estate.id))).scalars().all()
+    by_unit = {letter.unit_id: letter for letter in letters}
+    assert paid_up not in by_unit and complaint not in by_unit and held not in by_unit
+    assert by_unit[friendly].kind == "friendly_reminder" and by_unit[formal].kind == "formal_reminder"
+    assert by_unit[final].periods == [months_back(n) for n in (3, 2, 1, 0)]
+    if by_unit[final].kind == "final_demand":
+        assert by_unit[final].deadline == TODAY + timedelta(days=15)
+
+    again = await run(api, estate.id)
+    assert again["letters_by_kind"] == {}
+    assert again["skipped_by_reason"]["already issued today"] == 4
+    async with sessions() as s:
+        assert len((await s.execute(select(Letter).where(Letter.estate_id == estate.id))).scalars().all()) == 4
+
+
+async def test_dry_run_writes_nothing_and_bad_input_is_refused(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    estate = await estate_in_arrears(api)
+    summary = await run(api, estate.id, dry_run=True)
+    assert summary["run_id"] is None and sum(summary["letters_by_kind"].values()) == 7
+    async with sessions() as s:
+        assert (await s.execute(select(Letter).where(Letter.estate_id == estate.id))).first() is None
+    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    problem(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": tomorrow}), 422, "as_of")
+    problem(await api.post("/api/v1/reminder-runs", {"estate_id": 987654}), 404, "estate_id")
+    problem(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id}, Role.cashier), 403)
+
+
+async def test_letters_render_and_the_run_prints_one_file(api: Api, tmp_path: Path) -> None:
+    estate = await estate_in_arrears(api)
+    summary = await run(api, estate.id)
+    response = await api.get(f"/api/v1/reminder-runs/{summary['run_id']}/print.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    printed = tmp_path / "run.pdf"
+    printed.write_bytes(response.content)
+    pages = await pdf_tool("pdfinfo", printed)
+    assert int(next(line.split()[-1] for line in pages.splitlines() if line.startswith("Pages:"))) >= 7
+    letters = await api.ok(await api.get(f"/api/v1/units/{estate.unit_ids[0]}/letters"))
+    single = await api.get(f"/api/v1/letters/{letters[0]['id']}/letter.pdf")
+    assert single.status_code == 200
+    one = tmp_path / "one.pdf"
+    one.write_bytes(single.content)
+    text = await pdf_tool("pdftotext", one)
+    assert "业主0" in text and "1栋 101" in text
+    owner = await api.owner_token(estate.owner_ids[1])
+    problem(await api.get(f"/api/v1/letters/{letters[0]['id']}/letter.pdf", owner), (403, 404))
+
+
+@pytest.fixture
+def smtp_server() -> Any:
+    handler = _Inbox()
+    with socket.socket() as probe:  # a free port on loopback for this test's SMTP server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+class _Inbox(MessageHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[Any] = []
+
+    def handle_message(self, message: Any) -> None:
+        self.messages.append(message)
+
+
+async def test_email_goes_out_once_and_a_failing_gateway_keeps_it(
+    api: Api, sessions: async_sessionmaker[AsyncSession], smtp_server: Any
+) -> None:
+    controller, inbox = smtp_server
+    estate = await estate_in_arrears(api)
+    owner = await api.ok(
+        await api.post(
+            "/api/v1/owners", {"name": "邮件业主", "email": "owner@example.test", "preferred_channel": "email"}
+        )
+    )
+    await api.ok(
+        await api.post(
+            f"/api/v1/units/{estate.unit_ids[0]}/ownerships", {"owner_id": owner["id"], "starts_on": "2024-06-01"}
+        )
+    )
+    summary = await run(api, estate.id)
+    assert summary["messages_by_channel"] == {"email": 1}
+
+    async with sessions() as s:
+        dead = SmtpSender(MailSettings(host="127.0.0.1", port=1))  # nothing listens there
+        failed = await deliver(s, dead)
+        assert (failed.sent, failed.failed) == (0, 1)
+        [message] = (
+            (await s.execute(select(OutboxMessage).where(OutboxMessage.recipient == "owner@example.test")))
+            .scalars()
+            .all()
+        )
+        assert message.status == OutboxStatus.failed and message.attempts == 1
+        message.next_attempt_at = message.created_at  # let the retry fall due now
+        await s.commit()
+        live = SmtpSender(MailSettings(host="127.0.0.1", port=controller.port, sender="billing@estate.test"))
+        assert (await deliver(s, live)).sent == 1
+        assert (await deliver(s, live)).sent == 0  # never twice
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0]["To"] == "owner@example.test"
+    assert "/statement" in inbox.messages[0].get_payload(decode=True).decode()
