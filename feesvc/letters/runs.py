@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from feesvc.letters.content import (
     PeriodLine,
     PlanTerms,
     PrepayOffer,
+    email_subject,
     render_letter_html,
     short_message,
 )
@@ -301,21 +303,23 @@ async def _item_names(session: AsyncSession, estate_id: int) -> dict[str, str]:
     return dict(rows.all())
 
 
-async def _prepay_offer(session: AsyncSession, estate_id: int, monthly_fen: int) -> PrepayOffer | None:
+async def _prepay_offer(session: AsyncSession, estate: Estate, cycle_fen: int) -> PrepayOffer | None:
+    """The estate's smallest prepay tier, with what it would save this owner at the current fee."""
     tiers = (
         (
             await session.execute(
                 select(PrepayDiscountTier)
-                .where(PrepayDiscountTier.estate_id == estate_id)
+                .where(PrepayDiscountTier.estate_id == estate.id)
                 .order_by(col(PrepayDiscountTier.min_months))
             )
         )
         .scalars()
         .first()
     )
-    if tiers is None or monthly_fen <= 0:
+    if tiers is None or cycle_fen <= 0:
         return None
-    saving = int(monthly_fen * tiers.min_months * tiers.percent_off / 100)
+    monthly = Decimal(cycle_fen) / estate.cycle_months
+    saving = int((monthly * tiers.min_months * tiers.percent_off / 100).quantize(Decimal(1), ROUND_HALF_UP))
     return PrepayOffer(months=tiers.min_months, percent_off=tiers.percent_off, saving_fen=saving)
 
 
@@ -347,7 +351,7 @@ async def _context(
         summaries[facts.building_id] = tuple(
             (labels[t.kind], t.count) for t in await service_summary(session, estate.id, facts.building_id, last_month)
         )
-    prepay = await _prepay_offer(session, estate.id, total) if plan.kind == LetterKind.pre_due_notice else None
+    prepay = await _prepay_offer(session, estate, total) if plan.kind == LetterKind.pre_due_notice else None
     terms = _proposed_plan(estate, periods, as_of) if plan.kind == LetterKind.hardship_offer else None
     return LetterContext(
         kind=plan.kind,
@@ -524,7 +528,7 @@ async def _issue(
             letter_id=letter.id,
             channel=electronic,
             recipient=_recipient(plan.owner, electronic),
-            subject=ctx.letter_no,
+            subject=email_subject(ctx),
             body=text,
             status=OutboxStatus.pending,
             dedupe_key=f"{ctx.letter_no}:{electronic}",

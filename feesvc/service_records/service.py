@@ -355,15 +355,26 @@ async def service_summary(
     Without a building: everything done in the estate. With one: what an owner there saw, the
     estate-wide activity plus that building's own. Kinds with nothing recorded are left out.
     """
-    query = select(ServiceActivity.kind, func.sum(ServiceActivity.count)).where(
-        ServiceActivity.estate_id == estate_id, ServiceActivity.period == period
-    )
+    return (await service_summaries(session, estate_id, building_id, period, period)).get(period, [])
+
+
+async def service_summaries(
+    session: AsyncSession, estate_id: int, building_id: int | None, first: str, last: str
+) -> dict[str, list[KindTotal]]:
+    """``service_summary`` for every period from ``first`` to ``last`` ("YYYY-MM"), in one query."""
+    query = select(
+        col(ServiceActivity.period), col(ServiceActivity.kind), func.sum(ServiceActivity.count)
+    ).where(ServiceActivity.estate_id == estate_id, col(ServiceActivity.period) >= first,
+            col(ServiceActivity.period) <= last)
     if building_id is not None:
         query = query.where(
             or_(col(ServiceActivity.building_id).is_(None), col(ServiceActivity.building_id) == building_id)
         )
-    rows = (await session.execute(query.group_by(col(ServiceActivity.kind)))).all()
-    return _totals({ActivityKind(kind): int(total) for kind, total in rows})
+    counts: dict[str, dict[ActivityKind, int]] = defaultdict(dict)
+    rows = await session.execute(query.group_by(col(ServiceActivity.period), col(ServiceActivity.kind)))
+    for period, kind, total in rows.all():
+        counts[period][ActivityKind(kind)] = int(total)
+    return {period: _totals(kinds) for period, kinds in sorted(counts.items())}
 
 
 async def service_summary_out(session: AsyncSession, estate_id: int, period: str) -> ServiceSummaryOut:

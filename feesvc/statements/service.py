@@ -19,7 +19,7 @@ from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.registry.models import Estate, Owner, Ownership
 from feesvc.registry.service import get_unit, ownership_covering
 from feesvc.service_records.models import ACTIVITY_LABELS
-from feesvc.service_records.service import service_summary
+from feesvc.service_records.service import service_summaries
 from feesvc.standards.models import FeeStandard
 from feesvc.statements.schemas import (
     AgeBucket,
@@ -276,14 +276,12 @@ async def _service_summary(
     """What the service did month by month in the statement's range, where it was recorded."""
     assert estate.id is not None
     labels = ACTIVITY_LABELS[_lang(estate.locale)]
-    items = []
-    month = start.replace(day=1)
-    while month <= end:
-        period = f"{month:%Y-%m}"
-        for total in await service_summary(session, estate.id, building_id, period):
-            items.append(ServiceSummaryItem(period, total.kind, labels[total.kind], total.count))
-        month += relativedelta(months=1)
-    return items
+    by_period = await service_summaries(session, estate.id, building_id, f"{start:%Y-%m}", f"{end:%Y-%m}")
+    return [
+        ServiceSummaryItem(period, total.kind, labels[total.kind], total.count)
+        for period, totals in by_period.items()
+        for total in totals
+    ]
 
 
 def default_range(as_of: date) -> tuple[date, date]:
