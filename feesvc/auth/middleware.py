@@ -21,8 +21,7 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         state = connection.app.state
         cache: PrincipalCache = state.principal_cache
-        async with state.session_factory() as session:
-            principal = await cache.principal_for(session, token.strip())
+        principal = await cache.principal_for(state.session_factory, token.strip())
         if principal is None:
             raise NotAuthorizedException(
                 "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}

@@ -4,8 +4,8 @@ import hashlib
 import secrets
 import time
 
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.models import ApiToken, Role
@@ -54,17 +54,15 @@ class PrincipalCache:
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Principal | None]] = {}
 
-    async def principal_for(self, session: AsyncSession, token: str) -> Principal | None:
+    async def principal_for(self, sessions: async_sessionmaker[AsyncSession], token: str) -> Principal | None:
         digest = hash_token(token)
         now = time.monotonic()
         hit = self._entries.get(digest)
         if hit is not None and now - hit[0] < self.ttl_seconds:
             return hit[1]
-        row = (
-            await session.execute(
-                select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
-            )
-        ).scalar_one_or_none()
+        query = select(ApiToken).where(ApiToken.token_hash == digest, col(ApiToken.revoked_at).is_(None))
+        async with sessions() as session:  # only on a miss: a cached token costs no connection
+            row = (await session.execute(query)).scalar_one_or_none()
         principal = (
             None
             if row is None

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date
 
 import msgspec
-from sqlalchemy import func, text
+from sqlalchemy import and_, exists, func, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,7 @@ from feesvc.payments.schemas import (
     RefundCreate,
     RefundOut,
 )
+from feesvc.plans.models import InstallmentPlan, PlanState
 from feesvc.plans.service import covered_charge_ids
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
@@ -132,26 +133,27 @@ async def record_payment(
     received_on = data.received_on or today
     if received_on > today:
         raise InvalidInput("a payment cannot be received in the future", field="received_on")
+    # One round trip: lock the unit and learn its estate's rules, its owner that day, and whether a
+    # plan covers any of its charges.
+    has_plan = exists().where(col(InstallmentPlan.unit_id) == Unit.id, col(InstallmentPlan.state) == PlanState.active)
     locked = (
         await session.execute(
-            select(Unit, Estate.allocation_order)
+            select(col(Unit.estate_id), col(Estate.allocation_order), col(Ownership.owner_id), has_plan)
             .join(Estate, col(Estate.id) == Unit.estate_id)
+            .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(received_on)))
             .where(Unit.id == data.unit_id)
             .with_for_update(of=Unit)  # one writer per unit; SQLite's BEGIN IMMEDIATE does the same
         )
     ).first()
     if locked is None:
         raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
-    unit, order = locked
-    allocation_order = AllocationOrder(order)
-    assert unit.id is not None
-    owner_id = await current_owner(session, unit.id, received_on)
-    debits = await open_debits(session, unit.id)
-    in_plan = frozenset(await covered_charge_ids(session, unit.id))
-    allocations, left_over = payment_allocation(debits, data, allocation_order, owner_id, in_plan)
+    estate_id, order, owner_id, planned = locked
+    debits = await open_debits(session, data.unit_id)
+    in_plan = frozenset(await covered_charge_ids(session, data.unit_id)) if planned else frozenset()
+    allocations, left_over = payment_allocation(debits, data, AllocationOrder(order), owner_id, in_plan)
     payment = Payment(
-        estate_id=unit.estate_id,
-        unit_id=unit.id,
+        estate_id=estate_id,
+        unit_id=data.unit_id,
         payer_name=data.payer_name or "",
         amount_fen=data.amount_fen,
         method=data.method,
@@ -186,7 +188,7 @@ async def record_payment(
         "payment.record",
         "payment",
         payment.id,
-        {"unit_id": unit.id, "amount_fen": data.amount_fen, "method": data.method},
+        {"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method},
     )
     number = await issue_receipt(session, payment)
     await session.commit()
