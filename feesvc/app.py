@@ -31,6 +31,7 @@ from feesvc.payments.controller import PaymentController
 from feesvc.plans.controller import InstallmentPlanController
 from feesvc.prepay.controller import PrepayController
 from feesvc.registry.controller import RegistryController
+from feesvc.reports.controller import ReportsController
 from feesvc.request_context import begin_request
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
@@ -49,6 +50,7 @@ CONTROLLERS = [
     LateFeeController,
     ServiceRecordsController,
     ArrearsCaseController,
+    ReportsController,
     InstallmentPlanController,
 ]
 PUBLIC_PATHS = ["^/schema", "^/health"]

@@ -1,0 +1,1 @@
+"""Management reports: aging of overdue debt, collection rate (收缴率) with old arrears, arrears by cause."""

@@ -1,0 +1,93 @@
+"""Management reports of an estate (managers only): aging, collection rate, arrears by cause."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import managers
+from feesvc.db import business_today
+from feesvc.registry.service import get_estate
+from feesvc.reports import service
+from feesvc.reports.schemas import AgingReport, ArrearsByCause, CollectionRate, MonthlySeries
+from feesvc.schemas import PERIOD_PATTERN
+
+PeriodParam = Annotated[str, QueryParameter(pattern=PERIOD_PATTERN, description="billing period YYYY-MM")]
+FromParam = Annotated[str, QueryParameter(name="from", pattern=PERIOD_PATTERN, description="first month, YYYY-MM")]
+ToParam = Annotated[str, QueryParameter(name="to", pattern=PERIOD_PATTERN, description="last month, YYYY-MM")]
+
+
+class ReportsController(Controller):
+    path = "/api/v1/estates/{estate_id:int}/reports"
+    tags = ["reports"]
+    guards = [managers]
+
+    @get("/aging")
+    async def aging(self, db: AsyncSession, estate_id: int, as_of: date | None = None) -> AgingReport:
+        """Overdue charges and late fees by age (days past due) for the estate and each building."""
+        estate = await get_estate(db, estate_id)
+        return await service.aging(db, estate, as_of or business_today())
+
+    @get("/collection-rate")
+    async def collection_rate(
+        self, db: AsyncSession, estate_id: int, period: PeriodParam, as_of: date | None = None
+    ) -> CollectionRate:
+        """收缴率 of one period by amount and by households, with old arrears (清欠) reported apart."""
+        estate = await get_estate(db, estate_id)
+        return await service.collection_rate(db, estate, period, as_of or business_today())
+
+    @get("/collection-rate/monthly")
+    async def monthly(
+        self,
+        db: AsyncSession,
+        estate_id: int,
+        period_from: FromParam,
+        period_to: ToParam,
+        as_of: date | None = None,
+    ) -> MonthlySeries:
+        """The collection rate month by month (each month at its last day unless ``as_of`` is given)."""
+        estate = await get_estate(db, estate_id)
+        return await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
+
+    @get("/collection-rate/monthly.pdf", media_type="application/pdf")
+    async def monthly_pdf(
+        self,
+        db: AsyncSession,
+        estate_id: int,
+        period_from: FromParam,
+        period_to: ToParam,
+        as_of: date | None = None,
+    ) -> Response[bytes]:
+        """The monthly collection rate printed: chart (by amount and by households) and table."""
+        estate = await get_estate(db, estate_id)
+        today = business_today()
+        series = await service.monthly_series(db, estate, period_from, period_to, as_of, today)
+        pdf = await service.monthly_report_pdf(estate, series, today)
+        name = f"collection-rate-{estate.code}-{period_from}-{period_to}.pdf"
+        return Response(
+            pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+        )
+
+    @get("/collection-rate/monthly.svg", media_type="image/svg+xml")
+    async def monthly_svg(
+        self,
+        db: AsyncSession,
+        estate_id: int,
+        period_from: FromParam,
+        period_to: ToParam,
+        as_of: date | None = None,
+    ) -> Response[str]:
+        """The chart alone, as SVG."""
+        estate = await get_estate(db, estate_id)
+        series = await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
+        return Response(service.collection_chart_svg(series, estate.locale), media_type="image/svg+xml")
+
+    @get("/arrears-by-cause")
+    async def arrears_by_cause(self, db: AsyncSession, estate_id: int, as_of: date | None = None) -> ArrearsByCause:
+        """Overdue amount and units by the effective cause of each unit's open arrears case."""
+        estate = await get_estate(db, estate_id)
+        return await service.arrears_by_cause(db, estate, as_of or business_today())

@@ -1,0 +1,101 @@
+"""Wire types of the management reports. Money is integer fen; rates are exact decimal strings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+
+class AgeBucketOut(msgspec.Struct):
+    label: str  # "0-30", "31-90", "91-180", "181-365", ">365" (days past the due date)
+    overdue_fen: int
+    units: int  # units with something overdue in this bucket (a unit may sit in several)
+
+
+class AgingRow(msgspec.Struct):
+    building_id: int | None  # None on the estate's row
+    name: str
+    units_total: int
+    units_overdue: int
+    overdue_fen: int
+    buckets: list[AgeBucketOut]
+
+
+class AgingReport(msgspec.Struct):
+    estate_id: int
+    estate_name: str
+    as_of: date
+    estate: AgingRow
+    buildings: list[AgingRow]
+
+
+class OldArrears(msgspec.Struct):
+    """清欠: charges of earlier periods that were overdue and open when the period began."""
+
+    open_at_start_fen: int
+    units_at_start: int
+    collected_fen: int  # collected on them from the period's first day to its last (or as_of)
+    relieved_fen: int  # prepay discounts and waivers on them in that window (not collected)
+    corrected_fen: int  # reversed or adjusted charges in that window (not collected)
+    open_at_end_fen: int
+    units_cleared: int  # of units_at_start, those with nothing of it left open at the window's end
+    rate: str | None  # collected ÷ open at start, 4 decimals
+
+
+class CollectionRate(msgspec.Struct):
+    estate_id: int
+    period: str
+    period_label: str
+    as_of: date
+    # Charges of the period: billed = charged − corrections = collected + discount + waived + outstanding.
+    charged_fen: int
+    corrections_fen: int
+    billed_fen: int
+    collected_fen: int
+    discount_fen: int
+    waived_fen: int
+    outstanding_fen: int
+    rate_by_amount: str | None  # collected ÷ billed, 4 decimals; None when nothing was billed
+    units_billed: int
+    units_settled: int  # units whose charges of the period are fully settled
+    rate_by_households: str | None
+    old_arrears: OldArrears
+
+
+class MonthlyPoint(msgspec.Struct):
+    period: str
+    period_label: str
+    as_of: date
+    billed_fen: int
+    collected_fen: int
+    rate_by_amount: str | None
+    units_billed: int
+    units_settled: int
+    rate_by_households: str | None
+    old_arrears_open_at_start_fen: int
+    old_arrears_collected_fen: int
+
+
+class MonthlySeries(msgspec.Struct):
+    estate_id: int
+    period_from: str
+    period_to: str
+    # None: each month is measured at its own last day (capped at today), the 当期收缴率.
+    as_of: date | None
+    points: list[MonthlyPoint]
+
+
+class CauseRow(msgspec.Struct):
+    cause: str  # hardship, service_dissatisfaction, misunderstanding, unknown, unclassified
+    label: str
+    overdue_fen: int
+    units: int
+
+
+class ArrearsByCause(msgspec.Struct):
+    estate_id: int
+    as_of: date
+    overdue_fen: int
+    units: int
+    causes: list[CauseRow]
