@@ -24,6 +24,7 @@ import msgspec
 from feesvc.documents.render import render_pdf
 from feesvc.formatting import area_text, normalize_locale, rate_text
 from feesvc.statements.schemas import Statement
+from feesvc.statements.service import KIND_LABELS, script_of
 
 __all__ = ["statement_context", "statement_filename", "statement_pdf", "statement_pdf_async"]
 
@@ -189,44 +190,6 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
 # Hong Kong writes 賬 where Taiwan writes 帳 (對賬單, 賬齡).
 _HK_WORDS: Final[tuple[tuple[str, str], ...]] = (("帳", "賬"),)
 
-_KIND_LABELS: Final[dict[str, dict[str, str]]] = {
-    "zh_Hans": {
-        "charge": "费用",
-        "late_fee": "违约金",
-        "payment": "缴费",
-        "prepaid_credit": "预存",
-        "credit_applied": "预存款抵扣",
-        "discount": "预缴优惠",
-        "waiver": "违约金减免",
-        "reversal": "冲正",
-        "refund": "退还预存款",
-        "adjustment": "调整",
-    },
-    "zh_Hant": {
-        "charge": "費用",
-        "late_fee": "違約金",
-        "payment": "繳費",
-        "prepaid_credit": "預存",
-        "credit_applied": "預存款抵扣",
-        "discount": "預繳優惠",
-        "waiver": "違約金減免",
-        "reversal": "沖正",
-        "refund": "退還預存款",
-        "adjustment": "調整",
-    },
-    "en": {
-        "charge": "Charge",
-        "late_fee": "Late fee",
-        "payment": "Payment",
-        "prepaid_credit": "Prepaid credit",
-        "credit_applied": "Prepaid credit applied",
-        "discount": "Prepay discount",
-        "waiver": "Late fee waived",
-        "reversal": "Reversal",
-        "refund": "Credit refunded",
-        "adjustment": "Adjustment",
-    },
-}
 
 # Names for items whose fee standard is not at hand (what a payment settled).
 _ITEM_NAMES: Final[dict[str, dict[str, str]]] = {
@@ -312,14 +275,8 @@ _AGE_RE: Final = re.compile(r"(\d+)-(\d+)")
 _Names = tuple[dict[int, str], dict[str, str]]
 
 
-def _script(locale: str) -> str:
-    if locale == "en":
-        return "en"
-    return "zh_Hant" if locale in ("zh_TW", "zh_HK") else "zh_Hans"
-
-
 def _labels(locale: str) -> dict[str, str]:
-    labels = _LABELS[_script(locale)]
+    labels = _LABELS[script_of(locale)]
     if locale != "zh_HK":
         return labels
     return {key: _for_hk(text) for key, text in labels.items()}
@@ -402,12 +359,12 @@ def _charge_names(lines: list[dict[str, Any]], script: str) -> _Names:
 
 def _settled_name(settled: Mapping[str, Any], script: str, names: _Names) -> str:
     if settled["kind"] == "late_fee":
-        return _KIND_LABELS[script]["late_fee"]
+        return KIND_LABELS[script]["late_fee"]
     by_entry, by_item = names
     if settled["entry_id"] in by_entry:
         return by_entry[settled["entry_id"]]
     item = settled.get("item") or ""
-    return by_item.get(item) or _ITEM_NAMES[script].get(item, item or _KIND_LABELS[script]["charge"])
+    return by_item.get(item) or _ITEM_NAMES[script].get(item, item or KIND_LABELS[script]["charge"])
 
 
 def _charge_name(line: Mapping[str, Any], script: str) -> str:
@@ -416,13 +373,13 @@ def _charge_name(line: Mapping[str, Any], script: str) -> str:
     if basis is not None:
         return str(basis["item_name"])
     item = (line.get("detail") or {}).get("item_name")
-    return str(item) if item else _KIND_LABELS[script]["charge"]
+    return str(item) if item else KIND_LABELS[script]["charge"]
 
 
 def _description(line: Mapping[str, Any], script: str, locale: str) -> str:
     """The period has its own column, so charges and late fees name only what they are for."""
     kind = line["kind"]
-    kinds = _KIND_LABELS[script]
+    kinds = KIND_LABELS[script]
     if kind == "charge":
         return _charge_name(line, script)
     if kind in ("late_fee", "discount", "waiver") and line.get("period"):
@@ -491,7 +448,7 @@ def statement_context(statement: Statement, *, service_phone: str = "", address:
     """Everything ``letters/statement.html`` prints, as plain data (dates stay dates for the filters)."""
     data: dict[str, Any] = msgspec.to_builtins(statement, builtin_types=(date, Decimal))
     locale = normalize_locale(statement.locale)
-    script = _script(locale)
+    script = script_of(locale)
     labels = _labels(locale)
     unit = data["unit"]
     names = _charge_names(data["lines"], script)

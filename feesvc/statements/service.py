@@ -33,8 +33,9 @@ from feesvc.statements.schemas import (
 
 AGE_BUCKETS = ((0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, 365, "181-365"), (366, None, ">365"))
 
-_KIND_LABELS = {
-    "zh": {
+# What each kind of entry is called on a statement, per script.
+KIND_LABELS: dict[str, dict[str, str]] = {
+    "zh_Hans": {
         "charge": "费用",
         "late_fee": "违约金",
         "payment": "缴费",
@@ -45,6 +46,18 @@ _KIND_LABELS = {
         "reversal": "冲正",
         "refund": "退还预存款",
         "adjustment": "调整",
+    },
+    "zh_Hant": {
+        "charge": "費用",
+        "late_fee": "違約金",
+        "payment": "繳費",
+        "prepaid_credit": "預存",
+        "credit_applied": "預存款抵扣",
+        "discount": "預繳優惠",
+        "waiver": "違約金減免",
+        "reversal": "沖正",
+        "refund": "退還預存款",
+        "adjustment": "調整",
     },
     "en": {
         "charge": "Charge",
@@ -63,6 +76,12 @@ _METHODS = {
     "zh": {"cash": "现金", "wechat": "微信", "alipay": "支付宝", "bank_transfer": "银行转账", "card": "银行卡"},
     "en": {"cash": "cash", "wechat": "WeChat", "alipay": "Alipay", "bank_transfer": "bank transfer", "card": "card"},
 }
+
+
+def script_of(locale: str) -> str:
+    if locale.startswith("en"):
+        return "en"
+    return "zh_Hant" if locale in ("zh_TW", "zh_HK") else "zh_Hans"
 
 
 def _lang(locale: str) -> str:
@@ -156,7 +175,7 @@ def _owner_detail(entry: LedgerEntry) -> dict[str, Any] | None:
 
 def _describe(first: LedgerEntry, fee: FeeBasis | None, payments: dict[int, tuple[str, str]], locale: str) -> str:
     lang = _lang(locale)
-    label = _KIND_LABELS[lang][first.kind]
+    label = KIND_LABELS[script_of(locale)][first.kind]
     if first.kind == EntryKind.charge:
         name = fee.item_name if fee else (first.detail or {}).get("item_name", first.item or label)
         return f"{name} {period_label(first.period, locale)}" if first.period else str(name)
