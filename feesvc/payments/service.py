@@ -113,6 +113,21 @@ async def find_payment_by_key(session: AsyncSession, key: str) -> Payment | None
     return (await session.execute(select(Payment).where(Payment.idempotency_key == key))).scalar_one_or_none()
 
 
+async def add_payment(session: AsyncSession, payment: Payment) -> Payment | None:
+    """Insert a new payment. If a concurrent request committed the same idempotency key first, roll
+    back and return that earlier payment, so the caller answers as a retry of it."""
+    session.add(payment)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        existing = await find_payment_by_key(session, payment.idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return None
+
+
 async def _replay(session: AsyncSession, existing: Payment, data: PaymentCreate) -> PaymentOut:
     if existing.request_fingerprint != fingerprint(data):
         raise Conflict(
@@ -164,15 +179,8 @@ async def record_payment(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint(data),
     )
-    session.add(payment)
-    try:
-        await session.flush()
-    except IntegrityError:
-        # Another request with the same key committed first: answer as a retry of it.
-        await session.rollback()
-        existing = await find_payment_by_key(session, idempotency_key)
-        if existing is None:
-            raise
+    existing = await add_payment(session, payment)
+    if existing is not None:
         return await _replay(session, existing, data), False
     by_id = {d.entry_id: d for d in debits}
     entries = [

@@ -21,7 +21,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import ColumnElement, delete, func
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -35,6 +34,7 @@ from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, insert_entry_rows, lock_unit, open_debits, reversal_of
 from feesvc.payments.models import Payment
 from feesvc.payments.service import (
+    add_payment,
     current_owner,
     find_payment_by_key,
     issue_receipt,
@@ -529,15 +529,8 @@ async def record_prepayment(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    session.add(payment)
-    try:
-        await session.flush()
-    except IntegrityError:
-        # The same key was used at once for another unit's payment and committed first.
-        await session.rollback()
-        existing = await find_payment_by_key(session, idempotency_key)
-        if existing is None:
-            raise
+    existing = await add_payment(session, payment)
+    if existing is not None:
         return await _replay(session, existing, fingerprint), False
     payer = await current_owner(session, unit.id, today)
     entries: list[LedgerEntry] = []
