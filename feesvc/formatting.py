@@ -40,6 +40,7 @@ Decisions (kept here so the tests and the receipts agree):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Final
@@ -149,6 +150,12 @@ def _require_fen(fen: int) -> None:
 def money(fen: int, locale: str) -> str:
     """CNY amount for display: zh_CN "¥1,234.50", zh_TW/zh_HK/en "CN¥1,234.50"."""
     _require_fen(fen)
+    return _money(fen, locale)
+
+
+# Pure and called for every amount on every statement line: Babel's formatting is the cost.
+@lru_cache(maxsize=65_536)
+def _money(fen: int, locale: str) -> str:
     babel_locale = _babel_locale(locale)
     # Both scaleb and Babel's quantize work at the context precision (28
     # digits by default); widen it locally so no amount is rounded or refused.
