@@ -40,9 +40,9 @@ Decisions (kept here so the tests and the receipts agree):
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from datetime import date
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from typing import Final
 
 from babel.dates import format_date, format_skeleton
