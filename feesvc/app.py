@@ -24,6 +24,7 @@ from feesvc.auth.service import PrincipalCache
 from feesvc.billing.controller import BillingController
 from feesvc.db import create_engine, session_factory, session_scope
 from feesvc.errors import exception_handlers
+from feesvc.evidence.controller import EvidencePackController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -39,6 +40,7 @@ from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
 
 CONTROLLERS = [
+    EvidencePackController,
     LetterController,
     RegistryController,
     FeeStandardController,

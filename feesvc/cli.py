@@ -279,6 +279,41 @@ def outbox_export(channel: str, path: Path) -> None:
     click.echo(f"{count} {channel} messages written to {path}")
 
 
+@cli.group(invoke_without_command=True)
+@click.option("--unit", "unit_id", type=int, default=None, help="The unit's id.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Pack date (default today).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="ZIP file to write.")
+@click.pass_context
+def evidence(ctx: click.Context, unit_id: int | None, as_of: object, out: Path | None) -> None:
+    """Build a unit's evidence pack (证据包) for a property-fee case, or verify one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if unit_id is None:
+        raise click.UsageError("--unit is required to build a pack (or: feesvc evidence verify PACK.zip)")
+    from feesvc.evidence.pack import build_evidence_pack, pack_filename
+
+    day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
+    if day > business_today():
+        raise click.BadParameter("an evidence pack cannot be dated in the future", param_hint="--as-of")
+    pack = run_with_session(lambda session: build_evidence_pack(session, unit_id, day, COMMAND_LINE))
+    path = out or Path(pack_filename(unit_id, day))
+    path.write_bytes(pack)
+    click.echo(f"evidence pack of unit {unit_id} as of {day}: {path} ({len(pack):,} bytes)")
+
+
+@evidence.command("verify")
+@click.argument("pack", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def evidence_verify(pack: Path) -> None:
+    """Check every file of PACK against its manifest; exit 1 on any changed, missing or added file."""
+    from feesvc.evidence.manifest import report_lines, verify_pack
+
+    result = verify_pack(pack)
+    for line in report_lines(result, str(pack)):
+        click.echo(line)
+    if not result.ok:
+        raise SystemExit(1)
+
+
 @cli.group()
 def letters() -> None:
     """Reminder and demand letters."""

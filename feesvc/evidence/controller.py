@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import date
+
+from litestar import Controller, Response, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import managers
+from feesvc.auth.principal import Principal
+from feesvc.db import business_today
+from feesvc.errors import InvalidInput
+from feesvc.evidence.pack import build_evidence_pack, pack_filename
+from feesvc.schemas import Body
+
+ZIP = "application/zip"
+
+
+class EvidencePackCreate(Body):
+    # The day the pack states the position on (default today): arrears, late fees and limitation.
+    as_of: date | None = None
+
+
+class EvidencePackController(Controller):
+    path = "/api/v1"
+    tags = ["legal follow-up"]
+
+    @post("/units/{unit_id:int}/evidence-packs", guards=[managers], status_code=200, media_type=ZIP)
+    async def build(
+        self, db: AsyncSession, principal: Principal, unit_id: int, data: EvidencePackCreate | None = None
+    ) -> Response[bytes]:
+        """The unit's evidence pack (证据包) for a property-fee case, as a ZIP.
+
+        It holds the numbered evidence list, the parties and the fee basis (the owner's personal data
+        in full: only here), the arrears with their calculation, the demands with delivery proofs, the
+        service record, the limitation clock per period, plans and case history, ``filing.json`` and
+        ``manifest.json`` (SHA-256 of every file). 409 when the unit has no arrears on ``as_of``.
+        """
+        today = business_today()
+        as_of = (data.as_of if data else None) or today
+        if as_of > today:
+            raise InvalidInput("an evidence pack cannot be dated in the future", field="as_of")
+        pack = await build_evidence_pack(db, unit_id, as_of, principal)
+        return Response(
+            pack,
+            media_type=ZIP,
+            headers={
+                "Content-Disposition": f'attachment; filename="{pack_filename(unit_id, as_of)}"',
+                "Cache-Control": "no-store",  # personal data in full
+            },
+        )
