@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from feesvc.auth.models import Role
 from feesvc.db import business_today
+from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.outbox import SmtpSender, deliver
 from feesvc.settings import MailSettings
@@ -196,3 +197,30 @@ async def test_email_goes_out_once_and_a_failing_gateway_keeps_it(
     assert len(inbox.messages) == 1
     assert inbox.messages[0]["To"] == "owner@example.test"
     assert "/statement" in inbox.messages[0].get_payload(decode=True).decode()
+
+
+async def test_delivery_proofs_are_kept_and_checked(api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
+    estate = await estate_in_arrears(api)
+    summary = await run(api, estate.id)
+    assert summary["run_id"]
+    letters = await api.ok(await api.get(f"/api/v1/units/{estate.unit_ids[3]}/letters"))
+    letter_id = letters[0]["id"]
+    url = f"/api/v1/letters/{letter_id}/deliveries"
+    headers = api.headers(Role.manager)
+    proof = b"%PDF-1.4\n% EMS signed receipt scan\n%%EOF\n"
+    form = {"channel": "ems", "delivered_on": TODAY.isoformat(), "tracking_no": "EA123456789CN"}
+
+    async def upload(content: bytes, name: str = "proof.pdf", **changes: str) -> Any:
+        return await api.client.post(url, data={**form, **changes}, files={"proof": (name, content)}, headers=headers)
+
+    problem(await upload(b"GIF89a not a proof"), 422, "proof")
+    problem(await upload(b"%PDF-" + b"0" * (5 * 1024 * 1024 + 1)), (413, 422))
+    problem(await upload(proof, tracking_no=""), 422, "tracking_no")
+    problem(await upload(proof, delivered_on=(TODAY + timedelta(days=1)).isoformat()), 422, "delivered_on")
+    recorded = await api.ok(await upload(proof))
+    assert recorded["proof_size"] == len(proof) and len(recorded["proof_sha256"]) == 64
+    # A delivered demand interrupts the limitation period of every period it names.
+    async with sessions() as s:
+        query = select(LimitationEvent).where(LimitationEvent.unit_id == estate.unit_ids[3])
+        events = (await s.execute(query)).scalars()
+        assert sorted(e.period for e in events if e.kind == InterruptionKind.demand_delivered) == letters[0]["periods"]
