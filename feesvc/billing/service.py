@@ -20,7 +20,7 @@ from feesvc.billing.rules import charge_amount, due_date, is_cycle_start, vacant
 from feesvc.db import utcnow
 from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows, lock_unit
+from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows
 from feesvc.plans.service import covered_charge_ids
 from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering
@@ -199,14 +199,11 @@ async def run_billing(
                 rows.append(row)
     await insert_entry_rows(session, rows)
 
-    credit_applied = 0
-    for unit_id in await _units_holding_credit(session, estate_id):
-        holder = await lock_unit(session, unit_id)
-        assert holder is not None
-        in_plan = frozenset(await covered_charge_ids(session, unit_id))
-        credit_applied += await apply_prepaid_credit(
-            session, holder, estate.allocation_order, issued_on, actor, late_fees_last_for=in_plan
-        )
+    in_plan = frozenset(await covered_charge_ids(session, None, estate_id=estate_id))
+    credit_applied = await apply_prepaid_credit(
+        session, await _units_holding_credit(session, estate_id), estate.allocation_order, issued_on, actor,
+        late_fees_last_for=in_plan,
+    )
 
     run = (
         await session.execute(select(BillingRun).where(BillingRun.estate_id == estate_id, BillingRun.period == period))

@@ -63,46 +63,59 @@ async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def _settled_sums(unit_id: int, as_of: date | None):
+def _settled_sums(unit_ids: Sequence[int], as_of: date | None):
     settling = select(
         LedgerEntry.settles_entry_id.label("entry_id"),  # type: ignore[union-attr]
         func.sum(LedgerEntry.amount_fen).label("settled"),
-    ).where(LedgerEntry.unit_id == unit_id, LedgerEntry.settles_entry_id.is_not(None))  # type: ignore[union-attr]
+    ).where(col(LedgerEntry.unit_id).in_(unit_ids), col(LedgerEntry.settles_entry_id).is_not(None))
     if as_of is not None:
         settling = settling.where(LedgerEntry.effective_date <= as_of)
     return settling.group_by(col(LedgerEntry.settles_entry_id)).subquery()
 
 
-async def open_entries(
-    session: AsyncSession, unit_id: int, kinds: frozenset[EntryKind], as_of: date | None = None
+async def _open_rows(
+    session: AsyncSession, unit_ids: Sequence[int], kinds: frozenset[EntryKind], as_of: date | None
 ) -> list[tuple[LedgerEntry, int]]:
-    """Entries of the given kinds with what is still open on each (amount plus what settles it)."""
-    settled = _settled_sums(unit_id, as_of)
+    settled = _settled_sums(unit_ids, as_of)
     open_fen = LedgerEntry.amount_fen + func.coalesce(settled.c.settled, 0)
     query = (
         select(LedgerEntry, open_fen)
         .outerjoin(settled, settled.c.entry_id == LedgerEntry.id)
-        .where(LedgerEntry.unit_id == unit_id, LedgerEntry.kind.in_(kinds), open_fen != 0)  # type: ignore[attr-defined]
-        .order_by(LedgerEntry.id)  # type: ignore[arg-type]
+        .where(col(LedgerEntry.unit_id).in_(unit_ids), col(LedgerEntry.kind).in_(kinds), open_fen != 0)
+        .order_by(col(LedgerEntry.id))
     )
     if as_of is not None:
         query = query.where(LedgerEntry.effective_date <= as_of)
     return [(row[0], int(row[1])) for row in (await session.execute(query)).all()]
 
 
+async def open_entries(
+    session: AsyncSession, unit_id: int, kinds: frozenset[EntryKind], as_of: date | None = None
+) -> list[tuple[LedgerEntry, int]]:
+    """Entries of the given kinds with what is still open on each (amount plus what settles it)."""
+    return await _open_rows(session, [unit_id], kinds, as_of)
+
+
 async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[OpenDebit]:
-    rows = await open_entries(session, unit_id, DEBIT_KINDS, as_of)
+    return (await open_debits_by_unit(session, [unit_id], as_of)).get(unit_id, [])
+
+
+async def open_debits_by_unit(
+    session: AsyncSession, unit_ids: Sequence[int], as_of: date | None = None
+) -> dict[int, list[OpenDebit]]:
+    """Open charges and late fees of several units, each with the debt (charge) it belongs to."""
+    rows = await _open_rows(session, unit_ids, DEBIT_KINDS, as_of)
     charges = {entry.id: entry for entry, _ in rows if entry.kind == EntryKind.charge}
     missing = {e.basis_entry_id for e, _ in rows if e.kind == EntryKind.late_fee and e.basis_entry_id not in charges}
     if missing:
-        for charge in (await session.execute(select(LedgerEntry).where(LedgerEntry.id.in_(missing)))).scalars():  # type: ignore[union-attr]
+        for charge in (await session.execute(select(LedgerEntry).where(col(LedgerEntry.id).in_(missing)))).scalars():
             charges[charge.id] = charge
-    debits = []
+    debits: dict[int, list[OpenDebit]] = {}
     for entry, open_fen in rows:
         assert entry.id is not None
         debt = charges[entry.basis_entry_id] if entry.kind == EntryKind.late_fee else entry
         assert debt.id is not None
-        debits.append(
+        debits.setdefault(entry.unit_id, []).append(
             OpenDebit(
                 entry_id=entry.id,
                 kind=EntryKind(entry.kind),
@@ -138,35 +151,40 @@ async def entries_as_of(session: AsyncSession, unit_id: int, as_of: date | None 
 
 
 async def apply_prepaid_credit(
-    session: AsyncSession,
-    unit: Unit,
-    order: AllocationOrder,
-    on: date,
-    actor: Principal,
+    session: AsyncSession, unit_ids: Sequence[int], order: AllocationOrder, on: date, actor: Principal,
     late_fees_last_for: frozenset[int] = frozenset(),
 ) -> int:
-    """Use the unit's prepaid credit on its open debts; returns the fen applied.
+    """Use the units' prepaid credit on their open debts; returns the fen applied.
 
     Each application is a pair of entries that nets to zero: one consumes the credit, the other
-    settles the debt, so the balance is unchanged and both sides show what happened.
+    settles the debt, so the balance is unchanged and both sides show what happened. The units are
+    locked and read together, so a billing run over many credit holders costs a few queries.
     """
-    assert unit.id is not None
-    credits = await open_credits(session, unit.id)
-    if not credits:
+    if not unit_ids:
         return 0
-    debits = await open_debits(session, unit.id)
-    by_owner: dict[int | None, list[tuple[LedgerEntry, int]]] = {}
+    units = await lock_units(session, unit_ids)
+    credits = await _open_rows(session, list(units), frozenset({EntryKind.prepaid_credit}), None)
+    debits = await open_debits_by_unit(session, list(units))
+    by_owner: dict[tuple[int, int | None], list[tuple[LedgerEntry, int]]] = {}
     for credit, open_fen in credits:
-        by_owner.setdefault(credit.owner_id, []).append((credit, -open_fen))
+        by_owner.setdefault((credit.unit_id, credit.owner_id), []).append((credit, -open_fen))
     entries: list[LedgerEntry] = []
-    for owner_id, pending in by_owner.items():
+    for (unit_id, owner_id), pending in by_owner.items():
         # Credit settles the debts of the owner who paid it: arrears stay with the owner of the period.
-        theirs = [d for d in debits if d.owner_id is None or d.owner_id == owner_id]
+        theirs = [d for d in debits.get(unit_id, []) if d.owner_id is None or d.owner_id == owner_id]
         available = sum(left for _, left in pending)
         allocations, _ = allocate(theirs, available, order, late_fees_last_for=late_fees_last_for)
-        entries += _credit_pairs(unit, {d.entry_id: d for d in theirs}, allocations, pending, on, actor)
+        entries += _credit_pairs(units[unit_id], {d.entry_id: d for d in theirs}, allocations, pending, on, actor)
     append(session, entries)
     return sum(e.amount_fen for e in entries if e.amount_fen > 0)
+
+
+async def lock_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, Unit]:
+    """Lock several units in id order (the same order everywhere, so two writers cannot deadlock)."""
+    query = select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.id))
+    if is_postgres(session):
+        query = query.with_for_update()
+    return {unit.id: unit for unit in (await session.execute(query)).scalars() if unit.id is not None}
 
 
 def _credit_pairs(

@@ -690,11 +690,16 @@ async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
     return False
 
 
-async def covered_charge_ids(session: AsyncSession, unit_id: int) -> set[int]:
-    """Charges of the unit in an active plan (reminders leave them alone while the plan is kept)."""
-    rows = await session.execute(
+async def covered_charge_ids(session: AsyncSession, unit_id: int | None, *, estate_id: int | None = None) -> set[int]:
+    """Charges of the unit (or of every unit of the estate) in an active plan."""
+    query = (
         select(col(PlanCharge.entry_id))
         .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(InstallmentPlan.unit_id == unit_id, InstallmentPlan.state == PlanState.active)
+        .where(InstallmentPlan.state == PlanState.active)
     )
+    if unit_id is not None:
+        query = query.where(InstallmentPlan.unit_id == unit_id)
+    if estate_id is not None:
+        query = query.where(InstallmentPlan.estate_id == estate_id)
+    rows = await session.execute(query)
     return {int(entry_id) for entry_id in rows.scalars()}
