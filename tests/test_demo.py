@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,16 +17,26 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from feesvc.arrears.classifier import T2S
+from feesvc.arrears.models import ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
+from feesvc.arrears.service import cause_history
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.demo import DemoSummary, Profile, build_demo
+from feesvc.demo.feerules import LPR_1Y
 from feesvc.demo.plan import ARREARS_PROFILES
 from feesvc.errors import Conflict, InvalidInput
+from feesvc.latefees.service import accrue_late_fees, court_rates
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.ledger.service import balance, entries_as_of, open_credits, open_debits
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.payments.schemas import Designation, PaymentCreate
 from feesvc.payments.service import fingerprint, record_payment
-from feesvc.registry.models import Estate, Owner, Ownership, VacancyNotice
+from feesvc.plans.models import InstallmentPlan, PlanState
+from feesvc.plans.service import plan_out, review_plans
+from feesvc.prepay.service import list_tiers, prepayment_out
+from feesvc.registry.models import Building, Estate, Owner, Ownership, VacancyNotice
+from feesvc.service_records.models import ActivityKind, Complaint, ComplaintChannel, ServiceActivity, StepKind
+from feesvc.service_records.service import business_date, complaint_status, service_summary, steps_of
 
 TODAY = date(2026, 11, 22)
 
@@ -136,8 +147,21 @@ async def test_owners_who_claim_vacancy_have_a_vacancy_notice(
             assert notice.starts_on == unit.vacant_from and notice.notified_on >= notice.starts_on
 
 
+async def _relief(s: AsyncSession, estate_id: int) -> int:
+    """Debts forgiven rather than paid: discounts and waivers, less the reversals that took some back."""
+    entries = (await s.execute(select(LedgerEntry).where(LedgerEntry.estate_id == estate_id))).scalars().all()
+    kind = {e.id: e.kind for e in entries}
+    relieving = (EntryKind.discount, EntryKind.waiver)
+    return -sum(
+        e.amount_fen
+        for e in entries
+        if e.kind in relieving or (e.kind == EntryKind.reversal and kind.get(e.reverses_entry_id) in relieving)
+    )
+
+
 async def test_each_estate_reconciles(demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Collected + outstanding - credit held == billed, each figure read independently."""
+    """Collected + relief + outstanding - credit held == billed, each figure read independently
+    (relief: prepay discounts and waived late fees, which settle debts without money)."""
     async with sessions() as s:
         for estate in demo.estates:
             billed = (
@@ -161,19 +185,21 @@ async def test_each_estate_reconciles(demo: DemoSummary, sessions: async_session
                     )
                 )
             ).scalar_one()
+            relief = await _relief(s, estate.id)
             outstanding = credit = 0
             for unit_id, story in demo.stories.items():
                 if story.estate.key == estate.code:
                     owed, _, held = await _open_position(s, demo, unit_id)
                     outstanding, credit = outstanding + owed, credit + held
             assert billed > 0 and kept > 0
-            assert kept - refunded + outstanding - credit == billed
-            assert (estate.billed_fen, estate.collected_fen, estate.outstanding_fen, estate.credit_fen) == (
-                billed,
-                kept - refunded,
-                outstanding,
-                credit,
-            )
+            assert kept - refunded + relief + outstanding - credit == billed
+            assert (
+                estate.billed_fen,
+                estate.collected_fen,
+                estate.relief_fen,
+                estate.outstanding_fen,
+                estate.credit_fen,
+            ) == (billed, kept - refunded, relief, outstanding, credit)
             assert estate.reconciles
 
 
@@ -237,6 +263,13 @@ async def test_summary_lists_tokens_and_reads_well(demo: DemoSummary) -> None:
         assert token.secret in text
     assert f"/api/v1/units/{owner.unit_id}/ledger" in text
     assert "¥" in text and "reconciles" in text and "DOES NOT" not in text
+    work = demo.casework
+    assert f"Late fees: {work.late_fees:,} posted" in text and work.late_fees > 0
+    assert f"Complaints: {sum(work.complaints.values())} — open {work.complaints['open']}" in text
+    assert f"Arrears cases: {work.cases} with {work.notes} contact notes" in text
+    for cause, cases in work.causes.items():
+        assert re.search(rf"{cause}\s+{cases} cases", text)
+    assert "Installment plans: active 1, broken 1, completed 1." in text
 
 
 async def test_a_second_build_with_the_same_codes_refuses(
@@ -283,21 +316,38 @@ async def _ledger_story(s: AsyncSession, summary: DemoSummary) -> list[Any]:
                     e.due_date,
                     position.get(e.settles_entry_id),
                     position.get(e.reverses_entry_id),
+                    position.get(e.basis_entry_id),
+                    e.detail if e.kind == EntryKind.late_fee else None,
                     paid.get(e.payment_id),
                     people.get(e.owner_id),
                     e.actor,
-                    re.sub(r"payment \d+", "payment #", e.reason or ""),
+                    re.sub(r"(payment |plan #)\d+", r"\1#", e.reason or ""),
                 )
                 for e in entries
             ]
         )
         story.append(
             [
-                (p.amount_fen, p.method, p.received_on, p.cashier, p.payer_name, p.external_ref, p.designation)
+                (
+                    p.amount_fen,
+                    p.method,
+                    p.received_on,
+                    p.cashier,
+                    p.payer_name,
+                    p.external_ref,
+                    _designation(p, position),
+                )
                 for p in payments
             ]
         )
     return story
+
+
+def _designation(payment: Payment, position: dict[int | None, int]) -> Any:
+    """A payment's designation with the entries it names (a prepayment's booked charges) by position."""
+    if not payment.designation:
+        return payment.designation
+    return {**payment.designation, "entry_ids": [position.get(i) for i in payment.designation.get("entry_ids", [])]}
 
 
 async def _receipts_are_gapless(s: AsyncSession, summary: DemoSummary) -> None:
@@ -314,10 +364,14 @@ async def _receipts_are_gapless(s: AsyncSession, summary: DemoSummary) -> None:
 
 
 async def test_the_bulk_desk_writes_what_record_payment_writes(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The bulk desk and the bulk late-fee run against record_payment and accrue_late_fees."""
     async with sessions() as s:
         by_service = await build_demo(s, units=20, years=1, seed=5, today=TODAY, code_prefix=prefix(), desk="service")
     async with sessions() as s:
         in_bulk = await build_demo(s, units=20, years=1, seed=5, today=TODAY, code_prefix=prefix(), desk="bulk")
+    # Late fees, a prepayment booking and installment plans are in the story compared.
+    work = in_bulk.casework
+    assert work.late_fees > 0 and work.prepayments > 0 and work.plans
     async with sessions() as s:
         assert await _ledger_story(s, in_bulk) == await _ledger_story(s, by_service)
         await _receipts_are_gapless(s, in_bulk)
@@ -339,3 +393,257 @@ async def test_the_bulk_desk_writes_what_record_payment_writes(sessions: async_s
         assert payment.request_fingerprint == fingerprint(data)
         replay, created = await record_payment(s, COMMAND_LINE, data, payment.idempotency_key, TODAY)
         assert not created and replay.id == payment.id
+
+
+# ---------------------------------------------------------------------------------------------
+# The stories: service log, complaints, arrears cases, fee rules
+# ---------------------------------------------------------------------------------------------
+
+
+def _estate_ids(demo: DemoSummary) -> list[int]:
+    return [e.id for e in demo.estates]
+
+
+async def test_the_service_log_covers_every_month_and_building(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    months = {f"{d:%Y-%m}" for d in _months(demo)}
+    async with sessions() as s:
+        for estate in demo.estates:
+            buildings = (await s.execute(select(Building.id).where(Building.estate_id == estate.id))).scalars().all()
+            rows = (
+                (await s.execute(select(ServiceActivity).where(ServiceActivity.estate_id == estate.id))).scalars().all()
+            )
+            totals: dict[tuple[str, int | None, ActivityKind], int] = defaultdict(int)
+            for row in rows:
+                totals[(row.period, row.building_id, row.kind)] += row.count
+                assert row.count > 0 or row.note  # a correction says what it corrects
+            for period in months:
+                for building_id in buildings:
+                    assert 12 <= totals[(period, building_id, ActivityKind.cleaning_rounds)] <= 31
+                    assert 5 <= totals[(period, building_id, ActivityKind.repairs_done)] <= 20
+                assert totals[(period, None, ActivityKind.security_patrols)] >= 100
+                assert totals[(period, None, ActivityKind.greenery)] > 0
+            # What a statement of the last month shows an owner of the first building.
+            summary = await service_summary(s, estate.id, buildings[0], max(months))
+            assert {t.kind for t in summary} == set(ActivityKind) - {ActivityKind.other}
+
+
+def _months(demo: DemoSummary) -> list[date]:
+    first = date.fromisoformat(demo.first_period + "-01")
+    last = date.fromisoformat(demo.last_period + "-01")
+    months = [first]
+    while months[-1] < last:
+        months.append((months[-1] + timedelta(days=32)).replace(day=1))
+    return months
+
+
+async def test_dissatisfied_owners_complained_when_it_happened_and_some_complaints_are_open(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as s:
+        complaints = (
+            (await s.execute(select(Complaint).where(col(Complaint.estate_id).in_(_estate_ids(demo))))).scalars().all()
+        )
+        steps = await steps_of(s, [c.id for c in complaints if c.id is not None])
+    by_unit = defaultdict(list)
+    for complaint in complaints:
+        by_unit[complaint.unit_id].append(complaint)
+    dissatisfied = [u for u in demo.stories.values() if u.profile == Profile.dissatisfied]
+    assert dissatisfied
+    for unit in dissatisfied:
+        assert unit.incident is not None and unit.unit_id is not None
+        (complaint,) = by_unit[unit.unit_id]
+        assert complaint.category == unit.incident.category and complaint.text == unit.incident.text
+        assert business_date(complaint.opened_at) == unit.incident.on
+        assert complaint.owner_id == unit.owner.owner_id
+        # Handled, if at all, not to the owner's satisfaction.
+        assert complaint.owner_satisfied is not True
+    statuses = {complaint_status(c) for c in complaints}
+    assert "open" in statuses and "resolved" in statuses
+    # Owners who pay complain too; theirs were fixed and inspected to their satisfaction.
+    paying = [c for c in complaints if demo.profiles[c.unit_id] in (Profile.on_time, Profile.prepaid)]
+    assert paying and all(complaint_status(c) == "resolved" for c in paying)
+    assert {c.channel for c in complaints} <= {ComplaintChannel.phone, ComplaintChannel.desk, ComplaintChannel.app}
+    for complaint in complaints:
+        kinds = [step.kind for step in steps.get(complaint.id or 0, [])]
+        if complaint.fixed_at is not None:
+            assert kinds[:2] == [StepKind.plan_given, StepKind.fixed]
+        assert all(step.at >= complaint.opened_at for step in steps.get(complaint.id or 0, []))
+    assert demo.casework.complaints == dict(Counter(complaint_status(c) for c in complaints))
+
+
+async def _cases(s: AsyncSession, demo: DemoSummary) -> list[ArrearsCase]:
+    query = select(ArrearsCase).where(col(ArrearsCase.estate_id).in_(_estate_ids(demo)))
+    return list((await s.execute(query)).scalars())
+
+
+async def test_most_units_in_arrears_have_a_classified_case_with_notes(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    in_arrears = {unit_id for unit_id, p in demo.positions.items() if p.overdue_fen > 0}
+    async with sessions() as s:
+        cases = await _cases(s, demo)
+        causes: Counter[str] = Counter()
+        for case in cases:
+            assert case.id is not None and case.unit_id in in_arrears
+            history = await cause_history(s, case)
+            assert history.latest is not None and history.effective is not None
+            causes[history.effective.category.value] += 1
+            if history.overrides:
+                assert history.effective.source == "override" and all(o.reason for o in history.overrides)
+            notes = (await s.execute(select(ArrearsNote).where(ArrearsNote.case_id == case.id))).scalars().all()
+            assert 1 <= len(notes) <= 5
+            assert all(n.noted_on <= TODAY and n.text.strip() and n.author for n in notes)
+            # The classifier read this case's own notes and complaints.
+            assert sorted(history.latest.facts["note_ids"]) == sorted(n.id for n in notes)
+        overrides = (
+            await s.execute(
+                select(func.count()).where(col(ArrearsOverride.case_id).in_([c.id for c in cases if c.id is not None]))
+            )
+        ).scalar_one()
+    assert len(cases) >= 0.7 * len(in_arrears) and len(cases) < len(in_arrears)
+    assert {"hardship", "service_dissatisfaction", "misunderstanding", "unknown"} <= set(causes)
+    assert 2 <= overrides <= 3
+    assert dict(causes) == demo.casework.causes and len(cases) == demo.casework.cases
+
+
+async def test_the_classifier_finds_each_profiles_story(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Without a manager's override, the classifier reads each profile's notes as that profile's cause."""
+    expected = {
+        Profile.hardship.value: "hardship",
+        Profile.dissatisfied.value: "service_dissatisfaction",
+        Profile.misunderstanding.value: "misunderstanding",
+        Profile.long_term.value: "unknown",
+        "seller_arrears": "unknown",
+    }
+    async with sessions() as s:
+        for case in await _cases(s, demo):
+            latest = (
+                (
+                    await s.execute(
+                        select(ArrearsClassification)
+                        .where(ArrearsClassification.case_id == case.id)
+                        .order_by(col(ArrearsClassification.id).desc())
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            assert latest is not None
+            assert latest.category.value == expected[demo.arrears_label(case.unit_id)], case.unit_id
+
+
+async def test_notes_are_written_in_the_owners_language(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as s:
+        rows = (
+            await s.execute(
+                select(ArrearsNote.text, Owner.locale)
+                .join(ArrearsCase, col(ArrearsCase.id) == ArrearsNote.case_id)
+                .join(Owner, col(Owner.id) == ArrearsCase.owner_id)
+                .where(col(ArrearsCase.estate_id).in_(_estate_ids(demo)))
+            )
+        ).all()
+    languages: Counter[str] = Counter()
+    for text, locale in rows:
+        language = _language(text)
+        languages[language] += 1
+        expected = {"zh_HK": "zh_TW", "zh_TW": "zh_TW", "en": "en"}.get(locale or "", "zh_CN")
+        assert language == expected, (text, locale)
+    assert languages["zh_TW"] > 0 and languages["en"] > 0
+    assert languages["zh_CN"] > languages["zh_TW"] + languages["en"]
+
+
+def _language(text: str) -> str:
+    if sum(ch.isascii() and ch.isalpha() for ch in text) > len(text) / 2:
+        return "en"
+    return "zh_TW" if any(ord(ch) in T2S for ch in text) else "zh_CN"
+
+
+async def test_late_fees_were_posted_every_month_end_and_a_rerun_posts_nothing(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as s:
+        for estate in demo.estates:
+            fees = (
+                (
+                    await s.execute(
+                        select(LedgerEntry).where(
+                            LedgerEntry.estate_id == estate.id, LedgerEntry.kind == EntryKind.late_fee
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert fees
+            for fee in fees:
+                assert fee.basis_entry_id is not None and fee.detail is not None
+                assert (fee.effective_date + timedelta(days=1)).day == 1  # a month end
+                # The court-likely figure (LPR × 1.3) is well below the contract's 0.03% a day.
+                assert fee.detail["court_likely_fen"] <= fee.detail["total_to_date_fen"]
+            last_run = max(f.effective_date for f in fees)
+            again = await accrue_late_fees(s, COMMAND_LINE, estate.id, last_run)
+            assert again.late_fees_posted == 0
+            # Court-likely rates: 1.3 × the one-year LPR in force from the start of the history on.
+            rates = await court_rates(s, estate.id)
+            assert rates and rates[0][0] <= date.fromisoformat(demo.first_period + "-01")
+            lpr = {day: Decimal(rate) for day, rate in LPR_1Y}
+            assert all(rate == lpr[day] * Decimal("0.013") for day, rate in rates)
+
+
+async def test_three_installment_plans_completed_broken_and_kept(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as s:
+        plans = (
+            (await s.execute(select(InstallmentPlan).where(col(InstallmentPlan.estate_id).in_(_estate_ids(demo)))))
+            .scalars()
+            .all()
+        )
+        assert sorted(p.state for p in plans) == [PlanState.active, PlanState.broken, PlanState.completed]
+        for plan in plans:
+            assert demo.profiles[plan.unit_id] == Profile.hardship and plan.agreed_on is not None
+            out = await plan_out(s, plan.id or 0, TODAY)
+            due = [i for i in out.schedule if i.due_date + timedelta(days=15) < TODAY]
+            if plan.state == PlanState.active:
+                assert all(i.status == "paid" for i in due) and any(i.status == "due" for i in out.schedule)
+            elif plan.state == PlanState.completed:
+                assert out.paid_fen == out.total_fen
+            else:
+                assert plan.end_reason and "installment 2" in plan.end_reason
+        # The review run is idempotent: it finds nothing more to do.
+        for estate in demo.estates:
+            review = await review_plans(s, COMMAND_LINE, estate.id, TODAY - timedelta(days=1))
+            assert not review.completed and not review.broken
+
+
+async def test_some_prepaying_owners_book_their_prepayment_with_the_discount(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    monthly = next(e for e in demo.estates if e.cycle_months == 1)
+    async with sessions() as s:
+        assert [(t.min_months, t.percent_off) for t in await list_tiers(s, monthly.id)] == [(6, "5"), (12, "10")]
+        discounts = (
+            (
+                await s.execute(
+                    select(LedgerEntry).where(
+                        LedgerEntry.estate_id == monthly.id, LedgerEntry.kind == EntryKind.discount
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert discounts and all(demo.profiles[d.unit_id] == Profile.prepaid for d in discounts)
+        for payment_id in {d.payment_id for d in discounts}:
+            booked = await prepayment_out(s, payment_id or 0)
+            assert booked.quote.months == 12 and booked.quote.tier is not None
+            assert booked.quote.tier.percent_off == "10"
+            assert (
+                booked.payment.amount_fen == booked.quote.net_fen == booked.quote.gross_fen - booked.quote.discount_fen
+            )

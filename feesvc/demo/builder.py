@@ -1,8 +1,11 @@
 """``feesvc demo``: two estates with years of billing, payments and a realistic spread of arrears.
 
-The registry goes in first (plan.py decides it, registry.py writes it), then the history is
-played month by month through the billing run and the payment desk (history.py), then tokens
-are made and the summary is read back from the database (summary.py).
+The registry goes in first (plan.py decides it, registry.py writes it) with the fee rules
+(feerules.py), then the history is played month by month through the billing run, the payment
+desk and the month-end late-fee and plan runs (history.py). Then what staff did alongside: the
+service log (activity.py), complaints (complaints.py), arrears cases with their notes and
+classifications (casework.py, notes.py). Last, tokens are made and the summary is read back
+from the database (summary.py).
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.auth.service import create_token
 from feesvc.db import business_today
+from feesvc.demo.accrual import Accrual, BulkAccrual, ServiceAccrual
+from feesvc.demo.activity import record_service_activity
+from feesvc.demo.casework import Casework, labels_in_arrears
+from feesvc.demo.complaints import Complaints
 from feesvc.demo.desk import BulkDesk, Desk, ServiceDesk
+from feesvc.demo.feerules import set_fee_rules
 from feesvc.demo.history import MANAGER, History
 from feesvc.demo.plan import DemoPlan, Profile, UnitPlan, make_plan
 from feesvc.demo.registry import create_registry
-from feesvc.demo.summary import DemoSummary, DemoToken, summarise
+from feesvc.demo.summary import DemoSummary, DemoToken, all_positions, summarise
 from feesvc.errors import Conflict, InvalidInput
 from feesvc.registry.models import AllocationOrder, Estate, UnitUse
 
@@ -45,7 +53,8 @@ async def build_demo(
 ) -> DemoSummary:
     """Load the demo estates, deterministically from ``seed``; refuse if they are loaded already.
 
-    ``desk="service"`` posts every payment through ``record_payment`` (slow; for checking the bulk desk).
+    ``desk="service"`` posts every payment through ``record_payment`` and runs the month-end late
+    fees through ``accrue_late_fees`` (slow; for checking the bulk desk and the bulk accrual).
     """
     if units < 20:
         raise InvalidInput("the demo needs at least 20 units", field="units")
@@ -56,10 +65,23 @@ async def build_demo(
     clock = _Clock(progress)
     estate_ids = await create_registry(session, plan, MANAGER)
     clock.stage(f"registry: {len(plan.estates)} estates, {len(plan.units):,} units")
-    history = History(session, plan, estate_ids, _desk(session, plan, estate_ids, desk), seed, clock.stage)
-    await history.play()
+    await set_fee_rules(session, plan, estate_ids, MANAGER)
+    accrual: Accrual = ServiceAccrual(session) if desk == "service" else BulkAccrual(session)
+    history = History(session, plan, estate_ids, _desk(session, plan, estate_ids, desk), accrual, seed, clock.stage)
+    counts = await history.play()
+    clock.stage(
+        f"history: {counts.payments:,} payments, {counts.late_fees:,} late fees, {counts.prepayments} prepayments"
+    )
+    activity = await record_service_activity(session, plan, estate_ids, seed)
+    complaints = Complaints(session, plan, seed)
+    filed = await complaints.file_all()
+    clock.stage(f"service activity ({activity:,} records) and {sum(filed.values())} complaints")
+    positions = await all_positions(session, plan, estate_ids)
+    overdue = {unit_id: p.overdue_fen for unit_id, p in positions.items()}
+    cases = await Casework(session, plan, seed, complaints.closed_units).work(labels_in_arrears(overdue, plan))
+    clock.stage(f"{cases.cases} arrears cases, {cases.notes} notes, {cases.overrides} overrides")
     tokens = await _create_tokens(session, plan)
-    summary = await summarise(session, plan, estate_ids, tokens, seed)
+    summary = await summarise(session, plan, estate_ids, tokens, seed, positions)
     # End the read transaction: on SQLite it holds the write lock until the session closes.
     await session.commit()
     clock.stage("summary")

@@ -51,6 +51,9 @@ class Desk(Protocol):
     async def refresh_unit(self, unit_id: int) -> None:
         """A service changed this unit's ledger (a void, a refund)."""
 
+    async def after_accrual(self, estate_id: int, as_of: date) -> None:
+        """The month-end run posted late fees dated ``as_of``: they are open debts now."""
+
 
 class ServiceDesk:
     def __init__(self, session: AsyncSession, today: date) -> None:
@@ -67,6 +70,9 @@ class ServiceDesk:
         return None
 
     async def refresh_unit(self, unit_id: int) -> None:
+        return None
+
+    async def after_accrual(self, estate_id: int, as_of: date) -> None:
         return None
 
 
@@ -99,6 +105,12 @@ class BulkDesk:
     async def refresh_unit(self, unit_id: int) -> None:
         await self.flush()
         self.open[unit_id] = await open_debits(self.session, unit_id)
+
+    async def after_accrual(self, estate_id: int, as_of: date) -> None:
+        await self.flush()
+        # New entries, so wholly open; settled in the same order as every open debit (entry id).
+        for unit_id, debit in await _late_fees_posted_on(self.session, estate_id, as_of):
+            self.open[unit_id].append(debit)
 
     async def pay(self, actor: Principal, data: PaymentCreate, key: str, estate_id: int, owner_id: int | None) -> None:
         # As record_payment: designated debts first, then oldest first; what is left becomes credit.
@@ -226,6 +238,43 @@ def _entry_rows(p: _Pending, payment_id: int, now: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+async def _late_fees_posted_on(session: AsyncSession, estate_id: int, as_of: date) -> list[tuple[int, OpenDebit]]:
+    """The late fees of an estate's run on ``as_of`` as open debits of their charges (as open_debits)."""
+    basis = aliased(LedgerEntry)
+    rows: Any = await session.execute(
+        sqlalchemy.select(
+            col(LedgerEntry.id),
+            col(LedgerEntry.unit_id),
+            col(LedgerEntry.amount_fen),
+            col(basis.id),
+            col(basis.due_date),
+            col(basis.effective_date),
+            col(basis.period),
+        )
+        .join(basis, col(basis.id) == LedgerEntry.basis_entry_id)
+        .where(
+            col(LedgerEntry.estate_id) == estate_id,
+            col(LedgerEntry.kind) == EntryKind.late_fee,
+            col(LedgerEntry.effective_date) == as_of,
+        )
+        .order_by(col(LedgerEntry.id))
+    )
+    return [
+        (
+            int(unit_id),
+            OpenDebit(
+                entry_id=int(entry_id),
+                kind=EntryKind.late_fee,
+                open_fen=int(amount),
+                debt_id=int(basis_id),
+                debt_due=basis_due or basis_effective,
+                period=basis_period,
+            ),
+        )
+        for entry_id, unit_id, amount, basis_id, basis_due, basis_effective, basis_period in rows.all()
+    ]
 
 
 async def open_debits_of_estate(session: AsyncSession, estate_id: int) -> dict[int, list[OpenDebit]]:

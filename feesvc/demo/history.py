@@ -1,7 +1,9 @@
-"""Playing the demo history in time order: bill the period, then the payments of the month.
+"""Playing the demo history in time order: bill the period, then the payments of the month, then
+the month-end runs (late fees, installment plan review).
 
 Each payment is allocated against what was open on the day it came in, because everything before
-it has already been written. Who pays what and when follows each unit's profile (plan.py).
+it has already been written. Who pays what and when follows each unit's profile (plan.py). Plans,
+installments and prepayment bookings go through their services on their days.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -18,14 +21,23 @@ from sqlmodel import col, select
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE, Principal
 from feesvc.billing.service import run_billing
+from feesvc.demo.accrual import Accrual, month_ends
 from feesvc.demo.desk import Desk
+from feesvc.demo.feerules import PREPAY_MONTHS, prepay_net_fen
 from feesvc.demo.plan import DemoPlan, EstateSpec, Profile, UnitPlan
 from feesvc.formatting import money
+from feesvc.ledger.allocation import allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import open_credits
+from feesvc.ledger.service import open_credits, open_debits
 from feesvc.payments.models import Method
 from feesvc.payments.schemas import Designation, PaymentCreate, RefundCreate
 from feesvc.payments.service import record_payment, refund_credit, void_payment
+from feesvc.plans.models import Installment
+from feesvc.plans.schemas import PlanCreate
+from feesvc.plans.service import agree_plan, covered_charge_ids, propose_plan, review_plans
+from feesvc.prepay.schemas import PrepaymentCreate
+from feesvc.prepay.service import record_prepayment
+from feesvc.registry.models import AllocationOrder
 
 # The people behind the actor labels: they show up in the ledger, the receipts and the audit log.
 CASHIERS = (
@@ -34,8 +46,11 @@ CASHIERS = (
     Principal(role=Role.cashier, name="收费员-郑磊"),
 )
 MANAGER = Principal(role=Role.manager, name="客服主管-陈静")
+# The scheduled month-end runs (late fees, installment plan review).
+MONTH_END = Principal(role=Role.system, name="月末批处理")
 PARTIAL_YUAN = (300, 500, 800, 1000, 1500)
 REFUND_REASON = "业主家中急用，申请退还一半预存物业费"
+PLAN_NOTE = "业主经济困难，经面谈同意分3期补缴欠费；按期缴纳期间暂停催缴"
 
 
 @dataclass(order=True)
@@ -44,7 +59,9 @@ class _Event:
 
     on: date
     seq: int
-    kind: str = field(compare=False)  # "pay", "partial" or "refund"
+    # "pay", "partial", "refund", "prepay" (a booked prepayment), "propose" and "agree" (an
+    # installment plan), "installment"
+    kind: str = field(compare=False)
     unit: UnitPlan = field(compare=False)
     amount_fen: int = field(default=0, compare=False)
     designated_period: str | None = field(default=None, compare=False)
@@ -56,6 +73,10 @@ class Counts:
     payments: int = 0
     voids: int = 0
     refunds: int = 0
+    prepayments: int = 0
+    late_fee_runs: int = 0
+    late_fees: int = 0
+    late_fee_fen: int = 0
 
 
 class History:
@@ -65,6 +86,7 @@ class History:
         plan: DemoPlan,
         estate_ids: dict[str, int],
         desk: Desk,
+        accrual: Accrual,
         seed: int,
         progress: Callable[[str], None],
     ) -> None:
@@ -73,6 +95,8 @@ class History:
         self.today = plan.timeline.today
         self.estate_ids = estate_ids
         self.desk = desk
+        self.accrual = accrual
+        self.month_ends = month_ends(plan.timeline.months, self.today)
         self.rng = random.Random(f"{seed}:history")
         self.progress = progress
         self.counts = Counts()
@@ -83,6 +107,12 @@ class History:
         self.seq = 0
         # Idempotency keys are unique across the database: the estate codes make them unique per demo.
         self.key_prefix = "-".join(e.key for e in plan.estates)
+        # Owners who book their prepayments: those who paid their first half year ahead as credit,
+        # and the first day of the last period booked for each.
+        self.prepaying: set[int] = set()
+        self.booked_through: dict[int, date] = {}
+        # Installment plans by unit id, once proposed.
+        self.plans: dict[int, int] = {}
 
     async def play(self) -> Counts:
         months = self.plan.timeline.months
@@ -96,9 +126,33 @@ class History:
             for event in sorted(events):
                 await self._play(event)
             await self.desk.flush()
+            if month in self.month_ends:
+                await self._month_end(self.month_ends[month])
             if n % 6 == 0 or n == len(months):
-                self.progress(f"history up to {month:%Y-%m}: {self.counts.payments:,} payments")
+                self.progress(
+                    f"history up to {month:%Y-%m}: {self.counts.payments:,} payments, "
+                    f"{self.counts.late_fees:,} late fees"
+                )
         return self.counts
+
+    # -- month end --------------------------------------------------------------------------------
+
+    async def _month_end(self, last_day: date) -> None:
+        """The late-fee run of each estate, then the review of its installment plans."""
+        for estate in self.plan.estates:
+            estate_id = self.estate_ids[estate.key]
+            result = await self.accrual.run(MONTH_END, estate_id, last_day)
+            self.counts.late_fee_runs += 1
+            self.counts.late_fees += result.late_fees_posted
+            self.counts.late_fee_fen += result.posted_fen
+            if result.late_fees_posted:
+                await self.desk.after_accrual(estate_id, last_day)
+            in_plans = [u for u in self.plan.units_of(estate) if u.unit_id in self.plans]
+            if in_plans:
+                await review_plans(self.session, MONTH_END, estate_id, last_day)
+                for unit in in_plans:
+                    assert unit.unit_id is not None
+                    await self.desk.refresh_unit(unit.unit_id)  # the review may waive or restore late fees
 
     # -- billing ---------------------------------------------------------------------------------
 
@@ -132,6 +186,11 @@ class History:
     def _regular_payments(self, estate: EstateSpec, month: date) -> list[_Event]:
         events = []
         for unit in self.plan.units_of(estate):
+            if self._books_now(unit, month):
+                day = self._pay_day(unit, month)
+                if day <= self.today:
+                    events.append(self._event(day, "prepay", unit))
+                continue
             amount, designated = self._regular_amount(unit, month)
             if amount <= 0:
                 continue
@@ -155,14 +214,26 @@ class History:
         if stops is not None and month >= stops:
             return 0, None
         if unit.profile == Profile.prepaid:
+            if unit.unit_id in self.prepaying:
+                return 0, None  # uses up its credit, then books (_books_now)
             # Keeps up to a year paid ahead (the estate's prepay cap); tops up when the next bills are
-            # no longer covered.
+            # no longer covered. Those who will book their prepayments paid half a year ahead first.
             if -balance >= max(1, 2 // cycle) * charge:
                 return 0, None
+            if unit.books_prepayment:
+                self.prepaying.add(unit.unit_id)
+                return balance + (6 // cycle) * charge, None
             return balance + (12 // cycle) * charge, None
         if unit.is_anchor(month):
             return balance + (unit.habit_months // cycle - 1) * charge, None
         return balance, None
+
+    def _books_now(self, unit: UnitPlan, month: date) -> bool:
+        """An owner who books prepayments books the next year once the credit and the last booking run out."""
+        if unit.unit_id not in self.prepaying:
+            return False
+        booked = self.booked_through.get(unit.unit_id)
+        return self.balance.get(unit.unit_id, 0) >= 0 and (booked is None or booked <= month)
 
     def _pay_day(self, unit: UnitPlan, month: date) -> date:
         settings = unit.estate.settings
@@ -181,11 +252,17 @@ class History:
         end = (month + timedelta(days=32)).replace(day=1)
         events = []
         for unit in self.plan.units:
+            story = unit.installment_plan
+            installments = story.paid_on if story is not None else []
             for day in unit.partial_payments:
                 if month <= day < end and day <= self.today:
-                    events.append(self._event(day, "partial", unit))
+                    events.append(self._event(day, "installment" if day in installments else "partial", unit))
             if unit.refund_on is not None and month <= unit.refund_on < end:
                 events.append(self._event(unit.refund_on, "refund", unit))
+            if story is not None:
+                for day, kind in ((story.proposed_on, "propose"), (story.agreed_on, "agree")):
+                    if month <= day < end and day <= self.today:
+                        events.append(self._event(day, kind, unit))
         return events
 
     def _event(self, day: date, kind: str, unit: UnitPlan, amount: int = 0, designated: str | None = None) -> _Event:
@@ -199,6 +276,15 @@ class History:
         assert unit.unit_id is not None
         if event.kind == "refund":
             await self._refund(unit, event.on)
+            return
+        if event.kind in ("prepay", "propose", "agree", "installment"):
+            await self.desk.flush()
+            await {
+                "prepay": self._book_prepayment,
+                "propose": self._propose_plan,
+                "agree": self._agree_plan,
+                "installment": self._pay_installment,
+            }[event.kind](unit, event.on)
             return
         amount = event.amount_fen
         if event.kind == "partial":
@@ -281,6 +367,82 @@ class History:
         await refund_credit(self.session, MANAGER, unit.unit_id, data, day)
         self.balance[unit.unit_id] += amount
         self.counts.refunds += 1
+        await self.desk.refresh_unit(unit.unit_id)
+
+    # -- prepayment bookings and installment plans, through their services ---------------------------
+
+    async def _book_prepayment(self, unit: UnitPlan, day: date) -> None:
+        """Settle what the credit left open, then book the next year with the estate's discount."""
+        assert unit.unit_id is not None
+        owed = self.balance.get(unit.unit_id, 0)
+        if owed > 0:
+            await self._record(unit, day, owed, unit.method)
+            await self.desk.refresh_unit(unit.unit_id)
+        first = self.booked_through.get(unit.unit_id, day.replace(day=1)) + relativedelta(months=1)
+        net = prepay_net_fen(unit, first, PREPAY_MONTHS)
+        data = PrepaymentCreate(
+            months=PREPAY_MONTHS,
+            method=unit.method,
+            expected_net_fen=net,
+            first_period=f"{first:%Y-%m}",
+            external_ref=self._external_ref(unit.method, day),
+            payer_name=unit.payer(day).name,
+        )
+        await record_prepayment(self.session, self._cashier(), unit.unit_id, data, self._key(), day)
+        self.booked_through[unit.unit_id] = first + relativedelta(months=PREPAY_MONTHS - 1)
+        self.counts.prepayments += 1
+        self.counts.payments += 1
+
+    async def _propose_plan(self, unit: UnitPlan, day: date) -> None:
+        story = unit.installment_plan
+        assert story is not None and unit.unit_id is not None
+        data = PlanCreate(
+            unit_id=unit.unit_id,
+            installments=story.installments,
+            first_due=story.first_due,
+            late_fee_treatment=story.treatment,
+            note=PLAN_NOTE,
+        )
+        plan = await propose_plan(self.session, MANAGER, data, day)
+        assert plan.id is not None
+        self.plans[unit.unit_id] = plan.id
+
+    async def _agree_plan(self, unit: UnitPlan, day: date) -> None:
+        assert unit.unit_id is not None
+        await agree_plan(self.session, MANAGER, self.plans[unit.unit_id], day)
+        await self.desk.refresh_unit(unit.unit_id)  # a plan that waives now has waived the late fees
+
+    async def _pay_installment(self, unit: UnitPlan, day: date) -> None:
+        """The owner pays the next installment at the desk, with whatever the desk settles before it.
+
+        An undesignated payment settles the oldest debts first, and the plan covers charges, not
+        every older debt: a late fee left on a month paid long ago comes first and would leave the
+        installment short (and break the plan). So the cashier asks for that too, as the desk
+        screen shows it.
+        """
+        story = unit.installment_plan
+        assert story is not None and unit.unit_id is not None
+        number = story.paid_on.index(day) + 1
+        plan_id = self.plans[unit.unit_id]
+        installment = (
+            await self.session.execute(
+                select(Installment.amount_fen).where(Installment.plan_id == plan_id, Installment.number == number)
+            )
+        ).scalar_one()
+        covered = frozenset(await covered_charge_ids(self.session, unit.unit_id))
+        debits = await open_debits(self.session, unit.unit_id)
+        order = AllocationOrder(unit.estate.settings.allocation_order)
+        everything = sum(d.open_fen for d in debits)
+        allocations, _ = allocate(debits, everything, order, late_fees_last_for=covered)
+        amount, short = 0, installment
+        for allocation in allocations:
+            towards_plan = allocation.entry_id in covered
+            take = min(allocation.amount_fen, short) if towards_plan else allocation.amount_fen
+            amount += take
+            short -= take if towards_plan else 0
+            if short == 0:
+                break
+        await self._record(unit, day, amount, unit.method)
         await self.desk.refresh_unit(unit.unit_id)
 
     def _external_ref(self, method: Method, day: date) -> str:

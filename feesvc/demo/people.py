@@ -46,8 +46,23 @@ class Person:
     id_number: str
     email: str
     channel: Channel
+    # The owner's language for letters (zh_HK, zh_TW, en); None: the estate's.
+    locale: str | None = None
     # Filled in once the owner row exists.
     owner_id: int | None = None
+
+    @property
+    def writes(self) -> str:
+        """The language staff write this owner's contact notes in: zh_CN, zh_TW or en."""
+        if self.locale in ("zh_HK", "zh_TW"):
+            return "zh_TW"
+        return "en" if self.locale == "en" else "zh_CN"
+
+    def called(self, title: str) -> str:
+        """How staff refer to the owner in a note: 王先生, 陳太太, Ms. Laura Walker."""
+        if self.writes == "en":
+            return f"{title} {self.name}"
+        return self.name[0] + title
 
 
 def id_check_digit(first17: str) -> str:
@@ -79,3 +94,42 @@ def fake_person(rng: random.Random) -> Person:
         if rng.random() < 0.3:
             channel = Channel.email
     return Person(fake_name(rng), fake_mobile(rng), fake_id_number(rng), email, channel)
+
+
+# Owners from Hong Kong and Taiwan: names in Traditional characters; the 港澳台居民居住证 number
+# has the same 18-character layout as a resident ID, with region 810000 (HK) or 830000 (TW).
+TRADITIONAL_SURNAMES: Final = (
+    "陳黃林張李王吳劉蔡楊鄭謝郭洪曾邱廖賴周徐蘇葉莊呂江何蕭羅高潘簡朱鍾彭游詹胡施沈余盧梁趙顏柯翁魏孫戴"
+)
+TRADITIONAL_GIVEN_NAMES: Final = _words(
+    "家豪 志明 俊傑 建宏 美玲 淑芬 雅婷 怡君 詩涵 宗翰 冠宇 嘉欣 永強 偉倫 家偉 秀英 惠珍 麗華 子軒 佩珊 嘉慧 國榮"
+)
+FOREIGN_GIVEN_NAMES: Final = _words(
+    "Daniel Laura Michael Sarah James Emma Thomas Anna David Sophie Mark Julia Peter Claire"
+)
+FOREIGN_SURNAMES: Final = _words(
+    "Hughes Walker Smith Tanaka Kim Rahman Novak Rossi Dubois Andersson Fischer Moreau Evans"
+)
+
+
+def fake_hk_tw_person(rng: random.Random) -> Person:
+    """An owner from Hong Kong or Taiwan, living in Hangzhou or abroad; letters in Traditional Chinese."""
+    hong_kong = rng.random() < 0.5
+    born = date(1955, 1, 1) + timedelta(days=rng.randrange(365 * 40))
+    first17 = f"{'810000' if hong_kong else '830000'}{born:%Y%m%d}{rng.randrange(1, 1000):03d}"
+    if hong_kong:
+        phone = f"+852 {rng.choice('569')}{rng.randrange(1000):03d} {rng.randrange(10000):04d}"
+    else:
+        phone = f"+886 9{rng.randrange(100):02d} {rng.randrange(1000):03d} {rng.randrange(1000):03d}"
+    name = rng.choice(TRADITIONAL_SURNAMES) + rng.choice(TRADITIONAL_GIVEN_NAMES)
+    email = f"{rng.randrange(10**6, 10**8)}@{rng.choice(('gmail.com', 'yahoo.com.hk', 'hotmail.com'))}"
+    channel = Channel.wechat if rng.random() < 0.6 else Channel.email
+    return Person(name, phone, first17 + id_check_digit(first17), email, channel, "zh_HK" if hong_kong else "zh_TW")
+
+
+def fake_foreign_person(rng: random.Random) -> Person:
+    """A foreign owner (a teacher, an engineer posted to Hangzhou); passport number, letters in English."""
+    given, family = rng.choice(FOREIGN_GIVEN_NAMES), rng.choice(FOREIGN_SURNAMES)
+    passport = f"{rng.choice('CEGKPSX')}{rng.choice('ABHKLMNR')}{rng.randrange(10**6, 10**7)}"
+    email = f"{given.lower()}.{family.lower()}@{rng.choice(('gmail.com', 'outlook.com', 'proton.me'))}"
+    return Person(f"{given} {family}", fake_mobile(rng), passport, email, Channel.email, "en")

@@ -16,8 +16,9 @@ from typing import Final
 
 from dateutil.relativedelta import relativedelta
 
-from feesvc.demo.people import Person, fake_person
+from feesvc.demo.people import Person, fake_foreign_person, fake_hk_tw_person, fake_person
 from feesvc.payments.models import Method
+from feesvc.plans.models import LateFeeTreatment
 from feesvc.registry.models import AllocationOrder, LateFeeCap, UnitUse
 from feesvc.registry.schemas import EstateSettings
 from feesvc.standards.models import Basis, DecisionKind
@@ -121,6 +122,24 @@ class Incident:
 
 
 @dataclass
+class PlanStory:
+    """An installment plan a hardship owner agrees to, and how it goes: kept, broken or completed."""
+
+    outcome: str  # "completed", "broken" or "kept"
+    proposed_on: date
+    agreed_on: date
+    first_due: date
+    installments: int
+    treatment: LateFeeTreatment
+    # The days the owner paid an installment, one per installment paid (the rest were missed or are not due).
+    paid_on: list[date]
+
+    def due(self, number: int) -> date:
+        """Installment ``number`` (1-based) falls due ``number - 1`` months after the first, from the anchor."""
+        return self.first_due + relativedelta(months=number - 1)
+
+
+@dataclass
 class Sale:
     on: date
     buyer: Person
@@ -154,6 +173,9 @@ class UnitPlan:
     mistake: str | None = None
     mistake_from: date | None = None
     refund_on: date | None = None
+    # Pays a year ahead through the prepayment booking (with the estate's discount) once its credit is used up.
+    books_prepayment: bool = False
+    installment_plan: PlanStory | None = None
     unit_id: int | None = None
 
     def is_anchor(self, month: date) -> bool:
@@ -542,6 +564,73 @@ def plan_sales_and_mistakes(plan: DemoPlan, rng: random.Random) -> None:
         rng.choice(prepaid).refund_on = min(refund_month + timedelta(days=19), plan.timeline.today)
 
 
+# Of the homes whose owners stop paying, the share whose owners are from Hong Kong or Taiwan, and foreign.
+HK_TW_SHARE: Final = 0.04
+FOREIGN_SHARE: Final = 0.03
+PLAN_OUTCOMES: Final = ("completed", "broken", "kept")
+
+
+def _arrears_homes(plan: DemoPlan) -> list[UnitPlan]:
+    return [u for u in plan.units if u.use == UnitUse.residential and u.profile in ARREARS_PROFILES and u.sale is None]
+
+
+def plan_owner_origins(plan: DemoPlan, rng: random.Random) -> None:
+    """Some owners in arrears are from Hong Kong or Taiwan, some are foreigners: staff write to them
+    in Traditional Chinese or English. At least one of each once there are enough homes in arrears."""
+    homes = _arrears_homes(plan)
+    rng.shuffle(homes)
+    hk_tw = max(1, round(len(homes) * HK_TW_SHARE)) if len(homes) >= 6 else 0
+    foreign = max(1, round(len(homes) * FOREIGN_SHARE)) if len(homes) >= 6 else 0
+    for n, unit in enumerate(homes[: hk_tw + foreign]):
+        unit.owner = fake_hk_tw_person(rng) if n < hk_tw else fake_foreign_person(rng)
+
+
+def plan_prepayments(plan: DemoPlan, rng: random.Random) -> None:
+    """A third of the prepaying homes of the estates with a prepay discount book their prepayments
+    (each booking is a service call of some 50 queries; the rest keep paying ahead as credit)."""
+    for estate in plan.estates:
+        if estate.settings.cycle_months != 1:
+            continue  # the quarterly estate offers no prepay discount: its prepaying owners hold credit
+        homes = [
+            u
+            for u in plan.units_of(estate)
+            if u.use == UnitUse.residential and u.profile == Profile.prepaid and u.refund_on is None and u.sale is None
+        ]
+        for unit in rng.sample(homes, (len(homes) + 2) // 3):
+            unit.books_prepayment = True
+
+
+def plan_installment_plans(plan: DemoPlan, rng: random.Random) -> None:
+    """Three owners in hardship agree an installment plan: one completes it, one breaks it, one keeps it.
+
+    They could pay nothing at all until the plan (so every bill since they stopped is overdue when
+    it is proposed); then they pay the installments, their only small payments since they stopped.
+    """
+    today = plan.timeline.today
+    homes = [u for u in _arrears_homes(plan) if u.profile == Profile.hardship and u.owner.locale is None]
+    rng.shuffle(homes)
+    # (outcome, proposed this many days ago, first installment due so many days after the proposal,
+    #  installments paid, late-fee treatment)
+    shapes = (
+        ("completed", 160, 14, 3, LateFeeTreatment.waive_on_completion),
+        ("broken", 130, 14, 1, LateFeeTreatment.waive_now),
+        ("kept", 58, 12, 2, LateFeeTreatment.freeze),
+    )
+    for unit, (outcome, ago, first_in, paid, treatment) in zip(homes, shapes, strict=False):
+        assert unit.stops_on is not None
+        proposed = today - timedelta(days=ago + rng.randint(-6, 6))
+        if proposed < unit.stops_on + relativedelta(months=3):
+            continue  # too little overdue yet to need a plan
+        story = PlanStory(
+            outcome, proposed, proposed + timedelta(days=2), proposed + timedelta(days=first_in), 3, treatment, []
+        )
+        story.paid_on = [
+            max(story.due(n) - timedelta(days=rng.randint(0, 3)), story.agreed_on) for n in range(1, paid + 1)
+        ]
+        unit.installment_plan = story
+        unit.partial_payments = list(story.paid_on)
+
+
 def make_plan(units: int, years: int, seed: int, today: date, code_prefix: str) -> DemoPlan:
     rng = random.Random(seed)
     timeline = Timeline.ending(today, years)
@@ -551,4 +640,9 @@ def make_plan(units: int, years: int, seed: int, today: date, code_prefix: str) 
     plan = DemoPlan(timeline, estates, unit_plans)
     assign_profiles(plan, rng)
     plan_sales_and_mistakes(plan, rng)
+    # The stories of the arrears get their own generator: the payment history above stays as it was.
+    stories = random.Random(f"{seed}:stories")
+    plan_owner_origins(plan, stories)
+    plan_prepayments(plan, stories)
+    plan_installment_plans(plan, stories)
     return plan

@@ -120,7 +120,7 @@ async def _create_units(
 ) -> None:
     rows = []
     for u in units:
-        data = _valid(
+        data = validated(
             UnitCreate,
             {"building_id": buildings[u.building], "number": u.number, "floor_area_m2": str(u.area), "use": u.use},
         )
@@ -146,7 +146,7 @@ async def _create_units(
     )
 
 
-def _valid(schema: type[msgspec.Struct], fields: dict[str, Any]) -> Any:
+def validated(schema: type[msgspec.Struct], fields: dict[str, Any]) -> Any:
     """The row as the API would accept it: patterns, lengths and enums checked by its request schema."""
     return msgspec.convert(fields, schema, str_keys=True)
 
@@ -163,7 +163,7 @@ async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal
             people.setdefault(id(person), (person, _address(u)))
     rows = []
     for person, address in people.values():
-        data = _valid(
+        data = validated(
             OwnerCreate,
             {
                 "name": person.name,
@@ -172,6 +172,7 @@ async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal
                 "email": person.email or None,
                 "postal_address": address,
                 "preferred_channel": person.channel,
+                "locale": person.locale,
             },
         )
         rows.append(
@@ -182,7 +183,7 @@ async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal
                 "email": data.email or "",
                 "postal_address": data.postal_address,
                 "preferred_channel": data.preferred_channel,
-                "locale": None,
+                "locale": data.locale,
             }
         )
     ids = await insert_returning_ids(session, Owner, rows)
@@ -228,7 +229,7 @@ async def _create_vacancy_notices(session: AsyncSession, plan: DemoPlan, actor: 
         if u.vacant_from is None or u.vacancy_notified_on is None:
             continue
         assert u.unit_id is not None
-        data = _valid(
+        data = validated(
             VacancyNoticeCreate,
             {"starts_on": u.vacant_from, "notified_on": u.vacancy_notified_on, "reference": VACANCY_REFERENCE},
         )

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from feesvc.arrears.models import ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
+from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
+from feesvc.db import BUSINESS_TZ
 from feesvc.demo.plan import ARREARS_PROFILES, DemoPlan, EstateSpec, Profile, UnitPlan
 from feesvc.formatting import money
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.payments.models import Payment, PaymentVoid
+from feesvc.plans.models import InstallmentPlan
 from feesvc.registry.models import UnitUse
+from feesvc.service_records.models import Complaint, ServiceActivity
 from feesvc.settings import get_settings
 
 SELLER_ARREARS = "seller_arrears"
@@ -55,6 +61,8 @@ class EstateSummary:
     voided_payments: int
     received_fen: int
     refunded_fen: int
+    # Debts forgiven rather than paid: prepay discounts and waived late fees (net of restored ones).
+    relief_fen: int
     outstanding_fen: int
     overdue_fen: int
     credit_fen: int
@@ -71,7 +79,52 @@ class EstateSummary:
 
     @property
     def reconciles(self) -> bool:
-        return self.collected_fen + self.outstanding_fen - self.credit_fen == self.billed_fen
+        return self.collected_fen + self.relief_fen + self.outstanding_fen - self.credit_fen == self.billed_fen
+
+
+@dataclass
+class Casework:
+    """What the demo's staff did besides billing and the desk, counted from the database."""
+
+    late_fee_runs: int = 0
+    late_fees: int = 0
+    late_fee_fen: int = 0
+    waived_fen: int = 0
+    prepayments: int = 0
+    discount_fen: int = 0
+    activity_records: int = 0
+    # status (open, resolved, closed) → complaints
+    complaints: dict[str, int] = field(default_factory=dict)
+    # still open, and the 24 hours for a rectification plan are up
+    complaints_without_plan: int = 0
+    cases: int = 0
+    notes: int = 0
+    # effective cause (the latest override, else the latest classification) → cases
+    causes: dict[str, int] = field(default_factory=dict)
+    overrides: int = 0
+    # state → installment plans
+    plans: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        complaints = self.complaints
+        lines = [
+            "",
+            f"Late fees: {self.late_fees:,} posted by {self.late_fee_runs} month-end runs, "
+            f"{money(self.late_fee_fen, LOCALE)}; waived under installment plans {money(self.waived_fen, LOCALE)}.",
+            f"Prepayments booked: {self.prepayments} (discounts {money(self.discount_fen, LOCALE)}).",
+            f"Service activity: {self.activity_records:,} monthly records (cleaning, repairs, patrols, greenery).",
+            f"Complaints: {sum(complaints.values())} — open {complaints.get('open', 0)} "
+            f"({self.complaints_without_plan} still without a rectification plan), "
+            f"resolved {complaints.get('resolved', 0)}, closed without the owner's satisfaction "
+            f"{complaints.get('closed', 0)}.",
+            f"Arrears cases: {self.cases} with {self.notes} contact notes; by effective cause "
+            f"({self.overrides} set by a manager):",
+        ]
+        for cause in ("hardship", "service_dissatisfaction", "misunderstanding", "unknown"):
+            lines.append(f"  {cause:<26}{self.causes.get(cause, 0):>5} cases")
+        plans = ", ".join(f"{state} {n}" for state, n in sorted(self.plans.items())) or "none"
+        lines.append(f"Installment plans: {plans}.")
+        return lines
 
 
 @dataclass
@@ -81,13 +134,14 @@ class DemoSummary:
     first_period: str
     last_period: str
     estates: list[EstateSummary]
-    # unit id → payment profile (Profile values); a later step adds complaints and notes by it.
+    # unit id → payment profile (Profile values): the complaints and the arrears cases follow it.
     profiles: dict[int, str]
     # unit id → what is open on it; the arrears are the units with overdue_fen > 0.
     positions: dict[int, UnitPosition]
     tokens: list[DemoToken]
     # Everything the demo decided per unit (stop dates, incidents, vacancy, sales), by unit id.
     stories: dict[int, UnitPlan] = field(repr=False)
+    casework: Casework = field(default_factory=Casework)
 
     def arrears_label(self, unit_id: int) -> str:
         story = self.stories[unit_id]
@@ -112,6 +166,7 @@ class DemoSummary:
         for estate in self.estates:
             lines += _estate_lines(estate)
         lines += self._arrears_lines()
+        lines += self.casework.lines()
         lines += self._token_lines()
         return "\n".join(lines)
 
@@ -160,7 +215,9 @@ def _estate_lines(e: EstateSummary) -> list[str]:
         f"{money(e.refunded_fen, LOCALE)})",
         f"  outstanding  {money(e.outstanding_fen, LOCALE):>18}  (overdue {money(e.overdue_fen, LOCALE)}, "
         f"{e.units_in_arrears} units in arrears)",
-        f"  credit held  {money(e.credit_fen, LOCALE):>18}  (collected + outstanding - credit = billed: {check})",
+        f"  relief       {money(e.relief_fen, LOCALE):>18}  (prepay discounts and waived late fees)",
+        f"  credit held  {money(e.credit_fen, LOCALE):>18}  "
+        f"(collected + relief + outstanding - credit = billed: {check})",
     ]
 
 
@@ -245,6 +302,7 @@ async def _estate_summary(
             LedgerEntry.estate_id == estate_id, LedgerEntry.kind == EntryKind.refund
         ),
     )
+    relief = await relief_fen(session, estate_id)
     uses = Counter(u.use for u in units)
     return EstateSummary(
         id=estate_id,
@@ -260,6 +318,7 @@ async def _estate_summary(
         voided_payments=voids,
         received_fen=received,
         refunded_fen=refunded,
+        relief_fen=relief,
         outstanding_fen=sum(p.owed_fen for p in positions.values()),
         overdue_fen=sum(p.overdue_fen for p in positions.values()),
         credit_fen=sum(p.credit_fen for p in positions.values()),
@@ -267,20 +326,123 @@ async def _estate_summary(
     )
 
 
+async def relief_fen(session: AsyncSession, estate_id: int) -> int:
+    """Discounts and waivers, less the reversals that took some of them back."""
+    relieving = (EntryKind.discount, EntryKind.waiver)
+    _, given = await _sum(
+        session,
+        select(func.count(), func.sum(LedgerEntry.amount_fen)).where(
+            LedgerEntry.estate_id == estate_id, col(LedgerEntry.kind).in_(relieving)
+        ),
+    )
+    reversed_ids = select(LedgerEntry.id).where(
+        LedgerEntry.estate_id == estate_id, col(LedgerEntry.kind).in_(relieving)
+    )
+    _, taken_back = await _sum(
+        session,
+        select(func.count(), func.sum(LedgerEntry.amount_fen)).where(
+            LedgerEntry.estate_id == estate_id,
+            LedgerEntry.kind == EntryKind.reversal,
+            col(LedgerEntry.reverses_entry_id).in_(reversed_ids),
+        ),
+    )
+    return -(given + taken_back)
+
+
+async def all_positions(session: AsyncSession, plan: DemoPlan, estate_ids: dict[str, int]) -> dict[int, UnitPosition]:
+    positions: dict[int, UnitPosition] = {}
+    for spec in plan.estates:
+        grace = spec.settings.grace_days
+        positions.update(await unit_positions(session, estate_ids[spec.key], grace, plan.timeline.today))
+    return positions
+
+
+async def _casework(session: AsyncSession, estate_ids: list[int], today: date) -> Casework:
+    work = Casework()
+    in_estates = col(LedgerEntry.estate_id).in_(estate_ids)
+    kinds = await session.execute(
+        select(LedgerEntry.kind, func.count(), func.sum(LedgerEntry.amount_fen))
+        .where(in_estates, col(LedgerEntry.kind).in_([EntryKind.late_fee, EntryKind.discount]))
+        .group_by(col(LedgerEntry.kind))
+    )
+    for kind, count, total in kinds.all():
+        if kind == EntryKind.late_fee:
+            work.late_fees, work.late_fee_fen = int(count), int(total)
+        else:
+            work.discount_fen = -int(total)
+    runs = select(func.count()).where(
+        AuditEvent.action == "late_fees.accrue",
+        AuditEvent.entity == "estate",
+        col(AuditEvent.entity_id).in_([str(estate_id) for estate_id in estate_ids]),
+    )
+    work.late_fee_runs = (await session.execute(runs)).scalar_one()
+    for estate_id in estate_ids:
+        work.waived_fen += await relief_fen(session, estate_id)
+    work.waived_fen -= work.discount_fen
+    work.prepayments = len(
+        (
+            await session.execute(
+                select(LedgerEntry.payment_id).where(in_estates, LedgerEntry.kind == EntryKind.discount).distinct()
+            )
+        ).all()
+    )
+    work.activity_records = (
+        await session.execute(select(func.count()).where(col(ServiceActivity.estate_id).in_(estate_ids)))
+    ).scalar_one()
+    # As of the start of the demo's today (Shanghai): the 24 hours of a plan are up or not then.
+    now = datetime.combine(today, time(0), BUSINESS_TZ)
+    complaints = (await session.execute(select(Complaint).where(col(Complaint.estate_id).in_(estate_ids)))).scalars()
+    statuses: Counter[str] = Counter()
+    for complaint in complaints:
+        status = "open" if complaint.closed_at is None else "resolved" if complaint.owner_satisfied else "closed"
+        statuses[status] += 1
+        work.complaints_without_plan += (
+            status == "open" and complaint.plan_given_at is None and now > complaint.plan_due_at
+        )
+    work.complaints = dict(statuses)
+    cases = select(ArrearsCase.id).where(col(ArrearsCase.estate_id).in_(estate_ids))
+    work.cases = len((await session.execute(cases)).all())
+    work.notes = (await session.execute(select(func.count()).where(col(ArrearsNote.case_id).in_(cases)))).scalar_one()
+    effective: dict[int, tuple[tuple[int, int], str]] = {}
+    classified = select(ArrearsClassification.case_id, ArrearsClassification.id, ArrearsClassification.category)
+    overridden = select(ArrearsOverride.case_id, ArrearsOverride.id, ArrearsOverride.category)
+    for query, rank in ((classified, 0), (overridden, 1)):
+        rows: Any = await session.execute(query.where(col(query.selected_columns[0]).in_(cases)))
+        for case_id, row_id, category in rows.all():
+            key = (rank, int(row_id))
+            if case_id not in effective or key > effective[case_id][0]:
+                effective[case_id] = (key, str(category))
+    work.causes = dict(Counter(category for _, category in effective.values()))
+    work.overrides = (
+        await session.execute(select(func.count()).where(col(ArrearsOverride.case_id).in_(cases)))
+    ).scalar_one()
+    plans = await session.execute(
+        select(InstallmentPlan.state, func.count())
+        .where(col(InstallmentPlan.estate_id).in_(estate_ids))
+        .group_by(col(InstallmentPlan.state))
+    )
+    work.plans = {str(state): int(count) for state, count in plans.all()}
+    return work
+
+
 async def summarise(
-    session: AsyncSession, plan: DemoPlan, estate_ids: dict[str, int], tokens: list[DemoToken], seed: int
+    session: AsyncSession,
+    plan: DemoPlan,
+    estate_ids: dict[str, int],
+    tokens: list[DemoToken],
+    seed: int,
+    positions: dict[int, UnitPosition],
 ) -> DemoSummary:
-    estates, positions = [], {}
-    today = plan.timeline.today
+    estates = []
     for spec in plan.estates:
         units = plan.units_of(spec)
-        estate_positions = await unit_positions(session, estate_ids[spec.key], spec.settings.grace_days, today)
+        ids = {u.unit_id for u in units}
+        estate_positions = {unit_id: p for unit_id, p in positions.items() if unit_id in ids}
         estates.append(await _estate_summary(session, spec, estate_ids[spec.key], units, estate_positions))
-        positions.update(estate_positions)
     stories = {u.unit_id: u for u in plan.units if u.unit_id is not None}
     return DemoSummary(
         seed=seed,
-        today=today,
+        today=plan.timeline.today,
         first_period=f"{plan.timeline.first:%Y-%m}",
         last_period=f"{plan.timeline.months[-1]:%Y-%m}",
         estates=estates,
@@ -288,4 +450,5 @@ async def summarise(
         positions={unit_id: positions.get(unit_id, UnitPosition()) for unit_id in stories},
         tokens=tokens,
         stories=stories,
+        casework=await _casework(session, list(estate_ids.values()), plan.timeline.today),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,7 @@ class AccrualResult(msgspec.Struct):
 
 
 @dataclass
-class _Charge:
+class OverdueCharge:
     id: int
     unit_id: int
     owner_id: int | None
@@ -81,7 +81,7 @@ def segments_detail(fee: LateFee) -> list[dict[str, Any]]:
     ]
 
 
-async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -> dict[int, _Charge]:
+async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -> dict[int, OverdueCharge]:
     last_due = as_of - timedelta(days=estate.grace_days + 1)
     rows = await session.execute(
         select(LedgerEntry, col(FeeStandard.late_fee_daily_rate))
@@ -96,7 +96,7 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
     charges = {}
     for entry, override in rows.all():
         assert entry.id is not None and entry.due_date is not None
-        charges[entry.id] = _Charge(
+        charges[entry.id] = OverdueCharge(
             id=entry.id,
             unit_id=entry.unit_id,
             owner_id=entry.owner_id,
@@ -110,7 +110,9 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
     return charges
 
 
-async def _principal_changes(session: AsyncSession, estate_id: int, charges: dict[int, _Charge], as_of: date) -> None:
+async def _principal_changes(
+    session: AsyncSession, estate_id: int, charges: dict[int, OverdueCharge], as_of: date
+) -> None:
     """Every day a charge's unpaid principal changed: payments, credit, discounts, reversals."""
     settling = aliased(LedgerEntry)
     target = aliased(LedgerEntry)
@@ -132,7 +134,7 @@ async def _principal_changes(session: AsyncSession, estate_id: int, charges: dic
         charge.last_change = day
 
 
-async def _posted(session: AsyncSession, estate_id: int, charges: dict[int, _Charge]) -> None:
+async def _posted(session: AsyncSession, estate_id: int, charges: dict[int, OverdueCharge]) -> None:
     rows = await session.execute(
         select(col(LedgerEntry.basis_entry_id), func.sum(LedgerEntry.amount_fen), func.max(LedgerEntry.effective_date))
         .where(LedgerEntry.estate_id == estate_id, LedgerEntry.kind == EntryKind.late_fee)
@@ -194,57 +196,9 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         still_open = not charge.changes or charge.changes[-1].unpaid_fen > 0
         if not (still_open or settled_since_last_run):
             continue  # paid before the last run: nothing more can accrue
-        freezes = frozen.get(charge.id, [])
-        fee = late_fee_for(
-            charge.amount_fen, charge.due_date, charge.changes, as_of, policy_for(estate, charge.daily_rate), freezes
-        )
-        increment = fee.total_fen - charge.posted_fen
-        if increment <= 0:
-            continue
-        court = (
-            court_likely_fee(
-                charge.amount_fen, charge.due_date, charge.changes, as_of, estate.grace_days, rates, freezes
-            )
-            if rates
-            else None
-        )
-        rows.append(
-            {
-                "estate_id": estate_id,
-                "unit_id": charge.unit_id,
-                "owner_id": charge.owner_id,
-                "kind": EntryKind.late_fee,
-                "amount_fen": increment,
-                "effective_date": as_of,
-                "period": charge.period,
-                "period_months": None,
-                "item": charge.item,
-                "due_date": charge.due_date,
-                "fee_standard_id": None,
-                "settles_entry_id": None,
-                "reverses_entry_id": None,
-                "basis_entry_id": charge.id,
-                "payment_id": None,
-                "dedupe_key": f"late_fee:{charge.id}:{as_of}",
-                "actor": actor.label,
-                "reason": None,
-                "created_at": now,
-                "detail": {
-                    "principal_fen": charge.amount_fen,
-                    "due_date": charge.due_date.isoformat(),
-                    "grace_days": estate.grace_days,
-                    "daily_rate": str(charge.daily_rate),
-                    "cap": estate.late_fee_cap,
-                    "cap_fen": estate.late_fee_cap_fen,
-                    "capped": fee.capped,
-                    "segments": segments_detail(fee),
-                    "total_to_date_fen": fee.total_fen,
-                    "previously_posted_fen": charge.posted_fen,
-                    "frozen": [[a.isoformat(), b.isoformat()] for a, b in freezes],
-                    "court_likely_fen": court.total_fen if court else None,
-                },
-            }
-        )
+        row = late_fee_row(estate, charge, as_of, frozen.get(charge.id, []), rates, actor.label, now)
+        if row is not None:
+            rows.append(row)
     await insert_entry_rows(session, rows)
     posted = sum(r["amount_fen"] for r in rows)
     await record_audit(
@@ -259,6 +213,65 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
     return AccrualResult(
         estate_id=estate_id, as_of=as_of, charges_considered=len(charges), late_fees_posted=len(rows), posted_fen=posted
     )
+
+
+def late_fee_row(
+    estate: Estate,
+    charge: OverdueCharge,
+    as_of: date,
+    freezes: list[tuple[date, date]],
+    rates: list[tuple[date, Decimal]],
+    actor: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The late-fee entry that brings a charge's posted fees up to what is owed on ``as_of``, with
+    how it was computed; None when nothing more is owed."""
+    fee = late_fee_for(
+        charge.amount_fen, charge.due_date, charge.changes, as_of, policy_for(estate, charge.daily_rate), freezes
+    )
+    increment = fee.total_fen - charge.posted_fen
+    if increment <= 0:
+        return None
+    court = (
+        court_likely_fee(charge.amount_fen, charge.due_date, charge.changes, as_of, estate.grace_days, rates, freezes)
+        if rates
+        else None
+    )
+    return {
+        "estate_id": estate.id,
+        "unit_id": charge.unit_id,
+        "owner_id": charge.owner_id,
+        "kind": EntryKind.late_fee,
+        "amount_fen": increment,
+        "effective_date": as_of,
+        "period": charge.period,
+        "period_months": None,
+        "item": charge.item,
+        "due_date": charge.due_date,
+        "fee_standard_id": None,
+        "settles_entry_id": None,
+        "reverses_entry_id": None,
+        "basis_entry_id": charge.id,
+        "payment_id": None,
+        "dedupe_key": f"late_fee:{charge.id}:{as_of}",
+        "actor": actor,
+        "reason": None,
+        "created_at": now,
+        "detail": {
+            "principal_fen": charge.amount_fen,
+            "due_date": charge.due_date.isoformat(),
+            "grace_days": estate.grace_days,
+            "daily_rate": str(charge.daily_rate),
+            "cap": estate.late_fee_cap,
+            "cap_fen": estate.late_fee_cap_fen,
+            "capped": fee.capped,
+            "segments": segments_detail(fee),
+            "total_to_date_fen": fee.total_fen,
+            "previously_posted_fen": charge.posted_fen,
+            "frozen": [[a.isoformat(), b.isoformat()] for a, b in freezes],
+            "court_likely_fen": court.total_fen if court else None,
+        },
+    }
 
 
 async def add_court_rate(

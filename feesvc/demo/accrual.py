@@ -1,0 +1,217 @@
+"""The month-end late-fee run of the demo history, in two interchangeable forms.
+
+``ServiceAccrual`` calls ``accrue_late_fees``. ``BulkAccrual`` posts exactly the rows that
+service posts, built by the same ``late_fee_row`` (amounts, dates, dedupe keys, detail), but keeps
+each estate's charges, their principal changes and the fees posted so far in memory, reading only
+the ledger entries written since its last run. The service reads the whole estate's ledger on
+every run: 36 month ends of a thousand units is too slow for ``feesvc demo``.
+``tests/test_demo.py`` builds the same small history with both and compares the ledgers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import sqlalchemy
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.audit.service import record_audit
+from feesvc.auth.principal import Principal
+from feesvc.db import utcnow
+from feesvc.latefees.service import (
+    AccrualResult,
+    OverdueCharge,
+    accrue_late_fees,
+    court_rates,
+    frozen_intervals,
+    late_fee_row,
+)
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.service import insert_entry_rows
+from feesvc.registry.models import Estate
+from feesvc.registry.service import get_estate
+from feesvc.rules.late_fees import PrincipalChange
+from feesvc.standards.models import FeeStandard
+
+
+class Accrual(Protocol):
+    async def run(self, actor: Principal, estate_id: int, as_of: date) -> AccrualResult: ...
+
+
+class ServiceAccrual:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def run(self, actor: Principal, estate_id: int, as_of: date) -> AccrualResult:
+        return await accrue_late_fees(self.session, actor, estate_id, as_of)
+
+
+@dataclass
+class _Charge:
+    id: int
+    unit_id: int
+    owner_id: int | None
+    amount_fen: int
+    due_date: date
+    effective_date: date
+    period: str | None
+    item: str | None
+    daily_rate: Decimal
+    # day → sum of the entries settling the charge that day (payments, credit, discounts, voids)
+    settled_by_day: dict[date, int] = field(default_factory=dict)
+    posted_fen: int = 0
+    last_posted: date | None = None
+    # Paid in full and its fee computed since: nothing more can accrue until the ledger changes it.
+    done: bool = False
+
+    def changes(self, as_of: date) -> list[PrincipalChange]:
+        """As the service's ``_principal_changes``: the running unpaid principal, day by day."""
+        unpaid = self.amount_fen
+        out = []
+        for day in sorted(d for d in self.settled_by_day if d <= as_of):
+            unpaid += self.settled_by_day[day]
+            out.append(PrincipalChange(on=day, unpaid_fen=max(unpaid, 0)))
+        return out
+
+
+@dataclass
+class _EstateBook:
+    estate: Estate
+    grace_days: int
+    daily_rate: Decimal
+    rates: dict[int, Decimal | None]  # fee standard id → its own daily rate, if any
+    charges: dict[int, _Charge] = field(default_factory=dict)
+    watermark: int = 0  # the last ledger entry id read
+
+
+class BulkAccrual:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.books: dict[int, _EstateBook] = {}
+
+    async def _book(self, estate_id: int) -> _EstateBook:
+        if estate_id not in self.books:
+            estate: Estate = await get_estate(self.session, estate_id, field="estate_id")
+            rates = await self.session.execute(
+                select(FeeStandard.id, col(FeeStandard.late_fee_daily_rate)).where(FeeStandard.estate_id == estate_id)
+            )
+            self.books[estate_id] = _EstateBook(
+                estate=estate,
+                grace_days=estate.grace_days,
+                daily_rate=estate.late_fee_daily_rate,
+                rates={int(standard_id): rate for standard_id, rate in rates.all()},
+            )
+        return self.books[estate_id]
+
+    async def _read_new_entries(self, estate_id: int, book: _EstateBook) -> None:
+        rows: Any = await self.session.execute(
+            sqlalchemy.select(
+                col(LedgerEntry.id),
+                col(LedgerEntry.unit_id),
+                col(LedgerEntry.owner_id),
+                col(LedgerEntry.kind),
+                col(LedgerEntry.amount_fen),
+                col(LedgerEntry.due_date),
+                col(LedgerEntry.effective_date),
+                col(LedgerEntry.period),
+                col(LedgerEntry.item),
+                col(LedgerEntry.fee_standard_id),
+                col(LedgerEntry.settles_entry_id),
+                col(LedgerEntry.basis_entry_id),
+            )
+            .where(col(LedgerEntry.estate_id) == estate_id, col(LedgerEntry.id) > book.watermark)
+            .order_by(col(LedgerEntry.id))
+        )
+        for entry_id, unit_id, owner_id, kind, amount, due, effective, period, item, standard, settles, basis in rows:
+            book.watermark = max(book.watermark, entry_id)
+            if kind == EntryKind.charge and due is not None:
+                override = book.rates.get(standard) if standard is not None else None
+                book.charges[entry_id] = _Charge(
+                    entry_id,
+                    unit_id,
+                    owner_id,
+                    amount,
+                    due,
+                    effective,
+                    period,
+                    item,
+                    book.daily_rate if override is None else override,
+                )
+            elif kind == EntryKind.late_fee and basis in book.charges:
+                charge = book.charges[basis]
+                charge.posted_fen += amount
+                charge.last_posted = effective if charge.last_posted is None else max(charge.last_posted, effective)
+            elif settles in book.charges:
+                charge = book.charges[settles]
+                charge.settled_by_day[effective] = charge.settled_by_day.get(effective, 0) + amount
+                charge.done = False
+
+    async def run(self, actor: Principal, estate_id: int, as_of: date) -> AccrualResult:
+        book = await self._book(estate_id)
+        await self._read_new_entries(estate_id, book)
+        last_due = as_of - timedelta(days=book.grace_days + 1)
+        frozen = await frozen_intervals(self.session, estate_id, as_of)
+        rates = await court_rates(self.session, estate_id)
+        rows: list[dict[str, Any]] = []
+        considered = 0
+        now = utcnow()
+        for charge in book.charges.values():
+            if charge.due_date > last_due or charge.effective_date > as_of:
+                continue
+            considered += 1
+            if charge.done:
+                continue
+            changes = charge.changes(as_of)
+            last_change = changes[-1].on if changes else None
+            settled_since_last_run = last_change is not None and (
+                charge.last_posted is None or last_change > charge.last_posted
+            )
+            still_open = not changes or changes[-1].unpaid_fen > 0
+            if not (still_open or settled_since_last_run):
+                continue
+            row = late_fee_row(
+                book.estate,
+                OverdueCharge(
+                    id=charge.id, unit_id=charge.unit_id, owner_id=charge.owner_id, amount_fen=charge.amount_fen,
+                    due_date=charge.due_date, period=charge.period, item=charge.item, daily_rate=charge.daily_rate,
+                    changes=changes, posted_fen=charge.posted_fen,
+                ),
+                as_of, frozen.get(charge.id, []), rates, actor.label, now,
+            )
+            if not still_open:
+                # Paid in full: the fee stands as computed now until an entry changes the charge again.
+                charge.done = row is None
+            if row is not None:
+                rows.append(row)
+        await insert_entry_rows(self.session, rows)
+        posted = sum(r["amount_fen"] for r in rows)
+        await record_audit(
+            self.session,
+            actor,
+            "late_fees.accrue",
+            "estate",
+            estate_id,
+            {"as_of": as_of.isoformat(), "entries": len(rows), "posted_fen": posted},
+        )
+        await self.session.commit()
+        return AccrualResult(
+            estate_id=estate_id,
+            as_of=as_of,
+            charges_considered=considered,
+            late_fees_posted=len(rows),
+            posted_fen=posted,
+        )
+
+
+def month_ends(months: tuple[date, ...], today: date) -> dict[date, date]:
+    """First day of each month → its last day, for the months whose last day has come by ``today``."""
+    ends = {}
+    for month in months:
+        end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        if end <= today:
+            ends[month] = end
+    return ends
