@@ -647,3 +647,33 @@ async def test_some_prepaying_owners_book_their_prepayment_with_the_discount(
             assert (
                 booked.payment.amount_fen == booked.quote.net_fen == booked.quote.gross_fen - booked.quote.discount_fen
             )
+
+
+async def test_a_reminder_run_over_the_demo_skips_paused_and_paid_up_units(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    from feesvc.letters.models import Letter
+    from feesvc.letters.runs import run_reminders
+
+    async with sessions() as s:
+        summaries = [await run_reminders(s, COMMAND_LINE, e.id, TODAY) for e in demo.estates]
+        estate_ids = [e.id for e in demo.estates]
+        letters = (await s.execute(select(Letter).where(col(Letter.estate_id).in_(estate_ids)))).scalars().all()
+        open_complaints = set((await s.execute(
+            select(Complaint.unit_id).where(col(Complaint.estate_id).in_(estate_ids), col(Complaint.closed_at).is_(None))
+        )).scalars())
+        kept_plans = set((await s.execute(
+            select(InstallmentPlan.unit_id).where(col(InstallmentPlan.estate_id).in_(estate_ids),
+                                                  InstallmentPlan.state == PlanState.active)
+        )).scalars())
+        positions = {letter.unit_id: await _open_position(s, demo, letter.unit_id) for letter in letters}
+        reruns = [await run_reminders(s, COMMAND_LINE, e.id, TODAY) for e in demo.estates]
+
+    assert sum(sum(x.letters_by_kind.values()) for x in summaries) == len(letters) > 0
+    assert len({letter.unit_id for letter in letters}) == len(letters)  # one letter per unit
+    for letter in letters:
+        if letter.kind != "pre_due_notice":
+            assert letter.unit_id not in kept_plans
+            assert letter.unit_id not in open_complaints or letter.kind in ("hardship_offer", "explanation")
+            assert positions[letter.unit_id][0] > 0  # nobody who has paid up is chased
+    assert all(sum(x.letters_by_kind.values()) == 0 for x in reruns)

@@ -47,7 +47,7 @@ from feesvc.letters.content import (
     render_letter_html,
     short_message,
 )
-from feesvc.letters.kinds import LetterKind
+from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 from feesvc.letters.models import (
     EscalationStage,
     Letter,
@@ -249,7 +249,8 @@ async def decide(
         rule = stage_reached(facts.position(as_of), as_of, rules)
         if rule is None:
             continue  # paid up, or nothing due soon
-        reason, cause, belief = None, None, None
+        reason: str | None = None
+        cause, belief, pause = None, None, None
         owner = owners.get(facts.unit_id)
         if owner is None:
             reason = "no owner on record"
@@ -259,12 +260,24 @@ async def decide(
             reason = "installment plan being kept"
         elif facts.unit_id in to_ask:
             pause = await reminder_pause_reason(session, facts.unit_id, as_of)
-            if pause is not None and rule.stage != Stage.pre_due:
-                reason = "complaint or case pause" if "complaint" in pause else "case pause"
             case = await active_case(session, facts.unit_id)
             decision = None if case is None else await effective_decision(session, case)
             if decision is not None:
                 cause, belief = decision.category.value, decision.belief.value if decision.belief else None
+        kind = None if reason else letter_kind_for(rule.stage, cause, facts.unit_id in explained)
+        if kind is None and rule.stage == Stage.legal_review and (facts.unit_id, Stage.final_demand) not in last:
+            # Suit needs a demand first (民法典 944(2)): a unit that never had one gets it now.
+            rule = next((r for r in rules if r.stage == Stage.final_demand), rule)
+            kind = letter_kind_for(rule.stage, cause, facts.unit_id in explained)
+        if kind == LetterKind.explanation and belief not in BELIEFS:
+            kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
+        if reason is None and pause is not None and rule.stage != Stage.pre_due:
+            # An open complaint stops every letter; a case's own pause (an offer or an inspection still
+            # pending) stops demands for money, not the offer or explanation the case calls for.
+            if "complaint" in pause:
+                reason = "complaint or case pause"
+            elif kind in PAYMENT_REQUEST_KINDS:
+                reason = "case pause"
         if reason is None:
             sent = last.get((facts.unit_id, rule.stage))
             if sent is not None and (as_of - sent).days < rule.cooldown_days:
@@ -273,9 +286,6 @@ async def decide(
             skipped[reason] += 1
             continue
         assert owner is not None
-        kind = letter_kind_for(rule.stage, cause, facts.unit_id in explained)
-        if kind == LetterKind.explanation and belief not in BELIEFS:
-            kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
         if kind is None:
             legal_review.append(facts.unit_id)
             continue

@@ -181,8 +181,8 @@ async def test_email_goes_out_once_and_a_failing_gateway_keeps_it(
 
     async with sessions() as s:
         dead = SmtpSender(MailSettings(host="127.0.0.1", port=1))  # nothing listens there
-        failed = await deliver(s, dead)
-        assert (failed.sent, failed.failed) == (0, 1)
+        failed = await deliver(s, dead)  # other tests' messages may be waiting too (a shared database)
+        assert failed.sent == 0 and failed.failed >= 1
         [message] = (
             (await s.execute(select(OutboxMessage).where(OutboxMessage.recipient == "owner@example.test")))
             .scalars()
@@ -192,11 +192,13 @@ async def test_email_goes_out_once_and_a_failing_gateway_keeps_it(
         message.next_attempt_at = message.created_at  # let the retry fall due now
         await s.commit()
         live = SmtpSender(MailSettings(host="127.0.0.1", port=controller.port, sender="billing@estate.test"))
-        assert (await deliver(s, live)).sent == 1
+        assert (await deliver(s, live)).sent >= 1
         assert (await deliver(s, live)).sent == 0  # never twice
-    assert len(inbox.messages) == 1
-    assert inbox.messages[0]["To"] == "owner@example.test"
-    assert "/statement" in inbox.messages[0].get_payload(decode=True).decode()
+        await s.refresh(message)
+        assert message.status == OutboxStatus.sent and message.attempts == 2
+    ours = [m for m in inbox.messages if m["To"] == "owner@example.test"]
+    assert len(ours) == 1
+    assert "/statement" in ours[0].get_payload(decode=True).decode()
 
 
 async def test_delivery_proofs_are_kept_and_checked(api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
