@@ -411,6 +411,16 @@ def _recipient(owner: Owner, channel: str) -> str:
     return owner.email if channel == Channel.email else owner.phone
 
 
+async def _mark_failed(session: AsyncSession, run_id: int | None) -> None:
+    """A run that broke off is marked failed at once, so the next run need not wait to take over."""
+    await session.rollback()
+    run = await session.get(ReminderRun, run_id)
+    if run is not None and run.status == RunStatus.running:
+        run.status = RunStatus.failed
+        run.finished_at = utcnow()
+        await session.commit()
+
+
 async def _claim_run(session: AsyncSession, estate_id: int, as_of: date, actor: Principal) -> ReminderRun:
     stale = await session.execute(
         select(ReminderRun).where(ReminderRun.estate_id == estate_id, ReminderRun.status == RunStatus.running)
@@ -442,60 +452,65 @@ async def run_reminders(
 ) -> RunSummary:
     estate = await get_estate(session, estate_id, field="estate_id")
     run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
-    planned, skipped, legal_review, _ = await decide(session, estate, as_of)
-    letters: Counter[str] = Counter()
-    messages: Counter[str] = Counter()
-    blocked: list[dict[str, Any]] = []
-    item_names = await _item_names(session, estate_id)
-    summaries: dict[int, tuple[tuple[str, int], ...]] = {}
-    for done, plan in enumerate(planned, start=1):
-        ctx = await _context(session, estate, plan, as_of, item_names, summaries, public_base_url)
-        channel, electronic = _channels(plan.kind, plan.owner)
-        text = short_message(ctx) if electronic else ""
-        violations = check_html(render_letter_html(ctx)) + (check_text(text) if text else [])
-        if violations:
-            blocked.append(
-                {
-                    "unit_id": plan.facts.unit_id,
-                    "kind": plan.kind.value,
-                    "violations": [f"{v.family}: {v.sentence}" for v in violations],
-                }
-            )
-            continue
-        letters[plan.kind.value] += 1
-        if electronic:
-            messages[electronic] += 1
-        if run is not None:
-            await _issue(session, run, estate, plan, ctx, channel, electronic, text, actor)
-            if done % BATCH == 0:
-                await session.commit()  # progress survives a crash; a rerun skips what is issued
-        if progress is not None:
-            progress(done, len(planned))
-    summary = RunSummary(
-        estate_id=estate_id,
-        as_of=as_of,
-        dry_run=dry_run,
-        run_id=run.id if run else None,
-        letters_by_kind=dict(letters),
-        messages_by_channel=dict(messages),
-        skipped_by_reason=dict(skipped),
-        blocked=blocked,
-        legal_review_units=sorted(legal_review),
-    )
-    if run is not None:
-        run.status = RunStatus.completed
-        run.finished_at = utcnow()
-        run.summary = msgspec.to_builtins(summary)
-        await record_audit(
-            session,
-            actor,
-            "reminders.run",
-            "estate",
-            estate_id,
-            {"run_id": run.id, "as_of": as_of.isoformat(), "letters": sum(letters.values())},
+    try:
+        planned, skipped, legal_review, _ = await decide(session, estate, as_of)
+        letters: Counter[str] = Counter()
+        messages: Counter[str] = Counter()
+        blocked: list[dict[str, Any]] = []
+        item_names = await _item_names(session, estate_id)
+        summaries: dict[int, tuple[tuple[str, int], ...]] = {}
+        for done, plan in enumerate(planned, start=1):
+            channel, electronic = _channels(plan.kind, plan.owner)
+            try:
+                ctx = await _context(session, estate, plan, as_of, item_names, summaries, public_base_url)
+                text = short_message(ctx) if electronic else ""
+                problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
+                problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
+            except ValueError as error:
+                # A letter that cannot be written (e.g. a message over the length limit) is reported, and
+                # the run goes on with the other units.
+                problems = [f"cannot be written: {error}"]
+            if problems:
+                blocked.append({"unit_id": plan.facts.unit_id, "kind": plan.kind.value, "violations": problems})
+                continue
+            letters[plan.kind.value] += 1
+            if electronic:
+                messages[electronic] += 1
+            if run is not None:
+                await _issue(session, run, estate, plan, ctx, channel, electronic, text, actor)
+                if done % BATCH == 0:
+                    await session.commit()  # progress survives a crash; a rerun skips what is issued
+            if progress is not None:
+                progress(done, len(planned))
+        summary = RunSummary(
+            estate_id=estate_id,
+            as_of=as_of,
+            dry_run=dry_run,
+            run_id=run.id if run else None,
+            letters_by_kind=dict(letters),
+            messages_by_channel=dict(messages),
+            skipped_by_reason=dict(skipped),
+            blocked=blocked,
+            legal_review_units=sorted(legal_review),
         )
-        await session.commit()
-    return summary
+        if run is not None:
+            run.status = RunStatus.completed
+            run.finished_at = utcnow()
+            run.summary = msgspec.to_builtins(summary)
+            await record_audit(
+                session,
+                actor,
+                "reminders.run",
+                "estate",
+                estate_id,
+                {"run_id": run.id, "as_of": as_of.isoformat(), "letters": sum(letters.values())},
+            )
+            await session.commit()
+        return summary
+    except BaseException:
+        if run is not None:
+            await _mark_failed(session, run.id)
+        raise
 
 
 async def _issue(

@@ -1,0 +1,1180 @@
+"""Benchmark: a reminder run over a large estate, its print file and a letter on demand (PostgreSQL).
+
+    .venv/bin/python bench/reminder_run.py [--units 100000] [--due 20000] [--render-sample 200]
+        [--pg-url postgresql://postgres@127.0.0.1:5432/feesvc_bench_reminders] [--english-email]
+        [--profile-dir DIR] [--json]
+
+The issue's targets: decisions in < 30 s, rendering >= 20 letters/s into the combined PDF, a single
+letter on demand < 300 ms, peak memory < 1 GB. The script prints figures and asserts nothing.
+
+1. Rebuilds its own database (the name must contain "bench"; its public schema is dropped) through
+   the Alembic migrations and seeds it in a child process, in bulk (COPY through the asyncpg driver
+   for the big tables, Core inserts for the rest; timed apart, "seed s"): one estate on
+   the default escalation policy, 100 buildings, N units with owners (names, postal addresses; ~10 %
+   prefer e-mail, a few read English or Traditional Chinese), one fee standard, four months of
+   charges (2026-08 … 2026-11, due on the 1st) for every unit, payments that settle everything
+   except for ``--due`` units, which are left overdue at the friendly (50 %), formal (30 %) and
+   final-demand (20 %) stages, with late fees on the older debts. A few of the overdue units carry
+   what makes a run look further: open arrears cases (a misunderstanding to explain, hardship, or
+   unclassified), open complaints and manual holds. Last month's service activity is recorded for
+   the friendly reminders' service summary.
+2. In a child process of its own (so ``ru_maxrss`` belongs to it): times ``decide`` alone, then the
+   whole ``run_reminders`` (decisions, letter contexts, HTML, compliance check, inserts and
+   commits), with a breakdown per phase taken by wrapping the module's functions with timers.
+3. In a second child process: reads the run's paper letters in print order (as ``print_file``
+   does), renders one letter cold (WeasyPrint's import and fonts), then a sample of
+   ``--render-sample`` letters spread over the print order into one combined PDF with
+   ``render_letters_pdf`` (``--render-sample 0``: all of them), then one letter on demand warm
+   (``render_letter_pdf``, median of 10; one of each kind; ``letter_pdf`` with its database read).
+   A third child renders a quarter of the sample the same way: the difference of the two peaks is
+   the memory each further letter holds until the PDF is written, to extrapolate the whole file.
+
+Every timing is printed with the CPU seconds this process spent in it: the machine is shared, and
+wall time stretches when other work runs (the rest is waiting on PostgreSQL or for a CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from sqlalchemy import Table, func, insert, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
+from sqlmodel import col  # noqa: E402
+
+import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
+from feesvc.arrears.models import ArrearsCase, ArrearsOverride, CaseStatus, Cause  # noqa: E402
+from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
+from feesvc.billing.rules import to_fen  # noqa: E402
+from feesvc.billing.service import charge_key  # noqa: E402
+from feesvc.db import create_engine, session_factory  # noqa: E402
+from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
+from feesvc.letters.models import Letter, OutboxMessage, ReminderHold  # noqa: E402
+from feesvc.migrate import upgrade  # noqa: E402
+from feesvc.payments.models import Method, Payment  # noqa: E402
+from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit, UnitUse  # noqa: E402
+from feesvc.service_records.models import (  # noqa: E402
+    ActivityKind,
+    Complaint,
+    ComplaintCategory,
+    ComplaintChannel,
+    ServiceActivity,
+)
+from feesvc.settings import DatabaseSettings  # noqa: E402
+from feesvc.standards.models import Basis, DecisionKind, FeeStandard  # noqa: E402
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_bench_reminders"
+AS_OF = date(2026, 11, 20)
+MONTHS = (date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1))  # due on these days
+LATE_FEES_ON = date(2026, 11, 15)  # the late-fee run before the reminder run
+LATE_FEE_RATE = Decimal("0.0003")  # per day
+PAID_ON = date(2026, 11, 5)
+RATE = Decimal("2.80")
+ITEM = "service_fee"
+ITEM_NAME = "物业服务费"
+BUILDINGS = 100
+SEED = 20261120
+SEED_BATCH = 10_000
+ESTATE_ID = 1
+STANDARD_ID = 1
+PUBLIC_BASE_URL = "https://wuye.example.cn"
+SEED_ACTOR = "bench:seed"
+# Overdue units by stage: which months stay open (index into MONTHS) and the share of units.
+STAGES = {
+    "friendly": (0.50, ((3,),)),  # November open: 19 days overdue
+    "formal": (0.30, ((2, 3), (1, 2, 3))),  # from October (50 days) or September (80 days)
+    "final": (0.20, ((0, 1, 2, 3),)),  # from August: 111 days
+}
+LETTER_OF_STAGE = {"friendly": "friendly_reminder", "formal": "formal_reminder", "final": "final_demand"}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉兰文婷雪梅海燕晓东俊宇浩然子轩欣怡梓涵"
+STREETS = ("锦绣路", "花木路", "芳华路", "杨高南路", "世纪大道", "龙阳路")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr if _JSON_MODE else sys.stdout, flush=True)
+
+
+_JSON_MODE = False
+
+
+# --------------------------------------------------------------------------------------------
+# Seed data, generated in Python so the expected letters are known without asking the service.
+
+
+@dataclass
+class Expected:
+    letters_by_kind: Counter[str] = field(default_factory=Counter)
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    email_messages: int = 0
+    paper_letters: int = 0
+
+
+@dataclass
+class SeedInfo:
+    units: int
+    due: int
+    rows: dict[str, int]
+    stages: dict[str, int]
+    expected: Expected
+
+    def as_dict(self) -> dict[str, Any]:
+        e = self.expected
+        return {
+            "units": self.units,
+            "due": self.due,
+            "rows": self.rows,
+            "stages": self.stages,
+            "expected": {
+                "letters_by_kind": dict(e.letters_by_kind),
+                "skipped_by_reason": dict(e.skipped_by_reason),
+                "email_messages": e.email_messages,
+                "paper_letters": e.paper_letters,
+            },
+        }
+
+
+def _row(model: type[Any], **values: Any) -> dict[str, Any]:
+    """A full row for a Core insert: the model's own defaults (new columns included), then ``values``."""
+    row: dict[str, Any] = model(**values).model_dump()
+    return row
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
+
+
+def _pick_months(rng: random.Random, stage: str) -> tuple[int, ...]:
+    options: tuple[tuple[int, ...], ...] = STAGES[stage][1]
+    return rng.choice(options)
+
+
+def build_seed(
+    units_total: int, due: int, english_email: bool = False
+) -> tuple[list[tuple[type[Any], list[dict[str, Any]]]], SeedInfo]:
+    """Every row to insert, table by table, in foreign-key order; and what the run should do with them."""
+    rng = random.Random(SEED)
+    now = datetime.now(UTC)
+    due = min(due, units_total)
+    per_building = -(-units_total // BUILDINGS)
+    estate = _row(
+        Estate,
+        id=ESTATE_ID,
+        code="JXHY",
+        name="锦绣华苑",
+        company_name="上海锦绣物业服务有限公司",
+        address="上海市浦东新区锦绣路1000号",
+        service_phone="021-5888 1234",
+        cycle_months=1,
+        due_day=1,
+        final_demand_days=15,
+        created_at=now,
+    )
+    buildings = [_row(Building, id=b, estate_id=ESTATE_ID, name=f"{b}栋") for b in range(1, BUILDINGS + 1)]
+    standard = _row(
+        FeeStandard,
+        id=STANDARD_ID,
+        estate_id=ESTATE_ID,
+        unit_use=UnitUse.residential,
+        item=ITEM,
+        item_name=ITEM_NAME,
+        basis=Basis.per_m2_month,
+        rate=RATE,
+        effective_from=date(2026, 1, 1),
+        posted_on=date(2025, 12, 1),
+        decision_kind=DecisionKind.contract,
+        decision_ref="benchmark contract",
+    )
+    unit_t = _row(
+        Unit, id=0, estate_id=ESTATE_ID, building_id=1, number="", floor_area_m2=RATE, use=UnitUse.residential
+    )
+    owner_t = _row(Owner, id=0, name="")
+    ownership_t = _row(Ownership, id=0, unit_id=0, owner_id=0, starts_on=date(2020, 1, 1))
+    entry_t = _row(
+        LedgerEntry,
+        estate_id=ESTATE_ID,
+        unit_id=0,
+        kind=EntryKind.charge,
+        amount_fen=1,
+        effective_date=AS_OF,
+        actor=SEED_ACTOR,
+        created_at=now,
+    )
+    payment_t = _row(
+        Payment,
+        estate_id=ESTATE_ID,
+        unit_id=0,
+        payer_name="",
+        amount_fen=1,
+        method=Method.wechat,
+        received_on=PAID_ON,
+        received_at=datetime(2026, 11, 5, 2, tzinfo=UTC),
+        cashier="cashier:seed",
+        idempotency_key="",
+        request_fingerprint="seed",
+    )
+
+    # Which units are overdue, and at which stage.
+    overdue_ids = rng.sample(range(1, units_total + 1), due)
+    stage_of: dict[int, str] = {}
+    start = 0
+    names = list(STAGES)
+    for n, stage in enumerate(names):
+        count = due - start if n == len(names) - 1 else round(due * STAGES[stage][0])
+        for unit_id in overdue_ids[start : start + count]:
+            stage_of[unit_id] = stage
+        start += count
+    # Special cases among the overdue units (disjoint): complaints and holds are skipped; cases
+    # with a misunderstanding get an explanation, hardship an installment offer, the rest their stage.
+    special = rng.sample(overdue_ids, due // 200 + due // 400 + due // 100) if due else []
+    complaints_on = special[: due // 200]
+    holds_on = special[due // 200 : due // 200 + due // 400]
+    cases_on = special[due // 200 + due // 400 :]
+
+    units, owners, ownerships = [], [], []
+    owner_of: dict[int, dict[str, Any]] = {}
+    for unit_id in range(1, units_total + 1):
+        k = (unit_id - 1) % per_building
+        building = (unit_id - 1) // per_building + 1
+        number = f"{k // 8 + 1}{k % 8 + 1:02d}"
+        area = Decimal(rng.randint(6000, 18000)).scaleb(-2)
+        units.append({**unit_t, "id": unit_id, "building_id": building, "number": number, "floor_area_m2": area})
+        roll = rng.random()
+        locale = "en" if roll < 0.04 else "zh_TW" if roll < 0.06 else None
+        # English short messages of a final demand do not fit 200 characters with a statement link
+        # (short_message raises, and the run stops): English readers get paper unless --english-email.
+        email = rng.random() < 0.10 and (locale != "en" or english_email)
+        owner = {
+            **owner_t,
+            "id": unit_id,
+            "name": _name(rng) if locale != "en" else f"{rng.choice(('Li', 'Wang', 'Chen', 'Smith'))} Owner{unit_id}",
+            "phone": f"139{unit_id:08d}",
+            "email": f"owner{unit_id}@example.cn" if email else "",
+            "postal_address": f"上海市浦东新区{rng.choice(STREETS)}{1000 + building}弄{building}栋{number}室",
+            "preferred_channel": Channel.email if email else Channel.paper,
+            "locale": locale,
+        }
+        owners.append(owner)
+        owner_of[unit_id] = owner
+        ownerships.append({**ownership_t, "id": unit_id, "unit_id": unit_id, "owner_id": unit_id})
+
+    entries: list[dict[str, Any]] = []
+    payments: list[dict[str, Any]] = []
+    stages_seen: Counter[str] = Counter()
+
+    def add_entry(**values: Any) -> dict[str, Any]:
+        row = {**entry_t, "id": len(entries) + 1, **values}
+        entries.append(row)
+        return row
+
+    for unit in units:
+        unit_id = unit["id"]
+        stage = stage_of.get(unit_id)
+        open_months = _pick_months(rng, stage) if stage else ()
+        if stage:
+            stages_seen[f"{stage} ({len(open_months)} month{'s' if len(open_months) > 1 else ''} open)"] += 1
+        amount = to_fen(unit["floor_area_m2"] * RATE)
+        splits: list[tuple[dict[str, Any], int]] = []
+        for m, due_on in enumerate(MONTHS):
+            period = f"{due_on:%Y-%m}"
+            charge = add_entry(
+                unit_id=unit_id,
+                owner_id=unit_id,
+                kind=EntryKind.charge,
+                amount_fen=amount,
+                effective_date=due_on,
+                period=period,
+                period_months=1,
+                item=ITEM,
+                due_date=due_on,
+                fee_standard_id=STANDARD_ID,
+                dedupe_key=charge_key(unit_id, ITEM, period),
+                detail={
+                    "basis": Basis.per_m2_month.value,
+                    "rate": str(RATE),
+                    "months": 1,
+                    "item_name": ITEM_NAME,
+                    "area_m2": str(unit["floor_area_m2"]),
+                },
+            )
+            if m not in open_months:
+                splits.append((charge, amount))
+                continue
+            if m == open_months[0] and rng.random() < 0.10:
+                splits.append((charge, amount // 2))  # a part payment: the rest stays open
+            days = (LATE_FEES_ON - due_on).days
+            if stage != "friendly" and days >= 45:
+                add_entry(
+                    unit_id=unit_id,
+                    owner_id=unit_id,
+                    kind=EntryKind.late_fee,
+                    amount_fen=int((amount * LATE_FEE_RATE * days).to_integral_value()),
+                    effective_date=LATE_FEES_ON,
+                    period=period,
+                    item=ITEM,
+                    due_date=due_on,
+                    basis_entry_id=charge["id"],
+                    dedupe_key=f"late_fee:{charge['id']}:{LATE_FEES_ON}",
+                    detail={
+                        "principal_fen": amount,
+                        "due_date": due_on.isoformat(),
+                        "days": days,
+                        "daily_rate": str(LATE_FEE_RATE),
+                    },
+                )
+        if not splits:
+            continue
+        payment_id = len(payments) + 1
+        owner = owner_of[unit_id]
+        payments.append(
+            {
+                **payment_t,
+                "id": payment_id,
+                "unit_id": unit_id,
+                "payer_name": owner["name"],
+                "amount_fen": sum(fen for _, fen in splits),
+                "idempotency_key": f"seed-{payment_id:08d}",
+            }
+        )
+        for charge, fen in splits:
+            add_entry(
+                unit_id=unit_id,
+                owner_id=unit_id,
+                kind=EntryKind.payment,
+                amount_fen=-fen,
+                effective_date=PAID_ON,
+                period=charge["period"],
+                settles_entry_id=charge["id"],
+                payment_id=payment_id,
+                actor="cashier:seed",
+            )
+
+    expected = Expected()
+    for _ in complaints_on:
+        expected.skipped_by_reason["complaint or case pause"] += 1
+    for _ in holds_on:
+        expected.skipped_by_reason["manual hold"] += 1
+    cases, overrides = [], []
+    for n, unit_id in enumerate(cases_on, start=1):
+        cases.append(
+            _row(
+                ArrearsCase,
+                id=n,
+                estate_id=ESTATE_ID,
+                unit_id=unit_id,
+                owner_id=unit_id,
+                status=CaseStatus.open,
+                opened_by="manager:seed",
+                opened_at=datetime(2026, 10, 20, 2, tzinfo=UTC),
+            )
+        )
+        if n % 10 < 4:
+            cause, belief = Cause.misunderstanding, "vacancy"
+        elif n % 10 < 7:
+            cause, belief = Cause.hardship, None
+        else:
+            continue  # open but not classified yet: the normal letter of its stage
+        overrides.append(
+            _row(
+                ArrearsOverride,
+                id=len(overrides) + 1,
+                case_id=n,
+                category=cause,
+                belief=belief,
+                reason="benchmark: decided after a call with the owner",
+                created_by="manager:seed",
+                created_at=datetime(2026, 10, 25, 2, tzinfo=UTC),
+            )
+        )
+    cause_of = {o["case_id"]: o["category"] for o in overrides}
+    kind_of_case = {
+        c["unit_id"]: {Cause.misunderstanding: "explanation", Cause.hardship: "hardship_offer"}.get(
+            cause_of.get(c["id"]), ""
+        )
+        for c in cases
+    }
+    skipped = set(complaints_on) | set(holds_on)
+    for unit_id, stage in stage_of.items():
+        if unit_id in skipped:
+            continue
+        kind = kind_of_case.get(unit_id) or LETTER_OF_STAGE[stage]
+        expected.letters_by_kind[kind] += 1
+        email = owner_of[unit_id]["preferred_channel"] == Channel.email
+        expected.email_messages += email
+        expected.paper_letters += (not email) or kind == "final_demand"
+
+    complaints = [
+        _row(
+            Complaint,
+            id=n,
+            estate_id=ESTATE_ID,
+            unit_id=unit_id,
+            owner_id=unit_id,
+            category=rng.choice(list(ComplaintCategory)),
+            channel=ComplaintChannel.phone,
+            text="卫生间顶棚漏水，一直没人来修",
+            opened_at=datetime(2026, 11, 3, 2, tzinfo=UTC),
+            plan_due_at=datetime(2026, 11, 4, 2, tzinfo=UTC),
+            filed_by="cashier:seed",
+        )
+        for n, unit_id in enumerate(complaints_on, start=1)
+    ]
+    holds = [
+        _row(
+            ReminderHold,
+            id=n,
+            unit_id=unit_id,
+            reason="业主住院，经理批准暂缓",
+            starts_on=date(2026, 11, 1),
+            ends_on=date(2026, 12, 31),
+            actor="manager:seed",
+        )
+        for n, unit_id in enumerate(holds_on, start=1)
+    ]
+    last_month = f"{AS_OF.replace(day=1) - timedelta(days=1):%Y-%m}"
+    activity = [
+        _row(
+            ServiceActivity,
+            estate_id=ESTATE_ID,
+            building_id=None,
+            period=last_month,
+            kind=kind,
+            count=count,
+            actor=SEED_ACTOR,
+        )
+        for kind, count in (
+            (ActivityKind.cleaning_rounds, 30),
+            (ActivityKind.security_patrols, 62),
+            (ActivityKind.greenery, 8),
+        )
+    ] + [
+        _row(
+            ServiceActivity,
+            estate_id=ESTATE_ID,
+            building_id=b,
+            period=last_month,
+            kind=ActivityKind.repairs_done,
+            count=rng.randint(1, 20),
+            actor=SEED_ACTOR,
+        )
+        for b in range(1, BUILDINGS + 1)
+    ]
+    for n, row in enumerate(activity, start=1):
+        row["id"] = n
+    tables: list[tuple[type[Any], list[dict[str, Any]]]] = [
+        (Estate, [estate]),
+        (Building, buildings),
+        (FeeStandard, [standard]),
+        (Unit, units),
+        (Owner, owners),
+        (Ownership, ownerships),
+        (Payment, payments),
+        (LedgerEntry, entries),
+        (ArrearsCase, cases),
+        (ArrearsOverride, overrides),
+        (Complaint, complaints),
+        (ReminderHold, holds),
+        (ServiceActivity, activity),
+    ]
+    info = SeedInfo(
+        units=units_total,
+        due=due,
+        rows={model.__tablename__: len(rows) for model, rows in tables},  # type: ignore[attr-defined]
+        stages=dict(sorted(stages_seen.items())),
+        expected=expected,
+    )
+    return tables, info
+
+
+async def _copy(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY the rows into the table through the connection's asyncpg driver (several times faster
+    than an executemany of INSERTs), each value through its column type's own bind processing, as
+    an INSERT would send it."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    columns = [c for c in table.columns if c.name in rows[0]]
+    procs = [c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns]
+    records = [
+        tuple(proc(row.get(c.name)) if proc else row.get(c.name) for c, proc in zip(columns, procs, strict=True))
+        for row in rows
+    ]
+    await driver.copy_records_to_table(table.name, records=records, columns=[c.name for c in columns])
+
+
+async def seed(url: str, tables: list[tuple[type[Any], list[dict[str, Any]]]]) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with engine.begin() as conn:
+            for model, rows in tables:
+                table = model.__table__  # type: ignore[attr-defined]
+                if len(rows) > SEED_BATCH:
+                    await _copy(conn, table, rows)
+                    continue
+                for start in range(0, len(rows), SEED_BATCH):
+                    await conn.execute(insert(table), rows[start : start + SEED_BATCH])
+            # Explicit ids leave the sequences behind; move them on as the application would find them.
+            for model, _ in tables:
+                name = model.__tablename__  # type: ignore[attr-defined]
+                await conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {name}), false)"
+                    )
+                )
+        # Autovacuum would analyse freshly loaded tables on a live server; do it now so the planner
+        # sees the real row counts rather than an empty table's defaults.
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# Database preparation.
+
+
+def pg_database_name(url: str) -> str:
+    name = make_url(url).database or ""
+    if "bench" not in name:
+        raise SystemExit(
+            f"refusing to use PostgreSQL database {name!r}: the benchmark drops its public schema, "
+            "so the database name must contain 'bench' (default: feesvc_bench_reminders)"
+        )
+    return name
+
+
+async def prepare_postgres(url: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    name = pg_database_name(url)
+    connect = {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+    }
+    admin = await asyncpg.connect(database="postgres", **connect)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')  # asyncpg is in autocommit here
+            log(f"created database {name}")
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(database=name, **connect)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring: clocks, and timers wrapped around the service's own functions.
+
+
+def cpu_s() -> float:
+    """CPU seconds this process has used (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def maxrss_mib() -> float:
+    """Peak RSS (``ru_maxrss``). Linux carries it over from the parent at fork and exec, so the
+    children are started by a driver that stays small (the seeding runs in a child of its own)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _proc_status(key: str) -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def rss_mib() -> float:
+    """Current resident set size (VmRSS) in MiB, from /proc; 0 where /proc is missing."""
+    return _proc_status("VmRSS:")
+
+
+def hwm_mib() -> float:
+    """This process image's own peak RSS (VmHWM, reset at exec), to cross-check ``ru_maxrss``."""
+    return _proc_status("VmHWM:")
+
+
+class Clock:
+    """Wall and CPU seconds of a stretch of code."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = cpu_s() - self._cpu
+
+
+class Phases:
+    """Wall and CPU time, and calls, per wrapped function (a wrapper costs about a microsecond)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+
+    def _add(self, name: str, wall: float, cpu: float) -> None:
+        self.wall[name] += time.perf_counter() - wall
+        self.cpu[name] += time.process_time() - cpu
+        self.calls[name] += 1
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if asyncio.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    self._add(name, wall, cpu)
+
+            return timed_async
+
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._add(name, wall, cpu)
+
+        return timed
+
+    @contextmanager
+    def patch(self, target: Any, names: dict[str, str]) -> Iterator[None]:
+        """Wrap ``target.<attr>`` (a module's global or an object's method) as phase ``name``."""
+        originals = {attr: getattr(target, attr) for attr in names}
+        try:
+            for attr, name in names.items():
+                setattr(target, attr, self.wrap(name, originals[attr]))
+            yield
+        finally:
+            for attr, original in originals.items():
+                if isinstance(target, ModuleType):
+                    setattr(target, attr, original)
+                else:
+                    delattr(target, attr)  # back to the class's own method
+
+    def table(self, names: list[str]) -> dict[str, dict[str, float]]:
+        return {
+            n: {"wall_s": round(self.wall[n], 3), "cpu_s": round(self.cpu[n], 3), "calls": self.calls[n]}
+            for n in names
+            if self.calls[n]
+        }
+
+
+@contextmanager
+def profiled(path: str | None) -> Iterator[None]:
+    if not path:
+        yield
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+def _profile_path(directory: str | None, name: str) -> str | None:
+    return str(Path(directory) / f"reminder_run_{name}.prof") if directory else None
+
+
+# --------------------------------------------------------------------------------------------
+# Child process 1: decisions and the run.
+
+DECIDE_PHASES = {
+    "estate_policy": "policy",
+    "_unit_debts": "unit debts (1 query)",
+    "_owners": "owners (1 query, ORM)",
+    "_held": "holds",
+    "_plans_kept": "plans kept",
+    "_units_to_ask": "units with case/complaint",
+    "_last_letters": "last letters",
+    "reminder_pause_reason": "per unit: pause reason",
+    "active_case": "per unit: active case",
+    "effective_decision": "per unit: decision",
+}
+RUN_PHASES = {
+    "decide": "decide",
+    "_item_names": "item names",
+    "_context": "letter context",
+    "short_message": "short message",
+    "render_letter_html": "letter HTML (Jinja)",
+    "check_html": "compliance: check_html",
+    "check_text": "compliance: check_text",
+    "_issue": "issue (ORM add; flush if e-mail)",
+    "record_audit": "audit",
+}
+
+
+async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
+    from feesvc.letters import compliance, runs
+    from feesvc.registry.service import get_estate
+
+    engine = create_engine(DatabaseSettings(url=url))
+    sessions = session_factory(engine)
+    async with engine.connect() as conn:  # open the pool's connection before the clock starts
+        await conn.execute(text("SELECT 1"))
+    figures: dict[str, Any] = {"baseline_rss_mib": rss_mib()}
+
+    # (1) Decisions alone: every unit's position and letter, nothing written.
+    phases = Phases()
+    async with sessions() as session:
+        estate = await get_estate(session, ESTATE_ID)
+        with phases.patch(runs, DECIDE_PHASES), profiled(_profile_path(profile_dir, "decide")), Clock() as clock:
+            planned, skipped, legal_review, units = await runs.decide(session, estate, AS_OF)
+        figures["decide"] = {
+            "wall_s": clock.wall,
+            "cpu_s": clock.cpu,
+            "units_read": len(units),
+            "planned": len(planned),
+            "skipped": dict(skipped),
+            "legal_review": len(legal_review),
+            "phases": phases.table(list(DECIDE_PHASES.values())),
+        }
+        figures["rss_after_decide_mib"] = rss_mib()
+        del planned, units
+        await session.rollback()
+
+    # (2) The whole run, committed.
+    phases = Phases()
+    async with sessions() as session:
+        with (
+            phases.patch(runs, RUN_PHASES),
+            phases.patch(compliance, {"html_to_text": "compliance: html_to_text"}),
+            phases.patch(session, {"flush": "session.flush", "commit": "session.commit"}),
+            profiled(_profile_path(profile_dir, "run")),
+            Clock() as clock,
+        ):
+            summary = await runs.run_reminders(session, COMMAND_LINE, ESTATE_ID, AS_OF, public_base_url=PUBLIC_BASE_URL)
+    letters = sum(summary.letters_by_kind.values())
+    names = [*RUN_PHASES.values(), "compliance: html_to_text", "session.flush", "session.commit"]
+    figures["run"] = {
+        "wall_s": clock.wall,
+        "cpu_s": clock.cpu,
+        "run_id": summary.run_id,
+        "letters": letters,
+        "letters_by_kind": summary.letters_by_kind,
+        "messages_by_channel": summary.messages_by_channel,
+        "skipped_by_reason": summary.skipped_by_reason,
+        "blocked": len(summary.blocked),
+        "blocked_sample": summary.blocked[:3],
+        "legal_review": len(summary.legal_review_units),
+        "phases": phases.table(names),
+    }
+    figures["peak_rss_mib"] = maxrss_mib()
+    figures["vm_hwm_mib"] = hwm_mib()
+    async with sessions() as session:
+        figures["db_letters"] = (
+            await session.execute(select(func.count()).select_from(Letter).where(Letter.run_id == summary.run_id))
+        ).scalar_one()
+        figures["db_paper_letters"] = (
+            await session.execute(
+                select(func.count()).where(Letter.run_id == summary.run_id, Letter.channel == "paper")
+            )
+        ).scalar_one()
+        figures["db_outbox"] = (await session.execute(select(func.count()).select_from(OutboxMessage))).scalar_one()
+    await engine.dispose()
+    return figures
+
+
+# --------------------------------------------------------------------------------------------
+# Child process 2: the print file and a letter on demand.
+
+RENDER_PHASES = {"_render": "HTML (Jinja)", "_document": "document (Jinja + WeasyPrint layout)", "_write": "PDF write"}
+
+
+async def measure_render(url: str, run_id: int, sample: int, profile_dir: str | None, probe: bool) -> dict[str, Any]:
+    """The print file and a letter on demand. With ``probe``, only the combined PDF of a quarter of
+    the sample, for the memory slope: in a fresh process, so both peaks start from the same state."""
+    from feesvc.documents import render
+    from feesvc.letters.content import render_letter_pdf, render_letters_pdf
+    from feesvc.letters.runs import context_of
+    from feesvc.letters.service import letter_pdf
+
+    engine = create_engine(DatabaseSettings(url=url))
+    sessions = session_factory(engine)
+    figures: dict[str, Any] = {"baseline_rss_mib": rss_mib()}
+
+    # The run's paper letters in print order, as print_file reads them.
+    with Clock() as clock:
+        async with sessions() as session:
+            rows = await session.execute(
+                select(Letter)
+                .join(Unit, col(Unit.id) == Letter.unit_id)
+                .join(Building, col(Building.id) == Unit.building_id)
+                .where(Letter.run_id == run_id, Letter.channel == "paper")
+                .order_by(col(Building.name), col(Unit.number))
+            )
+            letters = list(rows.scalars())
+            contexts = [context_of(letter) for letter in letters]
+            first_id = letters[0].id if letters else None
+            del letters
+    figures["load"] = {"wall_s": clock.wall, "cpu_s": clock.cpu, "paper_letters": len(contexts)}
+    figures["rss_after_load_mib"] = rss_mib()
+    if not contexts or first_id is None:
+        await engine.dispose()
+        return figures
+
+    # The first render pays for WeasyPrint's import and its fonts: a letter on demand, cold.
+    first = contexts[0]
+    with Clock() as cold:
+        pdf = render_letter_pdf(first)
+
+    # (3) The combined print file over a sample spread across the print order.
+    chosen = contexts if sample <= 0 or sample >= len(contexts) else contexts[:: len(contexts) // sample][:sample]
+    if probe:
+        chosen = chosen[::4]
+    phases = Phases()
+    pages: list[int] = []
+    write = render._write
+
+    def counting_write(document: Any) -> bytes:
+        pages.append(len(document.pages))
+        return write(document)
+
+    render._write = counting_write
+    rss_before = rss_mib()
+    with (
+        phases.patch(render, RENDER_PHASES),
+        profiled(None if probe else _profile_path(profile_dir, "render")),
+        Clock() as clock,
+    ):
+        combined = render_letters_pdf(chosen)
+    render._write = write
+    figures["vm_hwm_mib"] = hwm_mib()
+    figures["peak_rss_mib"] = maxrss_mib()
+    figures["combined"] = {
+        "letters": len(chosen),
+        "of": len(contexts),
+        "kinds": dict(Counter(c.kind.value for c in chosen)),
+        "wall_s": clock.wall,
+        "cpu_s": clock.cpu,
+        "letters_per_s": len(chosen) / clock.wall,
+        "letters_per_cpu_s": len(chosen) / clock.cpu if clock.cpu else 0.0,
+        "pdf_bytes": len(combined),
+        "pages": sum(pages),
+        "rss_before_mib": rss_before,
+        "vm_hwm_mib": figures["vm_hwm_mib"],
+        "peak_rss_mib": figures["peak_rss_mib"],
+        "extrapolated_all_s": len(contexts) * clock.wall / len(chosen),
+        "extrapolated_all_cpu_s": len(contexts) * clock.cpu / len(chosen),
+        "phases": phases.table(list(RENDER_PHASES.values())),
+    }
+    del combined
+    if probe:
+        await engine.dispose()
+        return figures
+
+    # (4) A single letter on demand, warm: the median of 10; one of each kind; and through
+    # letter_pdf, which reads the letter first.
+    warm_wall, warm_cpu = [], []
+    for _ in range(10):
+        with Clock() as clock:
+            render_letter_pdf(first)
+        warm_wall.append(clock.wall)
+        warm_cpu.append(clock.cpu)
+    by_kind: dict[str, float] = {}
+    for ctx in contexts:
+        if ctx.kind.value not in by_kind:
+            samples = []
+            for _ in range(3):
+                with Clock() as clock:
+                    render_letter_pdf(ctx)
+                samples.append(clock.wall)
+            by_kind[ctx.kind.value] = statistics.median(samples)
+    on_demand = []
+    async with sessions() as session:
+        for _ in range(10):
+            with Clock() as clock:
+                await letter_pdf(session, first_id)
+            on_demand.append(clock.wall)
+    figures["single"] = {
+        "kind": first.kind.value,
+        "cold_s": cold.wall,
+        "cold_cpu_s": cold.cpu,
+        "median_s": statistics.median(warm_wall),
+        "median_cpu_s": statistics.median(warm_cpu),
+        "min_s": min(warm_wall),
+        "max_s": max(warm_wall),
+        "median_by_kind_s": by_kind,
+        "letter_pdf_median_s": statistics.median(on_demand),
+        "pdf_bytes": len(pdf),
+    }
+    figures["peak_rss_mib"] = maxrss_mib()
+    figures["vm_hwm_mib"] = hwm_mib()
+    await engine.dispose()
+    return figures
+
+
+def memory_slope(big: dict[str, Any], small: dict[str, Any] | None) -> dict[str, float]:
+    """MiB each further letter holds until the combined PDF is written, and the fixed rest, from the
+    peaks of two fresh processes that differ only in the number of letters rendered."""
+    c = big["combined"]
+    if small is None or small["combined"]["letters"] >= c["letters"]:
+        # One point: the fixed cost is counted per letter (an over-estimate).
+        per_letter, fixed = max(c["vm_hwm_mib"] - c["rss_before_mib"], 0.0) / c["letters"], 0.0
+    else:
+        s = small["combined"]
+        per_letter = max(c["vm_hwm_mib"] - s["vm_hwm_mib"], 0.0) / (c["letters"] - s["letters"])
+        fixed = max(c["vm_hwm_mib"] - c["rss_before_mib"] - per_letter * c["letters"], 0.0)
+    return {
+        "per_letter_mib": per_letter,
+        "fixed_mib": fixed,
+        "extrapolated_all_peak_mib": c["rss_before_mib"] + fixed + per_letter * c["of"],
+    }
+
+
+def seed_main(args: argparse.Namespace) -> dict[str, Any]:
+    with Clock() as seeding:
+        with Clock() as building:
+            tables, info = build_seed(args.units, args.due, args.english_email)
+        asyncio.run(seed(args.pg_url, tables))
+    return {"seed_s": seeding.wall, "build_s": building.wall, "peak_rss_mib": maxrss_mib(), **info.as_dict()}
+
+
+def child_main(args: argparse.Namespace) -> None:
+    if args.child == "seed":
+        figures = seed_main(args)
+    elif args.child == "run":
+        figures = asyncio.run(measure_run(args.pg_url, args.profile_dir))
+    else:
+        probe = args.child == "render-probe"
+        figures = asyncio.run(
+            measure_render(args.pg_url, args.child_run_id, args.render_sample, args.profile_dir, probe)
+        )
+    print(json.dumps(figures, default=str))
+
+
+def run_child(args: argparse.Namespace, which: str, run_id: int | None = None) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", which, "--pg-url", args.pg_url]
+    command += ["--render-sample", str(args.render_sample), "--units", str(args.units), "--due", str(args.due)]
+    if args.english_email:
+        command.append("--english-email")
+    if run_id is not None:
+        command += ["--child-run-id", str(run_id)]
+    if args.profile_dir:
+        Path(args.profile_dir).mkdir(parents=True, exist_ok=True)
+        command += ["--profile-dir", args.profile_dir]
+    completed = subprocess.run(command, check=False, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    if completed.stderr:
+        print(completed.stderr, file=sys.stderr, end="")
+    if completed.returncode != 0:
+        raise SystemExit(f"the {which} child failed (exit {completed.returncode})")
+    figures: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return figures
+
+
+# --------------------------------------------------------------------------------------------
+# The driver.
+
+
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def report(info: dict[str, Any], run: dict[str, Any], rnd: dict[str, Any]) -> list[str]:
+    lines = []
+    d, r = run["decide"], run["run"]
+    target_decide = d["wall_s"] < 30
+    lines.append(
+        f"(1) decisions   {d['wall_s']:7.2f} s wall, {d['cpu_s']:6.2f} s CPU   {d['units_read']:,} units, "
+        f"{d['planned']:,} letters planned   target < 30 s: {_verdict(target_decide)}"
+    )
+    for name, p in d["phases"].items():
+        lines.append(f"      {name:<34} {p['wall_s']:7.2f} s wall {p['cpu_s']:7.2f} s CPU  {p['calls']:>7,} calls")
+    letters = r["letters"]
+    decide_in_run = r["phases"].get("decide", {}).get("wall_s", 0.0)
+    lines.append(
+        f"(2) whole run   {r['wall_s']:7.2f} s wall, {r['cpu_s']:6.2f} s CPU   {letters:,} letters, "
+        f"{letters / r['wall_s']:,.0f} letters/s ({letters / max(r['wall_s'] - decide_in_run, 1e-9):,.0f}/s after "
+        f"decisions); blocked {r['blocked']}, legal review {r['legal_review']}"
+    )
+    for name, p in r["phases"].items():
+        lines.append(f"      {name:<34} {p['wall_s']:7.2f} s wall {p['cpu_s']:7.2f} s CPU  {p['calls']:>7,} calls")
+    top = sum(p["wall_s"] for n, p in r["phases"].items() if not n.startswith(("compliance: html", "session.flush")))
+    lines.append(f"      {'(rest: the loop itself)':<34} {r['wall_s'] - top:7.2f} s wall")
+    lines.append(f"      letters by kind {r['letters_by_kind']}; messages {r['messages_by_channel']}")
+    lines.append(f"      skipped {r['skipped_by_reason']}")
+    exp = info["expected"]
+    check = []
+    if r["letters_by_kind"] != exp["letters_by_kind"]:
+        check.append(f"letters {r['letters_by_kind']} != expected {exp['letters_by_kind']}")
+    if r["skipped_by_reason"] != exp["skipped_by_reason"]:
+        check.append(f"skipped {r['skipped_by_reason']} != expected {exp['skipped_by_reason']}")
+    if run["db_letters"] != letters or run["db_paper_letters"] != exp["paper_letters"]:
+        check.append(
+            f"stored {run['db_letters']} letters, {run['db_paper_letters']} on paper (expected "
+            f"{letters}, {exp['paper_letters']})"
+        )
+    if run["db_outbox"] != exp["email_messages"]:
+        check.append(f"outbox {run['db_outbox']} != expected {exp['email_messages']}")
+    lines.append(f"      check: {'OK' if not check else 'MISMATCH'}" + "".join(f"\n        {c}" for c in check))
+    lines.append(
+        f"      peak RSS of the run process {run['peak_rss_mib']:.0f} MiB (VmHWM {run['vm_hwm_mib']:.0f}; "
+        f"baseline after imports {run['baseline_rss_mib']:.0f}, after decide {run['rss_after_decide_mib']:.0f})"
+    )
+    if "single" in rnd:
+        s, c = rnd["single"], rnd["combined"]
+        extrapolated = " (extrapolated)" if c["letters"] < c["of"] else ""
+        lines.append(
+            f"(3) print file  {c['letters']:,} of {c['of']:,} paper letters in {c['wall_s']:.1f} s wall, "
+            f"{c['cpu_s']:.1f} s CPU: {c['letters_per_s']:.1f} letters/s ({c['letters_per_cpu_s']:.1f} per CPU s), "
+            f"{c['pages']} pages, {c['pdf_bytes'] / 2**20:.1f} MiB   target >= 20 letters/s: "
+            f"{_verdict(c['letters_per_s'] >= 20)}"
+        )
+        for name, p in c["phases"].items():
+            lines.append(f"      {name:<34} {p['wall_s']:7.2f} s wall {p['cpu_s']:7.2f} s CPU  {p['calls']:>7,} calls")
+        lines.append(
+            f"      all {c['of']:,}{extrapolated}: {c['extrapolated_all_s'] / 60:.1f} min "
+            f"({c['extrapolated_all_cpu_s'] / 60:.1f} CPU min); memory {c['per_letter_mib']:.2f} MiB per letter "
+            f"held until the PDF is written (+{c['fixed_mib']:.0f} MiB fixed; rough, from two small samples) "
+            f"-> peak ~{c['extrapolated_all_peak_mib']:,.0f} MiB"
+        )
+        lines.append(
+            f"(4) one letter  {s['median_s'] * 1000:.0f} ms median of 10 warm ({s['median_cpu_s'] * 1000:.0f} ms CPU; "
+            f"min {s['min_s'] * 1000:.0f}, max {s['max_s'] * 1000:.0f}), cold first {s['cold_s'] * 1000:.0f} ms, "
+            f"letter_pdf with its DB read {s['letter_pdf_median_s'] * 1000:.0f} ms   target < 300 ms: "
+            f"{_verdict(s['median_s'] < 0.3)}"
+        )
+        lines.append("      by kind: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in s["median_by_kind_s"].items()))
+        peak = max(run["peak_rss_mib"], rnd["peak_rss_mib"])
+        whole = max(peak, c["extrapolated_all_peak_mib"]) if extrapolated else peak
+        lines.append(
+            f"(5) peak RSS    run {run['peak_rss_mib']:.0f} MiB, rendering {rnd['peak_rss_mib']:.0f} MiB "
+            f"(VmHWM {rnd['vm_hwm_mib']:.0f}; {rnd['rss_after_load_mib']:.0f} after loading {c['of']:,} contexts, "
+            f"{c['rss_before_mib']:.0f} before the combined PDF)   target < 1 GB: {_verdict(whole < 1024)}"
+            + (
+                f" (the whole print file ~{c['extrapolated_all_peak_mib']:,.0f} MiB, extrapolated; "
+                f"{_verdict(peak < 1024).lower()} for what was rendered)"
+                if extrapolated
+                else ""
+            )
+        )
+    return lines
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Time a reminder run, its print file and a letter on demand.")
+    parser.add_argument("--units", type=int, default=100_000)
+    parser.add_argument("--due", type=int, default=20_000, help="units left overdue (default 20,000)")
+    parser.add_argument(
+        "--render-sample", type=int, default=200, help="letters rendered into the combined PDF (0: every paper letter)"
+    )
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
+    parser.add_argument(
+        "--english-email",
+        action="store_true",
+        help="let English readers prefer e-mail too (their final demands' short messages do not fit: the run fails)",
+    )
+    parser.add_argument("--profile-dir", help="write cProfile files of decide, the run and the rendering here")
+    parser.add_argument("--json", action="store_true", help="write the figures as JSON to stdout")
+    parser.add_argument("--child", choices=["seed", "run", "render", "render-probe"], help=argparse.SUPPRESS)
+    parser.add_argument("--child-run-id", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    global _JSON_MODE
+    args = parse_args(argv)
+    if args.child:
+        child_main(args)
+        return
+    if args.units < 1 or args.due < 0:
+        raise SystemExit("--units must be at least 1 and --due at least 0")
+    _JSON_MODE = args.json
+    pg_database_name(args.pg_url)  # refuse early, before any work
+    load_before = os.getloadavg()[0]
+    log(
+        f"reminder-run benchmark: {args.units:,} units, {min(args.due, args.units):,} overdue, as of {AS_OF}, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load_before:.2f} "
+        "(others' work on the machine skews wall times; CPU times are this process's own)"
+    )
+    with Clock() as migrate:
+        asyncio.run(prepare_postgres(args.pg_url))
+        upgrade(args.pg_url)  # runs its own event loop: called from plain synchronous code
+    info = run_child(args, "seed")  # in a child: the rows built in Python must not inflate the others' ru_maxrss
+    log(
+        f"migrated in {migrate.wall:.1f} s; seeded in {info['seed_s']:.1f} s ({info['build_s']:.1f} s building the "
+        "rows in Python, the rest COPY/INSERT and ANALYZE): "
+        + ", ".join(f"{n} {c:,}" for n, c in info["rows"].items() if c)
+    )
+    log("overdue units: " + ", ".join(f"{k} {v:,}" for k, v in info["stages"].items()))
+    run = run_child(args, "run")
+    log(f"run done (load average {os.getloadavg()[0]:.2f})")
+    rnd = run_child(args, "render", run["run"]["run_id"]) if run["run"]["run_id"] else {}
+    if "combined" in rnd:
+        c = rnd["combined"]
+        probe = None
+        if c["letters"] < c["of"] and c["letters"] >= 8:
+            probe = run_child(args, "render-probe", run["run"]["run_id"])
+            rnd["probe"] = probe
+        c.update(memory_slope(rnd, probe))
+    load_after = os.getloadavg()[0]
+    log("")
+    for line in report(info, run, rnd):
+        log(line)
+    log(f"load average {load_before:.2f} before, {load_after:.2f} after")
+    if args.json:
+        payload = {
+            "benchmark": "reminder_run",
+            "date": date.today().isoformat(),  # noqa: DTZ011 (the machine's date, for the record)
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "as_of": AS_OF.isoformat(),
+            "load_average_1min": {"before": round(load_before, 2), "after": round(load_after, 2)},
+            "migrate_s": migrate.wall,
+            "seed": info,
+            "driver_peak_rss_mib": maxrss_mib(),
+            "run": run,
+            "render": rnd,
+        }
+        print(json.dumps(payload, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
