@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -49,6 +50,7 @@ import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve)
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
 from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
+from feesvc.ledger.service import COPY_STREAMS  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
 from feesvc.registry.models import Building, Estate, LateFeeCap, Owner, Ownership, Unit, UnitUse  # noqa: E402
 from feesvc.rules.late_fees import LateFeePolicy, PrincipalChange, late_fee_for  # noqa: E402
@@ -575,6 +577,11 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def servers_cpu_s(pids: list[int]) -> float | None:
+    times = [process_cpu_s(pid) for pid in pids]
+    return None if None in times else sum(t for t in times if t is not None)
+
+
 PHASES = (
     "get_estate",
     "_overdue_charges",
@@ -582,7 +589,7 @@ PHASES = (
     "_posted",
     "frozen_intervals",
     "court_rates",
-    "insert_entry_rows",
+    "stream_entry_rows",
     "record_audit",
 )
 
@@ -614,8 +621,11 @@ async def measure(url: str, as_of: date, profile_path: str | None) -> dict[str, 
     time_phases(phases)
     engine = create_engine(DatabaseSettings(url=url))
     sessions = session_factory(engine)
-    async with engine.connect() as conn:  # open the pool's connection before the clock starts
-        await conn.execute(text("SELECT 1"))
+    # Open the pool's connections (the run's session and its extra COPY streams) before the clock
+    # starts, and note their server processes, whose CPU is the run's server CPU.
+    async with AsyncExitStack() as stack:
+        warm = [await stack.enter_async_context(engine.connect()) for _ in range(COPY_STREAMS)]
+        backends = [(await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() for conn in warm]
     figures: dict[str, Any] = {"baseline_rss_mib": rss_mib()}
     profiler = None
     if profile_path:
@@ -623,8 +633,7 @@ async def measure(url: str, as_of: date, profile_path: str | None) -> dict[str, 
 
         profiler = cProfile.Profile()
     async with sessions() as session:
-        backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        server_cpu = process_cpu_s(backend)
+        server_cpu = servers_cpu_s(backends)
         if profiler:
             profiler.enable()
         cpu = cpu_s()
@@ -635,7 +644,7 @@ async def measure(url: str, as_of: date, profile_path: str | None) -> dict[str, 
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile_path)
-        after = process_cpu_s(backend)
+        after = servers_cpu_s(backends)
         figures["server_cpu_s"] = after - server_cpu if after is not None and server_cpu is not None else None
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures["phases"] = phases
@@ -823,7 +832,7 @@ def table(runs: list[Run]) -> str:
     ]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.append("")
-    lines.append("phases (s): " + ", ".join(f"{p.lstrip('_')}" for p in PHASES) + ", rest (the Python loop + commit)")
+    lines.append("phases (s): " + ", ".join(f"{p.lstrip('_')}" for p in PHASES) + ", rest (commit)")
     for r in runs:
         rest = r.run_s - sum(r.phases.values())
         parts = [f"{r.phases.get(p, 0.0):.1f}" for p in PHASES] + [f"{rest:.1f}"]
@@ -881,6 +890,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.reuse_seed and asyncio.run(restore_from_template(url, plan)):
         restored_s = seed_figures["restored_from_template_s"] = time.perf_counter() - started
         log(f"restored the seeded database from {pg_database_name(url)}_seed in {restored_s:.1f} s")
+        started = time.perf_counter()
+        upgrade(url)  # a copy seeded before a newer migration is brought up to date (with its data)
+        log(f"migrations brought up to date in {time.perf_counter() - started:.1f} s")
     else:
         asyncio.run(prepare_postgres(url))
         upgrade(url)  # runs its own event loop: called from plain synchronous code
@@ -930,7 +942,7 @@ def main(argv: list[str] | None = None) -> None:
     log(table(runs))
     log(
         "wall s: accrue_late_fees from call to commit; client CPU s: CPU the benchmark process spent in it;\n"
-        "  server CPU s: CPU of the PostgreSQL backend serving it (parallel workers not counted); the rest of\n"
+        "  server CPU s: CPU of the PostgreSQL backends serving it (its COPY streams); the rest of\n"
         "  the wall time is waiting, mostly for a CPU when the machine is loaded (2 cores shared by both);\n"
         "peak RSS: ru_maxrss of the child process that ran it (baseline = RSS after imports, before the run);\n"
         "ledger +MiB: growth of ledger_entry with its TOAST table and indexes (pg_total_relation_size);\n"

@@ -5,15 +5,18 @@ import uuid
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.billing.service import run_billing
 from feesvc.db import create_engine, session_factory
-from feesvc.latefees.service import accrue_late_fees
+from feesvc.latefees.service import ACCRUAL_LOCK_NAMESPACE, accrue_late_fees
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment
@@ -182,6 +185,42 @@ async def test_accrual_run_is_idempotent_and_stops_when_paid(api: Api) -> None:
     [line] = [x for x in statement["lines"] if x["kind"] == "late_fee"]
     assert line["calculation"] == "2026-01-26 至 2026-03-31 共 65 天：¥200.00 × 万分之三 (0.03%/日) × 65"
     assert line["detail"]["principal_fen"] == 20000
+
+
+async def test_two_runs_at_once_post_each_late_fee_once(api: Api) -> None:
+    estate = await api.make_estate(
+        units=3, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}
+    )
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    run = {"estate_id": estate.id, "as_of": "2026-03-31"}
+    responses = await asyncio.gather(*[api.post("/api/v1/late-fee-runs", run) for _ in range(2)])
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    # One run posts the three fees (390 fen each, as above); the other waits for it and posts nothing.
+    assert sorted(r.json()["late_fees_posted"] for r in responses) == [0, 3]
+    for unit in estate.unit_ids:
+        ledger = await api.ledger(unit)
+        assert [e["amount_fen"] for e in ledger["entries"] if e["kind"] == "late_fee"] == [390]
+
+
+async def test_a_run_waits_for_the_run_in_progress_on_its_estate(
+    api: Api, sessions: async_sessionmaker[AsyncSession], is_postgres: bool
+) -> None:
+    """PostgreSQL runs post by COPY, which cannot skip a taken dedupe key: runs of one estate queue."""
+    if not is_postgres:
+        pytest.skip("SQLite serialises every write transaction (BEGIN IMMEDIATE)")
+    estate = await api.make_estate(units=1, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10})
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    async with sessions() as holder, sessions() as runner:
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :estate)"),
+            {"namespace": ACCRUAL_LOCK_NAMESPACE, "estate": estate.id},
+        )
+        run = asyncio.create_task(accrue_late_fees(runner, COMMAND_LINE, estate.id, date(2026, 3, 31)))
+        await asyncio.sleep(0.5)
+        assert not run.done()  # waiting for the estate's lock
+        await holder.commit()
+        result = await asyncio.wait_for(run, 10)
+    assert result.late_fees_posted == 1
 
 
 async def test_waiver_of_a_late_fee(api: Api) -> None:

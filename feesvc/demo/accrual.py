@@ -24,6 +24,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
 from feesvc.latefees.service import (
     AccrualResult,
+    AccrualTerms,
     OverdueCharge,
     accrue_late_fees,
     court_rates,
@@ -155,10 +156,9 @@ class BulkAccrual:
         await self._read_new_entries(estate_id, book)
         last_due = as_of - timedelta(days=book.grace_days + 1)
         frozen = await frozen_intervals(self.session, estate_id, as_of)
-        rates = await court_rates(self.session, estate_id)
+        terms = AccrualTerms(book.estate, as_of, await court_rates(self.session, estate_id), actor.label, utcnow())
         rows: list[dict[str, Any]] = []
         considered = 0
-        now = utcnow()
         for charge in book.charges.values():
             if charge.due_date > last_due or charge.effective_date > as_of:
                 continue
@@ -174,13 +174,13 @@ class BulkAccrual:
             if not (still_open or settled_since_last_run):
                 continue
             row = late_fee_row(
-                book.estate,
+                terms,
                 OverdueCharge(
                     id=charge.id, unit_id=charge.unit_id, owner_id=charge.owner_id, amount_fen=charge.amount_fen,
                     due_date=charge.due_date, period=charge.period, item=charge.item, daily_rate=charge.daily_rate,
                     changes=changes, posted_fen=charge.posted_fen,
                 ),
-                as_of, frozen.get(charge.id, []), rates, actor.label, now,
+                frozen.get(charge.id, []),
             )
             if not still_open:
                 # Paid in full: the fee stands as computed now until an entry changes the charge again.

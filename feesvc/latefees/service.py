@@ -4,29 +4,38 @@ The run is idempotent: for each overdue charge it computes the late fee owed up 
 from the charge's whole history (its due date, every change of its unpaid principal, plan
 freezes) and posts only the difference from what was posted before. A rerun posts nothing;
 paying the principal stops the accrual because the unpaid base drops to zero.
+
+Runs of one estate queue behind each other (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on
+SQLite). An estate's run posts millions of entries: it reads its charges as columns, computes the
+fees of untouched charges once per amount, and streams the entries into the ledger as it computes
+them (``stream_entry_rows``: COPY on PostgreSQL, on two connections). A run that fails midway may
+leave part of its fees posted; the next run posts the rest and nothing twice.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import func
+from sqlalchemy import func, text
+from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
-from feesvc.db import utcnow
+from feesvc.db import is_postgres, utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.latefees.models import CourtRate
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, insert_entry_rows, lock_unit, open_entries
+from feesvc.ledger.service import append, lock_unit, open_entries, stream_entry_rows
+from feesvc.memory import cyclic_gc_paused
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import Estate, LateFeeCap
 from feesvc.registry.service import get_estate
@@ -42,7 +51,12 @@ class AccrualResult(msgspec.Struct):
     posted_fen: int
 
 
-@dataclass
+# Accrual runs of one estate queue behind each other: pg_advisory_xact_lock(namespace, estate id).
+# On SQLite every write transaction is exclusive already (BEGIN IMMEDIATE).
+ACCRUAL_LOCK_NAMESPACE = 0x4C46
+
+
+@dataclass(slots=True)
 class OverdueCharge:
     id: int
     unit_id: int
@@ -81,30 +95,107 @@ def segments_detail(fee: LateFee) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ComputedFee:
+    contract: LateFee
+    segments: list[dict[str, Any]]
+    court_likely_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EstateTerms:
+    id: int
+    grace_days: int
+    late_fee_cap: str
+    late_fee_cap_fen: int | None
+
+
+@dataclass
+class AccrualTerms:
+    """What every charge of one accrual run shares.
+
+    The fee of a charge that nobody paid on and no plan froze depends only on its amount, due date
+    and daily rate, and an estate's charges come in a few amounts (a few floor plans): such fees
+    are computed once per run (``late_fee_for`` is pure, so this is exact).
+    """
+
+    estate: Estate
+    as_of: date
+    court_rates: list[tuple[date, Decimal]]
+    actor: str
+    now: datetime
+    _policies: dict[Decimal, LateFeePolicy] = field(default_factory=dict)
+    _untouched: dict[tuple[int, date, Decimal], ComputedFee] = field(default_factory=dict)
+    estate_terms: EstateTerms = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Plain values, read once: an ORM attribute costs a descriptor call per row otherwise.
+        estate = self.estate
+        self.estate_terms = EstateTerms(estate.id or 0, estate.grace_days, estate.late_fee_cap, estate.late_fee_cap_fen)
+
+    def fee_of(self, charge: OverdueCharge, freezes: Sequence[tuple[date, date]]) -> ComputedFee:
+        plain = not charge.changes and not freezes
+        key = (charge.amount_fen, charge.due_date, charge.daily_rate)
+        if plain and (known := self._untouched.get(key)) is not None:
+            return known
+        policy = self._policies.get(charge.daily_rate)
+        if policy is None:
+            policy = self._policies[charge.daily_rate] = policy_for(self.estate, charge.daily_rate)
+        contract = late_fee_for(charge.amount_fen, charge.due_date, charge.changes, self.as_of, policy, freezes)
+        court = (
+            court_likely_fee(
+                charge.amount_fen,
+                charge.due_date,
+                charge.changes,
+                self.as_of,
+                self.estate.grace_days,
+                self.court_rates,
+                freezes,
+            ).total_fen
+            if self.court_rates
+            else None
+        )
+        computed = ComputedFee(contract, segments_detail(contract), court)
+        if plain:
+            self._untouched[key] = computed
+        return computed
+
+
 async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -> dict[int, OverdueCharge]:
     last_due = as_of - timedelta(days=estate.grace_days + 1)
+    # Columns, not entities: an estate has millions of charges, and ORM identity costs 40 µs a row.
     rows = await session.execute(
-        select(LedgerEntry, col(FeeStandard.late_fee_daily_rate))
+        select_columns(
+            col(LedgerEntry.id),
+            col(LedgerEntry.unit_id),
+            col(LedgerEntry.owner_id),
+            col(LedgerEntry.amount_fen),
+            col(LedgerEntry.due_date),
+            col(LedgerEntry.period),
+            col(LedgerEntry.item),
+            col(FeeStandard.late_fee_daily_rate),
+        )
         .outerjoin(FeeStandard, col(FeeStandard.id) == LedgerEntry.fee_standard_id)
         .where(
-            LedgerEntry.estate_id == estate.id,
-            LedgerEntry.kind == EntryKind.charge,
+            col(LedgerEntry.estate_id) == estate.id,
+            col(LedgerEntry.kind) == EntryKind.charge,
             col(LedgerEntry.due_date) <= last_due,
-            LedgerEntry.effective_date <= as_of,
+            col(LedgerEntry.effective_date) <= as_of,
         )
     )
-    charges = {}
-    for entry, override in rows.all():
-        assert entry.id is not None and entry.due_date is not None
-        charges[entry.id] = OverdueCharge(
-            id=entry.id,
-            unit_id=entry.unit_id,
-            owner_id=entry.owner_id,
-            amount_fen=entry.amount_fen,
-            due_date=entry.due_date,
-            period=entry.period,
-            item=entry.item,
-            daily_rate=override if override is not None else estate.late_fee_daily_rate,
+    estate_rate = estate.late_fee_daily_rate
+    charges: dict[int, OverdueCharge] = {}
+    for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, override in rows.all():
+        assert entry_id is not None and due_date is not None  # stored rows; due by last_due
+        charges[entry_id] = OverdueCharge(
+            id=entry_id,
+            unit_id=unit_id,
+            owner_id=owner_id,
+            amount_fen=amount_fen,
+            due_date=due_date,
+            period=period,
+            item=item,
+            daily_rate=estate_rate if override is None else override,
             changes=[],
         )
     return charges
@@ -182,68 +273,82 @@ async def court_rates(session: AsyncSession, estate_id: int) -> list[tuple[date,
 
 async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> AccrualResult:
     estate = await get_estate(session, estate_id, field="estate_id")
-    charges = await _overdue_charges(session, estate, as_of)
-    await _principal_changes(session, estate_id, charges, as_of)
-    await _posted(session, estate_id, charges)
-    frozen = await frozen_intervals(session, estate_id, as_of)
-    rates = await court_rates(session, estate_id)
-    rows: list[dict[str, Any]] = []
-    now = utcnow()
-    for charge in charges.values():
-        settled_since_last_run = charge.last_change is not None and (
-            charge.last_posted is None or charge.last_change > charge.last_posted
+    if is_postgres(session):
+        # Before reading what was posted: a second run waits here, then sees this one's fees.
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :estate_id)"),
+            {"namespace": ACCRUAL_LOCK_NAMESPACE, "estate_id": estate_id},
         )
-        still_open = not charge.changes or charge.changes[-1].unpaid_fen > 0
-        if not (still_open or settled_since_last_run):
-            continue  # paid before the last run: nothing more can accrue
-        row = late_fee_row(estate, charge, as_of, frozen.get(charge.id, []), rates, actor.label, now)
-        if row is not None:
-            rows.append(row)
-    await insert_entry_rows(session, rows)
-    posted = sum(r["amount_fen"] for r in rows)
+    with cyclic_gc_paused():  # millions of live charges: the collector would rescan them all
+        charges = await _overdue_charges(session, estate, as_of)
+        await _principal_changes(session, estate_id, charges, as_of)
+        await _posted(session, estate_id, charges)
+        frozen = await frozen_intervals(session, estate_id, as_of)
+        terms = AccrualTerms(estate, as_of, await court_rates(session, estate_id), actor.label, utcnow())
+        tally = _Tally()
+        await stream_entry_rows(session, _late_fee_rows(terms, charges.values(), frozen, tally))
     await record_audit(
         session,
         actor,
         "late_fees.accrue",
         "estate",
         estate_id,
-        {"as_of": as_of.isoformat(), "entries": len(rows), "posted_fen": posted},
+        {"as_of": as_of.isoformat(), "entries": tally.entries, "posted_fen": tally.posted_fen},
     )
     await session.commit()
     return AccrualResult(
-        estate_id=estate_id, as_of=as_of, charges_considered=len(charges), late_fees_posted=len(rows), posted_fen=posted
+        estate_id=estate_id,
+        as_of=as_of,
+        charges_considered=len(charges),
+        late_fees_posted=tally.entries,
+        posted_fen=tally.posted_fen,
     )
+
+
+@dataclass
+class _Tally:
+    entries: int = 0
+    posted_fen: int = 0
+
+
+def _late_fee_rows(
+    terms: AccrualTerms,
+    charges: Iterable[OverdueCharge],
+    frozen: dict[int, list[tuple[date, date]]],
+    tally: _Tally,
+) -> Iterator[dict[str, Any]]:
+    for charge in charges:
+        settled_since_last_run = charge.last_change is not None and (
+            charge.last_posted is None or charge.last_change > charge.last_posted
+        )
+        still_open = not charge.changes or charge.changes[-1].unpaid_fen > 0
+        if not (still_open or settled_since_last_run):
+            continue  # paid before the last run: nothing more can accrue
+        row = late_fee_row(terms, charge, frozen.get(charge.id, []))
+        if row is not None:
+            tally.entries += 1
+            tally.posted_fen += row["amount_fen"]
+            yield row
 
 
 def late_fee_row(
-    estate: Estate,
-    charge: OverdueCharge,
-    as_of: date,
-    freezes: list[tuple[date, date]],
-    rates: list[tuple[date, Decimal]],
-    actor: str,
-    now: datetime,
+    terms: AccrualTerms, charge: OverdueCharge, freezes: list[tuple[date, date]]
 ) -> dict[str, Any] | None:
-    """The late-fee entry that brings a charge's posted fees up to what is owed on ``as_of``, with
-    how it was computed; None when nothing more is owed."""
-    fee = late_fee_for(
-        charge.amount_fen, charge.due_date, charge.changes, as_of, policy_for(estate, charge.daily_rate), freezes
-    )
+    """The late-fee entry that brings a charge's posted fees up to what is owed on ``terms.as_of``,
+    with how it was computed; None when nothing more is owed."""
+    computed = terms.fee_of(charge, freezes)
+    fee = computed.contract
     increment = fee.total_fen - charge.posted_fen
     if increment <= 0:
         return None
-    court = (
-        court_likely_fee(charge.amount_fen, charge.due_date, charge.changes, as_of, estate.grace_days, rates, freezes)
-        if rates
-        else None
-    )
+    estate = terms.estate_terms
     return {
         "estate_id": estate.id,
         "unit_id": charge.unit_id,
         "owner_id": charge.owner_id,
         "kind": EntryKind.late_fee,
         "amount_fen": increment,
-        "effective_date": as_of,
+        "effective_date": terms.as_of,
         "period": charge.period,
         "period_months": None,
         "item": charge.item,
@@ -253,10 +358,10 @@ def late_fee_row(
         "reverses_entry_id": None,
         "basis_entry_id": charge.id,
         "payment_id": None,
-        "dedupe_key": f"late_fee:{charge.id}:{as_of}",
-        "actor": actor,
+        "dedupe_key": f"late_fee:{charge.id}:{terms.as_of}",
+        "actor": terms.actor,
         "reason": None,
-        "created_at": now,
+        "created_at": terms.now,
         "detail": {
             "principal_fen": charge.amount_fen,
             "due_date": charge.due_date.isoformat(),
@@ -265,11 +370,11 @@ def late_fee_row(
             "cap": estate.late_fee_cap,
             "cap_fen": estate.late_fee_cap_fen,
             "capped": fee.capped,
-            "segments": segments_detail(fee),
+            "segments": computed.segments,
             "total_to_date_fen": fee.total_fen,
             "previously_posted_fen": charge.posted_fen,
             "frozen": [[a.isoformat(), b.isoformat()] for a, b in freezes],
-            "court_likely_fen": court.total_fen if court else None,
+            "court_likely_fen": computed.court_likely_fen,
         },
     }
 

@@ -13,7 +13,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, text
 from sqlmodel import Field, SQLModel
 
 from feesvc.db import BigId, UTCDateTime, str_enum, utcnow
@@ -41,6 +41,23 @@ class LedgerEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ledger_entry_unit_date", "unit_id", "effective_date"),
         Index("ix_ledger_entry_estate_kind_period", "estate_id", "kind", "period"),
+        # Most entries settle, reverse, accrue on and belong to nothing: index only those that do
+        # (a bulk run of millions of charges or late fees then skips four index inserts a row).
+        *(
+            Index(
+                f"{'uq' if unique else 'ix'}_ledger_entry_{column}",
+                column,
+                unique=unique,
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column, unique in (
+                ("settles_entry_id", False),
+                ("reverses_entry_id", True),
+                ("basis_entry_id", False),
+                ("payment_id", False),
+            )
+        ),
         CheckConstraint(
             "reason IS NOT NULL OR kind NOT IN ('waiver', 'reversal', 'refund', 'adjustment')",
             name="ck_ledger_entry_reason_required",
@@ -52,7 +69,7 @@ class LedgerEntry(SQLModel, table=True):
     estate_id: int = Field(foreign_key="estate.id")
     unit_id: int = Field(foreign_key="unit.id")
     # The owner of the period the entry belongs to: arrears stay with them after a sale.
-    owner_id: int | None = Field(default=None, foreign_key="owner.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="owner.id")
     kind: EntryKind = Field(sa_type=str_enum(EntryKind))
     amount_fen: int = Field(sa_type=BigInteger)
     effective_date: date
@@ -61,17 +78,13 @@ class LedgerEntry(SQLModel, table=True):
     item: str | None = Field(default=None, max_length=40)
     due_date: date | None = Field(default=None)
     fee_standard_id: int | None = Field(default=None, foreign_key="fee_standard.id")
-    settles_entry_id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), index=True)
-    )
-    reverses_entry_id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), unique=True)
-    )
-    # For a late fee: the charge it accrued on.
-    basis_entry_id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id"), index=True)
-    )
-    payment_id: int | None = Field(default=None, sa_column=Column(BigInteger, ForeignKey("payment.id"), index=True))
+    settles_entry_id: int | None = Field(default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id")))
+    reverses_entry_id: int | None = Field(default=None, sa_column=Column(BigInteger, ForeignKey("ledger_entry.id")))
+    # For a late fee (and its waivers): the charge it accrued on. No foreign key: checking it locks
+    # the charge's row for every late fee inserted (a write per open charge per accrual run), and the
+    # service sets it only from a charge it has just read; the ledger never deletes a charge.
+    basis_entry_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    payment_id: int | None = Field(default=None, sa_column=Column(BigInteger, ForeignKey("payment.id")))
     # Makes runs idempotent: a charge for one unit, item and period can only be posted once.
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     actor: str = Field(max_length=120)
