@@ -13,6 +13,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlmodel import col
+
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
 from feesvc.db import business_today
@@ -372,6 +374,31 @@ async def test_refund_takes_back_the_discount_of_unserved_periods(api: Api) -> N
     assert cash_up["reconciled"] is True and cash_up["total_fen"] == quote["net_fen"]
     assert await api.count(AuditEvent, AuditEvent.action == "prepayment.refund", AuditEvent.entity_id == str(unit)) == 1
     problem(await api.post(path, {"from_period": month(4), "reason": "再次退款"}), 422, "from_period")
+
+
+async def test_refunded_periods_are_billed_again_and_can_be_prepaid_again(api: Api) -> None:
+    estate = await prepay_estate(api, units=1)
+    unit = estate.unit_ids[0]
+    await prepay(api, unit, await get_quote(api, unit, 12))
+    path = f"/api/v1/units/{unit}/prepayments/refund"
+    await api.ok(await api.post(path, {"from_period": month(6), "reason": "合同终止", "method": "cash"}))
+    owed_before = (await api.ledger(unit))["balance_fen"]
+
+    # The refunded periods' charges were reversed: the billing run issues them again, once.
+    billed = await api.bill(estate.id, month(6), TODAY.isoformat())
+    assert (billed["charges_issued"], billed["charges_already_issued"]) == (2, 0)
+    again = await api.bill(estate.id, month(6), TODAY.isoformat())
+    assert (again["charges_issued"], again["charges_already_issued"]) == (0, 2)
+    reissued = await api.count(LedgerEntry, LedgerEntry.unit_id == unit, col(LedgerEntry.dedupe_key).like("%#1"))
+    assert reissued == 2
+    assert (await api.ledger(unit))["balance_fen"] == owed_before + NEW_FEE + PARKING
+
+    # A new prepayment starts after the last standing charge, and may cover the refunded periods.
+    quote = await get_quote(api, unit, 6)
+    assert quote["first_period"] == month(7)
+    await prepay(api, unit, quote)
+    # Re-issued: the billed month 6 and months 7–11 of the new prepayment (month 12 is a first issue).
+    assert await api.count(LedgerEntry, LedgerEntry.unit_id == unit, col(LedgerEntry.dedupe_key).like("%#1")) == 12
 
 
 async def test_quarterly_estate_prepays_whole_cycles(api: Api) -> None:

@@ -48,8 +48,36 @@ class _UnitToBill:
     owner_id: int | None
 
 
-def charge_key(unit_id: int, item: str, period: str) -> str:
-    return f"charge:{unit_id}:{item}:{period}"
+def charge_key(unit_id: int, item: str, period: str, reissue: int = 0) -> str:
+    """The dedupe key of a unit's charge for an item and period. A charge that was reversed (a
+    refunded prepayment, a correction) keeps its key, so the next one is a re-issue: ``#1``, ``#2``…
+    Every run computes the same key for the same state, so racing runs still post it once."""
+    key = f"charge:{unit_id}:{item}:{period}"
+    return f"{key}#{reissue}" if reissue else key
+
+
+async def charge_slots(
+    session: AsyncSession, period: str, *, estate_id: int | None = None, unit_id: int | None = None
+) -> dict[tuple[int, str], int | None]:
+    """(unit, item) → None when a standing charge for ``period`` exists, else how many reversed ones
+    do (the re-issue number of the next). Pairs without any charge are absent."""
+    reversal = aliased(LedgerEntry)
+    reversed_ = select(reversal.id).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists()
+    query = select(col(LedgerEntry.unit_id), col(LedgerEntry.item), reversed_).where(
+        LedgerEntry.kind == EntryKind.charge, LedgerEntry.period == period
+    )
+    if estate_id is not None:
+        query = query.where(LedgerEntry.estate_id == estate_id)
+    if unit_id is not None:
+        query = query.where(LedgerEntry.unit_id == unit_id)
+    slots: dict[tuple[int, str], int | None] = {}
+    for unit, item, was_reversed in (await session.execute(query)).all():
+        slot = (unit, item or "")
+        if not was_reversed:
+            slots[slot] = None
+        elif slot not in slots or slots[slot] is not None:
+            slots[slot] = (slots.get(slot) or 0) + 1
+    return slots
 
 
 async def _units_with_owner(session: AsyncSession, estate_id: int, on: date) -> list[_UnitToBill]:
@@ -77,17 +105,6 @@ async def _vacant_units(session: AsyncSession, estate: Estate, start: date) -> s
     }
 
 
-async def _issued_keys(session: AsyncSession, estate_id: int, period: str) -> set[str]:
-    rows = await session.execute(
-        select(LedgerEntry.dedupe_key).where(
-            LedgerEntry.estate_id == estate_id,
-            LedgerEntry.kind == EntryKind.charge,
-            LedgerEntry.period == period,
-        )
-    )
-    return {key for (key,) in rows.all() if key}
-
-
 def _charge_row(
     estate: Estate,
     unit: _UnitToBill,
@@ -97,6 +114,7 @@ def _charge_row(
     issued_on: date,
     vacant: bool,
     actor: str,
+    reissue: int = 0,
 ) -> dict[str, Any] | None:
     ratio = estate.vacancy_payable_ratio if vacant and standard.basis == Basis.per_m2_month else Decimal(1)
     amount = charge_amount(standard.basis, standard.rate, unit.area, estate.cycle_months, ratio)
@@ -124,7 +142,7 @@ def _charge_row(
         "item": standard.item,
         "due_date": due_date(start, estate.due_day),
         "fee_standard_id": standard.id,
-        "dedupe_key": charge_key(unit.id, standard.item, period),
+        "dedupe_key": charge_key(unit.id, standard.item, period, reissue),
         "actor": actor,
         "detail": detail,
         "created_at": utcnow(),
@@ -146,8 +164,11 @@ async def unit_charge_rows(
     owner = select(Ownership.owner_id).where(Ownership.unit_id == unit.id, ownership_covering(start))
     target = _UnitToBill(unit.id, unit.use, unit.floor_area_m2, (await session.execute(owner.limit(1))).scalar())
     vacant = unit.id in await _vacant_units(session, estate, start)
+    slots = await charge_slots(session, period, unit_id=unit.id)
     rows = [
-        _charge_row(estate, target, standard, period, start, issued_on, vacant, actor)
+        _charge_row(
+            estate, target, standard, period, start, issued_on, vacant, actor, slots.get((unit.id, standard.item)) or 0
+        )
         for standard in await standards_in_force(session, estate.id, start)
         if standard.unit_use == unit.use
     ]
@@ -183,7 +204,7 @@ async def run_billing(
     by_use: dict[str, list[FeeStandard]] = {}
     for standard in standards:
         by_use.setdefault(standard.unit_use, []).append(standard)
-    already = await _issued_keys(session, estate_id, period)
+    slots = await charge_slots(session, period, estate_id=estate_id)
     vacant = await _vacant_units(session, estate, start)
     rows: list[dict[str, Any]] = []
     without_standard = 0
@@ -192,16 +213,22 @@ async def run_billing(
         if not unit_standards:
             without_standard += 1
         for standard in unit_standards:
-            if charge_key(unit.id, standard.item, period) in already:
-                continue
-            row = _charge_row(estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label)
+            slot = (unit.id, standard.item)
+            if slot in slots and slots[slot] is None:
+                continue  # a standing charge: issued before
+            reissue = slots.get(slot) or 0
+            row = _charge_row(estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label, reissue)
             if row is not None:
                 rows.append(row)
     await insert_entry_rows(session, rows)
 
     in_plan = frozenset(await covered_charge_ids(session, None, estate_id=estate_id))
     credit_applied = await apply_prepaid_credit(
-        session, await _units_holding_credit(session, estate_id), estate.allocation_order, issued_on, actor,
+        session,
+        await _units_holding_credit(session, estate_id),
+        estate.allocation_order,
+        issued_on,
+        actor,
         late_fees_last_for=in_plan,
     )
 
@@ -231,7 +258,7 @@ async def run_billing(
         period=period,
         issued_on=issued_on,
         charges_issued=len(rows),
-        charges_already_issued=len(already),
+        charges_already_issued=sum(1 for reissue in slots.values() if reissue is None),
         units_without_standard=without_standard,
         credit_applied_fen=credit_applied,
     )

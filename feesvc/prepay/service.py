@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, func
+from sqlalchemy import ColumnElement, and_, delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -188,26 +188,21 @@ def _spread(share: int, amounts: Sequence[int]) -> list[int]:
     return parts
 
 
+def _standing(unit_id: int) -> ColumnElement[bool]:
+    """Charges of the unit that no reversal took back (a refunded prepayment's periods are billable again)."""
+    return and_(col(LedgerEntry.unit_id) == unit_id, col(LedgerEntry.kind) == EntryKind.charge, _not_reversed(unit_id))
+
+
 async def _first_unbilled(session: AsyncSession, unit_id: int, cycle_months: int, current: str) -> str:
-    latest = (
-        await session.execute(
-            select(func.max(LedgerEntry.period)).where(
-                LedgerEntry.unit_id == unit_id, LedgerEntry.kind == EntryKind.charge
-            )
-        )
-    ).scalar()
+    latest = (await session.execute(select(func.max(LedgerEntry.period)).where(_standing(unit_id)))).scalar()
     if latest is None:
         return current
     return max(_next_period(latest, cycle_months), current)
 
 
 async def _billed(session: AsyncSession, unit_id: int, periods: Sequence[str]) -> list[str]:
-    """Periods with a charge for the unit, reversed or not: its dedupe keys are taken."""
-    query = select(LedgerEntry.period).where(
-        LedgerEntry.unit_id == unit_id,
-        LedgerEntry.kind == EntryKind.charge,
-        col(LedgerEntry.period).in_(periods),
-    )
+    """Periods with a standing charge for the unit."""
+    query = select(LedgerEntry.period).where(_standing(unit_id), col(LedgerEntry.period).in_(periods))
     return sorted({p for (p,) in (await session.execute(query.distinct())).all() if p})
 
 
