@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, func, select
 
 from feesvc.auth.principal import COMMAND_LINE
-from feesvc.db import create_engine, session_factory
+from feesvc.db import create_engine, session_factory, utcnow
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, balance, entries_as_of, reversal_of
+from feesvc.ledger.service import LedgerError, append, balance, entries_as_of, reversal_of, stream_entry_rows
 from feesvc.registry.models import Unit
 from feesvc.registry.schemas import BuildingCreate, EstateCreate, UnitCreate
 from feesvc.registry.service import create_building, create_estate, create_unit
@@ -142,3 +142,62 @@ def test_balance_is_always_the_sum_of_entries_and_entries_never_change(database_
 
     check()
     assert len(seen) >= 30
+
+
+async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_whole_stream(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    estate = await api.make_estate(units=4)
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+
+    def row(unit_id: int, amount_fen: int, key: str) -> dict[str, object]:
+        return {
+            "estate_id": estate.id,
+            "unit_id": unit_id,
+            "owner_id": None,
+            "kind": EntryKind.adjustment,
+            "amount_fen": amount_fen,
+            "effective_date": date(2026, 2, 1),
+            "period": "2026-01",
+            "period_months": None,
+            "item": None,
+            "due_date": None,
+            "fee_standard_id": None,
+            "settles_entry_id": None,
+            "reverses_entry_id": None,
+            "basis_entry_id": None,
+            "payment_id": None,
+            "dedupe_key": key,
+            "actor": "test",
+            "reason": "测试",
+            "created_at": utcnow(),
+            "detail": {"n": 1},
+        }
+
+    prefix = uuid.uuid4().hex
+    rows = [row(unit, 100 + i, f"{prefix}:{i}") for i, unit in enumerate(estate.unit_ids * 3000)]
+    async with sessions() as s:
+        await stream_entry_rows(s, iter(rows))
+        await s.commit()
+    async with sessions() as s:
+        count = select(func.count()).where(col(LedgerEntry.dedupe_key).like(f"{prefix}:%"))
+        assert (await s.execute(count)).scalar_one() == len(rows)
+        stored = (await s.execute(select(LedgerEntry).where(LedgerEntry.dedupe_key == f"{prefix}:7"))).scalar_one()
+        assert (stored.unit_id, stored.amount_fen, stored.detail) == (rows[7]["unit_id"], 107, {"n": 1})
+
+    async with sessions() as s:
+        with pytest.raises(LedgerError, match="non-zero"):
+            await stream_entry_rows(
+                s, iter([row(estate.unit_ids[0], 5, f"{prefix}:new"), row(estate.unit_ids[1], 0, f"{prefix}:zero")])
+            )
+        await s.rollback()
+    # The key is taken: nothing of the stream stays, on any of its connections.
+    fresh = [row(unit, 1, f"{prefix}:again:{unit}") for unit in estate.unit_ids]
+    async with sessions() as s:
+        with pytest.raises(IntegrityError):
+            await stream_entry_rows(s, iter([*fresh, row(estate.unit_ids[0], 1, f"{prefix}:0")]))
+            await s.commit()
+        await s.rollback()
+    async with sessions() as s:
+        again = select(func.count()).where(col(LedgerEntry.dedupe_key).like(f"{prefix}:again:%"))
+        assert (await s.execute(again)).scalar_one() == 0

@@ -8,8 +8,10 @@ from contextlib import AsyncExitStack
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+import asyncpg
+from sqlalchemy import ColumnElement, func, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -74,7 +76,7 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
     """Bulk-append entries as a run produces them, without holding them all in memory.
 
     Only for runs serialised per estate by their caller, so that no other run posts the same
-    dedupe keys meanwhile. On SQLite the rows go in batches through :func:`insert_entry_rows`.
+    dedupe keys meanwhile. On SQLite the rows go in by batches of INSERTs.
 
     On PostgreSQL they go in by COPY, a fraction of the cost of INSERTs at millions of rows, on
     :data:`COPY_STREAMS` connections at once, split by unit: one server process writing indexes
@@ -82,20 +84,22 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
     The first stream is the session's own transaction; each other stream is a transaction of its
     own, committed here, just before the caller commits. So a run that fails after this returns
     may leave part of its entries posted: the caller's run must be idempotent (a rerun posts the
-    rest). COPY cannot skip a conflict: a dedupe key already taken fails the stream, the unique
-    index staying the last line of defence.
+    rest). On both databases a dedupe key already taken fails the run with an IntegrityError (COPY
+    cannot skip a conflict): the unique index stays the last line of defence.
     """
+    table = LedgerEntry.__table__  # type: ignore[attr-defined]
     if not is_postgres(session):
         batch: list[dict[str, Any]] = []
         for row in rows:
+            _check_row(row)
             batch.append(row)
             if len(batch) == INSERT_BATCH:
-                await insert_entry_rows(session, batch)
+                await session.execute(insert(table), batch)
                 batch = []
-        await insert_entry_rows(session, batch)
+        if batch:
+            await session.execute(insert(table), batch)
         return
     connection = await session.connection()
-    table = LedgerEntry.__table__  # type: ignore[attr-defined]
     columns = [column for column in table.columns if column.name != "id"]
     dialect = connection.dialect
     # The values as an INSERT would send them (enums as text, JSON serialised, UTC timestamps).
@@ -124,10 +128,17 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
                 for record in chunk:
                     yield record
 
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement, not at begin(): without
+        # one, a COPY straight through the driver would commit on its own.
+        await target.execute(text("SELECT 1"))
         raw = await target.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        await driver.copy_records_to_table(table.name, records=records(), columns=names)
+        try:
+            await driver.copy_records_to_table(table.name, records=records(), columns=names)
+        except asyncpg.IntegrityConstraintViolationError as error:
+            # The driver's own error, bypassing SQLAlchemy: raised as any statement's would be.
+            raise IntegrityError(f"COPY {table.name}", None, error) from error
 
     async with AsyncExitStack() as stack:
         others = []
@@ -135,10 +146,13 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
             other = await stack.enter_async_context(connection.engine.connect())
             await other.begin()
             others.append(other)
-        async with asyncio.TaskGroup() as streams:
-            streams.create_task(produce())
-            for target, queue in zip([connection, *others], queues, strict=True):
-                streams.create_task(copy(target, queue))
+        try:
+            async with asyncio.TaskGroup() as streams:
+                streams.create_task(produce())
+                for target, queue in zip([connection, *others], queues, strict=True):
+                    streams.create_task(copy(target, queue))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the first failure; the rest are its cancellations
         for other in others:
             await other.commit()
 
