@@ -348,16 +348,11 @@ def test_cli_exits_2_when_the_letter_cannot_be_read(tmp_path: Path) -> None:
 
 
 def test_every_letter_template_passes() -> None:
-    templates_dir = REPO / "letters"
-    if not templates_dir.is_dir():
-        pytest.skip("no letters/ template directory yet")
-    templates = sorted(templates_dir.rglob("*.html"))
+    templates = sorted((REPO / "letters").rglob("*.html"))
+    assert len(templates) >= 9  # every letter kind, the receipt, the statement, the evidence pack
     failures: dict[str, list[str]] = {}
-    checked = 0
     for template in templates:
         violations = check_html(strip_template_tags(template.read_text(encoding="utf-8")))
         if violations:
             failures[str(template.relative_to(REPO))] = [str(v) for v in violations]
-        checked += 1
     assert failures == {}
-    assert checked == len(templates)
