@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack
 from datetime import date
@@ -103,9 +104,19 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
     columns = [column for column in table.columns if column.name != "id"]
     dialect = connection.dialect
     # The values as an INSERT would send them (enums as text, JSON serialised, UTC timestamps).
-    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     names = [column.name for column in columns]
-    pairs = list(zip(names, processors, strict=True))
+    values_of = operator.itemgetter(*names)
+    processed = [
+        (index, process)
+        for index, column in enumerate(columns)
+        if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+
+    def record(row: dict[str, Any]) -> tuple[Any, ...]:
+        values = list(values_of(row))
+        for index, process in processed:
+            values[index] = process(values[index])
+        return tuple(values)
     queues: list[asyncio.Queue[list[tuple[Any, ...]] | None]] = [asyncio.Queue(4) for _ in range(COPY_STREAMS)]
 
     async def produce() -> None:
@@ -113,7 +124,7 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
         for row in rows:
             _check_row(row)
             stream = row["unit_id"] % COPY_STREAMS
-            chunks[stream].append(tuple(process(row[name]) if process else row[name] for name, process in pairs))
+            chunks[stream].append(record(row))
             if len(chunks[stream]) == STREAM_CHUNK:
                 await queues[stream].put(chunks[stream])
                 chunks[stream] = []
