@@ -17,9 +17,9 @@ Templates receive plain data (no ORM objects) plus ``locale`` (one of
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -129,23 +129,26 @@ def _font_config() -> FontConfiguration:
     return FontConfiguration()
 
 
-@lru_cache(maxsize=1)
-def _base_stylesheet() -> CSS:
-    # Parsed once instead of once per document: about a fifth of the time of a 50-letter run.
-    # Given to WeasyPrint as a user stylesheet, so each template's own <style> overrides it.
+@cache
+def _stylesheet(name: str) -> CSS:
+    # Parsed once per process instead of once per document (base.css alone was about a fifth of a
+    # 50-letter run). Given to WeasyPrint as user stylesheets, so each template's own <style>
+    # overrides them.
     from weasyprint import CSS
 
-    return CSS(filename=str(LETTERS_DIR / "base.css"), font_config=_font_config())
+    return CSS(filename=str(LETTERS_DIR / name), font_config=_font_config())
 
 
-def _document(template: str, context: Mapping[str, Any]) -> Document:
+def _document(template: str, context: Mapping[str, Any], stylesheets: Sequence[str] = ()) -> Document:
+    """Lay out one document; ``stylesheets`` are further files in ``letters/``, applied after base.css."""
     from weasyprint import HTML
 
     html = _render(template, context, link_base_css=False)
     with _RENDER_LOCK:
         # base_url resolves images and other files relative to letters/.
         page = HTML(string=html, base_url=str(LETTERS_DIR))
-        return page.render(font_config=_font_config(), stylesheets=[_base_stylesheet()])
+        sheets = [_stylesheet(name) for name in ("base.css", *stylesheets)]
+        return page.render(font_config=_font_config(), stylesheets=sheets)
 
 
 def _write(document: Document) -> bytes:
@@ -155,18 +158,18 @@ def _write(document: Document) -> bytes:
     return pdf
 
 
-def render_pdf(template: str, context: Mapping[str, Any]) -> bytes:
+def render_pdf(template: str, context: Mapping[str, Any], stylesheets: Sequence[str] = ()) -> bytes:
     """Render ``letters/<template>`` to PDF bytes."""
-    return _write(_document(template, context))
+    return _write(_document(template, context, stylesheets))
 
 
-def render_pdf_many(pages: Iterable[tuple[str, Mapping[str, Any]]]) -> bytes:
+def render_pdf_many(pages: Iterable[tuple[str, Mapping[str, Any]]], stylesheets: Sequence[str] = ()) -> bytes:
     """Render several documents into one PDF (e.g. a run's combined print file).
 
     Each document is laid out on its own, so page counters and named pages stay per document, and
     the pages are written together, so each font is subset and embedded once for the whole file.
     """
-    documents = [_document(template, context) for template, context in pages]
+    documents = [_document(template, context, stylesheets) for template, context in pages]
     if not documents:
         raise ValueError("render_pdf_many needs at least one document")
     all_pages = [page for document in documents for page in document.pages]

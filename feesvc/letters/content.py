@@ -42,6 +42,7 @@ from feesvc.rules.installments import Installment
 __all__ = [
     "BELIEFS",
     "DEFAULT_DEMAND_DAYS",
+    "LETTER_STYLESHEETS",
     "SHORT_MESSAGE_MAX",
     "ComplaintInfo",
     "Installment",
@@ -62,6 +63,9 @@ __all__ = [
 
 #: Days between a final demand and its deadline when the estate sets none (DOMAIN.md: ≥ N days).
 DEFAULT_DEMAND_DAYS: Final = 15
+
+#: The letters' own layout (``letters/letter.css``), parsed once per process and applied after base.css.
+LETTER_STYLESHEETS: Final = ("letter.css",)
 
 #: Longest short message, in characters (a Chinese character counts one, as SMS gateways bill it).
 SHORT_MESSAGE_MAX: Final = 200
@@ -797,13 +801,13 @@ def render_letter_html(ctx: LetterContext) -> str:
 
 def render_letter_pdf(ctx: LetterContext) -> bytes:
     """The letter as a PDF, fonts embedded."""
-    return render_pdf(template_for(ctx.kind), template_context(ctx))
+    return render_pdf(template_for(ctx.kind), template_context(ctx), LETTER_STYLESHEETS)
 
 
 def render_letters_pdf(contexts: Iterable[LetterContext]) -> bytes:
     """One combined print file, the letters in the given order, each starting on a new page."""
     pages: list[tuple[str, Mapping[str, Any]]] = [(template_for(c.kind), template_context(c)) for c in contexts]
-    return render_pdf_many(pages)
+    return render_pdf_many(pages, LETTER_STYLESHEETS)
 
 
 # ---------------------------------------------------------------------------------------------
