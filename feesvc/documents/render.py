@@ -16,8 +16,10 @@ Templates receive plain data (no ORM objects) plus ``locale`` (one of
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LETTERS_DIR",
+    "cyclic_gc_paused",
     "environment",
     "html_lang",
     "render_html",
@@ -114,6 +117,25 @@ def render_html(template: str, context: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 # PDF
 # ---------------------------------------------------------------------------
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic collector while documents are laid out.
+
+    Layout allocates hundreds of thousands of objects (boxes, styles, glyph runs) per document; each
+    time they pile up the collector rescans the whole heap, a quarter of an evidence pack's build
+    and about 30 % of a print file's (more the more the process holds, e.g. a run's letters). What
+    the pause leaves (~0.6 MiB of cycles per letter) waits for the next collection: callers that
+    lay out many documents collect after each batch.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # Pango and fontconfig are not documented as thread-safe and every render shares one font
