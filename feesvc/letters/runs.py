@@ -563,7 +563,12 @@ async def _issue(
 
 def context_of(letter: Letter) -> LetterContext:
     """The letter exactly as it was issued, to render it again."""
-    return msgspec.convert(letter.context, LetterContext)
+    return stored_context(letter.context)
+
+
+def stored_context(stored: dict[str, Any]) -> LetterContext:
+    """A letter's stored ``context`` column back as its ``LetterContext``."""
+    return msgspec.convert(stored, LetterContext)
 
 
 def print_file_path(files_dir: Path, run_id: int) -> Path:
