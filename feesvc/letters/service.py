@@ -68,15 +68,16 @@ async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Pat
         .where(Letter.run_id == run_id, Letter.channel == "paper")
         .order_by(col(Building.name), col(Unit.number))
     )
-    contexts = [stored_context(stored) for stored in rows.scalars()]
-    if not contexts:
+    stored = list(rows.scalars())
+    if not stored:
         raise NotFound(f"reminder run {run_id} issued no paper letters")
     # Rendering takes minutes for a large run: no transaction stays open meanwhile (a PostgreSQL
     # snapshot held, a SQLite WAL that cannot be checkpointed), and the event loop stays free.
     await session.commit()
     path.parent.mkdir(parents=True, exist_ok=True)
+    contexts = (stored_context(letter) for letter in stored)  # converted as the chunks go out
     await anyio.to_thread.run_sync(write_letters_pdf, contexts, path)
-    del contexts
+    del stored
     run.print_file = str(path)
     run.print_sha256 = _file_sha256(path)
     await session.commit()
