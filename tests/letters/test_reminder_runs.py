@@ -17,6 +17,7 @@ from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.letters import runs
+from feesvc.letters import service as letter_service
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.outbox import SmtpSender, deliver
 from feesvc.settings import MailSettings
@@ -121,7 +122,10 @@ async def test_dry_run_writes_nothing_and_bad_input_is_refused(
     problem(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id}, Role.cashier), 403)
 
 
-async def test_letters_render_and_the_run_prints_one_file(api: Api, tmp_path: Path) -> None:
+async def test_letters_render_and_the_run_prints_one_file(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(letter_service, "CONTEXT_BATCH", 3)  # the print file reads its letters in three batches
     estate = await estate_in_arrears(api)
     summary = await run(api, estate.id)
     response = await api.get(f"/api/v1/reminder-runs/{summary['run_id']}/print.pdf")
@@ -130,6 +134,10 @@ async def test_letters_render_and_the_run_prints_one_file(api: Api, tmp_path: Pa
     printed.write_bytes(response.content)
     pages = await pdf_tool("pdfinfo", printed)
     assert int(next(line.split()[-1] for line in pages.splitlines() if line.startswith("Pages:"))) >= 7
+    numbers = [(await api.ok(await api.get(f"/api/v1/units/{u}/letters")))[0]["letter_no"] for u in estate.unit_ids]
+    printed_text = (await pdf_tool("pdftotext", printed)).replace(" ", "").replace("\n", "")
+    positions = [printed_text.find(number) for number in numbers]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions)  # by building and unit
     letters = await api.ok(await api.get(f"/api/v1/units/{estate.unit_ids[0]}/letters"))
     single = await api.get(f"/api/v1/letters/{letters[0]['id']}/letter.pdf")
     assert single.status_code == 200
