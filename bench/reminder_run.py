@@ -889,7 +889,7 @@ LETTER_NO = re.compile(r"JXHY-\d{8}-\d+-[a-z_]+")
 
 class TreeMemory:
     """Peak of the summed RSS of this process and all its descendants (the print file's pool workers
-    and pdfunite), sampled every 0.5 s by a thread; the same for PSS (shared pages such as the fonts
+    and pdfunite), sampled every 0.5 s by a thread; the same for PSS every 2 s (shared pages such as the fonts
     and libraries counted once, split between the processes that map them); and this process's own
     peak RSS meanwhile."""
 
@@ -911,6 +911,7 @@ class TreeMemory:
 
     def _sample(self) -> None:
         me = os.getpid()
+        samples = 0
         while True:
             parents: dict[int, int] = {}
             for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -927,11 +928,13 @@ class TreeMemory:
                 grew = bool(more)
             sizes = {pid: _proc_kib(f"/proc/{pid}/status", "VmRSS:") for pid in tree}
             self.peak_total_mib = max(self.peak_total_mib, sum(sizes.values()))
-            pss = sum(_proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
-            self.peak_total_pss_mib = max(self.peak_total_pss_mib, pss)
+            if samples % 4 == 0:  # reading PSS walks page tables, ~10 ms a process: every 2 s
+                pss = sum(_proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
+                self.peak_total_pss_mib = max(self.peak_total_pss_mib, pss)
+            samples += 1
             self.peak_self_mib = max(self.peak_self_mib, sizes[me])
             self.peak_processes = max(self.peak_processes, len(tree))
-            if self._stop.wait(0.5):  # reading PSS walks page tables: a few ms a process
+            if self._stop.wait(0.5):
                 return
 
 
@@ -962,10 +965,16 @@ def _pdf_pages(path: Path) -> int:
     return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))  # type: ignore[union-attr]
 
 
-def _letters_in_print_order(path: Path) -> list[str]:
+def _letters_in_print_order(path: Path, pages: int) -> list[str]:
     """The letter numbers in the PDF's text, in page order, each once (a letter's later pages
-    repeat none or the same number)."""
-    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    repeat none or the same number); pdftotext over each half of the file at once (both CPUs)."""
+    half = (pages + 1) // 2
+    ranges = [(1, half), (half + 1, pages)] if pages > 1 else [(1, 1)]
+    readers = [
+        subprocess.Popen(["pdftotext", "-f", str(a), "-l", str(b), str(path), "-"], stdout=subprocess.PIPE, text=True)
+        for a, b in ranges
+    ]
+    text = "".join(reader.communicate()[0] for reader in readers)
     numbers = LETTER_NO.findall(text)
     return [n for i, n in enumerate(numbers) if i == 0 or n != numbers[i - 1]]
 
@@ -980,9 +989,10 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
     engine = create_engine(DatabaseSettings(url=url))
     sessions = session_factory(engine)
     figures: dict[str, Any] = {"baseline_rss_mib": rss_mib()}
+    # The letter numbers in print order, not the contexts: this process would keep their memory.
     async with sessions() as session:
         rows = await session.execute(
-            select(col(Letter.id), col(Letter.letter_no), col(Letter.context))
+            select(col(Letter.id), col(Letter.letter_no))
             .join(Unit, col(Unit.id) == Letter.unit_id)
             .join(Building, col(Building.id) == Unit.building_id)
             .where(Letter.run_id == run_id, Letter.channel == "paper")
@@ -992,7 +1002,7 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
     if not paper:
         await engine.dispose()
         return figures
-    first_id, first = paper[0].id, stored_context(paper[0].context)
+    first_id = paper[0].id
     files_dir = Path(tempfile.mkdtemp(prefix="feesvc-bench-print-"))
     if sample <= 0 or sample >= len(paper):
         expected = [row.letter_no for row in paper]
@@ -1004,8 +1014,13 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
     else:
         chosen = paper[:: len(paper) // sample][:sample]
         expected = [row.letter_no for row in chosen]
-        contexts = [stored_context(row.context) for row in chosen]
-        del paper, chosen
+        async with sessions() as session:
+            found = await session.execute(
+                select(col(Letter.id), col(Letter.context)).where(col(Letter.id).in_([row.id for row in chosen]))
+            )
+            by_id = {letter_id: context for letter_id, context in found.all()}
+        contexts = [stored_context(by_id[row.id]) for row in chosen]
+        del paper, chosen, by_id
         path = files_dir / "sample.pdf"
         cpu_children = children_cpu_s()
         with TreeMemory() as tree, Clock() as clock:
@@ -1013,7 +1028,8 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
         del contexts
     cpu_children = children_cpu_s() - cpu_children
     letters = len(expected)
-    in_file = _letters_in_print_order(path)
+    pages = _pdf_pages(path)
+    in_file = _letters_in_print_order(path, pages)
     figures["combined"] = {
         "letters": letters,
         "whole_file": sample <= 0 or sample >= letters,
@@ -1023,7 +1039,7 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
         "letters_per_s": letters / clock.wall,
         "letters_per_cpu_s": letters / (clock.cpu + cpu_children),
         "pdf_bytes": path.stat().st_size,
-        "pages": _pdf_pages(path),
+        "pages": pages,
         "order_ok": in_file == expected,
         "order_mismatch": next(
             ([i, a, b] for i, (a, b) in enumerate(zip(in_file, expected, strict=False)) if a != b),
@@ -1037,6 +1053,10 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
     }
     shutil.rmtree(files_dir)
 
+    async with sessions() as session:
+        first_letter = await session.get(Letter, first_id)
+        assert first_letter is not None
+        first = stored_context(first_letter.context)
     # A single letter on demand: cold (the first render in the process pays for WeasyPrint's import
     # and its fonts), then warm: the median of 10; one of each kind; and through letter_pdf, which
     # reads the letter first.
