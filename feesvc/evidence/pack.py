@@ -734,8 +734,8 @@ def _render(template: str, context: Mapping[str, Any]) -> Rendered:
 
 
 def _render_letters(contexts: Sequence[LetterContext]) -> tuple[bytes, list[tuple[int, int]]]:
-    """The letters as issued in one PDF (as ``render_letters_pdf`` does: each laid out on its own,
-    written together so fonts are embedded once), and each letter's page range in it."""
+    """The letters as issued in one PDF (each laid out on its own, written together so fonts are
+    embedded once: a pack has a handful), and each letter's page range in it."""
     documents = [render._document(template_for(c.kind), template_context(c), LETTER_STYLESHEETS) for c in contexts]
     ranges, first = [], 1
     for document in documents:
