@@ -1,8 +1,8 @@
 """Benchmark: a reminder run over a large estate, its print file and a letter on demand (PostgreSQL).
 
-    .venv/bin/python bench/reminder_run.py [--units 100000] [--due 20000] [--render-sample 200]
+    .venv/bin/python bench/reminder_run.py [--units 100000] [--due 20000] [--render-sample 0]
         [--pg-url postgresql://postgres@127.0.0.1:5432/feesvc_bench_reminders] [--english-email]
-        [--profile-dir DIR] [--json]
+        [--reuse-seed] [--profile-dir DIR] [--json]
 
 The issue's targets: decisions in < 30 s, rendering >= 20 letters/s into the combined PDF, a single
 letter on demand < 300 ms, peak memory < 1 GB. The script prints figures and asserts nothing.
@@ -17,17 +17,18 @@ letter on demand < 300 ms, peak memory < 1 GB. The script prints figures and ass
    final-demand (20 %) stages, with late fees on the older debts. A few of the overdue units carry
    what makes a run look further: open arrears cases (a misunderstanding to explain, hardship, or
    unclassified), open complaints and manual holds. Last month's service activity is recorded for
-   the friendly reminders' service summary.
+   the friendly reminders' service summary. ``--reuse-seed`` keeps the seeded database as
+   ``<name>_seed`` (a template) and clones it next time, in seconds, when the seed is the same.
 2. In a child process of its own (so ``ru_maxrss`` belongs to it): times ``decide`` alone, then the
    whole ``run_reminders`` (decisions, letter contexts, HTML, compliance check, inserts and
    commits), with a breakdown per phase taken by wrapping the module's functions with timers.
-3. In a second child process: reads the run's paper letters in print order (as ``print_file``
-   does), renders one letter cold (WeasyPrint's import and fonts), then a sample of
-   ``--render-sample`` letters spread over the print order into one combined PDF with
-   ``render_letters_pdf`` (``--render-sample 0``: all of them), then one letter on demand warm
-   (``render_letter_pdf``, median of 10; one of each kind; ``letter_pdf`` with its database read).
-   A third child renders a quarter of the sample the same way: the difference of the two peaks is
-   the memory each further letter holds until the PDF is written, to extrapolate the whole file.
+3. In a second child process: the run's print file, as ``print_file`` makes it (``--render-sample
+   0``, the default: every paper letter; otherwise that many letters spread over the print order,
+   through ``write_letters_pdf``): letters per second, the CPU of this process and of the pool's
+   workers and pdfunite, the peak of the summed RSS of the whole process tree (sampled), and whether
+   the file holds the letters in print order (read back with pdftotext). Then one letter on demand,
+   cold (WeasyPrint's import and fonts) and warm (``render_letter_pdf``, median of 10; one of each
+   kind; ``letter_pdf`` with its database read).
 
 Every timing is printed with the CPU seconds this process spent in it: the machine is shared, and
 wall time stretches when other work runs (the rest is waiting on PostgreSQL or for a CPU).
@@ -41,10 +42,14 @@ import functools
 import json
 import os
 import random
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -265,7 +270,8 @@ def build_seed(
         roll = rng.random()
         locale = "en" if roll < 0.04 else "zh_TW" if roll < 0.06 else None
         # English short messages of a final demand do not fit 200 characters with a statement link
-        # (short_message raises, and the run stops): English readers get paper unless --english-email.
+        # (the run reports them as blocked): English readers get paper unless --english-email, so the
+        # expected letters hold.
         email = rng.random() < 0.10 and (locale != "en" or english_email)
         owner = {
             **owner_t,
@@ -592,6 +598,60 @@ async def prepare_postgres(url: str) -> None:
         await conn.close()
 
 
+SEED_VERSION = 1  # bump when the seed changes, so --reuse-seed does not clone an old copy
+
+
+def seed_signature(args: argparse.Namespace) -> str:
+    return f"reminder_run seed v{SEED_VERSION}: units={args.units} due={args.due} english_email={args.english_email}"
+
+
+def _admin_connect_args(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    return {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "database": "postgres",
+    }
+
+
+async def restore_seed(url: str, signature: str) -> dict[str, Any] | None:
+    """--reuse-seed: the database cloned from its seeded copy, and the seed's figures, if the copy was
+    made by the same seed (its comment holds the signature and the figures); None otherwise."""
+    import asyncpg
+
+    name = pg_database_name(url)
+    admin = await asyncpg.connect(**_admin_connect_args(url))
+    try:
+        comment = await admin.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", f"{name}_seed"
+        )
+        saved = json.loads(comment) if comment else {}
+        if saved.get("signature") != signature:
+            return None
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{name}_seed" STRATEGY = FILE_COPY')
+    finally:
+        await admin.close()
+    info: dict[str, Any] = saved["info"]
+    return info
+
+
+async def save_seed(url: str, signature: str, info: dict[str, Any]) -> None:
+    import asyncpg
+
+    name = pg_database_name(url)
+    admin = await asyncpg.connect(**_admin_connect_args(url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}_seed" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}_seed" TEMPLATE "{name}" STRATEGY = FILE_COPY')
+        comment = json.dumps({"signature": signature, "info": info}).replace("'", "''")
+        await admin.execute(f"COMMENT ON DATABASE \"{name}_seed\" IS '{comment}'")
+    finally:
+        await admin.close()
+
+
 # --------------------------------------------------------------------------------------------
 # Measuring: clocks, and timers wrapped around the service's own functions.
 
@@ -825,93 +885,184 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Child process 2: the print file and a letter on demand.
 
-RENDER_PHASES = {"_render": "HTML (Jinja)", "_document": "document (Jinja + WeasyPrint layout)", "_write": "PDF write"}
+LETTER_NO = re.compile(r"JXHY-\d{8}-\d+-[a-z_]+")
 
 
-async def measure_render(url: str, run_id: int, sample: int, profile_dir: str | None, probe: bool) -> dict[str, Any]:
-    """The print file and a letter on demand. With ``probe``, only the combined PDF of a quarter of
-    the sample, for the memory slope: in a fresh process, so both peaks start from the same state."""
-    from feesvc.documents import render
-    from feesvc.letters.content import render_letter_pdf, render_letters_pdf
-    from feesvc.letters.runs import context_of
-    from feesvc.letters.service import letter_pdf
+class TreeMemory:
+    """Peak of the summed RSS of this process and all its descendants (the print file's pool workers
+    and pdfunite), sampled every 0.5 s by a thread; the same for PSS every 2 s (shared pages such as the fonts
+    and libraries counted once, split between the processes that map them); and this process's own
+    peak RSS meanwhile."""
+
+    def __init__(self) -> None:
+        self.peak_total_mib = 0.0
+        self.peak_total_pss_mib = 0.0
+        self.peak_self_mib = 0.0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        samples = 0
+        while True:
+            parents: dict[int, int] = {}
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                parents[int(stat.parent.name)] = int(fields[1])
+            tree = {me}
+            grew = True
+            while grew:
+                more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+                tree |= more
+                grew = bool(more)
+            sizes = {pid: _proc_kib(f"/proc/{pid}/status", "VmRSS:") for pid in tree}
+            self.peak_total_mib = max(self.peak_total_mib, sum(sizes.values()))
+            if samples % 4 == 0:  # reading PSS walks page tables, ~10 ms a process: every 2 s
+                pss = sum(_proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
+                self.peak_total_pss_mib = max(self.peak_total_pss_mib, pss)
+            samples += 1
+            self.peak_self_mib = max(self.peak_self_mib, sizes[me])
+            self.peak_processes = max(self.peak_processes, len(tree))
+            if self._stop.wait(0.5):
+                return
+
+
+def _proc_kib(path: str, key: str) -> float:
+    """A "Key: N kB" line of a /proc file, in MiB (0 once the process has gone)."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of the waited-for children (the pool's workers once it shut down, and pdfunite)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_maxrss_mib() -> float:
+    """Peak RSS of the largest waited-for child."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _pdf_pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))  # type: ignore[union-attr]
+
+
+def _letters_in_print_order(path: Path, pages: int) -> list[str]:
+    """The letter numbers in the PDF's text, in page order, each once (a letter's later pages
+    repeat none or the same number); pdftotext over each half of the file at once (both CPUs)."""
+    half = (pages + 1) // 2
+    ranges = [(1, half), (half + 1, pages)] if pages > 1 else [(1, 1)]
+    readers = [
+        subprocess.Popen(["pdftotext", "-f", str(a), "-l", str(b), str(path), "-"], stdout=subprocess.PIPE, text=True)
+        for a, b in ranges
+    ]
+    text = "".join(reader.communicate()[0] for reader in readers)
+    numbers = LETTER_NO.findall(text)
+    return [n for i, n in enumerate(numbers) if i == 0 or n != numbers[i - 1]]
+
+
+async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
+    """The print file (``sample`` 0: the whole file through ``print_file``; otherwise that many
+    letters spread over the print order through ``write_letters_pdf``), then a letter on demand."""
+    from feesvc.letters.content import render_letter_pdf, write_letters_pdf
+    from feesvc.letters.runs import stored_context
+    from feesvc.letters.service import letter_pdf, print_file
 
     engine = create_engine(DatabaseSettings(url=url))
     sessions = session_factory(engine)
     figures: dict[str, Any] = {"baseline_rss_mib": rss_mib()}
-
-    # The run's paper letters in print order, as print_file reads them.
-    with Clock() as clock:
-        async with sessions() as session:
-            rows = await session.execute(
-                select(Letter)
-                .join(Unit, col(Unit.id) == Letter.unit_id)
-                .join(Building, col(Building.id) == Unit.building_id)
-                .where(Letter.run_id == run_id, Letter.channel == "paper")
-                .order_by(col(Building.name), col(Unit.number))
-            )
-            letters = list(rows.scalars())
-            contexts = [context_of(letter) for letter in letters]
-            first_id = letters[0].id if letters else None
-            del letters
-    figures["load"] = {"wall_s": clock.wall, "cpu_s": clock.cpu, "paper_letters": len(contexts)}
-    figures["rss_after_load_mib"] = rss_mib()
-    if not contexts or first_id is None:
+    # The letter numbers in print order, not the contexts: this process would keep their memory.
+    async with sessions() as session:
+        rows = await session.execute(
+            select(col(Letter.id), col(Letter.letter_no))
+            .join(Unit, col(Unit.id) == Letter.unit_id)
+            .join(Building, col(Building.id) == Unit.building_id)
+            .where(Letter.run_id == run_id, Letter.channel == "paper")
+            .order_by(col(Building.name), col(Unit.number))
+        )
+        paper = rows.all()
+    if not paper:
         await engine.dispose()
         return figures
-
-    # The first render pays for WeasyPrint's import and its fonts: a letter on demand, cold.
-    first = contexts[0]
-    with Clock() as cold:
-        pdf = render_letter_pdf(first)
-
-    # (3) The combined print file over a sample spread across the print order.
-    chosen = contexts if sample <= 0 or sample >= len(contexts) else contexts[:: len(contexts) // sample][:sample]
-    if probe:
-        chosen = chosen[::4]
-    phases = Phases()
-    pages: list[int] = []
-    write = render._write
-
-    def counting_write(document: Any) -> bytes:
-        pages.append(len(document.pages))
-        return write(document)
-
-    render._write = counting_write
-    rss_before = rss_mib()
-    with (
-        phases.patch(render, RENDER_PHASES),
-        profiled(None if probe else _profile_path(profile_dir, "render")),
-        Clock() as clock,
-    ):
-        combined = render_letters_pdf(chosen)
-    render._write = write
-    figures["vm_hwm_mib"] = hwm_mib()
-    figures["peak_rss_mib"] = maxrss_mib()
+    first_id = paper[0].id
+    files_dir = Path(tempfile.mkdtemp(prefix="feesvc-bench-print-"))
+    if sample <= 0 or sample >= len(paper):
+        expected = [row.letter_no for row in paper]
+        del paper
+        cpu_children = children_cpu_s()
+        with TreeMemory() as tree, Clock() as clock:
+            async with sessions() as session:
+                path = await print_file(session, run_id, files_dir)
+    else:
+        chosen = paper[:: len(paper) // sample][:sample]
+        expected = [row.letter_no for row in chosen]
+        async with sessions() as session:
+            found = await session.execute(
+                select(col(Letter.id), col(Letter.context)).where(col(Letter.id).in_([row.id for row in chosen]))
+            )
+            by_id = {letter_id: context for letter_id, context in found.all()}
+        contexts = [stored_context(by_id[row.id]) for row in chosen]
+        del paper, chosen, by_id
+        path = files_dir / "sample.pdf"
+        cpu_children = children_cpu_s()
+        with TreeMemory() as tree, Clock() as clock:
+            write_letters_pdf(contexts, path)
+        del contexts
+    cpu_children = children_cpu_s() - cpu_children
+    letters = len(expected)
+    pages = _pdf_pages(path)
+    in_file = _letters_in_print_order(path, pages)
     figures["combined"] = {
-        "letters": len(chosen),
-        "of": len(contexts),
-        "kinds": dict(Counter(c.kind.value for c in chosen)),
+        "letters": letters,
+        "whole_file": sample <= 0 or sample >= letters,
         "wall_s": clock.wall,
         "cpu_s": clock.cpu,
-        "letters_per_s": len(chosen) / clock.wall,
-        "letters_per_cpu_s": len(chosen) / clock.cpu if clock.cpu else 0.0,
-        "pdf_bytes": len(combined),
-        "pages": sum(pages),
-        "rss_before_mib": rss_before,
-        "vm_hwm_mib": figures["vm_hwm_mib"],
-        "peak_rss_mib": figures["peak_rss_mib"],
-        "extrapolated_all_s": len(contexts) * clock.wall / len(chosen),
-        "extrapolated_all_cpu_s": len(contexts) * clock.cpu / len(chosen),
-        "phases": phases.table(list(RENDER_PHASES.values())),
+        "children_cpu_s": cpu_children,
+        "letters_per_s": letters / clock.wall,
+        "letters_per_cpu_s": letters / (clock.cpu + cpu_children),
+        "pdf_bytes": path.stat().st_size,
+        "pages": pages,
+        "order_ok": in_file == expected,
+        "order_mismatch": next(
+            ([i, a, b] for i, (a, b) in enumerate(zip(in_file, expected, strict=False)) if a != b),
+            [len(in_file), len(expected)] if len(in_file) != len(expected) else None,
+        ),
+        "peak_tree_rss_mib": tree.peak_total_mib,
+        "peak_tree_pss_mib": tree.peak_total_pss_mib,
+        "peak_self_rss_mib": tree.peak_self_mib,
+        "processes": tree.peak_processes,
+        "largest_child_peak_rss_mib": children_maxrss_mib(),
     }
-    del combined
-    if probe:
-        await engine.dispose()
-        return figures
+    shutil.rmtree(files_dir)
 
-    # (4) A single letter on demand, warm: the median of 10; one of each kind; and through
-    # letter_pdf, which reads the letter first.
+    async with sessions() as session:
+        first_letter = await session.get(Letter, first_id)
+        assert first_letter is not None
+        first = stored_context(first_letter.context)
+    # A single letter on demand: cold (the first render in the process pays for WeasyPrint's import
+    # and its fonts), then warm: the median of 10; one of each kind; and through letter_pdf, which
+    # reads the letter first.
+    with Clock() as cold:
+        pdf = render_letter_pdf(first)
     warm_wall, warm_cpu = [], []
     for _ in range(10):
         with Clock() as clock:
@@ -919,14 +1070,22 @@ async def measure_render(url: str, run_id: int, sample: int, profile_dir: str | 
         warm_wall.append(clock.wall)
         warm_cpu.append(clock.cpu)
     by_kind: dict[str, float] = {}
-    for ctx in contexts:
-        if ctx.kind.value not in by_kind:
+    async with sessions() as session:
+        kinds = (
+            await session.execute(
+                select(col(Letter.kind), func.min(Letter.id)).where(Letter.run_id == run_id).group_by(col(Letter.kind))
+            )
+        ).all()
+        for kind, letter_id in kinds:
+            letter = await session.get(Letter, letter_id)
+            assert letter is not None
+            ctx = stored_context(letter.context)
             samples = []
             for _ in range(3):
                 with Clock() as clock:
                     render_letter_pdf(ctx)
                 samples.append(clock.wall)
-            by_kind[ctx.kind.value] = statistics.median(samples)
+            by_kind[kind] = statistics.median(samples)
     on_demand = []
     async with sessions() as session:
         for _ in range(10):
@@ -951,24 +1110,6 @@ async def measure_render(url: str, run_id: int, sample: int, profile_dir: str | 
     return figures
 
 
-def memory_slope(big: dict[str, Any], small: dict[str, Any] | None) -> dict[str, float]:
-    """MiB each further letter holds until the combined PDF is written, and the fixed rest, from the
-    peaks of two fresh processes that differ only in the number of letters rendered."""
-    c = big["combined"]
-    if small is None or small["combined"]["letters"] >= c["letters"]:
-        # One point: the fixed cost is counted per letter (an over-estimate).
-        per_letter, fixed = max(c["vm_hwm_mib"] - c["rss_before_mib"], 0.0) / c["letters"], 0.0
-    else:
-        s = small["combined"]
-        per_letter = max(c["vm_hwm_mib"] - s["vm_hwm_mib"], 0.0) / (c["letters"] - s["letters"])
-        fixed = max(c["vm_hwm_mib"] - c["rss_before_mib"] - per_letter * c["letters"], 0.0)
-    return {
-        "per_letter_mib": per_letter,
-        "fixed_mib": fixed,
-        "extrapolated_all_peak_mib": c["rss_before_mib"] + fixed + per_letter * c["of"],
-    }
-
-
 def seed_main(args: argparse.Namespace) -> dict[str, Any]:
     with Clock() as seeding:
         with Clock() as building:
@@ -983,10 +1124,7 @@ def child_main(args: argparse.Namespace) -> None:
     elif args.child == "run":
         figures = asyncio.run(measure_run(args.pg_url, args.profile_dir))
     else:
-        probe = args.child == "render-probe"
-        figures = asyncio.run(
-            measure_render(args.pg_url, args.child_run_id, args.render_sample, args.profile_dir, probe)
-        )
+        figures = asyncio.run(measure_render(args.pg_url, args.child_run_id, args.render_sample))
     print(json.dumps(figures, default=str))
 
 
@@ -1060,21 +1198,15 @@ def report(info: dict[str, Any], run: dict[str, Any], rnd: dict[str, Any]) -> li
     )
     if "single" in rnd:
         s, c = rnd["single"], rnd["combined"]
-        extrapolated = " (extrapolated)" if c["letters"] < c["of"] else ""
+        what = "the whole print file" if c["whole_file"] else "a sample spread over the print order"
         lines.append(
-            f"(3) print file  {c['letters']:,} of {c['of']:,} paper letters in {c['wall_s']:.1f} s wall, "
-            f"{c['cpu_s']:.1f} s CPU: {c['letters_per_s']:.1f} letters/s ({c['letters_per_cpu_s']:.1f} per CPU s), "
-            f"{c['pages']} pages, {c['pdf_bytes'] / 2**20:.1f} MiB   target >= 20 letters/s: "
-            f"{_verdict(c['letters_per_s'] >= 20)}"
+            f"(3) print file  {what}: {c['letters']:,} letters, {c['pages']:,} pages, {c['pdf_bytes'] / 2**20:.1f} MiB "
+            f"in {c['wall_s']:.1f} s wall: {c['letters_per_s']:.1f} letters/s ({c['letters_per_cpu_s']:.1f} per CPU s; "
+            f"CPU {c['cpu_s']:.1f} s here + {c['children_cpu_s']:.1f} s in the workers and pdfunite)   "
+            f"target >= 20 letters/s: {_verdict(c['letters_per_s'] >= 20)}"
         )
-        for name, p in c["phases"].items():
-            lines.append(f"      {name:<34} {p['wall_s']:7.2f} s wall {p['cpu_s']:7.2f} s CPU  {p['calls']:>7,} calls")
-        lines.append(
-            f"      all {c['of']:,}{extrapolated}: {c['extrapolated_all_s'] / 60:.1f} min "
-            f"({c['extrapolated_all_cpu_s'] / 60:.1f} CPU min); memory {c['per_letter_mib']:.2f} MiB per letter "
-            f"held until the PDF is written (+{c['fixed_mib']:.0f} MiB fixed; rough, from two small samples) "
-            f"-> peak ~{c['extrapolated_all_peak_mib']:,.0f} MiB"
-        )
+        order = "OK" if c["order_ok"] else f"MISMATCH {c['order_mismatch']}"
+        lines.append(f"      letters in print order in the file: {order}")
         lines.append(
             f"(4) one letter  {s['median_s'] * 1000:.0f} ms median of 10 warm ({s['median_cpu_s'] * 1000:.0f} ms CPU; "
             f"min {s['min_s'] * 1000:.0f}, max {s['max_s'] * 1000:.0f}), cold first {s['cold_s'] * 1000:.0f} ms, "
@@ -1082,18 +1214,14 @@ def report(info: dict[str, Any], run: dict[str, Any], rnd: dict[str, Any]) -> li
             f"{_verdict(s['median_s'] < 0.3)}"
         )
         lines.append("      by kind: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in s["median_by_kind_s"].items()))
-        peak = max(run["peak_rss_mib"], rnd["peak_rss_mib"])
-        whole = max(peak, c["extrapolated_all_peak_mib"]) if extrapolated else peak
         lines.append(
-            f"(5) peak RSS    run {run['peak_rss_mib']:.0f} MiB, rendering {rnd['peak_rss_mib']:.0f} MiB "
-            f"(VmHWM {rnd['vm_hwm_mib']:.0f}; {rnd['rss_after_load_mib']:.0f} after loading {c['of']:,} contexts, "
-            f"{c['rss_before_mib']:.0f} before the combined PDF)   target < 1 GB: {_verdict(whole < 1024)}"
-            + (
-                f" (the whole print file ~{c['extrapolated_all_peak_mib']:,.0f} MiB, extrapolated; "
-                f"{_verdict(peak < 1024).lower()} for what was rendered)"
-                if extrapolated
-                else ""
-            )
+            f"(5) peak memory run {run['peak_rss_mib']:.0f} MiB; print file: all its {c['processes']} processes "
+            f"together {c['peak_tree_rss_mib']:.0f} MiB RSS, {c['peak_tree_pss_mib']:.0f} MiB PSS (sampled every "
+            "0.5 s; this process "
+            f"{c['peak_self_rss_mib']:.0f}, the largest worker {c['largest_child_peak_rss_mib']:.0f}); the render "
+            f"process after the letters on demand {rnd['peak_rss_mib']:.0f}   target < 1 GB: "
+            f"{_verdict(max(run['peak_rss_mib'], c['peak_tree_rss_mib'], rnd['peak_rss_mib']) < 1024)}"
+            + ("" if c["whole_file"] else " (for the sample)")
         )
     return lines
 
@@ -1103,17 +1231,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--units", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=20_000, help="units left overdue (default 20,000)")
     parser.add_argument(
-        "--render-sample", type=int, default=200, help="letters rendered into the combined PDF (0: every paper letter)"
+        "--render-sample",
+        type=int,
+        default=0,
+        help="letters spread over the print order rendered into one PDF (default 0: the whole print file)",
     )
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument(
         "--english-email",
         action="store_true",
-        help="let English readers prefer e-mail too (their final demands' short messages do not fit: the run fails)",
+        help="let English readers prefer e-mail too (their final demands' short messages do not fit: blocked)",
     )
-    parser.add_argument("--profile-dir", help="write cProfile files of decide, the run and the rendering here")
+    parser.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="keep a seeded copy as the database <name>_seed and clone it next time instead of seeding again",
+    )
+    parser.add_argument("--profile-dir", help="write cProfile files of decide and the run here")
     parser.add_argument("--json", action="store_true", help="write the figures as JSON to stdout")
-    parser.add_argument("--child", choices=["seed", "run", "render", "render-probe"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["seed", "run", "render"], help=argparse.SUPPRESS)
     parser.add_argument("--child-run-id", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -1134,26 +1270,28 @@ def main(argv: list[str] | None = None) -> None:
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load_before:.2f} "
         "(others' work on the machine skews wall times; CPU times are this process's own)"
     )
+    signature = seed_signature(args)
     with Clock() as migrate:
-        asyncio.run(prepare_postgres(args.pg_url))
-        upgrade(args.pg_url)  # runs its own event loop: called from plain synchronous code
-    info = run_child(args, "seed")  # in a child: the rows built in Python must not inflate the others' ru_maxrss
-    log(
-        f"migrated in {migrate.wall:.1f} s; seeded in {info['seed_s']:.1f} s ({info['build_s']:.1f} s building the "
-        "rows in Python, the rest COPY/INSERT and ANALYZE): "
-        + ", ".join(f"{n} {c:,}" for n, c in info["rows"].items() if c)
-    )
+        info = asyncio.run(restore_seed(args.pg_url, signature)) if args.reuse_seed else None
+        if info is None:
+            asyncio.run(prepare_postgres(args.pg_url))
+            upgrade(args.pg_url)  # runs its own event loop: called from plain synchronous code
+    if info is not None:
+        log(f"restored the seeded database from {pg_database_name(args.pg_url)}_seed in {migrate.wall:.1f} s")
+    else:
+        info = run_child(args, "seed")  # in a child: the rows built in Python must not inflate others' ru_maxrss
+        log(
+            f"migrated in {migrate.wall:.1f} s; seeded in {info['seed_s']:.1f} s ({info['build_s']:.1f} s building "
+            "the rows in Python, the rest COPY/INSERT and ANALYZE): "
+            + ", ".join(f"{n} {c:,}" for n, c in info["rows"].items() if c)
+        )
+        if args.reuse_seed:
+            asyncio.run(save_seed(args.pg_url, signature, info))
+            log(f"saved the seeded database as {pg_database_name(args.pg_url)}_seed")
     log("overdue units: " + ", ".join(f"{k} {v:,}" for k, v in info["stages"].items()))
     run = run_child(args, "run")
     log(f"run done (load average {os.getloadavg()[0]:.2f})")
     rnd = run_child(args, "render", run["run"]["run_id"]) if run["run"]["run_id"] else {}
-    if "combined" in rnd:
-        c = rnd["combined"]
-        probe = None
-        if c["letters"] < c["of"] and c["letters"] >= 8:
-            probe = run_child(args, "render-probe", run["run"]["run_id"])
-            rnd["probe"] = probe
-        c.update(memory_slope(rnd, probe))
     load_after = os.getloadavg()[0]
     log("")
     for line in report(info, run, rnd):

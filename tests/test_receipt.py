@@ -13,7 +13,7 @@ from jinja2 import UndefinedError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.models import Role
-from feesvc.documents.render import render_html, render_pdf_many
+from feesvc.documents.render import render_html, write_pdf_many
 from feesvc.formatting import amount_in_chinese_capitals
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.receipt import _cashier_name, _item_name, receipt_context, receipt_pdf
@@ -138,13 +138,14 @@ async def test_traditional_chinese_estate(api: Api, session: AsyncSession, tmp_p
     assert "Noto-Sans-CJK-TC" in pdf_tool("pdffonts", pdf, tmp_path)
 
 
-async def test_render_pdf_many_makes_one_file(api: Api, session: AsyncSession, tmp_path: Path) -> None:
+async def test_write_pdf_many_makes_one_file(api: Api, session: AsyncSession, tmp_path: Path) -> None:
     unit = await billed_unit(api, ["2026-01"])
     payment = await pay(api, unit, 20000)
     context = await receipt_context(session, payment["id"])
     numbers = [f"2026-{n:06d}" for n in (901, 902, 903)]
 
-    pdf = render_pdf_many(("receipt.html", {**context, "receipt_number": n}) for n in numbers)
+    write_pdf_many((("receipt.html", {**context, "receipt_number": n}) for n in numbers), tmp_path / "receipts.pdf")
+    pdf = (tmp_path / "receipts.pdf").read_bytes()
 
     assert re.search(r"Pages:\s+3\n", pdf_tool("pdfinfo", pdf, tmp_path))
     text = pdf_text(pdf, tmp_path)
@@ -153,9 +154,9 @@ async def test_render_pdf_many_makes_one_file(api: Api, session: AsyncSession, t
     assert len(pdf_tool("pdffonts", pdf, tmp_path).splitlines()[2:]) == 2
 
 
-def test_render_pdf_many_needs_a_document() -> None:
+def test_write_pdf_many_needs_a_document(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        render_pdf_many([])
+        write_pdf_many([], tmp_path / "none.pdf")
 
 
 async def test_template_escapes_and_refuses_missing_values(api: Api, session: AsyncSession) -> None:

@@ -77,7 +77,7 @@ from feesvc.latefees.service import court_rates, frozen_intervals, policy_for
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import entries_as_of
-from feesvc.letters.content import LetterContext, letter_title, template_context
+from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, letter_title, template_context
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind, template_for
 from feesvc.letters.models import DeliveryRecord, Letter
 from feesvc.letters.runs import context_of
@@ -735,9 +735,9 @@ def _render(template: str, context: Mapping[str, Any]) -> Rendered:
 
 
 def _render_letters(contexts: Sequence[LetterContext]) -> tuple[bytes, list[tuple[int, int]]]:
-    """The letters as issued in one PDF (as ``render_letters_pdf`` does: each laid out on its own,
-    written together so fonts are embedded once), and each letter's page range in it."""
-    documents = [render._document(template_for(c.kind), template_context(c)) for c in contexts]
+    """The letters as issued in one PDF (each laid out on its own, written together so fonts are
+    embedded once: a pack has a handful), and each letter's page range in it."""
+    documents = [render._document(template_for(c.kind), template_context(c), LETTER_STYLESHEETS) for c in contexts]
     ranges, first = [], 1
     for document in documents:
         ranges.append((first, first + len(document.pages) - 1))

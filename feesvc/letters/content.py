@@ -2,7 +2,7 @@
 e-mail subject out.
 
 The reminder run builds one ``LetterContext`` per owner from the ledger (no ORM objects reach this
-module) and calls ``render_letter_pdf`` / ``render_letters_pdf`` for the print file and
+module) and calls ``write_letters_pdf`` for the print file, ``render_letter_pdf`` for one letter and
 ``short_message`` / ``email_subject`` for SMS, WeChat and e-mail of the same stage.
 
 Where the words live:
@@ -24,24 +24,26 @@ nothing else. ``feesvc.letters.compliance`` checks every template and every rend
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Final
 
 from babel.dates import format_skeleton, format_time
 
 from feesvc import formatting
 from feesvc.db import BUSINESS_TZ
-from feesvc.documents.render import render_html, render_pdf, render_pdf_many
+from feesvc.documents.render import CHUNK_DOCUMENTS, render_html, render_pdf, write_pdf_many
 from feesvc.letters.kinds import LetterKind, template_for
 from feesvc.rules.installments import Installment
 
 __all__ = [
     "BELIEFS",
     "DEFAULT_DEMAND_DAYS",
+    "LETTER_STYLESHEETS",
     "SHORT_MESSAGE_MAX",
     "ComplaintInfo",
     "Installment",
@@ -55,13 +57,16 @@ __all__ = [
     "letter_title",
     "render_letter_html",
     "render_letter_pdf",
-    "render_letters_pdf",
     "short_message",
     "template_context",
+    "write_letters_pdf",
 ]
 
 #: Days between a final demand and its deadline when the estate sets none (DOMAIN.md: ≥ N days).
 DEFAULT_DEMAND_DAYS: Final = 15
+
+#: The letters' own layout (``letters/letter.css``), parsed once per process and applied after base.css.
+LETTER_STYLESHEETS: Final = ("letter.css",)
 
 #: Longest short message, in characters (a Chinese character counts one, as SMS gateways bill it).
 SHORT_MESSAGE_MAX: Final = 200
@@ -797,13 +802,14 @@ def render_letter_html(ctx: LetterContext) -> str:
 
 def render_letter_pdf(ctx: LetterContext) -> bytes:
     """The letter as a PDF, fonts embedded."""
-    return render_pdf(template_for(ctx.kind), template_context(ctx))
+    return render_pdf(template_for(ctx.kind), template_context(ctx), LETTER_STYLESHEETS)
 
 
-def render_letters_pdf(contexts: Iterable[LetterContext]) -> bytes:
-    """One combined print file, the letters in the given order, each starting on a new page."""
-    pages: list[tuple[str, Mapping[str, Any]]] = [(template_for(c.kind), template_context(c)) for c in contexts]
-    return render_pdf_many(pages)
+def write_letters_pdf(contexts: Iterable[LetterContext], target: Path, *, chunk_size: int = CHUNK_DOCUMENTS) -> None:
+    """One combined print file at ``target``, the letters in the given order, each starting on a new
+    page (rendered in chunks, on every CPU for a large run: ``feesvc.documents.render.write_pdf_many``)."""
+    pages = ((template_for(c.kind), template_context(c)) for c in contexts)
+    write_pdf_many(pages, target, LETTER_STYLESHEETS, chunk_size=chunk_size)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete, select
 
@@ -13,15 +16,16 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import InvalidInput, NotFound
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
-from feesvc.letters.content import render_letter_pdf, render_letters_pdf
+from feesvc.letters.content import LetterContext, render_letter_pdf, write_letters_pdf
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 from feesvc.letters.models import DeliveryChannel, DeliveryRecord, EscalationStage, Letter, ReminderHold, ReminderRun
 from feesvc.letters.policy import StageRule
-from feesvc.letters.runs import context_of, print_file_path
+from feesvc.letters.runs import context_of, print_file_path, stored_context
 from feesvc.registry.models import Building, Unit
 from feesvc.registry.service import get_estate, get_unit
 
 MAX_PROOF_BYTES = 5 * 1024 * 1024
+CONTEXT_BATCH = 500  # letters read at a time for the print file
 PROOF_TYPES = {
     b"%PDF-": ("application/pdf", ".pdf"),
     b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
@@ -61,22 +65,46 @@ async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Pat
     if run.print_file and path.exists():
         return path
     rows = await session.execute(
-        select(Letter)
+        select(Letter.id)
         .join(Unit, col(Unit.id) == Letter.unit_id)
         .join(Building, col(Building.id) == Unit.building_id)
         .where(Letter.run_id == run_id, Letter.channel == "paper")
         .order_by(col(Building.name), col(Unit.number))
     )
-    contexts = [context_of(letter) for letter in rows.scalars()]
-    if not contexts:
+    ids = [letter_id for letter_id in rows.scalars() if letter_id is not None]
+    if not ids:
         raise NotFound(f"reminder run {run_id} issued no paper letters")
-    pdf = render_letters_pdf(contexts)
+    # Rendering takes minutes for a large run: no transaction stays open meanwhile (a PostgreSQL
+    # snapshot held, a SQLite WAL that cannot be checkpointed), and the event loop stays free.
+    await session.commit()
+
+    async def stored(batch: list[int]) -> list[dict[str, Any]]:
+        found = await session.execute(select(Letter.id, Letter.context).where(col(Letter.id).in_(batch)))
+        contexts = {letter_id: context for letter_id, context in found.all()}
+        await session.commit()  # an issued letter never changes: each batch may read on its own
+        return [contexts[letter_id] for letter_id in batch]
+
+    def contexts() -> Iterator[LetterContext]:
+        # Read as the chunks go out (from the rendering thread), not all at once: a large run's
+        # contexts would double the memory of this process.
+        for start in range(0, len(ids), CONTEXT_BATCH):
+            for context in anyio.from_thread.run(stored, ids[start : start + CONTEXT_BATCH]):
+                yield stored_context(context)
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pdf)
+    await anyio.to_thread.run_sync(write_letters_pdf, contexts(), path)
     run.print_file = str(path)
-    run.print_sha256 = hashlib.sha256(pdf).hexdigest()
+    run.print_sha256 = _file_sha256(path)
     await session.commit()
     return path
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 async def set_policy(session: AsyncSession, actor: Principal, estate_id: int, rules: list[StageRule]) -> None:

@@ -17,6 +17,7 @@ from feesvc.letters.compliance import (
     check_file,
     check_html,
     check_pdf,
+    check_sentence,
     check_text,
     fold,
     split_sentences,
@@ -175,6 +176,17 @@ def test_lawful_mentions_pass(sentence: str) -> None:
 )
 def test_negation_does_not_excuse_a_threat(sentence: str, term: str) -> None:
     assert term in [v.term for v in check_text(sentence)]
+
+
+def test_cached_sentence_check_gives_what_the_check_computes() -> None:
+    sentences = [sentence for _, _, sentence in FORBIDDEN] + LAWFUL
+    check_sentence.cache_clear()
+    first = [check_sentence(sentence) for sentence in sentences]
+    again = [check_sentence(sentence) for sentence in sentences]
+    assert check_sentence.cache_info().hits == len(sentences)
+    assert again == first == [check_sentence.__wrapped__(sentence) for sentence in sentences]
+    assert all(isinstance(result, tuple) for result in first)  # shared results cannot be changed
+    assert sum(map(len, first)) >= len(FORBIDDEN) and not any(first[len(FORBIDDEN) :])
 
 
 WARM_REMINDER_ZH = """尊敬的王先生：

@@ -35,8 +35,8 @@ from feesvc.letters.content import (
     letter_title,
     render_letter_html,
     render_letter_pdf,
-    render_letters_pdf,
     short_message,
+    write_letters_pdf,
 )
 from feesvc.letters.kinds import LetterKind, template_for
 from feesvc.rules.installments import schedule
@@ -428,32 +428,67 @@ def test_plan_agreement_with_agreed_wording_and_no_grace(tmp_path: Path) -> None
 # ---------------------------------------------------------------------------------------------
 
 
-def test_render_letters_pdf_keeps_the_order(tmp_path: Path) -> None:
+def in_print_order(contexts: list[LetterContext], text: str) -> bool:
+    """Every letter's number is in the print file's text, in the order of ``contexts``."""
+    positions = [squeeze(text).find(ctx.letter_no) for ctx in contexts]
+    return all(p >= 0 for p in positions) and positions == sorted(positions)
+
+
+def test_write_letters_pdf_keeps_the_order(tmp_path: Path) -> None:
     contexts = [
-        sample(kind, locale)
-        for kind in (LetterKind.final_demand, LetterKind.friendly_reminder)
-        for locale in ("en", "zh_CN", "zh_TW")
+        sample(kind, locale, letter_no=f"JXHY-2026-11-{i:06d}")
+        for i, (kind, locale) in enumerate(
+            (kind, locale)
+            for kind in (LetterKind.final_demand, LetterKind.friendly_reminder)
+            for locale in ("en", "zh_CN", "zh_TW")
+        )
     ]
-    pdf = render_letters_pdf(contexts)
+    target = tmp_path / "print.pdf"
+    write_letters_pdf(contexts, target)
+    pdf = target.read_bytes()
     text = pdf_tool("pdftotext", pdf, tmp_path, "-layout")
-    positions = [squeeze(text).find(squeeze(ctx.owner_name + ctx.letter_no)[:0] + ctx.letter_no) for ctx in contexts]
-    # Each letter's number appears, and the letters follow one another in the order given.
-    pages = text.split("\f")
-    numbers = [
-        next(c.letter_no + c.locale for c in contexts if c.letter_no in page and c.owner_name in page)
-        for page in pages
-        if page.strip()
-    ]
-    assert [n for i, n in enumerate(numbers) if i == 0 or n != numbers[i - 1]] == [
-        c.letter_no + c.locale for c in contexts
-    ]
-    assert all(p >= 0 for p in positions)
+    assert in_print_order(contexts, text)
     assert "Pages:           6" in pdf_tool("pdfinfo", pdf, tmp_path)
+    # One chunk is written in one piece: one font program per face for the whole file.
+    assert len(pdf_tool("pdffonts", pdf, tmp_path).splitlines()[2:]) == 4  # SC and TC, regular and bold
 
 
-def test_render_letters_pdf_needs_a_letter() -> None:
+def test_write_letters_pdf_in_chunks_joins_the_same_pages_in_order(tmp_path: Path) -> None:
+    # Seven letters in chunks of two: four chunks, rendered by the process pool and joined with pdfunite.
+    contexts = [
+        sample(kind, locale, letter_no=f"JXHY-2026-11-{i:06d}")
+        for i, (kind, locale) in enumerate(
+            [
+                (LetterKind.final_demand, "zh_CN"),
+                (LetterKind.plan_agreement, "en"),  # two pages
+                (LetterKind.friendly_reminder, "zh_TW"),
+                (LetterKind.explanation, "zh_HK"),  # two pages
+                (LetterKind.formal_reminder, "en"),
+                (LetterKind.hardship_offer, "zh_CN"),
+                (LetterKind.pre_due_notice, "zh_TW"),
+            ]
+        )
+    ]
+    whole, chunked = tmp_path / "whole.pdf", tmp_path / "chunked.pdf"
+    write_letters_pdf(contexts, whole)
+    write_letters_pdf(contexts, chunked, chunk_size=2)
+
+    texts = [pdf_tool("pdftotext", path.read_bytes(), tmp_path, "-layout") for path in (whole, chunked)]
+    assert in_print_order(contexts, texts[1])
+    # Page for page the same letters, page numbers included ("1 / 2" stays per letter).
+    assert [squeeze(page) for page in texts[1].split("\f")] == [squeeze(page) for page in texts[0].split("\f")]
+    assert "Pages:           9" in pdf_tool("pdfinfo", chunked.read_bytes(), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pdf" and p.name != "letter.pdf") == [
+        "chunked.pdf",
+        "whole.pdf",
+    ]  # no chunk files left behind
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_write_letters_pdf_needs_a_letter(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        render_letters_pdf([])
+        write_letters_pdf([], tmp_path / "print.pdf")
+    assert not list(tmp_path.iterdir())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,7 +571,7 @@ def test_context_survives_storage_as_json(kind: LetterKind) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_render_speed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_speed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     one_page = (
         LetterKind.friendly_reminder,
         LetterKind.pre_due_notice,
@@ -550,9 +585,10 @@ def test_render_speed(capsys: pytest.CaptureFixture[str]) -> None:
         for i in range(50)
     ]
     render_letter_pdf(contexts[0])  # warm-up: imports, fonts, templates
-    render_letters_pdf(contexts[:3])
+    write_letters_pdf(contexts[:3], tmp_path / "warm.pdf")
     wall, cpu = time.perf_counter(), time.process_time()
-    pdf = render_letters_pdf(contexts)
+    write_letters_pdf(contexts, tmp_path / "print.pdf")
+    pdf = (tmp_path / "print.pdf").read_bytes()
     batch_wall, batch_cpu = time.perf_counter() - wall, time.process_time() - cpu
     singles = []
     for ctx in contexts[:5]:

@@ -11,11 +11,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
+from feesvc.letters import runs
+from feesvc.letters import service as letter_service
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.outbox import SmtpSender, deliver
 from feesvc.settings import MailSettings
@@ -120,7 +122,10 @@ async def test_dry_run_writes_nothing_and_bad_input_is_refused(
     problem(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id}, Role.cashier), 403)
 
 
-async def test_letters_render_and_the_run_prints_one_file(api: Api, tmp_path: Path) -> None:
+async def test_letters_render_and_the_run_prints_one_file(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(letter_service, "CONTEXT_BATCH", 3)  # the print file reads its letters in three batches
     estate = await estate_in_arrears(api)
     summary = await run(api, estate.id)
     response = await api.get(f"/api/v1/reminder-runs/{summary['run_id']}/print.pdf")
@@ -129,6 +134,10 @@ async def test_letters_render_and_the_run_prints_one_file(api: Api, tmp_path: Pa
     printed.write_bytes(response.content)
     pages = await pdf_tool("pdfinfo", printed)
     assert int(next(line.split()[-1] for line in pages.splitlines() if line.startswith("Pages:"))) >= 7
+    numbers = [(await api.ok(await api.get(f"/api/v1/units/{u}/letters")))[0]["letter_no"] for u in estate.unit_ids]
+    printed_text = (await pdf_tool("pdftotext", printed)).replace(" ", "").replace("\n", "")
+    positions = [printed_text.find(number) for number in numbers]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions)  # by building and unit
     letters = await api.ok(await api.get(f"/api/v1/units/{estate.unit_ids[0]}/letters"))
     single = await api.get(f"/api/v1/letters/{letters[0]['id']}/letter.pdf")
     assert single.status_code == 200
@@ -241,3 +250,35 @@ async def test_a_letter_that_cannot_be_written_is_reported_and_the_run_goes_on(a
     assert all(b["violations"] for b in summary["blocked"])
     again = await run(api, estate.id)  # the run completed: a rerun is not refused as "still running"
     assert sum(again["letters_by_kind"].values()) == 0
+
+
+async def test_owners_read_in_chunks_and_messages_added_per_batch(
+    api: Api, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tiny batches, so the owners take several queries and the messages several flushes.
+    monkeypatch.setattr(runs, "OWNER_BATCH", 2)
+    monkeypatch.setattr(runs, "BATCH", 2)
+    estate = await estate_in_arrears(api)
+    await pay(api, estate.unit_ids[6], 80000)  # paid up: no letter
+    owners = dict(zip(estate.unit_ids, estate.owner_ids, strict=True))
+    for unit_id in estate.unit_ids[:5:2]:  # units 0, 2 and 4 change hands to owners who prefer e-mail
+        email = f"batch-{unit_id}-{uuid.uuid4().hex[:8]}@example.test"
+        body = {"name": f"邮件业主{unit_id}", "email": email, "preferred_channel": "email"}
+        owner = await api.ok(await api.post("/api/v1/owners", body))
+        await api.ok(
+            await api.post(f"/api/v1/units/{unit_id}/ownerships", {"owner_id": owner["id"], "starts_on": "2024-06-01"})
+        )
+        owners[unit_id] = owner["id"]
+
+    summary = await run(api, estate.id)
+    assert sum(summary["letters_by_kind"].values()) == 6 and summary["messages_by_channel"] == {"email": 3}
+    async with sessions() as s:
+        letters = (await s.execute(select(Letter).where(Letter.estate_id == estate.id))).scalars().all()
+        ids = [letter.id for letter in letters]
+        messages = (await s.execute(select(OutboxMessage).where(col(OutboxMessage.letter_id).in_(ids)))).scalars().all()
+    assert {letter.unit_id: letter.owner_id for letter in letters} == {u: owners[u] for u in estate.unit_ids[:6]}
+    by_id = {letter.id: letter for letter in letters}
+    # One message per e-mail letter, each pointing at its own letter.
+    assert sorted(by_id[m.letter_id].unit_id for m in messages) == estate.unit_ids[:5:2]
+    assert all(m.dedupe_key == f"{by_id[m.letter_id].letter_no}:email" for m in messages)
+    assert all(m.recipient.startswith(f"batch-{by_id[m.letter_id].unit_id}-") for m in messages)
