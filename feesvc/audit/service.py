@@ -27,16 +27,20 @@ async def record_audit(
 
     A plain INSERT rather than an entity for the session to flush: nothing reads the event back,
     and it keeps the audit log off the cost of every write path."""
-    await session.execute(
-        _INSERT,
-        {
-            "at": utcnow(),
-            "actor": actor.label,
-            "role": actor.role.value,
-            "action": action,
-            "entity": entity,
-            "entity_id": str(entity_id),
-            "request_id": current_request_id(),
-            "detail": detail,
-        },
-    )
+    await session.execute(_INSERT, audit_row(actor, action, entity, entity_id, detail))
+
+
+def audit_row(
+    actor: Principal, action: str, entity: str, entity_id: object, detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The columns of an audit event (for a caller that writes it in a statement of its own)."""
+    return {
+        "at": utcnow(),
+        "actor": actor.label,
+        "role": actor.role.value,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "request_id": current_request_id(),
+        "detail": detail,
+    }

@@ -46,14 +46,20 @@ async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     """Append entries given as column dicts in one statement, checked as ``append`` checks them.
 
     The desk's write path: no entities and no unit of work, which were most of a payment's cost.
-    Columns a row leaves out are NULL, as on an entity.
     """
+    full = entry_rows(rows)
+    if full:
+        await session.execute(_INSERT_ENTRY, full)
+
+
+def entry_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries given as column dicts, checked and completed for an INSERT: columns a row leaves out
+    are NULL, as on an entity."""
     now = utcnow()
     full = [{**_NULL_COLUMNS, "created_at": now, **row} for row in rows]
     for row in full:
         _check(row["kind"], row["amount_fen"], row["reason"])
-    if full:
-        await session.execute(_INSERT_ENTRY, full)
+    return full
 
 
 _INSERT_ENTRY = insert(LedgerEntry.__table__)  # type: ignore[attr-defined]

@@ -542,7 +542,8 @@ async def record_prepayment(
             entries.append(_discount_entry(charge, line.discount_fen, payment_id, plan, actor, today))
         if line.net_fen:
             entries.append(
-                payment_entry(payment, payment_id, payer, EntryKind.payment, line.net_fen, charge.id, charge.period)
+                payment_entry(payment, payer, EntryKind.payment, line.net_fen, charge.id, charge.period)
+                | {"payment_id": payment_id}
             )
     await insert_entries(session, entries)
     quote = plan.quote
