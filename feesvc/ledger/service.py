@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, insert
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,25 +140,40 @@ async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = 
 async def open_debits_by_unit(
     session: AsyncSession, unit_ids: Sequence[int], as_of: date | None = None
 ) -> dict[int, list[OpenDebit]]:
-    """Open charges and late fees of several units, each with the debt (charge) it belongs to."""
+    """Open charges and late fees of several units, each with the debt (charge) it belongs to.
+
+    Columns, not entities, from statements built once. A late fee's charge is read apart only when
+    it is not open itself: joining every debit to its debt let PostgreSQL hash the whole ledger for
+    a billing run's batch of units."""
     if as_of is None:
-        rows = await session.execute(_OPEN_DEBITS, {"unit_ids": list(unit_ids)})
+        rows = (await session.execute(_OPEN_DEBITS, {"unit_ids": list(unit_ids)})).all()
     else:
-        rows = await session.execute(_OPEN_DEBITS_AS_OF, {"unit_ids": list(unit_ids), "as_of": as_of})
+        rows = (await session.execute(_OPEN_DEBITS_AS_OF, {"unit_ids": list(unit_ids), "as_of": as_of})).all()
+    charges = {row.id: row for row in rows if row.kind == EntryKind.charge}
+    missing = {row.basis_entry_id for row in rows if row.kind == EntryKind.late_fee} - charges.keys()
+    if missing:
+        charges |= {row.id: row for row in await session.execute(_DEBTS, {"ids": list(missing)})}
     debits: dict[int, list[OpenDebit]] = {}
-    for entry_id, unit_id, kind, owner_id, open_fen, debt_id, debt_due, period, item in rows:
-        debits.setdefault(unit_id, []).append(
-            OpenDebit(entry_id, EntryKind(kind), int(open_fen), debt_id, debt_due, period, owner_id, item)
+    for row in rows:
+        debt = charges[row.basis_entry_id] if row.kind == EntryKind.late_fee else row
+        debits.setdefault(row.unit_id, []).append(
+            OpenDebit(
+                entry_id=row.id,
+                kind=EntryKind(row.kind),
+                open_fen=int(row.open_fen),
+                debt_id=debt.id,
+                debt_due=debt.due_date or debt.effective_date,
+                period=debt.period,
+                owner_id=row.owner_id,
+                item=debt.item,
+            )
         )
     return debits
 
 
 def _open_debits_query(as_of: bool) -> Select[Any]:
-    """Columns only, each debit joined to its debt (a late fee's charge, or the charge itself): one
-    query and no entities to build, built once per shape."""
     entry = LedgerEntry.__table__  # type: ignore[attr-defined]
     settling = entry.alias("settling")
-    debt = entry.alias("debt")
     day = bindparam("as_of", type_=entry.c.effective_date.type)
     settled = sa_select(func.coalesce(func.sum(settling.c.amount_fen), 0)).where(
         settling.c.settles_entry_id == entry.c.id
@@ -166,20 +181,15 @@ def _open_debits_query(as_of: bool) -> Select[Any]:
     if as_of:
         settled = settled.where(settling.c.effective_date <= day)
     open_fen = entry.c.amount_fen + settled.correlate(entry).scalar_subquery()
-    debt_id = case((entry.c.kind == EntryKind.late_fee, entry.c.basis_entry_id), else_=entry.c.id)
     query = (
         sa_select(
-            entry.c.id,
+            *(entry.c[name] for name in _DEBT_COLUMNS),
             entry.c.unit_id,
             entry.c.kind,
             entry.c.owner_id,
-            open_fen,
-            debt.c.id,
-            func.coalesce(debt.c.due_date, debt.c.effective_date),
-            debt.c.period,
-            debt.c.item,
+            entry.c.basis_entry_id,
+            open_fen.label("open_fen"),
         )
-        .join(debt, debt.c.id == debt_id)
         .where(
             entry.c.unit_id.in_(bindparam("unit_ids", expanding=True)),
             entry.c.kind.in_(sorted(DEBIT_KINDS)),
@@ -190,8 +200,12 @@ def _open_debits_query(as_of: bool) -> Select[Any]:
     return query.where(entry.c.effective_date <= day) if as_of else query
 
 
+_DEBT_COLUMNS = ("id", "due_date", "effective_date", "period", "item")
 _OPEN_DEBITS = _open_debits_query(as_of=False)
 _OPEN_DEBITS_AS_OF = _open_debits_query(as_of=True)
+_DEBTS = sa_select(*(LedgerEntry.__table__.c[name] for name in _DEBT_COLUMNS)).where(  # type: ignore[attr-defined]
+    LedgerEntry.__table__.c.id.in_(bindparam("ids", expanding=True))  # type: ignore[attr-defined]
+)
 
 
 async def open_credits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[tuple[LedgerEntry, int]]:

@@ -134,7 +134,7 @@ def late_fee_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | No
 def _statement_queries() -> tuple[Select[Any], Select[Any]]:
     """The statement's reads, built once: its header (unit, building, estate, owner on the day) and
     its entries as columns (a decade of monthly history is hundreds of entries) with each payment's
-    method and receipt and each charge's fee standard joined in. Three queries fewer than reading
+    method and receipt and each charge's fee standard joined in. Four queries fewer than reading
     them one by one; on this machine a round trip costs more than the rows."""
     unit, building, estate = Unit.__table__, Building.__table__, Estate.__table__  # type: ignore[attr-defined]
     ownership, owner = Ownership.__table__, Owner.__table__  # type: ignore[attr-defined]
