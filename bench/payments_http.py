@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/payments_http.py [--seconds 20] [--clients 32] [--workers 2]
         [--pg-url postgresql://postgres@127.0.0.1:5432/feesvc_bench_http] [--client raw|httpx]
-        [--pool-size N] [--server uvicorn|granian] [--app module:factory] [--scenarios AB] [--no-pgbench] [--no-ceiling]
+        [--pool-size N] [--server granian|uvicorn] [--app module:factory] [--scenarios AB] [--no-pgbench] [--no-ceiling]
         [--statement-requests 200] [--py-spy-dir DIR] [--json]
 
 What one run does, all on 127.0.0.1 and in bounded time:
@@ -12,7 +12,7 @@ What one run does, all on 127.0.0.1 and in bounded time:
    50 estates × 200 units with owners and a fee standard, 3 months of open charges per unit, and
    4 units (estate 1) with 10 years of monthly charges and the payments, ledger splits and receipts
    that settled them. A cashier token is made with ``feesvc.auth.service.create_token``.
-2. Starts ``feesvc serve --workers W`` (uvicorn) as a subprocess in a session of its own, waits for
+2. Starts ``feesvc serve --workers W`` (granian) as a subprocess in a session of its own, waits for
    /health, and always stops it at the end (SIGTERM to its process group, SIGKILL after 10 s).
 3. Warms the server up (3 s of payments, not counted), then times the statement of a unit with
    120 months of history (GET /api/v1/units/{id}/statement, from/to = the whole history),
@@ -521,7 +521,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``feesvc serve`` (or granian) in its own session, so the whole tree can be stopped at once."""
+    """``feesvc serve`` (or uvicorn) in its own session, so the whole tree can be stopped at once."""
 
     def __init__(
         self, kind: str, url: str, workers: int, pool_size: int | None, log_path: Path, app: str | None = None
@@ -537,18 +537,19 @@ class Server:
 
     def command(self) -> list[str]:
         bin_dir = Path(sys.executable).parent
-        if self.kind == "granian":
-            granian = bin_dir / "granian"
-            if not granian.exists():
-                raise SystemExit("--server granian: granian is not installed in this environment")
+        if self.kind == "uvicorn":  # the server `feesvc serve` used before granian, for comparison
+            uvicorn = bin_dir / "uvicorn"
+            if not uvicorn.exists():
+                raise SystemExit("--server uvicorn: uvicorn is not installed in this environment")
+            return [str(uvicorn), "--factory", self.app or "feesvc.app:create_app", "--host", HOST,
+                    "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning",
+                    "--no-access-log"]  # fmt: skip
+        if self.app:  # another app factory (an experiment), served by granian as `feesvc serve` would
             return [
-                str(granian), "--interface", "asgi", "--factory", "--host", HOST, "--port", str(self.port),
+                str(bin_dir / "granian"), "--interface", "asgi", "--factory", "--host", HOST, "--port", str(self.port),
                 "--workers", str(self.workers), "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
-                self.app or "feesvc.app:create_app",
+                self.app,
             ]  # fmt: skip
-        if self.app:  # another app factory (an experiment), served by uvicorn as `feesvc serve` would
-            return [str(bin_dir / "uvicorn"), "--factory", self.app, "--host", HOST, "--port", str(self.port),
-                    "--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
         return [str(bin_dir / "feesvc"), "serve", "--host", HOST, "--port", str(self.port),
                 "--workers", str(self.workers)]  # fmt: skip
 
@@ -1086,7 +1087,7 @@ def py_spy(server: Server, directory: str | None, label: str, seconds: float) ->
     Path(directory).mkdir(parents=True, exist_ok=True)
     spies = []
     for pid in server.worker_pids():
-        if pid == (server.process.pid if server.process else None) and server.kind == "uvicorn" and server.workers > 1:
+        if pid == (server.process.pid if server.process else None) and server.workers > 1:
             continue  # the supervisor only watches its workers
         out = Path(directory) / f"{label}-{pid}"
         spies.append(
@@ -1302,7 +1303,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw", help="load generator (default raw)")
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument(
+        "--server", choices=["granian", "uvicorn"], default="granian", help="granian is `feesvc serve` (default)"
+    )
     parser.add_argument(
         "--app",
         help="serve this app factory (module:function, importable from the project root or PYTHONPATH) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -108,6 +109,9 @@ class FeesvcPlugin(InitPluginProtocol):
         app.state.session_factory = session_factory(engine)
         app.state.principal_cache = PrincipalCache()
         app.state.settings = self.settings
+        # What is loaded by now lives as long as the process: keep it out of the collector's full
+        # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.
+        gc.freeze()
         try:
             yield
         finally:

@@ -90,7 +90,9 @@ def db_downgrade(revision: str) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (FEESVC_WORKERS).")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the API server; the embedded SQLite database is migrated first."""
-    import uvicorn
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
     from feesvc.migrate import upgrade
 
@@ -98,15 +100,19 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = get_settings()
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
-    uvicorn.run(
+    # Granian parses HTTP in Rust: at the desk's rates that saves a fifth of the CPU a payment cost
+    # under uvicorn (bench/README.md, "Payments over HTTP").
+    Granian(
         "feesvc.app:create_app",
         factory=True,
-        host=host or settings.server.host,
+        interface=Interfaces.ASGI,
+        address=host or settings.server.host,
         port=port or settings.server.port,
         workers=workers or settings.server.workers,
-        log_level="warning",
-        access_log=False,
-    )
+        loop=Loops.uvloop,
+        log_level=LogLevels.warning,
+        log_access=False,
+    ).serve()
 
 
 @cli.group()

@@ -268,6 +268,12 @@ def date_long(d: date, locale: str) -> str:
 
 def period_label(period: str, locale: str) -> str:
     """Billing period "2026-11" → zh "2026年11月", en "November 2026"."""
+    return _period_label(period, locale)
+
+
+# Pure, and every charge on a statement has one: Babel's skeleton formatting is the cost.
+@lru_cache(maxsize=16_384)
+def _period_label(period: str, locale: str) -> str:
     match = _PERIOD_RE.fullmatch(period)
     if match is None:
         raise ValueError(f"period must look like 'YYYY-MM': {period!r}")
@@ -315,6 +321,13 @@ def rate_text(rate: Decimal, locale: str) -> str:
     _require_non_negative_finite(rate, "rate")
     if rate > 1:
         raise ValueError(f"daily rate above 100% is not plausible: {rate}")
+    # Keyed on the exact text: equal Decimals may print differently.
+    return _rate_text(str(rate), locale)
+
+
+@lru_cache(maxsize=4_096)
+def _rate_text(rate_digits: str, locale: str) -> str:
+    rate = Decimal(rate_digits)
     loc = normalize_locale(locale)
     percent = _plain(_shift(rate, 2))
     if not _is_chinese(loc):
@@ -369,6 +382,14 @@ _AREA_UNITS: Final[dict[str, str]] = {
 def area_text(area: Decimal, locale: str) -> str:
     """Floor area: en "89.50 m²", zh_CN "89.50平方米"."""
     _require_non_negative_finite(area, "area")
+    # Keyed on the exact text: 89.50 and 89.500 are equal Decimals but print differently.
+    return _area_text(str(area), locale)
+
+
+# Pure, and every per-m² charge on a statement shows the area: Babel's formatting is the cost.
+@lru_cache(maxsize=16_384)
+def _area_text(area_digits: str, locale: str) -> str:
+    area = Decimal(area_digits)
     loc = normalize_locale(locale)
     number = format_decimal(
         area.copy_abs(),  # exact, and turns Decimal("-0") into "0.00"

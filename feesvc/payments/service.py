@@ -8,22 +8,34 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
+from typing import Any
 
 import msgspec
-from sqlalchemy import and_, exists, func, text
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, String, and_, bindparam, cast, exists, func, insert, text, union_all
+from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from feesvc.audit.service import record_audit
+from feesvc.audit.models import AuditEvent
+from feesvc.audit.service import audit_row, record_audit
 from feesvc.auth.principal import Principal
-from feesvc.db import is_postgres
+from feesvc.db import is_postgres, utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, lock_unit, open_credits, open_debits, reversal_of
+from feesvc.ledger.service import (
+    append,
+    entry_rows,
+    insert_entries,
+    lock_unit,
+    open_credits,
+    open_debits,
+    reversal_of,
+)
 from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter, receipt_number
 from feesvc.payments.schemas import (
     AllocationOut,
@@ -71,6 +83,47 @@ def payment_allocation(
     return allocate(payable, data.amount_fen, order, designated, late_fees_last_for=in_plan)
 
 
+_PAYMENT = Payment.__table__  # type: ignore[attr-defined]
+_RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
+_COUNTER = ReceiptCounter.__table__  # type: ignore[attr-defined]
+_ENTRY = LedgerEntry.__table__  # type: ignore[attr-defined]
+
+
+def _locked_unit_query() -> Select[Any]:
+    """One round trip: lock the unit (one writer per unit; SQLite's BEGIN IMMEDIATE does the same)
+    and learn its estate's rules, its owner on the day, whether a plan covers any of its charges,
+    and the payment already made under the idempotency key, if any."""
+    unit, estate, ownership = Unit.__table__, Estate.__table__, Ownership.__table__  # type: ignore[attr-defined]
+    plan = InstallmentPlan.__table__  # type: ignore[attr-defined]
+    has_plan = exists().where(plan.c.unit_id == unit.c.id, plan.c.state == PlanState.active)
+    on = bindparam("on", type_=ownership.c.starts_on.type)
+    return (
+        sa_select(
+            unit.c.estate_id,
+            estate.c.allocation_order,
+            ownership.c.owner_id,
+            has_plan,
+            _PAYMENT.c.id,
+            _PAYMENT.c.request_fingerprint,
+        )
+        .join(estate, estate.c.id == unit.c.estate_id)
+        .outerjoin(ownership, and_(ownership.c.unit_id == unit.c.id, ownership_covering(on)))
+        .outerjoin(_PAYMENT, _PAYMENT.c.idempotency_key == bindparam("key"))
+        .where(unit.c.id == bindparam("unit_id"))
+        .limit(1)
+        .with_for_update(of=unit)
+    )
+
+
+# Statements built once: building them per request cost more than running them.
+_LOCKED_UNIT = _locked_unit_query()
+_FIND_BY_KEY = sa_select(_PAYMENT.c.id, _PAYMENT.c.request_fingerprint).where(
+    _PAYMENT.c.idempotency_key == bindparam("key")
+)
+_INSERT_PAYMENT = {
+    name: dialect.insert(_PAYMENT).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_PAYMENT.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 _NUMBER_RECEIPT_POSTGRES = text(
     """
     WITH counter AS (
@@ -83,6 +136,13 @@ _NUMBER_RECEIPT_POSTGRES = text(
     RETURNING seq
     """
 )
+_NEXT_SEQ_SQLITE = (
+    sqlite.insert(_COUNTER)
+    .values(estate_id=bindparam("estate_id"), year=bindparam("year"), last_seq=1)
+    .on_conflict_do_update(index_elements=["estate_id", "year"], set_={"last_seq": _COUNTER.c.last_seq + 1})
+    .returning(_COUNTER.c.last_seq)
+)
+_INSERT_RECEIPT = insert(_RECEIPT)
 
 
 async def _number_receipt(session: AsyncSession, payment_id: int, estate_id: int, year: int) -> int:
@@ -92,15 +152,8 @@ async def _number_receipt(session: AsyncSession, payment_id: int, estate_id: int
     if is_postgres(session):
         return int((await session.execute(_NUMBER_RECEIPT_POSTGRES, params)).scalar_one())
     # SQLite's write lock (BEGIN IMMEDIATE) already serialises the whole transaction.
-    table = ReceiptCounter.__table__  # type: ignore[attr-defined]
-    counter = (
-        sqlite.insert(table)
-        .values(estate_id=estate_id, year=year, last_seq=1)
-        .on_conflict_do_update(index_elements=["estate_id", "year"], set_={"last_seq": table.c.last_seq + 1})
-        .returning(table.c.last_seq)
-    )
-    seq = int((await session.execute(counter)).scalar_one())
-    session.add(Receipt(payment_id=payment_id, estate_id=estate_id, year=year, seq=seq))
+    seq = int((await session.execute(_NEXT_SEQ_SQLITE, params)).scalar_one())
+    await session.execute(_INSERT_RECEIPT, {**params, "seq": seq})
     return seq
 
 
@@ -109,79 +162,71 @@ async def current_owner(session: AsyncSession, unit_id: int, on: date) -> int | 
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
-async def find_payment_by_key(session: AsyncSession, key: str) -> Payment | None:
-    return (await session.execute(select(Payment).where(Payment.idempotency_key == key))).scalar_one_or_none()
+async def find_payment_by_key(session: AsyncSession, key: str) -> tuple[int, str] | None:
+    """The id and request fingerprint of the payment made under an idempotency key, if any."""
+    row = (await session.execute(_FIND_BY_KEY, {"key": key})).first()
+    return None if row is None else (row[0], row[1])
 
 
-async def add_payment(session: AsyncSession, payment: Payment) -> Payment | None:
-    """Insert a new payment. If a concurrent request committed the same idempotency key first, roll
-    back and return that earlier payment, so the caller answers as a retry of it."""
-    session.add(payment)
-    try:
-        await session.flush()
-    except IntegrityError:
+async def add_payment(session: AsyncSession, payment: dict[str, Any]) -> int | None:
+    """Insert a new payment (a dict of its columns) and return its id. None: a concurrent request
+    committed the same idempotency key first; the transaction is rolled back, and the caller
+    answers as a retry of that payment."""
+    statement = _INSERT_PAYMENT[session.get_bind().dialect.name]
+    payment_id = (await session.execute(statement, {**payment, "received_at": utcnow()})).scalar_one_or_none()
+    if payment_id is None:
         await session.rollback()
-        existing = await find_payment_by_key(session, payment.idempotency_key)
-        if existing is None:
-            raise
-        return existing
-    return None
+    return payment_id
 
 
-async def _replay(session: AsyncSession, existing: Payment, data: PaymentCreate) -> PaymentOut:
-    if existing.request_fingerprint != fingerprint(data):
+def _payment_row(data: PaymentCreate, estate_id: int, received_on: date, cashier: str, key: str) -> dict[str, Any]:
+    return {
+        "estate_id": estate_id,
+        "unit_id": data.unit_id,
+        "payer_name": data.payer_name or "",
+        "amount_fen": data.amount_fen,
+        "method": data.method,
+        "external_ref": data.external_ref,
+        "designation": msgspec.to_builtins(data.designation) if data.designation else None,
+        "received_on": received_on,
+        "cashier": cashier,
+        "idempotency_key": key,
+        "request_fingerprint": fingerprint(data),
+    }
+
+
+async def _replay(session: AsyncSession, existing: tuple[int, str], data: PaymentCreate) -> PaymentOut:
+    payment_id, first_fingerprint = existing
+    if first_fingerprint != fingerprint(data):
         raise Conflict(
             "this Idempotency-Key was used for a different payment; use a new key for a new payment",
             field="Idempotency-Key",
         )
-    assert existing.id is not None
-    return await payment_out(session, existing.id)
+    return await payment_out(session, payment_id)
 
 
 async def record_payment(
     session: AsyncSession, actor: Principal, data: PaymentCreate, idempotency_key: str, today: date
 ) -> tuple[PaymentOut, bool]:
     """Post a payment; returns it and whether it was new (False: a retry of an earlier request)."""
-    existing = await find_payment_by_key(session, idempotency_key)
+    received_on = data.received_on or today
+    params = {"unit_id": data.unit_id, "on": received_on, "key": idempotency_key}
+    locked = (await session.execute(_LOCKED_UNIT, params)).first()
+    if locked is None:
+        existing = await find_payment_by_key(session, idempotency_key)
+    else:
+        existing = None if locked[4] is None else (locked[4], locked[5])
     if existing is not None:
         return await _replay(session, existing, data), False
-    received_on = data.received_on or today
     if received_on > today:
         raise InvalidInput("a payment cannot be received in the future", field="received_on")
-    # One round trip: lock the unit and learn its estate's rules, its owner that day, and whether a
-    # plan covers any of its charges.
-    has_plan = exists().where(col(InstallmentPlan.unit_id) == Unit.id, col(InstallmentPlan.state) == PlanState.active)
-    locked = (
-        await session.execute(
-            select(col(Unit.estate_id), col(Estate.allocation_order), col(Ownership.owner_id), has_plan)
-            .join(Estate, col(Estate.id) == Unit.estate_id)
-            .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(received_on)))
-            .where(Unit.id == data.unit_id)
-            .with_for_update(of=Unit)  # one writer per unit; SQLite's BEGIN IMMEDIATE does the same
-        )
-    ).first()
     if locked is None:
         raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
-    estate_id, order, owner_id, planned = locked
+    estate_id, order, owner_id, planned, _, _ = locked
     debits = await open_debits(session, data.unit_id)
     in_plan = frozenset(await covered_charge_ids(session, data.unit_id)) if planned else frozenset()
     allocations, left_over = payment_allocation(debits, data, AllocationOrder(order), owner_id, in_plan)
-    payment = Payment(
-        estate_id=estate_id,
-        unit_id=data.unit_id,
-        payer_name=data.payer_name or "",
-        amount_fen=data.amount_fen,
-        method=data.method,
-        external_ref=data.external_ref,
-        designation=msgspec.to_builtins(data.designation) if data.designation else None,
-        received_on=received_on,
-        cashier=actor.label,
-        idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint(data),
-    )
-    existing = await add_payment(session, payment)
-    if existing is not None:
-        return await _replay(session, existing, data), False
+    payment = _payment_row(data, estate_id, received_on, actor.label, idempotency_key)
     by_id = {d.entry_id: d for d in debits}
     entries = [
         payment_entry(payment, owner_id, EntryKind.payment, a.amount_fen, a.entry_id, by_id[a.entry_id].period)
@@ -189,51 +234,106 @@ async def record_payment(
     ]
     if left_over:
         entries.append(payment_entry(payment, owner_id, EntryKind.prepaid_credit, left_over))
-    append(session, entries)
-    await record_audit(
-        session,
-        actor,
-        "payment.record",
-        "payment",
-        payment.id,
-        {"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method},
-    )
-    number = await issue_receipt(session, payment)
+    audit = {"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method}
+    payment_id = await _write_payment(session, actor, payment, entries, audit)
+    if payment_id is None:
+        existing = await find_payment_by_key(session, idempotency_key)
+        assert existing is not None  # the conflict was this key's payment, committed
+        return await _replay(session, existing, data), False
+    number = await issue_receipt(session, payment_id, estate_id, received_on)
     await session.commit()
     # Answer from what was just written; a retry reads the same back through payment_out.
     settled = [(a, by_id[a.entry_id]) for a in allocations]
     lines = [AllocationOut(a.entry_id, d.kind, d.period, d.item, a.amount_fen) for a, d in settled]
-    return _payment_out(payment, number, lines, left_over, voided=False), True
+    return _payment_out(payment_id, payment, number, lines, left_over, voided=False), True
 
 
-async def issue_receipt(session: AsyncSession, payment: Payment) -> str:
+async def issue_receipt(session: AsyncSession, payment_id: int, estate_id: int, received_on: date) -> str:
     """Number the payment's receipt as the last write of its transaction (see :class:`Receipt`)."""
-    assert payment.id is not None
     await session.flush()  # everything else first: the counter is held only from here to commit
-    seq = await _number_receipt(session, payment.id, payment.estate_id, payment.received_on.year)
-    return receipt_number(payment.received_on.year, seq)
+    seq = await _number_receipt(session, payment_id, estate_id, received_on.year)
+    return receipt_number(received_on.year, seq)
+
+
+async def _write_payment(
+    session: AsyncSession,
+    actor: Principal,
+    payment: dict[str, Any],
+    entries: list[dict[str, Any]],
+    audit_detail: dict[str, Any],
+) -> int | None:
+    """Insert the payment, its ledger rows and its audit event; return the payment's id, or None
+    when a concurrent request committed the same idempotency key first (see :func:`add_payment`).
+
+    On PostgreSQL in one statement: a round trip costs the server more than these rows do."""
+    if not is_postgres(session):
+        payment_id = await add_payment(session, payment)
+        if payment_id is not None:
+            await insert_entries(session, [{**e, "payment_id": payment_id} for e in entries])
+            await record_audit(session, actor, "payment.record", "payment", payment_id, audit_detail)
+        return payment_id
+    params = {f"p_{name}": value for name, value in payment.items()} | {"p_received_at": utcnow()}
+    for i, row in enumerate(entry_rows(entries)):
+        params |= {f"e{i}_{name}": value for name, value in row.items()}
+    audit = audit_row(actor, "payment.record", "payment", None, audit_detail)
+    params |= {f"a_{name}": value for name, value in audit.items() if name != "entity_id"}
+    payment_id = (await session.execute(_write_payment_postgres(len(entries)), params)).scalar_one_or_none()
+    if payment_id is None:
+        await session.rollback()
+    return payment_id
+
+
+@lru_cache(maxsize=64)
+def _write_payment_postgres(entry_count: int) -> Select[Any]:
+    """``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` with the ledger rows and the audit
+    event as data-modifying CTEs that take the new id; if the key was taken, they insert nothing.
+    One statement per number of ledger rows, built once."""
+    audit_table = AuditEvent.__table__  # type: ignore[attr-defined]
+    payment_columns = [c for c in _PAYMENT.columns if c.name != "id"]
+    new = (
+        postgresql.insert(_PAYMENT)
+        .values({c.name: bindparam(f"p_{c.name}", type_=c.type) for c in payment_columns})
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_PAYMENT.c.id)
+        .cte("new_payment")
+    )
+    entry_columns = [c for c in _ENTRY.columns if c.name not in ("id", "payment_id")]
+    rows = [
+        sa_select(*(bindparam(f"e{i}_{c.name}", type_=c.type) for c in entry_columns), new.c.id)
+        for i in range(entry_count)
+    ]
+    entries = insert(_ENTRY).from_select(
+        [*(c.name for c in entry_columns), "payment_id"], union_all(*rows) if len(rows) > 1 else rows[0]
+    )
+    audit_columns = [c for c in audit_table.columns if c.name not in ("id", "entity_id")]
+    audit = insert(audit_table).from_select(
+        [*(c.name for c in audit_columns), "entity_id"],
+        sa_select(*(bindparam(f"a_{c.name}", type_=c.type) for c in audit_columns), cast(new.c.id, String)),
+    )
+    return sa_select(new.c.id).add_cte(entries.cte("new_entries"), audit.cte("new_audit"))
 
 
 def payment_entry(
-    payment: Payment,
+    payment: Mapping[str, Any],
     owner_id: int | None,
     kind: EntryKind,
     fen: int,
     settles: int | None = None,
     period: str | None = None,
-) -> LedgerEntry:
-    return LedgerEntry(
-        estate_id=payment.estate_id,
-        unit_id=payment.unit_id,
-        owner_id=owner_id,
-        kind=kind,
-        amount_fen=-fen,
-        effective_date=payment.received_on,
-        settles_entry_id=settles,
-        period=period,
-        actor=payment.cashier,
-        payment_id=payment.id,
-    )
+) -> dict[str, Any]:
+    """A ledger row for ``fen`` of a payment (given as its columns) settling a debit or held as
+    credit; the payment's id is added where the payment is written."""
+    return {
+        "estate_id": payment["estate_id"],
+        "unit_id": payment["unit_id"],
+        "owner_id": owner_id,
+        "kind": kind,
+        "amount_fen": -fen,
+        "effective_date": payment["received_on"],
+        "settles_entry_id": settles,
+        "period": period,
+        "actor": payment["cashier"],
+    }
 
 
 async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
@@ -248,48 +348,61 @@ async def _is_void(session: AsyncSession, payment_id: int) -> bool:
     return (await session.execute(query)).first() is not None
 
 
-async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
-    payment = await get_payment(session, payment_id)
-    receipt = await session.get(Receipt, payment_id)
-    assert receipt is not None and payment.id is not None
-    voided = await _is_void(session, payment_id)
-    settled = LedgerEntry.__table__.alias("settled")  # type: ignore[attr-defined]
-    rows = await session.execute(
-        select(LedgerEntry, settled.c.kind, settled.c.item)
-        .outerjoin(settled, settled.c.id == LedgerEntry.settles_entry_id)
-        .where(
-            LedgerEntry.payment_id == payment_id,
-            col(LedgerEntry.kind).in_([EntryKind.payment, EntryKind.prepaid_credit]),
-        )
-        .order_by(col(LedgerEntry.id))
+_VOIDED = exists().where(PaymentVoid.__table__.c.payment_id == _PAYMENT.c.id)  # type: ignore[attr-defined]
+_PAYMENT_AND_RECEIPT = (
+    sa_select(_PAYMENT, _RECEIPT.c.year, _RECEIPT.c.seq, _VOIDED)
+    .join(_RECEIPT, _RECEIPT.c.payment_id == _PAYMENT.c.id)
+    .where(_PAYMENT.c.id == bindparam("payment_id"))
+)
+_SETTLED = _ENTRY.alias("settled")
+_SPLITS = (
+    sa_select(
+        _ENTRY.c.kind, _ENTRY.c.settles_entry_id, _ENTRY.c.period, _ENTRY.c.amount_fen, _SETTLED.c.kind, _SETTLED.c.item
     )
+    .outerjoin(_SETTLED, _SETTLED.c.id == _ENTRY.c.settles_entry_id)
+    .where(
+        _ENTRY.c.payment_id == bindparam("payment_id"),
+        _ENTRY.c.kind.in_([EntryKind.payment, EntryKind.prepaid_credit]),
+    )
+    .order_by(_ENTRY.c.id)
+)
+
+
+async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
+    row = (await session.execute(_PAYMENT_AND_RECEIPT, {"payment_id": payment_id})).first()
+    if row is None:
+        raise NotFound(f"payment {payment_id} does not exist")
+    payment = row._mapping
     allocations, credit = [], 0
-    for entry, kind, item in rows.all():
-        if entry.kind == EntryKind.prepaid_credit:
-            credit += -entry.amount_fen
+    for kind, settles, period, amount, settled_kind, item in await session.execute(_SPLITS, {"payment_id": payment_id}):
+        if kind == EntryKind.prepaid_credit:
+            credit += -amount
         else:
-            allocations.append(
-                AllocationOut(entry.settles_entry_id, EntryKind(kind), entry.period, item, -entry.amount_fen)
-            )
-    return _payment_out(payment, receipt.number, allocations, credit, voided)
+            allocations.append(AllocationOut(settles, EntryKind(settled_kind), period, item, -amount))
+    number = receipt_number(payment["year"], payment["seq"])
+    return _payment_out(payment_id, payment, number, allocations, credit, bool(row[-1]))
 
 
 def _payment_out(
-    payment: Payment, number: str, allocations: list[AllocationOut], credit_fen: int, voided: bool
+    payment_id: int,
+    payment: Mapping[Any, Any],
+    number: str,
+    allocations: list[AllocationOut],
+    credit_fen: int,
+    voided: bool,
 ) -> PaymentOut:
-    assert payment.id is not None
     return PaymentOut(
-        id=payment.id,
+        id=payment_id,
         receipt_number=number,
-        estate_id=payment.estate_id,
-        unit_id=payment.unit_id,
-        payer_name=payment.payer_name,
-        amount_fen=payment.amount_fen,
+        estate_id=payment["estate_id"],
+        unit_id=payment["unit_id"],
+        payer_name=payment["payer_name"],
+        amount_fen=payment["amount_fen"],
         currency="CNY",
-        method=payment.method,
-        external_ref=payment.external_ref,
-        received_on=payment.received_on,
-        cashier=payment.cashier,
+        method=payment["method"],
+        external_ref=payment["external_ref"],
+        received_on=payment["received_on"],
+        cashier=payment["cashier"],
         allocations=allocations,
         prepaid_credit_fen=credit_fen,
         voided=voided,

@@ -31,7 +31,7 @@ from feesvc.billing.service import unit_charge_rows
 from feesvc.db import is_postgres
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, insert_entry_rows, lock_unit, open_debits, reversal_of
+from feesvc.ledger.service import append, insert_entries, insert_entry_rows, lock_unit, open_debits, reversal_of
 from feesvc.payments.models import Payment
 from feesvc.payments.service import (
     add_payment,
@@ -431,14 +431,14 @@ async def prepayment_out(session: AsyncSession, payment_id: int) -> PrepaymentOu
     )
 
 
-async def _replay(session: AsyncSession, existing: Payment, fingerprint: str) -> PrepaymentOut:
-    if existing.request_fingerprint != fingerprint:
+async def _replay(session: AsyncSession, existing: tuple[int, str], fingerprint: str) -> PrepaymentOut:
+    payment_id, first_fingerprint = existing
+    if first_fingerprint != fingerprint:
         raise Conflict(
             "this Idempotency-Key was used for a different payment; use a new key for a new payment",
             field="Idempotency-Key",
         )
-    assert existing.id is not None
-    return await prepayment_out(session, existing.id)
+    return await prepayment_out(session, payment_id)
 
 
 async def _book_charges(session: AsyncSession, rows: list[dict[str, Any]]) -> list[LedgerEntry]:
@@ -460,29 +460,29 @@ async def _book_charges(session: AsyncSession, rows: list[dict[str, Any]]) -> li
 
 
 def _discount_entry(
-    charge: LedgerEntry, fen: int, payment: Payment, plan: _Plan, actor: Principal, today: date
-) -> LedgerEntry:
+    charge: LedgerEntry, fen: int, payment_id: int, plan: _Plan, actor: Principal, today: date
+) -> dict[str, Any]:
     tier = plan.quote.tier
     assert tier is not None and charge.id is not None
-    return LedgerEntry(
-        estate_id=charge.estate_id,
-        unit_id=charge.unit_id,
-        owner_id=charge.owner_id,
-        kind=EntryKind.discount,
-        amount_fen=-fen,
-        effective_date=today,
-        period=charge.period,
-        item=charge.item,
-        settles_entry_id=charge.id,
-        payment_id=payment.id,
-        actor=actor.label,
-        detail={
+    return {
+        "estate_id": charge.estate_id,
+        "unit_id": charge.unit_id,
+        "owner_id": charge.owner_id,
+        "kind": EntryKind.discount,
+        "amount_fen": -fen,
+        "effective_date": today,
+        "period": charge.period,
+        "item": charge.item,
+        "settles_entry_id": charge.id,
+        "payment_id": payment_id,
+        "actor": actor.label,
+        "detail": {
             "tier": tier.min_months,
             "percent_off": str(tier.percent_off),
-            "prepayment_payment_id": payment.id,
+            "prepayment_payment_id": payment_id,
             "months": plan.months,
         },
-    )
+    }
 
 
 async def record_prepayment(
@@ -511,40 +511,46 @@ async def record_prepayment(
             field="expected_net_fen",
         )
     charges = await _book_charges(session, plan.rows)
-    payment = Payment(
-        estate_id=unit.estate_id,
-        unit_id=unit.id,
-        payer_name=data.payer_name or "",
-        amount_fen=plan.quote.net_fen,
-        method=data.method,
-        external_ref=data.external_ref,
-        designation={"entry_ids": [c.id for c in charges], "periods": sorted({line.period for line in plan.lines})},
-        received_on=today,
-        cashier=actor.label,
-        idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
-    )
-    existing = await add_payment(session, payment)
-    if existing is not None:
+    periods = sorted({line.period for line in plan.lines})
+    payment: dict[str, Any] = {
+        "estate_id": unit.estate_id,
+        "unit_id": unit.id,
+        "payer_name": data.payer_name or "",
+        "amount_fen": plan.quote.net_fen,
+        "method": data.method,
+        "external_ref": data.external_ref,
+        "designation": {"entry_ids": [c.id for c in charges], "periods": periods},
+        "received_on": today,
+        "cashier": actor.label,
+        "idempotency_key": idempotency_key,
+        "request_fingerprint": fingerprint,
+    }
+    payment_id = await add_payment(session, payment)
+    if payment_id is None:
+        existing = await find_payment_by_key(session, idempotency_key)
+        assert existing is not None  # the conflict was this key's payment, committed
         return await _replay(session, existing, fingerprint), False
     payer = await current_owner(session, unit.id, today)
-    entries: list[LedgerEntry] = []
+    entries: list[dict[str, Any]] = []
     for line, charge in zip(plan.lines, charges, strict=True):
         if line.discount_fen:
-            entries.append(_discount_entry(charge, line.discount_fen, payment, plan, actor, today))
+            entries.append(_discount_entry(charge, line.discount_fen, payment_id, plan, actor, today))
         if line.net_fen:
-            entries.append(payment_entry(payment, payer, EntryKind.payment, line.net_fen, charge.id, charge.period))
-    append(session, entries)
+            entries.append(
+                payment_entry(payment, payer, EntryKind.payment, line.net_fen, charge.id, charge.period)
+                | {"payment_id": payment_id}
+            )
+    await insert_entries(session, entries)
     quote = plan.quote
     await record_audit(
         session,
         actor,
         "prepayment.record",
         "payment",
-        payment.id,
+        payment_id,
         {
             "unit_id": unit.id,
-            "periods": payment.designation["periods"] if payment.designation else [],
+            "periods": periods,
             "months": plan.months,
             "gross_fen": quote.gross_fen,
             "discount_fen": quote.discount_fen,
@@ -553,10 +559,9 @@ async def record_prepayment(
             "method": data.method,
         },
     )
-    await issue_receipt(session, payment)
+    await issue_receipt(session, payment_id, unit.estate_id, today)
     await session.commit()
-    assert payment.id is not None
-    return await prepayment_out(session, payment.id), True
+    return await prepayment_out(session, payment_id), True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -326,12 +326,12 @@ async def ownership_span(session: AsyncSession, unit_id: int, owner_id: int) -> 
     return min(o.starts_on for o in rows), None if None in ends else max(e for e in ends if e is not None)
 
 
-def ownership_covering(on: date) -> ColumnElement[bool]:
-    """SQL condition: the ownership row in force on a date."""
-    return and_(
-        col(Ownership.starts_on) <= on,
-        or_(col(Ownership.ends_on).is_(None), col(Ownership.ends_on) >= on),
-    )
+def ownership_covering(on: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """SQL condition: the ownership row in force on a date (or a bound parameter for one).
+
+    On the table's columns, so Core statements built once can use it too."""
+    ownership = Ownership.__table__  # type: ignore[attr-defined]
+    return and_(ownership.c.starts_on <= on, or_(ownership.c.ends_on.is_(None), ownership.c.ends_on >= on))
 
 
 async def add_vacancy_notice(

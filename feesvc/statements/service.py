@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import Row, Select, and_, bindparam
+from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
+from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import entries_as_of, open_credits, open_debits
+from feesvc.ledger.service import open_credits, open_debits
 from feesvc.payments.models import Payment, Receipt, receipt_number
-from feesvc.registry.models import Estate, Owner, Ownership
-from feesvc.registry.service import get_unit, ownership_covering
+from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
+from feesvc.registry.service import ownership_covering
 from feesvc.service_records.models import ACTIVITY_LABELS
 from feesvc.service_records.service import service_summaries
 from feesvc.standards.models import FeeStandard
@@ -95,7 +96,7 @@ def age_bucket(days_overdue: int) -> str:
     return AGE_BUCKETS[0][2]
 
 
-def charge_calculation(entry: LedgerEntry, locale: str) -> str | None:
+def charge_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | None:
     """'89.57平方米 × 2.35元/平方米·月 × 1个月 = ¥210.49': the inputs of a charge as the owner can check them."""
     detail = entry.detail or {}
     if "rate" not in detail:
@@ -114,7 +115,7 @@ def charge_calculation(entry: LedgerEntry, locale: str) -> str | None:
     return " × ".join(parts) + f" = {money(entry.amount_fen, locale)}"
 
 
-def late_fee_calculation(entry: LedgerEntry, locale: str) -> str | None:
+def late_fee_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | None:
     detail = entry.detail or {}
     segments = detail.get("segments") or []
     if not segments:
@@ -130,34 +131,79 @@ def late_fee_calculation(entry: LedgerEntry, locale: str) -> str | None:
     return "; ".join(rows)
 
 
-async def _fee_bases(session: AsyncSession, ids: Iterable[int]) -> dict[int, FeeBasis]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = (await session.execute(select(FeeStandard).where(col(FeeStandard.id).in_(wanted)))).scalars()
-    return {
-        s.id: FeeBasis(
-            s.id, s.item_name, s.basis, s.rate, s.effective_from, s.posted_on, s.decision_kind, s.decision_ref
+def _statement_queries() -> tuple[Select[Any], Select[Any]]:
+    """The statement's reads, built once: its header (unit, building, estate, owner on the day) and
+    its entries as columns (a decade of monthly history is hundreds of entries) with each payment's
+    method and receipt and each charge's fee standard joined in. Four queries fewer than reading
+    them one by one; on this machine a round trip costs more than the rows."""
+    unit, building, estate = Unit.__table__, Building.__table__, Estate.__table__  # type: ignore[attr-defined]
+    ownership, owner = Ownership.__table__, Owner.__table__  # type: ignore[attr-defined]
+    entry, payment, receipt = LedgerEntry.__table__, Payment.__table__, Receipt.__table__  # type: ignore[attr-defined]
+    fee = FeeStandard.__table__  # type: ignore[attr-defined]
+    day = bindparam("as_of", type_=entry.c.effective_date.type)
+    header = (
+        sa_select(
+            unit.c.id,
+            unit.c.number,
+            unit.c.floor_area_m2,
+            unit.c.use,
+            building.c.id.label("building_id"),
+            building.c.name.label("building_name"),
+            estate.c.id.label("estate_id"),
+            estate.c.name.label("estate_name"),
+            estate.c.company_name,
+            estate.c.locale,
+            owner.c.name.label("owner_name"),
         )
-        for s in rows
-        if s.id is not None
-    }
-
-
-async def _payments(session: AsyncSession, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    """payment id → (method, receipt number)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        select(Payment.id, Payment.method, Receipt.year, Receipt.seq)
-        .join(Receipt, col(Receipt.payment_id) == Payment.id)
-        .where(col(Payment.id).in_(wanted))
+        .join(building, building.c.id == unit.c.building_id)
+        .join(estate, estate.c.id == unit.c.estate_id)
+        .outerjoin(ownership, and_(ownership.c.unit_id == unit.c.id, ownership_covering(day)))
+        .outerjoin(owner, owner.c.id == ownership.c.owner_id)
+        .where(unit.c.id == bindparam("unit_id"))
+        .limit(1)
     )
-    return {pid: (method, receipt_number(year, seq)) for pid, method, year, seq in rows.all() if pid is not None}
+    entries = (
+        sa_select(
+            entry,
+            payment.c.method.label("payment_method"),
+            receipt.c.year.label("receipt_year"),
+            receipt.c.seq.label("receipt_seq"),
+            fee.c.item_name.label("fee_item_name"),
+            fee.c.basis.label("fee_basis"),
+            fee.c.rate.label("fee_rate"),
+            fee.c.effective_from.label("fee_effective_from"),
+            fee.c.posted_on.label("fee_posted_on"),
+            fee.c.decision_kind.label("fee_decision_kind"),
+            fee.c.decision_ref.label("fee_decision_ref"),
+        )
+        .outerjoin(payment, payment.c.id == entry.c.payment_id)
+        .outerjoin(receipt, receipt.c.payment_id == payment.c.id)
+        .outerjoin(fee, fee.c.id == entry.c.fee_standard_id)
+        .where(entry.c.unit_id == bindparam("unit_id"), entry.c.effective_date <= day)
+        .order_by(entry.c.effective_date, entry.c.id)
+    )
+    return header, entries
 
 
-def _group_key(entry: LedgerEntry) -> tuple[object, ...]:
+_HEADER, _ENTRIES = _statement_queries()
+
+
+def _fee_basis(row: Row[Any]) -> FeeBasis | None:
+    if row.fee_standard_id is None:
+        return None
+    return FeeBasis(
+        row.fee_standard_id,
+        row.fee_item_name,
+        row.fee_basis,
+        row.fee_rate,
+        row.fee_effective_from,
+        row.fee_posted_on,
+        row.fee_decision_kind,
+        row.fee_decision_ref,
+    )
+
+
+def _group_key(entry: Row[Any]) -> tuple[object, ...]:
     """Entries shown as one line: a payment's splits, a credit application pair, a void's reversals."""
     if entry.payment_id is not None and entry.kind in (EntryKind.payment, EntryKind.prepaid_credit):
         return ("payment", entry.payment_id, entry.effective_date)
@@ -166,22 +212,22 @@ def _group_key(entry: LedgerEntry) -> tuple[object, ...]:
     return ("entry", entry.id)
 
 
-def _owner_detail(entry: LedgerEntry) -> dict[str, Any] | None:
+def _owner_detail(entry: Row[Any]) -> dict[str, Any] | None:
     """How a charge or late fee was computed; the court-likely figure is for evidence packs, not owners."""
     if entry.kind not in (EntryKind.late_fee, EntryKind.charge) or entry.detail is None:
         return None
     return {key: value for key, value in entry.detail.items() if key != "court_likely_fen"}
 
 
-def _describe(first: LedgerEntry, fee: FeeBasis | None, payments: dict[int, tuple[str, str]], locale: str) -> str:
+def _describe(first: Row[Any], fee: FeeBasis | None, locale: str) -> str:
     lang = _lang(locale)
     label = KIND_LABELS[script_of(locale)][first.kind]
     if first.kind == EntryKind.charge:
         name = fee.item_name if fee else (first.detail or {}).get("item_name", first.item or label)
         return f"{name} {period_label(first.period, locale)}" if first.period else str(name)
-    if first.kind in (EntryKind.payment, EntryKind.prepaid_credit) and first.payment_id in payments:
-        method, number = payments[first.payment_id]
-        method_text = _METHODS[lang].get(method, method)
+    if first.kind in (EntryKind.payment, EntryKind.prepaid_credit) and first.receipt_seq is not None:
+        number = receipt_number(first.receipt_year, first.receipt_seq)
+        method_text = _METHODS[lang].get(first.payment_method, first.payment_method)
         return f"缴费（{method_text}）收据 {number}" if lang == "zh" else f"Payment ({method_text}), receipt {number}"
     if first.period and first.kind in (EntryKind.late_fee, EntryKind.discount, EntryKind.waiver):
         return f"{label} {period_label(first.period, locale)}"
@@ -189,17 +235,15 @@ def _describe(first: LedgerEntry, fee: FeeBasis | None, payments: dict[int, tupl
 
 
 async def build_statement(session: AsyncSession, unit_id: int, as_of: date, start: date, end: date) -> Statement:
-    unit, building = await get_unit(session, unit_id)
-    estate = await session.get(Estate, unit.estate_id)
-    assert estate is not None and unit.id is not None
-    locale = estate.locale
     last_day = min(end, as_of)
-    entries = await entries_as_of(session, unit.id, last_day)
+    head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
+    if head is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    locale = head.locale
+    entries = (await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": last_day})).all()
     by_id = {e.id: e for e in entries}
     opening = sum(e.amount_fen for e in entries if e.effective_date < start)
     in_range = [e for e in entries if e.effective_date >= start]
-    fees = await _fee_bases(session, (e.fee_standard_id for e in in_range if e.fee_standard_id))
-    payments = await _payments(session, (e.payment_id for e in in_range if e.payment_id))
 
     lines: list[StatementLine] = []
     running = opening
@@ -208,7 +252,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         first = members[0]
         amount = sum(e.amount_fen for e in members)
         running += amount
-        fee = fees.get(first.fee_standard_id) if first.fee_standard_id else None
+        fee = _fee_basis(first)
         settles = [
             Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
             for e in members
@@ -228,7 +272,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
             StatementLine(
                 date=first.effective_date,
                 kind=first.kind,
-                description=_describe(first, fee, payments, locale),
+                description=_describe(first, fee, locale),
                 amount_fen=amount,
                 amount_text=money(amount, locale),
                 balance_after_fen=running,
@@ -244,20 +288,19 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
             )
         )
 
-    debits = await open_debits(session, unit.id, last_day)
-    credit = -sum(open_fen for _, open_fen in await open_credits(session, unit.id, last_day))
+    debits = await open_debits(session, unit_id, last_day)
+    credit = -sum(open_fen for _, open_fen in await open_credits(session, unit_id, last_day))
     ages: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
     for debit in debits:
         if debit.debt_due < last_day:
             ages[age_bucket((last_day - debit.debt_due).days)] += debit.open_fen
     owed = sum(d.open_fen for d in debits)
     overdue = sum(ages.values())
-    owner = await _owner_on(session, unit.id, last_day)
     return Statement(
         unit=StatementUnit(
-            unit.id, estate.name, estate.company_name, building.name, unit.number, unit.floor_area_m2, unit.use
+            unit_id, head.estate_name, head.company_name, head.building_name, head.number, head.floor_area_m2, head.use
         ),
-        owner_name=owner.name if owner else None,
+        owner_name=head.owner_name,
         locale=locale,
         as_of=as_of,
         period_from=start,
@@ -269,7 +312,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         overdue_fen=overdue,
         prepaid_credit_fen=credit,
         overdue_by_age=[AgeBucket(label, fen) for label, fen in ages.items()],
-        service_summary=await _service_summary(session, estate, building.id, start, last_day),
+        service_summary=await _service_summary(session, head.estate_id, locale, head.building_id, start, last_day),
         totals_text={
             "opening": money(opening, locale),
             "closing": money(running, locale),
@@ -280,22 +323,12 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
     )
 
 
-async def _owner_on(session: AsyncSession, unit_id: int, on: date) -> Owner | None:
-    query = (
-        select(Owner)
-        .join(Ownership, col(Ownership.owner_id) == Owner.id)
-        .where(Ownership.unit_id == unit_id, ownership_covering(on))
-    )
-    return (await session.execute(query.limit(1))).scalar_one_or_none()
-
-
 async def _service_summary(
-    session: AsyncSession, estate: Estate, building_id: int | None, start: date, end: date
+    session: AsyncSession, estate_id: int, locale: str, building_id: int | None, start: date, end: date
 ) -> list[ServiceSummaryItem]:
     """What the service did month by month in the statement's range, where it was recorded."""
-    assert estate.id is not None
-    labels = ACTIVITY_LABELS[_lang(estate.locale)]
-    by_period = await service_summaries(session, estate.id, building_id, f"{start:%Y-%m}", f"{end:%Y-%m}")
+    labels = ACTIVITY_LABELS[_lang(locale)]
+    by_period = await service_summaries(session, estate_id, building_id, f"{start:%Y-%m}", f"{end:%Y-%m}")
     return [
         ServiceSummaryItem(period, total.kind, labels[total.kind], total.count)
         for period, totals in by_period.items()
