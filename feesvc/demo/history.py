@@ -28,7 +28,7 @@ from feesvc.demo.plan import DemoPlan, EstateSpec, Profile, UnitPlan
 from feesvc.formatting import money
 from feesvc.ledger.allocation import allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import open_credits, open_debits
+from feesvc.ledger.service import open_debits, prepaid_credit_fen
 from feesvc.payments.models import Method
 from feesvc.payments.schemas import Designation, PaymentCreate, RefundCreate
 from feesvc.payments.service import record_payment, refund_credit, void_payment
@@ -359,7 +359,7 @@ class History:
     async def _refund(self, unit: UnitPlan, day: date) -> None:
         assert unit.unit_id is not None
         await self.desk.flush()
-        held = -sum(open_fen for _, open_fen in await open_credits(self.session, unit.unit_id))
+        held = await prepaid_credit_fen(self.session, unit.unit_id)
         amount = held // 2 // 100 * 100
         if amount <= 0:
             return

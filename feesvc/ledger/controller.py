@@ -32,7 +32,6 @@ class LedgerController(Controller):
             running += entry.amount_fen
             rows.append(entry_out(entry, running))
         debits = await service.open_debits(db, unit_id, day)
-        credits = await service.open_credits(db, unit_id, day)
         return LedgerOut(
             unit_id=unit_id,
             as_of=day,
@@ -40,5 +39,5 @@ class LedgerController(Controller):
             balance_fen=running,
             owed_fen=sum(d.open_fen for d in debits),
             overdue_fen=sum(d.open_fen for d in debits if d.debt_due < day),
-            prepaid_credit_fen=-sum(open_fen for _, open_fen in credits),
+            prepaid_credit_fen=await service.prepaid_credit_fen(db, unit_id, day),
         )

@@ -331,6 +331,16 @@ async def open_credits(session: AsyncSession, unit_id: int, as_of: date | None =
     return await open_entries(session, unit_id, frozenset({EntryKind.prepaid_credit}), as_of)
 
 
+async def prepaid_credit_fen(session: AsyncSession, unit_id: int, as_of: date | None = None) -> int:
+    """Prepaid credit held for the unit and not yet used (a positive number of fen)."""
+    query = select(func.coalesce(func.sum(_open_amount(as_of)), 0)).where(
+        LedgerEntry.unit_id == unit_id, LedgerEntry.kind == EntryKind.prepaid_credit
+    )
+    if as_of is not None:
+        query = query.where(LedgerEntry.effective_date <= as_of)
+    return -int((await session.execute(query)).scalar_one())
+
+
 async def balance(session: AsyncSession, unit_id: int, as_of: date | None = None) -> int:
     query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(LedgerEntry.unit_id == unit_id)
     if as_of is not None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import open_credits, open_debits
+from feesvc.ledger.service import open_debits, prepaid_credit_fen
 from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
@@ -289,7 +289,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         )
 
     debits = await open_debits(session, unit_id, last_day)
-    credit = -sum(open_fen for _, open_fen in await open_credits(session, unit_id, last_day))
+    credit = await prepaid_credit_fen(session, unit_id, last_day)
     ages: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
     for debit in debits:
         if debit.debt_due < last_day:
