@@ -577,6 +577,15 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def yardstick_s() -> float:
+    """Seconds of a fixed piece of pure-Python work: this virtual machine's cores run at a speed
+    that changes with its host's load (the same loop took 1.3–2.0 s on an idle guest), which moves
+    every figure here with it."""
+    started = time.process_time()
+    sum(range(50_000_000))
+    return time.process_time() - started
+
+
 def servers_cpu_s(pids: list[int]) -> float | None:
     times = [process_cpu_s(pid) for pid in pids]
     return None if None in times else sum(t for t in times if t is not None)
@@ -923,6 +932,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def timed_run(name: str, as_of: date, vacuum_s: float) -> None:
         before = asyncio.run(ledger_mib(url))
+        log(f"yardstick before {name}: {yardstick_s():.2f} s (the same CPU work each time; the host's speed varies)")
         load = os.getloadavg()[0]
         run = make_run(name, as_of, run_worker(url, as_of, profile(name.replace(" ", "_"))), load, vacuum_s)
         run.ledger_growth_mib = asyncio.run(ledger_mib(url)) - before
