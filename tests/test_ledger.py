@@ -201,3 +201,20 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
     async with sessions() as s:
         again = select(func.count()).where(col(LedgerEntry.dedupe_key).like(f"{prefix}:again:%"))
         assert (await s.execute(again)).scalar_one() == 0
+
+
+async def test_an_entry_belongs_to_its_units_estate(api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
+    first, second = await api.make_estate(units=1), await api.make_estate(units=1)
+    entry = LedgerEntry(
+        estate_id=second.id,
+        unit_id=first.unit_ids[0],
+        kind=EntryKind.adjustment,
+        amount_fen=100,
+        effective_date=date(2026, 1, 1),
+        actor="test",
+        reason="测试",
+    )
+    async with sessions() as s:
+        append(s, [entry])
+        with pytest.raises(IntegrityError):
+            await s.commit()

@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from feesvc.db import DecimalText, UTCDateTime, str_enum, utcnow
@@ -78,7 +78,11 @@ class Building(SQLModel, table=True):
 
 
 class Unit(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("building_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("building_id", "number"),
+        # What ledger entries refer to: their unit and, with it, the unit's own estate.
+        Index("uq_unit_id_estate_id", "id", "estate_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     estate_id: int = Field(foreign_key="estate.id", index=True)
