@@ -17,11 +17,12 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from feesvc.audit.service import audit_row
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
 from feesvc.demo.plan import DemoPlan, EstateSpec
-from feesvc.demo.registry import audit_row, insert_audit, insert_returning_ids, validated
+from feesvc.demo.registry import insert_audit, insert_returning_ids, validated
 from feesvc.registry.models import Building
 from feesvc.service_records.models import ActivityKind, ServiceActivity
 from feesvc.service_records.schemas import ServiceActivityCreate

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-import msgspec
 import sqlalchemy
 from sqlalchemy import func, insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,15 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from feesvc.audit.service import audit_row
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres, utcnow
-from feesvc.demo.registry import audit_row, insert_audit, insert_returning_ids, table
+from feesvc.demo.registry import insert_audit, insert_returning_ids, table
 from feesvc.ledger.allocation import OpenDebit
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.ledger.service import open_debits
 from feesvc.payments.models import Payment, Receipt, ReceiptCounter
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import fingerprint, payment_allocation, record_payment
+from feesvc.payments.service import payment_allocation, payment_row, record_payment
 from feesvc.registry.models import AllocationOrder
 
 
@@ -180,21 +180,8 @@ def _received(p: _Pending) -> date:
 
 
 def _payment_row(p: _Pending, now: Any) -> dict[str, Any]:
-    data = p.data
-    return {
-        "estate_id": p.estate_id,
-        "unit_id": data.unit_id,
-        "payer_name": data.payer_name or "",
-        "amount_fen": data.amount_fen,
-        "method": data.method,
-        "external_ref": data.external_ref,
-        "designation": msgspec.to_builtins(data.designation) if data.designation else None,
-        "received_on": data.received_on,
-        "received_at": now,
-        "cashier": p.actor.label,
-        "idempotency_key": p.key,
-        "request_fingerprint": fingerprint(data),
-    }
+    assert p.data.received_on is not None
+    return {**payment_row(p.data, p.estate_id, p.data.received_on, p.actor.label, p.key), "received_at": now}
 
 
 def _entry_rows(p: _Pending, payment_id: int, now: Any) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.audit.models import AuditEvent
+from feesvc.audit.service import audit_row
 from feesvc.auth.principal import Principal
-from feesvc.db import utcnow
 from feesvc.demo.people import Person
 from feesvc.demo.plan import DemoPlan, EstateSpec, UnitPlan
 from feesvc.registry.models import Owner, Ownership, Unit, VacancyNotice
@@ -40,22 +40,6 @@ async def insert_returning_ids(session: AsyncSession, model: Any, rows: list[dic
     t = table(model)
     result = await session.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)
     return [int(row[0]) for row in result.all()]
-
-
-def audit_row(
-    actor: Principal, action: str, entity: str, entity_id: object, detail: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The row ``record_audit`` would add."""
-    return {
-        "at": utcnow(),
-        "actor": actor.label,
-        "role": actor.role.value,
-        "action": action,
-        "entity": entity,
-        "entity_id": str(entity_id),
-        "request_id": None,
-        "detail": detail,
-    }
 
 
 async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -73,7 +73,10 @@ def designated_debits(debits: list[OpenDebit], designation: Designation | None) 
 
 
 def payment_allocation(
-    debits: list[OpenDebit], data: PaymentCreate, order: AllocationOrder, owner_id: int | None,
+    debits: list[OpenDebit],
+    data: PaymentCreate,
+    order: AllocationOrder,
+    owner_id: int | None,
     in_plan: frozenset[int] = frozenset(),
 ) -> tuple[list[Allocation], int]:
     """What a payment settles: the designated debts first, then the payer's own debts oldest first
@@ -179,7 +182,7 @@ async def add_payment(session: AsyncSession, payment: dict[str, Any]) -> int | N
     return payment_id
 
 
-def _payment_row(data: PaymentCreate, estate_id: int, received_on: date, cashier: str, key: str) -> dict[str, Any]:
+def payment_row(data: PaymentCreate, estate_id: int, received_on: date, cashier: str, key: str) -> dict[str, Any]:
     return {
         "estate_id": estate_id,
         "unit_id": data.unit_id,
@@ -226,7 +229,7 @@ async def record_payment(
     debits = await open_debits(session, data.unit_id)
     in_plan = frozenset(await covered_charge_ids(session, data.unit_id)) if planned else frozenset()
     allocations, left_over = payment_allocation(debits, data, AllocationOrder(order), owner_id, in_plan)
-    payment = _payment_row(data, estate_id, received_on, actor.label, idempotency_key)
+    payment = payment_row(data, estate_id, received_on, actor.label, idempotency_key)
     by_id = {d.entry_id: d for d in debits}
     entries = [
         payment_entry(payment, owner_id, EntryKind.payment, a.amount_fen, a.entry_id, by_id[a.entry_id].period)
