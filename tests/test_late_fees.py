@@ -187,6 +187,32 @@ async def test_accrual_run_is_idempotent_and_stops_when_paid(api: Api) -> None:
     assert line["detail"]["principal_fen"] == 20000
 
 
+async def test_a_fee_standard_may_carry_its_own_late_fee_rate(api: Api) -> None:
+    estate = await api.make_estate(
+        units=1, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}
+    )
+    parking = {
+        "unit_use": "residential",
+        "item": "parking",
+        "item_name": "车位管理费",
+        "basis": "fixed_month",
+        "rate": "100.00",
+        "effective_from": "2025-01-01",
+        "posted_on": "2025-01-01",
+        "decision_kind": "contract",
+        "decision_ref": "车位管理合同",
+        "late_fee_daily_rate": "0.0005",
+    }
+    await api.ok(await api.post(f"/api/v1/estates/{estate.id}/fee-standards", parking))
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    result = await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": "2026-03-31"}), 200)
+    assert result["late_fees_posted"] == 2
+    ledger = await api.ledger(estate.unit_ids[0])
+    fees = {e["item"]: e["amount_fen"] for e in ledger["entries"] if e["kind"] == "late_fee"}
+    # 65 days from 26 Jan: the service fee (200 元) at the estate's 0.0003, parking (100 元) at its own 0.0005.
+    assert fees == {"service_fee": 390, "parking": 325}
+
+
 async def test_two_runs_at_once_post_each_late_fee_once(api: Api) -> None:
     estate = await api.make_estate(
         units=3, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}

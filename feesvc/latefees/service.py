@@ -163,6 +163,11 @@ class AccrualTerms:
 
 async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -> dict[int, OverdueCharge]:
     last_due = as_of - timedelta(days=estate.grace_days + 1)
+    # A fee standard's own late-fee rate overrides the estate's; an estate has a handful of them.
+    standards = await session.execute(
+        select(col(FeeStandard.id), col(FeeStandard.late_fee_daily_rate)).where(FeeStandard.estate_id == estate.id)
+    )
+    rate_of = {standard_id: rate for standard_id, rate in standards.all() if rate is not None}
     # Columns, not entities: an estate has millions of charges, and ORM identity costs 40 µs a row.
     rows = await session.execute(
         select_columns(
@@ -173,10 +178,8 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
             col(LedgerEntry.due_date),
             col(LedgerEntry.period),
             col(LedgerEntry.item),
-            col(FeeStandard.late_fee_daily_rate),
-        )
-        .outerjoin(FeeStandard, col(FeeStandard.id) == LedgerEntry.fee_standard_id)
-        .where(
+            col(LedgerEntry.fee_standard_id),
+        ).where(
             col(LedgerEntry.estate_id) == estate.id,
             col(LedgerEntry.kind) == EntryKind.charge,
             col(LedgerEntry.due_date) <= last_due,
@@ -185,7 +188,7 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
     )
     estate_rate = estate.late_fee_daily_rate
     charges: dict[int, OverdueCharge] = {}
-    for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, override in rows.all():
+    for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, standard_id in rows.all():
         assert entry_id is not None and due_date is not None  # stored rows; due by last_due
         charges[entry_id] = OverdueCharge(
             id=entry_id,
@@ -195,7 +198,7 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
             due_date=due_date,
             period=period,
             item=item,
-            daily_rate=estate_rate if override is None else override,
+            daily_rate=rate_of.get(standard_id, estate_rate),
             changes=[],
         )
     return charges
