@@ -155,6 +155,7 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
         for index, process in processed:
             values[index] = process(values[index])
         return tuple(values)
+
     queues: list[asyncio.Queue[list[tuple[Any, ...]] | None]] = [asyncio.Queue(4) for _ in range(COPY_STREAMS)]
 
     async def produce() -> None:
@@ -174,8 +175,8 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
     async def copy(target: AsyncConnection, queue: asyncio.Queue[list[tuple[Any, ...]] | None]) -> None:
         async def records() -> AsyncIterator[tuple[Any, ...]]:
             while (chunk := await queue.get()) is not None:
-                for record in chunk:
-                    yield record
+                for values in chunk:
+                    yield values
 
         # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement, not at begin(): without
         # one, a COPY straight through the driver would commit on its own.
