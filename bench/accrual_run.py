@@ -44,9 +44,16 @@ if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
 
 from dateutil.relativedelta import relativedelta  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve)
+from bench.common import (  # noqa: E402
+    asyncpg_connect_args,
+    cpu_s,
+    pg_database_name,
+    prepare_postgres,
+    process_cpu_s,
+    rss_mib,
+)
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
 from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
@@ -234,46 +241,6 @@ def expected_totals(plan: Plan) -> Expected:
 
 # --------------------------------------------------------------------------------------------
 # Database preparation and seeding (asyncpg directly: COPY for the big tables).
-
-
-def pg_database_name(url: str) -> str:
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing to use PostgreSQL database {name!r}: the benchmark drops its public schema, "
-            "so the database name must contain 'bench' (default: feesvc_bench_accrual)"
-        )
-    return name
-
-
-def asyncpg_connect_args(url: str) -> dict[str, Any]:
-    parsed = make_url(url)
-    return {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-        "database": parsed.database,
-    }
-
-
-async def prepare_postgres(url: str) -> None:
-    import asyncpg
-
-    name = pg_database_name(url)
-    connect = asyncpg_connect_args(url)
-    admin = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')  # asyncpg is in autocommit here
-            log(f"created database {name}")
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(**connect)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
 
 
 async def restore_from_template(url: str, plan: Plan) -> bool:
@@ -549,32 +516,6 @@ async def vacuum_analyze_url(url: str) -> float:
 
 # --------------------------------------------------------------------------------------------
 # The measured part, run in a child process per run.
-
-
-def cpu_s() -> float:
-    """CPU seconds this process has used (user + system): the client's share of a run's wall time."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """CPU seconds of another process (the PostgreSQL backend serving the run), from /proc."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def yardstick_s() -> float:
@@ -903,7 +844,7 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(url)  # a copy seeded before a newer migration is brought up to date (with its data)
         log(f"migrations brought up to date in {time.perf_counter() - started:.1f} s")
     else:
-        asyncio.run(prepare_postgres(url))
+        asyncio.run(prepare_postgres(url, log))
         upgrade(url)  # runs its own event loop: called from plain synchronous code
         seed_figures["migrate_s"] = time.perf_counter() - started
         started = time.perf_counter()

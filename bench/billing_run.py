@@ -39,9 +39,9 @@ if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
+from bench.common import cpu_s, pg_database_name, prepare_postgres  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import run_billing  # noqa: E402
@@ -208,41 +208,6 @@ async def seed(url: str, plan: SeedPlan) -> None:
 # Database preparation.
 
 
-def pg_database_name(url: str) -> str:
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing to use PostgreSQL database {name!r}: the benchmark drops its public schema, "
-            "so the database name must contain 'bench' (default: feesvc_bench)"
-        )
-    return name
-
-
-async def prepare_postgres(url: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    name = pg_database_name(url)
-    connect = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-    }
-    admin = await asyncpg.connect(database="postgres", **connect)
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')  # asyncpg is in autocommit here
-            log(f"postgresql: created database {name}")
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(database=name, **connect)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-
-
 # --------------------------------------------------------------------------------------------
 # The measured part, run in a child process.
 
@@ -256,12 +221,6 @@ def rss_kib() -> int:
     except OSError:
         pass
     return 0
-
-
-def cpu_s() -> float:
-    """CPU seconds this process has used (user + system): the client's share of a run's wall time."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def measure(url: str, use_tracemalloc: bool, profile_path: str | None) -> dict[str, Any]:
@@ -395,7 +354,7 @@ def check(plan: SeedPlan, figures: dict[str, Any]) -> list[str]:
 def bench_one(database: str, url: str, plan: SeedPlan, args: argparse.Namespace) -> Result:
     result = Result(database=database, units=plan.units, credit_units=len(plan.credits))
     if database == "postgresql":
-        asyncio.run(prepare_postgres(url))
+        asyncio.run(prepare_postgres(url, log))
     started = time.perf_counter()
     upgrade(url)  # runs its own event loop: called from plain synchronous code
     result.migrate_s = time.perf_counter() - started

@@ -64,9 +64,9 @@ if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
 
 from dateutil.relativedelta import relativedelta  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
+from bench.common import asyncpg_connect_args, pg_database_name, prepare_postgres  # noqa: E402
 from feesvc.auth.models import Role  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.auth.service import create_token  # noqa: E402
@@ -119,48 +119,6 @@ def estate_units(estate_id: int) -> list[int]:
 
 # --------------------------------------------------------------------------------------------
 # Database preparation and seeding.
-
-
-def pg_database_name(url: str) -> str:
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing to use PostgreSQL database {name!r}: the benchmark drops its public schema, "
-            "so the database name must contain 'bench' (default: feesvc_bench_http)"
-        )
-    return name
-
-
-def asyncpg_connect_args(url: str) -> dict[str, Any]:
-    parsed = make_url(url)
-    if parsed.host not in (None, "127.0.0.1", "localhost", "::1"):
-        raise SystemExit(f"refusing {parsed.host!r}: this benchmark only talks to a database on loopback")
-    return {
-        "host": parsed.host or HOST,
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-        "database": parsed.database,
-    }
-
-
-async def prepare_postgres(url: str) -> None:
-    import asyncpg
-
-    name = pg_database_name(url)
-    connect = asyncpg_connect_args(url)
-    admin = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')  # asyncpg is in autocommit here
-            log(f"created database {name}")
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(**connect)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
 
 
 def _row(model: type[Any], **values: Any) -> dict[str, Any]:
@@ -1142,7 +1100,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     today = business_today()
     url = args.pg_url
     started = time.perf_counter()
-    await prepare_postgres(url)
+    await prepare_postgres(url, log)
     await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop: keep it off this one
     migrate_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -71,6 +71,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
+from bench.common import cpu_s, pg_database_name, prepare_postgres, proc_status_mib, rss_mib  # noqa: E402
 from feesvc.arrears.models import ArrearsCase, ArrearsOverride, CaseStatus, Cause  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.billing.rules import to_fen  # noqa: E402
@@ -563,41 +564,6 @@ async def seed(url: str, tables: list[tuple[type[Any], list[dict[str, Any]]]]) -
 # Database preparation.
 
 
-def pg_database_name(url: str) -> str:
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing to use PostgreSQL database {name!r}: the benchmark drops its public schema, "
-            "so the database name must contain 'bench' (default: feesvc_bench_reminders)"
-        )
-    return name
-
-
-async def prepare_postgres(url: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    name = pg_database_name(url)
-    connect = {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-    }
-    admin = await asyncpg.connect(database="postgres", **connect)
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')  # asyncpg is in autocommit here
-            log(f"created database {name}")
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(database=name, **connect)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-
-
 SEED_VERSION = 1  # bump when the seed changes, so --reuse-seed does not clone an old copy
 
 
@@ -656,36 +622,15 @@ async def save_seed(url: str, signature: str, info: dict[str, Any]) -> None:
 # Measuring: clocks, and timers wrapped around the service's own functions.
 
 
-def cpu_s() -> float:
-    """CPU seconds this process has used (user + system)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def maxrss_mib() -> float:
     """Peak RSS (``ru_maxrss``). Linux carries it over from the parent at fork and exec, so the
     children are started by a driver that stays small (the seeding runs in a child of its own)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _proc_status(key: str) -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def rss_mib() -> float:
-    """Current resident set size (VmRSS) in MiB, from /proc; 0 where /proc is missing."""
-    return _proc_status("VmRSS:")
-
-
 def hwm_mib() -> float:
     """This process image's own peak RSS (VmHWM, reset at exec), to cross-check ``ru_maxrss``."""
-    return _proc_status("VmHWM:")
+    return proc_status_mib("VmHWM:")
 
 
 class Clock:
@@ -1274,7 +1219,7 @@ def main(argv: list[str] | None = None) -> None:
     with Clock() as migrate:
         info = asyncio.run(restore_seed(args.pg_url, signature)) if args.reuse_seed else None
         if info is None:
-            asyncio.run(prepare_postgres(args.pg_url))
+            asyncio.run(prepare_postgres(args.pg_url, log))
             upgrade(args.pg_url)  # runs its own event loop: called from plain synchronous code
     if info is not None:
         log(f"restored the seeded database from {pg_database_name(args.pg_url)}_seed in {migrate.wall:.1f} s")
