@@ -344,7 +344,6 @@ def build_seed(
                     item=ITEM,
                     due_date=due_on,
                     basis_entry_id=charge["id"],
-                    dedupe_key=f"late_fee:{charge['id']}:{LATE_FEES_ON}",
                     detail={
                         "principal_fen": amount,
                         "due_date": due_on.isoformat(),

@@ -203,6 +203,69 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
         assert (await s.execute(again)).scalar_one() == 0
 
 
+async def test_one_late_fee_per_charge_and_date_without_a_dedupe_key(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    estate = await api.make_estate(units=2)
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    async with sessions() as s:
+        charges = (
+            await s.execute(
+                select(col(LedgerEntry.id), col(LedgerEntry.unit_id)).where(
+                    LedgerEntry.estate_id == estate.id, LedgerEntry.kind == EntryKind.charge
+                )
+            )
+        ).all()
+
+    def late_fee(charge_id: int | None, unit_id: int, on: date) -> dict[str, object]:
+        return {
+            "estate_id": estate.id,
+            "unit_id": unit_id,
+            "owner_id": None,
+            "kind": EntryKind.late_fee,
+            "amount_fen": 12,
+            "effective_date": on,
+            "period": "2026-01",
+            "period_months": None,
+            "item": None,
+            "due_date": None,
+            "fee_standard_id": None,
+            "settles_entry_id": None,
+            "reverses_entry_id": None,
+            "basis_entry_id": charge_id,
+            "payment_id": None,
+            "dedupe_key": None,
+            "actor": "test",
+            "reason": None,
+            "created_at": utcnow(),
+            "detail": None,
+        }
+
+    (first, first_unit), (second, second_unit) = charges
+    async with sessions() as s:
+        await stream_entry_rows(s, iter([late_fee(first, first_unit, date(2026, 3, 1))]))
+        await s.commit()
+    async with sessions() as s:
+        with pytest.raises(LedgerError, match="names the charge"):
+            await stream_entry_rows(s, iter([late_fee(None, first_unit, date(2026, 3, 1))]))
+    # The same charge on the same day again: refused, and the other charge's fee with it.
+    async with sessions() as s:
+        with pytest.raises(IntegrityError):
+            rows = [late_fee(second, second_unit, date(2026, 3, 1)), late_fee(first, first_unit, date(2026, 3, 1))]
+            await stream_entry_rows(s, iter(rows))
+            await s.commit()
+        await s.rollback()
+    # Another day is another late fee.
+    async with sessions() as s:
+        await stream_entry_rows(s, iter([late_fee(first, first_unit, date(2026, 4, 1))]))
+        await s.commit()
+    async with sessions() as s:
+        posted = select(col(LedgerEntry.basis_entry_id), col(LedgerEntry.effective_date)).where(
+            LedgerEntry.estate_id == estate.id, LedgerEntry.kind == EntryKind.late_fee
+        )
+        assert sorted((await s.execute(posted)).all()) == [(first, date(2026, 3, 1)), (first, date(2026, 4, 1))]
+
+
 async def test_an_entry_belongs_to_its_units_estate(api: Api, sessions: async_sessionmaker[AsyncSession]) -> None:
     first, second = await api.make_estate(units=1), await api.make_estate(units=1)
     entry = LedgerEntry(

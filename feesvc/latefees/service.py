@@ -361,7 +361,7 @@ def late_fee_row(
         "reverses_entry_id": None,
         "basis_entry_id": charge.id,
         "payment_id": None,
-        "dedupe_key": f"late_fee:{charge.id}:{terms.as_of}",
+        "dedupe_key": None,  # unique by charge and date instead
         "actor": terms.actor,
         "reason": None,
         "created_at": terms.now,

@@ -54,8 +54,8 @@ class LedgerEntry(SQLModel, table=True):
         ForeignKeyConstraint(
             ["unit_id", "estate_id"], ["unit.id", "unit.estate_id"], name="fk_ledger_entry_unit_estate"
         ),
-        # Most entries settle, reverse, accrue on and belong to nothing: index only those that do
-        # (a bulk run of millions of charges or late fees then skips four index inserts a row).
+        # Most entries settle nothing, reverse nothing and belong to no payment, and late fees carry
+        # no dedupe key: index only the rows that have a value (fewer index inserts in bulk runs).
         *(
             Index(
                 f"{'uq' if unique else 'ix'}_ledger_entry_{column}",
@@ -67,9 +67,20 @@ class LedgerEntry(SQLModel, table=True):
             for column, unique in (
                 ("settles_entry_id", False),
                 ("reverses_entry_id", True),
-                ("basis_entry_id", False),
                 ("payment_id", False),
+                ("dedupe_key", True),
             )
+        ),
+        # One late fee per charge and accrual date: what makes the accrual run's entries unique
+        # (they carry no dedupe key: one index fewer to write per late fee), and how a charge's late
+        # fees are found.
+        Index(
+            "uq_ledger_entry_late_fee_basis_date",
+            "basis_entry_id",
+            "effective_date",
+            unique=True,
+            postgresql_where=text("kind = 'late_fee'"),
+            sqlite_where=text("kind = 'late_fee'"),
         ),
         CheckConstraint(
             "reason IS NOT NULL OR kind NOT IN ('waiver', 'reversal', 'refund', 'adjustment')",
@@ -82,7 +93,10 @@ class LedgerEntry(SQLModel, table=True):
     estate_id: int
     unit_id: int
     # The owner of the period the entry belongs to: arrears stay with them after a sale.
-    owner_id: int | None = Field(default=None, foreign_key="owner.id")
+    # No foreign key: checking it locked the owner's row for each of millions of entries a run
+    # appends (a quarter of the server's cost of a late fee); the value is always copied from a row
+    # just read (an ownership, the charge being paid or accrued on) and owners are never deleted.
+    owner_id: int | None = Field(default=None)
     kind: EntryKind = Field(sa_type=str_enum(EntryKind))
     amount_fen: int = Field(sa_type=BigInteger)
     effective_date: date
@@ -99,7 +113,7 @@ class LedgerEntry(SQLModel, table=True):
     basis_entry_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     payment_id: int | None = Field(default=None, sa_column=Column(BigInteger, ForeignKey("payment.id")))
     # Makes runs idempotent: a charge for one unit, item and period can only be posted once.
-    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    dedupe_key: str | None = Field(default=None, max_length=120)
     actor: str = Field(max_length=120)
     reason: str | None = Field(default=None, max_length=500)
     # How the amount was computed (area, rate, months; base, rate, days), for statements.

@@ -96,13 +96,18 @@ async def insert_entry_rows(session: AsyncSession, rows: list[dict[str, Any]]) -
     dialect = postgresql if is_postgres(session) else sqlite
     table = LedgerEntry.__table__  # type: ignore[attr-defined]
     for start in range(0, len(rows), INSERT_BATCH):
-        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        statement = dialect.insert(table).on_conflict_do_nothing(
+            index_elements=["dedupe_key"], index_where=col(LedgerEntry.dedupe_key).is_not(None)
+        )
         await session.execute(statement, rows[start : start + INSERT_BATCH])
 
 
 def _check_row(row: dict[str, Any]) -> None:
     _check(row["kind"], row["amount_fen"], row.get("reason"))
-    if not row.get("dedupe_key"):
+    if row["kind"] == EntryKind.late_fee:
+        if row.get("basis_entry_id") is None:
+            raise LedgerError("a late fee names the charge it accrued on")  # unique per charge and date
+    elif not row.get("dedupe_key"):
         raise LedgerError("bulk-appended entries need a dedupe key")
 
 
