@@ -16,6 +16,7 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.billing.service import run_billing
 from feesvc.db import create_engine, session_factory
+from feesvc.latefees import service as late_fee_service
 from feesvc.latefees.service import ACCRUAL_LOCK_NAMESPACE, accrue_late_fees
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.schemas import PaymentCreate
@@ -185,6 +186,28 @@ async def test_accrual_run_is_idempotent_and_stops_when_paid(api: Api) -> None:
     [line] = [x for x in statement["lines"] if x["kind"] == "late_fee"]
     assert line["calculation"] == "2026-01-26 至 2026-03-31 共 65 天：¥200.00 × 万分之三 (0.03%/日) × 65"
     assert line["detail"]["principal_fen"] == 20000
+
+
+async def test_an_estate_is_read_a_page_of_charges_at_a_time(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}
+    twins = [await api.make_estate(units=3, rate="2.00", area="100.00", settings=settings) for _ in range(2)]
+    for estate in twins:
+        for period in ("2026-01", "2026-02", "2026-03"):
+            await api.bill(estate.id, period, f"{period}-01")
+        # Part of one unit's first charge is paid: its late fee runs on the rest.
+        payment = {"unit_id": estate.unit_ids[1], "amount_fen": 5000, "method": "cash", "received_on": "2026-02-10"}
+        await api.ok(await api.post("/api/v1/payments", payment, headers={"Idempotency-Key": uuid.uuid4().hex}), 201)
+    runs = []
+    for estate, page in zip(twins, (2, late_fee_service.CHARGE_PAGE), strict=True):
+        monkeypatch.setattr(late_fee_service, "CHARGE_PAGE", page)  # 9 charges: five pages, or one
+        for as_of in ("2026-04-30", "2026-05-31", "2026-05-31"):
+            run = await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": as_of}), 200)
+            runs.append((run["charges_considered"], run["late_fees_posted"], run["posted_fen"]))
+    assert runs[:3] == runs[3:]
+    # 2026-04-30: Jan (from 01-26: 95 days), Feb (from 02-26: 64 days), Mar (from 03-26: 36 days) on 200 元
+    # a unit, at 0.0003: 570 + 384 + 216 fen; the part-paid unit's January: 15 days on 200 元 and 80 on 150.
+    assert runs[0] == (9, 9, 3 * (570 + 384 + 216) - 570 + 90 + 360)
+    assert runs[2] == (9, 0, 0)  # the rerun posts nothing
 
 
 async def test_a_fee_standard_may_carry_its_own_late_fee_rate(api: Api) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
@@ -144,6 +145,12 @@ def test_balance_is_always_the_sum_of_entries_and_entries_never_change(database_
     assert len(seen) >= 30
 
 
+async def batches_of(rows: list[dict[str, object]], size: int = 1000) -> AsyncIterator[list[dict[str, object]]]:
+    """Rows as a run hands them to ``stream_entry_rows``: in batches, as they are computed."""
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
 async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_whole_stream(
     api: Api, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -177,7 +184,7 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
     prefix = uuid.uuid4().hex
     rows = [row(unit, 100 + i, f"{prefix}:{i}") for i, unit in enumerate(estate.unit_ids * 3000)]
     async with sessions() as s:
-        await stream_entry_rows(s, iter(rows))
+        await stream_entry_rows(s, batches_of(rows))
         await s.commit()
     async with sessions() as s:
         count = select(func.count()).where(col(LedgerEntry.dedupe_key).like(f"{prefix}:%"))
@@ -188,14 +195,14 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
     async with sessions() as s:
         with pytest.raises(LedgerError, match="non-zero"):
             await stream_entry_rows(
-                s, iter([row(estate.unit_ids[0], 5, f"{prefix}:new"), row(estate.unit_ids[1], 0, f"{prefix}:zero")])
+                s, batches_of([row(estate.unit_ids[0], 5, f"{prefix}:new"), row(estate.unit_ids[1], 0, f"{prefix}:zero")])
             )
         await s.rollback()
     # The key is taken: nothing of the stream stays, on any of its connections.
     fresh = [row(unit, 1, f"{prefix}:again:{unit}") for unit in estate.unit_ids]
     async with sessions() as s:
         with pytest.raises(IntegrityError):
-            await stream_entry_rows(s, iter([*fresh, row(estate.unit_ids[0], 1, f"{prefix}:0")]))
+            await stream_entry_rows(s, batches_of([*fresh, row(estate.unit_ids[0], 1, f"{prefix}:0")]))
             await s.commit()
         await s.rollback()
     async with sessions() as s:
@@ -243,21 +250,21 @@ async def test_one_late_fee_per_charge_and_date_without_a_dedupe_key(
 
     (first, first_unit), (second, second_unit) = charges
     async with sessions() as s:
-        await stream_entry_rows(s, iter([late_fee(first, first_unit, date(2026, 3, 1))]))
+        await stream_entry_rows(s, batches_of([late_fee(first, first_unit, date(2026, 3, 1))]))
         await s.commit()
     async with sessions() as s:
         with pytest.raises(LedgerError, match="names the charge"):
-            await stream_entry_rows(s, iter([late_fee(None, first_unit, date(2026, 3, 1))]))
+            await stream_entry_rows(s, batches_of([late_fee(None, first_unit, date(2026, 3, 1))]))
     # The same charge on the same day again: refused, and the other charge's fee with it.
     async with sessions() as s:
         with pytest.raises(IntegrityError):
             rows = [late_fee(second, second_unit, date(2026, 3, 1)), late_fee(first, first_unit, date(2026, 3, 1))]
-            await stream_entry_rows(s, iter(rows))
+            await stream_entry_rows(s, batches_of(rows))
             await s.commit()
         await s.rollback()
     # Another day is another late fee.
     async with sessions() as s:
-        await stream_entry_rows(s, iter([late_fee(first, first_unit, date(2026, 4, 1))]))
+        await stream_entry_rows(s, batches_of([late_fee(first, first_unit, date(2026, 4, 1))]))
         await s.commit()
     async with sessions() as s:
         posted = select(col(LedgerEntry.basis_entry_id), col(LedgerEntry.effective_date)).where(

@@ -30,6 +30,7 @@ from feesvc.latefees.service import (
     court_rates,
     frozen_intervals,
     late_fee_row,
+    paid_before_last_run,
 )
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import insert_entry_rows
@@ -166,19 +167,15 @@ class BulkAccrual:
             if charge.done:
                 continue
             changes = charge.changes(as_of)
-            last_change = changes[-1].on if changes else None
-            settled_since_last_run = last_change is not None and (
-                charge.last_posted is None or last_change > charge.last_posted
-            )
-            still_open = not changes or changes[-1].unpaid_fen > 0
-            if not (still_open or settled_since_last_run):
+            if paid_before_last_run(changes, charge.last_posted):
                 continue
+            still_open = not changes or changes[-1].unpaid_fen > 0
             row = late_fee_row(
                 terms,
                 OverdueCharge(
                     id=charge.id, unit_id=charge.unit_id, owner_id=charge.owner_id, amount_fen=charge.amount_fen,
                     due_date=charge.due_date, period=charge.period, item=charge.item, daily_rate=charge.daily_rate,
-                    changes=changes, posted_fen=charge.posted_fen,
+                    changes=changes, posted_fen=charge.posted_fen, last_posted=charge.last_posted,
                 ),
                 frozen.get(charge.id, []),
             )

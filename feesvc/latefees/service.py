@@ -15,14 +15,14 @@ leave part of its fees posted; the next run posts the rest and nothing twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -67,9 +67,8 @@ class OverdueCharge:
     item: str | None
     daily_rate: Decimal
     changes: list[PrincipalChange]
-    last_change: date | None = None
-    posted_fen: int = 0
-    last_posted: date | None = None
+    posted_fen: int
+    last_posted: date | None
 
 
 def policy_for(estate: Estate, daily_rate: Decimal) -> LateFeePolicy:
@@ -116,7 +115,8 @@ class AccrualTerms:
 
     The fee of a charge that nobody paid on and no plan froze depends only on its amount, due date
     and daily rate, and an estate's charges come in a few amounts (a few floor plans): such fees
-    are computed once per run (``late_fee_for`` is pure, so this is exact).
+    are computed once per run (``late_fee_for`` is pure, so this is exact), and their details
+    encoded once per amount of fees posted before.
     """
 
     estate: Estate
@@ -126,6 +126,7 @@ class AccrualTerms:
     now: datetime
     _policies: dict[Decimal, LateFeePolicy] = field(default_factory=dict)
     _untouched: dict[tuple[int, date, Decimal], ComputedFee] = field(default_factory=dict)
+    _untouched_details: dict[tuple[int, date, Decimal, int], msgspec.Raw] = field(default_factory=dict)
     estate_terms: EstateTerms = field(init=False)
 
     def __post_init__(self) -> None:
@@ -160,8 +161,71 @@ class AccrualTerms:
             self._untouched[key] = computed
         return computed
 
+    def detail_of(
+        self, charge: OverdueCharge, computed: ComputedFee, freezes: Sequence[tuple[date, date]]
+    ) -> dict[str, Any] | msgspec.Raw:
+        """How a late fee was computed, as the statement explains it (JSON, or JSON encoded already)."""
+        plain = not charge.changes and not freezes
+        key = (charge.amount_fen, charge.due_date, charge.daily_rate, charge.posted_fen)
+        if plain and (known := self._untouched_details.get(key)) is not None:
+            return known
+        estate = self.estate_terms
+        detail = {
+            "principal_fen": charge.amount_fen,
+            "due_date": charge.due_date.isoformat(),
+            "grace_days": estate.grace_days,
+            "daily_rate": str(charge.daily_rate),
+            "cap": estate.late_fee_cap,
+            "cap_fen": estate.late_fee_cap_fen,
+            "capped": computed.contract.capped,
+            "segments": computed.segments,
+            "total_to_date_fen": computed.contract.total_fen,
+            "previously_posted_fen": charge.posted_fen,
+            "frozen": [[start.isoformat(), end.isoformat()] for start, end in freezes],
+            "court_likely_fen": computed.court_likely_fen,
+        }
+        if plain:
+            self._untouched_details[key] = msgspec.Raw(msgspec.json.encode(detail))
+        return detail
 
-async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -> dict[int, OverdueCharge]:
+
+# Charges read at a time: memory stays at a page, and their fees stream into the ledger while the
+# next page is read.
+CHARGE_PAGE = 20_000
+
+
+async def _principal_changes(
+    session: AsyncSession, estate_id: int, as_of: date
+) -> dict[int, list[PrincipalChange]]:
+    """Charge id → every day its unpaid principal changed: payments, credit, discounts, reversals."""
+    settling = aliased(LedgerEntry)
+    target = aliased(LedgerEntry)
+    rows = await session.execute(
+        select(
+            col(settling.settles_entry_id),
+            col(target.amount_fen),
+            col(settling.effective_date),
+            func.sum(settling.amount_fen),
+        )
+        .join(target, col(target.id) == settling.settles_entry_id)
+        .where(target.estate_id == estate_id, target.kind == EntryKind.charge, settling.effective_date <= as_of)
+        .group_by(col(settling.settles_entry_id), col(target.amount_fen), col(settling.effective_date))
+        .order_by(col(settling.settles_entry_id), col(settling.effective_date))
+    )
+    changes: dict[int, list[PrincipalChange]] = defaultdict(list)
+    unpaid: dict[int, int] = {}
+    for charge_id, amount_fen, day, settled in rows.all():
+        assert charge_id is not None  # joined to its charge
+        unpaid[charge_id] = unpaid.get(charge_id, amount_fen) + int(settled)
+        changes[charge_id].append(PrincipalChange(on=day, unpaid_fen=max(unpaid[charge_id], 0)))
+    return changes
+
+
+async def _overdue_charges(
+    session: AsyncSession, estate: Estate, as_of: date, changes: dict[int, list[PrincipalChange]]
+) -> AsyncIterator[list[OverdueCharge]]:
+    """The estate's charges overdue on ``as_of``, with the late fees posted on each so far, a page
+    at a time (pages follow the charge id, each read by the primary key from where the last ended)."""
     last_due = as_of - timedelta(days=estate.grace_days + 1)
     # A fee standard's own late-fee rate overrides the estate's; an estate has a handful of them.
     standards = await session.execute(
@@ -169,7 +233,7 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
     )
     rate_of = {standard_id: rate for standard_id, rate in standards.all() if rate is not None}
     # Columns, not entities: an estate has millions of charges, and ORM identity costs 40 µs a row.
-    rows = await session.execute(
+    page = (
         select_columns(
             col(LedgerEntry.id),
             col(LedgerEntry.unit_id),
@@ -179,65 +243,59 @@ async def _overdue_charges(session: AsyncSession, estate: Estate, as_of: date) -
             col(LedgerEntry.period),
             col(LedgerEntry.item),
             col(LedgerEntry.fee_standard_id),
-        ).where(
+        )
+        .where(
             col(LedgerEntry.estate_id) == estate.id,
             col(LedgerEntry.kind) == EntryKind.charge,
             col(LedgerEntry.due_date) <= last_due,
             col(LedgerEntry.effective_date) <= as_of,
+            col(LedgerEntry.id) > bindparam("after"),
         )
+        .order_by(col(LedgerEntry.id))
+        .limit(CHARGE_PAGE)
     )
-    estate_rate = estate.late_fee_daily_rate
-    charges: dict[int, OverdueCharge] = {}
-    for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, standard_id in rows.all():
-        assert entry_id is not None and due_date is not None  # stored rows; due by last_due
-        charges[entry_id] = OverdueCharge(
-            id=entry_id,
-            unit_id=unit_id,
-            owner_id=owner_id,
-            amount_fen=amount_fen,
-            due_date=due_date,
-            period=period,
-            item=item,
-            daily_rate=rate_of.get(standard_id, estate_rate),
-            changes=[],
+    # The late fees posted on a page's charges, through the (charge, date) index of late fees.
+    posted = (
+        select_columns(
+            col(LedgerEntry.basis_entry_id),
+            func.sum(LedgerEntry.amount_fen),
+            func.max(LedgerEntry.effective_date),
         )
-    return charges
-
-
-async def _principal_changes(
-    session: AsyncSession, estate_id: int, charges: dict[int, OverdueCharge], as_of: date
-) -> None:
-    """Every day a charge's unpaid principal changed: payments, credit, discounts, reversals."""
-    settling = aliased(LedgerEntry)
-    target = aliased(LedgerEntry)
-    rows = await session.execute(
-        select(col(settling.settles_entry_id), col(settling.effective_date), func.sum(settling.amount_fen))
-        .join(target, col(target.id) == settling.settles_entry_id)
-        .where(target.estate_id == estate_id, target.kind == EntryKind.charge, settling.effective_date <= as_of)
-        .group_by(col(settling.settles_entry_id), col(settling.effective_date))
-        .order_by(col(settling.settles_entry_id), col(settling.effective_date))
-    )
-    running: dict[int, int] = {}
-    for charge_id, day, amount in rows.all():
-        charge = charges.get(charge_id or 0)
-        if charge is None:
-            continue
-        unpaid = running.get(charge.id, charge.amount_fen) + int(amount)
-        running[charge.id] = unpaid
-        charge.changes.append(PrincipalChange(on=day, unpaid_fen=max(unpaid, 0)))
-        charge.last_change = day
-
-
-async def _posted(session: AsyncSession, estate_id: int, charges: dict[int, OverdueCharge]) -> None:
-    rows = await session.execute(
-        select(col(LedgerEntry.basis_entry_id), func.sum(LedgerEntry.amount_fen), func.max(LedgerEntry.effective_date))
-        .where(LedgerEntry.estate_id == estate_id, LedgerEntry.kind == EntryKind.late_fee)
+        .where(
+            col(LedgerEntry.kind) == EntryKind.late_fee,
+            col(LedgerEntry.basis_entry_id).between(bindparam("first"), bindparam("last")),
+        )
         .group_by(col(LedgerEntry.basis_entry_id))
     )
-    for charge_id, total, last in rows.all():
-        if charge_id in charges:
-            charges[charge_id].posted_fen = int(total)
-            charges[charge_id].last_posted = last
+    estate_rate = estate.late_fee_daily_rate
+    no_changes: list[PrincipalChange] = []
+    after: int | None = 0
+    while rows := (await session.execute(page, {"after": after})).all():
+        first, after = rows[0][0], rows[-1][0]
+        posted_on = {
+            charge_id: (int(total), last)
+            for charge_id, total, last in await session.execute(posted, {"first": first, "last": after})
+        }
+        charges = []
+        for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, standard_id in rows:
+            assert entry_id is not None and due_date is not None  # stored rows; due by last_due
+            posted_fen, last_posted = posted_on.get(entry_id, (0, None))
+            charges.append(
+                OverdueCharge(
+                    id=entry_id,
+                    unit_id=unit_id,
+                    owner_id=owner_id,
+                    amount_fen=amount_fen,
+                    due_date=due_date,
+                    period=period,
+                    item=item,
+                    daily_rate=rate_of.get(standard_id, estate_rate),
+                    changes=changes.get(entry_id, no_changes),
+                    posted_fen=posted_fen,
+                    last_posted=last_posted,
+                )
+            )
+        yield charges
 
 
 async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[tuple[date, date]]]:
@@ -282,14 +340,13 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
             text("SELECT pg_advisory_xact_lock(:namespace, :estate_id)"),
             {"namespace": ACCRUAL_LOCK_NAMESPACE, "estate_id": estate_id},
         )
-    with cyclic_gc_paused():  # millions of live charges: the collector would rescan them all
-        charges = await _overdue_charges(session, estate, as_of)
-        await _principal_changes(session, estate_id, charges, as_of)
-        await _posted(session, estate_id, charges)
+    with cyclic_gc_paused():  # millions of live objects: the collector would rescan them all
+        changes = await _principal_changes(session, estate_id, as_of)
         frozen = await frozen_intervals(session, estate_id, as_of)
         terms = AccrualTerms(estate, as_of, await court_rates(session, estate_id), actor.label, utcnow())
         tally = _Tally()
-        await stream_entry_rows(session, _late_fee_rows(terms, charges.values(), frozen, tally))
+        charges = _overdue_charges(session, estate, as_of, changes)
+        await stream_entry_rows(session, _late_fee_rows(terms, charges, frozen, tally))
     await record_audit(
         session,
         actor,
@@ -302,7 +359,7 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
     return AccrualResult(
         estate_id=estate_id,
         as_of=as_of,
-        charges_considered=len(charges),
+        charges_considered=tally.charges,
         late_fees_posted=tally.entries,
         posted_fen=tally.posted_fen,
     )
@@ -310,28 +367,35 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
 
 @dataclass
 class _Tally:
+    charges: int = 0
     entries: int = 0
     posted_fen: int = 0
 
 
-def _late_fee_rows(
+async def _late_fee_rows(
     terms: AccrualTerms,
-    charges: Iterable[OverdueCharge],
+    charges: AsyncIterable[list[OverdueCharge]],
     frozen: dict[int, list[tuple[date, date]]],
     tally: _Tally,
-) -> Iterator[dict[str, Any]]:
-    for charge in charges:
-        settled_since_last_run = charge.last_change is not None and (
-            charge.last_posted is None or charge.last_change > charge.last_posted
-        )
-        still_open = not charge.changes or charge.changes[-1].unpaid_fen > 0
-        if not (still_open or settled_since_last_run):
-            continue  # paid before the last run: nothing more can accrue
-        row = late_fee_row(terms, charge, frozen.get(charge.id, []))
-        if row is not None:
-            tally.entries += 1
-            tally.posted_fen += row["amount_fen"]
-            yield row
+) -> AsyncIterator[list[dict[str, Any]]]:
+    async for chunk in charges:
+        tally.charges += len(chunk)
+        rows = []
+        for charge in chunk:
+            if paid_before_last_run(charge.changes, charge.last_posted):
+                continue  # nothing more can accrue
+            row = late_fee_row(terms, charge, frozen.get(charge.id, []))
+            if row is not None:
+                tally.entries += 1
+                tally.posted_fen += row["amount_fen"]
+                rows.append(row)
+        yield rows
+
+
+def paid_before_last_run(changes: Sequence[PrincipalChange], last_posted: date | None) -> bool:
+    """Whether a charge was paid off before its late fees were last posted (so they are final)."""
+    paid_off = changes[-1] if changes and changes[-1].unpaid_fen <= 0 else None
+    return paid_off is not None and last_posted is not None and paid_off.on <= last_posted
 
 
 def late_fee_row(
@@ -365,22 +429,8 @@ def late_fee_row(
         "actor": terms.actor,
         "reason": None,
         "created_at": terms.now,
-        "detail": {
-            "principal_fen": charge.amount_fen,
-            "due_date": charge.due_date.isoformat(),
-            "grace_days": estate.grace_days,
-            "daily_rate": str(charge.daily_rate),
-            "cap": estate.late_fee_cap,
-            "cap_fen": estate.late_fee_cap_fen,
-            "capped": fee.capped,
-            "segments": computed.segments,
-            "total_to_date_fen": fee.total_fen,
-            "previously_posted_fen": charge.posted_fen,
-            "frozen": [[a.isoformat(), b.isoformat()] for a, b in freezes],
-            "court_likely_fen": computed.court_likely_fen,
-        },
+        "detail": terms.detail_of(charge, computed, freezes),
     }
-
 
 async def add_court_rate(
     session: AsyncSession, actor: Principal, estate_id: int, effective_from: date, annual_rate: Decimal, basis: str

@@ -9,8 +9,9 @@ already posted) and ``stream_entry_rows`` (an estate-sized run's rows, as they a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack
 from datetime import date
 from typing import Any
@@ -86,8 +87,9 @@ CREDIT_BATCH = 5_000
 async def insert_entry_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Bulk-append entries given as column dicts (runs over whole estates).
 
-    Each row carries a ``dedupe_key``; a row whose key is already posted is skipped, which is what
-    makes billing runs and prepayments safe to repeat, even when two of them race.
+    Each row carries a ``dedupe_key`` (a late fee: the charge it accrued on); a row already posted
+    (its dedupe key, or a late fee's charge and date) is skipped, which is what makes billing runs
+    and prepayments safe to repeat, even when two of them race.
     """
     if not rows:
         return
@@ -96,9 +98,7 @@ async def insert_entry_rows(session: AsyncSession, rows: list[dict[str, Any]]) -
     dialect = postgresql if is_postgres(session) else sqlite
     table = LedgerEntry.__table__  # type: ignore[attr-defined]
     for start in range(0, len(rows), INSERT_BATCH):
-        statement = dialect.insert(table).on_conflict_do_nothing(
-            index_elements=["dedupe_key"], index_where=col(LedgerEntry.dedupe_key).is_not(None)
-        )
+        statement = dialect.insert(table).on_conflict_do_nothing()
         await session.execute(statement, rows[start : start + INSERT_BATCH])
 
 
@@ -116,32 +116,31 @@ STREAM_CHUNK = 2_000
 COPY_STREAMS = 2
 
 
-async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> None:
-    """Bulk-append entries as a run produces them, without holding them all in memory.
+async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterable[dict[str, Any]]]) -> None:
+    """Bulk-append entries as a run produces them, batch by batch, without holding them all.
 
     Only for runs serialised per estate by their caller, so that no other run posts the same
-    dedupe keys meanwhile. On SQLite the rows go in by batches of INSERTs.
+    entries meanwhile. On SQLite the rows go in by batches of INSERTs in the session's transaction.
 
     On PostgreSQL they go in by COPY, a fraction of the cost of INSERTs at millions of rows, on
-    :data:`COPY_STREAMS` connections at once, split by unit: one server process writing indexes
-    for millions of rows is the run's bottleneck, and a second one uses the server's second core.
-    The first stream is the session's own transaction; each other stream is a transaction of its
-    own, committed here, just before the caller commits. So a run that fails after this returns
-    may leave part of its entries posted: the caller's run must be idempotent (a rerun posts the
-    rest). On both databases a dedupe key already taken fails the run with an IntegrityError (COPY
-    cannot skip a conflict): the unique index stays the last line of defence.
+    :data:`COPY_STREAMS` connections of their own, which take whole batches in turn: one server
+    process writing indexes for millions of rows is the run's bottleneck, and a second one uses the
+    server's second core. The session's own connection stays free, so the run can keep reading its source there
+    (``read_in_chunks``) while the streams write. Each stream is a transaction of its own, committed
+    here, just before the caller commits: a run that fails after this returns may leave its entries
+    posted, so the caller's run must be idempotent (a rerun posts the rest). On both databases an
+    entry already posted (a dedupe key, or a late fee for the same charge and date) fails the run
+    with an IntegrityError (COPY cannot skip a conflict): the unique indexes stay the last line of
+    defence. A row handed over is not changed afterwards.
     """
     table = LedgerEntry.__table__  # type: ignore[attr-defined]
     if not is_postgres(session):
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            _check_row(row)
-            batch.append(row)
-            if len(batch) == INSERT_BATCH:
-                await session.execute(insert(table), batch)
-                batch = []
-        if batch:
-            await session.execute(insert(table), batch)
+        async for rows in batches:
+            batch = list(rows)
+            for row in batch:
+                _check_row(row)
+            for start in range(0, len(batch), INSERT_BATCH):
+                await session.execute(insert(table), batch[start : start + INSERT_BATCH])
         return
     connection = await session.connection()
     columns = [column for column in table.columns if column.name != "id"]
@@ -155,26 +154,39 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
         if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
 
+    # A run's rows share most of their processed values (the kind, the timestamp, many details):
+    # each column keeps its last value and what it became, and reuses it for the same object.
+    last_in: list[object] = [object() for _ in processed]
+    last_out: list[Any] = [None for _ in processed]
+
     def record(row: dict[str, Any]) -> tuple[Any, ...]:
         values = list(values_of(row))
-        for index, process in processed:
-            values[index] = process(values[index])
+        for slot, (index, process) in enumerate(processed):
+            value = values[index]
+            if value is not last_in[slot]:
+                last_in[slot] = value
+                last_out[slot] = process(value)
+            values[index] = last_out[slot]
         return tuple(values)
 
     queues: list[asyncio.Queue[list[tuple[Any, ...]] | None]] = [asyncio.Queue(4) for _ in range(COPY_STREAMS)]
 
     async def produce() -> None:
-        chunks: list[list[tuple[Any, ...]]] = [[] for _ in queues]
-        for row in rows:
-            _check_row(row)
-            stream = row["unit_id"] % COPY_STREAMS
-            chunks[stream].append(record(row))
-            if len(chunks[stream]) == STREAM_CHUNK:
-                await queues[stream].put(chunks[stream])
-                chunks[stream] = []
-        for chunk, queue in zip(chunks, queues, strict=True):
+        # Batches take turns: each stream writes whole batches, so the two server processes insert
+        # into different parts of the indexes instead of contending for the same pages.
+        turns = itertools.cycle(queues)
+        async for rows in batches:
+            queue = next(turns)
+            chunk: list[tuple[Any, ...]] = []
+            for row in rows:
+                _check_row(row)
+                chunk.append(record(row))
+                if len(chunk) == STREAM_CHUNK:
+                    await queue.put(chunk)
+                    chunk = []
             if chunk:
                 await queue.put(chunk)
+        for queue in queues:
             await queue.put(None)
 
     async def copy(target: AsyncConnection, queue: asyncio.Queue[list[tuple[Any, ...]] | None]) -> None:
@@ -196,20 +208,20 @@ async def stream_entry_rows(session: AsyncSession, rows: Iterable[dict[str, Any]
             raise IntegrityError(f"COPY {table.name}", None, error) from error
 
     async with AsyncExitStack() as stack:
-        others = []
-        for _ in range(COPY_STREAMS - 1):
-            other = await stack.enter_async_context(connection.engine.connect())
-            await other.begin()
-            others.append(other)
+        targets = []
+        for _ in range(COPY_STREAMS):
+            target = await stack.enter_async_context(connection.engine.connect())
+            await target.begin()
+            targets.append(target)
         try:
             async with asyncio.TaskGroup() as streams:
                 streams.create_task(produce())
-                for target, queue in zip([connection, *others], queues, strict=True):
+                for target, queue in zip(targets, queues, strict=True):
                     streams.create_task(copy(target, queue))
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None  # the first failure; the rest are its cancellations
-        for other in others:
-            await other.commit()
+        for target in targets:
+            await target.commit()
 
 
 async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:
