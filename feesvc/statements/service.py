@@ -205,19 +205,23 @@ _ENTRY_COLUMNS = (
 _HEADER, _ENTRIES = _statement_queries()
 
 
-def _fee_basis(row: Row[Any]) -> FeeBasis | None:
+def _fee_basis(row: Row[Any], known: dict[int, FeeBasis]) -> FeeBasis | None:
+    """The charge's fee standard, one struct per standard on the statement (``known``)."""
     if row.fee_standard_id is None:
         return None
-    return FeeBasis(
-        row.fee_standard_id,
-        row.fee_item_name,
-        row.fee_basis,
-        row.fee_rate,
-        row.fee_effective_from,
-        row.fee_posted_on,
-        row.fee_decision_kind,
-        row.fee_decision_ref,
-    )
+    fee = known.get(row.fee_standard_id)
+    if fee is None:
+        fee = known[row.fee_standard_id] = FeeBasis(
+            row.fee_standard_id,
+            row.fee_item_name,
+            row.fee_basis,
+            row.fee_rate,
+            row.fee_effective_from,
+            row.fee_posted_on,
+            row.fee_decision_kind,
+            row.fee_decision_ref,
+        )
+    return fee
 
 
 def _group_key(entry: Row[Any]) -> tuple[object, ...]:
@@ -236,19 +240,76 @@ def _owner_detail(entry: Row[Any]) -> dict[str, Any] | None:
     return {key: value for key, value in entry.detail.items() if key != "court_likely_fen"}
 
 
-def _describe(first: Row[Any], fee: FeeBasis | None, locale: str) -> str:
-    lang = _lang(locale)
-    label = KIND_LABELS[script_of(locale)][first.kind]
+def _describe(first: Row[Any], fee: FeeBasis | None, locale: str, kinds: dict[str, str]) -> str:
+    """What the line is, in words; ``kinds`` are the entry kinds' names in the locale's script."""
+    label = kinds[first.kind]
     if first.kind == EntryKind.charge:
         name = fee.item_name if fee else (first.detail or {}).get("item_name", first.item or label)
         return f"{name} {period_label(first.period, locale)}" if first.period else str(name)
     if first.kind in (EntryKind.payment, EntryKind.prepaid_credit) and first.receipt_seq is not None:
+        lang = _lang(locale)
         number = receipt_number(first.receipt_year, first.receipt_seq)
         method_text = _METHODS[lang].get(first.payment_method, first.payment_method)
         return f"缴费（{method_text}）收据 {number}" if lang == "zh" else f"Payment ({method_text}), receipt {number}"
     if first.period and first.kind in (EntryKind.late_fee, EntryKind.discount, EntryKind.waiver):
         return f"{label} {period_label(first.period, locale)}"
     return label
+
+
+def _settled(members: list[Row[Any]], by_id: dict[int, Row[Any]]) -> list[Settled]:
+    """The charges and late fees the line's entries settle, with how much of each."""
+    if len(members) == 1 and not members[0].settles_entry_id:
+        return []
+    return [
+        Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
+        for e in members
+        if e.settles_entry_id
+        and (t := by_id.get(e.settles_entry_id)) is not None
+        and t.kind in (EntryKind.charge, EntryKind.late_fee)
+    ]
+
+
+def _statement_lines(
+    entries: list[Row[Any]], by_id: dict[int, Row[Any]], opening: int, locale: str
+) -> list[StatementLine]:
+    """One line per group of entries (``_group_key``), each with the balance after it."""
+    kinds = KIND_LABELS[script_of(locale)]
+    fees: dict[int, FeeBasis] = {}
+    lines: list[StatementLine] = []
+    running = opening
+    for _, group in groupby(entries, key=_group_key):
+        members = list(group)
+        first = members[0]
+        amount = first.amount_fen if len(members) == 1 else sum(e.amount_fen for e in members)
+        running += amount
+        fee = _fee_basis(first, fees)
+        calculation = (
+            charge_calculation(first, locale)
+            if first.kind == EntryKind.charge
+            else late_fee_calculation(first, locale)
+            if first.kind == EntryKind.late_fee
+            else None
+        )
+        lines.append(
+            StatementLine(
+                date=first.effective_date,
+                kind=first.kind,
+                description=_describe(first, fee, locale, kinds),
+                amount_fen=amount,
+                amount_text=money(amount, locale),
+                balance_after_fen=running,
+                entry_ids=[e.id for e in members],
+                period=first.period,
+                due_date=first.due_date,
+                calculation=calculation,
+                fee_basis=fee,
+                settles=_settled(members, by_id),
+                payment_id=first.payment_id,
+                reason=first.reason,
+                detail=_owner_detail(first),
+            )
+        )
+    return lines
 
 
 async def build_statement(session: AsyncSession, unit_id: int, as_of: date, start: date, end: date) -> Statement:
@@ -262,49 +323,8 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
     opening = sum(e.amount_fen for e in entries if e.effective_date < start)
     in_range = [e for e in entries if e.effective_date >= start]
 
-    lines: list[StatementLine] = []
-    running = opening
-    for _, group in groupby(in_range, key=_group_key):
-        members = list(group)
-        first = members[0]
-        amount = sum(e.amount_fen for e in members)
-        running += amount
-        fee = _fee_basis(first)
-        settles = [
-            Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
-            for e in members
-            if e.settles_entry_id
-            and (t := by_id.get(e.settles_entry_id)) is not None
-            and t.id is not None
-            and t.kind in (EntryKind.charge, EntryKind.late_fee)
-        ]
-        calculation = (
-            charge_calculation(first, locale)
-            if first.kind == EntryKind.charge
-            else late_fee_calculation(first, locale)
-            if first.kind == EntryKind.late_fee
-            else None
-        )
-        lines.append(
-            StatementLine(
-                date=first.effective_date,
-                kind=first.kind,
-                description=_describe(first, fee, locale),
-                amount_fen=amount,
-                amount_text=money(amount, locale),
-                balance_after_fen=running,
-                entry_ids=[e.id for e in members if e.id is not None],
-                period=first.period,
-                due_date=first.due_date,
-                calculation=calculation,
-                fee_basis=fee,
-                settles=settles,
-                payment_id=first.payment_id,
-                reason=first.reason,
-                detail=_owner_detail(first),
-            )
-        )
-
+    lines = _statement_lines(in_range, by_id, opening, locale)
+    closing = lines[-1].balance_after_fen if lines else opening
     owed, ages, credit = _balances(entries, by_id, last_day)
     overdue = sum(ages.values())
     return Statement(
@@ -318,7 +338,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         period_to=end,
         opening_balance_fen=opening,
         lines=lines,
-        closing_balance_fen=running,
+        closing_balance_fen=closing,
         owed_fen=owed,
         overdue_fen=overdue,
         prepaid_credit_fen=credit,
@@ -326,7 +346,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         service_summary=await _service_summary(session, head.estate_id, locale, head.building_id, start, last_day),
         totals_text={
             "opening": money(opening, locale),
-            "closing": money(running, locale),
+            "closing": money(closing, locale),
             "owed": money(owed, locale),
             "overdue": money(overdue, locale),
             "prepaid_credit": money(credit, locale),
