@@ -3,7 +3,7 @@
     .venv/bin/python bench/payments_http.py [--seconds 20] [--clients 32] [--workers 2]
         [--pg-url postgresql://postgres@127.0.0.1:5432/feesvc_bench_http] [--client raw|httpx]
         [--pool-size N] [--server granian|uvicorn] [--app module:factory] [--scenarios AB] [--no-pgbench] [--no-ceiling]
-        [--statement-requests 200] [--py-spy-dir DIR] [--json]
+        [--paced A=500] [--statement-requests 200] [--py-spy-dir DIR] [--json]
 
 What one run does, all on 127.0.0.1 and in bounded time:
 
@@ -20,10 +20,13 @@ What one run does, all on 127.0.0.1 and in bounded time:
 4. For each scenario, A "many estates" (a random unit among all 10,000) and B "single estate"
    (every payment to estate 50, so one receipt-counter row): C concurrent clients post payments
    with a fresh Idempotency-Key for N seconds; every latency is kept; any answer but 201 counts
-   as an error. Then the same transaction shape straight on PostgreSQL, as the ceiling: a tight
-   asyncpg loop with C connections (BEGIN; SELECT unit FOR UPDATE; INSERT payment; INSERT
-   ledger_entry; receipt_counter upsert RETURNING; INSERT receipt; COMMIT), and pgbench with the
-   equivalent script when pgbench is installed.
+   as an error (closed loop: capacity). Then, for the scenarios named in ``--paced`` (default A at
+   500/s, the target), an open-loop run: the same clients send at that fixed rate on a schedule,
+   each latency counted from the request's scheduled time (no coordinated omission), and the
+   requests that left late because every client was busy are counted. Then the same transaction
+   shape straight on PostgreSQL, as the ceiling: a tight asyncpg loop with C connections (BEGIN;
+   SELECT unit FOR UPDATE; INSERT payment; INSERT ledger_entry; receipt_counter upsert RETURNING;
+   INSERT receipt; COMMIT), and pgbench with the equivalent script when pgbench is installed.
 5. Checks the database afterwards: receipt numbers gapless per estate and year (and equal to the
    counter), one receipt per payment, each benchmark payment's ledger splits summing to its amount,
    and as many payments stored as the clients saw 201s.
