@@ -241,18 +241,25 @@ def _fee_basis(row: StatementEntry, known: dict[int, FeeBasis]) -> FeeBasis | No
     return fee
 
 
+# Sets, not tuples: a tuple of enum members is rebuilt (and each member looked up) at every test,
+# several times a line.
+_PAYMENT_KINDS = frozenset({EntryKind.payment, EntryKind.prepaid_credit})
+_PAIRED_KINDS = frozenset({EntryKind.credit_applied, EntryKind.reversal})
+_OF_A_PERIOD = frozenset({EntryKind.late_fee, EntryKind.discount, EntryKind.waiver})
+
+
 def _group_key(entry: StatementEntry) -> tuple[object, ...]:
     """Entries shown as one line: a payment's splits, a credit application pair, a void's reversals."""
-    if entry.payment_id is not None and entry.kind in (EntryKind.payment, EntryKind.prepaid_credit):
+    if entry.payment_id is not None and entry.kind in _PAYMENT_KINDS:
         return ("payment", entry.payment_id, entry.effective_date)
-    if entry.kind in (EntryKind.credit_applied, EntryKind.reversal) and entry.payment_id is not None:
+    if entry.kind in _PAIRED_KINDS and entry.payment_id is not None:
         return (entry.kind, entry.payment_id, entry.effective_date)
     return ("entry", entry.id)
 
 
 def _owner_detail(entry: StatementEntry) -> dict[str, Any] | None:
     """How a charge or late fee was computed; the court-likely figure is for evidence packs, not owners."""
-    if entry.kind not in (EntryKind.late_fee, EntryKind.charge) or entry.detail is None:
+    if entry.kind not in DEBIT_KINDS or entry.detail is None:
         return None
     return {key: value for key, value in entry.detail.items() if key != "court_likely_fen"}
 
@@ -263,12 +270,12 @@ def _describe(first: StatementEntry, fee: FeeBasis | None, locale: str, kinds: d
     if first.kind == EntryKind.charge:
         name = fee.item_name if fee else (first.detail or {}).get("item_name", first.item or label)
         return f"{name} {period_label(first.period, locale)}" if first.period else str(name)
-    if first.kind in (EntryKind.payment, EntryKind.prepaid_credit) and first.receipt_seq is not None:
+    if first.kind in _PAYMENT_KINDS and first.receipt_seq is not None:
         lang = _lang(locale)
         number = receipt_number(first.receipt_year, first.receipt_seq)
         method_text = _METHODS[lang].get(first.payment_method, first.payment_method)
         return f"缴费（{method_text}）收据 {number}" if lang == "zh" else f"Payment ({method_text}), receipt {number}"
-    if first.period and first.kind in (EntryKind.late_fee, EntryKind.discount, EntryKind.waiver):
+    if first.period and first.kind in _OF_A_PERIOD:
         return f"{label} {period_label(first.period, locale)}"
     return label
 
@@ -282,7 +289,7 @@ def _settled(members: list[StatementEntry], by_id: dict[int, StatementEntry]) ->
         for e in members
         if e.settles_entry_id
         and (t := by_id.get(e.settles_entry_id)) is not None
-        and t.kind in (EntryKind.charge, EntryKind.late_fee)
+        and t.kind in DEBIT_KINDS
     ]
 
 
