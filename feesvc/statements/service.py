@@ -132,8 +132,9 @@ def late_fee_calculation(entry: LedgerEntry | StatementEntry, locale: str) -> st
 
 class StatementEntry(NamedTuple):
     """A ledger entry as the statement reads it (not who posted it or when), with its payment's
-    method and receipt and its fee standard. A plain tuple: on a decade's hundreds of lines,
-    reading a field of a SQLAlchemy Row cost ten times as much, a third of the statement's time."""
+    method and receipt and its fee standard. A plain tuple: reading a field of a SQLAlchemy Row by
+    name cost ten times as much, and on a decade's hundreds of lines that was about half of the
+    statement's CPU (measured in-process, 7.6 against 3.5 ms)."""
 
     id: int
     kind: str
