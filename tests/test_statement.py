@@ -57,6 +57,36 @@ async def test_statement_reconciles_with_the_ledger_at_any_date(api: Api) -> Non
         day += timedelta(days=9)
 
 
+async def test_statement_balances_with_late_fees_and_credit_agree_with_the_ledger(api: Api) -> None:
+    """The statement works out what is open from the entries it shows; the ledger asks the database."""
+    estate = await api.make_estate(
+        units=2, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}
+    )
+    unit, other = estate.unit_ids
+    for month in ("2026-01", "2026-02"):
+        await api.bill(estate.id, month, f"{month}-01")
+    await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": "2026-03-31"}), 200)
+    for target, amount in ((unit, 25000), (other, 60000)):  # a part payment; an overpayment leaves credit
+        body = {"unit_id": target, "amount_fen": amount, "method": "cash"}
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        await api.ok(await api.post("/api/v1/payments", body, Role.cashier, headers=headers))
+    for target in (unit, other):
+        for day in ("2026-02-10", "2026-03-31", "2026-06-30", "2027-06-30"):
+            params = {"as_of": day, "from": "2026-01-01", "to": day}
+            statement = await api.ok(await api.get(f"/api/v1/units/{target}/statement", params=params))
+            ledger = await api.ledger(target, day)
+            assert statement["owed_fen"] == ledger["owed_fen"]
+            assert statement["overdue_fen"] == ledger["overdue_fen"]
+            assert statement["prepaid_credit_fen"] == ledger["prepaid_credit_fen"]
+            assert statement["owed_fen"] - statement["prepaid_credit_fen"] == statement["closing_balance_fen"]
+    later = {"as_of": "2027-06-30", "from": "2026-01-01"}  # after the payments, made today
+    statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", params=later))
+    assert any(line["kind"] == "late_fee" for line in statement["lines"])
+    assert statement["owed_fen"] > 0 and statement["overdue_fen"] > 0 and statement["prepaid_credit_fen"] == 0
+    statement = await api.ok(await api.get(f"/api/v1/units/{other}/statement", params=later))
+    assert statement["prepaid_credit_fen"] > 0 and statement["owed_fen"] == 0
+
+
 async def test_overdue_amounts_are_aged(api: Api) -> None:
     _, unit = await _history(api)
     statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", params={"as_of": "2026-02-20"}))

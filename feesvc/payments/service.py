@@ -1,7 +1,8 @@
 """Recording payments at the desk, voiding them, refunding credit, and the daily cash-up.
 
 A payment is one transaction: lock the unit, allocate, write the payment and its ledger entries,
-then take the receipt number last, so the per-estate counter row is held only until commit.
+then take the receipt number last, so the per-estate counter row is held only until commit (on
+PostgreSQL in the same statement as the rest of the writes, the last before commit).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, String, and_, bindparam, cast, exists, func, insert, text, union_all
+from sqlalchemy import Select, String, and_, bindparam, cast, exists, func, insert, literal, text, true, union_all
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -238,12 +239,12 @@ async def record_payment(
     if left_over:
         entries.append(payment_entry(payment, owner_id, EntryKind.prepaid_credit, left_over))
     audit = {"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method}
-    payment_id = await _write_payment(session, actor, payment, entries, audit)
-    if payment_id is None:
+    written = await _write_payment(session, actor, payment, entries, audit)
+    if written is None:
         existing = await find_payment_by_key(session, idempotency_key)
         assert existing is not None  # the conflict was this key's payment, committed
         return await _replay(session, existing, data), False
-    number = await issue_receipt(session, payment_id, estate_id, received_on)
+    payment_id, number = written
     await session.commit()
     # Answer from what was just written; a retry reads the same back through payment_out.
     settled = [(a, by_id[a.entry_id]) for a in allocations]
@@ -264,40 +265,48 @@ async def _write_payment(
     payment: dict[str, Any],
     entries: list[dict[str, Any]],
     audit_detail: dict[str, Any],
-) -> int | None:
-    """Insert the payment, its ledger rows and its audit event; return the payment's id, or None
-    when a concurrent request committed the same idempotency key first (see :func:`add_payment`).
+) -> tuple[int, str] | None:
+    """Insert the payment, its ledger rows and its audit event, then number its receipt; return the
+    payment's id and receipt number, or None when a concurrent request committed the same
+    idempotency key first (see :func:`add_payment`).
 
-    On PostgreSQL in one statement: a round trip costs the server more than these rows do."""
+    On PostgreSQL in one statement, the receipt's counter row last: a round trip costs the server
+    more than these rows do, and the counter is held from that statement to commit either way."""
+    received_on: date = payment["received_on"]
     if not is_postgres(session):
         payment_id = await add_payment(session, payment)
-        if payment_id is not None:
-            await insert_entries(session, [{**e, "payment_id": payment_id} for e in entries])
-            await record_audit(session, actor, "payment.record", "payment", payment_id, audit_detail)
-        return payment_id
+        if payment_id is None:
+            return None
+        await insert_entries(session, [{**e, "payment_id": payment_id} for e in entries])
+        await record_audit(session, actor, "payment.record", "payment", payment_id, audit_detail)
+        return payment_id, await issue_receipt(session, payment_id, payment["estate_id"], received_on)
     params = {f"p_{name}": value for name, value in payment.items()} | {"p_received_at": utcnow()}
     for i, row in enumerate(entry_rows(entries)):
         params |= {f"e{i}_{name}": value for name, value in row.items()}
     audit = audit_row(actor, "payment.record", "payment", None, audit_detail)
     params |= {f"a_{name}": value for name, value in audit.items() if name != "entity_id"}
-    payment_id = (await session.execute(_write_payment_postgres(len(entries)), params)).scalar_one_or_none()
-    if payment_id is None:
+    params["receipt_year"] = received_on.year
+    row = (await session.execute(_write_payment_postgres(len(entries)), params)).first()
+    if row is None:
         await session.rollback()
-    return payment_id
+        return None
+    return row[0], receipt_number(received_on.year, row[1])
 
 
 @lru_cache(maxsize=64)
 def _write_payment_postgres(entry_count: int) -> Select[Any]:
-    """``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` with the ledger rows and the audit
-    event as data-modifying CTEs that take the new id; if the key was taken, they insert nothing.
-    One statement per number of ledger rows, built once."""
+    """``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` with the ledger rows, the audit
+    event and the receipt (the counter upsert and the receipt row, as ``_NUMBER_RECEIPT_POSTGRES``)
+    as data-modifying CTEs that take the new id; if the key was taken, they insert nothing and no
+    number is used. One statement per number of ledger rows, built once; it answers the payment's
+    id and its receipt's sequence number."""
     audit_table = AuditEvent.__table__  # type: ignore[attr-defined]
     payment_columns = [c for c in _PAYMENT.columns if c.name != "id"]
     new = (
         postgresql.insert(_PAYMENT)
         .values({c.name: bindparam(f"p_{c.name}", type_=c.type) for c in payment_columns})
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(_PAYMENT.c.id)
+        .returning(_PAYMENT.c.id, _PAYMENT.c.estate_id)
         .cte("new_payment")
     )
     entry_columns = [c for c in _ENTRY.columns if c.name not in ("id", "payment_id")]
@@ -313,7 +322,25 @@ def _write_payment_postgres(entry_count: int) -> Select[Any]:
         [*(c.name for c in audit_columns), "entity_id"],
         sa_select(*(bindparam(f"a_{c.name}", type_=c.type) for c in audit_columns), cast(new.c.id, String)),
     )
-    return sa_select(new.c.id).add_cte(entries.cte("new_entries"), audit.cte("new_audit"))
+    year = bindparam("receipt_year", type_=_COUNTER.c.year.type)
+    counter = (
+        postgresql.insert(_COUNTER)
+        .from_select(["estate_id", "year", "last_seq"], sa_select(new.c.estate_id, year, literal(1)))
+        .on_conflict_do_update(index_elements=["estate_id", "year"], set_={"last_seq": _COUNTER.c.last_seq + 1})
+        .returning(_COUNTER.c.last_seq)
+        .cte("counter")
+    )
+    receipt = (
+        insert(_RECEIPT)
+        .from_select(
+            ["payment_id", "estate_id", "year", "seq"],
+            # One row each (or none): a cross join, said as one.
+            sa_select(new.c.id, new.c.estate_id, year, counter.c.last_seq).select_from(new.join(counter, true())),
+        )
+        .returning(_RECEIPT.c.payment_id, _RECEIPT.c.seq)
+        .cte("new_receipt")
+    )
+    return sa_select(receipt.c.payment_id, receipt.c.seq).add_cte(entries.cte("new_entries"), audit.cte("new_audit"))
 
 
 def payment_entry(

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import Select, bindparam, func, or_
+from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -358,20 +360,33 @@ async def service_summary(
     return (await service_summaries(session, estate_id, building_id, period, period)).get(period, [])
 
 
+def _summaries_query(of_building: bool) -> Select[Any]:
+    activity = ServiceActivity.__table__  # type: ignore[attr-defined]
+    query = sa_select(activity.c.period, activity.c.kind, func.sum(activity.c.count)).where(
+        activity.c.estate_id == bindparam("estate_id"),
+        activity.c.period >= bindparam("first"),
+        activity.c.period <= bindparam("last"),
+    )
+    if of_building:
+        query = query.where(or_(activity.c.building_id.is_(None), activity.c.building_id == bindparam("building_id")))
+    return query.group_by(activity.c.period, activity.c.kind)
+
+
+# Built once: every statement asks, and building the query cost more than running it.
+_ESTATE_SUMMARIES = _summaries_query(of_building=False)
+_BUILDING_SUMMARIES = _summaries_query(of_building=True)
+
+
 async def service_summaries(
     session: AsyncSession, estate_id: int, building_id: int | None, first: str, last: str
 ) -> dict[str, list[KindTotal]]:
     """``service_summary`` for every period from ``first`` to ``last`` ("YYYY-MM"), in one query."""
-    query = select(
-        col(ServiceActivity.period), col(ServiceActivity.kind), func.sum(ServiceActivity.count)
-    ).where(ServiceActivity.estate_id == estate_id, col(ServiceActivity.period) >= first,
-            col(ServiceActivity.period) <= last)
-    if building_id is not None:
-        query = query.where(
-            or_(col(ServiceActivity.building_id).is_(None), col(ServiceActivity.building_id) == building_id)
-        )
+    params = {"estate_id": estate_id, "first": first, "last": last}
+    if building_id is None:
+        rows = await session.execute(_ESTATE_SUMMARIES, params)
+    else:
+        rows = await session.execute(_BUILDING_SUMMARIES, {**params, "building_id": building_id})
     counts: dict[str, dict[ActivityKind, int]] = defaultdict(dict)
-    rows = await session.execute(query.group_by(col(ServiceActivity.period), col(ServiceActivity.kind)))
     for period, kind, total in rows.all():
         counts[period][ActivityKind(kind)] = int(total)
     return {period: _totals(kinds) for period, kinds in sorted(counts.items())}

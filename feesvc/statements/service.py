@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Row, Select, and_, bindparam
+from sqlalchemy import Select, String, and_, bindparam, type_coerce
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
-from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import open_debits, prepaid_credit_fen
+from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
@@ -96,7 +95,7 @@ def age_bucket(days_overdue: int) -> str:
     return AGE_BUCKETS[0][2]
 
 
-def charge_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | None:
+def charge_calculation(entry: LedgerEntry | StatementEntry, locale: str) -> str | None:
     """'89.57平方米 × 2.35元/平方米·月 × 1个月 = ¥210.49': the inputs of a charge as the owner can check them."""
     detail = entry.detail or {}
     if "rate" not in detail:
@@ -115,7 +114,7 @@ def charge_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | None
     return " × ".join(parts) + f" = {money(entry.amount_fen, locale)}"
 
 
-def late_fee_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | None:
+def late_fee_calculation(entry: LedgerEntry | StatementEntry, locale: str) -> str | None:
     detail = entry.detail or {}
     segments = detail.get("segments") or []
     if not segments:
@@ -129,6 +128,38 @@ def late_fee_calculation(entry: LedgerEntry | Row[Any], locale: str) -> str | No
         else:
             rows.append(f"{s['start']} to {s['end']}, {s['days']} days: {base} × {rate} × {s['days']}")
     return "; ".join(rows)
+
+
+class StatementEntry(NamedTuple):
+    """A ledger entry as the statement reads it (not who posted it or when), with its payment's
+    method and receipt and its fee standard. A plain tuple: reading a field of a SQLAlchemy Row by
+    name cost ten times as much, and on a decade's hundreds of lines that was about half of the
+    statement's CPU (measured in-process, 7.6 against 3.5 ms)."""
+
+    id: int
+    kind: str
+    amount_fen: int
+    effective_date: date
+    period: str | None
+    item: str | None
+    due_date: date | None
+    fee_standard_id: int | None
+    settles_entry_id: int | None
+    basis_entry_id: int | None
+    payment_id: int | None
+    reason: str | None
+    detail: dict[str, Any] | None
+    # Outer-joined, so None unless the entry has a payment with a receipt, or a fee standard.
+    payment_method: Any
+    receipt_year: Any
+    receipt_seq: Any
+    fee_item_name: Any
+    fee_basis: Any
+    fee_rate: Any
+    fee_effective_from: Any
+    fee_posted_on: Any
+    fee_decision_kind: Any
+    fee_decision_ref: Any
 
 
 def _statement_queries() -> tuple[Select[Any], Select[Any]]:
@@ -162,20 +193,24 @@ def _statement_queries() -> tuple[Select[Any], Select[Any]]:
         .where(unit.c.id == bindparam("unit_id"))
         .limit(1)
     )
+    # Plain text, not the enums: the statement only compares and prints these, and converting a
+    # decade's hundreds of values costs more than reading them.
+    columns = {
+        **{name: entry.c[name] for name in StatementEntry._fields if name in entry.c},
+        "kind": type_coerce(entry.c.kind, String),
+        "payment_method": type_coerce(payment.c.method, String),
+        "receipt_year": receipt.c.year,
+        "receipt_seq": receipt.c.seq,
+        "fee_item_name": fee.c.item_name,
+        "fee_basis": type_coerce(fee.c.basis, String),
+        "fee_rate": fee.c.rate,
+        "fee_effective_from": fee.c.effective_from,
+        "fee_posted_on": fee.c.posted_on,
+        "fee_decision_kind": type_coerce(fee.c.decision_kind, String),
+        "fee_decision_ref": fee.c.decision_ref,
+    }
     entries = (
-        sa_select(
-            entry,
-            payment.c.method.label("payment_method"),
-            receipt.c.year.label("receipt_year"),
-            receipt.c.seq.label("receipt_seq"),
-            fee.c.item_name.label("fee_item_name"),
-            fee.c.basis.label("fee_basis"),
-            fee.c.rate.label("fee_rate"),
-            fee.c.effective_from.label("fee_effective_from"),
-            fee.c.posted_on.label("fee_posted_on"),
-            fee.c.decision_kind.label("fee_decision_kind"),
-            fee.c.decision_ref.label("fee_decision_ref"),
-        )
+        sa_select(*(columns[name].label(name) for name in StatementEntry._fields))
         .outerjoin(payment, payment.c.id == entry.c.payment_id)
         .outerjoin(receipt, receipt.c.payment_id == payment.c.id)
         .outerjoin(fee, fee.c.id == entry.c.fee_standard_id)
@@ -188,79 +223,91 @@ def _statement_queries() -> tuple[Select[Any], Select[Any]]:
 _HEADER, _ENTRIES = _statement_queries()
 
 
-def _fee_basis(row: Row[Any]) -> FeeBasis | None:
+def _fee_basis(row: StatementEntry, known: dict[int, FeeBasis]) -> FeeBasis | None:
+    """The charge's fee standard, one struct per standard on the statement (``known``)."""
     if row.fee_standard_id is None:
         return None
-    return FeeBasis(
-        row.fee_standard_id,
-        row.fee_item_name,
-        row.fee_basis,
-        row.fee_rate,
-        row.fee_effective_from,
-        row.fee_posted_on,
-        row.fee_decision_kind,
-        row.fee_decision_ref,
-    )
+    fee = known.get(row.fee_standard_id)
+    if fee is None:
+        fee = known[row.fee_standard_id] = FeeBasis(
+            row.fee_standard_id,
+            row.fee_item_name,
+            row.fee_basis,
+            row.fee_rate,
+            row.fee_effective_from,
+            row.fee_posted_on,
+            row.fee_decision_kind,
+            row.fee_decision_ref,
+        )
+    return fee
 
 
-def _group_key(entry: Row[Any]) -> tuple[object, ...]:
+# Sets, not tuples: a tuple of enum members is rebuilt (and each member looked up) at every test,
+# several times a line.
+_PAYMENT_KINDS = frozenset({EntryKind.payment, EntryKind.prepaid_credit})
+_PAIRED_KINDS = frozenset({EntryKind.credit_applied, EntryKind.reversal})
+_OF_A_PERIOD = frozenset({EntryKind.late_fee, EntryKind.discount, EntryKind.waiver})
+
+
+def _group_key(entry: StatementEntry) -> tuple[object, ...]:
     """Entries shown as one line: a payment's splits, a credit application pair, a void's reversals."""
-    if entry.payment_id is not None and entry.kind in (EntryKind.payment, EntryKind.prepaid_credit):
+    if entry.payment_id is not None and entry.kind in _PAYMENT_KINDS:
         return ("payment", entry.payment_id, entry.effective_date)
-    if entry.kind in (EntryKind.credit_applied, EntryKind.reversal) and entry.payment_id is not None:
+    if entry.kind in _PAIRED_KINDS and entry.payment_id is not None:
         return (entry.kind, entry.payment_id, entry.effective_date)
     return ("entry", entry.id)
 
 
-def _owner_detail(entry: Row[Any]) -> dict[str, Any] | None:
+def _owner_detail(entry: StatementEntry) -> dict[str, Any] | None:
     """How a charge or late fee was computed; the court-likely figure is for evidence packs, not owners."""
-    if entry.kind not in (EntryKind.late_fee, EntryKind.charge) or entry.detail is None:
+    if entry.kind not in DEBIT_KINDS or entry.detail is None:
         return None
     return {key: value for key, value in entry.detail.items() if key != "court_likely_fen"}
 
 
-def _describe(first: Row[Any], fee: FeeBasis | None, locale: str) -> str:
-    lang = _lang(locale)
-    label = KIND_LABELS[script_of(locale)][first.kind]
+def _describe(first: StatementEntry, fee: FeeBasis | None, locale: str, kinds: dict[str, str]) -> str:
+    """What the line is, in words; ``kinds`` are the entry kinds' names in the locale's script."""
+    label = kinds[first.kind]
     if first.kind == EntryKind.charge:
         name = fee.item_name if fee else (first.detail or {}).get("item_name", first.item or label)
         return f"{name} {period_label(first.period, locale)}" if first.period else str(name)
-    if first.kind in (EntryKind.payment, EntryKind.prepaid_credit) and first.receipt_seq is not None:
+    if first.kind in _PAYMENT_KINDS and first.receipt_seq is not None:
+        lang = _lang(locale)
         number = receipt_number(first.receipt_year, first.receipt_seq)
         method_text = _METHODS[lang].get(first.payment_method, first.payment_method)
         return f"缴费（{method_text}）收据 {number}" if lang == "zh" else f"Payment ({method_text}), receipt {number}"
-    if first.period and first.kind in (EntryKind.late_fee, EntryKind.discount, EntryKind.waiver):
+    if first.period and first.kind in _OF_A_PERIOD:
         return f"{label} {period_label(first.period, locale)}"
     return label
 
 
-async def build_statement(session: AsyncSession, unit_id: int, as_of: date, start: date, end: date) -> Statement:
-    last_day = min(end, as_of)
-    head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
-    if head is None:
-        raise NotFound(f"unit {unit_id} does not exist")
-    locale = head.locale
-    entries = (await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": last_day})).all()
-    by_id = {e.id: e for e in entries}
-    opening = sum(e.amount_fen for e in entries if e.effective_date < start)
-    in_range = [e for e in entries if e.effective_date >= start]
+def _settled(members: list[StatementEntry], by_id: dict[int, StatementEntry]) -> list[Settled]:
+    """The charges and late fees the line's entries settle, with how much of each."""
+    if len(members) == 1 and not members[0].settles_entry_id:
+        return []
+    return [
+        Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
+        for e in members
+        if e.settles_entry_id
+        and (t := by_id.get(e.settles_entry_id)) is not None
+        and t.kind in DEBIT_KINDS
+    ]
 
+
+def _statement_lines(
+    entries: list[StatementEntry], by_id: dict[int, StatementEntry], opening: int, locale: str
+) -> list[StatementLine]:
+    """One line per group of entries (``_group_key``), each with the balance after it."""
+    kinds = KIND_LABELS[script_of(locale)]
+    fees: dict[int, FeeBasis] = {}
     lines: list[StatementLine] = []
     running = opening
-    for _, group in groupby(in_range, key=_group_key):
+    for _, group in groupby(entries, key=_group_key):
         members = list(group)
         first = members[0]
-        amount = sum(e.amount_fen for e in members)
+        amount = first.amount_fen if len(members) == 1 else sum(e.amount_fen for e in members)
         running += amount
-        fee = _fee_basis(first)
-        settles = [
-            Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
-            for e in members
-            if e.settles_entry_id
-            and (t := by_id.get(e.settles_entry_id)) is not None
-            and t.id is not None
-            and t.kind in (EntryKind.charge, EntryKind.late_fee)
-        ]
+        fee = _fee_basis(first, fees)
         calculation = (
             charge_calculation(first, locale)
             if first.kind == EntryKind.charge
@@ -272,29 +319,39 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
             StatementLine(
                 date=first.effective_date,
                 kind=first.kind,
-                description=_describe(first, fee, locale),
+                description=_describe(first, fee, locale, kinds),
                 amount_fen=amount,
                 amount_text=money(amount, locale),
                 balance_after_fen=running,
-                entry_ids=[e.id for e in members if e.id is not None],
+                entry_ids=[e.id for e in members],
                 period=first.period,
                 due_date=first.due_date,
                 calculation=calculation,
                 fee_basis=fee,
-                settles=settles,
+                settles=_settled(members, by_id),
                 payment_id=first.payment_id,
                 reason=first.reason,
                 detail=_owner_detail(first),
             )
         )
+    return lines
 
-    debits = await open_debits(session, unit_id, last_day)
-    credit = await prepaid_credit_fen(session, unit_id, last_day)
-    ages: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
-    for debit in debits:
-        if debit.debt_due < last_day:
-            ages[age_bucket((last_day - debit.debt_due).days)] += debit.open_fen
-    owed = sum(d.open_fen for d in debits)
+
+async def build_statement(session: AsyncSession, unit_id: int, as_of: date, start: date, end: date) -> Statement:
+    last_day = min(end, as_of)
+    head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
+    if head is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    locale = head.locale
+    result = await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": last_day})
+    entries = [StatementEntry._make(row) for row in result]
+    by_id = {e.id: e for e in entries}
+    opening = sum(e.amount_fen for e in entries if e.effective_date < start)
+    in_range = [e for e in entries if e.effective_date >= start]
+
+    lines = _statement_lines(in_range, by_id, opening, locale)
+    closing = lines[-1].balance_after_fen if lines else opening
+    owed, ages, credit = _balances(entries, by_id, last_day)
     overdue = sum(ages.values())
     return Statement(
         unit=StatementUnit(
@@ -307,7 +364,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         period_to=end,
         opening_balance_fen=opening,
         lines=lines,
-        closing_balance_fen=running,
+        closing_balance_fen=closing,
         owed_fen=owed,
         overdue_fen=overdue,
         prepaid_credit_fen=credit,
@@ -315,12 +372,41 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
         service_summary=await _service_summary(session, head.estate_id, locale, head.building_id, start, last_day),
         totals_text={
             "opening": money(opening, locale),
-            "closing": money(running, locale),
+            "closing": money(closing, locale),
             "owed": money(owed, locale),
             "overdue": money(overdue, locale),
             "prepaid_credit": money(credit, locale),
         },
     )
+
+
+def _balances(
+    entries: list[StatementEntry], by_id: dict[int, StatementEntry], day: date
+) -> tuple[int, dict[str, int], int]:
+    """What is owed (and overdue by age) and the prepaid credit held on ``day``, from the unit's
+    entries up to that day, which the statement has read already: what is still open on an entry
+    is its amount plus the entries settling it (ledger/models.py), as ledger.service's
+    ``open_debits`` and ``prepaid_credit_fen`` compute in SQL. Two round trips fewer."""
+    open_fen = {e.id: e.amount_fen for e in entries}
+    for e in entries:
+        if e.settles_entry_id in open_fen:
+            open_fen[e.settles_entry_id] += e.amount_fen
+    owed = credit = 0
+    ages: dict[str, int] = {label: 0 for _, _, label in AGE_BUCKETS}
+    for e in entries:
+        still_open = open_fen[e.id]
+        if still_open == 0:
+            continue
+        if e.kind == EntryKind.prepaid_credit:
+            credit -= still_open
+        elif e.kind in DEBIT_KINDS:
+            owed += still_open
+            # A late fee is as old as the charge it accrued on.
+            debt = by_id[e.basis_entry_id] if e.kind == EntryKind.late_fee and e.basis_entry_id is not None else e
+            due = debt.due_date or debt.effective_date
+            if due < day:
+                ages[age_bucket((day - due).days)] += still_open
+    return owed, ages, credit
 
 
 async def _service_summary(
