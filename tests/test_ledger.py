@@ -194,9 +194,8 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
 
     async with sessions() as s:
         with pytest.raises(LedgerError, match="non-zero"):
-            await stream_entry_rows(
-                s, batches_of([row(estate.unit_ids[0], 5, f"{prefix}:new"), row(estate.unit_ids[1], 0, f"{prefix}:zero")])
-            )
+            rows = [row(estate.unit_ids[0], 5, f"{prefix}:new"), row(estate.unit_ids[1], 0, f"{prefix}:zero")]
+            await stream_entry_rows(s, batches_of(rows))
         await s.rollback()
     # The key is taken: nothing of the stream stays, on any of its connections.
     fresh = [row(unit, 1, f"{prefix}:again:{unit}") for unit in estate.unit_ids]
