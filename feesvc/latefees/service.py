@@ -6,10 +6,10 @@ freezes) and posts only the difference from what was posted before. A rerun post
 paying the principal stops the accrual because the unpaid base drops to zero.
 
 Runs of one estate queue behind each other (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on
-SQLite). An estate's run posts millions of entries: it reads its charges as columns, computes the
-fees of untouched charges once per amount, and streams the entries into the ledger as it computes
-them (``stream_entry_rows``: COPY on PostgreSQL, on two connections). A run that fails midway may
-leave part of its fees posted; the next run posts the rest and nothing twice.
+SQLite). An estate's run posts millions of entries: it reads its charges as columns a page at a
+time, computes the fees of untouched charges once per amount, and streams the entries into the
+ledger as it computes them (``stream_entry_rows``: COPY on PostgreSQL, on two connections). A run
+that fails midway may leave part of its fees posted; the next run posts the rest and nothing twice.
 """
 
 from __future__ import annotations
