@@ -125,13 +125,13 @@ async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterab
     On PostgreSQL they go in by COPY, a fraction of the cost of INSERTs at millions of rows, on
     :data:`COPY_STREAMS` connections of their own, which take whole batches in turn: one server
     process writing indexes for millions of rows is the run's bottleneck, and a second one uses the
-    server's second core. The session's own connection stays free, so the run can keep reading its source there
-    (``read_in_chunks``) while the streams write. Each stream is a transaction of its own, committed
-    here, just before the caller commits: a run that fails after this returns may leave its entries
-    posted, so the caller's run must be idempotent (a rerun posts the rest). On both databases an
-    entry already posted (a dedupe key, or a late fee for the same charge and date) fails the run
-    with an IntegrityError (COPY cannot skip a conflict): the unique indexes stay the last line of
-    defence. A row handed over is not changed afterwards.
+    server's second core. The session's own connection stays free, so the run can go on reading
+    its source there (a page at a time) while the streams write. Each stream is a transaction of
+    its own, committed here, just before the caller commits: a run that fails after this returns
+    may leave its entries posted, so the caller's run must be idempotent (a rerun posts the rest).
+    On both databases an entry already posted (a dedupe key, or a late fee for the same charge and
+    date) fails the run with an IntegrityError (COPY cannot skip a conflict): the unique indexes
+    stay the last line of defence. A row handed over is not changed afterwards.
     """
     table = LedgerEntry.__table__  # type: ignore[attr-defined]
     if not is_postgres(session):
