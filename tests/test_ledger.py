@@ -44,6 +44,25 @@ async def test_database_refuses_update_and_delete_of_entries(
         assert entry.amount_fen > 1
 
 
+async def test_database_refuses_to_delete_an_owner_the_ledger_names(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # ledger_entry.owner_id has no foreign key (bulk runs): the owner's row is kept instead.
+    estate = await api.make_estate(units=1)
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    async with sessions() as s:
+        owner_id = (
+            await s.execute(select(LedgerEntry.owner_id).where(LedgerEntry.estate_id == estate.id))
+        ).scalar_one()
+    assert owner_id is not None
+    async with sessions() as s:
+        with pytest.raises((DBAPIError, IntegrityError), match="owners are kept"):
+            await s.execute(text(f"DELETE FROM owner WHERE id = {owner_id}"))
+            await s.commit()
+    async with sessions() as s:
+        assert (await s.execute(text(f"SELECT count(*) FROM owner WHERE id = {owner_id}"))).scalar_one() == 1
+
+
 async def test_ledger_as_of_reproduces_past_balances(api: Api) -> None:
     estate = await api.make_estate(units=1, rate="2.00", area="100.00")
     for month in ("2026-01", "2026-02", "2026-03"):

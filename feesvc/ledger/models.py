@@ -95,7 +95,8 @@ class LedgerEntry(SQLModel, table=True):
     # The owner of the period the entry belongs to: arrears stay with them after a sale.
     # No foreign key: checking it locked the owner's row for each of millions of entries a run
     # appends (a quarter of the server's cost of a late fee); the value is always copied from a row
-    # just read (an ownership, the charge being paid or accrued on) and owners are never deleted.
+    # just read (an ownership, the charge being paid or accrued on), and the database refuses to
+    # delete an owner (migration 0006).
     owner_id: int | None = Field(default=None)
     kind: EntryKind = Field(sa_type=str_enum(EntryKind))
     amount_fen: int = Field(sa_type=BigInteger)

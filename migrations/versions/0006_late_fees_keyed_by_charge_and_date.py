@@ -5,7 +5,8 @@ entries that said the same thing (its dedupe key ``late_fee:<charge>:<date>``, a
 the basis index) and for a foreign-key check that locked the owner's row. Now one unique index on
 (basis_entry_id, effective_date) for late fees replaces both the basis index and the late fees'
 dedupe keys (new late fees carry none; the dedupe key is unique where present), and owner_id is not
-checked by a foreign key (see LedgerEntry.owner_id). Measured: a late fee's server cost 20.0 →
+checked by a foreign key (see LedgerEntry.owner_id): instead the database refuses to delete an
+owner, so no entry's owner can disappear. Measured: a late fee's server cost 20.0 →
 13.8 µs (bench/README.md "Late-fee accrual").
 
 Late fees posted before this migration keep their dedupe keys; they already satisfy the new index
@@ -40,7 +41,38 @@ def _sqlite() -> bool:
     return op.get_bind().dialect.name == "sqlite"
 
 
+def _refuse_deleting_owners() -> None:
+    if _sqlite():
+        op.execute(
+            "CREATE TRIGGER owner_no_delete BEFORE DELETE ON owner "
+            "BEGIN SELECT RAISE(ABORT, 'owners are kept: ledger entries name them'); END"
+        )
+        return
+    op.execute(
+        """
+        CREATE FUNCTION feesvc_keep_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'owners are kept: ledger entries name them' USING ERRCODE = 'restrict_violation';
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER owner_no_delete BEFORE DELETE ON owner FOR EACH ROW EXECUTE FUNCTION feesvc_keep_owner()"
+    )
+    op.execute(
+        "CREATE TRIGGER owner_no_truncate BEFORE TRUNCATE ON owner FOR EACH STATEMENT EXECUTE FUNCTION feesvc_keep_owner()"
+    )
+
+
+def _allow_deleting_owners() -> None:
+    op.execute("DROP TRIGGER owner_no_delete" + ("" if _sqlite() else " ON owner"))
+    if not _sqlite():
+        op.execute("DROP TRIGGER owner_no_truncate ON owner")
+        op.execute("DROP FUNCTION feesvc_keep_owner()")
+
+
 def upgrade() -> None:
+    _refuse_deleting_owners()
     op.drop_index("ix_ledger_entry_basis_entry_id", table_name="ledger_entry")
     if _sqlite():
         allow_changes(["ledger_entry"])
@@ -72,6 +104,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _allow_deleting_owners()
     op.drop_index("uq_ledger_entry_late_fee_basis_date", table_name="ledger_entry")
     op.drop_index("uq_ledger_entry_dedupe_key", table_name="ledger_entry")
     # Late fees posted since the upgrade get back the dedupe key the old schema gave them.
