@@ -164,6 +164,13 @@ def test_balance_is_always_the_sum_of_entries_and_entries_never_change(database_
     assert len(seen) >= 30
 
 
+def entry_row(estate_id: int, unit_id: int, **values: object) -> dict[str, object]:
+    """A ledger entry as a bulk run hands it over: every column, NULL unless given."""
+    columns = (c.name for c in LedgerEntry.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+    row: dict[str, object] = dict.fromkeys(columns)
+    return row | {"estate_id": estate_id, "unit_id": unit_id, "actor": "test", "created_at": utcnow(), **values}
+
+
 async def batches_of(rows: list[dict[str, object]], size: int = 1000) -> AsyncIterator[list[dict[str, object]]]:
     """Rows as a run hands them to ``stream_entry_rows``: in batches, as they are computed."""
     for start in range(0, len(rows), size):
@@ -177,28 +184,17 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
     await api.bill(estate.id, "2026-01", "2026-01-01")
 
     def row(unit_id: int, amount_fen: int, key: str) -> dict[str, object]:
-        return {
-            "estate_id": estate.id,
-            "unit_id": unit_id,
-            "owner_id": None,
-            "kind": EntryKind.adjustment,
-            "amount_fen": amount_fen,
-            "effective_date": date(2026, 2, 1),
-            "period": "2026-01",
-            "period_months": None,
-            "item": None,
-            "due_date": None,
-            "fee_standard_id": None,
-            "settles_entry_id": None,
-            "reverses_entry_id": None,
-            "basis_entry_id": None,
-            "payment_id": None,
-            "dedupe_key": key,
-            "actor": "test",
-            "reason": "测试",
-            "created_at": utcnow(),
-            "detail": {"n": 1},
-        }
+        return entry_row(
+            estate.id,
+            unit_id,
+            kind=EntryKind.adjustment,
+            amount_fen=amount_fen,
+            effective_date=date(2026, 2, 1),
+            period="2026-01",
+            dedupe_key=key,
+            reason="测试",
+            detail={"n": 1},
+        )
 
     prefix = uuid.uuid4().hex
     rows = [row(unit, 100 + i, f"{prefix}:{i}") for i, unit in enumerate(estate.unit_ids * 3000)]
@@ -216,11 +212,12 @@ async def test_streamed_entries_are_checked_and_a_taken_dedupe_key_fails_the_who
             rows = [row(estate.unit_ids[0], 5, f"{prefix}:new"), row(estate.unit_ids[1], 0, f"{prefix}:zero")]
             await stream_entry_rows(s, batches_of(rows))
         await s.rollback()
-    # The key is taken: nothing of the stream stays, on any of its connections.
+    # The key is taken: nothing of the stream stays, on any of its connections (batches of one row
+    # take turns, so every stream has some).
     fresh = [row(unit, 1, f"{prefix}:again:{unit}") for unit in estate.unit_ids]
     async with sessions() as s:
         with pytest.raises(IntegrityError):
-            await stream_entry_rows(s, batches_of([*fresh, row(estate.unit_ids[0], 1, f"{prefix}:0")]))
+            await stream_entry_rows(s, batches_of([*fresh, row(estate.unit_ids[0], 1, f"{prefix}:0")], size=1))
             await s.commit()
         await s.rollback()
     async with sessions() as s:
@@ -243,28 +240,15 @@ async def test_one_late_fee_per_charge_and_date_without_a_dedupe_key(
         ).all()
 
     def late_fee(charge_id: int | None, unit_id: int, on: date) -> dict[str, object]:
-        return {
-            "estate_id": estate.id,
-            "unit_id": unit_id,
-            "owner_id": None,
-            "kind": EntryKind.late_fee,
-            "amount_fen": 12,
-            "effective_date": on,
-            "period": "2026-01",
-            "period_months": None,
-            "item": None,
-            "due_date": None,
-            "fee_standard_id": None,
-            "settles_entry_id": None,
-            "reverses_entry_id": None,
-            "basis_entry_id": charge_id,
-            "payment_id": None,
-            "dedupe_key": None,
-            "actor": "test",
-            "reason": None,
-            "created_at": utcnow(),
-            "detail": None,
-        }
+        return entry_row(
+            estate.id,
+            unit_id,
+            kind=EntryKind.late_fee,
+            amount_fen=12,
+            effective_date=on,
+            period="2026-01",
+            basis_entry_id=charge_id,
+        )
 
     (first, first_unit), (second, second_unit) = charges
     async with sessions() as s:
@@ -277,7 +261,7 @@ async def test_one_late_fee_per_charge_and_date_without_a_dedupe_key(
     async with sessions() as s:
         with pytest.raises(IntegrityError):
             rows = [late_fee(second, second_unit, date(2026, 3, 1)), late_fee(first, first_unit, date(2026, 3, 1))]
-            await stream_entry_rows(s, batches_of(rows))
+            await stream_entry_rows(s, batches_of(rows, size=1))
             await s.commit()
         await s.rollback()
     # Another day is another late fee.
