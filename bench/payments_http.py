@@ -733,6 +733,27 @@ def payment_body(rng: random.Random, unit_id: int) -> bytes:
     return b'{"unit_id":%d,"amount_fen":%d,"method":"%s","payer_name":"bench"}' % (unit_id, amount, method.encode())
 
 
+async def post_and_tally(
+    post: PostFn, body: bytes, key: str, result: RunResult, samples: dict[str, int]
+) -> None:
+    """One payment over HTTP: a 201 counts as done; anything else (a status or a broken connection)
+    as an error, its text kept as a sample."""
+    try:
+        status, payload = await post(body, key)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
+        status, payload = -1, repr(error).encode()
+    if status == 201:
+        result.ok += 1
+    else:
+        result.errors += 1
+        sample = f"{status}: {payload[:200].decode(errors='replace')}"
+        samples[sample] = samples.get(sample, 0) + 1
+
+
+def most_frequent(samples: dict[str, int], keep: int = 5) -> list[str]:
+    return [f"{k} (x{v})" for k, v in sorted(samples.items(), key=lambda kv: -kv[1])[:keep]]
+
+
 async def http_load(
     scenario: str,
     units: list[int],
@@ -757,17 +778,8 @@ async def http_load(
             key = f"{key_prefix}-{n:03d}-{count:07d}"
             body = payment_body(rng, rng.choice(units))
             started = time.perf_counter()
-            try:
-                status, payload = await post(body, key)
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
-                status, payload = -1, repr(error).encode()
+            await post_and_tally(post, body, key, result, samples)
             latencies.append(time.perf_counter() - started)
-            if status == 201:
-                result.ok += 1
-            else:
-                result.errors += 1
-                sample = f"{status}: {payload[:200].decode(errors='replace')}"
-                samples[sample] = samples.get(sample, 0) + 1
 
     before = cpu_snapshot(server_pid)
     started = time.perf_counter()
@@ -775,7 +787,7 @@ async def http_load(
     await asyncio.gather(*(worker(n) for n in range(clients)))
     elapsed = time.perf_counter() - started
     result.cpu = cpu_split(before, cpu_snapshot(server_pid))
-    result.error_samples = [f"{k} (x{v})" for k, v in sorted(samples.items(), key=lambda kv: -kv[1])[:5]]
+    result.error_samples = most_frequent(samples)
     if not record:
         return result
     return result.finish(latencies, elapsed)
@@ -828,24 +840,15 @@ async def paced_load(
                 result.behind += 1
                 result.behind_max_ms = max(result.behind_max_ms, lag * 1000)
             body = payment_body(rng, rng.choice(units))
-            try:
-                status, payload = await post(body, f"{key_prefix}-{index:08d}")
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
-                status, payload = -1, repr(error).encode()
+            await post_and_tally(post, body, f"{key_prefix}-{index:08d}", result, samples)
             latencies.append(time.perf_counter() - due)
-            if status == 201:
-                result.ok += 1
-            else:
-                result.errors += 1
-                sample = f"{status}: {payload[:200].decode(errors='replace')}"
-                samples[sample] = samples.get(sample, 0) + 1
 
     before = cpu_snapshot(server_pid)
     start = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(clients)))
     elapsed = time.perf_counter() - start  # to the last answer: a backlog lowers the achieved rate
     result.cpu = cpu_split(before, cpu_snapshot(server_pid))
-    result.error_samples = [f"{k} (x{v})" for k, v in sorted(samples.items(), key=lambda kv: -kv[1])[:5]]
+    result.error_samples = most_frequent(samples)
     return result.finish(latencies, elapsed)
 
 
