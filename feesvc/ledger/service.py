@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, text
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, literal, text
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -270,7 +270,11 @@ async def open_entries(
 
 
 async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[OpenDebit]:
-    return (await open_debits_by_unit(session, [unit_id], as_of)).get(unit_id, [])
+    """One unit's open debits (see :func:`open_debits_by_unit`), from a statement for one unit: an
+    expanding ``IN`` list is rendered again on every execution, a cost each payment would pay."""
+    params: dict[str, Any] = {"unit_id": unit_id} if as_of is None else {"unit_id": unit_id, "as_of": as_of}
+    rows = (await session.execute(_OPEN_DEBITS[as_of is not None, True], params)).all()
+    return (await _debits_of(session, rows)).get(unit_id, [])
 
 
 async def open_debits_by_unit(
@@ -281,10 +285,14 @@ async def open_debits_by_unit(
     Columns, not entities, from statements built once. A late fee's charge is read apart only when
     it is not open itself: joining every debit to its debt let PostgreSQL hash the whole ledger for
     a billing run's batch of units."""
-    if as_of is None:
-        rows = (await session.execute(_OPEN_DEBITS, {"unit_ids": list(unit_ids)})).all()
-    else:
-        rows = (await session.execute(_OPEN_DEBITS_AS_OF, {"unit_ids": list(unit_ids), "as_of": as_of})).all()
+    params: dict[str, Any] = {"unit_ids": list(unit_ids)}
+    if as_of is not None:
+        params["as_of"] = as_of
+    rows = (await session.execute(_OPEN_DEBITS[as_of is not None, False], params)).all()
+    return await _debits_of(session, rows)
+
+
+async def _debits_of(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[int, list[OpenDebit]]:
     charges = {row.id: row for row in rows if row.kind == EntryKind.charge}
     missing = {row.basis_entry_id for row in rows if row.kind == EntryKind.late_fee} - charges.keys()
     if missing:
@@ -307,7 +315,7 @@ async def open_debits_by_unit(
     return debits
 
 
-def _open_debits_query(as_of: bool) -> Select[Any]:
+def _open_debits_query(as_of: bool, one_unit: bool) -> Select[Any]:
     entry = LedgerEntry.__table__  # type: ignore[attr-defined]
     settling = entry.alias("settling")
     day = bindparam("as_of", type_=entry.c.effective_date.type)
@@ -327,8 +335,13 @@ def _open_debits_query(as_of: bool) -> Select[Any]:
             open_fen.label("open_fen"),
         )
         .where(
-            entry.c.unit_id.in_(bindparam("unit_ids", expanding=True)),
-            entry.c.kind.in_(sorted(DEBIT_KINDS)),
+            (
+                entry.c.unit_id == bindparam("unit_id", type_=entry.c.unit_id.type)
+                if one_unit
+                else entry.c.unit_id.in_(bindparam("unit_ids", expanding=True))
+            ),
+            # Bound values, not a list: SQLAlchemy renders a list's IN again on every execution.
+            entry.c.kind.in_([literal(kind.value) for kind in sorted(DEBIT_KINDS)]),
             open_fen != 0,
         )
         .order_by(entry.c.id)
@@ -337,8 +350,10 @@ def _open_debits_query(as_of: bool) -> Select[Any]:
 
 
 _DEBT_COLUMNS = ("id", "due_date", "effective_date", "period", "item")
-_OPEN_DEBITS = _open_debits_query(as_of=False)
-_OPEN_DEBITS_AS_OF = _open_debits_query(as_of=True)
+# Keyed by (as of a date, for one unit).
+_OPEN_DEBITS = {
+    (as_of, one_unit): _open_debits_query(as_of, one_unit) for as_of in (False, True) for one_unit in (False, True)
+}
 _DEBTS = sa_select(*(LedgerEntry.__table__.c[name] for name in _DEBT_COLUMNS)).where(  # type: ignore[attr-defined]
     LedgerEntry.__table__.c.id.in_(bindparam("ids", expanding=True))  # type: ignore[attr-defined]
 )
