@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, literal, text
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, literal, text, update
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -225,11 +225,8 @@ async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterab
 
 
 async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:
-    """Serialise writers on one unit's ledger (SQLite already serialises with BEGIN IMMEDIATE)."""
-    query = select(Unit).where(Unit.id == unit_id)
-    if is_postgres(session):
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+    """Serialise writers on one unit's ledger; see :func:`lock_units`."""
+    return (await lock_units(session, [unit_id])).get(unit_id)
 
 
 # Built once: aliasing the mapped class per query cost a payment more than its SQL did.
@@ -429,11 +426,21 @@ async def _apply_credit_batch(
 
 
 async def lock_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, Unit]:
-    """Lock several units in id order (the same order everywhere, so two writers cannot deadlock)."""
-    query = select(Unit).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.id))
+    """Lock units to write their ledgers, in id order (the same order everywhere, so two writers
+    cannot deadlock), and raise each one's ``ledger_version``: a payment that read the unit without
+    the lock then finds it changed and reads again (payments.service.record_payment). SQLite's
+    BEGIN IMMEDIATE already serialises writers; the version is raised there too."""
+    locked = select(Unit.id).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.id))
     if is_postgres(session):
-        query = query.with_for_update()
-    return {unit.id: unit for unit in (await session.execute(query)).scalars() if unit.id is not None}
+        locked = locked.with_for_update()
+    raise_version = (
+        update(Unit)
+        .where(col(Unit.id).in_(locked.scalar_subquery()))
+        .values(ledger_version=col(Unit.ledger_version) + 1)
+        .returning(Unit)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return {unit.id: unit for unit in (await session.execute(raise_version)).scalars() if unit.id is not None}
 
 
 def _credit_pairs(

@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from feesvc.db import DecimalText, UTCDateTime, str_enum, utcnow
@@ -90,6 +90,9 @@ class Unit(SQLModel, table=True):
     number: str = Field(max_length=40)
     floor_area_m2: Decimal = Field(sa_type=DecimalText)
     use: UnitUse = Field(sa_type=str_enum(UnitUse))
+    # Raised by every transaction that locks the unit to write its ledger (ledger.service.lock_units),
+    # so a payment allocated from a read without the lock can be written only if nothing changed.
+    ledger_version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 class Owner(SQLModel, table=True):
