@@ -152,9 +152,11 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def read_only(session: AsyncSession) -> None:
-    """For a request that only reads, before its first query: on PostgreSQL its queries run without
-    BEGIN and ROLLBACK, two round trips fewer. Nothing is lost: under READ COMMITTED each statement
-    in a transaction takes its own snapshot anyway. (SQLite keeps its transaction: no round trips.)"""
-    if is_postgres(session):
+async def autocommit(session: AsyncSession) -> None:
+    """Before the session's first query: on PostgreSQL each statement commits on its own, without
+    BEGIN and COMMIT (two round trips). For a request that only reads (under READ COMMITTED each
+    statement in a transaction takes its own snapshot anyway) and for a write made in one statement
+    (a payment). SQLite keeps its transaction: it costs no round trips there. A session already in
+    a transaction stays in it."""
+    if is_postgres(session) and not session.in_transaction():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

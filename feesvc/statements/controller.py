@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone
 from feesvc.auth.principal import Principal
-from feesvc.db import business_today, read_only
+from feesvc.db import autocommit, business_today
 from feesvc.errors import InvalidInput
 from feesvc.registry.models import Estate
 from feesvc.registry.service import can_read_unit, get_unit, ownership_span
@@ -59,7 +59,7 @@ class StatementController(Controller):
 
         JSON by default; the printable A4 statement (物业费对账单) when ``Accept`` prefers application/pdf.
         """
-        await read_only(db)
+        await autocommit(db)
         day = as_of or business_today()
         default_from, default_to = default_range(day)
         start, end = period_from or default_from, period_to or default_to
