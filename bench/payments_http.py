@@ -875,18 +875,54 @@ CEILING_SQL = {
         "ON CONFLICT (estate_id, year) DO UPDATE SET last_seq = receipt_counter.last_seq + 1 RETURNING last_seq) "
         "INSERT INTO receipt (payment_id, estate_id, year, seq) SELECT $1, $2, $3, last_seq FROM c"
     ),
+    # The whole payment as one statement that commits on its own (no BEGIN, no COMMIT), the shape
+    # feesvc writes a payment in on PostgreSQL: raise the unit's ledger version (its row lock), then
+    # the payment, its ledger entry, the counter and the receipt as data-modifying CTEs.
+    "single": (
+        "WITH v AS (UPDATE unit SET ledger_version = ledger_version + 1 WHERE id = $2::int RETURNING id), "
+        "p AS (INSERT INTO payment (estate_id, unit_id, payer_name, amount_fen, method, external_ref, received_on, "
+        "received_at, cashier, idempotency_key, request_fingerprint) "
+        "SELECT $1::int, $2::int, 'bench', $3::bigint, 'cash', '', $4::date, now(), 'ceiling', $5::text, 'ceiling' "
+        "FROM v RETURNING id), "
+        "e AS (INSERT INTO ledger_entry (estate_id, unit_id, owner_id, kind, amount_fen, effective_date, actor, "
+        "payment_id, created_at) SELECT $1::int, $2::int, $2::int, 'prepaid_credit', -$3::bigint, $4::date, "
+        "'ceiling', p.id, now() FROM p), "
+        "c AS (INSERT INTO receipt_counter (estate_id, year, last_seq) SELECT $1::int, $6::int, 1 FROM p "
+        "ON CONFLICT (estate_id, year) DO UPDATE SET last_seq = receipt_counter.last_seq + 1 RETURNING last_seq) "
+        "INSERT INTO receipt (payment_id, estate_id, year, seq) SELECT p.id, $1::int, $6::int, c.last_seq FROM p, c"
+    ),
 }
+CEILING_SHAPES = {
+    "transaction": "asyncpg loop",
+    "tail": "asyncpg, counter+receipt in 1 stmt",
+    "single": "asyncpg, payment in 1 autocommit stmt",
+}
+
+
+async def ceiling_transaction(
+    conn: Any, shape: str, estate_id: int, unit_id: int, amount: int, today: date, key: str
+) -> None:
+    async with conn.transaction():
+        await conn.fetchrow(CEILING_SQL["lock"], unit_id)
+        payment_id = await conn.fetchval(CEILING_SQL["payment"], estate_id, unit_id, amount, today, key)
+        await conn.execute(CEILING_SQL["entry"], estate_id, unit_id, amount, today, payment_id)
+        if shape == "tail":
+            await conn.execute(CEILING_SQL["counter_receipt"], payment_id, estate_id, today.year)
+        else:
+            seq = await conn.fetchval(CEILING_SQL["counter"], estate_id, today.year)
+            await conn.execute(CEILING_SQL["receipt"], payment_id, estate_id, today.year, seq)
 
 
 async def ceiling_load(
     url: str, scenario: str, units: list[int], seconds: float, clients: int, today: date, key_prefix: str,
-    server_pid: int | None, one_statement_tail: bool = False,
+    server_pid: int | None, shape: str = "transaction",
 ) -> RunResult:  # fmt: skip
-    """The same transaction shape straight on asyncpg: the PostgreSQL ceiling for these writes."""
+    """The same writes straight on asyncpg: the PostgreSQL ceiling for them. ``shape``: the issue's
+    transaction (lock, payment, entry, counter, receipt, each a round trip), the same with the
+    counter and receipt as one statement, or the whole payment as one autocommit statement."""
     import asyncpg
 
-    driver = "asyncpg, counter+receipt in 1 stmt" if one_statement_tail else "asyncpg loop"
-    result = RunResult(scenario=scenario, driver=driver, clients=clients)
+    result = RunResult(scenario=scenario, driver=CEILING_SHAPES[shape], clients=clients)
     connections = await asyncio.gather(*(asyncpg.connect(**asyncpg_connect_args(url)) for _ in range(clients)))
     latencies: list[float] = []
     samples: dict[str, int] = {}
@@ -900,19 +936,13 @@ async def ceiling_load(
             unit_id = rng.choice(units)
             estate_id = estate_of(unit_id)
             amount = rng.randint(5_000, 30_000)
+            key = f"{key_prefix}-{n:03d}-{count:07d}"
             started = time.perf_counter()
             try:
-                async with conn.transaction():
-                    await conn.fetchrow(CEILING_SQL["lock"], unit_id)
-                    payment_id = await conn.fetchval(
-                        CEILING_SQL["payment"], estate_id, unit_id, amount, today, f"{key_prefix}-{n:03d}-{count:07d}"
-                    )
-                    await conn.execute(CEILING_SQL["entry"], estate_id, unit_id, amount, today, payment_id)
-                    if one_statement_tail:
-                        await conn.execute(CEILING_SQL["counter_receipt"], payment_id, estate_id, today.year)
-                    else:
-                        seq = await conn.fetchval(CEILING_SQL["counter"], estate_id, today.year)
-                        await conn.execute(CEILING_SQL["receipt"], payment_id, estate_id, today.year, seq)
+                if shape == "single":
+                    await conn.execute(CEILING_SQL["single"], estate_id, unit_id, amount, today, key, today.year)
+                else:
+                    await ceiling_transaction(conn, shape, estate_id, unit_id, amount, today, key)
             except asyncpg.PostgresError as error:
                 result.errors += 1
                 samples[repr(error)[:200]] = samples.get(repr(error)[:200], 0) + 1
@@ -1234,19 +1264,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     figures["runs"].append(paced)
                     log(describe(paced))
                 if not args.no_ceiling:
-                    await asyncio.sleep(1)
-                    ceiling = await ceiling_load(
-                        url, name, units, args.seconds, args.clients, today, f"ceiling-{key}", server_pid
-                    )
-                    figures["runs"].append(ceiling)
-                    log(describe(ceiling))
-                    if key == "B":
-                        tail = await ceiling_load(
-                            url, name, units, args.seconds, args.clients, today, f"ceiling1-{key}", server_pid,
-                            one_statement_tail=True,
+                    # Every shape for B (where the counter row decides); for A the issue's and feesvc's.
+                    shapes = list(CEILING_SHAPES) if key == "B" else ["transaction", "single"]
+                    for number, shape in enumerate(shapes):
+                        await asyncio.sleep(1)
+                        ceiling = await ceiling_load(
+                            url, name, units, args.seconds, args.clients, today, f"ceiling{number}-{key}", server_pid,
+                            shape,
                         )  # fmt: skip
-                        figures["runs"].append(tail)
-                        log(describe(tail))
+                        figures["runs"].append(ceiling)
+                        log(describe(ceiling))
                 if not args.no_pgbench:
                     bench = await pgbench_load(url, name, units, args.seconds, args.clients, today, workdir, server_pid)
                     if bench is not None:
