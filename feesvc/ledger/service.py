@@ -14,10 +14,10 @@ import operator
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, literal, text, update
+from sqlalchemy import ColumnElement, Select, Subquery, bindparam, func, insert, literal, text, update
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -271,6 +271,32 @@ async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = 
     expanding ``IN`` list is rendered again on every execution, a cost each payment would pay."""
     params: dict[str, Any] = {"unit_id": unit_id} if as_of is None else {"unit_id": unit_id, "as_of": as_of}
     rows = (await session.execute(_OPEN_DEBITS[as_of is not None, True], params)).all()
+    return await debits_from_rows(session, unit_id, rows)
+
+
+def open_debits_subquery() -> Subquery:
+    """One unit's open debits (bind ``unit_id``) as a subquery, for a caller that reads them with
+    other facts in one round trip; its rows, as :class:`OpenDebitRow`, go to :func:`debits_from_rows`."""
+    return _OPEN_DEBITS[False, True].subquery("open_debit")
+
+
+class OpenDebitRow(NamedTuple):
+    """A row of the open-debits statements (and of :func:`open_debits_subquery`), in their order."""
+
+    id: int
+    due_date: date | None
+    effective_date: date
+    period: str | None
+    item: str | None
+    unit_id: int
+    kind: str
+    owner_id: int | None
+    basis_entry_id: int | None
+    open_fen: int
+
+
+async def debits_from_rows(session: AsyncSession, unit_id: int, rows: Sequence[Any]) -> list[OpenDebit]:
+    """One unit's open debits from rows read with :func:`open_debits_subquery`."""
     return (await _debits_of(session, rows)).get(unit_id, [])
 
 
@@ -289,7 +315,8 @@ async def open_debits_by_unit(
     return await _debits_of(session, rows)
 
 
-async def _debits_of(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[int, list[OpenDebit]]:
+async def _debits_of(session: AsyncSession, rows: Sequence[Any]) -> dict[int, list[OpenDebit]]:
+    """Rows of the open-debits statements (:class:`OpenDebitRow`'s columns) as open debits."""
     charges = {row.id: row for row in rows if row.kind == EntryKind.charge}
     missing = {row.basis_entry_id for row in rows if row.kind == EntryKind.late_fee} - charges.keys()
     if missing:

@@ -48,12 +48,14 @@ from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import (
+    OpenDebitRow,
     append,
+    debits_from_rows,
     entry_rows,
     insert_entries,
     lock_unit,
     open_credits,
-    open_debits,
+    open_debits_subquery,
     reversal_of,
 )
 from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter, receipt_number
@@ -113,14 +115,15 @@ _ENTRY = LedgerEntry.__table__  # type: ignore[attr-defined]
 
 
 def _unit_view_query() -> Select[Any]:
-    """One round trip: the unit's estate and that estate's rules, its owner on the day, whether a
-    plan covers any of its charges, the payment already made under the idempotency key, if any,
-    and the unit's ``ledger_version``, which the payment's write checks (no lock is taken)."""
+    """One round trip, no lock: the unit's estate and that estate's rules, its owner on the day,
+    whether a plan covers any of its charges, the payment already made under the idempotency key,
+    if any, the unit's ``ledger_version``, which the payment's write checks, and, one per row, the
+    unit's open debits (the unit's facts repeated on each; one row with no debit if none is open)."""
     unit, estate, ownership = Unit.__table__, Estate.__table__, Ownership.__table__  # type: ignore[attr-defined]
     plan = InstallmentPlan.__table__  # type: ignore[attr-defined]
     has_plan = exists().where(plan.c.unit_id == unit.c.id, plan.c.state == PlanState.active)
     on = bindparam("on", type_=ownership.c.starts_on.type)
-    return (
+    view = (
         sa_select(
             unit.c.estate_id,
             estate.c.allocation_order,
@@ -135,11 +138,15 @@ def _unit_view_query() -> Select[Any]:
         .outerjoin(_PAYMENT, _PAYMENT.c.idempotency_key == bindparam("key"))
         .where(unit.c.id == bindparam("unit_id"))
         .limit(1)
+        .subquery("unit_view")
     )
+    debit = open_debits_subquery()
+    return sa_select(view, debit).select_from(view.outerjoin(debit, true())).order_by(debit.c.id)
 
 
 # Statements built once: building them per request cost more than running them.
 _UNIT_VIEW = _unit_view_query()
+_VIEW_COLUMNS = 7  # the unit's facts; the open debit's columns follow
 _UNIT = Unit.__table__  # type: ignore[attr-defined]
 
 
@@ -278,7 +285,8 @@ async def _attempt_payment(
     key taken since the read (nothing is written then)."""
     received_on = data.received_on or today
     params = {"unit_id": data.unit_id, "on": received_on, "key": idempotency_key}
-    view = (await session.execute(_UNIT_VIEW, params)).first()
+    rows = (await session.execute(_UNIT_VIEW, params)).all()
+    view = rows[0] if rows else None
     if view is None:
         existing = await find_payment_by_key(session, idempotency_key)
     else:
@@ -289,8 +297,9 @@ async def _attempt_payment(
         raise InvalidInput("a payment cannot be received in the future", field="received_on")
     if view is None:
         raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
-    estate_id, order, owner_id, planned, _, _, ledger_version = view
-    debits = await open_debits(session, data.unit_id)
+    estate_id, order, owner_id, planned, _, _, ledger_version = view[:_VIEW_COLUMNS]
+    debit_rows = [OpenDebitRow(*row[_VIEW_COLUMNS:]) for row in rows if row[_VIEW_COLUMNS] is not None]
+    debits = await debits_from_rows(session, data.unit_id, debit_rows)
     in_plan = frozenset(await covered_charge_ids(session, data.unit_id)) if planned else frozenset()
     allocations, left_over = payment_allocation(debits, data, AllocationOrder(order), owner_id, in_plan)
     payment = payment_row(data, estate_id, received_on, actor.label, idempotency_key)
