@@ -1298,9 +1298,11 @@ def describe(r: RunResult) -> str:
     return text
 
 
-def ceiling_for(runs: list[RunResult], scenario: str) -> float:
-    """The ceiling for a scenario: the best of the PostgreSQL-only runs with the brief's shape."""
-    values = [r.per_s for r in runs if r.scenario == scenario and r.driver in ("asyncpg loop", "pgbench")]
+def ceiling_for(runs: list[RunResult], scenario: str, *drivers: str) -> float:
+    """The ceiling for a scenario: the best of the PostgreSQL-only runs with the brief's transaction
+    (or with the ``drivers`` given)."""
+    drivers = drivers or (CEILING_SHAPES["transaction"], "pgbench")
+    values = [r.per_s for r in runs if r.scenario == scenario and r.driver in drivers]
     return max(values, default=0.0)
 
 
@@ -1375,7 +1377,12 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
             targets.append(f"A capacity (closed loop): {r.per_s:.0f}/s {'>=' if r.per_s >= 500 else '<'} 500/s")
         elif ceiling and not r.offered_per_s:
             ok = r.per_s >= 0.7 * ceiling and r.errors == 0
-            targets.append(f"B >= 70% of ceiling: {'met' if ok else 'MISSED'} ({100 * r.per_s / ceiling:.0f}%)")
+            # Judged on the brief's transaction; the share of feesvc's own shape is shown beside it.
+            single = ceiling_for(runs, r.scenario, CEILING_SHAPES["single"])
+            beside = f", {100 * r.per_s / single:.0f}% of the one-statement ceiling" if single else ""
+            targets.append(
+                f"B >= 70% of ceiling: {'met' if ok else 'MISSED'} ({100 * r.per_s / ceiling:.0f}%{beside})"
+            )
     if s:
         targets.append(f"statement p99 < 20 ms: {'met' if s['p99_ms'] < 20 and not s['errors'] else 'MISSED'}")
     lines.append("targets: " + "; ".join(targets))
