@@ -264,8 +264,9 @@ async def record_payment(
     read. If another writer raised it meanwhile (a payment, void, plan or billing run on the same
     unit) or took the idempotency key, nothing is written and the payment is read and allocated
     again; from the fourth attempt on it locks the unit first, so a unit under a burst of writes
-    cannot starve it. Three round trips instead of five (no BEGIN, no COMMIT). On SQLite the first
-    statement takes the database's write lock (BEGIN IMMEDIATE), so the first attempt succeeds."""
+    cannot starve it. Two round trips instead of five: no BEGIN, no COMMIT, no lock query. On
+    SQLite the first statement takes the database's write lock (BEGIN IMMEDIATE), so the first
+    attempt succeeds."""
     for attempt in itertools.count():
         if attempt < OPTIMISTIC_ATTEMPTS:
             await autocommit(session)
