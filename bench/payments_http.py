@@ -1299,10 +1299,13 @@ def describe(r: RunResult) -> str:
 
 
 def ceiling_for(runs: list[RunResult], scenario: str, *drivers: str) -> float:
-    """The ceiling for a scenario: the best of the PostgreSQL-only runs with the brief's transaction
-    (or with the ``drivers`` given)."""
-    drivers = drivers or (CEILING_SHAPES["transaction"], "pgbench")
-    values = [r.per_s for r in runs if r.scenario == scenario and r.driver in drivers]
+    """The ceiling for a scenario: the best of its PostgreSQL-only runs, whatever their shape (or of
+    the ``drivers`` given)."""
+    values = [
+        r.per_s
+        for r in runs
+        if r.scenario == scenario and not r.driver.startswith("HTTP") and (not drivers or r.driver in drivers)
+    ]
     return max(values, default=0.0)
 
 
@@ -1352,7 +1355,7 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
     lines += [
         "",
         "per s: payments (HTTP 201s) or committed transactions per second; vs ceiling: against the best "
-        "PostgreSQL-only run of the same scenario (asyncpg loop or pgbench); CPU%: of one core, "
+        "PostgreSQL-only run of the same scenario, any shape; CPU%: of one core, "
         f"averaged over the run ({os.cpu_count()} cores in all; other = whatever else ran on the machine); "
         "machine busy: of all cores; CPU ms/op: CPU time per payment (per transaction), the figure that "
         "survives a busy machine. HTTP: closed loop, each client sends its next payment when the last is "
@@ -1377,9 +1380,10 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
             targets.append(f"A capacity (closed loop): {r.per_s:.0f}/s {'>=' if r.per_s >= 500 else '<'} 500/s")
         elif ceiling and not r.offered_per_s:
             ok = r.per_s >= 0.7 * ceiling and r.errors == 0
-            # Judged on the brief's transaction; the share of feesvc's own shape is shown beside it.
-            single = ceiling_for(runs, r.scenario, CEILING_SHAPES["single"])
-            beside = f", {100 * r.per_s / single:.0f}% of the one-statement ceiling" if single else ""
+            # Judged on the best raw run of any shape; the share of the brief's own transaction (as
+            # pgbench and the plain asyncpg loop run it) is shown beside it.
+            brief = ceiling_for(runs, r.scenario, CEILING_SHAPES["transaction"], "pgbench")
+            beside = f", {100 * r.per_s / brief:.0f}% of the brief's transaction" if brief else ""
             targets.append(
                 f"B >= 70% of ceiling: {'met' if ok else 'MISSED'} ({100 * r.per_s / ceiling:.0f}%{beside})"
             )
