@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from httpx import Response
+from httpx import ASGITransport, AsyncClient, Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -45,6 +46,24 @@ class Api:
         return await self.client.post(
             path, json=body, headers=self.headers(role, kw.pop("headers", None)), **kw
         )
+
+    async def post_at_once(
+        self, path: str, bodies: list[Any], role: Role | str, headers: list[dict[str, str]]
+    ) -> list[Response]:
+        """POST every body at the same time, the requests truly overlapping. ``gather`` over
+        :meth:`post` does not overlap them: Litestar's AsyncTestClient runs each request to its end
+        in its portal thread. These go through httpx's ASGI transport inside that portal's event
+        loop, where the app and its database engine live."""
+
+        async def send_all() -> list[Response]:
+            async with AsyncClient(transport=ASGITransport(app=self.client.app), base_url="http://test") as http:
+                posts = [
+                    http.post(path, json=body, headers=self.headers(role, extra))
+                    for body, extra in zip(bodies, headers, strict=True)
+                ]
+                return list(await asyncio.gather(*posts))
+
+        return self.client.blocking_portal.call(send_all)
 
     async def put(self, path: str, body: Any, role: Role | str = Role.manager) -> Response:
         return await self.client.put(path, json=body, headers=self.headers(role))

@@ -242,7 +242,7 @@ async def test_two_runs_at_once_post_each_late_fee_once(api: Api) -> None:
     )
     await api.bill(estate.id, "2026-01", "2026-01-01")
     run = {"estate_id": estate.id, "as_of": "2026-03-31"}
-    responses = await asyncio.gather(*[api.post("/api/v1/late-fee-runs", run) for _ in range(2)])
+    responses = await api.post_at_once("/api/v1/late-fee-runs", [run, run], Role.manager, [{}, {}])
     assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
     # One run posts the three fees (390 fen each, as above); the other waits for it and posts nothing.
     assert sorted(r.json()["late_fees_posted"] for r in responses) == [0, 3]

@@ -194,16 +194,9 @@ async def test_concurrent_payments_on_one_unit_lose_nothing(api: Api) -> None:
     estate = await billed_estate(api, ["2026-01", "2026-02", "2026-03"])
     unit = estate.unit_ids[0]
     amounts = [1000 + 37 * i for i in range(20)]
-    responses = await asyncio.gather(
-        *[
-            api.post(
-                "/api/v1/payments",
-                {"unit_id": unit, "amount_fen": a, "method": "alipay"},
-                Role.cashier,
-                headers={"Idempotency-Key": key()},
-            )
-            for a in amounts
-        ]
+    bodies = [{"unit_id": unit, "amount_fen": a, "method": "alipay"} for a in amounts]
+    responses = await api.post_at_once(
+        "/api/v1/payments", bodies, Role.cashier, [{"Idempotency-Key": key()} for _ in amounts]
     )
     assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
     ledger = await api.ledger(unit)
