@@ -432,6 +432,7 @@ def late_fee_row(
         "detail": terms.detail_of(charge, computed, freezes),
     }
 
+
 async def add_court_rate(
     session: AsyncSession, actor: Principal, estate_id: int, effective_from: date, annual_rate: Decimal, basis: str
 ) -> CourtRate:
