@@ -478,12 +478,15 @@ async def test_monthly_series_each_month_at_its_end(api: Api, story: Story) -> N
         await api.get(story.url("collection-rate/monthly"), params={"from": "2026-08", "to": "2026-08", "as_of": today})
     )
     assert fixed["as_of"] == today and fixed["points"][0]["collected_fen"] == 60000
-    # November so far: B's voided August payment counts against old-arrears collection.
-    november = await api.ok(
-        await api.get(story.url("collection-rate/monthly"), params={"from": "2026-11", "to": "2026-11", "as_of": today})
+    # This month so far: B's voided August payment counts against old-arrears collection.
+    this_month = today[:7]
+    so_far = await api.ok(
+        await api.get(
+            story.url("collection-rate/monthly"), params={"from": this_month, "to": this_month, "as_of": today}
+        )
     )
-    single = await api.ok(await api.get(story.url("collection-rate"), params={"period": "2026-11", "as_of": today}))
-    assert november["points"][0]["old_arrears_collected_fen"] == single["old_arrears"]["collected_fen"] == -20000
+    single = await api.ok(await api.get(story.url("collection-rate"), params={"period": this_month, "as_of": today}))
+    assert so_far["points"][0]["old_arrears_collected_fen"] == single["old_arrears"]["collected_fen"] == -20000
     assert single["old_arrears"]["open_at_start_fen"] == 263000
     assert single["old_arrears"]["open_at_end_fen"] == 283000
 

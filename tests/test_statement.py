@@ -4,6 +4,7 @@ import uuid
 from datetime import date, timedelta
 
 from feesvc.auth.models import Role
+from feesvc.db import business_today
 from tests.support import Api, problem
 
 
@@ -20,8 +21,8 @@ async def _history(api: Api):  # type: ignore[no-untyped-def]
 async def test_statement_explains_each_charge_and_payment(api: Api) -> None:
     _, unit = await _history(api)
     statement = await api.ok(
-        await api.get(f"/api/v1/units/{unit}/statement", params={"from": "2025-11-01", "to": "2026-12-31"})
-    )
+        await api.get(f"/api/v1/units/{unit}/statement", params={"from": "2025-11-01", "to": str(business_today())})
+    )  # up to today: the payment was made today
     assert statement["opening_balance_fen"] == 21049  # October's charge, before the range
     charges = [line for line in statement["lines"] if line["kind"] == "charge"]
     assert [c["period"] for c in charges] == ["2025-11", "2025-12", "2026-01"]

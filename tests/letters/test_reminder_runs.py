@@ -24,10 +24,16 @@ from feesvc.settings import MailSettings
 from tests.support import Api, Estate, problem
 
 TODAY = business_today()
+# The latest period fell due three weeks ago, whatever today's day of the month: one open period
+# is at the friendly stage (15 days overdue), two at the formal (45), four at the final demand (90)
+# and still short of legal review (120).
+LATEST_DUE = TODAY - timedelta(days=21)
+DUE_DAY = min(LATEST_DUE.day, 28)
 
 
 def months_back(n: int) -> str:
-    first = TODAY.replace(day=1)
+    """The period ``n`` months before the latest billed one."""
+    first = LATEST_DUE.replace(day=1)
     for _ in range(n):
         first = (first - timedelta(days=1)).replace(day=1)
     return f"{first:%Y-%m}"
@@ -39,12 +45,12 @@ async def pay(api: Api, unit_id: int, amount: int) -> None:
 
 
 async def estate_in_arrears(api: Api) -> Estate:
-    """Units 0–6 billed for the last four months (due on the 1st, 200 元 a month)."""
+    """Units 0–6 billed for four months up to the latest (200 元 a month, due on ``DUE_DAY``)."""
     estate = await api.make_estate(
         units=7,
         rate="2.00",
         area="100.00",
-        settings={"due_day": 1},
+        settings={"due_day": DUE_DAY},
         effective_from="2024-01-01",
         owners_from="2024-01-01",
     )
@@ -72,8 +78,8 @@ async def test_each_unit_gets_the_letter_of_its_stage_and_a_rerun_issues_none(
     estate = await estate_in_arrears(api)
     paid_up, friendly, formal, final, complaint, held, plan = estate.unit_ids
     await pay(api, paid_up, 80000)
-    await pay(api, friendly, 60000)  # only this month open: ~3 weeks overdue
-    await pay(api, formal, 40000)  # two months open: ~7 weeks
+    await pay(api, friendly, 60000)  # only the latest period open: three weeks overdue
+    await pay(api, formal, 40000)  # two periods open: seven weeks
     await api.ok(
         await api.post(
             f"/api/v1/units/{complaint}/complaints",
@@ -86,20 +92,16 @@ async def test_each_unit_gets_the_letter_of_its_stage_and_a_rerun_issues_none(
 
     summary = await run(api, estate.id)
     kinds = summary["letters_by_kind"]
-    days_final = (TODAY - (TODAY.replace(day=1) - timedelta(days=80)).replace(day=1)).days
-    expected_final = "final_demand" if days_final >= 90 else "formal_reminder"
-    assert kinds.get("friendly_reminder") == 1
-    assert sum(kinds.values()) == 4  # friendly, formal, final-stage unit, and the "plan" unit (no plan yet)
-    assert kinds.get(expected_final, 0) >= 1
+    # friendly, formal, the final-stage unit, and the "plan" unit (no plan yet: formal)
+    assert kinds == {"friendly_reminder": 1, "formal_reminder": 2, "final_demand": 1}
     assert summary["skipped_by_reason"] == {"complaint or case pause": 1, "manual hold": 1}
     async with sessions() as s:
         letters = (await s.execute(select(Letter).where(Letter.estate_id == estate.id))).scalars().all()
     by_unit = {letter.unit_id: letter for letter in letters}
     assert paid_up not in by_unit and complaint not in by_unit and held not in by_unit
     assert by_unit[friendly].kind == "friendly_reminder" and by_unit[formal].kind == "formal_reminder"
-    assert by_unit[final].periods == [months_back(n) for n in (3, 2, 1, 0)]
-    if by_unit[final].kind == "final_demand":
-        assert by_unit[final].deadline == TODAY + timedelta(days=15)
+    assert by_unit[final].kind == "final_demand" and by_unit[final].periods == [months_back(n) for n in (3, 2, 1, 0)]
+    assert by_unit[final].deadline == TODAY + timedelta(days=15)
 
     again = await run(api, estate.id)
     assert again["letters_by_kind"] == {}
