@@ -23,7 +23,7 @@ from feesvc.auth.middleware import TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
 from feesvc.billing.controller import BillingController
-from feesvc.db import create_engine, session_factory, session_scope
+from feesvc.db import Database, create_engine, session_factory
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.latefees.controller import LateFeeController
@@ -63,8 +63,14 @@ async def provide_db(state: State, principal: Principal) -> AsyncIterator[AsyncS
     """The request's session. It takes ``principal`` only so that Litestar resolves the two one after
     the other: sibling dependencies are resolved in an anyio task group (litestar#4563), which cost a
     payment a tenth of its CPU."""
-    async for session in session_scope(state.session_factory):
+    async with state.database.session() as session:
         yield session
+
+
+def provide_database(state: State) -> Database:
+    """The engine and its sessions, for a route that picks its own way to the database (the desk)."""
+    database: Database = state.database
+    return database
 
 
 def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
@@ -95,7 +101,11 @@ class FeesvcPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend([health, *CONTROLLERS])
         app_config.dependencies.update(
-            {"db": Provide(provide_db), "principal": Provide(provide_principal, sync_to_thread=False)}
+            {
+                "db": Provide(provide_db),
+                "database": Provide(provide_database, sync_to_thread=False),
+                "principal": Provide(provide_principal, sync_to_thread=False),
+            }
         )
         app_config.exception_handlers.update(exception_handlers)
         app_config.middleware[:0] = [
@@ -108,8 +118,7 @@ class FeesvcPlugin(InitPluginProtocol):
     @asynccontextmanager
     async def _database(self, app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(self.settings.database)
-        app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
+        app.state.database = Database(engine, session_factory(engine))
         app.state.principal_cache = PrincipalCache()
         app.state.settings = self.settings
         # What is loaded by now lives as long as the process: keep it out of the collector's full

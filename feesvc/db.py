@@ -2,22 +2,30 @@
 
 SQLite is the embedded default and PostgreSQL the production database; the code in the domain
 packages is the same for both. What differs lives here: SQLite gets WAL, a busy timeout and
-``BEGIN IMMEDIATE`` (so two writers queue instead of failing with "database is locked").
+``BEGIN IMMEDIATE`` (so two writers queue instead of failing with "database is locked"); on
+PostgreSQL the desk's hottest statements can skip SQLAlchemy's execution machinery and run on the
+pooled connection's own driver (:class:`DriverStatement`, :meth:`Database.driver`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import msgspec
-from sqlalchemy import BigInteger, DateTime, Enum, Integer, String, event
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, Select, String, event
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from feesvc.settings import DatabaseSettings, get_settings
@@ -138,6 +146,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+@asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session that is rolled back unless the service committed it."""
     async with factory() as session:
@@ -160,3 +169,80 @@ async def autocommit(session: AsyncSession) -> None:
     a transaction stays in it."""
     if is_postgres(session) and not session.in_transaction():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+# What the engine's own dialect is given, so that a DriverStatement binds values exactly as a
+# statement run through SQLAlchemy does (JSON written by msgspec, enums checked, UTC timestamps).
+_DRIVER_DIALECT = PGDialect_asyncpg(json_serializer=_json_text, json_deserializer=_json_value)
+
+
+class DriverStatement:
+    """A Core statement compiled once for PostgreSQL and run straight on asyncpg.
+
+    Run through a session, a payment's two statements cost the server more CPU in SQLAlchemy
+    (session, compiled-cache lookup, parameter and result processing) than PostgreSQL spent on
+    them (bench/README.md, "Payments over HTTP"). The desk's statements therefore go to the pooled
+    connection's driver, which prepares each once per connection. The values are bound through
+    the column types' own bind processors; rows come back as asyncpg records, unprocessed (enums as
+    their text, sums of integers as Decimal). ``statement`` stays the Core construct, for SQLite
+    and for a caller inside a session's transaction.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=_DRIVER_DIALECT))
+        binds = compiled.bind_names  # each bound parameter and its name in the SQL
+        processors = {name: bind.type.bind_processor(_DRIVER_DIALECT) for bind, name in binds.items()}
+        self.statement = statement
+        self.sql = str(compiled)
+        # Values the construct carries itself (the 1 in "ledger_version + 1").
+        self._carried = {name: bind.effective_value for bind, name in binds.items() if not bind.required}
+        self._positions = [(name, processors.get(name)) for name in compiled.positiontup or ()]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The statement's positional arguments from named values, each through its type's processor."""
+        values = {**self._carried, **params} if self._carried else params
+        return [values[name] if process is None else process(values[name]) for name, process in self._positions]
+
+    async def fetch(self, connection: asyncpg.Connection, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        try:
+            return await connection.fetch(self.sql, *self.args(params))
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(self.sql, None, error) from error  # as SQLAlchemy would raise it
+
+
+@dataclass(frozen=True)
+class Database:
+    """The engine and its sessions, as a request reaches them."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return session_scope(self.sessions)
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled PostgreSQL connection's asyncpg connection, in no transaction: each statement
+        commits on its own. Checking one out costs a tenth of a session's set-up and teardown. It
+        goes back to the pool afterwards, unless a statement may have been cut off (cancellation,
+        a lost connection) or it was left in a transaction: then it is closed."""
+        assert self.is_postgres, "the driver connection is asyncpg's"
+        pooled = await self.engine.raw_connection()
+        driver: asyncpg.Connection = pooled.driver_connection
+        try:
+            yield driver
+        except BaseException as error:
+            if not isinstance(error, Exception) or isinstance(error, _LOST_CONNECTION):
+                pooled.invalidate()
+            raise
+        finally:
+            if pooled.is_valid and (driver.is_closed() or driver.is_in_transaction()):
+                pooled.invalidate()
+            pooled.close()
+
+
+_LOST_CONNECTION = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)

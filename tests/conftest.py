@@ -24,7 +24,7 @@ from feesvc.app import create_app
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.auth.service import create_token
-from feesvc.db import create_engine, session_factory
+from feesvc.db import Database, create_engine, session_factory
 from feesvc.migrate import upgrade
 from feesvc.settings import DatabaseSettings, ServerSettings, Settings
 from tests.support import Api
@@ -82,10 +82,15 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-async def sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(settings: Settings) -> AsyncIterator[Database]:
     engine = create_engine(settings.database)
-    yield session_factory(engine)
+    yield Database(engine, session_factory(engine))
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(database: Database) -> async_sessionmaker[AsyncSession]:
+    return database.sessions
 
 
 @pytest.fixture

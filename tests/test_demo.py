@@ -27,7 +27,7 @@ from feesvc.demo.plan import ARREARS_PROFILES
 from feesvc.errors import Conflict, InvalidInput
 from feesvc.latefees.service import accrue_late_fees, court_rates
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
-from feesvc.ledger.service import balance, entries_as_of, open_credits, open_debits
+from feesvc.ledger.service import balance, entries_as_of, open_credits, open_debits, open_debits_by_unit
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.payments.schemas import Designation, PaymentCreate
 from feesvc.payments.service import fingerprint, record_payment
@@ -74,6 +74,26 @@ async def test_every_balance_is_the_sum_of_its_entries_and_of_what_is_open(
             assert all(d.open_fen > 0 for d in debits)
             assert all(open_fen < 0 for _, open_fen in credits)
             assert total == sum(d.open_fen for d in debits) + sum(open_fen for _, open_fen in credits)
+
+
+async def test_one_units_debits_read_with_their_debts_match_the_batch_read(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The one-unit statement joins each late fee to its charge; the batch statement reads charges
+    that are no longer open apart. Both must give every debit the same debt, period and due date."""
+    units = list(demo.stories)
+    late_fees_of_paid_charges = 0
+    async with sessions() as s:
+        for as_of in (None, TODAY - timedelta(days=200), TODAY):
+            batch = await open_debits_by_unit(s, units, as_of)
+            for unit_id in units:
+                debits = batch.get(unit_id, [])
+                assert await open_debits(s, unit_id, as_of) == debits
+                open_ids = {d.entry_id for d in debits}
+                late_fees_of_paid_charges += sum(
+                    d.kind is EntryKind.late_fee and d.debt_id not in open_ids for d in debits
+                )
+    assert late_fees_of_paid_charges  # the case the join is for: a late fee whose charge is paid
 
 
 async def test_every_arrears_profile_is_in_arrears_and_on_time_payers_are_not(

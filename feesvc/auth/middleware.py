@@ -21,7 +21,7 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         state = connection.app.state
         cache: PrincipalCache = state.principal_cache
-        principal = await cache.principal_for(state.session_factory, token.strip())
+        principal = await cache.principal_for(state.database.sessions, token.strip())
         if principal is None:
             raise NotAuthorizedException(
                 "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}

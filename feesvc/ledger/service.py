@@ -14,10 +14,10 @@ import operator
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, Select, Subquery, bindparam, func, insert, literal, text, update
+from sqlalchemy import ColumnElement, Select, Subquery, bindparam, case, func, insert, literal, text, update
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -267,37 +267,41 @@ async def open_entries(
 
 
 async def open_debits(session: AsyncSession, unit_id: int, as_of: date | None = None) -> list[OpenDebit]:
-    """One unit's open debits (see :func:`open_debits_by_unit`), from a statement for one unit: an
-    expanding ``IN`` list is rendered again on every execution, a cost each payment would pay."""
+    """One unit's open debits (see :func:`open_debits_by_unit`), from a statement for one unit that
+    also reads each late fee's charge: an expanding ``IN`` list is rendered again on every
+    execution, a cost each payment would pay, and a second query a round trip."""
     params: dict[str, Any] = {"unit_id": unit_id} if as_of is None else {"unit_id": unit_id, "as_of": as_of}
     rows = (await session.execute(_OPEN_DEBITS[as_of is not None, True], params)).all()
-    return await debits_from_rows(session, unit_id, rows)
+    return debits_from_rows(rows)
 
 
 def open_debits_subquery() -> Subquery:
     """One unit's open debits (bind ``unit_id``) as a subquery, for a caller that reads them with
-    other facts in one round trip; its rows, as :class:`OpenDebitRow`, go to :func:`debits_from_rows`."""
+    other facts in one round trip; its rows go to :func:`debits_from_rows`. Its ``debt_id`` column is
+    the debt each debit belongs to."""
     return _OPEN_DEBITS[False, True].subquery("open_debit")
 
 
-class OpenDebitRow(NamedTuple):
-    """A row of the open-debits statements (and of :func:`open_debits_subquery`), in their order."""
-
-    id: int
-    due_date: date | None
-    effective_date: date
-    period: str | None
-    item: str | None
-    unit_id: int
-    kind: str
-    owner_id: int | None
-    basis_entry_id: int | None
-    open_fen: int
+UNIT_DEBIT_COLUMNS = 9
 
 
-async def debits_from_rows(session: AsyncSession, unit_id: int, rows: Sequence[Any]) -> list[OpenDebit]:
-    """One unit's open debits from rows read with :func:`open_debits_subquery`."""
-    return (await _debits_of(session, rows)).get(unit_id, [])
+def debits_from_rows(rows: Iterable[Sequence[Any]]) -> list[OpenDebit]:
+    """One unit's open debits from the rows of its statement: the debit (id, kind, owner, what is
+    open on it), then the debt it belongs to (id, due date, effective date, period, item), which is
+    the debit itself for a charge and its charge for a late fee."""
+    return [
+        OpenDebit(
+            entry_id=entry_id,
+            kind=EntryKind(kind),
+            open_fen=int(open_fen),
+            debt_id=debt_id,
+            debt_due=due_date or effective_date,
+            period=period,
+            owner_id=owner_id,
+            item=item,
+        )
+        for entry_id, kind, owner_id, open_fen, debt_id, due_date, effective_date, period, item in rows
+    ]
 
 
 async def open_debits_by_unit(
@@ -316,7 +320,7 @@ async def open_debits_by_unit(
 
 
 async def _debits_of(session: AsyncSession, rows: Sequence[Any]) -> dict[int, list[OpenDebit]]:
-    """Rows of the open-debits statements (:class:`OpenDebitRow`'s columns) as open debits."""
+    """Rows of the several-units open-debits statement as open debits."""
     charges = {row.id: row for row in rows if row.kind == EntryKind.charge}
     missing = {row.basis_entry_id for row in rows if row.kind == EntryKind.late_fee} - charges.keys()
     if missing:
@@ -340,6 +344,10 @@ async def _debits_of(session: AsyncSession, rows: Sequence[Any]) -> dict[int, li
 
 
 def _open_debits_query(as_of: bool, one_unit: bool) -> Select[Any]:
+    """Open charges and late fees: for several units, the debits (a late fee's charge is read apart
+    by :func:`_debits_of`); for one unit, as :func:`debits_from_rows` reads them, each late fee
+    joined to its charge (a few index lookups for one unit, where for a batch of units PostgreSQL
+    hashed the whole ledger)."""
     entry = LedgerEntry.__table__  # type: ignore[attr-defined]
     settling = entry.alias("settling")
     day = bindparam("as_of", type_=entry.c.effective_date.type)
@@ -349,28 +357,42 @@ def _open_debits_query(as_of: bool, one_unit: bool) -> Select[Any]:
     if as_of:
         settled = settled.where(settling.c.effective_date <= day)
     open_fen = entry.c.amount_fen + settled.correlate(entry).scalar_subquery()
-    query = (
-        sa_select(
+    filters = [
+        # Bound values, not a list: SQLAlchemy renders a list's IN again on every execution.
+        entry.c.kind.in_([literal(kind.value) for kind in sorted(DEBIT_KINDS)]),
+        open_fen != 0,
+    ]
+    if as_of:
+        filters.append(entry.c.effective_date <= day)
+    if not one_unit:
+        columns = [
             *(entry.c[name] for name in _DEBT_COLUMNS),
             entry.c.unit_id,
             entry.c.kind,
             entry.c.owner_id,
             entry.c.basis_entry_id,
             open_fen.label("open_fen"),
-        )
-        .where(
-            (
-                entry.c.unit_id == bindparam("unit_id", type_=entry.c.unit_id.type)
-                if one_unit
-                else entry.c.unit_id.in_(bindparam("unit_ids", expanding=True))
-            ),
-            # Bound values, not a list: SQLAlchemy renders a list's IN again on every execution.
-            entry.c.kind.in_([literal(kind.value) for kind in sorted(DEBIT_KINDS)]),
-            open_fen != 0,
-        )
+        ]
+        unit = entry.c.unit_id.in_(bindparam("unit_ids", expanding=True))
+        return sa_select(*columns).where(unit, *filters).order_by(entry.c.id)
+    charge = entry.alias("charge")  # a late fee's; none for a charge, its own debt
+    columns = [
+        entry.c.id,
+        entry.c.kind,
+        entry.c.owner_id,
+        open_fen.label("open_fen"),
+        *(
+            case((charge.c.id.is_(None), entry.c[name]), else_=charge.c[name]).label(f"debt_{name}")
+            for name in _DEBT_COLUMNS
+        ),
+    ]
+    unit = entry.c.unit_id == bindparam("unit_id", type_=entry.c.unit_id.type)
+    return (
+        sa_select(*columns)
+        .select_from(entry.outerjoin(charge, charge.c.id == entry.c.basis_entry_id))
+        .where(unit, *filters)
         .order_by(entry.c.id)
     )
-    return query.where(entry.c.effective_date <= day) if as_of else query
 
 
 _DEBT_COLUMNS = ("id", "due_date", "effective_date", "period", "item")

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import desk, managers
 from feesvc.auth.principal import Principal
-from feesvc.db import business_today
+from feesvc.db import Database, business_today
 from feesvc.payments import service
 from feesvc.payments.receipt import receipt_file
 from feesvc.payments.schemas import CashUpOut, PaymentCreate, PaymentOut, RefundCreate, RefundOut, VoidCreate
@@ -32,10 +32,10 @@ class PaymentController(Controller):
 
     @post("/payments", guards=[desk])
     async def record(
-        self, db: AsyncSession, principal: Principal, data: PaymentCreate, idempotency_key: IdempotencyKey
+        self, database: Database, principal: Principal, data: PaymentCreate, idempotency_key: IdempotencyKey
     ) -> Response[PaymentOut]:
         """Record a payment at the desk. A retry with the same key and body returns the first result."""
-        payment, created = await service.record_payment(db, principal, data, idempotency_key, business_today())
+        payment, created = await service.post_payment(database, principal, data, idempotency_key, business_today())
         return Response(payment, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 
     @get("/payments/{payment_id:int}", guards=[desk])

@@ -1,28 +1,27 @@
 """Recording payments at the desk, voiding them, refunding credit, and the daily cash-up.
 
-A payment reads its unit (rules, owner, open debits), allocates, and writes the payment, its ledger
-entries and its receipt, the number taken last so the per-estate counter row is held only until
-commit. On PostgreSQL the read takes no lock and the write is one statement that commits on its
-own, guarded by the unit's ``ledger_version`` (see :func:`record_payment`); on SQLite the whole
-payment is one transaction under the database's write lock.
+A payment reads its unit (rules, owner, open debits with their debts), allocates, and writes the
+payment, its ledger entries and its receipt, the number taken last so the per-estate counter row is
+held only until commit. At the desk on PostgreSQL the read takes no lock and the write is one
+statement that commits on its own, guarded by the unit's ``ledger_version``, both run straight on
+the driver (:func:`post_payment`); otherwise, and on SQLite, the payment is one transaction with
+the unit locked (:func:`record_payment`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 import msgspec
 from sqlalchemy import (
-    BindParameter,
     Select,
     String,
-    Update,
     and_,
     bindparam,
     cast,
@@ -43,12 +42,11 @@ from sqlmodel import col, select
 from feesvc.audit.models import AuditEvent
 from feesvc.audit.service import audit_row, record_audit
 from feesvc.auth.principal import Principal
-from feesvc.db import autocommit, is_postgres, utcnow
+from feesvc.db import Database, DriverStatement, is_postgres, utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import (
-    OpenDebitRow,
     append,
     debits_from_rows,
     entry_rows,
@@ -69,8 +67,7 @@ from feesvc.payments.schemas import (
     RefundCreate,
     RefundOut,
 )
-from feesvc.plans.models import InstallmentPlan, PlanState
-from feesvc.plans.service import covered_charge_ids
+from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 
@@ -112,23 +109,24 @@ _PAYMENT = Payment.__table__  # type: ignore[attr-defined]
 _RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
 _COUNTER = ReceiptCounter.__table__  # type: ignore[attr-defined]
 _ENTRY = LedgerEntry.__table__  # type: ignore[attr-defined]
+_UNIT = Unit.__table__  # type: ignore[attr-defined]
 
 
 def _unit_view_query() -> Select[Any]:
-    """One round trip, no lock: the unit's estate and that estate's rules, its owner on the day,
-    whether a plan covers any of its charges, the payment already made under the idempotency key,
-    if any, the unit's ``ledger_version``, which the payment's write checks, and, one per row, the
-    unit's open debits (the unit's facts repeated on each; one row with no debit if none is open)."""
+    """Everything a payment is decided on, in one round trip and without a lock: the unit's estate
+    and that estate's allocation order, its owner on the day, the payment already made under the
+    idempotency key, if any, and the unit's ``ledger_version``, which the payment's write checks;
+    then, one per row, the unit's open debits with their debts and whether an active installment
+    plan covers that debt (the unit's facts repeated on each row; one row with no debit if none is
+    open)."""
     unit, estate, ownership = Unit.__table__, Estate.__table__, Ownership.__table__  # type: ignore[attr-defined]
-    plan = InstallmentPlan.__table__  # type: ignore[attr-defined]
-    has_plan = exists().where(plan.c.unit_id == unit.c.id, plan.c.state == PlanState.active)
+    plan, plan_charge = InstallmentPlan.__table__, PlanCharge.__table__  # type: ignore[attr-defined]
     on = bindparam("on", type_=ownership.c.starts_on.type)
     view = (
         sa_select(
             unit.c.estate_id,
             estate.c.allocation_order,
             ownership.c.owner_id,
-            has_plan,
             _PAYMENT.c.id,
             _PAYMENT.c.request_fingerprint,
             unit.c.ledger_version,
@@ -141,27 +139,97 @@ def _unit_view_query() -> Select[Any]:
         .subquery("unit_view")
     )
     debit = open_debits_subquery()
-    return sa_select(view, debit).select_from(view.outerjoin(debit, true())).order_by(debit.c.id)
+    planned = exists().where(
+        plan_charge.c.entry_id == debit.c.debt_id,
+        plan.c.id == plan_charge.c.plan_id,
+        plan.c.state == PlanState.active,
+    )
+    return sa_select(view, debit, planned).select_from(view.outerjoin(debit, true())).order_by(debit.c.id)
 
 
 # Statements built once: building them per request cost more than running them.
-_UNIT_VIEW = _unit_view_query()
-_VIEW_COLUMNS = 7  # the unit's facts; the open debit's columns follow
-_UNIT = Unit.__table__  # type: ignore[attr-defined]
+_UNIT_VIEW = DriverStatement(_unit_view_query())
+_VIEW_COLUMNS = 6  # the unit's facts; then the open debit's columns, then whether a plan covers its debt
 
 
-def _raise_ledger_version(unit_id: BindParameter[Any]) -> Update:
-    """Raise the unit's ledger version if it is still the one the payment read (``seen_version``);
-    returns the unit's id, or nothing if another writer raised it meanwhile."""
-    return (
-        update(_UNIT)
-        .where(_UNIT.c.id == unit_id, _UNIT.c.ledger_version == bindparam("seen_version"))
-        .values(ledger_version=_UNIT.c.ledger_version + 1)
-        .returning(_UNIT.c.id)
+@dataclass(frozen=True)
+class UnitView:
+    """What the unit view read says of the unit, its debits and the idempotency key."""
+
+    estate_id: int
+    allocation_order: AllocationOrder
+    owner_id: int | None
+    # The payment already made under the key (its id and request fingerprint), if any.
+    existing: tuple[int, str] | None
+    ledger_version: int
+    debits: list[OpenDebit]
+    # Debts under an active installment plan: their late fees are settled last.
+    in_plan: frozenset[int]
+
+
+def unit_view(rows: Sequence[Sequence[Any]]) -> UnitView | None:
+    """The unit view's rows (SQLAlchemy rows or asyncpg records) as a :class:`UnitView`; None if
+    there is no such unit."""
+    if not rows:
+        return None
+    estate_id, order, owner_id, payment_id, first_fingerprint, ledger_version = rows[0][:_VIEW_COLUMNS]
+    debit_rows = [row for row in rows if row[_VIEW_COLUMNS] is not None]
+    debits = debits_from_rows(row[_VIEW_COLUMNS:-1] for row in debit_rows)
+    in_plan = frozenset(d.debt_id for d, row in zip(debits, debit_rows, strict=True) if row[-1])
+    return UnitView(
+        estate_id=estate_id,
+        allocation_order=AllocationOrder(order),
+        owner_id=owner_id,
+        existing=None if payment_id is None else (payment_id, first_fingerprint),
+        ledger_version=ledger_version,
+        debits=debits,
+        in_plan=in_plan,
     )
 
 
-_RAISE_LEDGER_VERSION = _raise_ledger_version(bindparam("unit_id"))
+@dataclass(frozen=True)
+class PreparedPayment:
+    """A payment decided on a unit view: its row, its ledger rows and its audit detail, ready to write."""
+
+    payment: dict[str, Any]
+    entries: list[dict[str, Any]]
+    audit: dict[str, Any]
+    allocations: list[AllocationOut]
+    prepaid_credit_fen: int
+
+
+def prepare_payment(
+    view: UnitView, data: PaymentCreate, actor: Principal, idempotency_key: str, today: date
+) -> PreparedPayment:
+    """Allocate the payment over what the view shows open and make the rows that record it."""
+    received_on = data.received_on or today
+    if received_on > today:
+        raise InvalidInput("a payment cannot be received in the future", field="received_on")
+    allocations, left_over = payment_allocation(view.debits, data, view.allocation_order, view.owner_id, view.in_plan)
+    payment = payment_row(data, view.estate_id, received_on, actor.label, idempotency_key)
+    by_id = {d.entry_id: d for d in view.debits}
+    settled = [(a, by_id[a.entry_id]) for a in allocations]
+    entries = [
+        payment_entry(payment, view.owner_id, EntryKind.payment, a.amount_fen, a.entry_id, d.period) for a, d in settled
+    ]
+    if left_over:
+        entries.append(payment_entry(payment, view.owner_id, EntryKind.prepaid_credit, left_over))
+    return PreparedPayment(
+        payment=payment,
+        entries=entries,
+        audit={"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method},
+        allocations=[AllocationOut(a.entry_id, d.kind, d.period, d.item, a.amount_fen) for a, d in settled],
+        prepaid_credit_fen=left_over,
+    )
+
+
+def _answer(payment_id: int, receipt: str, prepared: PreparedPayment) -> PaymentOut:
+    """The response from what was just written; a retry reads the same back through payment_out."""
+    return _payment_out(
+        payment_id, prepared.payment, receipt, prepared.allocations, prepared.prepaid_credit_fen, voided=False
+    )
+
+
 _FIND_BY_KEY = sa_select(_PAYMENT.c.id, _PAYMENT.c.request_fingerprint).where(
     _PAYMENT.c.idempotency_key == bindparam("key")
 )
@@ -250,77 +318,64 @@ async def _replay(session: AsyncSession, existing: tuple[int, str], data: Paymen
     return await payment_out(session, payment_id)
 
 
-# Unlocked reads a concurrent writer may outdate before a payment takes the unit's lock to read.
+# Unlocked attempts at a payment on PostgreSQL before it locks the unit to read.
 OPTIMISTIC_ATTEMPTS = 3
+
+
+async def post_payment(
+    database: Database, actor: Principal, data: PaymentCreate, idempotency_key: str, today: date
+) -> tuple[PaymentOut, bool]:
+    """The desk's payment; returns it and whether it was new (False: a retry of an earlier request).
+
+    On PostgreSQL, on a pooled connection's own driver and in no transaction: the unit view is read
+    without a lock, and the payment written in one statement that commits on its own and first
+    raises the unit's ``ledger_version`` from the value read (:func:`_write_statement`). If another
+    writer raised it meanwhile (a payment, void, plan or billing run on the same unit) or took the
+    key, nothing was written, and the payment is read and allocated again. Two statements, no
+    BEGIN, COMMIT or lock, and no SQLAlchemy session: together they cost more CPU than the
+    payment's SQL (bench/README.md). A retried key, an unknown unit, or a fourth attempt (a unit
+    under a burst of writes must not starve a payment) go to :func:`record_payment`, which locks the
+    unit first; SQLite always does (its first write takes the database's write lock)."""
+    if database.is_postgres and OPTIMISTIC_ATTEMPTS:
+        params = {"unit_id": data.unit_id, "on": data.received_on or today, "key": idempotency_key}
+        async with database.driver() as driver:
+            for _ in range(OPTIMISTIC_ATTEMPTS):
+                view = unit_view(await _UNIT_VIEW.fetch(driver, params))
+                if view is None or view.existing is not None:
+                    break
+                prepared = prepare_payment(view, data, actor, idempotency_key, today)
+                statement = _write_statement(len(prepared.entries))
+                written = await statement.fetch(driver, _write_params(actor, prepared, view.ledger_version))
+                if written:
+                    payment_id, seq = written[0]
+                    year = prepared.payment["received_on"].year
+                    return _answer(payment_id, receipt_number(year, seq), prepared), True
+    async with database.session() as session:
+        return await record_payment(session, actor, data, idempotency_key, today)
 
 
 async def record_payment(
     session: AsyncSession, actor: Principal, data: PaymentCreate, idempotency_key: str, today: date
 ) -> tuple[PaymentOut, bool]:
-    """Post a payment; returns it and whether it was new (False: a retry of an earlier request).
-
-    On PostgreSQL the unit is read without a lock or a transaction, and the payment written in one
-    statement that commits on its own and first raises the unit's ``ledger_version`` from the value
-    read. If another writer raised it meanwhile (a payment, void, plan or billing run on the same
-    unit) or took the idempotency key, nothing is written and the payment is read and allocated
-    again; from the fourth attempt on it locks the unit first, so a unit under a burst of writes
-    cannot starve it. Two round trips instead of five: no BEGIN, no COMMIT, no lock query. On
-    SQLite the first statement takes the database's write lock (BEGIN IMMEDIATE), so the first
-    attempt succeeds."""
-    for attempt in itertools.count():
-        if attempt < OPTIMISTIC_ATTEMPTS:
-            await autocommit(session)
-        else:
-            await lock_unit(session, data.unit_id)
-        outcome = await _attempt_payment(session, actor, data, idempotency_key, today)
-        if outcome is not None:
-            return outcome
-        await session.rollback()  # the next attempt starts afresh, on PostgreSQL without a transaction
-    raise AssertionError("unreachable")
-
-
-async def _attempt_payment(
-    session: AsyncSession, actor: Principal, data: PaymentCreate, idempotency_key: str, today: date
-) -> tuple[PaymentOut, bool] | None:
-    """One read, allocation and write of a payment; None if the write found the unit changed or the
-    key taken since the read (nothing is written then)."""
-    received_on = data.received_on or today
-    params = {"unit_id": data.unit_id, "on": received_on, "key": idempotency_key}
-    rows = (await session.execute(_UNIT_VIEW, params)).all()
-    view = rows[0] if rows else None
-    if view is None:
-        existing = await find_payment_by_key(session, idempotency_key)
-    else:
-        existing = None if view[4] is None else (view[4], view[5])
+    """Post a payment in one transaction, the unit locked first; returns it and whether it was new.
+    The desk goes through :func:`post_payment`, which tries without the lock first on PostgreSQL."""
+    await lock_unit(session, data.unit_id)
+    params = {"unit_id": data.unit_id, "on": data.received_on or today, "key": idempotency_key}
+    view = unit_view((await session.execute(_UNIT_VIEW.statement, params)).all())
+    existing = await find_payment_by_key(session, idempotency_key) if view is None else view.existing
     if existing is not None:
         return await _replay(session, existing, data), False
-    if received_on > today:
-        raise InvalidInput("a payment cannot be received in the future", field="received_on")
     if view is None:
         raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
-    estate_id, order, owner_id, planned, _, _, ledger_version = view[:_VIEW_COLUMNS]
-    debit_rows = [OpenDebitRow(*row[_VIEW_COLUMNS:]) for row in rows if row[_VIEW_COLUMNS] is not None]
-    debits = await debits_from_rows(session, data.unit_id, debit_rows)
-    in_plan = frozenset(await covered_charge_ids(session, data.unit_id)) if planned else frozenset()
-    allocations, left_over = payment_allocation(debits, data, AllocationOrder(order), owner_id, in_plan)
-    payment = payment_row(data, estate_id, received_on, actor.label, idempotency_key)
-    by_id = {d.entry_id: d for d in debits}
-    entries = [
-        payment_entry(payment, owner_id, EntryKind.payment, a.amount_fen, a.entry_id, by_id[a.entry_id].period)
-        for a in allocations
-    ]
-    if left_over:
-        entries.append(payment_entry(payment, owner_id, EntryKind.prepaid_credit, left_over))
-    audit = {"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method}
-    written = await _write_payment(session, actor, payment, entries, audit, ledger_version)
-    if written is None:
-        return None
-    payment_id, number = written
+    prepared = prepare_payment(view, data, actor, idempotency_key, today)
+    written = await _write_locked(session, actor, prepared, view.ledger_version)
+    if written is None:  # a concurrent request (for another unit) took the key first
+        await session.rollback()
+        existing = await find_payment_by_key(session, idempotency_key)
+        assert existing is not None
+        return await _replay(session, existing, data), False
     await session.commit()
-    # Answer from what was just written; a retry reads the same back through payment_out.
-    settled = [(a, by_id[a.entry_id]) for a in allocations]
-    lines = [AllocationOut(a.entry_id, d.kind, d.period, d.item, a.amount_fen) for a, d in settled]
-    return _payment_out(payment_id, payment, number, lines, left_over, voided=False), True
+    return _answer(*written, prepared), True
 
 
 async def issue_receipt(session: AsyncSession, payment_id: int, estate_id: int, received_on: date) -> str:
@@ -330,57 +385,64 @@ async def issue_receipt(session: AsyncSession, payment_id: int, estate_id: int, 
     return receipt_number(received_on.year, seq)
 
 
-async def _write_payment(
-    session: AsyncSession,
-    actor: Principal,
-    payment: dict[str, Any],
-    entries: list[dict[str, Any]],
-    audit_detail: dict[str, Any],
-    ledger_version: int,
+async def _write_locked(
+    session: AsyncSession, actor: Principal, prepared: PreparedPayment, ledger_version: int
 ) -> tuple[int, str] | None:
-    """Raise the unit's ledger version from ``ledger_version``, insert the payment, its ledger rows
-    and its audit event, then number its receipt; return the payment's id and receipt number, or
-    None (nothing written) when the unit's version has moved on or a concurrent request committed
-    the same idempotency key first.
-
-    On PostgreSQL in one statement, the receipt's counter row last: a round trip costs the server
-    more than these rows do, and the counter is held from that statement to its commit."""
+    """Write a payment inside the session's transaction, the unit locked: the payment, its ledger
+    rows and audit event, then its receipt. Returns its id and receipt number, or None (nothing
+    written) when a concurrent request committed the same idempotency key first. On PostgreSQL
+    the one statement the desk writes (:func:`_write_statement`); on SQLite one statement a row,
+    under the database's write lock."""
+    payment = prepared.payment
     received_on: date = payment["received_on"]
-    if not is_postgres(session):
-        version = {"unit_id": payment["unit_id"], "seen_version": ledger_version}
-        if (await session.execute(_RAISE_LEDGER_VERSION, version)).first() is None:
-            return None
-        payment_id = await add_payment(session, payment)
-        if payment_id is None:
-            return None
-        await insert_entries(session, [{**e, "payment_id": payment_id} for e in entries])
-        await record_audit(session, actor, "payment.record", "payment", payment_id, audit_detail)
-        return payment_id, await issue_receipt(session, payment_id, payment["estate_id"], received_on)
-    params = {f"p_{name}": value for name, value in payment.items()} | {"p_received_at": utcnow()}
-    for i, row in enumerate(entry_rows(entries)):
-        params |= {f"e{i}_{name}": value for name, value in row.items()}
-    audit = audit_row(actor, "payment.record", "payment", None, audit_detail)
-    params |= {f"a_{name}": value for name, value in audit.items() if name != "entity_id"}
-    params["receipt_year"] = received_on.year
-    params["seen_version"] = ledger_version
-    row = (await session.execute(_write_payment_postgres(len(entries)), params)).first()
-    if row is None:
+    if is_postgres(session):
+        statement = _write_statement(len(prepared.entries)).statement
+        row = (await session.execute(statement, _write_params(actor, prepared, ledger_version))).first()
+        return None if row is None else (row[0], receipt_number(received_on.year, row[1]))
+    payment_id = await add_payment(session, payment)
+    if payment_id is None:
         return None
-    return row[0], receipt_number(received_on.year, row[1])
+    await insert_entries(session, [{**e, "payment_id": payment_id} for e in prepared.entries])
+    await record_audit(session, actor, "payment.record", "payment", payment_id, prepared.audit)
+    return payment_id, await issue_receipt(session, payment_id, payment["estate_id"], received_on)
+
+
+def _write_params(actor: Principal, prepared: PreparedPayment, ledger_version: int) -> dict[str, Any]:
+    """The named values of :func:`_write_statement` for a prepared payment."""
+    params = {f"p_{name}": value for name, value in prepared.payment.items()} | {"p_received_at": utcnow()}
+    for i, row in enumerate(entry_rows(prepared.entries)):
+        params |= {f"e{i}_{name}": value for name, value in row.items()}
+    audit = audit_row(actor, "payment.record", "payment", None, prepared.audit)
+    params |= {f"a_{name}": value for name, value in audit.items() if name != "entity_id"}
+    params["receipt_year"] = prepared.payment["received_on"].year
+    params["seen_version"] = ledger_version
+    return params
 
 
 @lru_cache(maxsize=64)
-def _write_payment_postgres(entry_count: int) -> Select[Any]:
-    """``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` from the row that raised the unit's
-    ledger version (:func:`_raise_ledger_version` as a CTE), with the ledger rows, the audit event and
-    the receipt (the counter upsert and the receipt row, as ``_NUMBER_RECEIPT_POSTGRES``) as
-    data-modifying CTEs that take the new id. If the version had moved on (a concurrent writer
-    waited for is re-checked on its new row) or the key was taken, they insert nothing and no number
-    is used. One statement per number of ledger rows, built once; it answers the payment's
-    id and its receipt's sequence number."""
+def _write_statement(entry_count: int) -> DriverStatement:
+    """A payment with ``entry_count`` ledger rows, written in one PostgreSQL statement that answers
+    the payment's id and its receipt's sequence number, or nothing.
+
+    ``UPDATE unit SET ledger_version = ledger_version + 1 WHERE id = … AND ledger_version = :seen``
+    as a CTE, then ``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` from the row it
+    returns, with the ledger rows, the audit event and the receipt (the counter upsert and the
+    receipt row, as ``_NUMBER_RECEIPT_POSTGRES``) as data-modifying CTEs that take the new id. If
+    the version had moved on (a concurrent writer waited for is re-checked on its new row) or the
+    key was taken, they insert nothing and no number is used. One per number of ledger rows, built
+    once."""
     audit_table = AuditEvent.__table__  # type: ignore[attr-defined]
     payment_columns = [c for c in _PAYMENT.columns if c.name != "id"]
-    unit_version = _raise_ledger_version(bindparam("p_unit_id", type_=_PAYMENT.c.unit_id.type)).cte("unit_version")
+    unit_version = (
+        update(_UNIT)
+        .where(
+            _UNIT.c.id == bindparam("p_unit_id", type_=_PAYMENT.c.unit_id.type),
+            _UNIT.c.ledger_version == bindparam("seen_version"),
+        )
+        .values(ledger_version=_UNIT.c.ledger_version + 1)
+        .returning(_UNIT.c.id)
+        .cte("unit_version")
+    )
     new = (
         postgresql.insert(_PAYMENT)
         .from_select(
@@ -422,7 +484,8 @@ def _write_payment_postgres(entry_count: int) -> Select[Any]:
         .returning(_RECEIPT.c.payment_id, _RECEIPT.c.seq)
         .cte("new_receipt")
     )
-    return sa_select(receipt.c.payment_id, receipt.c.seq).add_cte(entries.cte("new_entries"), audit.cte("new_audit"))
+    written = sa_select(receipt.c.payment_id, receipt.c.seq)
+    return DriverStatement(written.add_cte(entries.cte("new_entries"), audit.cte("new_audit")))
 
 
 def payment_entry(
