@@ -59,15 +59,16 @@ CONTROLLERS = [
 PUBLIC_PATHS = ["^/schema", "^/health"]
 
 
+# Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
+# dependencies are resolved in an anyio task group (litestar#4563), which cost a payment a tenth of
+# its CPU.
 async def provide_db(state: State, principal: Principal) -> AsyncIterator[AsyncSession]:
-    """The request's session. It takes ``principal`` only so that Litestar resolves the two one after
-    the other: sibling dependencies are resolved in an anyio task group (litestar#4563), which cost a
-    payment a tenth of its CPU."""
+    """The request's session."""
     async with state.database.session() as session:
         yield session
 
 
-def provide_database(state: State) -> Database:
+def provide_database(state: State, principal: Principal) -> Database:
     """The engine and its sessions, for a route that picks its own way to the database (the desk)."""
     database: Database = state.database
     return database
