@@ -9,10 +9,11 @@ pooled connection's own driver (:class:`DriverStatement`, :meth:`Database.driver
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -216,6 +217,19 @@ class Database:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    _hot_rows: dict[Hashable, asyncio.Semaphore] = field(default_factory=dict, compare=False, repr=False)
+
+    def hot_row(self, key: Hashable, writers: int) -> asyncio.Semaphore:
+        """Let at most ``writers`` of this process's statements at a time go for one hot row (a
+        counter every payment of an estate updates), the rest waiting here. PostgreSQL queues the
+        writers of a row as sleeping server processes, and every hand-over wakes one and works its
+        lock tables: with 32 payments on one estate that cost 0.4 ms of server CPU a payment, a
+        third of all PostgreSQL spent on them (bench/README.md); waiting on the event loop costs
+        nothing. Each worker process keeps its own."""
+        gate = self._hot_rows.get(key)
+        if gate is None:
+            gate = self._hot_rows[key] = asyncio.Semaphore(writers)
+        return gate
 
     @property
     def is_postgres(self) -> bool:
