@@ -39,7 +39,8 @@ KINDS_NEEDING_REASON = frozenset({EntryKind.waiver, EntryKind.reversal, EntryKin
 class LedgerEntry(SQLModel, table=True):
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        Index("ix_ledger_entry_unit_date", "unit_id", "effective_date"),
+        # A unit's entries by kind: a payment reads only its debits, not its whole history.
+        Index("ix_ledger_entry_unit_kind_date", "unit_id", "kind", "effective_date"),
         # A run adds millions of entries with one key (estate, kind, period): deduplicating them into
         # posting lists rewrites a list at every insert (measured: a fifth of the server's cost of a
         # late-fee row), so duplicates are kept as plain index tuples.
