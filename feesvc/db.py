@@ -220,12 +220,12 @@ class Database:
     _hot_rows: dict[Hashable, asyncio.Semaphore] = field(default_factory=dict, compare=False, repr=False)
 
     def hot_row(self, key: Hashable, writers: int) -> asyncio.Semaphore:
-        """Let at most ``writers`` of this process's statements at a time go for one hot row (a
+        """Let at most ``writers`` of this process's tasks at a time work towards one hot row (a
         counter every payment of an estate updates), the rest waiting here. PostgreSQL queues the
         writers of a row as sleeping server processes, and every hand-over wakes one and works its
         lock tables: with 32 payments on one estate that cost 0.4 ms of server CPU a payment, a
         third of all PostgreSQL spent on them (bench/README.md); waiting on the event loop costs
-        nothing. Each worker process keeps its own."""
+        nothing. Each worker process keeps its own; correctness never depends on it."""
         gate = self._hot_rows.get(key)
         if gate is None:
             gate = self._hot_rows[key] = asyncio.Semaphore(writers)

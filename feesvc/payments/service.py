@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -320,9 +321,10 @@ async def _replay(session: AsyncSession, existing: tuple[int, str], data: Paymen
 
 # Unlocked attempts at a payment on PostgreSQL before it locks the unit to read.
 OPTIMISTIC_ATTEMPTS = 3
-# Payments of one estate a worker process writes at once: they all take the estate's receipt
-# counter row, and PostgreSQL's queue on a row costs more than the event loop's (Database.hot_row).
-# Three gave the most payments a second with 32 clients on one estate (bench/README.md).
+# Payments of one estate a worker process has between read and write at once: they all take the
+# estate's receipt counter row, and PostgreSQL's queue on a row costs more than the event loop's
+# (Database.hot_row); fewer at once also means fewer writes that find their unit changed since the
+# read. Three gave the most payments a second with 32 clients on one estate (bench/README.md).
 WRITERS_PER_ESTATE = 3
 
 
@@ -337,28 +339,53 @@ async def post_payment(
     writer raised it meanwhile (a payment, void, plan or billing run on the same unit) or took the
     key, nothing was written, and the payment is read and allocated again. Two statements, no
     BEGIN, COMMIT or lock, and no SQLAlchemy session: together they cost more CPU than the
-    payment's SQL (bench/README.md). At most ``WRITERS_PER_ESTATE`` writes of one estate are in
-    flight from this process; the others wait their turn on the event loop. A retried key, an
-    unknown unit, or a fourth attempt (a unit under a burst of writes must not starve a payment) go
-    to :func:`record_payment`, which locks the unit first; SQLite always does (its first write takes
-    the database's write lock)."""
+    payment's SQL (bench/README.md). At most ``WRITERS_PER_ESTATE`` payments of one estate are
+    between read and write in this process; the others wait their turn on the event loop. A retried
+    key, an unknown unit, or a fourth attempt (a unit under a burst of writes must not starve a
+    payment) go to :func:`record_payment`, which locks the unit first; SQLite always does (its first
+    write takes the database's write lock)."""
     if database.is_postgres and OPTIMISTIC_ATTEMPTS:
         params = {"unit_id": data.unit_id, "on": data.received_on or today, "key": idempotency_key}
         async with database.driver() as driver:
             for _ in range(OPTIMISTIC_ATTEMPTS):
-                view = unit_view(await _UNIT_VIEW.fetch(driver, params))
-                if view is None or view.existing is not None:
-                    break
-                prepared = prepare_payment(view, data, actor, idempotency_key, today)
-                statement = _write_statement(len(prepared.entries))
-                async with database.hot_row(("receipt counter", view.estate_id), WRITERS_PER_ESTATE):
-                    written = await statement.fetch(driver, _write_params(actor, prepared, view.ledger_version))
+                # The estate's turn is taken before the read where the unit's estate is known, so
+                # that no other payment of the estate from this process comes between read and write.
+                known_estate = _ESTATE_OF_UNIT.get(data.unit_id)
+                async with _estate_turn(database, known_estate):
+                    view = unit_view(await _UNIT_VIEW.fetch(driver, params))
+                    if view is None or view.existing is not None:
+                        break
+                    _learn_estate(data.unit_id, view.estate_id)
+                    prepared = prepare_payment(view, data, actor, idempotency_key, today)
+                    statement = _write_statement(len(prepared.entries))
+                    async with _estate_turn(database, view.estate_id if known_estate is None else None):
+                        written = await statement.fetch(driver, _write_params(actor, prepared, view.ledger_version))
                 if written:
                     payment_id, seq = written[0]
                     year = prepared.payment["received_on"].year
                     return _answer(payment_id, receipt_number(year, seq), prepared), True
     async with database.session() as session:
         return await record_payment(session, actor, data, idempotency_key, today)
+
+
+# Units never move between estates (their ledger entries name both), so a process remembers the
+# estate of each unit it has taken a payment for; a missing entry only costs the first payment of a
+# unit its place in the estate's queue for the read.
+_ESTATE_OF_UNIT: dict[int, int] = {}
+_ESTATES_REMEMBERED = 500_000
+
+
+def _learn_estate(unit_id: int, estate_id: int) -> None:
+    if len(_ESTATE_OF_UNIT) >= _ESTATES_REMEMBERED:
+        _ESTATE_OF_UNIT.clear()
+    _ESTATE_OF_UNIT[unit_id] = estate_id
+
+
+def _estate_turn(database: Database, estate_id: int | None) -> AbstractAsyncContextManager[Any]:
+    """One of the estate's ``WRITERS_PER_ESTATE`` places in this process (nothing for None)."""
+    if estate_id is None:
+        return nullcontext()
+    return database.hot_row(("receipt counter", estate_id), WRITERS_PER_ESTATE)
 
 
 async def record_payment(
