@@ -1249,13 +1249,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             for key in args.scenarios:
                 name, units = SCENARIOS[key], scenario_units(key)
                 prefix = f"http-{key}"
+                await checkpoint(url)
                 with py_spy(server, args.py_spy_dir, f"scenario-{key}", args.seconds):
                     http = await http_load(name, units, args.seconds, args.clients, posters, prefix, server_pid)
                 http_prefixes[name] = (prefix, http.ok)
                 figures["runs"].append(http)
                 log(describe(http))
                 if key in args.paced:
-                    await asyncio.sleep(1)
+                    await checkpoint(url)
                     paced = await paced_load(
                         name, units, args.seconds, args.clients, args.paced[key], posters, f"http-paced{key}",
                         server_pid,
@@ -1267,7 +1268,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     # Every shape for B (where the counter row decides); for A the issue's and feesvc's.
                     shapes = list(CEILING_SHAPES) if key == "B" else ["transaction", "single"]
                     for number, shape in enumerate(shapes):
-                        await asyncio.sleep(1)
+                        await checkpoint(url)
                         ceiling = await ceiling_load(
                             url, name, units, args.seconds, args.clients, today, f"ceiling{number}-{key}", server_pid,
                             shape,
@@ -1275,6 +1276,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                         figures["runs"].append(ceiling)
                         log(describe(ceiling))
                 if not args.no_pgbench:
+                    await checkpoint(url)
                     bench = await pgbench_load(url, name, units, args.seconds, args.clients, today, workdir, server_pid)
                     if bench is not None:
                         figures["runs"].append(bench)
@@ -1285,6 +1287,19 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             log(f"server log tail:\n{server.log_tail()}")
     figures["check"] = await check_database(url, http_prefixes)
     return figures
+
+
+async def checkpoint(url: str) -> None:
+    """Start each timed run from the same state: the earlier runs' dirty pages written out (a
+    checkpoint under way would otherwise land on whichever run comes next) and a second's rest."""
+    import asyncpg
+
+    conn = await asyncpg.connect(**asyncpg_connect_args(url))
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+    await asyncio.sleep(1)
 
 
 def describe(r: RunResult) -> str:
@@ -1298,9 +1313,14 @@ def describe(r: RunResult) -> str:
     return text
 
 
+# The issue's ceiling: its own transaction shape (lock the unit, insert the payment and its ledger
+# entry, take the receipt number) as pgbench or a tight asyncpg loop runs it, the better of the two.
+BRIEF_CEILING = (CEILING_SHAPES["transaction"], "pgbench")
+
+
 def ceiling_for(runs: list[RunResult], scenario: str, *drivers: str) -> float:
-    """The ceiling for a scenario: the best of its PostgreSQL-only runs, whatever their shape (or of
-    the ``drivers`` given)."""
+    """The best of a scenario's PostgreSQL-only runs, whatever their shape (or of the ``drivers``
+    given)."""
     values = [
         r.per_s
         for r in runs
@@ -1311,12 +1331,12 @@ def ceiling_for(runs: list[RunResult], scenario: str, *drivers: str) -> float:
 
 def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
     runs: list[RunResult] = figures["runs"]
-    headers = ["scenario", "driver", "clients", "per s", "vs ceiling", "p50 ms", "p90 ms", "p99 ms", "max ms",
-               "errors", "behind", "CPU% client", "server", "postgres", "other", "machine busy",
+    headers = ["scenario", "driver", "clients", "per s", "vs ceiling", "vs best raw", "p50 ms", "p90 ms", "p99 ms",
+               "max ms", "errors", "behind", "CPU% client", "server", "postgres", "other", "machine busy",
                "CPU ms/op server", "postgres"]  # fmt: skip
     rows = []
     for r in runs:
-        ceiling = ceiling_for(runs, r.scenario)
+        ceiling, best = ceiling_for(runs, r.scenario, *BRIEF_CEILING), ceiling_for(runs, r.scenario)
         percentiles = (
             [f"{r.p50_ms:.1f}", f"{r.p90_ms:.1f}", f"{r.p99_ms:.1f}", f"{r.max_ms:.1f}"]
             if r.p50_ms
@@ -1324,7 +1344,8 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
         )
         rows.append(
             [r.scenario, r.driver, str(r.clients), f"{r.per_s:,.0f}",
-             f"{100 * r.per_s / ceiling:.0f}%" if ceiling else "", *percentiles, str(r.errors),
+             f"{100 * r.per_s / ceiling:.0f}%" if ceiling else "", f"{100 * r.per_s / best:.0f}%" if best else "",
+             *percentiles, str(r.errors),
              f"{r.behind:,}" if r.offered_per_s else "", f"{r.cpu.get('client_cpu_pct', 0):.0f}",
              f"{r.cpu.get('server_cpu_pct', 0):.0f}",
              f"{r.cpu.get('postgres_cpu_pct', 0):.0f}", f"{r.cpu.get('other_cpu_pct', 0):.0f}",
@@ -1354,8 +1375,9 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
         ]
     lines += [
         "",
-        "per s: payments (HTTP 201s) or committed transactions per second; vs ceiling: against the best "
-        "PostgreSQL-only run of the same scenario, any shape; CPU%: of one core, "
+        "per s: payments (HTTP 201s) or committed transactions per second; vs ceiling: against the issue's "
+        "transaction on PostgreSQL alone (the better of pgbench and the asyncpg loop) in the same scenario; "
+        "vs best raw: against the best PostgreSQL-only run of any shape; CPU%: of one core, "
         f"averaged over the run ({os.cpu_count()} cores in all; other = whatever else ran on the machine); "
         "machine busy: of all cores; CPU ms/op: CPU time per payment (per transaction), the figure that "
         "survives a busy machine. HTTP: closed loop, each client sends its next payment when the last is "
@@ -1367,7 +1389,7 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
     for r in runs:
         if not r.driver.startswith("HTTP"):
             continue
-        ceiling = ceiling_for(runs, r.scenario)
+        ceiling = ceiling_for(runs, r.scenario, *BRIEF_CEILING)
         if r.scenario.startswith("A") and r.offered_per_s:
             # The latency target is read at the target's load: 500/s offered, answered as offered.
             kept_up = r.per_s >= 0.98 * r.offered_per_s
@@ -1380,12 +1402,12 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
             targets.append(f"A capacity (closed loop): {r.per_s:.0f}/s {'>=' if r.per_s >= 500 else '<'} 500/s")
         elif ceiling and not r.offered_per_s:
             ok = r.per_s >= 0.7 * ceiling and r.errors == 0
-            # Judged on the best raw run of any shape; the share of the brief's own transaction (as
-            # pgbench and the plain asyncpg loop run it) is shown beside it.
-            brief = ceiling_for(runs, r.scenario, CEILING_SHAPES["transaction"], "pgbench")
-            beside = f", {100 * r.per_s / brief:.0f}% of the brief's transaction" if brief else ""
+            # Judged on the issue's ceiling; the share of the best raw run of any shape (in practice
+            # the whole payment as one statement, the shape feesvc writes in) is shown beside it.
+            best = ceiling_for(runs, r.scenario)
             targets.append(
-                f"B >= 70% of ceiling: {'met' if ok else 'MISSED'} ({100 * r.per_s / ceiling:.0f}%{beside})"
+                f"B >= 70% of ceiling: {'met' if ok else 'MISSED'} ({100 * r.per_s / ceiling:.0f}% of the issue's "
+                f"transaction, {100 * r.per_s / best:.0f}% of the best raw run)"
             )
     if s:
         targets.append(f"statement p99 < 20 ms: {'met' if s['p99_ms'] < 20 and not s['errors'] else 'MISSED'}")
