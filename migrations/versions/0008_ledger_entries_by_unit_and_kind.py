@@ -2,10 +2,11 @@
 
 A payment reads its unit's open charges and late fees. Through (unit_id, effective_date) it read
 every entry of the unit and dropped the rest by kind: payments, credit, discounts, reversals, all
-of its history (588 rows for a unit holding prepaid credit in the payments benchmark: 2 ms of
-PostgreSQL's time a payment). With the kind in the key it reads only the debits. The new index
-replaces the old one: queries by unit and date still go through it, and a bulk run (the late-fee
-accrual) still writes one index per entry.
+of its history. With the kind in the key it reads only the debits: PostgreSQL's CPU for a
+payment's read went from 0.53 to 0.11 ms for units with ~35 entries and from 0.72 to 0.31 ms for
+units with 10 years of history (bench/README.md). The new index replaces the old one: queries by
+unit and date still go through it, and a bulk run still writes one index per entry, a wider one:
+the late-fee accrual (2.4 million entries) took 50.4 -> 52.7 s, PostgreSQL 43.0 -> 47.4 s of CPU.
 
 Revision ID: 0008
 Revises: 0007
