@@ -60,8 +60,8 @@ PUBLIC_PATHS = ["^/schema", "^/health"]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
-# dependencies are resolved in an anyio task group (litestar#4563), which cost a payment a tenth of
-# its CPU.
+# dependencies are resolved in an anyio task group (litestar#4563), which cost a payment a tenth to
+# a fifth of its CPU (bench/README.md).
 async def provide_db(state: State, principal: Principal) -> AsyncIterator[AsyncSession]:
     """The request's session."""
     async with state.database.session() as session:

@@ -282,9 +282,6 @@ def open_debits_subquery() -> Subquery:
     return _OPEN_DEBITS[False, True].subquery("open_debit")
 
 
-UNIT_DEBIT_COLUMNS = 9
-
-
 def debits_from_rows(rows: Iterable[Sequence[Any]]) -> list[OpenDebit]:
     """One unit's open debits from the rows of its statement: the debit (id, kind, owner, what is
     open on it), then the debt it belongs to (id, due date, effective date, period, item), which is

@@ -346,24 +346,24 @@ async def post_payment(
     write takes the database's write lock)."""
     if database.is_postgres and OPTIMISTIC_ATTEMPTS:
         params = {"unit_id": data.unit_id, "on": data.received_on or today, "key": idempotency_key}
-        async with database.driver() as driver:
-            for _ in range(OPTIMISTIC_ATTEMPTS):
-                # The estate's turn is taken before the read where the unit's estate is known, so
-                # that no other payment of the estate from this process comes between read and write.
-                known_estate = _ESTATE_OF_UNIT.get(data.unit_id)
-                async with _estate_turn(database, known_estate):
-                    view = unit_view(await _UNIT_VIEW.fetch(driver, params))
-                    if view is None or view.existing is not None:
-                        break
-                    _learn_estate(data.unit_id, view.estate_id)
-                    prepared = prepare_payment(view, data, actor, idempotency_key, today)
-                    statement = _write_statement(len(prepared.entries))
-                    async with _estate_turn(database, view.estate_id if known_estate is None else None):
-                        written = await statement.fetch(driver, _write_params(actor, prepared, view.ledger_version))
-                if written:
-                    payment_id, seq = written[0]
-                    year = prepared.payment["received_on"].year
-                    return _answer(payment_id, receipt_number(year, seq), prepared), True
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            # The estate's turn is taken before the read where the unit's estate is known, so that
+            # no other payment of the estate from this process comes between read and write (and a
+            # payment waiting for its turn holds no connection).
+            known_estate = _ESTATE_OF_UNIT.get(data.unit_id)
+            async with _estate_turn(database, known_estate), database.driver() as driver:
+                view = unit_view(await _UNIT_VIEW.fetch(driver, params))
+                if view is None or view.existing is not None:
+                    break
+                _learn_estate(data.unit_id, view.estate_id)
+                prepared = prepare_payment(view, data, actor, idempotency_key, today)
+                statement = _write_statement(len(prepared.entries))
+                async with _estate_turn(database, view.estate_id if known_estate is None else None):
+                    written = await statement.fetch(driver, _write_params(actor, prepared, view.ledger_version))
+            if written:
+                payment_id, seq = written[0]
+                year = prepared.payment["received_on"].year
+                return _answer(payment_id, receipt_number(year, seq), prepared), True
     async with database.session() as session:
         return await record_payment(session, actor, data, idempotency_key, today)
 
