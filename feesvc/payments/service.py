@@ -369,8 +369,8 @@ async def post_payment(
 
 
 # Units never move between estates (their ledger entries name both), so a process remembers the
-# estate of each unit it has taken a payment for; a missing entry only costs the first payment of a
-# unit its place in the estate's queue for the read.
+# estate of each unit it has taken a payment for. The map only decides which queue a payment waits
+# in before its read: an entry missing (or wrong) costs queueing, never correctness.
 _ESTATE_OF_UNIT: dict[int, int] = {}
 _ESTATES_REMEMBERED = 500_000
 
