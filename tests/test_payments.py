@@ -254,7 +254,7 @@ async def test_locking_a_unit_raises_its_ledger_version(api: Api) -> None:
         await s.commit()
     async with api.sessions() as s:
         versions = await s.execute(select(Unit.id, Unit.ledger_version).where(col(Unit.id).in_(estate.unit_ids)))
-        assert dict(versions.tuples().all()) == {estate.unit_ids[0]: 2, estate.unit_ids[1]: 1}
+        assert dict(versions.all()) == {estate.unit_ids[0]: 2, estate.unit_ids[1]: 1}
 
 
 @pytest.mark.parametrize("optimistic_attempts", [service.OPTIMISTIC_ATTEMPTS, 0])
