@@ -425,7 +425,7 @@ _PG_SHARED = ("checkpointer", "background writer", "walwriter", "bin/postgres")
 _pg_database = ""  # set by main(): the benchmark's database, whose backends are counted
 
 
-def _ours_in_postgres(pid: int) -> bool:
+def _ours_in_postgres(pid: int, database: str) -> bool:
     """A backend of the benchmark's database, or one of the server-wide writers (WAL, checkpoints).
 
     The PostgreSQL server may be shared (other people's test databases); their backends are left to
@@ -435,7 +435,20 @@ def _ours_in_postgres(pid: int) -> bool:
         title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return False
-    return f" {_pg_database} " in title or any(name in title for name in _PG_SHARED)
+    return f" {database} " in title or any(name in title for name in _PG_SHARED)
+
+
+def _postgres_cpu(table: dict[int, tuple[int, str, float]], database: str) -> dict[int, float]:
+    return {
+        pid: cpu
+        for pid, (_, comm, cpu) in table.items()
+        if comm.startswith("postgres") and _ours_in_postgres(pid, database)
+    }
+
+
+def postgres_cpu_s(database: str) -> float:
+    """CPU seconds of the PostgreSQL processes serving ``database`` and of the server-wide writers."""
+    return sum(_postgres_cpu(_all_processes(), database).values())
 
 
 def cpu_snapshot(server_pid: int | None) -> CpuSnapshot:
@@ -446,9 +459,7 @@ def cpu_snapshot(server_pid: int | None) -> CpuSnapshot:
         wall=time.perf_counter(),
         client=usage.ru_utime + usage.ru_stime,
         server={pid: table[pid][2] for pid in server},
-        postgres={
-            pid: cpu for pid, (_, comm, cpu) in table.items() if comm.startswith("postgres") and _ours_in_postgres(pid)
-        },
+        postgres=_postgres_cpu(table, _pg_database),
         machine=_machine_jiffies(),
     )
 

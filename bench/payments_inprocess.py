@@ -8,8 +8,8 @@ lifespan in this process, and posts payments straight into the ASGI app: ``--con
 each posting ``POST /api/v1/payments`` with a fresh Idempotency-Key to a random unit of the
 scenario (A: all 10,000 units; B: estate 50's 200). After a warm-up (50 payments per task, not
 counted) it prints payments per second, this process's CPU per payment (the app: routing, auth,
-the service, the driver; no HTTP parsing, no sockets but PostgreSQL's) and PostgreSQL's (every
-``postgres`` process, from /proc).
+the service, the driver; no HTTP parsing, no sockets but PostgreSQL's) and PostgreSQL's (its
+database's backends and the server-wide writers, from /proc, as ``payments_http.py`` counts them).
 
 ``--callgrind``: run under ``valgrind --tool=callgrind --instr-atstart=no``; collection is switched
 on only around the timed payments (``callgrind_control -i on``), so the instruction count divided by
@@ -38,8 +38,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.common import cpu_s, prepare_postgres, process_cpu_s  # noqa: E402
-from bench.payments_http import payment_body, scenario_units, seed  # noqa: E402
+from bench.common import cpu_s, pg_database_name, prepare_postgres  # noqa: E402
+from bench.payments_http import payment_body, postgres_cpu_s, scenario_units, seed  # noqa: E402
 from feesvc.app import create_app  # noqa: E402
 from feesvc.db import business_today  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
@@ -47,21 +47,6 @@ from feesvc.settings import DatabaseSettings, Settings  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_bench_inprocess"
 WARMUP_PER_TASK = 50
-
-
-def postgres_cpu_s() -> float:
-    """CPU seconds of every live ``postgres`` process (the backends serving this process among them)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-        except OSError:
-            continue
-        total += process_cpu_s(int(entry.name)) or 0.0
-    return total
 
 
 class InProcessApp:
@@ -166,9 +151,10 @@ async def run(args: argparse.Namespace) -> None:
         per_task = args.payments // args.concurrency
         if args.callgrind:
             await asyncio.to_thread(callgrind_collect, True)
-        cpu, postgres, started = cpu_s(), postgres_cpu_s(), time.perf_counter()
+        database = pg_database_name(args.pg_url)
+        cpu, postgres, started = cpu_s(), postgres_cpu_s(database), time.perf_counter()
         await asyncio.gather(*(poster(n, per_task) for n in range(args.concurrency)))
-        elapsed, cpu, postgres = time.perf_counter() - started, cpu_s() - cpu, postgres_cpu_s() - postgres
+        elapsed, cpu, postgres = time.perf_counter() - started, cpu_s() - cpu, postgres_cpu_s(database) - postgres
         if args.callgrind:
             await asyncio.to_thread(callgrind_collect, False)
     finally:
