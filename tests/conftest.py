@@ -1,23 +1,22 @@
 """Test database and API client.
 
 The suite runs against ``FEESVC_TEST_DATABASE_URL`` (default: a fresh SQLite file). On PostgreSQL
-the schema is dropped and rebuilt through the migrations at the start of the run. Tests never
+the run makes a database of its own on that server (``tests/databases.py``), builds it through the
+migrations and drops it at the end. Tests never
 clean up (the ledger refuses deletes): each test makes its own estate, so tests stay independent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feesvc.app import create_app
@@ -27,6 +26,7 @@ from feesvc.auth.service import create_token
 from feesvc.db import Database, create_engine, session_factory
 from feesvc.migrate import upgrade
 from feesvc.settings import DatabaseSettings, ServerSettings, Settings
+from tests.databases import fresh_postgres_database
 from tests.support import Api
 
 
@@ -47,27 +47,17 @@ def _in_thread(work: Callable[[], Any]) -> None:
         raise errors[0]
 
 
-async def reset_postgres(url: str) -> None:
-    engine = create_engine(DatabaseSettings(url=url))
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
-def _run(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-    _in_thread(lambda: asyncio.run(coro_factory()))
-
-
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = (
-        os.environ.get("FEESVC_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    )
-    if DatabaseSettings(url=url).async_url.get_backend_name() == "postgresql":
-        _run(lambda: reset_postgres(url))
-    _in_thread(lambda: upgrade(url))
-    return url
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("FEESVC_TEST_DATABASE_URL")
+    if not server or DatabaseSettings(url=server).is_sqlite:
+        url = server or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        _in_thread(lambda: upgrade(url))
+        yield url
+        return
+    with fresh_postgres_database(server, "test") as url:
+        _in_thread(lambda: upgrade(url))
+        yield url
 
 
 @pytest.fixture(scope="session")

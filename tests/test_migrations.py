@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 from feesvc.db import create_engine
 from feesvc.migrate import downgrade, upgrade
 from feesvc.models import metadata
 from feesvc.settings import DatabaseSettings
-
-SCRATCH_DB = "feesvc_migration_check"
+from tests.databases import fresh_postgres_database
 
 
 @pytest.fixture
@@ -26,17 +23,8 @@ def scratch_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     if DatabaseSettings(url=database_url).is_sqlite:
         yield f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'scratch.db'}"
         return
-    url = make_url(database_url)
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def recreate() -> None:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
-        await conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
-        await conn.close()
-
-    asyncio.run(recreate())
-    yield url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+    with fresh_postgres_database(database_url, "migrations") as url:
+        yield url
 
 
 async def _tables(url: str) -> set[str]:
