@@ -470,3 +470,19 @@ async def test_installments_paid_on_time_keep_a_freeze_plan_with_old_late_fees(a
     await pay(api, unit, MONTHLY, first)
     await pay(api, unit, MONTHLY, second)
     assert (await review(api, estate.id, second + timedelta(days=6))).broken == []
+
+
+async def test_an_accrual_as_of_a_day_before_a_plan_was_agreed_runs(api: Api) -> None:
+    """The README's nightly cron line accrues as of yesterday; a plan agreed today froze nothing
+    then, and must not stop the estate's run."""
+    estate = await billed(api, ["2026-01", "2026-02"])
+    unit = estate.unit_ids[0]
+    plan = await propose(api, unit, late_fee_treatment="freeze")
+    agreed = await agree(api, plan["id"])
+    yesterday = date.fromisoformat(agreed["agreed_on"]) - timedelta(days=1)
+    await accrue(api, estate.id, yesterday)
+    # January: due 01-01, grace to 01-06; February: due 02-01, grace to 02-06; 6 fen a day each.
+    expected = DAILY_FEE * ((yesterday - date(2026, 1, 6)).days + (yesterday - date(2026, 2, 6)).days)
+    assert await late_fees_posted(api, unit) == expected
+    run = await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": yesterday.isoformat()})
+    assert run.status_code == 200, run.text

@@ -318,7 +318,8 @@ async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -
         # A broken plan stops freezing on the day it broke; a kept or completed one froze throughout.
         ended = state in (PlanState.broken, PlanState.cancelled) and ended_on is not None
         end = ended_on - timedelta(days=1) if ended and ended_on else as_of
-        if agreed_on is not None:
+        # A run as of a day before the agreement (yesterday's nightly run) sees no freeze yet.
+        if agreed_on is not None and agreed_on <= end:
             frozen[entry_id].append((agreed_on, end))
     return frozen
 
