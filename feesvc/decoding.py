@@ -1,0 +1,178 @@
+"""How a request's input becomes values: strictly, the same way on every route.
+
+Litestar decodes a JSON body to plain objects and then converts them to the handler's types in
+msgspec's lax mode, which takes ``"100.00"``, ``"1e3"`` and ``100.0`` for an integer (a cashier who
+types yuan gets fen); it parses a ``{id:int}`` path segment with ``int()``, which takes ``"٣"``,
+``"+3"``, ``" 3"`` and any size; and lax mode takes ``"1e3"`` for an integer query parameter.
+Configured once in the app (:func:`feesvc.app.create_app`):
+
+- :class:`StrictRequest` decodes a JSON body straight into the handler's ``data`` type in strict
+  mode: a JSON integer for an int, a JSON string for a str, nothing coerced. It is one pass instead
+  of Litestar's two, so the desk's payments pay nothing for it.
+- :func:`path_id` parses every ``{…:int}`` path segment (all of them are ids): ASCII digits naming
+  a possible id, else the route does not match and the answer is 404.
+- :func:`refuse_lax_query_integers` refuses an integer query parameter that is not ASCII digits.
+
+The bounds themselves (ids within their column, text without control characters) are the shared
+types of :mod:`feesvc.schemas`; a refusal names the field and says what to send (``Meta.extra``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import ParameterKwarg
+from litestar.routes import base as litestar_routes
+from litestar.types import Empty
+
+from feesvc.schemas import INT8_MAX
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_JSON_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,18})")
+
+
+def path_id(segment: str) -> int:
+    """A path's id: ASCII digits, 1 … 2⁶³−1. A ValueError makes Litestar answer 404."""
+    if _DIGITS.fullmatch(segment) is None or not 1 <= (value := int(segment)) <= INT8_MAX:
+        raise ValueError(f"{segment!r} is not an id")
+    return value
+
+
+def install_path_id_parser() -> None:
+    """Parse ``{…:int}`` path segments with :func:`path_id`; routes read the map when they are built."""
+    litestar_routes.parsers_map[int] = path_id
+
+
+class StrictRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is decoded in one strict pass into the handler's ``data`` type."""
+
+    async def json(self) -> Any:
+        if self._json is Empty:
+            self._json = _decoder(self.route_handler).decode(await self.body() or b"null")
+        return self._json
+
+
+_DECODERS: dict[HTTPRouteHandler, _BodyDecoder] = {}
+
+
+class _BodyDecoder:
+    """The route's strict JSON decoder; a refusal names the field and what to send."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.decoder = msgspec.json.Decoder(target, strict=True)
+
+    def decode(self, body: bytes) -> Any:
+        try:
+            return self.decoder.decode(body)
+        except msgspec.ValidationError as error:
+            raise _refusal(self.target, str(error)) from None
+        except msgspec.DecodeError as error:
+            raise ValidationException(
+                detail=f"the body is not valid JSON ({error})",
+                extra=[{"key": "body", "message": "send a JSON document in UTF-8", "source": "body"}],
+            ) from None
+
+
+def _decoder(handler: HTTPRouteHandler) -> _BodyDecoder:
+    decoder = _DECODERS.get(handler)
+    if decoder is None:
+        data = handler.parsed_data_field
+        decoder = _DECODERS[handler] = _BodyDecoder(data.annotation if data is not None else Any)
+    return decoder
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_REGEX = re.compile(r" matching regex '.*'$", re.DOTALL)
+
+
+def _refusal(target: Any, error: str) -> ValidationException:
+    """msgspec's "Expected `int`, got `str` - at `$.amount_fen`" as a field error saying what to send."""
+    match = _AT.match(error)
+    assert match is not None  # the pattern matches any text
+    message, path = match["message"], match["path"] or ""
+    field = path.lstrip(".") or "body"
+    send = _hint(target, path)
+    if send:
+        message = f"{_REGEX.sub(' in another format', message)}; send {send}"
+    return ValidationException(
+        detail=f"{field}: {message}", extra=[{"key": field, "message": message, "source": "body"}]
+    )
+
+
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def _hint(target: Any, path: str) -> str | None:
+    """The ``extra["send"]`` of the type at ``path`` (``.designation.entry_ids[0]``) in ``target``."""
+    info: Any = msgspec.inspect.type_info(target)
+    send: str | None = None
+    steps = [m[1] or int(m[2]) for m in _STEP.finditer(path)]
+    for step in [*steps, None]:
+        while True:  # unwrap to the type the step applies to, noting the innermost hint on the way
+            if isinstance(info, msgspec.inspect.Metadata):
+                send = (info.extra or {}).get("send", send)
+                info = info.type
+            elif isinstance(info, msgspec.inspect.UnionType):
+                inner = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+                if len(inner) != 1:
+                    return send
+                info = inner[0]
+            else:
+                break
+        if step is None:
+            return send
+        if isinstance(step, str) and isinstance(info, msgspec.inspect.StructType):
+            fields = {f.encode_name: f.type for f in info.fields}
+            if step not in fields:
+                return None
+            info, send = fields[step], None
+        elif isinstance(step, int) and isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.SetType)):
+            info, send = info.item_type, None
+        else:
+            return None
+    return send
+
+
+def _query_integers(handler: HTTPRouteHandler, path_params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The handler's integer query parameters as (parameter, query key)."""
+    found = []
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        if name in path_params or name in handler.dependency_name_set:
+            continue
+        kwarg = field.kwarg_definition
+        if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+            continue
+        types = (
+            [t.annotation for t in field.inner_types if not t.is_none_type] if field.is_union else [field.annotation]
+        )
+        if any(t is int for t in types):
+            query = kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name
+            found.append((name, query))
+    return found
+
+
+_QUERY_INTEGERS: dict[HTTPRouteHandler, list[tuple[str, str]]] = {}
+
+
+async def refuse_lax_query_integers(request: Request[Any, Any, Any]) -> None:
+    """Before the handler (app-level ``before_request``): integer query values are ASCII digits."""
+    handler = request.route_handler
+    integers = _QUERY_INTEGERS.get(handler)
+    if integers is None:
+        integers = _QUERY_INTEGERS[handler] = _query_integers(handler, request.path_params)
+    if not integers:
+        return
+    refused = [
+        {"key": query, "message": "send an integer in plain digits, e.g. 100", "source": "query"}
+        for _, query in integers
+        for value in request.query_params.getall(query, [])
+        if _JSON_INTEGER.fullmatch(value) is None
+    ]
+    if refused:
+        raise ValidationException(detail="; ".join(f"{r['key']}: {r['message']}" for r in refused), extra=refused)
