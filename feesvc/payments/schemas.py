@@ -7,23 +7,23 @@ import msgspec
 
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.models import Method
-from feesvc.schemas import Body, Fen, Period, PositiveFen, Reason
+from feesvc.schemas import Body, Fen, Id, Line, LongId, Period, PositiveFen, Reason
 
 
 class Designation(Body):
     """What the payer says the money is for (民法典 560): charge ids or whole periods."""
 
-    entry_ids: list[int] = msgspec.field(default_factory=list)
-    periods: list[Period] = msgspec.field(default_factory=list)
+    entry_ids: Annotated[list[LongId], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
+    periods: Annotated[list[Period], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
 
 
 class PaymentCreate(Body):
-    unit_id: int
+    unit_id: Id
     amount_fen: PositiveFen
     method: Method
     currency: Literal["CNY"] = "CNY"
-    external_ref: Annotated[str, msgspec.Meta(max_length=100)] = ""
-    payer_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    external_ref: Annotated[Line, msgspec.Meta(max_length=100)] = ""
+    payer_name: Annotated[Line, msgspec.Meta(max_length=100)] | None = None
     designation: Designation | None = None
     received_on: date | None = None
 

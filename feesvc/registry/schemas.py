@@ -7,10 +7,11 @@ from typing import Annotated
 import msgspec
 
 from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, UnitUse
-from feesvc.schemas import AreaText, Body, Name, RateText
+from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, Id, Line, Name, RateText
 
-Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)$")]
-Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END)]
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+" + END
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END)]
 
 
 class EstateSettings(Body, omit_defaults=False):
@@ -19,7 +20,7 @@ class EstateSettings(Body, omit_defaults=False):
     grace_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
     late_fee_daily_rate: RateText = "0.0003"
     late_fee_cap: LateFeeCap = LateFeeCap.principal
-    late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX, extra={"send": FEN_HINT})] | None = None
     late_fee_starts_on: date | None = None
     prepay_cap_months: Annotated[int, msgspec.Meta(ge=0, le=36)] = 12
     vacancy_rule_enabled: bool = False
@@ -33,10 +34,10 @@ class EstateSettings(Body, omit_defaults=False):
 
 class EstateCreate(Body):
     code: Code
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    company_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    address: str = ""
-    service_phone: str = ""
+    name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    company_name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    address: Annotated[Line, msgspec.Meta(max_length=400)] = ""
+    service_phone: Annotated[Line, msgspec.Meta(max_length=40)] = ""
     settings: EstateSettings = msgspec.field(default_factory=EstateSettings)
 
 
@@ -61,8 +62,8 @@ class BuildingOut(msgspec.Struct):
 
 
 class UnitCreate(Body):
-    building_id: int
-    number: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    building_id: Id
+    number: Annotated[Line, msgspec.Meta(min_length=1, max_length=40)]
     floor_area_m2: AreaText
     use: UnitUse = UnitUse.residential
 
@@ -79,10 +80,10 @@ class UnitOut(msgspec.Struct):
 
 class OwnerCreate(Body):
     name: Name
-    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}$")] | None = None
-    id_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}$")] | None = None
-    email: Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)] | None = None
-    postal_address: Annotated[str, msgspec.Meta(max_length=400)] = ""
+    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}" + END)] | None = None
+    id_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}" + END)] | None = None
+    email: Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=200)] | None = None
+    postal_address: Annotated[Line, msgspec.Meta(max_length=400)] = ""
     preferred_channel: Channel = Channel.paper
     locale: Locale | None = None
 
@@ -100,7 +101,7 @@ class OwnerOut(msgspec.Struct):
 
 
 class OwnershipCreate(Body):
-    owner_id: int
+    owner_id: Id
     starts_on: date
 
 
@@ -116,7 +117,7 @@ class VacancyNoticeCreate(Body):
     starts_on: date
     notified_on: date
     ends_on: date | None = None
-    reference: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    reference: Annotated[Line, msgspec.Meta(max_length=200)] = ""
 
 
 class VacancyNoticeOut(msgspec.Struct):
