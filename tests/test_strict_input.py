@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import pytest
 from httpx import Response
@@ -99,7 +98,7 @@ async def test_a_path_id_that_cannot_name_a_record_is_not_found(api: Api, segmen
         ({"limit": "١٠"}, "limit"),
         ({"offset": str(2**63)}, "offset"),
         ({"offset": "2147483648"}, "offset"),
-        ({"offset": "-0"}, "offset"),
+        ({"offset": "007"}, "offset"),
     ],
 )
 async def test_query_integers_are_plain_digits_in_range(api: Api, params: dict[str, str], field: str) -> None:
