@@ -73,9 +73,9 @@ class _BodyDecoder:
         except msgspec.ValidationError as error:
             raise _refusal(self.target, str(error)) from None
         except msgspec.DecodeError as error:
+            message = f"not valid JSON ({error}); send a JSON document in UTF-8"
             raise ValidationException(
-                detail=f"the body is not valid JSON ({error})",
-                extra=[{"key": "body", "message": "send a JSON document in UTF-8", "source": "body"}],
+                detail=message, extra=[{"key": "body", "message": message, "source": "body"}]
             ) from None
 
 
@@ -88,7 +88,7 @@ def _decoder(handler: HTTPRouteHandler) -> _BodyDecoder:
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_REGEX = re.compile(r" matching regex '.*'$", re.DOTALL)
+_REGEX = re.compile(r"^Expected `str` matching regex '.*'$", re.DOTALL)
 
 
 def _refusal(target: Any, error: str) -> ValidationException:
@@ -99,7 +99,7 @@ def _refusal(target: Any, error: str) -> ValidationException:
     field = path.lstrip(".") or "body"
     send = _hint(target, path)
     if send:
-        message = f"{_REGEX.sub(' in another format', message)}; send {send}"
+        message = f"{_REGEX.sub('Not in the form expected', message)}; send {send}"
     return ValidationException(
         detail=f"{field}: {message}", extra=[{"key": field, "message": message, "source": "body"}]
     )
@@ -139,9 +139,9 @@ def _hint(target: Any, path: str) -> str | None:
     return send
 
 
-def _query_integers(handler: HTTPRouteHandler, path_params: dict[str, Any]) -> list[tuple[str, str]]:
-    """The handler's integer query parameters as (parameter, query key)."""
-    found = []
+def _query_integers(handler: HTTPRouteHandler, path_params: dict[str, Any]) -> list[str]:
+    """The query keys of the handler's integer parameters."""
+    keys = []
     for name, field in handler.parsed_fn_signature.parameters.items():
         if name in path_params or name in handler.dependency_name_set:
             continue
@@ -151,27 +151,24 @@ def _query_integers(handler: HTTPRouteHandler, path_params: dict[str, Any]) -> l
         types = (
             [t.annotation for t in field.inner_types if not t.is_none_type] if field.is_union else [field.annotation]
         )
-        if any(t is int for t in types):
-            query = kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name
-            found.append((name, query))
-    return found
+        if int in types:
+            keys.append(kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name)
+    return keys
 
 
-_QUERY_INTEGERS: dict[HTTPRouteHandler, list[tuple[str, str]]] = {}
+_QUERY_INTEGERS: dict[HTTPRouteHandler, list[str]] = {}
 
 
 async def refuse_lax_query_integers(request: Request[Any, Any, Any]) -> None:
-    """Before the handler (app-level ``before_request``): integer query values are ASCII digits."""
+    """Before the handler (app-level ``before_request``): integer query values are plain digits."""
     handler = request.route_handler
-    integers = _QUERY_INTEGERS.get(handler)
-    if integers is None:
-        integers = _QUERY_INTEGERS[handler] = _query_integers(handler, request.path_params)
-    if not integers:
-        return
+    keys = _QUERY_INTEGERS.get(handler)
+    if keys is None:
+        keys = _QUERY_INTEGERS[handler] = _query_integers(handler, request.path_params)
     refused = [
-        {"key": query, "message": "send an integer in plain digits, e.g. 100", "source": "query"}
-        for _, query in integers
-        for value in request.query_params.getall(query, [])
+        {"key": key, "message": "send an integer in plain digits, e.g. 100", "source": "query"}
+        for key in keys
+        for value in request.query_params.getall(key, [])
         if _JSON_INTEGER.fullmatch(value) is None
     ]
     if refused:
