@@ -4,14 +4,16 @@ Litestar decodes a JSON body to plain objects and then converts them to the hand
 msgspec's lax mode, which takes ``"100.00"``, ``"1e3"`` and ``100.0`` for an integer (a cashier who
 types yuan gets fen); it parses a ``{id:int}`` path segment with ``int()``, which takes ``"٣"``,
 ``"+3"``, ``" 3"`` and any size; and lax mode takes ``"1e3"`` for an integer query parameter.
-Configured once in the app (:func:`feesvc.app.create_app`):
+Configured once for the app (:class:`feesvc.app.FeesvcPlugin`):
 
 - :class:`StrictRequest` decodes a JSON body straight into the handler's ``data`` type in strict
-  mode: a JSON integer for an int, a JSON string for a str, nothing coerced. It is one pass instead
+  mode: a JSON integer for an int, a JSON string for a str, nothing coerced; dates within
+  FIRST_YEAR … LAST_YEAR; sent as application/json (415 otherwise). It is one pass instead
   of Litestar's two, so the desk's payments pay nothing for it.
 - :func:`path_id` parses every ``{…:int}`` path segment (all of them are ids): ASCII digits naming
   a possible id, else the route does not match and the answer is 404.
-- :func:`refuse_lax_query_integers` refuses an integer query parameter that is not ASCII digits.
+- :func:`refuse_lax_query_values` refuses an integer query parameter that is not ASCII digits, and
+  dates outside the years every route takes (bodies: :class:`StrictRequest`).
 
 The bounds themselves (ids within their column, text without control characters) are the shared
 types of :mod:`feesvc.schemas`; a refusal names the field and says what to send (``Meta.extra``).
@@ -20,17 +22,20 @@ types of :mod:`feesvc.schemas`; a refusal names the field and says what to send 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 from litestar.routes import base as litestar_routes
+from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from litestar.types import Empty
 
-from feesvc.schemas import INT8_MAX
+from feesvc.schemas import FIRST_YEAR, INT8_MAX, LAST_YEAR
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _JSON_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,18})")
@@ -53,6 +58,12 @@ class StrictRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         if self._json is Empty:
+            media_type = self.content_type[0]
+            if media_type != "application/json" and not media_type.endswith("+json"):
+                raise ClientException(
+                    f"the body must be sent as Content-Type: application/json, not {media_type or 'none'}",
+                    status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                )
             self._json = _decoder(self.route_handler).decode(await self.body() or b"null")
         return self._json
 
@@ -69,7 +80,7 @@ class _BodyDecoder:
 
     def decode(self, body: bytes) -> Any:
         try:
-            return self.decoder.decode(body)
+            value = self.decoder.decode(body)
         except msgspec.ValidationError as error:
             raise _refusal(self.target, str(error)) from None
         except msgspec.DecodeError as error:
@@ -77,6 +88,50 @@ class _BodyDecoder:
             raise ValidationException(
                 detail=message, extra=[{"key": "body", "message": message, "source": "body"}]
             ) from None
+        for field, day in _days(value, ""):
+            if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                raise ValidationException(detail=f"{field}: {DATE_RANGE}", extra=[_date_refusal(field)])
+        return value
+
+
+DATE_RANGE = f"a date from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31 is expected; send YYYY-MM-DD"
+
+
+def _date_refusal(field: str, source: str = "body") -> dict[str, str]:
+    return {"key": field, "message": DATE_RANGE, "source": source}
+
+
+def _days(value: Any, path: str) -> Iterator[tuple[str, date]]:
+    """Every date (and time) in a decoded body, with where it is; msgspec bounds no dates itself."""
+    if isinstance(value, date):
+        yield path.lstrip("."), value
+    elif isinstance(value, msgspec.Struct):
+        for name in _fields_with_days(type(value)):
+            yield from _days(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _days(item, f"{path}[{index}]")
+
+
+_FIELDS_WITH_DAYS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_with_days(struct: type) -> tuple[str, ...]:
+    """The fields of ``struct`` that can hold a date, a struct or a list (the rest need no look)."""
+    fields = _FIELDS_WITH_DAYS.get(struct)
+    if fields is None:
+        info: Any = msgspec.inspect.type_info(struct)
+        fields = _FIELDS_WITH_DAYS[struct] = tuple(f.name for f in info.fields if _can_hold_days(f.type))
+    return fields
+
+
+def _can_hold_days(info: Any) -> bool:
+    inspect = msgspec.inspect
+    if isinstance(info, inspect.Metadata):
+        return _can_hold_days(info.type)
+    if isinstance(info, inspect.UnionType):
+        return any(_can_hold_days(t) for t in info.types)
+    return isinstance(info, (inspect.DateType, inspect.DateTimeType, inspect.StructType, inspect.ListType))
 
 
 def _decoder(handler: HTTPRouteHandler) -> _BodyDecoder:
@@ -139,8 +194,8 @@ def _hint(target: Any, path: str) -> str | None:
     return send
 
 
-def _query_integers(handler: HTTPRouteHandler, path_params: dict[str, Any]) -> list[str]:
-    """The query keys of the handler's integer parameters."""
+def _query_keys(handler: HTTPRouteHandler, path_params: dict[str, Any], kind: type) -> list[str]:
+    """The query keys of the handler's parameters of type ``kind`` (or ``kind | None``)."""
     keys = []
     for name, field in handler.parsed_fn_signature.parameters.items():
         if name in path_params or name in handler.dependency_name_set:
@@ -151,25 +206,35 @@ def _query_integers(handler: HTTPRouteHandler, path_params: dict[str, Any]) -> l
         types = (
             [t.annotation for t in field.inner_types if not t.is_none_type] if field.is_union else [field.annotation]
         )
-        if int in types:
+        if kind in types:
             keys.append(kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name)
     return keys
 
 
-_QUERY_INTEGERS: dict[HTTPRouteHandler, list[str]] = {}
+_QUERY_KEYS: dict[HTTPRouteHandler, tuple[list[str], list[str]]] = {}
+_YEAR = re.compile(r"([0-9]{4})-")
 
 
-async def refuse_lax_query_integers(request: Request[Any, Any, Any]) -> None:
-    """Before the handler (app-level ``before_request``): integer query values are plain digits."""
+async def refuse_lax_query_values(request: Request[Any, Any, Any]) -> None:
+    """Before the handler (app-level ``before_request``): integer query values are plain digits and
+    dates fall within the years every route takes (Litestar parses both leniently or not at all)."""
     handler = request.route_handler
-    keys = _QUERY_INTEGERS.get(handler)
+    keys = _QUERY_KEYS.get(handler)
     if keys is None:
-        keys = _QUERY_INTEGERS[handler] = _query_integers(handler, request.path_params)
+        params = request.path_params
+        keys = _QUERY_KEYS[handler] = (_query_keys(handler, params, int), _query_keys(handler, params, date))
+    integers, days = keys
     refused = [
         {"key": key, "message": "send an integer in plain digits, e.g. 100", "source": "query"}
-        for key in keys
+        for key in integers
         for value in request.query_params.getall(key, [])
         if _JSON_INTEGER.fullmatch(value) is None
+    ]
+    refused += [
+        _date_refusal(key, "query")
+        for key in days
+        for value in request.query_params.getall(key, [])
+        if (year := _YEAR.match(value)) and not FIRST_YEAR <= int(year[1]) <= LAST_YEAR
     ]
     if refused:
         raise ValidationException(detail="; ".join(f"{r['key']}: {r['message']}" for r in refused), extra=refused)

@@ -99,6 +99,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         404: "Not found",
         405: "Method not allowed",
         413: "Request body too large",
+        415: "Unsupported media type",
     }.get(exc.status_code, "Request failed")
     return problem(request, exc.status_code, title, exc.detail, headers=exc.headers)
 

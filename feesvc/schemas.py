@@ -13,7 +13,10 @@ from litestar.params import Parameter
 # also matches before a final newline and `\d` takes any script's digits, so the patterns end with
 # END and spell digits [0-9]; to an ECMA reader both mean what they say.
 END = r"$(?!\n)"
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])" + END
+# Dates and periods fall in these years on every route: PostgreSQL stores 0001-01-01 and 9999-12-31
+# from asyncpg as ±infinity, and nothing this service records is older or that far ahead.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+PERIOD_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])" + END
 
 # What to send, in the refusal of a value that is not it (feesvc.decoding reads ``extra["send"]``).
 FEN_HINT = "integer fen: 12345 means ¥123.45"
@@ -22,7 +25,7 @@ Period = Annotated[
     str,
     msgspec.Meta(
         pattern=PERIOD_PATTERN,
-        description="billing period YYYY-MM",
+        description="billing period YYYY-MM, 1900-01 … 2999-12",
         examples=["2026-11"],
         extra={"send": "a month as YYYY-MM, e.g. 2026-11"},
     ),

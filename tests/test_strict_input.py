@@ -111,3 +111,52 @@ async def test_patterned_text_refuses_a_trailing_newline_and_other_digits(api: A
     estate = await api.make_estate(units=1)
     problem(await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": period}), 400, "period")
     problem(await api.get(f"/api/v1/estates/{estate.id}/service-summary", params={"period": period}), 400, "period")
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "3000-01-01", "9999-12-31"])
+async def test_dates_fall_within_the_years_every_route_takes(api: Api, day: str) -> None:
+    estate = await billed(api)
+    body = {"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "cash", "received_on": day}
+    problem(await post_raw(api, "/api/v1/payments", json.dumps(body)), 400, "received_on")
+    await nothing_paid(api, estate)
+    unit = estate.unit_ids[0]
+    problem(await api.get(f"/api/v1/units/{unit}/ledger", params={"as_of": day}), 400, "as_of")
+    problem(await api.get(f"/api/v1/units/{unit}/statement", params={"from": day}), 400, "from")
+    stamp = f"{day}T09:30:00+08:00"
+    complaint = {"category": "repair", "text": "漏水", "opened_at": stamp}
+    problem(await api.post(f"/api/v1/units/{unit}/complaints", complaint), 400, "opened_at")
+
+
+async def test_a_time_is_a_string_not_a_number(api: Api) -> None:
+    estate = await api.make_estate(units=1)
+    complaint = {"category": "repair", "text": "漏水", "opened_at": 0}
+    problem(await api.post(f"/api/v1/units/{estate.unit_ids[0]}/complaints", complaint), 400, "opened_at")
+
+
+@pytest.mark.parametrize("period", ["0000-01", "1899-12", "3000-01", "9999-12"])
+async def test_periods_fall_within_the_same_years(api: Api, period: str) -> None:
+    estate = await api.make_estate(units=1)
+    problem(await api.post("/api/v1/billing-runs", {"estate_id": estate.id, "period": period}), 400, "period")
+    path = f"/api/v1/estates/{estate.id}/reports/collection-rate"
+    problem(await api.get(path, params={"period": period}), 400, "period")
+
+
+async def test_json_nested_deep_is_refused_not_a_server_error(api: Api) -> None:
+    estate = await billed(api)
+    deep = "[" * 10_000 + "]" * 10_000
+    for body in (deep, f'{{"unit_id": {estate.unit_ids[0]}, "amount_fen": 100, "method": "cash", "x": {deep}}}'):
+        problem(await post_raw(api, "/api/v1/payments", body), 400)
+    await nothing_paid(api, estate)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded", None])
+async def test_a_json_body_needs_the_json_content_type(api: Api, content_type: str | None) -> None:
+    estate = await billed(api)
+    body = json.dumps({"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "cash"}).encode()
+    headers = api.headers(Role.cashier, {"Idempotency-Key": uuid.uuid4().hex})
+    if content_type:
+        headers["Content-Type"] = content_type
+    problem(await api.client.post("/api/v1/payments", content=body, headers=headers), 415)
+    await nothing_paid(api, estate)
+    headers["Content-Type"] = "application/json; charset=utf-8"
+    await api.ok(await api.client.post("/api/v1/payments", content=body, headers=headers), 201)
