@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from httpx import Response
 from litestar import Litestar
 from sqlalchemy import select, text
 
 from feesvc.auth.models import Role
 from feesvc.models import metadata
+from feesvc.schemas import END, INT8_MAX, LINE_PATTERN, Body
 from tests.support import Api, problem
 
 WRITES = ("post", "put", "patch", "delete")
@@ -226,3 +228,47 @@ async def test_every_route_refuses_path_ids_and_query_values_that_are_not_plain_
                 problem(response, 400, parameter["name"])
                 checked += 1
     assert checked > 300
+
+
+def request_types() -> set[type]:
+    """Every request body type (the app has imported every area by now)."""
+    found: set[type] = set()
+    todo = [Body]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub)
+            todo.append(sub)
+    return found
+
+
+def scalars(info: Any, path: str) -> Iterator[tuple[str, Any]]:
+    inspect = msgspec.inspect
+    if isinstance(info, inspect.Metadata):
+        yield from scalars(info.type, path)
+    elif isinstance(info, inspect.UnionType):
+        for member in info.types:
+            yield from scalars(member, path)
+    elif isinstance(info, (inspect.ListType, inspect.SetType)):
+        yield from scalars(info.item_type, f"{path}[]")
+    elif isinstance(info, inspect.StructType):
+        for field in info.fields:
+            yield from scalars(field.type, f"{path}.{field.name}")
+    elif isinstance(info, (inspect.IntType, inspect.StrType)):
+        yield path, info
+
+
+def test_every_integer_and_text_of_every_request_type_is_bounded(app: Litestar) -> None:
+    """What the document cannot show (an array's items, a union's members), the types must hold."""
+    checked = 0
+    for body in request_types():
+        for path, info in scalars(msgspec.inspect.type_info(body), body.__name__):
+            if isinstance(info, msgspec.inspect.IntType):
+                top = info.le if info.le is not None else info.lt
+                bottom = info.ge if info.ge is not None else info.gt
+                assert top is not None and top <= INT8_MAX and bottom is not None, path
+            else:
+                # A pattern for every text; ending in END, with [0-9] digits (see feesvc.schemas).
+                assert info.pattern and info.pattern.endswith(END) and r"\d" not in info.pattern, (path, info)
+                assert info.max_length is not None or info.pattern != LINE_PATTERN, path
+            checked += 1
+    assert checked > 80
