@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 
 from feesvc.auth.models import Role
 from feesvc.models import metadata
-from feesvc.schemas import END, INT8_MAX, LINE_PATTERN, Body
+from feesvc.schemas import END, INT8_MAX, LINE_PATTERN, MULTILINE_PATTERN, Body
 from tests.support import Api, problem
 
 WRITES = ("post", "put", "patch", "delete")
@@ -32,6 +32,9 @@ METHODS = ("get", *WRITES)
 NUMBER_AS_STRING = ['"100"', '"100.00"', '"1e3"']
 NOT_AN_INTEGER = ["100.5", "1e3", "1E2", "100.0", "-0.0"]
 CONTROL_CHARACTERS = ["a\u0000b", "\u0001", "张三\u001b[31m", "a\u007f", "a\u0085"]
+# Outside the years every route takes (PostgreSQL would store the first and last as ±infinity).
+FAR_DAYS = ["0001-01-01", "1899-12-31", "3000-01-01", "9999-12-31"]
+FAR_TIMES = [f"{day}T12:00:00+08:00" for day in FAR_DAYS]
 
 # Path segments that cannot be an id; Litestar must not match the route.
 NOT_AN_ID = [str(2**63), str(2**64), "%D9%A3", "+1", "-1", "0", "1e3", "1.0", "%201", "1_0"]
@@ -112,14 +115,61 @@ def bad_values(leaf: Leaf) -> list[str]:
         too_large = [str(int(leaf.schema["maximum"]) + 1)] if "maximum" in leaf.schema else []
         values += [*NOT_AN_INTEGER, *too_large, str(2**63), str(2**64)]
     if "string" in leaf.types:
-        values += [json.dumps(text) for text in CONTROL_CHARACTERS]
+        values += [json.dumps(text) for text in [*CONTROL_CHARACTERS, *far(leaf.schema)]]
+    if leaf.schema.get("format") == "date-time":
+        values.append("0")  # not seconds since 1970
     return values
 
 
-def nest(path: tuple[str | int, ...], value: Any) -> Any:
-    for step in reversed(path):
-        value = [value] if isinstance(step, int) else {step: value}
-    return value
+def far(schema: dict[str, Any]) -> list[str]:
+    return {"date": FAR_DAYS, "date-time": FAR_TIMES}.get(schema.get("format", ""), [])
+
+
+def valid(openapi: OpenApi, schema: dict[str, Any]) -> Any:
+    """A value the schema takes (its example, else one made from its type), ids all 1: decoding
+    passes, so the one bad value is the only thing wrong with the request."""
+    schema = openapi.resolve(schema)
+    options = schema.get("oneOf") or schema.get("anyOf")
+    if options:
+        present = [o for o in options if openapi.resolve(o).get("type") != "null"]
+        beside = {k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")}
+        return valid(openapi, {**openapi.resolve(present[0]), **beside})
+    if "examples" in schema:
+        examples = schema["examples"]
+        return examples[0] if isinstance(examples, list) else next(iter(examples.values()))["value"]
+    if "const" in schema or "enum" in schema:
+        return schema.get("const", (schema.get("enum") or [None])[0])
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: valid(openapi, properties[name]) for name in schema.get("required", [])}
+    if kind == "array":
+        return [valid(openapi, schema["items"])]
+    if kind == "integer":
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1)
+        return max(int(low), 1) if schema.get("maximum", 1) >= 1 else int(low)
+    if kind == "boolean":
+        return False
+    assert kind == "string", schema
+    if schema.get("format") == "date":
+        return "2026-01-15"
+    if schema.get("format") == "date-time":
+        return "2026-01-15T09:30:00+08:00"
+    assert schema.get("pattern") in (None, LINE_PATTERN, MULTILINE_PATTERN), f"give this text an example: {schema}"
+    return "测试" * max(1, schema.get("minLength", 1))
+
+
+def with_bad(base: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """``base`` with ``value`` at ``path``, first at each level: msgspec stops at the first error
+    in document order, so the refusal is about this value even if another were wrong too."""
+    if not path:
+        return value
+    step, rest = path[0], path[1:]
+    if isinstance(step, int):
+        items = base if isinstance(base, list) and base else [None]
+        return [with_bad(items[0], rest, value), *items[1:]]
+    others = {k: v for k, v in (base or {}).items() if k != step} if isinstance(base, dict) else {}
+    return {step: with_bad((base or {}).get(step) if isinstance(base, dict) else None, rest, value), **others}
 
 
 def concrete(path: str) -> str:
@@ -173,7 +223,8 @@ async def test_every_write_route_refuses_each_bad_value_and_writes_nothing(app: 
                 if form:
                     response = await send_form(api, method, concrete(path), leaf.name, json.loads(value))
                 else:
-                    raw = json.dumps(nest(leaf.path, "\u0000BAD\u0000")).replace(r'"\u0000BAD\u0000"', value)
+                    body = with_bad(valid(openapi, schema), leaf.path, "\u0000BAD\u0000")
+                    raw = json.dumps(body).replace(r'"\u0000BAD\u0000"', value)
                     response = await send_json(api, method, concrete(path), raw)
                 assert response.status_code == 400, (method, path, leaf.path, value, response.text)
                 problem(response, 400, leaf.name)
@@ -217,7 +268,7 @@ async def test_every_route_refuses_path_ids_and_query_values_that_are_not_plain_
             assert len(leaves) == 1, parameter
             values = QUERY_NOT_AN_INTEGER if "integer" in leaves[0].types else []
             if "string" in leaves[0].types:
-                values = [*values, *CONTROL_CHARACTERS]
+                values = [*values, *CONTROL_CHARACTERS, *far(leaves[0].schema)]
             for value in values:
                 response = await api.client.request(
                     method.upper(),

@@ -9,9 +9,9 @@ import msgspec
 from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, UnitUse
 from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, Id, Line, Name, RateText
 
-Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END)]
+Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END, examples=["zh_CN"])]
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+" + END
-Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END)]
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END, examples=["DEMO-JXHY"])]
 
 
 class EstateSettings(Body, omit_defaults=False):
@@ -80,9 +80,13 @@ class UnitOut(msgspec.Struct):
 
 class OwnerCreate(Body):
     name: Name
-    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}" + END)] | None = None
-    id_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}" + END)] | None = None
-    email: Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=200)] | None = None
+    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}" + END, examples=["13800001234"])] | None = None
+    id_number: (
+        Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}" + END, examples=["110101198001010000"])] | None
+    ) = None
+    email: (
+        Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=200, examples=["owner@example.com"])] | None
+    ) = None
     postal_address: Annotated[Line, msgspec.Meta(max_length=400)] = ""
     preferred_channel: Channel = Channel.paper
     locale: Locale | None = None
