@@ -48,6 +48,26 @@ RateText = Annotated[
         extra={"send": 'an exact decimal as a string, e.g. "2.80"'},
     ),
 ]
+# Bounds from the domain: a daily late-fee rate of more than 1 % is a typing error (万分之三 is
+# 0.0003), and a share payable is at most the whole.
+DailyRateText = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(0|0\.0|0\.00[0-9]{0,6}|0\.010{0,6})" + END,
+        description="daily late-fee rate, exact, at most 0.01 (1 %)",
+        examples=["0.0003"],
+        extra={"send": 'a daily rate from "0" to "0.01" as a string, e.g. "0.0003" (万分之三)'},
+    ),
+]
+ShareText = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)" + END,
+        description="a share from 0 to 1, exact",
+        examples=["0.6"],
+        extra={"send": 'a share from "0" to "1" as a string, e.g. "0.6"'},
+    ),
+]
 Fen = Annotated[
     int, msgspec.Meta(ge=0, le=10**13, description="amount in fen (1 yuan = 100 fen)", extra={"send": FEN_HINT})
 ]

@@ -160,3 +160,36 @@ async def test_a_json_body_needs_the_json_content_type(api: Api, content_type: s
     await nothing_paid(api, estate)
     headers["Content-Type"] = "application/json; charset=utf-8"
     await api.ok(await api.client.post("/api/v1/payments", content=body, headers=headers), 201)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"late_fee_daily_rate": "2.80"}, "late_fee_daily_rate"),
+        ({"late_fee_daily_rate": "999999.99999999"}, "late_fee_daily_rate"),
+        ({"late_fee_daily_rate": "0.011"}, "late_fee_daily_rate"),
+        ({"late_fee_daily_rate": 0.0003}, "late_fee_daily_rate"),
+        ({"vacancy_payable_ratio": "1.5"}, "vacancy_payable_ratio"),
+        ({"late_fee_cap_fen": 3_000_000_000}, "late_fee_cap_fen"),
+    ],
+)
+async def test_estate_settings_keep_rates_and_caps_within_the_domain(
+    api: Api, change: dict[str, object], field: str
+) -> None:
+    estate = await api.make_estate(units=1)
+    problem(await api.put(f"/api/v1/estates/{estate.id}/settings", change), 400, field)
+    code = "X" + uuid.uuid4().hex[:8]
+    new = {"code": code, "name": "小区", "company_name": "物业", "settings": change}
+    problem(await api.post("/api/v1/estates", new), 400, field)
+    assert (await api.ok(await api.get(f"/api/v1/estates/{estate.id}")))["settings"]["late_fee_daily_rate"] == "0.0003"
+
+
+async def test_the_highest_daily_rate_and_the_longest_address_are_taken(api: Api) -> None:
+    estate = await api.make_estate(units=1)
+    updated = await api.ok(await api.put(f"/api/v1/estates/{estate.id}/settings", {"late_fee_daily_rate": "0.01"}))
+    assert updated["settings"]["late_fee_daily_rate"] == "0.01"
+    code = "X" + uuid.uuid4().hex[:8]
+    long = {"code": code, "name": "小区", "company_name": "物业", "address": "路" * 400}
+    await api.ok(await api.post("/api/v1/estates", long))
+    problem(await api.post("/api/v1/estates", {**long, "code": code + "b", "address": "路" * 401}), 400, "address")
+    problem(await api.post("/api/v1/estates", {**long, "code": code + "c", "address": "路" * 5_000}), 400, "address")

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 
 from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, UnitUse
-from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, Id, Line, Name, RateText
+from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, DailyRateText, Id, Line, Name, ShareText
 
 Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END, examples=["zh_CN"])]
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+" + END
@@ -18,13 +18,13 @@ class EstateSettings(Body, omit_defaults=False):
     cycle_months: Annotated[int, msgspec.Meta(ge=1, le=12)] = 1
     due_day: Annotated[int, msgspec.Meta(ge=1, le=28)] = 1
     grace_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
-    late_fee_daily_rate: RateText = "0.0003"
+    late_fee_daily_rate: DailyRateText = "0.0003"
     late_fee_cap: LateFeeCap = LateFeeCap.principal
     late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX, extra={"send": FEN_HINT})] | None = None
     late_fee_starts_on: date | None = None
     prepay_cap_months: Annotated[int, msgspec.Meta(ge=0, le=36)] = 12
     vacancy_rule_enabled: bool = False
-    vacancy_payable_ratio: RateText = "1"
+    vacancy_payable_ratio: ShareText = "1"
     vacancy_min_months: Annotated[int, msgspec.Meta(ge=0, le=60)] = 6
     allocation_order: AllocationOrder = AllocationOrder.principal_first
     plan_break_restores_waived: bool = True

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 
 from feesvc.registry.models import UnitUse
-from feesvc.schemas import END, Body, Line, RateText
+from feesvc.schemas import END, Body, DailyRateText, Line, RateText
 from feesvc.standards.models import Basis, DecisionKind
 
 
@@ -22,7 +22,7 @@ class FeeStandardCreate(Body):
     decision_kind: DecisionKind
     decision_ref: Annotated[Line, msgspec.Meta(min_length=2, max_length=400)]
     ends_on: date | None = None
-    late_fee_daily_rate: RateText | None = None
+    late_fee_daily_rate: DailyRateText | None = None
 
 
 class FeeStandardOut(msgspec.Struct):
