@@ -22,7 +22,6 @@ types of :mod:`feesvc.schemas`; a refusal names the field and says what to send 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -68,9 +67,6 @@ class StrictRequest(Request[Any, Any, Any]):
         return self._json
 
 
-_DECODERS: dict[HTTPRouteHandler, _BodyDecoder] = {}
-
-
 class _BodyDecoder:
     """The route's strict JSON decoder; a refusal names the field and what to send."""
 
@@ -88,9 +84,8 @@ class _BodyDecoder:
             raise ValidationException(
                 detail=message, extra=[{"key": "body", "message": message, "source": "body"}]
             ) from None
-        for field, day in _days(value, ""):
-            if not FIRST_YEAR <= day.year <= LAST_YEAR:
-                raise ValidationException(detail=f"{field}: {DATE_RANGE}", extra=[_date_refusal(field)])
+        if (far := _far_day(value, "")) is not None:
+            raise ValidationException(detail=f"{far}: {DATE_RANGE}", extra=[_date_refusal(far)])
         return value
 
 
@@ -101,37 +96,52 @@ def _date_refusal(field: str, source: str = "body") -> dict[str, str]:
     return {"key": field, "message": DATE_RANGE, "source": source}
 
 
-def _days(value: Any, path: str) -> Iterator[tuple[str, date]]:
-    """Every date (and time) in a decoded body, with where it is; msgspec bounds no dates itself."""
+def _far_day(value: Any, path: str) -> str | None:
+    """Where the first date (or time) outside FIRST_YEAR … LAST_YEAR is in a decoded body, if one is:
+    msgspec bounds no dates itself. Only fields that can hold a date are looked at."""
     if isinstance(value, date):
-        yield path.lstrip("."), value
+        return None if FIRST_YEAR <= value.year <= LAST_YEAR else path.lstrip(".") or "body"
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (far := _far_day(item, f"{path}[{index}]")) is not None:
+                return far
     elif isinstance(value, msgspec.Struct):
         for name in _fields_with_days(type(value)):
-            yield from _days(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _days(item, f"{path}[{index}]")
+            item = getattr(value, name)
+            if item is not None and (far := _far_day(item, f"{path}.{name}")) is not None:
+                return far
+    return None
 
 
 _FIELDS_WITH_DAYS: dict[type, tuple[str, ...]] = {}
 
 
 def _fields_with_days(struct: type) -> tuple[str, ...]:
-    """The fields of ``struct`` that can hold a date, a struct or a list (the rest need no look)."""
+    """The fields of ``struct`` that can hold a date, at any depth (the rest need no look)."""
     fields = _FIELDS_WITH_DAYS.get(struct)
     if fields is None:
         info: Any = msgspec.inspect.type_info(struct)
-        fields = _FIELDS_WITH_DAYS[struct] = tuple(f.name for f in info.fields if _can_hold_days(f.type))
+        fields = _FIELDS_WITH_DAYS[struct] = tuple(f.name for f in info.fields if _can_hold_days(f.type, set()))
     return fields
 
 
-def _can_hold_days(info: Any) -> bool:
+def _can_hold_days(info: Any, seen: set[type]) -> bool:
     inspect = msgspec.inspect
     if isinstance(info, inspect.Metadata):
-        return _can_hold_days(info.type)
+        return _can_hold_days(info.type, seen)
     if isinstance(info, inspect.UnionType):
-        return any(_can_hold_days(t) for t in info.types)
-    return isinstance(info, (inspect.DateType, inspect.DateTimeType, inspect.StructType, inspect.ListType))
+        return any(_can_hold_days(t, seen) for t in info.types)
+    if isinstance(info, inspect.ListType):
+        return _can_hold_days(info.item_type, seen)
+    if isinstance(info, inspect.StructType):
+        if info.cls in seen:
+            return False
+        seen.add(info.cls)
+        return any(_can_hold_days(f.type, seen) for f in info.fields)
+    return isinstance(info, (inspect.DateType, inspect.DateTimeType))
+
+
+_DECODERS: dict[HTTPRouteHandler, _BodyDecoder] = {}
 
 
 def _decoder(handler: HTTPRouteHandler) -> _BodyDecoder:
