@@ -193,3 +193,13 @@ async def test_the_highest_daily_rate_and_the_longest_address_are_taken(api: Api
     await api.ok(await api.post("/api/v1/estates", long))
     problem(await api.post("/api/v1/estates", {**long, "code": code + "b", "address": "路" * 401}), 400, "address")
     problem(await api.post("/api/v1/estates", {**long, "code": code + "c", "address": "路" * 5_000}), 400, "address")
+
+
+async def test_a_void_reason_fits_the_reversal_entries(api: Api) -> None:
+    estate = await billed(api)
+    body = {"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "cash"}
+    payment = await api.ok(await post_raw(api, "/api/v1/payments", json.dumps(body)), 201)
+    void = f"/api/v1/payments/{payment['id']}/void"
+    problem(await api.post(void, {"reason": "录" * 495}), 400, "reason")
+    problem(await api.post(void, {"reason": "录" * 461}), 400, "reason")
+    assert (await api.ok(await api.post(void, {"reason": "录" * 460}), 200))["voided"]

@@ -53,8 +53,13 @@ class PaymentOut(msgspec.Struct):
     voided: bool
 
 
+# The void's reversal entries quote the reason after "void of payment <id>: " (at most 37
+# characters) in the ledger's 500-character reason column.
+VoidReason = Annotated[Line, msgspec.Meta(min_length=2, max_length=460, description="why; kept with the entries")]
+
+
 class VoidCreate(Body):
-    reason: Reason
+    reason: VoidReason
 
 
 class RefundCreate(Body):
