@@ -2,7 +2,9 @@
 
 Nothing here names a route or a field: a new route, or a new field on an old one, is walked the
 day it is added. For each write operation (POST, PUT, PATCH, DELETE) and each integer or string
-field of its body, at any depth, each bad value is sent in turn; the answer must be a 400
+field of its body, at any depth, each bad value (a number as a string, a fraction, an exponent, a
+float, an integer past the field's or any column's range; a control character, a far date, a text
+longer than its column) is sent in turn, inside an otherwise valid body; the answer must be a 400
 problem+json naming the field, and no table may gain a row. Integer path and query parameters of
 every operation, and string query parameters, get the same treatment.
 """
@@ -115,7 +117,8 @@ def bad_values(leaf: Leaf) -> list[str]:
         too_large = [str(int(leaf.schema["maximum"]) + 1)] if "maximum" in leaf.schema else []
         values += [*NOT_AN_INTEGER, *too_large, str(2**63), str(2**64)]
     if "string" in leaf.types:
-        values += [json.dumps(text) for text in [*CONTROL_CHARACTERS, *far(leaf.schema)]]
+        too_long = ["字" * (leaf.schema["maxLength"] + 1)] if "maxLength" in leaf.schema else []
+        values += [json.dumps(text) for text in [*CONTROL_CHARACTERS, *far(leaf.schema), *too_long]]
     if leaf.schema.get("format") == "date-time":
         values.append("0")  # not seconds since 1970
     return values
