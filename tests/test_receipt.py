@@ -18,7 +18,7 @@ from feesvc.documents.render import render_html, write_pdf_many
 from feesvc.formatting import amount_in_chinese_capitals
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.models import Method
-from feesvc.payments.receipt import _cashier_name, _item_name, _lines, _Settled, receipt_context, receipt_pdf
+from feesvc.payments.receipt import _item_name, _lines, _Settled, cashier_name, receipt_context, receipt_pdf
 from feesvc.payments.schemas import AllocationOut, PaymentOut
 from tests.support import Api
 
@@ -182,7 +182,7 @@ async def test_template_escapes_and_refuses_missing_values(api: Api, session: As
         render_html("receipt.html", {k: v for k, v in context.items() if k != "payer"})
 
 
-def test_item_name_fallbacks_and_cashier_name() -> None:
+def test_item_name_fallbacks_andcashier_name() -> None:
     def allocation(kind: EntryKind, item: str | None) -> AllocationOut:
         return AllocationOut(entry_id=1, kind=kind, period="2026-01", item=item, amount_fen=100)
 
@@ -191,9 +191,9 @@ def test_item_name_fallbacks_and_cashier_name() -> None:
     assert _item_name(allocation(EntryKind.late_fee, "service_fee"), None, "zh_Hans") == "违约金"
     assert _item_name(allocation(EntryKind.charge, "elevator"), None, "zh_Hans") == "elevator"
     assert _item_name(allocation(EntryKind.charge, None), None, "zh_Hans") == "其他费用"
-    assert _cashier_name("cashier:王芳#12") == "王芳"
-    assert _cashier_name("system:cli") == "cli"
-    assert _cashier_name("cashier:A#B") == "A#B"
+    assert cashier_name("cashier:王芳#12") == "王芳"
+    assert cashier_name("system:cli") == "cli"
+    assert cashier_name("cashier:A#B") == "A#B"
 
 
 async def test_receipt_route_serves_the_pdf_to_the_desk(api: Api) -> None:

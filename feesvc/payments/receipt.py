@@ -26,7 +26,15 @@ from feesvc.payments.service import payment_out
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 
-__all__ = ["receipt_context", "receipt_file", "receipt_filename", "receipt_pdf"]
+__all__ = [
+    "METHOD_NAMES",
+    "cashier_name",
+    "receipt_context",
+    "receipt_file",
+    "receipt_filename",
+    "receipt_pdf",
+    "script_of",
+]
 
 TEMPLATE: Final = "receipt.html"
 
@@ -128,7 +136,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-_METHODS: Final[dict[str, dict[Method, str]]] = {
+METHOD_NAMES: Final[dict[str, dict[Method, str]]] = {
     "zh_Hans": {
         Method.cash: "现金",
         Method.wechat: "微信",
@@ -167,15 +175,16 @@ _ITEM_NAMES: Final[dict[str, dict[str, str]]] = {
 _OTHER_ITEM: Final[dict[str, str]] = {"zh_Hans": "其他费用", "zh_Hant": "其他費用", "en": "Other charge"}
 
 
-def _script(locale: str) -> str:
+def script_of(locale: str) -> str:
+    """Which word set a locale prints: zh_Hans, zh_Hant (zh_TW, zh_HK) or en."""
     loc = normalize_locale(locale)
     if loc == "en":
         return "en"
     return "zh_Hant" if loc in ("zh_TW", "zh_HK") else "zh_Hans"
 
 
-def _cashier_name(label: str) -> str:
-    """Actor labels read "cashier:王芳#12" (role:name#token); the receipt shows the name."""
+def cashier_name(label: str) -> str:
+    """Actor labels read "cashier:王芳#12" (role:name#token); the receipt and the cash-up show the name."""
     name = label.split(":", 1)[-1]
     head, sep, tail = name.rpartition("#")
     return head if sep and tail.isdigit() else name
@@ -319,7 +328,7 @@ async def receipt_context(session: AsyncSession, payment_id: int) -> dict[str, A
     out = await payment_out(session, payment_id)
     estate, building, unit = await _places(session, out)
     locale = normalize_locale(estate.locale)
-    script = _script(locale)
+    script = script_of(locale)
     settled = await _settled_entries(session, payment_id)
     payer = out.payer_name or await _owner_name(session, out.unit_id, out.received_on)
     return {
@@ -333,9 +342,9 @@ async def receipt_context(session: AsyncSession, payment_id: int) -> dict[str, A
         "payer": payer,
         "lines": _lines(out, settled, script),
         "total_fen": out.amount_fen,
-        "method": _METHODS[script][out.method],
+        "method": METHOD_NAMES[script][out.method],
         "external_ref": out.external_ref,
-        "cashier": _cashier_name(out.cashier),
+        "cashier": cashier_name(out.cashier),
         "void": await _void(session, payment_id) if out.voided else None,
         # DOMAIN "Prepay discount": the take-back on refund or sale must be stated on the receipt.
         "prepay_note": out.prepaid_credit_fen > 0 or await _has_discount(session, payment_id),
