@@ -183,3 +183,31 @@ async def test_cash_up_pdf_of_a_quiet_day_and_in_traditional_chinese(api: Api, t
     assert "收款日結表" in flat and "當日沒有收款或作廢記錄。" in flat
     assert "覆核人（主管）簽字" in flat and "收款人簽字" not in flat
     assert "合計0CN¥0.000CN¥0.00CN¥0.00" in flat  # outside the mainland a bare ¥ reads as yen
+
+
+async def test_a_long_cash_up_continues_with_the_signatures_at_the_end(api: Api, tmp_path: Path) -> None:
+    """Forty voids of the previous day's payments: the voids table runs over pages, its head
+    repeating; later pages name the estate and day; the signatures come once, at the end."""
+    estate = await api.make_estate(units=1, settings={"locale": "en"})
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    wang = await token(api, Role.cashier, "王芳")
+    payments = [await pay(api, wang, estate.unit_ids[0], 100 + n, "cash", DAY1) for n in range(40)]
+    for payment in payments:
+        await void(api, payment, "Entered twice", DAY2)
+
+    result = await cash_up(api, estate, DAY2)
+    assert line(result, "王芳", "cash") == (0, 0, 40, sum(100 + n for n in range(40)), -sum(100 + n for n in range(40)))
+    assert result["reconciled"] is True and len(result["voids"]) == 40
+
+    response = await api.get(f"/api/v1/estates/{estate.id}/cash-up.pdf", Role.cashier, params={"day": str(DAY2)})
+    pages = [compact(page) for page in pages_of(response.content, tmp_path)]
+    assert len(pages) > 1
+    assert all(f"Dailycash-up·{compact(estate_name(estate))}·3March2026" in page for page in pages[1:])
+    assert all("Receivedon" in page for page in pages[1:])  # the voids table's head on each page
+    assert [("Checkedby(supervisor):" in page) for page in pages] == [False] * (len(pages) - 1) + [True]
+    whole = "".join(pages)
+    assert all(whole.count(p["receipt_number"]) == 1 for p in payments)
+
+
+def estate_name(estate: Estate) -> str:
+    return f"测试小区 {estate.code}"
