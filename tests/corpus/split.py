@@ -80,7 +80,11 @@ def validate_case(c: dict) -> None:
         if billed:
             _need(len(billed) == 1, i, "unpaid periods billed different amounts")
             fee = billed.pop()
-            _need(Decimal("1.5") <= Decimal(fee) / 100 / Decimal(u["area_m2"]) <= Decimal("4.51"), i, "monthly fee / area outside 1.5-4.5 yuan")
+            _need(
+                Decimal("1.5") <= Decimal(fee) / 100 / Decimal(u["area_m2"]) <= Decimal("4.51"),
+                i,
+                "monthly fee / area outside 1.5-4.5 yuan",
+            )
             _need(a["amount_fen"] >= fee * a["months_overdue"], i, "amount_fen below months_overdue x monthly fee")
     notes = c["notes"]
     _need(isinstance(notes, list) and len(notes) <= 5, i, "notes")
@@ -173,7 +177,9 @@ def main(argv: list[str]) -> int:
     outputs: dict[Path, str] = {}
     tables = []
     for prefix, name in SETS.items():
-        items = {x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_heldout.jsonl")}
+        items = {
+            x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_heldout.jsonl")
+        }
         for path in new_files:
             for x in read_jsonl(path):
                 if x["id"].startswith(prefix):
