@@ -146,7 +146,30 @@ async def test_traditional_chinese_estate(api: Api, session: AsyncSession, tmp_p
     assert "收款收據" in flat and "銀行轉帳" in flat
     assert "CN¥234.56" in flat  # outside the mainland a bare ¥ reads as yen
     assert amount_in_chinese_capitals(23456, traditional=True) in flat  # 貳佰參拾肆元伍角陸分
+    assert "第1頁共1頁" in flat
     assert "Noto-Sans-CJK-TC" in pdf_tool("pdffonts", pdf, tmp_path)
+
+
+async def test_english_estate_prints_late_fees_per_period_and_page_numbers(
+    api: Api, session: AsyncSession, tmp_path: Path
+) -> None:
+    estate = await api.make_estate(units=1, rate="2.00", area="80.00", settings={**LATE_FEES, "locale": "en"})
+    for period in ("2026-01", "2026-02"):
+        await api.bill(estate.id, period, f"{period}-01")
+    for as_of in ("2026-02-28", "2026-03-31"):
+        await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": as_of}), 200)
+    payment = await pay(api, estate.unit_ids[0], 40000, received_on="2026-04-01")
+
+    pdf = await receipt_pdf(session, payment["id"])
+    assert page_count(pdf, tmp_path) == 1
+    text = pdf_text(pdf, tmp_path)
+    flat = compact(text)
+    assert "Receipt" in text and "Page1of1" in flat and "WeChatPay" in flat
+    # Two runs posted two late fees on each charge: one "Late fee" line per month.
+    assert len(re.findall(r"Late fee\s+January 2026", text)) == 1
+    assert len(re.findall(r"Late fee\s+February 2026", text)) == 1
+    amounts = fen_amounts(text)
+    assert sum(amounts[:-1]) == amounts[-1] == 40000
 
 
 async def test_write_pdf_many_makes_one_file(api: Api, session: AsyncSession, tmp_path: Path) -> None:

@@ -3,6 +3,11 @@
 ``receipt_context`` gathers everything the receipt shows into plain dicts, lists, strings, ints and
 dates (no ORM objects reach the template); ``receipt_pdf`` renders it. A voided payment keeps its
 receipt and number and is printed with a 作废 mark.
+
+The lines say what the payment settled per period and item, each period's late fees summed on one
+line (the accrual posts a late fee per charge per run, and corrections, so a payment over long
+arrears settles hundreds of them), then any prepaid credit it left: an ordinary payment fits one
+A5 page, and only a long list (years of arrears) continues on numbered pages.
 """
 
 from __future__ import annotations
