@@ -173,6 +173,7 @@ async def test_cash_up_pdf_for_signing(api: Api, tmp_path: Path) -> None:
     owner = await api.owner_token(estate.owner_ids[0])
     problem(await api.get(url, owner, params={"day": str(DAY2)}), 403)
     problem(await api.get("/api/v1/estates/999999999/cash-up.pdf", Role.cashier), 404)
+    problem(await api.get(url, Role.cashier, params={"day": "2026-02-30"}), 400, "day")
 
 
 async def test_cash_up_pdf_of_a_quiet_day_and_in_traditional_chinese(api: Api, tmp_path: Path) -> None:
