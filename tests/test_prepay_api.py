@@ -368,7 +368,7 @@ async def test_refund_takes_back_the_discount_of_unserved_periods(api: Api) -> N
     again = await api.ok(await api.get(f"/api/v1/payments/{done['payment']['id']}", Role.cashier))
     assert again == done["payment"]
     cash_up = await api.ok(await api.get(f"/api/v1/estates/{estate.id}/cash-up", Role.cashier))
-    assert cash_up["reconciled"] is True and cash_up["total_fen"] == quote["net_fen"]
+    assert cash_up["reconciled"] is True and cash_up["received_fen"] == quote["net_fen"]
     assert await api.count(AuditEvent, AuditEvent.action == "prepayment.refund", AuditEvent.entity_id == str(unit)) == 1
     problem(await api.post(path, {"from_period": month(4), "reason": "再次退款"}), 422, "from_period")
 
