@@ -23,12 +23,15 @@ from feesvc.rules.late_fees import (
 )
 from feesvc.rules.prepay import (
     DiscountTier,
+    KeptRepricing,
     PrepayQuote,
     PrepayRefused,
     best_tier,
     discount_to_take_back,
     periods_from,
     quote_prepayment,
+    refund_terms,
+    reprice_kept,
     validate_tiers,
 )
 
@@ -36,6 +39,7 @@ __all__ = [
     "DiscountTier",
     "Frequency",
     "Installment",
+    "KeptRepricing",
     "LateFee",
     "LateFeePolicy",
     "PlanRefused",
@@ -52,6 +56,8 @@ __all__ = [
     "periods_from",
     "plan_breaks",
     "quote_prepayment",
+    "refund_terms",
+    "reprice_kept",
     "schedule",
     "validate_tiers",
 ]
