@@ -11,17 +11,21 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
+from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
+from feesvc.db import business_today
+from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import balance, open_debits, prepaid_credit_fen
-from feesvc.payments.models import Method
+from feesvc.payments.models import Method, Payment
 from feesvc.prepay import refund as refunds
 from feesvc.prepay import service
 from feesvc.prepay.schemas import PrepaymentCreate, PrepaymentOut, PrepayRefundCreate, PrepayRefundOut, QuoteCreate
 from feesvc.rules.prepay import refund_terms
-from tests.support import Api, Estate
+from tests.support import Api, Estate, problem
 
 # 100.00 m² × 1.00 元 = 100 元 a month; tiers: 6 months 5 % off, 12 months 10 % off.
 MONTHLY = 10000
@@ -135,3 +139,75 @@ async def test_the_quote_and_the_booking_state_the_refund_rule(api: Api) -> None
     booked = await book(api, unit, 6)
     assert booked.quote.refund_terms == refund_terms("zh_TW")
     assert "重新計算" in booked.quote.refund_terms
+
+
+# ---------------------------------------------------------------------------------------------
+# Never past the estate's service contract (DOMAIN.md ledger rule 7: 杭州 §55)
+
+
+async def quote_problem(api: Api, unit: int, months: int, day: date, first: str | None = None) -> InvalidInput:
+    async with api.sessions() as s:
+        with pytest.raises(InvalidInput) as refused:
+            await service.quote_for_unit(s, COMMAND_LINE, unit, QuoteCreate(months=months, first_period=first), day)
+    return refused.value
+
+
+async def test_the_contract_end_date_is_an_estate_setting(api: Api) -> None:
+    estate = await tiered_estate(api)
+    path = f"/api/v1/estates/{estate.id}"
+    settings = (await api.ok(await api.get(path)))["settings"]
+    assert settings["service_contract_ends_on"] is None  # no end: the default
+    changed = await api.ok(await api.put(f"{path}/settings", {**settings, "service_contract_ends_on": "2026-06-30"}))
+    assert changed["settings"]["service_contract_ends_on"] == "2026-06-30"
+    assert (await api.ok(await api.get(path)))["settings"]["service_contract_ends_on"] == "2026-06-30"
+    problem(await api.put(f"{path}/settings", {**settings, "service_contract_ends_on": "2026-02-30"}), 400)
+    cleared = await api.ok(await api.put(f"{path}/settings", {**settings, "service_contract_ends_on": None}))
+    assert cleared["settings"]["service_contract_ends_on"] is None
+
+
+async def test_a_prepayment_never_runs_past_the_contract_end(api: Api) -> None:
+    estate = await tiered_estate(api, service_contract_ends_on="2026-06-30")
+    unit = estate.unit_ids[0]
+    refused = await quote_problem(api, unit, 12, BOOKED_ON)
+    assert refused.errors[0].field == "months"
+    assert "service_contract_ends_on" in refused.detail and "2026-06-30" in refused.detail
+    assert "at most 6 months" in refused.detail
+    # Up to the end itself is allowed.
+    booked = await book(api, unit, 6)
+    assert booked.quote.last_period == "2026-06"
+
+
+async def test_a_contract_ending_inside_a_month_stops_before_that_month(api: Api) -> None:
+    estate = await tiered_estate(api, service_contract_ends_on="2026-06-15")
+    unit = estate.unit_ids[0]
+    assert "at most 5 months" in (await quote_problem(api, unit, 6, BOOKED_ON)).detail
+    after = await quote_problem(api, unit, 1, BOOKED_ON, first="2026-07")
+    assert after.errors[0].field == "first_period" and "2026-06-15" in after.detail
+
+
+async def test_the_booking_refuses_past_the_contract_end_and_writes_nothing(api: Api) -> None:
+    estate = await tiered_estate(api, service_contract_ends_on="2026-03-31")
+    unit = estate.unit_ids[0]
+    data = PrepaymentCreate(months=6, method=Method.cash, expected_net_fen=57000)
+    async with api.sessions() as s:
+        with pytest.raises(InvalidInput) as refused:
+            await service.record_prepayment(s, COMMAND_LINE, unit, data, uuid.uuid4().hex, BOOKED_ON)
+        await s.rollback()
+    assert refused.value.errors[0].field == "months" and "service_contract_ends_on" in refused.value.detail
+    assert await api.count(LedgerEntry, LedgerEntry.unit_id == unit) == 0
+    assert await api.count(Payment, Payment.unit_id == unit) == 0
+
+
+async def test_the_api_answers_a_problem_naming_the_field(api: Api) -> None:
+    """Through HTTP (today's date): a contract that ended yesterday refuses any prepayment."""
+    yesterday = date.fromordinal(business_today().toordinal() - 1)
+    estate = await tiered_estate(api, service_contract_ends_on=yesterday.isoformat())
+    unit = estate.unit_ids[0]
+    response = await api.post(f"/api/v1/units/{unit}/prepayments/quote", {"months": 1}, Role.cashier)
+    assert "service_contract_ends_on" in problem(response, 422, "first_period")["detail"]
+    body = {"months": 1, "method": "cash", "expected_net_fen": 10000}
+    response = await api.post(
+        f"/api/v1/units/{unit}/prepayments", body, Role.cashier, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert "service_contract_ends_on" in problem(response, 422, "first_period")["detail"]
+    assert await api.count(LedgerEntry, LedgerEntry.unit_id == unit) == 0

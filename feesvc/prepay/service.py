@@ -10,6 +10,7 @@ Refunds of periods not yet served: feesvc.prepay.refund.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -218,6 +219,30 @@ def _refusal(refused: PrepayRefused, overdue_fen: int) -> InvalidInput:
     return InvalidInput(refused.message, field=refused.field)
 
 
+def _month_end(period: str) -> date:
+    start = period_start(period)
+    return start.replace(day=calendar.monthrange(start.year, start.month)[1])
+
+
+def _within_contract(estate: Estate, covered: Sequence[str], cycle: int) -> None:
+    """Refuse months past the estate's service contract (DOMAIN.md ledger rule 7: never past the
+    contract term), naming the setting and how many months are possible."""
+    ends = estate.service_contract_ends_on
+    if ends is None or _month_end(covered[-1]) <= ends:
+        return
+    possible = sum(1 for period in covered if _month_end(period) <= ends)
+    possible -= possible % cycle
+    setting = f"the estate's service contract ends on {ends.isoformat()} (settings.service_contract_ends_on)"
+    if not possible:
+        raise InvalidInput(
+            f"{setting}; a prepayment starting with {covered[0]} would run past it", field="first_period"
+        )
+    raise InvalidInput(
+        f"{setting}; prepay at most {possible} months from {covered[0]} (to {covered[possible - 1]})",
+        field="months",
+    )
+
+
 async def _periods_to_book(
     session: AsyncSession,
     estate: Estate,
@@ -253,6 +278,7 @@ async def _periods_to_book(
             field="first_period",
         )
     covered = periods_from(first, months)
+    _within_contract(estate, covered, cycle)
     # The cap limits how far ahead is paid, counting what earlier prepayments booked (杭州 §55: 12 months).
     ahead = _index(covered[-1]) - _index(_month(today))
     if ahead > cap:

@@ -47,6 +47,7 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "late_fee_cap_fen": settings.late_fee_cap_fen,
         "late_fee_starts_on": settings.late_fee_starts_on,
         "prepay_cap_months": settings.prepay_cap_months,
+        "service_contract_ends_on": settings.service_contract_ends_on,
         "vacancy_rule_enabled": settings.vacancy_rule_enabled,
         "vacancy_payable_ratio": ratio,
         "vacancy_min_months": settings.vacancy_min_months,
@@ -75,6 +76,7 @@ def estate_out(estate: Estate) -> EstateOut:
             late_fee_cap_fen=estate.late_fee_cap_fen,
             late_fee_starts_on=estate.late_fee_starts_on,
             prepay_cap_months=estate.prepay_cap_months,
+            service_contract_ends_on=estate.service_contract_ends_on,
             vacancy_rule_enabled=estate.vacancy_rule_enabled,
             vacancy_payable_ratio=str(estate.vacancy_payable_ratio),
             vacancy_min_months=estate.vacancy_min_months,
@@ -317,9 +319,11 @@ async def ownerships(session: AsyncSession, unit_id: int) -> list[Ownership]:
 
 async def ownership_span(session: AsyncSession, unit_id: int, owner_id: int) -> tuple[date, date | None]:
     """The first and last day an owner owned a unit (None: still owns it)."""
-    rows = (await session.execute(
-        select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)
-    )).scalars().all()
+    rows = (
+        (await session.execute(select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)))
+        .scalars()
+        .all()
+    )
     if not rows:
         raise Forbidden("this unit is not yours")
     ends = [o.ends_on for o in rows]
