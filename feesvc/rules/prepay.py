@@ -30,6 +30,8 @@ __all__ = [
     "PrepayQuote",
     "PrepayRefused",
     "best_tier",
+    "difference_discount",
+    "difference_reason",
     "discount_to_take_back",
     "periods_from",
     "quote_prepayment",
@@ -279,3 +281,45 @@ def refund_terms(locale: str) -> str:
     """The rule above in words, as the quote, the booking and the receipt state it."""
     loc = normalize_locale(locale)
     return _REFUND_TERMS["zh_TW" if loc == "zh_HK" else loc]
+
+
+def difference_discount(gross_difference_fen: int, percent_off: Decimal | None) -> int:
+    """The discount part of a prepaid period's difference when a new fee standard takes effect in it
+    (多退少补): the period keeps the percent it was prepaid at, so the difference carries it too.
+    ``round_half_up(|difference| × percent / 100)`` with the difference's sign: a credit mirrors a
+    charge of the same size fen for fen. None or no percent: no discount."""
+    if not _is_int(gross_difference_fen):
+        raise TypeError(f"the difference must be int fen, not {type(gross_difference_fen).__name__}")
+    if not percent_off:
+        return 0
+    magnitude = _discount_of(abs(gross_difference_fen), percent_off)
+    return magnitude if gross_difference_fen >= 0 else -magnitude
+
+
+_DIFFERENCE_REASONS = {
+    "zh_CN": (
+        "预缴期间收费标准调整：{item} 由 {old} 元调整为 {new} 元，差额多退少补{discount}",
+        "，差额按预缴优惠 {percent}% 折算",
+    ),
+    "zh_TW": (
+        "預繳期間收費標準調整：{item} 由 {old} 元調整為 {new} 元，差額多退少補{discount}",
+        "，差額按預繳優惠 {percent}% 折算",
+    ),
+    "en": (
+        "New fee standard inside prepaid months: {item} {old} → {new} yuan; the difference is billed or "
+        "credited{discount}",
+        ", with the prepay discount of {percent}% applied to it",
+    ),
+}
+
+
+def difference_reason(
+    locale: str, item_name: str, old_rate: Decimal, new_rate: Decimal, percent_off: Decimal | None
+) -> str:
+    """The reason a prepaid period's difference entry carries: what changed and the discount."""
+    loc = normalize_locale(locale)
+    text, discount = _DIFFERENCE_REASONS["zh_TW" if loc == "zh_HK" else loc]
+    percent = f"{percent_off.normalize():f}" if percent_off else ""
+    return text.format(
+        item=item_name, old=old_rate, new=new_rate, discount=discount.format(percent=percent) if percent_off else ""
+    )

@@ -13,6 +13,8 @@ from feesvc.rules.prepay import (
     DiscountTier,
     PrepayQuote,
     PrepayRefused,
+    difference_discount,
+    difference_reason,
     discount_to_take_back,
     periods_from,
     quote_prepayment,
@@ -236,3 +238,45 @@ def test_repriced_shares_are_exact_and_never_above_what_was_kept(
 def test_refund_terms_state_the_rule(locale: str) -> None:
     text = refund_terms(locale)
     assert {"zh_CN": "重新计算", "zh_TW": "重新計算", "zh_HK": "重新計算", "en": "re-priced"}[locale] in text
+
+
+# ---------------------------------------------------------------------------------------------
+# A new fee standard inside prepaid periods: the difference (多退少补) carries the booked discount
+
+
+@pytest.mark.parametrize(
+    ("gross_difference", "percent", "discount"),
+    [
+        (2000, Decimal("10"), 200),
+        (-2000, Decimal("10"), -200),
+        (15, Decimal("10"), 2),  # 1.5 → 2, half up
+        (-15, Decimal("10"), -2),  # the same fen either way: a credit mirrors a charge
+        (14, Decimal("10"), 1),
+        (2000, None, 0),
+    ],
+)
+def test_difference_discount(gross_difference: int, percent: Decimal | None, discount: int) -> None:
+    assert difference_discount(gross_difference, percent) == discount
+
+
+@settings(max_examples=200)
+@given(
+    difference=st.integers(min_value=-10_000_000, max_value=10_000_000),
+    percent=st.integers(min_value=1, max_value=9999).map(lambda n: Decimal(n).scaleb(-2)),
+)
+def test_difference_discount_is_symmetric_and_exact(difference: int, percent: Decimal) -> None:
+    got = difference_discount(difference, percent)
+    assert got == -difference_discount(-difference, percent)
+    exact = Fraction(abs(difference)) * Fraction(percent) / 100
+    whole, rest = divmod(exact, 1)
+    assert abs(got) == int(whole) + (1 if rest >= Fraction(1, 2) else 0)
+    assert abs(got) <= abs(difference)
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "zh_TW", "zh_HK", "en"])
+def test_difference_reason_names_the_change_and_the_discount(locale: str) -> None:
+    text = difference_reason(locale, "物业服务费", Decimal("1.00"), Decimal("1.20"), Decimal("10"))
+    assert "1.00" in text and "1.20" in text and "10%" in text
+    assert {"zh_CN": "多退少补", "zh_TW": "多退少補", "zh_HK": "多退少補", "en": "difference"}[locale] in text
+    plain = difference_reason(locale, "物业服务费", Decimal("1.00"), Decimal("0.80"), None)
+    assert "10%" not in plain and "0.80" in plain
