@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from sqlmodel import col, select
 
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
+from feesvc.billing.service import BillingResult, run_billing
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
@@ -24,7 +26,7 @@ from feesvc.payments.models import Method, Payment
 from feesvc.prepay import refund as refunds
 from feesvc.prepay import service
 from feesvc.prepay.schemas import PrepaymentCreate, PrepaymentOut, PrepayRefundCreate, PrepayRefundOut, QuoteCreate
-from feesvc.rules.prepay import refund_terms
+from feesvc.rules.prepay import difference_reason, refund_terms
 from tests.support import Api, Estate, problem
 
 # 100.00 m² × 1.00 元 = 100 元 a month; tiers: 6 months 5 % off, 12 months 10 % off.
@@ -211,3 +213,122 @@ async def test_the_api_answers_a_problem_naming_the_field(api: Api) -> None:
     )
     assert "service_contract_ends_on" in problem(response, 422, "first_period")["detail"]
     assert await api.count(LedgerEntry, LedgerEntry.unit_id == unit) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# A new fee standard inside prepaid periods: 多退少补 when those periods are billed
+
+
+async def new_rate(api: Api, estate: Estate, rate: str, effective_from: str, posted_on: str) -> int:
+    standard = await api.ok(
+        await api.post(
+            f"/api/v1/estates/{estate.id}/fee-standards",
+            {
+                "unit_use": "residential",
+                "item": "service_fee",
+                "item_name": "物业服务费",
+                "basis": "per_m2_month",
+                "rate": rate,
+                "effective_from": effective_from,
+                "posted_on": posted_on,
+                "decision_kind": "owners_vote",
+                "decision_ref": "2026年业主大会第3号决议",
+            },
+        )
+    )
+    return int(standard["id"])
+
+
+async def bill_on(api: Api, estate: Estate, period: str, day: date) -> BillingResult:
+    async with api.sessions() as s:
+        return await run_billing(s, COMMAND_LINE, estate.id, period, day)
+
+
+async def differences(api: Api, unit: int) -> list[LedgerEntry]:
+    async with api.sessions() as s:
+        query = select(LedgerEntry).where(
+            LedgerEntry.unit_id == unit, col(LedgerEntry.dedupe_key).like("prepaid-difference:%")
+        )
+        return list((await s.execute(query.order_by(col(LedgerEntry.id)))).scalars())
+
+
+async def test_a_rate_rise_inside_prepaid_periods_is_billed_when_they_are_billed(api: Api) -> None:
+    estate = await tiered_estate(api, units=2)
+    unit, neighbour = estate.unit_ids
+    booked = await book(api, unit, 12)  # 2026-01 … 2026-12 at 10 % off: 9,000 net a month
+    standard = await new_rate(api, estate, "1.20", "2026-07-01", "2026-05-20")  # 100 元 → 120 元 a month
+
+    june = await bill_on(api, estate, "2026-06", date(2026, 6, 1))
+    assert (june.prepaid_differences, june.prepaid_difference_fen) == (0, 0)
+    july = await bill_on(api, estate, "2026-07", date(2026, 7, 1))
+    # 2,000 more gross, less the 10 % it was prepaid at: 1,800 billed on the prepaid July charge.
+    assert (july.prepaid_differences, july.prepaid_difference_fen) == (1, 1800)
+    [rise] = await differences(api, unit)
+    july_charge = next(c for c in booked.payment.allocations if c.period == "2026-07")
+    assert (rise.kind, rise.amount_fen, rise.period, rise.item) == (
+        EntryKind.adjustment,
+        1800,
+        "2026-07",
+        "service_fee",
+    )
+    assert rise.settles_entry_id == july_charge.entry_id and rise.fee_standard_id == standard
+    assert rise.effective_date == date(2026, 7, 1)
+    assert rise.reason == difference_reason("zh_CN", "物业服务费", Decimal("1.00"), Decimal("1.20"), Decimal("10"))
+    assert rise.detail is not None and rise.detail["gross_difference_fen"] == 2000
+    assert (rise.detail["discount_fen"], rise.detail["percent_off"]) == (200, "10")
+    assert (rise.detail["old_rate"], rise.detail["new_rate"]) == ("1.00", "1.20")
+    assert rise.detail["prepayment_payment_id"] == booked.payment.id
+    async with api.sessions() as s:
+        assert await balance(s, unit) == 1800
+        [open_july] = [d for d in await open_debits(s, unit) if d.open_fen]
+        assert (open_july.entry_id, open_july.open_fen) == (july_charge.entry_id, 1800)
+        # The neighbour, billed as usual, is charged the new rate itself: no difference.
+        assert await balance(s, neighbour) == 10000 + 12000
+
+    # Billing again posts nothing more.
+    again = await bill_on(api, estate, "2026-07", date(2026, 7, 2))
+    assert (again.prepaid_differences, again.prepaid_difference_fen) == (0, 0)
+    assert len(await differences(api, unit)) == 1
+    august = await bill_on(api, estate, "2026-08", date(2026, 8, 1))
+    assert august.prepaid_difference_fen == 1800 and len(await differences(api, unit)) == 2
+
+
+async def test_a_rate_cut_inside_prepaid_periods_is_credited_and_used_on_what_is_owed(api: Api) -> None:
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    booked = await book(api, unit, 6)  # 2026-01 … 2026-06 at 5 % off: 9,500 net a month
+    await new_rate(api, estate, "0.80", "2026-04-01", "2026-03-10")
+    april = await bill_on(api, estate, "2026-04", date(2026, 4, 1))
+    # 2,000 less gross, of which the owner paid 95 %: 1,900 credited.
+    assert (april.prepaid_differences, april.prepaid_difference_fen) == (1, -1900)
+    [cut] = await differences(api, unit)
+    assert (cut.kind, cut.amount_fen, cut.period, cut.settles_entry_id) == (
+        EntryKind.prepaid_credit,
+        -1900,
+        "2026-04",
+        None,
+    )
+    assert cut.detail is not None and cut.detail["prepaid_charge_id"] == next(
+        a.entry_id for a in booked.payment.allocations if a.period == "2026-04"
+    )
+    assert "多退少补" in (cut.reason or "") and "5%" in (cut.reason or "")
+    async with api.sessions() as s:
+        assert await prepaid_credit_fen(s, unit) == 1900 and await balance(s, unit) == -1900
+    await bill_on(api, estate, "2026-05", date(2026, 5, 1))
+    await bill_on(api, estate, "2026-06", date(2026, 6, 1))
+    # July is not prepaid: billed at 80 元 and paid from the 5,700 credited for April to June.
+    july = await bill_on(api, estate, "2026-07", date(2026, 7, 1))
+    assert july.prepaid_differences == 0 and july.credit_applied_fen == 5700
+    async with api.sessions() as s:
+        assert await balance(s, unit) == 8000 - 5700 and await prepaid_credit_fen(s, unit) == 0
+
+
+async def test_prepaid_periods_without_a_discount_take_the_whole_difference(api: Api) -> None:
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    await book(api, unit, 3)  # below the smallest tier: no discount
+    await new_rate(api, estate, "1.25", "2026-03-01", "2026-02-01")
+    march = await bill_on(api, estate, "2026-03", date(2026, 3, 1))
+    assert march.prepaid_difference_fen == 2500
+    [rise] = await differences(api, unit)
+    assert rise.detail is not None and (rise.detail["discount_fen"], rise.detail["percent_off"]) == (0, None)
