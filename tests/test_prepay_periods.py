@@ -332,3 +332,79 @@ async def test_prepaid_periods_without_a_discount_take_the_whole_difference(api:
     assert march.prepaid_difference_fen == 2500
     [rise] = await differences(api, unit)
     assert rise.detail is not None and (rise.detail["discount_fen"], rise.detail["percent_off"]) == (0, None)
+
+
+async def test_kept_periods_with_a_difference_are_repriced_with_it(api: Api) -> None:
+    """April to July carry a rise (12,000 gross, 10 % of the 2,000 difference off): kept at 7 months
+    they are re-priced at 5 % of their gross with the difference, like any other kept month."""
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    await book(api, unit, 12)
+    await new_rate(api, estate, "1.20", "2026-04-01", "2026-03-01")
+    for month in range(4, 8):
+        assert (await bill_on(api, estate, f"2026-{month:02d}", date(2026, month, 1))).prepaid_difference_fen == 1800
+    done = await refund(api, unit, "2026-08", date(2026, 7, 10))
+    [kept] = done.kept
+    # Had: 1,000 a month, and 1,200 from April (the difference's 200 with it); keep 5 %.
+    assert (kept.months, kept.discount_before_fen, kept.discount_fen) == (7, 3 * 1000 + 4 * 1200, 3 * 500 + 4 * 600)
+    assert kept.taken_back_fen == 7800 - 3900
+    assert done.refunded_fen == 5 * 9000 - 3900
+    # The discount entries standing: 500 a month, and from April 600 less the 200 in the difference.
+    assert await standing_discounts(api, unit) == {
+        **{f"2026-{m:02d}": 500 for m in range(1, 4)},
+        **{f"2026-{m:02d}": 400 for m in range(4, 8)},
+    }
+    async with api.sessions() as s:
+        # What stays owed: the four differences, unpaid; each kept month costs 95 % of its gross.
+        assert await balance(s, unit) == 4 * 1800 and await prepaid_credit_fen(s, unit) == 0
+
+
+async def test_a_refund_of_periods_billed_ahead_with_a_rise_reverses_the_rise(api: Api) -> None:
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    await book(api, unit, 12)
+    await new_rate(api, estate, "1.20", "2026-07-01", "2026-05-20")
+    ahead = await bill_on(api, estate, "2026-07", date(2026, 6, 25))  # billed before the month starts
+    assert ahead.prepaid_difference_fen == 1800
+    done = await refund(api, unit, "2026-07", date(2026, 6, 28))
+    assert done.periods[0] == "2026-07" and [k.months for k in done.kept] == [6]
+    assert done.refunded_fen == 6 * 9000 - 3000
+    await settled_up(api, unit)
+
+
+async def test_a_refund_of_periods_billed_ahead_with_a_cut_takes_the_unused_credit_back(api: Api) -> None:
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    await book(api, unit, 12)
+    await new_rate(api, estate, "0.80", "2026-07-01", "2026-05-20")
+    assert (await bill_on(api, estate, "2026-07", date(2026, 6, 25))).prepaid_difference_fen == -1800
+    done = await refund(api, unit, "2026-07", date(2026, 6, 28))
+    # Paid 9,000 a month for July to December; the July credit, unused, is taken back with them.
+    assert done.refunded_fen == 6 * 9000 - 3000
+    await settled_up(api, unit)
+
+
+async def test_kept_periods_below_every_tier_lose_the_discount_of_their_difference_too(api: Api) -> None:
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    await book(api, unit, 12)
+    await new_rate(api, estate, "1.20", "2026-02-01", "2026-01-20")
+    for month in (2, 3):
+        await bill_on(api, estate, f"2026-{month:02d}", date(2026, month, 1))
+    done = await refund(api, unit, "2026-04", date(2026, 3, 10))
+    [kept] = done.kept
+    assert (kept.months, kept.tier, kept.discount_before_fen, kept.discount_fen) == (3, None, 1000 + 2 * 1200, 0)
+    assert done.refunded_fen == 9 * 9000 - 3400
+    assert await standing_discounts(api, unit) == {}
+    async with api.sessions() as s:
+        # Kept at full price: 10,000 + 2 × 12,000, of which 27,000 paid and 3,400 from the refund.
+        assert await balance(s, unit) == 34000 - 27000 - 3400
+    async with api.sessions() as s:
+        taken = await s.execute(
+            select(LedgerEntry.period, LedgerEntry.amount_fen).where(
+                LedgerEntry.unit_id == unit,
+                LedgerEntry.kind == EntryKind.adjustment,
+                col(LedgerEntry.dedupe_key).is_(None),
+            )
+        )
+        assert sorted(taken.all()) == [("2026-02", 200), ("2026-03", 200)]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, reversal_of
 from feesvc.payments.models import Payment
 from feesvc.payments.service import refund_entry
+from feesvc.prepay.difference import KEY_PREFIX
 from feesvc.prepay.schemas import KeptPeriodsOut, PrepayRefundCreate, PrepayRefundOut
 from feesvc.prepay.service import (
     cycle_period,
@@ -74,6 +76,11 @@ class _Refunded:
     kept: KeptPeriodsOut | None = None
 
 
+def _is_difference(entry: LedgerEntry) -> bool:
+    """A rate difference billed on a prepaid period (feesvc.prepay.difference)."""
+    return (entry.dedupe_key or "").startswith(KEY_PREFIX)
+
+
 def _credit_entry(paid: Sequence[LedgerEntry], payment_id: int | None, today: date, actor: Principal) -> LedgerEntry:
     """What was paid for refunded periods, held for the owner again as prepaid credit.
 
@@ -114,6 +121,7 @@ async def _reprice_kept(
     estate: Estate,
     prepayment: Payment,
     from_period: str,
+    differences: dict[int, list[dict[str, Any]]],
     reason: str,
     today: date,
     actor: Principal,
@@ -130,6 +138,10 @@ async def _reprice_kept(
     )
     if not kept:
         return None, []
+    # A kept period a newer fee standard applies to holds its difference too: re-priced with it.
+    held = [differences.get(c.id or 0, []) for c in kept]
+    gross = [c.amount_fen + sum(int(d["gross_difference_fen"]) for d in ds) for c, ds in zip(kept, held, strict=True)]
+    in_differences = [sum(int(d["discount_fen"]) for d in ds) for ds in held]
     discounts = await ledger_entries(
         session,
         col(LedgerEntry.settles_entry_id).in_([c.id for c in kept]),
@@ -140,26 +152,47 @@ async def _reprice_kept(
     for discount in discounts:
         on[discount.settles_entry_id].append(discount)
     tiers, percent = await _booked_terms(session, prepayment, estate.id)
-    current = [-sum(d.amount_fen for d in on[c.id]) for c in kept]
+    current = [-sum(d.amount_fen for d in on[c.id]) + part for c, part in zip(kept, in_differences, strict=True)]
     periods = sorted({c.period or "" for c in kept})
     months = len(periods) * estate.cycle_months
-    repriced = reprice_kept([c.amount_fen for c in kept], current, months, tiers, percent)
+    repriced = reprice_kept(gross, [max(had, 0) for had in current], months, tiers, percent)
     entries: list[LedgerEntry] = []
     lost: list[tuple[LedgerEntry, int]] = []
     tier = repriced.tier
-    for charge, had, share in zip(kept, current, repriced.shares, strict=True):
+    for charge, had, share, part in zip(kept, current, repriced.shares, in_differences, strict=True):
         if share == had:
             continue
         assert charge.id is not None
         entries += [reversal_of(d, today, actor, reason) for d in on[charge.id]]
-        if share and tier is not None:
+        # What the discount entry carries: the share less what the differences carry already; below
+        # zero (a difference's discount the new tier no longer gives), an adjustment takes it back.
+        fen = share - part
+        if fen < 0:
+            entries.append(
+                LedgerEntry(
+                    estate_id=charge.estate_id,
+                    unit_id=charge.unit_id,
+                    owner_id=charge.owner_id,
+                    kind=EntryKind.adjustment,
+                    amount_fen=-fen,
+                    effective_date=today,
+                    period=charge.period,
+                    item=charge.item,
+                    settles_entry_id=charge.id,
+                    actor=actor.label,
+                    reason=reason,
+                    detail={"prepayment_payment_id": prepayment.id, "difference_discount_taken_back_fen": -fen},
+                )
+            )
+        if fen > 0:
+            assert tier is not None  # a share above what the differences carry needs a tier
             entries.append(
                 LedgerEntry(
                     estate_id=charge.estate_id,
                     unit_id=charge.unit_id,
                     owner_id=charge.owner_id,
                     kind=EntryKind.discount,
-                    amount_fen=-share,
+                    amount_fen=-fen,
                     effective_date=today,
                     period=charge.period,
                     item=charge.item,
@@ -266,10 +299,37 @@ async def refund_prepayment(
         LedgerEntry.kind != EntryKind.reversal,
         not_reversed(unit.id),
     )
-    other = next((s for s in settlements if s.kind not in _REFUNDABLE_KINDS), None)
+    other = next((s for s in settlements if s.kind not in _REFUNDABLE_KINDS and not _is_difference(s)), None)
     if other is not None:
         raise Conflict(
             f"a {other.kind} entry ({other.id}) settles the charge of {other.period}; undo it first",
+            field="from_period",
+        )
+    differences = await ledger_entries(
+        session,
+        LedgerEntry.unit_id == unit.id,
+        col(LedgerEntry.dedupe_key).like(f"{KEY_PREFIX}%"),
+        not_reversed(unit.id),
+    )
+    by_charge: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for difference in differences:
+        by_charge[int((difference.detail or {})["prepaid_charge_id"])].append(difference.detail or {})
+    refunded_ids = {c.id for c in charges}
+    credits_back = [
+        d
+        for d in differences
+        if d.kind == EntryKind.prepaid_credit and (d.detail or {})["prepaid_charge_id"] in refunded_ids
+    ]
+    spent = await ledger_entries(
+        session,
+        col(LedgerEntry.settles_entry_id).in_([d.id for d in credits_back]),
+        LedgerEntry.kind != EntryKind.reversal,
+        not_reversed(unit.id),
+    )
+    if spent:
+        raise Conflict(
+            f"the rate-difference credit (entry {spent[0].settles_entry_id}) of a refunded period has been "
+            "used; refund from a later period",
             field="from_period",
         )
     prepayments = await _prepayments_of(session, charges, settlements)
@@ -278,7 +338,9 @@ async def refund_prepayment(
         for payment_id, p in prepayments.items()
         for entry_id in (p.designation or {}).get("entry_ids", [])
     }
-    append(session, [reversal_of(e, today, actor, data.reason) for e in [*settlements, *charges]])
+    # The refunded periods' differences go with them: a rise settling the charge (in settlements), an
+    # unused credit for a cut.
+    append(session, [reversal_of(e, today, actor, data.reason) for e in [*settlements, *credits_back, *charges]])
 
     parts: dict[int | None, _Refunded] = {payment_id: _Refunded([]) for payment_id in sorted(prepayments)}
     for entry in settlements:
@@ -296,7 +358,7 @@ async def refund_prepayment(
         lost: list[tuple[LedgerEntry, int]] = []
         if key in prepayments:
             part.kept, lost = await _reprice_kept(
-                session, estate, prepayments[key], data.from_period, data.reason, today, actor
+                session, estate, prepayments[key], data.from_period, by_charge, data.reason, today, actor
             )
         applied = _settle_from_credit(part.credit, lost, today, actor) if part.credit is not None else []
         append(session, applied)
@@ -307,6 +369,7 @@ async def refund_prepayment(
             append(session, [refund_entry(part.credit, left, today, actor, data.reason, data.method)])
             refunded += left
     discounts = [(s.period or "", -s.amount_fen) for s in settlements if s.kind == EntryKind.discount]
+    discounts += [(c.period or "", int(d["discount_fen"])) for c in charges if c.id for d in by_charge.get(c.id, [])]
     periods = sorted({c.period for c in charges if c.period})
     kept = [p.kept for p in parts.values() if p.kept is not None]
     result = PrepayRefundOut(
