@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +24,13 @@ from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import balance, open_debits, prepaid_credit_fen
 from feesvc.payments.models import Method, Payment
+from feesvc.payments.receipt import receipt_pdf
 from feesvc.prepay import refund as refunds
 from feesvc.prepay import service
 from feesvc.prepay.schemas import PrepaymentCreate, PrepaymentOut, PrepayRefundCreate, PrepayRefundOut, QuoteCreate
 from feesvc.rules.prepay import difference_reason, refund_terms
 from tests.support import Api, Estate, problem
+from tests.test_receipt import compact, pdf_text
 
 # 100.00 m² × 1.00 元 = 100 元 a month; tiers: 6 months 5 % off, 12 months 10 % off.
 MONTHLY = 10000
@@ -408,3 +411,14 @@ async def test_kept_periods_below_every_tier_lose_the_discount_of_their_differen
             )
         )
         assert sorted(taken.all()) == [("2026-02", 200), ("2026-03", 200)]
+
+
+async def test_the_receipt_of_a_prepayment_states_the_refund_rule(api: Api, tmp_path: Path) -> None:
+    estate = await tiered_estate(api)
+    unit = estate.unit_ids[0]
+    booked = await book(api, unit, 12)
+    async with api.sessions() as s:
+        pdf = await receipt_pdf(s, booked.payment.id)
+    flat = compact(pdf_text(pdf, tmp_path))
+    assert compact(refund_terms("zh_CN")) in flat
+    assert "重新计算" in flat

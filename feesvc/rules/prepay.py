@@ -258,21 +258,17 @@ def reprice_kept(
 
 _REFUND_TERMS = {
     "zh_CN": (
-        "预缴优惠退还规则：预缴的月份尚未到期即退款（或房屋转让）时，退还月份已享受的优惠全部扣回；"
-        "保留的月份按其自身月数可达到的优惠档位重新计算优惠（例如预缴12个月享9折，1个月后退款，"
-        "若1个月不享受优惠，则该月不再享受优惠）。扣回的优惠从退款中抵扣。"
+        "预缴优惠：预缴月份未到期即退款（或房屋转让）时，退还月份的优惠全部扣回，"
+        "保留月份按其自身月数可达到的档位重新计算优惠，扣回部分从退款中抵扣。"
     ),
     "zh_TW": (
-        "預繳優惠退還規則：預繳的月份尚未到期即退款（或房屋轉讓）時，退還月份已享受的優惠全部扣回；"
-        "保留的月份按其自身月數可達到的優惠檔位重新計算優惠（例如預繳12個月享9折，1個月後退款，"
-        "若1個月不享受優惠，則該月不再享受優惠）。扣回的優惠從退款中抵扣。"
+        "預繳優惠：預繳月份未到期即退款（或房屋轉讓）時，退還月份的優惠全部扣回，"
+        "保留月份按其自身月數可達到的檔位重新計算優惠，扣回部分從退款中抵扣。"
     ),
     "en": (
-        "Prepay discount on refund: if prepaid months are refunded (or the unit is sold) before they "
-        "are served, the whole discount of the refunded months is taken back, and the months kept are "
-        "re-priced at the tier their own number of months reaches (12 months prepaid at 10 % off and "
-        "refunded after 1: that month keeps no discount if 1 month earns none). What is taken back is "
-        "deducted from the refund."
+        "Prepay discount: if prepaid months are refunded (or the unit is sold) before they are served, "
+        "their whole discount is taken back and the months kept are re-priced at the tier their own "
+        "number reaches; what is taken back is deducted from the refund."
     ),
 }
 
