@@ -110,7 +110,9 @@ async def tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[Role, str]:
 
 
 @pytest.fixture
-def api(client: AsyncTestClient[Litestar], tokens: dict[Role, str], sessions: async_sessionmaker[AsyncSession]) -> Api:
+def api(
+    client: AsyncTestClient[Litestar], tokens: dict[Role, str], sessions: async_sessionmaker[AsyncSession]
+) -> Api:
     return Api(client, tokens, sessions)
 
 

@@ -43,7 +43,9 @@ class Api:
         return {"Authorization": f"Bearer {token}", **(extra or {})}
 
     async def post(self, path: str, body: Any, role: Role | str = Role.manager, **kw: Any) -> Response:
-        return await self.client.post(path, json=body, headers=self.headers(role, kw.pop("headers", None)), **kw)
+        return await self.client.post(
+            path, json=body, headers=self.headers(role, kw.pop("headers", None)), **kw
+        )
 
     async def post_at_once(
         self, path: str, bodies: list[Any], role: Role | str, headers: list[dict[str, str]]
@@ -100,7 +102,9 @@ class Api:
                 },
             )
         )
-        building = await self.ok(await self.post(f"/api/v1/estates/{estate['id']}/buildings", {"name": "1栋"}))
+        building = await self.ok(
+            await self.post(f"/api/v1/estates/{estate['id']}/buildings", {"name": "1栋"})
+        )
         await self.ok(
             await self.post(
                 f"/api/v1/estates/{estate['id']}/fee-standards",

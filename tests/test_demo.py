@@ -680,20 +680,13 @@ async def test_a_reminder_run_over_the_demo_skips_paused_and_paid_up_units(
         estate_ids = [e.id for e in demo.estates]
         letters = (await s.execute(select(Letter).where(col(Letter.estate_id).in_(estate_ids)))).scalars().all()
         still_open = col(Complaint.closed_at).is_(None)
-        open_complaints = set(
-            (
-                await s.execute(select(Complaint.unit_id).where(col(Complaint.estate_id).in_(estate_ids), still_open))
-            ).scalars()
-        )
-        kept_plans = set(
-            (
-                await s.execute(
-                    select(InstallmentPlan.unit_id).where(
-                        col(InstallmentPlan.estate_id).in_(estate_ids), InstallmentPlan.state == PlanState.active
-                    )
-                )
-            ).scalars()
-        )
+        open_complaints = set((await s.execute(
+            select(Complaint.unit_id).where(col(Complaint.estate_id).in_(estate_ids), still_open)
+        )).scalars())
+        kept_plans = set((await s.execute(
+            select(InstallmentPlan.unit_id).where(col(InstallmentPlan.estate_id).in_(estate_ids),
+                                                  InstallmentPlan.state == PlanState.active)
+        )).scalars())
         positions = {letter.unit_id: await _open_position(s, demo, letter.unit_id) for letter in letters}
         reruns = [await run_reminders(s, COMMAND_LINE, e.id, TODAY) for e in demo.estates]
 

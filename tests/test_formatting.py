@@ -367,7 +367,9 @@ def test_period_label(period: str, locale: str, expected: str) -> None:
     assert period_label(period, locale) == expected
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "2026-11-01", "", " 2026-11"])
+@pytest.mark.parametrize(
+    "bad", ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "2026-11-01", "", " 2026-11"]
+)
 def test_period_label_rejects_malformed(bad: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
         period_label(bad, "zh_CN")

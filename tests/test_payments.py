@@ -209,7 +209,9 @@ async def test_concurrent_payments_on_one_unit_lose_nothing(api: Api) -> None:
     assert ledger["owed_fen"] == 60000 - sum(amounts)
 
 
-async def test_a_payment_read_before_another_write_to_its_unit_is_not_written(api: Api, database: Database) -> None:
+async def test_a_payment_read_before_another_write_to_its_unit_is_not_written(
+    api: Api, database: Database
+) -> None:
     """The desk's unlocked write checks the unit's ledger version read with the unit: a void, plan,
     billing run or payment that locked the unit since (and so raised the version) makes it write
     nothing at all, and post_payment reads and allocates again."""

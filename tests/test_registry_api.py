@@ -13,7 +13,11 @@ async def test_estate_building_unit_owner_roundtrip(api: Api) -> None:
     # Personal data is masked in every API response.
     assert owner["name"] == "业**"
     assert owner["phone"] == "138****0000"
-    assert owner["id_number"].startswith("110") and owner["id_number"].endswith("0000") and "*" in owner["id_number"]
+    assert (
+        owner["id_number"].startswith("110")
+        and owner["id_number"].endswith("0000")
+        and "*" in owner["id_number"]
+    )
 
 
 async def test_bad_registry_input_is_refused_and_nothing_written(api: Api) -> None:
@@ -68,7 +72,9 @@ async def test_unknown_field_is_named(api: Api) -> None:
 async def test_tokens_and_roles(api: Api) -> None:
     problem(await api.client.get("/api/v1/estates"), 401)
     problem(await api.client.get("/api/v1/estates", headers={"Authorization": "Bearer fsv_wrong"}), 401)
-    problem(await api.post("/api/v1/estates", {"code": "C", "name": "x", "company_name": "y"}, Role.cashier), 403)
+    problem(
+        await api.post("/api/v1/estates", {"code": "C", "name": "x", "company_name": "y"}, Role.cashier), 403
+    )
 
 
 async def test_owner_sees_only_own_units(api: Api) -> None:
@@ -86,7 +92,9 @@ async def test_sale_closes_previous_ownership(api: Api) -> None:
     unit = estate.unit_ids[0]
     buyer = await api.ok(await api.post("/api/v1/owners", {"name": "新业主"}))
     await api.ok(
-        await api.post(f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2026-03-01"})
+        await api.post(
+            f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2026-03-01"}
+        )
     )
     history = await api.ok(await api.get(f"/api/v1/units/{unit}/ownerships"))
     assert [(h["owner_id"], h["starts_on"], h["ends_on"]) for h in history] == [
@@ -94,7 +102,9 @@ async def test_sale_closes_previous_ownership(api: Api) -> None:
         (buyer["id"], "2026-03-01", None),
     ]
     problem(
-        await api.post(f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2025-01-01"}),
+        await api.post(
+            f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2025-01-01"}
+        ),
         422,
         "starts_on",
     )

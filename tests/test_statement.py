@@ -130,9 +130,8 @@ async def test_a_former_owner_sees_only_their_own_time(api: Api) -> None:
     sale = {"owner_id": buyer["id"], "starts_on": "2025-12-01"}
     await api.ok(await api.post(f"/api/v1/units/{unit}/ownerships", sale))
     seller = await api.owner_token(estate.owner_ids[0])
-    statement = await api.ok(
-        await api.get(f"/api/v1/units/{unit}/statement", seller, params={"from": "2025-01-01", "to": "2026-06-30"})
-    )
+    statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", seller,
+                                           params={"from": "2025-01-01", "to": "2026-06-30"}))
     assert statement["period_to"] == "2025-11-30"
     assert statement["owner_name"] == "业主0"
     assert all(line["date"] <= "2025-11-30" for line in statement["lines"])
