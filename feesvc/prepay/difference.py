@@ -59,6 +59,9 @@ async def _posted(session: AsyncSession, estate_id: int, period: str) -> dict[in
         select(LedgerEntry.detail)
         .where(
             LedgerEntry.estate_id == estate_id,
+            # The kinds a difference has: the (estate, kind, period) index finds them without
+            # reading the period's other entries.
+            col(LedgerEntry.kind).in_([EntryKind.adjustment, EntryKind.prepaid_credit]),
             LedgerEntry.period == period,
             col(LedgerEntry.dedupe_key).like(f"{KEY_PREFIX}%"),
         )
