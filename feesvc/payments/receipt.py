@@ -30,6 +30,7 @@ from feesvc.payments.schemas import AllocationOut, PaymentOut
 from feesvc.payments.service import payment_out
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
+from feesvc.rules.prepay import refund_terms
 
 __all__ = [
     "METHOD_NAMES",
@@ -66,10 +67,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "void": "作废",
         "voided_on": "本收据已于{date}作废，原因：{reason}",
         "range_sep": "至",
-        "prepay_note": (
-            "预存款及预缴优惠说明：预存款项将自动抵扣以后各期费用。"
-            "如预存款退还或房屋转让时相关月份尚未到期，未到期月份已享受的预缴优惠将予以扣回。"
-        ),
+        "prepay_note": "预存款项将自动抵扣以后各期费用。" + refund_terms("zh_CN"),
         "printed_note": "本收据由系统打印，涂改无效。",
         "page_before": "第 ",
         "page_middle": " 页 共 ",
@@ -97,10 +95,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "void": "作廢",
         "voided_on": "本收據已於{date}作廢，原因：{reason}",
         "range_sep": "至",
-        "prepay_note": (
-            "預存款及預繳優惠說明：預存款項將自動抵扣以後各期費用。"
-            "如預存款退還或房屋轉讓時相關月份尚未到期，未到期月份已享受的預繳優惠將予以扣回。"
-        ),
+        "prepay_note": "預存款項將自動抵扣以後各期費用。" + refund_terms("zh_TW"),
         "printed_note": "本收據由系統列印，塗改無效。",
         "page_before": "第 ",
         "page_middle": " 頁 共 ",
@@ -128,11 +123,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "void": "VOID",
         "voided_on": "This receipt was voided on {date}. Reason: {reason}",
         "range_sep": " – ",
-        "prepay_note": (
-            "Prepaid credit is applied automatically to later charges. If the prepayment is refunded, "
-            "or the unit is sold, before the prepaid months are served, any prepay discount on those "
-            "unserved months is taken back."
-        ),
+        "prepay_note": "Prepaid credit is applied automatically to later charges. " + refund_terms("en"),
         "printed_note": "Printed by the system; not valid if altered.",
         "page_before": "Page ",
         "page_middle": " of ",
