@@ -24,6 +24,7 @@ from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
 from feesvc.billing.controller import BillingController
 from feesvc.db import Database, create_engine, session_factory
+from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_query_values
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.latefees.controller import LateFeeController
@@ -109,6 +110,10 @@ class FeesvcPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        # Strict input on every route (feesvc.decoding): bodies, path ids and query integers.
+        install_path_id_parser()
+        app_config.request_class = StrictRequest
+        app_config.before_request = refuse_lax_query_values
         app_config.middleware[:0] = [
             request_id_middleware,
             DefineMiddleware(TokenAuthenticationMiddleware, exclude=PUBLIC_PATHS),

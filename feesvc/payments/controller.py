@@ -16,6 +16,7 @@ from feesvc.payments.cashup_document import cashup_file
 from feesvc.payments.receipt import receipt_file
 from feesvc.payments.schemas import CashUpOut, PaymentCreate, PaymentOut, RefundCreate, RefundOut, VoidCreate
 from feesvc.registry.service import get_estate
+from feesvc.schemas import LongPathId, PathId
 
 IdempotencyKey = Annotated[
     str,
@@ -41,11 +42,11 @@ class PaymentController(Controller):
         return Response(payment, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 
     @get("/payments/{payment_id:int}", guards=[desk])
-    async def get_payment(self, db: AsyncSession, payment_id: int) -> PaymentOut:
+    async def get_payment(self, db: AsyncSession, payment_id: LongPathId) -> PaymentOut:
         return await service.payment_out(db, payment_id)
 
     @get("/payments/{payment_id:int}/receipt.pdf", guards=[desk], media_type="application/pdf")
-    async def receipt(self, db: AsyncSession, payment_id: int) -> Response[bytes]:
+    async def receipt(self, db: AsyncSession, payment_id: LongPathId) -> Response[bytes]:
         """The printable receipt (收款收据), an A5-landscape PDF; a voided payment's is marked 作废."""
         filename, pdf = await receipt_file(db, payment_id)
         return Response(
@@ -53,22 +54,24 @@ class PaymentController(Controller):
         )
 
     @post("/payments/{payment_id:int}/void", guards=[managers], status_code=200)
-    async def void(self, db: AsyncSession, principal: Principal, payment_id: int, data: VoidCreate) -> PaymentOut:
+    async def void(
+        self, db: AsyncSession, principal: Principal, payment_id: LongPathId, data: VoidCreate
+    ) -> PaymentOut:
         return await service.void_payment(db, principal, payment_id, data.reason, business_today())
 
     @post("/units/{unit_id:int}/refunds", guards=[managers])
-    async def refund(self, db: AsyncSession, principal: Principal, unit_id: int, data: RefundCreate) -> RefundOut:
+    async def refund(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: RefundCreate) -> RefundOut:
         return await service.refund_credit(db, principal, unit_id, data, business_today())
 
     @get("/estates/{estate_id:int}/cash-up", guards=[desk])
-    async def cash_up(self, db: AsyncSession, estate_id: int, day: date | None = None) -> CashUpOut:
+    async def cash_up(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> CashUpOut:
         """The daily cash-up (日结): per cashier and method, received, voided (a void of an earlier
         day's payment with the day it was received) and net, reconciled with the ledger."""
         await get_estate(db, estate_id)
         return await cash_up(db, estate_id, day or business_today())
 
     @get("/estates/{estate_id:int}/cash-up.pdf", guards=[desk], media_type="application/pdf")
-    async def cash_up_pdf(self, db: AsyncSession, estate_id: int, day: date | None = None) -> Response[bytes]:
+    async def cash_up_pdf(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> Response[bytes]:
         """The cash-up printed (收款日结表, A4) with the cashiers' and the supervisor's signature lines."""
         estate = await get_estate(db, estate_id)
         filename, pdf = await cashup_file(await cash_up(db, estate_id, day or business_today()), estate)

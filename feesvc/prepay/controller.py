@@ -19,6 +19,7 @@ from feesvc.prepay.schemas import (
     TierIn,
     TierOut,
 )
+from feesvc.schemas import PathId
 
 # An owner may ask what prepaying their own unit would cost; only the desk takes the money.
 quoters = requires(Role.cashier, Role.manager, Role.owner)
@@ -29,19 +30,19 @@ class PrepayController(Controller):
     tags = ["prepayments"]
 
     @get("/estates/{estate_id:int}/prepay-tiers", guards=[staff])
-    async def list_tiers(self, db: AsyncSession, estate_id: int) -> list[TierOut]:
+    async def list_tiers(self, db: AsyncSession, estate_id: PathId) -> list[TierOut]:
         """The estate's prepay discount tiers (预缴优惠), fewest months first."""
         return await service.list_tiers(db, estate_id)
 
     @put("/estates/{estate_id:int}/prepay-tiers", guards=[managers])
     async def replace_tiers(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: list[TierIn]
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: list[TierIn]
     ) -> list[TierOut]:
         """Replace the estate's tiers, e.g. 6 months → 5 % off, 12 months → 10 % off; [] removes them."""
         return await service.replace_tiers(db, principal, estate_id, data)
 
     @post("/units/{unit_id:int}/prepayments/quote", guards=[quoters], status_code=200)
-    async def quote(self, db: AsyncSession, principal: Principal, unit_id: int, data: QuoteCreate) -> QuoteOut:
+    async def quote(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: QuoteCreate) -> QuoteOut:
         """What prepaying ``months`` would cost: per period gross, the discount share and the net."""
         return await service.quote_for_unit(db, principal, unit_id, data, business_today())
 
@@ -50,7 +51,7 @@ class PrepayController(Controller):
         self,
         db: AsyncSession,
         principal: Principal,
-        unit_id: int,
+        unit_id: PathId,
         data: PrepaymentCreate,
         idempotency_key: IdempotencyKey,
     ) -> Response[PrepaymentOut]:
@@ -61,7 +62,7 @@ class PrepayController(Controller):
 
     @post("/units/{unit_id:int}/prepayments/refund", guards=[managers])
     async def refund(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: PrepayRefundCreate
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: PrepayRefundCreate
     ) -> PrepayRefundOut:
         """Refund the periods from ``from_period`` not yet served: their discount is taken back and
         what was paid for them is returned."""

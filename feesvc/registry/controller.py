@@ -24,6 +24,7 @@ from feesvc.registry.schemas import (
     VacancyNoticeCreate,
     VacancyNoticeOut,
 )
+from feesvc.schemas import INT4_MAX, PathId
 
 
 class RegistryController(Controller):
@@ -39,25 +40,25 @@ class RegistryController(Controller):
         return [service.estate_out(e) for e in await service.list_estates(db)]
 
     @get("/estates/{estate_id:int}", guards=[staff])
-    async def get_estate(self, db: AsyncSession, estate_id: int) -> EstateOut:
+    async def get_estate(self, db: AsyncSession, estate_id: PathId) -> EstateOut:
         return service.estate_out(await service.get_estate(db, estate_id))
 
     @put("/estates/{estate_id:int}/settings", guards=[managers])
     async def update_settings(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: EstateSettings
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: EstateSettings
     ) -> EstateOut:
         return service.estate_out(await service.update_estate_settings(db, principal, estate_id, data))
 
     @post("/estates/{estate_id:int}/buildings", guards=[managers])
     async def create_building(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: BuildingCreate
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: BuildingCreate
     ) -> BuildingOut:
         b = await service.create_building(db, principal, estate_id, data)
         assert b.id is not None
         return BuildingOut(id=b.id, estate_id=b.estate_id, name=b.name)
 
     @get("/estates/{estate_id:int}/buildings", guards=[staff])
-    async def list_buildings(self, db: AsyncSession, estate_id: int) -> list[BuildingOut]:
+    async def list_buildings(self, db: AsyncSession, estate_id: PathId) -> list[BuildingOut]:
         return [
             BuildingOut(id=b.id or 0, estate_id=b.estate_id, name=b.name)
             for b in await service.list_buildings(db, estate_id)
@@ -67,8 +68,8 @@ class RegistryController(Controller):
     async def list_units(
         self,
         db: AsyncSession,
-        estate_id: int,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        estate_id: PathId,
+        offset: Annotated[int, Parameter(ge=0, le=INT4_MAX)] = 0,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> list[UnitOut]:
         return [service.unit_out(u, b) for u, b in await service.list_units(db, estate_id, offset, limit)]
@@ -78,7 +79,7 @@ class RegistryController(Controller):
         return service.unit_out(*await service.create_unit(db, principal, data))
 
     @get("/units/{unit_id:int}", guards=[anyone])
-    async def get_unit(self, db: AsyncSession, principal: Principal, unit_id: int) -> UnitOut:
+    async def get_unit(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> UnitOut:
         await service.can_read_unit(db, principal, unit_id)
         return service.unit_out(*await service.get_unit(db, unit_id))
 
@@ -87,12 +88,12 @@ class RegistryController(Controller):
         return service.owner_out(await service.create_owner(db, principal, data))
 
     @get("/owners/{owner_id:int}", guards=[staff])
-    async def get_owner(self, db: AsyncSession, owner_id: int) -> OwnerOut:
+    async def get_owner(self, db: AsyncSession, owner_id: PathId) -> OwnerOut:
         return service.owner_out(await service.get_owner(db, owner_id))
 
     @post("/units/{unit_id:int}/ownerships", guards=[managers])
     async def transfer_ownership(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: OwnershipCreate
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: OwnershipCreate
     ) -> OwnershipOut:
         o = await service.transfer_ownership(db, principal, unit_id, data.owner_id, data.starts_on)
         return OwnershipOut(
@@ -100,7 +101,7 @@ class RegistryController(Controller):
         )
 
     @get("/units/{unit_id:int}/ownerships", guards=[staff])
-    async def list_ownerships(self, db: AsyncSession, unit_id: int) -> list[OwnershipOut]:
+    async def list_ownerships(self, db: AsyncSession, unit_id: PathId) -> list[OwnershipOut]:
         await service.get_unit(db, unit_id)
         return [
             OwnershipOut(id=o.id or 0, unit_id=o.unit_id, owner_id=o.owner_id, starts_on=o.starts_on, ends_on=o.ends_on)
@@ -109,7 +110,7 @@ class RegistryController(Controller):
 
     @post("/units/{unit_id:int}/vacancy-notices", guards=[staff])
     async def add_vacancy_notice(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: VacancyNoticeCreate
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: VacancyNoticeCreate
     ) -> VacancyNoticeOut:
         n = await service.add_vacancy_notice(db, principal, unit_id, data)
         return VacancyNoticeOut(

@@ -16,6 +16,7 @@ from feesvc.db import autocommit, business_today
 from feesvc.errors import InvalidInput
 from feesvc.registry.models import Estate
 from feesvc.registry.service import can_read_unit, get_unit, ownership_span
+from feesvc.schemas import PathId
 from feesvc.statements.document import statement_filename, statement_pdf_async
 from feesvc.statements.schemas import Statement
 from feesvc.statements.service import build_statement, default_range
@@ -50,7 +51,7 @@ class StatementController(Controller):
         request: Request[Any, Any, Any],
         db: AsyncSession,
         principal: Principal,
-        unit_id: int,
+        unit_id: PathId,
         as_of: date | None = None,
         period_from: Annotated[date | None, Parameter(query="from")] = None,
         period_to: Annotated[date | None, Parameter(query="to")] = None,
