@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.auth.guards import anyone, managers, staff
 from feesvc.auth.principal import Principal
 from feesvc.registry import service
+from feesvc.registry.masking import masking_for
 from feesvc.registry.schemas import (
     BuildingCreate,
     BuildingOut,
@@ -84,11 +85,12 @@ class RegistryController(Controller):
 
     @post("/owners", guards=[managers])
     async def create_owner(self, db: AsyncSession, principal: Principal, data: OwnerCreate) -> OwnerOut:
-        return service.owner_out(await service.create_owner(db, principal, data))
+        return service.owner_out(await service.create_owner(db, principal, data), masking_for(principal))
 
     @get("/owners/{owner_id:int}", guards=[staff])
-    async def get_owner(self, db: AsyncSession, owner_id: int) -> OwnerOut:
-        return service.owner_out(await service.get_owner(db, owner_id))
+    async def get_owner(self, db: AsyncSession, principal: Principal, owner_id: int) -> OwnerOut:
+        """An owner: the name as the caller's role may see it; phone and ID number always masked."""
+        return service.owner_out(await service.get_owner(db, owner_id), masking_for(principal))
 
     @post("/units/{unit_id:int}/ownerships", guards=[managers])
     async def transfer_ownership(

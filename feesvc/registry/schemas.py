@@ -89,7 +89,7 @@ class OwnerCreate(Body):
 
 
 class OwnerOut(msgspec.Struct):
-    """An owner as every API response shows them: personal numbers masked."""
+    """An owner as every API response shows them: masked as ``registry.masking`` says for the caller."""
 
     id: int
     name: str

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
-from feesvc.registry.masking import mask_email, mask_id_number, mask_name, mask_phone
+from feesvc.registry.masking import Masking
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.registry.schemas import (
     BuildingCreate,
@@ -254,14 +254,14 @@ async def create_owner(session: AsyncSession, actor: Principal, data: OwnerCreat
     return owner
 
 
-def owner_out(owner: Owner) -> OwnerOut:
+def owner_out(owner: Owner, masking: Masking) -> OwnerOut:
     assert owner.id is not None
     return OwnerOut(
         id=owner.id,
-        name=mask_name(owner.name),
-        phone=mask_phone(owner.phone),
-        id_number=mask_id_number(owner.id_number),
-        email=mask_email(owner.email),
+        name=masking.name(owner.name),
+        phone=masking.phone(owner.phone),
+        id_number=masking.id_number(owner.id_number),
+        email=masking.email(owner.email),
         preferred_channel=owner.preferred_channel,
         locale=owner.locale,
     )
