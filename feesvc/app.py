@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears.controller import ArrearsCaseController
+from feesvc.auth.controller import TokenController
 from feesvc.auth.middleware import TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
@@ -55,6 +56,7 @@ CONTROLLERS = [
     ArrearsCaseController,
     ReportsController,
     InstallmentPlanController,
+    TokenController,
 ]
 PUBLIC_PATHS = ["^/schema", "^/health"]
 

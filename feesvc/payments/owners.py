@@ -7,7 +7,7 @@ entries carries that owner: a seller never sees the buyer's payments, nor a buye
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ _PAYMENT = Payment.__table__  # type: ignore[attr-defined]
 _OWNERSHIP = Ownership.__table__  # type: ignore[attr-defined]
 
 
-def _owned_by(owner_id: int) -> list[object]:
+def _owned_by(owner_id: int) -> list[ColumnElement[bool]]:
     """Conditions on ``payment``: it has entries, and all of them are ``owner_id``'s."""
     mine = exists().where(_ENTRY.c.payment_id == _PAYMENT.c.id, _ENTRY.c.owner_id == owner_id)
     others = exists().where(
