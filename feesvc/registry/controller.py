@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, staff
 from feesvc.auth.principal import Principal
+from feesvc.db import business_today
 from feesvc.registry import service
 from feesvc.registry.masking import masking_for
 from feesvc.registry.schemas import (
@@ -22,9 +23,11 @@ from feesvc.registry.schemas import (
     OwnershipOut,
     UnitCreate,
     UnitOut,
+    UnitSearchPage,
     VacancyNoticeCreate,
     VacancyNoticeOut,
 )
+from feesvc.registry.search import UnitQuery, search_units
 
 
 class RegistryController(Controller):
@@ -65,14 +68,33 @@ class RegistryController(Controller):
         ]
 
     @get("/estates/{estate_id:int}/units", guards=[staff])
-    async def list_units(
+    async def search_units(
         self,
         db: AsyncSession,
+        principal: Principal,
         estate_id: int,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[UnitOut]:
-        return [service.unit_out(u, b) for u, b in await service.list_units(db, estate_id, offset, limit)]
+        q: Annotated[
+            str | None, Parameter(min_length=1, max_length=40, description="the start of a unit number: 12 finds 1201")
+        ] = None,
+        building: Annotated[
+            str | None, Parameter(min_length=1, max_length=100, description="a building's name, exactly")
+        ] = None,
+        in_arrears: Annotated[
+            bool | None, Parameter(description="true: units with overdue charges open today; false: none")
+        ] = None,
+        owner_phone_last4: Annotated[
+            str | None, Parameter(pattern=r"^[0-9]{4}$", description="the last 4 digits of the owner's phone")
+        ] = None,
+        page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> UnitSearchPage:
+        """Find an estate's units (cashiers, managers, system): by the start of the unit number, the
+        building's name, whether they are in arrears today, or the last 4 digits of the current
+        owner's phone; the filters combine. Each unit with its current owner (masked for the
+        caller's role), balance, overdue amount and open arrears case with its cause. Pages in a
+        stable order (building, then unit number) with the total count."""
+        query = UnitQuery(q, building, in_arrears, owner_phone_last4, page, page_size)
+        return await search_units(db, principal, estate_id, query, business_today())
 
     @post("/units", guards=[managers])
     async def create_unit(self, db: AsyncSession, principal: Principal, data: UnitCreate) -> UnitOut:

@@ -214,19 +214,6 @@ async def get_unit(session: AsyncSession, unit_id: int, field: str | None = None
     return row[0], row[1]
 
 
-async def list_units(session: AsyncSession, estate_id: int, offset: int, limit: int) -> list[tuple[Unit, Building]]:
-    await get_estate(session, estate_id)
-    query = (
-        select(Unit, Building)
-        .join(Building, col(Building.id) == Unit.building_id)
-        .where(Unit.estate_id == estate_id)
-        .order_by(Building.name, Unit.number)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
-
-
 async def can_read_unit(session: AsyncSession, principal: Principal, unit_id: int) -> None:
     """Staff read any unit; an owner only units they own or owned (their arrears stay theirs)."""
     if principal.is_staff:
