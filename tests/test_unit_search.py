@@ -45,7 +45,7 @@ def labels(page: Any) -> list[str]:
 
 
 async def test_find_units_by_number_building_phone_and_arrears(api: Api) -> None:
-    estate, units = await _estate(api)
+    estate, _ = await _estate(api)
     everything = await search(api, estate.id)
     # Stable order: building, then unit number; the total counts every page.
     assert labels(everything) == [*(f"1栋 {n}" for n in range(101, 106)), "2栋 1201", "2栋 1202", "2栋 B1-02"]
