@@ -27,6 +27,7 @@ from feesvc.billing.controller import BillingController
 from feesvc.db import Database, create_engine, session_factory
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
+from feesvc.explorer import explorer_plugins
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -58,6 +59,7 @@ CONTROLLERS = [
     InstallmentPlanController,
     TokenController,
 ]
+SCHEMA_PATH = "/schema"
 PUBLIC_PATHS = ["^/schema", "^/health"]
 
 
@@ -143,7 +145,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="feesvc",
             version="1.0.0",
             description="Property-fee collection and arrears management",
-            path="/schema",
+            path=SCHEMA_PATH,
+            render_plugins=explorer_plugins(SCHEMA_PATH),  # served from the package: no CDN
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", description="feesvc API token")
