@@ -53,6 +53,7 @@ async def test_find_units_by_number_building_phone_and_arrears(api: Api) -> None
 
     assert labels(await search(api, estate.id, q="12")) == ["2栋 1201", "2栋 1202"]
     assert labels(await search(api, estate.id, q="1201")) == ["2栋 1201"]
+    assert labels(await search(api, estate.id, q=" 1201 ")) == ["2栋 1201"]  # pasted with spaces
     assert labels(await search(api, estate.id, q="b1")) == ["2栋 B1-02"]  # typed in lower case
     assert labels(await search(api, estate.id, q="10")) == [f"1栋 {n}" for n in range(101, 106)]
     assert (await search(api, estate.id, q="9"))["total"] == 0

@@ -93,7 +93,8 @@ class RegistryController(Controller):
         owner's phone; the filters combine. Each unit with its current owner (masked for the
         caller's role), balance, overdue amount and open arrears case with its cause. Pages in a
         stable order (building, then unit number) with the total count."""
-        query = UnitQuery(q, building, in_arrears, owner_phone_last4, page, page_size)
+        number = q.strip() if q else None
+        query = UnitQuery(number or None, building, in_arrears, owner_phone_last4, page, page_size)
         return await search_units(db, principal, estate_id, query, business_today())
 
     @post("/units", guards=[managers])
