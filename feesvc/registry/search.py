@@ -3,7 +3,8 @@
 The filters pick units through indexes (ix_unit_estate_building_number, ix_unit_estate_number,
 ix_owner_phone_last4; the ledger's unit-kind-date index for arrears) and the page is read in one
 stable order: building, unit number, id. The figures shown (balance, overdue, owner, case) are
-read for the page's units only, in a few statements for all of them, whatever the estate's size.
+read for the page's units only, in a few statements for all of them, whatever the estate's size
+(the owner with the page itself).
 """
 
 from __future__ import annotations
@@ -106,10 +107,22 @@ def _conditions(
     return conditions
 
 
-def _page(conditions: list[ColumnElement[bool]], query: UnitQuery) -> Select[Any]:
+def _page(conditions: list[ColumnElement[bool]], query: UnitQuery, today: date) -> Select[Any]:
+    """The page's units with their building and today's owner (an outer join: a unit may have none)."""
     return (
-        sa_select(_UNIT.c.id, _UNIT.c.building_id, _BUILDING.c.name, _UNIT.c.number, _UNIT.c.use)
+        sa_select(
+            _UNIT.c.id,
+            _UNIT.c.building_id,
+            _BUILDING.c.name.label("building"),
+            _UNIT.c.number,
+            _UNIT.c.use,
+            _OWNER.c.id.label("owner_id"),
+            _OWNER.c.name.label("owner_name"),
+            _OWNER.c.phone.label("owner_phone"),
+        )
         .join(_BUILDING, _BUILDING.c.id == _UNIT.c.building_id)
+        .outerjoin(_OWNERSHIP, and_(_OWNERSHIP.c.unit_id == _UNIT.c.id, ownership_covering(today)))
+        .outerjoin(_OWNER, _OWNER.c.id == _OWNERSHIP.c.owner_id)
         .where(*conditions)
         .order_by(_UNIT.c.building_id, _UNIT.c.number, _UNIT.c.id)
         .offset((query.page - 1) * query.page_size)
@@ -120,26 +133,34 @@ def _page(conditions: list[ColumnElement[bool]], query: UnitQuery) -> Select[Any
 async def search_units(
     session: AsyncSession, principal: Principal, estate_id: int, query: UnitQuery, today: date
 ) -> UnitSearchPage:
-    await get_estate(session, estate_id)
+    empty = UnitSearchPage(items=[], total=0, page=query.page, page_size=query.page_size, as_of=today)
     building_id = None
     if query.building is not None:
         found = sa_select(_BUILDING.c.id).where(_BUILDING.c.estate_id == estate_id, _BUILDING.c.name == query.building)
         building_id = (await session.execute(found)).scalar_one_or_none()
-        if building_id is None:  # no such building here: nothing matches
-            return UnitSearchPage(items=[], total=0, page=query.page, page_size=query.page_size, as_of=today)
+        if building_id is None:  # no such building here: nothing matches (404 if the estate is missing)
+            await get_estate(session, estate_id)
+            return empty
     conditions = _conditions(estate_id, query, building_id, today, is_postgres(session))
     total = int((await session.execute(sa_select(func.count()).select_from(_UNIT).where(*conditions))).scalar_one())
-    rows = (await session.execute(_page(conditions, query))).all()
-    unit_ids = [row.id for row in rows]
-    figures = await _figures(session, principal, unit_ids, today)
+    if total == 0:  # only now is it worth a statement to tell a missing estate (404) from no match
+        await get_estate(session, estate_id)
+        return empty
+    rows = (await session.execute(_page(conditions, query, today))).all()
+    figures = await _figures(session, [row.id for row in rows], today)
+    masking = masking_for(principal)
     items = [
         UnitFound(
             id=row.id,
             building_id=row.building_id,
-            building=row.name,
+            building=row.building,
             number=row.number,
             use=UnitUse(row.use),
-            owner=figures.owners.get(row.id),
+            owner=None
+            if row.owner_id is None
+            else UnitOwnerBrief(
+                id=row.owner_id, name=masking.name(row.owner_name), phone=masking.phone(row.owner_phone)
+            ),
             balance_fen=figures.balances.get(row.id, 0),
             overdue_fen=figures.overdue.get(row.id, 0),
             arrears_case=figures.cases.get(row.id),
@@ -151,26 +172,15 @@ async def search_units(
 
 @dataclass
 class _Figures:
-    owners: dict[int, UnitOwnerBrief]
     balances: dict[int, int]
     overdue: dict[int, int]
     cases: dict[int, UnitCaseBrief]
 
 
-async def _figures(session: AsyncSession, principal: Principal, unit_ids: list[int], today: date) -> _Figures:
-    """Owner, balance, overdue and open case of the page's units: a statement each, for all of them."""
+async def _figures(session: AsyncSession, unit_ids: list[int], today: date) -> _Figures:
+    """Balance, overdue and open case of the page's units: a statement each, for all of them."""
     if not unit_ids:
-        return _Figures({}, {}, {}, {})
-    masking = masking_for(principal)
-    owner_rows = await session.execute(
-        sa_select(_OWNERSHIP.c.unit_id, _OWNER.c.id, _OWNER.c.name, _OWNER.c.phone)
-        .join(_OWNER, _OWNER.c.id == _OWNERSHIP.c.owner_id)
-        .where(_OWNERSHIP.c.unit_id.in_(unit_ids), ownership_covering(today))
-    )
-    owners = {
-        unit_id: UnitOwnerBrief(id=owner_id, name=masking.name(name), phone=masking.phone(phone))
-        for unit_id, owner_id, name, phone in owner_rows
-    }
+        return _Figures({}, {}, {})
     balance_rows = await session.execute(
         sa_select(_ENTRY.c.unit_id, func.sum(_ENTRY.c.amount_fen))
         .where(_ENTRY.c.unit_id.in_(unit_ids), _ENTRY.c.effective_date <= today)
@@ -193,4 +203,4 @@ async def _figures(session: AsyncSession, principal: Principal, unit_ids: list[i
         decision = await effective_decision(session, arrears_case)
         cause = None if decision is None else decision.category.value
         cases[arrears_case.unit_id] = UnitCaseBrief(id=arrears_case.id, status=arrears_case.status, cause=cause)
-    return _Figures(owners, balances, overdue, cases)
+    return _Figures(balances, overdue, cases)
