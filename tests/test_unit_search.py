@@ -120,6 +120,7 @@ async def test_only_staff_search_and_bad_parameters_are_refused(api: Api) -> Non
     owner = await api.owner_token(estate.owner_ids[0])
     problem(await api.get(f"/api/v1/estates/{estate.id}/units", owner), 403)
     problem(await api.get("/api/v1/estates/987654321/units"), 404)
+    problem(await api.get("/api/v1/estates/987654321/units", params={"building": "1栋"}), 404)
     for params, field in (
         ({"page_size": 0}, "page_size"),
         ({"page_size": 101}, "page_size"),
