@@ -317,9 +317,7 @@ async def _places(session: AsyncSession, out: PaymentOut) -> tuple[Estate, Build
     return estate, building, unit
 
 
-async def receipt_context(
-    session: AsyncSession, payment_id: int, masking: Masking = WHOLE_NAMES
-) -> dict[str, Any]:
+async def receipt_context(session: AsyncSession, payment_id: int, masking: Masking = WHOLE_NAMES) -> dict[str, Any]:
     """Everything ``letters/receipt.html`` prints for one payment, as plain data; the payer's name
     as ``masking`` shows it (the route passes the caller's, see ``registry.masking``).
 

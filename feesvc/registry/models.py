@@ -118,6 +118,7 @@ def phone_last4(phone: ColumnElement[str]) -> ColumnElement[str]:
     """The last 4 characters of a phone without spaces and dashes, as SQL. Literals, not bound
     parameters: the unit search's condition must be the very expression ``ix_owner_phone_last4``
     indexes, or neither database uses the index."""
+
     def inline(value: str | int) -> ColumnElement[Any]:
         return literal(value, literal_execute=True)
 
