@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -133,6 +133,36 @@ def token_create(role: str, name: str | None, owner_id: int | None) -> None:
         return secret
 
     click.echo(run_with_session(work))
+
+
+@token.command("list")
+@click.option("--active", is_flag=True, help="Leave out revoked tokens.")
+def token_list(active: bool) -> None:
+    """List tokens: id, role, name, owner, created, revoked (never a secret: only hashes are stored)."""
+    from feesvc.auth.service import list_tokens
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+    rows = [("id", "role", "name", "owner", "created", "revoked")]
+    for t in run_with_session(lambda session: list_tokens(session, include_revoked=not active)):
+        owner = str(t.owner_id) if t.owner_id is not None else "-"
+        rows.append((str(t.id), t.role, t.name, owner, when(t.created_at), when(t.revoked_at)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `feesvc token list`); a running server refuses it within 30 s."""
+    from feesvc.auth.service import revoke_token
+
+    revoked = run_with_session(lambda session: revoke_token(session, COMMAND_LINE, token_id))
+    assert revoked.revoked_at is not None
+    at = f"{revoked.revoked_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"token {revoked.id} ({revoked.role}, {revoked.name}) revoked at {at}")
 
 
 @cli.command()

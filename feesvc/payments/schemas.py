@@ -7,6 +7,7 @@ import msgspec
 
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.models import Method
+from feesvc.registry.masking import Masking
 from feesvc.schemas import Body, Id, Line, LongId, Period, PositiveFen, Reason
 
 
@@ -51,6 +52,19 @@ class PaymentOut(msgspec.Struct):
     allocations: list[AllocationOut]
     prepaid_credit_fen: int
     voided: bool
+
+    def masked(self, masking: Masking) -> PaymentOut:
+        """The payment as a reader sees it: the payer is a person, named as ``masking`` allows."""
+        return msgspec.structs.replace(self, payer_name=masking.name(self.payer_name))
+
+
+class PaymentPage(msgspec.Struct):
+    """One page of payments, newest first; ``total`` counts every page."""
+
+    items: list[PaymentOut]
+    total: int
+    page: int
+    page_size: int
 
 
 # The void's reversal entries quote the reason after "void of payment <id>: " (at most 37

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import msgspec
 from litestar import Controller, Response, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,7 @@ from feesvc.prepay.schemas import (
     TierIn,
     TierOut,
 )
+from feesvc.registry.masking import masking_for
 from feesvc.schemas import PathId
 
 # An owner may ask what prepaying their own unit would cost; only the desk takes the money.
@@ -58,6 +60,7 @@ class PrepayController(Controller):
         """Book the quoted periods and take the payment for the net. A retry with the same key and body
         returns the first result; a quote that changed since ``expected_net_fen`` is refused (409)."""
         out, created = await service.record_prepayment(db, principal, unit_id, data, idempotency_key, business_today())
+        out = msgspec.structs.replace(out, payment=out.payment.masked(masking_for(principal)))
         return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 
     @post("/units/{unit_id:int}/prepayments/refund", guards=[managers])

@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, staff
 from feesvc.auth.principal import Principal
+from feesvc.db import business_today
 from feesvc.registry import service
+from feesvc.registry.masking import masking_for
 from feesvc.registry.schemas import (
     BuildingCreate,
     BuildingOut,
@@ -21,10 +23,12 @@ from feesvc.registry.schemas import (
     OwnershipOut,
     UnitCreate,
     UnitOut,
+    UnitSearchPage,
     VacancyNoticeCreate,
     VacancyNoticeOut,
 )
-from feesvc.schemas import INT4_MAX, PathId
+from feesvc.registry.search import UnitQuery, search_units
+from feesvc.schemas import LINE_PATTERN, PathId
 
 
 class RegistryController(Controller):
@@ -65,14 +69,41 @@ class RegistryController(Controller):
         ]
 
     @get("/estates/{estate_id:int}/units", guards=[staff])
-    async def list_units(
+    async def search_units(
         self,
         db: AsyncSession,
+        principal: Principal,
         estate_id: PathId,
-        offset: Annotated[int, Parameter(ge=0, le=INT4_MAX)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[UnitOut]:
-        return [service.unit_out(u, b) for u, b in await service.list_units(db, estate_id, offset, limit)]
+        q: Annotated[
+            str | None,
+            Parameter(
+                min_length=1,
+                max_length=40,
+                pattern=LINE_PATTERN,
+                description="the start of a unit number: 12 finds 1201",
+            ),
+        ] = None,
+        building: Annotated[
+            str | None,
+            Parameter(min_length=1, max_length=100, pattern=LINE_PATTERN, description="a building's name, exactly"),
+        ] = None,
+        in_arrears: Annotated[
+            bool | None, Parameter(description="true: units with overdue charges open today; false: none")
+        ] = None,
+        owner_phone_last4: Annotated[
+            str | None, Parameter(pattern=r"^[0-9]{4}$", description="the last 4 digits of the owner's phone")
+        ] = None,
+        page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> UnitSearchPage:
+        """Find an estate's units (cashiers, managers, system): by the start of the unit number, the
+        building's name, whether they are in arrears today, or the last 4 digits of the current
+        owner's phone; the filters combine. Each unit with its current owner (masked for the
+        caller's role), balance, overdue amount and open arrears case with its cause. Pages in a
+        stable order (building, then unit number) with the total count."""
+        number = q.strip() if q else None
+        query = UnitQuery(number or None, building, in_arrears, owner_phone_last4, page, page_size)
+        return await search_units(db, principal, estate_id, query, business_today())
 
     @post("/units", guards=[managers])
     async def create_unit(self, db: AsyncSession, principal: Principal, data: UnitCreate) -> UnitOut:
@@ -85,11 +116,12 @@ class RegistryController(Controller):
 
     @post("/owners", guards=[managers])
     async def create_owner(self, db: AsyncSession, principal: Principal, data: OwnerCreate) -> OwnerOut:
-        return service.owner_out(await service.create_owner(db, principal, data))
+        return service.owner_out(await service.create_owner(db, principal, data), masking_for(principal))
 
     @get("/owners/{owner_id:int}", guards=[staff])
-    async def get_owner(self, db: AsyncSession, owner_id: PathId) -> OwnerOut:
-        return service.owner_out(await service.get_owner(db, owner_id))
+    async def get_owner(self, db: AsyncSession, principal: Principal, owner_id: PathId) -> OwnerOut:
+        """An owner: the name as the caller's role may see it; phone and ID number always masked."""
+        return service.owner_out(await service.get_owner(db, owner_id), masking_for(principal))
 
     @post("/units/{unit_id:int}/ownerships", guards=[managers])
     async def transfer_ownership(

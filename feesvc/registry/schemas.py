@@ -94,7 +94,7 @@ class OwnerCreate(Body):
 
 
 class OwnerOut(msgspec.Struct):
-    """An owner as every API response shows them: personal numbers masked."""
+    """An owner as every API response shows them: masked as ``registry.masking`` says for the caller."""
 
     id: int
     name: str
@@ -132,3 +132,41 @@ class VacancyNoticeOut(msgspec.Struct):
     ends_on: date | None
     notified_on: date
     reference: str
+
+
+class UnitOwnerBrief(msgspec.Struct):
+    """A unit's current owner as the unit search shows them: masked for the caller (registry.masking)."""
+
+    id: int
+    name: str
+    phone: str
+
+
+class UnitCaseBrief(msgspec.Struct):
+    """The unit's arrears case that is not resolved, and its effective cause (None: not classified)."""
+
+    id: int
+    status: str
+    cause: str | None
+
+
+class UnitFound(msgspec.Struct):
+    id: int
+    building_id: int
+    building: str
+    number: str
+    use: UnitUse
+    owner: UnitOwnerBrief | None  # None: no owner on record today
+    balance_fen: int  # everything posted up to today: positive is owed, negative is held for the owner
+    overdue_fen: int  # charges and late fees past their due date and still open
+    arrears_case: UnitCaseBrief | None
+
+
+class UnitSearchPage(msgspec.Struct):
+    """One page of units in a stable order (building, then unit number); ``total`` counts every page."""
+
+    items: list[UnitFound]
+    total: int
+    page: int
+    page_size: int
+    as_of: date
