@@ -429,7 +429,7 @@ class History:
                 select(Installment.amount_fen).where(Installment.plan_id == plan_id, Installment.number == number)
             )
         ).scalar_one()
-        covered = frozenset(await covered_charge_ids(self.session, unit.unit_id))
+        covered = frozenset(await covered_charge_ids(self.session, day, unit_id=unit.unit_id))
         debits = await open_debits(self.session, unit.unit_id)
         order = AllocationOrder(unit.estate.settings.allocation_order)
         everything = sum(d.open_fen for d in debits)

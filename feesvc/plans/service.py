@@ -24,16 +24,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+import msgspec
 from sqlalchemy import exists, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
+from feesvc.attention import UnitReport, unit_isolated
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -50,6 +52,7 @@ from feesvc.plans.schemas import (
     PlanOut,
     PlanReview,
 )
+from feesvc.plans.standing import Progress, plan_standings, progress_of
 from feesvc.registry.models import Estate, Ownership
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules import installments as rules
@@ -74,80 +77,6 @@ def _source(plan_id: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # Reading a plan and its progress
-
-
-@dataclass
-class Progress:
-    """A plan's covered charges as the ledger has them, and what has been paid towards it."""
-
-    plan: InstallmentPlan
-    covered: list[PlanCharge]
-    charges: dict[int, LedgerEntry]
-    installments: list[rules.Installment]
-    # charge id → [(day, change of its open amount)], in day order
-    changes: dict[int, list[tuple[date, int]]]
-
-    @property
-    def baseline_fen(self) -> int:
-        return sum(c.principal_fen for c in self.covered)
-
-    def open_on(self, charge_id: int, day: date) -> int:
-        amount = self.charges[charge_id].amount_fen + sum(d for on, d in self.changes[charge_id] if on <= day)
-        return max(amount, 0)
-
-    def open_total(self, day: date) -> int:
-        return sum(self.open_on(c.entry_id, day) for c in self.covered)
-
-    def paid_by(self, day: date) -> int:
-        """Paid towards the plan by the end of ``day``: the starting principal less what is open then."""
-        return min(max(self.baseline_fen - self.open_total(day), 0), self.baseline_fen)
-
-    def paid_off_on(self, as_of: date) -> date | None:
-        """The day since which nothing of the covered principal is open (as of ``as_of``), if so."""
-        days = sorted({on for changes in self.changes.values() for on, _ in changes if on <= as_of})
-        since: date | None = None
-        for day in days:
-            since = (since or day) if self.open_total(day) == 0 else None
-        return since
-
-    def breaks(self, as_of: date, grace_days: int) -> rules.Installment | None:
-        return rules.plan_breaks(self.installments, self.paid_by, as_of, grace_days)
-
-
-async def _progress(session: AsyncSession, plan: InstallmentPlan) -> Progress:
-    assert plan.id is not None
-    covered = list(
-        (
-            await session.execute(
-                select(PlanCharge).where(PlanCharge.plan_id == plan.id).order_by(col(PlanCharge.entry_id))
-            )
-        ).scalars()
-    )
-    ids = [c.entry_id for c in covered]
-    charges = {
-        e.id: e
-        for e in (await session.execute(select(LedgerEntry).where(col(LedgerEntry.id).in_(ids)))).scalars()
-        if e.id is not None
-    }
-    rows = await session.execute(
-        select(col(LedgerEntry.settles_entry_id), col(LedgerEntry.effective_date), func.sum(LedgerEntry.amount_fen))
-        .where(col(LedgerEntry.settles_entry_id).in_(ids))
-        .group_by(col(LedgerEntry.settles_entry_id), col(LedgerEntry.effective_date))
-        .order_by(col(LedgerEntry.effective_date))
-    )
-    changes: dict[int, list[tuple[date, int]]] = {i: [] for i in ids}
-    for charge_id, day, amount in rows.all():
-        assert charge_id is not None
-        changes[charge_id].append((day, int(amount)))
-    schedule = list(
-        (
-            await session.execute(
-                select(Installment).where(Installment.plan_id == plan.id).order_by(col(Installment.number))
-            )
-        ).scalars()
-    )
-    installments = [rules.Installment(i.number, i.due_date, i.amount_fen) for i in schedule]
-    return Progress(plan, covered, charges, installments, changes)
 
 
 async def get_plan(session: AsyncSession, plan_id: int) -> InstallmentPlan:
@@ -220,12 +149,12 @@ def progress_out(progress: Progress, as_of: date) -> PlanOut:
 
 
 async def plan_out(session: AsyncSession, plan_id: int, as_of: date) -> PlanOut:
-    return progress_out(await _progress(session, await get_plan(session, plan_id)), as_of)
+    return progress_out(await progress_of(session, await get_plan(session, plan_id)), as_of)
 
 
 async def unit_plans(session: AsyncSession, unit_id: int, as_of: date) -> list[PlanOut]:
     query = select(InstallmentPlan).where(InstallmentPlan.unit_id == unit_id).order_by(col(InstallmentPlan.id).desc())
-    return [progress_out(await _progress(session, p), as_of) for p in (await session.execute(query)).scalars()]
+    return [progress_out(await progress_of(session, p), as_of) for p in (await session.execute(query)).scalars()]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -523,7 +452,12 @@ async def cancel_plan(
 
 
 async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> PlanReview:
-    """Complete, break or keep every active plan of the estate as of ``as_of``; idempotent."""
+    """Record the completion or break of every active plan of the estate as of ``as_of``; idempotent.
+
+    Each plan's standing comes from the ledger (:func:`feesvc.rules.installments.plan_standing`); the
+    review stores it and does what it entails (waivers, restored late fees). A plan that cannot be
+    reviewed is rolled back and reported in ``needs_attention``; the others are reviewed.
+    """
     estate = await get_estate(session, estate_id, field="estate_id")
     plans = list(
         (
@@ -538,72 +472,14 @@ async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, 
             )
         ).scalars()
     )
-    reviewed = 0
-    completed: list[int] = []
-    broken: list[int] = []
-    waived = restored = 0
+    tally = _ReviewTally()
+    reports: list[UnitReport] = []
     for plan in plans:
-        await lock_unit(session, plan.unit_id)
-        await session.refresh(plan)
-        if plan.state != PlanState.active:
-            continue  # ended by a concurrent request meanwhile
-        assert plan.id is not None and plan.agreed_on is not None
-        reviewed += 1
-        progress = await _progress(session, plan)
-        charge_ids = [c.entry_id for c in progress.covered]
-        late = progress.breaks(as_of, estate.grace_days)
-        if late is not None:
-            last_day = rules.deadline(late, estate.grace_days)
-            plan.state = PlanState.broken
-            plan.ended_on = last_day + timedelta(days=1)
-            plan.end_reason = (
-                f"installment {late.number} ({late.amount_fen} fen, due {late.due_date}) "
-                f"was not paid by {last_day} ({estate.grace_days} grace days)"
-            )
-            back = 0
-            if _restores(estate):
-                why = f"installment plan #{plan.id} broken on {plan.ended_on}: waived late fees restored"
-                back = await _restore_waived(session, actor, plan, plan.ended_on, why)
-            restored += back
-            broken.append(plan.id)
-            await record_audit(
-                session,
-                actor,
-                "installment_plan.break",
-                "installment_plan",
-                plan.id,
-                {
-                    "as_of": as_of.isoformat(),
-                    "ended_on": plan.ended_on.isoformat(),
-                    "installment": late.number,
-                    "paid_by_deadline_fen": progress.paid_by(last_day),
-                    "restored_fen": back,
-                },
-            )
-            continue
-        paid_off = progress.paid_off_on(as_of)
-        if paid_off is not None:
-            plan.state = PlanState.completed
-            plan.ended_on = max(paid_off, plan.agreed_on)
-            plan.end_reason = "covered principal paid in full"
-            gone = 0
-            if plan.late_fee_treatment in WAIVING:
-                gone = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
-            waived += gone
-            completed.append(plan.id)
-            await record_audit(
-                session,
-                actor,
-                "installment_plan.complete",
-                "installment_plan",
-                plan.id,
-                {"as_of": as_of.isoformat(), "ended_on": plan.ended_on.isoformat(), "late_fees_waived_fen": gone},
-            )
-            continue
-        if plan.late_fee_treatment == LateFeeTreatment.waive_now:
-            # Kept: late fees posted on the covered charges since agreement are waived as agreed.
-            waived += await _waive(session, actor, plan, charge_ids, plan.agreed_on, as_of)
-    waived += await _sweep_completed(session, actor, estate_id, as_of)
+        outcome = _ReviewTally()
+        async with unit_isolated(session, plan.unit_id, reports):
+            await _review_plan(session, actor, estate, plan, as_of, outcome)
+            tally.add(outcome)  # only what was not rolled back
+    tally.waived += await _sweep_completed(session, actor, estate_id, as_of, reports)
     await session.flush()
     await record_audit(
         session,
@@ -613,26 +489,111 @@ async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, 
         estate_id,
         {
             "as_of": as_of.isoformat(),
-            "reviewed": reviewed,
-            "completed": completed,
-            "broken": broken,
-            "waived_fen": waived,
-            "restored_fen": restored,
+            "reviewed": tally.reviewed,
+            "completed": tally.completed,
+            "broken": tally.broken,
+            "waived_fen": tally.waived,
+            "restored_fen": tally.restored,
+            "needs_attention": [msgspec.to_builtins(r) for r in reports],
         },
     )
     await session.commit()
     return PlanReview(
         estate_id=estate_id,
         as_of=as_of,
-        plans_reviewed=reviewed,
-        completed=completed,
-        broken=broken,
-        late_fees_waived_fen=waived,
-        late_fees_restored_fen=restored,
+        plans_reviewed=tally.reviewed,
+        completed=tally.completed,
+        broken=tally.broken,
+        late_fees_waived_fen=tally.waived,
+        late_fees_restored_fen=tally.restored,
+        needs_attention=reports,
     )
 
 
-async def _sweep_completed(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> int:
+@dataclass
+class _ReviewTally:
+    reviewed: int = 0
+    completed: list[int] = field(default_factory=list)
+    broken: list[int] = field(default_factory=list)
+    waived: int = 0
+    restored: int = 0
+
+    def add(self, other: _ReviewTally) -> None:
+        self.reviewed += other.reviewed
+        self.completed += other.completed
+        self.broken += other.broken
+        self.waived += other.waived
+        self.restored += other.restored
+
+
+async def _review_plan(
+    session: AsyncSession, actor: Principal, estate: Estate, plan: InstallmentPlan, as_of: date, tally: _ReviewTally
+) -> None:
+    await lock_unit(session, plan.unit_id)
+    await session.refresh(plan)
+    if plan.state != PlanState.active:
+        return  # ended by a concurrent request meanwhile
+    assert plan.id is not None and plan.agreed_on is not None
+    tally.reviewed += 1
+    progress = await progress_of(session, plan)
+    charge_ids = [c.entry_id for c in progress.covered]
+    standing = progress.standing(as_of, estate.grace_days)
+    if standing.standing is rules.Standing.broken:
+        late = standing.late
+        assert late is not None and standing.ended_on is not None
+        last_day = rules.deadline(late, estate.grace_days)
+        plan.state = PlanState.broken
+        plan.ended_on = standing.ended_on
+        plan.end_reason = (
+            f"installment {late.number} ({late.amount_fen} fen, due {late.due_date}) "
+            f"was not paid by {last_day} ({estate.grace_days} grace days)"
+        )
+        back = 0
+        if _restores(estate):
+            why = f"installment plan #{plan.id} broken on {plan.ended_on}: waived late fees restored"
+            back = await _restore_waived(session, actor, plan, plan.ended_on, why)
+        tally.restored += back
+        tally.broken.append(plan.id)
+        await record_audit(
+            session,
+            actor,
+            "installment_plan.break",
+            "installment_plan",
+            plan.id,
+            {
+                "as_of": as_of.isoformat(),
+                "ended_on": plan.ended_on.isoformat(),
+                "installment": late.number,
+                "paid_by_deadline_fen": progress.paid_by(last_day),
+                "restored_fen": back,
+            },
+        )
+    elif standing.standing is rules.Standing.completed:
+        assert standing.ended_on is not None
+        plan.state = PlanState.completed
+        plan.ended_on = standing.ended_on
+        plan.end_reason = "covered principal paid in full"
+        gone = 0
+        if plan.late_fee_treatment in WAIVING:
+            gone = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
+        tally.waived += gone
+        tally.completed.append(plan.id)
+        await record_audit(
+            session,
+            actor,
+            "installment_plan.complete",
+            "installment_plan",
+            plan.id,
+            {"as_of": as_of.isoformat(), "ended_on": plan.ended_on.isoformat(), "late_fees_waived_fen": gone},
+        )
+    elif plan.late_fee_treatment == LateFeeTreatment.waive_now:
+        # Kept: late fees posted on the covered charges since agreement are waived as agreed.
+        tally.waived += await _waive(session, actor, plan, charge_ids, plan.agreed_on, as_of)
+
+
+async def _sweep_completed(
+    session: AsyncSession, actor: Principal, estate_id: int, as_of: date, reports: list[UnitReport]
+) -> int:
     """Late fees posted on a completed waiving plan's charges after it completed (an accrual run that
     caught up on the days before agreement) are waived too."""
     rows = await session.execute(
@@ -654,52 +615,26 @@ async def _sweep_completed(session: AsyncSession, actor: Principal, estate_id: i
     total = 0
     for plan_id, charge_ids in sorted(by_plan.items()):
         plan = await get_plan(session, plan_id)
-        await lock_unit(session, plan.unit_id)
-        assert plan.ended_on is not None
-        total += await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
+        async with unit_isolated(session, plan.unit_id, reports):
+            await lock_unit(session, plan.unit_id)
+            assert plan.ended_on is not None
+            waived = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
+            total += waived
     return total
 
 
 # ---------------------------------------------------------------------------------------------------
-# For the reminder run
+# How plans stand on a day: for the reminder run, the late-fee accrual and billing
 
 
 async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
-    """Whether the unit had an agreed plan that was being kept on ``as_of``: active and not past a
-    break, or ended (broken, cancelled, completed) only after that day."""
-    plans = (
-        await session.execute(
-            select(InstallmentPlan).where(
-                InstallmentPlan.unit_id == unit_id,
-                col(InstallmentPlan.agreed_on).is_not(None),
-                col(InstallmentPlan.agreed_on) <= as_of,
-                col(InstallmentPlan.state).in_([PlanState.active, *ENDED_STATES]),
-            )
-        )
-    ).scalars()
-    grace_days: int | None = None
-    for plan in plans:
-        if plan.state != PlanState.active:
-            if plan.ended_on is not None and plan.ended_on > as_of:
-                return True
-            continue
-        if grace_days is None:
-            grace_days = (await get_estate(session, plan.estate_id)).grace_days
-        if (await _progress(session, plan)).breaks(as_of, grace_days) is None:
-            return True
-    return False
+    """Whether the unit had an agreed plan that was being kept on ``as_of``."""
+    return any(p.standing.kept for p in await plan_standings(session, as_of, unit_id=unit_id))
 
 
-async def covered_charge_ids(session: AsyncSession, unit_id: int | None, *, estate_id: int | None = None) -> set[int]:
-    """Charges of the unit (or of every unit of the estate) in an active plan."""
-    query = (
-        select(col(PlanCharge.entry_id))
-        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(InstallmentPlan.state == PlanState.active)
-    )
-    if unit_id is not None:
-        query = query.where(InstallmentPlan.unit_id == unit_id)
-    if estate_id is not None:
-        query = query.where(InstallmentPlan.estate_id == estate_id)
-    rows = await session.execute(query)
-    return {int(entry_id) for entry_id in rows.scalars()}
+async def covered_charge_ids(
+    session: AsyncSession, as_of: date, *, unit_id: int | None = None, estate_id: int | None = None
+) -> set[int]:
+    """Charges of the unit (or of every unit of the estate) in a plan kept on ``as_of``."""
+    standings = await plan_standings(session, as_of, unit_id=unit_id, estate_id=estate_id)
+    return {charge_id for p in standings if p.standing.kept for charge_id in p.charge_ids}
