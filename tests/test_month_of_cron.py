@@ -2,7 +2,8 @@
 
 Day by day over March 2025 (fixed dates) the jobs run as cron runs them, through the command line
 and in the README's order and dates: on the 1st ``bill`` the month and ``accrue`` as of yesterday;
-every day ``plans review``; on weekdays ``remind`` then ``outbox send``. Between the runs the desk
+every day ``plans review``; on weekdays ``remind`` then ``outbox send``; at the end ``evidence`` packs
+as of days around the plans and the sale. Between the runs the desk
 records payments (one backdated), agrees installment plans on the day, voids a payment, waives a
 late fee and registers a sale. Every run must exit 0, and the letters each unit got and the plans'
 states must be what DOMAIN.md says: a kept plan pauses reminders for its charges only (the next
@@ -202,6 +203,13 @@ async def test_a_month_of_desk_activity_under_the_cron_lines(
             plan = await api.ok(await api.get(f"/api/v1/installment-plans/{plans[kept]}"))
             await desk.pay(kept, plan["schedule"][0]["amount_fen"], day)
         day += timedelta(days=1)
+
+    # Evidence packs as of days before and after the plans, the break, the void and the sale.
+    for unit, as_of in ((kept, date(2025, 3, 3)), (kept, END), (broken, date(2025, 3, 16)), (voided, END), (sold, END)):
+        pack = tmp_path / f"pack-{unit}-{as_of}.zip"
+        args = ("evidence", "--unit", str(unit), "--as-of", as_of.isoformat(), "--out", str(pack))
+        await cron.run(as_of, *args)
+        assert pack.stat().st_size > 0
 
     letters = await letters_of(api, estate)
     march = {u: {(d, k) for d, k in got if d <= date(2025, 3, 31)} for u, got in letters.items()}
