@@ -10,14 +10,14 @@ its late fees are handled by the agreed treatment, not put into the schedule:
 * ``waive_now``: the open late fees of the covered charges are waived on agreement.
 
 Payments are ordinary payments: allocation (oldest debt first) settles the covered charges. Progress
-is read from the ledger: what has been paid towards the plan by the end of a day is the covered
-principal the plan started from less what is still open on the covered charges that day, so a
-void (a reversing entry) takes the money back out of the plan's progress.
+and standing are read from the ledger (``plans.standing``): whether a plan is kept on a day is
+decided there for every run (reminders, late-fee freeze, billing), not from the state stored here.
 
-The review run (:func:`review_plans`) is idempotent: a plan is completed when its covered principal
-is paid, broken when an installment is more than the estate's grace days late (the plan then ends
-on the day it broke, ``deadline + 1``), and with ``estate.plan_break_restores_waived`` the late fees
-the plan waived come back as reversing entries. Everything a rerun would do again is already done.
+The review run (:func:`review_plans`) is idempotent: it stores what the standing says (completed
+when the covered principal is paid, broken on ``deadline + 1`` when an installment is more than the
+estate's grace days late) and does what that entails: waivers as agreed, and with
+``estate.plan_break_restores_waived`` the late fees the plan waived come back as reversing entries.
+Everything a rerun would do again is already done.
 """
 
 from __future__ import annotations
