@@ -23,6 +23,7 @@ from sqlmodel import col, select
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.cli import NEEDS_ATTENTION, cli
 from feesvc.db import business_today
+from feesvc.evidence.pack import collect
 from feesvc.latefees.service import accrue_late_fees, frozen_intervals, waive_late_fee
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.letters.models import Letter
@@ -264,3 +265,21 @@ async def _charged_units(api: Api, estate_id: int) -> set[int]:
             select(LedgerEntry.unit_id).where(LedgerEntry.estate_id == estate_id, LedgerEntry.kind == EntryKind.charge)
         )
         return set(rows.scalars())
+
+
+async def test_a_pack_as_of_the_signing_day_lists_a_plan_entered_the_day_after(api: Api) -> None:
+    today = business_today()
+    estate = await estate_billed(api, units=1)
+    unit = estate.unit_ids[0]
+    first_due = (today + timedelta(days=20)).isoformat()
+    body = {"unit_id": unit, "installments": 3, "first_due": first_due, "late_fee_treatment": "freeze"}
+    plan = await api.ok(await api.post("/api/v1/installment-plans", body), 201)
+    signed = today - timedelta(days=1)
+    await api.ok(
+        await api.post(f"/api/v1/installment-plans/{plan['id']}/agree", {"agreed_on": signed.isoformat()}), 200
+    )
+    async with api.sessions() as s:
+        assert [p.id for p in (await collect(s, unit, signed)).plans] == [plan["id"]]
+        assert (await collect(s, unit, signed - timedelta(days=1))).plans == []
+    response = await api.post(f"/api/v1/units/{unit}/evidence-packs", {"as_of": signed.isoformat()})
+    assert response.status_code == 200, response.text
