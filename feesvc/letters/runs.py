@@ -218,19 +218,22 @@ async def _covered_by_kept_plans(session: AsyncSession, estate_id: int, as_of: d
     return await covered_charge_ids(session, as_of, estate_id=estate_id)
 
 
-def _set_aside_covered(units: dict[int, _UnitFacts], covered: set[int]) -> set[int]:
+def _set_aside_covered(
+    units: dict[int, _UnitFacts], covered: set[int], stage_of: Callable[[_UnitFacts], StageRule | None]
+) -> set[int]:
     """Take the debts a kept plan covers (its charges and their late fees) out of the units' facts:
     no reminder for them; the unit's other debts follow the normal course. Returns the units that
-    had such debts."""
-    planned: set[int] = set()
+    reached a stage with those debts."""
+    paused: set[int] = set()
     if not covered:
-        return planned
+        return paused
     for facts in units.values():
-        kept = [d for d in facts.debts if d.charge_id not in covered]
-        if len(kept) != len(facts.debts):
-            planned.add(facts.unit_id)
-            facts.debts = kept
-    return planned
+        rest = [d for d in facts.debts if d.charge_id not in covered]
+        if len(rest) != len(facts.debts):
+            if stage_of(facts) is not None:
+                paused.add(facts.unit_id)
+            facts.debts = rest
+    return paused
 
 
 async def _units_to_ask(session: AsyncSession, estate_id: int) -> set[int]:
@@ -271,8 +274,8 @@ async def decide(
     assert estate.id is not None
     rules = await estate_policy(session, estate.id)
     units = await _unit_debts(session, estate.id, as_of)
-    would_reach = {u for u, facts in units.items() if stage_reached(facts.position(as_of), as_of, rules) is not None}
-    in_plan = _set_aside_covered(units, await _covered_by_kept_plans(session, estate.id, as_of))
+    covered = await _covered_by_kept_plans(session, estate.id, as_of)
+    paused_by_plan = _set_aside_covered(units, covered, lambda f: stage_reached(f.position(as_of), as_of, rules))
     stages = ((facts, stage_reached(facts.position(as_of), as_of, rules)) for facts in units.values())
     reached = [(facts, rule) for facts, rule in stages if rule is not None]
     owners = await _owners(session, [facts.unit_id for facts, _ in reached], as_of)
@@ -282,7 +285,7 @@ async def decide(
     planned: list[_Planned] = []
     skipped: Counter[str] = Counter()
     # A unit whose only reminders were for debts a kept plan covers gets none.
-    left_to_plan = (would_reach & in_plan) - {facts.unit_id for facts, _ in reached}
+    left_to_plan = paused_by_plan - {facts.unit_id for facts, _ in reached}
     if left_to_plan:
         skipped["installment plan being kept"] = len(left_to_plan)
     legal_review: list[int] = []
