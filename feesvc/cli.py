@@ -272,9 +272,10 @@ def plans_review(estate_ref: str, as_of: object) -> None:
         return await review_plans(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
 
     result = run_with_session(work)
+    reinstated = f"reinstated {result.reinstated} (paid in time, recorded late), " if result.reinstated else ""
     text = (
         f"as of {result.as_of}: {result.plans_reviewed} active plans reviewed, "
-        f"completed {result.completed or 'none'}, broken {result.broken or 'none'}, "
+        f"completed {result.completed or 'none'}, broken {result.broken or 'none'}, {reinstated}"
         f"{result.late_fees_waived_fen} fen of late fees waived, {result.late_fees_restored_fen} fen restored"
     )
     report_and_exit(text, result.needs_attention)

@@ -458,6 +458,7 @@ async def test_review_through_the_api(api: Api) -> None:
         "broken": [],
         "late_fees_waived_fen": 0,
         "late_fees_restored_fen": 0,
+        "reinstated": [],
         "needs_attention": [],
     }
 

@@ -33,7 +33,7 @@ from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment, PlanState
 from feesvc.plans.schemas import PlanCreate
-from feesvc.plans.service import agree_plan, plan_kept, propose_plan
+from feesvc.plans.service import agree_plan, plan_kept, propose_plan, review_plans
 from feesvc.registry.models import Unit
 from feesvc.settings import get_settings
 from tests.support import Api, Estate
@@ -283,3 +283,43 @@ async def test_a_pack_as_of_the_signing_day_lists_a_plan_entered_the_day_after(a
         assert (await collect(s, unit, signed - timedelta(days=1))).plans == []
     response = await api.post(f"/api/v1/units/{unit}/evidence-packs", {"as_of": signed.isoformat()})
     assert response.status_code == 200, response.text
+
+
+async def test_a_review_reinstates_a_plan_it_broke_when_a_backdated_installment_shows_it_was_kept(api: Api) -> None:
+    estate = await estate_billed(api, units=1)
+    unit = estate.unit_ids[0]
+    async with api.sessions() as s:
+        await accrue_late_fees(s, COMMAND_LINE, estate.id, date(2025, 2, 28))
+        data = PlanCreate(
+            unit_id=unit, installments=3, first_due=date(2025, 3, 10), late_fee_treatment=LateFeeTreatment.waive_now
+        )
+        plan = await propose_plan(s, COMMAND_LINE, data, date(2025, 3, 4))
+        assert plan.id is not None
+        plan_id = plan.id
+        await agree_plan(s, COMMAND_LINE, plan_id, date(2025, 3, 4))
+    assert await _open_late_fees(api, unit) == 0  # waived on agreement
+    async with api.sessions() as s:
+        broke = await review_plans(s, COMMAND_LINE, estate.id, date(2025, 3, 17))
+    assert broke.broken == [plan_id] and broke.late_fees_restored_fen > 0
+    assert await _open_late_fees(api, unit) == broke.late_fees_restored_fen
+    # A review as of a day before the break never reconsiders it.
+    async with api.sessions() as s:
+        assert (await review_plans(s, COMMAND_LINE, estate.id, date(2025, 3, 15))).reinstated == []
+    # The first installment was paid at the bank on the 14th (within grace); the slip comes on the 18th.
+    view = await api.ok(await api.get(f"/api/v1/installment-plans/{plan_id}"))
+    await pay(api, unit, view["schedule"][0]["amount_fen"], date(2025, 3, 18), received_on=date(2025, 3, 14))
+    async with api.sessions() as s:
+        again = await review_plans(s, COMMAND_LINE, estate.id, date(2025, 3, 18))
+    assert (again.reinstated, again.broken, again.needs_attention) == ([plan_id], [], [])
+    assert again.late_fees_waived_fen == broke.late_fees_restored_fen  # waived again, as agreed
+    assert await _open_late_fees(api, unit) == 0
+    async with api.sessions() as s:
+        stored = await s.get(InstallmentPlan, plan_id)
+        assert stored is not None and (stored.state, stored.ended_on) == (PlanState.active, None)
+        rerun = await review_plans(s, COMMAND_LINE, estate.id, date(2025, 3, 18))
+    assert (rerun.reinstated, rerun.late_fees_waived_fen) == ([], 0)
+
+
+async def _open_late_fees(api: Api, unit_id: int) -> int:
+    ledger = await api.ledger(unit_id, as_of="2099-12-31")
+    return sum(e["amount_fen"] for e in ledger["entries"] if e["kind"] in ("late_fee", "waiver", "reversal"))

@@ -95,5 +95,7 @@ class PlanReview(msgspec.Struct):
     broken: list[int]
     late_fees_waived_fen: int
     late_fees_restored_fen: int
+    # Plans a review had broken that the ledger now shows were kept (a backdated installment).
+    reinstated: list[int] = msgspec.field(default_factory=list)
     # Plans the review could not handle (each rolled back, the others reviewed): somebody must look.
     needs_attention: list[UnitReport] = msgspec.field(default_factory=list)

@@ -52,7 +52,7 @@ from feesvc.plans.schemas import (
     PlanOut,
     PlanReview,
 )
-from feesvc.plans.standing import Progress, plan_standings, progress_of
+from feesvc.plans.standing import Progress, plan_standings, progress_of, progresses_of
 from feesvc.registry.models import Estate, Ownership
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules import installments as rules
@@ -474,6 +474,12 @@ async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, 
     )
     tally = _ReviewTally()
     reports: list[UnitReport] = []
+    for plan in await _broken_in_error(session, estate, as_of):
+        outcome = _ReviewTally()
+        async with unit_isolated(session, plan.unit_id, reports):
+            await _reinstate(session, actor, plan, as_of, outcome)
+            await _review_plan(session, actor, estate, plan, as_of, outcome)
+            tally.add(outcome)
     for plan in plans:
         outcome = _ReviewTally()
         async with unit_isolated(session, plan.unit_id, reports):
@@ -492,6 +498,7 @@ async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, 
             "reviewed": tally.reviewed,
             "completed": tally.completed,
             "broken": tally.broken,
+            "reinstated": tally.reinstated,
             "waived_fen": tally.waived,
             "restored_fen": tally.restored,
             "needs_attention": [msgspec.to_builtins(r) for r in reports],
@@ -504,6 +511,7 @@ async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, 
         plans_reviewed=tally.reviewed,
         completed=tally.completed,
         broken=tally.broken,
+        reinstated=tally.reinstated,
         late_fees_waived_fen=tally.waived,
         late_fees_restored_fen=tally.restored,
         needs_attention=reports,
@@ -515,6 +523,7 @@ class _ReviewTally:
     reviewed: int = 0
     completed: list[int] = field(default_factory=list)
     broken: list[int] = field(default_factory=list)
+    reinstated: list[int] = field(default_factory=list)
     waived: int = 0
     restored: int = 0
 
@@ -522,8 +531,61 @@ class _ReviewTally:
         self.reviewed += other.reviewed
         self.completed += other.completed
         self.broken += other.broken
+        self.reinstated += other.reinstated
         self.waived += other.waived
         self.restored += other.restored
+
+
+async def _broken_in_error(session: AsyncSession, estate: Estate, as_of: date) -> list[InstallmentPlan]:
+    """Plans a review broke that the ledger now shows were kept: an installment paid in time but
+    recorded after the review (a backdated payment). Only a review as of the break day or later
+    reconsiders a break, so a rerun as of an earlier day never undoes one."""
+    plans = list(
+        (
+            await session.execute(
+                select(InstallmentPlan)
+                .where(
+                    InstallmentPlan.estate_id == estate.id,
+                    InstallmentPlan.state == PlanState.broken,
+                    col(InstallmentPlan.ended_on) <= as_of,
+                )
+                .order_by(col(InstallmentPlan.id))
+            )
+        ).scalars()
+    )
+    progresses = await progresses_of(session, plans)
+    return [
+        plan
+        for plan in plans
+        if plan.id is not None
+        and progresses[plan.id].standing(as_of, estate.grace_days).standing is not rules.Standing.broken
+    ]
+
+
+async def _reinstate(
+    session: AsyncSession, actor: Principal, plan: InstallmentPlan, as_of: date, tally: _ReviewTally
+) -> None:
+    """Make a plan broken in error active again; the review then stores what the ledger says of it
+    (kept, or completed) and waives as agreed what its break restored."""
+    await lock_unit(session, plan.unit_id)
+    await session.refresh(plan)
+    if plan.state != PlanState.broken:
+        return
+    assert plan.id is not None
+    broke = plan.ended_on
+    plan.state = PlanState.active
+    plan.ended_on = None
+    plan.end_reason = None
+    await session.flush()
+    tally.reinstated.append(plan.id)
+    await record_audit(
+        session,
+        actor,
+        "installment_plan.reinstate",
+        "installment_plan",
+        plan.id,
+        {"as_of": as_of.isoformat(), "broken_on": broke.isoformat() if broke else None},
+    )
 
 
 async def _review_plan(

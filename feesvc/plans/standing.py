@@ -76,7 +76,7 @@ def _batches(ids: Sequence[int]) -> list[list[int]]:
     return [list(ids[start : start + ID_BATCH]) for start in range(0, len(ids), ID_BATCH)]
 
 
-async def _progresses(session: AsyncSession, plans: Sequence[InstallmentPlan]) -> dict[int, Progress]:
+async def progresses_of(session: AsyncSession, plans: Sequence[InstallmentPlan]) -> dict[int, Progress]:
     """Plan id → its progress, read for all the plans at once."""
     plan_ids = [p.id for p in plans if p.id is not None]
     covered: dict[int, list[PlanCharge]] = defaultdict(list)
@@ -122,7 +122,7 @@ async def _progresses(session: AsyncSession, plans: Sequence[InstallmentPlan]) -
 
 async def progress_of(session: AsyncSession, plan: InstallmentPlan) -> Progress:
     assert plan.id is not None
-    return (await _progresses(session, [plan]))[plan.id]
+    return (await progresses_of(session, [plan]))[plan.id]
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ async def plan_standings(
         select(col(Estate.id), col(Estate.grace_days)).where(col(Estate.id).in_(estate_ids))
     )
     grace = {estate: days for estate, days in grace_rows.all()}
-    progresses = await _progresses(session, plans)
+    progresses = await progresses_of(session, plans)
     result = []
     for plan in plans:
         assert plan.id is not None
