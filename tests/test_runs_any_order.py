@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from random import Random
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.auth.principal import COMMAND_LINE
@@ -30,8 +31,10 @@ from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment, PlanState
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, cancel_plan, propose_plan, review_plans
+from feesvc.plans.standing import plan_standings
 from feesvc.registry.schemas import OwnerCreate
 from feesvc.registry.service import create_owner, transfer_ownership
+from feesvc.rules.installments import Standing
 from tests.support import Api
 
 START = date(2025, 3, 1)
@@ -59,6 +62,8 @@ async def test_runs_go_on_whatever_the_order_of_desk_events(api: Api, seed: int)
                 await accrue_late_fees(s, COMMAND_LINE, estate.id, day - timedelta(days=1))
             review = await review_plans(s, COMMAND_LINE, estate.id, day)
             assert review.needs_attention == [], (seed, day, done)
+            # What the review stored is what the ledger says of each plan that day.
+            assert await _stored_states(s, estate.id, day) == await _ledger_states(s, estate.id, day), (seed, day, done)
             if day.weekday() < 5:
                 summary = await run_reminders(s, COMMAND_LINE, estate.id, day)
                 assert summary.needs_attention == [], (seed, day, done)
@@ -128,3 +133,20 @@ async def _desk(api: Api, rng: Random, event: str, unit: int, day: date) -> None
             )
             assert owner.id is not None
             await transfer_ownership(s, COMMAND_LINE, unit, owner.id, day)
+
+
+STORED_AS = {
+    PlanState.active: Standing.kept,
+    PlanState.broken: Standing.broken,
+    PlanState.completed: Standing.completed,
+    PlanState.cancelled: Standing.cancelled,
+}
+
+
+async def _stored_states(session: AsyncSession, estate_id: int, day: date) -> dict[int, Standing]:
+    query = select(InstallmentPlan).where(InstallmentPlan.estate_id == estate_id, col(InstallmentPlan.agreed_on) <= day)
+    return {p.id or 0: STORED_AS[PlanState(p.state)] for p in (await session.execute(query)).scalars()}
+
+
+async def _ledger_states(session: AsyncSession, estate_id: int, day: date) -> dict[int, Standing]:
+    return {p.plan_id: p.standing.standing for p in await plan_standings(session, day, estate_id=estate_id)}
