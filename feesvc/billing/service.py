@@ -23,6 +23,7 @@ from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows
 from feesvc.plans.service import covered_charge_ids
+from feesvc.prepay.difference import bill_prepaid_differences
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.schemas import period_start
@@ -39,6 +40,9 @@ class BillingResult(msgspec.Struct):
     charges_already_issued: int
     units_without_standard: int
     credit_applied_fen: int
+    # Prepaid periods a newer fee standard applies to: the differences billed (+) or credited (−).
+    prepaid_differences: int = 0
+    prepaid_difference_fen: int = 0
     # Units the run left out (nothing written for them), with the reason: somebody must look.
     needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
 
@@ -281,6 +285,7 @@ async def run_billing(
         if unit_rows:
             by_unit.setdefault(unit.id, []).extend(unit_rows)
     issued = await _insert_by_unit(session, by_unit, reports)
+    differences = await bill_prepaid_differences(session, estate, period, issued_on, actor.label)
 
     in_plan = frozenset(await covered_charge_ids(session, issued_on, estate_id=estate_id))
     credit_applied = await _apply_credit_by_unit(
@@ -314,6 +319,8 @@ async def run_billing(
             "period": period,
             "charges_issued": len(rows),
             "credit_applied_fen": credit_applied,
+            "prepaid_differences": differences.count,
+            "prepaid_difference_fen": differences.net_fen,
             "needs_attention": [msgspec.to_builtins(r) for r in reports],
         },
     )
@@ -328,5 +335,7 @@ async def run_billing(
         charges_already_issued=sum(1 for reissue in slots.values() if reissue is None),
         units_without_standard=without_standard,
         credit_applied_fen=credit_applied,
+        prepaid_differences=differences.count,
+        prepaid_difference_fen=differences.net_fen,
         needs_attention=reports,
     )

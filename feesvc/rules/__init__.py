@@ -26,12 +26,17 @@ from feesvc.rules.late_fees import (
 )
 from feesvc.rules.prepay import (
     DiscountTier,
+    KeptRepricing,
     PrepayQuote,
     PrepayRefused,
     best_tier,
+    difference_discount,
+    difference_reason,
     discount_to_take_back,
     periods_from,
     quote_prepayment,
+    refund_terms,
+    reprice_kept,
     validate_tiers,
 )
 
@@ -39,6 +44,7 @@ __all__ = [
     "DiscountTier",
     "Frequency",
     "Installment",
+    "KeptRepricing",
     "LateFee",
     "LateFeePolicy",
     "PlanRefused",
@@ -51,6 +57,8 @@ __all__ = [
     "best_tier",
     "court_likely_fee",
     "deadline",
+    "difference_discount",
+    "difference_reason",
     "discount_to_take_back",
     "explain",
     "late_fee_for",
@@ -58,6 +66,8 @@ __all__ = [
     "plan_breaks",
     "plan_standing",
     "quote_prepayment",
+    "refund_terms",
+    "reprice_kept",
     "schedule",
     "validate_tiers",
 ]
