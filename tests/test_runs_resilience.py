@@ -20,9 +20,11 @@ from typing import Any
 from click.testing import CliRunner, Result
 from sqlmodel import col, select
 
+from feesvc.attention import UnitReport, unit_isolated
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.cli import NEEDS_ATTENTION, cli
 from feesvc.db import business_today
+from feesvc.errors import InvalidInput
 from feesvc.evidence.pack import collect
 from feesvc.latefees.service import accrue_late_fees, frozen_intervals, waive_late_fee
 from feesvc.ledger.models import EntryKind, LedgerEntry
@@ -323,3 +325,34 @@ async def test_a_review_reinstates_a_plan_it_broke_when_a_backdated_installment_
 async def _open_late_fees(api: Api, unit_id: int) -> int:
     ledger = await api.ledger(unit_id, as_of="2099-12-31")
     return sum(e["amount_fen"] for e in ledger["entries"] if e["kind"] in ("late_fee", "waiver", "reversal"))
+
+
+async def test_a_units_work_that_fails_is_rolled_back_and_reported_and_the_rest_is_kept(api: Api) -> None:
+    estate = await estate_billed(api, units=2, months=())
+    good, bad = estate.unit_ids
+    reports: list[UnitReport] = []
+    async with api.sessions() as s:
+        for unit_id in (good, bad):
+            async with unit_isolated(s, unit_id, reports):
+                s.add(
+                    Letter(
+                        estate_id=estate.id,
+                        unit_id=unit_id,
+                        kind="friendly_reminder",
+                        channel="paper",
+                        locale="zh_CN",
+                        letter_no=f"ISO-{unit_id}",
+                        issued_on=date(2025, 3, 3),
+                        total_fen=1,
+                        periods=[],
+                        context={},
+                        dedupe_key=f"iso:{unit_id}",
+                        actor="test",
+                    )
+                )
+                if unit_id == bad:
+                    await s.flush()
+                    raise InvalidInput("this unit's data cannot be handled")
+        await s.commit()
+    assert reports == [UnitReport(bad, "this unit's data cannot be handled")]
+    assert [u for u, _, _ in await letters(api, estate.id)] == [good]
