@@ -4,7 +4,7 @@ Day by day over March 2025 (fixed dates) the jobs run as cron runs them, through
 and in the README's order and dates: on the 1st ``bill`` the month and ``accrue`` as of yesterday;
 every day ``plans review``; on weekdays ``remind`` then ``outbox send``; at the end ``evidence`` packs
 as of days around the plans and the sale. Between the runs the desk
-records payments (one backdated), agrees installment plans on the day, voids a payment, waives a
+records payments (two backdated), agrees installment plans on the day, voids a payment, waives a
 late fee and registers a sale. Every run must exit 0, and the letters each unit got and the plans'
 states must be what DOMAIN.md says: a kept plan pauses reminders for its charges only (the next
 month's charge gets its pre-due notice and later its friendly reminder), a broken one resumes them.
@@ -199,9 +199,10 @@ async def test_a_month_of_desk_activity_under_the_cron_lines(
             await desk.pay_everything(backdated, day, received_on=date(2025, 3, 5))
         elif day == date(2025, 3, 15):
             await desk.sell(sold, day)
-        elif day == date(2025, 3, 20):
+        elif day == date(2025, 3, 21):
+            # The first installment (due the 20th) paid at the bank on the 19th, the slip in on the 21st.
             plan = await api.ok(await api.get(f"/api/v1/installment-plans/{plans[kept]}"))
-            await desk.pay(kept, plan["schedule"][0]["amount_fen"], day)
+            await desk.pay(kept, plan["schedule"][0]["amount_fen"], day, received_on=date(2025, 3, 19))
         day += timedelta(days=1)
 
     # Evidence packs as of days before and after the plans, the break, the void and the sale.
@@ -232,6 +233,8 @@ async def test_a_month_of_desk_activity_under_the_cron_lines(
     # On the 5th both plan units would have had the formal stage's reminder but for their plans.
     assert skipped(cron.outputs[(date(2025, 3, 5), "remind")], "installment plan being kept") == 2
 
+    view = await api.ok(await api.get(f"/api/v1/installment-plans/{plans[kept]}", params={"as_of": END.isoformat()}))
+    assert [i["status"] for i in view["schedule"]] == ["paid", "due", "due"]
     async with api.sessions() as s:
         states = {
             p.unit_id: (p.state, p.ended_on)
