@@ -261,8 +261,8 @@ def plans() -> None:
 def plans_review(estate_ref: str, as_of: object) -> None:
     """Complete or break the estate's active installment plans as of a date (idempotent). Exits 3 if
     some plans could not be reviewed."""
+    from feesvc.plans.review import review_plans
     from feesvc.plans.schemas import PlanReview
-    from feesvc.plans.service import review_plans
 
     day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
     if day > business_today():

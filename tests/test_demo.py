@@ -32,7 +32,8 @@ from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.payments.schemas import Designation, PaymentCreate
 from feesvc.payments.service import fingerprint, record_payment
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
-from feesvc.plans.service import plan_out, review_plans
+from feesvc.plans.review import review_plans
+from feesvc.plans.service import plan_out
 from feesvc.prepay.service import list_tiers, prepayment_out
 from feesvc.registry.models import Building, Estate, Owner, Ownership, VacancyNotice
 from feesvc.service_records.models import ActivityKind, Complaint, ComplaintChannel, ServiceActivity, StepKind

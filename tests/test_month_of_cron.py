@@ -37,7 +37,8 @@ from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
-from feesvc.plans.service import agree_plan, plan_kept, propose_plan
+from feesvc.plans.service import agree_plan, propose_plan
+from feesvc.plans.standing import plan_kept
 from feesvc.settings import get_settings
 from tests.support import Api, Estate
 

@@ -27,7 +27,8 @@ from feesvc.payments.models import Method
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
-from feesvc.plans.service import covered_charge_ids, plan_kept, review_plans
+from feesvc.plans.review import review_plans
+from feesvc.plans.standing import covered_charge_ids, plan_kept
 from tests.support import Api, Estate, problem
 
 PLANS = "/api/v1/installment-plans"

@@ -29,8 +29,9 @@ from feesvc.payments.models import Method, Payment
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment, PlanState
+from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanCreate
-from feesvc.plans.service import agree_plan, cancel_plan, propose_plan, review_plans
+from feesvc.plans.service import agree_plan, cancel_plan, propose_plan
 from feesvc.plans.standing import plan_standings
 from feesvc.registry.schemas import OwnerCreate
 from feesvc.registry.service import create_owner, transfer_ownership

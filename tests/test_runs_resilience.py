@@ -34,8 +34,10 @@ from feesvc.payments.models import Method
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment, PlanState
+from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanCreate
-from feesvc.plans.service import agree_plan, plan_kept, propose_plan, review_plans
+from feesvc.plans.service import agree_plan, propose_plan
+from feesvc.plans.standing import plan_kept
 from feesvc.registry.models import Unit
 from feesvc.settings import get_settings
 from tests.support import Api, Estate

@@ -22,7 +22,7 @@ from feesvc.db import utcnow
 from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows
-from feesvc.plans.service import covered_charge_ids
+from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.difference import bill_prepaid_differences
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering

@@ -60,7 +60,7 @@ from feesvc.letters.models import (
     Stage,
 )
 from feesvc.letters.policy import DEFAULT_POLICY, Position, StageRule, letter_kind_for, stage_reached
-from feesvc.plans.service import covered_charge_ids
+from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import get_estate, ownership_covering

@@ -1,4 +1,4 @@
-"""Installment plans (分期): propose, agree, cancel, and the review run that completes or breaks them.
+"""Installment plans (分期): propose, agree and cancel them, and read them back.
 
 DOMAIN.md "Installment plans". A plan covers the open principal of some overdue charges of one unit;
 its late fees are handled by the agreed treatment, not put into the schedule:
@@ -13,29 +13,21 @@ Payments are ordinary payments: allocation (oldest debt first) settles the cover
 and standing are read from the ledger (``plans.standing``): whether a plan is kept on a day is
 decided there for every run (reminders, late-fee freeze, billing), not from the state stored here.
 
-The review run (:func:`review_plans`) is idempotent: it stores what the standing says (completed
-when the covered principal is paid, broken on ``deadline + 1`` when an installment is more than the
-estate's grace days late) and does what that entails: waivers as agreed, and with
-``estate.plan_break_restores_waived`` the late fees the plan waived come back as reversing entries.
-Everything a rerun would do again is already done.
+The review run that stores their completion or break is in ``plans.review``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import msgspec
 from sqlalchemy import exists, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
 
-from feesvc.attention import UnitReport, unit_isolated
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -50,9 +42,8 @@ from feesvc.plans.schemas import (
     InstallmentStatus,
     PlanCreate,
     PlanOut,
-    PlanReview,
 )
-from feesvc.plans.standing import Progress, plan_standings, progress_of, progresses_of
+from feesvc.plans.standing import Progress, progress_of
 from feesvc.registry.models import Estate, Ownership
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules import installments as rules
@@ -297,7 +288,7 @@ async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate
 # Late fees the plan waives, and bringing them back
 
 
-def _open_late_fees() -> Select[LedgerEntry, Any]:
+def open_late_fees() -> Select[LedgerEntry, Any]:
     """Late fees with something still open on them, whatever the date of what settles them."""
     settling = aliased(LedgerEntry)
     settled = (
@@ -309,7 +300,7 @@ def _open_late_fees() -> Select[LedgerEntry, Any]:
     return select(LedgerEntry, open_fen).where(LedgerEntry.kind == EntryKind.late_fee, open_fen > 0)
 
 
-async def _waive(
+async def waive_late_fees_of(
     session: AsyncSession,
     actor: Principal,
     plan: InstallmentPlan,
@@ -319,7 +310,7 @@ async def _waive(
 ) -> int:
     """Waive what is open on the covered charges' late fees (posted by ``up_to``); returns the fen waived."""
     assert plan.id is not None
-    query = _open_late_fees().where(
+    query = open_late_fees().where(
         LedgerEntry.unit_id == plan.unit_id, col(LedgerEntry.basis_entry_id).in_(list(charge_ids))
     )
     if up_to is not None:
@@ -334,7 +325,7 @@ async def _waive(
     return -sum(w.amount_fen for w in waivers)
 
 
-async def _restore_waived(session: AsyncSession, actor: Principal, plan: InstallmentPlan, on: date, why: str) -> int:
+async def restore_waived(session: AsyncSession, actor: Principal, plan: InstallmentPlan, on: date, why: str) -> int:
     """Reverse every waiver this plan posted that is not reversed yet; returns the fen restored."""
     assert plan.id is not None
     reversal = aliased(LedgerEntry)
@@ -357,7 +348,7 @@ async def _restore_waived(session: AsyncSession, actor: Principal, plan: Install
     return sum(e.amount_fen for e in entries)
 
 
-def _restores(estate: Estate) -> bool:
+def restores_waived(estate: Estate) -> bool:
     return bool(estate.plan_break_restores_waived)
 
 
@@ -401,7 +392,7 @@ async def agree_plan(session: AsyncSession, actor: Principal, plan_id: int, agre
     )
     waived = 0
     if plan.late_fee_treatment == LateFeeTreatment.waive_now:
-        waived = await _waive(session, actor, plan, [c.entry_id for c in covered], agreed_on, None)
+        waived = await waive_late_fees_of(session, actor, plan, [c.entry_id for c in covered], agreed_on, None)
     await session.flush()
     await record_audit(
         session,
@@ -431,9 +422,9 @@ async def cancel_plan(
     plan.ended_on = ended_on
     plan.end_reason = reason
     restored = 0
-    if was_active and _restores(await get_estate(session, plan.estate_id)):
+    if was_active and restores_waived(await get_estate(session, plan.estate_id)):
         why = f"installment plan #{plan.id} cancelled: waived late fees restored ({reason})"[:REASON_MAX]
-        restored = await _restore_waived(session, actor, plan, ended_on, why)
+        restored = await restore_waived(session, actor, plan, ended_on, why)
     await session.flush()
     await record_audit(
         session,
@@ -445,258 +436,3 @@ async def cancel_plan(
     )
     await session.commit()
     return plan
-
-
-# ---------------------------------------------------------------------------------------------------
-# The review run
-
-
-async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> PlanReview:
-    """Record the completion or break of every active plan of the estate as of ``as_of``; idempotent.
-
-    Each plan's standing comes from the ledger (:func:`feesvc.rules.installments.plan_standing`); the
-    review stores it and does what it entails (waivers, restored late fees). A plan that cannot be
-    reviewed is rolled back and reported in ``needs_attention``; the others are reviewed.
-    """
-    estate = await get_estate(session, estate_id, field="estate_id")
-    plans = list(
-        (
-            await session.execute(
-                select(InstallmentPlan)
-                .where(
-                    InstallmentPlan.estate_id == estate_id,
-                    InstallmentPlan.state == PlanState.active,
-                    col(InstallmentPlan.agreed_on) <= as_of,
-                )
-                .order_by(col(InstallmentPlan.id))
-            )
-        ).scalars()
-    )
-    tally = _ReviewTally()
-    reports: list[UnitReport] = []
-    for plan in await _broken_in_error(session, estate, as_of):
-        outcome = _ReviewTally()
-        async with unit_isolated(session, plan.unit_id, reports):
-            await _reinstate(session, actor, plan, as_of, outcome)
-            await _review_plan(session, actor, estate, plan, as_of, outcome)
-            tally.add(outcome)
-    for plan in plans:
-        outcome = _ReviewTally()
-        async with unit_isolated(session, plan.unit_id, reports):
-            await _review_plan(session, actor, estate, plan, as_of, outcome)
-            tally.add(outcome)  # only what was not rolled back
-    tally.waived += await _sweep_completed(session, actor, estate_id, as_of, reports)
-    await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "installment_plans.review",
-        "estate",
-        estate_id,
-        {
-            "as_of": as_of.isoformat(),
-            "reviewed": tally.reviewed,
-            "completed": tally.completed,
-            "broken": tally.broken,
-            "reinstated": tally.reinstated,
-            "waived_fen": tally.waived,
-            "restored_fen": tally.restored,
-            "needs_attention": [msgspec.to_builtins(r) for r in reports],
-        },
-    )
-    await session.commit()
-    return PlanReview(
-        estate_id=estate_id,
-        as_of=as_of,
-        plans_reviewed=tally.reviewed,
-        completed=tally.completed,
-        broken=tally.broken,
-        reinstated=tally.reinstated,
-        late_fees_waived_fen=tally.waived,
-        late_fees_restored_fen=tally.restored,
-        needs_attention=reports,
-    )
-
-
-@dataclass
-class _ReviewTally:
-    reviewed: int = 0
-    completed: list[int] = field(default_factory=list)
-    broken: list[int] = field(default_factory=list)
-    reinstated: list[int] = field(default_factory=list)
-    waived: int = 0
-    restored: int = 0
-
-    def add(self, other: _ReviewTally) -> None:
-        self.reviewed += other.reviewed
-        self.completed += other.completed
-        self.broken += other.broken
-        self.reinstated += other.reinstated
-        self.waived += other.waived
-        self.restored += other.restored
-
-
-async def _broken_in_error(session: AsyncSession, estate: Estate, as_of: date) -> list[InstallmentPlan]:
-    """Plans a review broke that the ledger now shows were kept: an installment paid in time but
-    recorded after the review (a backdated payment). Only a review as of the break day or later
-    reconsiders a break, so a rerun as of an earlier day never undoes one."""
-    plans = list(
-        (
-            await session.execute(
-                select(InstallmentPlan)
-                .where(
-                    InstallmentPlan.estate_id == estate.id,
-                    InstallmentPlan.state == PlanState.broken,
-                    col(InstallmentPlan.ended_on) <= as_of,
-                )
-                .order_by(col(InstallmentPlan.id))
-            )
-        ).scalars()
-    )
-    progresses = await progresses_of(session, plans)
-    return [
-        plan
-        for plan in plans
-        if plan.id is not None
-        and progresses[plan.id].standing(as_of, estate.grace_days).standing is not rules.Standing.broken
-    ]
-
-
-async def _reinstate(
-    session: AsyncSession, actor: Principal, plan: InstallmentPlan, as_of: date, tally: _ReviewTally
-) -> None:
-    """Make a plan broken in error active again; the review then stores what the ledger says of it
-    (kept, or completed) and waives as agreed what its break restored."""
-    await lock_unit(session, plan.unit_id)
-    await session.refresh(plan)
-    if plan.state != PlanState.broken:
-        return
-    assert plan.id is not None
-    broke = plan.ended_on
-    plan.state = PlanState.active
-    plan.ended_on = None
-    plan.end_reason = None
-    await session.flush()
-    tally.reinstated.append(plan.id)
-    await record_audit(
-        session,
-        actor,
-        "installment_plan.reinstate",
-        "installment_plan",
-        plan.id,
-        {"as_of": as_of.isoformat(), "broken_on": broke.isoformat() if broke else None},
-    )
-
-
-async def _review_plan(
-    session: AsyncSession, actor: Principal, estate: Estate, plan: InstallmentPlan, as_of: date, tally: _ReviewTally
-) -> None:
-    await lock_unit(session, plan.unit_id)
-    await session.refresh(plan)
-    if plan.state != PlanState.active:
-        return  # ended by a concurrent request meanwhile
-    assert plan.id is not None and plan.agreed_on is not None
-    tally.reviewed += 1
-    progress = await progress_of(session, plan)
-    charge_ids = [c.entry_id for c in progress.covered]
-    standing = progress.standing(as_of, estate.grace_days)
-    if standing.standing is rules.Standing.broken:
-        late = standing.late
-        assert late is not None and standing.ended_on is not None
-        last_day = rules.deadline(late, estate.grace_days)
-        plan.state = PlanState.broken
-        plan.ended_on = standing.ended_on
-        plan.end_reason = (
-            f"installment {late.number} ({late.amount_fen} fen, due {late.due_date}) "
-            f"was not paid by {last_day} ({estate.grace_days} grace days)"
-        )
-        back = 0
-        if _restores(estate):
-            why = f"installment plan #{plan.id} broken on {plan.ended_on}: waived late fees restored"
-            back = await _restore_waived(session, actor, plan, plan.ended_on, why)
-        tally.restored += back
-        tally.broken.append(plan.id)
-        await record_audit(
-            session,
-            actor,
-            "installment_plan.break",
-            "installment_plan",
-            plan.id,
-            {
-                "as_of": as_of.isoformat(),
-                "ended_on": plan.ended_on.isoformat(),
-                "installment": late.number,
-                "paid_by_deadline_fen": progress.paid_by(last_day),
-                "restored_fen": back,
-            },
-        )
-    elif standing.standing is rules.Standing.completed:
-        assert standing.ended_on is not None
-        plan.state = PlanState.completed
-        plan.ended_on = standing.ended_on
-        plan.end_reason = "covered principal paid in full"
-        gone = 0
-        if plan.late_fee_treatment in WAIVING:
-            gone = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
-        tally.waived += gone
-        tally.completed.append(plan.id)
-        await record_audit(
-            session,
-            actor,
-            "installment_plan.complete",
-            "installment_plan",
-            plan.id,
-            {"as_of": as_of.isoformat(), "ended_on": plan.ended_on.isoformat(), "late_fees_waived_fen": gone},
-        )
-    elif plan.late_fee_treatment == LateFeeTreatment.waive_now:
-        # Kept: late fees posted on the covered charges since agreement are waived as agreed.
-        tally.waived += await _waive(session, actor, plan, charge_ids, plan.agreed_on, as_of)
-
-
-async def _sweep_completed(
-    session: AsyncSession, actor: Principal, estate_id: int, as_of: date, reports: list[UnitReport]
-) -> int:
-    """Late fees posted on a completed waiving plan's charges after it completed (an accrual run that
-    caught up on the days before agreement) are waived too."""
-    rows = await session.execute(
-        _open_late_fees()
-        .add_columns(col(InstallmentPlan.id))
-        .join(PlanCharge, col(PlanCharge.entry_id) == LedgerEntry.basis_entry_id)
-        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(
-            col(InstallmentPlan.estate_id) == estate_id,
-            col(InstallmentPlan.state) == PlanState.completed,
-            col(InstallmentPlan.late_fee_treatment).in_(WAIVING),
-            col(LedgerEntry.effective_date) <= as_of,
-        )
-    )
-    by_plan: dict[int, set[int]] = defaultdict(set)
-    for fee, _, plan_id in rows.all():
-        assert fee.basis_entry_id is not None
-        by_plan[int(plan_id)].add(fee.basis_entry_id)
-    total = 0
-    for plan_id, charge_ids in sorted(by_plan.items()):
-        plan = await get_plan(session, plan_id)
-        async with unit_isolated(session, plan.unit_id, reports):
-            await lock_unit(session, plan.unit_id)
-            assert plan.ended_on is not None
-            waived = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
-            total += waived
-    return total
-
-
-# ---------------------------------------------------------------------------------------------------
-# How plans stand on a day: for the reminder run, the late-fee accrual and billing
-
-
-async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
-    """Whether the unit had an agreed plan that was being kept on ``as_of``."""
-    return any(p.standing.kept for p in await plan_standings(session, as_of, unit_id=unit_id))
-
-
-async def covered_charge_ids(
-    session: AsyncSession, as_of: date, *, unit_id: int | None = None, estate_id: int | None = None
-) -> set[int]:
-    """Charges of the unit (or of every unit of the estate) in a plan kept on ``as_of``."""
-    standings = await plan_standings(session, as_of, unit_id=unit_id, estate_id=estate_id)
-    return {charge_id for p in standings if p.standing.kept for charge_id in p.charge_ids}

@@ -169,3 +169,16 @@ async def plan_standings(
             )
         )
     return result
+
+
+async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
+    """Whether the unit had an agreed plan that was being kept on ``as_of``."""
+    return any(p.standing.kept for p in await plan_standings(session, as_of, unit_id=unit_id))
+
+
+async def covered_charge_ids(
+    session: AsyncSession, as_of: date, *, unit_id: int | None = None, estate_id: int | None = None
+) -> set[int]:
+    """Charges of the unit (or of every unit of the estate) in a plan kept on ``as_of``."""
+    standings = await plan_standings(session, as_of, unit_id=unit_id, estate_id=estate_id)
+    return {charge_id for p in standings if p.standing.kept for charge_id in p.charge_ids}
