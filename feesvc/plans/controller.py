@@ -10,6 +10,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.plans import service
+from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanAgree, PlanCancel, PlanCreate, PlanOut, PlanReview, PlanReviewCreate
 from feesvc.registry.service import can_read_unit, get_unit
 from feesvc.schemas import PathId
@@ -38,7 +39,7 @@ class InstallmentPlanController(Controller):
         today = business_today()
         as_of = data.as_of or today
         _not_future(as_of, today, "as_of", "a review")
-        return await service.review_plans(db, principal, data.estate_id, as_of)
+        return await review_plans(db, principal, data.estate_id, as_of)
 
     @post("/installment-plans/{plan_id:int}/agree", guards=[managers], status_code=200)
     async def agree(self, db: AsyncSession, principal: Principal, plan_id: PathId, data: PlanAgree) -> PlanOut:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from feesvc.attention import UnitReport
 from feesvc.plans.models import LateFeeTreatment, PlanState
 from feesvc.rules.installments import Frequency
 from feesvc.schemas import Body, Count, Id, LongId, MultilineText, Reason
@@ -94,3 +95,7 @@ class PlanReview(msgspec.Struct):
     broken: list[int]
     late_fees_waived_fen: int
     late_fees_restored_fen: int
+    # Plans a review had broken that the ledger now shows were kept (a backdated installment).
+    reinstated: list[int] = msgspec.field(default_factory=list)
+    # Plans the review could not handle (each rolled back, the others reviewed): somebody must look.
+    needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
