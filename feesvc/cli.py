@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -174,12 +175,19 @@ def accrue(estate_ref: str, as_of: object) -> None:
 
     async def work(session: AsyncSession) -> str:
         result = await accrue_late_fees(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
+        problems.extend(result.problems)
         return (
             f"as of {result.as_of}: {result.late_fees_posted} late fees posted, {result.posted_fen} fen, "
+            f"{result.corrections_posted} corrections, -{result.corrected_fen} fen, "
             f"{result.charges_considered} overdue charges considered"
         )
 
+    problems: list[Any] = []
     click.echo(run_with_session(work))
+    for problem in problems:
+        click.echo(f"charge {problem.charge_id} (unit {problem.unit_id}) not computed: {problem.reason}", err=True)
+    if problems:
+        sys.exit(1)  # the others were posted; these need attention
 
 
 cli.add_command(classify_command)
@@ -207,7 +215,11 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         with Progress(transient=True) as bar:
             task = bar.add_task("letters", total=None)
             summary = await run_reminders(
-                session, COMMAND_LINE, estate_id, day, dry_run=dry_run,
+                session,
+                COMMAND_LINE,
+                estate_id,
+                day,
+                dry_run=dry_run,
                 public_base_url=settings.server.public_base_url,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
