@@ -50,6 +50,8 @@ def lpr_fee(
     terms = LateFeeTerms.always(LateFeePolicy(daily_rate=Decimal(1), grace_days=grace, cap=LateFeeCap.none))
     contract = late_fee_for(principal, due, changes, as_of, terms, frozen or [])
     return court_likely_fee(contract, principal, due, changes, as_of, terms, rates, frozen or [])
+
+
 R = Decimal("0.0003")  # 万分之三
 
 
