@@ -57,11 +57,12 @@ from bench.common import (  # noqa: E402
 )
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
+from feesvc.latefees.models import TERMS_FROM_THE_START, LateFeeTermsVersion  # noqa: E402
 from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
 from feesvc.ledger.service import COPY_STREAMS  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
 from feesvc.registry.models import Building, Estate, LateFeeCap, Owner, Ownership, Unit, UnitUse  # noqa: E402
-from feesvc.rules.late_fees import LateFeePolicy, PrincipalChange, late_fee_for  # noqa: E402
+from feesvc.rules.late_fees import LateFeePolicy, LateFeeTerms, PrincipalChange, late_fee_for  # noqa: E402
 from feesvc.standards.models import Basis, DecisionKind, FeeStandard  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_bench_accrual"
@@ -433,6 +434,18 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
         decision_kind=DecisionKind.contract,
         decision_ref="benchmark contract",
     )  # no late_fee_daily_rate of its own: the estate's rate applies
+    terms = _row(
+        LateFeeTermsVersion,
+        id=1,
+        estate_id=ESTATE_ID,
+        effective_from=TERMS_FROM_THE_START,
+        daily_rate=DAILY_RATE,
+        grace_days=GRACE_DAYS,
+        cap=LateFeeCap.principal,
+        basis="benchmark contract",
+        actor="bench",
+        created_at=now,
+    )
     phases: dict[str, float] = {}
     conn = await asyncpg.connect(**asyncpg_connect_args(url))
     try:
@@ -445,6 +458,7 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
                 (Owner, owners),
                 (Ownership, ownerships),
                 (FeeStandard, [standard]),
+                (LateFeeTermsVersion, [terms]),
             ]:
                 table = model.__tablename__  # type: ignore[attr-defined]
                 await conn.copy_records_to_table(table, records=_records(model, rows), columns=_columns(model))
@@ -459,7 +473,7 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
             started = time.perf_counter()
             await copy_entries(conn, payment_records(plan, plan.payments, now, "cashier:seed"), with_id=False)
             phases["payments"] = time.perf_counter() - started
-            for model in (Estate, Building, Unit, Owner, Ownership, FeeStandard):
+            for model in (Estate, Building, Unit, Owner, Ownership, FeeStandard, LateFeeTermsVersion):
                 name = model.__tablename__  # type: ignore[attr-defined]
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -699,7 +713,7 @@ async def check(url: str, plan: Plan, expected: Expected, runs: list[Run]) -> li
             days = by_charge.get(cid, {})
             for as_of in (AS_OF, NEXT_AS_OF):
                 changes = charge_changes(plan, cid, as_of)
-                want_total = late_fee_for(amount, due, changes, as_of, policy()).total_fen
+                want_total = late_fee_for(amount, due, changes, as_of, LateFeeTerms.always(policy())).total_fen
                 got_total = sum(fen for day, fen in days.items() if day <= as_of)
                 if got_total != want_total or fee_fen(amount, due, changes, as_of) != want_total:
                     problems.append(

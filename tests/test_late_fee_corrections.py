@@ -290,7 +290,7 @@ async def _run_and_check(
 
 
 def test_posted_late_fees_equal_the_formula_after_every_run(database_url: str) -> None:
-    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(events)
     def check(steps: list[tuple]) -> None:  # type: ignore[type-arg]
         asyncio.run(_scenario(database_url, steps))
