@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, staff
 from feesvc.auth.principal import Principal
+from feesvc.db import business_today
 from feesvc.registry import service
 from feesvc.registry.schemas import (
     BuildingCreate,
@@ -46,7 +47,9 @@ class RegistryController(Controller):
     async def update_settings(
         self, db: AsyncSession, principal: Principal, estate_id: int, data: EstateSettings
     ) -> EstateOut:
-        return service.estate_out(await service.update_estate_settings(db, principal, estate_id, data))
+        return service.estate_out(
+            await service.update_estate_settings(db, principal, estate_id, data, business_today())
+        )
 
     @post("/estates/{estate_id:int}/buildings", guards=[managers])
     async def create_building(

@@ -11,7 +11,6 @@ from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
-from feesvc.db import business_today
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.latefees import terms as late_fee_terms
 from feesvc.registry.masking import mask_email, mask_id_number, mask_name, mask_phone
@@ -110,13 +109,15 @@ async def create_estate(session: AsyncSession, actor: Principal, data: EstateCre
 
 
 async def update_estate_settings(
-    session: AsyncSession, actor: Principal, estate_id: int, settings: EstateSettings
+    session: AsyncSession, actor: Principal, estate_id: int, settings: EstateSettings, today: date
 ) -> Estate:
+    """Change an estate's settings; a change of its late-fee terms is a new version of them from
+    ``settings.late_fee_terms_from`` (default ``today``, the business day of the change)."""
     estate = await get_estate(session, estate_id)
     before = estate_out(estate).settings
     policy = _late_fee_policy(settings)  # refuses an impossible policy before anything is written
     columns = _settings_columns(settings)
-    await _new_late_fee_terms(session, actor, estate_id, policy, settings.late_fee_terms_from)
+    await _new_late_fee_terms(session, actor, estate_id, policy, settings.late_fee_terms_from, today)
     for column, value in columns.items():
         setattr(estate, column, value)
     await record_audit(
@@ -147,10 +148,14 @@ def _late_fee_policy(settings: EstateSettings) -> LateFeePolicy:
 
 
 async def _new_late_fee_terms(
-    session: AsyncSession, actor: Principal, estate_id: int, policy: LateFeePolicy, effective_from: date | None
+    session: AsyncSession,
+    actor: Principal,
+    estate_id: int,
+    policy: LateFeePolicy,
+    effective_from: date | None,
+    today: date,
 ) -> None:
     """A version of the late-fee terms from ``effective_from`` when the settings change them."""
-    today = business_today()
     day = effective_from or today
     in_force = LateFeeTerms.of((await late_fee_terms.estate_terms(session, estate_id)).estate).in_force(day)
     if in_force is not None and in_force.policy == policy:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
+from feesvc.latefees.models import TERMS_FROM_THE_START
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -119,15 +120,29 @@ def late_fee_calculation(entry: LedgerEntry | StatementEntry, locale: str) -> st
     segments = detail.get("segments") or []
     if not segments:
         return None
+    zh = _lang(locale) == "zh"
     rows = []
     for s in segments:
         base = money(int(s["base_fen"]), locale)
         rate = rate_text(Decimal(s["daily_rate"]), locale)
-        if _lang(locale) == "zh":
-            rows.append(f"{s['start']} 至 {s['end']} 共 {s['days']} 天：{base} × {rate} × {s['days']}")
+        # Which version of the late-fee terms the days used, unless the terms never changed.
+        since = s.get("terms_from")
+        terms = (
+            "" if not since or since <= _TERMS_ALWAYS else f"（{since} 起的条款）" if zh else f" (terms from {since})"
+        )
+        if zh:
+            rows.append(f"{s['start']} 至 {s['end']} 共 {s['days']} 天：{base} × {rate} × {s['days']}{terms}")
         else:
-            rows.append(f"{s['start']} to {s['end']}, {s['days']} days: {base} × {rate} × {s['days']}")
-    return "; ".join(rows)
+            rows.append(f"{s['start']} to {s['end']}, {s['days']} days: {base} × {rate} × {s['days']}{terms}")
+    text = "; ".join(rows)
+    if entry.amount_fen < 0 and detail.get("total_to_date_fen") is not None:
+        # A correction: the fee on the facts known at the run is below what was posted before.
+        total = money(int(detail["total_to_date_fen"]), locale)
+        text = f"更正为 {total}：{text}" if zh else f"Corrected to {total}: {text}"
+    return text
+
+
+_TERMS_ALWAYS = TERMS_FROM_THE_START.isoformat()  # the terms before versions: no date to show
 
 
 class StatementEntry(NamedTuple):
@@ -288,9 +303,7 @@ def _settled(members: list[StatementEntry], by_id: dict[int, StatementEntry]) ->
     return [
         Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
         for e in members
-        if e.settles_entry_id
-        and (t := by_id.get(e.settles_entry_id)) is not None
-        and t.kind in DEBIT_KINDS
+        if e.settles_entry_id and (t := by_id.get(e.settles_entry_id)) is not None and t.kind in DEBIT_KINDS
     ]
 
 
