@@ -66,7 +66,14 @@ from feesvc.ledger.service import append, lock_unit, open_entries, reversal_of, 
 from feesvc.memory import cyclic_gc_paused
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.service import get_estate
-from feesvc.rules.late_fees import LateFee, LateFeeTerms, PrincipalChange, court_likely_fee, late_fee_for
+from feesvc.rules.late_fees import (
+    LateFee,
+    LateFeeTerms,
+    PrincipalChange,
+    TermsVersion,
+    court_likely_fee,
+    late_fee_for,
+)
 
 
 class ChargeProblem(msgspec.Struct):
@@ -110,39 +117,19 @@ class OverdueCharge:
     unkeyed_on_as_of: bool = False  # one of them is the run date's entry without a dedupe key
 
 
-def terms_detail(terms: LateFeeTerms, fee: LateFee) -> list[dict[str, Any]]:
-    """The versions of the terms the fee's days used, for the statement and the evidence pack."""
-    used = []
-    for version in terms.versions:
-        if any(s.terms == version for s in fee.segments):
-            policy = version.policy
-            used.append(
-                {
-                    "terms_id": version.ref,
-                    "rate_terms_id": version.rate_ref,
-                    "effective_from": version.effective_from.isoformat(),
-                    "daily_rate": str(policy.daily_rate),
-                    "grace_days": policy.grace_days,
-                    "cap": str(policy.cap),
-                    "cap_fen": policy.cap_fen,
-                    "starts_on": policy.starts_on.isoformat() if policy.starts_on else None,
-                }
-            )
-    return used
-
-
-def segments_detail(fee: LateFee) -> list[dict[str, Any]]:
-    return [
-        {
-            "start": s.start.isoformat(),
-            "end": s.end.isoformat(),
-            "days": s.days,
-            "base_fen": s.base_fen,
-            "daily_rate": str(s.daily_rate),
-            "terms_from": s.terms.effective_from.isoformat() if s.terms else None,
-        }
-        for s in fee.segments
-    ]
+def version_detail(version: TermsVersion) -> dict[str, Any]:
+    """One version of the terms as a late fee's detail names it (statement, evidence pack)."""
+    policy = version.policy
+    return {
+        "terms_id": version.ref,
+        "rate_terms_id": version.rate_ref,
+        "effective_from": version.effective_from.isoformat(),
+        "daily_rate": str(policy.daily_rate),
+        "grace_days": policy.grace_days,
+        "cap": str(policy.cap),
+        "cap_fen": policy.cap_fen,
+        "starts_on": policy.starts_on.isoformat() if policy.starts_on else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +158,10 @@ class AccrualTerms:
     now: datetime
     _untouched: dict[tuple[int, date, int | None], ComputedFee] = field(default_factory=dict)
     _untouched_details: dict[tuple[int, date, int | None, int], msgspec.Raw] = field(default_factory=dict)
+    # Keyed by id(): the run's few tables of terms and their versions live as long as the run.
+    _since: dict[int, str] = field(default_factory=dict)
+    _used: dict[tuple[int, tuple[int, ...]], list[dict[str, Any]]] = field(default_factory=dict)
+    _on_due: dict[tuple[int | None, date], tuple[int, str | None, str | None, int | None]] = field(default_factory=dict)
 
     def fee_of(self, charge: OverdueCharge, freezes: Sequence[tuple[date, date]]) -> ComputedFee:
         plain = not charge.changes and not freezes
@@ -193,10 +184,57 @@ class AccrualTerms:
             if self.court_rates
             else None
         )
-        computed = ComputedFee(contract, segments_detail(contract), court, table)
+        computed = ComputedFee(contract, self._segments(contract), court, table)
         if plain:
             self._untouched[key] = computed
         return computed
+
+    def _segments(self, fee: LateFee) -> list[dict[str, Any]]:
+        since = self._since
+        segments = []
+        for s in fee.segments:
+            version = s.terms
+            assert version is not None  # contract segments name their terms
+            terms_from = since.get(id(version))
+            if terms_from is None:
+                terms_from = since[id(version)] = version.effective_from.isoformat()
+            segments.append(
+                {
+                    "start": s.start.isoformat(),
+                    "end": s.end.isoformat(),
+                    "days": s.days,
+                    "base_fen": s.base_fen,
+                    "daily_rate": str(s.daily_rate),
+                    "terms_from": terms_from,
+                }
+            )
+        return segments
+
+    def _terms_used(self, table: LateFeeTerms, fee: LateFee) -> list[dict[str, Any]]:
+        """The versions the fee's days used, in date order (one list per combination and run)."""
+        used = tuple(dict.fromkeys(id(s.terms) for s in fee.segments))
+        known = self._used.get((id(table), used))
+        if known is None:
+            versions = [v for v in table.versions if id(v) in used]
+            known = self._used[(id(table), used)] = [version_detail(v) for v in versions]
+        return known
+
+    def _terms_on_due(
+        self, charge: OverdueCharge, table: LateFeeTerms
+    ) -> tuple[int, str | None, str | None, int | None]:
+        """Grace, rate, cap and cap amount of the terms the charge fell due under."""
+        key = (charge.terms_key, charge.due_date)
+        known = self._on_due.get(key)
+        if known is None:
+            on_due = table.in_force(charge.due_date) or (table.versions[0] if table.versions else None)
+            policy = on_due.policy if on_due is not None else None
+            known = self._on_due[key] = (
+                table.grace_for(charge.due_date),
+                str(policy.daily_rate) if policy else None,
+                str(policy.cap) if policy else None,
+                policy.cap_fen if policy else None,
+            )
+        return known
 
     def detail_of(
         self, charge: OverdueCharge, computed: ComputedFee, freezes: Sequence[tuple[date, date]]
@@ -206,19 +244,17 @@ class AccrualTerms:
         key = (charge.amount_fen, charge.due_date, charge.terms_key, charge.posted_fen)
         if plain and (known := self._untouched_details.get(key)) is not None:
             return known
-        table = computed.terms
-        on_due = table.in_force(charge.due_date) or (table.versions[0] if table.versions else None)
-        policy = on_due.policy if on_due is not None else None
+        grace_days, daily_rate, cap, cap_fen = self._terms_on_due(charge, computed.terms)
         detail = {
             "principal_fen": charge.amount_fen,
             "due_date": charge.due_date.isoformat(),
-            "grace_days": table.grace_for(charge.due_date),
-            "daily_rate": str(policy.daily_rate) if policy else None,
-            "cap": str(policy.cap) if policy else None,
-            "cap_fen": policy.cap_fen if policy else None,
+            "grace_days": grace_days,
+            "daily_rate": daily_rate,
+            "cap": cap,
+            "cap_fen": cap_fen,
             "capped": computed.contract.capped,
             "segments": computed.segments,
-            "terms": terms_detail(table, computed.contract),
+            "terms": self._terms_used(computed.terms, computed.contract),
             "total_to_date_fen": computed.contract.total_fen,
             "previously_posted_fen": charge.posted_fen,
             "frozen": [[start.isoformat(), end.isoformat()] for start, end in freezes],
@@ -313,7 +349,7 @@ async def _overdue_charges(
         .order_by(col(LedgerEntry.id))
         .limit(CHARGE_PAGE)
     )
-    key_for = terms.key_for
+    own_rates = terms.own_rates  # the standards with their own rate: as EstateTerms.key_for, inlined
     no_changes: list[PrincipalChange] = []
     after: int | None = 0
     while rows := (await session.execute(page, {"after": after})).all():
@@ -346,7 +382,7 @@ async def _overdue_charges(
                     due_date=due_date,
                     period=period,
                     item=item,
-                    terms_key=key_for(standard_id),
+                    terms_key=standard_id if standard_id in own_rates else None,
                     changes=changes.get(entry_id, no_changes),
                     posted_fen=posted_fen,
                     last_posted=last_posted,

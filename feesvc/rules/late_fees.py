@@ -122,6 +122,7 @@ class LateFeePolicy:
             raise ValueError(f"daily_rate above 100% per day is not plausible: {self.daily_rate}")
         _require_int(self.grace_days, "grace_days")
         cap = LateFeeCap(self.cap)  # refuses unknown values early, not at computation time
+        object.__setattr__(self, "cap", cap)  # the member, so that computing compares by identity
         if cap == LateFeeCap.fixed:
             if self.cap_fen is None:
                 raise ValueError("cap_fen is required when cap is 'fixed'")
@@ -129,10 +130,10 @@ class LateFeePolicy:
         # cap_fen is ignored for the other caps.
 
     def limit(self, principal_fen: int) -> int | None:
-        cap = LateFeeCap(self.cap)
-        if cap == LateFeeCap.principal:
+        """The most the running total may reach under these terms."""
+        if self.cap is LateFeeCap.principal:
             return principal_fen
-        return self.cap_fen if cap == LateFeeCap.fixed else None
+        return self.cap_fen if self.cap is LateFeeCap.fixed else None
 
 
 @dataclass(frozen=True)
@@ -150,13 +151,17 @@ class LateFeeTerms:
     """A charge's late-fee terms over time: versions by effective date, at most one per day."""
 
     versions: tuple[TermsVersion, ...]
-    _days: tuple[date, ...] = field(init=False, repr=False, compare=False)
+    # Read once per charge by the computation: the versions' dates and their start dates.
+    days: tuple[date, ...] = field(init=False, repr=False, compare=False)
+    starts: frozenset[date] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for earlier, later in pairwise(self.versions):
             if later.effective_from <= earlier.effective_from:
                 raise ValueError(f"terms versions must be in date order, one per day: {later.effective_from}")
-        object.__setattr__(self, "_days", tuple(v.effective_from for v in self.versions))
+        object.__setattr__(self, "days", tuple(v.effective_from for v in self.versions))
+        starts = frozenset(v.policy.starts_on for v in self.versions if v.policy.starts_on is not None)
+        object.__setattr__(self, "starts", starts)
 
     @classmethod
     def always(cls, policy: LateFeePolicy) -> LateFeeTerms:
@@ -168,7 +173,7 @@ class LateFeeTerms:
         return cls(tuple(sorted(versions, key=lambda v: v.effective_from)))
 
     def in_force(self, day: date) -> TermsVersion | None:
-        i = bisect_right(self._days, day) - 1
+        i = bisect_right(self.days, day) - 1
         return self.versions[i] if i >= 0 else None
 
     def grace_for(self, due_date: date) -> int:
@@ -268,17 +273,14 @@ def _runs(
     if first >= end_excl or not terms.versions:
         return []
 
-    ordered = sorted(changes, key=lambda c: c.on)  # stable: same-day changes keep input order
+    ordered = sorted(changes, key=lambda c: c.on) if changes else ()  # stable: same-day changes keep input order
     change_days = [c.on for c in ordered]
-    version_days = [v.effective_from for v in terms.versions]
-    rate_days = [d for d, _ in annual_rates or ()]
-    blocks = _merge_frozen(frozen)
+    versions = terms.versions
+    version_days = terms.days
+    rate_days = [d for d, _ in annual_rates] if annual_rates else []
+    blocks = _merge_frozen(frozen) if frozen else []
 
-    cuts = {first, end_excl}
-    cuts.update(change_days)
-    cuts.update(version_days)
-    cuts.update(v.policy.starts_on for v in terms.versions if v.policy.starts_on is not None)
-    cuts.update(rate_days)
+    cuts = {first, end_excl, *change_days, *version_days, *terms.starts, *rate_days}
     for start, end in blocks:
         cuts.update((start, end + _ONE_DAY))
     points = sorted(d for d in cuts if first <= d <= end_excl)
@@ -290,8 +292,9 @@ def _runs(
         v = bisect_right(version_days, start) - 1
         if v < 0:
             continue  # no late-fee clause in force yet
-        version = terms.versions[v]
-        if version.policy.starts_on is not None and start < version.policy.starts_on:
+        version = versions[v]
+        starts_on = version.policy.starts_on
+        if starts_on is not None and start < starts_on:
             continue  # before the start date of the terms in force
         i = bisect_right(change_days, start) - 1  # latest change on or before the day
         base = principal_fen if i < 0 else ordered[i].unpaid_fen
@@ -308,7 +311,7 @@ def _runs(
             last is not None
             and last.end_excl == start
             and last.base_fen == base
-            and last.terms == version
+            and last.terms is version
             and last.annual == annual
         ):
             runs[-1] = _Run(last.start, stop, base, version, annual)
