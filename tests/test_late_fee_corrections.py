@@ -63,8 +63,18 @@ async def test_a_payment_received_before_the_last_run_lowers_the_posted_fee(api:
     fees = [e for e in ledger["entries"] if e["kind"] == "late_fee"]
     assert sum(e["amount_fen"] for e in fees) == 100  # 4 days (09-02 … 09-05) × 25
     [correction] = [e for e in fees if e["amount_fen"] < 0]
-    assert correction["amount_fen"] == -625 and correction["reason"] and correction["settles_entry_id"] == fees[0]["id"]
+    assert correction["amount_fen"] == -625 and "100 fen owed, 725 fen posted" in correction["reason"]
+    assert correction["detail"]["corrects"] == [[fees[0]["id"], 625]]
     assert ledger["balance_fen"] == 100  # the fee of the four days is what is owed
+    # What is open says the same: the late fee, 100; nothing else.
+    assert ledger["owed_fen"] == 100
+    # The statement shows the correction as one line, with its formula and reason.
+    statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", params={"as_of": "2026-10-31"}))
+    [line] = [x for x in statement["lines"] if x["kind"] == "late_fee" and x["amount_fen"] < 0]
+    assert line["amount_fen"] == -625
+    assert [(x["entry_id"], x["amount_fen"]) for x in line["settles"]] == [(fees[0]["id"], 625)]  # what it lowered
+    assert line["calculation"].startswith("更正为 ¥1.00：2026-09-02 至 2026-09-05 共 4 天")
+    assert line["reason"] == correction["reason"]
     again = await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": "2026-10-31"}), 200)
     assert (again["late_fees_posted"], again["corrections_posted"]) == (0, 0)
 
@@ -324,14 +334,17 @@ async def _run_and_check(
             charge.amount_fen, charge.due_date, settled[charge.id], as_of, versions, frozen.get(charge.id or 0, [])
         )
         assert posted[charge.id] == expected, (as_of, charge.period, posted[charge.id], expected)
-    # What is open on each entry adds up to the balance; no debt is open below zero, no credit above.
-    open_of = _open(entries)
-    assert sum(open_of.values()) == sum(e.amount_fen for e in entries)
+    # What is open on the debts (charges, late fees) and credits, as every reader of the ledger
+    # computes it, adds up to the balance: no debt is open below zero, no credit above.
+    open_of = {e.id: e.amount_fen for e in entries}
     for e in entries:
-        if e.settles_entry_id is None and e.kind in (EntryKind.charge, EntryKind.late_fee):
-            assert open_of[e.id] >= 0, (e.kind, e.id, open_of[e.id])
-        if e.kind == EntryKind.prepaid_credit and e.settles_entry_id is None:
-            assert open_of[e.id] <= 0
+        if e.settles_entry_id is not None:
+            open_of[e.settles_entry_id] += e.amount_fen
+    debts = [e for e in entries if e.kind in (EntryKind.charge, EntryKind.late_fee)]
+    credits = [e for e in entries if e.kind == EntryKind.prepaid_credit]
+    assert all(open_of[e.id] >= 0 for e in debts), [(e.kind, e.amount_fen, open_of[e.id]) for e in debts]
+    assert all(open_of[e.id] <= 0 for e in credits)
+    assert sum(open_of[e.id] for e in [*debts, *credits]) == sum(e.amount_fen for e in entries)
 
 
 def test_posted_late_fees_equal_the_formula_after_every_run(database_url: str) -> None:

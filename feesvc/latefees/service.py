@@ -7,19 +7,22 @@ the difference from what was posted before, in either direction. A rerun posts n
 
 Corrections (DOMAIN.md "Terms change over time"): when the fee on the facts known now is below
 what was posted (a payment recorded late but received earlier, a void, a plan, a change of terms),
-the run posts negative late-fee entries, linked to the charge (``basis_entry_id``), with a reason
-and the run's actor. The ledger stays append-only, and what is open stays equal to the balance:
+the run posts a negative late-fee entry, linked to the charge (``basis_entry_id``), with a reason,
+the run's actor and, in its detail, the earlier late fees it lowers and by how much (newest first,
+each at most what it still counts after earlier corrections). So the charge's late-fee entries add
+up to its fee, and reports and statements that sum late fees need nothing new. The ledger stays
+append-only, and what is open on the entries stays equal to the balance:
 
-* each correcting entry settles one earlier late fee of the charge (newest first), for at most
-  what that fee still counts after earlier corrections, so a charge's late fees add up to the
-  figure on its late-fee entries alone;
+* the correction settles nothing itself and is not an open debit: an adjustment settles it back
+  to zero, and adjustments take what it lowers off those late fees (settling them), as follows;
 * of what it takes off a fee, the part still open simply stops being owed;
 * the part that was waived (a manager's or a plan's waiver): that waiver is reversed and a new
-  one, with its reason and detail (so a plan still finds it), waives only what is still owed;
-  nobody is given money that was forgiven;
-* the part that was paid (a payment, credit) was paid beyond what is owed: an adjustment takes it
-  back off the fee and it becomes the owner's prepaid credit (ledger rule 6), used on the next
-  charges like any other credit.
+  one, with its reason and detail (so a plan still finds it to restore), waives only what is
+  still owed; nobody is given money that was forgiven;
+* the part that was paid (a payment, credit) was paid beyond what is owed: it becomes the owner's
+  prepaid credit (ledger rule 6), used on the next charges like any other credit.
+
+Every entry of a correction carries its reason; the adjustments name it (``late_fee_correction``).
 
 A charge's late-fee entries are unique per (charge, date) when they carry no dedupe key, as every
 bulk entry does (migration 0006); the rare further entries on one date (corrections, a rerun after
@@ -578,8 +581,7 @@ async def post_corrections(
     session: AsyncSession, actor: Principal, run: AccrualTerms, corrections: list[Correction]
 ) -> int:
     """Post the correcting entries of the charges whose late fees were above their fee (module
-    docstring: how each part of a correction is booked); returns the entries posted."""
-    posted = 0
+    docstring: how each part of a correction is booked); returns the corrections posted."""
     for start in range(0, len(corrections), CORRECTION_BATCH):
         batch = corrections[start : start + CORRECTION_BATCH]
         fees = (
@@ -597,7 +599,7 @@ async def post_corrections(
             .all()
         )
         settling: dict[int, list[LedgerEntry]] = defaultdict(list)
-        fee_ids = [fee.id for fee in fees if fee.id is not None]
+        fee_ids = [fee.id for fee in fees if fee.id is not None and fee.amount_fen > 0]
         for entry in (
             await session.execute(
                 select(LedgerEntry)
@@ -617,51 +619,88 @@ async def post_corrections(
         )
         by_charge: dict[int, list[LedgerEntry]] = defaultdict(list)
         for fee in fees:
-            if fee.amount_fen > 0 and fee.settles_entry_id is None and fee.basis_entry_id is not None:
+            if fee.basis_entry_id is not None:
                 by_charge[fee.basis_entry_id].append(fee)
-        entries: list[LedgerEntry] = []
         for correction in batch:
-            entries += _correcting_entries(
-                correction, by_charge[correction.charge.id], settling, reversed_ids, run, actor
-            )
-        append(session, entries)
-        posted += sum(1 for e in entries if e.kind == EntryKind.late_fee)
+            fees_of_charge = by_charge[correction.charge.id]
+            entry = _correction_entry(correction, fees_of_charge, run, actor)
+            append(session, [entry])
+            await session.flush()  # its id, for the entries that book it (inserted right after it)
+            append(session, _booking(entry, fees_of_charge, settling, reversed_ids, run, actor))
     await session.flush()
-    return posted
+    return len(corrections)
 
 
-def _correcting_entries(
-    correction: Correction,
+def _taken_off(fees: list[LedgerEntry]) -> dict[int, int]:
+    """Late fee id → what earlier corrections of the charge took off it (their detail says)."""
+    taken: dict[int, int] = defaultdict(int)
+    for fee in fees:
+        if fee.amount_fen < 0:
+            for fee_id, fen in (fee.detail or {}).get("corrects", []):
+                taken[fee_id] += fen
+    return taken
+
+
+def _correction_entry(
+    correction: Correction, fees: list[LedgerEntry], run: AccrualTerms, actor: Principal
+) -> LedgerEntry:
+    """The negative late fee that brings the charge's late fees down to its fee, with how it was
+    computed and which earlier late fees it lowers by how much (newest first)."""
+    charge, owed = correction.charge, correction.fee.contract.total_fen
+    detail = run.detail_of(charge, correction.fee, correction.freezes)
+    detail = msgspec.json.decode(detail) if isinstance(detail, msgspec.Raw) else dict(detail)
+    taken = _taken_off(fees)
+    left, lowers = charge.posted_fen - owed, []
+    for fee in fees:  # newest first
+        if left == 0:
+            break
+        assert fee.id is not None
+        counts = fee.amount_fen - taken[fee.id] if fee.amount_fen > 0 else 0
+        if counts > 0:
+            lowers.append([fee.id, min(left, counts)])
+            left -= lowers[-1][1]
+    assert left == 0, (charge.id, left)  # the late fees add up to what was posted
+    return LedgerEntry(
+        estate_id=run.estate_id,
+        unit_id=charge.unit_id,
+        owner_id=charge.owner_id,
+        kind=EntryKind.late_fee,
+        amount_fen=owed - charge.posted_fen,
+        effective_date=run.as_of,
+        period=charge.period,
+        item=charge.item,
+        due_date=charge.due_date,
+        basis_entry_id=charge.id,
+        dedupe_key=further_key(charge.id, run.as_of, charge.entries) if charge.unkeyed_on_as_of else None,
+        actor=actor.label,
+        reason=correction_reason(run.as_of, owed, charge.posted_fen),
+        detail={**detail, "corrects": lowers},
+    )
+
+
+def _booking(
+    correction: LedgerEntry,
     fees: list[LedgerEntry],
     settling: dict[int, list[LedgerEntry]],
     reversed_ids: set[int | None],
     run: AccrualTerms,
     actor: Principal,
 ) -> list[LedgerEntry]:
-    charge, owed = correction.charge, correction.fee.contract.total_fen
-    reason = correction_reason(run.as_of, owed, charge.posted_fen)
-    detail = run.detail_of(charge, correction.fee, correction.freezes)
-    detail = msgspec.json.decode(detail) if isinstance(detail, msgspec.Raw) else dict(detail)
-    left, count = charge.posted_fen - owed, charge.entries
-    entries: list[LedgerEntry] = []
-    for fee in fees:  # newest first
-        if left == 0:
-            break
-        assert fee.id is not None
-        on_fee = settling.get(fee.id, [])
-        counts = fee.amount_fen + sum(e.amount_fen for e in on_fee if e.kind == EntryKind.late_fee)
-        if counts <= 0:
-            continue
-        take = min(left, counts)
-        left -= take
+    """What a correction does to the late fees it lowers (module docstring), as entries that name it."""
+    assert correction.id is not None and correction.reason is not None
+    reason, marker = correction.reason, {"late_fee_correction": correction.id}
+    # The correction itself is not owed back: it is booked onto the late fees it lowers. Its
+    # adjustments come first, so a statement shows them with it as one line.
+    entries = [_entry(correction, EntryKind.adjustment, -correction.amount_fen, run.as_of, actor, reason, marker)]
+    others: list[LedgerEntry] = []
+    by_id = {fee.id: fee for fee in fees}
+    for fee_id, take in (correction.detail or {})["corrects"]:
+        fee = by_id[fee_id]
+        on_fee = settling.get(fee_id, [])
         open_fen = fee.amount_fen + sum(e.amount_fen for e in on_fee)
         later = max([run.as_of, *(e.effective_date for e in on_fee)])
-        entries.append(
-            _entry(fee, EntryKind.late_fee, -take, run.as_of, actor, reason, {**detail, "corrects_entry_id": fee.id})
-        )
-        entries[-1].dedupe_key = further_key(charge.id, run.as_of, count)
-        count += 1
-        rest = take - min(take, max(open_fen, 0))  # what was waived or paid of the part taken off
+        off = min(take, max(open_fen, 0))  # the part still open: no longer owed
+        rest = take - off  # the part waived or paid
         for waiver in on_fee:
             if rest == 0:
                 break
@@ -670,26 +709,28 @@ def _correcting_entries(
             waived = -waiver.amount_fen
             back = min(waived, rest)
             rest -= back
+            off += back
             why = f"{reason}; waiver {waiver.id} was above what is owed and is posted again for what is"
-            entries.append(reversal_of(waiver, later, actor, why))
+            others.append(reversal_of(waiver, later, actor, why))
             if waived > back:
                 again = waiver_entry(fee, waived - back, later, actor, waiver.reason or why)
                 again.detail = {**(waiver.detail or {}), "replaces_waiver_id": waiver.id}
-                entries.append(again)
+                others.append(again)
+        if off:
+            entries.append(_entry(fee, EntryKind.adjustment, -off, later, actor, reason, marker))
         if rest:
             why = f"{reason}; paid beyond what is owed: {rest} fen become prepaid credit"
-            entries.append(_entry(fee, EntryKind.adjustment, rest, later, actor, why, {"late_fee_corrected": fee.id}))
-            credit = _entry(fee, EntryKind.prepaid_credit, -rest, later, actor, why, {"late_fee_corrected": fee.id})
+            credit = _entry(fee, EntryKind.prepaid_credit, -rest, later, actor, why, marker)
             credit.settles_entry_id = credit.basis_entry_id = None
             credit.period = credit.item = credit.due_date = None
-            entries.append(credit)
-    return entries
+            others.append(credit)
+    return entries + others
 
 
 def _entry(
     fee: LedgerEntry, kind: EntryKind, amount_fen: int, on: date, actor: Principal, reason: str, detail: dict[str, Any]
 ) -> LedgerEntry:
-    """An entry on a late fee: it settles that fee and names its charge."""
+    """An entry on a late fee (or a correction): it settles that entry and names its charge."""
     return LedgerEntry(
         estate_id=fee.estate_id,
         unit_id=fee.unit_id,

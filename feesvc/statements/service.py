@@ -262,6 +262,7 @@ def _fee_basis(row: StatementEntry, known: dict[int, FeeBasis]) -> FeeBasis | No
 _PAYMENT_KINDS = frozenset({EntryKind.payment, EntryKind.prepaid_credit})
 _PAIRED_KINDS = frozenset({EntryKind.credit_applied, EntryKind.reversal})
 _OF_A_PERIOD = frozenset({EntryKind.late_fee, EntryKind.discount, EntryKind.waiver})
+_CORRECTION_KINDS = frozenset({EntryKind.late_fee, EntryKind.adjustment})
 
 
 def _group_key(entry: StatementEntry) -> tuple[object, ...]:
@@ -270,6 +271,12 @@ def _group_key(entry: StatementEntry) -> tuple[object, ...]:
         return ("payment", entry.payment_id, entry.effective_date)
     if entry.kind in _PAIRED_KINDS and entry.payment_id is not None:
         return (entry.kind, entry.payment_id, entry.effective_date)
+    if entry.kind in _CORRECTION_KINDS and entry.detail is not None:
+        # A late-fee correction and the adjustments that book it (latefees.service): one line.
+        if entry.kind == EntryKind.late_fee and "corrects" in entry.detail:
+            return ("late_fee_correction", entry.id)
+        if (correction := entry.detail.get("late_fee_correction")) is not None:
+            return ("late_fee_correction", correction)
     return ("entry", entry.id)
 
 
@@ -300,10 +307,14 @@ def _settled(members: list[StatementEntry], by_id: dict[int, StatementEntry]) ->
     """The charges and late fees the line's entries settle, with how much of each."""
     if len(members) == 1 and not members[0].settles_entry_id:
         return []
+    own = {e.id for e in members}  # an entry of the line settling another of it is not shown
     return [
         Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
         for e in members
-        if e.settles_entry_id and (t := by_id.get(e.settles_entry_id)) is not None and t.kind in DEBIT_KINDS
+        if e.settles_entry_id
+        and e.settles_entry_id not in own
+        and (t := by_id.get(e.settles_entry_id)) is not None
+        and t.kind in DEBIT_KINDS
     ]
 
 
