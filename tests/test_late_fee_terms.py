@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from datetime import date
+from decimal import Decimal
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,9 +16,11 @@ from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.db import business_today
+from feesvc.latefees import terms as late_fee_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.registry.schemas import EstateSettings
 from feesvc.registry.service import update_estate_settings
+from feesvc.rules.late_fees import LateFeeCap
 from tests.support import Api, problem
 
 SETTINGS = {"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}
@@ -203,3 +209,48 @@ async def test_a_charge_that_cannot_be_computed_is_reported_and_the_run_goes_on(
         )
     ).scalars()
     assert bad.id not in set(posted)
+
+
+async def test_the_evidence_pack_quotes_the_terms_that_applied(api: Api, session: AsyncSession) -> None:
+    estate = await api.make_estate(units=1, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10})
+    unit = estate.unit_ids[0]
+    parking = {
+        "unit_use": "residential",
+        "item": "parking",
+        "item_name": "车位管理费",
+        "basis": "fixed_month",
+        "rate": "100.00",
+        "effective_from": "2025-01-01",
+        "posted_on": "2025-01-01",
+        "decision_kind": "contract",
+        "decision_ref": "车位管理合同",
+        "late_fee_daily_rate": "0.0005",
+    }
+    await api.ok(await api.post(f"/api/v1/estates/{estate.id}/fee-standards", parking))
+    court_rate = {"effective_from": "2020-01-01", "annual_rate": "0.0390", "basis": "1年期LPR 3.00% × 1.3"}
+    await api.ok(await api.post(f"/api/v1/estates/{estate.id}/court-rates", court_rate))
+    await api.bill(estate.id, "2026-01", "2026-01-01")
+    await _run(api, estate.id, "2026-03-31")
+    change = late_fee_terms.TermsChange(
+        effective_from=date(2026, 4, 1),
+        daily_rate=Decimal("0.0002"),
+        basis="业主大会决议",
+        grace_days=10,
+        cap=LateFeeCap.principal,
+    )
+    await late_fee_terms.add_version(session, COMMAND_LINE, estate.id, change, date(2026, 4, 1))
+    await _run(api, estate.id, "2026-05-31")
+    response = await api.post(f"/api/v1/units/{unit}/evidence-packs", {"as_of": "2026-05-31"})
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        filing = json.loads(archive.read("filing.json"))
+    claims = filing["claims"]
+    basis = claims["late_fee_basis"]
+    # The estate's first terms, the new rate from April, and the parking standard's own rate.
+    assert "自始，日利率万分之三，宽限10天，不超过欠费本金" in basis
+    assert "自2026-04-01起，日利率万分之二，宽限10天，不超过欠费本金" in basis
+    assert "日利率万分之五（收费标准自有利率）" in basis
+    # Service fee: 65 days at 0.0003 and 61 at 0.0002 on 200 元; parking: 65 at 0.0005 and 61 at
+    # its own 0.0005 on 100 元 (its own rate stays in force over the estate's new one).
+    assert claims["late_fee_contract"]["fen"] == (390 + 244) + (325 + 305)
+    assert claims["late_fee_court_likely"]["fen"] <= claims["late_fee_contract"]["fen"]
