@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,11 +40,12 @@ from feesvc.settings import DatabaseSettings
 from feesvc.standards.schemas import FeeStandardCreate
 from feesvc.standards.service import create_fee_standard
 from tests.support import Api
+from tests.test_statement_pdf import compact, pdf_text
 
 ONE = timedelta(days=1)
 
 
-async def test_a_payment_received_before_the_last_run_lowers_the_posted_fee(api: Api) -> None:
+async def test_a_payment_received_before_the_last_run_lowers_the_posted_fee(api: Api, tmp_path: Path) -> None:
     """The issue's reproduction: 725 posted, then a payment received on 09-06 is recorded: 100 stays."""
     estate = await api.make_estate(
         units=1,
@@ -75,6 +77,12 @@ async def test_a_payment_received_before_the_last_run_lowers_the_posted_fee(api:
     assert [(x["entry_id"], x["amount_fen"]) for x in line["settles"]] == [(fees[0]["id"], 625)]  # what it lowered
     assert line["calculation"].startswith("更正为 ¥1.00：2026-09-02 至 2026-09-05 共 4 天")
     assert line["reason"] == correction["reason"]
+    pdf = await api.get(
+        f"/api/v1/units/{unit}/statement", params={"as_of": "2026-10-31"}, headers={"Accept": "application/pdf"}
+    )
+    assert pdf.status_code == 200, pdf.text
+    text = compact(pdf_text(pdf.content, tmp_path))
+    assert "-¥6.25" in text and compact("100 fen owed, 725 fen posted") in text
     again = await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": "2026-10-31"}), 200)
     assert (again["late_fees_posted"], again["corrections_posted"]) == (0, 0)
 

@@ -91,7 +91,12 @@ async def versions(session: AsyncSession, estate_id: int) -> list[LateFeeTermsVe
     query = (
         select(LateFeeTermsVersion)
         .where(LateFeeTermsVersion.estate_id == estate_id)
-        .order_by(col(LateFeeTermsVersion.fee_standard_id), col(LateFeeTermsVersion.effective_from))
+        # The estate's versions first (NULL sorts first on SQLite, last on PostgreSQL: say which).
+        .order_by(
+            col(LateFeeTermsVersion.fee_standard_id).is_not(None),
+            col(LateFeeTermsVersion.fee_standard_id),
+            col(LateFeeTermsVersion.effective_from),
+        )
     )
     return list((await session.execute(query)).scalars())
 
