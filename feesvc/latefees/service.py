@@ -65,7 +65,7 @@ from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.latefees.models import CourtRate
 from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, lock_unit, open_entries, reversal_of, stream_entry_rows
+from feesvc.ledger.service import append, lock_unit, lock_units, open_entries, reversal_of, stream_entry_rows
 from feesvc.memory import cyclic_gc_paused
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.service import get_estate
@@ -584,6 +584,9 @@ async def post_corrections(
     docstring: how each part of a correction is booked); returns the corrections posted."""
     for start in range(0, len(corrections), CORRECTION_BATCH):
         batch = corrections[start : start + CORRECTION_BATCH]
+        # Before reading what settles their late fees: a payment at the desk meanwhile waits, or
+        # (having read without the lock) finds its unit changed and reads again.
+        await lock_units(session, sorted({c.charge.unit_id for c in batch}))
         fees = (
             (
                 await session.execute(
