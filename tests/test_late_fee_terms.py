@@ -58,7 +58,7 @@ async def test_a_change_of_rate_applies_from_its_date_and_never_reaches_back(api
     assert [t["effective_from"] for t in april["detail"]["terms"]] == ["1900-01-01", "2026-04-01"]
     audit = (
         await session.execute(
-            select(AuditEvent).where(AuditEvent.action == "late_fee_terms.add", AuditEvent.entity_id == estate.id)
+            select(AuditEvent).where(AuditEvent.action == "late_fee_terms.add", AuditEvent.entity_id == str(estate.id))
         )
     ).scalars()
     assert [a.detail["daily_rate"] for a in audit] == ["0.0005"]
