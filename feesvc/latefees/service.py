@@ -447,7 +447,7 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         tally = _Tally()
         charges = _overdue_charges(session, estate_id, terms, as_of, changes)
         await stream_entry_rows(session, _late_fee_rows(run, charges, frozen, tally))
-        tally.correction_entries = await post_corrections(session, actor, run, tally.corrections)
+        await post_corrections(session, actor, run, tally.corrections)
     await record_audit(
         session,
         actor,
@@ -470,7 +470,7 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         charges_considered=tally.charges,
         late_fees_posted=tally.entries,
         posted_fen=tally.posted_fen,
-        corrections_posted=tally.correction_entries,
+        corrections_posted=len(tally.corrections),
         corrected_fen=tally.corrected_fen,
         problems=tally.problems,
     )
@@ -491,7 +491,6 @@ class _Tally:
     entries: int = 0
     posted_fen: int = 0
     corrections: list[Correction] = field(default_factory=list)
-    correction_entries: int = 0
     corrected_fen: int = 0
     problems: list[ChargeProblem] = field(default_factory=list)
 
@@ -579,9 +578,9 @@ def correction_reason(as_of: date, owed_fen: int, posted_fen: int) -> str:
 
 async def post_corrections(
     session: AsyncSession, actor: Principal, run: AccrualTerms, corrections: list[Correction]
-) -> int:
+) -> None:
     """Post the correcting entries of the charges whose late fees were above their fee (module
-    docstring: how each part of a correction is booked); returns the corrections posted."""
+    docstring: how each part of a correction is booked)."""
     for start in range(0, len(corrections), CORRECTION_BATCH):
         batch = corrections[start : start + CORRECTION_BATCH]
         # Before reading what settles their late fees: a payment at the desk meanwhile waits, or
@@ -631,7 +630,6 @@ async def post_corrections(
             await session.flush()  # its id, for the entries that book it (inserted right after it)
             append(session, _booking(entry, fees_of_charge, settling, reversed_ids, run, actor))
     await session.flush()
-    return len(corrections)
 
 
 def _taken_off(fees: list[LedgerEntry]) -> dict[int, int]:
