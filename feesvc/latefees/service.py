@@ -623,13 +623,21 @@ async def post_corrections(
         for fee in fees:
             if fee.basis_entry_id is not None:
                 by_charge[fee.basis_entry_id].append(fee)
+        # In rounds, one correction of each unit a round: the corrections get their ids first,
+        # then the entries that book them, so on each unit's ledger a correction's entries follow
+        # it directly (a statement shows them as one line).
+        rounds: dict[int, list[Correction]] = defaultdict(list)
         for correction in batch:
-            fees_of_charge = by_charge[correction.charge.id]
-            entry = _correction_entry(correction, fees_of_charge, run, actor)
-            append(session, [entry])
-            await session.flush()  # its id, for the entries that book it (inserted right after it)
-            append(session, _booking(entry, fees_of_charge, settling, reversed_ids, run, actor))
-    await session.flush()
+            rounds[correction.charge.unit_id].append(correction)
+        while rounds:
+            now = [pending.pop(0) for pending in rounds.values()]
+            rounds = {unit_id: pending for unit_id, pending in rounds.items() if pending}
+            entries = [_correction_entry(c, by_charge[c.charge.id], run, actor) for c in now]
+            append(session, entries)
+            await session.flush()  # their ids
+            for correction, entry in zip(now, entries, strict=True):
+                append(session, _booking(entry, by_charge[correction.charge.id], settling, reversed_ids, run, actor))
+            await session.flush()
 
 
 def _taken_off(fees: list[LedgerEntry]) -> dict[int, int]:
