@@ -49,10 +49,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import bindparam, func, text
+from sqlalchemy import bindparam, func, insert, text
 from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -65,7 +65,15 @@ from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.latefees.models import CourtRate
 from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, lock_unit, lock_units, open_entries, reversal_of, stream_entry_rows
+from feesvc.ledger.service import (
+    append,
+    entry_rows,
+    insert_entries,
+    lock_unit,
+    lock_units,
+    open_entries,
+    stream_entry_rows,
+)
 from feesvc.memory import cyclic_gc_paused
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.service import get_estate
@@ -576,53 +584,67 @@ def correction_reason(as_of: date, owed_fen: int, posted_fen: int) -> str:
     )
 
 
+# What the corrections read of a charge's late fees and of what settles them: columns, not entities.
+_FEE_COLUMNS = (
+    "id",
+    "estate_id",
+    "unit_id",
+    "owner_id",
+    "kind",
+    "amount_fen",
+    "effective_date",
+    "period",
+    "item",
+    "due_date",
+    "settles_entry_id",
+    "basis_entry_id",
+    "reason",
+    "detail",
+)
+_TABLE = LedgerEntry.__table__  # type: ignore[attr-defined]
+_INSERT_RETURNING_ID = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
 async def post_corrections(
     session: AsyncSession, actor: Principal, run: AccrualTerms, corrections: list[Correction]
 ) -> None:
     """Post the correcting entries of the charges whose late fees were above their fee (module
     docstring: how each part of a correction is booked)."""
+    columns = [_TABLE.c[name] for name in _FEE_COLUMNS]
     for start in range(0, len(corrections), CORRECTION_BATCH):
         batch = corrections[start : start + CORRECTION_BATCH]
         # Before reading what settles their late fees: a payment at the desk meanwhile waits, or
         # (having read without the lock) finds its unit changed and reads again.
         await lock_units(session, sorted({c.charge.unit_id for c in batch}))
         fees = (
-            (
-                await session.execute(
-                    select(LedgerEntry)
-                    .where(
-                        LedgerEntry.kind == EntryKind.late_fee,
-                        col(LedgerEntry.basis_entry_id).in_([c.charge.id for c in batch]),
-                    )
-                    .order_by(col(LedgerEntry.effective_date).desc(), col(LedgerEntry.id).desc())
-                )
-            )
-            .scalars()
-            .all()
-        )
-        settling: dict[int, list[LedgerEntry]] = defaultdict(list)
-        fee_ids = [fee.id for fee in fees if fee.id is not None and fee.amount_fen > 0]
-        for entry in (
             await session.execute(
-                select(LedgerEntry)
-                .where(col(LedgerEntry.settles_entry_id).in_(fee_ids))
-                .order_by(col(LedgerEntry.effective_date).desc(), col(LedgerEntry.id).desc())
+                select_columns(*columns)
+                .where(
+                    _TABLE.c.kind == EntryKind.late_fee,
+                    _TABLE.c.basis_entry_id.in_([c.charge.id for c in batch]),
+                )
+                .order_by(_TABLE.c.effective_date.desc(), _TABLE.c.id.desc())
             )
-        ).scalars():
-            assert entry.settles_entry_id is not None
+        ).all()
+        settling: dict[int, list[Any]] = defaultdict(list)
+        fee_ids = [fee.id for fee in fees if fee.amount_fen > 0]
+        for entry in await session.execute(
+            select_columns(*columns)
+            .where(_TABLE.c.settles_entry_id.in_(fee_ids))
+            .order_by(_TABLE.c.effective_date.desc(), _TABLE.c.id.desc())
+        ):
             settling[entry.settles_entry_id].append(entry)
         waiver_ids = [e.id for entries in settling.values() for e in entries if e.kind == EntryKind.waiver]
         reversed_ids = set(
             (
                 await session.execute(
-                    select(col(LedgerEntry.reverses_entry_id)).where(col(LedgerEntry.reverses_entry_id).in_(waiver_ids))
+                    select_columns(_TABLE.c.reverses_entry_id).where(_TABLE.c.reverses_entry_id.in_(waiver_ids))
                 )
             ).scalars()
         )
-        by_charge: dict[int, list[LedgerEntry]] = defaultdict(list)
+        by_charge: dict[int, list[Any]] = defaultdict(list)
         for fee in fees:
-            if fee.basis_entry_id is not None:
-                by_charge[fee.basis_entry_id].append(fee)
+            by_charge[fee.basis_entry_id].append(fee)
         # In rounds, one correction of each unit a round: the corrections get their ids first,
         # then the entries that book them, so on each unit's ledger a correction's entries follow
         # it directly (a statement shows them as one line).
@@ -632,15 +654,16 @@ async def post_corrections(
         while rounds:
             now = [pending.pop(0) for pending in rounds.values()]
             rounds = {unit_id: pending for unit_id, pending in rounds.items() if pending}
-            entries = [_correction_entry(c, by_charge[c.charge.id], run, actor) for c in now]
-            append(session, entries)
-            await session.flush()  # their ids
-            for correction, entry in zip(now, entries, strict=True):
-                append(session, _booking(entry, by_charge[correction.charge.id], settling, reversed_ids, run, actor))
-            await session.flush()
+            rows = entry_rows([_correction_row(c, by_charge[c.charge.id], run, actor) for c in now])
+            ids = (await session.execute(_INSERT_RETURNING_ID, rows)).scalars().all()
+            booking = []
+            for correction, row, entry_id in zip(now, rows, ids, strict=True):
+                row["id"] = entry_id
+                booking += _booking(row, by_charge[correction.charge.id], settling, reversed_ids, run, actor)
+            await insert_entries(session, booking)
 
 
-def _taken_off(fees: list[LedgerEntry]) -> dict[int, int]:
+def _taken_off(fees: list[Any]) -> dict[int, int]:
     """Late fee id → what earlier corrections of the charge took off it (their detail says)."""
     taken: dict[int, int] = defaultdict(int)
     for fee in fees:
@@ -650,9 +673,7 @@ def _taken_off(fees: list[LedgerEntry]) -> dict[int, int]:
     return taken
 
 
-def _correction_entry(
-    correction: Correction, fees: list[LedgerEntry], run: AccrualTerms, actor: Principal
-) -> LedgerEntry:
+def _correction_row(correction: Correction, fees: list[Any], run: AccrualTerms, actor: Principal) -> dict[str, Any]:
     """The negative late fee that brings the charge's late fees down to its fee, with how it was
     computed and which earlier late fees it lowers by how much (newest first)."""
     charge, owed = correction.charge, correction.fee.contract.total_fen
@@ -663,47 +684,46 @@ def _correction_entry(
     for fee in fees:  # newest first
         if left == 0:
             break
-        assert fee.id is not None
         counts = fee.amount_fen - taken[fee.id] if fee.amount_fen > 0 else 0
         if counts > 0:
             lowers.append([fee.id, min(left, counts)])
             left -= lowers[-1][1]
     assert left == 0, (charge.id, left)  # the late fees add up to what was posted
-    return LedgerEntry(
-        estate_id=run.estate_id,
-        unit_id=charge.unit_id,
-        owner_id=charge.owner_id,
-        kind=EntryKind.late_fee,
-        amount_fen=owed - charge.posted_fen,
-        effective_date=run.as_of,
-        period=charge.period,
-        item=charge.item,
-        due_date=charge.due_date,
-        basis_entry_id=charge.id,
-        dedupe_key=further_key(charge.id, run.as_of, charge.entries) if charge.unkeyed_on_as_of else None,
-        actor=actor.label,
-        reason=correction_reason(run.as_of, owed, charge.posted_fen),
-        detail={**detail, "corrects": lowers},
-    )
+    return {
+        "estate_id": run.estate_id,
+        "unit_id": charge.unit_id,
+        "owner_id": charge.owner_id,
+        "kind": EntryKind.late_fee,
+        "amount_fen": owed - charge.posted_fen,
+        "effective_date": run.as_of,
+        "period": charge.period,
+        "item": charge.item,
+        "due_date": charge.due_date,
+        "basis_entry_id": charge.id,
+        "dedupe_key": further_key(charge.id, run.as_of, charge.entries) if charge.unkeyed_on_as_of else None,
+        "actor": actor.label,
+        "reason": correction_reason(run.as_of, owed, charge.posted_fen),
+        "detail": {**detail, "corrects": lowers},
+    }
 
 
 def _booking(
-    correction: LedgerEntry,
-    fees: list[LedgerEntry],
-    settling: dict[int, list[LedgerEntry]],
+    correction: dict[str, Any],
+    fees: list[Any],
+    settling: dict[int, list[Any]],
     reversed_ids: set[int | None],
     run: AccrualTerms,
     actor: Principal,
-) -> list[LedgerEntry]:
+) -> list[dict[str, Any]]:
     """What a correction does to the late fees it lowers (module docstring), as entries that name it."""
-    assert correction.id is not None and correction.reason is not None
-    reason, marker = correction.reason, {"late_fee_correction": correction.id}
+    reason, marker = correction["reason"], {"late_fee_correction": correction["id"]}
     # The correction itself is not owed back: it is booked onto the late fees it lowers. Its
     # adjustments come first, so a statement shows them with it as one line.
-    entries = [_entry(correction, EntryKind.adjustment, -correction.amount_fen, run.as_of, actor, reason, marker)]
-    others: list[LedgerEntry] = []
+    target = _Target(**{name: correction[name] for name in _Target._fields})
+    entries = [_on(target, EntryKind.adjustment, -correction["amount_fen"], run.as_of, actor, reason, marker)]
+    others: list[dict[str, Any]] = []
     by_id = {fee.id: fee for fee in fees}
-    for fee_id, take in (correction.detail or {})["corrects"]:
+    for fee_id, take in correction["detail"]["corrects"]:
         fee = by_id[fee_id]
         on_fee = settling.get(fee_id, [])
         open_fen = fee.amount_fen + sum(e.amount_fen for e in on_fee)
@@ -720,42 +740,62 @@ def _booking(
             rest -= back
             off += back
             why = f"{reason}; waiver {waiver.id} was above what is owed and is posted again for what is"
-            others.append(reversal_of(waiver, later, actor, why))
-            if waived > back:
-                again = waiver_entry(fee, waived - back, later, actor, waiver.reason or why)
-                again.detail = {**(waiver.detail or {}), "replaces_waiver_id": waiver.id}
-                others.append(again)
+            undo = _on(fee, EntryKind.reversal, waived, later, actor, why, {"late_fee_correction": correction["id"]})
+            others.append({**undo, "reverses_entry_id": waiver.id})
+            if waived > back:  # as the waiver was, for what is still owed (a plan finds it by reason)
+                detail = {**(waiver.detail or {}), "replaces_waiver_id": waiver.id}
+                others.append(_on(fee, EntryKind.waiver, back - waived, later, actor, waiver.reason or why, detail))
         if off:
-            entries.append(_entry(fee, EntryKind.adjustment, -off, later, actor, reason, marker))
+            entries.append(_on(fee, EntryKind.adjustment, -off, later, actor, reason, marker))
         if rest:
             why = f"{reason}; paid beyond what is owed: {rest} fen become prepaid credit"
-            credit = _entry(fee, EntryKind.prepaid_credit, -rest, later, actor, why, marker)
-            credit.settles_entry_id = credit.basis_entry_id = None
-            credit.period = credit.item = credit.due_date = None
-            others.append(credit)
+            credit = _on(fee, EntryKind.prepaid_credit, -rest, later, actor, why, marker)
+            others.append(
+                {
+                    **credit,
+                    "settles_entry_id": None,
+                    "basis_entry_id": None,
+                    "period": None,
+                    "item": None,
+                    "due_date": None,
+                }
+            )
     return entries + others
 
 
-def _entry(
-    fee: LedgerEntry, kind: EntryKind, amount_fen: int, on: date, actor: Principal, reason: str, detail: dict[str, Any]
-) -> LedgerEntry:
+class _Target(NamedTuple):
+    """The entry another settles: a late fee read, or a correction just inserted."""
+
+    id: int
+    estate_id: int
+    unit_id: int
+    owner_id: int | None
+    period: str | None
+    item: str | None
+    due_date: date | None
+    basis_entry_id: int | None
+
+
+def _on(
+    target: Any, kind: EntryKind, amount_fen: int, on: date, actor: Principal, reason: str, detail: dict[str, Any]
+) -> dict[str, Any]:
     """An entry on a late fee (or a correction): it settles that entry and names its charge."""
-    return LedgerEntry(
-        estate_id=fee.estate_id,
-        unit_id=fee.unit_id,
-        owner_id=fee.owner_id,
-        kind=kind,
-        amount_fen=amount_fen,
-        effective_date=on,
-        period=fee.period,
-        item=fee.item,
-        due_date=fee.due_date,
-        settles_entry_id=fee.id,
-        basis_entry_id=fee.basis_entry_id,
-        actor=actor.label,
-        reason=reason,
-        detail=detail,
-    )
+    return {
+        "estate_id": target.estate_id,
+        "unit_id": target.unit_id,
+        "owner_id": target.owner_id,
+        "kind": kind,
+        "amount_fen": amount_fen,
+        "effective_date": on,
+        "period": target.period,
+        "item": target.item,
+        "due_date": target.due_date,
+        "settles_entry_id": target.id,
+        "basis_entry_id": target.basis_entry_id,
+        "actor": actor.label,
+        "reason": reason,
+        "detail": detail,
+    }
 
 
 async def add_court_rate(
