@@ -615,11 +615,14 @@ async def post_corrections(
         batch = corrections[start : start + CORRECTION_BATCH]
         # Before reading what settles their late fees: a payment at the desk meanwhile waits, or
         # (having read without the lock) finds its unit changed and reads again.
-        await lock_units(session, sorted({c.charge.unit_id for c in batch}))
+        units = sorted({c.charge.unit_id for c in batch})
+        await lock_units(session, units)
         fees = (
             await session.execute(
                 select_columns(*columns)
                 .where(
+                    # Through the (unit, kind, date) index: the charges' late fees of either index.
+                    _TABLE.c.unit_id.in_(units),
                     _TABLE.c.kind == EntryKind.late_fee,
                     _TABLE.c.basis_entry_id.in_([c.charge.id for c in batch]),
                 )
