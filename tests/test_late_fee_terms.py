@@ -7,6 +7,7 @@ import json
 import zipfile
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from feesvc.registry.schemas import EstateSettings
 from feesvc.registry.service import update_estate_settings
 from feesvc.rules.late_fees import LateFeeCap
 from tests.support import Api, problem
+from tests.test_evidence import pdf_text
 
 SETTINGS = {"due_day": 15, "grace_days": 10, "late_fee_daily_rate": "0.0003"}
 
@@ -211,7 +213,7 @@ async def test_a_charge_that_cannot_be_computed_is_reported_and_the_run_goes_on(
     assert bad.id not in set(posted)
 
 
-async def test_the_evidence_pack_quotes_the_terms_that_applied(api: Api, session: AsyncSession) -> None:
+async def test_the_evidence_pack_quotes_the_terms_that_applied(api: Api, session: AsyncSession, tmp_path: Path) -> None:
     estate = await api.make_estate(units=1, rate="2.00", area="100.00", settings={"due_day": 15, "grace_days": 10})
     unit = estate.unit_ids[0]
     parking = {
@@ -244,6 +246,7 @@ async def test_the_evidence_pack_quotes_the_terms_that_applied(api: Api, session
     assert response.status_code == 200, response.text
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         filing = json.loads(archive.read("filing.json"))
+        parties = await pdf_text(archive.read("02_parties_and_basis.pdf"), tmp_path, "parties.pdf")
     claims = filing["claims"]
     basis = claims["late_fee_basis"]
     # The estate's first terms, the new rate from April, and the parking standard's own rate.
@@ -254,3 +257,7 @@ async def test_the_evidence_pack_quotes_the_terms_that_applied(api: Api, session
     # its own 0.0005 on 100 元 (its own rate stays in force over the estate's new one).
     assert claims["late_fee_contract"]["fen"] == (390 + 244) + (325 + 305)
     assert claims["late_fee_court_likely"]["fen"] <= claims["late_fee_contract"]["fen"]
+    # The parties and basis document: the terms in force on the pack's day, and how they changed.
+    flat = "".join(parties.split())
+    assert "万分之二" in flat and "条款沿革" in flat
+    assert "自始，日利率万分之三" in flat and "自2026-04-01起，日利率万分之二" in flat
