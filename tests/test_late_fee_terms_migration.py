@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from feesvc.db import create_engine
+from feesvc.db import create_engine, session_factory
+from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.migrate import downgrade, upgrade
+from feesvc.rules.late_fees import LateFeeCap
 from feesvc.settings import DatabaseSettings
 from tests.databases import fresh_postgres_database
 
@@ -47,6 +50,15 @@ async def _execute(url: str, *statements: str) -> list[list[tuple]]:  # type: ig
     finally:
         await engine.dispose()
     return results
+
+
+async def _estate_terms(url: str, estate_id: int) -> EstateTerms:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        async with session_factory(engine)() as session:
+            return await estate_terms(session, estate_id)
+    finally:
+        await engine.dispose()
 
 
 ESTATES = """
@@ -88,6 +100,11 @@ def test_existing_terms_become_first_versions_and_the_migration_goes_down_and_up
         ("2", None, "1900-01-01", "0.0005", "0", "fixed", "5000", "2025-07-01"),
         # A fixed cap without an amount was refused by the settings route and never applied.
         ("3", None, "1900-01-01", "0.001", "5", "none", None, None),
+    ]
+    # The service reads them as the rules' tables: the second estate's terms with its fixed cap.
+    terms = asyncio.run(_estate_terms(scratch_url, 2))
+    assert [(v.effective_from, v.policy.cap, v.policy.cap_fen) for v in terms.estate] == [
+        (date(1900, 1, 1), LateFeeCap.fixed, 5000)
     ]
     # The versions are never rewritten.
     with pytest.raises(Exception, match="append-only"):
