@@ -59,12 +59,12 @@ from bench.common import (  # noqa: E402
 )
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
-from feesvc.latefees.models import TERMS_FROM_THE_START, LateFeeTermsVersion  # noqa: E402
+from feesvc.latefees.models import LateFeeTermsVersion  # noqa: E402
 from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
 from feesvc.ledger.service import COPY_STREAMS  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
 from feesvc.registry.models import Building, Estate, LateFeeCap, Owner, Ownership, Unit, UnitUse  # noqa: E402
-from feesvc.rules.late_fees import LateFeePolicy, LateFeeTerms, PrincipalChange, late_fee_for  # noqa: E402
+from feesvc.rules.late_fees import TERMS_FROM_THE_START, LateFeePolicy, LateFeeTerms, PrincipalChange, late_fee_for  # noqa: E402
 from feesvc.standards.models import Basis, DecisionKind, FeeStandard  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_bench_accrual"

@@ -73,7 +73,6 @@ from feesvc.errors import Conflict, InvalidInput
 from feesvc.evidence import manifest as mf
 from feesvc.evidence.limitation import Interruption, LimitationStatus, PeriodLimitation, limitation_status
 from feesvc.formatting import area_text, money, period_label, rate_text
-from feesvc.latefees.models import TERMS_FROM_THE_START
 from feesvc.latefees.service import court_rates, frozen_intervals
 from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
@@ -90,6 +89,7 @@ from feesvc.plans.service import unit_plans
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import get_unit
 from feesvc.rules.late_fees import (
+    TERMS_FROM_THE_START,
     LateFee,
     LateFeeCap,
     LateFeePolicy,

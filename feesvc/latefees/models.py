@@ -23,11 +23,6 @@ class CourtRate(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
-# The effective date of the versions migration 0009 made from the settings that existed before
-# terms were versioned: they had always applied.
-TERMS_FROM_THE_START = date(1900, 1, 1)
-
-
 class LateFeeTermsVersion(SQLModel, table=True):
     """One version of an estate's late-fee terms (违约金条款), in force from ``effective_from`` until
     the next version's date (DOMAIN.md "Terms change over time"). Never rewritten: a change is a

@@ -19,8 +19,8 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
-from feesvc.latefees.models import TERMS_FROM_THE_START, LateFeeTermsVersion
-from feesvc.rules.late_fees import LateFeeCap, LateFeePolicy, LateFeeTerms, TermsVersion
+from feesvc.latefees.models import LateFeeTermsVersion
+from feesvc.rules.late_fees import TERMS_FROM_THE_START, LateFeeCap, LateFeePolicy, LateFeeTerms, TermsVersion
 from feesvc.standards.models import FeeStandard
 
 

@@ -60,6 +60,7 @@ from feesvc.formatting import money, normalize_locale
 
 __all__ = [
     "COURT_DAYS_PER_YEAR",
+    "TERMS_FROM_THE_START",
     "LateFee",
     "LateFeeCap",
     "LateFeePolicy",
@@ -71,6 +72,10 @@ __all__ = [
     "explain",
     "late_fee_for",
 ]
+
+# The effective date of terms that have applied from the start (those in force before terms were
+# versioned, and an estate's first terms): explanations call them the original terms.
+TERMS_FROM_THE_START = date(1900, 1, 1)
 
 # Courts convert an annual rate (LPR-based) to a daily one over 365 days.
 COURT_DAYS_PER_YEAR = 365
@@ -457,6 +462,8 @@ _TEXTS = {
         "capped": "合计：{uncapped}，超过上限，按 {total} 计",
         "none": "无违约金",
         "note": "（各段金额四舍五入后显示；合计按精确金额计算，最后一次四舍五入到分）",
+        "terms": "（{since}起的条款）",
+        "terms_first": "（原有条款）",
     },
     "zh_TW": {
         "line": "{start} 至 {end}，共 {days} 天：{base} × {rate} × {days} 天 = {amount}",
@@ -465,6 +472,8 @@ _TEXTS = {
         "capped": "合計：{uncapped}，超過上限，按 {total} 計",
         "none": "無違約金",
         "note": "（各段金額四捨五入後顯示；合計按精確金額計算，最後一次四捨五入到分）",
+        "terms": "（{since}起的條款）",
+        "terms_first": "（原有條款）",
     },
     "en": {
         "line": "{start} to {end}, {days} days: {base} × {rate} × {days} days = {amount}",
@@ -473,9 +482,17 @@ _TEXTS = {
         "capped": "Total: {uncapped}, above the cap; {total} charged",
         "none": "No late fee",
         "note": "(Lines are shown rounded; the total is computed exactly and rounded once to the fen.)",
+        "terms": " (terms from {since})",
+        "terms_first": " (original terms)",
     },
 }
 _TEXTS["zh_HK"] = _TEXTS["zh_TW"]
+
+
+def _terms_text(terms: TermsVersion, texts: dict[str, str]) -> str:
+    if terms.effective_from <= TERMS_FROM_THE_START:
+        return texts["terms_first"]
+    return texts["terms"].format(since=terms.effective_from.isoformat())
 
 
 def explain(fee: LateFee, locale: str) -> list[str]:
@@ -483,12 +500,14 @@ def explain(fee: LateFee, locale: str) -> list[str]:
     "2026-02-26 至 2026-03-31，共 34 天：¥200.00 × 0.03% × 34 天 = ¥2.04", "合计：¥2.04".
 
     Segment amounts are rounded for display only; when the rounded lines do not add up to the
-    total (a rounding artefact, or the cap), the last line says so.
+    total (a rounding artefact, or the cap), the last line says so. When the fee's days fell under
+    more than one version of the terms, each line says from when its terms applied.
     """
     loc = normalize_locale(locale)
     texts = _TEXTS[loc]
     if not fee.segments:
         return [texts["none"]]
+    several = len({s.terms.effective_from for s in fee.segments if s.terms is not None}) > 1
     lines = []
     for s in fee.segments:
         if s.annual_rate is not None:
@@ -504,6 +523,7 @@ def explain(fee: LateFee, locale: str) -> list[str]:
                 rate=rate,
                 amount=money(_round_half_up_fen(s.amount), loc),
             )
+            + (_terms_text(s.terms, texts) if several and s.terms else "")
         )
     if fee.capped:
         lines.append(

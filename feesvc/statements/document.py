@@ -23,7 +23,7 @@ import msgspec
 
 from feesvc.documents.render import render_pdf
 from feesvc.formatting import area_text, normalize_locale, rate_text
-from feesvc.latefees.models import TERMS_FROM_THE_START
+from feesvc.rules.late_fees import TERMS_FROM_THE_START
 from feesvc.statements.schemas import Statement
 from feesvc.statements.service import KIND_LABELS, script_of
 

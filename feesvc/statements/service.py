@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
-from feesvc.latefees.models import TERMS_FROM_THE_START
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
+from feesvc.rules.late_fees import TERMS_FROM_THE_START
 from feesvc.service_records.models import ACTIVITY_LABELS
 from feesvc.service_records.service import service_summaries
 from feesvc.standards.models import FeeStandard

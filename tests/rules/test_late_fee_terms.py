@@ -17,6 +17,7 @@ from feesvc.rules.late_fees import (
     PrincipalChange,
     TermsVersion,
     court_likely_fee,
+    explain,
     late_fee_for,
 )
 
@@ -199,3 +200,18 @@ def test_a_milder_contract_is_never_raised_by_the_court_figure(policy: LateFeePo
     court = court_likely_fee(contract, 250000, due, [], as_of, terms, [(date(2020, 1, 1), Decimal("0.0390"))])
     assert contract.total_fen == contract_fen
     assert court.total_fen <= contract.total_fen
+
+
+def test_the_explanation_says_from_when_each_lines_terms_applied() -> None:
+    terms = LateFeeTerms.of(
+        [TermsVersion(date(1900, 1, 1), _policy("0.0003")), TermsVersion(date(2026, 4, 1), _policy("0.0005"))]
+    )
+    assert explain(late_fee_for(20000, DUE, [], date(2026, 4, 30), terms), "zh_CN") == [
+        "2026-01-26 至 2026-03-31，共 65 天：¥200.00 × 0.03% × 65 天 = ¥3.90（原有条款）",
+        "2026-04-01 至 2026-04-30，共 30 天：¥200.00 × 0.05% × 30 天 = ¥3.00（2026-04-01起的条款）",
+        "合计：¥6.90",
+    ]
+    # One version: nothing to say.
+    assert explain(late_fee_for(20000, DUE, [], date(2026, 3, 31), terms), "en")[0] == (
+        "2026-01-26 to 2026-03-31, 65 days: CN¥200.00 × 0.03% × 65 days = CN¥3.90"
+    )
