@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -221,12 +221,19 @@ def accrue(estate_ref: str, as_of: object) -> None:
 
     async def work(session: AsyncSession) -> str:
         result = await accrue_late_fees(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
+        problems.extend(result.problems)
         return (
             f"as of {result.as_of}: {result.late_fees_posted} late fees posted, {result.posted_fen} fen, "
+            f"{result.corrections_posted} corrections, -{result.corrected_fen} fen, "
             f"{result.charges_considered} overdue charges considered"
         )
 
+    problems: list[Any] = []
     click.echo(run_with_session(work))
+    for problem in problems:
+        click.echo(f"charge {problem.charge_id} (unit {problem.unit_id}) not computed: {problem.reason}", err=True)
+    if problems:
+        raise SystemExit(NEEDS_ATTENTION)  # the others were posted; these need attention
 
 
 cli.add_command(classify_command)

@@ -338,7 +338,7 @@ async def _ledger_story(s: AsyncSession, summary: DemoSummary) -> list[Any]:
                     position.get(e.settles_entry_id),
                     position.get(e.reverses_entry_id),
                     position.get(e.basis_entry_id),
-                    e.detail if e.kind == EntryKind.late_fee else None,
+                    _without_terms_ids(e.detail) if e.kind == EntryKind.late_fee else None,
                     paid.get(e.payment_id),
                     people.get(e.owner_id),
                     e.actor,
@@ -362,6 +362,14 @@ async def _ledger_story(s: AsyncSession, summary: DemoSummary) -> list[Any]:
             ]
         )
     return story
+
+
+def _without_terms_ids(detail: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A late fee's detail without the ids of its terms' versions, which differ between two builds."""
+    if not detail or "terms" not in detail:
+        return detail
+    terms = [{k: v for k, v in t.items() if k not in ("terms_id", "rate_terms_id")} for t in detail["terms"]]
+    return {**detail, "terms": terms}
 
 
 def _designation(payment: Payment, position: dict[int | None, int]) -> Any:

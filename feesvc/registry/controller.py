@@ -51,7 +51,9 @@ class RegistryController(Controller):
     async def update_settings(
         self, db: AsyncSession, principal: Principal, estate_id: PathId, data: EstateSettings
     ) -> EstateOut:
-        return service.estate_out(await service.update_estate_settings(db, principal, estate_id, data))
+        return service.estate_out(
+            await service.update_estate_settings(db, principal, estate_id, data, business_today())
+        )
 
     @post("/estates/{estate_id:int}/buildings", guards=[managers])
     async def create_building(

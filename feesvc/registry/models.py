@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Column, ColumnElement, Index, UniqueConstrain
 from sqlmodel import Field, SQLModel
 
 from feesvc.db import DecimalText, UTCDateTime, str_enum, utcnow
+from feesvc.rules.late_fees import LateFeeCap as LateFeeCap  # the estate form's cap; re-exported
 
 
 class UnitUse(enum.StrEnum):
@@ -22,12 +23,6 @@ class AllocationOrder(enum.StrEnum):
 
     principal_first = "principal_first"
     late_fee_first = "late_fee_first"
-
-
-class LateFeeCap(enum.StrEnum):
-    none = "none"
-    principal = "principal"
-    fixed = "fixed"
 
 
 class Channel(enum.StrEnum):

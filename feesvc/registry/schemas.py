@@ -22,6 +22,9 @@ class EstateSettings(Body, omit_defaults=False):
     late_fee_cap: LateFeeCap = LateFeeCap.principal
     late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX, extra={"send": FEN_HINT})] | None = None
     late_fee_starts_on: date | None = None
+    # A change of the late-fee terms above (rate, grace days, cap, start) is a new version of the
+    # terms from this date (default: the business day of the change), never a rewrite of the past.
+    late_fee_terms_from: date | None = None
     prepay_cap_months: Annotated[int, msgspec.Meta(ge=0, le=36)] = 12
     service_contract_ends_on: date | None = None  # null: the contract has no end date
     vacancy_rule_enabled: bool = False
