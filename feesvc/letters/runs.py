@@ -108,6 +108,9 @@ class _UnitFacts:
     number: str
     debts: list[_Debt] = field(default_factory=list)
 
+    def owes_principal(self, as_of: date) -> bool:
+        return any(d.kind == EntryKind.charge and d.due < as_of and d.open_fen > 0 for d in self.debts)
+
     def position(self, as_of: date) -> Position:
         overdue = [d for d in self.debts if d.due < as_of]
         upcoming = [d.due for d in self.debts if d.due >= as_of]
@@ -314,6 +317,9 @@ async def decide(
             kind = letter_kind_for(rule.stage, cause, facts.unit_id in explained)
         if kind == LetterKind.explanation and belief not in BELIEFS:
             kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
+        if kind == LetterKind.hardship_offer and not facts.owes_principal(as_of):
+            # Only late fees are overdue: there is no principal to spread over installments.
+            kind = LetterKind.friendly_reminder
         if reason is None and pause is not None and rule.stage != Stage.pre_due:
             # An open complaint stops every letter; a case's own pause (an offer or an inspection still
             # pending) stops demands for money, not the offer or explanation the case calls for.

@@ -284,3 +284,30 @@ async def test_owners_read_in_chunks_and_messages_added_per_batch(
     assert sorted(by_id[m.letter_id].unit_id for m in messages) == estate.unit_ids[:5:2]
     assert all(m.dedupe_key == f"{by_id[m.letter_id].letter_no}:email" for m in messages)
     assert all(m.recipient.startswith(f"batch-{by_id[m.letter_id].unit_id}-") for m in messages)
+
+
+async def test_a_hardship_owner_who_owes_only_late_fees_gets_a_gentle_reminder_not_a_plan(api: Api) -> None:
+    """Found on the demo: a hardship owner who had paid every charge but still owed ¥2.12 of late
+    fees was offered an installment plan of nothing; the letter could not be written, every day."""
+    estate = await estate_in_arrears(api)
+    unit = estate.unit_ids[0]
+    await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": TODAY.isoformat()}), 200)
+    ledger = await api.ledger(unit)
+    late_fees = sum(e["amount_fen"] for e in ledger["entries"] if e["kind"] == "late_fee")
+    assert late_fees > 100
+    # Everything but 1 yuan of the newest period's late fee (principal first within each period).
+    body = {"unit_id": unit, "amount_fen": ledger["balance_fen"] - 100, "method": "cash"}
+    await api.ok(await api.post("/api/v1/payments", body, Role.cashier, headers={"Idempotency-Key": uuid.uuid4().hex}))
+    assert (await api.ledger(unit))["overdue_fen"] == 100
+    case = await api.ok(await api.post(f"/api/v1/units/{unit}/arrears-case", None, Role.cashier))
+    override = {"category": "hardship", "reason": "上门核实：业主失业，家庭困难"}
+    await api.ok(await api.post(f"/api/v1/arrears-cases/{case['id']}/override", override))
+
+    summary = await run(api, estate.id)
+    assert summary["needs_attention"] == []
+    async with api.sessions() as s:
+        kinds = (await s.execute(select(Letter.kind).where(Letter.unit_id == unit))).scalars().all()
+    # The gentle reminder it gets instead asks for money, which the hardship case's pending talk
+    # holds back (a case's pause stops demands, not offers): no letter, and nothing to attend to.
+    assert list(kinds) == []
+    assert summary["skipped_by_reason"]["case pause"] == 1
