@@ -123,7 +123,7 @@ def initial_version(estate_id: int, policy: LateFeePolicy, actor: Principal) -> 
         cap=policy.cap,
         cap_fen=policy.cap_fen,
         starts_on=policy.starts_on,
-        basis="the estate's terms when it was set up",
+        basis="小区设立时的违约金条款",
         actor=actor.label,
     )
 
@@ -137,7 +137,7 @@ def standard_rate_version(standard: FeeStandard, actor: Principal) -> LateFeeTer
         fee_standard_id=standard.id,
         effective_from=standard.effective_from,
         daily_rate=standard.late_fee_daily_rate,
-        basis=f"the fee standard's own rate ({standard.decision_ref})"[:200],
+        basis=f"收费标准所定的违约金日费率（{standard.decision_ref}）"[:200],
         actor=actor.label,
     )
 

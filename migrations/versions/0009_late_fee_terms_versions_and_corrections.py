@@ -95,14 +95,14 @@ def upgrade() -> None:
         f" SELECT id, NULL, '{FROM_THE_START}', late_fee_daily_rate, grace_days,"
         " CASE WHEN late_fee_cap = 'fixed' AND late_fee_cap_fen IS NULL THEN 'none' ELSE late_fee_cap END,"
         " CASE WHEN late_fee_cap = 'fixed' THEN late_fee_cap_fen END, late_fee_starts_on,"
-        " 'the estate''s terms before versions (migration 0009)', 'migration 0009', CURRENT_TIMESTAMP"
+        " '启用条款版本前小区的违约金条款', 'migration 0009', CURRENT_TIMESTAMP"
         " FROM estate"
     )
     op.execute(
         "INSERT INTO late_fee_terms (estate_id, fee_standard_id, effective_from, daily_rate, grace_days,"
         " cap, cap_fen, starts_on, basis, actor, created_at)"
         " SELECT estate_id, id, effective_from, late_fee_daily_rate, NULL, NULL, NULL, NULL,"
-        " 'the fee standard''s own rate (migration 0009)', 'migration 0009', CURRENT_TIMESTAMP"
+        " '收费标准所定的违约金日费率', 'migration 0009', CURRENT_TIMESTAMP"
         " FROM fee_standard WHERE late_fee_daily_rate IS NOT NULL"
     )
     forbid_changes(["late_fee_terms"])
