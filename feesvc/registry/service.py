@@ -165,7 +165,7 @@ async def _new_late_fee_terms(
     change = late_fee_terms.TermsChange(
         effective_from=day,
         daily_rate=policy.daily_rate,
-        basis="estate settings changed",
+        basis="小区设置中修改的违约金条款",
         grace_days=policy.grace_days,
         cap=policy.cap,
         cap_fen=policy.cap_fen,
