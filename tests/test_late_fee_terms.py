@@ -50,7 +50,7 @@ async def test_a_change_of_rate_applies_from_its_date_and_never_reaches_back(api
         ("1900-01-01", "0.0003", None),
         ("2026-04-01", "0.0005", None),
     ]
-    assert versions[1]["basis"] == "estate settings changed"
+    assert versions[1]["basis"] == "小区设置中修改的违约金条款"
     statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", params={"as_of": "2026-04-30"}))
     [_, april] = [x for x in statement["lines"] if x["kind"] == "late_fee"]
     assert april["calculation"] == (
