@@ -1,0 +1,94 @@
+"""The classifier's lexicon rules, read from ``lexicon/{hardship,service,misunderstanding,complaint}.toml``.
+
+A rule is a weighted pattern for one cause, with a ``why`` saying what it recognises. Patterns run
+on normalised text (Simplified, lower case, half-width punctuation), one sentence at a time, and
+compile with ``re.ASCII`` (with Unicode ``\\w`` a CJK character counts as a letter and "拿到一个offer"
+would have no word boundary before "offer"). Conventions of the data files:
+
+* ``…`` is one character of the same clause other than a negator: "电梯…{0,6}坏" matches 电梯又坏了
+  and 电梯三天两头坏, not 电梯没坏 or "电梯，灯坏了";
+* ``@name`` stands for the list ``[sets].name`` of the same file (a shared condition such as
+  "the owner says they should not be billed");
+* ``requires``: the rule fires only if one of these also matches in the same sentence;
+* ``negatable = false``: the pattern handles negation itself ("不修就不交" is a threat, not a denial);
+* ``denial = true``: weight 0; the owner says this cause is not (the main) reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from feesvc.arrears import lexicon_data
+from feesvc.arrears.case_record import Belief, Category
+from feesvc.arrears.note_text import T2S
+
+_GAP: Final = "[^,:、没不]"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    cause: Category
+    weight: float
+    pattern: re.Pattern[str]
+    why: str
+    requires: re.Pattern[str] | None = None  # must also match somewhere in the same sentence
+    belief: Belief | None = None
+    denial: bool = False  # the owner says this cause is not (the main) reason
+    negatable: bool = True  # skip a match with a negator right before it ("不是没钱")
+
+
+def _compile(alternatives: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(alternatives).replace("…", _GAP), re.ASCII)
+
+
+def _expand(patterns: list[str], sets: dict[str, list[str]], where: str) -> list[str]:
+    out: list[str] = []
+    for pattern in patterns:
+        if pattern.startswith("@"):
+            if pattern[1:] not in sets:
+                raise ValueError(f"{where}: no set {pattern!r}")
+            out += sets[pattern[1:]]
+        else:
+            out.append(pattern)
+    return out
+
+
+def _rule(entry: dict[str, Any], cause: Category, sets: dict[str, list[str]], where: str) -> Rule:
+    name = entry.get("name")
+    why = entry.get("why", "")
+    if not name or not isinstance(why, str) or not why.strip() or not entry.get("patterns"):
+        raise ValueError(f"{where}: every rule needs a name, patterns and a why: {entry!r}")
+    patterns = _expand(entry["patterns"], sets, where)
+    traditional = {chr(code) for code in T2S} & set("".join(patterns))
+    if traditional:  # text is normalised first: a Traditional character could never match
+        raise ValueError(f"{where} {name}: Traditional characters {sorted(traditional)} in a pattern")
+    requires = _expand(entry.get("requires", []), sets, where)
+    denial = bool(entry.get("denial", False))
+    return Rule(
+        name=f"{cause.value}.{name}",
+        cause=cause,
+        weight=0.0 if denial else float(entry["weight"]),
+        pattern=_compile(patterns),
+        why=why.strip(),
+        requires=_compile(requires) if requires else None,
+        belief=Belief(entry["belief"]) if entry.get("belief") else None,
+        denial=denial,
+        negatable=bool(entry.get("negatable", not denial)),
+    )
+
+
+def load_rules(file: str, cause: Category) -> tuple[Rule, ...]:
+    data = lexicon_data.load(file)
+    sets = data.get("sets", {})
+    return tuple(_rule(entry, cause, sets, f"lexicon/{file}") for entry in data.get("rule", []))
+
+
+HARDSHIP_RULES: Final = load_rules("hardship.toml", Category.HARDSHIP)
+SERVICE_RULES: Final = load_rules("service.toml", Category.SERVICE_DISSATISFACTION)
+MISUNDERSTANDING_RULES: Final = load_rules("misunderstanding.toml", Category.MISUNDERSTANDING)
+# Applied to the text of complaints that count (open, or closed unsatisfied).
+COMPLAINT_TEXT_RULES: Final = load_rules("complaint.toml", Category.SERVICE_DISSATISFACTION)
+NOTE_RULES: Final = HARDSHIP_RULES + SERVICE_RULES + MISUNDERSTANDING_RULES
