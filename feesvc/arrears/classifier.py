@@ -156,11 +156,13 @@ def _fire(
 ) -> Signal | None:
     """The rule's signal in this sentence, or None. Only the first firing counts."""
     match = _first_match(rule.pattern, rule, text, sentence)
-    required = None if rule.requires is None else _first_match(rule.requires, rule, text, sentence)
-    if match is None or (rule.requires is not None and required is None):
+    if match is None:
         return None
     start, end = match.start(), match.end()
-    if required is not None:  # quote both halves of a paired rule ("空着" … "凭什么收钱")
+    for condition in rule.requires:  # quote both halves of a paired rule ("空着" … "凭什么收钱")
+        required = _first_match(condition, rule, text, sentence)
+        if required is None:
+            return None
         start, end = min(start, required.start()), max(end, required.end())
     weight = rule.weight * _speaker_factor(text, sentence, match.start())
     weight *= sentence.contrast_factor(match.start()) * age_factor

@@ -9,7 +9,8 @@ would have no word boundary before "offer"). Conventions of the data files:
   and 电梯三天两头坏, not 电梯没坏 or "电梯，灯坏了";
 * ``@name`` stands for the list ``[sets].name`` of the same file (a shared condition such as
   "the owner says they should not be billed");
-* ``requires``: the rule fires only if one of these also matches in the same sentence;
+* ``requires``: the rule fires only if one of these also matches in the same sentence; a list of
+  lists is several such conditions, all of which must hold ("the fee" and "another payment");
 * ``negatable = false``: the pattern handles negation itself ("不修就不交" is a threat, not a denial);
 * ``denial = true``: weight 0; the owner says this cause is not (the main) reason.
 """
@@ -34,7 +35,7 @@ class Rule:
     weight: float
     pattern: re.Pattern[str]
     why: str
-    requires: re.Pattern[str] | None = None  # must also match somewhere in the same sentence
+    requires: tuple[re.Pattern[str], ...] = ()  # each must also match somewhere in the same sentence
     belief: Belief | None = None
     denial: bool = False  # the owner says this cause is not (the main) reason
     negatable: bool = True  # skip a match with a negator right before it ("不是没钱")
@@ -65,7 +66,10 @@ def _rule(entry: dict[str, Any], cause: Category, sets: dict[str, list[str]], wh
     traditional = {chr(code) for code in T2S} & set("".join(patterns))
     if traditional:  # text is normalised first: a Traditional character could never match
         raise ValueError(f"{where} {name}: Traditional characters {sorted(traditional)} in a pattern")
-    requires = _expand(entry.get("requires", []), sets, where)
+    conditions = entry.get("requires", [])
+    if conditions and all(isinstance(item, str) for item in conditions):
+        conditions = [conditions]  # one condition given as a flat list of alternatives
+    requires = tuple(_compile(_expand(condition, sets, where)) for condition in conditions)
     denial = bool(entry.get("denial", False))
     return Rule(
         name=f"{cause.value}.{name}",
@@ -73,7 +77,7 @@ def _rule(entry: dict[str, Any], cause: Category, sets: dict[str, list[str]], wh
         weight=0.0 if denial else float(entry["weight"]),
         pattern=_compile(patterns),
         why=why.strip(),
-        requires=_compile(requires) if requires else None,
+        requires=requires,
         belief=Belief(entry["belief"]) if entry.get("belief") else None,
         denial=denial,
         negatable=bool(entry.get("negatable", not denial)),

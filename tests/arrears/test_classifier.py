@@ -476,7 +476,9 @@ def test_normalisation_keeps_length_and_maps_traditional() -> None:
 
 
 def test_every_belief_has_a_rule_and_an_explanation() -> None:
-    assert {rule.belief for rule in MISUNDERSTANDING_RULES} == set(Belief)
+    # Some beliefs have no letter of their own (an offset against money the owner says is owed):
+    # those rules name no belief and the case gets the general explanation.
+    assert {rule.belief for rule in MISUNDERSTANDING_RULES} - {None} == set(Belief)
     for belief in Belief:
         approach = approach_for(M, belief)
         assert approach.belief is belief
