@@ -77,6 +77,9 @@ FORBIDDEN = [
     (SHAMING, "zh_CN", "您的欠费信息将公示在业主群。"),
     (SHAMING, "zh_CN", "我们将在电梯公告中公布您的房号。"),
     (SHAMING, "zh_CN", "隔壁502的李女士也欠费。"),
+    # Telling the employer discloses the debt to a third party (DOMAIN.md "What documents may say" lists it
+    # with screens and group chats): exposure, reported as public_shaming.
+    (SHAMING, "zh_CN", "我们会通知您的单位领导。"),
     (SHAMING, "zh_TW", "將欠費名單張貼於公佈欄。"),
     (SHAMING, "zh_TW", "我們會在住戶LINE群組公布您的姓名。"),
     (SHAMING, "zh_TW", "管理處將在大堂告示板列出欠款單位。"),
@@ -86,7 +89,6 @@ FORBIDDEN = [
     (COERCION, "zh_CN", "否则后果自负。"),
     (COERCION, "zh_CN", "我们将采取强制措施。"),
     (COERCION, "zh_CN", "我们将派人上门讨债，别怪我们不客气。"),
-    (COERCION, "zh_CN", "我们会通知您的单位领导。"),
     (COERCION, "zh_TW", "否則後果自負。"),
     (COERCION, "zh_TW", "我們將派人上門追數。"),
     (COERCION, "zh_TW", "我們將採取強制措施。"),
