@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -49,7 +49,16 @@ from feesvc.arrears.case_record import (
     PaymentEntry,
     case_facts_from_record,
 )
-from feesvc.arrears.note_text import T2S, T2S_PAIRS, NoteText, Sentence, Speaker, analyse, normalise_text
+from feesvc.arrears.note_text import (
+    RETRACTED_FACTOR,
+    T2S,
+    T2S_PAIRS,
+    NoteText,
+    Sentence,
+    Speaker,
+    analyse,
+    normalise_text,
+)
 from feesvc.arrears.playbook import BELIEF_EXPLANATIONS, Approach, approach_for
 from feesvc.arrears.rulebook import (
     COMPLAINT_TEXT_RULES,
@@ -139,9 +148,10 @@ STALE_FACTOR: Final = 0.5
 # ---------------------------------------------------------------------------------------------
 
 
-def _text_signals(original: str, origin: Origin, source: str, rules: Sequence[Rule], age_factor: float) -> list[Signal]:
+def _text_signals(
+    text: NoteText, origin: Origin, source: str, rules: Sequence[Rule], age_factor: float
+) -> list[Signal]:
     """The strongest firing of each rule in one text (a rule repeated in one note counts once)."""
-    text = analyse(original)
     best: dict[str, Signal] = {}
     for sentence in text.sentences:
         for rule in rules:
@@ -199,11 +209,32 @@ def _age_factor(on: date, as_of: date) -> float:
 
 
 def _note_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
-    signals: list[Signal] = []
+    """Each note's signals; a later note can take back earlier ones.
+
+    When the owner retracts an earlier claim ("上次说的免物业费是气话"), every earlier note weighs
+    little; when the owner accepted the explanation of a belief ("说明后业主表示了解"), the
+    misunderstandings recorded up to then are settled.
+    """
+    per_note: list[list[Signal]] = []
     for note in facts.notes:
-        if note.on <= as_of:  # a note written after the as-of date is not known yet
-            signals += _text_signals(note.text, Origin.NOTE, note.source, NOTE_RULES, _age_factor(note.on, as_of))
-    return signals
+        if note.on > as_of:  # a note written after the as-of date is not known yet
+            continue
+        text = analyse(note.text)
+        signals = _text_signals(text, Origin.NOTE, note.source, NOTE_RULES, _age_factor(note.on, as_of))
+        if text.retracts:
+            per_note = [[_scaled(signal, RETRACTED_FACTOR) for signal in signals] for signals in per_note]
+        if text.resolves:
+            per_note = [
+                [_scaled(s, RETRACTED_FACTOR) if s.cause is Category.MISUNDERSTANDING else s for s in signals]
+                for signals in [*per_note, signals]
+            ]
+        else:
+            per_note.append(signals)
+    return [signal for signals in per_note for signal in signals]
+
+
+def _scaled(signal: Signal, factor: float) -> Signal:
+    return replace(signal, weight=round(signal.weight * factor, 3))
 
 
 def _complaint_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
@@ -227,7 +258,7 @@ def _complaint_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
                 verbatim=False,
             )
         )
-        signals += _text_signals(complaint.text, Origin.COMPLAINT, complaint.source, COMPLAINT_TEXT_RULES, age)
+        signals += _text_signals(analyse(complaint.text), Origin.COMPLAINT, complaint.source, COMPLAINT_TEXT_RULES, age)
     return signals
 
 

@@ -73,11 +73,17 @@ _STAFF_CUE: Final = _cue("staff")
 _THIRD_PARTY_CUE: Final = _cue("third_party")
 _OWNER_CUE: Final = _cue("owner")
 _CONTRAST: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["contrast"], "contrast"), re.ASCII)
+_ADDITION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["addition"], "addition"), re.ASCII)
+_QUESTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["question"], "question"), re.ASCII)
+_RETRACTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["retraction"], "retraction"), re.ASCII)
+_RESOLUTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["resolution"], "resolution"), re.ASCII)
 _ZH_NEGATED: Final = _cue("negated_zh")
 _EN_NEGATED: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["negated_en"], "negated_en"), re.ASCII)
 
 EMPHASIS_FACTOR: Final = 1.5  # after "但/主要是/but/mainly"
 CONCESSION_FACTOR: Final = 0.75  # before it: conceded, still present, not the main point
+QUESTION_FACTOR: Final = 0.5  # "询问空屋是否可以减免": asking is not yet claiming
+RETRACTED_FACTOR: Final = 0.25  # what the owner took back ("上次说的…是气话")
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,9 @@ class Sentence:
     end: int
     clauses: tuple[Clause, ...]
     markers: tuple[int, ...]  # contrast marker positions
+    additions: tuple[int, ...] = ()  # "另外/also": what follows is a lesser point
+    question: bool = False  # the owner asks rather than claims
+    retracted_before: int = -1  # the owner takes back what stands before this position
 
     def clause_at(self, pos: int) -> Clause:
         for clause in self.clauses:
@@ -101,11 +110,17 @@ class Sentence:
         return self.clauses[-1]
 
     def contrast_factor(self, pos: int) -> float:
+        """How much the sentence's own structure weighs a match at ``pos``."""
+        factor = QUESTION_FACTOR if self.question else 1.0
+        if pos < self.retracted_before:
+            factor *= RETRACTED_FACTOR
+        if any(addition < pos for addition in self.additions):
+            factor *= CONCESSION_FACTOR
         if any(marker > pos for marker in self.markers):
-            return CONCESSION_FACTOR
+            return factor * CONCESSION_FACTOR
         if self.markers:
-            return EMPHASIS_FACTOR
-        return 1.0
+            return factor * EMPHASIS_FACTOR
+        return factor
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,8 @@ class NoteText:
     norm: str
     sentences: tuple[Sentence, ...]
     quoted: tuple[tuple[int, int], ...]
+    retracts: bool = False  # the owner takes back something an earlier note recorded
+    resolves: bool = False  # the owner accepted the explanation of a belief
 
     def is_quoted(self, pos: int) -> bool:
         return any(start < pos < end for start, end in self.quoted)
@@ -139,7 +156,14 @@ def analyse(original: str) -> NoteText:
     norm = normalise_text(original)
     quoted = tuple((m.start(), m.end()) for m in _QUOTE_SPANS.finditer(norm))
     sentences = tuple(_sentence(norm, start, end, quoted) for start, end in _spans(norm, _SENTENCE_END, 0, len(norm)))
-    return NoteText(original, norm, sentences, quoted)
+    return NoteText(
+        original,
+        norm,
+        sentences,
+        quoted,
+        retracts=_RETRACTION.search(norm) is not None,
+        resolves=_RESOLUTION.search(norm) is not None,
+    )
 
 
 def _spans(text: str, separator: re.Pattern[str], start: int, end: int) -> list[tuple[int, int]]:
@@ -172,7 +196,17 @@ def _sentence(norm: str, start: int, end: int, quoted: tuple[tuple[int, int], ..
         clauses.append(Clause(c_start, c_end, speaker))
     if not clauses:
         clauses.append(Clause(start, end, speaker))
-    return Sentence(start, end, tuple(clauses), tuple(sorted(markers)))
+    retraction = _RETRACTION.search(norm, start, end)
+    return Sentence(
+        start,
+        end,
+        tuple(clauses),
+        tuple(sorted(markers)),
+        additions=tuple(m.start() for m in _ADDITION.finditer(norm, start, end)),
+        question=_QUESTION.search(norm, start, end) is not None,
+        # the retracted words stand in the clause of the cue or before it
+        retracted_before=-1 if retraction is None else next(c.end for c in clauses if c.end >= retraction.end()),
+    )
 
 
 def _speaker_cue(norm: str, pos: int) -> Speaker | None:
