@@ -50,6 +50,7 @@ from feesvc.arrears.case_record import (
     case_facts_from_record,
 )
 from feesvc.arrears.note_text import (
+    QUESTION_FACTOR,
     RETRACTED_FACTOR,
     T2S,
     T2S_PAIRS,
@@ -176,6 +177,8 @@ def _fire(
         start, end = min(start, required.start()), max(end, required.end())
     weight = rule.weight * _speaker_factor(text, sentence, match.start())
     weight *= sentence.contrast_factor(match.start()) * age_factor
+    if sentence.question and rule.cause is Category.MISUNDERSTANDING:
+        weight *= QUESTION_FACTOR  # "空置房是否可以减免？" asks; it does not yet claim
     return Signal(
         cause=rule.cause,
         weight=round(weight, 3),

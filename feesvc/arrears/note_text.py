@@ -100,7 +100,7 @@ class Sentence:
     clauses: tuple[Clause, ...]
     markers: tuple[int, ...]  # contrast marker positions
     additions: tuple[int, ...] = ()  # "另外/also": what follows is a lesser point
-    question: bool = False  # the owner asks rather than claims
+    question: bool = False  # the owner asks rather than claims (weighs a belief, QUESTION_FACTOR)
     retracted_before: int = -1  # the owner takes back what stands before this position
 
     def clause_at(self, pos: int) -> Clause:
@@ -111,7 +111,7 @@ class Sentence:
 
     def contrast_factor(self, pos: int) -> float:
         """How much the sentence's own structure weighs a match at ``pos``."""
-        factor = QUESTION_FACTOR if self.question else 1.0
+        factor = 1.0
         if pos < self.retracted_before:
             factor *= RETRACTED_FACTOR
         if any(addition < pos for addition in self.additions):

@@ -154,6 +154,8 @@ _MARKER_TABLE: tuple[tuple[_Role, str], ...] = tuple((_Role(e["role"]), e["patte
 _LAW_OR_COMPANY: str = _LEXICON["scope"]["law_or_company"]
 # Where a clause ends: a marker in one clause never governs a term in the next.
 _CLAUSE_BREAK: str = _LEXICON["scope"]["clause_break"]
+
+
 def _cues(entries: list[list[str]], where: str) -> str:
     """A ``[pattern, why]`` list as one pattern; every entry must say why it is there."""
     for entry in entries:
