@@ -171,6 +171,7 @@ class _Consequence:
     family: Family
     objects: re.Pattern[str]
     restrictions: re.Pattern[str]
+    prohibitions: re.Pattern[str] | None  # restrict only an object after them, in their clause
 
 
 _STRUCTURE = _LEXICON["structure"]
@@ -192,8 +193,14 @@ _LAW_OR_COMPANY_RE = _compile(_LAW_OR_COMPANY)
 _CLAUSE_BREAK_RE = _compile(_CLAUSE_BREAK)
 _PAYMENT_RE = _compile(_cues(_STRUCTURE["payment"], "structure.payment"))
 _UNTIL_RE = _compile(_cues(_STRUCTURE["until"], "structure.until"))
+_TARGETED_RE = _compile(_cues(_STRUCTURE["targeted"], "structure.targeted"))
 _CONSEQUENCES: tuple[_Consequence, ...] = tuple(
-    _Consequence(Family(e["family"]), _compile("|".join(e["objects"])), _compile("|".join(e["restrictions"])))
+    _Consequence(
+        Family(e["family"]),
+        _compile("|".join(e["objects"])),
+        _compile("|".join(e["restrictions"])),
+        _compile("|".join(e["prohibitions"])) if e.get("prohibitions") else None,
+    )
     for e in _entries("consequence", key="objects")
 )
 _MAINTENANCE_RE = _compile(_cues(_NEUTRAL["maintenance"], "neutral.maintenance"))
@@ -295,14 +302,18 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
     objects = [(c.family, span) for c in _CONSEQUENCES for span in _every_match(c.objects, folded)]
     breaks = [_Span(m.start(), m.end()) for m in _CLAUSE_BREAK_RE.finditer(folded)]
     for consequence in _CONSEQUENCES:
-        for restriction in _every_match(consequence.restrictions, folded):
+        found = [(r, False) for r in _every_match(consequence.restrictions, folded)]
+        if consequence.prohibitions is not None:
+            found += [(r, True) for r in _every_match(consequence.prohibitions, folded)]
+        for restriction, forward_only in found:
             near = []
             for family, obj in objects:
-                if obj.overlaps(restriction):
+                if obj.overlaps(restriction) or (forward_only and obj.start < restriction.end):
                     continue
                 gap = _Span(min(obj.end, restriction.end), max(obj.start, restriction.start))
-                if gap.end - gap.start <= _MAX_DISTANCE:
-                    near.append((not _same_clause(gap, breaks), gap.end - gap.start, family, obj))
+                same_clause = _same_clause(gap, breaks)
+                if gap.end - gap.start <= _MAX_DISTANCE and (same_clause or not forward_only):
+                    near.append((not same_clause, gap.end - gap.start, family, obj))
             if near:
                 _, _, family, obj = min(near, key=lambda item: (item[0], item[1]))
                 if family is consequence.family:
@@ -313,7 +324,8 @@ def _find_hits(folded: str) -> list[_Hit]:
     by_family: dict[Family, list[_Span]] = {}
     for family, pattern in _TERMS:
         by_family.setdefault(family, []).extend(_every_match(pattern, folded))
-    if _PAYMENT_RE.search(folded) or _UNTIL_RE.search(folded):  # only a consequence of not paying
+    # An adverse action counts when tied to paying, lasting until something is done, or aimed at the addressee.
+    if _PAYMENT_RE.search(folded) or _UNTIL_RE.search(folded) or _TARGETED_RE.search(folded):
         for family, span in _consequence_hits(folded):
             by_family.setdefault(family, []).append(span)
     hits = [hit for family, spans in by_family.items() for hit in _family_hits(folded, family, spans)]
