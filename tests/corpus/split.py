@@ -21,6 +21,7 @@ import random
 import re
 import sys
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 SEED = 20261207
@@ -75,6 +76,16 @@ def validate_case(c: dict) -> None:
             _need(type(h["amount_fen"]) is int and h["amount_fen"] > 0, i, "history amount")
             if h["paid_on"] is None:
                 _need(h["period"] >= a["first_unpaid_period"], i, "unpaid period before first_unpaid")
+        billed = {h["amount_fen"] for h in hist if h["paid_on"] is None}
+        if billed:
+            _need(len(billed) == 1, i, "unpaid periods billed different amounts")
+            fee = billed.pop()
+            _need(
+                Decimal("1.5") <= Decimal(fee) / 100 / Decimal(u["area_m2"]) <= Decimal("4.51"),
+                i,
+                "monthly fee / area outside 1.5-4.5 yuan",
+            )
+            _need(a["amount_fen"] >= fee * a["months_overdue"], i, "amount_fen below months_overdue x monthly fee")
     notes = c["notes"]
     _need(isinstance(notes, list) and len(notes) <= 5, i, "notes")
     dates = []
@@ -166,13 +177,23 @@ def main(argv: list[str]) -> int:
     outputs: dict[Path, str] = {}
     tables = []
     for prefix, name in SETS.items():
-        items = {x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_heldout.jsonl")}
+        items = {
+            x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_heldout.jsonl")
+        }
         for path in new_files:
             for x in read_jsonl(path):
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
         for x in items.values():
             (validate_case if name == "arrears" else validate_sentence)(x)
+        texts = Counter(
+            json.dumps([x["notes"], x["complaints"]], ensure_ascii=False) if name == "arrears" else x["text"]
+            for x in items.values()
+            if name != "arrears" or x["notes"]
+        )
+        dupes = [t for t, n in texts.items() if n > 1]
+        if dupes:
+            raise Invalid(f"{name}: duplicated text {dupes[0][:80]!r}")
         dev, held = split(name, list(items.values()))
         outputs[HERE / f"{name}_dev.jsonl"] = dump(dev)
         outputs[HERE / f"{name}_heldout.jsonl"] = dump(held)
