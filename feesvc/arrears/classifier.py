@@ -137,7 +137,7 @@ class Classification:
 SPEAKER_WEIGHT: Final[Mapping[Speaker, float]] = {
     Speaker.OWNER: 1.0,
     Speaker.NARRATION: 0.9,
-    Speaker.THIRD_PARTY: 0.5,
+    Speaker.THIRD_PARTY: 0.4,  # hearsay (a neighbour, the tenant): not the owner's own reason
     Speaker.STAFF: 0.3,  # the staff's own explanation says little about the owner's reason
 }
 QUOTED_FACTOR: Final = 1.25  # the owner's words, verbatim
@@ -422,12 +422,18 @@ def _has_evidence(cause: Category, signals: Iterable[Signal], origins: frozenset
     return any(s.cause is cause and s.weight > 0 and s.origin in origins for s in signals)
 
 
+def _deciding_score(cause: Category, signals: Iterable[Signal]) -> float:
+    """The cause's score from notes and complaints alone: the payment pattern and the unit record
+    corroborate, they never lift a hint (a neighbour's "好像挺困难的") to a cause."""
+    return sum(s.weight for s in signals if s.cause is cause and s.origin in DECIDING_ORIGINS)
+
+
 def _decide(scores: Mapping[Category, float], signals: Sequence[Signal]) -> tuple[Category, Category | None]:
     ranked = sorted(CAUSES, key=lambda cause: (-scores[cause], CAUSES.index(cause)))
     usable = [
         cause
         for cause in ranked
-        if scores[cause] >= MIN_PRIMARY_SCORE and _has_evidence(cause, signals, DECIDING_ORIGINS)
+        if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE
     ]
     if not usable:
         return Category.UNKNOWN, None
