@@ -430,11 +430,7 @@ def _deciding_score(cause: Category, signals: Iterable[Signal]) -> float:
 
 def _decide(scores: Mapping[Category, float], signals: Sequence[Signal]) -> tuple[Category, Category | None]:
     ranked = sorted(CAUSES, key=lambda cause: (-scores[cause], CAUSES.index(cause)))
-    usable = [
-        cause
-        for cause in ranked
-        if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE
-    ]
+    usable = [cause for cause in ranked if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE]
     if not usable:
         return Category.UNKNOWN, None
     # The owner ranks the causes: one they explicitly denied ("不是钱的事") is not the main one

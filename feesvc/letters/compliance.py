@@ -204,6 +204,7 @@ _CONSEQUENCES: tuple[_Consequence, ...] = tuple(
     for e in _entries("consequence", key="objects")
 )
 _MAINTENANCE_RE = _compile(_cues(_NEUTRAL["maintenance"], "neutral.maintenance"))
+_SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
@@ -368,10 +369,10 @@ def _is_exempt(folded: str, hit: _Hit, hits: Sequence[_Hit], markers: Sequence[t
 
 
 def _neutral_families(folded: str) -> frozenset[Family]:
-    """Families whose words this sentence uses lawfully: a maintenance outage for everyone with no
+    """Families whose words this sentence uses lawfully: a maintenance outage or a safety tip with no
     payment tie, or the 公示 of the fee's accounts that points at no debtor (民法典 943)."""
     neutral: set[Family] = set()
-    if _MAINTENANCE_RE.search(folded) and not _PAYMENT_RE.search(folded):
+    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded)) and not _PAYMENT_RE.search(folded):
         neutral |= {Family.UTILITY_CUTOFF, Family.ACCESS_BLOCKING}
     if _ACCOUNTS_RE.search(folded) and not _DEBTOR_INFO_RE.search(folded):
         neutral.add(Family.PUBLIC_SHAMING)

@@ -370,3 +370,66 @@ def test_every_letter_template_passes() -> None:
         if violations:
             failures[str(template.relative_to(REPO))] = [str(v) for v in violations]
     assert failures == {}
+
+
+# --- compliance by structure: indirect pressure, and lawful notices using the same words ----------
+
+INDIRECT = [
+    (UTILITY, "欠费业主的电卡暂停充值，缴清后恢复。"),  # utility credit not sold
+    (UTILITY, "物业将关闭您家的进水总阀，直至缴清欠款。"),  # a valve closed
+    (UTILITY, "欠费户的燃气表将被锁定。"),
+    (UTILITY, "我哋會截你單位嘅水。"),  # Cantonese
+    (UTILITY, "Your electricity meter will be locked until the arrears are cleared."),
+    (ACCESS, "您的车辆已被取消入场权限。"),
+    (ACCESS, "从下周起，保安将不再为欠费户开门。"),
+    (ACCESS, "欠费业主家的装修申请一律不予审批。"),  # renovation permits
+    (ACCESS, "欠费户的快递将暂存门岗，缴费后方可领取。"),  # deliveries
+    (ACCESS, "閣下的泊車證將會作廢，直至清還欠款。"),
+    (ACCESS, "We have disabled your key fob; it will be reactivated once you pay."),
+    (ACCESS, "Visitors to units with unpaid fees will be refused at the gate."),
+    (SHAMING, "你的欠费情况我们已经告诉你们公司领导了。"),  # the employer
+    (SHAMING, "管理處會通知閣下的公司人事部。"),
+    (SHAMING, "We will let your employer know about your unpaid fees."),
+    (SHAMING, "Your name will appear on the lobby screen next week."),
+    (CREDIT, "欠费将被记入个人征信，影响您贷款买房。"),
+    (COERCION, "晚上我们会安排人到你家门口坐坐。"),  # people at the door at night
+    (COERCION, "你不交试试看。"),
+    (COERCION, "Our team will keep calling you at night until you settle."),
+    (COERCION, "Pay up, or you'll find out what happens."),
+]
+
+
+@pytest.mark.parametrize(("family", "sentence"), INDIRECT)
+def test_indirect_pressure_is_blocked(family: Family, sentence: str) -> None:
+    assert family in {v.family for v in check_text(sentence)}
+
+
+LAWFUL_NOTICES = [
+    "因供电局线路检修，本小区将于3月5日8:00至12:00停电，请提前做好准备。",  # maintenance outage
+    "为保障用水安全，二次供水水箱将于本周六清洗，1-3栋暂停供水半天。",
+    "2号楼电梯将于周三进行年度检验，届时暂停使用两小时。",
+    "本處將於下週一檢修大廈供水系統，上午九時至十二時暫停供水。",
+    "Due to mains repairs by the water company, water will be off in Blocks 1-3 on Saturday from 9 to 12.",
+    "冬季来临，请外出时关闭燃气阀门，防止意外。",  # a safety tip
+    "根据《民法典》第九百四十三条，本季度物业服务费收支情况已在公告栏公示，欢迎查阅。",  # 公示 of accounts
+    "大廈管理帳目已張貼於大堂告示板，供各業主查閱。",
+    "The income and expenditure of common-area revenue is now posted on the notice board, as required by law.",
+    "我们承诺：不停水、不停电、不锁门禁、不限制车辆进出、不公开业主个人信息。",  # promises
+    "我们不会因为欠费而停用您的门禁卡或限制您的车辆进出。",
+    "We're not going to restrict your access, utilities or parking because of unpaid fees.",
+    "您的门禁卡如有遗失，请到物业前台补办，工本费20元。",
+    "感谢您按时缴费，您的车位月卡已续期至12月31日。",
+    "如逾期仍未缴纳，我司将依法提起诉讼或申请仲裁，或向法院申请支付令。",  # lawful routes
+]
+
+
+@pytest.mark.parametrize("sentence", LAWFUL_NOTICES)
+def test_lawful_notices_pass(sentence: str) -> None:
+    assert check_text(sentence) == []
+
+
+def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
+    violations = check_text("我们不会停您的水电，但会在单元门口张贴欠费户名单。")
+    assert {v.family for v in violations} == {SHAMING}
+    english = check_text("We're not cutting your water, but your lift card will stop working on the 1st.")
+    assert {v.family for v in english} == {ACCESS}
