@@ -122,6 +122,7 @@ class Signal:
     verbatim: bool
     belief: Belief | None = None
     denial: bool = False  # the owner said this cause is not (the main) reason
+    ranked_first: bool = False  # the owner called this the main reason ("这是不交的主要原因")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ SPEAKER_WEIGHT: Final[Mapping[Speaker, float]] = {
     Speaker.STAFF: 0.3,  # the staff's own explanation says little about the owner's reason
 }
 QUOTED_FACTOR: Final = 1.25  # the owner's words, verbatim
+RANKABLE_WEIGHT: Final = 1.0  # a hint ('refuses') cannot be what the owner ranks first
 STALE_AFTER: Final = timedelta(days=365)
 STALE_FACTOR: Final = 0.5
 
@@ -153,12 +155,22 @@ def _text_signals(
     text: NoteText, origin: Origin, source: str, rules: Sequence[Rule], age_factor: float
 ) -> list[Signal]:
     """The strongest firing of each rule in one text (a rule repeated in one note counts once)."""
-    best: dict[str, Signal] = {}
+    fired: list[Signal] = []
+    previous: list[Signal] = []
     for sentence in text.sentences:
-        for rule in rules:
-            signal = _fire(rule, text, sentence, origin, source, age_factor)
-            if signal is not None and (rule.name not in best or signal.weight > best[rule.name].weight):
-                best[rule.name] = signal
+        here = [s for rule in rules if (s := _fire(rule, text, sentence, origin, source, age_factor)) is not None]
+        if sentence.ranks_previous and not any(s.ranked_first for s in here):
+            # "…，这是不交的主要原因": the sentence before holds the main reason
+            fired = [replace(s, ranked_first=s.weight >= RANKABLE_WEIGHT) if s in previous else s for s in fired]
+        fired += here
+        previous = here
+    best: dict[str, Signal] = {}
+    for signal in fired:
+        kept = best.get(signal.rule)
+        if kept is None or signal.weight > kept.weight:
+            best[signal.rule] = replace(signal, ranked_first=signal.ranked_first or bool(kept and kept.ranked_first))
+        elif signal.ranked_first and not kept.ranked_first:
+            best[signal.rule] = replace(kept, ranked_first=True)
     return list(best.values())
 
 
@@ -189,6 +201,7 @@ def _fire(
         verbatim=True,
         belief=rule.belief,
         denial=rule.denial,
+        ranked_first=sentence.is_ranked(match.start()) and rule.weight >= RANKABLE_WEIGHT,
     )
 
 
@@ -436,7 +449,10 @@ def _decide(scores: Mapping[Category, float], signals: Sequence[Signal]) -> tupl
     # The owner ranks the causes: one they explicitly denied ("不是钱的事") is not the main one
     # while another cause is on the table.
     denied = {s.cause for s in signals if s.denial}
-    primary = next((cause for cause in usable if cause not in denied), usable[0])
+    # ... and one they called the main reason ("失业是主要原因") comes first.
+    first = {s.cause for s in signals if s.ranked_first and s.origin is Origin.NOTE} - denied
+    primary = next((cause for cause in usable if cause in first), None)
+    primary = primary or next((cause for cause in usable if cause not in denied), usable[0])
     # A second cause counts only if the owner raised it in a note: "clearly present".
     secondary = next(
         (

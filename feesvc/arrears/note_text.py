@@ -77,6 +77,8 @@ _ADDITION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["addition"], "add
 _QUESTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["question"], "question"), re.ASCII)
 _RETRACTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["retraction"], "retraction"), re.ASCII)
 _RESOLUTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["resolution"], "resolution"), re.ASCII)
+_RANKED_FIRST: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["ranked_first"], "ranked_first"), re.ASCII)
+_REFERS_BACK: Final = re.compile(r"[\s“”「」\"']*(?:这|那|此|that|this|these|those|it)", re.ASCII)
 _ZH_NEGATED: Final = _cue("negated_zh")
 _EN_NEGATED: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["negated_en"], "negated_en"), re.ASCII)
 
@@ -102,6 +104,11 @@ class Sentence:
     additions: tuple[int, ...] = ()  # "另外/also": what follows is a lesser point
     question: bool = False  # the owner asks rather than claims (weighs a belief, QUESTION_FACTOR)
     retracted_before: int = -1  # the owner takes back what stands before this position
+    ranked: tuple[int, int] | None = None  # the span the owner ranks as the main reason
+    ranks_previous: bool = False  # "这是主要原因": the main reason is the sentence before
+
+    def is_ranked(self, pos: int) -> bool:
+        return self.ranked is not None and self.ranked[0] <= pos < self.ranked[1]
 
     def clause_at(self, pos: int) -> Clause:
         for clause in self.clauses:
@@ -197,6 +204,7 @@ def _sentence(norm: str, start: int, end: int, quoted: tuple[tuple[int, int], ..
     if not clauses:
         clauses.append(Clause(start, end, speaker))
     retraction = _RETRACTION.search(norm, start, end)
+    ranked, ranks_previous = _ranked_span(norm, clauses, start, end)
     return Sentence(
         start,
         end,
@@ -206,7 +214,27 @@ def _sentence(norm: str, start: int, end: int, quoted: tuple[tuple[int, int], ..
         question=_QUESTION.search(norm, start, end) is not None,
         # the retracted words stand in the clause of the cue or before it
         retracted_before=-1 if retraction is None else next(c.end for c in clauses if c.end >= retraction.end()),
+        ranked=ranked,
+        ranks_previous=ranks_previous,
     )
+
+
+def _ranked_span(norm: str, clauses: list[Clause], start: int, end: int) -> tuple[tuple[int, int] | None, bool]:
+    """Where the owner's "main reason" is: the cue's clause, and the next one when the cue ends its
+    clause ("主要原因是，…"); or, for "这是主要原因", the sentence before."""
+    cue = _RANKED_FIRST.search(norm, start, end)
+    if cue is None:
+        return None, False
+    index = next(i for i, c in enumerate(clauses) if c.end >= cue.end())
+    clause = clauses[index]
+    finish = clause.end
+    if len(norm[cue.end() : clause.end].strip(" ,:、。!?;.")) <= 1 and index + 1 < len(clauses):
+        finish = clauses[index + 1].end
+    refers_back = _REFERS_BACK.match(norm, clause.start) is not None and len(norm[clause.start : cue.start()]) <= 4
+    if not refers_back:
+        return (clause.start, finish), False
+    # "…，这是不交的主要原因": the clauses before it in this sentence, or else the sentence before
+    return (start, clause.end), index == 0
 
 
 def _speaker_cue(norm: str, pos: int) -> Speaker | None:

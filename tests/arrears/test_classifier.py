@@ -568,3 +568,54 @@ def test_record_is_read_into_exact_types() -> None:
     assert facts.notes[0].on == date(2025, 3, 2) and facts.notes[0].text == "已电话提醒"
     assert facts.payment_history is not None and facts.payment_history[-1].paid_on is None
     assert case_facts_from_record(record()).payment_history is None
+
+
+# --- beliefs in the owner's own words, and how a case's notes relate (issue 17) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [
+        ("zh_CN", "2025-03-02 业主说去年水管爆了泡坏他家地板，物业一直没赔，物业费就当赔偿了。"),  # offset
+        ("en", "2025-03-02 Owner says the company still owes him for the ceiling repair, so he deducts it from the fee."),
+        ("zh_CN", "2025-03-02 业主说物业费已经包含在车位管理费里了，我们是重复收费。"),  # bundled
+        ("en", "2025-03-02 Owner insists the service charge is included in his rent to the developer."),
+        ("zh_TW", "2025-03-02 業主說代銷小姐講過前兩年管理費由建商負擔。"),  # a salesperson's promise
+        ("zh_CN", "2025-03-02 业主说房子是给女儿买的，物业费找她要，跟他没关系。"),  # who should pay
+        ("en", "2025-03-02 Owner says his employer provides the flat and should pay the fee: 'bill them.'"),
+        ("zh_TW", "2025-03-02 業主話佢層樓一直丟空冇人住，唔應該收足管理費。"),  # Cantonese vacancy
+        ("en", "2025-03-02 Owner argues the property fee is illegal now and they can't charge anymore."),
+    ],
+)
+def test_beliefs_in_the_owners_own_words(locale: str, note: str) -> None:
+    result = run(record(note, locale=locale))
+    assert result.category is M, [(s.rule, s.weight) for s in result.signals]
+    assert_quotes_verbatim(record(note, locale=locale), result)
+
+
+def test_a_later_retraction_settles_the_earlier_claim() -> None:
+    result = run(
+        record(
+            "2025-03-17 业主说开发商当初承诺免两年物业费。",
+            "2025-07-29 业主说上次说的免物业费是气话，其实她知道要交，只是丈夫生意失败，现在真拿不出钱。",
+        )
+    )
+    assert result.category is H
+
+
+def test_an_answered_question_is_no_belief() -> None:
+    notes = ("2025-02-10 业主询问空置房是否可以减免物业费，说明后业主表示了解。", "2025-07-28 电话提醒未接。")
+    assert run(record(*notes)).category is U
+
+
+def test_the_owners_main_reason_comes_first() -> None:
+    note = "2025-06-18 业主说失业是主要原因；另外他觉得物业费涨价没开业主大会，涨的那部分不该交。"
+    result = run(record(note))
+    assert (result.category, result.secondary) == (H, M)
+    back = "2025-06-18 业主说门口保安形同虚设，外人随便进，这是不交的主要原因。又说车位租金那么多，该抵一部分物业费。"
+    assert run(record(back)).category is S
+
+
+def test_staff_impressions_are_not_the_owners_reason() -> None:
+    assert run(record("2025-08-13 感觉业主就是故意拖，态度很差，说了句“再说吧”就挂了。")).category is U
+    assert run(record("2025-05-26 邻居说这家人好像挺困难的。")).category is U
