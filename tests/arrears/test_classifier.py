@@ -577,7 +577,7 @@ def test_record_is_read_into_exact_types() -> None:
     ("locale", "note"),
     [
         ("zh_CN", "2025-03-02 业主说去年水管爆了泡坏他家地板，物业一直没赔，物业费就当赔偿了。"),  # offset
-        ("en", "2025-03-02 Owner says the company still owes him for the ceiling repair, so he deducts it from the fee."),
+        ("en", "2025-03-02 Owner says the company owes him for the ceiling repair, so he deducts it from the fee."),
         ("zh_CN", "2025-03-02 业主说物业费已经包含在车位管理费里了，我们是重复收费。"),  # bundled
         ("en", "2025-03-02 Owner insists the service charge is included in his rent to the developer."),
         ("zh_TW", "2025-03-02 業主說代銷小姐講過前兩年管理費由建商負擔。"),  # a salesperson's promise
