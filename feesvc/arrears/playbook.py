@@ -65,7 +65,8 @@ BELIEF_EXPLANATIONS: Final[Mapping[Belief, tuple[str, str]]] = {
     Belief.OTHER_FUNDS: (
         "民法典 281",
         "the special maintenance fund (专项维修资金) belongs to the owners and pays only for major repairs "
-        "of shared parts; it is not the monthly service fee",
+        "of shared parts; it is not the monthly service fee, and no other charge (parking, heating, the "
+        "rent, the purchase price) includes it unless a contract says so",
     ),
 }
 
