@@ -142,6 +142,8 @@ SPEAKER_WEIGHT: Final[Mapping[Speaker, float]] = {
     Speaker.STAFF: 0.3,  # the staff's own explanation says little about the owner's reason
 }
 QUOTED_FACTOR: Final = 1.25  # the owner's words, verbatim
+_CHINESE: Final = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN: Final = re.compile(r"[a-z]")
 RANKABLE_WEIGHT: Final = 1.0  # a hint ('refuses') cannot be what the owner ranks first
 STALE_AFTER: Final = timedelta(days=365)
 STALE_FACTOR: Final = 0.5
@@ -157,8 +159,20 @@ def _text_signals(
     """The strongest firing of each rule in one text (a rule repeated in one note counts once)."""
     fired: list[Signal] = []
     previous: list[Signal] = []
+    # One search over the whole text first: most rules match nowhere in a note (and this is most of
+    # the classifier's time on 100,000 cases).
+    has_chinese, has_latin = _CHINESE.search(text.norm) is not None, _LATIN.search(text.norm) is not None
+    candidates = [
+        (rule, pattern)
+        for rule in rules
+        if (pattern := rule.pattern_for(has_chinese, has_latin)) is not None and pattern.search(text.norm)
+    ]
     for sentence in text.sentences:
-        here = [s for rule in rules if (s := _fire(rule, text, sentence, origin, source, age_factor)) is not None]
+        here = [
+            s
+            for rule, pattern in candidates
+            if (s := _fire(rule, pattern, text, sentence, origin, source, age_factor)) is not None
+        ]
         if sentence.ranks_previous and not any(s.ranked_first for s in here):
             # "…，这是不交的主要原因": the sentence before holds the main reason
             fired = [replace(s, ranked_first=s.weight >= RANKABLE_WEIGHT) if s in previous else s for s in fired]
@@ -175,10 +189,17 @@ def _text_signals(
 
 
 def _fire(
-    rule: Rule, text: NoteText, sentence: Sentence, origin: Origin, source: str, age_factor: float
+    rule: Rule,
+    pattern: re.Pattern[str],
+    text: NoteText,
+    sentence: Sentence,
+    origin: Origin,
+    source: str,
+    age_factor: float,
 ) -> Signal | None:
-    """The rule's signal in this sentence, or None. Only the first firing counts."""
-    match = _first_match(rule.pattern, rule, text, sentence)
+    """The rule's signal in this sentence (``pattern``: the rule's, for the text's scripts), or None.
+    Only the first firing counts."""
+    match = _first_match(pattern, rule, text, sentence)
     if match is None:
         return None
     start, end = match.start(), match.end()

@@ -39,10 +39,27 @@ class Rule:
     belief: Belief | None = None
     denial: bool = False  # the owner says this cause is not (the main) reason
     negatable: bool = True  # skip a match with a negator right before it ("不是没钱")
+    # The same pattern cut to the alternatives that can match a text in one script: an all-Chinese
+    # note never needs the English alternatives tried, nor an English note the Chinese ones.
+    chinese: re.Pattern[str] | None = None
+    latin: re.Pattern[str] | None = None
+
+    def pattern_for(self, has_chinese: bool, has_latin: bool) -> re.Pattern[str] | None:
+        if has_chinese and has_latin:
+            return self.pattern
+        return self.chinese if has_chinese else self.latin if has_latin else None
 
 
 def _compile(alternatives: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(alternatives).replace("…", _GAP), re.ASCII)
+
+
+def _script_split(alternatives: list[str]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """(Chinese, Latin) sub-patterns: an alternative with a non-ASCII character needs Chinese text,
+    an ASCII one with a word in it needs Latin letters."""
+    chinese = [a for a in alternatives if not a.isascii()]
+    latin = [a for a in alternatives if a.isascii()]
+    return (_compile(chinese) if chinese else None, _compile(latin) if latin else None)
 
 
 def _expand(patterns: list[str], sets: dict[str, list[str]], where: str) -> list[str]:
@@ -71,6 +88,7 @@ def _rule(entry: dict[str, Any], cause: Category, sets: dict[str, list[str]], wh
         conditions = [conditions]  # one condition given as a flat list of alternatives
     requires = tuple(_compile(_expand(condition, sets, where)) for condition in conditions)
     denial = bool(entry.get("denial", False))
+    chinese, latin = _script_split(patterns)
     return Rule(
         name=f"{cause.value}.{name}",
         cause=cause,
@@ -81,6 +99,8 @@ def _rule(entry: dict[str, Any], cause: Category, sets: dict[str, list[str]], wh
         belief=Belief(entry["belief"]) if entry.get("belief") else None,
         denial=denial,
         negatable=bool(entry.get("negatable", not denial)),
+        chinese=chinese,
+        latin=latin,
     )
 
 
