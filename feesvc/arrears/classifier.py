@@ -142,6 +142,7 @@ SPEAKER_WEIGHT: Final[Mapping[Speaker, float]] = {
     Speaker.STAFF: 0.3,  # the staff's own explanation says little about the owner's reason
 }
 QUOTED_FACTOR: Final = 1.25  # the owner's words, verbatim
+_GENERIC: Final[Mapping[str, bool]] = {rule.name: rule.generic for rule in NOTE_RULES}
 _CHINESE: Final = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN: Final = re.compile(r"[a-z]")
 RANKABLE_WEIGHT: Final = 1.0  # a hint ('refuses') cannot be what the owner ranks first
@@ -257,7 +258,9 @@ def _note_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
         if note.on > as_of:  # a note written after the as-of date is not known yet
             continue
         text = analyse(note.text)
-        signals = _text_signals(text, Origin.NOTE, note.source, NOTE_RULES, _age_factor(note.on, as_of))
+        signals = _without_yielding(
+            _text_signals(text, Origin.NOTE, note.source, NOTE_RULES, _age_factor(note.on, as_of))
+        )
         if text.retracts:
             per_note = [[_scaled(signal, RETRACTED_FACTOR) for signal in signals] for signals in per_note]
         if text.resolves:
@@ -268,6 +271,13 @@ def _note_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
         else:
             per_note.append(signals)
     return [signal for signals in per_note for signal in signals]
+
+
+def _without_yielding(signals: list[Signal]) -> list[Signal]:
+    """One note's signals without its generic ones ("凭什么交") where the note gives a specific
+    reason of another cause ("服务太差，垃圾没人清"): the generic words then serve that reason."""
+    specific = {s.cause for s in signals if s.weight >= 1.0 and not s.denial and not _GENERIC.get(s.rule, False)}
+    return [s for s in signals if not (_GENERIC.get(s.rule, False) and specific - {s.cause})]
 
 
 def _scaled(signal: Signal, factor: float) -> Signal:

@@ -12,7 +12,10 @@ would have no word boundary before "offer"). Conventions of the data files:
 * ``requires``: the rule fires only if one of these also matches in the same sentence; a list of
   lists is several such conditions, all of which must hold ("the fee" and "another payment");
 * ``negatable = false``: the pattern handles negation itself ("不修就不交" is a threat, not a denial);
-* ``denial = true``: weight 0; the owner says this cause is not (the main) reason.
+* ``denial = true``: weight 0; the owner says this cause is not (the main) reason;
+* ``generic = true``: the general shape of a cause ("凭什么交", "insists"), not a specific reason:
+  it counts only when the same note gives no specific reason of another cause ("服务太差，凭什么交钱"
+  is a protest at the service).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Rule:
     belief: Belief | None = None
     denial: bool = False  # the owner says this cause is not (the main) reason
     negatable: bool = True  # skip a match with a negator right before it ("不是没钱")
+    generic: bool = False  # yields to a specific reason of another cause in the same note
     # The same pattern cut to the alternatives that can match a text in one script: an all-Chinese
     # note never needs the English alternatives tried, nor an English note the Chinese ones.
     chinese: re.Pattern[str] | None = None
@@ -99,6 +103,7 @@ def _rule(entry: dict[str, Any], cause: Category, sets: dict[str, list[str]], wh
         belief=Belief(entry["belief"]) if entry.get("belief") else None,
         denial=denial,
         negatable=bool(entry.get("negatable", not denial)),
+        generic=bool(entry.get("generic", False)),
         chinese=chinese,
         latin=latin,
     )

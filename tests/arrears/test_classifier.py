@@ -619,3 +619,97 @@ def test_the_owners_main_reason_comes_first() -> None:
 def test_staff_impressions_are_not_the_owners_reason() -> None:
     assert run(record("2025-08-13 感觉业主就是故意拖，态度很差，说了句“再说吧”就挂了。")).category is U
     assert run(record("2025-05-26 邻居说这家人好像挺困难的。")).category is U
+
+
+# Written for issue 17 from DOMAIN.md's causes (not from the corpus): each belief, hardship, protest
+# and bare contact in the three languages, including the words the generic rules share with them.
+OWN_WORDS = [
+    ("misunderstanding", "zh_CN", "业主说他家在一楼，电梯从来不坐，电梯那部分费用要减掉。"),
+    ("misunderstanding", "zh_CN", "业主说小区停车场每年收那么多钱，够交全小区的物业费了。"),
+    ("misunderstanding", "zh_CN", "业主称当年签的是前期物业合同，现在换了公司，他没签新的，不交。"),
+    ("misunderstanding", "zh_CN", "业主说买房时销售讲过头三年物业费开发商包了。"),
+    ("misunderstanding", "zh_CN", "业主坚持认为房子租出去了，物业费就该租客出。"),
+    ("misunderstanding", "zh_CN", "业主说今年物业费涨了两毛，业主大会根本没开过，他只按原价交。"),
+    ("misunderstanding", "zh_CN", "业主说房子还没装修好，没入住，等住进来再开始算物业费。"),
+    ("misunderstanding", "zh_CN", "业主以为交了公维金就不用交物业费了。"),
+    ("misunderstanding", "zh_CN", "业主说物业把他的车划了一直没赔，赔了再说，先拿物业费抵。"),
+    ("misunderstanding", "zh_CN", "业主说他交的取暖费里面已经有物业费了。"),
+    ("misunderstanding", "zh_CN", "业主觉得物业费应该是开发商交，房子没卖完之前都是开发商的。"),
+    ("misunderstanding", "zh_CN", "业主说物业公司没有资质，收费不合法。"),
+    ("misunderstanding", "zh_TW", "業主說房子空著沒人住，管理費應該打對折。"),
+    ("misunderstanding", "zh_TW", "業主認為停車場的租金收入應該拿來抵管理費。"),
+    ("misunderstanding", "zh_TW", "業主說當初建商答應送兩年管理費。"),
+    ("misunderstanding", "zh_TW", "業主表示管委會沒開區權會就漲價，不合法，他不繳。"),
+    ("misunderstanding", "zh_TW", "業主話層樓租咗出去，管理費應該租客俾。"),
+    ("misunderstanding", "zh_TW", "業主說公設點交還沒完成，管理費不應該開始收。"),
+    (
+        "misunderstanding",
+        "en",
+        "Owner says he never uses the lift (ground floor), so the lift part should be taken off his fee.",
+    ),
+    (
+        "misunderstanding",
+        "en",
+        "Owner believes advertising income from the lobby screens should cover everyone's fees.",
+    ),
+    ("misunderstanding", "en", "Owner says he never signed anything with this management company."),
+    ("misunderstanding", "en", "Owner says the sales agent promised two years of free management fees."),
+    ("misunderstanding", "en", "Owner says her tenant agreed to pay the fees, so we should chase the tenant."),
+    ("misunderstanding", "en", "Owner refuses the increase because the owners' meeting never voted on it."),
+    ("misunderstanding", "en", "Owner says billing should start from the day he got the keys renovated, not handover."),
+    ("misunderstanding", "en", "Owner thinks the sinking fund he paid at purchase covers the monthly fee."),
+    (
+        "misunderstanding",
+        "en",
+        "Owner says the estate still owes him the deposit for his renovation, so he'll net it off.",
+    ),
+    ("misunderstanding", "en", "Owner says the flat has been empty since March and empty flats shouldn't be charged."),
+    ("misunderstanding", "en", "Owner thinks the fee is included in the rent he pays to the developer."),
+    (
+        "misunderstanding",
+        "en",
+        "Owner says the management company was never approved by the owners so he owes them nothing.",
+    ),
+    ("hardship", "zh_CN", "业主说老伴住院做手术花了十几万，物业费实在交不上，能不能缓两个月。"),
+    ("hardship", "zh_CN", "业主说厂里裁员他被辞了，现在靠打零工，费用能不能分三次交。"),
+    ("hardship", "zh_CN", "业主认为自己不是不交，是真没钱，儿子读大学学费都是借的。"),
+    ("hardship", "zh_TW", "業主說先生去年中風，現在全靠她一個人打工，管理費可不可以晚一點繳。"),
+    ("hardship", "zh_TW", "業主話公司執笠，冇收入，問可唔可以分期。"),
+    (
+        "hardship",
+        "en",
+        "Owner says she lost her job in January and is living on savings; asked to pay in three instalments.",
+    ),
+    (
+        "hardship",
+        "en",
+        "Owner's husband had a stroke; she says they can't afford the fees until his insurance pays out.",
+    ),
+    ("service_dissatisfaction", "zh_CN", "业主说楼上漏水半年了，报修五次没人管，修好了再交物业费。"),
+    ("service_dissatisfaction", "zh_CN", "业主认为物业服务太差，垃圾天天堆着没人清，凭什么交钱。"),
+    ("service_dissatisfaction", "zh_CN", "业主说电梯天天坏，老人上不去楼，这种服务不值这个钱，不交。"),
+    ("service_dissatisfaction", "zh_TW", "業主說停車場常被外車佔用，管理處不處理，所以不繳。"),
+    (
+        "service_dissatisfaction",
+        "en",
+        "Owner refuses to pay until the broken entry gate is repaired; strangers walk in every night.",
+    ),
+    (
+        "service_dissatisfaction",
+        "en",
+        "Owner says the cleaning is terrible and nobody answers complaints, so why should he pay for nothing.",
+    ),
+    ("unknown", "zh_CN", "已电话提醒，业主说知道了。"),
+    ("unknown", "zh_CN", "上门两次无人，留下缴费通知单。"),
+    ("unknown", "zh_CN", "业主说这几天忙，过几天再说。"),
+    ("unknown", "zh_TW", "業主說會盡快處理，之後未再聯絡。"),
+    ("unknown", "en", "Sent SMS reminder; owner replied 'ok'."),
+    ("unknown", "en", "Owner said she would check with her husband and call back; no call received."),
+    ("unknown", "zh_CN", "业主说不交，挂了电话。"),
+]
+
+
+@pytest.mark.parametrize(("expected", "locale", "note"), OWN_WORDS)
+def test_causes_in_the_owners_own_words(expected: str, locale: str, note: str) -> None:
+    result = run(record(f"2025-03-02 {note}", locale=locale))
+    assert result.category.value == expected, [(s.rule, s.weight) for s in result.signals]
