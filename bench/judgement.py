@@ -88,8 +88,7 @@ def bench_classifier(count: int) -> dict[str, Any]:
         done = subprocess.run(
             [str(Path(sys.executable).parent / "feesvc"), "classify", str(path)],
             cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             check=False,
         )
         cli_wall = time.perf_counter() - started
