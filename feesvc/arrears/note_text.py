@@ -65,8 +65,9 @@ def _cue(name: str) -> re.Pattern[str]:
     return re.compile(lexicon_data.cue_pattern(_SPEECH[name], name))
 
 
-_SENTENCE_END: Final = re.compile(r"[。!?;\n]+|(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)\.(?=\s|$|['\"”’])", re.ASCII)
-_CLAUSE_END: Final = re.compile(r"[,:、]")
+_SENTENCE_END: Final = re.compile(r"[。!?\n]+|(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bdr)\.(?=\s|$|['\"”’])", re.ASCII)
+# A semicolon joins the parts of one thought ("the flat is empty; why pay for nothing?"): a clause.
+_CLAUSE_END: Final = re.compile(r"[,:、;]")
 _QUOTE_SPANS: Final = re.compile(r"“[^”]*”?|「[^」]*」?|『[^』]*』?|\"[^\"]*\"|(?<!\w)'.+?'(?!\w)", re.ASCII)
 _CLAUSE_LEAD: Final = re.compile(r"[\s“”「」『』\"'(（]*")
 _STAFF_CUE: Final = _cue("staff")
@@ -122,7 +123,8 @@ class Sentence:
         if pos < self.retracted_before:
             factor *= RETRACTED_FACTOR
         if any(addition < pos for addition in self.additions):
-            factor *= CONCESSION_FACTOR
+            # "主要是A；另外B": B is a lesser point, whatever stress came before it
+            return factor * CONCESSION_FACTOR
         if any(marker > pos for marker in self.markers):
             return factor * CONCESSION_FACTOR
         if self.markers:
