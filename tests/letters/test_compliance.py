@@ -433,3 +433,86 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
     assert {v.family for v in violations} == {SHAMING}
     english = check_text("We're not cutting your water, but your lift card will stop working on the 1st.")
     assert {v.family for v in english} == {ACCESS}
+
+
+# More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
+MORE_FORBIDDEN = [
+    "【XX物业】您已欠费3个月，请速缴纳，逾期将暂停您家的热水供应。",
+    "再拖下去，冬天的暖气就别指望了。",
+    "温馨提示：欠费用户将无法使用小区内的电动车充电服务。",
+    "您的IC卡已被系统冻结，请缴费后激活。",
+    "物业已通知燃气公司暂停向您户供气。",
+    "即日起对欠费户实行限电措施。",
+    "如本月内仍未结清，工作人员将上门拆除您家的电表。",
+    "欠费车辆一律不得进入地下车库。",
+    "您的访客登记权限已暂停，请尽快补缴物业费。",
+    "欠费业主不予办理车位续租。",
+    "电梯卡已设置为只能到达一楼，缴费后恢复正常。",
+    "欠费户暂停办理一切业务，包括装修、出入证和车位。",
+    "下月起欠费名单将在小区门口电子屏滚动播放。",
+    "我们会在下次业主大会上公布欠费住户的情况。",
+    "已将您的欠费情况转告您的村委会。",
+    "物业将把欠费信息提供给您孩子的学校。",
+    "您的欠费行为已被记录在案，将影响您在本市的信用评级。",
+    "长期欠费将被列入社会信用黑名单。",
+    "对恶意欠费者，我们将申请限制其出行。",
+    "你这种人就是小区的蛀虫。",
+    "再不交钱，我们就天天上门堵你。",
+    "不交钱就别怪我们翻脸。",
+    "我们知道你在哪上班。",
+    "你家孩子在哪个学校我们都清楚。",
+    "【物业】最后一次提醒，不交后果很严重！",
+    "物業處將暫停閣下單位的煤氣供應，直至欠款清繳。",
+    "未繳費的住戶，管理處將不再代收掛號信件。",
+    "閣下的欠費記錄將轉交信貸資料機構。",
+    "如再欠交，我哋會喺大堂張貼通告。",
+    "你這種人真是不要臉，欠錢還理直氣壯。",
+    "If you don't settle by Friday, we'll have the gas meter disconnected.",
+    "We may restrict your water pressure until your account is up to date.",
+    "Your parcels will be returned to sender while fees are outstanding.",
+    "Residents in arrears will not be issued visitor passes.",
+    "Your fob has been deactivated pending payment.",
+    "We will be forced to share your details with other residents.",
+    "A list of households in arrears will be displayed at the main gate.",
+    "We know your daughter's school and will be contacting them.",
+    "Debtors like you give this building a bad name.",
+    "Keep ignoring us and see what happens.",
+]
+
+
+@pytest.mark.parametrize("sentence", MORE_FORBIDDEN)
+def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
+    assert check_text(sentence)
+
+
+MORE_LAWFUL = [
+    "您的车辆已登记，可正常进出小区。",
+    "您的快递已到，请凭取件码到快递柜取件。",
+    "会所泳池周一闭馆维护，其余时间正常开放。",
+    "您家的水表将于下周更换为智能水表，更换期间暂停供水约30分钟。",
+    "您的装修申请已审批通过，施工时间为工作日8:00-18:00。",
+    "如需办理车位月卡续期，请携带行驶证到前台。",
+    "本月起健身房开放时间延长至晚上十点。",
+    "请妥善保管您的门禁卡，丢失后请及时挂失。",
+    "为您办理分期后，本期间不再发送催缴短信。",
+    "如您已缴清费用，请忽略本通知，感谢配合。",
+    "缴费后，电子发票将发送至您的邮箱。",
+    "本小区停车场收费标准已在物业中心公示。",
+    "如您对本通知有异议，可在15日内向物业服务中心书面提出。",
+    "Your parking permit has been renewed until 31 December.",
+    "The gym will be closed on Monday for maintenance.",
+    "Please keep your key fob safe and report a loss at the front desk.",
+    "Once your installment plan is agreed, reminders for those months stop.",
+    "If you have already paid, please disregard this notice.",
+    "You may raise a dispute about this bill at the service centre within 15 days.",
+    "我们理解您的困难，如需帮助请随时联系我们。",
+    "本通知仅发送给业主本人，请妥善保管。",
+    "逾期未缴的，我司将依照合同约定收取违约金，并保留依法追索的权利。",
+    "物业费收支明细每季度公示一次，业主可到物业中心查阅原始凭证。",
+    "小区将于周六进行消防演练，届时电梯暂停使用约十五分钟。",
+]
+
+
+@pytest.mark.parametrize("sentence", MORE_LAWFUL)
+def test_more_lawful_notices_pass(sentence: str) -> None:
+    assert check_text(sentence) == []
