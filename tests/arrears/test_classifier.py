@@ -774,3 +774,39 @@ OWN_WORDS = [
 def test_causes_in_the_owners_own_words(expected: str, locale: str, note: str) -> None:
     result = run(record(f"2025-03-02 {note}", locale=locale))
     assert result.category.value == expected, [(s.rule, s.weight) for s in result.signals]
+
+
+OWN_WORDS_MORE = [
+    ("hardship", "zh_CN", ["业主说今年家里老人接连生病，钱全花在医院了，物业费能不能缓缓。"]),
+    ("hardship", "zh_CN", ["业主说老公跑长途货车，最近没活，家里就靠她一点工资。"]),
+    ("hardship", "zh_CN", ["业主哭着说丈夫上个月走了，孩子还小，实在顾不上。"]),
+    ("hardship", "zh_CN", ["业主说开的奶茶店倒了，欠了一屁股债，等找到工作再慢慢补。"]),
+    ("hardship", "zh_CN", ["业主说单位效益不好，三个月没发工资了。"]),
+    ("hardship", "zh_CN", ["业主说自己刚生完孩子在休产假，收入减半，想分期。"]),
+    ("hardship", "zh_CN", ["业主说今年种的果子卖不出去，手上一点钱都没有。"]),
+    ("hardship", "zh_TW", ["業主說最近被公司資遣，還在找工作，管理費可否延後。"]),
+    ("hardship", "zh_TW", ["業主說太太洗腎，每個月醫藥費很重，實在繳不出來。"]),
+    ("hardship", "zh_TW", ["業主話佢啱啱失業，而家靠積蓄過日子，管理費想遲啲先交。"]),
+    ("hardship", "en", ["Owner says her hours at the factory were cut to two days a week and she can barely cover food."]),
+    ("hardship", "en", ["Owner is a retired teacher whose pension was suspended by an admin error; she"ll pay once it"s restored."]),
+    ("hardship", "en", ["Owner says his wife"s cancer treatment has used up their savings; he asked if we could wait until spring."]),
+    ("hardship", "en", ["Owner says the shop he ran went bust during the lockdowns and he is still clearing the debts."]),
+    ("hardship", "en", ["Owner"s son called: his father had a fall and is in a care home, the family is sorting out his finances."]),
+    ("service_dissatisfaction", "zh_CN", ["业主说地下车库一下雨就积水，车泡了两次物业都不管，不整改不交。"]),
+    ("service_dissatisfaction", "zh_CN", ["业主说保安晚上根本不巡逻，她家被偷了，物业一句话都没有。"]),
+    ("service_dissatisfaction", "zh_CN", ["业主说楼下烧烤店油烟熏得没法开窗，找了物业十几次没用。"]),
+    ("service_dissatisfaction", "zh_TW", ["業主說社區游泳池關了一年都沒修，管理費照收，不合理。"]),
+    ("service_dissatisfaction", "en", ["Owner is withholding payment in protest: the intercom has been dead since June and nobody replies to emails."]),
+    ("service_dissatisfaction", "en", ["Owner says rats in the bin store and the cleaners only come once a fortnight; she"ll pay when it"s sorted."]),
+    ("unknown", "zh_CN", ["电话无人接听。", "上门，家中无人，留下催缴单。"]),
+    ("unknown", "zh_CN", ["业主说回头再说，就挂了。"]),
+    ("unknown", "zh_TW", ["業主說知道了，會處理。"]),
+    ("unknown", "en", ["Emailed statement; no reply.", "Called twice, straight to voicemail."]),
+    ("unknown", "en", ["Owner said he was busy and would call back."]),
+]
+
+
+@pytest.mark.parametrize(("expected", "locale", "notes"), OWN_WORDS_MORE)
+def test_more_causes_in_the_owners_own_words(expected: str, locale: str, notes: list[str]) -> None:
+    result = run(record(*(f"2025-03-02 {note}" for note in notes), locale=locale))
+    assert result.category.value == expected, [(s.rule, s.weight) for s in result.signals]
