@@ -50,9 +50,23 @@ So write "依照法律规定，物业公司不得以停水、停电等方式催�
 power". A negation never reaches past a comma or a linking word: in "我们不会再等，届时停水" the 停水
 stands in a clause of its own and is flagged.
 
-Deliberately strict: any mention of a notice board or group chat is flagged (public_shaming), even
-"the fee standard is posted on the notice board" — say "可在物业服务中心查阅" instead. Whether a letter
-names an owner other than its addressee cannot be seen from text alone and is not checked here.
+Beyond the words (issue 17)
+---------------------------
+* *Structure.* A restriction near an object of a family (a utility, its meter card or valve; an entry,
+  card, lift, barrier, parcel, visitor or permit) is forbidden when the sentence ties it to paying, makes
+  it last until something is done, or aims it at the addressee's household ("IC卡水表将不予售水",
+  "your gas top-up requests cannot be processed until …"). Negation-like restrictions (不得, 不能)
+  restrict only what follows them in their clause.
+* *Neutral notices.* A maintenance, inspection, drill or weather outage, or a safety tip, with no
+  payment tie is lawful; so is the 公示 of the fee's accounts and standards naming no debtor (943).
+* *Any other consequence.* A sentence that makes anything but a lawful route (a reminder, the 催告,
+  late fees, help, mediation, suit, arbitration, payment order) follow from not paying is pressure
+  even in words no family lists; it is reported with the family whose objects it names, else coercion.
+
+A notice board or group chat is flagged (public_shaming) unless the sentence is the 公示 of accounts or
+standards naming no debtor. Whether a letter names an owner other than its addressee cannot be seen
+from text alone and is not checked here. The vocabulary lives in ``lexicon/compliance.toml``, each entry
+with the reason it is there.
 """
 
 from __future__ import annotations
@@ -204,6 +218,10 @@ _CONSEQUENCES: tuple[_Consequence, ...] = tuple(
     for e in _entries("consequence", key="objects")
 )
 _MAINTENANCE_RE = _compile(_cues(_NEUTRAL["maintenance"], "neutral.maintenance"))
+_FALLBACK = _LEXICON["consequence_of_not_paying"]
+_NOT_PAYING_RE = _compile(_cues(_FALLBACK["condition"], "consequence_of_not_paying.condition"))
+_ACTION_RE = _compile(_cues(_FALLBACK["action"], "consequence_of_not_paying.action"))
+_LAWFUL_ROUTE_RE = _compile(_cues(_FALLBACK["lawful"], "consequence_of_not_paying.lawful"))
 _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
@@ -387,15 +405,36 @@ def check_sentence(sentence: str) -> tuple[Violation, ...]:
     """The violations in one sentence."""
     folded = fold(sentence)
     hits = [hit for hit in _find_hits(folded) if hit.family not in _neutral_families(folded)]
-    if not hits:
-        return ()
     # A marker that is part of a forbidden term ("禁止停车", "may not use the lift") exempts nothing.
     markers = [(role, span) for role, span in _markers_in(folded) if not any(span.overlaps(hit.span) for hit in hits)]
-    return tuple(
+    found = tuple(
         Violation(hit.family, sentence, sentence[hit.span.start : hit.span.end])
         for hit in hits
         if not _is_exempt(folded, hit, hits, markers)
     )
+    if found or hits:  # a term judged lawful (a promise, the rule) is not judged again below
+        return found
+    other = _other_consequence(folded, markers)
+    return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
+
+
+def _other_consequence(folded: str, markers: Sequence[tuple[_Role, _Span]]) -> tuple[Family, _Span] | None:
+    """Something other than a lawful route made to follow from not paying (the last rule of the
+    module docstring), as (family, the words from the condition to the sentence's end)."""
+    condition = _NOT_PAYING_RE.search(folded)
+    if condition is None:
+        return None
+    action = _ACTION_RE.search(folded, condition.end())
+    if action is None:
+        return None
+    rest = folded[action.start() :]
+    if _LAWFUL_ROUTE_RE.search(rest):
+        return None  # a reminder, the late fee, help, mediation, a suit, arbitration, a payment order
+    if any(role is _Role.BEFORE and span.start >= action.start() for role, span in markers):
+        return None  # a promise not to ("即使未缴费，我们也不会…")
+    span = _Span(condition.start(), len(folded.rstrip("。.!！?？;；")))
+    family = next((c.family for c in _CONSEQUENCES if c.objects.search(rest)), Family.COERCION)
+    return family, span
 
 
 def check_text(text: str) -> list[Violation]:
