@@ -22,6 +22,7 @@ from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows
 from feesvc.plans.service import covered_charge_ids
+from feesvc.prepay.difference import bill_prepaid_differences
 from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.schemas import period_start
@@ -38,6 +39,9 @@ class BillingResult(msgspec.Struct):
     charges_already_issued: int
     units_without_standard: int
     credit_applied_fen: int
+    # Prepaid periods a newer fee standard applies to: the differences billed (+) or credited (−).
+    prepaid_differences: int = 0
+    prepaid_difference_fen: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,7 @@ async def run_billing(
             if row is not None:
                 rows.append(row)
     await insert_entry_rows(session, rows)
+    differences = await bill_prepaid_differences(session, estate, period, issued_on, actor.label)
 
     in_plan = frozenset(await covered_charge_ids(session, None, estate_id=estate_id))
     credit_applied = await apply_prepaid_credit(
@@ -248,7 +253,13 @@ async def run_billing(
         "billing.run",
         "estate",
         estate_id,
-        {"period": period, "charges_issued": len(rows), "credit_applied_fen": credit_applied},
+        {
+            "period": period,
+            "charges_issued": len(rows),
+            "credit_applied_fen": credit_applied,
+            "prepaid_differences": differences.count,
+            "prepaid_difference_fen": differences.net_fen,
+        },
     )
     await session.commit()
     assert run.id is not None
@@ -261,4 +272,6 @@ async def run_billing(
         charges_already_issued=sum(1 for reissue in slots.values() if reissue is None),
         units_without_standard=without_standard,
         credit_applied_fen=credit_applied,
+        prepaid_differences=differences.count,
+        prepaid_difference_fen=differences.net_fen,
     )

@@ -11,6 +11,8 @@ from feesvc.auth.guards import desk, managers
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, business_today
 from feesvc.payments import service
+from feesvc.payments.cashup import cash_up
+from feesvc.payments.cashup_document import cashup_file
 from feesvc.payments.receipt import receipt_file
 from feesvc.payments.schemas import CashUpOut, PaymentCreate, PaymentOut, RefundCreate, RefundOut, VoidCreate
 from feesvc.registry.service import get_estate
@@ -60,6 +62,16 @@ class PaymentController(Controller):
 
     @get("/estates/{estate_id:int}/cash-up", guards=[desk])
     async def cash_up(self, db: AsyncSession, estate_id: int, day: date | None = None) -> CashUpOut:
-        """The daily cash-up (日结): takings per cashier and method, reconciled with the ledger."""
+        """The daily cash-up (日结): per cashier and method, received, voided (a void of an earlier
+        day's payment with the day it was received) and net, reconciled with the ledger."""
         await get_estate(db, estate_id)
-        return await service.cash_up(db, estate_id, day or business_today())
+        return await cash_up(db, estate_id, day or business_today())
+
+    @get("/estates/{estate_id:int}/cash-up.pdf", guards=[desk], media_type="application/pdf")
+    async def cash_up_pdf(self, db: AsyncSession, estate_id: int, day: date | None = None) -> Response[bytes]:
+        """The cash-up printed (收款日结表, A4) with the cashiers' and the supervisor's signature lines."""
+        estate = await get_estate(db, estate_id)
+        filename, pdf = await cashup_file(await cash_up(db, estate_id, day or business_today()), estate)
+        return Response(
+            content=pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        )

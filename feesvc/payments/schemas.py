@@ -7,7 +7,7 @@ import msgspec
 
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.models import Method
-from feesvc.schemas import Body, Fen, Period, PositiveFen, Reason
+from feesvc.schemas import Body, Period, PositiveFen, Reason
 
 
 class Designation(Body):
@@ -70,19 +70,55 @@ class RefundOut(msgspec.Struct):
 
 
 class CashUpLine(msgspec.Struct):
+    """One cashier's takings by one payment method on the day."""
+
     cashier: str
     method: Method
-    payments: int
-    total_fen: Fen
+    received_payments: int
+    received_fen: int
+    # Payments of this cashier and method voided on the day, whenever they were received.
+    voided_payments: int
+    voided_fen: int
+    net_fen: int
+
+
+class CashUpVoid(msgspec.Struct):
+    """A payment voided on the day; ``received_on`` is its own day (earlier for a late void)."""
+
+    payment_id: int
+    receipt_number: str
+    received_on: date
+    cashier: str
+    method: Method
+    amount_fen: int
+    reason: str
+    voided_by: str
+
+
+class CashUpMismatch(msgspec.Struct):
+    """A payment whose ledger entries do not account for its amount on the day."""
+
+    payment_id: int
+    receipt_number: str
+    figure: Literal["received", "voided"]
+    payment_fen: int
+    ledger_fen: int
 
 
 class CashUpOut(msgspec.Struct):
+    """The daily cash-up (日结): per cashier and method, received, voided and net, with the totals
+    checked against the ledger (the day's payments' entries; the day's reversals of voided ones)."""
+
     estate_id: int
     day: date
     lines: list[CashUpLine]
-    payments: int
-    total_fen: int
+    voids: list[CashUpVoid]
+    received_payments: int
+    received_fen: int
     voided_payments: int
     voided_fen: int
-    ledger_payments_fen: int
+    net_fen: int
+    ledger_received_fen: int
+    ledger_voided_fen: int
     reconciled: bool
+    mismatches: list[CashUpMismatch]

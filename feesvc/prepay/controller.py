@@ -8,7 +8,7 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.payments.controller import IdempotencyKey
-from feesvc.prepay import service
+from feesvc.prepay import refund, service
 from feesvc.prepay.schemas import (
     PrepaymentCreate,
     PrepaymentOut,
@@ -65,4 +65,4 @@ class PrepayController(Controller):
     ) -> PrepayRefundOut:
         """Refund the periods from ``from_period`` not yet served: their discount is taken back and
         what was paid for them is returned."""
-        return await service.refund_prepayment(db, principal, unit_id, data, business_today())
+        return await refund.refund_prepayment(db, principal, unit_id, data, business_today())

@@ -66,6 +66,8 @@ class QuoteOut(msgspec.Struct):
     net_fen: int
     tier: TierOut | None
     cap_months: int
+    # What a refund before the periods are served takes back (DOMAIN.md "Prepay discount").
+    refund_terms: str
     currency: str = "CNY"
 
 
@@ -91,12 +93,29 @@ class PrepayRefundCreate(Body):
     method: Method = Method.bank_transfer
 
 
+class KeptPeriodsOut(msgspec.Struct):
+    """A prepayment's periods kept after the refund, re-priced at the tier their own count reaches."""
+
+    payment_id: int
+    periods: list[str]
+    months: int
+    tier: TierOut | None
+    discount_before_fen: int
+    discount_fen: int
+    taken_back_fen: int  # settled from the refund
+
+
 class PrepayRefundOut(msgspec.Struct):
     unit_id: int
     from_period: str
     periods: list[str]
     charges_reversed_fen: int
+    # The whole discount of the refunded periods, and what the kept periods lose by re-pricing.
     discount_taken_back_fen: int
     refunded_fen: int
+    # What the refund did not cover of the kept periods' take-back (still owed on their charges).
+    owed_fen: int
     method: Method
     prepayment_payment_ids: list[int]
+    kept: list[KeptPeriodsOut]
+    refund_terms: str

@@ -55,6 +55,8 @@ class Estate(SQLModel, table=True):
     late_fee_cap_fen: int | None = Field(default=None)
     late_fee_starts_on: date | None = Field(default=None)
     prepay_cap_months: int = Field(default=12)
+    # The service contract's last day (None: no end); a prepayment never runs past it (杭州 §55).
+    service_contract_ends_on: date | None = Field(default=None)
     # Vacancy rule (local regulation): off unless the estate's city provides one.
     vacancy_rule_enabled: bool = Field(default=False)
     vacancy_payable_ratio: Decimal = Field(default=Decimal("1"), sa_type=DecimalText)

@@ -22,6 +22,7 @@ class EstateSettings(Body, omit_defaults=False):
     late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0)] | None = None
     late_fee_starts_on: date | None = None
     prepay_cap_months: Annotated[int, msgspec.Meta(ge=0, le=36)] = 12
+    service_contract_ends_on: date | None = None  # null: the contract has no end date
     vacancy_rule_enabled: bool = False
     vacancy_payable_ratio: RateText = "1"
     vacancy_min_months: Annotated[int, msgspec.Meta(ge=0, le=60)] = 6

@@ -23,12 +23,17 @@ from feesvc.rules.late_fees import (
 )
 from feesvc.rules.prepay import (
     DiscountTier,
+    KeptRepricing,
     PrepayQuote,
     PrepayRefused,
     best_tier,
+    difference_discount,
+    difference_reason,
     discount_to_take_back,
     periods_from,
     quote_prepayment,
+    refund_terms,
+    reprice_kept,
     validate_tiers,
 )
 
@@ -36,6 +41,7 @@ __all__ = [
     "DiscountTier",
     "Frequency",
     "Installment",
+    "KeptRepricing",
     "LateFee",
     "LateFeePolicy",
     "PlanRefused",
@@ -46,12 +52,16 @@ __all__ = [
     "best_tier",
     "court_likely_fee",
     "deadline",
+    "difference_discount",
+    "difference_reason",
     "discount_to_take_back",
     "explain",
     "late_fee_for",
     "periods_from",
     "plan_breaks",
     "quote_prepayment",
+    "refund_terms",
+    "reprice_kept",
     "schedule",
     "validate_tiers",
 ]
