@@ -207,11 +207,7 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         with Progress(transient=True) as bar:
             task = bar.add_task("letters", total=None)
             summary = await run_reminders(
-                session,
-                COMMAND_LINE,
-                estate_id,
-                day,
-                dry_run=dry_run,
+                session, COMMAND_LINE, estate_id, day, dry_run=dry_run,
                 public_base_url=settings.server.public_base_url,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )

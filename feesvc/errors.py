@@ -31,7 +31,9 @@ class DomainError(Exception):
     status_code = 422
     title = "The request cannot be carried out"
 
-    def __init__(self, detail: str, *, field: str | None = None, errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, field: str | None = None, errors: list[FieldError] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or ([FieldError(field, detail)] if field else [])
@@ -86,7 +88,9 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.append(FieldError(str(item.get("key") or item.get("source") or "body"), str(item.get("message"))))
+            errors.append(
+                FieldError(str(item.get("key") or item.get("source") or "body"), str(item.get("message")))
+            )
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail
     return problem(request, 400, "Invalid input", detail, errors)
 

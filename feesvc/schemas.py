@@ -23,7 +23,9 @@ AreaText = Annotated[
 ]
 RateText = Annotated[
     str,
-    msgspec.Meta(pattern=r"^\d{1,6}(\.\d{1,8})?$", description="exact non-negative decimal", examples=["2.80"]),
+    msgspec.Meta(
+        pattern=r"^\d{1,6}(\.\d{1,8})?$", description="exact non-negative decimal", examples=["2.80"]
+    ),
 ]
 Fen = Annotated[int, msgspec.Meta(ge=0, le=10**13, description="amount in fen (1 yuan = 100 fen)")]
 PositiveFen = Annotated[int, msgspec.Meta(gt=0, le=10**11, description="amount in fen (1 yuan = 100 fen)")]

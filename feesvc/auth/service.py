@@ -36,7 +36,9 @@ async def create_token(
     token = ApiToken(name=name, role=role, owner_id=owner_id, token_hash=hash_token(secret))
     session.add(token)
     await session.flush()
-    await record_audit(session, actor, "token.create", "api_token", token.id, {"role": role.value, "name": name})
+    await record_audit(
+        session, actor, "token.create", "api_token", token.id, {"role": role.value, "name": name}
+    )
     await session.commit()
     return secret, token
 

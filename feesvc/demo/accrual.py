@@ -173,17 +173,9 @@ class BulkAccrual:
             row = late_fee_row(
                 terms,
                 OverdueCharge(
-                    id=charge.id,
-                    unit_id=charge.unit_id,
-                    owner_id=charge.owner_id,
-                    amount_fen=charge.amount_fen,
-                    due_date=charge.due_date,
-                    period=charge.period,
-                    item=charge.item,
-                    daily_rate=charge.daily_rate,
-                    changes=changes,
-                    posted_fen=charge.posted_fen,
-                    last_posted=charge.last_posted,
+                    id=charge.id, unit_id=charge.unit_id, owner_id=charge.owner_id, amount_fen=charge.amount_fen,
+                    due_date=charge.due_date, period=charge.period, item=charge.item, daily_rate=charge.daily_rate,
+                    changes=changes, posted_fen=charge.posted_fen, last_posted=charge.last_posted,
                 ),
                 frozen.get(charge.id, []),
             )

@@ -194,7 +194,9 @@ class AccrualTerms:
 CHARGE_PAGE = 20_000
 
 
-async def _principal_changes(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[PrincipalChange]]:
+async def _principal_changes(
+    session: AsyncSession, estate_id: int, as_of: date
+) -> dict[int, list[PrincipalChange]]:
     """Charge id → every day its unpaid principal changed: payments, credit, discounts, reversals."""
     settling = aliased(LedgerEntry)
     target = aliased(LedgerEntry)
@@ -397,7 +399,9 @@ def paid_before_last_run(changes: Sequence[PrincipalChange], last_posted: date |
     return paid_off is not None and last_posted is not None and paid_off.on <= last_posted
 
 
-def late_fee_row(terms: AccrualTerms, charge: OverdueCharge, freezes: list[tuple[date, date]]) -> dict[str, Any] | None:
+def late_fee_row(
+    terms: AccrualTerms, charge: OverdueCharge, freezes: list[tuple[date, date]]
+) -> dict[str, Any] | None:
     """The late-fee entry that brings a charge's posted fees up to what is owed on ``terms.as_of``,
     with how it was computed; None when nothing more is owed."""
     computed = terms.fee_of(charge, freezes)

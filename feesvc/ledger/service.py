@@ -76,9 +76,7 @@ def entry_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 _INSERT_ENTRY = insert(LedgerEntry.__table__)  # type: ignore[attr-defined]
 _NULL_COLUMNS: dict[str, Any] = {
-    c.name: None
-    for c in LedgerEntry.__table__.columns
-    if c.nullable and not c.primary_key  # type: ignore[attr-defined]
+    c.name: None for c in LedgerEntry.__table__.columns if c.nullable and not c.primary_key  # type: ignore[attr-defined]
 }
 
 
@@ -435,11 +433,7 @@ async def entries_as_of(session: AsyncSession, unit_id: int, as_of: date | None 
 
 
 async def apply_prepaid_credit(
-    session: AsyncSession,
-    unit_ids: Sequence[int],
-    order: AllocationOrder,
-    on: date,
-    actor: Principal,
+    session: AsyncSession, unit_ids: Sequence[int], order: AllocationOrder, on: date, actor: Principal,
     late_fees_last_for: frozenset[int] = frozenset(),
 ) -> int:
     """Use the units' prepaid credit on their open debts; returns the fen applied.
@@ -457,11 +451,7 @@ async def apply_prepaid_credit(
 
 
 async def _apply_credit_batch(
-    session: AsyncSession,
-    unit_ids: Sequence[int],
-    order: AllocationOrder,
-    on: date,
-    actor: Principal,
+    session: AsyncSession, unit_ids: Sequence[int], order: AllocationOrder, on: date, actor: Principal,
     late_fees_last_for: frozenset[int],
 ) -> int:
     units = await lock_units(session, unit_ids)

@@ -60,11 +60,8 @@ class ReminderRun(SQLModel, table=True):
     __table_args__ = (
         # One run per estate at a time, enforced by the database.
         Index(
-            "ux_reminder_run_one_running",
-            "estate_id",
-            unique=True,
-            sqlite_where=text("status = 'running'"),
-            postgresql_where=text("status = 'running'"),
+            "ux_reminder_run_one_running", "estate_id", unique=True,
+            sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'"),
         ),
     )
 

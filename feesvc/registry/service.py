@@ -319,11 +319,9 @@ async def ownerships(session: AsyncSession, unit_id: int) -> list[Ownership]:
 
 async def ownership_span(session: AsyncSession, unit_id: int, owner_id: int) -> tuple[date, date | None]:
     """The first and last day an owner owned a unit (None: still owns it)."""
-    rows = (
-        (await session.execute(select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)))
-        .scalars()
-        .all()
-    )
+    rows = (await session.execute(
+        select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)
+    )).scalars().all()
     if not rows:
         raise Forbidden("this unit is not yours")
     ends = [o.ends_on for o in rows]

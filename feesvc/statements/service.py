@@ -288,7 +288,9 @@ def _settled(members: list[StatementEntry], by_id: dict[int, StatementEntry]) ->
     return [
         Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
         for e in members
-        if e.settles_entry_id and (t := by_id.get(e.settles_entry_id)) is not None and t.kind in DEBIT_KINDS
+        if e.settles_entry_id
+        and (t := by_id.get(e.settles_entry_id)) is not None
+        and t.kind in DEBIT_KINDS
     ]
 
 

@@ -241,22 +241,11 @@ async def test_delivery_proofs_are_kept_and_checked(api: Api, sessions: async_se
 
 async def test_a_letter_that_cannot_be_written_is_reported_and_the_run_goes_on(api: Api) -> None:
     estate = await estate_in_arrears(api)
-    owner = await api.ok(
-        await api.post(
-            "/api/v1/owners",
-            {
-                "name": "Maximilian Alexander Montgomery-Smythe",
-                "email": "max@example.test",
-                "preferred_channel": "email",
-                "locale": "en",
-            },
-        )
-    )
-    await api.ok(
-        await api.post(
-            f"/api/v1/units/{estate.unit_ids[2]}/ownerships", {"owner_id": owner["id"], "starts_on": "2024-06-01"}
-        )
-    )
+    owner = await api.ok(await api.post("/api/v1/owners", {
+        "name": "Maximilian Alexander Montgomery-Smythe", "email": "max@example.test",
+        "preferred_channel": "email", "locale": "en"}))
+    await api.ok(await api.post(f"/api/v1/units/{estate.unit_ids[2]}/ownerships", {
+        "owner_id": owner["id"], "starts_on": "2024-06-01"}))
     summary = await run(api, estate.id)
     written = sum(summary["letters_by_kind"].values())
     assert written + len(summary["blocked"]) == 7
