@@ -342,7 +342,8 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
 def _find_hits(folded: str) -> list[_Hit]:
     by_family: dict[Family, list[_Span]] = {}
     for family, pattern in _TERMS:
-        by_family.setdefault(family, []).extend(_every_match(pattern, folded))
+        if pattern.search(folded) is not None:  # most sentences match no term: one search, no generator
+            by_family.setdefault(family, []).extend(_every_match(pattern, folded))
     # An adverse action counts when tied to paying, lasting until something is done, or aimed at the addressee.
     if _PAYMENT_RE.search(folded) or _UNTIL_RE.search(folded) or _TARGETED_RE.search(folded):
         for family, span in _consequence_hits(folded):
