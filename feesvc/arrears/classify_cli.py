@@ -50,35 +50,48 @@ def classify_command(ctx: click.Context, cases: BinaryIO, today: datetime | None
     as_of = None if today is None else today.date()
     first_line_of: dict[str, int] = {}
     failed = False
-    for number, result in _results(cases, as_of, jobs or os.cpu_count() or 1):
-        result = _unique(result, number, first_line_of)
-        failed = failed or "error" in result
-        click.echo(json.dumps(result, ensure_ascii=False))
+    for chunk in _results(cases, as_of, jobs or os.cpu_count() or 1):
+        out = []
+        for number, case_id, text in chunk:
+            if case_id is not None and case_id in first_line_of:  # the line was fine but its id is taken
+                used = first_line_of[case_id]
+                text = json.dumps(
+                    _error(case_id, number, f"id: {case_id!r} already used on line {used}"), ensure_ascii=False
+                )
+            elif case_id is not None:
+                first_line_of[case_id] = number
+            failed = failed or case_id is None
+            out.append(text)
+        if out:
+            click.echo("\n".join(out))
     if failed:
         ctx.exit(1)
 
 
 CHUNK_LINES = 1000  # a worker's share at a time; a file of one chunk is classified in this process
 
+# One output line: (line number, the case id when the line was classified else None, the JSON text).
+_Output = tuple[int, str | None, str]
 
-def _results(cases: BinaryIO, today: date | None, jobs: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, output object) in input order, before duplicate ids are checked."""
+
+def _results(cases: BinaryIO, today: date | None, jobs: int) -> Iterator[list[_Output]]:
+    """The output lines chunk by chunk, in input order, before duplicate ids are checked."""
     lines = enumerate(cases, start=1)
     first = list(islice(lines, CHUNK_LINES))
-    if jobs == 1 or len(first) < CHUNK_LINES:
-        yield from _classify_chunk(first, today)
-        yield from _classify_chunk(lines, today)
-        return
     chunks = _chunks(first, lines)
+    if jobs == 1 or len(first) < CHUNK_LINES:
+        for chunk in chunks:
+            yield _classify_chunk(chunk, today)
+        return
     # Spawned, not forked: a clean interpreter per worker, whatever the caller holds.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending: deque[Future[list[tuple[int, dict[str, Any]]]]] = deque()
+        pending: deque[Future[list[_Output]]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(_classify_chunk, chunk, today))
             if len(pending) >= 2 * jobs:  # bounded read-ahead: memory stays flat on a big file
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
 
 
 def _chunks(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
@@ -87,19 +100,13 @@ def _chunks(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -
         yield chunk
 
 
-def _classify_chunk(lines: Iterable[tuple[int, bytes]], today: date | None) -> list[tuple[int, dict[str, Any]]]:
-    return [(number, classify_line(raw, number, today)) for number, raw in lines]
-
-
-def _unique(result: dict[str, Any], number: int, first_line_of: dict[str, int]) -> dict[str, Any]:
-    """The output object, or an error when its id was already used on an earlier line."""
-    if "error" in result:
-        return result
-    case_id = result["id"]
-    if case_id in first_line_of:
-        return _error(case_id, number, f"id: {case_id!r} already used on line {first_line_of[case_id]}")
-    first_line_of[case_id] = number
-    return result
+def _classify_chunk(lines: Iterable[tuple[int, bytes]], today: date | None) -> list[_Output]:
+    """Each line classified and serialised where it is classified (a worker, on a big file)."""
+    out = []
+    for number, raw in lines:
+        result = classify_line(raw, number, today)
+        out.append((number, None if "error" in result else result["id"], json.dumps(result, ensure_ascii=False)))
+    return out
 
 
 def classify_line(raw: bytes, number: int, today: date | None) -> dict[str, Any]:
