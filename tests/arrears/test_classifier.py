@@ -777,6 +777,57 @@ def test_causes_in_the_owners_own_words(expected: str, locale: str, note: str) -
 
 
 OWN_WORDS_MORE = [
+    ("misunderstanding", "zh_CN", ["电话无人接听。", "业主回电问为什么空房子也要交物业费，说她家从来没住过。"]),
+    ("misunderstanding", "zh_CN", ["据业主讲，当初买房时置业顾问拍胸脯保证过物业费五年不涨，现在涨了他就不认。"]),
+    ("misunderstanding", "zh_CN", ["业主的意思是，物业费应该由住在里面的亲戚出，她只是挂个名。"]),
+    ("misunderstanding", "zh_CN", ["业主说自己是小区业委会成员，业委会成员按惯例免交物业费。"]),
+    ("misunderstanding", "zh_CN", ["业主称物业服务合同是开发商签的，跟他个人没关系。"]),
+    ("misunderstanding", "zh_CN", ["业主说他已经把房子卖了，只是还没过户，物业费应该买家交。"]),
+    ("misunderstanding", "zh_CN", ["业主认为自己是老年人，按规定老年人物业费可以减半。"]),
+    ("misunderstanding", "zh_CN", ["业主说他家阳台被物业施工弄坏了，要求先赔偿，赔偿款直接冲抵物业费。"]),
+    ("misunderstanding", "zh_CN", ["业主表示他只认开发商当时的收费标准，新标准他不接受。"]),
+    ("misunderstanding", "zh_CN", ["业主说地下室是赠送的，不应该算面积收物业费，多收的部分不交。"]),
+    ("misunderstanding", "zh_TW", ["業主說他是軍眷，依規定管理費可以減免。"]),
+    ("misunderstanding", "zh_TW", ["業主表示房子登記在公司名下，管理費應由公司會計處理，不關他的事。"]),
+    ("misunderstanding", "zh_TW", ["業主話管理費已經包埋喺月供入面，銀行會代扣。"]),
+    ("misunderstanding", "zh_TW", ["業主說車位是租的不是買的，車位的管理費應該房東繳。"]),
+    ("misunderstanding", "zh_TW", ["業主認為頂樓加蓋的部分不算坪數，管理費按權狀坪數收才對，多出的他不繳。"]),
+    ("misunderstanding", "en", ["Owner says as a pensioner he's entitled to a 50% reduction on the management fee."]),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the basement storage came free with the flat and shouldn't be counted in the billed area."],
+    ),
+    ("misunderstanding", "en", ["Owner believes the bank takes the management fee with his mortgage payment."]),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the flat belongs to his company and the company accountant should deal with the fees, not him."],
+    ),
+    ("misunderstanding", "en", ["Owner says committee members don't pay fees; he sits on the owners' committee."]),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the sale is agreed, so the buyer should pay from now on though the transfer isn't done."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner asked why he should pay for the garden when he has no garden access; says he'll deduct that part."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "No answer.",
+            "Owner emailed: the fee is unlawful because the management company's licence expired last year.",
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the contract allows a rise only every three years, so he pays the old amount."],
+    ),
     ("hardship", "zh_CN", ["业主说今年家里老人接连生病，钱全花在医院了，物业费能不能缓缓。"]),
     ("hardship", "zh_CN", ["业主说老公跑长途货车，最近没活，家里就靠她一点工资。"]),
     ("hardship", "zh_CN", ["业主哭着说丈夫上个月走了，孩子还小，实在顾不上。"]),
