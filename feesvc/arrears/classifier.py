@@ -145,6 +145,7 @@ QUOTED_FACTOR: Final = 1.25  # the owner's words, verbatim
 _GENERIC: Final[Mapping[str, bool]] = {rule.name: rule.generic for rule in NOTE_RULES}
 _CHINESE: Final = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN: Final = re.compile(r"[a-z]")
+COMPLAINT_BESIDE_OTHER_REASON: Final = 0.5
 RANKABLE_WEIGHT: Final = 1.0  # a hint ('refuses') cannot be what the owner ranks first
 STALE_AFTER: Final = timedelta(days=365)
 STALE_FACTOR: Final = 0.5
@@ -309,6 +310,16 @@ def _complaint_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
     return signals
 
 
+def _complaints_beside_the_notes(complaints: list[Signal], notes: Sequence[Signal]) -> list[Signal]:
+    """Complaints weigh half when the notes give another reason and never raise the service: the
+    owner's own words come first (FORMAT.md), and an old open ticket is not why they do not pay."""
+    service_in_notes = any(s.cause is Category.SERVICE_DISSATISFACTION and s.weight > 0 for s in notes)
+    other_reason = any(s.cause is not Category.SERVICE_DISSATISFACTION and s.weight >= 1.5 for s in notes)
+    if service_in_notes or not other_reason:
+        return complaints
+    return [_scaled(signal, COMPLAINT_BESIDE_OTHER_REASON) for signal in complaints]
+
+
 def _payment_signals(facts: CaseFacts, as_of: date) -> list[Signal]:
     if not facts.payment_history:
         return []
@@ -434,7 +445,9 @@ def classify(facts: CaseFacts, today: date | None = None) -> Classification:
     are ignored: the case is read as it stood on that day.
     """
     as_of = today or _latest_event(facts)
-    signals = _note_signals(facts, as_of) + _complaint_signals(facts, as_of) + _payment_signals(facts, as_of)
+    notes = _note_signals(facts, as_of)
+    signals = notes + _complaints_beside_the_notes(_complaint_signals(facts, as_of), notes)
+    signals += _payment_signals(facts, as_of)
     signals += _vacancy_signal(facts, signals)
     scores = _scores(signals)
     category, secondary = _decide(scores, signals)
