@@ -778,6 +778,133 @@ def test_causes_in_the_owners_own_words(expected: str, locale: str, note: str) -
 
 
 OWN_WORDS_MORE = [
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner on the phone: 'Nobody's lived there since Grandma died. You're charging an empty "
+            "flat, that's not right.'"
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says the advertising screens in the lifts make the estate plenty of money and his "
+            "share should come off his bill."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says he only signed the purchase contract, never a management agreement, so there "
+            "is nothing to enforce against him."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner claims the show-flat staff told her management fees were 'on the house' for the first two years."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says her lease makes the tenant responsible for all building charges, so she won't "
+            "pay and we should talk to the tenant."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the committee raised the fee behind everyone's back and she'll keep paying last year's amount."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says he got the keys in June but only moved in in October, so he'll pay from October."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the repair fund deduction at purchase was meant to pay for management as well."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says we still owe him for the window our contractor broke, and he's keeping the "
+            "fee until it's replaced or paid."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the heating company's bill includes 'building services', so the management fee is already paid."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says the developer still owns most of the units and should be footing the bill for "
+            "management, not him."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner read that property fees for homes under 90 m² were scrapped nationally and refuses to pay."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says his flat is a staff dormitory and the hospital he works for pays the building costs."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says he sold the flat in March; told the transfer hasn't been registered, he says "
+            "that's the buyer's problem."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner says the management contract ran out last year and nobody renewed it, so there is "
+            "no contract to charge under."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner thinks he only has to pay for the months he actually uses the flat, as he does with utilities."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the parking fee and the management fee are 'the same thing' and he already pays parking."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the old management company agreed he could skip fees while he was abroad."],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        [
+            "Owner argues the fee should be charged on the usable area, not the gross area, and won't "
+            "pay the difference."
+        ],
+    ),
+    (
+        "misunderstanding",
+        "en",
+        ["Owner says the lift doesn't reach his floor's landing so he shouldn't share its costs."],
+    ),
     ("misunderstanding", "zh_CN", ["电话无人接听。", "业主回电问为什么空房子也要交物业费，说她家从来没住过。"]),
     ("misunderstanding", "zh_CN", ["据业主讲，当初买房时置业顾问拍胸脯保证过物业费五年不涨，现在涨了他就不认。"]),
     ("misunderstanding", "zh_CN", ["业主的意思是，物业费应该由住在里面的亲戚出，她只是挂个名。"]),
