@@ -52,6 +52,7 @@ class ArrearsScore:
     total: int
     correct: int
     recall: dict[str, tuple[int, int]]  # label → (found, labelled)
+    confusion: dict[tuple[str, str], int]  # (label, answer) → cases, the wrong answers only
 
     @property
     def accuracy(self) -> float:
@@ -63,21 +64,28 @@ class ArrearsScore:
 
     def __str__(self) -> str:
         recalls = ", ".join(f"{label} {f}/{n}" for label, (f, n) in sorted(self.recall.items()))
-        return f"accuracy {self.correct}/{self.total} = {self.accuracy:.1%}; recall: {recalls}"
+        wrong = ", ".join(f"{label}→{answer} {n}" for (label, answer), n in sorted(self.confusion.items()))
+        accuracy = f"accuracy {self.correct}/{self.total} = {self.accuracy:.1%}"
+        return f"{accuracy}; recall: {recalls}; errors: {wrong or 'none'}"
 
 
 def score_arrears(cases: list[dict[str, Any]]) -> ArrearsScore:
     found: Counter[str] = Counter()
     labelled: Counter[str] = Counter()
+    confusion: Counter[tuple[str, str]] = Counter()
     for case in cases:
         expected = case["expected"]["category"]
         labelled[expected] += 1
-        if classify(case_facts_from_record(case)).category.value == expected:
+        answer = classify(case_facts_from_record(case)).category.value
+        if answer == expected:
             found[expected] += 1
+        else:
+            confusion[expected, answer] += 1
     return ArrearsScore(
         total=len(cases),
         correct=sum(found.values()),
         recall={label: (found[label], n) for label, n in labelled.items()},
+        confusion=dict(confusion),
     )
 
 
