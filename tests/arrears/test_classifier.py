@@ -778,6 +778,26 @@ def test_causes_in_the_owners_own_words(expected: str, locale: str, note: str) -
 
 
 OWN_WORDS_MORE = [
+    ("misunderstanding", "zh_CN", ["业主：“我又没住，交什么交？”"]),
+    ("misunderstanding", "zh_CN", ["业主说房子空的，收啥物业费。"]),
+    ("misunderstanding", "zh_CN", ["业主说合同都没签，凭啥交。"]),
+    ("misunderstanding", "zh_CN", ["业主问涨价谁同意了，不交。"]),
+    ("misunderstanding", "zh_CN", ["业主说那是租户的事。"]),
+    ("misunderstanding", "zh_CN", ["业主说一年回来一两次，住不了几天，凭什么交全年。"]),
+    ("misunderstanding", "zh_CN", ["业主说他家一楼，电梯跟他有啥关系。"]),
+    ("misunderstanding", "zh_CN", ["业主说停车费都被你们吞了，还好意思要物业费。"]),
+    ("misunderstanding", "zh_CN", ["业主问谁请你们来的。"]),
+    ("misunderstanding", "zh_TW", ["業主說房子沒人住幹嘛繳。"]),
+    ("misunderstanding", "zh_TW", ["業主說管理費應該建商出。"]),
+    ("misunderstanding", "zh_TW", ["業主說區權會沒通過，漲價不算。"]),
+    ("misunderstanding", "en", ["Owner: 'I never agreed to any increase.'"]),
+    ("misunderstanding", "en", ["Owner says that's the developer's job."]),
+    ("hardship", "zh_CN", ["业主说最近钱紧，过阵子再交。"]),
+    ("hardship", "zh_CN", ["业主说家里压力大，孩子上学开销大。"]),
+    ("hardship", "en", ["Owner says money's tight at the moment."]),
+    ("unknown", "zh_CN", ["业主说有空了就来交。"]),
+    ("unknown", "zh_CN", ["业主说抽空过来办。"]),
+    ("unknown", "zh_CN", ["业主说忙，改天再说。"]),
     (
         "misunderstanding",
         "en",
