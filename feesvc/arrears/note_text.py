@@ -71,6 +71,7 @@ _CLAUSE_END: Final = re.compile(r"[,:、;]")
 _QUOTE_SPANS: Final = re.compile(r"“[^”]*”?|「[^」]*」?|『[^』]*』?|\"[^\"]*\"|(?<!\w)'.+?'(?!\w)", re.ASCII)
 _CLAUSE_LEAD: Final = re.compile(r"[\s“”「」『』\"'(（]*")
 _STAFF_CUE: Final = _cue("staff")
+_STAFF_UNLESS_OWNER_CUE: Final = _cue("staff_unless_owner")
 _THIRD_PARTY_CUE: Final = _cue("third_party")
 _OWNER_CUE: Final = _cue("owner")
 _CONTRAST: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["contrast"], "contrast"), re.ASCII)
@@ -197,7 +198,7 @@ def _sentence(norm: str, start: int, end: int, quoted: tuple[tuple[int, int], ..
         head = lead.end() if lead else c_start
         inside_quote = any(q_start < head < q_end for q_start, q_end in quoted)
         if not inside_quote:  # inside a quote the speaker is whoever is being quoted
-            speaker = _speaker_cue(norm, head) or speaker
+            speaker = _speaker_cue(norm, head, speaker) or speaker
         # "不是A，是B": a clause opening with 是 after a denial is the real point.
         if seen_negation and norm.startswith("是", head):
             markers.append(head)
@@ -239,10 +240,11 @@ def _ranked_span(norm: str, clauses: list[Clause], start: int, end: int) -> tupl
     return (start, clause.end), index == 0
 
 
-def _speaker_cue(norm: str, pos: int) -> Speaker | None:
+def _speaker_cue(norm: str, pos: int, current: Speaker) -> Speaker | None:
     # Staff first: "向朱先生出示…" is staff speaking to the owner, not the owner.
     for cue, speaker in (
         (_STAFF_CUE, Speaker.STAFF),
+        (_STAFF_UNLESS_OWNER_CUE, None if current is Speaker.OWNER else Speaker.STAFF),
         (_THIRD_PARTY_CUE, Speaker.THIRD_PARTY),
         (_OWNER_CUE, Speaker.OWNER),
     ):
