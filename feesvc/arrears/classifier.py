@@ -138,7 +138,7 @@ class Classification:
 SPEAKER_WEIGHT: Final[Mapping[Speaker, float]] = {
     Speaker.OWNER: 1.0,
     Speaker.NARRATION: 0.9,
-    Speaker.THIRD_PARTY: 0.4,  # hearsay (a neighbour, the tenant): not the owner's own reason
+    Speaker.THIRD_PARTY: 0.3,  # hearsay (a neighbour, the tenant): not the owner's own reason
     Speaker.STAFF: 0.3,  # the staff's own explanation says little about the owner's reason
 }
 QUOTED_FACTOR: Final = 1.25  # the owner's words, verbatim

@@ -74,6 +74,7 @@ _STAFF_CUE: Final = _cue("staff")
 _STAFF_UNLESS_OWNER_CUE: Final = _cue("staff_unless_owner")
 _THIRD_PARTY_CUE: Final = _cue("third_party")
 _OWNER_CUE: Final = _cue("owner")
+_OWNER_SPEAKING_CUE: Final = _cue("owner_speaking")
 _CONTRAST: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["contrast"], "contrast"), re.ASCII)
 _ADDITION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["addition"], "addition"), re.ASCII)
 _QUESTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["question"], "question"), re.ASCII)
@@ -249,5 +250,7 @@ def _speaker_cue(norm: str, pos: int, current: Speaker) -> Speaker | None:
         (_OWNER_CUE, Speaker.OWNER),
     ):
         if cue.match(norm, pos):
+            if speaker is Speaker.OWNER and current is Speaker.THIRD_PARTY and not _OWNER_SPEAKING_CUE.match(norm, pos):
+                return None  # "邻居说，业主好像失业了": still the neighbour's report
             return speaker
     return None

@@ -1037,3 +1037,16 @@ OWN_WORDS_MORE = [
 def test_more_causes_in_the_owners_own_words(expected: str, locale: str, notes: list[str]) -> None:
     result = run(record(*(f"2025-03-02 {note}" for note in notes), locale=locale))
     assert result.category.value == expected, [(s.rule, s.weight) for s in result.signals]
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("2025-03-02 业主说，我们家一直没人住，凭什么交。", M),  # 我们 in the owner's reported speech
+        ("2025-03-02 业主说，租客应该交物业费。", M),  # the tenant as subject, not as speaker
+        ("2025-03-02 Owner says the fee is in the rent, we should ask the tenant.", M),
+        ("2025-03-02 邻居说，业主好像失业了。", U),  # a neighbour's report is hearsay
+    ],
+)
+def test_who_is_speaking_in_reported_speech(note: str, expected: Category) -> None:
+    assert run(record(note)).category is expected
