@@ -437,6 +437,26 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "閣下若仍未繳交管理費，本處將暫停閣下單位的熱水爐供氣。",
+    "欠費住戶之磁扣將於月底失效。",
+    "本處保留停止為閣下提供一切管理服務的權利。",
+    "如不繳清欠款，管理處將拒絕為閣下辦理車位續約。",
+    "未繳費住戶將不獲發放新年度的住戶證。",
+    "管理處會喺大廈入口張貼欠款通知，列明單位號碼。",
+    "欠費名單會在住戶大會上宣讀。",
+    "本會將欠費資料提供予銀行作信貸參考。",
+    "閣下之欠款將影響閣下日後申請房屋貸款。",
+    "我們已委託收數公司跟進閣下的欠款。",
+    "管理處職員將每日登門催收，直至清還。",
+    "閣下應該清楚不交錢的下場。",
+    "你再唔交，我哋就唔客氣。",
+    "請閣下好自為之。",
+    "如拖欠超過三個月，管委會將斷絕閣下單位之網絡及有線電視訊號。",
+    "欠費戶的車輛將被上鎖，直至繳清為止。",
+    "未繳費者，其訪客需於警衛室等候，不得上樓。",
+    "您的名字將出現在社區的欠費看板上。",
+    "管委會將於社區LINE群組公告欠費戶號。",
+    "本公司將通知閣下任職公司之人事部門。",
     "Units with arrears will be listed in the next residents' newsletter.",
     "The names of owners in arrears will be read out at the AGM.",
     "A summary of outstanding accounts, by flat, will be circulated to all owners.",
@@ -516,6 +536,7 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "出门前请锁好门窗，关好燃气阀门。",
     "The annual accounts will be presented at the AGM and published in the residents' newsletter.",
     "The new fee standard will be announced to all owners at the general meeting.",
     "Your statement will be sent to your registered address by post.",
