@@ -222,6 +222,8 @@ _FALLBACK = _LEXICON["consequence_of_not_paying"]
 _NOT_PAYING_RE = _compile(_cues(_FALLBACK["condition"], "consequence_of_not_paying.condition"))
 _ACTION_RE = _compile(_cues(_FALLBACK["action"], "consequence_of_not_paying.action"))
 _LAWFUL_ROUTE_RE = _compile(_cues(_FALLBACK["lawful"], "consequence_of_not_paying.lawful"))
+_JUDGMENT_RULE_RE = _compile(_cues(_NEUTRAL["judgment_rule"], "neutral.judgment_rule"))
+_SECURITY_RULE_RE = _compile(_cues(_NEUTRAL["security_rule"], "neutral.security_rule"))
 _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
@@ -389,12 +391,17 @@ def _is_exempt(folded: str, hit: _Hit, hits: Sequence[_Hit], markers: Sequence[t
 
 def _neutral_families(folded: str) -> frozenset[Family]:
     """Families whose words this sentence uses lawfully: a maintenance outage or a safety tip with no
-    payment tie, or the 公示 of the fee's accounts that points at no debtor (民法典 943)."""
+    payment tie, the 公示 of the fee's accounts that points at no debtor (民法典 943), a credit
+    sanction stated as what only a judgment brings, a security rule for outsiders."""
     neutral: set[Family] = set()
     if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded)) and not _PAYMENT_RE.search(folded):
         neutral |= {Family.UTILITY_CUTOFF, Family.ACCESS_BLOCKING}
     if _ACCOUNTS_RE.search(folded) and not _DEBTOR_INFO_RE.search(folded):
         neutral.add(Family.PUBLIC_SHAMING)
+    if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these
+        neutral.add(Family.CREDIT_SANCTION)
+    if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(folded):
+        neutral.add(Family.ACCESS_BLOCKING)
     return frozenset(neutral)
 
 

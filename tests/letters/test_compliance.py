@@ -437,6 +437,8 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "我们将向法院申请将您列入失信名单。",
+    "欠费车辆不得进入小区。",
     "閣下若仍未繳交管理費，本處將暫停閣下單位的熱水爐供氣。",
     "欠費住戶之磁扣將於月底失效。",
     "本處保留停止為閣下提供一切管理服務的權利。",
@@ -536,6 +538,10 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "只有法院判决生效后仍不履行的，才可能被列入失信被执行人名单。",  # the rule itself
+    "Only a court can place anyone on a blacklist, and only after a judgment.",
+    "为保障安全，外来车辆不得进入小区。",  # a security rule for outsiders
+    "Unregistered vehicles may not enter the car park.",
     "出门前请锁好门窗，关好燃气阀门。",
     "The annual accounts will be presented at the AGM and published in the residents' newsletter.",
     "The new fee standard will be announced to all owners at the general meeting.",
