@@ -6,8 +6,11 @@ the ``_heldout`` part is only ever scored here, in aggregate. ``../shared/cases/
 scored too when present (it lives outside the repository; skipped cleanly when absent).
 
 Targets: the classifier at least 90 % accurate with every class's recall at least 80 %; the
-compliance check blocks every forbidden sentence and at most 5 % of the lawful ones. The figures
-are printed (``pytest -s``) so a run shows where each set stands, never which held-out item failed.
+compliance check blocks every forbidden sentence and at most 5 % of the lawful ones. They are
+asserted on the development parts and on public.jsonl; on the held-out parts, where a figure fell
+short of its target, the test asserts the figure reached instead (HELDOUT_FLOORS, rounded down): a
+regression floor, not the target. The figures are printed (``pytest -s``) so a run shows where each
+set stands, never which held-out item failed.
 """
 
 from __future__ import annotations
@@ -33,10 +36,14 @@ LAWFUL_BLOCKED_LIMIT = 0.05
 # Where a held-out figure fell short of its target by the deadline, the test asserts the target on
 # the development part and this floor on the held-out part: the figure reached, rounded down, so a
 # change cannot make it worse unnoticed. None: the held-out part is held to the target itself.
+#
+# Reached on 2026-12-07 (branch classifier, the corpus as of its commit 8b97d9d and later batches):
+# arrears 100/112 = 89.3 % with misunderstanding recall 27/34 = 79.4 % (targets 90 % and 80 %);
+# compliance 69/83 forbidden blocked = 83.1 % (target: all), lawful blocked 2/66 = 3.0 % (target met).
 HELDOUT_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": None,
-    "arrears_min_recall": None,
-    "compliance_forbidden_blocked": None,
+    "arrears_accuracy": 0.89,
+    "arrears_min_recall": 0.79,
+    "compliance_forbidden_blocked": 0.83,
     "compliance_lawful_blocked": None,
 }
 
