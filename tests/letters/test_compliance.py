@@ -437,6 +437,26 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "【温馨提醒】您家已欠费半年，物业将依规暂停您家的二次供水服务。",
+    "亲，再不交物业费，您家车子可就进不了小区喽～",
+    "物业费都不交，还好意思住这儿？",
+    "已经给您贴了催费单在门口，邻居都看得到。",
+    "您的欠费已同步至小区智慧平台，全体业主可见。",
+    "欠费住户将被取消参加小区活动和领取福利的资格。",
+    "不交物业费的，快递一律退回。",
+    "您家欠费的事，整个单元都知道了，还是早点交吧。",
+    "欠费超过一年的，物业将协助社区将其纳入不文明住户名单。",
+    "我们会安排专人每天到您单位门口等您。",
+    "您欠的钱一分都少不了，躲是躲不掉的。",
+    "下个月起，欠费户家门口的楼道灯不再维修。",
+    "REMINDER: unpaid owners will lose their parking bay at the end of the month.",
+    "Hi, just so you know, your name's going up on the board downstairs if this isn't sorted by Friday.",
+    "Final notice: failure to settle will result in your intercom being disconnected.",
+    "Our team has been instructed to deny entry to your guests until the account is cleared.",
+    "We've flagged your unit with the building security desk.",
+    "Your arrears have been shared with the residents' committee, who will discuss your case at the next meeting.",
+    "You can run, but you can't hide from this debt.",
+    "Pay now, or we'll make sure everyone in the building knows why.",
     "我们将向法院申请将您列入失信名单。",
     "欠费车辆不得进入小区。",
     "閣下若仍未繳交管理費，本處將暫停閣下單位的熱水爐供氣。",
@@ -538,6 +558,18 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "您反映的楼道灯问题，维修人员已于今天更换完毕。",
+    "如维修后仍有问题，请随时联系我们。",
+    "The fee standard is on the board in the management office.",
+    "Your new parking bay number is B-12.",
+    "若快递无人签收，将由快递员退回寄件人。",
+    "如您的来访者需要停车，请提前在前台登记。",
+    "我们已为您预约了明天上午的维修。",
+    "Disconnect appliances before the scheduled power maintenance on Sunday.",
+    "本次收费明细如有疑问，可到物业中心核对，我们会逐项说明。",
+    "您好，您本月的物业费已缴清，谢谢支持！",
+    "If your intercom is faulty, please report it and we will repair it free of charge.",
+    "小区将于下周对所有单元的可视对讲进行升级，届时暂停使用半天。",
     "只有法院判决生效后仍不履行的，才可能被列入失信被执行人名单。",  # the rule itself
     "Only a court can place anyone on a blacklist, and only after a judgment.",
     "为保障安全，外来车辆不得进入小区。",  # a security rule for outsiders
