@@ -437,6 +437,21 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "希望您不要让我们难做。",
+    "我们也不想走到那一步。",
+    "之后会发生什么，我们可不敢保证。",
+    "您也不想让邻居们知道这件事吧？",
+    "为了您家人的安全着想，还是尽快缴清吧。",
+    "到时候闹得大家都不好看。",
+    "别逼我们采取别的办法。",
+    "We'd hate for your neighbours to find out.",
+    "We'd rather not escalate this in ways you won't like.",
+    "Things could get awkward for you at work.",
+    "Don't make us do something we'll both regret.",
+    "It's in your interest to pay before this gets out of hand.",
+    "We can't guarantee what happens after Friday.",
+    "For your family's sake, settle this now.",
+    "This is your last chance before we take matters into our own hands.",
     "【温馨提醒】您家已欠费半年，物业将依规暂停您家的二次供水服务。",
     "亲，再不交物业费，您家车子可就进不了小区喽～",
     "物业费都不交，还好意思住这儿？",
@@ -558,6 +573,7 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "为了您和家人的安全，请勿高空抛物。",
     "您反映的楼道灯问题，维修人员已于今天更换完毕。",
     "如维修后仍有问题，请随时联系我们。",
     "The fee standard is on the board in the management office.",
