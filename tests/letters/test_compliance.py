@@ -437,6 +437,30 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "你看着办吧。",
+    "你自己掂量掂量。",
+    "你好好想想后果。",
+    "别到时候后悔。",
+    "我们可不是好惹的。",
+    "你会知道厉害的。",
+    "不信你试试。",
+    "出了什么事可别怪我们。",
+    "小区里人多眼杂，你自己小心。",
+    "我们的人都认识你。",
+    "别给脸不要脸。",
+    "敬酒不吃吃罚酒。",
+    "识相点，最好乖乖交钱。",
+    "You know what happens to people who don't pay.",
+    "Think carefully about your next move.",
+    "We'd advise you not to test us.",
+    "Don't test our patience.",
+    "We have our methods.",
+    "We're watching.",
+    "Be smart about this and pay.",
+    "You don't want this to escalate.",
+    "People who ignore us usually regret it.",
+    "Consider this a warning.",
+    "We won't ask nicely again.",
     "希望您不要让我们难做。",
     "我们也不想走到那一步。",
     "之后会发生什么，我们可不敢保证。",
@@ -573,6 +597,7 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "Please do not ignore this letter; if you have already paid, thank you.",
     "为了您和家人的安全，请勿高空抛物。",
     "您反映的楼道灯问题，维修人员已于今天更换完毕。",
     "如维修后仍有问题，请随时联系我们。",
