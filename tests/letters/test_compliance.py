@@ -437,6 +437,12 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "我们将派人上门。",
+    "物业会安排几个人上门找您谈谈。",
+    "我们的催收员明天会上门催缴。",
+    "We'll send someone round to your flat.",
+    "A team will be sent to your home to discuss the debt.",
+    "Our staff will come to your door every day until it's paid.",
     "你看着办吧。",
     "你自己掂量掂量。",
     "你好好想想后果。",
@@ -597,6 +603,10 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "工作人员将于工作日白天上门送达缴费通知。",
+    "维修师傅明天上门检修燃气管道。",
+    "We will send someone round to read the meter on Monday.",
+    "Our engineer will come to your flat to fix the leak.",
     "Please do not ignore this letter; if you have already paid, thank you.",
     "为了您和家人的安全，请勿高空抛物。",
     "您反映的楼道灯问题，维修人员已于今天更换完毕。",
