@@ -778,6 +778,22 @@ def test_causes_in_the_owners_own_words(expected: str, locale: str, note: str) -
 
 
 OWN_WORDS_MORE = [
+    ("hardship", "zh_TW", ["業主說最近手頭比較緊，下個月一定補上。"]),
+    ("hardship", "zh_TW", ["業主說工作不穩，收入時有時無。"]),
+    ("hardship", "zh_TW", ["業主說家裡出了點狀況，需要一點時間。"]),
+    ("hardship", "zh_TW", ["業主說做生意被倒帳，錢都卡住了。"]),
+    ("hardship", "zh_TW", ["業主說客戶跳票，周轉出問題。"]),
+    ("hardship", "zh_TW", ["業主話佢份人工減咗一半，入息少咗好多。"]),
+    ("hardship", "zh_TW", ["業主話佢病咗成個月，冇開工。"]),
+    ("hardship", "en", ["Owner says things have been rough since the divorce and she's behind on everything."]),
+    ("hardship", "en", ["Owner says business has been slow all year."]),
+    ("hardship", "en", ["Owner says he's between contracts and waiting on a payout."]),
+    ("hardship", "en", ["Owner says she got hit with a big tax bill and needs a couple of months."]),
+    ("hardship", "en", ["Owner says he's been off work on medical leave since January."]),
+    ("hardship", "en", ["Owner is caring full-time for her disabled son and has little income."]),
+    ("hardship", "zh_CN", ["业主说今年工程款一直收不回来，手里没流动资金。"]),
+    ("hardship", "zh_CN", ["业主说疫情后店一直不景气，房租都交不上。"]),
+    ("hardship", "zh_CN", ["业主说孩子生病住院，家里的钱都花光了。"]),
     ("misunderstanding", "zh_TW", ["住戶說他一年到頭都在大陸，房子都空著，管理費要全額繳很不合理。"]),
     ("misunderstanding", "zh_TW", ["業主表示買的是一樓店面，電梯、中庭都用不到，只願意付一半。"]),
     ("misunderstanding", "zh_TW", ["業主說社區的停車位出租收入那麼多，應該拿去抵大家的管理費。"]),
