@@ -17,8 +17,13 @@ How a case is read (deterministic; every piece of evidence becomes a ``Signal`` 
 4. The payment pattern (paying later and later, partial payments, paid regularly then stopped)
    adds weak hardship evidence, and a recorded vacancy corroborates an owner's vacancy claim,
    but neither can decide a case on its own.
-5. The top cause wins, unless the owner denied it as the reason; a second cause the owner
-   clearly raised becomes ``secondary``. Confidence comes from the margin between the scores.
+5. Notes relate to each other: a later note that retracts a claim ("上次说的…是气话") or records
+   the owner accepting an explanation settles what came before; generic words of a belief ("凭什么
+   交", "insists") yield to a specific reason of another cause in the same note; complaints the
+   notes never raise weigh half beside another reason in the owner's words.
+6. The cause the owner ranks first ("失业是主要原因", "mainly") wins; else the top score, unless the
+   owner denied it as the reason; a second cause the owner clearly raised becomes ``secondary``.
+   Confidence comes from the margin between the scores.
 
 Amounts stay integer fen; the only floats here are rule weights, scores and the confidence.
 """
