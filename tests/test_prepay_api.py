@@ -158,6 +158,7 @@ async def test_paying_books_exactly_the_quote_and_billing_skips_it(api: Api) -> 
     payment = done["payment"]
     assert payment["amount_fen"] == quote["net_fen"] and payment["prepaid_credit_fen"] == 0
     assert payment["receipt_number"] == f"{TODAY.year}-000001"
+    assert payment["payer_name"] == "张*生"  # the cashier's view of a name (registry/masking.py)
     assert sum(a["amount_fen"] for a in payment["allocations"]) == quote["net_fen"]
     assert Counter(a["period"] for a in payment["allocations"]) == {month(k): 2 for k in range(6)}
     assert await api.count(AuditEvent, AuditEvent.action == "prepayment.record") == before + 1

@@ -419,7 +419,13 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date) -> PackData:
             )
         ).scalars()
     )
-    plans = [p for p in await unit_plans(session, unit.id, as_of) if business_date(p.created_at) <= as_of]
+    # A plan signed on paper is entered later, dated as signed: it counts from that date (its
+    # acknowledgement and freeze do), whenever the record was made.
+    plans = [
+        p
+        for p in await unit_plans(session, unit.id, as_of)
+        if business_date(p.created_at) <= as_of or (p.agreed_on is not None and p.agreed_on <= as_of)
+    ]
     plans.sort(key=lambda p: p.id)
 
     cases = []

@@ -15,18 +15,18 @@ from feesvc.latefees import service
 from feesvc.latefees.service import AccrualResult
 from feesvc.ledger.schemas import LedgerEntryOut, entry_out
 from feesvc.registry.service import get_estate
-from feesvc.schemas import Body, PositiveFen, RateText, Reason, exact
+from feesvc.schemas import Body, Id, Line, LongPathId, PathId, PositiveFen, RateText, Reason, exact
 
 
 class AccrualCreate(Body):
-    estate_id: int
+    estate_id: Id
     as_of: date | None = None
 
 
 class CourtRateCreate(Body):
     effective_from: date
     annual_rate: RateText
-    basis: Annotated[str, msgspec.Meta(min_length=2, max_length=200, examples=["1年期LPR 3.00% × 1.3"])]
+    basis: Annotated[Line, msgspec.Meta(min_length=2, max_length=200, examples=["1年期LPR 3.00% × 1.3"])]
 
 
 class CourtRateOut(msgspec.Struct):
@@ -57,7 +57,7 @@ class LateFeeController(Controller):
 
     @post("/estates/{estate_id:int}/court-rates", guards=[managers])
     async def add_court_rate(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: CourtRateCreate
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: CourtRateCreate
     ) -> CourtRateOut:
         """Record the annual rate a court would likely allow from a date (e.g. 1-year LPR × 1.3)."""
         rate = await service.add_court_rate(
@@ -67,12 +67,14 @@ class LateFeeController(Controller):
         return CourtRateOut(rate.id, estate_id, rate.effective_from, str(rate.annual_rate), rate.basis)
 
     @get("/estates/{estate_id:int}/court-rates", guards=[staff])
-    async def list_court_rates(self, db: AsyncSession, estate_id: int) -> list[tuple[date, str]]:
+    async def list_court_rates(self, db: AsyncSession, estate_id: PathId) -> list[tuple[date, str]]:
         await get_estate(db, estate_id)
         return [(day, str(rate)) for day, rate in await service.court_rates(db, estate_id)]
 
     @post("/late-fees/{entry_id:int}/waivers", guards=[managers])
-    async def waive(self, db: AsyncSession, principal: Principal, entry_id: int, data: WaiverCreate) -> LedgerEntryOut:
+    async def waive(
+        self, db: AsyncSession, principal: Principal, entry_id: LongPathId, data: WaiverCreate
+    ) -> LedgerEntryOut:
         """Waive a late fee fully (no amount) or in part, with a reason."""
         waiver = await service.waive_late_fee(db, principal, entry_id, data.amount_fen, data.reason, business_today())
         return entry_out(waiver, balance_after_fen=0)

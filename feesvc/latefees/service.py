@@ -36,7 +36,7 @@ from feesvc.latefees.models import CourtRate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_entries, stream_entry_rows
 from feesvc.memory import cyclic_gc_paused
-from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
+from feesvc.plans.standing import plan_standings
 from feesvc.registry.models import Estate, LateFeeCap
 from feesvc.registry.service import get_estate
 from feesvc.rules.late_fees import LateFee, LateFeePolicy, PrincipalChange, court_likely_fee, late_fee_for
@@ -299,28 +299,18 @@ async def _overdue_charges(
 
 
 async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[tuple[date, date]]]:
-    """Charge id → the days a kept installment plan froze its late fee."""
-    rows = await session.execute(
-        select(
-            col(PlanCharge.entry_id),
-            col(InstallmentPlan.agreed_on),
-            col(InstallmentPlan.ended_on),
-            col(InstallmentPlan.state),
-        )
-        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(
-            InstallmentPlan.estate_id == estate_id,
-            col(InstallmentPlan.agreed_on).is_not(None),
-        )
-    )
+    """Charge id → the days up to ``as_of`` a kept installment plan froze its late fee.
+
+    From the ledger as of ``as_of`` (``plan_standing``), not from the state a review stored: a plan
+    broken on day X freezes nothing from X even if no review has run, and a run as of a day before
+    a plan's agreement sees no freeze yet.
+    """
     frozen: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    for entry_id, agreed_on, ended_on, state in rows.all():
-        # A broken plan stops freezing on the day it broke; a kept or completed one froze throughout.
-        ended = state in (PlanState.broken, PlanState.cancelled) and ended_on is not None
-        end = ended_on - timedelta(days=1) if ended and ended_on else as_of
-        # A run as of a day before the agreement (yesterday's nightly run) sees no freeze yet.
-        if agreed_on is not None and agreed_on <= end:
-            frozen[entry_id].append((agreed_on, end))
+    for plan in await plan_standings(session, as_of, estate_id=estate_id):
+        days = plan.standing.kept_days
+        if days is not None:
+            for charge_id in plan.charge_ids:
+                frozen[charge_id].append(days)
     return frozen
 
 

@@ -3,8 +3,9 @@
 For one business day, per cashier and payment method: what was received (payments received that
 day), what was voided (payments voided that day, under the cashier and method that received them;
 a void of an earlier day's payment counts on the day of the void, when the money goes back, and is
-listed with the day it was received) and the net. A day's cash-up is reproducible: a later void changes the cash-up of the void's day, not
-the one already signed for the day the payment was received.
+listed with the day it was received) and the net. A day's cash-up is reproducible: a later void
+changes the cash-up of the void's day, not the one already signed for the day the payment was
+received.
 
 Each figure is checked against the ledger: a received payment against its own payment and
 prepaid-credit entries, a void against the reversals of those entries posted on the day. A

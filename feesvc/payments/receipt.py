@@ -28,6 +28,7 @@ from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Method, PaymentVoid
 from feesvc.payments.schemas import AllocationOut, PaymentOut
 from feesvc.payments.service import payment_out
+from feesvc.registry.masking import WHOLE_NAMES, Masking
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 from feesvc.rules.prepay import refund_terms
@@ -316,8 +317,9 @@ async def _places(session: AsyncSession, out: PaymentOut) -> tuple[Estate, Build
     return estate, building, unit
 
 
-async def receipt_context(session: AsyncSession, payment_id: int) -> dict[str, Any]:
-    """Everything ``letters/receipt.html`` prints for one payment, as plain data.
+async def receipt_context(session: AsyncSession, payment_id: int, masking: Masking = WHOLE_NAMES) -> dict[str, Any]:
+    """Everything ``letters/receipt.html`` prints for one payment, as plain data; the payer's name
+    as ``masking`` shows it (the route passes the caller's, see ``registry.masking``).
 
     Raises ``NotFound`` (through ``payment_out``) when the payment does not exist.
     """
@@ -326,7 +328,7 @@ async def receipt_context(session: AsyncSession, payment_id: int) -> dict[str, A
     locale = normalize_locale(estate.locale)
     script = script_of(locale)
     settled = await _settled_entries(session, payment_id)
-    payer = out.payer_name or await _owner_name(session, out.unit_id, out.received_on)
+    payer = masking.name(out.payer_name or await _owner_name(session, out.unit_id, out.received_on))
     return {
         "locale": locale,
         "t": _LABELS[script],
@@ -351,15 +353,15 @@ def receipt_filename(receipt_number: str) -> str:
     return f"receipt-{receipt_number}.pdf"
 
 
-async def receipt_file(session: AsyncSession, payment_id: int) -> tuple[str, bytes]:
+async def receipt_file(session: AsyncSession, payment_id: int, masking: Masking) -> tuple[str, bytes]:
     """The receipt as a download: ("receipt-2026-000123.pdf", PDF bytes)."""
-    context = await receipt_context(session, payment_id)
+    context = await receipt_context(session, payment_id, masking)
     # WeasyPrint is synchronous and CPU-bound: keep the event loop serving other requests meanwhile.
     pdf = await anyio.to_thread.run_sync(render_pdf, TEMPLATE, context)
     return receipt_filename(context["receipt_number"]), pdf
 
 
-async def receipt_pdf(session: AsyncSession, payment_id: int) -> bytes:
+async def receipt_pdf(session: AsyncSession, payment_id: int, masking: Masking = WHOLE_NAMES) -> bytes:
     """The receipt as PDF bytes (A5 landscape, one page for a usual payment)."""
-    _, pdf = await receipt_file(session, payment_id)
+    _, pdf = await receipt_file(session, payment_id, masking)
     return pdf

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
-from feesvc.registry.masking import mask_email, mask_id_number, mask_name, mask_phone
+from feesvc.registry.masking import Masking
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.registry.schemas import (
     BuildingCreate,
@@ -214,19 +214,6 @@ async def get_unit(session: AsyncSession, unit_id: int, field: str | None = None
     return row[0], row[1]
 
 
-async def list_units(session: AsyncSession, estate_id: int, offset: int, limit: int) -> list[tuple[Unit, Building]]:
-    await get_estate(session, estate_id)
-    query = (
-        select(Unit, Building)
-        .join(Building, col(Building.id) == Unit.building_id)
-        .where(Unit.estate_id == estate_id)
-        .order_by(Building.name, Unit.number)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
-
-
 async def can_read_unit(session: AsyncSession, principal: Principal, unit_id: int) -> None:
     """Staff read any unit; an owner only units they own or owned (their arrears stay theirs)."""
     if principal.is_staff:
@@ -254,14 +241,14 @@ async def create_owner(session: AsyncSession, actor: Principal, data: OwnerCreat
     return owner
 
 
-def owner_out(owner: Owner) -> OwnerOut:
+def owner_out(owner: Owner, masking: Masking) -> OwnerOut:
     assert owner.id is not None
     return OwnerOut(
         id=owner.id,
-        name=mask_name(owner.name),
-        phone=mask_phone(owner.phone),
-        id_number=mask_id_number(owner.id_number),
-        email=mask_email(owner.email),
+        name=masking.name(owner.name),
+        phone=masking.phone(owner.phone),
+        id_number=masking.id_number(owner.id_number),
+        email=masking.email(owner.email),
         preferred_channel=owner.preferred_channel,
         locale=owner.locale,
     )
