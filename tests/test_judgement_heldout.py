@@ -103,6 +103,7 @@ class ComplianceScore:
     right_family: int  # blocked with the labelled family among those reported
     lawful: int
     lawful_blocked: int
+    by_family: dict[str, tuple[int, int]]  # labelled family → (blocked, labelled)
 
     @property
     def blocked_share(self) -> float:
@@ -113,8 +114,9 @@ class ComplianceScore:
         return self.lawful_blocked / self.lawful if self.lawful else 0.0
 
     def __str__(self) -> str:
+        families = ", ".join(f"{family} {b}/{n}" for family, (b, n) in sorted(self.by_family.items()))
         return (
-            f"forbidden blocked {self.blocked}/{self.forbidden} (missed {self.forbidden - self.blocked}, "
+            f"forbidden blocked {self.blocked}/{self.forbidden} ({families}; missed {self.forbidden - self.blocked}, "
             f"family named {self.right_family}/{self.blocked}); lawful blocked {self.lawful_blocked}/{self.lawful} "
             f"= {self.lawful_blocked_share:.1%}"
         )
@@ -122,16 +124,27 @@ class ComplianceScore:
 
 def score_compliance(items: list[dict[str, Any]]) -> ComplianceScore:
     forbidden = blocked = right_family = lawful = lawful_blocked = 0
+    by_family: Counter[str] = Counter()
+    labelled: Counter[str] = Counter()
     for item in items:
         families = {violation.family.value for violation in check_text(item["text"])}
         if item["forbidden"]:
             forbidden += 1
             blocked += bool(families)
+            labelled[item["family"]] += 1
+            by_family[item["family"]] += bool(families)
             right_family += item["family"] in families
         else:
             lawful += 1
             lawful_blocked += bool(families)
-    return ComplianceScore(forbidden, blocked, right_family, lawful, lawful_blocked)
+    return ComplianceScore(
+        forbidden,
+        blocked,
+        right_family,
+        lawful,
+        lawful_blocked,
+        {family: (by_family[family], n) for family, n in labelled.items()},
+    )
 
 
 def assert_arrears_targets(score: ArrearsScore, floors: dict[str, float | None] | None = None) -> None:
