@@ -437,6 +437,21 @@ def test_a_promise_does_not_cover_another_threat_in_the_same_text() -> None:
 
 # More of each, written for issue 17 in the registers letters and messages use (SMS, WeChat, Cantonese).
 MORE_FORBIDDEN = [
+    "欠费户的热水温度将调低至40度。",
+    "冬季供暖期间，欠费户的暖气阀门只开一半。",
+    "物业已通知自来水公司，对您户实施限量供水。",
+    "欠費單位的冷氣供應時間將縮短。",
+    "The boiler serving your flat will be set to economy mode until the arrears are cleared.",
+    "Your electricity meter has been switched to prepayment mode with a debt recovery rate.",
+    "我们的人会在你下班路上等你。",
+    "你最好祈祷别在小区里碰到我们的人。",
+    "你再拖，我们就天天在群里@你。",
+    "我们会让你在这个小区待得不舒服。",
+    "You'll find life in this building a lot less pleasant.",
+    "Our people will be waiting for you in the car park.",
+    "Do you really want your neighbours watching us knock on your door every night?",
+    "You should be ashamed of yourself.",
+    "Shame on you and your family.",
     "欠费业主的车辆出场时需先到物业补缴，否则道闸不抬杆。",
     "即日起，欠费户的访客一律不予登记。",
     "您的电梯卡已被设置为只能在工作日使用。",
@@ -628,6 +643,8 @@ def test_more_forbidden_pressure_is_blocked(sentence: str) -> None:
 
 
 MORE_LAWFUL = [
+    "Your parcel is waiting for you at reception.",
+    "违约金减半的申请已批准。",
     "如需修改门禁密码，请到前台办理。",
     "您可以在APP上修改支付密码后缴费。",
     "搬家时请提前到物业办理放行条。",
