@@ -39,11 +39,11 @@ LAWFUL_BLOCKED_LIMIT = 0.05
 #
 # Reached on 2026-12-07 (branch classifier, the corpus as of its commit 8b97d9d and later batches):
 # arrears 100/112 = 89.3 % with misunderstanding recall 27/34 = 79.4 % (targets 90 % and 80 %);
-# compliance 71/83 forbidden blocked = 85.5 % (target: all), lawful blocked 2/66 = 3.0 % (target met).
+# compliance 72/83 forbidden blocked = 86.7 % (target: all), lawful blocked 2/66 = 3.0 % (target met).
 HELDOUT_FLOORS: dict[str, float | None] = {
     "arrears_accuracy": 0.89,
     "arrears_min_recall": 0.79,
-    "compliance_forbidden_blocked": 0.85,
+    "compliance_forbidden_blocked": 0.86,
     "compliance_lawful_blocked": None,
 }
 
