@@ -50,9 +50,23 @@ So write "依照法律规定，物业公司不得以停水、停电等方式催�
 power". A negation never reaches past a comma or a linking word: in "我们不会再等，届时停水" the 停水
 stands in a clause of its own and is flagged.
 
-Deliberately strict: any mention of a notice board or group chat is flagged (public_shaming), even
-"the fee standard is posted on the notice board" — say "可在物业服务中心查阅" instead. Whether a letter
-names an owner other than its addressee cannot be seen from text alone and is not checked here.
+Beyond the words (issue 17)
+---------------------------
+* *Structure.* A restriction near an object of a family (a utility, its meter card or valve; an entry,
+  card, lift, barrier, parcel, visitor or permit) is forbidden when the sentence ties it to paying, makes
+  it last until something is done, or aims it at the addressee's household ("IC卡水表将不予售水",
+  "your gas top-up requests cannot be processed until …"). Negation-like restrictions (不得, 不能)
+  restrict only what follows them in their clause.
+* *Neutral notices.* A maintenance, inspection, drill or weather outage, or a safety tip, with no
+  payment tie is lawful; so is the 公示 of the fee's accounts and standards naming no debtor (943).
+* *Any other consequence.* A sentence that makes anything but a lawful route (a reminder, the 催告,
+  late fees, help, mediation, suit, arbitration, payment order) follow from not paying is pressure
+  even in words no family lists; it is reported with the family whose objects it names, else coercion.
+
+A notice board or group chat is flagged (public_shaming) unless the sentence is the 公示 of accounts or
+standards naming no debtor. Whether a letter names an owner other than its addressee cannot be seen
+from text alone and is not checked here. The vocabulary lives in ``lexicon/compliance.toml``, each entry
+with the reason it is there.
 """
 
 from __future__ import annotations
@@ -60,13 +74,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from functools import lru_cache
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class Family(StrEnum):
@@ -110,32 +126,8 @@ class LetterCheckError(Exception):
 # found in the folded text point at the same characters in the letter's own text.
 # --------------------------------------------------------------------------------------------------
 
-# Pairs "traditional simplified" for the characters the patterns, markers and clause words use
-# (and a few common neighbours); not a general converter.
-_TRAD_SIMP_PAIRS = """
-斷断 電电 暫暂 門门 鎖锁 關关 閉闭 開开 啟启 終终 氣气 熱热 閘闸 總总 閥阀 錶表 製制 應应 給给 對对 為为 貴贵 戶户 該该
-繼继 續续 進进 證证 註注 銷销 凍冻 結结 廢废 權权 識识 別别 車车 輛辆 庫库 場场 讓让 許许 準准 絕绝 無无 區区 樓楼 棟栋
-單单 園园 機机 訪访 員员 屬属 親亲 來来 業业 費费 繳缴 執执 納纳 徵征 統统 係系 繫系 記记 錄录 紀纪 報报 檔档 點点 懲惩
-評评 級级 國国 飛飞 鐵铁 動动 響响 學学 讀读 書书 聯联 劃划 賣卖 賬账 帳账 銀银 產产 資资 財财 環环 貸贷 張张 貼贴 欄栏
-傳传 佈布 廣广 間间 轎轿 廂厢 發发 掛挂 號号 橫横 鄰邻 組组 臉脸 負负 擔担 責责 採采 強强 討讨 債债 鬧闹 數数 處处 決决
-顏颜 難难 領领 導导 潑泼 換换 嚴严 確确 規规 條条 辦办 據据 違违 務务 屆届 隨随 馬马 麼么 軟软 猶犹 縱纵 遲迟 請请 維维
-檢检 護护 衛卫 們们 會会 將将 說说 話话 這这 個个 與与 於于 從从 並并 則则 過过 時时 後后 還还 沒没 遠远 當当 邊边 壓压
-擾扰 騷骚 嚇吓 殺杀 罰罚 傷伤 緊紧 體体 頭头 謝谢 態态 漲涨 達达 樂乐 幫帮 擇择 聽听 覺觉 顧顾 題题 問问 願愿 選选 盡尽
-誤误 裡里 裏里 僅仅 隊队 際际 險险 雜杂 離离 雲云 須须 類类 顯显 風风 餘余 黃黄 齊齐 戲戏 夠够 設设 備备 協协 議议 認认
-訴诉 訟讼 審审 調调 義义 稱称 預预 優优 額额 償偿 補补 網网 絡络 訊讯 週周 寫写 裝装 驗验 燈灯 現现 實实 長长 兒儿 箇个
-著着 臺台 颱台 灣湾 啓启 紙纸 曬晒 聞闻 閱阅 嗎吗 鐘钟 錢钱 價价 買买 貨货 幣币 濟济 經经 營营 歷历 範范 圍围 醫医 療疗
-歲岁 麗丽 愛爱 質质 標标 繪绘 約约 紅红 綠绿 藍蓝 線线 細细 織织 練练 縣县 鎮镇 鄉乡 莊庄 廳厅 層层 牆墙 橋桥 樹树 極极
-構构 槍枪 歡欢 歸归 殘残 氫氢 況况 涼凉 減减 湯汤 溫温 滿满 濕湿 灑洒 災灾 煙烟 煩烦 燒烧 爭争 獨独 獲获 瑣琐 畫画 異异
-瘋疯 盤盘 瞭了 礎础 祕秘 禮礼 禍祸 種种 積积 稅税 穩稳 窮穷 竊窃 競竞 筆笔 築筑 簡简 簽签 糧粮 緒绪 締缔 綜综 緩缓 縮缩
-罷罢 羅罗 聲声 職职 肅肃 脅胁 腦脑 舊旧 艱艰 蘭兰 虧亏 蟲虫 術术 襲袭 視视 覽览 觸触 詞词 試试 詳详 誠诚 誰谁 課课 談谈
-論论 諸诸 謀谋 講讲 謊谎 譽誉 豐丰 貝贝 貧贫 貫贯 販贩 貪贪 賠赔 賴赖 贏赢 趕赶 趨趋 躍跃 輕轻 輸输 轉转 辭辞 農农 迴回
-逕迳 運运 遊游 遺遗 郵邮 鄭郑 醜丑 釋释 針针 鈔钞 錯错 鍵键 鏈链 閒闲 闆板 陣阵 陸陆 陳陈 階阶 隱隐 雙双 雞鸡 靜静 韓韩
-頁页 頂顶 項项 順顺 頓顿 頻频 顆颗 飯饭 飲饮 館馆 駛驶 駐驻 驅驱 驚惊 髒脏 鬥斗 魚鱼 鳥鸟 鹽盐 麥麦 龍龙 龜龟 佔占 併并
-侶侣 俠侠 倆俩 倉仓 偽伪 傑杰 傢家 僱雇 兇凶 剛刚 剝剥 勁劲 勞劳 勢势 勳勋 匯汇 厲厉 參参 叢丛 吳吴 啞哑 喪丧 嘗尝 團团
-圖图 塊块 塗涂 墊垫 壞坏 壯壮 夢梦 夥伙 奪夺 奮奋 婦妇 媽妈 孫孙 寧宁 寶宝 專专 尋寻 島岛 嶺岭 幹干 幾几 廠厂 彈弹 彎弯
-彙汇 徹彻 恆恒 惡恶 惱恼 惲恽 慘惨 慣惯 憂忧 憑凭 懷怀 懸悬 戰战 扠叉 拋抛 捨舍 掃扫 揚扬 損损 搖摇 搶抢 擁拥 擋挡 擬拟
-擴扩 攔拦 攜携 敗败 敵敌 斂敛 晉晋 暈晕 暢畅 曆历 曉晓 朧胧 東东 棄弃 榮荣 槓杠 樣样 檯台 櫃柜 氾泛 汙污 沖冲
-"""
+_LEXICON = tomllib.loads(resources.files("feesvc.letters.lexicon").joinpath("compliance.toml").read_text("utf-8"))
+_TRAD_SIMP_PAIRS: str = _LEXICON["fold"]["pairs"]
 
 _TRAD_TO_SIMP: dict[int, int] = {
     ord(pair[0]): ord(pair[1]) for pair in _TRAD_SIMP_PAIRS.split() if len(pair) == 2 and pair[0] != pair[1]
@@ -151,346 +143,6 @@ def fold(text: str) -> str:
     return text.translate(_FOLD_TABLE)
 
 
-# --------------------------------------------------------------------------------------------------
-# The patterns table. Written once in simplified Chinese (traditional is folded onto it; wording that
-# only Taiwan or Hong Kong uses is listed as such) and in English. %(NAME)s pieces are shared below.
-# --------------------------------------------------------------------------------------------------
-
-_PIECES: dict[str, str] = {
-    # A bounded gap that never crosses a comma: keeps a verb and its object in one clause.
-    "G4": r"[^,，:：]{0,4}?",
-    "G6": r"[^,，:：]{0,6}?",
-    "G8": r"[^,，:：]{0,8}?",
-    # English: up to N words in between.
-    "W3": r"(?:\s+[\w'-]+){0,3}?",
-    "W4": r"(?:\s+[\w'-]+){0,4}?",
-    "W5": r"(?:\s+[\w'-]+){0,5}?",
-    # Owner safety tips ("外出时请关闭燃气阀门", "please turn off the water") are not threats.
-    "NOT_A_TIP": r"(?<!请)(?<!请您)(?<!注意)(?<!随手)(?<!及时)(?<!记得)",
-    "NOT_A_TIP_EN": r"(?<!please\s)(?<!remember\sto\s)",
-    # Utilities in Chinese, as objects of a cut-off verb; fees, plumbers and repairs are not utilities.
-    "UTIL_ZH": (
-        r"水电(?!费|工|维修|表)|供水|供电|供暖|供气|供热|用水|用电|用气|水源|电源|电力(?!公司|局)|"
-        r"暖气(?!费|片)|燃气(?!费|公司)|天然气(?!费)|煤气(?!费)|热水(?!器)|自来水(?!费|公司)|"
-        r"水表|电表|气表|水阀|电闸|总闸|水闸"
-    ),
-    "CUT_ZH": r"停止|暂停|中断|切断|截断|断开|断掉|掐断|关闭|关掉|关停|终止|停掉|拆除|拆掉|拉掉|限制|停用|锁闭|锁住",
-    "UTIL_EN": (
-        r"(?:water|power(?!\s+of\b)|electricity|electric(?:al)?\s+(?:supply|service|power)|heating|"
-        r"heat(?!\s*wave)|hot\s+water|gas|utilit(?:y|ies))(?![\w-])"
-        r"(?!\s+(?:leak|leaks|leakage|pipes?|heaters?|bills?|fees?|charges?|meter\s+readings?|tanks?|"
-        r"stations?|company|companies|bureau|outage\s+notice))"
-    ),
-    "CUT_EN": (
-        r"(?:cut(?:s|ting)?(?:\s+off)?|shut(?:s|ting)?\s+(?:off|down)|turn(?:s|ed|ing)?\s+off|"
-        r"switch(?:es|ed|ing)?\s+off|disconnect(?:s|ed|ing)?|suspend(?:s|ed|ing)?|stop(?:s|ped|ping)?|"
-        r"interrupt(?:s|ed|ing)?|restrict(?:s|ed|ing)?|terminat(?:e|es|ed|ing)|withh[oe]ld(?:s|ing)?|"
-        r"discontinu(?:e|es|ed|ing)|ration(?:s|ed|ing)?)"
-    ),
-    "CUT_EN_PASSIVE": (
-        r"(?:cut(?:\s+off)?|shut\s+(?:off|down)|turned\s+off|switched\s+off|disconnected|suspended|"
-        r"stopped|interrupted|restricted|terminated|withheld|discontinued|rationed)"
-    ),
-    # Entry, door cards, lifts and parking.
-    "ACCESS_OBJ_ZH": (
-        r"门禁(?:卡|系统|权限)?|门卡|磁扣|感应扣|感应卡|出入证|通行证|电梯卡?|升降机|梯控|车位|停车位|泊车位|"
-        r"停车卡|停车证|车卡|月卡|车牌识别|进出权限|通行权限|出入权限|人脸识别|刷脸|道闸"
-    ),
-    "ACCESS_ACT_ZH": (
-        r"停用|注销|冻结|禁用|锁定|消磁|关闭|取消|限制|暂停|停止|屏蔽|拉黑|收回|作废|删除|"
-        r"不予(?:办理|发放|激活|开通|续期)|拒绝(?:办理|发放|激活|开通)"
-    ),
-    "ACCESS_ACT_ZH_AFTER": (
-        r"停用|注销|冻结|禁用|锁定|失效|消磁|关闭|取消|限制|暂停(?:使用|服务|运行)?|停止(?:使用|运行|服务)|"
-        r"停运|作废|收回|锁住|锁闭|删除"
-    ),
-    # Who or what is kept out: verbs of refusing, including the owner-directed 禁止/不准/不得.
-    "KEEP_OUT_ZH": (
-        r"禁止|严禁|不准|不许|不让|不得|不予|拒绝|阻止|阻拦|阻挡|拦截|拦住|限制|将无法|会无法|就无法|"
-        r"将不能|会不能|将不得|无权再"
-    ),
-    "GO_ZH": (
-        r"进入|进出|出入|入内|通行|进门|回家|放行|入场|出场|停车|停放|泊车|驶入|驶出|乘坐电梯|使用电梯|"
-        r"搭乘电梯|乘梯|坐电梯|使用门禁|刷卡|使用(?:车位|停车位)|进(?:小区|大门|门|楼|单元|家|来|出|入)|"
-        r"进(?=$|[。!?,，])"
-    ),
-    "ACCESS_OBJ_EN": (
-        r"(?:access\s+cards?|key\s*cards?|key\s+fobs?|access\s+fobs?|fobs?|door\s+(?:access|cards?|codes?)|"
-        r"gate\s+(?:access|cards?|pass(?:es)?)|entry\s+(?:cards?|pass(?:es)?|permits?)|"
-        r"access\s+(?:rights?|permissions?|codes?)|resident\s+(?:cards?|pass(?:es)?)|elevators?|lifts?|"
-        r"parking(?!\s+fees?)(?:\s+(?:spaces?|spots?|bays?|permits?|cards?|pass(?:es)?|access|rights?|"
-        r"privileges?|lots?))?|car\s*park\s+(?:access|permits?|pass(?:es)?)|garage\s+access)"
-    ),
-    "ACCESS_ACT_EN": (
-        r"(?:deactivat(?:e|es|ed|ing)|disabl(?:e|es|ed|ing)|cancel(?:s|led|ed|ling|ing)?|revok(?:e|es|ed|ing)|"
-        r"suspend(?:s|ed|ing)?|block(?:s|ed|ing)?|freez(?:e|es|ing)|froze(?:n)?|lock(?:s|ed|ing)?|"
-        r"invalidat(?:e|es|ed|ing)|restrict(?:s|ed|ing)?|cut(?:s|ting)?\s+off|switch(?:es|ed|ing)?\s+off|"
-        r"shut(?:s|ting)?\s+(?:down|off)|stop(?:s|ped|ping)?|terminat(?:e|es|ed|ing)|"
-        r"withdr(?:aw|aws|awn|ew|awing)|clamp(?:s|ed|ing)?|tow(?:s|ed|ing)?|confiscat(?:e|es|ed|ing))"
-    ),
-    "KEEP_OUT_EN": (
-        r"(?:not\s+(?:be\s+)?(?:allowed|permitted|able)\s+to|(?:will|shall)\s+(?:not|never)\s+be\s+"
-        r"(?:allowed|permitted|able)\s+to|won't\s+be\s+(?:allowed|permitted|able)\s+to|"
-        r"never\s+be\s+(?:allowed|permitted|able)\s+to|cannot|can't|can\s+not|may\s+not|must\s+not|"
-        r"unable\s+to|(?:banned|barred|prohibited|forbidden|blocked|prevented|stopped|denied|refused)\s+"
-        r"(?:from|to)|(?:ban|bar|block|prevent|stop|deny|refuse|restrict)(?:s|ed|red|ing|ping|ning)?\s+"
-        r"(?:you|your\s+(?:family|car|vehicle|guests?|visitors?)|owners?|residents?|them)\s+(?:from\s+)?)"
-    ),
-    "PLACE_EN": (
-        r"(?:\s+(?:the|your|this|our|any))?\s+(?:estate|building|compound|community|complex|premises|gates?|"
-        r"garage|car\s*park|parking|lobby|home|flat|apartment|unit|property|lifts?|elevators?)"
-    ),
-}
-
-# Each row: (family, pattern). Chinese rows match the folded text; every row is case-insensitive.
-_TERM_TABLE: tuple[tuple[Family, str], ...] = (
-    # ---- utility_cutoff: 民法典 944(3) -----------------------------------------------------------
-    (
-        Family.UTILITY_CUTOFF,
-        r"停水|停电(?!梯)|断水|断电(?!梯)|停暖|断暖|停气|断气|停热|停燃气|限电|限水|拉闸|拉电闸|停供",
-    ),
-    (Family.UTILITY_CUTOFF, r"截水|截电|截断水电"),  # 香港: 截水截電
-    (
-        Family.UTILITY_CUTOFF,  # 不予供暖, 停止对您家供水, 不再为您供电
-        r"(?:不予|不再|不会再|不能再|将不再?|将不会|拒绝|停止|暂停|中断|终止|取消)"
-        r"(?:再|继续|为|给|向|对|您|你|的|家|贵户|该户|府上|进行)*"
-        r"(?:供水|供电|供暖|供气|供热|送水|送电|送暖|通水|通电)(?!费)",
-    ),
-    (
-        Family.UTILITY_CUTOFF,  # 不再为您提供暖气
-        r"(?:不予|不再|不会再|不能再|将不再?|将不会|拒绝|停止|暂停|中断|终止|取消)"
-        r"(?:再|继续|为|给|向|对|您|你|的|家|贵户|该户|府上)*提供"
-        r"(?:水电|暖气|热水|燃气|天然气|煤气|自来水|供暖|供热)(?!费)",
-    ),
-    (
-        Family.UTILITY_CUTOFF,  # 暂停水电供应
-        r"(?:不予|不再|停止|暂停|中断|终止|取消)(?:对|您|你|的|家|贵户|该户)*"
-        r"(?:水电|暖气|热水|燃气|天然气|煤气|自来水|电力)的?(?:供应|供给)",
-    ),
-    (Family.UTILITY_CUTOFF, r"%(NOT_A_TIP)s(?:%(CUT_ZH)s)%(G6)s(?:%(UTIL_ZH)s)"),  # 切断您家的水电
-    (Family.UTILITY_CUTOFF, r"(?:%(UTIL_ZH)s|水和电|水、电|水或电)%(G6)s(?:%(CUT_ZH)s|停供|断掉)"),  # 水电将被切断
-    (Family.UTILITY_CUTOFF, r"[水电](?:将|会|就|也|都)?(?:被|遭)?(?:切断|掐断|断掉|截断|停掉)"),  # 您家的水将被切断
-    (Family.UTILITY_CUTOFF, r"%(NOT_A_TIP_EN)s\b%(CUT_EN)s\b%(W4)s\s+%(UTIL_EN)s"),  # cut off your water
-    (Family.UTILITY_CUTOFF, r"\b%(UTIL_EN)s%(W5)s\s+%(CUT_EN_PASSIVE)s\b"),  # water ... will be cut off
-    (
-        Family.UTILITY_CUTOFF,  # we will no longer supply heating
-        r"\b(?:no\s+longer|not|n't|never)\s+(?:be\s+)?(?:supply|supplies|supplied|supplying|provide|provides|"
-        r"provided|providing|deliver\w*|restore\w*)%(W3)s\s+%(UTIL_EN)s",
-    ),
-    (Family.UTILITY_CUTOFF, r"\b(?:will|shall)\s+(?:not|no\s+longer)\s+(?:have|get|receive)%(W3)s\s+%(UTIL_EN)s"),
-    (
-        Family.UTILITY_CUTOFF,  # heating will not be provided
-        r"\b%(UTIL_EN)s%(W3)s\s+(?:will|shall)\s+(?:not|no\s+longer)\s+be\s+"
-        r"(?:supplied|provided|available|restored|delivered)\b",
-    ),
-    (Family.UTILITY_CUTOFF, r"\b(?:left|be|stay|go)\s+without\s+(?:any\s+)?%(UTIL_EN)s"),
-    # ---- access_blocking: entry, door cards, elevators, parking ------------------------------------
-    (Family.ACCESS_BLOCKING, r"锁梯|停梯|封梯|锁电梯|停电梯|关停电梯|封门|堵门|锁车|封车位|堵车位|贴封条|停卡|锁卡"),
-    (Family.ACCESS_BLOCKING, r"%(NOT_A_TIP)s(?:%(ACCESS_ACT_ZH)s)%(G6)s(?:%(ACCESS_OBJ_ZH)s)"),  # 停用门禁卡
-    (
-        Family.ACCESS_BLOCKING,  # 电梯将被锁定, 門禁卡將被註銷
-        r"(?:%(ACCESS_OBJ_ZH)s)(?:将|会|就|也|都)?(?:被|予以|遭)?%(G4)s(?:%(ACCESS_ACT_ZH_AFTER)s)",
-    ),
-    (Family.ACCESS_BLOCKING, r"(?:%(KEEP_OUT_ZH)s)%(G8)s(?:%(GO_ZH)s)"),  # 禁止进入, 不让进小区, 禁止停车
-    (
-        Family.ACCESS_BLOCKING,  # 车辆不予放行
-        r"车辆?%(G6)s(?:不予|禁止|不得|不准|不许|不能|无法|不让)"
-        r"(?:放行|进出|进入|出入|通行|入场|出场|停放|驶入|驶出)",
-    ),
-    (Family.ACCESS_BLOCKING, r"%(NOT_A_TIP_EN)s\b%(ACCESS_ACT_EN)s\b%(W4)s\s+%(ACCESS_OBJ_EN)s\b"),
-    (
-        Family.ACCESS_BLOCKING,  # the elevator will be locked, your car will be towed
-        r"\b(?:%(ACCESS_OBJ_EN)s|cars?|vehicles?)\b%(W4)s\s+(?:be|been|being|is|are|was|were|get|gets|got)\s+"
-        r"(?:[\w'-]+\s+)?%(ACCESS_ACT_EN)s\b",
-    ),
-    (
-        Family.ACCESS_BLOCKING,  # you may not use the lift; not allowed to enter the estate
-        r"\b%(KEEP_OUT_EN)s\s*(?:(?:the|your|this|our|again|any\s+longer|further)\s+)?"
-        r"(?:park(?:ing)?\b|(?:enter(?:ing)?|access(?:ing)?)%(PLACE_EN)s|"
-        r"(?:us(?:e|ing)|tak(?:e|ing)|rid(?:e|ing))\s+(?:the\s+)?(?:elevators?|lifts?|car\s*park|garage|gates?)|"
-        r"com(?:e|ing)\s+(?:in|home|into)|driv(?:e|ing)\s+in(?:to)?|get(?:ting)?\s+in(?:to)?\b)",
-    ),
-    (
-        Family.ACCESS_BLOCKING,
-        r"\b(?:denied|refused|barred|banned)\s+(?:from\s+)?(?:entry|access|admission|parking|entering)\b",
-    ),
-    (
-        Family.ACCESS_BLOCKING,  # parking by owners in arrears is prohibited
-        r"\b(?:parking|entry|access)\s+(?:by|for)\s+(?:you|your\s+[\w'-]+|owners?|residents?|households?|units?)\b"
-        r"%(W4)s\s+(?:is|are|will\s+be)\s+(?:prohibited|forbidden|banned|denied|not\s+allowed|not\s+permitted|"
-        r"suspended|restricted)\b",
-    ),
-    # ---- credit_sanction: only a court judgment brings these ---------------------------------------
-    (Family.CREDIT_SANCTION, r"失信(?:被执行人)?(?:名单)?|黑名单|拉黑|联合惩戒|列入%(G6)s(?:失信|黑|不良|欠费)"),
-    (
-        Family.CREDIT_SANCTION,
-        r"征信(?:系统|记录|纪录|报告|中心|黑名单|机构)?|(?:纳入|上|录入|报送|上报|提交)%(G4)s征信",
-    ),
-    (Family.CREDIT_SANCTION, r"(?:个人)?信用(?:记录|纪录|档案|污点|黑名单|惩戒|评级|等级|分|报告|资料)"),
-    (Family.CREDIT_SANCTION, r"影响%(G4)s(?:信用|征信|信誉)|不良(?:信用)?(?:记录|纪录)"),
-    (
-        Family.CREDIT_SANCTION,
-        r"限制高消费|限高令|被限高|限消令?|限制消费|限制(?:出行|乘坐|出境|出国|乘机|坐飞机|坐高铁)",
-    ),
-    (Family.CREDIT_SANCTION, r"(?:禁止|不得|不能|无法|不准)(?:乘坐|搭乘|坐)?(?:飞机|高铁|动车|火车)"),
-    (
-        Family.CREDIT_SANCTION,  # 影响子女入学
-        r"影响%(G6)s(?:子女|孩子|小孩)%(G6)s(?:入学|上学|就学|读书|升学|考公|考编|就业|工作|前途)",
-    ),
-    (
-        Family.CREDIT_SANCTION,  # pre-judgment enforcement threats
-        r"(?:冻结|查封|扣押|划扣|扣划|拍卖|强制划转)%(G6)s(?:账户|银行卡|存款|房产|房屋|工资|财产|车辆|资产)",
-    ),
-    (Family.CREDIT_SANCTION, r"联征(?:中心)?|拒绝往来户|环联|信贷(?:资料|评级|记录|纪录)"),  # 臺灣 聯徵, 香港 環聯
-    (Family.CREDIT_SANCTION, r"\bblack\s*-?\s*list(?:s|ed|ing)?\b|\bbad\s+credit\b|\bsocial\s+credit\b"),
-    (
-        Family.CREDIT_SANCTION,
-        r"\bcredit\s+(?:records?|reports?|reporting|history|histories|ratings?|scores?|files?|bureaus?|"
-        r"reference\s+agenc(?:y|ies)|agenc(?:y|ies)|blacklist|system|standing|profile)\b",
-    ),
-    (
-        Family.CREDIT_SANCTION,
-        r"\b(?:defaulters?|debtors?)\s+(?:list|register|registry)\b|"
-        r"\b(?:dishonest|discredited)\s+(?:judgment\s+)?(?:debtors?|persons?|people|list)\b",
-    ),
-    (
-        Family.CREDIT_SANCTION,
-        r"\b(?:travel|flight|exit)\s+bans?\b|\bno[-\s]fly\s+list\b|"
-        r"\b(?:consumption|spending)\s+(?:bans?|restrictions?|limits?|curbs?)\b|"
-        r"\brestrict(?:s|ed|ing|ions?\s+on)?\s+(?:your\s+)?(?:high[-\s])?(?:consumption|spending|travel)\b",
-    ),
-    (
-        Family.CREDIT_SANCTION,
-        r"\bban(?:ned)?\s+(?:you\s+)?from\s+(?:travel\w*|flying|(?:taking|boarding)\s+"
-        r"(?:flights|planes|trains|high[-\s]speed\s+trains))\b",
-    ),
-    (
-        Family.CREDIT_SANCTION,
-        r"\b(?:freez(?:e|es|ing)|froze(?:n)?|seiz(?:e|es|ed|ing)|auction(?:s|ed|ing)?)%(W3)s\s+"
-        r"(?:bank\s+)?(?:accounts?|assets|salary|wages|deposits|property|home|flat|apartment|car)\b",
-    ),
-    (
-        Family.CREDIT_SANCTION,
-        r"\baffect\w*\s+(?:your\s+)?(?:child|children|kids?)(?:'s)?\s+"
-        r"(?:school\w*|education|university|jobs?|future)\b",
-    ),
-    # ---- public_shaming: notice boards, group chats, naming owners ----------------------------------
-    (Family.PUBLIC_SHAMING, r"张贴|贴出|贴在|曝光|横幅|大字报|通报批评|点名"),
-    (
-        Family.PUBLIC_SHAMING,
-        r"公示(?:欠费|名单|姓名|您|业主|住户|房号|催缴)|欠费(?:业主|住户|户|人员)?(?:名单|公示|公告|榜|通报|曝光|一览)",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"(?:公告|宣传|公示|告示|布告|公布|信息|通知)栏|(?:告示|通告|公告|信息)板",
-    ),  # 臺灣 公佈欄, 香港 告示板
-    (
-        Family.PUBLIC_SHAMING,  # owners' group chats; 臺灣 LINE 群組
-        r"(?:业主|小区|楼栋|住户|社区|邻里|单元|楼道|物业)(?:微信)?群|微信群|群聊|群组|群里|群内|群公告|"
-        r"朋友圈|line\s*群|脸书",
-    ),
-    (Family.PUBLIC_SHAMING, r"电梯(?:间|轿厢|口|内|里|厅)?(?:公告|张贴|公示|公布|通报|广告|屏)"),
-    (Family.PUBLIC_SHAMING, r"公开(?:姓名|名单|欠费|您的|你的|业主|身份)"),
-    (
-        Family.PUBLIC_SHAMING,
-        r"(?:公布|公开|发布|挂出|通报|发到|发在|晒出|晒)%(G8)s"
-        r"(?:姓名|名字|名单|欠费|房号|门牌|单元号|楼号|个人信息|照片)",
-    ),
-    (Family.PUBLIC_SHAMING, r"(?:姓名|名字|名单|房号|门牌|照片)%(G6)s(?:公布|公开|公示|贴出|挂出|通报|发到|发布|挂在)"),
-    (Family.PUBLIC_SHAMING, r"(?:大门口|小区门口|单元门|楼道|大堂)%(G4)s(?:贴|挂|公示|公布)"),
-    (Family.PUBLIC_SHAMING, r"(?:喇叭|广播)%(G6)s(?:欠费|姓名|名单|喊)"),
-    (
-        Family.PUBLIC_SHAMING,  # naming other owners who owe
-        r"(?:其他|别的|隔壁|邻居|楼上|楼下|对门|同楼|同单元)%(G8)s(?:欠费|欠缴|拖欠|未缴|没交|没缴)|"
-        r"欠费(?:业主|住户|户)?(?:如下|包括)",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"\bnotice\s*-?\s*boards?\b|\bbulletin\s+boards?\b|"
-        r"\b(?:lobby|lift|elevator|community)\s+(?:notices?|boards?|screens?|displays?)\b",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"\b(?:we\s*chat|whats\s*app|line|telegram|facebook|owners?'?|residents?'?|community|"
-        r"neighbou?rhood|building|estate)\s+(?:group|chat)s?\b|\bgroup\s*chats?\b|\bchat\s+groups?\b",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"\bpost(?:s|ed|ing)?\b%(W5)s\s+(?:on|in|at|to|by)\s+(?:the\s+|a\s+|every\s+)?"
-        r"(?:notice|bulletin|lobby|lift|elevator|entrance|gate|doors?|walls?|group|chat|we\s*chat|board|"
-        r"estate|building|community|public)",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"\b(?:publish|display|announc|circulat|shar|broadcast|expos|disclos|releas)\w*\b%(W4)s\s+"
-        r"(?:names?|arrears|debts?|unit\s+numbers?|flat\s+numbers?|personal\s+information|photos?)\b",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"\b(?:names?|unit\s+numbers?|flat\s+numbers?)\b%(W5)s\s+(?:be|been|being|is|are|was|were)\s+"
-        r"(?:posted|published|displayed|made\s+public|announced|shared|circulated|listed|exposed)\b",
-    ),
-    (
-        Family.PUBLIC_SHAMING,
-        r"\bname\s+and\s+shame\w*|\bpublicly\s+(?:name|shame|list|announce|disclose|expose)\w*|\bshame\s+you\b|"
-        r"\b(?:list|names)\s+of\s+(?:defaulters|owners\s+in\s+arrears|debtors|non-?payers|households\s+in\s+arrears)\b|"
-        r"\b(?:defaulters?|debtors?)'?\s+(?:list|board|wall)\b",
-    ),
-    (
-        Family.PUBLIC_SHAMING,  # naming other owners who owe
-        r"\bother\s+(?:owners?|residents?|neighbou?rs?|households?)\b(?:\s+[\w'-]+){0,6}?\s+"
-        r"(?:owe|owes|owing|unpaid|in\s+arrears|not\s+paid|in\s+debt)\b|"
-        r"\b(?:your|the)\s+neighbou?rs?\b%(W4)s\s+(?:owe|owes|owing|in\s+arrears|has\s+not\s+paid|"
-        r"have\s+not\s+paid|hasn't\s+paid|haven't\s+paid)\b",
-    ),
-    # ---- coercion: violent or threatening language -------------------------------------------------
-    (
-        Family.COERCION,
-        r"后果自负|后果自行承担|自行承担%(G4)s后果|(?:一切|所有)后果%(G4)s(?:承担|负责|自负)",
-    ),
-    (Family.COERCION, r"(?:采取|实施|动用)%(G6)s强制(?:措施|手段|行动)|强制(?:措施|手段|收缴|催收|收费)"),
-    (
-        Family.COERCION,  # 香港: 追數, 收數
-        r"上门(?:讨债|催债|追债|要债|要账|追数|收数|堵|蹲守|闹)|讨债|追债|催债公司|要账公司|追数|收数佬",
-    ),
-    (Family.COERCION, r"暴力(?:催收|讨债|收费|手段)|(?:找|派|叫|请)%(G4)s(?:社会人员|兄弟|道上|催收公司|讨债公司)"),
-    (
-        Family.COERCION,
-        r"别怪%(G4)s不客气|对(?:您|你)不客气|不再客气|走着瞧|给(?:您|你)?(?:点|些)?颜色看|有(?:您|你)好看|"
-        r"让(?:您|你)(?:后悔|好看|难堪|吃不了兜着走)|吃不了兜着走|后悔莫及|(?:您|你)(?:会|将)后悔",
-    ),
-    (
-        Family.COERCION,
-        r"(?:到|去)(?:您|你)?的?(?:工作)?(?:单位|公司|老家|学校)%(G6)s(?:找|催|闹|通知|要)|"
-        r"(?:通知|联系|告知|告诉)%(G4)s(?:您|你)?的?(?:工作单位|单位|领导|亲友|亲属|亲戚|家人|同事|老板)",
-    ),
-    (Family.COERCION, r"砸(?:门|锁|玻璃|车)|泼油漆|堵锁眼|破门|撬锁|换锁"),
-    (
-        Family.COERCION,
-        r"\byou(?:'ll|\s+will)\s+regret\b|\bregret\s+it\b|\bmake\s+you\s+regret\b|\bat\s+your\s+own\s+risk\b|"
-        r"\b(?:bear|face|suffer|accept)\s+(?:all\s+)?(?:the\s+)?consequences\b|\bor\s+else\b",
-    ),
-    (
-        Family.COERCION,
-        r"\b(?:forcible|coercive|compulsory|drastic|tough|harsh|severe|forceful)\s+"
-        r"(?:measures|actions?|steps|means)\b|\b(?:use|using)\s+(?:of\s+)?force\b|\bby\s+force\b",
-    ),
-    (
-        Family.COERCION,
-        r"\bdebt\s+collect(?:ors?|ion\s+agenc(?:y|ies))\b|"
-        r"\b(?:show|turn)\s+up\s+at\s+(?:your\s+)?(?:home|house|door|doorstep|workplace|office|work)\b|"
-        r"\bcome\s+to\s+your\s+(?:workplace|office|employer|work)\b|"
-        r"\b(?:contact|call|inform|tell|notify)\s+your\s+(?:employer|boss|workplace|family|relatives|colleagues)\b",
-    ),
-    (
-        Family.COERCION,
-        r"\bwatch\s+your\s+back\b|\byou(?:'ve|\s+have)\s+been\s+warned\b|\bthreat(?:en)?(?:s|ed|ing)?\b|"
-        r"\bharass\w*\b|\bintimidat\w*\b|\b(?:change|break)\s+(?:the\s+|your\s+)?locks?\b|"
-        r"\bbreak\s+(?:down\s+)?(?:your\s+)?door\b",
-    ),
-)
-
-
 class _Role(Enum):
     """Where a marker stands relative to the term, and whether it needs a reference to the law."""
 
@@ -500,67 +152,46 @@ class _Role(Enum):
     AFTER_IF_LAW = "after_if_law"  # 停水被法律禁止, is prohibited by law
 
 
-# Threat idioms after a negation (不会手软, "will not hesitate to") and the owner's own failure to pay
-# (不缴费, "do not pay") are not lawful statements about the company.
-_NOT_LAWFUL_AFTER_ZH = (
-    r"(?!不|再?(?:手软|犹豫|客气|等|姑息|纵容|容忍|放过|留情|心慈手软|迟疑|坐视|袖手旁观)|"
-    r"按时|及时|缴|交|付|支付|结清|还|配合|理会|回复|联系)"
-)
-_NOT_LAWFUL_AFTER_EN = (
-    r"(?!\s+(?:hesitate|wait|tolerate|accept|delay|think\s+twice|stand\s+by|put\s+up|let\s+this|"
-    r"allow\s+this|pay|settle|clear|respond|reply|contact|call|act|comply|cooperate|make\s+(?:a\s+)?payment))"
-)
+def _entries(kind: str, key: str = "pattern") -> list[dict[str, Any]]:
+    """The ``[[kind]]`` entries of the data file; every entry must say why it is there."""
+    entries: list[dict[str, Any]] = _LEXICON[kind]
+    for entry in entries:
+        if not entry.get(key) or not str(entry.get("why", "")).strip():
+            raise ValueError(f"lexicon/compliance.toml [[{kind}]]: each entry needs a pattern and a why: {entry!r}")
+    return entries
 
-_MARKER_TABLE: tuple[tuple[_Role, str], ...] = (
-    (
-        _Role.BEFORE,
-        r"(?:不得|不会|不能|不可以?|不应当?|不该|不准|不许|不允许|不被允许|无权|没有权利|决不|绝不|绝对不|从不|"
-        r"从来不|从未|从没|永远不|永不|违法|非法)" + _NOT_LAWFUL_AFTER_ZH,
-    ),
-    # "法律规定…不": the law says the company does not …
-    (_Role.BEFORE, r"(?:法律|法规|民法典|条例|规定)%(G8)s(?:规定|明确)%(G8)s不" + _NOT_LAWFUL_AFTER_ZH),
-    (
-        _Role.BEFORE,
-        r"\b(?:will\s+not|won't|shall\s+not|shan't|will\s+never|never|may\s+not|must\s+not|cannot|can\s*not|"
-        r"can't|do\s+not|don't|does\s+not|doesn't|are\s+not\s+going\s+to|not\s+(?:be\s+)?(?:allowed|permitted|"
-        r"entitled|authori[sz]ed|legal|lawful)|no\s+right|illegal|unlawful|against\s+the\s+law|"
-        r"under\s+no\s+circumstances|nor|neither)\b" + _NOT_LAWFUL_AFTER_EN,
-    ),
-    (_Role.BEFORE_IF_LAW, r"禁止|严禁|杜绝"),
-    (
-        _Role.BEFORE_IF_LAW,
-        r"\b(?:forbid(?:s|den|ding)?|forbade|prohibit(?:s|ed|ing|ions?\s+on)?|ban(?:s|ned|ning)?|"
-        r"bar(?:s|red|ring)?|outlaw(?:s|ed)?)\b",
-    ),
-    (_Role.AFTER, r"违法|非法|不合法|违反(?:法律|法规|规定|民法典|条例)"),
-    (
-        _Role.AFTER,
-        r"\b(?:is|are|would\s+be|was|were)\s+(?:illegal|unlawful|not\s+legal|not\s+lawful)\b|"
-        r"\bagainst\s+the\s+law\b|\bviolat(?:e|es|ing)\s+the\s+(?:law|civil\s+code|regulations?)\b|"
-        r"\bbreaks?\s+the\s+law\b",
-    ),
-    (_Role.AFTER_IF_LAW, r"被%(G4)s禁止|不被允许|是不允许|不允许|禁止的"),
-    (
-        _Role.AFTER_IF_LAW,
-        r"\b(?:is|are)\s+(?:strictly\s+)?(?:prohibited|forbidden|banned|not\s+allowed|not\s+permitted)\b",
-    ),
-)
 
+_PIECES: dict[str, str] = _LEXICON["pieces"]
+_TERM_TABLE: tuple[tuple[Family, str], ...] = tuple((Family(e["family"]), e["pattern"]) for e in _entries("term"))
+_MARKER_TABLE: tuple[tuple[_Role, str], ...] = tuple((_Role(e["role"]), e["pattern"]) for e in _entries("marker"))
 # A reference to the law or to the company, which a prohibition word needs to read as a legal statement.
-_LAW_OR_COMPANY = (
-    r"法律|法规|规定|民法典|条例|办法|依法|司法|违法|物业服务企业|物业服务人|物业企业|物业公司|物业管理|"
-    r"本公司|我司|我们|管理处|管委会|物业|"
-    r"\b(?:law|laws|legal|legally|lawful|regulations?|rules|civil\s+code|statutes?|statutory|courts?|"
-    r"we|us|our|the\s+company|property\s+(?:management|managers?|compan(?:y|ies)|service\s+providers?)|"
-    r"management\s+compan(?:y|ies))\b"
-)
-
+_LAW_OR_COMPANY: str = _LEXICON["scope"]["law_or_company"]
 # Where a clause ends: a marker in one clause never governs a term in the next.
-_CLAUSE_BREAK = (
-    r"[,，:：]|但是|但|否则|然而|可是|不过|如果|假如|倘若|若是|要是|一旦|届时|到时|然后|随后|并将|并且|而且|"
-    r"同时|立即|马上|立刻|随即|那么|就|再不|还不|"
-    r"\b(?:but|however|otherwise|unless|until|if|then|so\s+that|or\s+else|else|whereas|instead|we)\b"
-)
+_CLAUSE_BREAK: str = _LEXICON["scope"]["clause_break"]
+
+
+def _cues(entries: list[list[str]], where: str) -> str:
+    """A ``[pattern, why]`` list as one pattern; every entry must say why it is there."""
+    for entry in entries:
+        if len(entry) != 2 or not entry[0] or not entry[1].strip():
+            raise ValueError(f"lexicon/compliance.toml {where}: each entry is [pattern, why], got {entry!r}")
+    return "|".join(f"(?:{pattern})" for pattern, _ in entries)
+
+
+@dataclass(frozen=True)
+class _Consequence:
+    """An adverse action of one family: a restriction near one of the family's objects."""
+
+    family: Family
+    objects: re.Pattern[str]
+    restrictions: re.Pattern[str]
+    prohibitions: re.Pattern[str] | None  # restrict only an object after them, in their clause
+
+
+_STRUCTURE = _LEXICON["structure"]
+_NEUTRAL = _LEXICON["neutral"]
+_MAX_DISTANCE: int = _STRUCTURE["max_distance"]
+
 
 _MAX_GAP_TOKENS = 12  # words or characters between a marker and the term it governs
 
@@ -574,6 +205,28 @@ _TERMS: tuple[tuple[Family, re.Pattern[str]], ...] = tuple((family, _compile(p))
 _MARKERS: tuple[tuple[_Role, re.Pattern[str]], ...] = tuple((role, _compile(p)) for role, p in _MARKER_TABLE)
 _LAW_OR_COMPANY_RE = _compile(_LAW_OR_COMPANY)
 _CLAUSE_BREAK_RE = _compile(_CLAUSE_BREAK)
+_PAYMENT_RE = _compile(_cues(_STRUCTURE["payment"], "structure.payment"))
+_UNTIL_RE = _compile(_cues(_STRUCTURE["until"], "structure.until"))
+_TARGETED_RE = _compile(_cues(_STRUCTURE["targeted"], "structure.targeted"))
+_CONSEQUENCES: tuple[_Consequence, ...] = tuple(
+    _Consequence(
+        Family(e["family"]),
+        _compile("|".join(e["objects"])),
+        _compile("|".join(e["restrictions"])),
+        _compile("|".join(e["prohibitions"])) if e.get("prohibitions") else None,
+    )
+    for e in _entries("consequence", key="objects")
+)
+_MAINTENANCE_RE = _compile(_cues(_NEUTRAL["maintenance"], "neutral.maintenance"))
+_FALLBACK = _LEXICON["consequence_of_not_paying"]
+_NOT_PAYING_RE = _compile(_cues(_FALLBACK["condition"], "consequence_of_not_paying.condition"))
+_ACTION_RE = _compile(_cues(_FALLBACK["action"], "consequence_of_not_paying.action"))
+_LAWFUL_ROUTE_RE = _compile(_cues(_FALLBACK["lawful"], "consequence_of_not_paying.lawful"))
+_JUDGMENT_RULE_RE = _compile(_cues(_NEUTRAL["judgment_rule"], "neutral.judgment_rule"))
+_SECURITY_RULE_RE = _compile(_cues(_NEUTRAL["security_rule"], "neutral.security_rule"))
+_SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
+_ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
+_DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
 # --------------------------------------------------------------------------------------------------
@@ -661,10 +314,42 @@ def _family_hits(folded: str, family: Family, spans: Sequence[_Span]) -> list[_H
     return [_Hit(family, span) for span in merged]
 
 
+def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
+    """Each restriction with the object it acts on, as one span of that object's family.
+
+    The object is the nearest one of any family, preferring one in the same clause: in
+    "停水停电，并停用您的门禁卡" 停用 acts on the door card, not on the power before the comma.
+    """
+    objects = [(c.family, span) for c in _CONSEQUENCES for span in _every_match(c.objects, folded)]
+    breaks = [_Span(m.start(), m.end()) for m in _CLAUSE_BREAK_RE.finditer(folded)]
+    for consequence in _CONSEQUENCES:
+        found = [(r, False) for r in _every_match(consequence.restrictions, folded)]
+        if consequence.prohibitions is not None:
+            found += [(r, True) for r in _every_match(consequence.prohibitions, folded)]
+        for restriction, forward_only in found:
+            near = []
+            for family, obj in objects:
+                if obj.overlaps(restriction) or (forward_only and obj.start < restriction.end):
+                    continue
+                gap = _Span(min(obj.end, restriction.end), max(obj.start, restriction.start))
+                same_clause = _same_clause(gap, breaks)
+                if gap.end - gap.start <= _MAX_DISTANCE and (same_clause or not forward_only):
+                    near.append((not same_clause, gap.end - gap.start, family, obj))
+            if near:
+                _, _, family, obj = min(near, key=lambda item: (item[0], item[1]))
+                if family is consequence.family:
+                    yield family, _Span(min(obj.start, restriction.start), max(obj.end, restriction.end))
+
+
 def _find_hits(folded: str) -> list[_Hit]:
     by_family: dict[Family, list[_Span]] = {}
     for family, pattern in _TERMS:
-        by_family.setdefault(family, []).extend(_every_match(pattern, folded))
+        if pattern.search(folded) is not None:  # most sentences match no term: one search, no generator
+            by_family.setdefault(family, []).extend(_every_match(pattern, folded))
+    # An adverse action counts when tied to paying, lasting until something is done, or aimed at the addressee.
+    if _PAYMENT_RE.search(folded) or _UNTIL_RE.search(folded) or _TARGETED_RE.search(folded):
+        for family, span in _consequence_hits(folded):
+            by_family.setdefault(family, []).append(span)
     hits = [hit for family, spans in by_family.items() for hit in _family_hits(folded, family, spans)]
     return sorted(hits, key=lambda hit: (hit.span.start, hit.span.end))
 
@@ -704,6 +389,22 @@ def _is_exempt(folded: str, hit: _Hit, hits: Sequence[_Hit], markers: Sequence[t
     return False
 
 
+def _neutral_families(folded: str) -> frozenset[Family]:
+    """Families whose words this sentence uses lawfully: a maintenance outage or a safety tip with no
+    payment tie, the 公示 of the fee's accounts that points at no debtor (民法典 943), a credit
+    sanction stated as what only a judgment brings, a security rule for outsiders."""
+    neutral: set[Family] = set()
+    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded)) and not _PAYMENT_RE.search(folded):
+        neutral |= {Family.UTILITY_CUTOFF, Family.ACCESS_BLOCKING}
+    if _ACCOUNTS_RE.search(folded) and not _DEBTOR_INFO_RE.search(folded):
+        neutral.add(Family.PUBLIC_SHAMING)
+    if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these
+        neutral.add(Family.CREDIT_SANCTION)
+    if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(folded):
+        neutral.add(Family.ACCESS_BLOCKING)
+    return frozenset(neutral)
+
+
 # The letters of a run repeat their templates' prose: 19,850 letters have 812,225 sentences, of
 # which 24 % distinct. The check is pure, so it runs once per distinct sentence (75 % hits; the run's
 # CPU a third lower). A tuple, so no caller can change a result another caller is given.
@@ -711,16 +412,37 @@ def _is_exempt(folded: str, hit: _Hit, hits: Sequence[_Hit], markers: Sequence[t
 def check_sentence(sentence: str) -> tuple[Violation, ...]:
     """The violations in one sentence."""
     folded = fold(sentence)
-    hits = _find_hits(folded)
-    if not hits:
-        return ()
+    hits = [hit for hit in _find_hits(folded) if hit.family not in _neutral_families(folded)]
     # A marker that is part of a forbidden term ("禁止停车", "may not use the lift") exempts nothing.
     markers = [(role, span) for role, span in _markers_in(folded) if not any(span.overlaps(hit.span) for hit in hits)]
-    return tuple(
+    found = tuple(
         Violation(hit.family, sentence, sentence[hit.span.start : hit.span.end])
         for hit in hits
         if not _is_exempt(folded, hit, hits, markers)
     )
+    if found or hits:  # a term judged lawful (a promise, the rule) is not judged again below
+        return found
+    other = _other_consequence(folded, markers)
+    return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
+
+
+def _other_consequence(folded: str, markers: Sequence[tuple[_Role, _Span]]) -> tuple[Family, _Span] | None:
+    """Something other than a lawful route made to follow from not paying (the last rule of the
+    module docstring), as (family, the words from the condition to the sentence's end)."""
+    condition = _NOT_PAYING_RE.search(folded)
+    if condition is None:
+        return None
+    action = _ACTION_RE.search(folded, condition.end())
+    if action is None:
+        return None
+    rest = folded[action.start() :]
+    if _LAWFUL_ROUTE_RE.search(rest):
+        return None  # a reminder, the late fee, help, mediation, a suit, arbitration, a payment order
+    if any(role is _Role.BEFORE and span.start >= action.start() for role, span in markers):
+        return None  # a promise not to ("即使未缴费，我们也不会…")
+    span = _Span(condition.start(), len(folded.rstrip("。.!！?？;；")))
+    family = next((c.family for c in _CONSEQUENCES if c.objects.search(rest)), Family.COERCION)
+    return family, span
 
 
 def check_text(text: str) -> list[Violation]:

@@ -184,6 +184,17 @@ async def test_public_revenue_belief_cites_article_282(api: Api) -> None:
     assert "民法典 282" in action(result, "explanation_letter")["text"]
 
 
+async def test_a_belief_in_the_owners_own_words_gets_its_explanation_and_the_normal_course(api: Api) -> None:
+    # Issue 17: "the fee is bundled into another payment" was not in the old keyword lists.
+    estate, _, result = await case_with_notes(api, "业主坚持说物业费已经包含在每月的车位管理费里了，我们这是重复收费。")
+    latest = result["latest"]
+    assert latest["category"] == "misunderstanding" and latest["approach"]["belief"] == "other_funds"
+    assert codes(result) == ["clarify_facts", "explanation_letter", "normal_course"]
+    assert "民法典 281" in action(result, "explanation_letter")["text"]
+    assert await cause(api, estate.unit_ids[0]) == "misunderstanding"
+    assert await pause(api, estate.unit_ids[0]) is None  # explain, then the normal reminder course
+
+
 async def test_negation_not_money_but_service_is_dissatisfaction(api: Api) -> None:
     estate, case, result = await case_with_notes(
         api, "上门催缴，业主原话：“不是没钱，是服务太差，电梯坏了一个月没人修。”"

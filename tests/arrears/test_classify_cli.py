@@ -132,3 +132,21 @@ def test_public_file_end_to_end() -> None:
     assert len(out) == len(expected) > 0
     correct = sum(o["category"] == e["category"] for o, e in zip(out, expected, strict=True))
     assert correct / len(out) >= 0.9
+
+
+def test_a_large_file_on_worker_processes_gives_the_same_lines_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feesvc.arrears import classify_cli
+
+    records = [HARDSHIP, SERVICE, MISUNDERSTANDING] * 4
+    lines = [line({**record, "id": f"c{i}"}) for i, record in enumerate(records)]
+    lines[5] = "{not json"
+    lines[9] = line({**SERVICE, "id": "c2"})  # an id already used on line 3
+    stdin = "\n".join(lines) + "\n"
+    serial, serial_out = invoke("--jobs", "1", "-", stdin=stdin)
+    monkeypatch.setattr(classify_cli, "CHUNK_LINES", 4)  # three chunks on two workers
+    pooled, pooled_out = invoke("--jobs", "2", "-", stdin=stdin)
+    assert pooled.exit_code == serial.exit_code == 1
+    assert pooled_out == serial_out and len(pooled_out) == len(lines)
+    assert [out.get("id") for out in pooled_out][:5] == ["c0", "c1", "c2", "c3", "c4"]
+    assert pooled_out[5]["line"] == 6 and "not valid JSON" in pooled_out[5]["error"]
+    assert pooled_out[9]["error"] == "id: 'c2' already used on line 3"
