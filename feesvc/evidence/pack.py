@@ -73,7 +73,7 @@ from feesvc.errors import Conflict, InvalidInput
 from feesvc.evidence import manifest as mf
 from feesvc.evidence.limitation import Interruption, LimitationStatus, PeriodLimitation, limitation_status
 from feesvc.formatting import area_text, money, period_label, rate_text
-from feesvc.latefees.service import court_rates, frozen_intervals, policy_for
+from feesvc.latefees.unit import UnitFeeTerms, unit_fee_terms
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import entries_as_of
@@ -87,7 +87,7 @@ from feesvc.plans.schemas import PlanOut
 from feesvc.plans.service import unit_plans
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import get_unit
-from feesvc.rules.late_fees import LateFee, PrincipalChange, court_likely_fee, explain, late_fee_for
+from feesvc.rules.late_fees import LateFee, court_likely_fee, explain, late_fee_for
 from feesvc.service_records.models import ACTIVITY_LABELS, ActivityKind, Complaint, ComplaintStep, ServiceActivity
 from feesvc.service_records.service import business_date, open_on, steps_of
 from feesvc.standards.models import FeeStandard
@@ -299,8 +299,7 @@ class PackData:
     owners: dict[int, Owner]
     entries: list[LedgerEntry]
     standards: dict[int, FeeStandard]
-    court_rates: list[tuple[date, Decimal]]
-    frozen: dict[int, list[tuple[date, date]]]
+    fee_terms: UnitFeeTerms  # the late-fee terms, rates and plan freezes, as the accrual run reads them
     letters: list[Letter]
     deliveries: dict[int, list[DeliveryRecord]]
     events: list[LimitationEvent]
@@ -485,8 +484,7 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date) -> PackData:
         owners=owners,
         entries=entries,
         standards=standards,
-        court_rates=await court_rates(session, estate.id),
-        frozen=await frozen_intervals(session, estate.id, as_of),
+        fee_terms=await unit_fee_terms(session, estate, as_of),
         letters=letters,
         deliveries=dict(deliveries),
         events=events,
@@ -609,28 +607,26 @@ def analyse(data: PackData) -> ClaimSummary:
         assert charge.id is not None and charge.due_date is not None
         period = _period_of(charge)
         standard = data.standards.get(charge.fee_standard_id or 0)
-        rate = (
-            standard.late_fee_daily_rate
-            if standard is not None and standard.late_fee_daily_rate is not None
-            else data.estate.late_fee_daily_rate
+        facts = data.fee_terms.charge(
+            charge.id,
+            charge.amount_fen,
+            charge.due_date,
+            charge.fee_standard_id,
+            ((s.effective_date, s.amount_fen) for s in settling[charge.id]),
         )
-        changes: list[PrincipalChange] = []
-        unpaid = charge.amount_fen
-        per_day: dict[date, int] = defaultdict(int)
-        for s in settling[charge.id]:
-            per_day[s.effective_date] += s.amount_fen
-        for day in sorted(per_day):
-            unpaid += per_day[day]
-            changes.append(PrincipalChange(on=day, unpaid_fen=max(unpaid, 0)))
-        freezes = data.frozen.get(charge.id, [])
-        contract = late_fee_for(
-            charge.amount_fen, charge.due_date, changes, as_of, policy_for(data.estate, rate), freezes
-        )
+        contract = late_fee_for(facts.principal_fen, facts.due_date, facts.changes, as_of, facts.policy, facts.frozen)
+        court_rates = data.fee_terms.court_rates
         court = (
             court_likely_fee(
-                charge.amount_fen, charge.due_date, changes, as_of, data.estate.grace_days, data.court_rates, freezes
+                facts.principal_fen,
+                facts.due_date,
+                facts.changes,
+                as_of,
+                facts.policy.grace_days,
+                court_rates,
+                facts.frozen,
             )
-            if data.court_rates
+            if court_rates
             else None
         )
         fees = late_fees[charge.id]
@@ -659,7 +655,7 @@ def analyse(data: PackData) -> ClaimSummary:
                 amount_fen=charge.amount_fen,
                 paid_fen=-settled,
                 open_fen=max(charge.amount_fen + settled, 0),
-                daily_rate=rate,
+                daily_rate=facts.daily_rate,
                 contract=contract,
                 court=court,
                 late_posted_fen=sum(f.amount_fen for f in fees),
@@ -916,7 +912,7 @@ def arrears_context(pack: Pack) -> dict[str, Any]:
                     "expired": p.expired,
                 }
             )
-    rates = [{"from": _day(day), "rate": _percent(rate)} for day, rate in pack.data.court_rates]
+    rates = [{"from": _day(day), "rate": _percent(rate)} for day, rate in pack.data.fee_terms.court_rates]
     return {
         **pack.base(F_ARREARS, "欠费明细及违约金计算"),
         "rows": rows,
