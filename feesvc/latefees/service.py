@@ -32,6 +32,7 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres, utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
+from feesvc.latefees.credit import settle_new_late_fees_from_credit
 from feesvc.latefees.models import CourtRate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_entries, stream_entry_rows
@@ -49,6 +50,7 @@ class AccrualResult(msgspec.Struct):
     charges_considered: int
     late_fees_posted: int
     posted_fen: int
+    credit_applied_fen: int = 0  # prepaid credit that settled the posted fees (latefees/credit.py)
 
 
 # Accrual runs of one estate queue behind each other: pg_advisory_xact_lock(namespace, estate id).
@@ -348,13 +350,20 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         tally = _Tally()
         charges = _overdue_charges(session, estate, as_of, changes)
         await stream_entry_rows(session, _late_fee_rows(terms, charges, frozen, tally))
+    # A step of its own, after the posting: held prepaid credit (a payoff's) settles the new fees.
+    credit_applied = await settle_new_late_fees_from_credit(session, actor, estate, as_of)
     await record_audit(
         session,
         actor,
         "late_fees.accrue",
         "estate",
         estate_id,
-        {"as_of": as_of.isoformat(), "entries": tally.entries, "posted_fen": tally.posted_fen},
+        {
+            "as_of": as_of.isoformat(),
+            "entries": tally.entries,
+            "posted_fen": tally.posted_fen,
+            "credit_applied_fen": credit_applied,
+        },
     )
     await session.commit()
     return AccrualResult(
@@ -363,6 +372,7 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         charges_considered=tally.charges,
         late_fees_posted=tally.entries,
         posted_fen=tally.posted_fen,
+        credit_applied_fen=credit_applied,
     )
 
 
