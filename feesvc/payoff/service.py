@@ -1,0 +1,146 @@
+"""The payoff of a unit's owner on a day: principal, posted late fees and the late fee accrued since.
+
+Paying it on that day leaves the owner owing nothing, because each figure is what the ledger and
+the accrual run will make of the payment:
+
+* The payment settles every open charge and posted late fee of the payer (ledger rule 5; the
+  desk's ``payment_allocation``): the owner's own debts and those with no owner, not another
+  owner's of the same unit.
+* The late fee not yet posted is the accrual run's own figure for the charge: the run recomputes
+  the fee from the charge's history and posts what exceeds the fees posted so far. Paid on the
+  day, the charge's unpaid principal is 0 from that day, and the day a payment is made accrues
+  nothing on what it paid (``rules/late_fees.py``), so the fee is computed with that payment
+  already in its history: the run after the payment computes the same figure and never more.
+* That part of the payment has no posted debt to settle yet, so the desk holds it as prepaid
+  credit; the next run posts the late fee and settles it from that credit
+  (``latefees/credit.py``): the balance stays 0 and every step is an entry of its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any, NamedTuple
+
+from sqlalchemy import String, and_, bindparam, type_coerce
+from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.errors import NotFound
+from feesvc.latefees.service import paid_before_last_run
+from feesvc.latefees.unit import ChargeFeeFacts, UnitFeeTerms, unit_fee_terms
+from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.payoff.schemas import Payoff, PayoffLine
+from feesvc.registry.models import Estate, Ownership, Unit
+from feesvc.registry.service import ownership_covering
+from feesvc.rules.late_fees import PrincipalChange, late_fee_for
+
+
+def late_fee_if_paid_on(facts: ChargeFeeFacts, day: date) -> int:
+    """The late fee of a charge whose unpaid principal is paid off on ``day``: what the accrual run
+    computes after that payment. The payoff's one call into the late-fee engine."""
+    changes = [*facts.changes, PrincipalChange(on=day, unpaid_fen=0)]  # the last of a day's changes wins
+    return late_fee_for(facts.principal_fen, facts.due_date, changes, day, facts.policy, facts.frozen).total_fen
+
+
+def not_yet_posted(fee_fen: int, posted_fen: int) -> int:
+    """What the next run posts on a charge whose fee is ``fee_fen``: a run only ever adds."""
+    return max(fee_fen - posted_fen, 0)
+
+
+class PayoffEntry(NamedTuple):
+    """A ledger entry as the payoff reads it: columns, not entities (a decade is hundreds of rows)."""
+
+    id: int
+    kind: str
+    amount_fen: int
+    effective_date: date
+    due_date: date | None
+    period: str | None
+    item: str | None
+    owner_id: int | None
+    fee_standard_id: int | None
+    settles_entry_id: int | None
+    basis_entry_id: int | None
+
+
+def _queries() -> tuple[Any, Any]:
+    unit, ownership = Unit.__table__, Ownership.__table__  # type: ignore[attr-defined]
+    entry = LedgerEntry.__table__  # type: ignore[attr-defined]
+    day = bindparam("as_of", type_=entry.c.effective_date.type)
+    payer = (
+        sa_select(unit.c.estate_id, ownership.c.owner_id)
+        .outerjoin(ownership, and_(ownership.c.unit_id == unit.c.id, ownership_covering(day)))
+        .where(unit.c.id == bindparam("unit_id"))
+        .limit(1)
+    )
+    # The kind as plain text: compared only, and converting hundreds of enums costs more than reading them.
+    columns = [type_coerce(entry.c.kind, String).label(n) if n == "kind" else entry.c[n] for n in PayoffEntry._fields]
+    entries = sa_select(*columns).where(entry.c.unit_id == bindparam("unit_id"), entry.c.effective_date <= day)
+    return payer, entries.order_by(entry.c.id)
+
+
+_PAYER, _ENTRIES = _queries()
+
+
+async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id: int | None = None) -> Payoff:
+    """The payoff of ``owner_id`` (default: the unit's owner on ``as_of``) on the unit, as of that day."""
+    head = (await session.execute(_PAYER, {"unit_id": unit_id, "as_of": as_of})).first()
+    if head is None:
+        raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
+    estate_id, owner_on_day = head
+    estate = await session.get(Estate, estate_id)
+    assert estate is not None
+    rows = [PayoffEntry._make(row) for row in await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": as_of})]
+    terms = await unit_fee_terms(session, estate, as_of)
+    return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, rows, terms)
+
+
+def payoff_of(
+    unit_id: int, owner_id: int | None, as_of: date, entries: list[PayoffEntry], terms: UnitFeeTerms
+) -> Payoff:
+    """The payoff from the unit's entries up to ``as_of`` (see the module docstring)."""
+    settling: dict[int, list[PayoffEntry]] = defaultdict(list)
+    fees_of: dict[int, list[PayoffEntry]] = defaultdict(list)
+    for e in entries:
+        if e.settles_entry_id is not None:
+            settling[e.settles_entry_id].append(e)
+        if e.kind == EntryKind.late_fee and e.basis_entry_id is not None:
+            fees_of[e.basis_entry_id].append(e)
+
+    def open_on(e: PayoffEntry) -> int:
+        return e.amount_fen + sum(s.amount_fen for s in settling.get(e.id, ()))
+
+    lines: list[PayoffLine] = []
+    credit = 0
+    for e in entries:
+        if e.owner_id not in (None, owner_id):
+            continue  # another owner's: their payments settle it, not this owner's
+        if e.kind == EntryKind.prepaid_credit:
+            credit -= open_on(e)
+        if e.kind != EntryKind.charge:
+            continue
+        fees = fees_of.get(e.id, [])
+        principal = max(open_on(e), 0)
+        posted_open = sum(max(open_on(f), 0) for f in fees)
+        unposted = 0
+        if e.due_date is not None:
+            paid = ((s.effective_date, s.amount_fen) for s in settling[e.id])
+            facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid)
+            last_posted = max((f.effective_date for f in fees), default=None)
+            if not paid_before_last_run(facts.changes, last_posted):  # the run leaves those alone
+                unposted = not_yet_posted(late_fee_if_paid_on(facts, as_of), sum(f.amount_fen for f in fees))
+        total = principal + posted_open + unposted
+        if total:
+            lines.append(PayoffLine(e.id, e.period, e.item, e.due_date, principal, posted_open, unposted, total))
+    return Payoff(
+        unit_id=unit_id,
+        owner_id=owner_id,
+        as_of=as_of,
+        lines=lines,
+        principal_fen=sum(line.principal_fen for line in lines),
+        late_fee_posted_fen=sum(line.late_fee_posted_fen for line in lines),
+        late_fee_unposted_fen=sum(line.late_fee_unposted_fen for line in lines),
+        total_fen=sum(line.total_fen for line in lines),
+        prepaid_credit_fen=credit,
+    )
