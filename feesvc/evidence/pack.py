@@ -484,7 +484,7 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date) -> PackData:
         owners=owners,
         entries=entries,
         standards=standards,
-        fee_terms=await unit_fee_terms(session, estate, as_of),
+        fee_terms=await unit_fee_terms(session, estate, unit.id, as_of),
         letters=letters,
         deliveries=dict(deliveries),
         events=events,

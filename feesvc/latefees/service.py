@@ -300,9 +300,12 @@ async def _overdue_charges(
         yield charges
 
 
-async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[tuple[date, date]]]:
-    """Charge id → the days a kept installment plan froze its late fee."""
-    rows = await session.execute(
+async def frozen_intervals(
+    session: AsyncSession, estate_id: int, as_of: date, unit_id: int | None = None
+) -> dict[int, list[tuple[date, date]]]:
+    """Charge id → the days a kept installment plan froze its late fee (of one unit's charges only,
+    given ``unit_id``)."""
+    query = (
         select(
             col(PlanCharge.entry_id),
             col(InstallmentPlan.agreed_on),
@@ -315,6 +318,9 @@ async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -
             col(InstallmentPlan.agreed_on).is_not(None),
         )
     )
+    if unit_id is not None:
+        query = query.where(InstallmentPlan.unit_id == unit_id)
+    rows = await session.execute(query)
     frozen: dict[int, list[tuple[date, date]]] = defaultdict(list)
     for entry_id, agreed_on, ended_on, state in rows.all():
         # A broken plan stops freezing on the day it broke; a kept or completed one froze throughout.

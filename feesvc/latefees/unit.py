@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -56,7 +56,7 @@ class ChargeFeeFacts:
     frozen: list[tuple[date, date]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnitFeeTerms:
     """The late-fee terms of one unit's estate as of a day: shared by all its charges."""
 
@@ -65,11 +65,18 @@ class UnitFeeTerms:
     standard_rates: dict[int, Decimal]  # fee standard id → its own daily rate (only those that have one)
     court_rates: list[tuple[date, Decimal]]
     frozen: dict[int, list[tuple[date, date]]]  # charge id → days a kept plan froze its late fee
+    _policies: dict[Decimal, LateFeePolicy] = field(default_factory=dict)
 
     def daily_rate(self, fee_standard_id: int | None) -> Decimal:
         """A fee standard's own late-fee rate overrides the estate's."""
         own = self.standard_rates.get(fee_standard_id or 0)
         return self.estate.late_fee_daily_rate if own is None else own
+
+    def policy(self, daily_rate: Decimal) -> LateFeePolicy:
+        policy = self._policies.get(daily_rate)
+        if policy is None:
+            policy = self._policies[daily_rate] = policy_for(self.estate, daily_rate)
+        return policy
 
     def charge(
         self,
@@ -85,14 +92,17 @@ class UnitFeeTerms:
             principal_fen=principal_fen,
             due_date=due_date,
             daily_rate=rate,
-            policy=policy_for(self.estate, rate),
+            policy=self.policy(rate),
             changes=principal_changes(principal_fen, settlements),
             frozen=self.frozen.get(charge_id, []),
         )
 
 
-async def unit_fee_terms(session: AsyncSession, estate: Estate, as_of: date) -> UnitFeeTerms:
-    """The estate's late-fee terms as the accrual run as of ``as_of`` would apply them."""
+async def unit_fee_terms(
+    session: AsyncSession, estate: Estate, unit_id: int, as_of: date, *, with_court_rates: bool = True
+) -> UnitFeeTerms:
+    """The late-fee terms of the unit's charges as the accrual run as of ``as_of`` would apply them;
+    the court-likely rates too, unless the caller computes no court-likely figure."""
     assert estate.id is not None
     rows = await session.execute(
         select(col(FeeStandard.id), col(FeeStandard.late_fee_daily_rate)).where(
@@ -105,6 +115,6 @@ async def unit_fee_terms(session: AsyncSession, estate: Estate, as_of: date) -> 
         standard_rates={
             standard_id: rate for standard_id, rate in rows.all() if standard_id is not None and rate is not None
         },
-        court_rates=await court_rates(session, estate.id),
-        frozen=await frozen_intervals(session, estate.id, as_of),
+        court_rates=await court_rates(session, estate.id) if with_court_rates else [],
+        frozen=await frozen_intervals(session, estate.id, as_of, unit_id=unit_id),
     )

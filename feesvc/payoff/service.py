@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, and_, bindparam, type_coerce
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from feesvc.errors import NotFound
 from feesvc.latefees.service import paid_before_last_run
@@ -64,52 +65,53 @@ class PayoffEntry(NamedTuple):
     basis_entry_id: int | None
 
 
-def _queries() -> tuple[Any, Any]:
-    unit, ownership = Unit.__table__, Ownership.__table__  # type: ignore[attr-defined]
+def _entries_query() -> Any:
     entry = LedgerEntry.__table__  # type: ignore[attr-defined]
-    day = bindparam("as_of", type_=entry.c.effective_date.type)
-    payer = (
-        sa_select(unit.c.estate_id, ownership.c.owner_id)
-        .outerjoin(ownership, and_(ownership.c.unit_id == unit.c.id, ownership_covering(day)))
-        .where(unit.c.id == bindparam("unit_id"))
-        .limit(1)
-    )
     # The kind as plain text: compared only, and converting hundreds of enums costs more than reading them.
     columns = [type_coerce(entry.c.kind, String).label(n) if n == "kind" else entry.c[n] for n in PayoffEntry._fields]
-    entries = sa_select(*columns).where(entry.c.unit_id == bindparam("unit_id"), entry.c.effective_date <= day)
-    return payer, entries.order_by(entry.c.id)
+    return (
+        sa_select(*columns)
+        .where(entry.c.unit_id == bindparam("unit_id"), entry.c.effective_date <= bindparam("as_of"))
+        .order_by(entry.c.id)
+    )
 
 
-_PAYER, _ENTRIES = _queries()
+# Built once: the unit's estate and its owner on the day, then the unit's entries up to the day.
+_HEAD = (
+    select(Estate, Ownership.owner_id)
+    .join(Unit, col(Unit.estate_id) == Estate.id)
+    .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(bindparam("as_of"))))
+    .where(Unit.id == bindparam("unit_id"))
+    .limit(1)
+)
+_ENTRIES = _entries_query()
 
 
 async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id: int | None = None) -> Payoff:
     """The payoff of ``owner_id`` (default: the unit's owner on ``as_of``) on the unit, as of that day."""
-    head = (await session.execute(_PAYER, {"unit_id": unit_id, "as_of": as_of})).first()
+    params = {"unit_id": unit_id, "as_of": as_of}
+    head = (await session.execute(_HEAD, params)).first()
     if head is None:
         raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
-    estate_id, owner_on_day = head
-    estate = await session.get(Estate, estate_id)
-    assert estate is not None
-    rows = [PayoffEntry._make(row) for row in await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": as_of})]
-    terms = await unit_fee_terms(session, estate, as_of)
-    return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, rows, terms)
+    estate, owner_on_day = head
+    entries = [PayoffEntry._make(row) for row in await session.execute(_ENTRIES, params)]
+    terms = await unit_fee_terms(session, estate, unit_id, as_of, with_court_rates=False)
+    return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, entries, terms)
 
 
 def payoff_of(
     unit_id: int, owner_id: int | None, as_of: date, entries: list[PayoffEntry], terms: UnitFeeTerms
 ) -> Payoff:
     """The payoff from the unit's entries up to ``as_of`` (see the module docstring)."""
-    settling: dict[int, list[PayoffEntry]] = defaultdict(list)
+    settled: dict[int, int] = defaultdict(int)  # entry id → the sum of the entries settling it
+    paid: dict[int, list[tuple[date, int]]] = defaultdict(list)  # charge id → (day, amount) settling it
     fees_of: dict[int, list[PayoffEntry]] = defaultdict(list)
     for e in entries:
         if e.settles_entry_id is not None:
-            settling[e.settles_entry_id].append(e)
+            settled[e.settles_entry_id] += e.amount_fen
+            paid[e.settles_entry_id].append((e.effective_date, e.amount_fen))
         if e.kind == EntryKind.late_fee and e.basis_entry_id is not None:
             fees_of[e.basis_entry_id].append(e)
-
-    def open_on(e: PayoffEntry) -> int:
-        return e.amount_fen + sum(s.amount_fen for s in settling.get(e.id, ()))
 
     lines: list[PayoffLine] = []
     credit = 0
@@ -117,16 +119,15 @@ def payoff_of(
         if e.owner_id not in (None, owner_id):
             continue  # another owner's: their payments settle it, not this owner's
         if e.kind == EntryKind.prepaid_credit:
-            credit -= open_on(e)
+            credit -= e.amount_fen + settled[e.id]
         if e.kind != EntryKind.charge:
             continue
         fees = fees_of.get(e.id, [])
-        principal = max(open_on(e), 0)
-        posted_open = sum(max(open_on(f), 0) for f in fees)
+        principal = max(e.amount_fen + settled[e.id], 0)
+        posted_open = sum(max(f.amount_fen + settled[f.id], 0) for f in fees)
         unposted = 0
         if e.due_date is not None:
-            paid = ((s.effective_date, s.amount_fen) for s in settling[e.id])
-            facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid)
+            facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid[e.id])
             last_posted = max((f.effective_date for f in fees), default=None)
             if not paid_before_last_run(facts.changes, last_posted):  # the run leaves those alone
                 unposted = not_yet_posted(late_fee_if_paid_on(facts, as_of), sum(f.amount_fen for f in fees))
