@@ -68,6 +68,9 @@ async def test_the_payoff_matches_a_hand_computation_and_paying_it_leaves_nothin
     ]
     assert (quote["principal_fen"], quote["late_fee_posted_fen"], quote["late_fee_unposted_fen"]) == (55000, 905, 313)
     assert quote["total_fen"] == 56218 and quote["owner_id"] == estate.owner_ids[0]
+    # The desk sees it with the unit's ledger, where the cashier looks before taking money.
+    desk = await api.ledger(unit, "2026-04-20", Role.cashier)
+    assert desk["payoff"] == quote and desk["owed_fen"] == 55905  # the ledger's own figure: posted debts only
 
     paid = await pay(api, unit, 56218, "2026-04-20")
     assert paid["prepaid_credit_fen"] == 313  # the fee no run has posted yet: held until one does
