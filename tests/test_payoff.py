@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from feesvc.auth.models import Role
@@ -16,6 +17,7 @@ from feesvc.plans.models import LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, propose_plan
 from tests.support import Api, Estate, problem
+from tests.test_statement_pdf import compact, pdf_text
 
 SETTINGS = {"due_day": 1, "grace_days": 5, "late_fee_daily_rate": "0.0003"}
 
@@ -152,3 +154,24 @@ async def test_an_owner_reads_their_own_payoff_only(api: Api) -> None:
     problem(await api.get("/api/v1/units/999999999/payoff", owner, params={"as_of": "2026-01-31"}), 404)
     problem(await api.get(f"/api/v1/units/{mine}/payoff", params={"as_of": "2999-01-01"}), 422, "as_of")
     problem(await api.get(f"/api/v1/units/{mine}/payoff", params={"as_of": "31/01/2026"}), 400)
+
+
+async def test_the_statement_shows_the_payoff_as_of_its_date(api: Api, tmp_path: Path) -> None:
+    estate = await billed(api)
+    unit = estate.unit_ids[0]
+    await pay(api, unit, 5000, "2026-02-15")
+    await accrue(api, estate.id, "2026-03-31")
+    params = {"as_of": "2026-04-20", "from": "2026-01-01", "to": "2026-04-20"}
+    statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", params=params))
+    assert statement["payoff"] == await payoff(api, unit, "2026-04-20")
+    assert (statement["payoff"]["total_fen"], statement["payoff"]["late_fee_unposted_fen"]) == (56218, 313)
+    owner = await api.owner_token(estate.owner_ids[0])
+    mine = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", owner, params=params))
+    assert mine["payoff"]["total_fen"] == 56218
+
+    response = await api.get(f"/api/v1/units/{unit}/statement", params=params, headers={"Accept": "application/pdf"})
+    assert response.status_code == 200, response.text
+    flat = compact(pdf_text(response.content, tmp_path))
+    assert "2026年4月20日一次结清¥562.18" in flat
+    assert "其中尚未计入的违约金¥3.13" in flat
+    assert "含截至该日已产生、尚未计入账单的违约金" in flat
