@@ -6,16 +6,34 @@ fee 万分之三 a day (6 fen a day on 200 元, 4.5 fen on 150 元). Dates are e
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
+from feesvc.billing.service import run_billing
+from feesvc.db import create_engine, session_factory
+from feesvc.latefees.service import accrue_late_fees, waive_late_fee
+from feesvc.ledger.models import EntryKind
+from feesvc.ledger.service import balance, open_entries, prepaid_credit_fen
+from feesvc.payments.models import Method
+from feesvc.payments.schemas import PaymentCreate
+from feesvc.payments.service import record_payment
+from feesvc.payoff.service import unit_payoff
 from feesvc.plans.models import LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, propose_plan
+from feesvc.registry.schemas import BuildingCreate, EstateCreate, EstateSettings, UnitCreate
+from feesvc.registry.service import create_building, create_estate, create_unit
+from feesvc.settings import DatabaseSettings
+from feesvc.standards.schemas import FeeStandardCreate
+from feesvc.standards.service import create_fee_standard
 from tests.support import Api, Estate, problem
 from tests.test_statement_pdf import compact, pdf_text
 
@@ -175,3 +193,101 @@ async def test_the_statement_shows_the_payoff_as_of_its_date(api: Api, tmp_path:
     assert "2026年4月20日一次结清¥562.18" in flat
     assert "其中尚未计入的违约金¥3.13" in flat
     assert "含截至该日已产生、尚未计入账单的违约金" in flat
+
+
+# Any history: paying the payoff on its day, then any later run, leaves the unit at exactly zero.
+histories = st.fixed_dictionaries(
+    {
+        "rate": st.sampled_from(["0.0001", "0.0003", "0.0005", "0.003"]),
+        "grace": st.integers(0, 20),
+        "cap": st.sampled_from(["none", "principal", "fixed"]),
+        "cap_fen": st.integers(100, 5000),
+        "order": st.sampled_from(["principal_first", "late_fee_first"]),
+        # (days after 2025-01-01, fen): part payments, and the days of late-fee runs, before the payoff.
+        "payments": st.lists(st.tuples(st.integers(0, 250), st.integers(1, 30000)), max_size=3),
+        "runs": st.lists(st.integers(20, 250), max_size=3),
+        "waive": st.booleans(),
+        "payoff_day": st.integers(59, 250),  # from 03-01, when the last of the three charges is issued
+        "later_run": st.integers(0, 90),
+    }
+)
+
+
+async def _pay_off(url: str, h: dict[str, Any]) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    start = date(2025, 1, 1)
+    try:
+        async with session_factory(engine)() as session:
+            settings = EstateSettings(
+                due_day=10,
+                grace_days=h["grace"],
+                late_fee_daily_rate=h["rate"],
+                late_fee_cap=h["cap"],
+                late_fee_cap_fen=h["cap_fen"],
+                allocation_order=h["order"],
+            )
+            estate = await create_estate(
+                session,
+                COMMAND_LINE,
+                EstateCreate(
+                    code="P" + uuid.uuid4().hex[:10], name="结清测试", company_name="测试物业", settings=settings
+                ),
+            )
+            assert estate.id is not None
+            building = await create_building(session, COMMAND_LINE, estate.id, BuildingCreate(name="A"))
+            assert building.id is not None
+            unit, _ = await create_unit(session, COMMAND_LINE, UnitCreate(building.id, "101", "89.57"))
+            assert unit.id is not None
+            standard = FeeStandardCreate(
+                unit_use="residential",
+                item="service_fee",
+                item_name="物业服务费",
+                basis="per_m2_month",
+                rate="2.50",
+                effective_from=date(2024, 1, 1),
+                posted_on=date(2024, 1, 1),
+                decision_kind="contract",
+                decision_ref="合同",
+            )
+            await create_fee_standard(session, COMMAND_LINE, estate.id, standard)
+            for period in ("2025-01", "2025-02", "2025-03"):
+                await run_billing(session, COMMAND_LINE, estate.id, period, date.fromisoformat(period + "-01"))
+            payoff_day = start + timedelta(days=h["payoff_day"])
+            events = [(start + timedelta(days=d), "pay", fen) for d, fen in h["payments"]]
+            events += [(start + timedelta(days=d), "run", 0) for d in h["runs"]]
+            for on, what, fen in sorted(e for e in events if e[0] <= payoff_day):
+                if what == "pay":
+                    data = PaymentCreate(unit_id=unit.id, amount_fen=fen, method=Method.cash, received_on=on)
+                    await record_payment(session, COMMAND_LINE, data, uuid.uuid4().hex, on)
+                else:
+                    await accrue_late_fees(session, COMMAND_LINE, estate.id, on)
+            fees = await open_entries(session, unit.id, frozenset({EntryKind.late_fee}))
+            if h["waive"] and fees:
+                fee, open_fen = fees[0]
+                assert fee.id is not None
+                await waive_late_fee(session, COMMAND_LINE, fee.id, (open_fen + 1) // 2, "困难户", payoff_day)
+
+            quote = await unit_payoff(session, unit.id, payoff_day)
+            assert quote.total_fen == sum(line.total_fen for line in quote.lines)
+            if quote.total_fen:
+                data = PaymentCreate(
+                    unit_id=unit.id, amount_fen=quote.total_fen, method=Method.cash, received_on=payoff_day
+                )
+                await record_payment(session, COMMAND_LINE, data, uuid.uuid4().hex, payoff_day)
+            later = payoff_day + timedelta(days=h["later_run"])
+            run = await accrue_late_fees(session, COMMAND_LINE, estate.id, later)
+            assert run.posted_fen == run.credit_applied_fen == quote.late_fee_unposted_fen
+            assert (await balance(session, unit.id), await prepaid_credit_fen(session, unit.id)) == (0, 0)
+            again = await accrue_late_fees(session, COMMAND_LINE, estate.id, later + timedelta(days=60))
+            assert again.late_fees_posted == 0 and await balance(session, unit.id) == 0
+    finally:
+        await engine.dispose()
+
+
+def test_paying_the_payoff_leaves_any_history_at_zero(database_url: str) -> None:
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(histories)
+    def check(history: dict[str, Any]) -> None:
+        asyncio.run(_pay_off(database_url, history))
+
+    check()
