@@ -174,6 +174,30 @@ async def test_an_owner_reads_their_own_payoff_only(api: Api) -> None:
     problem(await api.get(f"/api/v1/units/{mine}/payoff", params={"as_of": "31/01/2026"}), 400)
 
 
+async def test_after_a_sale_each_owner_pays_off_their_own_periods(api: Api) -> None:
+    estate = await api.make_estate(units=1, rate="2.00", area="100.00", settings=SETTINGS)
+    unit, seller = estate.unit_ids[0], estate.owner_ids[0]
+    buyer = (await api.ok(await api.post("/api/v1/owners", {"name": "新业主"})))["id"]
+    await api.ok(await api.post(f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer, "starts_on": "2026-03-01"}))
+    for month in ("2026-01", "2026-02", "2026-03"):
+        await api.bill(estate.id, month, f"{month}-01")
+    await accrue(api, estate.id, "2026-03-31")  # 504, 318, 150 as above
+    # Staff see the owner's on the day, the buyer: March only. The seller sees January and February.
+    theirs = await payoff(api, unit, "2026-04-20")
+    assert theirs["owner_id"] == buyer and lines(theirs) == [("2026-03", 20000, 150, 114, 20264)]
+    sellers = await payoff(api, unit, "2026-04-20", await api.owner_token(seller))
+    assert sellers["owner_id"] == seller
+    assert lines(sellers) == [("2026-01", 20000, 504, 114, 20618), ("2026-02", 20000, 318, 114, 20432)]
+
+    await pay(api, unit, theirs["total_fen"], "2026-04-20")  # the buyer pays their payoff
+    run = await accrue(api, estate.id, "2026-04-30")
+    # The buyer's credit settles the buyer's late fee only; the seller's arrears stay the seller's.
+    assert run["credit_applied_fen"] == 114
+    assert (await payoff(api, unit, "2026-04-30"))["total_fen"] == 0
+    ledger = await api.ledger(unit, "2026-04-30")
+    assert ledger["prepaid_credit_fen"] == 0 and ledger["balance_fen"] == ledger["owed_fen"] > 0
+
+
 async def test_the_statement_shows_the_payoff_as_of_its_date(api: Api, tmp_path: Path) -> None:
     estate = await billed(api)
     unit = estate.unit_ids[0]
