@@ -19,8 +19,9 @@ the accrual run will make of the payment:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import String, and_, bindparam, type_coerce
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
@@ -47,6 +48,34 @@ def late_fee_if_paid_on(facts: ChargeFeeFacts, day: date) -> int:
 def not_yet_posted(fee_fen: int, posted_fen: int) -> int:
     """What the next run posts on a charge whose fee is ``fee_fen``: a run only ever adds."""
     return max(fee_fen - posted_fen, 0)
+
+
+class LedgerRow(Protocol):
+    """What the payoff reads of an entry: a :class:`PayoffEntry`, or a row another reader of the
+    unit's entries has already (the statement's)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def amount_fen(self) -> int: ...
+    @property
+    def effective_date(self) -> date: ...
+    @property
+    def due_date(self) -> date | None: ...
+    @property
+    def period(self) -> str | None: ...
+    @property
+    def item(self) -> str | None: ...
+    @property
+    def owner_id(self) -> int | None: ...
+    @property
+    def fee_standard_id(self) -> int | None: ...
+    @property
+    def settles_entry_id(self) -> int | None: ...
+    @property
+    def basis_entry_id(self) -> int | None: ...
 
 
 class PayoffEntry(NamedTuple):
@@ -99,13 +128,23 @@ async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id
     return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, entries, terms)
 
 
+async def payoff_from_entries(
+    session: AsyncSession, estate_id: int, unit_id: int, as_of: date, owner_id: int | None, entries: Sequence[LedgerRow]
+) -> Payoff:
+    """The payoff of ``owner_id`` from the unit's entries up to ``as_of``, read already by the caller."""
+    estate = await session.get(Estate, estate_id)
+    assert estate is not None
+    terms = await unit_fee_terms(session, estate, unit_id, as_of, with_court_rates=False)
+    return payoff_of(unit_id, owner_id, as_of, entries, terms)
+
+
 def payoff_of(
-    unit_id: int, owner_id: int | None, as_of: date, entries: list[PayoffEntry], terms: UnitFeeTerms
+    unit_id: int, owner_id: int | None, as_of: date, entries: Sequence[LedgerRow], terms: UnitFeeTerms
 ) -> Payoff:
     """The payoff from the unit's entries up to ``as_of`` (see the module docstring)."""
     settled: dict[int, int] = defaultdict(int)  # entry id → the sum of the entries settling it
     paid: dict[int, list[tuple[date, int]]] = defaultdict(list)  # charge id → (day, amount) settling it
-    fees_of: dict[int, list[PayoffEntry]] = defaultdict(list)
+    fees_of: dict[int, list[LedgerRow]] = defaultdict(list)
     for e in entries:
         if e.settles_entry_id is not None:
             settled[e.settles_entry_id] += e.amount_fen

@@ -14,7 +14,6 @@ from feesvc.auth.guards import anyone
 from feesvc.auth.principal import Principal
 from feesvc.db import autocommit, business_today
 from feesvc.errors import InvalidInput
-from feesvc.payoff.service import unit_payoff
 from feesvc.registry.models import Estate
 from feesvc.registry.service import can_read_unit, get_unit, ownership_span
 from feesvc.statements.document import statement_filename, statement_pdf_async
@@ -75,10 +74,11 @@ class StatementController(Controller):
             # A former owner sees their own time at the unit, not the next owner's payments or name.
             first, last = await ownership_span(db, unit_id, principal.owner_id)
             start, end = max(start, first), min(end, last or end)
-        statement = await build_statement(db, unit_id, day, start, end)
-        if day <= business_today():
-            # The reader's own payoff: an owner's (a former owner's arrears stay theirs), else the owner's on the day.
-            statement.payoff = await unit_payoff(db, unit_id, day, principal.owner_id)
+        # With the reader's own payoff: an owner's (a former owner's arrears stay theirs), else the
+        # owner's on the day; none ahead of today (late fees are not posted ahead).
+        statement = await build_statement(
+            db, unit_id, day, start, end, with_payoff=day <= business_today(), payoff_owner_id=principal.owner_id
+        )
         if request.accept.best_match([JSON, PDF], default=JSON) != PDF:
             return Response(statement, headers={"Vary": "Accept"})
         unit, _ = await get_unit(db, unit_id)
