@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from feesvc.auth.models import Role
@@ -21,7 +21,7 @@ from feesvc.billing.service import run_billing
 from feesvc.db import create_engine, session_factory
 from feesvc.latefees.service import accrue_late_fees, waive_late_fee
 from feesvc.ledger.models import EntryKind
-from feesvc.ledger.service import balance, open_entries, prepaid_credit_fen
+from feesvc.ledger.service import balance, open_debits, open_entries, prepaid_credit_fen
 from feesvc.payments.models import Method
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment
@@ -301,9 +301,12 @@ async def _pay_off(url: str, h: dict[str, Any]) -> None:
             later = payoff_day + timedelta(days=h["later_run"])
             run = await accrue_late_fees(session, COMMAND_LINE, estate.id, later)
             assert run.posted_fen == run.credit_applied_fen == quote.late_fee_unposted_fen
-            assert (await balance(session, unit.id), await prepaid_credit_fen(session, unit.id)) == (0, 0)
+            # Nothing owed; credit the owner held before (an overpayment) is still theirs.
+            held = quote.prepaid_credit_fen
+            assert not await open_debits(session, unit.id)
+            assert (await balance(session, unit.id), await prepaid_credit_fen(session, unit.id)) == (-held, held)
             again = await accrue_late_fees(session, COMMAND_LINE, estate.id, later + timedelta(days=60))
-            assert again.late_fees_posted == 0 and await balance(session, unit.id) == 0
+            assert again.late_fees_posted == 0 and await balance(session, unit.id) == -held
     finally:
         await engine.dispose()
 
@@ -311,6 +314,20 @@ async def _pay_off(url: str, h: dict[str, Any]) -> None:
 def test_paying_the_payoff_leaves_any_history_at_zero(database_url: str) -> None:
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(histories)
+    @example(  # an overpayment held as credit before the payoff: it stays the owner's
+        {
+            "rate": "0.0001",
+            "grace": 0,
+            "cap": "none",
+            "cap_fen": 100,
+            "order": "principal_first",
+            "payments": [(0, 7180), (0, 30000), (0, 30000)],
+            "runs": [],
+            "waive": False,
+            "payoff_day": 59,
+            "later_run": 0,
+        }
+    )
     def check(history: dict[str, Any]) -> None:
         asyncio.run(_pay_off(database_url, history))
 
