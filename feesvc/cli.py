@@ -176,7 +176,8 @@ def accrue(estate_ref: str, as_of: object) -> None:
         result = await accrue_late_fees(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
         return (
             f"as of {result.as_of}: {result.late_fees_posted} late fees posted, {result.posted_fen} fen, "
-            f"{result.charges_considered} overdue charges considered"
+            f"{result.charges_considered} overdue charges considered, "
+            f"{result.credit_applied_fen} fen of them settled from prepaid credit"
         )
 
     click.echo(run_with_session(work))
