@@ -11,8 +11,10 @@ in two instalments (so the principal changes are exercised). The 2.4 million cha
 with PostgreSQL COPY (asyncpg ``copy_records_to_table``), not through the service; seeding is not
 timed and reported apart. Then it times ``accrue_late_fees`` three times, each in a child process of
 its own (so the peak RSS belongs to that run): the first run as of 2026-11-20, a rerun on the same
-date (which must post nothing), and, after 2 % of the units pay an old charge in the meantime, a
-run a month later (incremental: every open charge gets one more month). It prints figures and
+date (which must post nothing), and, after 2 % of the units pay an old charge in the meantime and
+0.5 % have a payment recorded that they had made before the first run (a transfer matched late), a
+run a month later (incremental: every open charge gets one more month, and the late-recorded
+payments' charges are corrected down). It prints figures and
 asserts nothing; the correctness check at the end is a sanity figure (OK / MISMATCH).
 
 The database is dropped and rebuilt (``DROP SCHEMA public CASCADE``), so the script refuses any
@@ -57,11 +59,12 @@ from bench.common import (  # noqa: E402
 )
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
+from feesvc.latefees.models import LateFeeTermsVersion  # noqa: E402
 from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
 from feesvc.ledger.service import COPY_STREAMS  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
 from feesvc.registry.models import Building, Estate, LateFeeCap, Owner, Ownership, Unit, UnitUse  # noqa: E402
-from feesvc.rules.late_fees import LateFeePolicy, PrincipalChange, late_fee_for  # noqa: E402
+from feesvc.rules.late_fees import TERMS_FROM_THE_START, LateFeePolicy, LateFeeTerms, PrincipalChange, late_fee_for  # noqa: E402
 from feesvc.standards.models import Basis, DecisionKind, FeeStandard  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_bench_accrual"
@@ -79,10 +82,13 @@ ESTATE_ID = 1
 STANDARD_ID = 1
 PAYER_SHARE = 0.20  # units that paid some of their charges before the first run
 BETWEEN_SHARE = 0.02  # units that pay their oldest open charge between the first and the next run
+# Units whose oldest open charge was paid off before the first run, by a payment recorded only
+# between the runs (a bank transfer matched late): the month-later run corrects its late fees down.
+RECORDED_LATE_SHARE = 0.005
 SAMPLE = 100  # charges recomputed one by one with late_fee_for for the check
 SEED_ACTOR = "bench:seed"
 BETWEEN_ACTOR = "bench:between-runs"
-SEED_VERSION = 1  # bump when the seed changes, so --reuse-seed does not pick up an old template
+SEED_VERSION = 2  # bump when the seed changes, so --reuse-seed does not pick up an old template
 
 
 def log(message: str) -> None:
@@ -108,6 +114,7 @@ class Plan:
     dues: list[date]  # index m: due date (and issue date) of the unit's m-th charge, oldest first
     payments: Payments  # paid before the first run
     between: Payments  # paid between the first run and the month-later run
+    recorded_late: Payments  # received before the first run, recorded between the runs
 
     def charge_id(self, unit_id: int, m: int) -> int:
         return (unit_id - 1) * self.months + m + 1
@@ -130,7 +137,9 @@ def make_plan(units: int, months: int) -> Plan:
     areas = [Decimal(rng.randint(6000, 18000)).scaleb(-2) for _ in range(units)]  # 60.00 … 180.00 m²
     amounts = [to_fen(area * RATE) for area in areas]
     dues = [LAST_PERIOD - relativedelta(months=k) for k in range(months - 1, -1, -1)]
-    plan = Plan(units=units, months=months, amounts=amounts, areas=areas, dues=dues, payments={}, between={})
+    plan = Plan(
+        units=units, months=months, amounts=amounts, areas=areas, dues=dues, payments={}, between={}, recorded_late={}
+    )
     for unit_id in range(1, units + 1):
         if rng.random() >= PAYER_SHARE:
             continue
@@ -160,6 +169,20 @@ def make_plan(units: int, months: int) -> Plan:
             if unpaid > 0:  # the oldest charge still open: paid off in full
                 plan.between[cid] = [(AS_OF + timedelta(days=between.randint(1, window)), -unpaid)]
                 break
+    late = random.Random(SEED + 3)
+    for unit_id in range(1, units + 1):
+        if late.random() >= RECORDED_LATE_SHARE or any(
+            plan.charge_id(unit_id, m) in plan.between for m in range(months)
+        ):
+            continue
+        for m in range(months):
+            cid = plan.charge_id(unit_id, m)
+            unpaid = amounts[unit_id - 1] + sum(fen for _, fen in plan.payments.get(cid, []))
+            first_late = plan.dues[m] + timedelta(days=GRACE_DAYS + 1)
+            if unpaid > 0 and first_late < AS_OF:  # the oldest charge still open, paid while it was late
+                days = (AS_OF - first_late).days
+                plan.recorded_late[cid] = [(first_late + timedelta(days=late.randint(0, days - 1)), -unpaid)]
+                break
     return plan
 
 
@@ -171,9 +194,11 @@ RATE_NUM, RATE_DEN = DAILY_RATE.as_integer_ratio()
 
 
 def charge_changes(plan: Plan, charge_id: int, as_of: date) -> list[PrincipalChange]:
-    """The unpaid principal after each day with payments, as the service should derive it."""
+    """The unpaid principal after each day with payments, as the service should derive it from the
+    payments recorded by the run as of ``as_of`` (those recorded late only by the month-later run)."""
     by_day: dict[date, int] = {}
-    for day, fen in plan.payments.get(charge_id, []) + plan.between.get(charge_id, []):
+    late = plan.recorded_late.get(charge_id, []) if as_of >= NEXT_AS_OF else []
+    for day, fen in plan.payments.get(charge_id, []) + plan.between.get(charge_id, []) + late:
         if day <= as_of:
             by_day[day] = by_day.get(day, 0) + fen
     unit_id, _ = plan.locate(charge_id)
@@ -217,11 +242,13 @@ class Expected:
     first_fen: int
     next_count: int  # late fees the month-later run posts
     next_fen: int
+    corrections: int  # charges whose late fees the month-later run corrects down
+    corrected_fen: int
 
 
 def expected_totals(plan: Plan) -> Expected:
-    first_count = first_fen = next_count = next_fen = 0
-    with_payments = set(plan.payments) | set(plan.between)
+    first_count = first_fen = next_count = next_fen = corrections = corrected_fen = 0
+    with_payments = set(plan.payments) | set(plan.between) | set(plan.recorded_late)
     for m, due in enumerate(plan.dues):
         days_first = max(0, (AS_OF - due).days - GRACE_DAYS)
         days_next = max(0, (NEXT_AS_OF - due).days - GRACE_DAYS)
@@ -236,8 +263,10 @@ def expected_totals(plan: Plan) -> Expected:
             first_count += fee1 > 0
             first_fen += fee1
             next_count += fee2 > fee1
-            next_fen += fee2 - fee1
-    return Expected(plan.charges, first_count, first_fen, next_count, next_fen)
+            next_fen += max(fee2 - fee1, 0)
+            corrections += fee2 < fee1
+            corrected_fen += max(fee1 - fee2, 0)
+    return Expected(plan.charges, first_count, first_fen, next_count, next_fen, corrections, corrected_fen)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,6 +462,18 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
         decision_kind=DecisionKind.contract,
         decision_ref="benchmark contract",
     )  # no late_fee_daily_rate of its own: the estate's rate applies
+    terms = _row(
+        LateFeeTermsVersion,
+        id=1,
+        estate_id=ESTATE_ID,
+        effective_from=TERMS_FROM_THE_START,
+        daily_rate=DAILY_RATE,
+        grace_days=GRACE_DAYS,
+        cap=LateFeeCap.principal,
+        basis="benchmark contract",
+        actor="bench",
+        created_at=now,
+    )
     phases: dict[str, float] = {}
     conn = await asyncpg.connect(**asyncpg_connect_args(url))
     try:
@@ -445,6 +486,7 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
                 (Owner, owners),
                 (Ownership, ownerships),
                 (FeeStandard, [standard]),
+                (LateFeeTermsVersion, [terms]),
             ]:
                 table = model.__tablename__  # type: ignore[attr-defined]
                 await conn.copy_records_to_table(table, records=_records(model, rows), columns=_columns(model))
@@ -459,7 +501,7 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
             started = time.perf_counter()
             await copy_entries(conn, payment_records(plan, plan.payments, now, "cashier:seed"), with_id=False)
             phases["payments"] = time.perf_counter() - started
-            for model in (Estate, Building, Unit, Owner, Ownership, FeeStandard):
+            for model in (Estate, Building, Unit, Owner, Ownership, FeeStandard, LateFeeTermsVersion):
                 name = model.__tablename__  # type: ignore[attr-defined]
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -481,7 +523,7 @@ async def between_runs(url: str, plan: Plan) -> float:
 
     conn = await asyncpg.connect(**asyncpg_connect_args(url))
     try:
-        records = payment_records(plan, plan.between, datetime.now(UTC), BETWEEN_ACTOR)
+        records = payment_records(plan, {**plan.between, **plan.recorded_late}, datetime.now(UTC), BETWEEN_ACTOR)
         async with conn.transaction():
             await copy_entries(conn, records, with_id=False)
         return await vacuum_analyze(conn)
@@ -535,11 +577,13 @@ def servers_cpu_s(pids: list[int]) -> float | None:
 
 PHASES = (
     "get_estate",
+    "estate_terms",
     "_principal_changes",
     "frozen_intervals",
     "court_rates",
     "stream_entry_rows",
     "_overdue_charges",
+    "post_corrections",
     "record_audit",
 )
 NESTED_PHASES = {"_overdue_charges"}  # read while stream_entry_rows writes
@@ -624,6 +668,8 @@ async def measure(url: str, as_of: date, profile_path: str | None) -> dict[str, 
         charges_considered=result.charges_considered,
         late_fees_posted=result.late_fees_posted,
         posted_fen=result.posted_fen,
+        corrections_posted=result.corrections_posted,
+        corrected_fen=result.corrected_fen,
     )
     await engine.dispose()
     return figures
@@ -656,15 +702,23 @@ async def check(url: str, plan: Plan, expected: Expected, runs: list[Run]) -> li
 
     problems = []
     first, rerun, later = runs
-    for run, want_considered, want_count, want_fen in [
-        (first, expected.charges, expected.first_count, expected.first_fen),
-        (rerun, expected.charges, 0, 0),
-        (later, expected.charges, expected.next_count, expected.next_fen),
+    for run, want_considered, want_count, want_fen, want_corrections in [
+        (first, expected.charges, expected.first_count, expected.first_fen, (0, 0)),
+        (rerun, expected.charges, 0, 0, (0, 0)),
+        (
+            later,
+            expected.charges,
+            expected.next_count,
+            expected.next_fen,
+            (expected.corrections, expected.corrected_fen),
+        ),
     ]:
-        got = (run.charges_considered, run.late_fees_posted, run.posted_fen)
-        want = (want_considered, want_count, want_fen)
+        got = (run.charges_considered, run.late_fees_posted, run.posted_fen, run.corrections_posted, run.corrected_fen)
+        want = (want_considered, want_count, want_fen, *want_corrections)
         if got != want:
-            problems.append(f"{run.name}: (considered, posted, fen) = {got}, expected {want}")
+            problems.append(
+                f"{run.name}: (considered, posted, fen, corrections, corrected fen) = {got}, expected {want}"
+            )
     conn = await asyncpg.connect(**asyncpg_connect_args(url))
     try:
         rows = await conn.fetch(
@@ -675,13 +729,13 @@ async def check(url: str, plan: Plan, expected: Expected, runs: list[Run]) -> li
         in_db = {r["effective_date"]: (r["n"], int(r["fen"])) for r in rows}
         want_db = {
             AS_OF: (expected.first_count, expected.first_fen),
-            NEXT_AS_OF: (expected.next_count, expected.next_fen),
+            NEXT_AS_OF: (expected.next_count + expected.corrections, expected.next_fen - expected.corrected_fen),
         }
         if in_db != {day: v for day, v in want_db.items() if v[0]}:
             problems.append(f"late_fee entries by date in the ledger: {in_db}, expected {want_db}")
         # SAMPLE charges one by one with late_fee_for itself: half among those with payments.
         rng = random.Random(SEED + 2)
-        paid = sorted(set(plan.payments) | set(plan.between))
+        paid = sorted(set(plan.payments) | set(plan.between) | set(plan.recorded_late))
         sample = rng.sample(paid, min(SAMPLE // 2, len(paid)))
         sample += rng.sample(range(1, plan.charges + 1), min(SAMPLE - len(sample), plan.charges))
         posted = await conn.fetch(
@@ -699,7 +753,7 @@ async def check(url: str, plan: Plan, expected: Expected, runs: list[Run]) -> li
             days = by_charge.get(cid, {})
             for as_of in (AS_OF, NEXT_AS_OF):
                 changes = charge_changes(plan, cid, as_of)
-                want_total = late_fee_for(amount, due, changes, as_of, policy()).total_fen
+                want_total = late_fee_for(amount, due, changes, as_of, LateFeeTerms.always(policy())).total_fen
                 got_total = sum(fen for day, fen in days.items() if day <= as_of)
                 if got_total != want_total or fee_fen(amount, due, changes, as_of) != want_total:
                     problems.append(
@@ -722,6 +776,8 @@ class Run:
     charges_considered: int = 0
     late_fees_posted: int = 0
     posted_fen: int = 0
+    corrections_posted: int = 0
+    corrected_fen: int = 0
     run_s: float = 0.0
     client_cpu_s: float = 0.0
     server_cpu_s: float | None = None
@@ -741,6 +797,8 @@ def make_run(name: str, as_of: date, figures: dict[str, Any], load: float, vacuu
         charges_considered=figures["charges_considered"],
         late_fees_posted=figures["late_fees_posted"],
         posted_fen=figures["posted_fen"],
+        corrections_posted=figures["corrections_posted"],
+        corrected_fen=figures["corrected_fen"],
         run_s=figures["run_s"],
         client_cpu_s=figures["client_cpu_s"],
         server_cpu_s=figures["server_cpu_s"],
@@ -753,7 +811,8 @@ def make_run(name: str, as_of: date, figures: dict[str, Any], load: float, vacuu
     )
     log(
         f"{name} (as of {as_of}): {run.charges_considered:,} charges considered, {run.late_fees_posted:,} late fees "
-        f"posted (¥{Decimal(run.posted_fen).scaleb(-2):,}) in {run.run_s:.1f} s wall, {run.client_cpu_s:.1f} s client "
+        f"posted (¥{Decimal(run.posted_fen).scaleb(-2):,}), {run.corrections_posted:,} corrected down "
+        f"(¥{Decimal(run.corrected_fen).scaleb(-2):,}) in {run.run_s:.1f} s wall, {run.client_cpu_s:.1f} s client "
         f"CPU, {_server(run)} s PostgreSQL backend CPU; load average before {load:.2f}"
     )
     return run
@@ -855,7 +914,8 @@ def main(argv: list[str] | None = None) -> None:
         f"plan: {plan.charges:,} charges due {plan.dues[0]} … {plan.dues[-1]}; {len(plan.payments):,} of them "
         f"paid in full or in part before the first run "
         f"({sum(len(p) for p in plan.payments.values()):,} payment entries), "
-        f"{len(plan.between):,} paid off between the first run and the next ({plan_s:.1f} s)"
+        f"{len(plan.between):,} paid off between the first run and the next, "
+        f"{len(plan.recorded_late):,} paid off before the first run but recorded after it ({plan_s:.1f} s)"
     )
 
     seed_figures: dict[str, Any] = {}
@@ -941,6 +1001,7 @@ def main(argv: list[str] | None = None) -> None:
             "charges": plan.charges,
             "charges_with_payments": len(plan.payments),
             "paid_between_runs": len(plan.between),
+            "paid_before_recorded_after_first_run": len(plan.recorded_late),
             "seed": seed_figures,
             "runs": [asdict(r) for r in runs],
             "check": verdict,

@@ -735,7 +735,7 @@ DECIDE_PHASES = {
     "_unit_debts": "unit debts (1 query)",
     "_owners": "owners (1 query, ORM)",
     "_held": "holds",
-    "_plans_kept": "plans kept",
+    "_covered_by_kept_plans": "plans kept (their charges)",
     "_units_to_ask": "units with case/complaint",
     "_last_letters": "last letters",
     "reminder_pause_reason": "per unit: pause reason",

@@ -19,13 +19,16 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears.controller import ArrearsCaseController
+from feesvc.auth.controller import TokenController
 from feesvc.auth.middleware import TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
 from feesvc.billing.controller import BillingController
 from feesvc.db import Database, create_engine, session_factory
+from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_query_values
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
+from feesvc.explorer import explorer_plugins
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -57,7 +60,9 @@ CONTROLLERS = [
     ArrearsCaseController,
     ReportsController,
     InstallmentPlanController,
+    TokenController,
 ]
+SCHEMA_PATH = "/schema"
 PUBLIC_PATHS = ["^/schema", "^/health"]
 
 
@@ -111,6 +116,10 @@ class FeesvcPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        # Strict input on every route (feesvc.decoding): bodies, path ids and query integers.
+        install_path_id_parser()
+        app_config.request_class = StrictRequest
+        app_config.before_request = refuse_lax_query_values
         app_config.middleware[:0] = [
             request_id_middleware,
             DefineMiddleware(TokenAuthenticationMiddleware, exclude=PUBLIC_PATHS),
@@ -143,7 +152,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="feesvc",
             version="1.0.0",
             description="Property-fee collection and arrears management",
-            path="/schema",
+            path=SCHEMA_PATH,
+            render_plugins=explorer_plugins(SCHEMA_PATH),  # served from the package: no CDN
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", description="feesvc API token")

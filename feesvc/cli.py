@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import date
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.arrears.classify_cli import classify_command
+from feesvc.attention import UnitReport
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.db import business_today, create_engine, session_factory
@@ -23,6 +24,21 @@ from feesvc.registry.models import Estate
 from feesvc.settings import get_settings
 
 T = TypeVar("T")
+
+# Exit status of a scheduled job that ran to the end but left some units out (each reported with its
+# reason): 0 is clean, 1 a run that could not run at all, 2 a usage error (click's own).
+NEEDS_ATTENTION = 3
+
+
+def report_and_exit(text: str, reports: Sequence[UnitReport]) -> None:
+    """Print a run's summary and the units it reported; exit ``NEEDS_ATTENTION`` if there are any."""
+    lines = [text]
+    if reports:
+        lines.append(f"  needs attention: {len(reports)} units")
+        lines += [f"    unit {r.unit_id}: {r.reason}" for r in reports]
+    click.echo("\n".join(lines))
+    if reports:
+        raise SystemExit(NEEDS_ATTENTION)
 
 
 def run_with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -135,30 +151,61 @@ def token_create(role: str, name: str | None, owner_id: int | None) -> None:
     click.echo(run_with_session(work))
 
 
+@token.command("list")
+@click.option("--active", is_flag=True, help="Leave out revoked tokens.")
+def token_list(active: bool) -> None:
+    """List tokens: id, role, name, owner, created, revoked (never a secret: only hashes are stored)."""
+    from feesvc.auth.service import list_tokens
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+    rows = [("id", "role", "name", "owner", "created", "revoked")]
+    for t in run_with_session(lambda session: list_tokens(session, include_revoked=not active)):
+        owner = str(t.owner_id) if t.owner_id is not None else "-"
+        rows.append((str(t.id), t.role, t.name, owner, when(t.created_at), when(t.revoked_at)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `feesvc token list`); a running server refuses it within 30 s."""
+    from feesvc.auth.service import revoke_token
+
+    revoked = run_with_session(lambda session: revoke_token(session, COMMAND_LINE, token_id))
+    assert revoked.revoked_at is not None
+    at = f"{revoked.revoked_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"token {revoked.id} ({revoked.role}, {revoked.name}) revoked at {at}")
+
+
 @cli.command()
 @click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
 @click.option("--period", required=True, help="Billing period, YYYY-MM.")
 @click.option("--on", "issued_on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Issue date (default today).")
 def bill(estate_ref: str, period: str, issued_on: object) -> None:
-    """Issue a period's charges for an estate (idempotent)."""
+    """Issue a period's charges for an estate (idempotent). Exits 3 if some units were left out."""
     import re
 
-    from feesvc.billing.service import run_billing
+    from feesvc.billing.service import BillingResult, run_billing
     from feesvc.schemas import PERIOD_PATTERN
 
     if not re.match(PERIOD_PATTERN, period):
         raise click.BadParameter("expected YYYY-MM with a month 01-12", param_hint="--period")
     day: date = issued_on.date() if issued_on is not None else business_today()  # type: ignore[attr-defined]
 
-    async def work(session: AsyncSession) -> str:
-        result = await run_billing(session, COMMAND_LINE, await resolve_estate(session, estate_ref), period, day)
-        return (
-            f"period {result.period}: {result.charges_issued} charges issued, "
-            f"{result.charges_already_issued} already issued, "
-            f"{result.credit_applied_fen} fen of prepaid credit applied"
-        )
+    async def work(session: AsyncSession) -> BillingResult:
+        return await run_billing(session, COMMAND_LINE, await resolve_estate(session, estate_ref), period, day)
 
-    click.echo(run_with_session(work))
+    result = run_with_session(work)
+    text = (
+        f"period {result.period}: {result.charges_issued} charges issued, "
+        f"{result.charges_already_issued} already issued, "
+        f"{result.credit_applied_fen} fen of prepaid credit applied"
+    )
+    report_and_exit(text, result.needs_attention)
 
 
 @cli.command()
@@ -174,13 +221,20 @@ def accrue(estate_ref: str, as_of: object) -> None:
 
     async def work(session: AsyncSession) -> str:
         result = await accrue_late_fees(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
+        problems.extend(result.problems)
         return (
             f"as of {result.as_of}: {result.late_fees_posted} late fees posted, {result.posted_fen} fen, "
+            f"{result.corrections_posted} corrections, -{result.corrected_fen} fen, "
             f"{result.charges_considered} overdue charges considered, "
-            f"{result.credit_applied_fen} fen of them settled from prepaid credit"
+            f"{result.credit_applied_fen} fen of late fees settled from prepaid credit"
         )
 
+    problems: list[Any] = []
     click.echo(run_with_session(work))
+    for problem in problems:
+        click.echo(f"charge {problem.charge_id} (unit {problem.unit_id}) not computed: {problem.reason}", err=True)
+    if problems:
+        raise SystemExit(NEEDS_ATTENTION)  # the others were posted; these need attention
 
 
 cli.add_command(classify_command)
@@ -192,7 +246,8 @@ cli.add_command(classify_command)
 @click.option("--dry-run", is_flag=True, help="Decide and report, issue nothing.")
 @click.option("--print-file/--no-print-file", default=True, help="Render the run's paper letters into one PDF.")
 def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> None:
-    """Issue the day's reminder letters and messages for an estate (idempotent)."""
+    """Issue the day's reminder letters and messages for an estate (idempotent). Exits 3 if a unit
+    due a letter got none (a blocked letter, a case that could not be read)."""
     from rich.progress import Progress
 
     from feesvc.letters.runs import run_reminders
@@ -203,12 +258,16 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         raise click.BadParameter("a reminder run cannot be dated in the future", param_hint="--as-of")
     settings = get_settings()
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: AsyncSession) -> tuple[str, list[UnitReport]]:
         estate_id = await resolve_estate(session, estate_ref)
         with Progress(transient=True) as bar:
             task = bar.add_task("letters", total=None)
             summary = await run_reminders(
-                session, COMMAND_LINE, estate_id, day, dry_run=dry_run,
+                session,
+                COMMAND_LINE,
+                estate_id,
+                day,
+                dry_run=dry_run,
                 public_base_url=settings.server.public_base_url,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
@@ -216,7 +275,6 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         lines += [f"  letters  {kind}: {n}" for kind, n in sorted(summary.letters_by_kind.items())]
         lines += [f"  messages {channel}: {n}" for channel, n in sorted(summary.messages_by_channel.items())]
         lines += [f"  skipped  {reason}: {n}" for reason, n in sorted(summary.skipped_by_reason.items())]
-        lines += [f"  blocked  unit {b['unit_id']} {b['kind']}: {'; '.join(b['violations'])}" for b in summary.blocked]
         if summary.legal_review_units:
             lines.append(f"  legal review: units {summary.legal_review_units}")
         if summary.run_id and print_file and summary.letters_by_kind:
@@ -225,9 +283,9 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
                 lines.append(f"  print file: {path}")
             except DomainError as error:
                 lines.append(f"  print file: {error.detail}")
-        return "\n".join(lines)
+        return "\n".join(lines), summary.needs_attention
 
-    click.echo(run_with_session(work))
+    report_and_exit(*run_with_session(work))
 
 
 @cli.group()
@@ -239,22 +297,26 @@ def plans() -> None:
 @click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Review as of (default today).")
 def plans_review(estate_ref: str, as_of: object) -> None:
-    """Complete or break the estate's active installment plans as of a date (idempotent)."""
-    from feesvc.plans.service import review_plans
+    """Complete or break the estate's active installment plans as of a date (idempotent). Exits 3 if
+    some plans could not be reviewed."""
+    from feesvc.plans.review import review_plans
+    from feesvc.plans.schemas import PlanReview
 
     day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
     if day > business_today():
         raise click.BadParameter("plans cannot be reviewed as of a future date", param_hint="--as-of")
 
-    async def work(session: AsyncSession) -> str:
-        result = await review_plans(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
-        return (
-            f"as of {result.as_of}: {result.plans_reviewed} active plans reviewed, "
-            f"completed {result.completed or 'none'}, broken {result.broken or 'none'}, "
-            f"{result.late_fees_waived_fen} fen of late fees waived, {result.late_fees_restored_fen} fen restored"
-        )
+    async def work(session: AsyncSession) -> PlanReview:
+        return await review_plans(session, COMMAND_LINE, await resolve_estate(session, estate_ref), day)
 
-    click.echo(run_with_session(work))
+    result = run_with_session(work)
+    reinstated = f"reinstated {result.reinstated} (paid in time, recorded late), " if result.reinstated else ""
+    text = (
+        f"as of {result.as_of}: {result.plans_reviewed} active plans reviewed, "
+        f"completed {result.completed or 'none'}, broken {result.broken or 'none'}, {reinstated}"
+        f"{result.late_fees_waived_fen} fen of late fees waived, {result.late_fees_restored_fen} fen restored"
+    )
+    report_and_exit(text, result.needs_attention)
 
 
 @cli.group()

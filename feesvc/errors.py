@@ -31,9 +31,7 @@ class DomainError(Exception):
     status_code = 422
     title = "The request cannot be carried out"
 
-    def __init__(
-        self, detail: str, *, field: str | None = None, errors: list[FieldError] | None = None
-    ) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or ([FieldError(field, detail)] if field else [])
@@ -85,12 +83,11 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
-    errors = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            errors.append(
-                FieldError(str(item.get("key") or item.get("source") or "body"), str(item.get("message")))
-            )
+    items = [item for item in (exc.extra if isinstance(exc.extra, list) else []) if isinstance(item, dict)]
+    if any(item.get("source") == "path" for item in items):
+        # A path names a record; one whose id is outside its column's range cannot exist.
+        return problem(request, 404, "Not found", f"nothing is found at {request.url.path}")
+    errors = [FieldError(str(i.get("key") or i.get("source") or "body"), str(i.get("message"))) for i in items]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail
     return problem(request, 400, "Invalid input", detail, errors)
 
@@ -102,6 +99,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         404: "Not found",
         405: "Method not allowed",
         413: "Request body too large",
+        415: "Unsupported media type",
     }.get(exc.status_code, "Request failed")
     return problem(request, exc.status_code, title, exc.detail, headers=exc.headers)
 

@@ -6,7 +6,7 @@ from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassificat
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.billing.models import BillingRun
-from feesvc.latefees.models import CourtRate
+from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
 from feesvc.letters.models import (
@@ -45,6 +45,7 @@ __all__ = [
     "FeeStandard",
     "Installment",
     "InstallmentPlan",
+    "LateFeeTermsVersion",
     "LedgerEntry",
     "Letter",
     "LimitationEvent",

@@ -184,10 +184,11 @@ async def test_cash_up_reconciles_with_the_ledger(api: Api) -> None:
     voided = await pay(api, estate.unit_ids[1], 100)
     await api.ok(await api.post(f"/api/v1/payments/{voided['id']}/void", {"reason": "重复收款"}), 200)
     cash_up = await api.ok(await api.get(f"/api/v1/estates/{estate.id}/cash-up", Role.cashier))
-    assert cash_up["payments"] == 3 and cash_up["total_fen"] == 55100
-    assert cash_up["voided_payments"] == 1 and cash_up["voided_fen"] == 100
-    assert cash_up["reconciled"] is True and cash_up["ledger_payments_fen"] == 55100
-    assert sorted(line["total_fen"] for line in cash_up["lines"]) == [20100, 35000]
+    assert cash_up["received_payments"] == 3 and cash_up["received_fen"] == 55100
+    assert cash_up["voided_payments"] == 1 and cash_up["voided_fen"] == 100 and cash_up["net_fen"] == 55000
+    assert cash_up["reconciled"] is True and cash_up["ledger_received_fen"] == 55100
+    assert cash_up["ledger_voided_fen"] == 100
+    assert sorted(line["net_fen"] for line in cash_up["lines"]) == [20000, 35000]
 
 
 async def test_concurrent_payments_on_one_unit_lose_nothing(api: Api) -> None:

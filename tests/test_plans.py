@@ -27,7 +27,8 @@ from feesvc.payments.models import Method
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.payments.service import record_payment
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
-from feesvc.plans.service import covered_charge_ids, plan_kept, review_plans
+from feesvc.plans.review import review_plans
+from feesvc.plans.standing import covered_charge_ids, plan_kept
 from tests.support import Api, Estate, problem
 
 PLANS = "/api/v1/installment-plans"
@@ -283,8 +284,8 @@ async def test_freeze_stops_late_fees_while_kept_and_they_resume_after_a_break(a
     await agree(api, plan["id"])
     charges = {c.id for c in await entries(api, unit, EntryKind.charge)}
     async with api.sessions() as s:
-        assert await covered_charge_ids(s, unit) == charges
-        assert await covered_charge_ids(s, control) == set()
+        assert await covered_charge_ids(s, today, unit_id=unit) == charges
+        assert await covered_charge_ids(s, today, unit_id=control) == set()
 
     # Kept: the first installment paid on its due date; nothing accrues on the covered charges.
     await pay(api, unit, MONTHLY, first)
@@ -315,7 +316,8 @@ async def test_freeze_stops_late_fees_while_kept_and_they_resume_after_a_break(a
     async with api.sessions() as s:
         assert await plan_kept(s, unit, last_day)  # as it stood then
         assert not await plan_kept(s, unit, broke_on + timedelta(days=30))
-        assert await covered_charge_ids(s, unit) == set()
+        assert await covered_charge_ids(s, last_day, unit_id=unit) == charges
+        assert await covered_charge_ids(s, broke_on, unit_id=unit) == set()
     rows = await ledger_rows(api, unit)
     again = await review(api, estate.id, broke_on + timedelta(days=14))
     assert (again.plans_reviewed, again.broken, await ledger_rows(api, unit)) == (0, [], rows)
@@ -409,7 +411,7 @@ async def test_paying_in_full_completes_the_plan_and_waives_on_completion(api: A
         }
     async with api.sessions() as s:
         assert not await plan_kept(s, first, paid_on + timedelta(days=2))
-        assert await covered_charge_ids(s, first) == set()
+        assert await covered_charge_ids(s, paid_on + timedelta(days=2), unit_id=first) == set()
     rows = await ledger_rows(api, first)
     rerun = await review(api, estate.id, paid_on + timedelta(days=2))
     assert (rerun.plans_reviewed, rerun.late_fees_waived_fen, await ledger_rows(api, first)) == (0, 0, rows)
@@ -440,7 +442,7 @@ async def test_review_through_the_api(api: Api) -> None:
     plan = await propose(api, unit, installments=2)
     async with api.sessions() as s:
         assert not await plan_kept(s, unit, business_today())  # proposed is not agreed
-        assert await covered_charge_ids(s, unit) == set()
+        assert await covered_charge_ids(s, business_today(), unit_id=unit) == set()
     # Entered the day after the owner signed on paper: the agreement (and acknowledgement) is dated then.
     signed = business_today() - timedelta(days=1)
     agreed = await agree(api, plan["id"], agreed_on=signed.isoformat())
@@ -457,6 +459,8 @@ async def test_review_through_the_api(api: Api) -> None:
         "broken": [],
         "late_fees_waived_fen": 0,
         "late_fees_restored_fen": 0,
+        "reinstated": [],
+        "needs_attention": [],
     }
 
 

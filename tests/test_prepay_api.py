@@ -158,6 +158,7 @@ async def test_paying_books_exactly_the_quote_and_billing_skips_it(api: Api) -> 
     payment = done["payment"]
     assert payment["amount_fen"] == quote["net_fen"] and payment["prepaid_credit_fen"] == 0
     assert payment["receipt_number"] == f"{TODAY.year}-000001"
+    assert payment["payer_name"] == "张*生"  # the cashier's view of a name (registry/masking.py)
     assert sum(a["amount_fen"] for a in payment["allocations"]) == quote["net_fen"]
     assert Counter(a["period"] for a in payment["allocations"]) == {month(k): 2 for k in range(6)}
     assert await api.count(AuditEvent, AuditEvent.action == "prepayment.record") == before + 1
@@ -317,7 +318,7 @@ async def test_concurrent_prepayments_book_once(api: Api) -> None:
     assert await api.count(LedgerEntry, LedgerEntry.unit_id == unit, LedgerEntry.kind == "charge") == 12
 
 
-async def test_refund_takes_back_the_discount_of_unserved_periods(api: Api) -> None:
+async def test_refund_takes_back_the_whole_discount_and_reprices_the_kept_periods(api: Api) -> None:
     estate = await prepay_estate(api)
     unit = estate.unit_ids[0]
     quote = await get_quote(api, unit, 12)
@@ -333,11 +334,28 @@ async def test_refund_takes_back_the_discount_of_unserved_periods(api: Api) -> N
         )
     )
     unserved = [p for p in quote["periods"] if p["period"] >= month(4)]
+    kept_quote = [p for p in quote["periods"] if p["period"] < month(4)]
+    kept = {p["period"] for p in kept_quote}
+    kept_discount = sum(p["discount_fen"] for p in kept_quote)
+    paid_for_unserved = sum(p["net_fen"] for p in unserved)
     assert refund["periods"] == [p["period"] for p in unserved]
     assert refund["charges_reversed_fen"] == sum(p["gross_fen"] for p in unserved)
-    assert refund["discount_taken_back_fen"] == sum(p["discount_fen"] for p in unserved) > 0
-    assert refund["refunded_fen"] == sum(p["net_fen"] for p in unserved)
+    # The 4 months kept earn no tier (the smallest is 6 months): they keep no discount, so the
+    # whole discount is taken back, the kept months' part settled from the refund.
+    [kept_out] = refund["kept"]
+    assert kept_out == {
+        "payment_id": done["payment"]["id"],
+        "periods": sorted(kept),
+        "months": 4,
+        "tier": None,
+        "discount_before_fen": kept_discount,
+        "discount_fen": 0,
+        "taken_back_fen": kept_discount,
+    }
+    assert refund["discount_taken_back_fen"] == quote["discount_fen"]
+    assert refund["refunded_fen"] == paid_for_unserved - kept_discount and refund["owed_fen"] == 0
     assert refund["prepayment_payment_ids"] == [done["payment"]["id"]]
+    assert "重新计算" in refund["refund_terms"] and refund["refund_terms"] == quote["refund_terms"]
 
     ledger = await api.ledger(unit)
     assert ledger["balance_fen"] == 0 and ledger["owed_fen"] == 0 and ledger["prepaid_credit_fen"] == 0
@@ -345,30 +363,36 @@ async def test_refund_takes_back_the_discount_of_unserved_periods(api: Api) -> N
     new = ledger["entries"][-added:]
     kinds = Counter(e["kind"] for e in new)
     lines = 2 * len(unserved)  # service fee and parking per period
-    assert kinds == {"reversal": 3 * lines, "prepaid_credit": 1, "refund": 1}
+    kept_lines = 2 * len(kept)
+    # Refunded: charge, discount and payment split reversed per line; kept: the discount reversed
+    # and the take-back settled from the credit (a consuming and a settling entry) per line.
+    assert kinds == {
+        "reversal": 3 * lines + kept_lines,
+        "credit_applied": 2 * kept_lines,
+        "prepaid_credit": 1,
+        "refund": 1,
+    }
     assert all(e["reason"] == "物业服务合同终止，退还未到期预缴款" for e in new if e["kind"] in ("reversal", "refund"))
     [credit] = [e for e in new if e["kind"] == "prepaid_credit"]
     [paid_back] = [e for e in new if e["kind"] == "refund"]
-    assert credit["amount_fen"] == -refund["refunded_fen"] and paid_back["amount_fen"] == refund["refunded_fen"]
+    assert credit["amount_fen"] == -paid_for_unserved and paid_back["amount_fen"] == refund["refunded_fen"]
     assert paid_back["settles_entry_id"] == credit["id"] and paid_back["detail"] == {"method": "cash"}
     assert credit["detail"]["prepayment_payment_id"] == done["payment"]["id"]
-    # What stays: the served and not-yet-refunded periods, paid net of their discount.
-    kept = {p["period"] for p in quote["periods"] if p["period"] < month(4)}
-    kept_quote = [p for p in quote["periods"] if p["period"] in kept]
-    assert ledger_sum(ledger, "discount", kept) == -sum(p["discount_fen"] for p in kept_quote)
+    # What stays: the served and not-yet-refunded periods, paid in full (net paid plus the take-back).
+    assert ledger_sum(ledger, "credit_applied", kept) == -kept_discount
     taken_back = sum(e["amount_fen"] for e in new if e["kind"] == "reversal" and e["period"] in set(refund["periods"]))
-    assert taken_back == -refund["charges_reversed_fen"] + refund["discount_taken_back_fen"] + refund["refunded_fen"]
+    assert taken_back == -refund["charges_reversed_fen"] + sum(p["discount_fen"] for p in unserved) + paid_for_unserved
     statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement"))
     assert statement["closing_balance_fen"] == 0 and statement["prepaid_credit_fen"] == 0
     assert [line["amount_fen"] for line in statement["lines"] if line["kind"] in ("prepaid_credit", "refund")] == [
-        -refund["refunded_fen"],
+        -paid_for_unserved,
         refund["refunded_fen"],
     ]
     # The payment, its receipt and its day's cash-up are as received.
     again = await api.ok(await api.get(f"/api/v1/payments/{done['payment']['id']}", Role.cashier))
     assert again == done["payment"]
     cash_up = await api.ok(await api.get(f"/api/v1/estates/{estate.id}/cash-up", Role.cashier))
-    assert cash_up["reconciled"] is True and cash_up["total_fen"] == quote["net_fen"]
+    assert cash_up["reconciled"] is True and cash_up["received_fen"] == quote["net_fen"]
     assert await api.count(AuditEvent, AuditEvent.action == "prepayment.refund", AuditEvent.entity_id == str(unit)) == 1
     problem(await api.post(path, {"from_period": month(4), "reason": "再次退款"}), 422, "from_period")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from feesvc.auth.models import Role
 from feesvc.documents.render import render_html, write_pdf_many
 from feesvc.formatting import amount_in_chinese_capitals
 from feesvc.ledger.models import EntryKind
-from feesvc.payments.receipt import _cashier_name, _item_name, receipt_context, receipt_pdf
-from feesvc.payments.schemas import AllocationOut
+from feesvc.payments.models import Method
+from feesvc.payments.receipt import _item_name, _lines, _Settled, cashier_name, receipt_context, receipt_pdf
+from feesvc.payments.schemas import AllocationOut, PaymentOut
 from tests.support import Api
 
 
@@ -38,6 +40,14 @@ def pdf_text(pdf: bytes, tmp_path: Path, name: str = "receipt.pdf") -> str:
     path = tmp_path / name
     path.write_bytes(pdf)
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def pdf_raw_text(pdf: bytes, tmp_path: Path) -> str:
+    """The text in the order it was drawn: the void mark's rotated letters stay together (in the
+    layout text they land wherever their slant puts them)."""
+    path = tmp_path / "raw.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-raw", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 def compact(text: str) -> str:
@@ -101,9 +111,10 @@ async def test_voided_payment_prints_void_with_reason(api: Api, session: AsyncSe
     payment = await pay(api, unit, 20000, method="cash")
     await api.ok(await api.post(f"/api/v1/payments/{payment['id']}/void", {"reason": "收错户，已退回"}), 200)
 
-    text = pdf_text(await receipt_pdf(session, payment["id"]), tmp_path)
+    pdf = await receipt_pdf(session, payment["id"])
+    text = pdf_text(pdf, tmp_path)
     flat = compact(text)
-    assert "作废" in flat and "VOID" in flat
+    assert "作废" in compact(pdf_raw_text(pdf, tmp_path)) and "VOID" in compact(pdf_raw_text(pdf, tmp_path))
     assert "收错户，已退回" in flat
     assert payment["receipt_number"] in text  # the number stays on the voided receipt
     assert "现金" in text
@@ -135,7 +146,30 @@ async def test_traditional_chinese_estate(api: Api, session: AsyncSession, tmp_p
     assert "收款收據" in flat and "銀行轉帳" in flat
     assert "CN¥234.56" in flat  # outside the mainland a bare ¥ reads as yen
     assert amount_in_chinese_capitals(23456, traditional=True) in flat  # 貳佰參拾肆元伍角陸分
+    assert "第1頁共1頁" in flat
     assert "Noto-Sans-CJK-TC" in pdf_tool("pdffonts", pdf, tmp_path)
+
+
+async def test_english_estate_prints_late_fees_per_period_and_page_numbers(
+    api: Api, session: AsyncSession, tmp_path: Path
+) -> None:
+    estate = await api.make_estate(units=1, rate="2.00", area="80.00", settings={**LATE_FEES, "locale": "en"})
+    for period in ("2026-01", "2026-02"):
+        await api.bill(estate.id, period, f"{period}-01")
+    for as_of in ("2026-02-28", "2026-03-31"):
+        await api.ok(await api.post("/api/v1/late-fee-runs", {"estate_id": estate.id, "as_of": as_of}), 200)
+    payment = await pay(api, estate.unit_ids[0], 40000, received_on="2026-04-01")
+
+    pdf = await receipt_pdf(session, payment["id"])
+    assert page_count(pdf, tmp_path) == 1
+    text = pdf_text(pdf, tmp_path)
+    flat = compact(text)
+    assert "Receipt" in text and "Page1of1" in flat and "WeChatPay" in flat
+    # Two runs posted two late fees on each charge: one "Late fee" line per month.
+    assert len(re.findall(r"Late fee\s+January 2026", text)) == 1
+    assert len(re.findall(r"Late fee\s+February 2026", text)) == 1
+    amounts = fen_amounts(text)
+    assert sum(amounts[:-1]) == amounts[-1] == 40000
 
 
 async def test_write_pdf_many_makes_one_file(api: Api, session: AsyncSession, tmp_path: Path) -> None:
@@ -171,7 +205,7 @@ async def test_template_escapes_and_refuses_missing_values(api: Api, session: As
         render_html("receipt.html", {k: v for k, v in context.items() if k != "payer"})
 
 
-def test_item_name_fallbacks_and_cashier_name() -> None:
+def test_item_name_fallbacks_andcashier_name() -> None:
     def allocation(kind: EntryKind, item: str | None) -> AllocationOut:
         return AllocationOut(entry_id=1, kind=kind, period="2026-01", item=item, amount_fen=100)
 
@@ -180,9 +214,9 @@ def test_item_name_fallbacks_and_cashier_name() -> None:
     assert _item_name(allocation(EntryKind.late_fee, "service_fee"), None, "zh_Hans") == "违约金"
     assert _item_name(allocation(EntryKind.charge, "elevator"), None, "zh_Hans") == "elevator"
     assert _item_name(allocation(EntryKind.charge, None), None, "zh_Hans") == "其他费用"
-    assert _cashier_name("cashier:王芳#12") == "王芳"
-    assert _cashier_name("system:cli") == "cli"
-    assert _cashier_name("cashier:A#B") == "A#B"
+    assert cashier_name("cashier:王芳#12") == "王芳"
+    assert cashier_name("system:cli") == "cli"
+    assert cashier_name("cashier:A#B") == "A#B"
 
 
 async def test_receipt_route_serves_the_pdf_to_the_desk(api: Api) -> None:
@@ -198,3 +232,159 @@ async def test_receipt_route_serves_the_pdf_to_the_desk(api: Api) -> None:
     assert response.content.startswith(b"%PDF")
     assert (await api.get("/api/v1/payments/999999999/receipt.pdf", Role.cashier)).status_code == 404
     assert (await api.client.get(url)).status_code == 401
+
+
+def page_count(pdf: bytes, tmp_path: Path) -> int:
+    match = re.search(r"Pages:\s+(\d+)\n", pdf_tool("pdfinfo", pdf, tmp_path))
+    assert match, "pdfinfo gave no page count"
+    return int(match.group(1))
+
+
+def pages_of(pdf: bytes, tmp_path: Path) -> list[str]:
+    """Each page's layout text (pdftotext ends every page with a form feed)."""
+    return [page for page in pdf_text(pdf, tmp_path).split("\f") if page.strip()]
+
+
+LATE_FEES = {"due_day": 15, "grace_days": 0, "late_fee_daily_rate": "0.0003"}
+
+
+async def long_arrears_unit(api: Api, months: int, runs_through: str) -> tuple[int, int]:
+    """A unit billed ¥160 a month from 2024-01 for ``months`` months and never paid, with a late-fee
+    run at every month end from 2024-01 to ``runs_through`` (YYYY-MM): one late-fee entry per
+    charge per run, about ¥1.44 each. Returns the estate and the unit."""
+    estate = await api.make_estate(units=1, rate="2.00", area="80.00", settings=LATE_FEES)
+    periods = [f"{2024 + m // 12}-{m % 12 + 1:02d}" for m in range(months)]
+    for period in periods:
+        await api.bill(estate.id, period, f"{period}-01")
+    year, month = 2024, 1
+    while f"{year}-{month:02d}" <= runs_through:
+        last_day = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).isoformat()
+        run = {"estate_id": estate.id, "as_of": last_day}
+        await api.ok(await api.post("/api/v1/late-fee-runs", run), 200)
+        year, month = year + month // 12, month % 12 + 1
+    return estate.id, estate.unit_ids[0]
+
+
+def fen_amounts(text: str) -> list[int]:
+    return [int(a.replace(".", "").replace(",", "")) for a in re.findall(r"¥([\d,]+\.\d\d)", text)]
+
+
+async def test_long_arrears_receipt_sums_late_fees_per_period_on_one_page(
+    api: Api, session: AsyncSession, tmp_path: Path
+) -> None:
+    """Issue 14: a ¥1,000 receipt on a unit with long arrears ran to 11 A5 pages of ¥1.4x
+    late-fee lines, one per month-end run."""
+    _, unit = await long_arrears_unit(api, months=6, runs_through="2026-06")
+    payment = await pay(api, unit, 100000, received_on="2026-07-01", payer_name="李四")
+
+    late = [a for a in payment["allocations"] if a["kind"] == "late_fee"]
+    per_period: dict[str, int] = {}
+    for allocation in late:
+        per_period[allocation["period"]] = per_period.get(allocation["period"], 0) + allocation["amount_fen"]
+    entries_per_period = {p: sum(1 for a in late if a["period"] == p) for p in per_period}
+    assert len(per_period) >= 4 and min(entries_per_period.values()) >= 24, entries_per_period
+    assert max(a["amount_fen"] for a in late) < 150  # ¥1.4x at most each: the reproduction
+
+    pdf = await receipt_pdf(session, payment["id"])
+    assert page_count(pdf, tmp_path) == 1
+    text = pdf_text(pdf, tmp_path)
+    flat = compact(text)
+    # One late-fee line per period, its amount the period's late fees summed.
+    assert flat.count("违约金") == len(per_period)
+    context = await receipt_context(session, payment["id"])
+    fee_lines = {line["period"]: line["amount_fen"] for line in context["lines"] if line["name"] == "违约金"}
+    assert fee_lines == per_period
+    charges = [a for a in payment["allocations"] if a["kind"] == "charge"]
+    assert [line["period"] for line in context["lines"]] == sorted([a["period"] for a in charges] + list(per_period))
+    # Lines and total add up; the total in capitals, the footer and the page number are all there.
+    amounts = fen_amounts(text)
+    assert sum(amounts[:-1]) == amounts[-1] == 100000
+    assert amount_in_chinese_capitals(100000) in flat  # 壹仟元整
+    assert "微信" in flat and "收款人" in flat and "收款单位（盖章）" in flat and "李四" in flat
+    assert "第1页共1页" in flat
+
+
+async def test_a_payment_settling_years_continues_with_the_footer_on_the_last_page(
+    api: Api, session: AsyncSession, tmp_path: Path
+) -> None:
+    months = 48
+    estate = await api.make_estate(
+        units=1, rate="2.00", area="80.00", effective_from="2022-01-01", owners_from="2022-01-01"
+    )
+    periods = [f"{2022 + m // 12}-{m % 12 + 1:02d}" for m in range(months)]
+    for period in periods:
+        await api.bill(estate.id, period, f"{period}-01")
+    payment = await pay(api, estate.unit_ids[0], months * 16000 + 5000, method="cash", received_on="2026-01-05")
+    assert payment["prepaid_credit_fen"] == 5000
+
+    pdf = await receipt_pdf(session, payment["id"])
+    pages = pages_of(pdf, tmp_path)
+    total = page_count(pdf, tmp_path)
+    assert total == len(pages) > 1
+    flats = [compact(page) for page in pages]
+    for number, flat in enumerate(flats, start=1):
+        assert f"第{number}页共{total}页" in flat
+        assert payment["receipt_number"] in flat  # every page says which receipt it belongs to
+        assert "收费项目" in flat and "所属期间" in flat  # the table's head repeats
+    # The total, the payment method, the cashier and the stamp area: on the last page only.
+    for word in ("合计人民币（大写）", "付款方式", "收款人", "收款单位（盖章）", "涂改无效"):
+        assert [word in flat for flat in flats] == [False] * (total - 1) + [True], word
+    # Every month once, in order, then the prepaid credit; the amounts add up across pages.
+    whole = "".join(flats)
+    labels = [f"{int(p[:4])}年{int(p[5:])}月" for p in periods]
+    assert all(whole.count(label) == 1 for label in labels)
+    assert [whole.index(label) for label in labels] == sorted(whole.index(label) for label in labels)
+    assert "预存物业费" in flats[-1]
+    amounts = fen_amounts("\n".join(pages))
+    assert sum(amounts[:-1]) == amounts[-1] == months * 16000 + 5000
+    assert amounts.count(16000) == months
+
+
+def test_lines_group_items_per_period_and_sum_each_periods_late_fees() -> None:
+    """Charges of one item and period add up, a period's late fees (of every item, corrections
+    included, whatever their sign) are one line after its charges, periods run oldest first and
+    the prepaid credit comes last."""
+
+    def split(entry_id: int, kind: EntryKind, period: str, item: str, fen: int) -> AllocationOut:
+        return AllocationOut(entry_id=entry_id, kind=kind, period=period, item=item, amount_fen=fen)
+
+    late, charge = EntryKind.late_fee, EntryKind.charge
+    allocations = [
+        split(1, charge, "2026-02", "service_fee", 20000),
+        split(2, late, "2026-01", "service_fee", 144),
+        split(3, charge, "2026-01", "service_fee", 20000),
+        split(4, late, "2026-01", "parking", 149),
+        split(5, charge, "2026-01", "parking", 15000),
+        split(6, late, "2026-01", "service_fee", -40),
+        split(7, charge, "2026-01", "service_fee", 500),  # a second charge of the item and period (a sale's split)
+        split(8, late, "2026-04", "service_fee", 300),  # a quarterly charge's late fee
+        split(9, charge, "2026-04", "service_fee", 60000),
+    ]
+    out = PaymentOut(
+        id=1,
+        receipt_number="2026-000001",
+        estate_id=1,
+        unit_id=1,
+        payer_name="",
+        amount_fen=sum(a.amount_fen for a in allocations) + 700,
+        currency="CNY",
+        method=Method.cash,
+        external_ref="",
+        received_on=date(2026, 7, 1),
+        cashier="cashier:王芳#1",
+        allocations=allocations,
+        prepaid_credit_fen=700,
+        voided=False,
+    )
+    settled = {1: _Settled(1, "物业服务费"), 3: _Settled(1, "物业服务费"), 7: _Settled(1, "物业服务费")}
+    settled |= {5: _Settled(1, "车位管理费"), 8: _Settled(3), 9: _Settled(3, "物业服务费")}
+
+    assert [(x["name"], x["period"], x["period_end"], x["amount_fen"]) for x in _lines(out, settled, "zh_Hans")] == [
+        ("物业服务费", "2026-01", None, 20500),
+        ("车位管理费", "2026-01", None, 15000),
+        ("违约金", "2026-01", None, 253),
+        ("物业服务费", "2026-02", None, 20000),
+        ("物业服务费", "2026-04", "2026-06", 60000),
+        ("违约金", "2026-04", "2026-06", 300),
+        ("预存物业费", None, None, 700),
+    ]

@@ -432,7 +432,11 @@ async def test_prepayment_discount_is_not_collected_and_its_refund_unbills(api: 
     )
     assert (refunded["collected_fen"], refunded["discount_fen"], refunded["outstanding_fen"]) == (0, 0, 0)
     assert (refunded["units_billed"], refunded["rate_by_amount"], refunded["rate_by_households"]) == (0, None, None)
-    assert (await report(first["period"]))["collected_fen"] == first["net_fen"]  # the served period stays paid
+    # The served period stays paid, re-priced: one month kept earns no tier (DOMAIN.md "Prepay
+    # discount"), so its discount is taken back and settled from the refund: collected in full.
+    kept = await report(first["period"])
+    assert (kept["collected_fen"], kept["discount_fen"]) == (first["gross_fen"], 0)
+    assert kept["outstanding_fen"] == first["gross_fen"]  # the neighbour's charge, unpaid, only
 
 
 async def test_a_voided_payment_is_no_longer_collected(api: Api, story: Story) -> None:

@@ -18,6 +18,7 @@ from feesvc.auth.guards import managers, staff
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today, utcnow
 from feesvc.registry.service import get_unit
+from feesvc.schemas import PathId
 
 
 class ArrearsCaseController(Controller):
@@ -25,51 +26,55 @@ class ArrearsCaseController(Controller):
     tags = ["arrears cases"]
 
     @post("/units/{unit_id:int}/arrears-case", guards=[staff])
-    async def open_case(self, db: AsyncSession, principal: Principal, unit_id: int) -> Response[CaseOut]:
+    async def open_case(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> Response[CaseOut]:
         """Open the unit's arrears case, or return the one already open (201 when opened, 200 if not)."""
         today = business_today()
         case, created = await service.open_case(db, principal, unit_id, today)
         return Response(await service.case_out(db, case, today), status_code=201 if created else 200)
 
     @get("/units/{unit_id:int}/arrears-case", guards=[staff])
-    async def unit_case(self, db: AsyncSession, unit_id: int) -> CaseOut:
+    async def unit_case(self, db: AsyncSession, unit_id: PathId) -> CaseOut:
         await get_unit(db, unit_id)
         return await service.case_out(db, await service.unit_case(db, unit_id), business_today())
 
     @get("/arrears-cases/{case_id:int}", guards=[staff])
-    async def get_case(self, db: AsyncSession, case_id: int) -> CaseOut:
+    async def get_case(self, db: AsyncSession, case_id: PathId) -> CaseOut:
         return await service.case_out(db, await service.get_case(db, case_id), business_today())
 
     @post("/arrears-cases/{case_id:int}/notes", guards=[staff])
-    async def add_note(self, db: AsyncSession, principal: Principal, case_id: int, data: NoteCreate) -> NoteOut:
+    async def add_note(self, db: AsyncSession, principal: Principal, case_id: PathId, data: NoteCreate) -> NoteOut:
         """A dated contact note: call, visit, SMS, WeChat, desk or letter; may mark a claim the owner made."""
         return service.note_out(await service.add_note(db, principal, case_id, data, business_today()))
 
     @post("/arrears-cases/{case_id:int}/status", guards=[managers], status_code=200)
-    async def change_status(self, db: AsyncSession, principal: Principal, case_id: int, data: StatusChange) -> CaseOut:
+    async def change_status(
+        self, db: AsyncSession, principal: Principal, case_id: PathId, data: StatusChange
+    ) -> CaseOut:
         """Pause (a manager's hold), resume, send to legal review or resolve the case, with a reason."""
         case = await service.change_status(db, principal, case_id, data, utcnow())
         return await service.case_out(db, case, business_today())
 
     @post("/arrears-cases/{case_id:int}/classify", guards=[staff])
-    async def classify(self, db: AsyncSession, principal: Principal, case_id: int) -> CauseHistoryOut:
+    async def classify(self, db: AsyncSession, principal: Principal, case_id: PathId) -> CauseHistoryOut:
         """Classify why the owner is not paying, from what the database holds today; kept with the history."""
         await service.classify_case(db, principal, case_id, business_today())
         return await service.cause_history(db, await service.get_case(db, case_id))
 
     @get(["/arrears-cases/{case_id:int}/classify", "/arrears-cases/{case_id:int}/classifications"], guards=[staff])
-    async def classifications(self, db: AsyncSession, case_id: int) -> CauseHistoryOut:
+    async def classifications(self, db: AsyncSession, case_id: PathId) -> CauseHistoryOut:
         """The effective cause, the latest classification, all classifications and overrides, the plan."""
         return await service.cause_history(db, await service.get_case(db, case_id))
 
     @post("/arrears-cases/{case_id:int}/override", guards=[managers])
     async def override(
-        self, db: AsyncSession, principal: Principal, case_id: int, data: OverrideCreate
+        self, db: AsyncSession, principal: Principal, case_id: PathId, data: OverrideCreate
     ) -> CauseHistoryOut:
         """A manager sets the cause, with a reason; the classifier's results stay in the history."""
         await service.override_cause(db, principal, case_id, data, business_today())
         return await service.cause_history(db, await service.get_case(db, case_id))
 
     @post("/arrears-actions/{action_id:int}/done", guards=[staff], status_code=200)
-    async def action_done(self, db: AsyncSession, principal: Principal, action_id: int, data: ActionDone) -> ActionOut:
+    async def action_done(
+        self, db: AsyncSession, principal: Principal, action_id: PathId, data: ActionDone
+    ) -> ActionOut:
         return service.action_out(await service.mark_action_done(db, principal, action_id, data, utcnow()))

@@ -7,10 +7,12 @@ import msgspec
 
 from feesvc.arrears.classifier import Belief
 from feesvc.arrears.models import ActionState, CaseStatus, Cause, Claim, ContactKind
-from feesvc.schemas import Body, Reason
+from feesvc.schemas import Body, Line, MultilineText, Reason
 
-NoteText = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, description="may quote the owner verbatim")]
-Person = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+NoteText = Annotated[
+    MultilineText, msgspec.Meta(min_length=1, max_length=2000, description="may quote the owner verbatim")
+]
+Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
 
 
 class NoteCreate(Body):
@@ -45,7 +47,7 @@ class OverrideCreate(Body):
 
 
 class ActionDone(Body):
-    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    note: Annotated[MultilineText, msgspec.Meta(max_length=500)] = ""
 
 
 class ActionOut(msgspec.Struct):

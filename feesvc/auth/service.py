@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.models import ApiToken, Role
 from feesvc.auth.principal import Principal
+from feesvc.db import utcnow
 from feesvc.errors import InvalidInput, NotFound
 from feesvc.registry.models import Owner
 
@@ -36,11 +37,33 @@ async def create_token(
     token = ApiToken(name=name, role=role, owner_id=owner_id, token_hash=hash_token(secret))
     session.add(token)
     await session.flush()
-    await record_audit(
-        session, actor, "token.create", "api_token", token.id, {"role": role.value, "name": name}
-    )
+    await record_audit(session, actor, "token.create", "api_token", token.id, {"role": role.value, "name": name})
     await session.commit()
     return secret, token
+
+
+async def list_tokens(session: AsyncSession, include_revoked: bool = True, role: Role | None = None) -> list[ApiToken]:
+    """Tokens oldest first. Only hashes are stored, so no listing can show a secret."""
+    query = select(ApiToken).order_by(col(ApiToken.id))
+    if not include_revoked:
+        query = query.where(col(ApiToken.revoked_at).is_(None))
+    if role is not None:
+        query = query.where(ApiToken.role == role)
+    return list((await session.execute(query)).scalars())
+
+
+async def revoke_token(session: AsyncSession, actor: Principal, token_id: int) -> ApiToken:
+    """Revoke a token; revoking it again changes nothing and answers the same (safe to retry)."""
+    token = await session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} does not exist", field="token_id")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await record_audit(
+            session, actor, "token.revoke", "api_token", token_id, {"role": token.role, "name": token.name}
+        )
+        await session.commit()
+    return token
 
 
 class PrincipalCache:
@@ -72,3 +95,7 @@ class PrincipalCache:
             self._entries.clear()
         self._entries[digest] = (now, principal)
         return principal
+
+    def forget(self, token_hash: str) -> None:
+        """Drop a token at once (this process; other workers within ``ttl_seconds``)."""
+        self._entries.pop(token_hash, None)

@@ -10,11 +10,11 @@ from feesvc.auth.principal import Principal
 from feesvc.billing.service import BillingResult, run_billing
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
-from feesvc.schemas import Body, Period
+from feesvc.schemas import Body, Id, Period
 
 
 class BillingRunCreate(Body):
-    estate_id: int
+    estate_id: Id
     period: Period
     issued_on: date | None = None
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from feesvc.attention import UnitReport, report, unit_isolated
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.billing.models import BillingRun
@@ -21,8 +22,9 @@ from feesvc.db import utcnow
 from feesvc.errors import InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows
-from feesvc.plans.service import covered_charge_ids
-from feesvc.registry.models import Estate, Ownership, Unit, VacancyNotice
+from feesvc.plans.standing import covered_charge_ids
+from feesvc.prepay.difference import bill_prepaid_differences
+from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit, VacancyNotice
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.schemas import period_start
 from feesvc.standards.models import Basis, FeeStandard
@@ -38,6 +40,11 @@ class BillingResult(msgspec.Struct):
     charges_already_issued: int
     units_without_standard: int
     credit_applied_fen: int
+    # Prepaid periods a newer fee standard applies to: the differences billed (+) or credited (−).
+    prepaid_differences: int = 0
+    prepaid_difference_fen: int = 0
+    # Units the run left out (nothing written for them), with the reason: somebody must look.
+    needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,53 @@ async def _units_holding_credit(session: AsyncSession, estate_id: int) -> list[i
     return sorted({unit_id for (unit_id,) in (await session.execute(query.distinct())).all()})
 
 
+async def _insert_by_unit(
+    session: AsyncSession, by_unit: dict[int, list[dict[str, Any]]], reports: list[UnitReport]
+) -> list[int]:
+    """Insert the units' charges, all at once; if that fails, unit by unit, each unit in a savepoint,
+    so the units whose charges cannot be written are reported and the others issued. Returns the units
+    whose charges went in."""
+    everything = [row for rows in by_unit.values() for row in rows]
+    failed: list[UnitReport] = []
+    async with unit_isolated(session, 0, failed):
+        await insert_entry_rows(session, everything)
+    if not failed:
+        return list(by_unit)
+    issued = []
+    for unit_id, rows in by_unit.items():
+        before = len(reports)
+        async with unit_isolated(session, unit_id, reports):
+            await insert_entry_rows(session, rows)
+        if len(reports) == before:
+            issued.append(unit_id)
+    return issued
+
+
+async def _apply_credit_by_unit(
+    session: AsyncSession,
+    unit_ids: list[int],
+    order: AllocationOrder,
+    on: date,
+    actor: Principal,
+    in_plan: frozenset[int],
+    reports: list[UnitReport],
+) -> int:
+    """Prepaid credit applied for all the units at once; if that fails, unit by unit (as above)."""
+    failed: list[UnitReport] = []
+    applied = 0
+    async with unit_isolated(session, 0, failed):
+        applied = await apply_prepaid_credit(session, unit_ids, order, on, actor, late_fees_last_for=in_plan)
+    if not failed:
+        return applied
+    applied = 0
+    for unit_id in unit_ids:
+        before, got = len(reports), 0
+        async with unit_isolated(session, unit_id, reports):
+            got = await apply_prepaid_credit(session, [unit_id], order, on, actor, late_fees_last_for=in_plan)
+        applied += got if len(reports) == before else 0
+    return applied
+
+
 async def run_billing(
     session: AsyncSession, actor: Principal, estate_id: int, period: str, issued_on: date
 ) -> BillingResult:
@@ -206,31 +260,44 @@ async def run_billing(
         by_use.setdefault(standard.unit_use, []).append(standard)
     slots = await charge_slots(session, period, estate_id=estate_id)
     vacant = await _vacant_units(session, estate, start)
-    rows: list[dict[str, Any]] = []
+    by_unit: dict[int, list[dict[str, Any]]] = {}
+    reports: list[UnitReport] = []
     without_standard = 0
     for unit in await _units_with_owner(session, estate_id, start):
         unit_standards = by_use.get(unit.use, [])
         if not unit_standards:
             without_standard += 1
-        for standard in unit_standards:
-            slot = (unit.id, standard.item)
-            if slot in slots and slots[slot] is None:
-                continue  # a standing charge: issued before
-            reissue = slots.get(slot) or 0
-            row = _charge_row(estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label, reissue)
-            if row is not None:
-                rows.append(row)
-    await insert_entry_rows(session, rows)
+        unit_rows = []
+        try:
+            for standard in unit_standards:
+                slot = (unit.id, standard.item)
+                if slot in slots and slots[slot] is None:
+                    continue  # a standing charge: issued before
+                reissue = slots.get(slot) or 0
+                row = _charge_row(
+                    estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label, reissue
+                )
+                if row is not None:
+                    unit_rows.append(row)
+        except Exception as error:  # noqa: BLE001 - one unit's data must not stop the estate's run; reported
+            report(reports, unit.id, error)
+            continue
+        if unit_rows:
+            by_unit.setdefault(unit.id, []).extend(unit_rows)
+    issued = await _insert_by_unit(session, by_unit, reports)
+    differences = await bill_prepaid_differences(session, estate, period, issued_on, actor.label)
 
-    in_plan = frozenset(await covered_charge_ids(session, None, estate_id=estate_id))
-    credit_applied = await apply_prepaid_credit(
+    in_plan = frozenset(await covered_charge_ids(session, issued_on, estate_id=estate_id))
+    credit_applied = await _apply_credit_by_unit(
         session,
         await _units_holding_credit(session, estate_id),
         estate.allocation_order,
         issued_on,
         actor,
-        late_fees_last_for=in_plan,
+        in_plan,
+        reports,
     )
+    rows = [row for unit_id in issued for row in by_unit[unit_id]]
 
     run = (
         await session.execute(select(BillingRun).where(BillingRun.estate_id == estate_id, BillingRun.period == period))
@@ -248,7 +315,14 @@ async def run_billing(
         "billing.run",
         "estate",
         estate_id,
-        {"period": period, "charges_issued": len(rows), "credit_applied_fen": credit_applied},
+        {
+            "period": period,
+            "charges_issued": len(rows),
+            "credit_applied_fen": credit_applied,
+            "prepaid_differences": differences.count,
+            "prepaid_difference_fen": differences.net_fen,
+            "needs_attention": [msgspec.to_builtins(r) for r in reports],
+        },
     )
     await session.commit()
     assert run.id is not None
@@ -261,4 +335,7 @@ async def run_billing(
         charges_already_issued=sum(1 for reissue in slots.values() if reissue is None),
         units_without_standard=without_standard,
         credit_applied_fen=credit_applied,
+        prepaid_differences=differences.count,
+        prepaid_difference_fen=differences.net_fen,
+        needs_attention=reports,
     )

@@ -10,14 +10,14 @@ every run: 36 month ends of a thousand units is too slow for ``feesvc demo``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
@@ -31,14 +31,13 @@ from feesvc.latefees.service import (
     court_rates,
     frozen_intervals,
     late_fee_row,
-    paid_before_last_run,
 )
+from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import insert_entry_rows
 from feesvc.registry.models import Estate
 from feesvc.registry.service import get_estate
 from feesvc.rules.late_fees import PrincipalChange
-from feesvc.standards.models import FeeStandard
 
 
 class Accrual(Protocol):
@@ -63,7 +62,7 @@ class _Charge:
     effective_date: date
     period: str | None
     item: str | None
-    daily_rate: Decimal
+    terms_key: int | None  # as OverdueCharge.terms_key
     # day → sum of the entries settling the charge that day (payments, credit, discounts, voids)
     settled_by_day: dict[date, int] = field(default_factory=dict)
     posted_fen: int = 0
@@ -84,9 +83,7 @@ class _Charge:
 @dataclass
 class _EstateBook:
     estate: Estate
-    grace_days: int
-    daily_rate: Decimal
-    rates: dict[int, Decimal | None]  # fee standard id → its own daily rate, if any
+    terms: EstateTerms
     charges: dict[int, _Charge] = field(default_factory=dict)
     watermark: int = 0  # the last ledger entry id read
 
@@ -99,15 +96,7 @@ class BulkAccrual:
     async def _book(self, estate_id: int) -> _EstateBook:
         if estate_id not in self.books:
             estate: Estate = await get_estate(self.session, estate_id, field="estate_id")
-            rates = await self.session.execute(
-                select(FeeStandard.id, col(FeeStandard.late_fee_daily_rate)).where(FeeStandard.estate_id == estate_id)
-            )
-            self.books[estate_id] = _EstateBook(
-                estate=estate,
-                grace_days=estate.grace_days,
-                daily_rate=estate.late_fee_daily_rate,
-                rates={int(standard_id): rate for standard_id, rate in rates.all()},
-            )
+            self.books[estate_id] = _EstateBook(estate=estate, terms=await estate_terms(self.session, estate_id))
         return self.books[estate_id]
 
     async def _read_new_entries(self, estate_id: int, book: _EstateBook) -> None:
@@ -132,7 +121,6 @@ class BulkAccrual:
         for entry_id, unit_id, owner_id, kind, amount, due, effective, period, item, standard, settles, basis in rows:
             book.watermark = max(book.watermark, entry_id)
             if kind == EntryKind.charge and due is not None:
-                override = book.rates.get(standard) if standard is not None else None
                 book.charges[entry_id] = _Charge(
                     entry_id,
                     unit_id,
@@ -142,7 +130,7 @@ class BulkAccrual:
                     effective,
                     period,
                     item,
-                    book.daily_rate if override is None else override,
+                    book.terms.key_for(standard),
                 )
             elif kind == EntryKind.late_fee and basis in book.charges:
                 charge = book.charges[basis]
@@ -156,9 +144,11 @@ class BulkAccrual:
     async def run(self, actor: Principal, estate_id: int, as_of: date) -> AccrualResult:
         book = await self._book(estate_id)
         await self._read_new_entries(estate_id, book)
-        last_due = as_of - timedelta(days=book.grace_days + 1)
+        last_due = as_of - timedelta(days=min((v.policy.grace_days for v in book.terms.estate), default=0) + 1)
         frozen = await frozen_intervals(self.session, estate_id, as_of)
-        terms = AccrualTerms(book.estate, as_of, await court_rates(self.session, estate_id), actor.label, utcnow())
+        terms = AccrualTerms(
+            estate_id, book.terms, as_of, await court_rates(self.session, estate_id), actor.label, utcnow()
+        )
         rows: list[dict[str, Any]] = []
         considered = 0
         for charge in book.charges.values():
@@ -171,15 +161,25 @@ class BulkAccrual:
             if paid_before_last_run(changes, charge.last_posted):
                 continue
             still_open = not changes or changes[-1].unpaid_fen > 0
-            row = late_fee_row(
-                terms,
-                OverdueCharge(
-                    id=charge.id, unit_id=charge.unit_id, owner_id=charge.owner_id, amount_fen=charge.amount_fen,
-                    due_date=charge.due_date, period=charge.period, item=charge.item, daily_rate=charge.daily_rate,
-                    changes=changes, posted_fen=charge.posted_fen, last_posted=charge.last_posted,
-                ),
-                frozen.get(charge.id, []),
+            overdue = OverdueCharge(
+                id=charge.id,
+                unit_id=charge.unit_id,
+                owner_id=charge.owner_id,
+                amount_fen=charge.amount_fen,
+                due_date=charge.due_date,
+                period=charge.period,
+                item=charge.item,
+                terms_key=charge.terms_key,
+                changes=changes,
+                posted_fen=charge.posted_fen,
+                last_posted=charge.last_posted,
             )
+            freezes = frozen.get(charge.id, [])
+            computed = terms.fee_of(overdue, freezes)
+            increment = computed.contract.total_fen - charge.posted_fen
+            # The demo's history records no payment received before a run it was recorded after, so
+            # a month-end run only ever adds (the service corrects both ways).
+            row = late_fee_row(terms, overdue, computed, freezes, increment) if increment > 0 else None
             if not still_open:
                 # Paid in full: the fee stands as computed now until an entry changes the charge again.
                 charge.done = row is None
@@ -210,6 +210,13 @@ class BulkAccrual:
             posted_fen=posted,
             credit_applied_fen=credit_applied,
         )
+
+
+def paid_before_last_run(changes: Sequence[PrincipalChange], last_posted: date | None) -> bool:
+    """Whether a charge was paid off before its late fees were last posted (in the demo's history,
+    where nothing is recorded backdated, they are then final)."""
+    paid_off = changes[-1] if changes and changes[-1].unpaid_fen <= 0 else None
+    return paid_off is not None and last_posted is not None and paid_off.on <= last_posted
 
 
 def month_ends(months: tuple[date, ...], today: date) -> dict[date, date]:

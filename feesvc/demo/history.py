@@ -33,8 +33,10 @@ from feesvc.payments.models import Method
 from feesvc.payments.schemas import Designation, PaymentCreate, RefundCreate
 from feesvc.payments.service import record_payment, refund_credit, void_payment
 from feesvc.plans.models import Installment
+from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanCreate
-from feesvc.plans.service import agree_plan, covered_charge_ids, propose_plan, review_plans
+from feesvc.plans.service import agree_plan, propose_plan
+from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.schemas import PrepaymentCreate
 from feesvc.prepay.service import record_prepayment
 from feesvc.registry.models import AllocationOrder
@@ -429,7 +431,7 @@ class History:
                 select(Installment.amount_fen).where(Installment.plan_id == plan_id, Installment.number == number)
             )
         ).scalar_one()
-        covered = frozenset(await covered_charge_ids(self.session, unit.unit_id))
+        covered = frozenset(await covered_charge_ids(self.session, day, unit_id=unit.unit_id))
         debits = await open_debits(self.session, unit.unit_id)
         order = AllocationOrder(unit.estate.settings.allocation_order)
         everything = sum(d.open_fen for d in debits)

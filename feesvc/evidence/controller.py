@@ -10,7 +10,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.evidence.pack import build_evidence_pack, pack_filename
-from feesvc.schemas import Body
+from feesvc.schemas import Body, PathId
 
 ZIP = "application/zip"
 
@@ -26,7 +26,7 @@ class EvidencePackController(Controller):
 
     @post("/units/{unit_id:int}/evidence-packs", guards=[managers], status_code=200, media_type=ZIP)
     async def build(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: EvidencePackCreate | None = None
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: EvidencePackCreate | None = None
     ) -> Response[bytes]:
         """The unit's evidence pack (证据包) for a property-fee case, as a ZIP.
 

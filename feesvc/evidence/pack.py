@@ -87,7 +87,16 @@ from feesvc.plans.schemas import PlanOut
 from feesvc.plans.service import unit_plans
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import get_unit
-from feesvc.rules.late_fees import LateFee, court_likely_fee, explain, late_fee_for
+from feesvc.rules.late_fees import (
+    TERMS_FROM_THE_START,
+    LateFee,
+    LateFeeCap,
+    LateFeePolicy,
+    TermsVersion,
+    court_likely_fee,
+    explain,
+    late_fee_for,
+)
 from feesvc.service_records.models import ACTIVITY_LABELS, ActivityKind, Complaint, ComplaintStep, ServiceActivity
 from feesvc.service_records.service import business_date, open_on, steps_of
 from feesvc.standards.models import FeeStandard
@@ -299,7 +308,7 @@ class PackData:
     owners: dict[int, Owner]
     entries: list[LedgerEntry]
     standards: dict[int, FeeStandard]
-    fee_terms: UnitFeeTerms  # the late-fee terms, rates and plan freezes, as the accrual run reads them
+    fee_terms: UnitFeeTerms  # the late-fee terms over time, court rates and plan freezes (latefees.unit)
     letters: list[Letter]
     deliveries: dict[int, list[DeliveryRecord]]
     events: list[LimitationEvent]
@@ -418,7 +427,13 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date) -> PackData:
             )
         ).scalars()
     )
-    plans = [p for p in await unit_plans(session, unit.id, as_of) if business_date(p.created_at) <= as_of]
+    # A plan signed on paper is entered later, dated as signed: it counts from that date (its
+    # acknowledgement and freeze do), whenever the record was made.
+    plans = [
+        p
+        for p in await unit_plans(session, unit.id, as_of)
+        if business_date(p.created_at) <= as_of or (p.agreed_on is not None and p.agreed_on <= as_of)
+    ]
     plans.sort(key=lambda p: p.id)
 
     cases = []
@@ -484,7 +499,7 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date) -> PackData:
         owners=owners,
         entries=entries,
         standards=standards,
-        fee_terms=await unit_fee_terms(session, estate, unit.id, as_of),
+        fee_terms=await unit_fee_terms(session, estate.id, unit.id, as_of),
         letters=letters,
         deliveries=dict(deliveries),
         events=events,
@@ -614,21 +629,18 @@ def analyse(data: PackData) -> ClaimSummary:
             charge.fee_standard_id,
             ((s.effective_date, s.amount_fen) for s in settling[charge.id]),
         )
-        contract = late_fee_for(facts.principal_fen, facts.due_date, facts.changes, as_of, facts.policy, facts.frozen)
+        table = facts.terms
+        contract = late_fee_for(facts.principal_fen, facts.due_date, facts.changes, as_of, table, facts.frozen)
         court_rates = data.fee_terms.court_rates
         court = (
             court_likely_fee(
-                facts.principal_fen,
-                facts.due_date,
-                facts.changes,
-                as_of,
-                facts.policy.grace_days,
-                court_rates,
-                facts.frozen,
+                contract, facts.principal_fen, facts.due_date, facts.changes, as_of, table, court_rates, facts.frozen
             )
             if court_rates
             else None
         )
+        on_due = table.in_force(charge.due_date)
+        rate = on_due.policy.daily_rate if on_due is not None else Decimal(0)
         fees = late_fees[charge.id]
         late_settlements = [s for fee in fees if fee.id is not None for s in settling[fee.id]]
         towards = [
@@ -655,7 +667,7 @@ def analyse(data: PackData) -> ClaimSummary:
                 amount_fen=charge.amount_fen,
                 paid_fen=-settled,
                 open_fen=max(charge.amount_fen + settled, 0),
-                daily_rate=facts.daily_rate,
+                daily_rate=rate,
                 contract=contract,
                 court=court,
                 late_posted_fen=sum(f.amount_fen for f in fees),
@@ -688,6 +700,49 @@ def analyse(data: PackData) -> ClaimSummary:
             if c.owner_id is not None and c.owner_id not in defendants:
                 defendants.append(c.owner_id)
     return ClaimSummary(periods, every, in_time, expired, defendants)
+
+
+def _policy_on(data: PackData, fee_standard_id: int | None, day: date) -> LateFeePolicy:
+    """The late-fee terms in force on a day (a fee standard's own rate included)."""
+    table = data.fee_terms.terms.for_standard(fee_standard_id)
+    version = table.in_force(day) or (table.versions[-1] if table.versions else None)
+    if version is None:
+        return LateFeePolicy(daily_rate=Decimal(0), grace_days=0, cap=LateFeeCap.none)
+    return version.policy
+
+
+def _cap_text(policy: LateFeePolicy) -> str:
+    text = {"none": "无上限", "principal": "不超过欠费本金", "fixed": "固定上限"}.get(policy.cap, str(policy.cap))
+    if policy.cap == LateFeeCap.fixed and policy.cap_fen is not None:
+        text += f"（{money(policy.cap_fen, PACK_LOCALE)}）"
+    return text
+
+
+def _terms_text(version: TermsVersion) -> str:
+    """One version of the terms as the pack quotes it."""
+    policy = version.policy
+    since = "自始" if version.effective_from <= TERMS_FROM_THE_START else f"自{version.effective_from.isoformat()}起"
+    parts = [since, f"日利率{rate_text(policy.daily_rate, PACK_LOCALE).split(' (')[0]}"]
+    if version.rate_ref is not None:
+        parts[-1] += "（收费标准自有利率）"
+    parts += [f"宽限{policy.grace_days}天", _cap_text(policy)]
+    if policy.starts_on is not None:
+        parts.append(f"自{policy.starts_on.isoformat()}起计")
+    return "，".join(parts)
+
+
+def _applied_terms_text(pack: Pack) -> str:
+    """The versions the claimed late fees actually used, each once, in date order."""
+    used: dict[tuple[date, int | None, int | None], TermsVersion] = {}
+    for p in pack.claim.periods:
+        for c in p.charges:
+            for segment in c.contract.segments:
+                if segment.terms is not None:
+                    v = segment.terms
+                    used.setdefault((v.effective_from, v.ref, v.rate_ref), v)
+    if not used:
+        return "所列期间未产生合同违约金"
+    return "；".join(_terms_text(used[key]) for key in sorted(used, key=lambda k: (k[0], k[1] or 0, k[2] or 0)))
 
 
 def _owner_on(data: PackData, day: date) -> int | None:
@@ -790,6 +845,7 @@ class Pack:
 def parties_context(pack: Pack) -> dict[str, Any]:
     data = pack.data
     estate, unit = data.estate, data.unit
+    now = _policy_on(data, None, data.as_of)  # the estate's late-fee terms in force on the pack's date
     defendants = []
     for owner_id in pack.claim.defendants:
         owner = pack.owner(owner_id)
@@ -855,23 +911,17 @@ def parties_context(pack: Pack) -> dict[str, Any]:
                 "posted_on": _day(s.posted_on),
                 "decision": DECISIONS.get(s.decision_kind, str(s.decision_kind)),
                 "decision_ref": s.decision_ref,
-                "late_rate": rate_text(s.late_fee_daily_rate or estate.late_fee_daily_rate, PACK_LOCALE),
+                "late_rate": rate_text(_policy_on(data, s.id, data.as_of).daily_rate, PACK_LOCALE),
                 "used": s.id in used,
             }
             for s in standards
         ],
         "service_period": f"{period_label(first, PACK_LOCALE)}至{period_label(last, PACK_LOCALE)}",
         "late_policy": {
-            "rate": rate_text(estate.late_fee_daily_rate, PACK_LOCALE),
-            "grace_days": estate.grace_days,
-            "cap": {"none": "无上限", "principal": "不超过欠费本金", "fixed": "固定上限"}.get(
-                estate.late_fee_cap, str(estate.late_fee_cap)
-            )
-            + (
-                f"（{money(estate.late_fee_cap_fen, PACK_LOCALE)}）"
-                if estate.late_fee_cap_fen and estate.late_fee_cap == "fixed"
-                else ""
-            ),
+            "rate": rate_text(now.daily_rate, PACK_LOCALE),
+            "grace_days": now.grace_days,
+            "cap": _cap_text(now),
+            "versions": [_terms_text(v) for v in data.fee_terms.terms.estate],
         },
     }
 
@@ -923,8 +973,8 @@ def arrears_context(pack: Pack) -> dict[str, Any]:
         "has_expired": any(p.expired for p in claim.periods),
         "several_items": len({c.item_name for p in claim.periods for c in p.charges}) > 1,
         "court_rates": rates,
-        "grace_days": pack.data.estate.grace_days,
-        "cap": pack.data.estate.late_fee_cap,
+        "grace_days": _policy_on(pack.data, None, pack.data.as_of).grace_days,
+        "cap": _policy_on(pack.data, None, pack.data.as_of).cap,
     }
 
 
@@ -1495,10 +1545,9 @@ def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "late_fee_contract": _fen(claim.all.late_fen),
             "late_fee_court_likely": _fen(claim.all.court_fen),
             "late_fee_basis": (
-                f"按合同约定日利率（{rate_text(data.estate.late_fee_daily_rate, PACK_LOCALE)}，"
-                f"宽限{data.estate.grace_days}天）"
+                f"按实际适用的合同违约金条款（{_applied_terms_text(pack)}）"
                 f"自各期缴费期限届满次日起计至{data.as_of.isoformat()}，按台账重新计算，已扣除已付及已减免部分；"
-                "法院可能支持的数额按登记的年利率（如一年期LPR上浮）÷365 计算"
+                "法院可能支持的数额取合同约定数额与按登记的年利率（如一年期LPR上浮）÷365 计算数额中较低者"
             ),
             "total_contract": _fen(claim.all.total_contract_fen),
             "total_court_likely": _fen(claim.all.total_court_fen),

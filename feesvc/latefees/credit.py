@@ -7,8 +7,10 @@ way the billing run settles new charges from credit (ledger rule 6): a pair of e
 zero (``ledger.service.apply_prepaid_credit``), so the balance the payment left (0) stays, and the
 ledger shows the fee posted, then paid from the credit the payment left.
 
-Only units that hold open credit and got a late fee from this run are touched. A rerun finds the
-fees settled or the credit used, and applies nothing.
+It runs after the run's corrections (``latefees/corrections.py``), so it sees what they left open.
+Only units that hold open credit and got a (positive) late fee from this run are touched; a unit
+whose only entry of the run is a correction is left to billing, like the credit the correction
+freed. A rerun finds the fees settled or the credit used, and applies nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlmodel import col, select
 from feesvc.auth.principal import Principal
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import apply_prepaid_credit
+from feesvc.plans.standing import covered_charge_ids
 from feesvc.registry.models import Estate
 
 
@@ -35,8 +38,11 @@ async def _units_with_credit_and_new_fees(session: AsyncSession, estate_id: int,
         .where(settling.settles_entry_id == LedgerEntry.id)
         .scalar_subquery()
     )
-    new_fee = exists().where(
-        col(fee.unit_id) == LedgerEntry.unit_id, col(fee.kind) == EntryKind.late_fee, col(fee.effective_date) == as_of
+    new_fee = exists().where(  # a late fee posted, not a correction (what that frees is the billing's to use)
+        col(fee.unit_id) == LedgerEntry.unit_id,
+        col(fee.kind) == EntryKind.late_fee,
+        col(fee.effective_date) == as_of,
+        col(fee.amount_fen) > 0,
     )
     query = select(LedgerEntry.unit_id).where(
         LedgerEntry.estate_id == estate_id,
@@ -53,9 +59,6 @@ async def settle_new_late_fees_from_credit(session: AsyncSession, actor: Princip
     units = await _units_with_credit_and_new_fees(session, estate.id, as_of)
     if not units:
         return 0
-    # Imported here: plans.service imports latefees.service, which calls this module.
-    from feesvc.plans.service import covered_charge_ids
-
     # As the billing run does: a kept plan's late fees wait until its principal is paid.
-    in_plan = frozenset(await covered_charge_ids(session, None, estate_id=estate.id))
+    in_plan = frozenset(await covered_charge_ids(session, as_of, estate_id=estate.id))
     return await apply_prepaid_credit(session, units, estate.allocation_order, as_of, actor, late_fees_last_for=in_plan)

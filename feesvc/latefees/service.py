@@ -1,15 +1,31 @@
 """The late-fee accrual run, court-likely rates and waivers.
 
 The run is idempotent: for each overdue charge it computes the late fee owed up to ``as_of``
-from the charge's whole history (its due date, every change of its unpaid principal, plan
-freezes) and posts only the difference from what was posted before. A rerun posts nothing;
-paying the principal stops the accrual because the unpaid base drops to zero.
+from the charge's whole history as recorded now (its due date, every change of its unpaid
+principal, plan freezes, the late-fee terms in force on each day: ``latefees.terms``) and posts
+the difference from what was posted before, in either direction. A rerun posts nothing.
+
+Corrections (DOMAIN.md "Terms change over time"): when the fee on the facts known now is below
+what was posted (a payment recorded late but received earlier, a void, a plan, a change of terms),
+the run posts a correcting (negative) late fee after the stream; how it is booked so the ledger
+stays append-only and balances right is in ``latefees.corrections``.
+
+A charge's late-fee entries are unique per (charge, date) when they carry no dedupe key, as every
+bulk entry does (migration 0006); the rare further entries on one date (corrections, a rerun after
+new facts) carry ``late_fee:<charge>:<date>:<n>``, n the charge's late-fee entries before it, so two
+runs racing on the same facts still post once. A run as of a day before the last day a charge's
+late fees were posted for leaves that charge alone: the later run's figure stands, and the next
+run on or after that day corrects it.
+
+A charge that cannot be computed (bad data) is reported in the result with its reason and the run
+goes on with the others.
 
 Runs of one estate queue behind each other (an advisory lock on PostgreSQL, BEGIN IMMEDIATE on
 SQLite). An estate's run posts millions of entries: it reads its charges as columns a page at a
 time, computes the fees of untouched charges once per amount, and streams the entries into the
-ledger as it computes them (``stream_entry_rows``: COPY on PostgreSQL, on two connections). A run
-that fails midway may leave part of its fees posted; the next run posts the rest and nothing twice.
+ledger as it computes them (``stream_entry_rows``: COPY on PostgreSQL, on two connections); the few
+corrections are posted after the stream, in the run's transaction. A run that fails midway may leave
+part of its fees posted; the next run posts the rest and nothing twice.
 """
 
 from __future__ import annotations
@@ -32,16 +48,36 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres, utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
+from feesvc.latefees.corrections import Correction, further_key, post_corrections
 from feesvc.latefees.credit import settle_new_late_fees_from_credit
 from feesvc.latefees.models import CourtRate
+from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, lock_unit, open_entries, stream_entry_rows
+from feesvc.ledger.service import (
+    append,
+    lock_unit,
+    open_entries,
+    stream_entry_rows,
+)
 from feesvc.memory import cyclic_gc_paused
-from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
-from feesvc.registry.models import Estate, LateFeeCap
+from feesvc.plans.standing import plan_standings
 from feesvc.registry.service import get_estate
-from feesvc.rules.late_fees import LateFee, LateFeePolicy, PrincipalChange, court_likely_fee, late_fee_for
-from feesvc.standards.models import FeeStandard
+from feesvc.rules.late_fees import (
+    LateFee,
+    LateFeeTerms,
+    PrincipalChange,
+    TermsVersion,
+    court_likely_fee,
+    late_fee_for,
+)
+
+
+class ChargeProblem(msgspec.Struct):
+    """A charge the run could not compute, and why; the run went on without it."""
+
+    charge_id: int
+    unit_id: int
+    reason: str
 
 
 class AccrualResult(msgspec.Struct):
@@ -50,7 +86,10 @@ class AccrualResult(msgspec.Struct):
     charges_considered: int
     late_fees_posted: int
     posted_fen: int
-    credit_applied_fen: int = 0  # prepaid credit that settled the posted fees (latefees/credit.py)
+    corrections_posted: int = 0  # correcting (negative) late-fee entries
+    corrected_fen: int = 0  # what they took off (a positive number)
+    problems: list[ChargeProblem] = msgspec.field(default_factory=list)
+    credit_applied_fen: int = 0  # prepaid credit that settled the fees posted (latefees/credit.py)
 
 
 # Accrual runs of one estate queue behind each other: pg_advisory_xact_lock(namespace, estate id).
@@ -67,33 +106,27 @@ class OverdueCharge:
     due_date: date
     period: str | None
     item: str | None
-    daily_rate: Decimal
+    terms_key: int | None  # the fee standard whose own rate applies, None for the estate's terms
     changes: list[PrincipalChange]
     posted_fen: int
     last_posted: date | None
+    entries: int = 0  # late-fee entries posted on the charge so far
+    unkeyed_on_as_of: bool = False  # one of them is the run date's entry without a dedupe key
 
 
-def policy_for(estate: Estate, daily_rate: Decimal) -> LateFeePolicy:
-    return LateFeePolicy(
-        daily_rate=daily_rate,
-        grace_days=estate.grace_days,
-        cap=LateFeeCap(estate.late_fee_cap),
-        cap_fen=estate.late_fee_cap_fen,
-        starts_on=estate.late_fee_starts_on,
-    )
-
-
-def segments_detail(fee: LateFee) -> list[dict[str, Any]]:
-    return [
-        {
-            "start": s.start.isoformat(),
-            "end": s.end.isoformat(),
-            "days": s.days,
-            "base_fen": s.base_fen,
-            "daily_rate": str(s.daily_rate),
-        }
-        for s in fee.segments
-    ]
+def version_detail(version: TermsVersion) -> dict[str, Any]:
+    """One version of the terms as a late fee's detail names it (statement, evidence pack)."""
+    policy = version.policy
+    return {
+        "terms_id": version.ref,
+        "rate_terms_id": version.rate_ref,
+        "effective_from": version.effective_from.isoformat(),
+        "daily_rate": str(policy.daily_rate),
+        "grace_days": policy.grace_days,
+        "cap": str(policy.cap),
+        "cap_fen": policy.cap_fen,
+        "starts_on": policy.starts_on.isoformat() if policy.starts_on else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +134,7 @@ class ComputedFee:
     contract: LateFee
     segments: list[dict[str, Any]]
     court_likely_fen: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class EstateTerms:
-    id: int
-    grace_days: int
-    late_fee_cap: str
-    late_fee_cap_fen: int | None
+    terms: LateFeeTerms
 
 
 @dataclass
@@ -116,71 +142,116 @@ class AccrualTerms:
     """What every charge of one accrual run shares.
 
     The fee of a charge that nobody paid on and no plan froze depends only on its amount, due date
-    and daily rate, and an estate's charges come in a few amounts (a few floor plans): such fees
-    are computed once per run (``late_fee_for`` is pure, so this is exact), and their details
-    encoded once per amount of fees posted before.
+    and terms, and an estate's charges come in a few amounts (a few floor plans) under one or a few
+    tables of terms: such fees are computed once per run (``late_fee_for`` is pure, so this is
+    exact), and their details encoded once per amount of fees posted before.
     """
 
-    estate: Estate
+    estate_id: int
+    terms: EstateTerms
     as_of: date
     court_rates: list[tuple[date, Decimal]]
     actor: str
     now: datetime
-    _policies: dict[Decimal, LateFeePolicy] = field(default_factory=dict)
-    _untouched: dict[tuple[int, date, Decimal], ComputedFee] = field(default_factory=dict)
-    _untouched_details: dict[tuple[int, date, Decimal, int], msgspec.Raw] = field(default_factory=dict)
-    estate_terms: EstateTerms = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Plain values, read once: an ORM attribute costs a descriptor call per row otherwise.
-        estate = self.estate
-        self.estate_terms = EstateTerms(estate.id or 0, estate.grace_days, estate.late_fee_cap, estate.late_fee_cap_fen)
+    _untouched: dict[tuple[int, date, int | None], ComputedFee] = field(default_factory=dict)
+    _untouched_details: dict[tuple[int, date, int | None, int], msgspec.Raw] = field(default_factory=dict)
+    # Keyed by id(): the run's few tables of terms and their versions live as long as the run.
+    _since: dict[int, str] = field(default_factory=dict)
+    _used: dict[tuple[int, tuple[int, ...]], list[dict[str, Any]]] = field(default_factory=dict)
+    _on_due: dict[tuple[int | None, date], tuple[int, str | None, str | None, int | None]] = field(default_factory=dict)
 
     def fee_of(self, charge: OverdueCharge, freezes: Sequence[tuple[date, date]]) -> ComputedFee:
         plain = not charge.changes and not freezes
-        key = (charge.amount_fen, charge.due_date, charge.daily_rate)
+        key = (charge.amount_fen, charge.due_date, charge.terms_key)
         if plain and (known := self._untouched.get(key)) is not None:
             return known
-        policy = self._policies.get(charge.daily_rate)
-        if policy is None:
-            policy = self._policies[charge.daily_rate] = policy_for(self.estate, charge.daily_rate)
-        contract = late_fee_for(charge.amount_fen, charge.due_date, charge.changes, self.as_of, policy, freezes)
+        table = self.terms.for_standard(charge.terms_key)
+        contract = late_fee_for(charge.amount_fen, charge.due_date, charge.changes, self.as_of, table, freezes)
         court = (
             court_likely_fee(
+                contract,
                 charge.amount_fen,
                 charge.due_date,
                 charge.changes,
                 self.as_of,
-                self.estate.grace_days,
+                table,
                 self.court_rates,
                 freezes,
             ).total_fen
             if self.court_rates
             else None
         )
-        computed = ComputedFee(contract, segments_detail(contract), court)
+        computed = ComputedFee(contract, self._segments(contract), court, table)
         if plain:
             self._untouched[key] = computed
         return computed
+
+    def _segments(self, fee: LateFee) -> list[dict[str, Any]]:
+        since = self._since
+        segments = []
+        for s in fee.segments:
+            version = s.terms
+            assert version is not None  # contract segments name their terms
+            terms_from = since.get(id(version))
+            if terms_from is None:
+                terms_from = since[id(version)] = version.effective_from.isoformat()
+            segments.append(
+                {
+                    "start": s.start.isoformat(),
+                    "end": s.end.isoformat(),
+                    "days": s.days,
+                    "base_fen": s.base_fen,
+                    "daily_rate": str(s.daily_rate),
+                    "terms_from": terms_from,
+                }
+            )
+        return segments
+
+    def _terms_used(self, table: LateFeeTerms, fee: LateFee) -> list[dict[str, Any]]:
+        """The versions the fee's days used, in date order (one list per combination and run)."""
+        used = tuple(dict.fromkeys(id(s.terms) for s in fee.segments))
+        known = self._used.get((id(table), used))
+        if known is None:
+            versions = [v for v in table.versions if id(v) in used]
+            known = self._used[(id(table), used)] = [version_detail(v) for v in versions]
+        return known
+
+    def _terms_on_due(
+        self, charge: OverdueCharge, table: LateFeeTerms
+    ) -> tuple[int, str | None, str | None, int | None]:
+        """Grace, rate, cap and cap amount of the terms the charge fell due under."""
+        key = (charge.terms_key, charge.due_date)
+        known = self._on_due.get(key)
+        if known is None:
+            on_due = table.in_force(charge.due_date) or (table.versions[0] if table.versions else None)
+            policy = on_due.policy if on_due is not None else None
+            known = self._on_due[key] = (
+                table.grace_for(charge.due_date),
+                str(policy.daily_rate) if policy else None,
+                str(policy.cap) if policy else None,
+                policy.cap_fen if policy else None,
+            )
+        return known
 
     def detail_of(
         self, charge: OverdueCharge, computed: ComputedFee, freezes: Sequence[tuple[date, date]]
     ) -> dict[str, Any] | msgspec.Raw:
         """How a late fee was computed, as the statement explains it (JSON, or JSON encoded already)."""
         plain = not charge.changes and not freezes
-        key = (charge.amount_fen, charge.due_date, charge.daily_rate, charge.posted_fen)
+        key = (charge.amount_fen, charge.due_date, charge.terms_key, charge.posted_fen)
         if plain and (known := self._untouched_details.get(key)) is not None:
             return known
-        estate = self.estate_terms
+        grace_days, daily_rate, cap, cap_fen = self._terms_on_due(charge, computed.terms)
         detail = {
             "principal_fen": charge.amount_fen,
             "due_date": charge.due_date.isoformat(),
-            "grace_days": estate.grace_days,
-            "daily_rate": str(charge.daily_rate),
-            "cap": estate.late_fee_cap,
-            "cap_fen": estate.late_fee_cap_fen,
+            "grace_days": grace_days,
+            "daily_rate": daily_rate,
+            "cap": cap,
+            "cap_fen": cap_fen,
             "capped": computed.contract.capped,
             "segments": computed.segments,
+            "terms": self._terms_used(computed.terms, computed.contract),
             "total_to_date_fen": computed.contract.total_fen,
             "previously_posted_fen": charge.posted_fen,
             "frozen": [[start.isoformat(), end.isoformat()] for start, end in freezes],
@@ -196,9 +267,7 @@ class AccrualTerms:
 CHARGE_PAGE = 20_000
 
 
-async def _principal_changes(
-    session: AsyncSession, estate_id: int, as_of: date
-) -> dict[int, list[PrincipalChange]]:
+async def _principal_changes(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[PrincipalChange]]:
     """Charge id → every day its unpaid principal changed: payments, credit, discounts, reversals."""
     settling = aliased(LedgerEntry)
     target = aliased(LedgerEntry)
@@ -223,17 +292,38 @@ async def _principal_changes(
     return changes
 
 
+def _posted_query(keyed: bool) -> Any:
+    """The late fees posted on a page's charges: sum, last date, count and the run date's entry,
+    through the (charge, date) index of late fees without a dedupe key, or the small index of
+    those with one."""
+    return (
+        select_columns(
+            col(LedgerEntry.basis_entry_id),
+            func.sum(LedgerEntry.amount_fen),
+            func.max(LedgerEntry.effective_date),
+            func.count(),
+        )
+        .where(
+            col(LedgerEntry.kind) == EntryKind.late_fee,
+            col(LedgerEntry.dedupe_key).is_not(None) if keyed else col(LedgerEntry.dedupe_key).is_(None),
+            col(LedgerEntry.basis_entry_id).between(bindparam("first"), bindparam("last")),
+        )
+        .group_by(col(LedgerEntry.basis_entry_id))
+    )
+
+
+_POSTED = _posted_query(keyed=False)
+_POSTED_KEYED = _posted_query(keyed=True)
+
+
 async def _overdue_charges(
-    session: AsyncSession, estate: Estate, as_of: date, changes: dict[int, list[PrincipalChange]]
+    session: AsyncSession, estate_id: int, terms: EstateTerms, as_of: date, changes: dict[int, list[PrincipalChange]]
 ) -> AsyncIterator[list[OverdueCharge]]:
     """The estate's charges overdue on ``as_of``, with the late fees posted on each so far, a page
     at a time (pages follow the charge id, each read by the primary key from where the last ended)."""
-    last_due = as_of - timedelta(days=estate.grace_days + 1)
-    # A fee standard's own late-fee rate overrides the estate's; an estate has a handful of them.
-    standards = await session.execute(
-        select(col(FeeStandard.id), col(FeeStandard.late_fee_daily_rate)).where(FeeStandard.estate_id == estate.id)
-    )
-    rate_of = {standard_id: rate for standard_id, rate in standards.all() if rate is not None}
+    # No charge is late before its due date and the shortest grace any version gives.
+    shortest_grace = min((v.policy.grace_days for v in terms.estate), default=0)
+    last_due = as_of - timedelta(days=shortest_grace + 1)
     # Columns, not entities: an estate has millions of charges, and ORM identity costs 40 µs a row.
     page = (
         select_columns(
@@ -247,7 +337,7 @@ async def _overdue_charges(
             col(LedgerEntry.fee_standard_id),
         )
         .where(
-            col(LedgerEntry.estate_id) == estate.id,
+            col(LedgerEntry.estate_id) == estate_id,
             col(LedgerEntry.kind) == EntryKind.charge,
             col(LedgerEntry.due_date) <= last_due,
             col(LedgerEntry.effective_date) <= as_of,
@@ -256,32 +346,30 @@ async def _overdue_charges(
         .order_by(col(LedgerEntry.id))
         .limit(CHARGE_PAGE)
     )
-    # The late fees posted on a page's charges, through the (charge, date) index of late fees.
-    posted = (
-        select_columns(
-            col(LedgerEntry.basis_entry_id),
-            func.sum(LedgerEntry.amount_fen),
-            func.max(LedgerEntry.effective_date),
-        )
-        .where(
-            col(LedgerEntry.kind) == EntryKind.late_fee,
-            col(LedgerEntry.basis_entry_id).between(bindparam("first"), bindparam("last")),
-        )
-        .group_by(col(LedgerEntry.basis_entry_id))
-    )
-    estate_rate = estate.late_fee_daily_rate
+    own_rates = terms.own_rates  # the standards with their own rate: as EstateTerms.key_for, inlined
     no_changes: list[PrincipalChange] = []
     after: int | None = 0
     while rows := (await session.execute(page, {"after": after})).all():
         first, after = rows[0][0], rows[-1][0]
-        posted_on = {
-            charge_id: (int(total), last)
-            for charge_id, total, last in await session.execute(posted, {"first": first, "last": after})
+        bounds = {"first": first, "last": after}
+        unkeyed = {
+            charge_id: (int(total), last, count)
+            for charge_id, total, last, count in await session.execute(_POSTED, bounds)
+        }
+        keyed = {
+            charge_id: (int(total), last, count)
+            for charge_id, total, last, count in await session.execute(_POSTED_KEYED, bounds)
         }
         charges = []
         for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, standard_id in rows:
             assert entry_id is not None and due_date is not None  # stored rows; due by last_due
-            posted_fen, last_posted = posted_on.get(entry_id, (0, None))
+            posted_fen, last_posted, entries = unkeyed.get(entry_id, (0, None, 0))
+            on_as_of = last_posted == as_of
+            if entry_id in keyed:
+                more_fen, more_last, more = keyed[entry_id]
+                posted_fen += more_fen
+                entries += more
+                last_posted = more_last if last_posted is None else max(last_posted, more_last)
             charges.append(
                 OverdueCharge(
                     id=entry_id,
@@ -291,10 +379,12 @@ async def _overdue_charges(
                     due_date=due_date,
                     period=period,
                     item=item,
-                    daily_rate=rate_of.get(standard_id, estate_rate),
+                    terms_key=standard_id if standard_id in own_rates else None,
                     changes=changes.get(entry_id, no_changes),
                     posted_fen=posted_fen,
                     last_posted=last_posted,
+                    entries=entries,
+                    unkeyed_on_as_of=on_as_of,
                 )
             )
         yield charges
@@ -303,32 +393,19 @@ async def _overdue_charges(
 async def frozen_intervals(
     session: AsyncSession, estate_id: int, as_of: date, unit_id: int | None = None
 ) -> dict[int, list[tuple[date, date]]]:
-    """Charge id → the days a kept installment plan froze its late fee (of one unit's charges only,
-    given ``unit_id``)."""
-    query = (
-        select(
-            col(PlanCharge.entry_id),
-            col(InstallmentPlan.agreed_on),
-            col(InstallmentPlan.ended_on),
-            col(InstallmentPlan.state),
-        )
-        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(
-            InstallmentPlan.estate_id == estate_id,
-            col(InstallmentPlan.agreed_on).is_not(None),
-        )
-    )
-    if unit_id is not None:
-        query = query.where(InstallmentPlan.unit_id == unit_id)
-    rows = await session.execute(query)
+    """Charge id → the days up to ``as_of`` a kept installment plan froze its late fee (of one
+    unit's charges only, given ``unit_id``).
+
+    From the ledger as of ``as_of`` (``plan_standing``), not from the state a review stored: a plan
+    broken on day X freezes nothing from X even if no review has run, and a run as of a day before
+    a plan's agreement sees no freeze yet.
+    """
     frozen: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    for entry_id, agreed_on, ended_on, state in rows.all():
-        # A broken plan stops freezing on the day it broke; a kept or completed one froze throughout.
-        ended = state in (PlanState.broken, PlanState.cancelled) and ended_on is not None
-        end = ended_on - timedelta(days=1) if ended and ended_on else as_of
-        # A run as of a day before the agreement (yesterday's nightly run) sees no freeze yet.
-        if agreed_on is not None and agreed_on <= end:
-            frozen[entry_id].append((agreed_on, end))
+    for plan in await plan_standings(session, as_of, estate_id=estate_id, unit_id=unit_id):
+        days = plan.standing.kept_days
+        if days is not None:
+            for charge_id in plan.charge_ids:
+                frozen[charge_id].append(days)
     return frozen
 
 
@@ -350,13 +427,15 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
             {"namespace": ACCRUAL_LOCK_NAMESPACE, "estate_id": estate_id},
         )
     with cyclic_gc_paused():  # millions of live objects: the collector would rescan them all
+        terms = await estate_terms(session, estate_id)
         changes = await _principal_changes(session, estate_id, as_of)
         frozen = await frozen_intervals(session, estate_id, as_of)
-        terms = AccrualTerms(estate, as_of, await court_rates(session, estate_id), actor.label, utcnow())
+        run = AccrualTerms(estate_id, terms, as_of, await court_rates(session, estate_id), actor.label, utcnow())
         tally = _Tally()
-        charges = _overdue_charges(session, estate, as_of, changes)
-        await stream_entry_rows(session, _late_fee_rows(terms, charges, frozen, tally))
-    # A step of its own, after the posting: held prepaid credit (a payoff's) settles the new fees.
+        charges = _overdue_charges(session, estate_id, terms, as_of, changes)
+        await stream_entry_rows(session, _late_fee_rows(run, charges, frozen, tally))
+        await post_corrections(session, actor, run, tally.corrections)
+    # A step of its own, after the corrections: held prepaid credit (a payoff's) settles the new fees.
     credit_applied = await settle_new_late_fees_from_credit(session, actor, estate, as_of)
     await record_audit(
         session,
@@ -368,6 +447,9 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
             "as_of": as_of.isoformat(),
             "entries": tally.entries,
             "posted_fen": tally.posted_fen,
+            "corrections": len(tally.corrections),
+            "corrected_fen": tally.corrected_fen,
+            "problems": [msgspec.to_builtins(p) for p in tally.problems[:100]],
             "credit_applied_fen": credit_applied,
         },
     )
@@ -378,6 +460,9 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         charges_considered=tally.charges,
         late_fees_posted=tally.entries,
         posted_fen=tally.posted_fen,
+        corrections_posted=len(tally.corrections),
+        corrected_fen=tally.corrected_fen,
+        problems=tally.problems,
         credit_applied_fen=credit_applied,
     )
 
@@ -387,6 +472,9 @@ class _Tally:
     charges: int = 0
     entries: int = 0
     posted_fen: int = 0
+    corrections: list[Correction] = field(default_factory=list)
+    corrected_fen: int = 0
+    problems: list[ChargeProblem] = field(default_factory=list)
 
 
 async def _late_fee_rows(
@@ -395,39 +483,42 @@ async def _late_fee_rows(
     frozen: dict[int, list[tuple[date, date]]],
     tally: _Tally,
 ) -> AsyncIterator[list[dict[str, Any]]]:
+    as_of = terms.as_of
     async for chunk in charges:
         tally.charges += len(chunk)
         rows = []
         for charge in chunk:
-            if paid_before_last_run(charge.changes, charge.last_posted):
-                continue  # nothing more can accrue
-            row = late_fee_row(terms, charge, frozen.get(charge.id, []))
-            if row is not None:
+            if charge.last_posted is not None and charge.last_posted > as_of:
+                continue  # a later run's figure stands (module docstring)
+            freezes = frozen.get(charge.id, [])
+            try:
+                computed = terms.fee_of(charge, freezes)
+            except (ArithmeticError, TypeError, ValueError) as error:
+                tally.problems.append(ChargeProblem(charge.id, charge.unit_id, f"{type(error).__name__}: {error}"))
+                continue
+            difference = computed.contract.total_fen - charge.posted_fen
+            if difference < 0:
+                tally.corrections.append(Correction(charge, computed, freezes))
+                tally.corrected_fen -= difference
+            elif difference > 0:
+                row = late_fee_row(terms, charge, computed, freezes, difference)
                 tally.entries += 1
-                tally.posted_fen += row["amount_fen"]
+                tally.posted_fen += difference
                 rows.append(row)
         yield rows
 
 
-def paid_before_last_run(changes: Sequence[PrincipalChange], last_posted: date | None) -> bool:
-    """Whether a charge was paid off before its late fees were last posted (so they are final)."""
-    paid_off = changes[-1] if changes and changes[-1].unpaid_fen <= 0 else None
-    return paid_off is not None and last_posted is not None and paid_off.on <= last_posted
-
-
 def late_fee_row(
-    terms: AccrualTerms, charge: OverdueCharge, freezes: list[tuple[date, date]]
-) -> dict[str, Any] | None:
+    terms: AccrualTerms,
+    charge: OverdueCharge,
+    computed: ComputedFee,
+    freezes: list[tuple[date, date]],
+    increment: int,
+) -> dict[str, Any]:
     """The late-fee entry that brings a charge's posted fees up to what is owed on ``terms.as_of``,
-    with how it was computed; None when nothing more is owed."""
-    computed = terms.fee_of(charge, freezes)
-    fee = computed.contract
-    increment = fee.total_fen - charge.posted_fen
-    if increment <= 0:
-        return None
-    estate = terms.estate_terms
+    with how it was computed."""
     return {
-        "estate_id": estate.id,
+        "estate_id": terms.estate_id,
         "unit_id": charge.unit_id,
         "owner_id": charge.owner_id,
         "kind": EntryKind.late_fee,
@@ -442,7 +533,8 @@ def late_fee_row(
         "reverses_entry_id": None,
         "basis_entry_id": charge.id,
         "payment_id": None,
-        "dedupe_key": None,  # unique by charge and date instead
+        # Unique by charge and date without one; a second entry on the same date needs one.
+        "dedupe_key": further_key(charge.id, terms.as_of, charge.entries) if charge.unkeyed_on_as_of else None,
         "actor": terms.actor,
         "reason": None,
         "created_at": terms.now,

@@ -12,6 +12,7 @@ from feesvc.ledger import service
 from feesvc.ledger.schemas import LedgerOut, entry_out
 from feesvc.payoff.service import unit_payoff
 from feesvc.registry.service import can_read_unit, get_unit
+from feesvc.schemas import PathId
 
 
 class LedgerController(Controller):
@@ -20,7 +21,7 @@ class LedgerController(Controller):
 
     @get("/", guards=[anyone])
     async def ledger(
-        self, db: AsyncSession, principal: Principal, unit_id: int, as_of: date | None = None
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, as_of: date | None = None
     ) -> LedgerOut:
         """The unit's ledger and balance as they stood at the end of ``as_of`` (default: today)."""
         await get_unit(db, unit_id)

@@ -72,16 +72,24 @@ class LedgerEntry(SQLModel, table=True):
                 ("dedupe_key", True),
             )
         ),
-        # One late fee per charge and accrual date: what makes the accrual run's entries unique
-        # (they carry no dedupe key: one index fewer to write per late fee), and how a charge's late
-        # fees are found.
+        # One late fee without a dedupe key per charge and accrual date: what makes the accrual
+        # run's entries unique (they carry no dedupe key: one index fewer to write per late fee),
+        # and how a charge's late fees are found. The rare further late-fee entries of a charge on a
+        # date (a correction, a rerun after new facts: latefees.service) carry a dedupe key, which
+        # makes them unique, and are found through the second index.
         Index(
             "uq_ledger_entry_late_fee_basis_date",
             "basis_entry_id",
             "effective_date",
             unique=True,
-            postgresql_where=text("kind = 'late_fee'"),
-            sqlite_where=text("kind = 'late_fee'"),
+            postgresql_where=text("kind = 'late_fee' AND dedupe_key IS NULL"),
+            sqlite_where=text("kind = 'late_fee' AND dedupe_key IS NULL"),
+        ),
+        Index(
+            "ix_ledger_entry_late_fee_keyed_basis",
+            "basis_entry_id",
+            postgresql_where=text("kind = 'late_fee' AND dedupe_key IS NOT NULL"),
+            sqlite_where=text("kind = 'late_fee' AND dedupe_key IS NOT NULL"),
         ),
         CheckConstraint(
             "reason IS NOT NULL OR kind NOT IN ('waiver', 'reversal', 'refund', 'adjustment')",

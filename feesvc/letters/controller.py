@@ -20,13 +20,13 @@ from feesvc.letters.models import DeliveryChannel, Letter, Stage
 from feesvc.letters.policy import StageRule
 from feesvc.letters.runs import RunSummary, run_reminders
 from feesvc.registry.service import can_read_unit
-from feesvc.schemas import Body, Reason
+from feesvc.schemas import Body, Fen, Id, Line, PathId, Reason
 
 PROOF_UPLOAD_LIMIT = service.MAX_PROOF_BYTES + 64 * 1024
 
 
 class ReminderRunCreate(Body):
-    estate_id: int
+    estate_id: Id
     as_of: date | None = None
     dry_run: bool = False
 
@@ -34,7 +34,7 @@ class ReminderRunCreate(Body):
 class StageIn(Body):
     stage: Stage
     days_from_due: Annotated[int, msgspec.Meta(ge=-30, le=3650)]
-    min_overdue_fen: Annotated[int, msgspec.Meta(ge=0)] = 0
+    min_overdue_fen: Fen = 0
     cooldown_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
 
 
@@ -63,8 +63,8 @@ class DeliveryForm(msgspec.Struct):
     channel: DeliveryChannel
     delivered_on: date
     proof: UploadFile
-    tracking_no: str = ""
-    signer: str = ""
+    tracking_no: Annotated[Line, msgspec.Meta(max_length=100)] = ""
+    signer: Annotated[Line, msgspec.Meta(max_length=100)] = ""
 
 
 class DeliveryOut(msgspec.Struct):
@@ -119,7 +119,7 @@ class LetterController(Controller):
         )
 
     @get("/reminder-runs/{run_id:int}", guards=[staff])
-    async def get_run(self, db: AsyncSession, run_id: int) -> dict[str, Any]:
+    async def get_run(self, db: AsyncSession, run_id: PathId) -> dict[str, Any]:
         run = await service.get_run(db, run_id)
         return {
             "id": run.id,
@@ -133,7 +133,7 @@ class LetterController(Controller):
         }
 
     @get("/reminder-runs/{run_id:int}/print.pdf", guards=[staff], media_type="application/pdf")
-    async def print_file(self, db: AsyncSession, state: State, run_id: int) -> Response[bytes]:
+    async def print_file(self, db: AsyncSession, state: State, run_id: PathId) -> Response[bytes]:
         """Every paper letter of the run in one print-ready PDF, sorted by building and unit."""
         path = await service.print_file(db, run_id, _files(state))
         return Response(
@@ -143,12 +143,12 @@ class LetterController(Controller):
         )
 
     @get("/units/{unit_id:int}/letters", guards=[anyone])
-    async def unit_letters(self, db: AsyncSession, principal: Principal, unit_id: int) -> list[LetterOut]:
+    async def unit_letters(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> list[LetterOut]:
         await can_read_unit(db, principal, unit_id)
         return [letter_out(x) for x in await service.unit_letters(db, unit_id)]
 
     @get("/letters/{letter_id:int}/letter.pdf", guards=[anyone], media_type="application/pdf")
-    async def letter_pdf(self, db: AsyncSession, principal: Principal, letter_id: int) -> Response[bytes]:
+    async def letter_pdf(self, db: AsyncSession, principal: Principal, letter_id: PathId) -> Response[bytes]:
         """A letter rendered again exactly as issued."""
         letter = await service.get_letter(db, letter_id)
         await can_read_unit(db, principal, letter.unit_id)
@@ -161,14 +161,14 @@ class LetterController(Controller):
 
     @put("/estates/{estate_id:int}/escalation-policy", guards=[managers])
     async def set_policy(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: list[StageIn]
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: list[StageIn]
     ) -> list[StageIn]:
         rules = [StageRule(s.stage, s.days_from_due, s.min_overdue_fen, s.cooldown_days) for s in data]
         await service.set_policy(db, principal, estate_id, rules)
         return data
 
     @post("/units/{unit_id:int}/reminder-holds", guards=[managers])
-    async def hold(self, db: AsyncSession, principal: Principal, unit_id: int, data: HoldCreate) -> dict[str, Any]:
+    async def hold(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: HoldCreate) -> dict[str, Any]:
         hold = await service.add_hold(
             db, principal, unit_id, data.reason, data.starts_on or business_today(), data.ends_on
         )
@@ -181,7 +181,7 @@ class LetterController(Controller):
         principal: Principal,
         state: State,
         request: Request[Any, Any, Any],
-        letter_id: int,
+        letter_id: PathId,
         data: Annotated[DeliveryForm, BodyParam(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DeliveryOut:
         """Record how a letter reached the owner, with the proof file (PDF, JPEG or PNG, at most 5 MB)."""

@@ -31,6 +31,7 @@ from sqlmodel import col, select
 
 from feesvc.arrears.models import ArrearsCase, CaseStatus
 from feesvc.arrears.service import active_case, effective_decision, reminder_pause_reason
+from feesvc.attention import UnitReport, reason_of, report
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
@@ -59,7 +60,7 @@ from feesvc.letters.models import (
     Stage,
 )
 from feesvc.letters.policy import DEFAULT_POLICY, Position, StageRule, letter_kind_for, stage_reached
-from feesvc.plans.models import InstallmentPlan, PlanState
+from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import get_estate, ownership_covering
@@ -84,6 +85,9 @@ class RunSummary(msgspec.Struct):
     skipped_by_reason: dict[str, int]
     blocked: list[dict[str, Any]]
     legal_review_units: list[int]
+    # Every unit that was due a letter and got none for a reason other than the rules (a blocked
+    # letter, a case that could not be read): somebody must look. The command exits non-zero.
+    needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +97,7 @@ class _Debt:
     kind: str
     open_fen: int
     due: date
+    charge_id: int  # the charge itself, or the charge a late fee accrued on
 
 
 @dataclass
@@ -158,6 +163,7 @@ async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dic
             col(LedgerEntry.kind),
             open_fen,
             func.coalesce(charge.due_date, LedgerEntry.due_date),
+            func.coalesce(LedgerEntry.basis_entry_id, LedgerEntry.id),
         )
         .outerjoin(settled, settled.c.entry_id == LedgerEntry.id)
         .outerjoin(charge, col(charge.id) == LedgerEntry.basis_entry_id)
@@ -174,9 +180,9 @@ async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dic
         ).all()
         if unit_id is not None and building_id is not None
     }
-    for unit_id, period, item, kind, fen, due in rows.all():
+    for unit_id, period, item, kind, fen, due, charge_id in rows.all():
         if due is not None and unit_id in units:
-            units[unit_id].debts.append(_Debt(period, item, kind, int(fen), due))
+            units[unit_id].debts.append(_Debt(period, item, kind, int(fen), due, int(charge_id)))
     return units
 
 
@@ -207,13 +213,27 @@ async def _held(session: AsyncSession, estate_id: int, on: date) -> set[int]:
     return set(rows.scalars())
 
 
-async def _plans_kept(session: AsyncSession, estate_id: int) -> set[int]:
-    rows = await session.execute(
-        select(InstallmentPlan.unit_id).where(
-            InstallmentPlan.estate_id == estate_id, InstallmentPlan.state == PlanState.active
-        )
-    )
-    return set(rows.scalars())
+async def _covered_by_kept_plans(session: AsyncSession, estate_id: int, as_of: date) -> set[int]:
+    """Charges in a plan kept on ``as_of``, by the ledger (a plan broken today no longer covers)."""
+    return await covered_charge_ids(session, as_of, estate_id=estate_id)
+
+
+def _set_aside_covered(
+    units: dict[int, _UnitFacts], covered: set[int], stage_of: Callable[[_UnitFacts], StageRule | None]
+) -> set[int]:
+    """Take the debts a kept plan covers (its charges and their late fees) out of the units' facts:
+    no reminder for them; the unit's other debts follow the normal course. Returns the units that
+    reached a stage with those debts."""
+    paused: set[int] = set()
+    if not covered:
+        return paused
+    for facts in units.values():
+        rest = [d for d in facts.debts if d.charge_id not in covered]
+        if len(rest) != len(facts.debts):
+            if stage_of(facts) is not None:
+                paused.add(facts.unit_id)
+            facts.debts = rest
+    return paused
 
 
 async def _units_to_ask(session: AsyncSession, estate_id: int) -> set[int]:
@@ -246,21 +266,28 @@ async def _last_letters(session: AsyncSession, estate_id: int) -> tuple[dict[tup
 
 
 async def decide(
-    session: AsyncSession, estate: Estate, as_of: date
+    session: AsyncSession, estate: Estate, as_of: date, unreadable: list[UnitReport] | None = None
 ) -> tuple[list[_Planned], Counter[str], list[int], dict[int, _UnitFacts]]:
-    """Every unit's stage and letter, or why it gets none."""
+    """Every unit's stage and letter, or why it gets none. A unit whose case cannot be read is left
+    out and added to ``unreadable`` with the reason."""
+    unreadable = [] if unreadable is None else unreadable
     assert estate.id is not None
     rules = await estate_policy(session, estate.id)
     units = await _unit_debts(session, estate.id, as_of)
+    covered = await _covered_by_kept_plans(session, estate.id, as_of)
+    paused_by_plan = _set_aside_covered(units, covered, lambda f: stage_reached(f.position(as_of), as_of, rules))
     stages = ((facts, stage_reached(facts.position(as_of), as_of, rules)) for facts in units.values())
     reached = [(facts, rule) for facts, rule in stages if rule is not None]
     owners = await _owners(session, [facts.unit_id for facts, _ in reached], as_of)
     held = await _held(session, estate.id, as_of)
-    kept = await _plans_kept(session, estate.id)
     to_ask = await _units_to_ask(session, estate.id)
     last, explained = await _last_letters(session, estate.id)
     planned: list[_Planned] = []
     skipped: Counter[str] = Counter()
+    # A unit whose only reminders were for debts a kept plan covers gets none.
+    left_to_plan = paused_by_plan - {facts.unit_id for facts, _ in reached}
+    if left_to_plan:
+        skipped["installment plan being kept"] = len(left_to_plan)
     legal_review: list[int] = []
     for facts, rule in reached:  # the others are paid up, or have nothing due soon
         reason: str | None = None
@@ -270,12 +297,14 @@ async def decide(
             reason = "no owner on record"
         elif facts.unit_id in held:
             reason = "manual hold"
-        elif facts.unit_id in kept:
-            reason = "installment plan being kept"
         elif facts.unit_id in to_ask:
-            pause = await reminder_pause_reason(session, facts.unit_id, as_of)
-            case = await active_case(session, facts.unit_id)
-            decision = None if case is None else await effective_decision(session, case)
+            try:
+                pause = await reminder_pause_reason(session, facts.unit_id, as_of)
+                case = await active_case(session, facts.unit_id)
+                decision = None if case is None else await effective_decision(session, case)
+            except Exception as error:  # noqa: BLE001 - the unit is reported; the run goes on
+                report(unreadable, facts.unit_id, error)
+                continue
             if decision is not None:
                 cause, belief = decision.category.value, decision.belief.value if decision.belief else None
         kind = None if reason else letter_kind_for(rule.stage, cause, facts.unit_id in explained)
@@ -467,7 +496,8 @@ async def run_reminders(
     estate = await get_estate(session, estate_id, field="estate_id")
     run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
     try:
-        planned, skipped, legal_review, _ = await decide(session, estate, as_of)
+        attention: list[UnitReport] = []
+        planned, skipped, legal_review, _ = await decide(session, estate, as_of, attention)
         letters: Counter[str] = Counter()
         messages: Counter[str] = Counter()
         blocked: list[dict[str, Any]] = []
@@ -481,12 +511,13 @@ async def run_reminders(
                 text = short_message(ctx) if electronic else ""
                 problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
                 problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
-            except ValueError as error:
+            except Exception as error:  # noqa: BLE001 - reported below; the run goes on
                 # A letter that cannot be written (e.g. a message over the length limit) is reported, and
                 # the run goes on with the other units.
-                problems = [f"cannot be written: {error}"]
+                problems = [f"cannot be written: {reason_of(error)}"]
             if problems:
                 blocked.append({"unit_id": plan.facts.unit_id, "kind": plan.kind.value, "violations": problems})
+                attention.append(UnitReport(plan.facts.unit_id, f"{plan.kind.value} not issued: {'; '.join(problems)}"))
                 continue
             letters[plan.kind.value] += 1
             if electronic:
@@ -508,6 +539,7 @@ async def run_reminders(
             skipped_by_reason=dict(skipped),
             blocked=blocked,
             legal_review_units=sorted(legal_review),
+            needs_attention=attention,
         )
         if run is not None:
             await _add_outbox(session, outbox)
@@ -520,7 +552,12 @@ async def run_reminders(
                 "reminders.run",
                 "estate",
                 estate_id,
-                {"run_id": run.id, "as_of": as_of.isoformat(), "letters": sum(letters.values())},
+                {
+                    "run_id": run.id,
+                    "as_of": as_of.isoformat(),
+                    "letters": sum(letters.values()),
+                    "needs_attention": len(attention),
+                },
             )
             await session.commit()
         return summary

@@ -4,16 +4,29 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feesvc.auth.guards import desk, managers
+from feesvc.auth.guards import desk, managers, requires
+from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, business_today
-from feesvc.payments import service
+from feesvc.payments import owners, service
+from feesvc.payments.cashup import cash_up
+from feesvc.payments.cashup_document import cashup_file
 from feesvc.payments.receipt import receipt_file
-from feesvc.payments.schemas import CashUpOut, PaymentCreate, PaymentOut, RefundCreate, RefundOut, VoidCreate
+from feesvc.payments.schemas import (
+    CashUpOut,
+    PaymentCreate,
+    PaymentOut,
+    PaymentPage,
+    RefundCreate,
+    RefundOut,
+    VoidCreate,
+)
+from feesvc.registry.masking import masking_for
 from feesvc.registry.service import get_estate
+from feesvc.schemas import LongPathId, PathId
 
 IdempotencyKey = Annotated[
     str,
@@ -24,6 +37,9 @@ IdempotencyKey = Annotated[
         description="A key the client makes once per payment and sends again on every retry of it",
     ),
 ]
+
+receipt_readers = requires(Role.cashier, Role.manager, Role.owner)
+owner_only = requires(Role.owner)
 
 
 class PaymentController(Controller):
@@ -36,30 +52,68 @@ class PaymentController(Controller):
     ) -> Response[PaymentOut]:
         """Record a payment at the desk. A retry with the same key and body returns the first result."""
         payment, created = await service.post_payment(database, principal, data, idempotency_key, business_today())
-        return Response(payment, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
+        replayed = "false" if created else "true"
+        return Response(
+            payment.masked(masking_for(principal)), status_code=201, headers={"Idempotent-Replayed": replayed}
+        )
 
     @get("/payments/{payment_id:int}", guards=[desk])
-    async def get_payment(self, db: AsyncSession, payment_id: int) -> PaymentOut:
-        return await service.payment_out(db, payment_id)
+    async def get_payment(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> PaymentOut:
+        return (await service.payment_out(db, payment_id)).masked(masking_for(principal))
 
-    @get("/payments/{payment_id:int}/receipt.pdf", guards=[desk], media_type="application/pdf")
-    async def receipt(self, db: AsyncSession, payment_id: int) -> Response[bytes]:
-        """The printable receipt (收款收据), an A5-landscape PDF; a voided payment's is marked 作废."""
-        filename, pdf = await receipt_file(db, payment_id)
+    @get("/payments/{payment_id:int}/receipt.pdf", guards=[receipt_readers], media_type="application/pdf")
+    async def receipt(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> Response[bytes]:
+        """The printable receipt (收款收据), an A5-landscape PDF; a voided payment's is marked 作废.
+
+        Cashiers and managers: any payment. An owner: only payments on their own periods (403 for
+        any other id). Every download is written to the audit log."""
+        await owners.check_owner_may_read(db, principal, payment_id)
+        filename, pdf = await receipt_file(db, payment_id, masking_for(principal))
+        await owners.audit_read(db, principal, "payment.receipt", "payment", payment_id)
         return Response(
             content=pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
         )
 
+    @get("/owners/me/payments", guards=[owner_only])
+    async def my_payments(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+        page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> PaymentPage:
+        """The calling owner's payments on their own periods, newest first, with their receipt
+        numbers (each receipt at ``/payments/{id}/receipt.pdf``). Owners only; audited."""
+        assert principal.owner_id is not None  # an owner token always names its owner
+        ids, total = await owners.owner_payment_ids(db, principal.owner_id, (page - 1) * page_size, page_size)
+        masking = masking_for(principal)
+        items = [(await service.payment_out(db, payment_id)).masked(masking) for payment_id in ids]
+        await owners.audit_read(db, principal, "payments.list", "owner", principal.owner_id)
+        return PaymentPage(items=items, total=total, page=page, page_size=page_size)
+
     @post("/payments/{payment_id:int}/void", guards=[managers], status_code=200)
-    async def void(self, db: AsyncSession, principal: Principal, payment_id: int, data: VoidCreate) -> PaymentOut:
-        return await service.void_payment(db, principal, payment_id, data.reason, business_today())
+    async def void(
+        self, db: AsyncSession, principal: Principal, payment_id: LongPathId, data: VoidCreate
+    ) -> PaymentOut:
+        out = await service.void_payment(db, principal, payment_id, data.reason, business_today())
+        return out.masked(masking_for(principal))
 
     @post("/units/{unit_id:int}/refunds", guards=[managers])
-    async def refund(self, db: AsyncSession, principal: Principal, unit_id: int, data: RefundCreate) -> RefundOut:
+    async def refund(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: RefundCreate) -> RefundOut:
         return await service.refund_credit(db, principal, unit_id, data, business_today())
 
     @get("/estates/{estate_id:int}/cash-up", guards=[desk])
-    async def cash_up(self, db: AsyncSession, estate_id: int, day: date | None = None) -> CashUpOut:
-        """The daily cash-up (日结): takings per cashier and method, reconciled with the ledger."""
+    async def cash_up(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> CashUpOut:
+        """The daily cash-up (日结): per cashier and method, received, voided (a void of an earlier
+        day's payment with the day it was received) and net, reconciled with the ledger."""
         await get_estate(db, estate_id)
-        return await service.cash_up(db, estate_id, day or business_today())
+        return await cash_up(db, estate_id, day or business_today())
+
+    @get("/estates/{estate_id:int}/cash-up.pdf", guards=[desk], media_type="application/pdf")
+    async def cash_up_pdf(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> Response[bytes]:
+        """The cash-up printed (收款日结表, A4) with the cashiers' and the supervisor's signature lines."""
+        estate = await get_estate(db, estate_id)
+        filename, pdf = await cashup_file(await cash_up(db, estate_id, day or business_today()), estate)
+        return Response(
+            content=pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        )

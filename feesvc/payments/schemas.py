@@ -7,23 +7,24 @@ import msgspec
 
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.models import Method
-from feesvc.schemas import Body, Fen, Period, PositiveFen, Reason
+from feesvc.registry.masking import Masking
+from feesvc.schemas import Body, Id, Line, LongId, Period, PositiveFen, Reason
 
 
 class Designation(Body):
     """What the payer says the money is for (民法典 560): charge ids or whole periods."""
 
-    entry_ids: list[int] = msgspec.field(default_factory=list)
-    periods: list[Period] = msgspec.field(default_factory=list)
+    entry_ids: Annotated[list[LongId], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
+    periods: Annotated[list[Period], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
 
 
 class PaymentCreate(Body):
-    unit_id: int
+    unit_id: Id
     amount_fen: PositiveFen
     method: Method
     currency: Literal["CNY"] = "CNY"
-    external_ref: Annotated[str, msgspec.Meta(max_length=100)] = ""
-    payer_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    external_ref: Annotated[Line, msgspec.Meta(max_length=100)] = ""
+    payer_name: Annotated[Line, msgspec.Meta(max_length=100)] | None = None
     designation: Designation | None = None
     received_on: date | None = None
 
@@ -52,9 +53,27 @@ class PaymentOut(msgspec.Struct):
     prepaid_credit_fen: int
     voided: bool
 
+    def masked(self, masking: Masking) -> PaymentOut:
+        """The payment as a reader sees it: the payer is a person, named as ``masking`` allows."""
+        return msgspec.structs.replace(self, payer_name=masking.name(self.payer_name))
+
+
+class PaymentPage(msgspec.Struct):
+    """One page of payments, newest first; ``total`` counts every page."""
+
+    items: list[PaymentOut]
+    total: int
+    page: int
+    page_size: int
+
+
+# The void's reversal entries quote the reason after "void of payment <id>: " (at most 37
+# characters) in the ledger's 500-character reason column.
+VoidReason = Annotated[Line, msgspec.Meta(min_length=2, max_length=460, description="why; kept with the entries")]
+
 
 class VoidCreate(Body):
-    reason: Reason
+    reason: VoidReason
 
 
 class RefundCreate(Body):
@@ -70,19 +89,55 @@ class RefundOut(msgspec.Struct):
 
 
 class CashUpLine(msgspec.Struct):
+    """One cashier's takings by one payment method on the day."""
+
     cashier: str
     method: Method
-    payments: int
-    total_fen: Fen
+    received_payments: int
+    received_fen: int
+    # Payments of this cashier and method voided on the day, whenever they were received.
+    voided_payments: int
+    voided_fen: int
+    net_fen: int
+
+
+class CashUpVoid(msgspec.Struct):
+    """A payment voided on the day; ``received_on`` is its own day (earlier for a late void)."""
+
+    payment_id: int
+    receipt_number: str
+    received_on: date
+    cashier: str
+    method: Method
+    amount_fen: int
+    reason: str
+    voided_by: str
+
+
+class CashUpMismatch(msgspec.Struct):
+    """A payment whose ledger entries do not account for its amount on the day."""
+
+    payment_id: int
+    receipt_number: str
+    figure: Literal["received", "voided"]
+    payment_fen: int
+    ledger_fen: int
 
 
 class CashUpOut(msgspec.Struct):
+    """The daily cash-up (日结): per cashier and method, received, voided and net, with the totals
+    checked against the ledger (the day's payments' entries; the day's reversals of voided ones)."""
+
     estate_id: int
     day: date
     lines: list[CashUpLine]
-    payments: int
-    total_fen: int
+    voids: list[CashUpVoid]
+    received_payments: int
+    received_fen: int
     voided_payments: int
     voided_fen: int
-    ledger_payments_fen: int
+    net_fen: int
+    ledger_received_fen: int
+    ledger_voided_fen: int
     reconciled: bool
+    mismatches: list[CashUpMismatch]

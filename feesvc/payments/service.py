@@ -1,4 +1,4 @@
-"""Recording payments at the desk, voiding them, refunding credit, and the daily cash-up.
+"""Recording payments at the desk, voiding them and refunding credit (the daily cash-up: ``cashup``).
 
 A payment reads its unit (rules, owner, open debits with their debts), allocates, and writes the
 payment, its ledger entries and its receipt, the number taken last so the per-estate counter row is
@@ -11,7 +11,6 @@ the unit locked (:func:`record_payment`).
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
-    func,
     insert,
     literal,
     text,
@@ -60,8 +58,6 @@ from feesvc.ledger.service import (
 from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter, receipt_number
 from feesvc.payments.schemas import (
     AllocationOut,
-    CashUpLine,
-    CashUpOut,
     Designation,
     PaymentCreate,
     PaymentOut,
@@ -695,56 +691,6 @@ def refund_entry(
         actor=actor.label,
         reason=reason,
         detail={"method": method},
-    )
-
-
-async def cash_up(session: AsyncSession, estate_id: int, day: date) -> CashUpOut:
-    """The day's takings per cashier and method, checked against what the ledger holds for them."""
-    payments = (
-        (await session.execute(select(Payment).where(Payment.estate_id == estate_id, Payment.received_on == day)))
-        .scalars()
-        .all()
-    )
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for p in payments:
-        line = totals[(p.cashier, p.method)]
-        line[0] += 1
-        line[1] += p.amount_fen
-    ids = [p.id for p in payments]
-    ledger_total = 0
-    if ids:
-        ledger_total = -int(
-            (
-                await session.execute(
-                    select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-                        col(LedgerEntry.payment_id).in_(ids),
-                        col(LedgerEntry.kind).in_([EntryKind.payment, EntryKind.prepaid_credit]),
-                    )
-                )
-            ).scalar_one()
-        )
-    voids = (
-        (
-            await session.execute(
-                select(Payment.amount_fen)
-                .join(PaymentVoid, col(PaymentVoid.payment_id) == Payment.id)
-                .where(Payment.estate_id == estate_id, PaymentVoid.voided_on == day)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    total = sum(p.amount_fen for p in payments)
-    return CashUpOut(
-        estate_id=estate_id,
-        day=day,
-        lines=[CashUpLine(cashier, Method(method), n, fen) for (cashier, method), (n, fen) in sorted(totals.items())],
-        payments=len(payments),
-        total_fen=total,
-        voided_payments=len(voids),
-        voided_fen=sum(voids),
-        ledger_payments_fen=ledger_total,
-        reconciled=ledger_total == total,
     )
 
 

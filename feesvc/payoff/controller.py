@@ -12,6 +12,7 @@ from feesvc.errors import InvalidInput
 from feesvc.payoff.schemas import Payoff
 from feesvc.payoff.service import unit_payoff
 from feesvc.registry.service import can_read_unit, get_unit
+from feesvc.schemas import PathId
 
 
 async def readable_payoff(db: AsyncSession, principal: Principal, unit_id: int, as_of: date) -> Payoff:
@@ -26,7 +27,9 @@ class PayoffController(Controller):
     tags = ["ledger"]
 
     @get("/", guards=[anyone])
-    async def payoff(self, db: AsyncSession, principal: Principal, unit_id: int, as_of: date | None = None) -> Payoff:
+    async def payoff(
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, as_of: date | None = None
+    ) -> Payoff:
         """What a payment received on ``as_of`` (default today) must be to leave the owner owing
         nothing on the unit: per charge, the open principal, the posted late fee still open and the
         late fee accrued to that day but not yet posted. An owner sees their own payoff only."""

@@ -6,14 +6,22 @@ the accrual run will make of the payment:
 * The payment settles every open charge and posted late fee of the payer (ledger rule 5; the
   desk's ``payment_allocation``): the owner's own debts and those with no owner, not another
   owner's of the same unit.
-* The late fee not yet posted is the accrual run's own figure for the charge: the run recomputes
-  the fee from the charge's history and posts what exceeds the fees posted so far. Paid on the
+* The late fee not yet posted is the accrual run's own figure for the charge less the late fees
+  posted on it (corrections included): the run computes the fee from the charge's history with the
+  same engine and terms (``latefees/unit.py``: ``late_fee_for`` over the estate's effective-dated
+  terms for the charge's fee standard) and brings what is posted to it, either way. Paid on the
   day, the charge's unpaid principal is 0 from that day, and the day a payment is made accrues
   nothing on what it paid (``rules/late_fees.py``), so the fee is computed with that payment
-  already in its history: the run after the payment computes the same figure and never more.
-* That part of the payment has no posted debt to settle yet, so the desk holds it as prepaid
-  credit; the next run posts the late fee and settles it from that credit
-  (``latefees/credit.py``): the balance stays 0 and every step is an entry of its own.
+  already in its history: the run after the payment computes the same figure.
+* When the run will correct the charge (a payment recorded after the run but received before it,
+  a plan, a void), that figure is negative, and the payoff falls by it, as far as the correction
+  takes off late fees still open. What the correction takes off late fees already paid becomes
+  the owner's prepaid credit at the run (``latefees/corrections.py``): the payoff does not lend it
+  ahead, or the principal it should have paid would stay open and accrue.
+* A positive figure has no posted debt to settle yet, so the desk holds that part of the payment
+  as prepaid credit; the next run posts the late fee and, in a last step after its corrections,
+  settles it from that credit (``latefees/credit.py``): the balance stays 0 and every step is an
+  entry of its own.
 """
 
 from __future__ import annotations
@@ -29,11 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.errors import NotFound
-from feesvc.latefees.service import paid_before_last_run
 from feesvc.latefees.unit import ChargeFeeFacts, UnitFeeTerms, unit_fee_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payoff.schemas import Payoff, PayoffLine
-from feesvc.registry.models import Estate, Ownership, Unit
+from feesvc.registry.models import Ownership, Unit
 from feesvc.registry.service import ownership_covering
 from feesvc.rules.late_fees import PrincipalChange, late_fee_for
 
@@ -42,12 +49,7 @@ def late_fee_if_paid_on(facts: ChargeFeeFacts, day: date) -> int:
     """The late fee of a charge whose unpaid principal is paid off on ``day``: what the accrual run
     computes after that payment. The payoff's one call into the late-fee engine."""
     changes = [*facts.changes, PrincipalChange(on=day, unpaid_fen=0)]  # the last of a day's changes wins
-    return late_fee_for(facts.principal_fen, facts.due_date, changes, day, facts.policy, facts.frozen).total_fen
-
-
-def not_yet_posted(fee_fen: int, posted_fen: int) -> int:
-    """What the next run posts on a charge whose fee is ``fee_fen``: a run only ever adds."""
-    return max(fee_fen - posted_fen, 0)
+    return late_fee_for(facts.principal_fen, facts.due_date, changes, day, facts.terms, facts.frozen).total_fen
 
 
 class LedgerRow(Protocol):
@@ -107,8 +109,7 @@ def _entries_query() -> Any:
 
 # Built once: the unit's estate and its owner on the day, then the unit's entries up to the day.
 _HEAD = (
-    select(Estate, Ownership.owner_id)
-    .join(Unit, col(Unit.estate_id) == Estate.id)
+    select(col(Unit.estate_id), Ownership.owner_id)
     .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(bindparam("as_of"))))
     .where(Unit.id == bindparam("unit_id"))
     .limit(1)
@@ -122,9 +123,9 @@ async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id
     head = (await session.execute(_HEAD, params)).first()
     if head is None:
         raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
-    estate, owner_on_day = head
+    estate_id, owner_on_day = head
     entries = [PayoffEntry._make(row) for row in await session.execute(_ENTRIES, params)]
-    terms = await unit_fee_terms(session, estate, unit_id, as_of, with_court_rates=False)
+    terms = await unit_fee_terms(session, estate_id, unit_id, as_of, with_court_rates=False)
     return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, entries, terms)
 
 
@@ -132,9 +133,7 @@ async def payoff_from_entries(
     session: AsyncSession, estate_id: int, unit_id: int, as_of: date, owner_id: int | None, entries: Sequence[LedgerRow]
 ) -> Payoff:
     """The payoff of ``owner_id`` from the unit's entries up to ``as_of``, read already by the caller."""
-    estate = await session.get(Estate, estate_id)
-    assert estate is not None
-    terms = await unit_fee_terms(session, estate, unit_id, as_of, with_court_rates=False)
+    terms = await unit_fee_terms(session, estate_id, unit_id, as_of, with_court_rates=False)
     return payoff_of(unit_id, owner_id, as_of, entries, terms)
 
 
@@ -167,12 +166,15 @@ def payoff_of(
         unposted = 0
         if e.due_date is not None:
             facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid[e.id])
-            last_posted = max((f.effective_date for f in fees), default=None)
-            if not paid_before_last_run(facts.changes, last_posted):  # the run leaves those alone
-                unposted = not_yet_posted(late_fee_if_paid_on(facts, as_of), sum(f.amount_fen for f in fees))
-        total = principal + posted_open + unposted
-        if total:
-            lines.append(PayoffLine(e.id, e.period, e.item, e.due_date, principal, posted_open, unposted, total))
+            # The next run's entry on the charge: the fee less what is posted, negative for a correction.
+            unposted = late_fee_if_paid_on(facts, as_of) - sum(f.amount_fen for f in fees)
+        # A correction pays back what it takes off paid fees as credit at the run (module docstring).
+        returned = max(-(posted_open + unposted), 0)
+        total = principal + posted_open + unposted + returned
+        if total or unposted:
+            lines.append(
+                PayoffLine(e.id, e.period, e.item, e.due_date, principal, posted_open, unposted, total, returned)
+            )
     return Payoff(
         unit_id=unit_id,
         owner_id=owner_id,
@@ -183,4 +185,5 @@ def payoff_of(
         late_fee_unposted_fen=sum(line.late_fee_unposted_fen for line in lines),
         total_fen=sum(line.total_fen for line in lines),
         prepaid_credit_fen=credit,
+        returned_as_credit_fen=sum(line.returned_as_credit_fen for line in lines),
     )

@@ -10,8 +10,10 @@ from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.plans import service
+from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanAgree, PlanCancel, PlanCreate, PlanOut, PlanReview, PlanReviewCreate
 from feesvc.registry.service import can_read_unit, get_unit
+from feesvc.schemas import PathId
 
 
 def _not_future(day: date, today: date, field: str, what: str) -> None:
@@ -37,10 +39,10 @@ class InstallmentPlanController(Controller):
         today = business_today()
         as_of = data.as_of or today
         _not_future(as_of, today, "as_of", "a review")
-        return await service.review_plans(db, principal, data.estate_id, as_of)
+        return await review_plans(db, principal, data.estate_id, as_of)
 
     @post("/installment-plans/{plan_id:int}/agree", guards=[managers], status_code=200)
-    async def agree(self, db: AsyncSession, principal: Principal, plan_id: int, data: PlanAgree) -> PlanOut:
+    async def agree(self, db: AsyncSession, principal: Principal, plan_id: PathId, data: PlanAgree) -> PlanOut:
         """The owner signed the plan (on ``agreed_on``, default today): it becomes active."""
         today = business_today()
         agreed_on = data.agreed_on or today
@@ -49,14 +51,14 @@ class InstallmentPlanController(Controller):
         return await service.plan_out(db, plan_id, today)
 
     @post("/installment-plans/{plan_id:int}/cancel", guards=[managers], status_code=200)
-    async def cancel(self, db: AsyncSession, principal: Principal, plan_id: int, data: PlanCancel) -> PlanOut:
+    async def cancel(self, db: AsyncSession, principal: Principal, plan_id: PathId, data: PlanCancel) -> PlanOut:
         today = business_today()
         await service.cancel_plan(db, principal, plan_id, data.reason, today)
         return await service.plan_out(db, plan_id, today)
 
     @get("/installment-plans/{plan_id:int}", guards=[anyone])
     async def get_plan(
-        self, db: AsyncSession, principal: Principal, plan_id: int, as_of: date | None = None
+        self, db: AsyncSession, principal: Principal, plan_id: PathId, as_of: date | None = None
     ) -> PlanOut:
         """A plan with its schedule and what is paid of each installment as of ``as_of`` (default today)."""
         plan = await service.get_plan(db, plan_id)
@@ -65,7 +67,7 @@ class InstallmentPlanController(Controller):
 
     @get("/units/{unit_id:int}/installment-plans", guards=[anyone])
     async def unit_plans(
-        self, db: AsyncSession, principal: Principal, unit_id: int, as_of: date | None = None
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, as_of: date | None = None
     ) -> list[PlanOut]:
         await get_unit(db, unit_id)
         await can_read_unit(db, principal, unit_id)

@@ -8,21 +8,22 @@ from typing import Annotated
 
 import msgspec
 
+from feesvc.attention import UnitReport
 from feesvc.plans.models import LateFeeTreatment, PlanState
 from feesvc.rules.installments import Frequency
-from feesvc.schemas import Body, Reason
+from feesvc.schemas import Body, Count, Id, LongId, MultilineText, Reason
 
 
 class PlanCreate(Body):
-    unit_id: int
+    unit_id: Id
     # How many installments; the rules (2 … 60) decide, so the refusal names this field.
-    installments: int
+    installments: Count
     first_due: date
     late_fee_treatment: LateFeeTreatment
     # Omitted: every overdue charge of the unit that no other plan covers.
-    charge_ids: Annotated[list[int], msgspec.Meta(max_length=600)] | None = None
+    charge_ids: Annotated[list[LongId], msgspec.Meta(max_length=600)] | None = None
     frequency: Frequency = Frequency.monthly
-    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    note: Annotated[MultilineText, msgspec.Meta(max_length=500)] = ""
 
 
 class PlanAgree(Body):
@@ -35,7 +36,7 @@ class PlanCancel(Body):
 
 
 class PlanReviewCreate(Body):
-    estate_id: int
+    estate_id: Id
     as_of: date | None = None
 
 
@@ -94,3 +95,7 @@ class PlanReview(msgspec.Struct):
     broken: list[int]
     late_fees_waived_fen: int
     late_fees_restored_fen: int
+    # Plans a review had broken that the ledger now shows were kept (a backdated installment).
+    reinstated: list[int] = msgspec.field(default_factory=list)
+    # Plans the review could not handle (each rolled back, the others reviewed): somebody must look.
+    needs_attention: list[UnitReport] = msgspec.field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Installment plans (分期): propose, agree, cancel, and the review run that completes or breaks them.
+"""Installment plans (分期): propose, agree and cancel them, and read them back.
 
 DOMAIN.md "Installment plans". A plan covers the open principal of some overdue charges of one unit;
 its late fees are handled by the agreed treatment, not put into the schedule:
@@ -10,22 +10,16 @@ its late fees are handled by the agreed treatment, not put into the schedule:
 * ``waive_now``: the open late fees of the covered charges are waived on agreement.
 
 Payments are ordinary payments: allocation (oldest debt first) settles the covered charges. Progress
-is read from the ledger: what has been paid towards the plan by the end of a day is the covered
-principal the plan started from less what is still open on the covered charges that day, so a
-void (a reversing entry) takes the money back out of the plan's progress.
+and standing are read from the ledger (``plans.standing``): whether a plan is kept on a day is
+decided there for every run (reminders, late-fee freeze, billing), not from the state stored here.
 
-The review run (:func:`review_plans`) is idempotent: a plan is completed when its covered principal
-is paid, broken when an installment is more than the estate's grace days late (the plan then ends
-on the day it broke, ``deadline + 1``), and with ``estate.plan_break_restores_waived`` the late fees
-the plan waived come back as reversing entries. Everything a rerun would do again is already done.
+The review run that stores their completion or break is in ``plans.review``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import exists, func
@@ -48,8 +42,8 @@ from feesvc.plans.schemas import (
     InstallmentStatus,
     PlanCreate,
     PlanOut,
-    PlanReview,
 )
+from feesvc.plans.standing import Progress, progress_of
 from feesvc.registry.models import Estate, Ownership
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules import installments as rules
@@ -74,80 +68,6 @@ def _source(plan_id: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # Reading a plan and its progress
-
-
-@dataclass
-class Progress:
-    """A plan's covered charges as the ledger has them, and what has been paid towards it."""
-
-    plan: InstallmentPlan
-    covered: list[PlanCharge]
-    charges: dict[int, LedgerEntry]
-    installments: list[rules.Installment]
-    # charge id → [(day, change of its open amount)], in day order
-    changes: dict[int, list[tuple[date, int]]]
-
-    @property
-    def baseline_fen(self) -> int:
-        return sum(c.principal_fen for c in self.covered)
-
-    def open_on(self, charge_id: int, day: date) -> int:
-        amount = self.charges[charge_id].amount_fen + sum(d for on, d in self.changes[charge_id] if on <= day)
-        return max(amount, 0)
-
-    def open_total(self, day: date) -> int:
-        return sum(self.open_on(c.entry_id, day) for c in self.covered)
-
-    def paid_by(self, day: date) -> int:
-        """Paid towards the plan by the end of ``day``: the starting principal less what is open then."""
-        return min(max(self.baseline_fen - self.open_total(day), 0), self.baseline_fen)
-
-    def paid_off_on(self, as_of: date) -> date | None:
-        """The day since which nothing of the covered principal is open (as of ``as_of``), if so."""
-        days = sorted({on for changes in self.changes.values() for on, _ in changes if on <= as_of})
-        since: date | None = None
-        for day in days:
-            since = (since or day) if self.open_total(day) == 0 else None
-        return since
-
-    def breaks(self, as_of: date, grace_days: int) -> rules.Installment | None:
-        return rules.plan_breaks(self.installments, self.paid_by, as_of, grace_days)
-
-
-async def _progress(session: AsyncSession, plan: InstallmentPlan) -> Progress:
-    assert plan.id is not None
-    covered = list(
-        (
-            await session.execute(
-                select(PlanCharge).where(PlanCharge.plan_id == plan.id).order_by(col(PlanCharge.entry_id))
-            )
-        ).scalars()
-    )
-    ids = [c.entry_id for c in covered]
-    charges = {
-        e.id: e
-        for e in (await session.execute(select(LedgerEntry).where(col(LedgerEntry.id).in_(ids)))).scalars()
-        if e.id is not None
-    }
-    rows = await session.execute(
-        select(col(LedgerEntry.settles_entry_id), col(LedgerEntry.effective_date), func.sum(LedgerEntry.amount_fen))
-        .where(col(LedgerEntry.settles_entry_id).in_(ids))
-        .group_by(col(LedgerEntry.settles_entry_id), col(LedgerEntry.effective_date))
-        .order_by(col(LedgerEntry.effective_date))
-    )
-    changes: dict[int, list[tuple[date, int]]] = {i: [] for i in ids}
-    for charge_id, day, amount in rows.all():
-        assert charge_id is not None
-        changes[charge_id].append((day, int(amount)))
-    schedule = list(
-        (
-            await session.execute(
-                select(Installment).where(Installment.plan_id == plan.id).order_by(col(Installment.number))
-            )
-        ).scalars()
-    )
-    installments = [rules.Installment(i.number, i.due_date, i.amount_fen) for i in schedule]
-    return Progress(plan, covered, charges, installments, changes)
 
 
 async def get_plan(session: AsyncSession, plan_id: int) -> InstallmentPlan:
@@ -220,12 +140,12 @@ def progress_out(progress: Progress, as_of: date) -> PlanOut:
 
 
 async def plan_out(session: AsyncSession, plan_id: int, as_of: date) -> PlanOut:
-    return progress_out(await _progress(session, await get_plan(session, plan_id)), as_of)
+    return progress_out(await progress_of(session, await get_plan(session, plan_id)), as_of)
 
 
 async def unit_plans(session: AsyncSession, unit_id: int, as_of: date) -> list[PlanOut]:
     query = select(InstallmentPlan).where(InstallmentPlan.unit_id == unit_id).order_by(col(InstallmentPlan.id).desc())
-    return [progress_out(await _progress(session, p), as_of) for p in (await session.execute(query)).scalars()]
+    return [progress_out(await progress_of(session, p), as_of) for p in (await session.execute(query)).scalars()]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -368,7 +288,7 @@ async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate
 # Late fees the plan waives, and bringing them back
 
 
-def _open_late_fees() -> Select[LedgerEntry, Any]:
+def open_late_fees() -> Select[LedgerEntry, Any]:
     """Late fees with something still open on them, whatever the date of what settles them."""
     settling = aliased(LedgerEntry)
     settled = (
@@ -380,7 +300,7 @@ def _open_late_fees() -> Select[LedgerEntry, Any]:
     return select(LedgerEntry, open_fen).where(LedgerEntry.kind == EntryKind.late_fee, open_fen > 0)
 
 
-async def _waive(
+async def waive_late_fees_of(
     session: AsyncSession,
     actor: Principal,
     plan: InstallmentPlan,
@@ -390,7 +310,7 @@ async def _waive(
 ) -> int:
     """Waive what is open on the covered charges' late fees (posted by ``up_to``); returns the fen waived."""
     assert plan.id is not None
-    query = _open_late_fees().where(
+    query = open_late_fees().where(
         LedgerEntry.unit_id == plan.unit_id, col(LedgerEntry.basis_entry_id).in_(list(charge_ids))
     )
     if up_to is not None:
@@ -405,7 +325,7 @@ async def _waive(
     return -sum(w.amount_fen for w in waivers)
 
 
-async def _restore_waived(session: AsyncSession, actor: Principal, plan: InstallmentPlan, on: date, why: str) -> int:
+async def restore_waived(session: AsyncSession, actor: Principal, plan: InstallmentPlan, on: date, why: str) -> int:
     """Reverse every waiver this plan posted that is not reversed yet; returns the fen restored."""
     assert plan.id is not None
     reversal = aliased(LedgerEntry)
@@ -428,7 +348,7 @@ async def _restore_waived(session: AsyncSession, actor: Principal, plan: Install
     return sum(e.amount_fen for e in entries)
 
 
-def _restores(estate: Estate) -> bool:
+def restores_waived(estate: Estate) -> bool:
     return bool(estate.plan_break_restores_waived)
 
 
@@ -472,7 +392,7 @@ async def agree_plan(session: AsyncSession, actor: Principal, plan_id: int, agre
     )
     waived = 0
     if plan.late_fee_treatment == LateFeeTreatment.waive_now:
-        waived = await _waive(session, actor, plan, [c.entry_id for c in covered], agreed_on, None)
+        waived = await waive_late_fees_of(session, actor, plan, [c.entry_id for c in covered], agreed_on, None)
     await session.flush()
     await record_audit(
         session,
@@ -502,9 +422,9 @@ async def cancel_plan(
     plan.ended_on = ended_on
     plan.end_reason = reason
     restored = 0
-    if was_active and _restores(await get_estate(session, plan.estate_id)):
+    if was_active and restores_waived(await get_estate(session, plan.estate_id)):
         why = f"installment plan #{plan.id} cancelled: waived late fees restored ({reason})"[:REASON_MAX]
-        restored = await _restore_waived(session, actor, plan, ended_on, why)
+        restored = await restore_waived(session, actor, plan, ended_on, why)
     await session.flush()
     await record_audit(
         session,
@@ -516,190 +436,3 @@ async def cancel_plan(
     )
     await session.commit()
     return plan
-
-
-# ---------------------------------------------------------------------------------------------------
-# The review run
-
-
-async def review_plans(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> PlanReview:
-    """Complete, break or keep every active plan of the estate as of ``as_of``; idempotent."""
-    estate = await get_estate(session, estate_id, field="estate_id")
-    plans = list(
-        (
-            await session.execute(
-                select(InstallmentPlan)
-                .where(
-                    InstallmentPlan.estate_id == estate_id,
-                    InstallmentPlan.state == PlanState.active,
-                    col(InstallmentPlan.agreed_on) <= as_of,
-                )
-                .order_by(col(InstallmentPlan.id))
-            )
-        ).scalars()
-    )
-    reviewed = 0
-    completed: list[int] = []
-    broken: list[int] = []
-    waived = restored = 0
-    for plan in plans:
-        await lock_unit(session, plan.unit_id)
-        await session.refresh(plan)
-        if plan.state != PlanState.active:
-            continue  # ended by a concurrent request meanwhile
-        assert plan.id is not None and plan.agreed_on is not None
-        reviewed += 1
-        progress = await _progress(session, plan)
-        charge_ids = [c.entry_id for c in progress.covered]
-        late = progress.breaks(as_of, estate.grace_days)
-        if late is not None:
-            last_day = rules.deadline(late, estate.grace_days)
-            plan.state = PlanState.broken
-            plan.ended_on = last_day + timedelta(days=1)
-            plan.end_reason = (
-                f"installment {late.number} ({late.amount_fen} fen, due {late.due_date}) "
-                f"was not paid by {last_day} ({estate.grace_days} grace days)"
-            )
-            back = 0
-            if _restores(estate):
-                why = f"installment plan #{plan.id} broken on {plan.ended_on}: waived late fees restored"
-                back = await _restore_waived(session, actor, plan, plan.ended_on, why)
-            restored += back
-            broken.append(plan.id)
-            await record_audit(
-                session,
-                actor,
-                "installment_plan.break",
-                "installment_plan",
-                plan.id,
-                {
-                    "as_of": as_of.isoformat(),
-                    "ended_on": plan.ended_on.isoformat(),
-                    "installment": late.number,
-                    "paid_by_deadline_fen": progress.paid_by(last_day),
-                    "restored_fen": back,
-                },
-            )
-            continue
-        paid_off = progress.paid_off_on(as_of)
-        if paid_off is not None:
-            plan.state = PlanState.completed
-            plan.ended_on = max(paid_off, plan.agreed_on)
-            plan.end_reason = "covered principal paid in full"
-            gone = 0
-            if plan.late_fee_treatment in WAIVING:
-                gone = await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
-            waived += gone
-            completed.append(plan.id)
-            await record_audit(
-                session,
-                actor,
-                "installment_plan.complete",
-                "installment_plan",
-                plan.id,
-                {"as_of": as_of.isoformat(), "ended_on": plan.ended_on.isoformat(), "late_fees_waived_fen": gone},
-            )
-            continue
-        if plan.late_fee_treatment == LateFeeTreatment.waive_now:
-            # Kept: late fees posted on the covered charges since agreement are waived as agreed.
-            waived += await _waive(session, actor, plan, charge_ids, plan.agreed_on, as_of)
-    waived += await _sweep_completed(session, actor, estate_id, as_of)
-    await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "installment_plans.review",
-        "estate",
-        estate_id,
-        {
-            "as_of": as_of.isoformat(),
-            "reviewed": reviewed,
-            "completed": completed,
-            "broken": broken,
-            "waived_fen": waived,
-            "restored_fen": restored,
-        },
-    )
-    await session.commit()
-    return PlanReview(
-        estate_id=estate_id,
-        as_of=as_of,
-        plans_reviewed=reviewed,
-        completed=completed,
-        broken=broken,
-        late_fees_waived_fen=waived,
-        late_fees_restored_fen=restored,
-    )
-
-
-async def _sweep_completed(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> int:
-    """Late fees posted on a completed waiving plan's charges after it completed (an accrual run that
-    caught up on the days before agreement) are waived too."""
-    rows = await session.execute(
-        _open_late_fees()
-        .add_columns(col(InstallmentPlan.id))
-        .join(PlanCharge, col(PlanCharge.entry_id) == LedgerEntry.basis_entry_id)
-        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(
-            col(InstallmentPlan.estate_id) == estate_id,
-            col(InstallmentPlan.state) == PlanState.completed,
-            col(InstallmentPlan.late_fee_treatment).in_(WAIVING),
-            col(LedgerEntry.effective_date) <= as_of,
-        )
-    )
-    by_plan: dict[int, set[int]] = defaultdict(set)
-    for fee, _, plan_id in rows.all():
-        assert fee.basis_entry_id is not None
-        by_plan[int(plan_id)].add(fee.basis_entry_id)
-    total = 0
-    for plan_id, charge_ids in sorted(by_plan.items()):
-        plan = await get_plan(session, plan_id)
-        await lock_unit(session, plan.unit_id)
-        assert plan.ended_on is not None
-        total += await _waive(session, actor, plan, charge_ids, plan.ended_on, as_of)
-    return total
-
-
-# ---------------------------------------------------------------------------------------------------
-# For the reminder run
-
-
-async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
-    """Whether the unit had an agreed plan that was being kept on ``as_of``: active and not past a
-    break, or ended (broken, cancelled, completed) only after that day."""
-    plans = (
-        await session.execute(
-            select(InstallmentPlan).where(
-                InstallmentPlan.unit_id == unit_id,
-                col(InstallmentPlan.agreed_on).is_not(None),
-                col(InstallmentPlan.agreed_on) <= as_of,
-                col(InstallmentPlan.state).in_([PlanState.active, *ENDED_STATES]),
-            )
-        )
-    ).scalars()
-    grace_days: int | None = None
-    for plan in plans:
-        if plan.state != PlanState.active:
-            if plan.ended_on is not None and plan.ended_on > as_of:
-                return True
-            continue
-        if grace_days is None:
-            grace_days = (await get_estate(session, plan.estate_id)).grace_days
-        if (await _progress(session, plan)).breaks(as_of, grace_days) is None:
-            return True
-    return False
-
-
-async def covered_charge_ids(session: AsyncSession, unit_id: int | None, *, estate_id: int | None = None) -> set[int]:
-    """Charges of the unit (or of every unit of the estate) in an active plan."""
-    query = (
-        select(col(PlanCharge.entry_id))
-        .join(InstallmentPlan, col(InstallmentPlan.id) == PlanCharge.plan_id)
-        .where(InstallmentPlan.state == PlanState.active)
-    )
-    if unit_id is not None:
-        query = query.where(InstallmentPlan.unit_id == unit_id)
-    if estate_id is not None:
-        query = query.where(InstallmentPlan.estate_id == estate_id)
-    rows = await session.execute(query)
-    return {int(entry_id) for entry_id in rows.scalars()}

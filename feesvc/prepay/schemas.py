@@ -8,20 +8,27 @@ import msgspec
 
 from feesvc.payments.models import Method
 from feesvc.payments.schemas import PaymentOut
-from feesvc.schemas import Body, Fen, Period, Reason
+from feesvc.schemas import END, INT4_MAX, Body, Fen, Line, Period, Reason
 
 # Signs are let through so a "-5" is refused with the rule (0 < percent_off < 100), not a pattern.
 PercentText = Annotated[
     str,
-    msgspec.Meta(pattern=r"^-?\d{1,3}(\.\d{1,4})?$", description="percent off, exact, e.g. 5 or 9.5", examples=["5"]),
+    msgspec.Meta(
+        pattern=r"^-?[0-9]{1,3}(\.[0-9]{1,4})?" + END,
+        description="percent off, exact, e.g. 5 or 9.5",
+        examples=["5"],
+        extra={"send": 'percent off as an exact decimal string or an integer, e.g. "9.5" or 5'},
+    ),
 ]
 # No bounds here: a count below 1 or above the estate's cap is refused by the rule, naming the cap.
-Months = Annotated[int, msgspec.Meta(description="number of months prepaid", examples=[12])]
+Months = Annotated[int, msgspec.Meta(ge=-INT4_MAX, le=INT4_MAX, description="number of months prepaid", examples=[12])]
 
 
 class TierIn(Body):
-    min_months: Annotated[int, msgspec.Meta(le=120)]
-    percent_off: PercentText | int  # "9.5" or 5; never a float (exact decimals only)
+    min_months: Annotated[int, msgspec.Meta(ge=-INT4_MAX, le=120)]
+    percent_off: (
+        PercentText | Annotated[int, msgspec.Meta(ge=-INT4_MAX, le=INT4_MAX)]
+    )  # "9.5" or 5; never a float (exact decimals only)
 
 
 class TierOut(msgspec.Struct):
@@ -66,6 +73,8 @@ class QuoteOut(msgspec.Struct):
     net_fen: int
     tier: TierOut | None
     cap_months: int
+    # What a refund before the periods are served takes back (DOMAIN.md "Prepay discount").
+    refund_terms: str
     currency: str = "CNY"
 
 
@@ -74,8 +83,8 @@ class PrepaymentCreate(Body):
     method: Method
     expected_net_fen: Annotated[Fen, msgspec.Meta(description="the net amount of the quote the payer accepted")]
     first_period: Period | None = None
-    external_ref: Annotated[str, msgspec.Meta(max_length=100)] = ""
-    payer_name: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    external_ref: Annotated[Line, msgspec.Meta(max_length=100)] = ""
+    payer_name: Annotated[Line, msgspec.Meta(max_length=100)] | None = None
 
 
 class PrepaymentOut(msgspec.Struct):
@@ -91,12 +100,29 @@ class PrepayRefundCreate(Body):
     method: Method = Method.bank_transfer
 
 
+class KeptPeriodsOut(msgspec.Struct):
+    """A prepayment's periods kept after the refund, re-priced at the tier their own count reaches."""
+
+    payment_id: int
+    periods: list[str]
+    months: int
+    tier: TierOut | None
+    discount_before_fen: int
+    discount_fen: int
+    taken_back_fen: int  # settled from the refund
+
+
 class PrepayRefundOut(msgspec.Struct):
     unit_id: int
     from_period: str
     periods: list[str]
     charges_reversed_fen: int
+    # The whole discount of the refunded periods, and what the kept periods lose by re-pricing.
     discount_taken_back_fen: int
     refunded_fen: int
+    # What the refund did not cover of the kept periods' take-back (still owed on their charges).
+    owed_fen: int
     method: Method
     prepayment_payment_ids: list[int]
+    kept: list[KeptPeriodsOut]
+    refund_terms: str

@@ -5,12 +5,12 @@ A prepayment books the covered periods' charges ahead, as the very rows the bill
 of the discount (an entry of kind ``discount``) and with a designated payment for the rest. One
 transaction: lock the unit, recompute the quote, book, pay, number the receipt, commit.
 
-A refund of periods not yet served reverses their charges and discounts (the discount on unserved
-periods is taken back), moves what was paid for them to prepaid credit, and pays that credit back.
+Refunds of periods not yet served: feesvc.prepay.refund.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,7 +31,7 @@ from feesvc.billing.service import unit_charge_rows
 from feesvc.db import is_postgres
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, insert_entries, insert_entry_rows, lock_unit, open_debits, reversal_of
+from feesvc.ledger.service import insert_entries, insert_entry_rows, lock_unit, open_debits
 from feesvc.payments.models import Payment
 from feesvc.payments.service import (
     add_payment,
@@ -40,14 +40,11 @@ from feesvc.payments.service import (
     issue_receipt,
     payment_entry,
     payment_out,
-    refund_entry,
 )
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.prepay.schemas import (
     PrepaymentCreate,
     PrepaymentOut,
-    PrepayRefundCreate,
-    PrepayRefundOut,
     QuoteCreate,
     QuoteLine,
     QuoteOut,
@@ -61,9 +58,9 @@ from feesvc.rules.prepay import (
     DiscountTier,
     PrepayQuote,
     PrepayRefused,
-    discount_to_take_back,
     periods_from,
     quote_prepayment,
+    refund_terms,
     validate_tiers,
 )
 from feesvc.schemas import period_start
@@ -158,6 +155,12 @@ class _Plan:
     rows: list[dict[str, Any]]  # the charge rows the billing run would insert, parallel to lines
     quote: PrepayQuote
     cap_months: int
+    tiers: list[DiscountTier]  # the schedule a refund re-prices kept periods by
+    locale: str
+
+
+def tiers_detail(tiers: Sequence[DiscountTier]) -> list[dict[str, Any]]:
+    return [{"min_months": t.min_months, "percent_off": str(t.percent_off)} for t in tiers]
 
 
 def _index(period: str) -> int:
@@ -168,12 +171,12 @@ def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _cycle_period(day: date, cycle_months: int) -> str:
+def cycle_period(day: date, cycle_months: int) -> str:
     """The billing period (cycles start in January) that ``day`` falls in."""
     return f"{day.year:04d}-{(day.month - 1) // cycle_months * cycle_months + 1:02d}"
 
 
-def _next_period(period: str, cycle_months: int) -> str:
+def next_period(period: str, cycle_months: int) -> str:
     return periods_from(period, cycle_months + 1)[cycle_months]
 
 
@@ -190,14 +193,14 @@ def _spread(share: int, amounts: Sequence[int]) -> list[int]:
 
 def _standing(unit_id: int) -> ColumnElement[bool]:
     """Charges of the unit that no reversal took back (a refunded prepayment's periods are billable again)."""
-    return and_(col(LedgerEntry.unit_id) == unit_id, col(LedgerEntry.kind) == EntryKind.charge, _not_reversed(unit_id))
+    return and_(col(LedgerEntry.unit_id) == unit_id, col(LedgerEntry.kind) == EntryKind.charge, not_reversed(unit_id))
 
 
 async def _first_unbilled(session: AsyncSession, unit_id: int, cycle_months: int, current: str) -> str:
     latest = (await session.execute(select(func.max(LedgerEntry.period)).where(_standing(unit_id)))).scalar()
     if latest is None:
         return current
-    return max(_next_period(latest, cycle_months), current)
+    return max(next_period(latest, cycle_months), current)
 
 
 async def _billed(session: AsyncSession, unit_id: int, periods: Sequence[str]) -> list[str]:
@@ -216,6 +219,30 @@ def _refusal(refused: PrepayRefused, overdue_fen: int) -> InvalidInput:
     return InvalidInput(refused.message, field=refused.field)
 
 
+def _month_end(period: str) -> date:
+    start = period_start(period)
+    return start.replace(day=calendar.monthrange(start.year, start.month)[1])
+
+
+def _within_contract(estate: Estate, covered: Sequence[str], cycle: int) -> None:
+    """Refuse months past the estate's service contract (DOMAIN.md ledger rule 7: never past the
+    contract term), naming the setting and how many months are possible."""
+    ends = estate.service_contract_ends_on
+    if ends is None or _month_end(covered[-1]) <= ends:
+        return
+    possible = sum(1 for period in covered if _month_end(period) <= ends)
+    possible -= possible % cycle
+    setting = f"the estate's service contract ends on {ends.isoformat()} (settings.service_contract_ends_on)"
+    if not possible:
+        raise InvalidInput(
+            f"{setting}; a prepayment starting with {covered[0]} would run past it", field="first_period"
+        )
+    raise InvalidInput(
+        f"{setting}; prepay at most {possible} months from {covered[0]} (to {covered[possible - 1]})",
+        field="months",
+    )
+
+
 async def _periods_to_book(
     session: AsyncSession,
     estate: Estate,
@@ -228,7 +255,7 @@ async def _periods_to_book(
     """The billing periods the prepayment would book, or the refusal as a problem-details error."""
     assert unit.id is not None
     cycle, cap = estate.cycle_months, estate.prepay_cap_months
-    current = _cycle_period(today, cycle)
+    current = cycle_period(today, cycle)
     first = first_period or await _first_unbilled(session, unit.id, cycle, current)
     overdue = await _overdue_fen(session, unit.id, today)
     try:
@@ -251,6 +278,7 @@ async def _periods_to_book(
             field="first_period",
         )
     covered = periods_from(first, months)
+    _within_contract(estate, covered, cycle)
     # The cap limits how far ahead is paid, counting what earlier prepayments booked (杭州 §55: 12 months).
     ahead = _index(covered[-1]) - _index(_month(today))
     if ahead > cap:
@@ -331,10 +359,20 @@ async def _plan(
     quote = quote_prepayment(periods[0], months, amounts, tiers, estate.prepay_cap_months, 0)
     lines = _discounted_lines(periods, rows_by_period, quote, cycle)
     booked = [row for period_rows in rows_by_period for row in period_rows]
-    return _Plan(months=months, lines=lines, rows=booked, quote=quote, cap_months=estate.prepay_cap_months)
+    return _Plan(
+        months=months,
+        lines=lines,
+        rows=booked,
+        quote=quote,
+        cap_months=estate.prepay_cap_months,
+        tiers=list(tiers),
+        locale=estate.locale,
+    )
 
 
-def _quote_out(unit_id: int, months: int, lines: Sequence[_Line], tier: TierOut | None, cap: int) -> QuoteOut:
+def _quote_out(
+    unit_id: int, months: int, lines: Sequence[_Line], tier: TierOut | None, cap: int, locale: str
+) -> QuoteOut:
     by_period: dict[str, list[_Line]] = {}
     for line in lines:
         by_period.setdefault(line.period, []).append(line)
@@ -362,12 +400,13 @@ def _quote_out(unit_id: int, months: int, lines: Sequence[_Line], tier: TierOut 
         net_fen=sum(p.net_fen for p in periods),
         tier=tier,
         cap_months=cap,
+        refund_terms=refund_terms(locale),
     )
 
 
 def _plan_out(unit_id: int, plan: _Plan) -> QuoteOut:
     tier = tier_out(plan.quote.tier) if plan.quote.tier else None
-    return _quote_out(unit_id, plan.months, plan.lines, tier, plan.cap_months)
+    return _quote_out(unit_id, plan.months, plan.lines, tier, plan.cap_months, plan.locale)
 
 
 async def quote_for_unit(
@@ -426,7 +465,7 @@ async def prepayment_out(session: AsyncSession, payment_id: int) -> PrepaymentOu
     tier = TierOut(detail["tier"], detail["percent_off"]) if "tier" in detail else None
     months = len({line.period for line in lines}) * estate.cycle_months
     return PrepaymentOut(
-        quote=_quote_out(payment.unit_id, months, lines, tier, estate.prepay_cap_months),
+        quote=_quote_out(payment.unit_id, months, lines, tier, estate.prepay_cap_months, estate.locale),
         payment=await payment_out(session, payment_id),
     )
 
@@ -481,6 +520,7 @@ def _discount_entry(
             "percent_off": str(tier.percent_off),
             "prepayment_payment_id": payment_id,
             "months": plan.months,
+            "tiers": tiers_detail(plan.tiers),
         },
     }
 
@@ -564,97 +604,13 @@ async def record_prepayment(
     return await prepayment_out(session, payment_id), True
 
 
-# ---------------------------------------------------------------------------------------------
-# Refunding unserved periods
-
-
-def _not_reversed(unit_id: int) -> ColumnElement[bool]:
+def not_reversed(unit_id: int) -> ColumnElement[bool]:
     reversed_ids = select(LedgerEntry.reverses_entry_id).where(
         LedgerEntry.unit_id == unit_id, col(LedgerEntry.reverses_entry_id).is_not(None)
     )
     return col(LedgerEntry.id).not_in(reversed_ids)
 
 
-async def _entries(session: AsyncSession, *where: Any) -> list[LedgerEntry]:
+async def ledger_entries(session: AsyncSession, *where: Any) -> list[LedgerEntry]:
     query = select(LedgerEntry).where(*where).order_by(col(LedgerEntry.period), col(LedgerEntry.id))
     return list((await session.execute(query)).scalars())
-
-
-def _credit_entry(paid: Sequence[LedgerEntry], today: date, actor: Principal) -> LedgerEntry:
-    """What was paid for refunded periods, held for the owner again as prepaid credit.
-
-    It names the payment in ``detail``, not in ``payment_id``: the payment's own entries stay as
-    they were received, so its receipt and the cash-up of its day do not change.
-    """
-    first = paid[0]
-    return LedgerEntry(
-        estate_id=first.estate_id,
-        unit_id=first.unit_id,
-        owner_id=first.owner_id,
-        kind=EntryKind.prepaid_credit,
-        amount_fen=sum(e.amount_fen for e in paid),
-        effective_date=today,
-        actor=actor.label,
-        detail={"prepayment_payment_id": first.payment_id, "from_entry_ids": [e.id for e in paid]},
-    )
-
-
-async def refund_prepayment(
-    session: AsyncSession, actor: Principal, unit_id: int, data: PrepayRefundCreate, today: date
-) -> PrepayRefundOut:
-    unit = await lock_unit(session, unit_id)
-    if unit is None:
-        raise NotFound(f"unit {unit_id} does not exist")
-    assert unit.id is not None
-    estate = await get_estate(session, unit.estate_id)
-    if period_start(data.from_period) <= today:
-        first = _next_period(_cycle_period(today, estate.cycle_months), estate.cycle_months)
-        raise InvalidInput(
-            f"{data.from_period} has started; only periods not yet served are refunded, from {first} on",
-            field="from_period",
-        )
-    charges = await _entries(
-        session,
-        LedgerEntry.unit_id == unit.id,
-        LedgerEntry.kind == EntryKind.charge,
-        col(LedgerEntry.period) >= data.from_period,
-        _not_reversed(unit.id),
-    )
-    if not charges:
-        raise InvalidInput(f"nothing is booked for this unit from {data.from_period} on", field="from_period")
-    settlements = await _entries(
-        session,
-        col(LedgerEntry.settles_entry_id).in_([c.id for c in charges]),
-        LedgerEntry.kind != EntryKind.reversal,
-        _not_reversed(unit.id),
-    )
-    other = next((s for s in settlements if s.kind not in (EntryKind.discount, EntryKind.payment)), None)
-    if other is not None:
-        raise Conflict(
-            f"a {other.kind} entry ({other.id}) settles the charge of {other.period}; undo it first",
-            field="from_period",
-        )
-    append(session, [reversal_of(e, today, actor, data.reason) for e in [*settlements, *charges]])
-    paid: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for entry in settlements:
-        if entry.kind == EntryKind.payment and entry.payment_id is not None:
-            paid[entry.payment_id].append(entry)
-    credits = [_credit_entry(splits, today, actor) for splits in paid.values()]
-    append(session, credits)
-    await session.flush()
-    append(session, [refund_entry(c, -c.amount_fen, today, actor, data.reason, data.method) for c in credits])
-    discounts = [(s.period or "", -s.amount_fen) for s in settlements if s.kind == EntryKind.discount]
-    periods = sorted({c.period for c in charges if c.period})
-    result = PrepayRefundOut(
-        unit_id=unit.id,
-        from_period=data.from_period,
-        periods=periods,
-        charges_reversed_fen=sum(c.amount_fen for c in charges),
-        discount_taken_back_fen=discount_to_take_back(discounts, set(periods)),
-        refunded_fen=-sum(c.amount_fen for c in credits),
-        method=data.method,
-        prepayment_payment_ids=sorted(paid),
-    )
-    await record_audit(session, actor, "prepayment.refund", "unit", unit.id, msgspec.to_builtins(result))
-    await session.commit()
-    return result

@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, staff
 from feesvc.auth.principal import Principal
+from feesvc.db import business_today
 from feesvc.registry import service
+from feesvc.registry.masking import masking_for
 from feesvc.registry.schemas import (
     BuildingCreate,
     BuildingOut,
@@ -21,9 +23,12 @@ from feesvc.registry.schemas import (
     OwnershipOut,
     UnitCreate,
     UnitOut,
+    UnitSearchPage,
     VacancyNoticeCreate,
     VacancyNoticeOut,
 )
+from feesvc.registry.search import UnitQuery, search_units
+from feesvc.schemas import LINE_PATTERN, PathId
 
 
 class RegistryController(Controller):
@@ -39,60 +44,90 @@ class RegistryController(Controller):
         return [service.estate_out(e) for e in await service.list_estates(db)]
 
     @get("/estates/{estate_id:int}", guards=[staff])
-    async def get_estate(self, db: AsyncSession, estate_id: int) -> EstateOut:
+    async def get_estate(self, db: AsyncSession, estate_id: PathId) -> EstateOut:
         return service.estate_out(await service.get_estate(db, estate_id))
 
     @put("/estates/{estate_id:int}/settings", guards=[managers])
     async def update_settings(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: EstateSettings
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: EstateSettings
     ) -> EstateOut:
-        return service.estate_out(await service.update_estate_settings(db, principal, estate_id, data))
+        return service.estate_out(
+            await service.update_estate_settings(db, principal, estate_id, data, business_today())
+        )
 
     @post("/estates/{estate_id:int}/buildings", guards=[managers])
     async def create_building(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: BuildingCreate
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: BuildingCreate
     ) -> BuildingOut:
         b = await service.create_building(db, principal, estate_id, data)
         assert b.id is not None
         return BuildingOut(id=b.id, estate_id=b.estate_id, name=b.name)
 
     @get("/estates/{estate_id:int}/buildings", guards=[staff])
-    async def list_buildings(self, db: AsyncSession, estate_id: int) -> list[BuildingOut]:
+    async def list_buildings(self, db: AsyncSession, estate_id: PathId) -> list[BuildingOut]:
         return [
             BuildingOut(id=b.id or 0, estate_id=b.estate_id, name=b.name)
             for b in await service.list_buildings(db, estate_id)
         ]
 
     @get("/estates/{estate_id:int}/units", guards=[staff])
-    async def list_units(
+    async def search_units(
         self,
         db: AsyncSession,
-        estate_id: int,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[UnitOut]:
-        return [service.unit_out(u, b) for u, b in await service.list_units(db, estate_id, offset, limit)]
+        principal: Principal,
+        estate_id: PathId,
+        q: Annotated[
+            str | None,
+            Parameter(
+                min_length=1,
+                max_length=40,
+                pattern=LINE_PATTERN,
+                description="the start of a unit number: 12 finds 1201",
+            ),
+        ] = None,
+        building: Annotated[
+            str | None,
+            Parameter(min_length=1, max_length=100, pattern=LINE_PATTERN, description="a building's name, exactly"),
+        ] = None,
+        in_arrears: Annotated[
+            bool | None, Parameter(description="true: units with overdue charges open today; false: none")
+        ] = None,
+        owner_phone_last4: Annotated[
+            str | None, Parameter(pattern=r"^[0-9]{4}$", description="the last 4 digits of the owner's phone")
+        ] = None,
+        page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> UnitSearchPage:
+        """Find an estate's units (cashiers, managers, system): by the start of the unit number, the
+        building's name, whether they are in arrears today, or the last 4 digits of the current
+        owner's phone; the filters combine. Each unit with its current owner (masked for the
+        caller's role), balance, overdue amount and open arrears case with its cause. Pages in a
+        stable order (building, then unit number) with the total count."""
+        number = q.strip() if q else None
+        query = UnitQuery(number or None, building, in_arrears, owner_phone_last4, page, page_size)
+        return await search_units(db, principal, estate_id, query, business_today())
 
     @post("/units", guards=[managers])
     async def create_unit(self, db: AsyncSession, principal: Principal, data: UnitCreate) -> UnitOut:
         return service.unit_out(*await service.create_unit(db, principal, data))
 
     @get("/units/{unit_id:int}", guards=[anyone])
-    async def get_unit(self, db: AsyncSession, principal: Principal, unit_id: int) -> UnitOut:
+    async def get_unit(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> UnitOut:
         await service.can_read_unit(db, principal, unit_id)
         return service.unit_out(*await service.get_unit(db, unit_id))
 
     @post("/owners", guards=[managers])
     async def create_owner(self, db: AsyncSession, principal: Principal, data: OwnerCreate) -> OwnerOut:
-        return service.owner_out(await service.create_owner(db, principal, data))
+        return service.owner_out(await service.create_owner(db, principal, data), masking_for(principal))
 
     @get("/owners/{owner_id:int}", guards=[staff])
-    async def get_owner(self, db: AsyncSession, owner_id: int) -> OwnerOut:
-        return service.owner_out(await service.get_owner(db, owner_id))
+    async def get_owner(self, db: AsyncSession, principal: Principal, owner_id: PathId) -> OwnerOut:
+        """An owner: the name as the caller's role may see it; phone and ID number always masked."""
+        return service.owner_out(await service.get_owner(db, owner_id), masking_for(principal))
 
     @post("/units/{unit_id:int}/ownerships", guards=[managers])
     async def transfer_ownership(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: OwnershipCreate
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: OwnershipCreate
     ) -> OwnershipOut:
         o = await service.transfer_ownership(db, principal, unit_id, data.owner_id, data.starts_on)
         return OwnershipOut(
@@ -100,7 +135,7 @@ class RegistryController(Controller):
         )
 
     @get("/units/{unit_id:int}/ownerships", guards=[staff])
-    async def list_ownerships(self, db: AsyncSession, unit_id: int) -> list[OwnershipOut]:
+    async def list_ownerships(self, db: AsyncSession, unit_id: PathId) -> list[OwnershipOut]:
         await service.get_unit(db, unit_id)
         return [
             OwnershipOut(id=o.id or 0, unit_id=o.unit_id, owner_id=o.owner_id, starts_on=o.starts_on, ends_on=o.ends_on)
@@ -109,7 +144,7 @@ class RegistryController(Controller):
 
     @post("/units/{unit_id:int}/vacancy-notices", guards=[staff])
     async def add_vacancy_notice(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: VacancyNoticeCreate
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: VacancyNoticeCreate
     ) -> VacancyNoticeOut:
         n = await service.add_vacancy_notice(db, principal, unit_id, data)
         return VacancyNoticeOut(

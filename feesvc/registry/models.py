@@ -3,11 +3,13 @@
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ColumnElement, Index, UniqueConstraint, func, literal
 from sqlmodel import Field, SQLModel
 
 from feesvc.db import DecimalText, UTCDateTime, str_enum, utcnow
+from feesvc.rules.late_fees import LateFeeCap as LateFeeCap  # the estate form's cap; re-exported
 
 
 class UnitUse(enum.StrEnum):
@@ -21,12 +23,6 @@ class AllocationOrder(enum.StrEnum):
 
     principal_first = "principal_first"
     late_fee_first = "late_fee_first"
-
-
-class LateFeeCap(enum.StrEnum):
-    none = "none"
-    principal = "principal"
-    fixed = "fixed"
 
 
 class Channel(enum.StrEnum):
@@ -55,6 +51,8 @@ class Estate(SQLModel, table=True):
     late_fee_cap_fen: int | None = Field(default=None)
     late_fee_starts_on: date | None = Field(default=None)
     prepay_cap_months: int = Field(default=12)
+    # The service contract's last day (None: no end); a prepayment never runs past it (杭州 §55).
+    service_contract_ends_on: date | None = Field(default=None)
     # Vacancy rule (local regulation): off unless the estate's city provides one.
     vacancy_rule_enabled: bool = Field(default=False)
     vacancy_payable_ratio: Decimal = Field(default=Decimal("1"), sa_type=DecimalText)
@@ -82,6 +80,11 @@ class Unit(SQLModel, table=True):
         UniqueConstraint("building_id", "number"),
         # What ledger entries refer to: their unit and, with it, the unit's own estate.
         Index("uq_unit_id_estate_id", "id", "estate_id", unique=True),
+        # The unit search: an estate's units in their listed order (building, number), and by
+        # number prefix across the estate (text_pattern_ops: PostgreSQL uses it for LIKE 'x%'
+        # whatever the database's collation; SQLite compares binary, so a range serves).
+        Index("ix_unit_estate_building_number", "estate_id", "building_id", "number"),
+        Index("ix_unit_estate_number", "estate_id", "number", postgresql_ops={"number": "text_pattern_ops"}),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -104,6 +107,22 @@ class Owner(SQLModel, table=True):
     postal_address: str = Field(default="", max_length=400)
     preferred_channel: Channel = Field(default=Channel.paper, sa_type=str_enum(Channel))
     locale: str | None = Field(default=None, max_length=8)
+
+
+def phone_last4(phone: ColumnElement[str]) -> ColumnElement[str]:
+    """The last 4 characters of a phone without spaces and dashes, as SQL. Literals, not bound
+    parameters: the unit search's condition must be the very expression ``ix_owner_phone_last4``
+    indexes, or neither database uses the index."""
+
+    def inline(value: str | int) -> ColumnElement[Any]:
+        return literal(value, literal_execute=True)
+
+    digits = func.replace(func.replace(phone, inline(" "), inline("")), inline("-"), inline(""))
+    return func.substr(digits, func.length(digits) - inline(3))
+
+
+# The unit search by the owner's phone (?owner_phone_last4=): a few owners of 100,000, found at once.
+Index("ix_owner_phone_last4", phone_last4(Owner.__table__.c.phone))  # type: ignore[attr-defined]
 
 
 class Ownership(SQLModel, table=True):

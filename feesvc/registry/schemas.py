@@ -7,23 +7,28 @@ from typing import Annotated
 import msgspec
 
 from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, UnitUse
-from feesvc.schemas import AreaText, Body, Name, RateText
+from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, DailyRateText, Id, Line, Name, ShareText
 
-Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)$")]
-Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END, examples=["zh_CN"])]
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+" + END
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END, examples=["DEMO-JXHY"])]
 
 
 class EstateSettings(Body, omit_defaults=False):
     cycle_months: Annotated[int, msgspec.Meta(ge=1, le=12)] = 1
     due_day: Annotated[int, msgspec.Meta(ge=1, le=28)] = 1
     grace_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
-    late_fee_daily_rate: RateText = "0.0003"
+    late_fee_daily_rate: DailyRateText = "0.0003"
     late_fee_cap: LateFeeCap = LateFeeCap.principal
-    late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    late_fee_cap_fen: Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX, extra={"send": FEN_HINT})] | None = None
     late_fee_starts_on: date | None = None
+    # A change of the late-fee terms above (rate, grace days, cap, start) is a new version of the
+    # terms from this date (default: the business day of the change), never a rewrite of the past.
+    late_fee_terms_from: date | None = None
     prepay_cap_months: Annotated[int, msgspec.Meta(ge=0, le=36)] = 12
+    service_contract_ends_on: date | None = None  # null: the contract has no end date
     vacancy_rule_enabled: bool = False
-    vacancy_payable_ratio: RateText = "1"
+    vacancy_payable_ratio: ShareText = "1"
     vacancy_min_months: Annotated[int, msgspec.Meta(ge=0, le=60)] = 6
     allocation_order: AllocationOrder = AllocationOrder.principal_first
     plan_break_restores_waived: bool = True
@@ -33,10 +38,10 @@ class EstateSettings(Body, omit_defaults=False):
 
 class EstateCreate(Body):
     code: Code
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    company_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    address: str = ""
-    service_phone: str = ""
+    name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    company_name: Annotated[Line, msgspec.Meta(min_length=1, max_length=200)]
+    address: Annotated[Line, msgspec.Meta(max_length=400)] = ""
+    service_phone: Annotated[Line, msgspec.Meta(max_length=40)] = ""
     settings: EstateSettings = msgspec.field(default_factory=EstateSettings)
 
 
@@ -61,8 +66,8 @@ class BuildingOut(msgspec.Struct):
 
 
 class UnitCreate(Body):
-    building_id: int
-    number: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    building_id: Id
+    number: Annotated[Line, msgspec.Meta(min_length=1, max_length=40)]
     floor_area_m2: AreaText
     use: UnitUse = UnitUse.residential
 
@@ -79,16 +84,20 @@ class UnitOut(msgspec.Struct):
 
 class OwnerCreate(Body):
     name: Name
-    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}$")] | None = None
-    id_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}$")] | None = None
-    email: Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)] | None = None
-    postal_address: Annotated[str, msgspec.Meta(max_length=400)] = ""
+    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}" + END, examples=["13800001234"])] | None = None
+    id_number: (
+        Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}" + END, examples=["110101198001010000"])] | None
+    ) = None
+    email: (
+        Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=200, examples=["owner@example.com"])] | None
+    ) = None
+    postal_address: Annotated[Line, msgspec.Meta(max_length=400)] = ""
     preferred_channel: Channel = Channel.paper
     locale: Locale | None = None
 
 
 class OwnerOut(msgspec.Struct):
-    """An owner as every API response shows them: personal numbers masked."""
+    """An owner as every API response shows them: masked as ``registry.masking`` says for the caller."""
 
     id: int
     name: str
@@ -100,7 +109,7 @@ class OwnerOut(msgspec.Struct):
 
 
 class OwnershipCreate(Body):
-    owner_id: int
+    owner_id: Id
     starts_on: date
 
 
@@ -116,7 +125,7 @@ class VacancyNoticeCreate(Body):
     starts_on: date
     notified_on: date
     ends_on: date | None = None
-    reference: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    reference: Annotated[Line, msgspec.Meta(max_length=200)] = ""
 
 
 class VacancyNoticeOut(msgspec.Struct):
@@ -126,3 +135,41 @@ class VacancyNoticeOut(msgspec.Struct):
     ends_on: date | None
     notified_on: date
     reference: str
+
+
+class UnitOwnerBrief(msgspec.Struct):
+    """A unit's current owner as the unit search shows them: masked for the caller (registry.masking)."""
+
+    id: int
+    name: str
+    phone: str
+
+
+class UnitCaseBrief(msgspec.Struct):
+    """The unit's arrears case that is not resolved, and its effective cause (None: not classified)."""
+
+    id: int
+    status: str
+    cause: str | None
+
+
+class UnitFound(msgspec.Struct):
+    id: int
+    building_id: int
+    building: str
+    number: str
+    use: UnitUse
+    owner: UnitOwnerBrief | None  # None: no owner on record today
+    balance_fen: int  # everything posted up to today: positive is owed, negative is held for the owner
+    overdue_fen: int  # charges and late fees past their due date and still open
+    arrears_case: UnitCaseBrief | None
+
+
+class UnitSearchPage(msgspec.Struct):
+    """One page of units in a stable order (building, then unit number); ``total`` counts every page."""
+
+    items: list[UnitFound]
+    total: int
+    page: int
+    page_size: int
+    as_of: date

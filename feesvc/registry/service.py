@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
-from feesvc.registry.masking import mask_email, mask_id_number, mask_name, mask_phone
+from feesvc.latefees import terms as late_fee_terms
+from feesvc.registry.masking import Masking
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.registry.schemas import (
     BuildingCreate,
@@ -25,6 +26,7 @@ from feesvc.registry.schemas import (
     UnitOut,
     VacancyNoticeCreate,
 )
+from feesvc.rules.late_fees import LateFeePolicy, LateFeeTerms
 from feesvc.schemas import exact
 
 
@@ -47,6 +49,7 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "late_fee_cap_fen": settings.late_fee_cap_fen,
         "late_fee_starts_on": settings.late_fee_starts_on,
         "prepay_cap_months": settings.prepay_cap_months,
+        "service_contract_ends_on": settings.service_contract_ends_on,
         "vacancy_rule_enabled": settings.vacancy_rule_enabled,
         "vacancy_payable_ratio": ratio,
         "vacancy_min_months": settings.vacancy_min_months,
@@ -75,6 +78,7 @@ def estate_out(estate: Estate) -> EstateOut:
             late_fee_cap_fen=estate.late_fee_cap_fen,
             late_fee_starts_on=estate.late_fee_starts_on,
             prepay_cap_months=estate.prepay_cap_months,
+            service_contract_ends_on=estate.service_contract_ends_on,
             vacancy_rule_enabled=estate.vacancy_rule_enabled,
             vacancy_payable_ratio=str(estate.vacancy_payable_ratio),
             vacancy_min_months=estate.vacancy_min_months,
@@ -99,17 +103,24 @@ async def create_estate(session: AsyncSession, actor: Principal, data: EstateCre
     )
     session.add(estate)
     await session.flush()
+    assert estate.id is not None
+    session.add(late_fee_terms.initial_version(estate.id, _late_fee_policy(data.settings), actor))
     await record_audit(session, actor, "estate.create", "estate", estate.id, {"code": data.code})
     await session.commit()
     return estate
 
 
 async def update_estate_settings(
-    session: AsyncSession, actor: Principal, estate_id: int, settings: EstateSettings
+    session: AsyncSession, actor: Principal, estate_id: int, settings: EstateSettings, today: date
 ) -> Estate:
+    """Change an estate's settings; a change of its late-fee terms is a new version of them from
+    ``settings.late_fee_terms_from`` (default ``today``, the business day of the change)."""
     estate = await get_estate(session, estate_id)
     before = estate_out(estate).settings
-    for column, value in _settings_columns(settings).items():
+    policy = _late_fee_policy(settings)  # refuses an impossible policy before anything is written
+    columns = _settings_columns(settings)
+    await _new_late_fee_terms(session, actor, estate_id, policy, settings.late_fee_terms_from, today)
+    for column, value in columns.items():
         setattr(estate, column, value)
     await record_audit(
         session,
@@ -121,6 +132,49 @@ async def update_estate_settings(
     )
     await session.commit()
     return estate
+
+
+def _late_fee_policy(settings: EstateSettings) -> LateFeePolicy:
+    if settings.late_fee_cap == "fixed" and settings.late_fee_cap_fen is None:
+        raise InvalidInput("a fixed late-fee cap needs late_fee_cap_fen", field="settings.late_fee_cap_fen")
+    rate = exact(settings.late_fee_daily_rate)
+    if rate > 1:
+        raise InvalidInput("a daily late-fee rate is at most 1 (100% a day)", field="settings.late_fee_daily_rate")
+    return LateFeePolicy(
+        daily_rate=rate,
+        grace_days=settings.grace_days,
+        cap=settings.late_fee_cap,
+        cap_fen=settings.late_fee_cap_fen if settings.late_fee_cap == "fixed" else None,
+        starts_on=settings.late_fee_starts_on,
+    )
+
+
+async def _new_late_fee_terms(
+    session: AsyncSession,
+    actor: Principal,
+    estate_id: int,
+    policy: LateFeePolicy,
+    effective_from: date | None,
+    today: date,
+) -> None:
+    """A version of the late-fee terms from ``effective_from`` when the settings change them."""
+    day = effective_from or today
+    in_force = LateFeeTerms.of((await late_fee_terms.estate_terms(session, estate_id)).estate).in_force(day)
+    if in_force is not None and in_force.policy == policy:
+        return
+    change = late_fee_terms.TermsChange(
+        effective_from=day,
+        daily_rate=policy.daily_rate,
+        basis="estate settings changed",
+        grace_days=policy.grace_days,
+        cap=policy.cap,
+        cap_fen=policy.cap_fen,
+        starts_on=policy.starts_on,
+    )
+    try:
+        await late_fee_terms.add_version(session, actor, estate_id, change, today, commit=False)
+    except (InvalidInput, Conflict) as error:
+        raise type(error)(str(error), field="settings.late_fee_terms_from") from error
 
 
 def _plain(settings: EstateSettings) -> dict[str, object]:
@@ -212,19 +266,6 @@ async def get_unit(session: AsyncSession, unit_id: int, field: str | None = None
     return row[0], row[1]
 
 
-async def list_units(session: AsyncSession, estate_id: int, offset: int, limit: int) -> list[tuple[Unit, Building]]:
-    await get_estate(session, estate_id)
-    query = (
-        select(Unit, Building)
-        .join(Building, col(Building.id) == Unit.building_id)
-        .where(Unit.estate_id == estate_id)
-        .order_by(Building.name, Unit.number)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
-
-
 async def can_read_unit(session: AsyncSession, principal: Principal, unit_id: int) -> None:
     """Staff read any unit; an owner only units they own or owned (their arrears stay theirs)."""
     if principal.is_staff:
@@ -252,14 +293,14 @@ async def create_owner(session: AsyncSession, actor: Principal, data: OwnerCreat
     return owner
 
 
-def owner_out(owner: Owner) -> OwnerOut:
+def owner_out(owner: Owner, masking: Masking) -> OwnerOut:
     assert owner.id is not None
     return OwnerOut(
         id=owner.id,
-        name=mask_name(owner.name),
-        phone=mask_phone(owner.phone),
-        id_number=mask_id_number(owner.id_number),
-        email=mask_email(owner.email),
+        name=masking.name(owner.name),
+        phone=masking.phone(owner.phone),
+        id_number=masking.id_number(owner.id_number),
+        email=masking.email(owner.email),
         preferred_channel=owner.preferred_channel,
         locale=owner.locale,
     )
@@ -317,9 +358,11 @@ async def ownerships(session: AsyncSession, unit_id: int) -> list[Ownership]:
 
 async def ownership_span(session: AsyncSession, unit_id: int, owner_id: int) -> tuple[date, date | None]:
     """The first and last day an owner owned a unit (None: still owns it)."""
-    rows = (await session.execute(
-        select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)
-    )).scalars().all()
+    rows = (
+        (await session.execute(select(Ownership).where(Ownership.unit_id == unit_id, Ownership.owner_id == owner_id)))
+        .scalars()
+        .all()
+    )
     if not rows:
         raise Forbidden("this unit is not yours")
     ends = [o.ends_on for o in rows]

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Response, get
+from litestar.openapi.spec import Example
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,11 +15,18 @@ from feesvc.db import business_today
 from feesvc.registry.service import get_estate
 from feesvc.reports import service
 from feesvc.reports.schemas import AgingReport, ArrearsByCause, CollectionRate, MonthlySeries
-from feesvc.schemas import PERIOD_PATTERN
+from feesvc.schemas import PERIOD_PATTERN, PathId
 
-PeriodParam = Annotated[str, QueryParameter(pattern=PERIOD_PATTERN, description="billing period YYYY-MM")]
-FromParam = Annotated[str, QueryParameter(name="from", pattern=PERIOD_PATTERN, description="first month, YYYY-MM")]
-ToParam = Annotated[str, QueryParameter(name="to", pattern=PERIOD_PATTERN, description="last month, YYYY-MM")]
+MONTH = [Example(value="2026-11")]
+PeriodParam = Annotated[
+    str, QueryParameter(pattern=PERIOD_PATTERN, description="billing period YYYY-MM", examples=MONTH)
+]
+FromParam = Annotated[
+    str, QueryParameter(name="from", pattern=PERIOD_PATTERN, description="first month, YYYY-MM", examples=MONTH)
+]
+ToParam = Annotated[
+    str, QueryParameter(name="to", pattern=PERIOD_PATTERN, description="last month, YYYY-MM", examples=MONTH)
+]
 
 
 class ReportsController(Controller):
@@ -27,14 +35,14 @@ class ReportsController(Controller):
     guards = [managers]
 
     @get("/aging")
-    async def aging(self, db: AsyncSession, estate_id: int, as_of: date | None = None) -> AgingReport:
+    async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> AgingReport:
         """Overdue charges and late fees by age (days past due) for the estate and each building."""
         estate = await get_estate(db, estate_id)
         return await service.aging(db, estate, as_of or business_today())
 
     @get("/collection-rate")
     async def collection_rate(
-        self, db: AsyncSession, estate_id: int, period: PeriodParam, as_of: date | None = None
+        self, db: AsyncSession, estate_id: PathId, period: PeriodParam, as_of: date | None = None
     ) -> CollectionRate:
         """收缴率 of one period by amount and by households, with old arrears (清欠) reported apart."""
         estate = await get_estate(db, estate_id)
@@ -44,7 +52,7 @@ class ReportsController(Controller):
     async def monthly(
         self,
         db: AsyncSession,
-        estate_id: int,
+        estate_id: PathId,
         period_from: FromParam,
         period_to: ToParam,
         as_of: date | None = None,
@@ -57,7 +65,7 @@ class ReportsController(Controller):
     async def monthly_pdf(
         self,
         db: AsyncSession,
-        estate_id: int,
+        estate_id: PathId,
         period_from: FromParam,
         period_to: ToParam,
         as_of: date | None = None,
@@ -76,7 +84,7 @@ class ReportsController(Controller):
     async def monthly_svg(
         self,
         db: AsyncSession,
-        estate_id: int,
+        estate_id: PathId,
         period_from: FromParam,
         period_to: ToParam,
         as_of: date | None = None,
@@ -87,7 +95,7 @@ class ReportsController(Controller):
         return Response(service.collection_chart_svg(series, estate.locale), media_type="image/svg+xml")
 
     @get("/arrears-by-cause")
-    async def arrears_by_cause(self, db: AsyncSession, estate_id: int, as_of: date | None = None) -> ArrearsByCause:
+    async def arrears_by_cause(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> ArrearsByCause:
         """Overdue amount and units by the effective cause of each unit's open arrears case."""
         estate = await get_estate(db, estate_id)
         return await service.arrears_by_cause(db, estate, as_of or business_today())

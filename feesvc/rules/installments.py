@@ -1,9 +1,14 @@
-"""Installment plans (分期): the schedule and when a plan breaks. Pure functions: no database, no I/O.
+"""Installment plans (分期): the schedule, when a plan breaks, and how it stands on a day. Pure
+functions: no database, no I/O.
 
 DOMAIN.md "Installment plans": N installments in whole fen with the remainder on the last; due
 dates from the anchor (start + n months), never by adding a month to the previous date; a plan
 breaks when an installment is more than the grace days late. No rounding happens here: amounts
 are integer division of whole fen.
+
+How a plan stands on a day (:func:`plan_standing`) is decided from what was paid towards it, not
+from what a review run last stored: the reminder run, the late-fee accrual, billing and the review
+itself all ask this one function, for any day, past ones included.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ __all__ = [
     "Frequency",
     "Installment",
     "PlanRefused",
+    "PlanStanding",
+    "Standing",
     "deadline",
     "plan_breaks",
+    "plan_standing",
     "schedule",
 ]
 
@@ -131,3 +139,87 @@ def plan_breaks(
         if paid(last_day) < due_so_far:
             return installment
     return None
+
+
+class Standing(StrEnum):
+    pending = "pending"  # not agreed (yet) on that day
+    kept = "kept"
+    completed = "completed"
+    broken = "broken"
+    cancelled = "cancelled"
+
+
+@dataclass(frozen=True)
+class PlanStanding:
+    """How a plan stood at the end of ``as_of``.
+
+    ``ended_on`` is the first day the plan no longer held (completed, broken or cancelled), None
+    while it is pending or kept; ``late`` is the installment that broke it.
+    """
+
+    standing: Standing
+    as_of: date
+    agreed_on: date | None
+    ended_on: date | None = None
+    late: Installment | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.standing is Standing.kept
+
+    @property
+    def kept_days(self) -> tuple[date, date] | None:
+        """The days up to ``as_of`` the plan was kept (both ends inclusive), None if none: what it
+        froze of its charges' late fees."""
+        if self.agreed_on is None or self.standing is Standing.pending:
+            return None
+        last = self.as_of if self.ended_on is None else self.ended_on - timedelta(days=1)
+        return (self.agreed_on, last) if self.agreed_on <= last else None
+
+
+def plan_standing(
+    installments: Sequence[Installment],
+    payments: Sequence[tuple[date, int]],
+    as_of: date,
+    grace_days: int,
+    agreed_on: date | None,
+    cancelled_on: date | None = None,
+) -> PlanStanding:
+    """How the plan stood at the end of ``as_of``.
+
+    ``payments``: ``(day, fen)`` paid towards the plan, in any order; a void is a negative amount
+    on the day it was voided. ``cancelled_on``: the day a manager cancelled it, if so.
+
+    * pending: not agreed, or agreed after ``as_of``;
+    * otherwise the plan holds from ``agreed_on`` until the first of these days that is not after
+      ``as_of``, and is kept if there is none:
+      - completed: the first day the paid total reaches the installments' total (not before
+        ``agreed_on``);
+      - broken: the day after the deadline (due date + grace days) of the first installment that
+        was short by its deadline (:func:`plan_breaks`);
+      - cancelled: ``cancelled_on`` (not before ``agreed_on``).
+      On the same day, completion wins over a break, a break over a cancellation.
+    """
+    if agreed_on is None or agreed_on > as_of:
+        return PlanStanding(Standing.pending, as_of, None if agreed_on is None else agreed_on)
+    total = sum(i.amount_fen for i in installments)
+    paid = 0
+    completed_on: date | None = None
+    for day, amount in sorted(payments):
+        paid += amount
+        if paid >= total:
+            completed_on = max(day, agreed_on)
+            break
+    late = plan_breaks(installments, payments, as_of, grace_days)
+    endings: list[tuple[date, int, Standing]] = []
+    if completed_on is not None:
+        endings.append((completed_on, 0, Standing.completed))
+    if late is not None:
+        endings.append((deadline(late, grace_days) + timedelta(days=1), 1, Standing.broken))
+    if cancelled_on is not None:
+        endings.append((max(cancelled_on, agreed_on), 2, Standing.cancelled))
+    ended = [e for e in endings if e[0] <= as_of]
+    if not ended:
+        return PlanStanding(Standing.kept, as_of, agreed_on)
+    ended_on, _, standing = min(ended)
+    return PlanStanding(standing, as_of, agreed_on, ended_on, late if standing is Standing.broken else None)

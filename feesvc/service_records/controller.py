@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
+from litestar.openapi.spec import Example
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, staff
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today, utcnow
-from feesvc.schemas import PERIOD_PATTERN
+from feesvc.schemas import PERIOD_PATTERN, PathId
 from feesvc.service_records import service
 from feesvc.service_records.schemas import (
     ComplaintCreate,
@@ -27,7 +28,7 @@ class ServiceRecordsController(Controller):
 
     @post("/units/{unit_id:int}/complaints", guards=[anyone])
     async def file_complaint(
-        self, db: AsyncSession, principal: Principal, unit_id: int, data: ComplaintCreate
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: ComplaintCreate
     ) -> ComplaintOut:
         """File a complaint or service request: owners for a unit they own, staff for any unit."""
         now = utcnow()
@@ -35,20 +36,20 @@ class ServiceRecordsController(Controller):
         return service.complaint_out(complaint, [], now)
 
     @get("/units/{unit_id:int}/complaints", guards=[anyone])
-    async def list_complaints(self, db: AsyncSession, principal: Principal, unit_id: int) -> list[ComplaintOut]:
+    async def list_complaints(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> list[ComplaintOut]:
         """The unit's complaints; an owner sees only the ones they filed."""
         complaints = await service.unit_complaints(db, principal, unit_id)
         return await service.complaints_out(db, complaints, utcnow())
 
     @get("/complaints/{complaint_id:int}", guards=[anyone])
-    async def get_complaint(self, db: AsyncSession, principal: Principal, complaint_id: int) -> ComplaintOut:
+    async def get_complaint(self, db: AsyncSession, principal: Principal, complaint_id: PathId) -> ComplaintOut:
         complaint = await service.get_complaint(db, complaint_id)
         await service.can_read_complaint(db, principal, complaint)
         return (await service.complaints_out(db, [complaint], utcnow()))[0]
 
     @post("/complaints/{complaint_id:int}/steps", guards=[staff])
     async def add_step(
-        self, db: AsyncSession, principal: Principal, complaint_id: int, data: ComplaintStepCreate
+        self, db: AsyncSession, principal: Principal, complaint_id: PathId, data: ComplaintStepCreate
     ) -> ComplaintOut:
         """Record a step on the rectification clock: plan_given, fixed, inspected, follow_up, closed."""
         now = utcnow()
@@ -57,7 +58,7 @@ class ServiceRecordsController(Controller):
 
     @post("/estates/{estate_id:int}/service-activity", guards=[staff])
     async def record_activity(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: ServiceActivityCreate
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: ServiceActivityCreate
     ) -> ServiceActivityOut:
         a = await service.record_activity(db, principal, estate_id, data, business_today())
         assert a.id is not None
@@ -75,8 +76,10 @@ class ServiceRecordsController(Controller):
     async def service_summary(
         self,
         db: AsyncSession,
-        estate_id: int,
-        period: Annotated[str, Parameter(pattern=PERIOD_PATTERN, description="YYYY-MM")],
+        estate_id: PathId,
+        period: Annotated[
+            str, Parameter(pattern=PERIOD_PATTERN, description="YYYY-MM", examples=[Example(value="2026-11")])
+        ],
     ) -> ServiceSummaryOut:
         """The month's service activity per kind: the estate's totals and each building's own."""
         return await service.service_summary_out(db, estate_id, period)

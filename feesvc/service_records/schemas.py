@@ -5,13 +5,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from feesvc.schemas import Body, Period
+from feesvc.schemas import Body, Id, Line, MultilineText, Period
 from feesvc.service_records.models import ActivityKind, ComplaintCategory, ComplaintChannel, StepKind
 
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True, description="a time with its zone, e.g. 2026-11-20T09:30:00+08:00")]
-ComplaintText = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-Person = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-StepNote = Annotated[str, msgspec.Meta(max_length=1000)]
+ComplaintText = Annotated[MultilineText, msgspec.Meta(min_length=1, max_length=2000)]
+Person = Annotated[Line, msgspec.Meta(min_length=1, max_length=100)]
+StepNote = Annotated[MultilineText, msgspec.Meta(max_length=1000)]
 
 
 class ComplaintCreate(Body):
@@ -73,8 +73,8 @@ class ServiceActivityCreate(Body):
     kind: ActivityKind
     # A negative count corrects an earlier figure and needs a note saying so.
     count: Annotated[int, msgspec.Meta(ge=-100_000, le=100_000)]
-    building_id: int | None = None
-    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    building_id: Id | None = None
+    note: Annotated[MultilineText, msgspec.Meta(max_length=500)] = ""
 
 
 class ServiceActivityOut(msgspec.Struct):

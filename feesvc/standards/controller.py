@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import managers, staff
 from feesvc.auth.principal import Principal
+from feesvc.schemas import PathId
 from feesvc.standards import service
 from feesvc.standards.schemas import FeeStandardCreate, FeeStandardOut
 
@@ -15,10 +16,10 @@ class FeeStandardController(Controller):
 
     @post("/", guards=[managers])
     async def create(
-        self, db: AsyncSession, principal: Principal, estate_id: int, data: FeeStandardCreate
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, data: FeeStandardCreate
     ) -> FeeStandardOut:
         return service.fee_standard_out(await service.create_fee_standard(db, principal, estate_id, data))
 
     @get("/", guards=[staff])
-    async def list(self, db: AsyncSession, estate_id: int) -> list[FeeStandardOut]:
+    async def list(self, db: AsyncSession, estate_id: PathId) -> list[FeeStandardOut]:
         return [service.fee_standard_out(s) for s in await service.list_fee_standards(db, estate_id)]

@@ -8,6 +8,7 @@ from sqlmodel import select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput
+from feesvc.latefees import terms as late_fee_terms
 from feesvc.registry.service import get_estate
 from feesvc.schemas import exact
 from feesvc.standards.models import FeeStandard
@@ -47,6 +48,9 @@ async def create_fee_standard(
     )
     session.add(standard)
     await session.flush()
+    own_rate = late_fee_terms.standard_rate_version(standard, actor)
+    if own_rate is not None:
+        session.add(own_rate)  # the standard's own late-fee rate, as a version of the terms
     await record_audit(
         session,
         actor,

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
@@ -14,8 +15,10 @@ from feesvc.auth.guards import anyone
 from feesvc.auth.principal import Principal
 from feesvc.db import autocommit, business_today
 from feesvc.errors import InvalidInput
+from feesvc.registry.masking import masking_for
 from feesvc.registry.models import Estate
 from feesvc.registry.service import can_read_unit, get_unit, ownership_span
+from feesvc.schemas import PathId
 from feesvc.statements.document import statement_filename, statement_pdf_async
 from feesvc.statements.schemas import Statement
 from feesvc.statements.service import build_statement, default_range
@@ -50,7 +53,7 @@ class StatementController(Controller):
         request: Request[Any, Any, Any],
         db: AsyncSession,
         principal: Principal,
-        unit_id: int,
+        unit_id: PathId,
         as_of: date | None = None,
         period_from: Annotated[date | None, Parameter(query="from")] = None,
         period_to: Annotated[date | None, Parameter(query="to")] = None,
@@ -79,6 +82,10 @@ class StatementController(Controller):
         statement = await build_statement(
             db, unit_id, day, start, end, with_payoff=day <= business_today(), payoff_owner_id=principal.owner_id
         )
+        # An owner's statement (clipped to their own time above) names them; staff see the name as
+        # their role may (registry.masking), in the JSON and the PDF alike.
+        masking = masking_for(principal, own=principal.owner_id is not None)
+        statement = msgspec.structs.replace(statement, owner_name=masking.optional_name(statement.owner_name))
         if request.accept.best_match([JSON, PDF], default=JSON) != PDF:
             return Response(statement, headers={"Vary": "Accept"})
         unit, _ = await get_unit(db, unit_id)

@@ -23,6 +23,7 @@ import msgspec
 
 from feesvc.documents.render import render_pdf
 from feesvc.formatting import area_text, normalize_locale, rate_text
+from feesvc.rules.late_fees import TERMS_FROM_THE_START
 from feesvc.statements.schemas import Statement
 from feesvc.statements.service import KIND_LABELS, script_of
 
@@ -61,6 +62,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "late_total": "累计违约金 {total}",
         "late_previous": "，此前已计 {previous}，本次计入 {amount}",
         "late_capped": "（已按上限封顶）",
+        "late_terms_from": "（{since}起的违约金条款）",
         "reason": "说明",
         "summary": "余额汇总",
         "owed": "应缴金额",
@@ -114,6 +116,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "late_total": "累計違約金 {total}",
         "late_previous": "，此前已計 {previous}，本次計入 {amount}",
         "late_capped": "（已按上限封頂）",
+        "late_terms_from": "（{since}起的違約金條款）",
         "reason": "說明",
         "summary": "餘額匯總",
         "owed": "應繳金額",
@@ -167,6 +170,7 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "late_total": "Late fee to date {total}",
         "late_previous": "; previously charged {previous}, charged now {amount}",
         "late_capped": " (capped)",
+        "late_terms_from": " (late-fee terms from {since})",
         "reason": "Note",
         "summary": "Balance summary",
         "owed": "Amount owed",
@@ -330,6 +334,16 @@ def _late_fee(line: Mapping[str, Any], locale: str) -> dict[str, Any] | None:
     if not segments:
         return None
     total = int(detail.get("total_to_date_fen") or line["amount_fen"])
+    texts = _LABELS[script_of(locale)]
+
+    def terms(since: str | None) -> str:
+        # Which version of the late-fee terms the days used, unless the terms never changed.
+        return (
+            ""
+            if not since or since <= TERMS_FROM_THE_START.isoformat()
+            else texts["late_terms_from"].format(since=since)
+        )
+
     return {
         "principal_fen": detail.get("principal_fen"),
         "due_date": date.fromisoformat(detail["due_date"]) if detail.get("due_date") else None,
@@ -340,7 +354,7 @@ def _late_fee(line: Mapping[str, Any], locale: str) -> dict[str, Any] | None:
                 "end": date.fromisoformat(s["end"]),
                 "days": int(s["days"]),
                 "base_fen": int(s["base_fen"]),
-                "rate": rate_text(Decimal(s["daily_rate"]), locale),
+                "rate": rate_text(Decimal(s["daily_rate"]), locale) + terms(s.get("terms_from")),
             }
             for s in segments
         ],

@@ -19,6 +19,7 @@ from feesvc.payments.models import Payment, Receipt, receipt_number
 from feesvc.payoff.service import payoff_from_entries, unit_payoff
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
+from feesvc.rules.late_fees import TERMS_FROM_THE_START
 from feesvc.service_records.models import ACTIVITY_LABELS
 from feesvc.service_records.service import service_summaries
 from feesvc.standards.models import FeeStandard
@@ -120,15 +121,29 @@ def late_fee_calculation(entry: LedgerEntry | StatementEntry, locale: str) -> st
     segments = detail.get("segments") or []
     if not segments:
         return None
+    zh = _lang(locale) == "zh"
     rows = []
     for s in segments:
         base = money(int(s["base_fen"]), locale)
         rate = rate_text(Decimal(s["daily_rate"]), locale)
-        if _lang(locale) == "zh":
-            rows.append(f"{s['start']} 至 {s['end']} 共 {s['days']} 天：{base} × {rate} × {s['days']}")
+        # Which version of the late-fee terms the days used, unless the terms never changed.
+        since = s.get("terms_from")
+        terms = (
+            "" if not since or since <= _TERMS_ALWAYS else f"（{since} 起的条款）" if zh else f" (terms from {since})"
+        )
+        if zh:
+            rows.append(f"{s['start']} 至 {s['end']} 共 {s['days']} 天：{base} × {rate} × {s['days']}{terms}")
         else:
-            rows.append(f"{s['start']} to {s['end']}, {s['days']} days: {base} × {rate} × {s['days']}")
-    return "; ".join(rows)
+            rows.append(f"{s['start']} to {s['end']}, {s['days']} days: {base} × {rate} × {s['days']}{terms}")
+    text = "; ".join(rows)
+    if entry.amount_fen < 0 and detail.get("total_to_date_fen") is not None:
+        # A correction: the fee on the facts known at the run is below what was posted before.
+        total = money(int(detail["total_to_date_fen"]), locale)
+        text = f"更正为 {total}：{text}" if zh else f"Corrected to {total}: {text}"
+    return text
+
+
+_TERMS_ALWAYS = TERMS_FROM_THE_START.isoformat()  # the terms before versions: no date to show
 
 
 class StatementEntry(NamedTuple):
@@ -250,6 +265,7 @@ def _fee_basis(row: StatementEntry, known: dict[int, FeeBasis]) -> FeeBasis | No
 _PAYMENT_KINDS = frozenset({EntryKind.payment, EntryKind.prepaid_credit})
 _PAIRED_KINDS = frozenset({EntryKind.credit_applied, EntryKind.reversal})
 _OF_A_PERIOD = frozenset({EntryKind.late_fee, EntryKind.discount, EntryKind.waiver})
+_CORRECTION_KINDS = frozenset({EntryKind.late_fee, EntryKind.adjustment})
 
 
 def _group_key(entry: StatementEntry) -> tuple[object, ...]:
@@ -258,6 +274,12 @@ def _group_key(entry: StatementEntry) -> tuple[object, ...]:
         return ("payment", entry.payment_id, entry.effective_date)
     if entry.kind in _PAIRED_KINDS and entry.payment_id is not None:
         return (entry.kind, entry.payment_id, entry.effective_date)
+    if entry.kind in _CORRECTION_KINDS and entry.detail is not None:
+        # A late-fee correction and the adjustments that book it (latefees.service): one line.
+        if entry.kind == EntryKind.late_fee and "corrects" in entry.detail:
+            return ("late_fee_correction", entry.id)
+        if (correction := entry.detail.get("late_fee_correction")) is not None:
+            return ("late_fee_correction", correction)
     return ("entry", entry.id)
 
 
@@ -288,10 +310,12 @@ def _settled(members: list[StatementEntry], by_id: dict[int, StatementEntry]) ->
     """The charges and late fees the line's entries settle, with how much of each."""
     if len(members) == 1 and not members[0].settles_entry_id:
         return []
+    own = {e.id for e in members}  # an entry of the line settling another of it is not shown
     return [
         Settled(t.id, t.kind, t.period, t.item, -e.amount_fen)
         for e in members
         if e.settles_entry_id
+        and e.settles_entry_id not in own
         and (t := by_id.get(e.settles_entry_id)) is not None
         and t.kind in DEBIT_KINDS
     ]

@@ -14,8 +14,11 @@ from feesvc.rules.installments import (
     Frequency,
     Installment,
     PlanRefused,
+    PlanStanding,
+    Standing,
     deadline,
     plan_breaks,
+    plan_standing,
     schedule,
 )
 
@@ -157,3 +160,86 @@ def test_callable_and_payment_list_agree() -> None:
 def test_grace_zero() -> None:
     assert plan_breaks(PLAN, [(date(2026, 4, 10), 10000)], date(2026, 5, 10), 0) is None
     assert plan_breaks(PLAN, [(date(2026, 4, 11), 10000)], date(2026, 4, 11), 0) == PLAN[0]
+
+
+# ---------------------------------------------------------------------------
+# plan_standing: how a plan stands on a day, from what was paid towards it
+# ---------------------------------------------------------------------------
+
+AGREED = date(2026, 4, 1)
+
+
+def standing(payments: list[tuple[date, int]], as_of: date, cancelled_on: date | None = None) -> PlanStanding:
+    return plan_standing(PLAN, payments, as_of, GRACE, AGREED, cancelled_on)
+
+
+def test_pending_before_the_agreement_and_when_never_agreed() -> None:
+    before = standing([], AGREED - timedelta(days=1))
+    assert (before.standing, before.kept_days) == (Standing.pending, None)
+    assert plan_standing(PLAN, [], date(2026, 5, 1), GRACE, None).standing is Standing.pending
+
+
+def test_kept_from_the_agreement_day_and_frozen_up_to_the_run() -> None:
+    on_the_day = standing([], AGREED)
+    assert on_the_day.kept and on_the_day.kept_days == (AGREED, AGREED)
+    assert standing([], date(2026, 4, 15)).kept_days == (AGREED, date(2026, 4, 15))
+
+
+def test_broken_on_the_day_after_the_deadline_with_or_without_a_review() -> None:
+    broken = standing([], date(2026, 6, 30))
+    assert (broken.standing, broken.ended_on, broken.late) == (Standing.broken, date(2026, 4, 16), PLAN[0])
+    assert broken.kept_days == (AGREED, date(2026, 4, 15))
+    # A run as of a past day sees the standing of that day.
+    assert standing([], date(2026, 4, 15)).kept
+
+
+def test_a_backdated_payment_keeps_the_plan_it_would_have_broken() -> None:
+    assert standing([], date(2026, 4, 20)).standing is Standing.broken
+    assert standing([(date(2026, 4, 14), 10000)], date(2026, 4, 20)).kept
+
+
+def test_completed_on_the_day_the_total_is_paid_and_a_later_void_does_not_reopen_it() -> None:
+    paid = [(date(2026, 4, 10), 30000)]
+    done = standing(paid, date(2026, 7, 1))
+    assert (done.standing, done.ended_on, done.kept_days) == (
+        Standing.completed,
+        date(2026, 4, 10),
+        (AGREED, date(2026, 4, 9)),
+    )
+    voided = standing([*paid, (date(2026, 4, 20), -30000)], date(2026, 7, 1))
+    assert (voided.standing, voided.ended_on) == (Standing.completed, date(2026, 4, 10))
+
+
+def test_a_void_before_the_deadline_breaks_the_plan() -> None:
+    payments = [(date(2026, 4, 10), 10000), (date(2026, 4, 12), -10000)]
+    assert standing(payments, date(2026, 4, 16)).standing is Standing.broken
+
+
+def test_paid_before_the_agreement_completes_on_the_agreement_day() -> None:
+    done = standing([(date(2026, 3, 20), 30000)], AGREED)
+    assert (done.standing, done.ended_on, done.kept_days) == (Standing.completed, AGREED, None)
+
+
+def test_cancelled_from_its_day_and_the_first_ending_wins() -> None:
+    cancelled = standing([], date(2026, 4, 30), cancelled_on=date(2026, 4, 10))
+    assert (cancelled.standing, cancelled.ended_on) == (Standing.cancelled, date(2026, 4, 10))
+    assert standing([], date(2026, 4, 9), cancelled_on=date(2026, 4, 10)).kept
+    # Cancelled on the day it was agreed: it never froze a day.
+    assert standing([], date(2026, 4, 30), cancelled_on=AGREED).kept_days is None
+    # Broken on 04-16 before a cancellation on 05-01.
+    assert standing([], date(2026, 5, 5), cancelled_on=date(2026, 5, 1)).standing is Standing.broken
+
+
+@given(
+    st.lists(st.tuples(st.dates(date(2026, 3, 1), date(2026, 7, 31)), st.integers(-10000, 20000)), max_size=6),
+    st.dates(date(2026, 3, 1), date(2026, 8, 31)),
+)
+def test_standing_is_kept_exactly_on_the_days_it_reports_as_kept(payments: list[tuple[date, int]], as_of: date) -> None:
+    """The kept days as of a day are the days on which, run as of that day, the plan was kept."""
+    final = standing(payments, as_of)
+    span = final.kept_days
+    day = AGREED - timedelta(days=3)
+    while day <= as_of:
+        inside = span is not None and span[0] <= day <= span[1]
+        assert standing(payments, day).kept == inside, day
+        day += timedelta(days=1)
