@@ -31,7 +31,7 @@ part of its fees posted; the next run posts the rest and nothing twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -60,7 +60,7 @@ from feesvc.ledger.service import (
     stream_entry_rows,
 )
 from feesvc.memory import cyclic_gc_paused
-from feesvc.plans.standing import plan_standings
+from feesvc.plans.standing import PlanAsOf, plan_standings
 from feesvc.registry.service import get_estate
 from feesvc.rules.late_fees import (
     LateFee,
@@ -390,18 +390,20 @@ async def _overdue_charges(
         yield charges
 
 
-async def frozen_intervals(
-    session: AsyncSession, estate_id: int, as_of: date, unit_id: int | None = None
-) -> dict[int, list[tuple[date, date]]]:
-    """Charge id → the days up to ``as_of`` a kept installment plan froze its late fee (of one
-    unit's charges only, given ``unit_id``).
+async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[tuple[date, date]]]:
+    """Charge id → the days up to ``as_of`` a kept installment plan froze its late fee.
 
     From the ledger as of ``as_of`` (``plan_standing``), not from the state a review stored: a plan
     broken on day X freezes nothing from X even if no review has run, and a run as of a day before
     a plan's agreement sees no freeze yet.
     """
+    return freezes_of(await plan_standings(session, as_of, estate_id=estate_id))
+
+
+def freezes_of(plans: Iterable[PlanAsOf]) -> dict[int, list[tuple[date, date]]]:
+    """Charge id → the days the plans (as they stood on a day) froze its late fee."""
     frozen: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    for plan in await plan_standings(session, as_of, estate_id=estate_id, unit_id=unit_id):
+    for plan in plans:
         days = plan.standing.kept_days
         if days is not None:
             for charge_id in plan.charge_ids:

@@ -9,7 +9,7 @@ a charge's late fee is computed from the same inputs and terms wherever it is sh
   unpaid amount never below zero), as ``service._principal_changes`` computes in SQL;
 * the table of late-fee terms its days accrue under (``terms.estate_terms(...).for_standard``:
   the estate's versions, with a fee standard's own rate where it has one);
-* the days a kept installment plan froze it (``service.frozen_intervals``, from the ledger);
+* the days a kept installment plan froze it (``service.freezes_of``, from the ledger's plan standings);
 * the court-likely rates, for the evidence pack.
 """
 
@@ -23,8 +23,9 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feesvc.latefees.service import court_rates, frozen_intervals
+from feesvc.latefees.service import court_rates, freezes_of
 from feesvc.latefees.terms import EstateTerms, estate_terms
+from feesvc.plans.standing import plan_standings
 from feesvc.rules.late_fees import LateFeeTerms, PrincipalChange
 
 
@@ -62,6 +63,7 @@ class UnitFeeTerms:
     as_of: date
     court_rates: list[tuple[date, Decimal]]
     frozen: dict[int, list[tuple[date, date]]]  # charge id → days a kept plan froze its late fee
+    in_plans: frozenset[int]  # the charges of the unit's plans agreed by then, kept or not
 
     def charge(
         self,
@@ -86,9 +88,11 @@ async def unit_fee_terms(
 ) -> UnitFeeTerms:
     """The late-fee terms of the unit's charges as the accrual run as of ``as_of`` would apply them;
     the court-likely rates too, unless the caller computes no court-likely figure."""
+    plans = await plan_standings(session, as_of, estate_id=estate_id, unit_id=unit_id)
     return UnitFeeTerms(
         terms=await estate_terms(session, estate_id),
         as_of=as_of,
         court_rates=await court_rates(session, estate_id) if with_court_rates else [],
-        frozen=await frozen_intervals(session, estate_id, as_of, unit_id=unit_id),
+        frozen=freezes_of(plans),  # as service.frozen_intervals, for this unit
+        in_plans=frozenset(charge_id for plan in plans for charge_id in plan.charge_ids),
     )

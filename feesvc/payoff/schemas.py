@@ -17,19 +17,17 @@ class PayoffLine(msgspec.Struct):
     # The next run's late fee on the charge: the fee to the day less what is posted; negative when
     # the run will post a correction (a payment received earlier and recorded later, a plan, a void).
     late_fee_unposted_fen: int
-    total_fen: int  # principal + posted + unposted + returned_as_credit
-    # What a pending correction takes off late fees already paid: it comes back as prepaid credit at
-    # the run, so the payoff does not lend it ahead (the principal would stay open and accrue).
-    returned_as_credit_fen: int = 0
+    total_fen: int  # principal + posted + unposted: what the charge comes to after the next run
 
 
 class Payoff(msgspec.Struct):
     """What a payment received on ``as_of`` must be to leave ``owner_id`` owing nothing on the unit.
 
     A payment of ``total_fen`` settles every open charge and posted late fee of the owner; what is
-    left of it (a positive ``late_fee_unposted_fen``) is held as prepaid credit until the next
-    late-fee run posts that late fee and settles it from the credit. A negative one is a correction
-    the next run posts: it lowers the total as far as it takes off late fees still open. Arrears of
+    left of it (the positive ``late_fee_unposted_fen``) is held as prepaid credit until the next
+    late-fee run posts those late fees and settles them from the credit. A negative one is a
+    correction the next run posts: what it gives back lowers the total, down to what is open now
+    (feesvc/payoff/service.py says why); the rest is ``returned_as_credit_fen``. Arrears of
     another owner of the unit (a seller's, a buyer's) are theirs and not in it. Prepaid credit the
     owner already holds is shown apart: the desk does not take it into a payment.
     """
@@ -43,4 +41,6 @@ class Payoff(msgspec.Struct):
     late_fee_unposted_fen: int
     total_fen: int
     prepaid_credit_fen: int
+    # When the pending corrections give back more than the late fees the run posts: the owner's
+    # prepaid credit after that run (the total never falls below what is open now).
     returned_as_credit_fen: int = 0

@@ -13,11 +13,15 @@ the accrual run will make of the payment:
   day, the charge's unpaid principal is 0 from that day, and the day a payment is made accrues
   nothing on what it paid (``rules/late_fees.py``), so the fee is computed with that payment
   already in its history: the run after the payment computes the same figure.
-* When the run will correct the charge (a payment recorded after the run but received before it,
-  a plan, a void), that figure is negative, and the payoff falls by it, as far as the correction
-  takes off late fees still open. What the correction takes off late fees already paid becomes
-  the owner's prepaid credit at the run (``latefees/corrections.py``): the payoff does not lend it
-  ahead, or the principal it should have paid would stay open and accrue.
+* When the run will correct the charge (a payment recorded after a run but received before it,
+  a plan, a void, a payoff on the day of a run), that figure is negative: the line's total falls
+  by it. The payoff's total does not fall below what is open now, though: the desk settles open
+  debts oldest first, so a payment short of them would leave the newest charge open and accruing.
+  Paid in full, the late fees the correction lowers were paid beyond what is owed, and the
+  correction gives that back as prepaid credit (``latefees/corrections.py``; what it takes off a
+  waiver gives nothing back). So the total is what is open now plus the late fees the run will
+  post less what its corrections give back, and any rest of that (``returned_as_credit_fen``) is
+  the owner's credit after the run.
 * A positive figure has no posted debt to settle yet, so the desk holds that part of the payment
   as prepaid credit; the next run posts the late fee and, in a last step after its corrections,
   settles it from that credit (``latefees/credit.py``): the balance stays 0 and every step is an
@@ -37,10 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.errors import NotFound
+from feesvc.latefees.corrections import given_back, takes_off
 from feesvc.latefees.unit import ChargeFeeFacts, UnitFeeTerms, unit_fee_terms
+from feesvc.ledger.allocation import OpenDebit, settlement_order
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payoff.schemas import Payoff, PayoffLine
-from feesvc.registry.models import Ownership, Unit
+from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 from feesvc.rules.late_fees import PrincipalChange, late_fee_for
 
@@ -78,6 +84,10 @@ class LedgerRow(Protocol):
     def settles_entry_id(self) -> int | None: ...
     @property
     def basis_entry_id(self) -> int | None: ...
+    @property
+    def reverses_entry_id(self) -> int | None: ...
+    @property
+    def detail(self) -> dict[str, Any] | None: ...
 
 
 class PayoffEntry(NamedTuple):
@@ -94,6 +104,8 @@ class PayoffEntry(NamedTuple):
     fee_standard_id: int | None
     settles_entry_id: int | None
     basis_entry_id: int | None
+    reverses_entry_id: int | None
+    detail: dict[str, Any] | None  # a correction's says which late fees it lowered
 
 
 def _entries_query() -> Any:
@@ -109,7 +121,8 @@ def _entries_query() -> Any:
 
 # Built once: the unit's estate and its owner on the day, then the unit's entries up to the day.
 _HEAD = (
-    select(col(Unit.estate_id), Ownership.owner_id)
+    select(col(Unit.estate_id), col(Estate.allocation_order), Ownership.owner_id)
+    .join(Estate, col(Estate.id) == Unit.estate_id)
     .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(bindparam("as_of"))))
     .where(Unit.id == bindparam("unit_id"))
     .limit(1)
@@ -123,10 +136,10 @@ async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id
     head = (await session.execute(_HEAD, params)).first()
     if head is None:
         raise NotFound(f"unit {unit_id} does not exist", field="unit_id")
-    estate_id, owner_on_day = head
+    estate_id, order, owner_on_day = head
     entries = [PayoffEntry._make(row) for row in await session.execute(_ENTRIES, params)]
     terms = await unit_fee_terms(session, estate_id, unit_id, as_of, with_court_rates=False)
-    return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, entries, terms)
+    return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, entries, terms, order)
 
 
 async def payoff_from_entries(
@@ -134,11 +147,17 @@ async def payoff_from_entries(
 ) -> Payoff:
     """The payoff of ``owner_id`` from the unit's entries up to ``as_of``, read already by the caller."""
     terms = await unit_fee_terms(session, estate_id, unit_id, as_of, with_court_rates=False)
-    return payoff_of(unit_id, owner_id, as_of, entries, terms)
+    order = (await session.execute(select(col(Estate.allocation_order)).where(Estate.id == estate_id))).scalar_one()
+    return payoff_of(unit_id, owner_id, as_of, entries, terms, order)
 
 
 def payoff_of(
-    unit_id: int, owner_id: int | None, as_of: date, entries: Sequence[LedgerRow], terms: UnitFeeTerms
+    unit_id: int,
+    owner_id: int | None,
+    as_of: date,
+    entries: Sequence[LedgerRow],
+    terms: UnitFeeTerms,
+    order: AllocationOrder,
 ) -> Payoff:
     """The payoff from the unit's entries up to ``as_of`` (see the module docstring)."""
     settled: dict[int, int] = defaultdict(int)  # entry id → the sum of the entries settling it
@@ -150,8 +169,15 @@ def payoff_of(
             paid[e.settles_entry_id].append((e.effective_date, e.amount_fen))
         if e.kind == EntryKind.late_fee and e.basis_entry_id is not None:
             fees_of[e.basis_entry_id].append(e)
+    reversed_ids = {e.reverses_entry_id for e in entries if e.reverses_entry_id is not None}
+    waived: dict[int, int] = defaultdict(int)  # late fee id → the waivers standing on it
+    for e in entries:
+        if e.kind == EntryKind.waiver and e.settles_entry_id is not None and e.id not in reversed_ids:
+            waived[e.settles_entry_id] -= e.amount_fen
 
     lines: list[PayoffLine] = []
+    debits: list[OpenDebit] = []  # the owner's open debts, as the desk allocates a payment over them
+    takes: dict[int, int] = {}  # late fee id → what the next run's corrections take off it
     credit = 0
     for e in entries:
         if e.owner_id not in (None, owner_id):
@@ -161,20 +187,27 @@ def payoff_of(
         if e.kind != EntryKind.charge:
             continue
         fees = fees_of.get(e.id, [])
+        due = e.due_date or e.effective_date
         principal = max(e.amount_fen + settled[e.id], 0)
+        debits.append(OpenDebit(e.id, EntryKind.charge, principal, e.id, due, e.period, e.owner_id, e.item))
+        for f in fees:
+            debits.append(
+                OpenDebit(f.id, EntryKind.late_fee, f.amount_fen + settled[f.id], e.id, due, e.period, f.owner_id)
+            )
         posted_open = sum(max(f.amount_fen + settled[f.id], 0) for f in fees)
         unposted = 0
         if e.due_date is not None:
             facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid[e.id])
             # The next run's entry on the charge: the fee less what is posted, negative for a correction.
             unposted = late_fee_if_paid_on(facts, as_of) - sum(f.amount_fen for f in fees)
-        # A correction pays back what it takes off paid fees as credit at the run (module docstring).
-        returned = max(-(posted_open + unposted), 0)
-        total = principal + posted_open + unposted + returned
+            if unposted < 0:
+                takes.update(takes_off(fees, -unposted))
+        total = principal + posted_open + unposted
         if total or unposted:
-            lines.append(
-                PayoffLine(e.id, e.period, e.item, e.due_date, principal, posted_open, unposted, total, returned)
-            )
+            lines.append(PayoffLine(e.id, e.period, e.item, e.due_date, principal, posted_open, unposted, total))
+    open_now = sum(line.principal_fen + line.late_fee_posted_fen for line in lines)
+    to_post = sum(max(line.late_fee_unposted_fen, 0) for line in lines)
+    total_fen, returned = _to_pay(open_now, to_post, [d for d in debits if d.open_fen > 0], takes, waived, order, terms)
     return Payoff(
         unit_id=unit_id,
         owner_id=owner_id,
@@ -183,7 +216,41 @@ def payoff_of(
         principal_fen=sum(line.principal_fen for line in lines),
         late_fee_posted_fen=sum(line.late_fee_posted_fen for line in lines),
         late_fee_unposted_fen=sum(line.late_fee_unposted_fen for line in lines),
-        total_fen=sum(line.total_fen for line in lines),
+        total_fen=total_fen,
         prepaid_credit_fen=credit,
-        returned_as_credit_fen=sum(line.returned_as_credit_fen for line in lines),
+        returned_as_credit_fen=returned,
     )
+
+
+def _to_pay(
+    open_now: int,
+    to_post: int,
+    debits: list[OpenDebit],
+    takes: dict[int, int],
+    waived: dict[int, int],
+    order: AllocationOrder,
+    terms: UnitFeeTerms,
+) -> tuple[int, int]:
+    """What to pay, and the credit the owner holds after the next run (module docstring).
+
+    A payment short of what is open leaves open the last debts the desk would settle (oldest debt
+    first, ``ledger.allocation``); that is exact only when those are late fees the next run's
+    corrections take off, and when what the corrections give back covers the late fees the run
+    posts (a payment short of what is open leaves no credit for them). Otherwise everything open
+    is paid, plus the late fees the run posts less what the corrections give back.
+    """
+    left_open: dict[int, int] = {}
+    # A kept plan's late fees are settled last at the desk: this reckoning does not follow them.
+    if takes and not any(d.debt_id in terms.in_plans for d in debits):
+        for debit in reversed(settlement_order(debits, order)):
+            can = min(debit.open_fen, takes.get(debit.entry_id, 0))
+            if can == 0:
+                break
+            left_open[debit.entry_id] = can
+            if can < debit.open_fen:
+                break
+    back = given_back(takes, left_open, waived)
+    if left_open and back >= to_post:
+        return open_now - sum(left_open.values()), back - to_post
+    back = given_back(takes, {}, waived)
+    return open_now + max(to_post - back, 0), max(back - to_post, 0)

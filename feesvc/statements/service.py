@@ -162,6 +162,7 @@ class StatementEntry(NamedTuple):
     fee_standard_id: int | None
     settles_entry_id: int | None
     basis_entry_id: int | None
+    reverses_entry_id: int | None
     payment_id: int | None
     owner_id: int | None
     reason: str | None
