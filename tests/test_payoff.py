@@ -241,7 +241,7 @@ async def test_a_pending_correction_shows_negative_and_lowers_the_payoff(api: Ap
     assert (await accrue(api, estate.id, "2026-11-30"))["late_fees_posted"] == 0
 
 
-async def test_a_payoff_on_the_day_of_a_run_pays_what_is_open_and_gets_the_day_back(api: Api) -> None:
+async def test_a_payoff_on_the_day_of_a_run_pays_what_is_open_and_gets_the_day_back(api: Api, tmp_path: Path) -> None:
     # The run as of 03-31 counted 03-31; paid that day, 03-31 accrues nothing on what is paid, so
     # the next run corrects one day (6 fen) of each fee. The desk settles oldest debt first, the
     # principal before its late fee: March's late fee, settled last, may be left 6 short (the
@@ -258,6 +258,12 @@ async def test_a_payoff_on_the_day_of_a_run_pays_what_is_open_and_gets_the_day_b
         ("2026-03", 20000, 150, -6, 20144),
     ]
     assert (quote["total_fen"], quote["returned_as_credit_fen"]) == (60972 - 6, 12)
+    params = {"as_of": "2026-03-31", "from": "2026-01-01", "to": "2026-03-31"}
+    response = await api.get(f"/api/v1/units/{unit}/statement", params=params, headers={"Accept": "application/pdf"})
+    assert response.status_code == 200, response.text
+    flat = compact(pdf_text(response.content, tmp_path))
+    assert "2026年3月31日一次结清¥609.66" in flat and "其中尚未计入的违约金-¥0.18" in flat
+    assert "下次计算违约金时冲减退回为预存款¥0.12" in flat
     await pay(api, unit, quote["total_fen"], "2026-03-31")
     run = await accrue(api, estate.id, "2026-04-30")
     assert (run["corrected_fen"], run["posted_fen"]) == (18, 0)
