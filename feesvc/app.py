@@ -33,6 +33,7 @@ from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
 from feesvc.payments.controller import PaymentController
+from feesvc.payoff.controller import PayoffController
 from feesvc.plans.controller import InstallmentPlanController
 from feesvc.prepay.controller import PrepayController
 from feesvc.registry.controller import RegistryController
@@ -49,6 +50,7 @@ CONTROLLERS = [
     RegistryController,
     FeeStandardController,
     LedgerController,
+    PayoffController,
     BillingController,
     PaymentController,
     PrepayController,

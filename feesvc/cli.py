@@ -225,7 +225,8 @@ def accrue(estate_ref: str, as_of: object) -> None:
         return (
             f"as of {result.as_of}: {result.late_fees_posted} late fees posted, {result.posted_fen} fen, "
             f"{result.corrections_posted} corrections, -{result.corrected_fen} fen, "
-            f"{result.charges_considered} overdue charges considered"
+            f"{result.charges_considered} overdue charges considered, "
+            f"{result.credit_applied_fen} fen of late fees settled from prepaid credit"
         )
 
     problems: list[Any] = []

@@ -1,7 +1,7 @@
 """A month of desk activity under the README's cron lines (issue 14, "done when").
 
 Day by day over March 2025 (fixed dates) the jobs run as cron runs them, through the command line
-and in the README's order and dates: on the 1st ``bill`` the month and ``accrue`` as of yesterday;
+and in the README's order and dates: on the 1st ``accrue`` as of yesterday, then ``bill`` the month;
 every day ``plans review``; on weekdays ``remind`` then ``outbox send``; at the end ``evidence`` packs
 as of days around the plans and the sale. Between the runs the desk
 records payments (two backdated), agrees installment plans on the day, voids a payment, waives a
@@ -89,8 +89,8 @@ class Cron:
     async def day(self, day: date) -> None:
         estate = ("--estate", self.code)
         if day.day == 1:
-            await self.run(day, "bill", *estate, "--period", f"{day:%Y-%m}", "--on", day.isoformat())
             await self.run(day, "accrue", *estate, "--as-of", (day - timedelta(days=1)).isoformat())
+            await self.run(day, "bill", *estate, "--period", f"{day:%Y-%m}", "--on", day.isoformat())
         await self.run(day, "plans", "review", *estate, "--as-of", day.isoformat())
         if day.weekday() < 5:
             await self.run(day, "remind", *estate, "--as-of", day.isoformat())

@@ -22,6 +22,7 @@ from sqlmodel import col
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
+from feesvc.latefees.credit import settle_new_late_fees_from_credit
 from feesvc.latefees.service import (
     AccrualResult,
     AccrualTerms,
@@ -186,13 +187,19 @@ class BulkAccrual:
                 rows.append(row)
         await insert_entry_rows(self.session, rows)
         posted = sum(r["amount_fen"] for r in rows)
+        credit_applied = await settle_new_late_fees_from_credit(self.session, actor, book.estate, as_of)
         await record_audit(
             self.session,
             actor,
             "late_fees.accrue",
             "estate",
             estate_id,
-            {"as_of": as_of.isoformat(), "entries": len(rows), "posted_fen": posted},
+            {
+                "as_of": as_of.isoformat(),
+                "entries": len(rows),
+                "posted_fen": posted,
+                "credit_applied_fen": credit_applied,
+            },
         )
         await self.session.commit()
         return AccrualResult(
@@ -201,6 +208,7 @@ class BulkAccrual:
             charges_considered=considered,
             late_fees_posted=len(rows),
             posted_fen=posted,
+            credit_applied_fen=credit_applied,
         )
 
 

@@ -73,8 +73,7 @@ from feesvc.errors import Conflict, InvalidInput
 from feesvc.evidence import manifest as mf
 from feesvc.evidence.limitation import Interruption, LimitationStatus, PeriodLimitation, limitation_status
 from feesvc.formatting import area_text, money, period_label, rate_text
-from feesvc.latefees.service import court_rates, frozen_intervals
-from feesvc.latefees.terms import EstateTerms, estate_terms
+from feesvc.latefees.unit import UnitFeeTerms, unit_fee_terms
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import entries_as_of
@@ -93,7 +92,6 @@ from feesvc.rules.late_fees import (
     LateFee,
     LateFeeCap,
     LateFeePolicy,
-    PrincipalChange,
     TermsVersion,
     court_likely_fee,
     explain,
@@ -310,9 +308,7 @@ class PackData:
     owners: dict[int, Owner]
     entries: list[LedgerEntry]
     standards: dict[int, FeeStandard]
-    court_rates: list[tuple[date, Decimal]]
-    frozen: dict[int, list[tuple[date, date]]]
-    terms: EstateTerms  # the late-fee terms over time (latefees.terms)
+    fee_terms: UnitFeeTerms  # the late-fee terms over time, court rates and plan freezes (latefees.unit)
     letters: list[Letter]
     deliveries: dict[int, list[DeliveryRecord]]
     events: list[LimitationEvent]
@@ -503,9 +499,7 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date) -> PackData:
         owners=owners,
         entries=entries,
         standards=standards,
-        court_rates=await court_rates(session, estate.id),
-        frozen=await frozen_intervals(session, estate.id, as_of),
-        terms=await estate_terms(session, estate.id),
+        fee_terms=await unit_fee_terms(session, estate.id, unit.id, as_of),
         letters=letters,
         deliveries=dict(deliveries),
         events=events,
@@ -628,22 +622,21 @@ def analyse(data: PackData) -> ClaimSummary:
         assert charge.id is not None and charge.due_date is not None
         period = _period_of(charge)
         standard = data.standards.get(charge.fee_standard_id or 0)
-        table = data.terms.for_standard(charge.fee_standard_id)
-        changes: list[PrincipalChange] = []
-        unpaid = charge.amount_fen
-        per_day: dict[date, int] = defaultdict(int)
-        for s in settling[charge.id]:
-            per_day[s.effective_date] += s.amount_fen
-        for day in sorted(per_day):
-            unpaid += per_day[day]
-            changes.append(PrincipalChange(on=day, unpaid_fen=max(unpaid, 0)))
-        freezes = data.frozen.get(charge.id, [])
-        contract = late_fee_for(charge.amount_fen, charge.due_date, changes, as_of, table, freezes)
+        facts = data.fee_terms.charge(
+            charge.id,
+            charge.amount_fen,
+            charge.due_date,
+            charge.fee_standard_id,
+            ((s.effective_date, s.amount_fen) for s in settling[charge.id]),
+        )
+        table = facts.terms
+        contract = late_fee_for(facts.principal_fen, facts.due_date, facts.changes, as_of, table, facts.frozen)
+        court_rates = data.fee_terms.court_rates
         court = (
             court_likely_fee(
-                contract, charge.amount_fen, charge.due_date, changes, as_of, table, data.court_rates, freezes
+                contract, facts.principal_fen, facts.due_date, facts.changes, as_of, table, court_rates, facts.frozen
             )
-            if data.court_rates
+            if court_rates
             else None
         )
         on_due = table.in_force(charge.due_date)
@@ -711,7 +704,7 @@ def analyse(data: PackData) -> ClaimSummary:
 
 def _policy_on(data: PackData, fee_standard_id: int | None, day: date) -> LateFeePolicy:
     """The late-fee terms in force on a day (a fee standard's own rate included)."""
-    table = data.terms.for_standard(fee_standard_id)
+    table = data.fee_terms.terms.for_standard(fee_standard_id)
     version = table.in_force(day) or (table.versions[-1] if table.versions else None)
     if version is None:
         return LateFeePolicy(daily_rate=Decimal(0), grace_days=0, cap=LateFeeCap.none)
@@ -928,7 +921,7 @@ def parties_context(pack: Pack) -> dict[str, Any]:
             "rate": rate_text(now.daily_rate, PACK_LOCALE),
             "grace_days": now.grace_days,
             "cap": _cap_text(now),
-            "versions": [_terms_text(v) for v in data.terms.estate],
+            "versions": [_terms_text(v) for v in data.fee_terms.terms.estate],
         },
     }
 
@@ -969,7 +962,7 @@ def arrears_context(pack: Pack) -> dict[str, Any]:
                     "expired": p.expired,
                 }
             )
-    rates = [{"from": _day(day), "rate": _percent(rate)} for day, rate in pack.data.court_rates]
+    rates = [{"from": _day(day), "rate": _percent(rate)} for day, rate in pack.data.fee_terms.court_rates]
     return {
         **pack.base(F_ARREARS, "欠费明细及违约金计算"),
         "rows": rows,

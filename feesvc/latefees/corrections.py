@@ -26,6 +26,7 @@ late fees, and posts their corrections after the stream, in its transaction.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -160,14 +161,11 @@ def _taken_off(fees: list[Any]) -> dict[int, int]:
     return taken
 
 
-def _correction_row(correction: Correction, fees: list[Any], run: AccrualTerms, actor: Principal) -> dict[str, Any]:
-    """The negative late fee that brings the charge's late fees down to its fee, with how it was
-    computed and which earlier late fees it lowers by how much (newest first)."""
-    charge, owed = correction.charge, correction.fee.contract.total_fen
-    detail = run.detail_of(charge, correction.fee, correction.freezes)
-    detail = msgspec.json.decode(detail) if isinstance(detail, msgspec.Raw) else dict(detail)
-    taken = _taken_off(fees)
-    left, lowers = charge.posted_fen - owed, []
+def _lowers(fees: Sequence[Any], reduction_fen: int) -> list[list[int]]:
+    """[late fee id, fen] a correction of ``reduction_fen`` takes off the charge's late fees
+    (``fees``: newest first), each at most what it still counts after earlier corrections."""
+    taken = _taken_off(list(fees))
+    left, lowers = reduction_fen, []
     for fee in fees:  # newest first
         if left == 0:
             break
@@ -175,7 +173,32 @@ def _correction_row(correction: Correction, fees: list[Any], run: AccrualTerms, 
         if counts > 0:
             lowers.append([fee.id, min(left, counts)])
             left -= lowers[-1][1]
-    assert left == 0, (charge.id, left)  # the late fees add up to what was posted
+    assert left == 0, left  # the late fees add up to what was posted
+    return lowers
+
+
+def takes_off(fees: Sequence[Any], reduction_fen: int) -> dict[int, int]:
+    """Late fee id → what a correction of ``reduction_fen`` will take off it; ``fees`` are the
+    charge's late-fee entries (with their ``detail``, ``effective_date`` and ``id``), in any order."""
+    newest_first = sorted(fees, key=lambda f: (f.effective_date, f.id), reverse=True)
+    return {fee_id: take for fee_id, take in _lowers(newest_first, reduction_fen)}
+
+
+def given_back(takes: Mapping[int, int], left_open: Mapping[int, int], waived: Mapping[int, int]) -> int:
+    """What corrections taking ``takes`` off late fees give back as prepaid credit, as ``_booking``
+    books them: what one takes off a fee goes first to what is open on it (``left_open``), which
+    simply stops being owed, then to the waivers standing on it (``waived``), which are waived
+    again for less and give nothing back; the rest was paid beyond what is owed and is credit."""
+    return sum(max(take - left_open.get(fee_id, 0) - waived.get(fee_id, 0), 0) for fee_id, take in takes.items())
+
+
+def _correction_row(correction: Correction, fees: list[Any], run: AccrualTerms, actor: Principal) -> dict[str, Any]:
+    """The negative late fee that brings the charge's late fees down to its fee, with how it was
+    computed and which earlier late fees it lowers by how much (newest first)."""
+    charge, owed = correction.charge, correction.fee.contract.total_fen
+    detail = run.detail_of(charge, correction.fee, correction.freezes)
+    detail = msgspec.json.decode(detail) if isinstance(detail, msgspec.Raw) else dict(detail)
+    lowers = _lowers(fees, charge.posted_fen - owed)
     return {
         "estate_id": run.estate_id,
         "unit_id": charge.unit_id,

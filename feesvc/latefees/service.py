@@ -31,7 +31,7 @@ part of its fees posted; the next run posts the rest and nothing twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -49,6 +49,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres, utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.latefees.corrections import Correction, further_key, post_corrections
+from feesvc.latefees.credit import settle_new_late_fees_from_credit
 from feesvc.latefees.models import CourtRate
 from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.ledger.models import EntryKind, LedgerEntry
@@ -59,7 +60,7 @@ from feesvc.ledger.service import (
     stream_entry_rows,
 )
 from feesvc.memory import cyclic_gc_paused
-from feesvc.plans.standing import plan_standings
+from feesvc.plans.standing import PlanAsOf, plan_standings
 from feesvc.registry.service import get_estate
 from feesvc.rules.late_fees import (
     LateFee,
@@ -88,6 +89,7 @@ class AccrualResult(msgspec.Struct):
     corrections_posted: int = 0  # correcting (negative) late-fee entries
     corrected_fen: int = 0  # what they took off (a positive number)
     problems: list[ChargeProblem] = msgspec.field(default_factory=list)
+    credit_applied_fen: int = 0  # prepaid credit that settled the fees posted (latefees/credit.py)
 
 
 # Accrual runs of one estate queue behind each other: pg_advisory_xact_lock(namespace, estate id).
@@ -395,8 +397,13 @@ async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -
     broken on day X freezes nothing from X even if no review has run, and a run as of a day before
     a plan's agreement sees no freeze yet.
     """
+    return freezes_of(await plan_standings(session, as_of, estate_id=estate_id))
+
+
+def freezes_of(plans: Iterable[PlanAsOf]) -> dict[int, list[tuple[date, date]]]:
+    """Charge id → the days the plans (as they stood on a day) froze its late fee."""
     frozen: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    for plan in await plan_standings(session, as_of, estate_id=estate_id):
+    for plan in plans:
         days = plan.standing.kept_days
         if days is not None:
             for charge_id in plan.charge_ids:
@@ -414,7 +421,7 @@ async def court_rates(session: AsyncSession, estate_id: int) -> list[tuple[date,
 
 
 async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: int, as_of: date) -> AccrualResult:
-    await get_estate(session, estate_id, field="estate_id")
+    estate = await get_estate(session, estate_id, field="estate_id")
     if is_postgres(session):
         # Before reading what was posted: a second run waits here, then sees this one's fees.
         await session.execute(
@@ -430,6 +437,8 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         charges = _overdue_charges(session, estate_id, terms, as_of, changes)
         await stream_entry_rows(session, _late_fee_rows(run, charges, frozen, tally))
         await post_corrections(session, actor, run, tally.corrections)
+    # A step of its own, after the corrections: held prepaid credit (a payoff's) settles the new fees.
+    credit_applied = await settle_new_late_fees_from_credit(session, actor, estate, as_of)
     await record_audit(
         session,
         actor,
@@ -443,6 +452,7 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
             "corrections": len(tally.corrections),
             "corrected_fen": tally.corrected_fen,
             "problems": [msgspec.to_builtins(p) for p in tally.problems[:100]],
+            "credit_applied_fen": credit_applied,
         },
     )
     await session.commit()
@@ -455,6 +465,7 @@ async def accrue_late_fees(session: AsyncSession, actor: Principal, estate_id: i
         corrections_posted=len(tally.corrections),
         corrected_fen=tally.corrected_fen,
         problems=tally.problems,
+        credit_applied_fen=credit_applied,
     )
 
 

@@ -10,6 +10,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.ledger import service
 from feesvc.ledger.schemas import LedgerOut, entry_out
+from feesvc.payoff.service import unit_payoff
 from feesvc.registry.service import can_read_unit, get_unit
 from feesvc.schemas import PathId
 
@@ -33,6 +34,7 @@ class LedgerController(Controller):
             running += entry.amount_fen
             rows.append(entry_out(entry, running))
         debits = await service.open_debits(db, unit_id, day)
+        payoff = await unit_payoff(db, unit_id, day, principal.owner_id) if day <= business_today() else None
         return LedgerOut(
             unit_id=unit_id,
             as_of=day,
@@ -41,4 +43,5 @@ class LedgerController(Controller):
             owed_fen=sum(d.open_fen for d in debits),
             overdue_fen=sum(d.open_fen for d in debits if d.debt_due < day),
             prepaid_credit_fen=await service.prepaid_credit_fen(db, unit_id, day),
+            payoff=payoff,
         )

@@ -6,6 +6,7 @@ from typing import Any
 import msgspec
 
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.payoff.schemas import Payoff
 
 
 class LedgerEntryOut(msgspec.Struct):
@@ -34,6 +35,9 @@ class LedgerOut(msgspec.Struct):
     owed_fen: int
     overdue_fen: int
     prepaid_credit_fen: int
+    # What the cashier takes to pay the owner off on the day, late fee accrued since the last run
+    # included (None for a day after today: no late fee is posted ahead).
+    payoff: Payoff | None
 
 
 def entry_out(entry: LedgerEntry, balance_after_fen: int) -> LedgerEntryOut:

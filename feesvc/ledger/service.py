@@ -434,9 +434,10 @@ async def entries_as_of(session: AsyncSession, unit_id: int, as_of: date | None 
 
 async def apply_prepaid_credit(
     session: AsyncSession, unit_ids: Sequence[int], order: AllocationOrder, on: date, actor: Principal,
-    late_fees_last_for: frozenset[int] = frozenset(),
+    late_fees_last_for: frozenset[int] = frozenset(), only: frozenset[int] | None = None,
 ) -> int:
-    """Use the units' prepaid credit on their open debts; returns the fen applied.
+    """Use the units' prepaid credit on their open debts (of them, the entries ``only`` names, if
+    given); returns the fen applied.
 
     Each application is a pair of entries that nets to zero: one consumes the credit, the other
     settles the debt, so the balance is unchanged and both sides show what happened. The units are
@@ -445,14 +446,14 @@ async def apply_prepaid_credit(
     applied = 0
     for start in range(0, len(unit_ids), CREDIT_BATCH):  # databases cap the parameters of one query
         applied += await _apply_credit_batch(
-            session, sorted(unit_ids)[start : start + CREDIT_BATCH], order, on, actor, late_fees_last_for
+            session, sorted(unit_ids)[start : start + CREDIT_BATCH], order, on, actor, late_fees_last_for, only
         )
     return applied
 
 
 async def _apply_credit_batch(
     session: AsyncSession, unit_ids: Sequence[int], order: AllocationOrder, on: date, actor: Principal,
-    late_fees_last_for: frozenset[int],
+    late_fees_last_for: frozenset[int], only: frozenset[int] | None,
 ) -> int:
     units = await lock_units(session, unit_ids)
     credits = await _open_rows(session, list(units), frozenset({EntryKind.prepaid_credit}), None)
@@ -464,6 +465,8 @@ async def _apply_credit_batch(
     for (unit_id, owner_id), pending in by_owner.items():
         # Credit settles the debts of the owner who paid it: arrears stay with the owner of the period.
         theirs = [d for d in debits.get(unit_id, []) if d.owner_id is None or d.owner_id == owner_id]
+        if only is not None:
+            theirs = [d for d in theirs if d.entry_id in only]
         available = sum(left for _, left in pending)
         allocations, _ = allocate(theirs, available, order, late_fees_last_for=late_fees_last_for)
         entries += _credit_pairs(units[unit_id], {d.entry_id: d for d in theirs}, allocations, pending, on, actor)

@@ -77,7 +77,11 @@ class StatementController(Controller):
             # A former owner sees their own time at the unit, not the next owner's payments or name.
             first, last = await ownership_span(db, unit_id, principal.owner_id)
             start, end = max(start, first), min(end, last or end)
-        statement = await build_statement(db, unit_id, day, start, end)
+        # With the reader's own payoff: an owner's (a former owner's arrears stay theirs), else the
+        # owner's on the day; none ahead of today (late fees are not posted ahead).
+        statement = await build_statement(
+            db, unit_id, day, start, end, with_payoff=day <= business_today(), payoff_owner_id=principal.owner_id
+        )
         # An owner's statement (clipped to their own time above) names them; staff see the name as
         # their role may (registry.masking), in the JSON and the PDF alike.
         masking = masking_for(principal, own=principal.owner_id is not None)

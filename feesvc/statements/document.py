@@ -73,6 +73,10 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "age_days": "{low}–{high} 天",
         "age_over": "{low} 天以上",
         "balance_note": "余额为正数表示尚欠费用，为负数表示预存余额（将自动抵扣以后各期费用）。",
+        "payoff": "{date}一次结清",
+        "payoff_unposted": "其中尚未计入的违约金",
+        "payoff_returned": "下次计算违约金时冲减退回为预存款",
+        "payoff_note": "一次结清：于该日缴纳此金额即结清本户业主的欠费，含截至该日已产生、尚未计入账单的违约金。",
         "services": "服务情况",
         "services_line": "本期服务：{items}",
         "services_item": "{label} {count} 次",
@@ -124,6 +128,10 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "age_days": "{low}–{high} 天",
         "age_over": "{low} 天以上",
         "balance_note": "餘額為正數表示尚欠費用，為負數表示預存餘額（將自動抵扣以後各期費用）。",
+        "payoff": "{date}一次結清",
+        "payoff_unposted": "其中尚未計入的違約金",
+        "payoff_returned": "下次計算違約金時沖減退回為預存款",
+        "payoff_note": "一次結清：於該日繳納此金額即結清本戶業主的欠費，含截至該日已產生、尚未計入帳單的違約金。",
         "services": "服務情況",
         "services_line": "本期服務：{items}",
         "services_item": "{label} {count} 次",
@@ -176,6 +184,13 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "age_over": "over {low} days",
         "balance_note": (
             "A positive balance is owed; a negative balance is prepaid credit, applied automatically to later charges."
+        ),
+        "payoff": "To pay off on {date}",
+        "payoff_unposted": "of which late fee not yet charged",
+        "payoff_returned": "returned as prepaid credit when the next late-fee run corrects it",
+        "payoff_note": (
+            "To pay off: paid on that day, this amount settles everything the owner owes here, including the "
+            "late fee accrued up to that day and not yet charged."
         ),
         "services": "Services",
         "services_line": "Services this month: {items}",
@@ -482,6 +497,7 @@ def statement_context(statement: Statement, *, service_phone: str = "", address:
         "owed_fen": data["owed_fen"],
         "overdue_fen": data["overdue_fen"],
         "prepaid_credit_fen": data["prepaid_credit_fen"],
+        "payoff": data["payoff"],
         "lines": [_line(line, script, locale, names) for line in data["lines"]],
         "ages": [
             {"label": _age_label(b["bucket"], labels), "amount_fen": b["amount_fen"]} for b in data["overdue_by_age"]

@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from feesvc.payoff.schemas import Payoff
+
 
 class FeeBasis(msgspec.Struct):
     """The fee standard a charge was computed from, and the decision behind it (民法典 943)."""
@@ -85,3 +87,6 @@ class Statement(msgspec.Struct):
     overdue_by_age: list[AgeBucket]
     service_summary: list[ServiceSummaryItem]
     totals_text: dict[str, str]
+    # What pays the reader (the owner, or for staff the owner on the day) off on ``as_of``, late
+    # fee accrued to that day included; None for a day after today.
+    payoff: Payoff | None = None

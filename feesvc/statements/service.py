@@ -16,6 +16,7 @@ from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.payments.models import Payment, Receipt, receipt_number
+from feesvc.payoff.service import payoff_from_entries, unit_payoff
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 from feesvc.rules.late_fees import TERMS_FROM_THE_START
@@ -161,7 +162,9 @@ class StatementEntry(NamedTuple):
     fee_standard_id: int | None
     settles_entry_id: int | None
     basis_entry_id: int | None
+    reverses_entry_id: int | None
     payment_id: int | None
+    owner_id: int | None
     reason: str | None
     detail: dict[str, Any] | None
     # Outer-joined, so None unless the entry has a payment with a receipt, or a fee standard.
@@ -200,6 +203,7 @@ def _statement_queries() -> tuple[Select[Any], Select[Any]]:
             estate.c.company_name,
             estate.c.locale,
             owner.c.name.label("owner_name"),
+            ownership.c.owner_id,
         )
         .join(building, building.c.id == unit.c.building_id)
         .join(estate, estate.c.id == unit.c.estate_id)
@@ -361,7 +365,18 @@ def _statement_lines(
     return lines
 
 
-async def build_statement(session: AsyncSession, unit_id: int, as_of: date, start: date, end: date) -> Statement:
+async def build_statement(
+    session: AsyncSession,
+    unit_id: int,
+    as_of: date,
+    start: date,
+    end: date,
+    *,
+    with_payoff: bool = False,
+    payoff_owner_id: int | None = None,
+) -> Statement:
+    """The statement of ``start`` … ``end`` as it stood on ``as_of``; ``with_payoff``: with the payoff
+    on ``as_of`` of ``payoff_owner_id`` (default: the owner on that day)."""
     last_day = min(end, as_of)
     head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
     if head is None:
@@ -377,6 +392,12 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
     closing = lines[-1].balance_after_fen if lines else opening
     owed, ages, credit = _balances(entries, by_id, last_day)
     overdue = sum(ages.values())
+    payoff = None
+    if with_payoff and last_day == as_of:  # the entries read are the payoff's too
+        payer = head.owner_id if payoff_owner_id is None else payoff_owner_id
+        payoff = await payoff_from_entries(session, head.estate_id, unit_id, as_of, payer, entries)
+    elif with_payoff:
+        payoff = await unit_payoff(session, unit_id, as_of, payoff_owner_id)
     return Statement(
         unit=StatementUnit(
             unit_id, head.estate_name, head.company_name, head.building_name, head.number, head.floor_area_m2, head.use
@@ -401,6 +422,7 @@ async def build_statement(session: AsyncSession, unit_id: int, as_of: date, star
             "overdue": money(overdue, locale),
             "prepaid_credit": money(credit, locale),
         },
+        payoff=payoff,
     )
 
 
