@@ -168,47 +168,22 @@ async def _reprice_kept(
         # zero (a difference's discount the new tier no longer gives), an adjustment takes it back.
         fen = share - part
         if fen < 0:
-            entries.append(
-                LedgerEntry(
-                    estate_id=charge.estate_id,
-                    unit_id=charge.unit_id,
-                    owner_id=charge.owner_id,
-                    kind=EntryKind.adjustment,
-                    amount_fen=-fen,
-                    effective_date=today,
-                    period=charge.period,
-                    item=charge.item,
-                    settles_entry_id=charge.id,
-                    actor=actor.label,
-                    reason=reason,
-                    detail={"prepayment_payment_id": prepayment.id, "difference_discount_taken_back_fen": -fen},
-                )
-            )
+            detail: dict[str, Any] = {
+                "prepayment_payment_id": prepayment.id,
+                "difference_discount_taken_back_fen": -fen,
+            }
+            entries.append(_against_charge(charge, EntryKind.adjustment, -fen, today, actor, reason, detail))
         if fen > 0:
             assert tier is not None  # a share above what the differences carry needs a tier
-            entries.append(
-                LedgerEntry(
-                    estate_id=charge.estate_id,
-                    unit_id=charge.unit_id,
-                    owner_id=charge.owner_id,
-                    kind=EntryKind.discount,
-                    amount_fen=-fen,
-                    effective_date=today,
-                    period=charge.period,
-                    item=charge.item,
-                    settles_entry_id=charge.id,
-                    actor=actor.label,
-                    reason=reason,
-                    detail={
-                        "tier": tier.min_months,
-                        "percent_off": str(tier.percent_off),
-                        "prepayment_payment_id": prepayment.id,
-                        "months": months,
-                        "tiers": tiers_detail(tiers),
-                        "repriced_on_refund": True,
-                    },
-                )
-            )
+            detail = {
+                "tier": tier.min_months,
+                "percent_off": str(tier.percent_off),
+                "prepayment_payment_id": prepayment.id,
+                "months": months,
+                "tiers": tiers_detail(tiers),
+                "repriced_on_refund": True,
+            }
+            entries.append(_against_charge(charge, EntryKind.discount, -fen, today, actor, reason, detail))
         lost.append((charge, had - share))
     append(session, entries)
     out = KeptPeriodsOut(
@@ -221,6 +196,32 @@ async def _reprice_kept(
         taken_back_fen=repriced.taken_back_fen,
     )
     return out, lost
+
+
+def _against_charge(
+    charge: LedgerEntry,
+    kind: EntryKind,
+    amount_fen: int,
+    on: date,
+    actor: Principal,
+    reason: str,
+    detail: dict[str, Any],
+) -> LedgerEntry:
+    """An entry that settles (or, positive, raises) one prepaid charge, with the refund's reason."""
+    return LedgerEntry(
+        estate_id=charge.estate_id,
+        unit_id=charge.unit_id,
+        owner_id=charge.owner_id,
+        kind=kind,
+        amount_fen=amount_fen,
+        effective_date=on,
+        period=charge.period,
+        item=charge.item,
+        settles_entry_id=charge.id,
+        actor=actor.label,
+        reason=reason,
+        detail=detail,
+    )
 
 
 def _settle_from_credit(
