@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import String, and_, bindparam, type_coerce
+from sqlalchemy import String, and_, bindparam, case, type_coerce
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -110,8 +110,19 @@ class PayoffEntry(NamedTuple):
 
 def _entries_query() -> Any:
     entry = LedgerEntry.__table__  # type: ignore[attr-defined]
-    # The kind as plain text: compared only, and converting hundreds of enums costs more than reading them.
-    columns = [type_coerce(entry.c.kind, String).label(n) if n == "kind" else entry.c[n] for n in PayoffEntry._fields]
+
+    def column(name: str) -> Any:
+        if name == "kind":
+            # Plain text: compared only, and converting hundreds of enums costs more than reading them.
+            return type_coerce(entry.c.kind, String).label(name)
+        if name == "detail":
+            # Only a correction's detail is read (which late fees it lowered): decoding every
+            # entry's JSON cost most of a ten-year unit's payoff.
+            correction = and_(entry.c.kind == EntryKind.late_fee, entry.c.amount_fen < 0)
+            return type_coerce(case((correction, entry.c.detail)), entry.c.detail.type).label(name)
+        return entry.c[name]
+
+    columns = [column(n) for n in PayoffEntry._fields]
     return (
         sa_select(*columns)
         .where(entry.c.unit_id == bindparam("unit_id"), entry.c.effective_date <= bindparam("as_of"))
