@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from httpx import ASGITransport, AsyncClient, Response
@@ -16,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.auth.service import create_token
+from feesvc.registry.schemas import BuildingCreate, EstateCreate, EstateSettings, UnitCreate
+from feesvc.registry.service import create_building, create_estate, create_unit
+from feesvc.standards.schemas import FeeStandardCreate
+from feesvc.standards.service import create_fee_standard
 
 
 @dataclass
@@ -43,9 +48,7 @@ class Api:
         return {"Authorization": f"Bearer {token}", **(extra or {})}
 
     async def post(self, path: str, body: Any, role: Role | str = Role.manager, **kw: Any) -> Response:
-        return await self.client.post(
-            path, json=body, headers=self.headers(role, kw.pop("headers", None)), **kw
-        )
+        return await self.client.post(path, json=body, headers=self.headers(role, kw.pop("headers", None)), **kw)
 
     async def post_at_once(
         self, path: str, bodies: list[Any], role: Role | str, headers: list[dict[str, str]]
@@ -102,9 +105,7 @@ class Api:
                 },
             )
         )
-        building = await self.ok(
-            await self.post(f"/api/v1/estates/{estate['id']}/buildings", {"name": "1栋"})
-        )
+        building = await self.ok(await self.post(f"/api/v1/estates/{estate['id']}/buildings", {"name": "1栋"}))
         await self.ok(
             await self.post(
                 f"/api/v1/estates/{estate['id']}/fee-standards",
@@ -182,3 +183,39 @@ def problem(response: Response, status: int | tuple[int, ...], field: str | None
         named = [e["field"] for e in body.get("errors", [])]
         assert any(field in n for n in named) or field in body["detail"], body
     return body
+
+
+async def one_unit_estate(
+    session: AsyncSession, settings: EstateSettings | None = None, *, area: str = "100.00", rate: str = "2.50"
+) -> tuple[int, int]:
+    """Through the services, for tests that run outside the API's portal: an estate with one
+    residential unit of ``area`` m² in building A and a service fee of ``rate`` 元/m²·month from
+    2024-01-01. Returns (estate id, unit id)."""
+    estate = await create_estate(
+        session,
+        COMMAND_LINE,
+        EstateCreate(
+            code="S" + uuid.uuid4().hex[:10],
+            name="服务层测试",
+            company_name="测试物业",
+            settings=settings or EstateSettings(),
+        ),
+    )
+    assert estate.id is not None
+    building = await create_building(session, COMMAND_LINE, estate.id, BuildingCreate(name="A"))
+    assert building.id is not None
+    unit, _ = await create_unit(session, COMMAND_LINE, UnitCreate(building.id, "101", area))
+    assert unit.id is not None
+    standard = FeeStandardCreate(
+        unit_use="residential",
+        item="service_fee",
+        item_name="物业服务费",
+        basis="per_m2_month",
+        rate=rate,
+        effective_from=date(2024, 1, 1),
+        posted_on=date(2024, 1, 1),
+        decision_kind="contract",
+        decision_ref="合同",
+    )
+    await create_fee_standard(session, COMMAND_LINE, estate.id, standard)
+    return estate.id, unit.id

@@ -33,13 +33,10 @@ from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import LateFeeTreatment, PlanCharge
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, cancel_plan, propose_plan
-from feesvc.registry.schemas import BuildingCreate, EstateCreate, EstateSettings, UnitCreate
-from feesvc.registry.service import create_building, create_estate, create_unit
+from feesvc.registry.schemas import EstateSettings
 from feesvc.rules.late_fees import LateFeeCap
 from feesvc.settings import DatabaseSettings
-from feesvc.standards.schemas import FeeStandardCreate
-from feesvc.standards.service import create_fee_standard
-from tests.support import Api
+from tests.support import Api, one_unit_estate
 from tests.test_statement_pdf import compact, pdf_text
 
 ONE = timedelta(days=1)
@@ -180,42 +177,10 @@ async def _scenario(url: str, steps: list[tuple]) -> None:  # type: ignore[type-
     engine = create_engine(DatabaseSettings(url=url))
     try:
         async with session_factory(engine)() as session:
-            estate = await create_estate(
-                session,
-                COMMAND_LINE,
-                EstateCreate(
-                    code="C" + uuid.uuid4().hex[:10],
-                    name="更正测试",
-                    company_name="测试物业",
-                    settings=EstateSettings(
-                        due_day=1, grace_days=5, late_fee_daily_rate="0.0005", late_fee_cap="principal"
-                    ),
-                ),
-            )
-            assert estate.id is not None
-            building = await create_building(session, COMMAND_LINE, estate.id, BuildingCreate(name="A"))
-            assert building.id is not None
-            unit, _ = await create_unit(session, COMMAND_LINE, UnitCreate(building.id, "101", "100.00"))
-            assert unit.id is not None
-            await create_fee_standard(
-                session,
-                COMMAND_LINE,
-                estate.id,
-                FeeStandardCreate(
-                    unit_use="residential",
-                    item="service_fee",
-                    item_name="物业服务费",
-                    basis="per_m2_month",
-                    rate="2.50",
-                    effective_from=date(2024, 1, 1),
-                    posted_on=date(2024, 1, 1),
-                    decision_kind="contract",
-                    decision_ref="合同",
-                ),
-            )
+            settings = EstateSettings(due_day=1, grace_days=5, late_fee_daily_rate="0.0005", late_fee_cap="principal")
+            estate_id, unit_id = await one_unit_estate(session, settings)
             for period in ("2025-01", "2025-02"):
-                await run_billing(session, COMMAND_LINE, estate.id, period, date.fromisoformat(period + "-01"))
-            unit_id, estate_id = unit.id, estate.id  # the objects expire at a rollback
+                await run_billing(session, COMMAND_LINE, estate_id, period, date.fromisoformat(period + "-01"))
             today = date(2025, 3, 1)
             versions: list[tuple[date, Decimal, int, str, int | None]] = [
                 (date(1900, 1, 1), Decimal("0.0005"), 5, "principal", None)

@@ -23,14 +23,8 @@ from feesvc.payments.service import record_payment, void_payment
 from feesvc.plans.models import LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, propose_plan
-from feesvc.registry.models import UnitUse
-from feesvc.registry.schemas import BuildingCreate, EstateCreate, UnitCreate
-from feesvc.registry.service import create_building, create_estate, create_unit
 from feesvc.settings import DatabaseSettings, get_settings
-from feesvc.standards.models import Basis, DecisionKind
-from feesvc.standards.schemas import FeeStandardCreate
-from feesvc.standards.service import create_fee_standard
-from tests.support import Api
+from tests.support import Api, one_unit_estate
 
 
 async def _posted(api: Api, unit_id: int) -> int:
@@ -115,47 +109,22 @@ async def _estate_with_a_bad_charge(url: str) -> int:
     engine = create_engine(DatabaseSettings(url=url))
     try:
         async with session_factory(engine)() as session:
-            estate = await create_estate(
-                session,
-                COMMAND_LINE,
-                EstateCreate(code="X" + uuid.uuid4().hex[:10], name="命令行", company_name="测试物业"),
-            )
-            assert estate.id is not None
-            building = await create_building(session, COMMAND_LINE, estate.id, BuildingCreate(name="A"))
-            assert building.id is not None
-            unit, _ = await create_unit(session, COMMAND_LINE, UnitCreate(building.id, "101", "100.00"))
-            assert unit.id is not None
-            await create_fee_standard(
-                session,
-                COMMAND_LINE,
-                estate.id,
-                FeeStandardCreate(
-                    unit_use=UnitUse.residential,
-                    item="service_fee",
-                    item_name="物业服务费",
-                    basis=Basis.per_m2_month,
-                    rate="2.00",
-                    effective_from=date(2024, 1, 1),
-                    posted_on=date(2024, 1, 1),
-                    decision_kind=DecisionKind.contract,
-                    decision_ref="合同",
-                ),
-            )
-            await run_billing(session, COMMAND_LINE, estate.id, "2026-01", date(2026, 1, 1))
+            estate_id, unit_id = await one_unit_estate(session, rate="2.00")
+            await run_billing(session, COMMAND_LINE, estate_id, "2026-01", date(2026, 1, 1))
             session.add(
                 LedgerEntry(
-                    estate_id=estate.id,
-                    unit_id=unit.id,
+                    estate_id=estate_id,
+                    unit_id=unit_id,
                     kind=EntryKind.charge,
                     amount_fen=-1,  # imported wrongly
                     effective_date=date(2026, 1, 1),
                     due_date=date(2026, 1, 1),
-                    dedupe_key=f"test-cli-bad-charge-{estate.id}",
+                    dedupe_key=f"test-cli-bad-charge-{estate_id}",
                     actor="import",
                 )
             )
             await session.commit()
-            return estate.id
+            return estate_id
     finally:
         await engine.dispose()
 

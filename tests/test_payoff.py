@@ -29,12 +29,9 @@ from feesvc.payoff.service import unit_payoff
 from feesvc.plans.models import LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, propose_plan
-from feesvc.registry.schemas import BuildingCreate, EstateCreate, EstateSettings, UnitCreate
-from feesvc.registry.service import create_building, create_estate, create_unit
+from feesvc.registry.schemas import EstateSettings
 from feesvc.settings import DatabaseSettings
-from feesvc.standards.schemas import FeeStandardCreate
-from feesvc.standards.service import create_fee_standard
-from tests.support import Api, Estate, problem
+from tests.support import Api, Estate, one_unit_estate, problem
 from tests.test_statement_pdf import compact, pdf_text
 
 SETTINGS = {"due_day": 1, "grace_days": 5, "late_fee_daily_rate": "0.0003"}
@@ -305,52 +302,29 @@ async def _pay_off(url: str, h: dict[str, Any]) -> None:
                 late_fee_cap_fen=h["cap_fen"],
                 allocation_order=h["order"],
             )
-            estate = await create_estate(
-                session,
-                COMMAND_LINE,
-                EstateCreate(
-                    code="P" + uuid.uuid4().hex[:10], name="结清测试", company_name="测试物业", settings=settings
-                ),
-            )
-            assert estate.id is not None
-            building = await create_building(session, COMMAND_LINE, estate.id, BuildingCreate(name="A"))
-            assert building.id is not None
-            unit, _ = await create_unit(session, COMMAND_LINE, UnitCreate(building.id, "101", "89.57"))
-            assert unit.id is not None
-            standard = FeeStandardCreate(
-                unit_use="residential",
-                item="service_fee",
-                item_name="物业服务费",
-                basis="per_m2_month",
-                rate="2.50",
-                effective_from=date(2024, 1, 1),
-                posted_on=date(2024, 1, 1),
-                decision_kind="contract",
-                decision_ref="合同",
-            )
-            await create_fee_standard(session, COMMAND_LINE, estate.id, standard)
+            estate_id, unit_id = await one_unit_estate(session, settings, area="89.57")
             for period in ("2025-01", "2025-02", "2025-03"):
-                await run_billing(session, COMMAND_LINE, estate.id, period, date.fromisoformat(period + "-01"))
+                await run_billing(session, COMMAND_LINE, estate_id, period, date.fromisoformat(period + "-01"))
             payoff_day = start + timedelta(days=h["payoff_day"])
             events = [(start + timedelta(days=d), "pay", fen) for d, fen in h["payments"]]
             events += [(start + timedelta(days=d), "run", 0) for d in h["runs"]]
             for on, what, fen in sorted(e for e in events if e[0] <= payoff_day):
                 if what == "pay":
-                    data = PaymentCreate(unit_id=unit.id, amount_fen=fen, method=Method.cash, received_on=on)
+                    data = PaymentCreate(unit_id=unit_id, amount_fen=fen, method=Method.cash, received_on=on)
                     await record_payment(session, COMMAND_LINE, data, uuid.uuid4().hex, on)
                 else:
-                    await accrue_late_fees(session, COMMAND_LINE, estate.id, on)
+                    await accrue_late_fees(session, COMMAND_LINE, estate_id, on)
             for d, fen in h["backdated"]:
                 received = min(start + timedelta(days=d), payoff_day)
-                data = PaymentCreate(unit_id=unit.id, amount_fen=fen, method=Method.cash, received_on=received)
+                data = PaymentCreate(unit_id=unit_id, amount_fen=fen, method=Method.cash, received_on=received)
                 await record_payment(session, COMMAND_LINE, data, uuid.uuid4().hex, payoff_day)
-            fees = await open_entries(session, unit.id, frozenset({EntryKind.late_fee}))
+            fees = await open_entries(session, unit_id, frozenset({EntryKind.late_fee}))
             if h["waive"] and fees:
                 fee, open_fen = fees[0]
                 assert fee.id is not None
                 await waive_late_fee(session, COMMAND_LINE, fee.id, (open_fen + 1) // 2, "困难户", payoff_day)
 
-            quote = await unit_payoff(session, unit.id, payoff_day)
+            quote = await unit_payoff(session, unit_id, payoff_day)
             corrections = any(line.late_fee_unposted_fen < 0 for line in quote.lines)
             owed = quote.principal_fen + quote.late_fee_posted_fen
             if not corrections:
@@ -359,11 +333,11 @@ async def _pay_off(url: str, h: dict[str, Any]) -> None:
             assert quote.total_fen <= owed + to_post
             if quote.total_fen:
                 data = PaymentCreate(
-                    unit_id=unit.id, amount_fen=quote.total_fen, method=Method.cash, received_on=payoff_day
+                    unit_id=unit_id, amount_fen=quote.total_fen, method=Method.cash, received_on=payoff_day
                 )
                 await record_payment(session, COMMAND_LINE, data, uuid.uuid4().hex, payoff_day)
             later = payoff_day + timedelta(days=h["later_run"])
-            run = await accrue_late_fees(session, COMMAND_LINE, estate.id, later)
+            run = await accrue_late_fees(session, COMMAND_LINE, estate_id, later)
             # The run posts the late fees not yet posted, settled from the payment's credit, and
             # the pending corrections; nothing else.
             posted = sum(max(line.late_fee_unposted_fen, 0) for line in quote.lines)
@@ -373,11 +347,11 @@ async def _pay_off(url: str, h: dict[str, Any]) -> None:
             # Nothing owed; credit the owner held before (an overpayment) is still theirs, and
             # what a correction gave back of late fees paid is theirs too.
             held = quote.prepaid_credit_fen + quote.returned_as_credit_fen
-            assert not await open_debits(session, unit.id)
-            assert (await balance(session, unit.id), await prepaid_credit_fen(session, unit.id)) == (-held, held)
-            again = await accrue_late_fees(session, COMMAND_LINE, estate.id, later + timedelta(days=60))
+            assert not await open_debits(session, unit_id)
+            assert (await balance(session, unit_id), await prepaid_credit_fen(session, unit_id)) == (-held, held)
+            again = await accrue_late_fees(session, COMMAND_LINE, estate_id, later + timedelta(days=60))
             assert (again.late_fees_posted, again.corrections_posted) == (0, 0)
-            assert await balance(session, unit.id) == -held
+            assert await balance(session, unit_id) == -held
     finally:
         await engine.dispose()
 
