@@ -31,6 +31,7 @@ from feesvc.demo.feerules import set_fee_rules
 from feesvc.demo.history import MANAGER, History
 from feesvc.demo.plan import DemoPlan, Profile, UnitPlan, make_plan
 from feesvc.demo.registry import create_registry
+from feesvc.demo.sales import sold_units
 from feesvc.demo.summary import DemoSummary, DemoToken, all_positions, summarise
 from feesvc.errors import Conflict, InvalidInput
 from feesvc.registry.models import AllocationOrder, Estate, UnitUse
@@ -70,7 +71,8 @@ async def build_demo(
     history = History(session, plan, estate_ids, _desk(session, plan, estate_ids, desk), accrual, seed, clock.stage)
     counts = await history.play()
     clock.stage(
-        f"history: {counts.payments:,} payments, {counts.late_fees:,} late fees, {counts.prepayments} prepayments"
+        f"history: {counts.payments:,} payments, {counts.late_fees:,} late fees, {counts.prepayments} prepayments, "
+        f"{counts.sales} sales"
     )
     activity = await record_service_activity(session, plan, estate_ids, seed)
     complaints = Complaints(session, plan, seed)
@@ -125,6 +127,14 @@ async def _create_tokens(session: AsyncSession, plan: DemoPlan) -> list[DemoToke
         owner_id = unit.owner.owner_id
         secret, _ = await create_token(session, COMMAND_LINE, Role.owner, f"demo owner {owner_id}", owner_id)
         tokens.append(DemoToken(Role.owner, secret, owner_id, unit.unit_id))
+    # The seller and the buyer of a unit sold with arrears on both sides: one unit, two accounts.
+    both = [u for u in sold_units(plan) if u.sale and u.sale.seller_leaves_arrears and u.sale.buyer_stops_on]
+    sold = both[0] if both else None
+    if sold is not None and sold.sale is not None:
+        for person, about in ((sold.owner, "seller of"), (sold.sale.buyer, "buyer of")):
+            owner_id = person.owner_id
+            secret, _ = await create_token(session, COMMAND_LINE, Role.owner, f"demo owner {owner_id}", owner_id)
+            tokens.append(DemoToken(Role.owner, secret, owner_id, sold.unit_id, f"{about} the sold unit, owes"))
     return tokens
 
 

@@ -24,8 +24,9 @@ from feesvc.arrears.service import add_note, classify_case, open_case, override_
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.demo import notes as n
+from feesvc.demo.people import Person
 from feesvc.demo.plan import DemoPlan, Profile, UnitPlan
-from feesvc.demo.summary import SELLER_ARREARS
+from feesvc.demo.summary import BUYER_ARREARS, SELLER_ARREARS, arrears_label
 
 COLLECTIONS: Final = Principal(role=Role.cashier, name="客服-陈晓燕")
 MANAGER: Final = Principal(role=Role.manager, name="客服主管-陈静")
@@ -125,6 +126,14 @@ class Casework:
             lines = n.SELLER_STORY[: rng.randint(2, 3)]
             first = max(first, unit.sale.on + timedelta(days=rng.randint(20, 40)))
             return n.write_notes(rng, lines, first, last, self._values(unit, "先生", unit.sale.on))
+        if label == BUYER_ARREARS:
+            # The case is the buyer's: calls and messages that go unanswered, in the buyer's language.
+            assert unit.sale is not None and unit.sale.buyer_stops_on is not None
+            buyer = unit.sale.buyer
+            lines = n.contact_attempts(rng, buyer.writes, rng.randint(1, 3))
+            first = unit.sale.buyer_stops_on + timedelta(days=rng.randint(35, 60))
+            values = self._values(unit, self._title(buyer.writes, lines), None, buyer)
+            return n.write_notes(rng, lines, first, last, values)
         if unit.profile == Profile.long_term:
             lines = n.contact_attempts(rng, language, rng.randint(1, 4))
         elif unit.profile == Profile.hardship:
@@ -169,8 +178,8 @@ class Casework:
             return self.rng.choice(("先生", "小姐"))
         return self.rng.choice(("先生", "女士"))
 
-    def _values(self, unit: UnitPlan, title: str, sold_on: date | None) -> dict[str, str]:
-        owner = unit.owner
+    def _values(self, unit: UnitPlan, title: str, sold_on: date | None, owner: Person | None = None) -> dict[str, str]:
+        owner = owner or unit.owner
         language = owner.writes
         category = unit.incident.category if unit.incident else "repair"
         problem, fix = n.PROBLEMS[language][category]
@@ -219,10 +228,8 @@ class Casework:
 
 def labels_in_arrears(overdue: dict[int, int], plan: DemoPlan) -> dict[int, str]:
     """Unit id → the label its arrears are filed under, for the units with something overdue."""
-    labels = {}
-    for unit in plan.units:
-        if unit.unit_id is None or overdue.get(unit.unit_id, 0) <= 0:
-            continue
-        sale = unit.sale
-        labels[unit.unit_id] = SELLER_ARREARS if sale is not None and sale.seller_leaves_arrears else unit.profile.value
-    return labels
+    return {
+        unit.unit_id: arrears_label(unit)
+        for unit in plan.units
+        if unit.unit_id is not None and overdue.get(unit.unit_id, 0) > 0
+    }

@@ -234,6 +234,7 @@ async def _late_fees_posted_on(session: AsyncSession, estate_id: int, as_of: dat
         sqlalchemy.select(
             col(LedgerEntry.id),
             col(LedgerEntry.unit_id),
+            col(LedgerEntry.owner_id),
             col(LedgerEntry.amount_fen),
             col(basis.id),
             col(basis.due_date),
@@ -258,9 +259,10 @@ async def _late_fees_posted_on(session: AsyncSession, estate_id: int, as_of: dat
                 debt_id=int(basis_id),
                 debt_due=basis_due or basis_effective,
                 period=basis_period,
+                owner_id=owner_id,
             ),
         )
-        for entry_id, unit_id, amount, basis_id, basis_due, basis_effective, basis_period in rows.all()
+        for entry_id, unit_id, owner_id, amount, basis_id, basis_due, basis_effective, basis_period in rows.all()
     ]
 
 
@@ -282,6 +284,7 @@ async def open_debits_of_estate(session: AsyncSession, estate_id: int) -> dict[i
         sqlalchemy.select(
             col(LedgerEntry.id),
             col(LedgerEntry.unit_id),
+            col(LedgerEntry.owner_id),
             col(LedgerEntry.kind),
             open_fen,
             col(LedgerEntry.due_date),
@@ -301,6 +304,7 @@ async def open_debits_of_estate(session: AsyncSession, estate_id: int) -> dict[i
     for (
         entry_id,
         unit_id,
+        owner_id,
         kind,
         open_amount,
         due,
@@ -321,6 +325,8 @@ async def open_debits_of_estate(session: AsyncSession, estate_id: int) -> dict[i
                 debt_id=int(basis_id if late else entry_id),
                 debt_due=(basis_due or basis_effective) if late else (due or effective),
                 period=basis_period if late else period,
+                # The owner of the period: only their payments settle it (payment_allocation).
+                owner_id=owner_id,
             )
         )
     return debits

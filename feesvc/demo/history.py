@@ -24,7 +24,9 @@ from feesvc.billing.service import run_billing
 from feesvc.demo.accrual import Accrual, month_ends
 from feesvc.demo.desk import Desk
 from feesvc.demo.feerules import PREPAY_MONTHS, prepay_net_fen
-from feesvc.demo.plan import DemoPlan, EstateSpec, Profile, UnitPlan
+from feesvc.demo.people import Person
+from feesvc.demo.plan import DemoPlan, EstateSpec, Profile, Sale, UnitPlan
+from feesvc.demo.registry import home_address, validated
 from feesvc.formatting import money
 from feesvc.ledger.allocation import allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
@@ -40,6 +42,8 @@ from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.schemas import PrepaymentCreate
 from feesvc.prepay.service import record_prepayment
 from feesvc.registry.models import AllocationOrder
+from feesvc.registry.schemas import OwnerCreate
+from feesvc.registry.service import create_owner, transfer_ownership
 
 # The people behind the actor labels: they show up in the ledger, the receipts and the audit log.
 CASHIERS = (
@@ -62,7 +66,8 @@ class _Event:
     on: date
     seq: int
     # "pay", "partial", "refund", "prepay" (a booked prepayment), "propose" and "agree" (an
-    # installment plan), "installment"
+    # installment plan), "installment", "settle" (a seller settles up), "sale" (the handover),
+    # "owner_pays" (a buyer pays a bill)
     kind: str = field(compare=False)
     unit: UnitPlan = field(compare=False)
     amount_fen: int = field(default=0, compare=False)
@@ -79,6 +84,7 @@ class Counts:
     late_fee_runs: int = 0
     late_fees: int = 0
     late_fee_fen: int = 0
+    sales: int = 0
 
 
 class History:
@@ -188,9 +194,13 @@ class History:
     def _regular_payments(self, estate: EstateSpec, month: date) -> list[_Event]:
         events = []
         for unit in self.plan.units_of(estate):
+            sale = unit.sale
+            if sale is not None and month > sale.on:
+                events += self._buyer_pays(unit, sale, month)
+                continue
             if self._books_now(unit, month):
                 day = self._pay_day(unit, month)
-                if day <= self.today:
+                if day <= self.today and (sale is None or day < sale.on):
                     events.append(self._event(day, "prepay", unit))
                 continue
             amount, designated = self._regular_amount(unit, month)
@@ -199,8 +209,18 @@ class History:
             day = self._pay_day(unit, month)
             if day > self.today:
                 continue  # not paid yet, and not overdue either
+            if sale is not None and day >= sale.on:
+                continue  # the seller settles up the day before the handover instead ("settle")
             events.append(self._event(day, "pay", unit, amount, designated))
         return events
+
+    def _buyer_pays(self, unit: UnitPlan, sale: Sale, month: date) -> list[_Event]:
+        """The buyer pays each bill after the handover, what is open in the buyer's own name (sized on
+        the day), until ``buyer_stops_on``. The seller's arrears stay the seller's."""
+        if sale.buyer_stops_on is not None and month >= sale.buyer_stops_on:
+            return []
+        day = self._pay_day(unit, month)
+        return [self._event(day, "owner_pays", unit)] if day <= self.today else []
 
     def _regular_amount(self, unit: UnitPlan, month: date) -> tuple[int, str | None]:
         """What the owner pays on this bill: nothing once they stopped, else what is due plus any advance."""
@@ -209,9 +229,6 @@ class History:
         charge = self.period_charge.get(unit.unit_id, 0)
         cycle = unit.estate.settings.cycle_months
         sale = unit.sale
-        if sale is not None and month >= sale.on:
-            # The buyer pays their own bills; the seller's arrears stay open in the seller's name.
-            return (charge, f"{month:%Y-%m}") if sale.seller_leaves_arrears else (balance, None)
         stops = sale.seller_stops_on if sale is not None else unit.stops_on
         if stops is not None and month >= stops:
             return 0, None
@@ -261,6 +278,11 @@ class History:
                     events.append(self._event(day, "installment" if day in installments else "partial", unit))
             if unit.refund_on is not None and month <= unit.refund_on < end:
                 events.append(self._event(unit.refund_on, "refund", unit))
+            sale = unit.sale
+            if sale is not None and month <= sale.on < end and sale.on <= self.today:
+                if not sale.seller_leaves_arrears:
+                    events.append(self._event(sale.on - timedelta(days=1), "settle", unit))
+                events.append(self._event(sale.on, "sale", unit))
             if story is not None:
                 for day, kind in ((story.proposed_on, "propose"), (story.agreed_on, "agree")):
                     if month <= day < end and day <= self.today:
@@ -278,6 +300,14 @@ class History:
         assert unit.unit_id is not None
         if event.kind == "refund":
             await self._refund(unit, event.on)
+            return
+        if event.kind == "sale":
+            await self._sell(unit, event.on)
+            return
+        if event.kind in ("settle", "owner_pays"):
+            # The seller settles up on the last day of ownership; a buyer pays a bill. Each pays what
+            # is open in their own name, so each payment settles that owner's debts only.
+            await self._pay_own_debts(unit, event.on, unit.payer(event.on))
             return
         if event.kind in ("prepay", "propose", "agree", "installment"):
             await self.desk.flush()
@@ -370,6 +400,45 @@ class History:
         self.balance[unit.unit_id] += amount
         self.counts.refunds += 1
         await self.desk.refresh_unit(unit.unit_id)
+
+    # -- sales ---------------------------------------------------------------------------------------
+
+    async def _sell(self, unit: UnitPlan, day: date) -> None:
+        """The buyer registers at the office and the transfer is recorded, as through the API
+        (POST /owners, POST /units/{id}/ownerships); whatever the transfer settles is read back."""
+        sale = unit.sale
+        assert sale is not None and unit.unit_id is not None
+        await self.desk.flush()
+        buyer = sale.buyer
+        data = validated(
+            OwnerCreate,
+            {
+                "name": buyer.name,
+                "phone": buyer.phone,
+                "id_number": buyer.id_number,
+                "email": buyer.email or None,
+                "postal_address": home_address(unit),
+                "preferred_channel": buyer.channel,
+                "locale": buyer.locale,
+            },
+        )
+        owner = await create_owner(self.session, MANAGER, data)
+        assert owner.id is not None
+        buyer.owner_id = owner.id
+        await transfer_ownership(self.session, MANAGER, unit.unit_id, owner.id, day)
+        await self.desk.refresh_unit(unit.unit_id)
+        self.counts.sales += 1
+
+    async def _pay_own_debts(self, unit: UnitPlan, day: date, payer: Person) -> None:
+        assert unit.unit_id is not None
+        await self.desk.flush()
+        debits = await open_debits(self.session, unit.unit_id)
+        amount = sum(d.open_fen for d in debits if d.owner_id == payer.owner_id)
+        if amount <= 0:
+            return
+        data = self._payment(unit, day, amount)
+        await self.desk.pay(self._cashier(), data, self._key(), self.estate_ids[unit.estate.key], payer.owner_id)
+        self._paid(unit, amount)
 
     # -- prepayment bookings and installment plans, through their services ---------------------------
 

@@ -141,11 +141,20 @@ class PlanStory:
 
 @dataclass
 class Sale:
+    """A unit changing hands (过户) in the middle of a billing period: ``on`` is the handover date."""
+
     on: date
     buyer: Person
     # True: the seller stopped paying before the sale and the arrears stay theirs.
     seller_leaves_arrears: bool
     seller_stops_on: date
+    # Where the seller lives now: letters for the seller's periods go there ("" = no address on
+    # file: such a letter needs staff's attention, it is never sent to the sold unit).
+    seller_address: str = ""
+    # The buyer pays the first bills, then stops for periods from this billing month on.
+    buyer_stops_on: date | None = None
+    # The seller had booked a prepayment (预缴) running past the handover.
+    seller_prepaid: bool = False
 
 
 @dataclass
@@ -537,33 +546,6 @@ def _give_story(unit: UnitPlan, timeline: Timeline, rng: random.Random) -> None:
         unit.stops_on = _months_back(rng, timeline, 24, 36, 12)
 
 
-def plan_sales_and_mistakes(plan: DemoPlan, rng: random.Random) -> None:
-    """A few sales in the middle of the history, two mistaken payments and one refund of credit."""
-    months = plan.timeline.months
-    regular = [
-        u for u in plan.units if u.use == UnitUse.residential and u.profile == Profile.on_time and u.habit_months < 12
-    ]
-    rng.shuffle(regular)
-    homes = sum(1 for u in plan.units if u.use == UnitUse.residential)
-    sales = max(2, homes // 100)
-    for n, unit in enumerate(regular[:sales]):
-        sale_month = months[rng.randrange(len(months) // 3, max(2 * len(months) // 3, len(months) // 3 + 1))]
-        sale_on = sale_month + timedelta(days=rng.randint(4, 24))
-        leaves_arrears = n % 2 == 0
-        seller_stops = max(sale_month - relativedelta(months=rng.randint(3, 6)), months[0] + relativedelta(months=1))
-        unit.sale = Sale(sale_on, fake_person(rng), leaves_arrears, seller_stops if leaves_arrears else sale_on)
-        # Each bill on its own, so no credit of one owner is ever used on the other's periods.
-        unit.habit_months = unit.estate.settings.cycle_months
-        unit.anchor = 0
-    mistakes = (("duplicate", len(months) // 2), ("wrong_amount", 2 * len(months) // 3))
-    for unit, (mistake, month) in zip(regular[sales : sales + 2], mistakes, strict=False):
-        unit.mistake, unit.mistake_from = mistake, months[month]
-    prepaid = [u for u in plan.units if u.profile == Profile.prepaid and u.use == UnitUse.residential]
-    if prepaid:
-        refund_month = months[-2] if len(months) > 1 else months[-1]
-        rng.choice(prepaid).refund_on = min(refund_month + timedelta(days=19), plan.timeline.today)
-
-
 # Of the homes whose owners stop paying, the share whose owners are from Hong Kong or Taiwan, and foreign.
 HK_TW_SHARE: Final = 0.04
 FOREIGN_SHARE: Final = 0.03
@@ -639,6 +621,8 @@ def make_plan(units: int, years: int, seed: int, today: date, code_prefix: str) 
     unit_plans = [u for estate, n in zip(estates, counts, strict=True) for u in plan_units(estate, n, timeline, rng)]
     plan = DemoPlan(timeline, estates, unit_plans)
     assign_profiles(plan, rng)
+    from feesvc.demo.sales import plan_sales_and_mistakes  # sales.py builds on this module's types
+
     plan_sales_and_mistakes(plan, rng)
     # The stories of the arrears get their own generator: the payment history above stays as it was.
     stories = random.Random(f"{seed}:stories")

@@ -8,7 +8,7 @@ and writes the same audit events (action, entity, detail) in the same transactio
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -135,16 +135,21 @@ def validated(schema: type[msgspec.Struct], fields: dict[str, Any]) -> Any:
     return msgspec.convert(fields, schema, str_keys=True)
 
 
-def _address(unit: UnitPlan) -> str:
+def home_address(unit: UnitPlan) -> str:
     return f"{unit.estate.address}{unit.estate.name}{unit.building}{unit.number}室"
 
 
 async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal) -> None:
+    """The owners at the start of the history; a buyer is registered on the day of the sale (history.py).
+
+    The contact details are those on file as of the demo's today: a seller's is where they moved
+    to, or none when they left no address (plan.Sale.seller_address).
+    """
     people: dict[int, tuple[Person, str]] = {}
     for u in plan.units:
         # An owner's postal address is their first home here (a parking space has no letterbox).
-        for person in (u.owner, *((u.sale.buyer,) if u.sale else ())):
-            people.setdefault(id(person), (person, _address(u)))
+        address = u.sale.seller_address if u.sale is not None else home_address(u)
+        people.setdefault(id(u.owner), (u.owner, address))
     rows = []
     for person, address in people.values():
         data = validated(
@@ -178,23 +183,13 @@ async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal
 
 
 async def _create_ownerships(session: AsyncSession, plan: DemoPlan, actor: Principal) -> None:
+    """Who owns each unit when the history starts; the sales are recorded on their days (history.py)."""
     rows: list[dict[str, Any]] = []
     audits = []
     for u in plan.units:
         assert u.unit_id is not None and u.owner.owner_id is not None
-        seller_until: date | None = None
-        if u.sale is not None:
-            # A sale closes the seller's ownership the day before the buyer's starts (transfer_ownership).
-            seller_until = u.sale.on - timedelta(days=1)
-        rows.append(
-            {"unit_id": u.unit_id, "owner_id": u.owner.owner_id, "starts_on": u.owner_since, "ends_on": seller_until}
-        )
+        rows.append({"unit_id": u.unit_id, "owner_id": u.owner.owner_id, "starts_on": u.owner_since, "ends_on": None})
         audits.append(_ownership_audit(actor, u.unit_id, u.owner.owner_id, u.owner_since, None))
-        if u.sale is not None:
-            buyer = u.sale.buyer.owner_id
-            assert buyer is not None
-            rows.append({"unit_id": u.unit_id, "owner_id": buyer, "starts_on": u.sale.on, "ends_on": None})
-            audits.append(_ownership_audit(actor, u.unit_id, buyer, u.sale.on, u.owner.owner_id))
     await insert_returning_ids(session, Ownership, rows)
     await insert_audit(session, audits)
 

@@ -16,8 +16,10 @@ from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
 from feesvc.db import BUSINESS_TZ
 from feesvc.demo.plan import ARREARS_PROFILES, DemoPlan, EstateSpec, Profile, UnitPlan
+from feesvc.demo.sales import sold_units
 from feesvc.formatting import money
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
+from feesvc.ledger.service import open_credits, open_debits
 from feesvc.payments.models import Payment, PaymentVoid
 from feesvc.plans.models import InstallmentPlan
 from feesvc.registry.models import UnitUse
@@ -25,7 +27,19 @@ from feesvc.service_records.models import Complaint, ServiceActivity
 from feesvc.settings import get_settings
 
 SELLER_ARREARS = "seller_arrears"
+BUYER_ARREARS = "buyer_arrears"
 LOCALE = "zh_CN"
+
+
+def arrears_label(unit: UnitPlan) -> str:
+    """The label a unit's arrears are filed under: its profile, or after a sale whose arrears they
+    are (the buyer's when the buyer fell behind: the arrears case is the current owner's then)."""
+    sale = unit.sale
+    if sale is not None and sale.buyer_stops_on is not None:
+        return BUYER_ARREARS
+    if sale is not None and sale.seller_leaves_arrears:
+        return SELLER_ARREARS
+    return unit.profile.value
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class DemoToken:
     secret: str
     owner_id: int | None
     unit_id: int | None
+    # Whose token it is, for the summary: an owner in arrears, a seller or a buyer of a sold unit.
+    about: str = "in arrears"
 
 
 @dataclass
@@ -44,6 +60,33 @@ class UnitPosition:
     # Open on charges whose due date plus the estate's grace days has passed: arrears.
     overdue_fen: int = 0
     credit_fen: int = 0
+
+
+@dataclass
+class SoldUnit:
+    """A unit sold in the history (过户) and where each owner's account stands today."""
+
+    unit_id: int
+    estate_code: str
+    building: str
+    number: str
+    handover: date
+    seller_id: int
+    buyer_id: int
+    seller: UnitPosition
+    buyer: UnitPosition
+    # "moved away" (a postal address on file) or "no address on file"
+    seller_contact: str
+    # The last period of the seller's booked prepayment when it runs past the handover.
+    seller_prepaid_through: str | None = None
+
+    def line(self) -> str:
+        prepaid = f", had prepaid through {self.seller_prepaid_through}" if self.seller_prepaid_through else ""
+        return (
+            f"  unit {self.unit_id:<6} {self.estate_code} {self.building} {self.number}: handover {self.handover}; "
+            f"seller owner {self.seller_id} owes {money(self.seller.owed_fen, LOCALE)} "
+            f"({self.seller_contact}{prepaid}), buyer owner {self.buyer_id} owes {money(self.buyer.owed_fen, LOCALE)}"
+        )
 
 
 @dataclass
@@ -142,12 +185,10 @@ class DemoSummary:
     # Everything the demo decided per unit (stop dates, incidents, vacancy, sales), by unit id.
     stories: dict[int, UnitPlan] = field(repr=False)
     casework: Casework = field(default_factory=Casework)
+    sales: list[SoldUnit] = field(default_factory=list)
 
     def arrears_label(self, unit_id: int) -> str:
-        story = self.stories[unit_id]
-        if story.sale is not None and story.sale.seller_leaves_arrears:
-            return SELLER_ARREARS
-        return self.profiles[unit_id]
+        return arrears_label(self.stories[unit_id])
 
     def arrears_by_profile(self) -> dict[str, tuple[int, int]]:
         """Profile → (units in arrears, overdue fen)."""
@@ -166,6 +207,7 @@ class DemoSummary:
         for estate in self.estates:
             lines += _estate_lines(estate)
         lines += self._arrears_lines()
+        lines += self._sale_lines()
         lines += self.casework.lines()
         lines += self._token_lines()
         return "\n".join(lines)
@@ -173,12 +215,18 @@ class DemoSummary:
     def _arrears_lines(self) -> list[str]:
         lines = ["", "Units in arrears (overdue beyond the grace days), by payment profile:"]
         by_profile = self.arrears_by_profile()
-        order = [p.value for p in (*ARREARS_PROFILES, Profile.on_time, Profile.prepaid)] + [SELLER_ARREARS]
-        for label in order:
+        order = [p.value for p in (*ARREARS_PROFILES, Profile.on_time, Profile.prepaid)]
+        for label in [*order, SELLER_ARREARS, BUYER_ARREARS]:
             if label in by_profile:
                 units, fen = by_profile[label]
                 lines.append(f"  {label:<26}{units:>5} units  {money(fen, LOCALE):>16}")
         return lines
+
+    def _sale_lines(self) -> list[str]:
+        if not self.sales:
+            return []
+        lines = ["", "Units sold (过户), each handed over in the middle of a billing period; what each owner owes:"]
+        return lines + [sale.line() for sale in self.sales]
 
     def _token_lines(self) -> list[str]:
         if not self.tokens:
@@ -186,7 +234,7 @@ class DemoSummary:
         base = get_settings().server.public_base_url.rstrip("/")
         lines = ["", "API tokens (shown once; only their hashes are stored):"]
         for token in self.tokens:
-            note = f"  (owner {token.owner_id}, in arrears, unit {token.unit_id})" if token.owner_id else ""
+            note = f"  (owner {token.owner_id}, {token.about}, unit {token.unit_id})" if token.owner_id else ""
             lines.append(f"  {token.role.value:<8}{token.secret}{note}")
         manager = next((t for t in self.tokens if t.role == Role.manager), None)
         owner = next((t for t in self.tokens if t.role == Role.owner), None)
@@ -196,6 +244,12 @@ class DemoSummary:
             lines.append(f"  curl -H 'Authorization: Bearer {manager.secret}' {base}/api/v1/units/1/ledger")
         if owner is not None:
             lines.append(f"  curl -H 'Authorization: Bearer {owner.secret}' {base}/api/v1/units/{owner.unit_id}/ledger")
+        for token in self.tokens:
+            if token is not owner and token.role == Role.owner:
+                lines.append(
+                    f"  curl -H 'Authorization: Bearer {token.secret}' {base}/api/v1/units/{token.unit_id}/ledger"
+                    f"  # {token.about}"
+                )
         return lines
 
 
@@ -425,6 +479,60 @@ async def _casework(session: AsyncSession, estate_ids: list[int], today: date) -
     return work
 
 
+async def sold_unit_summaries(
+    session: AsyncSession, plan: DemoPlan, units: list[UnitPlan], today: date
+) -> list[SoldUnit]:
+    """Each sold unit's accounts, per owner: the seller's and the buyer's open items as of today."""
+    sold = []
+    for unit in units:
+        sale = unit.sale
+        assert sale is not None and unit.unit_id is not None
+        seller, buyer = unit.owner.owner_id, sale.buyer.owner_id
+        assert seller is not None and buyer is not None
+        overdue_before = today - timedelta(days=unit.estate.settings.grace_days)
+        positions = {seller: UnitPosition(), buyer: UnitPosition()}
+        for debit in await open_debits(session, unit.unit_id):
+            position = positions.setdefault(debit.owner_id or 0, UnitPosition())
+            position.owed_fen += debit.open_fen
+            position.overdue_fen += debit.open_fen if debit.debt_due < overdue_before else 0
+        for credit, open_fen in await open_credits(session, unit.unit_id):
+            positions.setdefault(credit.owner_id or 0, UnitPosition()).credit_fen -= open_fen
+        sold.append(
+            SoldUnit(
+                unit_id=unit.unit_id,
+                estate_code=unit.estate.key,
+                building=unit.building,
+                number=unit.number,
+                handover=sale.on,
+                seller_id=seller,
+                buyer_id=buyer,
+                seller=positions[seller],
+                buyer=positions[buyer],
+                seller_contact="moved away, postal address on file" if sale.seller_address else "no address on file",
+                seller_prepaid_through=await _booked_through(session, unit.unit_id, seller, sale.on),
+            )
+        )
+    return sold
+
+
+async def _booked_through(session: AsyncSession, unit_id: int, seller_id: int, handover: date) -> str | None:
+    """The last period the seller's booked prepayments covered, if it comes after the handover.
+
+    Read from the charges the prepayments booked (those their discounts relieve): in the ledger
+    for good, whatever the sale did with them later."""
+    booked = select(LedgerEntry.settles_entry_id).where(
+        LedgerEntry.unit_id == unit_id, LedgerEntry.kind == EntryKind.discount
+    )
+    last = (
+        await session.execute(
+            select(func.max(LedgerEntry.period)).where(
+                col(LedgerEntry.id).in_(booked), LedgerEntry.owner_id == seller_id
+            )
+        )
+    ).scalar_one()
+    return last if last is not None and last >= f"{handover:%Y-%m}" else None
+
+
 async def summarise(
     session: AsyncSession,
     plan: DemoPlan,
@@ -451,4 +559,5 @@ async def summarise(
         tokens=tokens,
         stories=stories,
         casework=await _casework(session, list(estate_ids.values()), plan.timeline.today),
+        sales=await sold_unit_summaries(session, plan, sold_units(plan), plan.timeline.today),
     )
