@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
@@ -20,10 +21,12 @@ from sqlmodel import col, select
 from feesvc.arrears.classifier import T2S
 from feesvc.arrears.models import ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
 from feesvc.arrears.service import cause_history
+from feesvc.audit.models import AuditEvent
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.demo import DemoSummary, Profile, build_demo
 from feesvc.demo.feerules import LPR_1Y
-from feesvc.demo.plan import ARREARS_PROFILES
+from feesvc.demo.history import MANAGER
+from feesvc.demo.plan import ARREARS_PROFILES, UnitPlan
 from feesvc.errors import Conflict, InvalidInput
 from feesvc.latefees.service import accrue_late_fees, court_rates
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
@@ -224,23 +227,183 @@ async def test_each_estate_reconciles(demo: DemoSummary, sessions: async_session
             assert estate.reconciles
 
 
-async def test_a_sale_leaves_the_sellers_arrears_with_the_seller(
+def _sold(demo: DemoSummary) -> list[UnitPlan]:
+    return [u for u in demo.stories.values() if u.sale is not None]
+
+
+def _period_days(charge: LedgerEntry) -> tuple[date, date]:
+    assert charge.period is not None
+    first = date.fromisoformat(charge.period + "-01")
+    return first, first + relativedelta(months=charge.period_months or 1) - timedelta(days=1)
+
+
+async def test_sold_units_changed_hands_in_the_middle_of_a_period_through_the_transfer(
     demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    sold = [u for u in demo.stories.values() if u.sale is not None and u.sale.seller_leaves_arrears]
-    assert sold
+    """Each sale was recorded through transfer_ownership on its handover day, between the billing
+    runs: two ownerships, the seller's closed the day before; the bills after it are the buyer's."""
+    sold = _sold(demo)
+    # Both kinds of seller, a buyer who fell behind, both attention paths, a seller who had prepaid.
+    assert {(u.sale.seller_leaves_arrears, u.sale.buyer_stops_on is not None) for u in sold if u.sale} >= {
+        (True, False),
+        (True, True),
+        (False, True),
+    }
+    assert any(u.sale and u.sale.seller_prepaid for u in sold)
     async with sessions() as s:
         for unit in sold:
             assert unit.unit_id is not None and unit.sale is not None
+            handover = unit.sale.on
             seller, buyer = unit.owner.owner_id, unit.sale.buyer.owner_id
-            owners = (
-                (await s.execute(select(Ownership.owner_id).where(Ownership.unit_id == unit.unit_id))).scalars().all()
+            ownerships = (
+                (
+                    await s.execute(
+                        select(Ownership).where(Ownership.unit_id == unit.unit_id).order_by(col(Ownership.starts_on))
+                    )
+                )
+                .scalars()
+                .all()
             )
-            assert sorted(owners) == sorted([seller, buyer])
-            debits = await open_debits(s, unit.unit_id)
-            assert debits
-            charges = {d.entry_id: await s.get(LedgerEntry, d.entry_id) for d in debits}
-            assert {c.owner_id for c in charges.values() if c is not None} == {seller}
+            assert [(o.owner_id, o.starts_on, o.ends_on) for o in ownerships] == [
+                (seller, unit.owner_since, handover - timedelta(days=1)),
+                (buyer, handover, None),
+            ]
+            # In the middle of a billing period, recorded by the office through the registry service.
+            assert handover.day > 1
+            transfers = (
+                (
+                    await s.execute(
+                        select(AuditEvent.detail).where(
+                            AuditEvent.action == "ownership.start",
+                            AuditEvent.entity_id == str(unit.unit_id),
+                            AuditEvent.actor == MANAGER.label,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert {"owner_id": buyer, "starts_on": handover.isoformat(), "previous_owner_id": seller} in transfers
+            charges = (
+                (
+                    await s.execute(
+                        select(LedgerEntry).where(
+                            LedgerEntry.unit_id == unit.unit_id, LedgerEntry.kind == EntryKind.charge
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for charge in charges:
+                first, last = _period_days(charge)
+                if first > handover and charge.effective_date < handover:
+                    # Booked ahead by the seller's prepayment: the seller's until the sale settles it.
+                    assert unit.sale.seller_prepaid and charge.owner_id in (seller, buyer)
+                elif first > handover:
+                    assert charge.owner_id == buyer, charge.period
+                elif last < handover:
+                    assert charge.owner_id == seller, charge.period
+                else:  # the period of the handover: whole to the seller, or split by days
+                    assert charge.owner_id in (seller, buyer)
+            assert any(_period_days(c)[0] > handover for c in charges) or handover > TODAY - timedelta(days=92)
+
+
+async def test_a_seller_who_left_arrears_still_owes_them_after_the_sale(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    leaving = [u for u in _sold(demo) if u.sale is not None and u.sale.seller_leaves_arrears]
+    assert len(leaving) >= 2
+    async with sessions() as s:
+        for unit in leaving:
+            assert unit.unit_id is not None and unit.sale is not None
+            seller = unit.owner.owner_id
+            grace = unit.estate.settings.grace_days
+            theirs = [d for d in await open_debits(s, unit.unit_id) if d.owner_id == seller]
+            # Overdue, for periods that began before the handover, in the seller's name.
+            assert sum(d.open_fen for d in theirs if d.debt_due + timedelta(days=grace) < TODAY) > 0
+            for debit in theirs:
+                assert debit.period is not None and date.fromisoformat(debit.period + "-01") <= unit.sale.on
+            sold = next(x for x in demo.sales if x.unit_id == unit.unit_id)
+            assert sold.seller.owed_fen == sum(d.open_fen for d in theirs) > 0
+
+
+async def test_a_buyer_who_fell_behind_owes_their_own_periods_and_the_seller_is_written_to_elsewhere(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    behind = [u for u in _sold(demo) if u.sale is not None and u.sale.buyer_stops_on is not None]
+    assert behind and any(u.sale and u.sale.seller_leaves_arrears for u in behind)  # arrears on both sides
+    async with sessions() as s:
+        for unit in behind:
+            assert unit.unit_id is not None and unit.sale is not None and unit.sale.buyer_stops_on is not None
+            buyer = unit.sale.buyer.owner_id
+            grace = unit.estate.settings.grace_days
+            theirs = [d for d in await open_debits(s, unit.unit_id) if d.owner_id == buyer]
+            assert sum(d.open_fen for d in theirs if d.debt_due + timedelta(days=grace) < TODAY) > 0
+            # The buyer paid the first bill after the handover, then stopped.
+            paid = (
+                await s.execute(
+                    select(func.count()).where(
+                        LedgerEntry.unit_id == unit.unit_id,
+                        LedgerEntry.kind == EntryKind.payment,
+                        LedgerEntry.owner_id == buyer,
+                    )
+                )
+            ).scalar_one()
+            assert paid > 0
+        # Sellers' contact addresses: where one moved to, and one left none (never the sold unit's).
+        addresses = {}
+        for unit in _sold(demo):
+            owner = await s.get(Owner, unit.owner.owner_id)
+            buyer_row = await s.get(Owner, unit.sale.buyer.owner_id if unit.sale else None)
+            assert owner is not None and buyer_row is not None
+            assert owner.postal_address != buyer_row.postal_address  # the buyer lives in the unit now
+            addresses[unit.unit_id] = owner.postal_address
+    assert "" in addresses.values() and any(addresses.values())
+
+
+async def test_a_seller_who_had_prepaid_sold_with_periods_booked_past_the_handover(
+    demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    (unit,) = [u for u in _sold(demo) if u.sale is not None and u.sale.seller_prepaid]
+    assert unit.unit_id is not None and unit.sale is not None
+    sold = next(x for x in demo.sales if x.unit_id == unit.unit_id)
+    assert sold.seller_prepaid_through is not None and sold.seller_prepaid_through > f"{unit.sale.on:%Y-%m}"
+    async with sessions() as s:
+        # The seller's booking (with its discount), paid before the handover.
+        discounts = (
+            (
+                await s.execute(
+                    select(LedgerEntry).where(
+                        LedgerEntry.unit_id == unit.unit_id, LedgerEntry.kind == EntryKind.discount
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert discounts and all(d.effective_date < unit.sale.on for d in discounts)
+        booking = await prepayment_out(s, discounts[-1].payment_id or 0)
+        assert booking.payment.payer_name == unit.owner.name
+
+
+async def test_the_summary_names_the_sold_units_with_each_owners_account(demo: DemoSummary) -> None:
+    text = str(demo)
+    sold = _sold(demo)
+    assert sorted(x.unit_id for x in demo.sales) == sorted(u.unit_id for u in sold if u.unit_id is not None)
+    for unit in sold:
+        assert unit.unit_id is not None and unit.sale is not None
+        line = next(line for line in text.splitlines() if line.startswith(f"  unit {unit.unit_id} "))
+        assert unit.number in line and f"handover {unit.sale.on}" in line
+        assert f"seller owner {unit.owner.owner_id} owes" in line and f"buyer owner {unit.sale.buyer.owner_id}" in line
+        assert ("no address on file" in line) == (unit.sale.seller_address == "")
+    # A seller's and a buyer's token on one unit sold with arrears on both sides.
+    seller, buyer = [t for t in demo.tokens if t.about.endswith("the sold unit, owes")]
+    assert seller.unit_id == buyer.unit_id and seller.owner_id != buyer.owner_id
+    both = next(x for x in demo.sales if x.unit_id == seller.unit_id)
+    assert (both.seller_id, both.buyer_id) == (seller.owner_id, buyer.owner_id)
+    assert both.seller.overdue_fen > 0 and both.buyer.overdue_fen > 0
+    assert "seller_arrears" in text and "buyer_arrears" in text
 
 
 async def test_desk_mistakes_are_voided_with_a_reason_and_one_credit_is_refunded(
@@ -547,6 +710,7 @@ async def test_the_classifier_finds_each_profiles_story(
         Profile.misunderstanding.value: "misunderstanding",
         Profile.long_term.value: "unknown",
         "seller_arrears": "unknown",
+        "buyer_arrears": "unknown",
     }
     async with sessions() as s:
         for case in await _cases(s, demo):

@@ -205,7 +205,9 @@ class Casework:
         for case_id, (_, label, cause) in self.classified.items():
             by_cause.setdefault((label, cause), []).append(case_id)
         long_term = by_cause.get((Profile.long_term.value, Cause.unknown), [])
-        if len(long_term) >= 2:
+        # One of them, as long as another case stays unexplained (a seller's or buyer's, another long one).
+        unexplained = sum(len(ids) for (_, cause), ids in by_cause.items() if cause == Cause.unknown)
+        if long_term and unexplained >= 2:
             await self._override(long_term[0], OverrideCreate(category=Cause.hardship, reason=OVERRIDE_HARDSHIP))
         vacancy = by_cause.get((Profile.misunderstanding.value, Cause.misunderstanding), [])
         if vacancy:
