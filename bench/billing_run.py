@@ -42,6 +42,7 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
 from bench.common import cpu_s, pg_database_name, prepare_postgres  # noqa: E402
+from bench.sales import SoldShare, sold_share  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import run_billing  # noqa: E402
@@ -56,12 +57,14 @@ from feesvc.registry.models import (  # noqa: E402
     Unit,
     UnitUse,
 )
+from feesvc.rules.proration import SaleProration  # noqa: E402
 from feesvc.settings import DatabaseSettings  # noqa: E402
 from feesvc.standards.models import Basis, DecisionKind, FeeStandard  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_bench"
 PERIOD = "2026-11"
 ISSUED_ON = date(2026, 11, 1)
+CREDIT_ON = date(2026, 10, 15)  # the seeded prepaid credit's date: before every handover (the seller's)
 RATE = Decimal("2.80")
 ITEM = "service_fee"
 BUILDINGS = 100
@@ -80,14 +83,26 @@ class SeedPlan:
     units: int
     areas: list[Decimal]  # index i is unit id i + 1
     credits: dict[int, int]  # unit id -> prepaid credit in fen (positive here; stored negative)
+    # 5 % of the units sold, half with the handover in the middle of the billed period (bench/sales.py).
+    sold: SoldShare
 
     @property
     def expected_charge_fen(self) -> int:
         return sum(to_fen(area * RATE) for area in self.areas)
 
-    @property
-    def expected_credit_applied_fen(self) -> int:
-        return sum(min(fen, to_fen(self.areas[unit_id - 1] * RATE)) for unit_id, fen in self.credits.items())
+    def expected_charges(self, proration: SaleProration) -> int:
+        """Charges the run issues: one a unit, two for a unit sold mid-period when split by days."""
+        return self.units + (self.sold.mid_period if proration == SaleProration.by_days else 0)
+
+    def expected_credit_applied_fen(self, proration: SaleProration) -> int:
+        """Credit is the seller's on a sold unit (it predates the handover): it pays the seller's
+        part of the period only (credit is applied per owner)."""
+        applied = 0
+        for unit_id, fen in self.credits.items():
+            charge = to_fen(self.areas[unit_id - 1] * RATE)
+            shares = self.sold.charge_shares(unit_id, charge, ISSUED_ON, self.sold.period_last, proration)
+            applied += min(fen, sum(part for owner, part in shares if owner == unit_id))
+        return applied
 
 
 def make_plan(units: int, credit_units: int) -> SeedPlan:
@@ -100,7 +115,7 @@ def make_plan(units: int, credit_units: int) -> SeedPlan:
         unit_id = k * step + 1
         # A third cover the charge in full (and keep a remainder), the rest cover part of it.
         credits[unit_id] = 60_000 if k % 3 == 0 else rng.randint(1_000, 15_000)
-    return SeedPlan(units=units, areas=areas, credits=credits)
+    return SeedPlan(units=units, areas=areas, credits=credits, sold=sold_share(units, ISSUED_ON))
 
 
 def _batches(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -143,8 +158,8 @@ async def seed(url: str, plan: SeedPlan) -> None:
     ]
     owner = _row(Owner, id=0, name="")
     owners = [{**owner, "id": i, "name": f"Owner {i}"} for i in range(1, plan.units + 1)]
-    ownership = _row(Ownership, id=0, unit_id=0, owner_id=0, starts_on=date(2020, 1, 1))
-    ownerships = [{**ownership, "id": i, "unit_id": i, "owner_id": i} for i in range(1, plan.units + 1)]
+    owners += plan.sold.buyer_rows(owner)
+    ownerships = plan.sold.ownership_rows(_row(Ownership, id=0, unit_id=0, owner_id=0, starts_on=date(2020, 1, 1)))
     standard = _row(
         FeeStandard,
         id=STANDARD_ID,
@@ -165,12 +180,13 @@ async def seed(url: str, plan: SeedPlan) -> None:
         unit_id=0,
         kind=EntryKind.prepaid_credit,
         amount_fen=-1,
-        effective_date=date(2026, 10, 15),
+        effective_date=CREDIT_ON,
         actor="bench:seed",
         created_at=now,
     )
     credits = [
-        {**credit, "unit_id": unit_id, "owner_id": unit_id, "amount_fen": -fen} for unit_id, fen in plan.credits.items()
+        {**credit, "unit_id": unit_id, "owner_id": plan.sold.owner_on(unit_id, CREDIT_ON), "amount_fen": -fen}
+        for unit_id, fen in plan.credits.items()
     ]
     tables = [
         (Estate, [estate]),
@@ -333,22 +349,31 @@ def log(message: str) -> None:
     print(message, file=_LOG, flush=True)
 
 
-def check(plan: SeedPlan, figures: dict[str, Any]) -> list[str]:
-    problems = []
-    expected = {
-        "charges_issued": plan.units,
-        "db_charge_count": plan.units,
-        "db_charge_fen": plan.expected_charge_fen,
-        "credit_applied_fen": plan.expected_credit_applied_fen,
-        "db_credit_applied_fen": plan.expected_credit_applied_fen,
-        "rerun_charges_issued": 0,
-        "rerun_already_issued": plan.units,
-        "rerun_credit_applied_fen": 0,
-    }
-    for key, want in expected.items():
-        if figures[key] != want:
-            problems.append(f"{key}: got {figures[key]}, expected {want}")
-    return problems
+def check(plan: SeedPlan, figures: dict[str, Any]) -> tuple[list[str], SaleProration]:
+    """The differences from the expected figures under the period split the run matched (by days,
+    or whole to the owner on the period's first day: the estate's sale proration); by days' if none."""
+    attempts = {}
+    for proration in (SaleProration.by_days, SaleProration.owner_on_period_start):
+        charges = plan.expected_charges(proration)
+        credit = plan.expected_credit_applied_fen(proration)
+        expected = {
+            "charges_issued": charges,
+            "db_charge_count": charges,
+            "db_charge_fen": plan.expected_charge_fen,
+            "credit_applied_fen": credit,
+            "db_credit_applied_fen": credit,
+            "rerun_charges_issued": 0,
+            "rerun_already_issued": charges,
+            "rerun_credit_applied_fen": 0,
+        }
+        attempts[proration] = [
+            f"{key}: got {figures[key]}, expected {want} ({proration.value})"
+            for key, want in expected.items()
+            if figures[key] != want
+        ]
+        if not attempts[proration]:
+            return [], proration
+    return attempts[SaleProration.by_days], SaleProration.by_days
 
 
 def bench_one(database: str, url: str, plan: SeedPlan, args: argparse.Namespace) -> Result:
@@ -386,8 +411,8 @@ def bench_one(database: str, url: str, plan: SeedPlan, args: argparse.Namespace)
     result.baseline_rss_mib = figures["baseline_rss_mib"]
     result.peak_rss_mib = figures["peak_rss_mib"]
     result.tracemalloc_peak_mib = figures.get("tracemalloc_peak_mib")
-    result.check_detail = check(plan, figures)
-    result.check = "MISMATCH" if result.check_detail else "OK"
+    result.check_detail, proration = check(plan, figures)
+    result.check = "MISMATCH" if result.check_detail else f"OK ({proration.value})"
     log(
         f"{database}: run {result.run_s:.2f} s ({result.units_per_s:,.0f} units/s), "
         f"rerun {result.rerun_s:.2f} s, check {result.check}"
@@ -476,7 +501,8 @@ def main(argv: list[str] | None = None) -> None:
         pg_database_name(args.pg_url)  # refuse early, before any work
     plan = make_plan(args.units, args.credit_units)
     log(
-        f"billing-run benchmark: {args.units:,} units, {len(plan.credits)} holding prepaid credit, "
+        f"billing-run benchmark: {args.units:,} units ({len(plan.sold.sales):,} sold, {plan.sold.mid_period:,} "
+        f"of them mid-period), {len(plan.credits)} holding prepaid credit, "
         f"period {PERIOD}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"load average {os.getloadavg()[0]:.2f} (others' work on the machine skews the figures)"
     )
