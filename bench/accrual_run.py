@@ -57,6 +57,7 @@ from bench.common import (  # noqa: E402
     process_cpu_s,
     rss_mib,
 )
+from bench.sales import SoldShare, sold_share  # noqa: E402
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
 from feesvc.latefees.models import LateFeeTermsVersion  # noqa: E402
@@ -88,7 +89,7 @@ RECORDED_LATE_SHARE = 0.005
 SAMPLE = 100  # charges recomputed one by one with late_fee_for for the check
 SEED_ACTOR = "bench:seed"
 BETWEEN_ACTOR = "bench:between-runs"
-SEED_VERSION = 2  # bump when the seed changes, so --reuse-seed does not pick up an old template
+SEED_VERSION = 3  # bump when the seed changes, so --reuse-seed does not pick up an old template
 
 
 def log(message: str) -> None:
@@ -115,6 +116,9 @@ class Plan:
     payments: Payments  # paid before the first run
     between: Payments  # paid between the first run and the month-later run
     recorded_late: Payments  # received before the first run, recorded between the runs
+    # 5 % of the units sold, handed over in (half of them the middle of) the history's middle month:
+    # the charges before are the seller's, after the buyer's (bench/sales.py).
+    sold: SoldShare
 
     def charge_id(self, unit_id: int, m: int) -> int:
         return (unit_id - 1) * self.months + m + 1
@@ -138,7 +142,15 @@ def make_plan(units: int, months: int) -> Plan:
     amounts = [to_fen(area * RATE) for area in areas]
     dues = [LAST_PERIOD - relativedelta(months=k) for k in range(months - 1, -1, -1)]
     plan = Plan(
-        units=units, months=months, amounts=amounts, areas=areas, dues=dues, payments={}, between={}, recorded_late={}
+        units=units,
+        months=months,
+        amounts=amounts,
+        areas=areas,
+        dues=dues,
+        payments={},
+        between={},
+        recorded_late={},
+        sold=sold_share(units, dues[len(dues) // 2]),
     )
     for unit_id in range(1, units + 1):
         if rng.random() >= PAYER_SHARE:
@@ -372,7 +384,7 @@ def charge_records(plan: Plan, now: datetime) -> Iterator[tuple[Any, ...]]:
             row = template.copy()
             row[at["id"]] = unit0 * plan.months + m + 1
             row[at["unit_id"]] = unit_id
-            row[at["owner_id"]] = unit_id
+            row[at["owner_id"]] = plan.sold.owner_of_period(unit_id, due)
             row[at["amount_fen"]] = amount
             row[at["effective_date"]] = due
             row[at["period"]] = periods[m]
@@ -395,7 +407,7 @@ def payment_records(plan: Plan, payments: Payments, now: datetime, actor: str) -
         for day, fen in paid:
             row = template.copy()
             row[at["unit_id"]] = unit_id
-            row[at["owner_id"]] = unit_id
+            row[at["owner_id"]] = plan.sold.owner_of_period(unit_id, plan.dues[m])  # the debtor pays
             row[at["amount_fen"]] = fen
             row[at["effective_date"]] = day
             row[at["period"]] = f"{plan.dues[m]:%Y-%m}"
@@ -446,8 +458,8 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
     ]
     owner = _row(Owner, id=0, name="")
     owners = [{**owner, "id": i, "name": f"Owner {i}"} for i in range(1, plan.units + 1)]
-    ownership = _row(Ownership, id=0, unit_id=0, owner_id=0, starts_on=date(2020, 1, 1))
-    ownerships = [{**ownership, "id": i, "unit_id": i, "owner_id": i} for i in range(1, plan.units + 1)]
+    owners += plan.sold.buyer_rows(owner)
+    ownerships = plan.sold.ownership_rows(_row(Ownership, id=0, unit_id=0, owner_id=0, starts_on=date(2020, 1, 1)))
     standard = _row(
         FeeStandard,
         id=STANDARD_ID,
@@ -915,7 +927,9 @@ def main(argv: list[str] | None = None) -> None:
         f"paid in full or in part before the first run "
         f"({sum(len(p) for p in plan.payments.values()):,} payment entries), "
         f"{len(plan.between):,} paid off between the first run and the next, "
-        f"{len(plan.recorded_late):,} paid off before the first run but recorded after it ({plan_s:.1f} s)"
+        f"{len(plan.recorded_late):,} paid off before the first run but recorded after it; "
+        f"{len(plan.sold.sales):,} units sold in {plan.sold.period_first:%Y-%m} ({plan.sold.mid_period:,} of them "
+        f"mid-period) ({plan_s:.1f} s)"
     )
 
     seed_figures: dict[str, Any] = {}

@@ -73,6 +73,7 @@ from sqlalchemy import insert, text  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
 from bench.common import asyncpg_connect_args, pg_database_name, prepare_postgres  # noqa: E402
+from bench.sales import sold_share  # noqa: E402
 from feesvc.auth.models import Role  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.auth.service import create_token  # noqa: E402
@@ -157,6 +158,10 @@ async def seed(url: str, today: date) -> SeedInfo:
     per_building = UNITS_PER_ESTATE // BUILDINGS_PER_ESTATE
     history_months = months_back(today, HISTORY_MONTHS)
     standard_from = history_months[0]
+    # 5 % of the units sold in the middle one of the open months, half of them mid-month
+    # (bench/sales.py): the months before are the seller's, the later the buyer's.
+    recent = months_back(today, RECENT_MONTHS)
+    sold = sold_share(units_total, recent[len(recent) // 2])
 
     estates = [
         _row(
@@ -207,7 +212,7 @@ async def seed(url: str, today: date) -> SeedInfo:
         created_at=now,
     )
     entry_template.pop("id", None)
-    units, owners, ownerships, areas = [], [], [], {}
+    units, owners, areas = [], [], {}
     for unit_id in range(1, units_total + 1):
         estate_id = estate_of(unit_id)
         k = (unit_id - 1) % UNITS_PER_ESTATE
@@ -224,7 +229,8 @@ async def seed(url: str, today: date) -> SeedInfo:
             }
         )
         owners.append({**owner_template, "id": unit_id, "name": f"Owner {unit_id}"})
-        ownerships.append({**ownership_template, "id": unit_id, "unit_id": unit_id, "owner_id": unit_id})
+    owners += sold.buyer_rows(owner_template)
+    ownerships = sold.ownership_rows(ownership_template)
 
     entries: list[dict[str, Any]] = []
     payments: list[dict[str, Any]] = []
@@ -241,7 +247,7 @@ async def seed(url: str, today: date) -> SeedInfo:
             "id": next_entry,
             "estate_id": estate_of(unit_id),
             "unit_id": unit_id,
-            "owner_id": unit_id,
+            "owner_id": sold.owner_of_period(unit_id, month),
             "kind": EntryKind.charge,
             "amount_fen": amount,
             "effective_date": month,
@@ -318,7 +324,7 @@ async def seed(url: str, today: date) -> SeedInfo:
                 }
             )
             next_entry += 1
-    for month in months_back(today, RECENT_MONTHS):
+    for month in recent:
         for unit_id in range(1, units_total + 1):
             if unit_id not in HISTORY_UNITS:
                 charge(unit_id, month)

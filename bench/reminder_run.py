@@ -72,6 +72,7 @@ from sqlmodel import col  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
 from bench.common import cpu_s, pg_database_name, prepare_postgres, proc_status_mib, rss_mib  # noqa: E402
+from bench.sales import Sale, sold_share  # noqa: E402
 from feesvc.arrears.models import ArrearsCase, ArrearsOverride, CaseStatus, Cause  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.billing.rules import to_fen  # noqa: E402
@@ -260,7 +261,10 @@ def build_seed(
     holds_on = special[due // 200 : due // 200 + due // 400]
     cases_on = special[due // 200 + due // 400 :]
 
-    units, owners, ownerships = [], [], []
+    # 5 % of the units sold in 2026-10, half of them mid-month (bench/sales.py): the seller owes the
+    # periods before, moved away (one in four left no address); the buyer lives in the unit.
+    sold = sold_share(units_total, MONTHS[2])
+    units, owners = [], []
     owner_of: dict[int, dict[str, Any]] = {}
     for unit_id in range(1, units_total + 1):
         k = (unit_id - 1) % per_building
@@ -286,7 +290,22 @@ def build_seed(
         }
         owners.append(owner)
         owner_of[unit_id] = owner
-        ownerships.append({**ownership_t, "id": unit_id, "unit_id": unit_id, "owner_id": unit_id})
+    ownerships = sold.ownership_rows(ownership_t)
+
+    def buyer(sale: Sale) -> dict[str, Any]:
+        return {
+            "phone": f"138{sale.buyer_id:08d}",
+            "postal_address": owner_of[sale.unit_id]["postal_address"],  # the unit: the buyer lives there
+            "preferred_channel": Channel.paper,
+        }
+
+    buyers = sold.buyer_rows(owner_t, buyer)
+    owners += buyers
+    owner_of.update({row["id"]: row for row in buyers})  # by owner id: buyers' ids follow the units'
+    for sale in sold.sales.values():
+        seller = owner_of[sale.unit_id]
+        moved = f"上海市闵行区七莘路{sale.unit_id % 3000 + 1}弄{sale.index % 30 + 1}号{sale.index % 2000 + 101}室"
+        seller["postal_address"] = moved if sale.seller_address_known else ""
 
     entries: list[dict[str, Any]] = []
     payments: list[dict[str, Any]] = []
@@ -296,6 +315,31 @@ def build_seed(
         row = {**entry_t, "id": len(entries) + 1, **values}
         entries.append(row)
         return row
+
+    def add_payment(unit_id: int, owner_id: int, splits: list[tuple[dict[str, Any], int]]) -> None:
+        payment_id = len(payments) + 1
+        payments.append(
+            {
+                **payment_t,
+                "id": payment_id,
+                "unit_id": unit_id,
+                "payer_name": owner_of[owner_id]["name"],
+                "amount_fen": sum(fen for _, fen in splits),
+                "idempotency_key": f"seed-{payment_id:08d}",
+            }
+        )
+        for charge, fen in splits:
+            add_entry(
+                unit_id=unit_id,
+                owner_id=owner_id,
+                kind=EntryKind.payment,
+                amount_fen=-fen,
+                effective_date=PAID_ON,
+                period=charge["period"],
+                settles_entry_id=charge["id"],
+                payment_id=payment_id,
+                actor="cashier:seed",
+            )
 
     for unit in units:
         unit_id = unit["id"]
@@ -309,7 +353,7 @@ def build_seed(
             period = f"{due_on:%Y-%m}"
             charge = add_entry(
                 unit_id=unit_id,
-                owner_id=unit_id,
+                owner_id=sold.owner_of_period(unit_id, due_on),
                 kind=EntryKind.charge,
                 amount_fen=amount,
                 effective_date=due_on,
@@ -336,7 +380,7 @@ def build_seed(
             if stage != "friendly" and days >= 45:
                 add_entry(
                     unit_id=unit_id,
-                    owner_id=unit_id,
+                    owner_id=charge["owner_id"],
                     kind=EntryKind.late_fee,
                     amount_fen=int((amount * LATE_FEE_RATE * days).to_integral_value()),
                     effective_date=LATE_FEES_ON,
@@ -351,32 +395,9 @@ def build_seed(
                         "daily_rate": str(LATE_FEE_RATE),
                     },
                 )
-        if not splits:
-            continue
-        payment_id = len(payments) + 1
-        owner = owner_of[unit_id]
-        payments.append(
-            {
-                **payment_t,
-                "id": payment_id,
-                "unit_id": unit_id,
-                "payer_name": owner["name"],
-                "amount_fen": sum(fen for _, fen in splits),
-                "idempotency_key": f"seed-{payment_id:08d}",
-            }
-        )
-        for charge, fen in splits:
-            add_entry(
-                unit_id=unit_id,
-                owner_id=unit_id,
-                kind=EntryKind.payment,
-                amount_fen=-fen,
-                effective_date=PAID_ON,
-                period=charge["period"],
-                settles_entry_id=charge["id"],
-                payment_id=payment_id,
-                actor="cashier:seed",
-            )
+        # One payment per owner: each settles that owner's own periods (a sold unit's seller and buyer).
+        for payer in dict.fromkeys(charge["owner_id"] for charge, _ in splits):
+            add_payment(unit_id, payer, [(charge, fen) for charge, fen in splits if charge["owner_id"] == payer])
 
     expected = Expected()
     for _ in complaints_on:
@@ -428,7 +449,8 @@ def build_seed(
             continue
         kind = kind_of_case.get(unit_id) or LETTER_OF_STAGE[stage]
         expected.letters_by_kind[kind] += 1
-        email = owner_of[unit_id]["preferred_channel"] == Channel.email
+        # Written to the owner on record (a sold unit's buyer) while the run decides per unit.
+        email = owner_of[sold.owner_on(unit_id, AS_OF)]["preferred_channel"] == Channel.email
         expected.email_messages += email
         expected.paper_letters += (not email) or kind == "final_demand"
 
@@ -438,7 +460,7 @@ def build_seed(
             id=n,
             estate_id=ESTATE_ID,
             unit_id=unit_id,
-            owner_id=unit_id,
+            owner_id=sold.owner_on(unit_id, AS_OF),
             category=rng.choice(list(ComplaintCategory)),
             channel=ComplaintChannel.phone,
             text="卫生间顶棚漏水，一直没人来修",
@@ -563,7 +585,7 @@ async def seed(url: str, tables: list[tuple[type[Any], list[dict[str, Any]]]]) -
 # Database preparation.
 
 
-SEED_VERSION = 1  # bump when the seed changes, so --reuse-seed does not clone an old copy
+SEED_VERSION = 2  # bump when the seed changes, so --reuse-seed does not clone an old copy
 
 
 def seed_signature(args: argparse.Namespace) -> str:
