@@ -231,6 +231,11 @@ def _sold(demo: DemoSummary) -> list[UnitPlan]:
     return [u for u in demo.stories.values() if u.sale is not None]
 
 
+async def _entries(s: AsyncSession, unit_id: int, kind: EntryKind) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(LedgerEntry.unit_id == unit_id, LedgerEntry.kind == kind)
+    return list((await s.execute(query.order_by(col(LedgerEntry.id)))).scalars())
+
+
 def _period_days(charge: LedgerEntry) -> tuple[date, date]:
     assert charge.period is not None
     first = date.fromisoformat(charge.period + "-01")
@@ -284,17 +289,7 @@ async def test_sold_units_changed_hands_in_the_middle_of_a_period_through_the_tr
                 .all()
             )
             assert {"owner_id": buyer, "starts_on": handover.isoformat(), "previous_owner_id": seller} in transfers
-            charges = (
-                (
-                    await s.execute(
-                        select(LedgerEntry).where(
-                            LedgerEntry.unit_id == unit.unit_id, LedgerEntry.kind == EntryKind.charge
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            charges = await _entries(s, unit.unit_id, EntryKind.charge)
             for charge in charges:
                 first, last = _period_days(charge)
                 if first > handover and charge.effective_date < handover:
@@ -371,17 +366,7 @@ async def test_a_seller_who_had_prepaid_sold_with_periods_booked_past_the_handov
     assert sold.seller_prepaid_through is not None and sold.seller_prepaid_through > f"{unit.sale.on:%Y-%m}"
     async with sessions() as s:
         # The seller's booking (with its discount), paid before the handover.
-        discounts = (
-            (
-                await s.execute(
-                    select(LedgerEntry).where(
-                        LedgerEntry.unit_id == unit.unit_id, LedgerEntry.kind == EntryKind.discount
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        discounts = await _entries(s, unit.unit_id, EntryKind.discount)
         assert discounts and all(d.effective_date < unit.sale.on for d in discounts)
         booking = await prepayment_out(s, discounts[-1].payment_id or 0)
         assert booking.payment.payer_name == unit.owner.name

@@ -26,7 +26,7 @@ from feesvc.demo.desk import Desk
 from feesvc.demo.feerules import PREPAY_MONTHS, prepay_net_fen
 from feesvc.demo.people import Person
 from feesvc.demo.plan import DemoPlan, EstateSpec, Profile, Sale, UnitPlan
-from feesvc.demo.registry import home_address, validated
+from feesvc.demo.registry import home_address, owner_create
 from feesvc.formatting import money
 from feesvc.ledger.allocation import allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
@@ -42,7 +42,6 @@ from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.schemas import PrepaymentCreate
 from feesvc.prepay.service import record_prepayment
 from feesvc.registry.models import AllocationOrder
-from feesvc.registry.schemas import OwnerCreate
 from feesvc.registry.service import create_owner, transfer_ownership
 
 # The people behind the actor labels: they show up in the ledger, the receipts and the audit log.
@@ -410,19 +409,7 @@ class History:
         assert sale is not None and unit.unit_id is not None
         await self.desk.flush()
         buyer = sale.buyer
-        data = validated(
-            OwnerCreate,
-            {
-                "name": buyer.name,
-                "phone": buyer.phone,
-                "id_number": buyer.id_number,
-                "email": buyer.email or None,
-                "postal_address": home_address(unit),
-                "preferred_channel": buyer.channel,
-                "locale": buyer.locale,
-            },
-        )
-        owner = await create_owner(self.session, MANAGER, data)
+        owner = await create_owner(self.session, MANAGER, owner_create(buyer, home_address(unit)))
         assert owner.id is not None
         buyer.owner_id = owner.id
         await transfer_ownership(self.session, MANAGER, unit.unit_id, owner.id, day)

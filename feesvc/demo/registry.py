@@ -139,6 +139,21 @@ def home_address(unit: UnitPlan) -> str:
     return f"{unit.estate.address}{unit.estate.name}{unit.building}{unit.number}室"
 
 
+def owner_create(person: Person, postal_address: str) -> OwnerCreate:
+    """The person as the owner form of the API would take them (POST /owners)."""
+    fields = {
+        "name": person.name,
+        "phone": person.phone,
+        "id_number": person.id_number,
+        "email": person.email or None,
+        "postal_address": postal_address,
+        "preferred_channel": person.channel,
+        "locale": person.locale,
+    }
+    data: OwnerCreate = validated(OwnerCreate, fields)
+    return data
+
+
 async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal) -> None:
     """The owners at the start of the history; a buyer is registered on the day of the sale (history.py).
 
@@ -152,18 +167,7 @@ async def _create_owners(session: AsyncSession, plan: DemoPlan, actor: Principal
         people.setdefault(id(u.owner), (u.owner, address))
     rows = []
     for person, address in people.values():
-        data = validated(
-            OwnerCreate,
-            {
-                "name": person.name,
-                "phone": person.phone,
-                "id_number": person.id_number,
-                "email": person.email or None,
-                "postal_address": address,
-                "preferred_channel": person.channel,
-                "locale": person.locale,
-            },
-        )
+        data = owner_create(person, address)
         rows.append(
             {
                 "name": data.name,
