@@ -3,7 +3,10 @@ the month-end runs (late fees, installment plan review).
 
 Each payment is allocated against what was open on the day it came in, because everything before
 it has already been written. Who pays what and when follows each unit's profile (plan.py). Plans,
-installments and prepayment bookings go through their services on their days.
+installments and prepayment bookings go through their services on their days, and so do the sales
+(sales.py): on the handover day, in the middle of a period, the buyer is registered and the transfer
+recorded through ``registry.service.transfer_ownership``, so every later billing run, late-fee run
+and payment sees two owners. From then on each owner pays what is open in their own name.
 """
 
 from __future__ import annotations
