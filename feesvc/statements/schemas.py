@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from feesvc.payoff.schemas import Payoff
+from feesvc.payoff.schemas import OtherOwner, Payoff
 
 
 class FeeBasis(msgspec.Struct):
@@ -90,3 +90,7 @@ class Statement(msgspec.Struct):
     # What pays the reader (the owner, or for staff the owner on the day) off on ``as_of``, late
     # fee accrued to that day included; None for a day after today.
     payoff: Payoff | None = None
+    owner_id: int | None = None  # whose account this is (``owner_name``)
+    # Staff only: the unit's other owners with something owed or held on their own account, apart
+    # (a seller's arrears on the buyer's statement); never in the totals above, never for an owner.
+    other_owners: list[OtherOwner] = msgspec.field(default_factory=list)
