@@ -18,7 +18,7 @@ from feesvc.errors import InvalidInput
 from feesvc.payoff.accounts import AccountOwnerId, account_owner, unit_owners
 from feesvc.registry.masking import masking_for
 from feesvc.registry.models import Estate
-from feesvc.registry.service import can_read_unit, get_unit, ownership_span
+from feesvc.registry.service import can_read_unit, get_unit
 from feesvc.schemas import PathId
 from feesvc.statements.document import statement_filename, statement_pdf_async
 from feesvc.statements.schemas import Statement
@@ -78,14 +78,7 @@ class StatementController(Controller):
         await can_read_unit(db, principal, unit_id)
         if start > end:
             raise InvalidInput("'from' must not be after 'to'", field="from")
-        lines_to = None
-        if principal.owner_id is not None:
-            # An owner reads their own account from the month they took the unit over (a charge
-            # split at a handover is dated the period's first day); a former owner's lines stop at
-            # the end of their time, what they still owe or hold is told to the day.
-            first, last = await ownership_span(db, unit_id, principal.owner_id)
-            start, lines_to = max(start, first.replace(day=1)), last
-        elif owner_id is not None:
+        if principal.owner_id is None and owner_id is not None:
             await get_unit(db, unit_id)  # a unit that does not exist is a 404 before an owner it never had
             account_owner(await unit_owners(db, unit_id), owner_id, min(end, day))
         statement = await build_statement(
@@ -95,7 +88,6 @@ class StatementController(Controller):
             start,
             end,
             owner_id=principal.owner_id if principal.owner_id is not None else owner_id,
-            lines_to=lines_to,
             others=principal.is_staff,
             with_payoff=day <= business_today(),
         )

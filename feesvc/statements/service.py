@@ -375,16 +375,17 @@ async def build_statement(
     end: date,
     *,
     owner_id: int | None = None,
-    lines_to: date | None = None,
     others: bool = False,
     with_payoff: bool = False,
 ) -> Statement:
     """The statement of ``owner_id``'s account (default: the owner on its last day) for ``start`` …
     ``end`` as it stood on ``as_of``: that owner's entries only (DOMAIN "Change of owner"), and the
-    entries of others settling that owner's debts, without saying whose. ``lines_to``: the lines stop
-    there (a former owner's time at the unit) while what is owed is still told to ``end``.
-    ``others``: the unit's other owners with something open, apart (staff; names unmasked, the
-    caller masks). ``with_payoff``: with the account's payoff on ``as_of``."""
+    entries of others settling that owner's debts, without saying whose. The lines are the owner's
+    time at the unit within the range (from the month they took it over: a charge split at the
+    handover is dated the period's first day); a former owner's stop at the end of their time, while
+    what they still owe or hold is told to ``end``. ``others``: the unit's other owners with
+    something open, apart (staff; names unmasked, the caller masks). ``with_payoff``: with the
+    account's payoff on ``as_of``."""
     last_day = min(end, as_of)
     head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
     if head is None:
@@ -396,6 +397,7 @@ async def build_statement(
     entries = [StatementEntry._make(row) for row in result]
     by_id = {e.id: e for e in entries}
     shown = _account_entries(entries, owners, account)
+    start, lines_to = _own_time(owners, account, start)
     stop = min(lines_to or last_day, last_day)
     opening = sum(e.amount_fen for e in shown if e.effective_date < start)
     in_range = [e for e in shown if start <= e.effective_date <= stop]
@@ -438,6 +440,17 @@ async def build_statement(
         owner_id=account,
         other_owners=_other_owners(entries, by_id, owners, account, last_day) if others else [],
     )
+
+
+def _own_time(owners: list[UnitOwner], account: int | None, start: date) -> tuple[date, date | None]:
+    """The statement's start within the account owner's time at the unit (from the month it began),
+    and the last day of that time (None: they own it still)."""
+    spans = [(o.starts_on, o.ends_on) for o in owners if o.owner_id == account]
+    if not spans:
+        return start, None
+    ends = [e for _, e in spans]
+    last = None if None in ends else max(e for e in ends if e is not None)
+    return max(start, min(s for s, _ in spans).replace(day=1)), last
 
 
 def _account_entries(
