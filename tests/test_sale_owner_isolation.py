@@ -36,6 +36,7 @@ from tests.test_receipt import compact, pdf_text
 
 AS_OF = "2026-11-30"  # every route that takes a day reads this one: nothing depends on today
 SELLER_PAYS, BUYER_PAYS = 26111, 20202  # distinctive amounts: 2026-06 and 1,111 of credit; part of 2026-09
+SELLER_PAYS_LATER = 3333
 SELLER_COMPLAINT, BUYER_COMPLAINT = "卖方反映楼道漏水", "买方反映电梯噪音"
 PDF = {"Accept": "application/pdf"}
 NEXT_YEAR = business_today().year + 1
@@ -83,8 +84,8 @@ async def remind(api: Api, estate_id: int, as_of: str) -> Any:
 
 async def sale_with_history(api: Api) -> tuple[SoldUnit, dict[str, list[int]]]:
     """The sold unit with a record of every kind on each side: the seller got a reminder for 2026-06,
-    complained, and paid 2026-06 and 1,111 fen more before the handover; the buyer complains, pays
-    part of 2026-09 and gets a reminder for what is left of it."""
+    complained, and paid 2026-06 and 1,111 fen more before the handover, and pays again after it; the
+    buyer complains, pays part of 2026-09 and gets a reminder for what is left of it."""
     runs: list[int] = []
 
     async def seller_time(estate: Estate) -> None:
@@ -95,6 +96,9 @@ async def sale_with_history(api: Api) -> tuple[SoldUnit, dict[str, list[int]]]:
 
     sold = await sold_unit(api, before_sale=seller_time)
     await complain(api, sold.unit_id, sold.buyer_token, BUYER_COMPLAINT)
+    # The seller pays again after the sale: into their own account where the desk takes one (its
+    # receipt must not name the buyer), else, as the day says, the buyer's.
+    await pay(api, sold.unit_id, sold.seller_id, SELLER_PAYS_LATER, "2026-09-10")
     await pay(api, sold.unit_id, sold.buyer_id, BUYER_PAYS, "2026-09-20")
     runs.append((await remind(api, sold.estate.id, "2026-10-20"))["run_id"])
     return sold, {"run_id": runs}
@@ -309,3 +313,24 @@ async def test_seller_and_buyer_each_read_only_their_own_on_every_owner_route(ap
         "/installment-plans/987654321",
     ):
         problem(await api.get(f"/api/v1{missing}", seller.token), 403)
+
+
+async def test_a_receipt_names_the_owner_whose_account_was_paid_when_a_sale_is_recorded_late(
+    api: Api, tmp_path: Path
+) -> None:
+    """The seller paid on 2026-07-20; the sale, recorded afterwards, hands the unit over on 2026-07-01.
+    The receipt names the seller (whose account the payment went into), not the owner on the day."""
+    estate = await api.make_estate(units=1, effective_from="2020-01-01", owners_from="2020-01-01")
+    unit, seller_id = estate.unit_ids[0], estate.owner_ids[0]
+    await api.bill(estate.id, "2026-06", "2026-06-01")
+    payment = await pay(api, unit, seller_id, 25000, "2026-07-20")
+    buyer = await api.ok(await api.post("/api/v1/owners", {"name": "买受人赵六"}))
+    await api.ok(
+        await api.post(f"/api/v1/units/{unit}/ownerships", {"owner_id": buyer["id"], "starts_on": "2026-07-01"})
+    )
+    url = f"/api/v1/payments/{payment['id']}/receipt.pdf"
+
+    for reader, name in ((Role.manager, "业主0"), (await api.owner_token(seller_id), "业*0")):
+        text = compact(pdf_text((await api.get(url, reader)).content, tmp_path))
+        assert f"交款人：{name}" in text and "赵六" not in text
+    problem(await api.get(url, await api.owner_token(buyer["id"])), 403)
