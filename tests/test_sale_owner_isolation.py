@@ -205,12 +205,17 @@ def fillings(path: str, ids: dict[str, list[int]]) -> list[str]:
     ]
 
 
-def query_of(operation: dict[str, Any]) -> dict[str, str]:
-    return {
-        p["name"]: NOT_IDS[p["name"]]
-        for p in operation.get("parameters", [])
-        if p["in"] == "query" and p["name"] in NOT_IDS
-    }
+def queries_of(operation: dict[str, Any], ids: dict[str, list[int]]) -> list[dict[str, str]]:
+    """The query strings to send: the days (``NOT_IDS``) alone, then with each id an id parameter
+    can take (an owner asking for the other owner's account by ``?owner_id=`` must not get it)."""
+    query = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+    days = {name: NOT_IDS[name] for name in query if name in NOT_IDS}
+    chosen = [name for name in query if name in ids]
+    return [days] + [
+        {**days, **{name: str(value) for name, value in zip(chosen, combo, strict=True)}}
+        for combo in itertools.product(*(ids[name] for name in chosen))
+        if chosen
+    ]
 
 
 async def answer_text(response: Response, tmp_path: Path) -> tuple[str, Any]:
@@ -261,20 +266,22 @@ async def test_seller_and_buyer_each_read_only_their_own_on_every_owner_route(ap
     for method, path, operation in operations(api):
         for url in fillings(path, ids):
             for me, other in ((seller, buyer), (buyer, seller)):
-                if method == "get":
-                    tries = [await api.get(url, me.token, params=query_of(operation), headers=h) for h in ({}, PDF)]
-                else:
-                    probe = await api.post(url, {}, me.token, params=query_of(operation))
+                tries: list[Response] = []
+                for query in queries_of(operation, ids):
+                    if method == "get":
+                        tries += [await api.get(url, me.token, params=query, headers=h) for h in ({}, PDF)]
+                        continue
+                    probe = await api.post(url, {}, me.token, params=query)
                     if probe.status_code in (401, 403):
-                        tries = [probe]
+                        tries.append(probe)
                     else:  # an owner may call it: with a body it takes
                         body = openapi.body(operation)
                         payload = valid(openapi, body[1]) if body else None
-                        tries = [await api.post(url, payload, me.token, params=query_of(operation))]
+                        tries.append(await api.post(url, payload, me.token, params=query))
+                answered[(method, url, me.owner_id)] = tries[0].status_code  # without ids in the query
                 for response in tries:
-                    where = f"{method.upper()} {url} as owner {me.owner_id}"
+                    where = f"{method.upper()} {response.url} as owner {me.owner_id}"
                     assert response.status_code < 500, f"{where}: {response.text}"
-                    answered[(method, url, me.owner_id)] = response.status_code
                     if response.status_code >= 300:
                         continue
                     text, body_json = await answer_text(response, tmp_path)

@@ -87,8 +87,8 @@ class Statement(msgspec.Struct):
     overdue_by_age: list[AgeBucket]
     service_summary: list[ServiceSummaryItem]
     totals_text: dict[str, str]
-    # What pays the reader (the owner, or for staff the owner on the day) off on ``as_of``, late
-    # fee accrued to that day included; None for a day after today.
+    # What pays the account's owner (``owner_id``) off on ``as_of``, late fee accrued to that day
+    # included; None for a day after today.
     payoff: Payoff | None = None
     owner_id: int | None = None  # whose account this is (``owner_name``)
     # Staff only: the unit's other owners with something owed or held on their own account, apart
