@@ -302,6 +302,18 @@ async def test_seller_and_buyer_each_read_only_their_own_on_every_owner_route(ap
             assert answered[("get", f"/api/v1/complaints/{complaint_id}", account.owner_id)] == 200
     for plan_id in buyer.plan_ids:
         assert answered[("get", f"/api/v1/installment-plans/{plan_id}", buyer.owner_id)] == 200
+    # And what they answered is all of the owner's own: every letter, complaint and entry of theirs
+    # (as they stand after the walk: the buyer filed a complaint in it).
+    for account in (await accounts(api, sold)).values():
+        unit = f"/api/v1/units/{sold.unit_id}"
+        letters = await api.ok(await api.get(f"{unit}/letters", account.token))
+        assert {letter["id"] for letter in letters} == account.letter_ids
+        complaints = await api.ok(await api.get(f"{unit}/complaints", account.token))
+        assert {complaint["id"] for complaint in complaints} == account.complaint_ids
+        ledger = await api.ok(await api.get(f"{unit}/ledger", account.token, params={"as_of": AS_OF}))
+        assert {entry["id"] for entry in ledger["entries"]} == account.entry_ids
+        paid = await api.ok(await api.get("/api/v1/owners/me/payments", account.token))
+        assert {payment["id"] for payment in paid["items"]} == account.payment_ids
     # The other owner's documents and records: refused, as one that does not exist is (403: an
     # owner learns nothing of ids not theirs).
     for me, other in ((seller, buyer), (buyer, seller)):
