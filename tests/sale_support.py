@@ -9,6 +9,7 @@ period start; pass e.g. "2026-08-16" for a sale in the middle of a period). Then
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +33,15 @@ async def sold_unit(
     handover: str = "2026-08-01",
     settings: dict[str, Any] | None = None,
     billed_after: tuple[str, ...] = ("2026-09", "2026-10"),
+    before_sale: Callable[[Estate], Awaitable[None]] | None = None,
 ) -> SoldUnit:
+    """``before_sale``: what else happens while the seller still owns the unit (after 2026-06 is
+    billed, before the transfer is recorded)."""
     estate = await api.make_estate(units=1, settings=settings, effective_from="2020-01-01", owners_from="2020-01-01")
     unit_id, seller_id = estate.unit_ids[0], estate.owner_ids[0]
     await api.bill(estate.id, "2026-06", "2026-06-01")
+    if before_sale is not None:
+        await before_sale(estate)
     buyer = await api.ok(
         await api.post(
             "/api/v1/owners",

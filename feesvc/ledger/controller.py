@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import msgspec
 from litestar import Controller, get
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,7 +10,9 @@ from feesvc.auth.guards import anyone
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.ledger import service
+from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.schemas import LedgerOut, entry_out
+from feesvc.payoff.accounts import entry_owner, unit_owners
 from feesvc.payoff.service import unit_payoff
 from feesvc.registry.service import can_read_unit, get_unit
 from feesvc.schemas import PathId
@@ -23,18 +26,32 @@ class LedgerController(Controller):
     async def ledger(
         self, db: AsyncSession, principal: Principal, unit_id: PathId, as_of: date | None = None
     ) -> LedgerOut:
-        """The unit's ledger and balance as they stood at the end of ``as_of`` (default: today)."""
+        """The unit's ledger and balance as they stood at the end of ``as_of`` (default: today).
+
+        Staff read the whole unit; an owner their own account only (DOMAIN "Change of owner"): their
+        entries, and another account's settling their debts without saying whose."""
         await get_unit(db, unit_id)
         await can_read_unit(db, principal, unit_id)
         day = as_of or business_today()
         entries = await service.entries_as_of(db, unit_id, day)
+        debits = await service.open_debits(db, unit_id, day)
+        mine: set[int] | None = None
+        if not principal.is_staff:
+            owners = await unit_owners(db, unit_id)
+            me = principal.owner_id
+            mine = {e.id or 0 for e in entries if entry_owner(e.owner_id, e.effective_date, owners) == me}
+            entries = [e for e in entries if e.id in mine or e.settles_entry_id in mine]
+            debits = [d for d in debits if d.entry_id in mine]
         running = 0
         rows = []
         for entry in entries:
             running += entry.amount_fen
-            rows.append(entry_out(entry, running))
-        debits = await service.open_debits(db, unit_id, day)
+            row = entry_out(entry, running)
+            if mine is not None and entry.id not in mine:
+                row = msgspec.structs.replace(row, payment_id=None, actor="", detail=None)
+            rows.append(row)
         payoff = await unit_payoff(db, unit_id, day, principal.owner_id) if day <= business_today() else None
+        credit = await service.prepaid_credit_fen(db, unit_id, day) if mine is None else _credit_held(entries, mine)
         return LedgerOut(
             unit_id=unit_id,
             as_of=day,
@@ -42,6 +59,15 @@ class LedgerController(Controller):
             balance_fen=running,
             owed_fen=sum(d.open_fen for d in debits),
             overdue_fen=sum(d.open_fen for d in debits if d.debt_due < day),
-            prepaid_credit_fen=await service.prepaid_credit_fen(db, unit_id, day),
+            prepaid_credit_fen=credit,
             payoff=payoff,
         )
+
+
+def _credit_held(entries: list[LedgerEntry], mine: set[int]) -> int:
+    """The prepaid credit an owner's account holds: their credit entries less what has used them."""
+    open_fen = {e.id: e.amount_fen for e in entries if e.id in mine and e.kind == EntryKind.prepaid_credit}
+    for e in entries:
+        if e.settles_entry_id in open_fen:
+            open_fen[e.settles_entry_id] += e.amount_fen
+    return -sum(open_fen.values())

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, managers_or_system, staff
 from feesvc.auth.principal import Principal
+from feesvc.auth.scope import check_owns, owned_by_reader
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.letters import service
@@ -145,13 +146,18 @@ class LetterController(Controller):
     @get("/units/{unit_id:int}/letters", guards=[anyone])
     async def unit_letters(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> list[LetterOut]:
         await can_read_unit(db, principal, unit_id)
-        return [letter_out(x) for x in await service.unit_letters(db, unit_id)]
+        # An owner: the letters to their own account (a seller never reads the buyer's, nor the reverse).
+        letters = await service.unit_letters(db, unit_id)
+        return [letter_out(x) for x in letters if owned_by_reader(principal, x.owner_id)]
 
     @get("/letters/{letter_id:int}/letter.pdf", guards=[anyone], media_type="application/pdf")
     async def letter_pdf(self, db: AsyncSession, principal: Principal, letter_id: PathId) -> Response[bytes]:
-        """A letter rendered again exactly as issued."""
+        """A letter rendered again exactly as issued. An owner: only the letters to them (403 for any
+        other id, one that does not exist included)."""
+        if not principal.is_staff:
+            mine = await db.get(Letter, letter_id)
+            check_owns(principal, mine.owner_id if mine else None, "letter")
         letter = await service.get_letter(db, letter_id)
-        await can_read_unit(db, principal, letter.unit_id)
         _, pdf = await service.letter_pdf(db, letter_id)
         return Response(
             pdf,

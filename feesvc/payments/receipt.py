@@ -287,7 +287,19 @@ async def _settled_entries(session: AsyncSession, payment_id: int) -> dict[int, 
     return settled
 
 
-async def _owner_name(session: AsyncSession, unit_id: int, on: date) -> str:
+async def _owner_name(session: AsyncSession, payment_id: int, unit_id: int, on: date) -> str:
+    """The owner whose account the payment went into (its entries carry them): after a sale, a
+    seller's receipt never names the buyer, nor the reverse. A payment whose entries carry no
+    owner: the owner on the day it was received."""
+    account = (
+        select(Owner.name)
+        .join(LedgerEntry, col(LedgerEntry.owner_id) == Owner.id)
+        .where(LedgerEntry.payment_id == payment_id)
+        .limit(1)
+    )
+    name = (await session.execute(account)).scalar_one_or_none()
+    if name is not None:
+        return name
     query = (
         select(Owner.name)
         .join(Ownership, col(Ownership.owner_id) == Owner.id)
@@ -328,7 +340,7 @@ async def receipt_context(session: AsyncSession, payment_id: int, masking: Maski
     locale = normalize_locale(estate.locale)
     script = script_of(locale)
     settled = await _settled_entries(session, payment_id)
-    payer = masking.name(out.payer_name or await _owner_name(session, out.unit_id, out.received_on))
+    payer = masking.name(out.payer_name or await _owner_name(session, payment_id, out.unit_id, out.received_on))
     return {
         "locale": locale,
         "t": _LABELS[script],

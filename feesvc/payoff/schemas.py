@@ -20,6 +20,18 @@ class PayoffLine(msgspec.Struct):
     total_fen: int  # principal + posted + unposted: what the charge comes to after the next run
 
 
+class OtherOwner(msgspec.Struct):
+    """Another owner of the unit with something open on their own account, listed apart for staff
+    (an owner never sees another owner): a seller's arrears beside the buyer's account, or the reverse.
+    The name is as the reader's role may see it (registry/masking.py)."""
+
+    owner_id: int
+    name: str
+    former: bool  # their ownership ended before the day (a seller)
+    owed_fen: int  # what they owe on the unit (in a payoff: what pays them off that day)
+    prepaid_credit_fen: int
+
+
 class Payoff(msgspec.Struct):
     """What a payment received on ``as_of`` must be to leave ``owner_id`` owing nothing on the unit.
 
@@ -44,3 +56,5 @@ class Payoff(msgspec.Struct):
     # When the pending corrections give back more than the late fees the run posts: the owner's
     # prepaid credit after that run (the total never falls below what is open now).
     returned_as_credit_fen: int = 0
+    # Staff only: the unit's other owners with something open, each apart (never added to the total).
+    other_owners: list[OtherOwner] = msgspec.field(default_factory=list)

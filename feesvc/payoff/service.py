@@ -45,7 +45,8 @@ from feesvc.latefees.corrections import given_back, takes_off
 from feesvc.latefees.unit import ChargeFeeFacts, UnitFeeTerms, unit_fee_terms
 from feesvc.ledger.allocation import OpenDebit, settlement_order
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.payoff.schemas import Payoff, PayoffLine
+from feesvc.payoff.accounts import UnitOwner, is_former
+from feesvc.payoff.schemas import OtherOwner, Payoff, PayoffLine
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 from feesvc.rules.late_fees import PrincipalChange, late_fee_for
@@ -141,8 +142,16 @@ _HEAD = (
 _ENTRIES = _entries_query()
 
 
-async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id: int | None = None) -> Payoff:
-    """The payoff of ``owner_id`` (default: the unit's owner on ``as_of``) on the unit, as of that day."""
+async def unit_payoff(
+    session: AsyncSession,
+    unit_id: int,
+    as_of: date,
+    owner_id: int | None = None,
+    *,
+    others: Sequence[UnitOwner] = (),
+) -> Payoff:
+    """The payoff of ``owner_id`` (default: the unit's owner on ``as_of``) on the unit, as of that day;
+    with ``others`` (the unit's owners, for staff), each other owner's payoff total listed apart."""
     params = {"unit_id": unit_id, "as_of": as_of}
     head = (await session.execute(_HEAD, params)).first()
     if head is None:
@@ -150,7 +159,33 @@ async def unit_payoff(session: AsyncSession, unit_id: int, as_of: date, owner_id
     estate_id, order, owner_on_day = head
     entries = [PayoffEntry._make(row) for row in await session.execute(_ENTRIES, params)]
     terms = await unit_fee_terms(session, estate_id, unit_id, as_of, with_court_rates=False)
-    return payoff_of(unit_id, owner_id if owner_id is not None else owner_on_day, as_of, entries, terms, order)
+    payer = owner_id if owner_id is not None else owner_on_day
+    payoff = payoff_of(unit_id, payer, as_of, entries, terms, order)
+    if others:
+        payoff.other_owners = other_owners(unit_id, payer, as_of, entries, terms, order, others)
+    return payoff
+
+
+def other_owners(
+    unit_id: int,
+    payer: int | None,
+    as_of: date,
+    entries: Sequence[LedgerRow],
+    terms: UnitFeeTerms,
+    order: AllocationOrder,
+    owners: Sequence[UnitOwner],
+) -> list[OtherOwner]:
+    """The unit's owners other than ``payer`` with something open on their own account: what pays
+    each of them off on the day and the credit they hold, names unmasked (the caller masks)."""
+    listed: list[OtherOwner] = []
+    for owner_id, name in dict((o.owner_id, o.name) for o in owners).items():
+        if owner_id == payer:
+            continue
+        theirs = payoff_of(unit_id, owner_id, as_of, entries, terms, order)
+        if theirs.total_fen or theirs.prepaid_credit_fen:
+            former = is_former(list(owners), owner_id, as_of)
+            listed.append(OtherOwner(owner_id, name, former, theirs.total_fen, theirs.prepaid_credit_fen))
+    return listed
 
 
 async def payoff_from_entries(

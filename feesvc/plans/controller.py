@@ -7,9 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, managers_or_system
 from feesvc.auth.principal import Principal
+from feesvc.auth.scope import check_owns, owned_by_reader
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.plans import service
+from feesvc.plans.models import InstallmentPlan
 from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanAgree, PlanCancel, PlanCreate, PlanOut, PlanReview, PlanReviewCreate
 from feesvc.registry.service import can_read_unit, get_unit
@@ -61,6 +63,9 @@ class InstallmentPlanController(Controller):
         self, db: AsyncSession, principal: Principal, plan_id: PathId, as_of: date | None = None
     ) -> PlanOut:
         """A plan with its schedule and what is paid of each installment as of ``as_of`` (default today)."""
+        if not principal.is_staff:  # an owner: their own plans only; 403 for any other id, existing or not
+            mine = await db.get(InstallmentPlan, plan_id)
+            check_owns(principal, mine.owner_id if mine else None, "installment plan")
         plan = await service.get_plan(db, plan_id)
         await can_read_unit(db, principal, plan.unit_id)
         return await service.plan_out(db, plan_id, as_of or business_today())
@@ -71,4 +76,5 @@ class InstallmentPlanController(Controller):
     ) -> list[PlanOut]:
         await get_unit(db, unit_id)
         await can_read_unit(db, principal, unit_id)
-        return await service.unit_plans(db, unit_id, as_of or business_today())
+        plans = await service.unit_plans(db, unit_id, as_of or business_today())
+        return [p for p in plans if owned_by_reader(principal, p.owner_id)]  # a seller's are not the buyer's

@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, staff
 from feesvc.auth.principal import Principal
+from feesvc.auth.scope import check_owns
 from feesvc.db import business_today, utcnow
 from feesvc.schemas import PERIOD_PATTERN, PathId
 from feesvc.service_records import service
+from feesvc.service_records.models import Complaint
 from feesvc.service_records.schemas import (
     ComplaintCreate,
     ComplaintOut,
@@ -43,6 +45,9 @@ class ServiceRecordsController(Controller):
 
     @get("/complaints/{complaint_id:int}", guards=[anyone])
     async def get_complaint(self, db: AsyncSession, principal: Principal, complaint_id: PathId) -> ComplaintOut:
+        if not principal.is_staff:  # an owner learns nothing of ids not theirs: 403, existing or not
+            mine = await db.get(Complaint, complaint_id)
+            check_owns(principal, mine.owner_id if mine else None, "complaint")
         complaint = await service.get_complaint(db, complaint_id)
         await service.can_read_complaint(db, principal, complaint)
         return (await service.complaints_out(db, [complaint], utcnow()))[0]

@@ -15,9 +15,10 @@ from feesvc.auth.guards import anyone
 from feesvc.auth.principal import Principal
 from feesvc.db import autocommit, business_today
 from feesvc.errors import InvalidInput
+from feesvc.payoff.accounts import AccountOwnerId, account_owner, unit_owners
 from feesvc.registry.masking import masking_for
 from feesvc.registry.models import Estate
-from feesvc.registry.service import can_read_unit, get_unit, ownership_span
+from feesvc.registry.service import can_read_unit, get_unit
 from feesvc.schemas import PathId
 from feesvc.statements.document import statement_filename, statement_pdf_async
 from feesvc.statements.schemas import Statement
@@ -57,8 +58,12 @@ class StatementController(Controller):
         as_of: date | None = None,
         period_from: Annotated[date | None, Parameter(query="from")] = None,
         period_to: Annotated[date | None, Parameter(query="to")] = None,
+        owner_id: AccountOwnerId = None,
     ) -> Response[Statement] | Response[bytes]:
         """The owner's statement: opening balance, each entry with how it was computed, closing balance.
+
+        Per account: an owner reads their own; staff the account of ``owner_id`` (default: the
+        owner on the statement's last day), the unit's other owners with something open apart.
 
         JSON by default; the printable A4 statement (物业费对账单) when ``Accept`` prefers application/pdf.
         """
@@ -73,19 +78,27 @@ class StatementController(Controller):
         await can_read_unit(db, principal, unit_id)
         if start > end:
             raise InvalidInput("'from' must not be after 'to'", field="from")
-        if principal.owner_id is not None:
-            # A former owner sees their own time at the unit, not the next owner's payments or name.
-            first, last = await ownership_span(db, unit_id, principal.owner_id)
-            start, end = max(start, first), min(end, last or end)
-        # With the reader's own payoff: an owner's (a former owner's arrears stay theirs), else the
-        # owner's on the day; none ahead of today (late fees are not posted ahead).
+        if principal.owner_id is None and owner_id is not None:
+            await get_unit(db, unit_id)  # a unit that does not exist is a 404 before an owner it never had
+            account_owner(await unit_owners(db, unit_id), owner_id, min(end, day))
         statement = await build_statement(
-            db, unit_id, day, start, end, with_payoff=day <= business_today(), payoff_owner_id=principal.owner_id
+            db,
+            unit_id,
+            day,
+            start,
+            end,
+            owner_id=principal.owner_id if principal.owner_id is not None else owner_id,
+            others=principal.is_staff,
+            with_payoff=day <= business_today(),
         )
-        # An owner's statement (clipped to their own time above) names them; staff see the name as
-        # their role may (registry.masking), in the JSON and the PDF alike.
+        # An owner's statement names them; staff see names as their role may (registry.masking), in
+        # the JSON and the PDF alike, the other owners' too.
         masking = masking_for(principal, own=principal.owner_id is not None)
-        statement = msgspec.structs.replace(statement, owner_name=masking.optional_name(statement.owner_name))
+        statement = msgspec.structs.replace(
+            statement,
+            owner_name=masking.optional_name(statement.owner_name),
+            other_owners=[msgspec.structs.replace(o, name=masking.name(o.name)) for o in statement.other_owners],
+        )
         if request.accept.best_match([JSON, PDF], default=JSON) != PDF:
             return Response(statement, headers={"Vary": "Accept"})
         unit, _ = await get_unit(db, unit_id)

@@ -474,7 +474,10 @@ def _services(items: list[Mapping[str, Any]], script: str, labels: Mapping[str, 
 
 
 def statement_context(statement: Statement, *, service_phone: str = "", address: str = "") -> dict[str, Any]:
-    """Everything ``letters/statement.html`` prints, as plain data (dates stay dates for the filters)."""
+    """Everything ``letters/statement.html`` prints, as plain data (dates stay dates for the filters).
+
+    The printed statement is its account owner's document: the other owners staff see apart
+    (``other_owners``) are not printed on it (a seller's debt on the buyer's paper, or the reverse)."""
     data: dict[str, Any] = msgspec.to_builtins(statement, builtin_types=(date, Decimal))
     locale = normalize_locale(statement.locale)
     script = script_of(locale)

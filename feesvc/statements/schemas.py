@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from feesvc.payoff.schemas import Payoff
+from feesvc.payoff.schemas import OtherOwner, Payoff
 
 
 class FeeBasis(msgspec.Struct):
@@ -87,6 +87,10 @@ class Statement(msgspec.Struct):
     overdue_by_age: list[AgeBucket]
     service_summary: list[ServiceSummaryItem]
     totals_text: dict[str, str]
-    # What pays the reader (the owner, or for staff the owner on the day) off on ``as_of``, late
-    # fee accrued to that day included; None for a day after today.
+    # What pays the account's owner (``owner_id``) off on ``as_of``, late fee accrued to that day
+    # included; None for a day after today.
     payoff: Payoff | None = None
+    owner_id: int | None = None  # whose account this is (``owner_name``)
+    # Staff only: the unit's other owners with something owed or held on their own account, apart
+    # (a seller's arrears on the buyer's statement); never in the totals above, never for an owner.
+    other_owners: list[OtherOwner] = msgspec.field(default_factory=list)

@@ -16,6 +16,8 @@ from feesvc.errors import NotFound
 from feesvc.formatting import area_text, money, period_label, rate_text
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.payments.models import Payment, Receipt, receipt_number
+from feesvc.payoff.accounts import UnitOwner, entry_owner, is_former, unit_owners
+from feesvc.payoff.schemas import OtherOwner
 from feesvc.payoff.service import payoff_from_entries, unit_payoff
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering
@@ -372,41 +374,53 @@ async def build_statement(
     start: date,
     end: date,
     *,
+    owner_id: int | None = None,
+    others: bool = False,
     with_payoff: bool = False,
-    payoff_owner_id: int | None = None,
 ) -> Statement:
-    """The statement of ``start`` … ``end`` as it stood on ``as_of``; ``with_payoff``: with the payoff
-    on ``as_of`` of ``payoff_owner_id`` (default: the owner on that day)."""
+    """The statement of ``owner_id``'s account (default: the owner on its last day) for ``start`` …
+    ``end`` as it stood on ``as_of``: that owner's entries only (DOMAIN "Change of owner"), and the
+    entries of others settling that owner's debts, without saying whose. The lines are the owner's
+    time at the unit within the range (from the month they took it over: a charge split at the
+    handover is dated the period's first day); a former owner's stop at the end of their time, while
+    what they still owe or hold is told to ``end``. ``others``: the unit's other owners with
+    something open, apart (staff; names unmasked, the caller masks). ``with_payoff``: with the
+    account's payoff on ``as_of``."""
     last_day = min(end, as_of)
     head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
     if head is None:
         raise NotFound(f"unit {unit_id} does not exist")
     locale = head.locale
+    owners = await unit_owners(session, unit_id)
+    account = head.owner_id if owner_id is None else owner_id
     result = await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": last_day})
     entries = [StatementEntry._make(row) for row in result]
     by_id = {e.id: e for e in entries}
-    opening = sum(e.amount_fen for e in entries if e.effective_date < start)
-    in_range = [e for e in entries if e.effective_date >= start]
+    shown = _account_entries(entries, owners, account)
+    start, lines_to = _own_time(owners, account, start)
+    stop = min(lines_to or last_day, last_day)
+    opening = sum(e.amount_fen for e in shown if e.effective_date < start)
+    in_range = [e for e in shown if start <= e.effective_date <= stop]
 
     lines = _statement_lines(in_range, by_id, opening, locale)
     closing = lines[-1].balance_after_fen if lines else opening
-    owed, ages, credit = _balances(entries, by_id, last_day)
+    owed, ages, credit = _balances(shown, by_id, last_day)
     overdue = sum(ages.values())
     payoff = None
     if with_payoff and last_day == as_of:  # the entries read are the payoff's too
-        payer = head.owner_id if payoff_owner_id is None else payoff_owner_id
-        payoff = await payoff_from_entries(session, head.estate_id, unit_id, as_of, payer, entries)
+        payoff = await payoff_from_entries(session, head.estate_id, unit_id, as_of, account, entries)
     elif with_payoff:
-        payoff = await unit_payoff(session, unit_id, as_of, payoff_owner_id)
+        payoff = await unit_payoff(session, unit_id, as_of, account)
+    names = {o.owner_id: o.name for o in owners}
     return Statement(
         unit=StatementUnit(
             unit_id, head.estate_name, head.company_name, head.building_name, head.number, head.floor_area_m2, head.use
         ),
-        owner_name=head.owner_name,
+        owner_name=names.get(account, head.owner_name) if account is not None else head.owner_name,
         locale=locale,
         as_of=as_of,
         period_from=start,
-        period_to=end,
+        period_to=stop if lines_to is not None else end,
         opening_balance_fen=opening,
         lines=lines,
         closing_balance_fen=closing,
@@ -423,7 +437,51 @@ async def build_statement(
             "prepaid_credit": money(credit, locale),
         },
         payoff=payoff,
+        owner_id=account,
+        other_owners=_other_owners(entries, by_id, owners, account, last_day) if others else [],
     )
+
+
+def _own_time(owners: list[UnitOwner], account: int | None, start: date) -> tuple[date, date | None]:
+    """The statement's start within the account owner's time at the unit (from the month it began),
+    and the last day of that time (None: they own it still)."""
+    spans = [(o.starts_on, o.ends_on) for o in owners if o.owner_id == account]
+    if not spans:
+        return start, None
+    ends = [e for _, e in spans]
+    last = None if None in ends else max(e for e in ends if e is not None)
+    return max(start, min(s for s, _ in spans).replace(day=1)), last
+
+
+def _account_entries(
+    entries: list[StatementEntry], owners: list[UnitOwner], account: int | None
+) -> list[StatementEntry]:
+    """The account's entries, and those of another account settling its debts (a payment designated
+    to them) without the payment's method and receipt: whose money it was is not the reader's."""
+    mine = {e.id for e in entries if entry_owner(e.owner_id, e.effective_date, owners) == account}
+    return [
+        e if e.id in mine else e._replace(payment_id=None, payment_method=None, receipt_year=None, receipt_seq=None)
+        for e in entries
+        if e.id in mine or e.settles_entry_id in mine
+    ]
+
+
+def _other_owners(
+    entries: list[StatementEntry],
+    by_id: dict[int, StatementEntry],
+    owners: list[UnitOwner],
+    account: int | None,
+    day: date,
+) -> list[OtherOwner]:
+    """The unit's other owners with something owed or held on their own account on ``day``."""
+    listed = []
+    for owner_id, name in {o.owner_id: o.name for o in owners}.items():
+        if owner_id == account:
+            continue
+        owed, _, credit = _balances(_account_entries(entries, owners, owner_id), by_id, day)
+        if owed or credit:
+            listed.append(OtherOwner(owner_id, name, is_former(owners, owner_id, day), owed, credit))
+    return listed
 
 
 def _balances(
