@@ -31,7 +31,9 @@ class SettlementCertificate(SQLModel, table=True):
     __tablename__ = "settlement_certificate"
     __table_args__ = (
         # The same facts the same day: the certificate already issued, not another number.
-        Index("uq_settlement_certificate_facts", "unit_id", "owner_id", "as_of", "issued_on", "facts_sha256", unique=True),
+        Index(
+            "uq_settlement_certificate_facts", "unit_id", "owner_id", "as_of", "issued_on", "facts_sha256", unique=True
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -20,7 +20,7 @@ from feesvc.payments.models import Method
 from feesvc.payments.service import refund_entry
 from feesvc.prepay.refund import prepaid_charges_from, take_back_periods
 from feesvc.prepay.service import cycle_period, next_period
-from feesvc.registry.models import Estate, Ownership
+from feesvc.registry.models import Ownership
 from feesvc.registry.schemas import OwnershipCreate, OwnershipOut
 from feesvc.registry.service import current_ownership, get_estate, get_owner, get_unit, transfer_ownership
 from feesvc.sales.models import SaleSettlement
@@ -46,7 +46,9 @@ def ownership_out(o: Ownership, settlement: SaleSettlementOut | None = None) -> 
     )
 
 
-async def _replay(session: AsyncSession, current: Ownership, data: OwnershipCreate, fingerprint: str) -> OwnershipOut | None:
+async def _replay(
+    session: AsyncSession, current: Ownership, data: OwnershipCreate, fingerprint: str
+) -> OwnershipOut | None:
     """The first answer to this transfer, if it was recorded already; a retry told differently is refused."""
     found = (
         await session.execute(select(SaleSettlement).where(SaleSettlement.ownership_id == current.id))
@@ -91,6 +93,7 @@ async def record_transfer(
         # settlement below, so re-attributed periods are counted. Not imported: not on this branch.
         settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, public_base_url)
     out = ownership_out(ownership, settlement)
+    assert ownership.id is not None
     session.add(
         SaleSettlement(
             ownership_id=ownership.id,
@@ -121,12 +124,19 @@ async def _seller_credits(session: AsyncSession, unit_id: int, seller_id: int) -
 
 
 def _transfer(
-    credits: list[tuple[LedgerEntry, int]], estate: Estate, buyer_id: int, reason: str, consent: SellerConsent, today: date, actor: Principal
+    credits: list[tuple[LedgerEntry, int]],
+    buyer_id: int,
+    reason: str,
+    consent: SellerConsent,
+    today: date,
+    actor: Principal,
 ) -> list[LedgerEntry]:
     """The seller's credit used up (one entry per credit) and one credit held for the buyer: the
     pairs net to zero, so the unit's balance is unchanged and each account shows the move."""
-    assert estate.id is not None
-    detail: dict[str, Any] = {"consent_reference": consent.reference, "consent_signed_on": consent.signed_on.isoformat()}
+    detail: dict[str, Any] = {
+        "consent_reference": consent.reference,
+        "consent_signed_on": consent.signed_on.isoformat(),
+    }
     used = [
         LedgerEntry(
             estate_id=credit.estate_id,
@@ -191,7 +201,7 @@ async def settle_sale(
         append(session, [refund_entry(c, fen, today, actor, reason, data.refund_method) for c, fen in credits])
         refunded = held
     elif credits and consent is not None:
-        append(session, _transfer(credits, estate, buyer.id or 0, reason, consent, today, actor))
+        append(session, _transfer(credits, data.owner_id, reason, consent, today, actor))
         transferred = held
     await session.flush()
 
