@@ -256,3 +256,32 @@ async def test_an_owner_who_owes_nothing_gets_a_clean_certificate(api: Api, tmp_
     text = compact(pdf_text(response.content, tmp_path, "clean.pdf"))
     assert "物业费结清证明" in text and "已全部结清" in text and "2026年7月31日" in text
     assert "¥250.00" not in text
+
+
+async def test_a_sale_in_the_middle_of_a_period_takes_back_the_periods_from_the_next_one(api: Api) -> None:
+    """Handover 2026-08-16: the seller's prepaid periods from 2026-09 (the first that starts on or
+    after the handover) are taken back; 2026-07 and 2026-08 are kept (2 months earn no tier). The
+    split 2026-08 is pro-rated by the billing side (reattribute_charges), not here."""
+    sold = await sold_unit(api, handover="2026-08-16", before_sale=prepay_six_months)
+    settled = sold.transfer["settlement"]
+    assert settled["periods"] == ["2026-09", "2026-10", "2026-11", "2026-12"]
+    assert settled["discount_taken_back_fen"] == 7500
+    assert settled["refunded_fen"] == 4 * 23750 - 2 * 1250
+    assert await open_by_owner(api, sold.unit_id) == {
+        ("2026-06", sold.seller_id): MONTHLY,
+        ("2026-09", sold.buyer_id): MONTHLY,
+        ("2026-10", sold.buyer_id): MONTHLY,
+    }
+
+
+async def test_two_identical_transfers_at_once_settle_once(api: Api) -> None:
+    sold = await sold_unit(api, before_sale=overpays_june, billed_after=())
+    another = await api.ok(await api.post("/api/v1/owners", {"name": "第二买家"}))
+    body = {"owner_id": another["id"], "starts_on": "2026-11-01"}
+    answers = await api.post_at_once(f"/api/v1/units/{sold.unit_id}/ownerships", [body, body], Role.manager, [{}, {}])
+    assert [a.status_code for a in answers] == [201, 201]
+    assert sorted(a.headers["Idempotent-Replayed"] for a in answers) == ["false", "true"]
+    assert answers[0].json() == answers[1].json()
+    async with api.sessions() as s:
+        letters = (await s.execute(select(Letter).where(Letter.unit_id == sold.unit_id))).scalars().all()
+    assert sorted(x.owner_id for x in letters) == sorted([sold.buyer_id, another["id"]])
