@@ -4,6 +4,11 @@ The refunded periods' charges, discounts and payment splits are reversed: their 
 taken back. What was paid for them is held as prepaid credit; each prepayment's periods kept are
 re-priced at the tier their own count reaches (feesvc.rules.prepay.reprice_kept), the credit
 settles what that takes back, and the rest is paid back to the owner.
+
+``take_back_periods`` is that work without the route's checks and commit; a sale (feesvc.sales)
+calls it for the seller's prepaid periods from the handover on (``prepaid_charges_from``), whether
+or not they have started, since from the handover they are served to the buyer, and leaves what
+was paid as the seller's credit, to refund it or, with the seller's consent, move it to the buyer.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.spec import Example
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,15 +16,18 @@ from feesvc.auth.guards import managers
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.sales import certificate
+from feesvc.sales.models import SettlementCertificate
 from feesvc.schemas import INT4_MAX, PathId
 
 
-def _pdf(data: bytes, number: str) -> Response[bytes]:
-    return Response(
-        data,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{number}.pdf"', "X-Certificate-No": number},
-    )
+def _pdf(data: bytes, issued: SettlementCertificate) -> Response[bytes]:
+    number = issued.certificate_no
+    headers = {
+        "Content-Disposition": f'inline; filename="{number}.pdf"',
+        "X-Certificate-No": number,
+        "X-Certificate-Id": str(issued.id),  # the kept copy: /settlement-certificates/{id}/certificate.pdf
+    }
+    return Response(data, media_type="application/pdf", headers=headers)
 
 
 class SalesController(Controller):
@@ -37,7 +41,10 @@ class SalesController(Controller):
         principal: Principal,
         state: State,
         unit_id: PathId,
-        owner_id: Annotated[int, Parameter(ge=1, le=INT4_MAX, description="the owner the certificate is for")],
+        owner_id: Annotated[
+            int,
+            Parameter(ge=1, le=INT4_MAX, description="the owner the certificate is for", examples=[Example(value=1)]),
+        ],
         as_of: Annotated[
             date | None,
             Parameter(description="the last day covered; default: the owner's last day (the handover's eve)"),
@@ -49,7 +56,7 @@ class SalesController(Controller):
         issued, pdf = await certificate.issue_certificate(
             db, principal, unit_id, owner_id, as_of, business_today(), Path(state.settings.server.files_dir)
         )
-        return _pdf(pdf, issued.certificate_no)
+        return _pdf(pdf, issued)
 
     @get(
         "/settlement-certificates/{certificate_id:int}/certificate.pdf", guards=[managers], media_type="application/pdf"
@@ -57,4 +64,4 @@ class SalesController(Controller):
     async def stored_certificate(self, db: AsyncSession, certificate_id: PathId) -> Response[bytes]:
         """A certificate exactly as it was issued (its bytes, checked against the hash kept with it)."""
         issued = await certificate.get_certificate(db, certificate_id)
-        return _pdf(certificate.stored_pdf(issued), issued.certificate_no)
+        return _pdf(certificate.stored_pdf(issued), issued)

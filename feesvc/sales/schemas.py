@@ -13,8 +13,12 @@ from feesvc.schemas import Body, Line
 class SellerConsent(Body):
     """The seller's written consent to move their prepaid periods and credit to the buyer's account."""
 
-    reference: Annotated[Line, msgspec.Meta(min_length=2, max_length=200, examples=["卖方同意书 2026-07-28 第3号"])]
     signed_on: date
+    # Required (the service refuses an empty one); a default only so that a bad ``signed_on`` is
+    # refused naming ``signed_on``, not a missing reference.
+    reference: Annotated[Line, msgspec.Meta(min_length=2, max_length=200, examples=["卖方同意书 2026-07-28 第3号"])] = (
+        ""
+    )
 
 
 class SaleSettlementOut(msgspec.Struct):

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
-from feesvc.errors import Conflict, NotFound
+from feesvc.errors import Conflict, InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_credits
 from feesvc.payments.models import Method
@@ -33,6 +33,15 @@ def first_period_from(handover: date, cycle_months: int) -> str:
     """The first billing period that starts on or after the handover date: the buyer's first whole one."""
     period = cycle_period(handover, cycle_months)
     return period if period_start(period) == handover else next_period(period, cycle_months)
+
+
+def _check_consent(consent: SellerConsent | None, today: date) -> None:
+    if consent is None:
+        return
+    if len(consent.reference.strip()) < 2:
+        raise InvalidInput("the seller's written consent needs its reference", field="seller_consent.reference")
+    if consent.signed_on > today:
+        raise InvalidInput("the seller's consent cannot be signed in the future", field="seller_consent.signed_on")
 
 
 def _fingerprint(unit_id: int, data: OwnershipCreate) -> str:
@@ -74,12 +83,14 @@ async def record_transfer(
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
     and whether it was new (False: a retry of a transfer already recorded, nothing changed)."""
-    unit = await lock_unit(session, unit_id)  # the unit's writers wait: a racing retry sees this one
-    if unit is None:
-        raise NotFound(f"unit {unit_id} does not exist")
-    assert unit.id is not None
-    fingerprint = _fingerprint(unit_id, data)
+    _check_consent(data.seller_consent, today)
+    await get_unit(session, unit_id)
     current = await current_ownership(session, unit_id)
+    if current is not None:
+        # A sale writes the ledger: the unit's writers wait, and a racing retry sees this one.
+        await lock_unit(session, unit_id)
+        current = await current_ownership(session, unit_id)
+    fingerprint = _fingerprint(unit_id, data)
     if current is not None and current.owner_id == data.owner_id and current.starts_on == data.starts_on:
         replayed = await _replay(session, current, data, fingerprint)
         if replayed is not None:
