@@ -75,9 +75,9 @@ async def pay(api: Api, unit_id: int, amount: int, today: date, received_on: dat
 async def letters(api: Api, estate_id: int) -> list[tuple[int, date, str]]:
     async with api.sessions() as s:
         rows = await s.execute(
-            # The runs' letters (not the payment notices a transfer issues: issue 15).
+            # Not the payment notices a transfer issues (issue 15).
             select(Letter.unit_id, Letter.issued_on, Letter.kind).where(
-                Letter.estate_id == estate_id, col(Letter.run_id).is_not(None)
+                Letter.estate_id == estate_id, Letter.kind != "payment_notice"
             )
         )
         return sorted((u, d, str(k)) for u, d, k in rows.all())
