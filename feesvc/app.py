@@ -39,6 +39,7 @@ from feesvc.prepay.controller import PrepayController
 from feesvc.registry.controller import RegistryController
 from feesvc.reports.controller import ReportsController
 from feesvc.request_context import begin_request
+from feesvc.sales.controller import SalesController
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
 from feesvc.standards.controller import FeeStandardController
@@ -48,6 +49,7 @@ CONTROLLERS = [
     EvidencePackController,
     LetterController,
     RegistryController,
+    SalesController,
     FeeStandardController,
     LedgerController,
     PayoffController,

@@ -21,6 +21,7 @@ from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
+from feesvc.sales.models import SaleSettlement, SettlementCertificate
 from feesvc.service_records.models import Complaint, ComplaintStep, ServiceActivity
 from feesvc.standards.models import FeeStandard
 
@@ -60,7 +61,9 @@ __all__ = [
     "ReceiptCounter",
     "ReminderHold",
     "ReminderRun",
+    "SaleSettlement",
     "ServiceActivity",
+    "SettlementCertificate",
     "Unit",
     "VacancyNotice",
     "metadata",

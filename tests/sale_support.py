@@ -25,6 +25,8 @@ class SoldUnit:
     seller_token: str
     buyer_token: str
     handover: str
+    # What recording the sale answered (POST /units/{id}/ownerships): the settlement at the sale.
+    transfer: Any = None
 
 
 async def sold_unit(
@@ -33,15 +35,15 @@ async def sold_unit(
     handover: str = "2026-08-01",
     settings: dict[str, Any] | None = None,
     billed_after: tuple[str, ...] = ("2026-09", "2026-10"),
-    before_sale: Callable[[Estate], Awaitable[None]] | None = None,
+    before_sale: Callable[[Api, Estate, int], Awaitable[None]] | None = None,
+    transfer: dict[str, Any] | None = None,
 ) -> SoldUnit:
-    """``before_sale``: what else happens while the seller still owns the unit (after 2026-06 is
-    billed, before the transfer is recorded)."""
+    """``before_sale(api, estate, unit_id)`` runs after 2026-06 is billed and before the sale is
+    recorded (e.g. the seller prepays); ``transfer`` adds fields to the sale's request body (e.g.
+    ``seller_consent``)."""
     estate = await api.make_estate(units=1, settings=settings, effective_from="2020-01-01", owners_from="2020-01-01")
     unit_id, seller_id = estate.unit_ids[0], estate.owner_ids[0]
     await api.bill(estate.id, "2026-06", "2026-06-01")
-    if before_sale is not None:
-        await before_sale(estate)
     buyer = await api.ok(
         await api.post(
             "/api/v1/owners",
@@ -53,8 +55,13 @@ async def sold_unit(
             },
         )
     )
-    await api.ok(
-        await api.post(f"/api/v1/units/{unit_id}/ownerships", {"owner_id": buyer["id"], "starts_on": handover})
+    if before_sale is not None:
+        await before_sale(api, estate, unit_id)
+    recorded = await api.ok(
+        await api.post(
+            f"/api/v1/units/{unit_id}/ownerships",
+            {"owner_id": buyer["id"], "starts_on": handover, **(transfer or {})},
+        )
     )
     for period in billed_after:
         await api.bill(estate.id, period, f"{period}-01")
@@ -66,4 +73,5 @@ async def sold_unit(
         seller_token=await api.owner_token(seller_id),
         buyer_token=await api.owner_token(buyer["id"]),
         handover=handover,
+        transfer=recorded,
     )

@@ -131,9 +131,11 @@ async def _world(api: Api) -> dict[str, Any]:
     complaint = await api.ok(
         await api.post(f"/api/v1/units/{unit['id']}/complaints", {"category": "leak", "text": "漏水"}, Role.cashier)
     )
+    certificate = await api.get(f"/api/v1/units/{unit['id']}/settlement-certificate", params={"owner_id": owner["id"]})
     return {
         "estate_id": estate.id,
         "unit_id": unit["id"],
+        "certificate_id": int(certificate.headers["X-Certificate-Id"]),
         "owner_id": owner["id"],
         "payment_id": payments[1]["id"],
         "payment_ids": [p["id"] for p in payments],

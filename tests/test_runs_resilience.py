@@ -75,7 +75,10 @@ async def pay(api: Api, unit_id: int, amount: int, today: date, received_on: dat
 async def letters(api: Api, estate_id: int) -> list[tuple[int, date, str]]:
     async with api.sessions() as s:
         rows = await s.execute(
-            select(Letter.unit_id, Letter.issued_on, Letter.kind).where(Letter.estate_id == estate_id)
+            # Not the payment notices a transfer issues (issue 15).
+            select(Letter.unit_id, Letter.issued_on, Letter.kind).where(
+                Letter.estate_id == estate_id, Letter.kind != "payment_notice"
+            )
         )
         return sorted((u, d, str(k)) for u, d, k in rows.all())
 

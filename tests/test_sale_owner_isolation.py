@@ -88,7 +88,7 @@ async def sale_with_history(api: Api) -> tuple[SoldUnit, dict[str, list[int]]]:
     buyer complains, pays part of 2026-09 and gets a reminder for what is left of it."""
     runs: list[int] = []
 
-    async def seller_time(estate: Estate) -> None:
+    async def seller_time(_: Api, estate: Estate, unit_id: int) -> None:
         seller = await api.owner_token(estate.owner_ids[0])
         runs.append((await remind(api, estate.id, "2026-07-10"))["run_id"])
         await complain(api, estate.unit_ids[0], seller, SELLER_COMPLAINT)

@@ -46,6 +46,7 @@ __all__ = [
     "LETTER_STYLESHEETS",
     "SHORT_MESSAGE_MAX",
     "ComplaintInfo",
+    "FeeStandardLine",
     "Installment",
     "LetterContext",
     "PeriodLine",
@@ -98,6 +99,17 @@ class PrepayOffer:
     months: int
     percent_off: Decimal
     saving_fen: int
+
+
+@dataclass(frozen=True)
+class FeeStandardLine:
+    """A fee standard as a payment notice states it: the item, its rate with its unit as printed
+    ("2.50 元/平方米·月"), what it rests on (contract clause, owners' vote …) and when it was posted."""
+
+    item_name: str
+    rate_text: str
+    decision_ref: str
+    posted_on: date
 
 
 #: Standard wordings of the late-fee treatment of a plan (``feesvc.plans.models.LateFeeTreatment``).
@@ -202,6 +214,10 @@ class LetterContext:
     belief: str | None = None
     complaint: ComplaintInfo | None = None
     statement_url: str = ""
+    # Payment notice (缴费须知) of a new owner: the day billing starts for them (the handover date)
+    # and the fee standards in force, with their posting (DOMAIN.md "Change of owner").
+    billing_starts_on: date | None = None
+    fee_standards: tuple[FeeStandardLine, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", LetterKind(self.kind))

@@ -4,6 +4,11 @@ The refunded periods' charges, discounts and payment splits are reversed: their 
 taken back. What was paid for them is held as prepaid credit; each prepayment's periods kept are
 re-priced at the tier their own count reaches (feesvc.rules.prepay.reprice_kept), the credit
 settles what that takes back, and the rest is paid back to the owner.
+
+``take_back_periods`` is that work without the route's checks and commit; a sale (feesvc.sales)
+calls it for the seller's prepaid periods from the handover on (``prepaid_charges_from``), whether
+or not they have started, since from the handover they are served to the buyer, and leaves what
+was paid as the seller's credit, to refund it or, with the seller's consent, move it to the buyer.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, reversal_of
-from feesvc.payments.models import Payment
+from feesvc.payments.models import Method, Payment
 from feesvc.payments.service import refund_entry
 from feesvc.prepay.difference import KEY_PREFIX
 from feesvc.prepay.schemas import KeptPeriodsOut, PrepayRefundCreate, PrepayRefundOut
@@ -294,11 +299,63 @@ async def refund_prepayment(
     )
     if not charges:
         raise InvalidInput(f"nothing is booked for this unit from {data.from_period} on", field="from_period")
+    result = await take_back_periods(
+        session, actor, estate, unit.id, charges, data.from_period, data.reason, today, data.method
+    )
+    await record_audit(session, actor, "prepayment.refund", "unit", unit.id, msgspec.to_builtins(result))
+    await session.commit()
+    return result
+
+
+async def prepaid_charges_from(
+    session: AsyncSession, unit_id: int, owner_id: int, from_period: str
+) -> list[LedgerEntry]:
+    """The owner's charges from ``from_period`` on that a prepayment booked (its designation names
+    them) and that stand: what a sale before they are served takes back (DOMAIN.md "Prepay discount")."""
+    charges = await ledger_entries(
+        session,
+        LedgerEntry.unit_id == unit_id,
+        LedgerEntry.kind == EntryKind.charge,
+        LedgerEntry.owner_id == owner_id,
+        col(LedgerEntry.period) >= from_period,
+        not_reversed(unit_id),
+    )
+    if not charges:
+        return []
+    paid = await ledger_entries(
+        session,
+        col(LedgerEntry.settles_entry_id).in_([c.id for c in charges]),
+        col(LedgerEntry.kind).in_(_PAID_KINDS),
+        not_reversed(unit_id),
+    )
+    booked = {
+        entry_id
+        for p in (await _prepayments_of(session, charges, paid)).values()
+        for entry_id in (p.designation or {}).get("entry_ids", [])
+    }
+    return [c for c in charges if c.id in booked]
+
+
+async def take_back_periods(
+    session: AsyncSession,
+    actor: Principal,
+    estate: Estate,
+    unit_id: int,
+    charges: Sequence[LedgerEntry],
+    from_period: str,
+    reason: str,
+    today: date,
+    method: Method | None,
+) -> PrepayRefundOut:
+    """Reverse ``charges`` (periods from ``from_period`` on, of a locked unit) with their discounts and
+    what paid them, re-price the prepayments' periods kept, settle that take-back from what was paid,
+    and pay the rest back by ``method``; ``method`` None leaves the rest as the payer's prepaid credit
+    (a sale then refunds or transfers it). Adds the entries to the caller's transaction."""
     settlements = await ledger_entries(
         session,
         col(LedgerEntry.settles_entry_id).in_([c.id for c in charges]),
         LedgerEntry.kind != EntryKind.reversal,
-        not_reversed(unit.id),
+        not_reversed(unit_id),
     )
     other = next((s for s in settlements if s.kind not in _REFUNDABLE_KINDS and not _is_difference(s)), None)
     if other is not None:
@@ -308,9 +365,9 @@ async def refund_prepayment(
         )
     differences = await ledger_entries(
         session,
-        LedgerEntry.unit_id == unit.id,
+        LedgerEntry.unit_id == unit_id,
         col(LedgerEntry.dedupe_key).like(f"{KEY_PREFIX}%"),
-        not_reversed(unit.id),
+        not_reversed(unit_id),
     )
     by_charge: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for difference in differences:
@@ -325,7 +382,7 @@ async def refund_prepayment(
         session,
         col(LedgerEntry.settles_entry_id).in_([d.id for d in credits_back]),
         LedgerEntry.kind != EntryKind.reversal,
-        not_reversed(unit.id),
+        not_reversed(unit_id),
     )
     if spent:
         raise Conflict(
@@ -341,7 +398,7 @@ async def refund_prepayment(
     }
     # The refunded periods' differences go with them: a rise settling the charge (in settlements), an
     # unused credit for a cut.
-    append(session, [reversal_of(e, today, actor, data.reason) for e in [*settlements, *credits_back, *charges]])
+    append(session, [reversal_of(e, today, actor, reason) for e in [*settlements, *credits_back, *charges]])
 
     parts: dict[int | None, _Refunded] = {payment_id: _Refunded([]) for payment_id in sorted(prepayments)}
     for entry in settlements:
@@ -359,33 +416,31 @@ async def refund_prepayment(
         lost: list[tuple[LedgerEntry, int]] = []
         if key in prepayments:
             part.kept, lost = await _reprice_kept(
-                session, estate, prepayments[key], data.from_period, by_charge, data.reason, today, actor
+                session, estate, prepayments[key], from_period, by_charge, reason, today, actor
             )
         applied = _settle_from_credit(part.credit, lost, today, actor) if part.credit is not None else []
         append(session, applied)
         used = sum(e.amount_fen for e in applied if e.amount_fen > 0)
         owed += sum(fen for _, fen in lost) - used
         left = -part.credit.amount_fen - used if part.credit is not None else 0
-        if part.credit is not None and left > 0:
-            append(session, [refund_entry(part.credit, left, today, actor, data.reason, data.method)])
+        if part.credit is not None and left > 0 and method is not None:
+            append(session, [refund_entry(part.credit, left, today, actor, reason, method)])
             refunded += left
     discounts = [(s.period or "", -s.amount_fen) for s in settlements if s.kind == EntryKind.discount]
     discounts += [(c.period or "", int(d["discount_fen"])) for c in charges if c.id for d in by_charge.get(c.id, [])]
     periods = sorted({c.period for c in charges if c.period})
     kept = [p.kept for p in parts.values() if p.kept is not None]
-    result = PrepayRefundOut(
-        unit_id=unit.id,
-        from_period=data.from_period,
+    await session.flush()
+    return PrepayRefundOut(
+        unit_id=unit_id,
+        from_period=from_period,
         periods=periods,
         charges_reversed_fen=sum(c.amount_fen for c in charges),
         discount_taken_back_fen=discount_to_take_back(discounts, set(periods)) + sum(k.taken_back_fen for k in kept),
         refunded_fen=refunded,
         owed_fen=owed,
-        method=data.method,
+        method=method or Method.bank_transfer,
         prepayment_payment_ids=sorted(k for k, p in parts.items() if k is not None and p.paid),
         kept=kept,
         refund_terms=refund_terms(estate.locale),
     )
-    await record_audit(session, actor, "prepayment.refund", "unit", unit.id, msgspec.to_builtins(result))
-    await session.commit()
-    return result

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
+from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,7 @@ from feesvc.registry.schemas import (
     VacancyNoticeOut,
 )
 from feesvc.registry.search import UnitQuery, search_units
+from feesvc.sales.service import record_transfer
 from feesvc.schemas import LINE_PATTERN, PathId
 
 
@@ -127,12 +129,17 @@ class RegistryController(Controller):
 
     @post("/units/{unit_id:int}/ownerships", guards=[managers])
     async def transfer_ownership(
-        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: OwnershipCreate
-    ) -> OwnershipOut:
-        o = await service.transfer_ownership(db, principal, unit_id, data.owner_id, data.starts_on)
-        return OwnershipOut(
-            id=o.id or 0, unit_id=o.unit_id, owner_id=o.owner_id, starts_on=o.starts_on, ends_on=o.ends_on
+        self, db: AsyncSession, principal: Principal, state: State, unit_id: PathId, data: OwnershipCreate
+    ) -> Response[OwnershipOut]:
+        """Record who owns the unit from the handover date ``starts_on``. A sale settles, in the same
+        transaction, the seller's prepaid periods after the handover and unused credit (refunded, or
+        moved to the buyer with ``seller_consent``) and issues the buyer's payment notice (缴费须知);
+        ``settlement`` says what was settled. Sending the same transfer again changes nothing and
+        returns the first answer (``Idempotent-Replayed: true``)."""
+        out, created = await record_transfer(
+            db, principal, unit_id, data, business_today(), state.settings.server.public_base_url
         )
+        return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 
     @get("/units/{unit_id:int}/ownerships", guards=[staff])
     async def list_ownerships(self, db: AsyncSession, unit_id: PathId) -> list[OwnershipOut]:

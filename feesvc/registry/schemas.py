@@ -6,7 +6,9 @@ from typing import Annotated
 
 import msgspec
 
+from feesvc.payments.models import Method
 from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, UnitUse
+from feesvc.sales.schemas import SaleSettlementOut, SellerConsent
 from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, DailyRateText, Id, Line, Name, ShareText
 
 Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END, examples=["zh_CN"])]
@@ -110,7 +112,11 @@ class OwnerOut(msgspec.Struct):
 
 class OwnershipCreate(Body):
     owner_id: Id
-    starts_on: date
+    starts_on: date  # the handover date (交房/过户日期): the new owner owes from this day
+    # A sale: the seller's written consent to move their prepaid periods and credit to the buyer's
+    # account; without it they are refunded to the seller, by ``refund_method`` (feesvc.sales).
+    seller_consent: SellerConsent | None = None
+    refund_method: Method = Method.bank_transfer
 
 
 class OwnershipOut(msgspec.Struct):
@@ -119,6 +125,8 @@ class OwnershipOut(msgspec.Struct):
     owner_id: int
     starts_on: date
     ends_on: date | None
+    # What recording a sale settled (None: the unit's first owner, or a listing).
+    settlement: SaleSettlementOut | None = None
 
 
 class VacancyNoticeCreate(Body):

@@ -313,17 +313,21 @@ async def get_owner(session: AsyncSession, owner_id: int, field: str | None = No
     return owner
 
 
+async def current_ownership(session: AsyncSession, unit_id: int) -> Ownership | None:
+    """The unit's ownership that has not ended (the latest recorded)."""
+    query = select(Ownership).where(Ownership.unit_id == unit_id, col(Ownership.ends_on).is_(None))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def transfer_ownership(
-    session: AsyncSession, actor: Principal, unit_id: int, owner_id: int, starts_on: date
+    session: AsyncSession, actor: Principal, unit_id: int, owner_id: int, starts_on: date, *, commit: bool = True
 ) -> Ownership:
-    """Record who owns the unit from ``starts_on``; a sale closes the previous ownership the day before."""
+    """Record who owns the unit from ``starts_on`` (the handover date); a sale closes the previous
+    ownership the day before. ``commit=False``: in the caller's transaction (a sale settles what
+    belongs to whom in the same one, feesvc.sales)."""
     await get_unit(session, unit_id)
     await get_owner(session, owner_id, field="owner_id")
-    current = (
-        await session.execute(
-            select(Ownership).where(Ownership.unit_id == unit_id, Ownership.ends_on.is_(None))  # type: ignore[union-attr]
-        )
-    ).scalar_one_or_none()
+    current = await current_ownership(session, unit_id)
     if current is not None:
         if starts_on <= current.starts_on:
             raise InvalidInput(
@@ -347,7 +351,8 @@ async def transfer_ownership(
             "previous_owner_id": current.owner_id if current else None,
         },
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return ownership
 
 

@@ -1,0 +1,28 @@
+"""At the sale (过户, issue 15 item 3; DOMAIN.md "Change of owner", "Prepay discount").
+
+Recording a transfer (``POST /units/{id}/ownerships``) settles, in the same transaction:
+
+* the seller's prepaid periods from the first period starting on or after the handover date
+  (charges a prepayment booked ahead, still standing) are taken back as a refund is
+  (feesvc.prepay.refund): their charges, discounts and payments reversed, the kept periods
+  re-priced at the tier their own count reaches, what was paid for the rest held for the seller;
+* the seller's unused prepaid credit, with what the periods gave back, is then either refunded to
+  the seller or, when the request records the seller's written consent, moved to the buyer's
+  account (an entry on each account naming the consent).
+
+Design choice, the default (no consent): the refund is recorded as paid out at once, by the
+request's ``refund_method`` (a refund entry per credit, owner = seller, with reason and actor), as
+the prepay refund route does. It is not left as the seller's credit: held credit is applied to its
+owner's open debts by the next billing run, which would set the refund off against the seller's
+arrears without the notice an offset needs (民法典 568); the manager can take the seller's arrears at
+the desk instead. What the seller still owes stays on the seller's account and is what the
+settlement certificate lists.
+
+The buyer gets the payment notice (缴费须知) as a letter, through the letters package (content,
+compliance check, outbox). A retry of the same transfer gives back what the first settled (the
+ownership row is the natural key); the same transfer told differently is refused.
+
+A period split by the handover is not taken back here: bringing issued charges in line with the
+ownerships (pro-rating a split period) is ``feesvc.billing.sale.reattribute_charges``, which the
+transfer calls before this settlement once it exists (see ``service.record_transfer``).
+"""

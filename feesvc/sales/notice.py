@@ -1,0 +1,196 @@
+"""The new owner's payment notice (缴费须知), issued as a letter through the letters package.
+
+It states when billing starts for the buyer (the handover date), the first full period's fee and due
+date, the fee standards in force with their basis and posting, how to pay and the estate's prepay
+offer (DOMAIN.md "Change of owner"). It is built as every letter is (``LetterContext``), checked by
+the compliance check, kept as a ``Letter`` with its context and, for an owner who prefers SMS,
+WeChat or e-mail, queued in the outbox beside the paper letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from feesvc.auth.principal import Principal
+from feesvc.billing.rules import charge_amount, due_date
+from feesvc.letters.compliance import check_html, check_text
+from feesvc.letters.content import (
+    FeeStandardLine,
+    LetterContext,
+    PeriodLine,
+    PrepayOffer,
+    email_subject,
+    render_letter_html,
+    short_message,
+)
+from feesvc.letters.kinds import LetterKind
+from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
+from feesvc.prepay.models import PrepayDiscountTier
+from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
+from feesvc.schemas import period_start
+from feesvc.standards.models import Basis, FeeStandard
+from feesvc.standards.service import standards_in_force
+
+
+@dataclass(frozen=True)
+class NoticeIssued:
+    letter_id: int | None
+    problems: list[str]
+
+
+_RATE_UNITS = {
+    "hans": {Basis.per_m2_month: "元/平方米·月", Basis.fixed_month: "元/户·月"},
+    "hant": {Basis.per_m2_month: "元/平方米·月", Basis.fixed_month: "元/戶·月"},
+    "en": {Basis.per_m2_month: "yuan per m² a month", Basis.fixed_month: "yuan a month per home"},
+}
+
+
+def _script(locale: str) -> str:
+    return "en" if locale == "en" else "hant" if locale in ("zh_TW", "zh_HK") else "hans"
+
+
+def _rate_text(standard: FeeStandard, locale: str) -> str:
+    return f"{standard.rate:.2f} {_RATE_UNITS[_script(locale)][Basis(standard.basis)]}"
+
+
+async def _offer(session: AsyncSession, estate: Estate, monthly_fen: int) -> PrepayOffer | None:
+    """The estate's smallest prepay tier, with what it saves at this home's monthly fee."""
+    tier = (
+        (
+            await session.execute(
+                select(PrepayDiscountTier)
+                .where(PrepayDiscountTier.estate_id == estate.id)
+                .order_by(col(PrepayDiscountTier.min_months))
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if tier is None or monthly_fen <= 0:
+        return None
+    saving = (Decimal(monthly_fen) * tier.min_months * tier.percent_off / 100).quantize(Decimal(1), ROUND_HALF_UP)
+    return PrepayOffer(months=tier.min_months, percent_off=tier.percent_off, saving_fen=int(saving))
+
+
+def _channel(buyer: Owner) -> tuple[str, str | None, str]:
+    """The letter's channel, the electronic message beside it (if any) and its recipient."""
+    preferred = Channel(buyer.preferred_channel)
+    recipient = buyer.email if preferred == Channel.email else buyer.phone
+    if preferred == Channel.paper or not recipient:
+        return "paper", None, ""
+    return preferred.value, preferred.value, recipient
+
+
+async def notice_context(
+    session: AsyncSession,
+    estate: Estate,
+    unit: Unit,
+    building: Building,
+    buyer: Owner,
+    ownership: Ownership,
+    first_period: str,
+    issued_on: date,
+    public_base_url: str,
+) -> LetterContext:
+    """The payment notice of ``buyer``, whose ownership starts ``ownership.starts_on``; ``first_period``
+    is the first billing period that starts on or after it."""
+    assert estate.id is not None and unit.id is not None and ownership.id is not None
+    locale = buyer.locale or estate.locale
+    start = period_start(first_period)
+    standards = [s for s in await standards_in_force(session, estate.id, start) if s.unit_use == unit.use]
+    lines = tuple(
+        PeriodLine(first_period, s.item_name, amount)
+        for s in sorted(standards, key=lambda s: s.item)
+        if (amount := charge_amount(s.basis, s.rate, unit.floor_area_m2, estate.cycle_months, Decimal(1)))
+    )
+    total = sum(line.amount_fen for line in lines)
+    return LetterContext(
+        kind=LetterKind.payment_notice,
+        locale=locale,
+        letter_no=f"{estate.code}-{issued_on:%Y%m%d}-N{ownership.id}",
+        issued_on=issued_on,
+        company=estate.company_name,
+        estate=estate.name,
+        estate_address=estate.address,
+        service_phone=estate.service_phone,
+        owner_name=buyer.name,
+        postal_address=buyer.postal_address,
+        unit_label=f"{building.name} {unit.number}",
+        periods=lines,
+        total_fen=total,
+        due_on=due_date(start, estate.due_day) if lines else None,
+        prepay_offer=await _offer(session, estate, total // estate.cycle_months),
+        statement_url=f"{public_base_url}/api/v1/units/{unit.id}/statement" if public_base_url else "",
+        billing_starts_on=ownership.starts_on,
+        fee_standards=tuple(
+            FeeStandardLine(s.item_name, _rate_text(s, locale), s.decision_ref, s.posted_on)
+            for s in sorted(standards, key=lambda s: s.item)
+        ),
+    )
+
+
+async def issue_payment_notice(
+    session: AsyncSession,
+    actor: Principal,
+    estate: Estate,
+    unit: Unit,
+    building: Building,
+    buyer: Owner,
+    ownership: Ownership,
+    first_period: str,
+    issued_on: date,
+    public_base_url: str,
+) -> NoticeIssued:
+    """Issue the buyer's payment notice in the caller's transaction, if it passes the compliance
+    check; otherwise nothing is issued and the problems are returned (the sale goes on)."""
+    assert estate.id is not None and unit.id is not None and ownership.id is not None
+    try:
+        ctx = await notice_context(
+            session, estate, unit, building, buyer, ownership, first_period, issued_on, public_base_url
+        )
+        channel, electronic, recipient = _channel(buyer)
+        text = short_message(ctx) if electronic else ""
+        problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
+        problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
+    except ValueError as error:  # the letter's own rules (feesvc.letters.content) refused it
+        return NoticeIssued(None, [f"cannot be written: {error}"])
+    if problems:
+        return NoticeIssued(None, problems)
+    letter = Letter(
+        estate_id=estate.id,
+        unit_id=unit.id,
+        owner_id=buyer.id,
+        kind=LetterKind.payment_notice.value,
+        channel=channel,
+        locale=ctx.locale,
+        letter_no=ctx.letter_no,
+        issued_on=issued_on,
+        total_fen=ctx.total_fen,
+        periods=[p.period for p in ctx.periods],
+        context=msgspec.to_builtins(ctx),
+        # One notice per ownership: a retried transfer issues none again.
+        dedupe_key=f"{unit.id}:payment_notice:{ownership.id}",
+        actor=actor.label,
+    )
+    session.add(letter)
+    await session.flush()
+    assert letter.id is not None
+    if electronic is not None:
+        session.add(
+            OutboxMessage(
+                letter_id=letter.id,
+                channel=electronic,
+                recipient=recipient,
+                subject=email_subject(ctx),
+                body=text,
+                status=OutboxStatus.pending,
+                dedupe_key=f"{letter.letter_no}:{electronic}",
+            )
+        )
+    return NoticeIssued(letter.id, [])
