@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import IntegrityError
 
+from feesvc.decoding import explain_parameters
 from feesvc.request_context import current_request_id
 
 log = logging.getLogger("feesvc")
@@ -87,6 +88,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     if any(item.get("source") == "path" for item in items):
         # A path names a record; one whose id is outside its column's range cannot exist.
         return problem(request, 404, "Not found", f"nothing is found at {request.url.path}")
+    items = explain_parameters(request, items, str(exc.detail))
     errors = [FieldError(str(i.get("key") or i.get("source") or "body"), str(i.get("message"))) for i in items]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail
     return problem(request, 400, "Invalid input", detail, errors)
