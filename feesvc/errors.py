@@ -108,12 +108,19 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
     # Services check what they can first; this is the net for races between two writers.
-    log.warning("integrity error: %s", exc.orig)
-    return problem(request, 409, "Conflict", "the change conflicts with data already recorded")
+    where = (current_request_id(), request.method, request.url.path)
+    log.warning("request_id=%s %s %s: integrity error: %s", *where, exc.orig)
+    detail = (
+        "nothing was written: the change conflicts with a record written at the same moment or already "
+        "there; read the current state and send it again if it still applies"
+    )
+    return problem(request, 409, "Conflict", detail)
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error", exc_info=exc)
+    log.error(
+        "request_id=%s %s %s: unhandled error", current_request_id(), request.method, request.url.path, exc_info=exc
+    )
     return problem(request, 500, "Internal error", "an unexpected error occurred; nothing was written")
 
 
