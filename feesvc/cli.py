@@ -136,7 +136,13 @@ def db_downgrade(revision: str) -> None:
 @click.option("--host", default=None, help="Interface to listen on (FEESVC_HOST).")
 @click.option("--port", type=int, default=None, help="Port (FEESVC_PORT).")
 @click.option("--workers", type=int, default=None, help="Worker processes (FEESVC_WORKERS).")
-@click.option("--access-log/--no-access-log", default=True, show_default=True, help="One line a request on stderr.")
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    envvar="FEESVC_ACCESS_LOG",
+    help="One line a request on stderr (FEESVC_ACCESS_LOG=0 turns it off).",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, access_log: bool) -> None:
     """Run the API server; the embedded SQLite database is migrated first. Logs go to stderr: one

@@ -24,6 +24,28 @@ from feesvc.request_context import begin_request
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 access = logging.getLogger("feesvc.access")
+ACCESS_LINE = "request_id=%s principal=%s method=%s path=%s status=%d duration_ms=%.1f"
+
+
+class _Formatter(logging.Formatter):
+    """FORMAT, with the time's text made once a second, not once a line (the access log writes a
+    line a request: ``time.strftime`` was a sixth of its cost)."""
+
+    _second = -1
+    _text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:  # called under the handler's lock
+            self._text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            self._second = second
+        return f"{self._text},{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        # FORMAT, spelt out: the general path looks through the format string on every record.
+        return f"{self.formatTime(record)} {record.levelname} {record.name}: {record.getMessage()}"
 
 
 class StderrHandler(logging.StreamHandler):
@@ -40,15 +62,28 @@ class StderrHandler(logging.StreamHandler):
     def stream(self, value: Any) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - as logging does: report on stderr, never fail the caller
+            self.handleError(record)
+
 
 def configure_logging(verbose: bool = False, access_log: bool = True) -> None:
     """Records to stderr in one format: feesvc's from INFO (DEBUG if ``verbose``), the rest from
     WARNING (INFO if ``verbose``). Called again, it replaces its own handler, not adds one."""
+    # Records carry no thread or process names (FORMAT shows none): the logging HOWTO's
+    # "Optimization", a sixth of an access line's cost.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(handler)
     handler = StderrHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(_Formatter(FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("feesvc").setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -97,10 +132,8 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
             status = getattr(error, "status_code", 500)
             raise
         finally:
-            user = scope.get("user")
-            label = getattr(user, "label", None)
-            access.info(
-                "request_id=%s principal=%s method=%s path=%s status=%d duration_ms=%.1f",
+            label = getattr(scope.get("user"), "label", None)
+            values = (
                 _field(request_id),
                 _field(label) if isinstance(label, str) else "-",
                 scope.get("method", "-"),
@@ -108,5 +141,8 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+            # As access.info(…) would, without looking up the caller's file and line in the stack
+            # (a fifth of the line's cost, and always this function).
+            access.handle(logging.LogRecord(access.name, logging.INFO, __file__, 0, ACCESS_LINE, values, None))
 
     return middleware
