@@ -337,10 +337,10 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
 
 
 def _counted(what: str, counts: dict[str, int]) -> str:
-    """``letters 5 (friendly_reminder 3, pre_due 2)``, or ``letters 0``."""
+    """``letters 5 (friendly_reminder: 3, pre_due: 2)``, or ``letters 0``."""
     if not counts:
         return f"{what} 0"
-    return f"{what} {sum(counts.values())} (" + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) + ")"
+    return f"{what} {sum(counts.values())} (" + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) + ")"
 
 
 @cli.group()
