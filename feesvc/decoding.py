@@ -274,8 +274,10 @@ def _parameter(handler: HTTPRouteHandler, key: str) -> Any | None:
     """The handler's parameter sent as ``key`` (a query key, header or path name), if it has one."""
     for name, field in handler.parsed_fn_signature.parameters.items():
         kwarg = field.kwarg_definition
-        alias = (kwarg.query or kwarg.header or kwarg.cookie) if isinstance(kwarg, ParameterKwarg) else None
-        if (alias or name) == key:
+        alias = None
+        if isinstance(kwarg, ParameterKwarg):  # Parameter(query=…) or QueryParameter(name=…) and the like
+            alias = kwarg.query or kwarg.header or kwarg.cookie or getattr(kwarg, "name", None)
+        if (alias or name).lower() == key.lower():  # header names are case-insensitive
             return field
     return None
 
@@ -300,7 +302,7 @@ def _parameter_hint(handler: HTTPRouteHandler, key: str) -> str | None:
     return description or None
 
 
-_MISSING = re.compile(r"^Missing required (?:query )?(?:parameter|header|cookie) '(?P<key>[^']+)'")
+_MISSING = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<key>[^']+)'")
 
 
 def explain_parameters(
@@ -316,7 +318,7 @@ def explain_parameters(
     if not items and (missing := _MISSING.match(detail)):
         hint = _parameter_hint(handler, missing["key"])
         message = f"required; send {hint}" if hint else "required"
-        return [{"key": missing["key"], "message": message, "source": "query"}]
+        return [{"key": missing["key"], "message": message, "source": missing["source"]}]
     explained = []
     for item in items:
         key, message = str(item.get("key") or ""), str(item.get("message") or "")

@@ -60,6 +60,17 @@ async def test_a_query_parameter_left_out_is_named(api: Api) -> None:
     assert "YYYY-MM" in _messages(refusal, "period"), refusal
 
 
+async def test_a_header_left_out_is_named(api: Api) -> None:
+    estate = await api.make_estate(units=1)
+    body = {"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "cash"}
+    response = await api.client.post(
+        "/api/v1/payments", json=body, headers={"Authorization": f"Bearer {api.tokens[Role.cashier]}"}
+    )
+    refusal = problem(response, 400, "Idempotency-Key")
+    said = _messages(refusal, "Idempotency-Key")
+    assert said.startswith("required; send") and "once per payment" in said, refusal
+
+
 async def test_an_enum_value_lists_the_allowed_values(api: Api) -> None:
     estate = await api.make_estate(units=1)
     body = {"unit_id": estate.unit_ids[0], "amount_fen": 100, "method": "微信", "received_on": "2026-01-05"}
