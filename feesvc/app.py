@@ -15,7 +15,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
-from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears.controller import ArrearsCaseController
@@ -32,13 +31,13 @@ from feesvc.explorer import explorer_plugins
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
+from feesvc.logging_config import access_log_middleware
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
 from feesvc.plans.controller import InstallmentPlanController
 from feesvc.prepay.controller import PrepayController
 from feesvc.registry.controller import RegistryController
 from feesvc.reports.controller import ReportsController
-from feesvc.request_context import begin_request
 from feesvc.sales.controller import SalesController
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
@@ -92,16 +91,6 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            incoming = dict(scope["headers"]).get(b"x-request-id")
-            begin_request(incoming.decode("latin-1") if incoming else None)
-        await app(scope, receive, send)
-
-    return middleware
-
-
 class FeesvcPlugin(InitPluginProtocol):
     """Registers the controllers, dependencies, auth and error handling on the app."""
 
@@ -123,7 +112,6 @@ class FeesvcPlugin(InitPluginProtocol):
         app_config.request_class = StrictRequest
         app_config.before_request = refuse_lax_query_values
         app_config.middleware[:0] = [
-            request_id_middleware,
             DefineMiddleware(TokenAuthenticationMiddleware, exclude=PUBLIC_PATHS),
         ]
         app_config.lifespan.append(self._database)
@@ -146,8 +134,11 @@ class FeesvcPlugin(InitPluginProtocol):
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    return Litestar(
+    app = Litestar(
         plugins=[FeesvcPlugin(settings)],
+        # Logging is the command line's to set up (feesvc.logging_config): Litestar's default would
+        # set the root logger to INFO and let every library's progress lines through.
+        logging_config=None,
         # Given here, not in the plugin: Litestar reads this one from its own argument only.
         request_max_body_size=settings.server.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -164,3 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"bearer": []}],
         ),
     )
+    # Around everything, as Litestar's own OpenTelemetry middleware goes: the request id first, and
+    # one access line for every answer, also those given before any route is found (404, 405).
+    app.asgi_handler = access_log_middleware(app.asgi_handler)
+    return app

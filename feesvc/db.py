@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator, Hashable, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
-from sqlalchemy import BigInteger, DateTime, Enum, Integer, Select, String, event
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, Select, String, event, text
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -160,6 +160,22 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+async def analyze(session: AsyncSession, tables: Sequence[str] | None = None) -> list[str]:
+    """Refresh PostgreSQL's planner statistics of ``tables`` (default: every table of the service)
+    after a bulk load, and commit; return the tables analyzed. Until autovacuum gets to them,
+    freshly filled tables look empty to the planner: after ``feesvc demo`` one run took 55 s
+    instead of 3 s. SQLite keeps no statistics unless asked and plans well without: nothing."""
+    if not is_postgres(session):
+        return []
+    if tables is None:
+        from feesvc.models import metadata  # every table; imported here, as the models import this module
+
+        tables = sorted(metadata.tables)
+    await session.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in tables)))
+    await session.commit()
+    return list(tables)
 
 
 async def autocommit(session: AsyncSession) -> None:

@@ -36,7 +36,7 @@ from litestar.routes import base as litestar_routes
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from litestar.types import Empty
 
-from feesvc.schemas import FIRST_YEAR, INT8_MAX, LAST_YEAR
+from feesvc.schemas import FIRST_YEAR, INT8_MAX, LAST_YEAR, PERIOD_PATTERN
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _JSON_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,18})")
@@ -165,7 +165,43 @@ def _decoder(handler: HTTPRouteHandler) -> _BodyDecoder:
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_REGEX = re.compile(r"^Expected `str` matching regex '.*'$", re.DOTALL)
+# msgspec's wording, as a person sending the request reads it (the hint after it says what to send).
+_REWORDED = [
+    (re.compile(r"^Expected `str` matching regex '.*'$", re.DOTALL), "Not in the form expected"),
+    (re.compile(r"^Invalid RFC3339 encoded date$"), "Not a date"),
+    (re.compile(r"^Invalid RFC3339 encoded (datetime|time)$"), "Not a time"),
+    (re.compile(r"^Expected `datetime` with a timezone component$"), "A time without its zone"),
+    (re.compile(r"^Invalid enum value (?P<value>.*)$", re.DOTALL), r"\g<value> is not one of the allowed values"),
+]
+DATE_HINT = "a date as YYYY-MM-DD, e.g. 2026-11-30"
+PERIOD_HINT = "a month as YYYY-MM, e.g. 2026-11"
+TIME_HINT = "a date and time with its zone (RFC 3339), e.g. 2026-11-30T09:30:00+08:00"
+
+
+def reworded(message: str) -> str:
+    for pattern, replacement in _REWORDED:
+        if pattern.match(message):
+            return pattern.sub(replacement, message)
+    return message
+
+
+def type_hint(info: Any) -> str | None:
+    """What to send for a value of this type when its declaration says nothing (``Meta.extra``):
+    dates and times by their format, enums and literals by their allowed values."""
+    inspect = msgspec.inspect
+    if isinstance(info, inspect.DateType):
+        return DATE_HINT
+    if isinstance(info, inspect.DateTimeType):
+        return TIME_HINT
+    if isinstance(info, inspect.EnumType):
+        return one_of([member.value for member in info.cls])
+    if isinstance(info, inspect.LiteralType):
+        return one_of(list(info.values))
+    return None
+
+
+def one_of(values: list[Any]) -> str:
+    return "one of " + ", ".join(msgspec.json.encode(v).decode() for v in values)
 
 
 def _refusal(target: Any, error: str) -> ValidationException:
@@ -176,7 +212,7 @@ def _refusal(target: Any, error: str) -> ValidationException:
     field = path.lstrip(".") or "body"
     send = _hint(target, path)
     if send:
-        message = f"{_REGEX.sub('Not in the form expected', message)}; send {send}"
+        message = f"{reworded(message)}; send {send}"
     return ValidationException(
         detail=f"{field}: {message}", extra=[{"key": field, "message": message, "source": "body"}]
     )
@@ -186,7 +222,8 @@ _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def _hint(target: Any, path: str) -> str | None:
-    """The ``extra["send"]`` of the type at ``path`` (``.designation.entry_ids[0]``) in ``target``."""
+    """The ``extra["send"]`` of the type at ``path`` (``.designation.entry_ids[0]``) in ``target``,
+    or what the type itself says to send (:func:`type_hint`)."""
     info: Any = msgspec.inspect.type_info(target)
     send: str | None = None
     steps = [m[1] or int(m[2]) for m in _STEP.finditer(path)]
@@ -203,7 +240,7 @@ def _hint(target: Any, path: str) -> str | None:
             else:
                 break
         if step is None:
-            return send
+            return send or type_hint(info)
         if isinstance(step, str) and isinstance(info, msgspec.inspect.StructType):
             fields = {f.encode_name: f.type for f in info.fields}
             if step not in fields:
@@ -231,6 +268,66 @@ def _query_keys(handler: HTTPRouteHandler, path_params: dict[str, Any], kind: ty
         if kind in types:
             keys.append(kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name)
     return keys
+
+
+def _parameter(handler: HTTPRouteHandler, key: str) -> Any | None:
+    """The handler's parameter sent as ``key`` (a query key, header or path name), if it has one."""
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        alias = None
+        if isinstance(kwarg, ParameterKwarg):  # Parameter(query=…) or QueryParameter(name=…) and the like
+            alias = kwarg.query or kwarg.header or kwarg.cookie or getattr(kwarg, "name", None)
+        if (alias or name).lower() == key.lower():  # header names are case-insensitive
+            return field
+    return None
+
+
+def _parameter_hint(handler: HTTPRouteHandler, key: str) -> str | None:
+    """What to send as the parameter ``key``: its format, allowed values or description."""
+    field = _parameter(handler, key)
+    if field is None:
+        return None
+    kwarg = field.kwarg_definition
+    if isinstance(kwarg, ParameterKwarg) and kwarg.pattern == PERIOD_PATTERN:
+        return PERIOD_HINT
+    types = [t.annotation for t in field.inner_types if not t.is_none_type] if field.is_union else [field.annotation]
+    if len(types) == 1:
+        try:
+            hint = type_hint(msgspec.inspect.type_info(types[0]))
+        except (TypeError, ValueError):  # not a type msgspec knows; the description says it
+            hint = None
+        if hint:
+            return hint
+    description = kwarg.description if isinstance(kwarg, ParameterKwarg) else None
+    return description or None
+
+
+_MISSING = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<key>[^']+)'")
+
+
+def explain_parameters(
+    request: Request[Any, Any, Any], items: list[dict[str, Any]], detail: str
+) -> list[dict[str, Any]]:
+    """Litestar's refusals of query parameters, headers and cookies, each saying what to send: a
+    format instead of a regex or "RFC3339", the allowed values of an enum; a parameter left out is
+    named as a field."""
+    try:
+        handler = request.route_handler
+    except (AttributeError, KeyError):  # refused before a route was found
+        return items
+    if not items and (missing := _MISSING.match(detail)):
+        hint = _parameter_hint(handler, missing["key"])
+        message = f"required; send {hint}" if hint else "required"
+        return [{"key": missing["key"], "message": message, "source": missing["source"]}]
+    explained = []
+    for item in items:
+        key, message = str(item.get("key") or ""), str(item.get("message") or "")
+        if item.get("source") != "body" and "; send " not in message:
+            hint = _parameter_hint(handler, key)
+            if hint:
+                message = f"{reworded(message)}; send {hint}"
+        explained.append({**item, "message": message})
+    return explained
 
 
 _QUERY_KEYS: dict[HTTPRouteHandler, tuple[list[str], list[str]]] = {}

@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import IntegrityError
 
+from feesvc.decoding import explain_parameters
 from feesvc.request_context import current_request_id
 
 log = logging.getLogger("feesvc")
@@ -87,6 +88,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     if any(item.get("source") == "path" for item in items):
         # A path names a record; one whose id is outside its column's range cannot exist.
         return problem(request, 404, "Not found", f"nothing is found at {request.url.path}")
+    items = explain_parameters(request, items, str(exc.detail))
     errors = [FieldError(str(i.get("key") or i.get("source") or "body"), str(i.get("message"))) for i in items]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail
     return problem(request, 400, "Invalid input", detail, errors)
@@ -106,12 +108,19 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
     # Services check what they can first; this is the net for races between two writers.
-    log.warning("integrity error: %s", exc.orig)
-    return problem(request, 409, "Conflict", "the change conflicts with data already recorded")
+    where = (current_request_id(), request.method, request.url.path)
+    log.warning("request_id=%s %s %s: integrity error: %s", *where, exc.orig)
+    detail = (
+        "nothing was written: the change conflicts with a record written at the same moment or already "
+        "there; read the current state and send it again if it still applies"
+    )
+    return problem(request, 409, "Conflict", detail)
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error", exc_info=exc)
+    log.error(
+        "request_id=%s %s %s: unhandled error", current_request_id(), request.method, request.url.path, exc_info=exc
+    )
     return problem(request, 500, "Internal error", "an unexpected error occurred; nothing was written")
 
 

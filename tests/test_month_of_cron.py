@@ -157,7 +157,7 @@ async def letters_of(api: Api, estate: Estate) -> dict[int, set[tuple[date, str]
 
 
 def skipped(output: str, reason: str) -> int:
-    found = re.search(rf"skipped\s+{re.escape(reason)}: (\d+)", output)
+    found = re.search(rf"skipped \d+ \((?:[^)]*, )?{re.escape(reason)}: (\d+)", output)
     return int(found.group(1)) if found else 0
 
 

@@ -116,6 +116,12 @@ async def deliver(session: AsyncSession, sender: Sender, limit: int = 500) -> Ou
     return OutboxResult(channel=sender.channel, sent=sent, failed=failed, waiting=waiting)
 
 
+async def waiting_count(session: AsyncSession, channel: str) -> int:
+    """Messages of ``channel`` still to go out, now or after their retry delay (as ``deliver`` counts
+    them): what `outbox send` reports when no gateway is set."""
+    return len(await _due_messages(session, channel, utcnow() + timedelta(days=365), 10_000))
+
+
 async def export(session: AsyncSession, channel: str, path: Path) -> int:
     """Write pending messages of a channel to CSV for the company's gateway and mark them exported."""
     messages = await _due_messages(session, channel, utcnow(), 100_000)

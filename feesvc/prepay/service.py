@@ -30,6 +30,7 @@ from feesvc.billing.rules import is_cycle_start
 from feesvc.billing.service import unit_charge_rows
 from feesvc.db import is_postgres
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from feesvc.formatting import money, normalize_locale
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import insert_entries, insert_entry_rows, lock_unit, open_debits
 from feesvc.payments.models import Payment
@@ -52,7 +53,7 @@ from feesvc.prepay.schemas import (
     TierIn,
     TierOut,
 )
-from feesvc.registry.models import Estate, Unit
+from feesvc.registry.models import Estate, Owner, Unit
 from feesvc.registry.service import can_read_unit, get_estate, get_unit
 from feesvc.rules.prepay import (
     DiscountTier,
@@ -213,9 +214,21 @@ async def _overdue_fen(session: AsyncSession, unit_id: int, today: date) -> int:
     return sum(d.open_fen for d in await open_debits(session, unit_id) if d.debt_due < today)
 
 
-def _refusal(refused: PrepayRefused, overdue_fen: int) -> InvalidInput:
+# An owner is told what is overdue in their own language; staff read the rule's wording.
+_OVERDUE_FOR_OWNERS = {
+    "zh_CN": "尚有 {amount} 逾期未缴：请先缴清逾期费用，再预缴",
+    "zh_TW": "尚有 {amount} 逾期未繳：請先繳清逾期費用，再預繳",
+    "zh_HK": "尚有 {amount} 逾期未繳：請先繳清逾期費用，再預繳",
+}
+
+
+def _refusal(refused: PrepayRefused, overdue_fen: int, locale: str, owner: bool) -> InvalidInput:
+    """The rules' refusal; what is overdue in yuan in ``locale`` (the reader's, for an owner)."""
     if refused.reason_code == "overdue":
-        return InvalidInput(f"{refused.message} ({overdue_fen} fen overdue)", field=refused.field)
+        amount = money(overdue_fen, locale)
+        template = _OVERDUE_FOR_OWNERS.get(normalize_locale(locale)) if owner else None
+        detail = template.format(amount=amount) if template else f"{refused.message} ({amount} overdue)"
+        return InvalidInput(detail, field=refused.field)
     return InvalidInput(refused.message, field=refused.field)
 
 
@@ -251,8 +264,10 @@ async def _periods_to_book(
     first_period: str | None,
     today: date,
     tiers: Sequence[DiscountTier],
+    owner_locale: str | None = None,
 ) -> list[str]:
-    """The billing periods the prepayment would book, or the refusal as a problem-details error."""
+    """The billing periods the prepayment would book, or the refusal as a problem-details error
+    (``owner_locale``: an owner asks, in this locale)."""
     assert unit.id is not None
     cycle, cap = estate.cycle_months, estate.prepay_cap_months
     current = cycle_period(today, cycle)
@@ -262,7 +277,8 @@ async def _periods_to_book(
         # The rules (months, cap, nothing overdue) before any work per period.
         quote_prepayment(first, months, 0, tiers, cap, overdue)
     except PrepayRefused as refused:
-        raise _refusal(refused, overdue) from refused
+        locale = owner_locale or estate.locale
+        raise _refusal(refused, overdue, locale, owner=owner_locale is not None) from refused
     if months % cycle:
         raise InvalidInput(
             f"this estate bills every {cycle} months; prepay a multiple of {cycle} months", field="months"
@@ -338,11 +354,12 @@ async def _plan(
     first_period: str | None,
     today: date,
     actor: str,
+    owner_locale: str | None = None,
 ) -> _Plan:
     """The quote, with the charge rows it stands for; refusals raise problem-details errors."""
     assert estate.id is not None and unit.id is not None
     tiers = await estate_tiers(session, estate.id)
-    periods = await _periods_to_book(session, estate, unit, months, first_period, today, tiers)
+    periods = await _periods_to_book(session, estate, unit, months, first_period, today, tiers, owner_locale)
     rows_by_period = [
         sorted(await unit_charge_rows(session, estate, unit, p, today, actor), key=lambda r: r["item"]) for p in periods
     ]
@@ -417,7 +434,12 @@ async def quote_for_unit(
     if not actor.is_staff and await current_owner(session, unit_id, today) != actor.owner_id:
         raise Forbidden("only the unit's current owner can ask for a prepayment quote")
     estate = await get_estate(session, unit.estate_id)
-    return _plan_out(unit_id, await _plan(session, estate, unit, data.months, data.first_period, today, actor.label))
+    owner_locale = None
+    if actor.owner_id is not None:
+        owner = await session.get(Owner, actor.owner_id)
+        owner_locale = (owner.locale if owner is not None else None) or estate.locale
+    plan = await _plan(session, estate, unit, data.months, data.first_period, today, actor.label, owner_locale)
+    return _plan_out(unit_id, plan)
 
 
 # ---------------------------------------------------------------------------------------------
