@@ -18,6 +18,7 @@ from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Payment
+from feesvc.plans.standing import plan_kept, plan_standings
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem
 
@@ -45,15 +46,27 @@ async def entries(api: Api, unit_id: int, *where: Any) -> list[LedgerEntry]:
 
 
 async def open_by_owner(api: Api, sale: SoldUnit) -> dict[int, dict[str, int]]:
-    """Owner id → period → what is open on that period's charge, from the desk's unit view."""
+    """Owner id → period → what is open on that period's charge, from the desk's unit view (an
+    account the view does not list owes nothing)."""
     view = await api.ok(await api.get(f"/api/v1/units/{sale.unit_id}/desk", Role.cashier))
-    accounts = [view["current_owner"], *view["other_owners"]]
-    return {a["owner_id"]: {d["period"]: d["open_fen"] for d in a["debts"] if d["kind"] == "charge"} for a in accounts}
+    accounts = {a["owner_id"]: a for a in [view["current_owner"], *view["other_owners"]]}
+    assert set(accounts) <= {sale.buyer_id, sale.seller_id}
+    return {
+        owner: {d["period"]: d["open_fen"] for d in accounts[owner]["debts"] if d["kind"] == "charge"}
+        if owner in accounts
+        else {}
+        for owner in (sale.buyer_id, sale.seller_id)
+    }
 
 
 async def credit_of(api: Api, sale: SoldUnit) -> dict[int, int]:
     view = await api.ok(await api.get(f"/api/v1/units/{sale.unit_id}/desk", Role.cashier))
-    return {a["owner_id"]: a["prepaid_credit_fen"] for a in [view["current_owner"], *view["other_owners"]]}
+    accounts = {a["owner_id"]: a for a in [view["current_owner"], *view["other_owners"]]}
+    assert set(accounts) <= {sale.buyer_id, sale.seller_id}
+    return {
+        owner: accounts[owner]["prepaid_credit_fen"] if owner in accounts else 0
+        for owner in (sale.buyer_id, sale.seller_id)
+    }
 
 
 async def payment_row(api: Api, payment_id: int) -> Payment:
@@ -134,12 +147,16 @@ async def test_the_account_is_part_of_the_idempotency_fingerprint(api: Api) -> N
 
 async def test_a_designated_debt_of_another_owner_is_settled_as_designated(api: Api) -> None:
     sale = await sold_unit(api)
-    # The buyer pays the seller's period, saying so (民法典 560): the designation decides.
+    # The buyer pays the seller's period, saying so (民法典 560): the designation decides; the rest
+    # goes to the buyer's own debts.
     paid = await pay(api, sale.unit_id, 30_000, designation={"periods": ["2026-06"]})
-    assert [(a["period"], a["amount_fen"]) for a in paid["allocations"]] == [("2026-06", MONTHLY)]
-    assert paid["prepaid_credit_fen"] == 5_000
+    assert [(a["period"], a["amount_fen"]) for a in paid["allocations"]] == [("2026-06", MONTHLY), ("2026-09", 5_000)]
+    assert paid["prepaid_credit_fen"] == 0
     assert (await payment_row(api, paid["id"])).owner_id == sale.buyer_id
-    assert await credit_of(api, sale) == {sale.buyer_id: 5_000, sale.seller_id: 0}
+    assert await open_by_owner(api, sale) == {
+        sale.buyer_id: {"2026-09": MONTHLY - 5_000, "2026-10": MONTHLY},
+        sale.seller_id: {},
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -283,3 +300,10 @@ async def test_a_plan_stands_on_its_owners_account_only(api: Api) -> None:
     await pay(api, sale.unit_id, 12_500, owner_id=sale.seller_id)
     read = await api.ok(await api.get(f"{PLANS}/{plan['id']}"))
     assert read["paid_fen"] == 12_500 and read["schedule"][0]["status"] == "paid"
+    # Whether a plan is kept is asked of an owner's account: the seller keeps one, the buyer has none.
+    today = business_today()
+    async with api.sessions() as s:
+        assert await plan_kept(s, sale.unit_id, today, owner_id=sale.seller_id)
+        assert not await plan_kept(s, sale.unit_id, today, owner_id=sale.buyer_id)
+        [standing] = await plan_standings(s, today, unit_id=sale.unit_id)
+        assert (standing.owner_id, standing.standing.kept) == (sale.seller_id, True)
