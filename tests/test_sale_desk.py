@@ -18,6 +18,7 @@ from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Payment
+from feesvc.payments.receipt import receipt_context
 from feesvc.plans.standing import plan_kept, plan_standings
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem
@@ -86,10 +87,10 @@ async def test_a_payment_by_the_seller_settles_the_sellers_period_and_the_rest_i
     """Issue 15: "An undesignated payment by the seller settles the buyer's December charge and leaves
     the rest as the buyer's prepaid credit; the seller's debt does not move." """
     sale = await sold_unit(api)
-    paid = await pay(api, sale.unit_id, 30_000, owner_id=sale.seller_id, payer_name="业主0")
+    paid = await pay(api, sale.unit_id, 30_000, owner_id=sale.seller_id)
     assert [(a["period"], a["amount_fen"]) for a in paid["allocations"]] == [("2026-06", MONTHLY)]
     assert paid["prepaid_credit_fen"] == 5_000
-    assert (await payment_row(api, paid["id"])).owner_id == sale.seller_id
+    assert paid["owner_id"] == (await payment_row(api, paid["id"])).owner_id == sale.seller_id
     written = await entries(api, sale.unit_id, LedgerEntry.payment_id == paid["id"])
     assert {(e.kind, e.owner_id, e.amount_fen) for e in written} == {
         (EntryKind.payment, sale.seller_id, -MONTHLY),
@@ -100,6 +101,17 @@ async def test_a_payment_by_the_seller_settles_the_sellers_period_and_the_rest_i
         sale.seller_id: {},
     }
     assert await credit_of(api, sale) == {sale.buyer_id: 0, sale.seller_id: 5_000}
+
+
+async def test_the_receipt_of_a_sellers_payment_names_the_seller_not_the_buyer(api: Api) -> None:
+    sale = await sold_unit(api)
+    sellers = await pay(api, sale.unit_id, MONTHLY, owner_id=sale.seller_id)
+    buyers = await pay(api, sale.unit_id, MONTHLY)
+    async with api.sessions() as s:
+        assert (await receipt_context(s, sellers["id"]))["payer"] == "业主0"
+        assert (await receipt_context(s, buyers["id"]))["payer"] == "买受人王五"
+    read = await api.ok(await api.get(f"/api/v1/payments/{sellers['id']}", Role.cashier))
+    assert read["owner_id"] == sale.seller_id and read["allocations"] == sellers["allocations"]
 
 
 async def test_a_payment_is_for_the_owner_on_the_day_by_default_and_leaves_the_sellers_debt(api: Api) -> None:

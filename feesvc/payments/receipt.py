@@ -13,7 +13,6 @@ A5 page, and only a long list (years of arrears) continues on numbered pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Final
 
 import anyio.to_thread
@@ -287,13 +286,18 @@ async def _settled_entries(session: AsyncSession, payment_id: int) -> dict[int, 
     return settled
 
 
-async def _owner_name(session: AsyncSession, unit_id: int, on: date) -> str:
-    query = (
-        select(Owner.name)
-        .join(Ownership, col(Ownership.owner_id) == Owner.id)
-        .where(Ownership.unit_id == unit_id, ownership_covering(on))
-        .limit(1)
-    )
+async def _owner_name(session: AsyncSession, out: PaymentOut) -> str:
+    """The name of the owner whose account the payment is for (a seller paying after the sale is
+    named, not the buyer); for a payment without one, the unit's owner on the day received."""
+    if out.owner_id is not None:
+        query = select(Owner.name).where(Owner.id == out.owner_id)
+    else:
+        query = (
+            select(Owner.name)
+            .join(Ownership, col(Ownership.owner_id) == Owner.id)
+            .where(Ownership.unit_id == out.unit_id, ownership_covering(out.received_on))
+            .limit(1)
+        )
     return (await session.execute(query)).scalar_one_or_none() or ""
 
 
@@ -328,7 +332,7 @@ async def receipt_context(session: AsyncSession, payment_id: int, masking: Maski
     locale = normalize_locale(estate.locale)
     script = script_of(locale)
     settled = await _settled_entries(session, payment_id)
-    payer = masking.name(out.payer_name or await _owner_name(session, out.unit_id, out.received_on))
+    payer = masking.name(out.payer_name or await _owner_name(session, out))
     return {
         "locale": locale,
         "t": _LABELS[script],

@@ -56,6 +56,8 @@ class PaymentOut(msgspec.Struct):
     allocations: list[AllocationOut]
     prepaid_credit_fen: int
     voided: bool
+    # The account paid into (PaymentCreate.owner_id); null only for a unit without an owner that day.
+    owner_id: int | None = None
 
     def masked(self, masking: Masking) -> PaymentOut:
         """The payment as a reader sees it: the payer is a person, named as ``masking`` allows."""

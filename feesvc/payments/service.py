@@ -642,6 +642,7 @@ def _payment_out(
         receipt_number=number,
         estate_id=payment["estate_id"],
         unit_id=payment["unit_id"],
+        owner_id=payment["owner_id"],
         payer_name=payment["payer_name"],
         amount_fen=payment["amount_fen"],
         currency="CNY",
