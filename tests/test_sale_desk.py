@@ -9,9 +9,12 @@ installment plans are per owner too.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
+import msgspec
 from sqlmodel import col, select
 
 from feesvc.auth.models import Role
@@ -19,6 +22,8 @@ from feesvc.db import business_today
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Payment
 from feesvc.payments.receipt import receipt_context
+from feesvc.payments.schemas import PaymentCreate
+from feesvc.payments.service import fingerprint
 from feesvc.plans.standing import plan_kept, plan_standings
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem
@@ -155,6 +160,18 @@ async def test_the_account_is_part_of_the_idempotency_fingerprint(api: Api) -> N
     other = {**body, "owner_id": sale.buyer_id}
     problem(await api.post("/api/v1/payments", other, Role.cashier, headers=headers), 409, "Idempotency-Key")
     assert await api.count(Payment, Payment.unit_id == sale.unit_id) == 1
+
+
+def test_a_request_without_an_account_keeps_the_fingerprint_it_had_before_accounts() -> None:
+    fields = {"unit_id": 7, "amount_fen": 100, "method": "cash", "received_on": "2026-11-16"}
+    data = msgspec.convert(fields, PaymentCreate)
+    before = {**fields, "currency": "CNY", "external_ref": "", "payer_name": None, "designation": None}
+    # The field order of the request before owner_id was added.
+    order = ["unit_id", "amount_fen", "method", "currency", "external_ref", "payer_name", "designation", "received_on"]
+    earlier = json.dumps({k: before[k] for k in order}, separators=(",", ":"), ensure_ascii=False).encode()
+    assert fingerprint(data) == hashlib.sha256(earlier).hexdigest()
+    named = msgspec.convert({**fields, "owner_id": 3}, PaymentCreate)
+    assert fingerprint(named) != fingerprint(data)
 
 
 async def test_a_designated_debt_of_another_owner_is_settled_as_designated(api: Api) -> None:

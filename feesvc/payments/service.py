@@ -68,15 +68,19 @@ from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 
+# ``owner_id`` is the request's last field: encoded as null, it is what a request that names no
+# account ends with.
+_NO_ACCOUNT = b',"owner_id":null}'
+
 
 def fingerprint(data: PaymentCreate) -> str:
     """The request's hash, the account chosen included. Without one, the request as it was encoded
-    before payments named an account, so a retry of a payment made before then still matches."""
-    if data.owner_id is None:
-        body = msgspec.to_builtins(data)
-        del body["owner_id"]
-        return hashlib.sha256(msgspec.json.encode(body)).hexdigest()
-    return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+    before payments named an account (the null field cut off, cheaper than encoding a dict without
+    it), so a retry of a payment made before then still matches."""
+    encoded = msgspec.json.encode(data)
+    if encoded.endswith(_NO_ACCOUNT):
+        encoded = encoded[: -len(_NO_ACCOUNT)] + b"}"
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def designated_debits(debits: list[OpenDebit], designation: Designation | None) -> frozenset[int]:
