@@ -225,7 +225,8 @@ async def test_a_payment_read_before_another_write_to_its_unit_is_not_written(
     today = business_today()
     stale_key = key()
     async with database.driver() as driver:
-        rows = await service._UNIT_VIEW.fetch(driver, {"unit_id": unit_id, "on": today, "key": stale_key})
+        params = {"unit_id": unit_id, "on": today, "owner": None, "key": stale_key}
+        rows = await service._UNIT_VIEW.fetch(driver, params)
     stale = service.unit_view(rows)
     assert stale is not None and stale.existing is None
     oldest = min(stale.debits, key=lambda d: d.debt_due)
