@@ -178,6 +178,8 @@ async def test_evidence_packs_build_for_any_as_of_around_a_plan_agreed_today_a_v
     # The plan is agreed today (the reproduction): then packs as of days before and after everything.
     first_due = (today + timedelta(days=20)).isoformat()
     body = {"unit_id": unit, "installments": 3, "first_due": first_due, "late_fee_treatment": "freeze"}
+    # The overdue periods are the seller's: the plan is for the seller's account (issue 15).
+    body["owner_id"] = estate.owner_ids[0]
     plan = await api.ok(await api.post("/api/v1/installment-plans", body), 201)
     await api.ok(await api.post(f"/api/v1/installment-plans/{plan['id']}/agree", {}), 200)
     days = [date(2025, 3, 15), date(2025, 4, 2), date(2025, 4, 3), date(2025, 4, 4), date(2025, 4, 5)]
@@ -280,6 +282,8 @@ async def test_a_pack_as_of_the_signing_day_lists_a_plan_entered_the_day_after(a
     unit = estate.unit_ids[0]
     first_due = (today + timedelta(days=20)).isoformat()
     body = {"unit_id": unit, "installments": 3, "first_due": first_due, "late_fee_treatment": "freeze"}
+    # The overdue periods are the seller's: the plan is for the seller's account (issue 15).
+    body["owner_id"] = estate.owner_ids[0]
     plan = await api.ok(await api.post("/api/v1/installment-plans", body), 201)
     signed = today - timedelta(days=1)
     await api.ok(

@@ -14,9 +14,11 @@ from feesvc.db import Database, business_today
 from feesvc.payments import owners, service
 from feesvc.payments.cashup import cash_up
 from feesvc.payments.cashup_document import cashup_file
+from feesvc.payments.desk import desk_unit
 from feesvc.payments.receipt import receipt_file
 from feesvc.payments.schemas import (
     CashUpOut,
+    DeskUnitOut,
     PaymentCreate,
     PaymentOut,
     PaymentPage,
@@ -56,6 +58,14 @@ class PaymentController(Controller):
         return Response(
             payment.masked(masking_for(principal)), status_code=201, headers={"Idempotent-Replayed": replayed}
         )
+
+    @get("/units/{unit_id:int}/desk", guards=[desk])
+    async def desk_view(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> DeskUnitOut:
+        """What the cashier reads before taking a payment: the current owner's open debts and
+        prepaid credit, and apart those of other owners (a seller) who still owe or hold credit,
+        each with the owner's id and name (masked for a cashier). A payment is for one of these
+        accounts (``owner_id``; default the current owner) and settles its debts only."""
+        return await desk_unit(db, unit_id, business_today(), masking_for(principal))
 
     @get("/payments/{payment_id:int}", guards=[desk])
     async def get_payment(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> PaymentOut:

@@ -24,6 +24,11 @@ class Payment(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     estate_id: int = Field(foreign_key="estate.id")
     unit_id: int = Field(foreign_key="unit.id", index=True)
+    # The account paid into: the owner whose debts it settles and whose credit its rest becomes
+    # (the cashier chooses; default the unit's owner on the day received). Null only for a unit
+    # without an owner that day. No foreign key, as on the ledger's owner_id: the value is checked
+    # against the unit's ownerships when the payment is decided, and owners are never deleted.
+    owner_id: int | None = Field(default=None)
     payer_name: str = Field(max_length=100)
     amount_fen: int = Field(sa_type=BigInteger)
     method: Method = Field(sa_type=str_enum(Method))

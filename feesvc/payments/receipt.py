@@ -13,7 +13,6 @@ A5 page, and only a long list (years of arrears) continues on numbered pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Final
 
 import anyio.to_thread
@@ -287,25 +286,18 @@ async def _settled_entries(session: AsyncSession, payment_id: int) -> dict[int, 
     return settled
 
 
-async def _owner_name(session: AsyncSession, payment_id: int, unit_id: int, on: date) -> str:
-    """The owner whose account the payment went into (its entries carry them): after a sale, a
-    seller's receipt never names the buyer, nor the reverse. A payment whose entries carry no
-    owner: the owner on the day it was received."""
-    account = (
-        select(Owner.name)
-        .join(LedgerEntry, col(LedgerEntry.owner_id) == Owner.id)
-        .where(LedgerEntry.payment_id == payment_id)
-        .limit(1)
-    )
-    name = (await session.execute(account)).scalar_one_or_none()
-    if name is not None:
-        return name
-    query = (
-        select(Owner.name)
-        .join(Ownership, col(Ownership.owner_id) == Owner.id)
-        .where(Ownership.unit_id == unit_id, ownership_covering(on))
-        .limit(1)
-    )
+async def _owner_name(session: AsyncSession, out: PaymentOut) -> str:
+    """The name of the owner whose account the payment is for (a seller paying after the sale is
+    named, not the buyer); for a payment without one, the unit's owner on the day received."""
+    if out.owner_id is not None:
+        query = select(Owner.name).where(Owner.id == out.owner_id)
+    else:
+        query = (
+            select(Owner.name)
+            .join(Ownership, col(Ownership.owner_id) == Owner.id)
+            .where(Ownership.unit_id == out.unit_id, ownership_covering(out.received_on))
+            .limit(1)
+        )
     return (await session.execute(query)).scalar_one_or_none() or ""
 
 
@@ -340,7 +332,7 @@ async def receipt_context(session: AsyncSession, payment_id: int, masking: Maski
     locale = normalize_locale(estate.locale)
     script = script_of(locale)
     settled = await _settled_entries(session, payment_id)
-    payer = masking.name(out.payer_name or await _owner_name(session, payment_id, out.unit_id, out.received_on))
+    payer = masking.name(out.payer_name or await _owner_name(session, out))
     return {
         "locale": locale,
         "t": _LABELS[script],

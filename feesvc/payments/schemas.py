@@ -27,6 +27,10 @@ class PaymentCreate(Body):
     payer_name: Annotated[Line, msgspec.Meta(max_length=100)] | None = None
     designation: Designation | None = None
     received_on: date | None = None
+    # Whose account it is for: an owner who owns or owned the unit by the day received (the cashier
+    # asks). Default: the unit's owner that day. It settles that owner's debts only (designated
+    # debts aside) and its rest is that owner's prepaid credit.
+    owner_id: Id | None = None
 
 
 class AllocationOut(msgspec.Struct):
@@ -52,6 +56,8 @@ class PaymentOut(msgspec.Struct):
     allocations: list[AllocationOut]
     prepaid_credit_fen: int
     voided: bool
+    # The account paid into (PaymentCreate.owner_id); null only for a unit without an owner that day.
+    owner_id: int | None = None
 
     def masked(self, masking: Masking) -> PaymentOut:
         """The payment as a reader sees it: the payer is a person, named as ``masking`` allows."""
@@ -80,12 +86,51 @@ class RefundCreate(Body):
     amount_fen: PositiveFen
     reason: Reason
     method: Method = Method.bank_transfer
+    # Whose prepaid credit is paid back (to that owner): default the unit's current owner.
+    owner_id: Id | None = None
 
 
 class RefundOut(msgspec.Struct):
     unit_id: int
+    owner_id: int | None
     refunded_fen: int
     prepaid_credit_left_fen: int
+
+
+class DeskDebt(msgspec.Struct):
+    """A charge or late fee with something open on it, and the debt (charge) it belongs to."""
+
+    entry_id: int
+    kind: EntryKind
+    debt_id: int
+    period: str | None
+    item: str | None
+    due_date: date
+    open_fen: int
+
+
+class DeskAccount(msgspec.Struct):
+    """One owner's account of the unit: their open debts (oldest first) and prepaid credit."""
+
+    owner_id: int | None
+    # Named as the reader's role may see it (registry/masking.py: a cashier sees 张*明).
+    owner_name: str
+    owns_now: bool
+    debts: list[DeskDebt]
+    owed_fen: int
+    overdue_fen: int
+    prepaid_credit_fen: int
+
+
+class DeskUnitOut(msgspec.Struct):
+    """What the cashier reads before taking a payment: the current owner's account, and apart the
+    accounts of other owners (a seller) that still owe or hold credit. A payment is for one of them
+    (``PaymentCreate.owner_id``; default the current owner)."""
+
+    unit_id: int
+    as_of: date
+    current_owner: DeskAccount | None
+    other_owners: list[DeskAccount]
 
 
 class CashUpLine(msgspec.Struct):

@@ -68,9 +68,19 @@ from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 
+# ``owner_id`` is the request's last field: encoded as null, it is what a request that names no
+# account ends with.
+_NO_ACCOUNT = b',"owner_id":null}'
+
 
 def fingerprint(data: PaymentCreate) -> str:
-    return hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+    """The request's hash, the account chosen included. Without one, the request as it was encoded
+    before payments named an account (the null field cut off, cheaper than encoding a dict without
+    it), so a retry of a payment made before then still matches."""
+    encoded = msgspec.json.encode(data)
+    if encoded.endswith(_NO_ACCOUNT):
+        encoded = encoded[: -len(_NO_ACCOUNT)] + b"}"
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def designated_debits(debits: list[OpenDebit], designation: Designation | None) -> frozenset[int]:
@@ -95,8 +105,9 @@ def payment_allocation(
     owner_id: int | None,
     in_plan: frozenset[int] = frozenset(),
 ) -> tuple[list[Allocation], int]:
-    """What a payment settles: the designated debts first, then the payer's own debts oldest first
-    (a former owner's arrears stay theirs), a kept plan's late fees last; the rest is credit."""
+    """What a payment for ``owner_id``'s account settles: the designated debts first (whoever's they
+    are), then that account's debts oldest first (another owner's arrears stay theirs; debts with
+    no owner recorded are anyone's), a kept plan's late fees last; the rest is that owner's credit."""
     designated = designated_debits(debits, data.designation)
     payable = [d for d in debits if d.owner_id in (None, owner_id) or {d.entry_id, d.debt_id} & designated]
     return allocate(payable, data.amount_fen, order, designated, late_fees_last_for=in_plan)
@@ -111,19 +122,27 @@ _UNIT = Unit.__table__  # type: ignore[attr-defined]
 
 def _unit_view_query() -> Select[Any]:
     """Everything a payment is decided on, in one round trip and without a lock: the unit's estate
-    and that estate's allocation order, its owner on the day, the payment already made under the
-    idempotency key, if any, and the unit's ``ledger_version``, which the payment's write checks;
-    then, one per row, the unit's open debits with their debts and whether an active installment
-    plan covers that debt (the unit's facts repeated on each row; one row with no debit if none is
-    open)."""
+    and that estate's allocation order, its owner on the day, whether the account asked for (bind
+    ``owner``, null for none) is of an owner who owns or owned the unit by the day, the payment
+    already made under the idempotency key, if any, and the unit's ``ledger_version``, which the
+    payment's write checks; then, one per row, the unit's open debits with their debts and whether
+    an active installment plan covers that debt (the unit's facts repeated on each row; one row
+    with no debit if none is open)."""
     unit, estate, ownership = Unit.__table__, Estate.__table__, Ownership.__table__  # type: ignore[attr-defined]
     plan, plan_charge = InstallmentPlan.__table__, PlanCharge.__table__  # type: ignore[attr-defined]
     on = bindparam("on", type_=ownership.c.starts_on.type)
+    held = ownership.alias("held")
+    account_held = exists().where(
+        held.c.unit_id == unit.c.id,
+        held.c.owner_id == bindparam("owner", type_=held.c.owner_id.type),
+        held.c.starts_on <= on,
+    )
     view = (
         sa_select(
             unit.c.estate_id,
             estate.c.allocation_order,
             ownership.c.owner_id,
+            account_held.label("account_held"),
             _PAYMENT.c.id,
             _PAYMENT.c.request_fingerprint,
             unit.c.ledger_version,
@@ -146,7 +165,11 @@ def _unit_view_query() -> Select[Any]:
 
 # Statements built once: building them per request cost more than running them.
 _UNIT_VIEW = DriverStatement(_unit_view_query())
-_VIEW_COLUMNS = 6  # the unit's facts; then the open debit's columns, then whether a plan covers its debt
+_VIEW_COLUMNS = 7  # the unit's facts; then the open debit's columns, then whether a plan covers its debt
+
+
+def _view_params(data: PaymentCreate, idempotency_key: str, today: date) -> dict[str, Any]:
+    return {"unit_id": data.unit_id, "on": data.received_on or today, "owner": data.owner_id, "key": idempotency_key}
 
 
 @dataclass(frozen=True)
@@ -155,7 +178,10 @@ class UnitView:
 
     estate_id: int
     allocation_order: AllocationOrder
+    # The unit's owner on the day received: the account of a payment that names none.
     owner_id: int | None
+    # Whether the account the payment names is of an owner who owns or owned the unit by that day.
+    account_held: bool
     # The payment already made under the key (its id and request fingerprint), if any.
     existing: tuple[int, str] | None
     ledger_version: int
@@ -169,7 +195,7 @@ def unit_view(rows: Sequence[Sequence[Any]]) -> UnitView | None:
     there is no such unit."""
     if not rows:
         return None
-    estate_id, order, owner_id, payment_id, first_fingerprint, ledger_version = rows[0][:_VIEW_COLUMNS]
+    estate_id, order, owner_id, account_held, payment_id, first_fingerprint, ledger_version = rows[0][:_VIEW_COLUMNS]
     debit_rows = [row for row in rows if row[_VIEW_COLUMNS] is not None]
     debits = debits_from_rows(row[_VIEW_COLUMNS:-1] for row in debit_rows)
     in_plan = frozenset(d.debt_id for d, row in zip(debits, debit_rows, strict=True) if row[-1])
@@ -177,6 +203,7 @@ def unit_view(rows: Sequence[Sequence[Any]]) -> UnitView | None:
         estate_id=estate_id,
         allocation_order=AllocationOrder(order),
         owner_id=owner_id,
+        account_held=bool(account_held),
         existing=None if payment_id is None else (payment_id, first_fingerprint),
         ledger_version=ledger_version,
         debits=debits,
@@ -202,15 +229,22 @@ def prepare_payment(
     received_on = data.received_on or today
     if received_on > today:
         raise InvalidInput("a payment cannot be received in the future", field="received_on")
-    allocations, left_over = payment_allocation(view.debits, data, view.allocation_order, view.owner_id, view.in_plan)
-    payment = payment_row(data, view.estate_id, received_on, actor.label, idempotency_key)
+    if data.owner_id is not None and not view.account_held:
+        raise InvalidInput(
+            f"owner {data.owner_id} did not own unit {data.unit_id} on or before {received_on}; "
+            "a payment is for the account of an owner who owns or owned the unit",
+            field="owner_id",
+        )
+    account = view.owner_id if data.owner_id is None else data.owner_id
+    allocations, left_over = payment_allocation(view.debits, data, view.allocation_order, account, view.in_plan)
+    payment = payment_row(data, view.estate_id, received_on, actor.label, idempotency_key, account)
     by_id = {d.entry_id: d for d in view.debits}
     settled = [(a, by_id[a.entry_id]) for a in allocations]
     entries = [
-        payment_entry(payment, view.owner_id, EntryKind.payment, a.amount_fen, a.entry_id, d.period) for a, d in settled
+        payment_entry(payment, account, EntryKind.payment, a.amount_fen, a.entry_id, d.period) for a, d in settled
     ]
     if left_over:
-        entries.append(payment_entry(payment, view.owner_id, EntryKind.prepaid_credit, left_over))
+        entries.append(payment_entry(payment, account, EntryKind.prepaid_credit, left_over))
     return PreparedPayment(
         payment=payment,
         entries=entries,
@@ -272,6 +306,14 @@ async def current_owner(session: AsyncSession, unit_id: int, on: date) -> int | 
     return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
+async def held_unit(session: AsyncSession, unit_id: int, owner_id: int, on: date) -> bool:
+    """Whether ``owner_id`` owns or owned the unit by ``on``: whose account of it may be paid into."""
+    query = select(Ownership.id).where(
+        Ownership.unit_id == unit_id, Ownership.owner_id == owner_id, col(Ownership.starts_on) <= on
+    )
+    return (await session.execute(query.limit(1))).first() is not None
+
+
 async def find_payment_by_key(session: AsyncSession, key: str) -> tuple[int, str] | None:
     """The id and request fingerprint of the payment made under an idempotency key, if any."""
     row = (await session.execute(_FIND_BY_KEY, {"key": key})).first()
@@ -289,10 +331,14 @@ async def add_payment(session: AsyncSession, payment: dict[str, Any]) -> int | N
     return payment_id
 
 
-def payment_row(data: PaymentCreate, estate_id: int, received_on: date, cashier: str, key: str) -> dict[str, Any]:
+def payment_row(
+    data: PaymentCreate, estate_id: int, received_on: date, cashier: str, key: str, owner_id: int | None = None
+) -> dict[str, Any]:
+    """A payment's columns; ``owner_id`` is the account it is for (default: the one it names)."""
     return {
         "estate_id": estate_id,
         "unit_id": data.unit_id,
+        "owner_id": data.owner_id if owner_id is None else owner_id,
         "payer_name": data.payer_name or "",
         "amount_fen": data.amount_fen,
         "method": data.method,
@@ -341,7 +387,7 @@ async def post_payment(
     payment) go to :func:`record_payment`, which locks the unit first; SQLite always does (its first
     write takes the database's write lock)."""
     if database.is_postgres and OPTIMISTIC_ATTEMPTS:
-        params = {"unit_id": data.unit_id, "on": data.received_on or today, "key": idempotency_key}
+        params = _view_params(data, idempotency_key, today)
         for _ in range(OPTIMISTIC_ATTEMPTS):
             # The estate's turn is taken before the read where the unit's estate is known, so that
             # no other payment of the estate from this process comes between read and write (and a
@@ -390,8 +436,7 @@ async def record_payment(
     """Post a payment in one transaction, the unit locked first; returns it and whether it was new.
     The desk goes through :func:`post_payment`, which tries without the lock first on PostgreSQL."""
     await lock_unit(session, data.unit_id)
-    params = {"unit_id": data.unit_id, "on": data.received_on or today, "key": idempotency_key}
-    view = unit_view((await session.execute(_UNIT_VIEW.statement, params)).all())
+    view = unit_view((await session.execute(_UNIT_VIEW.statement, _view_params(data, idempotency_key, today))).all())
     existing = await find_payment_by_key(session, idempotency_key) if view is None else view.existing
     if existing is not None:
         return await _replay(session, existing, data), False
@@ -601,6 +646,7 @@ def _payment_out(
         receipt_number=number,
         estate_id=payment["estate_id"],
         unit_id=payment["unit_id"],
+        owner_id=payment["owner_id"],
         payer_name=payment["payer_name"],
         amount_fen=payment["amount_fen"],
         currency="CNY",
@@ -648,13 +694,20 @@ async def void_payment(
 async def refund_credit(
     session: AsyncSession, actor: Principal, unit_id: int, data: RefundCreate, today: date
 ) -> RefundOut:
+    """Pay back prepaid credit of one owner's account (``data.owner_id``, default the unit's current
+    owner) to that owner, oldest credit first."""
     unit = await lock_unit(session, unit_id)
     if unit is None:
         raise NotFound(f"unit {unit_id} does not exist")
-    credits = await open_credits(session, unit_id)
+    owner_id = await current_owner(session, unit_id, today) if data.owner_id is None else data.owner_id
+    if data.owner_id is not None and not await held_unit(session, unit_id, data.owner_id, today):
+        raise InvalidInput(f"owner {data.owner_id} never owned unit {unit_id}", field="owner_id")
+    credits = [(credit, fen) for credit, fen in await open_credits(session, unit_id) if credit.owner_id == owner_id]
     available = -sum(open_fen for _, open_fen in credits)
     if data.amount_fen > available:
-        raise InvalidInput(f"only {available} fen of prepaid credit is held for this unit", field="amount_fen")
+        raise InvalidInput(
+            f"only {available} fen of prepaid credit is held for owner {owner_id} on this unit", field="amount_fen"
+        )
     need, entries = data.amount_fen, []
     for credit, open_fen in credits:
         take = min(need, -open_fen)
@@ -669,10 +722,11 @@ async def refund_credit(
         "credit.refund",
         "unit",
         unit_id,
-        {"amount_fen": data.amount_fen, "reason": data.reason, "method": data.method},
+        {"amount_fen": data.amount_fen, "reason": data.reason, "method": data.method, "owner_id": owner_id},
     )
     await session.commit()
-    return RefundOut(unit_id=unit_id, refunded_fen=data.amount_fen, prepaid_credit_left_fen=available - data.amount_fen)
+    left = available - data.amount_fen
+    return RefundOut(unit_id=unit_id, owner_id=owner_id, refunded_fen=data.amount_fen, prepaid_credit_left_fen=left)
 
 
 def refund_entry(

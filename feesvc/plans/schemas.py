@@ -20,10 +20,13 @@ class PlanCreate(Body):
     installments: Count
     first_due: date
     late_fee_treatment: LateFeeTreatment
-    # Omitted: every overdue charge of the unit that no other plan covers.
+    # Omitted: every overdue charge of the owner's account that no other plan covers.
     charge_ids: Annotated[list[LongId], msgspec.Meta(max_length=600)] | None = None
     frequency: Frequency = Frequency.monthly
     note: Annotated[MultilineText, msgspec.Meta(max_length=500)] = ""
+    # Whose account: a plan takes only that owner's charges (a seller's plan their periods before
+    # the sale). Default: the unit's current owner.
+    owner_id: Id | None = None
 
 
 class PlanAgree(Body):

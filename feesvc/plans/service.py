@@ -1,6 +1,7 @@
 """Installment plans (分期): propose, agree and cancel them, and read them back.
 
-DOMAIN.md "Installment plans". A plan covers the open principal of some overdue charges of one unit;
+DOMAIN.md "Installment plans". A plan covers the open principal of some overdue charges of one owner's
+account of a unit (a seller's periods, or the buyer's: never both; DOMAIN.md "Change of owner");
 its late fees are handled by the agreed treatment, not put into the schedule:
 
 * ``freeze``: no late fee accrues on the covered charges from the day it is agreed while it is kept
@@ -35,6 +36,7 @@ from feesvc.latefees.service import waiver_entry
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_entries, reversal_of
+from feesvc.payments.service import held_unit
 from feesvc.plans.models import Installment, InstallmentPlan, LateFeeTreatment, PlanCharge, PlanState
 from feesvc.plans.schemas import (
     CoveredChargeOut,
@@ -168,16 +170,30 @@ def _plans_text(taken: dict[int, int], ids: Sequence[int]) -> str:
     return ", ".join(f"charge {i} (plan #{taken[i]})" for i in ids)
 
 
+def _theirs(entry: LedgerEntry, owner_id: int | None) -> bool:
+    """Whether a charge is of the owner's account (one with no owner recorded is anyone's)."""
+    return entry.owner_id is None or entry.owner_id == owner_id
+
+
 async def _chosen_charges(
-    session: AsyncSession, unit_id: int, charge_ids: list[int] | None, today: date
+    session: AsyncSession, unit_id: int, owner_id: int | None, charge_ids: list[int] | None, today: date
 ) -> list[tuple[LedgerEntry, int]]:
+    """The open overdue charges of the owner's account the plan covers: those named, or all not in
+    another plan. Another owner's charge is refused: the owner of a period owes it (a buyer never
+    signs for a seller's periods)."""
     open_charges = {
         e.id: (e, o) for e, o in await open_entries(session, unit_id, frozenset({EntryKind.charge})) if o > 0
     }
     if charge_ids is None:
-        overdue = [(e, o) for e, o in open_charges.values() if e.due_date is not None and e.due_date < today]
+        overdue = [
+            (e, o)
+            for e, o in open_charges.values()
+            if e.due_date is not None and e.due_date < today and _theirs(e, owner_id)
+        ]
         if not overdue:
-            raise InvalidInput(f"unit {unit_id} has no overdue charge to put in a plan", field="charge_ids")
+            raise InvalidInput(
+                f"owner {owner_id} has no overdue charge on unit {unit_id} to put in a plan", field="charge_ids"
+            )
         taken = await _in_open_plans(session, [e.id for e, _ in overdue if e.id is not None])
         free = [(e, o) for e, o in overdue if e.id not in taken]
         if not free:
@@ -199,6 +215,14 @@ async def _chosen_charges(
         entry = entries.get(charge_id)
         if entry is None or entry.kind != EntryKind.charge or entry.unit_id != unit_id:
             errors.append(FieldError("charge_ids", f"entry {charge_id} is not a charge of unit {unit_id}"))
+        elif not _theirs(entry, owner_id):
+            errors.append(
+                FieldError(
+                    "charge_ids",
+                    f"charge {charge_id} ({entry.period}) is owner {entry.owner_id}'s, not owner {owner_id}'s: "
+                    "a plan is for one owner's account (name owner_id for another owner's plan)",
+                )
+            )
         elif charge_id not in open_charges:
             errors.append(FieldError("charge_ids", f"charge {charge_id} ({entry.period}) is paid in full"))
         elif entry.due_date is None or entry.due_date >= today:
@@ -227,7 +251,10 @@ async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate
     assert unit.id is not None
     if data.first_due < today:
         raise InvalidInput(f"the first installment cannot fall due in the past (today is {today})", field="first_due")
-    chosen = await _chosen_charges(session, unit.id, data.charge_ids, today)
+    if data.owner_id is not None and not await held_unit(session, unit.id, data.owner_id, today):
+        raise InvalidInput(f"owner {data.owner_id} never owned unit {unit.id}", field="owner_id")
+    owner_id = await _owner_on(session, unit.id, today) if data.owner_id is None else data.owner_id
+    chosen = await _chosen_charges(session, unit.id, owner_id, data.charge_ids, today)
     chosen.sort(key=lambda pair: (pair[0].due_date or pair[0].effective_date, pair[0].id or 0))
     total = sum(open_fen for _, open_fen in chosen)
     try:
@@ -237,7 +264,7 @@ async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate
     plan = InstallmentPlan(
         estate_id=unit.estate_id,
         unit_id=unit.id,
-        owner_id=await _owner_on(session, unit.id, today),
+        owner_id=owner_id,
         state=PlanState.proposed,
         installments=data.installments,
         frequency=Frequency(data.frequency).value,
@@ -272,6 +299,7 @@ async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate
         plan.id,
         {
             "unit_id": unit.id,
+            "owner_id": owner_id,
             "charge_ids": [e.id for e, _ in chosen],
             "total_fen": total,
             "installments": data.installments,

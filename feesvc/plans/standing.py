@@ -131,15 +131,24 @@ class PlanAsOf:
 
     plan_id: int
     unit_id: int
+    # The account the plan is for: its charges are that owner's only.
+    owner_id: int | None
     charge_ids: frozenset[int]
     standing: rules.PlanStanding
 
 
 async def plan_standings(
-    session: AsyncSession, as_of: date, *, estate_id: int | None = None, unit_id: int | None = None
+    session: AsyncSession,
+    as_of: date,
+    *,
+    estate_id: int | None = None,
+    unit_id: int | None = None,
+    owner_id: int | None = None,
 ) -> list[PlanAsOf]:
-    """Every plan of the estate (or unit) agreed by ``as_of``, with its standing that day from the
-    ledger: a plan broken on day X is no longer kept from X whether or not a review has run."""
+    """Every plan of the estate (or unit; or of one owner's account) agreed by ``as_of``, with its
+    standing that day from the ledger: a plan broken on day X is no longer kept from X whether or
+    not a review has run. A plan stands on its own covered charges, which are one owner's: another
+    owner's payments on the unit never count towards it."""
     query = select(InstallmentPlan).where(
         col(InstallmentPlan.agreed_on).is_not(None), col(InstallmentPlan.agreed_on) <= as_of
     )
@@ -147,6 +156,8 @@ async def plan_standings(
         query = query.where(InstallmentPlan.estate_id == estate_id)
     if unit_id is not None:
         query = query.where(InstallmentPlan.unit_id == unit_id)
+    if owner_id is not None:
+        query = query.where(InstallmentPlan.owner_id == owner_id)
     plans = list((await session.execute(query.order_by(col(InstallmentPlan.id)))).scalars())
     if not plans:
         return []
@@ -164,6 +175,7 @@ async def plan_standings(
             PlanAsOf(
                 plan.id,
                 plan.unit_id,
+                plan.owner_id,
                 frozenset(c.entry_id for c in progress.covered),
                 progress.standing(as_of, grace[plan.estate_id]),
             )
@@ -171,9 +183,10 @@ async def plan_standings(
     return result
 
 
-async def plan_kept(session: AsyncSession, unit_id: int, as_of: date) -> bool:
-    """Whether the unit had an agreed plan that was being kept on ``as_of``."""
-    return any(p.standing.kept for p in await plan_standings(session, as_of, unit_id=unit_id))
+async def plan_kept(session: AsyncSession, unit_id: int, as_of: date, owner_id: int | None = None) -> bool:
+    """Whether the unit (that owner's account of it, if given) had an agreed plan that was being
+    kept on ``as_of``."""
+    return any(p.standing.kept for p in await plan_standings(session, as_of, unit_id=unit_id, owner_id=owner_id))
 
 
 async def covered_charge_ids(

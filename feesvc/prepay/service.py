@@ -210,8 +210,11 @@ async def _billed(session: AsyncSession, unit_id: int, periods: Sequence[str]) -
     return sorted({p for (p,) in (await session.execute(query.distinct())).all() if p})
 
 
-async def _overdue_fen(session: AsyncSession, unit_id: int, today: date) -> int:
-    return sum(d.open_fen for d in await open_debits(session, unit_id) if d.debt_due < today)
+async def _overdue_fen(session: AsyncSession, unit_id: int, owner_id: int | None, today: date) -> int:
+    """What the owner's account of the unit has overdue (debts with no owner recorded count as
+    anyone's): a seller's arrears do not refuse the buyer's prepayment (DOMAIN.md "Change of owner")."""
+    debits = await open_debits(session, unit_id)
+    return sum(d.open_fen for d in debits if d.debt_due < today and d.owner_id in (None, owner_id))
 
 
 # An owner is told what is overdue in their own language; staff read the rule's wording.
@@ -272,7 +275,8 @@ async def _periods_to_book(
     cycle, cap = estate.cycle_months, estate.prepay_cap_months
     current = cycle_period(today, cycle)
     first = first_period or await _first_unbilled(session, unit.id, cycle, current)
-    overdue = await _overdue_fen(session, unit.id, today)
+    # The prepayment is for the current owner's account: nothing of theirs may be overdue.
+    overdue = await _overdue_fen(session, unit.id, await current_owner(session, unit.id, today), today)
     try:
         # The rules (months, cap, nothing overdue) before any work per period.
         quote_prepayment(first, months, 0, tiers, cap, overdue)
@@ -574,9 +578,12 @@ async def record_prepayment(
         )
     charges = await _book_charges(session, plan.rows)
     periods = sorted({line.period for line in plan.lines})
+    # The booked periods are the current owner's; the payment is for their account.
+    payer = await current_owner(session, unit.id, today)
     payment: dict[str, Any] = {
         "estate_id": unit.estate_id,
         "unit_id": unit.id,
+        "owner_id": payer,
         "payer_name": data.payer_name or "",
         "amount_fen": plan.quote.net_fen,
         "method": data.method,
@@ -592,7 +599,6 @@ async def record_prepayment(
         existing = await find_payment_by_key(session, idempotency_key)
         assert existing is not None  # the conflict was this key's payment, committed
         return await _replay(session, existing, fingerprint), False
-    payer = await current_owner(session, unit.id, today)
     entries: list[dict[str, Any]] = []
     for line, charge in zip(plan.lines, charges, strict=True):
         if line.discount_fen:
