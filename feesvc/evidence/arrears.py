@@ -178,7 +178,7 @@ def analyse(data: PackData) -> ClaimSummary:
                     standard.item_name if standard else (charge.detail or {}).get("item_name", charge.item or "")
                 ),
                 due_date=charge.due_date,
-                owner_id=charge.owner_id or _owner_on(data, charge.due_date),
+                owner_id=data.owner_id or charge.owner_id or _owner_on(data, charge.due_date),
                 calculation=charge_calculation(charge, PACK_LOCALE) or money(charge.amount_fen, PACK_LOCALE),
                 amount_fen=charge.amount_fen,
                 paid_fen=-settled,

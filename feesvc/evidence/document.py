@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from feesvc.documents import render
 from feesvc.errors import Conflict
 from feesvc.evidence.words import PACK_LOCALE, moment_text
 from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, template_context
-from feesvc.letters.kinds import template_for
-from feesvc.letters.models import Letter
+from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind, template_for
+from feesvc.letters.models import DeliveryRecord, Letter
 from feesvc.registry.models import Owner
 
 if TYPE_CHECKING:
@@ -98,6 +98,47 @@ class Pack:
 
     def owner(self, owner_id: int | None) -> Owner | None:
         return self.data.owners.get(owner_id) if owner_id is not None else None
+
+    def holds_unit(self, owner_id: int | None) -> bool:
+        """Whether the owner still owns the unit on the pack date."""
+        as_of = self.data.as_of
+        return any(
+            owner.id == owner_id and o.starts_on <= as_of and (o.ends_on is None or o.ends_on >= as_of)
+            for o, owner in self.data.ownerships
+        )
+
+    @property
+    def unit_address(self) -> str:
+        estate = self.data.estate
+        return f"{estate.address or ''}{estate.name} {self.unit_label}".strip()
+
+    def service_address(self, owner_id: int | None) -> str | None:
+        """Where the defendant is served (送达地址): the owner's contact address; for the current owner
+        without one, the unit the owner holds. A former owner no longer lives in the sold unit, so
+        it is never given as theirs: without a contact address there is none (to be supplied)."""
+        owner = self.owner(owner_id)
+        if owner is None:
+            return None
+        if owner.postal_address.strip():
+            return owner.postal_address.strip()
+        return self.unit_address if self.holds_unit(owner_id) else None
+
+    def ownership_end(self, owner_id: int | None) -> date | None:
+        """The last day of the owner's (latest) ownership when it has ended by the pack date."""
+        ends = [o.ends_on for o, owner in self.data.ownerships if owner.id == owner_id]
+        if not ends or any(end is None for end in ends) or self.holds_unit(owner_id):
+            return None
+        return max(end for end in ends if end is not None)
+
+    @property
+    def delivered_demands(self) -> list[tuple[Letter, DeliveryRecord]]:
+        """The payment requests (催缴文书) to the defendant with a recorded delivery, in date order."""
+        return [
+            (letter, record)
+            for letter, _ in self.letters
+            if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS
+            for record in self.data.deliveries.get(letter.id or 0, [])
+        ]
 
     @property
     def defendant_names(self) -> str:

@@ -20,6 +20,7 @@ from feesvc.evidence.document import (
     Pack,
     Rendered,
 )
+from feesvc.evidence.filing import to_be_supplied
 from feesvc.evidence.words import cn_number
 
 
@@ -69,7 +70,12 @@ def evidence_items(pack: Pack) -> list[EvidenceItem]:
             "demands",
             "催缴通知、催告函及送达凭证",
             "原告发出的催缴文书（按发出时内容重新生成）及邮寄、签收等送达凭证原件电子文件",
-            "证明原告已书面催告被告在合理期限内缴纳（民法典第944条第2款），催告已送达，诉讼时效中断（民法典第195条）",
+            (
+                "证明原告已书面催告被告在合理期限内缴纳（民法典第944条第2款），催告已送达，诉讼时效中断（民法典第195条）"
+                if pack.delivered_demands
+                # Only letters to the defendant count; without a delivered one the pack claims no demand.
+                else "列明原告向被告发出的缴费文书；记录中没有已送达被告本人的催告，见待补充事项"
+            ),
             ((F_DEMANDS, None), *letters, *proofs),
         ),
         EvidenceItem(
@@ -123,6 +129,7 @@ def list_context(pack: Pack, rendered: Mapping[str, Rendered]) -> dict[str, Any]
     return {
         **pack.base(F_LIST, "证据清单"),
         "items": items,
+        "to_be_supplied": to_be_supplied(pack),
         "submitted_by": pack.data.estate.company_name,
         "date": pack.data.as_of,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from feesvc.arrears.models import Claim
@@ -11,8 +12,6 @@ from feesvc.evidence.document import Pack
 from feesvc.evidence.limitation_table import limitation_rows
 from feesvc.evidence.words import COMPLAINT_CATEGORIES, PACK_LOCALE, moment_text, periods_text, yuan
 from feesvc.formatting import area_text
-from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
-from feesvc.registry.models import Owner
 from feesvc.service_records.service import business_date, open_on
 
 
@@ -30,9 +29,14 @@ def payment_order(pack: Pack) -> dict[str, Any]:
         reasons.append("只有违约金未付：违约金数额可由法院调整，不属于数额确定的金钱债务")
     for owner_id in claim.defendants:
         owner = pack.owner(owner_id)
-        if owner is not None and not (owner.postal_address.strip() or owner.phone.strip()):
-            reasons.append(f"被申请人{owner.name}无登记的地址或电话，支付令无法送达")
-    open_complaints = [c for c, _ in data.complaints if open_on(c, data.as_of) and c.owner_id in claim.defendants]
+        if owner is not None and pack.service_address(owner_id) is None:
+            reasons.append(
+                f"被申请人{owner.name}已不是涉案房屋业主，且无登记的联系地址，支付令无法送达"
+                "（涉案房屋不是其送达地址）；送达地址待补充"
+            )
+    # The complaints are the defendant's already (collect): another owner's complaint is no dispute
+    # between these parties.
+    open_complaints = [c for c, _ in data.complaints if open_on(c, data.as_of)]
     for complaint in open_complaints:
         reasons.append(
             f"业主于{moment_text(complaint.opened_at)}提出的"
@@ -54,7 +58,7 @@ def payment_order(pack: Pack) -> dict[str, Any]:
             f"{periods_text([p.period for p in claim.periods if p.expired])}的欠费已过诉讼时效，"
             "被申请人可能据此提出异议"
         )
-    defendants = [_party(pack.owner(i)) for i in claim.defendants]
+    defendants = [_party(pack, i) for i in claim.defendants]
     return {
         "eligible": True,
         "reasons": [],
@@ -91,39 +95,70 @@ def _plaintiff(pack: Pack) -> dict[str, Any]:
     }
 
 
-def _party(owner: Owner | None) -> dict[str, Any]:
+def _party(pack: Pack, owner_id: int) -> dict[str, Any]:
+    owner = pack.owner(owner_id)
     if owner is None:
         return {}
+    address = pack.service_address(owner_id)
     return {
         "name": owner.name,
         "kind": "自然人",
         "id_number": owner.id_number,
         "phone": owner.phone,
-        "address": owner.postal_address,
+        "address": address,  # for service (送达地址); None: to be supplied
+        "address_source": (
+            None if address is None else "contact_address" if owner.postal_address.strip() else "unit_held"
+        ),
         "email": owner.email,
     }
+
+
+def to_be_supplied(pack: Pack) -> list[str]:
+    """What a court wants that the record lacks for this defendant (DOMAIN.md "What documents may say")."""
+    missing = []
+    for owner_id in pack.claim.defendants:
+        owner = pack.owner(owner_id)
+        if owner is None:
+            continue
+        if pack.service_address(owner_id) is None:
+            end = pack.ownership_end(owner_id)
+            since = f"自{(end + timedelta(days=1)).isoformat()}起" if end else ""
+            missing.append(
+                f"被告{owner.name}的送达地址：其{since}已不是涉案房屋业主，记录中没有其联系地址，"
+                "涉案房屋不能作为其送达地址"
+            )
+        if not pack.delivered_demands:
+            missing.append(f"向被告{owner.name}送达的催缴文书及送达凭证：记录中没有已送达被告本人的催告")
+    return missing
+
+
+def _owner_text(pack: Pack) -> str:
+    """How the defendant relates to the unit: the owner, or its owner during the claimed periods."""
+    periods = [
+        f"{o.starts_on.isoformat()}至{o.ends_on.isoformat()}"
+        for o, owner in pack.data.ownerships
+        if owner.id in pack.claim.defendants and o.ends_on is not None and o.ends_on < pack.data.as_of
+    ]
+    if periods and not any(pack.holds_unit(i) for i in pack.claim.defendants):
+        return f"在{'、'.join(periods)}期间的业主"
+    return "的业主"
 
 
 def _facts_text(pack: Pack) -> str:
     data, claim = pack.data, pack.claim
     periods = periods_text([p.period for p in claim.periods])
-    delivered = [
-        (letter, record)
-        for letter, _ in pack.letters
-        if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS
-        for record in data.deliveries.get(letter.id or 0, [])
-    ]
-    demands = "、".join(f"{r.delivered_on.isoformat()}" for _, r in delivered)
+    demands = "、".join(f"{r.delivered_on.isoformat()}" for _, r in pack.delivered_demands)
     text = (
         f"原告为{data.estate.name}的物业服务人，被告系该小区{pack.unit_label}房屋（建筑面积"
-        f"{area_text(data.unit.floor_area_m2, PACK_LOCALE)}）的业主。原告依约提供物业服务，"
+        f"{area_text(data.unit.floor_area_m2, PACK_LOCALE)}）{_owner_text(pack)}。原告依约提供物业服务，"
         f"收费标准已依法公示。被告欠缴{periods}物业服务费共计{yuan(claim.all.principal_fen)}元"
         f"（各期按建筑面积×收费单价×月数计算，明细见证据），"
     )
+    # "经原告催告" needs a demand delivered to this defendant: a letter to another owner is none.
     if demands:
         text += f"经原告催告（催告送达日期：{demands}），被告在合理期限内仍未缴纳。"
     else:
-        text += "经原告催告，被告仍未缴纳。"
+        text += "被告至今未缴纳。"
     text += (
         f"依照合同约定，被告应支付违约金{yuan(claim.all.late_fen)}元（计至{data.as_of.isoformat()}）。"
         "依据《中华人民共和国民法典》第九百三十七条、第九百四十四条之规定，特提起诉讼。"
@@ -142,7 +177,7 @@ def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "as_of": data.as_of.isoformat(),
         "generated_at": pack.generated_at.isoformat(),
         "plaintiff": _plaintiff(pack),
-        "defendants": [_party(pack.owner(i)) for i in claim.defendants],
+        "defendants": [_party(pack, i) for i in claim.defendants],
         "unit": {
             "estate": data.estate.name,
             "building": data.building.name,
@@ -250,4 +285,5 @@ def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             for r in limitation_rows(pack)
         ],
         "payment_order": payment_order(pack),
+        "to_be_supplied": to_be_supplied(pack),
     }

@@ -1,4 +1,5 @@
-"""The evidence pack (证据包) of a property-fee case (物业服务合同纠纷) for one unit, as a ZIP.
+"""The evidence pack (证据包) of a property-fee case (物业服务合同纠纷) for one owner's periods of a
+unit, as a ZIP (a sold unit has a pack per owner: see ``collect``).
 
 DOMAIN.md "Legal follow-up: the evidence pack", "Limitation period", "Late fees". The pack holds:
 
@@ -19,7 +20,8 @@ DOMAIN.md "Legal follow-up: the evidence pack", "Limitation period", "Late fees"
 ``07_plans_and_case.pdf``    installment plans and what became of them; the case's classifications
                              and overrides
 ``filing.json``              the fields of the complaint form (起诉状) and, when the debt qualifies,
-                             a payment-order (支付令) application
+                             a payment-order (支付令) application; what the record lacks, to be
+                             supplied
 ``ledger_snapshot.json``     the unit's ledger entries up to the pack date, canonical JSON
 ``manifest.json``            every other file with SHA-256 and size (see ``manifest.py``)
 ===========================  ===================================================================
@@ -195,6 +197,7 @@ def _assemble(data: PackData, generated_by: str, generated_at: datetime, timer: 
             as_of=data.as_of,
             ledger_sha256=mf.sha256(snapshot),
             ledger_entries=len(data.entries),
+            owner_id=data.owner_id,
         )
         files[mf.MANIFEST] = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
         stamp = generated_at.astimezone(BUSINESS_TZ).timetuple()[:6]
@@ -219,17 +222,20 @@ async def build_evidence_pack(
     as_of: date,
     generated_by: Principal,
     timings: Timings | None = None,
+    owner_id: int | None = None,
 ) -> bytes:
-    """The unit's evidence pack as of ``as_of``, as ZIP bytes; the build is audit-logged.
+    """The evidence pack of one owner's periods of the unit as of ``as_of``, as ZIP bytes; the
+    build is audit-logged. ``owner_id`` names the defendant; without it, the only owner with arrears.
 
-    Raises ``NotFound`` for an unknown unit, ``Conflict`` when the unit has no arrears on ``as_of``
-    and ``EvidenceError`` when a stored delivery proof no longer matches its recorded hash.
+    Raises ``NotFound`` for an unknown unit, ``Conflict`` when the unit (or the owner) has no arrears
+    on ``as_of`` or several owners have arrears and none is named, and ``EvidenceError`` when a
+    stored delivery proof no longer matches its recorded hash.
     """
     timer = timings or Timings()
     if as_of > business_today():
         raise InvalidInput("an evidence pack cannot be dated in the future", field="as_of")
     with timer.stage("queries"):
-        data = await collect(session, unit_id, as_of)
+        data = await collect(session, unit_id, as_of, owner_id)
     generated_at = utcnow()
     zipped = await asyncio.to_thread(assemble_pack, data, generated_by.label, generated_at, timer)
     await record_audit(
@@ -238,7 +244,7 @@ async def build_evidence_pack(
         "evidence_pack.build",
         "unit",
         unit_id,
-        {"as_of": as_of.isoformat(), "sha256": mf.sha256(zipped), "size": len(zipped)},
+        {"as_of": as_of.isoformat(), "owner_id": data.owner_id, "sha256": mf.sha256(zipped), "size": len(zipped)},
     )
     await session.commit()
     return zipped

@@ -28,7 +28,7 @@ def parties_context(pack: Pack) -> dict[str, Any]:
                 "name": owner.name,
                 "id_number": owner.id_number or "（未登记）",
                 "phone": owner.phone or "（未登记）",
-                "address": owner.postal_address or "（未登记）",
+                "address": _address_text(pack, owner_id),
                 "email": owner.email or "—",
                 "periods": periods_text(periods),
             }
@@ -95,3 +95,14 @@ def parties_context(pack: Pack) -> dict[str, Any]:
             "versions": [terms_text(v) for v in data.fee_terms.terms.estate],
         },
     }
+
+
+def _address_text(pack: Pack, owner_id: int) -> str:
+    """The address for service: the owner's contact address; the unit only for its current owner."""
+    address = pack.service_address(owner_id)
+    if address is None:
+        return "（未登记，待补充：该业主已不是涉案房屋业主，涉案房屋不是其送达地址）"
+    owner = pack.owner(owner_id)
+    if owner is not None and not owner.postal_address.strip():
+        return f"{address}（涉案房屋，现业主未登记其他联系地址）"
+    return address
