@@ -100,3 +100,15 @@ async def test_collection_rate_shows_former_owners_arrears_apart(
     # June itself, measured now: billed to the seller, who is a former owner today.
     june_rate = await api.ok(await api.get(url(sold, "collection-rate"), params={"period": "2026-06", "as_of": AS_OF}))
     assert june_rate["outstanding_fen"] == 15000 and june_rate["outstanding_former_owners_fen"] == 15000
+
+
+async def test_arrears_by_cause_keeps_the_sellers_debt_apart_from_the_units_case(api: Api) -> None:
+    sold = await sold_unit(api)
+    report = await api.ok(await api.get(url(sold, "arrears-by-cause"), params={"as_of": AS_OF}))
+    causes = {row["cause"]: row["overdue_fen"] for row in report["causes"] if row["overdue_fen"]}
+    # The buyer's debt is classified with the unit (no case: unclassified); the seller's is apart.
+    assert causes == {"unclassified": 50000}
+    assert (report["former_owners_fen"], report["former_owners_units"]) == (25000, 1)
+    assert report["overdue_fen"] == 75000 == sum(causes.values()) + report["former_owners_fen"]
+    aging = await api.ok(await api.get(url(sold, "aging"), params={"as_of": AS_OF}))
+    assert report["former_owners_fen"] == aging["estate"]["former_owners"]["overdue_fen"]

@@ -120,6 +120,8 @@ class CauseRow(msgspec.Struct):
 class ArrearsByCause(msgspec.Struct):
     estate_id: int
     as_of: date
-    overdue_fen: int
-    units: int
-    causes: list[CauseRow]
+    overdue_fen: int  # = the causes' overdue + former_owners_fen
+    units: int  # a unit whose current and former owners both owe counts on both lines
+    causes: list[CauseRow]  # what current owners owe, by the cause of the unit's open case
+    former_owners_fen: int  # what former owners (sellers) owe, apart from the causes
+    former_owners_units: int

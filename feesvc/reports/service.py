@@ -845,15 +845,27 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
         .distinct()
         .subquery("with_case")
     )
-    # One pass: units with an open case one row each (few); all the others summed in one row.
+    # One pass: units with an open case one row each (few); all the others summed in one row; and
+    # what former owners owe apart (a unit's open case is about the owner who holds it now).
     key = with_case.c.unit_id
+    former = overdue.c.former
     rows = await session.execute(
-        select(key, func.sum(overdue.c.open_fen), func.count(func.distinct(overdue.c.unit_id)))
+        sa_select(
+            case((former == 1, None), else_=key),
+            former,
+            func.sum(overdue.c.open_fen),
+            func.count(func.distinct(overdue.c.unit_id)),
+        )
         .outerjoin(with_case, with_case.c.unit_id == overdue.c.unit_id)
-        .group_by(key)
+        .group_by(case((former == 1, None), else_=key), former)
     )
     totals: dict[str, list[int]] = {cause: [0, 0] for cause in CAUSES}
-    for unit_id, fen, units in rows.all():
+    former_fen = former_units = 0
+    for unit_id, is_former, fen, units in rows.all():
+        if is_former:
+            former_fen += _n(fen)
+            former_units += _n(units)
+            continue
         cause = UNCLASSIFIED if unit_id is None else (await effective_cause(session, unit_id) or UNCLASSIFIED)
         line = totals.setdefault(cause, [0, 0])
         line[0] += _n(fen)
@@ -862,9 +874,11 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
     return ArrearsByCause(
         estate_id=estate.id,
         as_of=as_of,
-        overdue_fen=sum(fen for fen, _ in totals.values()),
-        units=sum(n for _, n in totals.values()),
+        overdue_fen=sum(fen for fen, _ in totals.values()) + former_fen,
+        units=sum(n for _, n in totals.values()) + former_units,
         causes=[CauseRow(cause, labels.get(cause, cause), fen, n) for cause, (fen, n) in totals.items()],
+        former_owners_fen=former_fen,
+        former_owners_units=former_units,
     )
 
 
