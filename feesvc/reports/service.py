@@ -847,17 +847,22 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
     )
     # One pass: units with an open case one row each (few); all the others summed in one row; and
     # what former owners owe apart (a unit's open case is about the owner who holds it now).
-    key = with_case.c.unit_id
-    former = overdue.c.former
-    rows = await session.execute(
+    # Labelled in a subquery and grouped by name (PostgreSQL would not match bound parameters).
+    keyed = (
         sa_select(
-            case((former == 1, None), else_=key),
-            former,
-            func.sum(overdue.c.open_fen),
-            func.count(func.distinct(overdue.c.unit_id)),
+            case((overdue.c.former == 1, None), else_=with_case.c.unit_id).label("case_unit_id"),
+            overdue.c.former.label("former"),
+            overdue.c.unit_id.label("unit_id"),
+            overdue.c.open_fen.label("open_fen"),
         )
         .outerjoin(with_case, with_case.c.unit_id == overdue.c.unit_id)
-        .group_by(case((former == 1, None), else_=key), former)
+        .subquery("keyed")
+    )
+    k = keyed.c
+    rows = await session.execute(
+        sa_select(k.case_unit_id, k.former, func.sum(k.open_fen), func.count(func.distinct(k.unit_id))).group_by(
+            k.case_unit_id, k.former
+        )
     )
     totals: dict[str, list[int]] = {cause: [0, 0] for cause in CAUSES}
     former_fen = former_units = 0
