@@ -161,21 +161,18 @@ def _n(value: Any) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def former_owner(entry: Any, on: date | ColumnElement[date]) -> ColumnElement[bool]:
-    """SQL: the entry's owner no longer owns its unit on ``on`` (a seller). An entry without an owner
+def former_owner(unit_id: Any, owner_id: Any, on: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """SQL: the owner no longer owns the unit on ``on`` (a seller). An entry without an owner
     (recorded before entries carried one) is the unit's, so never a former owner's. An index lookup
-    per row it is evaluated on (``ownership.unit_id``), no join over the ledger."""
+    per row it is evaluated on (``ownership.unit_id``): callers evaluate it per owner's account
+    (unit, owner), after grouping, not per ledger entry."""
     ownership = Ownership.__table__  # type: ignore[attr-defined]
     holds = (
         sa_select(ownership.c.id)
-        .where(
-            ownership.c.unit_id == col(entry.unit_id),
-            ownership.c.owner_id == col(entry.owner_id),
-            ownership_covering(on),
-        )
+        .where(ownership.c.unit_id == unit_id, ownership.c.owner_id == owner_id, ownership_covering(on))
         .exists()
     )
-    return and_(col(entry.owner_id).is_not(None), ~holds)
+    return and_(owner_id.is_not(None), ~holds)
 
 
 def _settled_sums(estate_id: int, as_of: date) -> Subquery:
@@ -190,8 +187,8 @@ def _settled_sums(estate_id: int, as_of: date) -> Subquery:
 
 
 def overdue_debits(estate_id: int, as_of: date) -> Subquery:
-    """One row per overdue open charge or late fee: unit, building, its owner (and whether a former
-    owner's on ``as_of``), due date of its debt, open fen.
+    """One row per overdue open charge or late fee: unit, building, its owner, due date of its debt,
+    open fen.
 
     The same rule as ``ledger.service.open_debits`` and the ledger's ``overdue_fen``: a late fee's
     debt is the charge it accrued on; the debt is due on its due date (else its posting date).
@@ -215,7 +212,6 @@ def overdue_debits(estate_id: int, as_of: date) -> Subquery:
             col(debit.unit_id).label("unit_id"),
             col(Unit.building_id).label("building_id"),
             col(debit.owner_id).label("owner_id"),
-            case((former_owner(debit, as_of), 1), else_=0).label("former"),
             due.label("due"),
             open_fen.label("open_fen"),
         )
@@ -250,7 +246,8 @@ async def aging(session: AsyncSession, estate: Estate, as_of: date) -> AgingRepo
         sa_select(
             o.building_id.label("building_id"),
             o.unit_id.label("unit_id"),
-            func.max(o.former).label("former"),
+            # Of the grouped columns: once per account, not per debit.
+            case((former_owner(o.unit_id, o.owner_id, as_of), 1), else_=0).label("former"),
             func.sum(o.open_fen).label("fen"),
             *(func.sum(case((cond, o.open_fen), else_=0)).label(f"fen_{i}") for i, cond in enumerate(conditions)),
             *(func.sum(case((cond, 1), else_=0)).label(f"n_{i}") for i, cond in enumerate(conditions)),
@@ -489,7 +486,10 @@ async def _current(session: AsyncSession, estate_id: int, cutoffs: dict[str, dat
             (col(c.amount_fen) + settled).label("open_fen"),
             # Evaluated only where something is open: a lookup per open charge, not per charge.
             case(
-                (and_(col(c.amount_fen) + settled != 0, former_owner(c, cutoff)), col(c.amount_fen) + settled),
+                (
+                    and_(col(c.amount_fen) + settled != 0, former_owner(col(c.unit_id), col(c.owner_id), cutoff)),
+                    col(c.amount_fen) + settled,
+                ),
                 else_=0,
             ).label("former_open"),
         )
@@ -591,7 +591,6 @@ async def _old_arrears(session: AsyncSession, estate_id: int, period: str, as_of
         sa_select(
             (col(c.unit_id) + 0).label("unit_id"),
             col(c.owner_id).label("owner_id"),
-            case((former_owner(c, as_of), 1), else_=0).label("former"),
             (col(c.amount_fen) + func.coalesce(settling.c.before, 0)).label("open_start"),
             func.coalesce(settling.c.collected, 0).label("collected"),
             func.coalesce(settling.c.relieved, 0).label("relieved"),
@@ -607,7 +606,7 @@ async def _old_arrears(session: AsyncSession, estate_id: int, period: str, as_of
     per_account = (
         sa_select(
             pc.unit_id.label("unit_id"),
-            func.max(pc.former).label("former"),
+            case((former_owner(pc.unit_id, pc.owner_id, as_of), 1), else_=0).label("former"),
             func.sum(pc.open_start).label("open_start"),
             func.sum(pc.collected).label("collected"),
             func.sum(pc.relieved).label("relieved"),
@@ -847,15 +846,26 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
     )
     # One pass: units with an open case one row each (few); all the others summed in one row; and
     # what former owners owe apart (a unit's open case is about the owner who holds it now).
+    # Per owner's account first (whether a former owner's: once per account), then by case.
+    accounts = (
+        sa_select(
+            overdue.c.unit_id.label("unit_id"),
+            case((former_owner(overdue.c.unit_id, overdue.c.owner_id, as_of), 1), else_=0).label("former"),
+            func.sum(overdue.c.open_fen).label("open_fen"),
+        )
+        .group_by(overdue.c.unit_id, overdue.c.owner_id)
+        .subquery("accounts")
+    )
+    a = accounts.c
     # Labelled in a subquery and grouped by name (PostgreSQL would not match bound parameters).
     keyed = (
         sa_select(
-            case((overdue.c.former == 1, None), else_=with_case.c.unit_id).label("case_unit_id"),
-            overdue.c.former.label("former"),
-            overdue.c.unit_id.label("unit_id"),
-            overdue.c.open_fen.label("open_fen"),
+            case((a.former == 1, None), else_=with_case.c.unit_id).label("case_unit_id"),
+            a.former.label("former"),
+            a.unit_id.label("unit_id"),
+            a.open_fen.label("open_fen"),
         )
-        .outerjoin(with_case, with_case.c.unit_id == overdue.c.unit_id)
+        .outerjoin(with_case, with_case.c.unit_id == a.unit_id)
         .subquery("keyed")
     )
     k = keyed.c
