@@ -418,9 +418,12 @@ def outbox_export(channel: str, path: Path) -> None:
 @click.option("--unit", "unit_id", type=int, default=None, help="The unit's id.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Pack date (default today).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="ZIP file to write.")
+@click.option(
+    "--owner", "owner_id", type=int, default=None, help="The defendant's owner id (required when several owe)."
+)
 @click.pass_context
-def evidence(ctx: click.Context, unit_id: int | None, as_of: object, out: Path | None) -> None:
-    """Build a unit's evidence pack (证据包) for a property-fee case, or verify one."""
+def evidence(ctx: click.Context, unit_id: int | None, as_of: object, out: Path | None, owner_id: int | None) -> None:
+    """Build one owner's evidence pack (证据包) for a property-fee case on a unit, or verify one."""
     if ctx.invoked_subcommand is not None:
         return
     if unit_id is None:
@@ -430,7 +433,7 @@ def evidence(ctx: click.Context, unit_id: int | None, as_of: object, out: Path |
     day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
     if day > business_today():
         raise click.BadParameter("an evidence pack cannot be dated in the future", param_hint="--as-of")
-    pack = run_with_session(lambda session: build_evidence_pack(session, unit_id, day, COMMAND_LINE))
+    pack = run_with_session(lambda session: build_evidence_pack(session, unit_id, day, COMMAND_LINE, owner_id=owner_id))
     path = out or Path(pack_filename(unit_id, day))
     path.write_bytes(pack)
     click.echo(f"evidence pack of unit {unit_id} as of {day}: {path} ({len(pack):,} bytes)")

@@ -10,7 +10,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.evidence.pack import build_evidence_pack, pack_filename
-from feesvc.schemas import Body, PathId
+from feesvc.schemas import Body, Id, PathId
 
 ZIP = "application/zip"
 
@@ -18,6 +18,9 @@ ZIP = "application/zip"
 class EvidencePackCreate(Body):
     # The day the pack states the position on (default today): arrears, late fees and limitation.
     as_of: date | None = None
+    # The defendant: whose periods the pack claims. Default: the only owner with arrears on the unit;
+    # when several owners have arrears (a sold unit) the request must name one (409 lists them).
+    owner_id: Id | None = None
 
 
 class EvidencePackController(Controller):
@@ -28,18 +31,21 @@ class EvidencePackController(Controller):
     async def build(
         self, db: AsyncSession, principal: Principal, unit_id: PathId, data: EvidencePackCreate | None = None
     ) -> Response[bytes]:
-        """The unit's evidence pack (证据包) for a property-fee case, as a ZIP.
+        """One owner's evidence pack (证据包) for a property-fee case on the unit, as a ZIP.
 
         It holds the numbered evidence list, the parties and the fee basis (the owner's personal data
         in full: only here), the arrears with their calculation, the demands with delivery proofs, the
         service record, the limitation clock per period, plans and case history, ``filing.json`` and
-        ``manifest.json`` (SHA-256 of every file). 409 when the unit has no arrears on ``as_of``.
+        ``manifest.json`` (SHA-256 of every file). It holds the facts of ``owner_id``'s periods only
+        (ledger extract, letters to that owner, limitation, complaints, filing data); the address
+        for service is that owner's contact address. 409 when the unit (or that owner) has no
+        arrears on ``as_of``, or when several owners have arrears and ``owner_id`` is not given.
         """
         today = business_today()
         as_of = (data.as_of if data else None) or today
         if as_of > today:
             raise InvalidInput("an evidence pack cannot be dated in the future", field="as_of")
-        pack = await build_evidence_pack(db, unit_id, as_of, principal)
+        pack = await build_evidence_pack(db, unit_id, as_of, principal, owner_id=data.owner_id if data else None)
         return Response(
             pack,
             media_type=ZIP,

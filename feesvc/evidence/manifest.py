@@ -101,6 +101,7 @@ def build_manifest(
     as_of: date,
     ledger_sha256: str,
     ledger_entries: int,
+    owner_id: int | None = None,
 ) -> dict[str, Any]:
     if MANIFEST in files:
         raise ValueError("the manifest does not list itself")
@@ -110,6 +111,7 @@ def build_manifest(
         "generator": generator,
         "generated_by": generated_by,
         "unit_id": unit_id,
+        "owner_id": owner_id,  # the defendant: the pack holds this owner's periods only
         "as_of": as_of.isoformat(),
         "ledger_snapshot": {"file": LEDGER_SNAPSHOT, "sha256": ledger_sha256, "entries": ledger_entries},
         "files": [{"path": path, "sha256": sha256(data), "size": len(data)} for path, data in sorted(files.items())],

@@ -13,6 +13,20 @@ class AgeBucketOut(msgspec.Struct):
     units: int  # units with something overdue in this bucket (a unit may sit in several)
 
 
+class OwnersBucketOut(msgspec.Struct):
+    label: str
+    overdue_fen: int
+    accounts: int  # owners' accounts (unit, owner) with something overdue in this bucket
+
+
+class OwnersPart(msgspec.Struct):
+    """What one kind of owner owes: the units' current owners, or former owners (sellers) apart."""
+
+    overdue_fen: int
+    accounts: int  # owners' accounts (unit, owner) with something overdue
+    buckets: list[OwnersBucketOut]
+
+
 class AgingRow(msgspec.Struct):
     building_id: int | None  # None on the estate's row
     name: str
@@ -20,6 +34,9 @@ class AgingRow(msgspec.Struct):
     units_overdue: int
     overdue_fen: int
     buckets: list[AgeBucketOut]
+    # overdue_fen split by owner: current_owners + former_owners = overdue_fen, bucket by bucket.
+    current_owners: OwnersPart
+    former_owners: OwnersPart  # owners who no longer own the unit on as_of (a sale): shown apart
 
 
 class AgingReport(msgspec.Struct):
@@ -41,6 +58,12 @@ class OldArrears(msgspec.Struct):
     open_at_end_fen: int
     units_cleared: int  # of units_at_start, those with nothing of it left open at the window's end
     rate: str | None  # collected ÷ open at start, 4 decimals
+    # The part owed by former owners (owners who no longer own the unit on as_of), shown apart;
+    # each is included in the figure above it.
+    former_owners_open_at_start_fen: int
+    former_owners_accounts_at_start: int  # (unit, former owner) accounts owing any of it
+    former_owners_collected_fen: int
+    former_owners_open_at_end_fen: int
 
 
 class CollectionRate(msgspec.Struct):
@@ -56,6 +79,7 @@ class CollectionRate(msgspec.Struct):
     discount_fen: int
     waived_fen: int
     outstanding_fen: int
+    outstanding_former_owners_fen: int  # of outstanding_fen, owed by owners who no longer own the unit
     rate_by_amount: str | None  # collected ÷ billed, 4 decimals; None when nothing was billed
     units_billed: int
     units_settled: int  # units whose charges of the period are fully settled
@@ -96,6 +120,8 @@ class CauseRow(msgspec.Struct):
 class ArrearsByCause(msgspec.Struct):
     estate_id: int
     as_of: date
-    overdue_fen: int
-    units: int
-    causes: list[CauseRow]
+    overdue_fen: int  # = the causes' overdue + former_owners_fen
+    units: int  # a unit whose current and former owners both owe counts on both lines
+    causes: list[CauseRow]  # what current owners owe, by the cause of the unit's open case
+    former_owners_fen: int  # what former owners (sellers) owe, apart from the causes
+    former_owners_units: int

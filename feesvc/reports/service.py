@@ -36,6 +36,13 @@ Monthly series
     Each month at its own last day (today for the current month), the 当期收缴率, or all months at
     one ``as_of``. Four queries whatever the number of months (at most ``MAX_MONTHS``).
 
+By owner (a sold unit, DOMAIN.md "Change of owner")
+    Every debit carries the owner of its period. An owner who no longer owns the unit on the day
+    a report is read (a seller) is a *former owner*: the aging shows what current owners and what
+    former owners owe apart (``current_owners`` + ``former_owners`` = the row's total, bucket by
+    bucket), counted in owners' accounts (unit, owner); the collection rate shows the former
+    owners' part of the outstanding and of the old arrears. The same queries, one more column.
+
 Arrears by cause
     The aging's overdue amount per unit grouped by ``arrears.service.effective_cause`` (the cause
     of the unit's open case as it stands now); units with no open case or no decision are
@@ -64,7 +71,8 @@ from feesvc.documents.render import render_pdf
 from feesvc.errors import DomainError
 from feesvc.formatting import date_long, normalize_locale, period_label
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
-from feesvc.registry.models import Building, Estate, Unit
+from feesvc.registry.models import Building, Estate, Ownership, Unit
+from feesvc.registry.service import ownership_covering
 from feesvc.reports.chart import ChartPoint, collection_chart
 from feesvc.reports.schemas import (
     AgeBucketOut,
@@ -76,6 +84,8 @@ from feesvc.reports.schemas import (
     MonthlyPoint,
     MonthlySeries,
     OldArrears,
+    OwnersBucketOut,
+    OwnersPart,
 )
 from feesvc.schemas import period_start
 from feesvc.statements.service import AGE_BUCKETS
@@ -151,6 +161,20 @@ def _n(value: Any) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def former_owner(unit_id: Any, owner_id: Any, on: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """SQL: the owner no longer owns the unit on ``on`` (a seller). An entry without an owner
+    (recorded before entries carried one) is the unit's, so never a former owner's. An index lookup
+    per row it is evaluated on (``ownership.unit_id``): callers evaluate it per owner's account
+    (unit, owner), after grouping, not per ledger entry."""
+    ownership = Ownership.__table__  # type: ignore[attr-defined]
+    holds = (
+        sa_select(ownership.c.id)
+        .where(ownership.c.unit_id == unit_id, ownership.c.owner_id == owner_id, ownership_covering(on))
+        .exists()
+    )
+    return and_(owner_id.is_not(None), ~holds)
+
+
 def _settled_sums(estate_id: int, as_of: date) -> Subquery:
     """Per entry of the estate: the sum of the entries settling it, up to ``as_of``."""
     s = aliased(LedgerEntry, name="s")
@@ -163,7 +187,8 @@ def _settled_sums(estate_id: int, as_of: date) -> Subquery:
 
 
 def overdue_debits(estate_id: int, as_of: date) -> Subquery:
-    """One row per overdue open charge or late fee: unit, building, due date of its debt, open fen.
+    """One row per overdue open charge or late fee: unit, building, its owner, due date of its debt,
+    open fen.
 
     The same rule as ``ledger.service.open_debits`` and the ledger's ``overdue_fen``: a late fee's
     debt is the charge it accrued on; the debt is due on its due date (else its posting date).
@@ -183,9 +208,10 @@ def overdue_debits(estate_id: int, as_of: date) -> Subquery:
     )
     open_fen = col(debit.amount_fen) + func.coalesce(settled.c.settled, 0)
     return (
-        select(
+        sa_select(
             col(debit.unit_id).label("unit_id"),
             col(Unit.building_id).label("building_id"),
+            col(debit.owner_id).label("owner_id"),
             due.label("due"),
             open_fen.label("open_fen"),
         )
@@ -212,34 +238,59 @@ async def aging(session: AsyncSession, estate: Estate, as_of: date) -> AgingRepo
     assert estate.id is not None
     overdue = overdue_debits(estate.id, as_of)
     o = overdue.c
-    # One pass over the overdue debits: per unit, the amount and number of debits in each bucket;
-    # then per building, the sums and the units with anything in each bucket.
+    # One pass over the overdue debits: per owner's account (unit, owner), the amount and number of
+    # debits in each bucket; then per building, the sums, the units with anything in each bucket,
+    # and the same for former owners' accounts (current owners' = the total less those).
     conditions = [_in_bucket(o.due, as_of, low, high) for low, high, _ in AGE_BUCKETS]
-    per_unit = (
+    per_account = (
         sa_select(
             o.building_id.label("building_id"),
+            o.unit_id.label("unit_id"),
+            # Of the grouped columns: once per account, not per debit.
+            case((former_owner(o.unit_id, o.owner_id, as_of), 1), else_=0).label("former"),
             func.sum(o.open_fen).label("fen"),
             *(func.sum(case((cond, o.open_fen), else_=0)).label(f"fen_{i}") for i, cond in enumerate(conditions)),
             *(func.sum(case((cond, 1), else_=0)).label(f"n_{i}") for i, cond in enumerate(conditions)),
         )
-        .group_by(o.building_id, o.unit_id)
-        .subquery("per_unit")
+        .group_by(o.building_id, o.unit_id, o.owner_id)
+        .subquery("per_account")
     )
-    u = per_unit.c
+    a = per_account.c
+    size = len(AGE_BUCKETS)
+    former = a.former == 1
     by_building = await session.execute(
         sa_select(
-            u.building_id,
+            a.building_id,
+            func.count(func.distinct(a.unit_id)),
+            func.sum(a.fen),
+            *(func.sum(a[f"fen_{i}"]) for i in range(size)),
+            *(func.count(func.distinct(case((a[f"n_{i}"] > 0, a.unit_id)))) for i in range(size)),
             func.count(),
-            func.sum(u.fen),
-            *(func.sum(u[f"fen_{i}"]) for i in range(len(AGE_BUCKETS))),
-            *(func.sum(case((u[f"n_{i}"] > 0, 1), else_=0)) for i in range(len(AGE_BUCKETS))),
-        ).group_by(u.building_id)
+            func.sum(case((former, 1), else_=0)),
+            func.sum(case((former, a.fen), else_=0)),
+            *(func.sum(case((former, a[f"fen_{i}"]), else_=0)) for i in range(size)),
+            *(func.sum(case((and_(former, a[f"n_{i}"] > 0), 1), else_=0)) for i in range(size)),
+            *(func.sum(case((a[f"n_{i}"] > 0, 1), else_=0)) for i in range(size)),
+        ).group_by(a.building_id)
     )
-    size = len(AGE_BUCKETS)
-    overdue_by_building: dict[int | None, tuple[int, int, list[list[int]]]] = {}
+    overdue_by_building: dict[int | None, _BuildingAging] = {}
     for building_id, units, fen, *cells in by_building.all():
-        pairs = [[_n(cells[i]), _n(cells[size + i])] for i in range(size)]
-        overdue_by_building[building_id] = (_n(units), _n(fen), pairs)
+        v = [_n(x) for x in cells]
+        accounts, former_accounts, former_fen = v[2 * size], v[2 * size + 1], v[2 * size + 2]
+        former_cells = v[2 * size + 3 : 3 * size + 3]
+        former_counts = v[3 * size + 3 : 4 * size + 3]
+        account_counts = v[4 * size + 3 : 5 * size + 3]
+        overdue_by_building[building_id] = _BuildingAging(
+            units=_n(units),
+            fen=_n(fen),
+            cells=[[v[i], v[size + i]] for i in range(size)],
+            current=_Part(
+                fen=_n(fen) - former_fen,
+                accounts=accounts - former_accounts,
+                cells=[[v[i] - former_cells[i], account_counts[i] - former_counts[i]] for i in range(size)],
+            ),
+            former=_Part(former_fen, former_accounts, [[former_cells[i], former_counts[i]] for i in range(size)]),
+        )
     buildings = await session.execute(
         select(col(Building.id), col(Building.name), func.count(col(Unit.id)))
         .outerjoin(Unit, col(Unit.building_id) == Building.id)
@@ -249,35 +300,74 @@ async def aging(session: AsyncSession, estate: Estate, as_of: date) -> AgingRepo
     )
 
     rows: list[AgingRow] = []
-    estate_buckets = [[0, 0] for _ in AGE_BUCKETS]
+    total = _BuildingAging.empty()
     for building_id, name, units_total in buildings.all():
-        units, fen, cells = overdue_by_building.get(building_id, (0, 0, [[0, 0] for _ in AGE_BUCKETS]))
-        rows.append(_aging_row(building_id, name, _n(units_total), units, fen, cells))
-        for i, (bucket_fen, bucket_units) in enumerate(cells):
-            # A unit is in one building, so per-building unit counts add up to the estate's.
-            estate_buckets[i][0] += bucket_fen
-            estate_buckets[i][1] += bucket_units
-    estate_row = _aging_row(
-        None,
-        estate.name,
-        sum(r.units_total for r in rows),
-        sum(r.units_overdue for r in rows),
-        sum(r.overdue_fen for r in rows),
-        estate_buckets,
-    )
+        found = overdue_by_building.get(building_id, _BuildingAging.empty())
+        rows.append(_aging_row(building_id, name, _n(units_total), found))
+        # A unit is in one building, so per-building unit counts add up to the estate's.
+        total = total.plus(found)
+    estate_row = _aging_row(None, estate.name, sum(r.units_total for r in rows), total)
     return AgingReport(estate_id=estate.id, estate_name=estate.name, as_of=as_of, estate=estate_row, buildings=rows)
 
 
-def _aging_row(
-    building_id: int | None, name: str, units_total: int, units: int, fen: int, cells: list[list[int]]
-) -> AgingRow:
+@dataclass(frozen=True)
+class _Part:
+    fen: int
+    accounts: int
+    cells: list[list[int]]  # per bucket: [fen, accounts]
+
+    def plus(self, other: _Part) -> _Part:
+        return _Part(self.fen + other.fen, self.accounts + other.accounts, _add_cells(self.cells, other.cells))
+
+    def out(self) -> OwnersPart:
+        return OwnersPart(
+            overdue_fen=self.fen,
+            accounts=self.accounts,
+            buckets=[
+                OwnersBucketOut(label, f, n) for (_, _, label), (f, n) in zip(AGE_BUCKETS, self.cells, strict=True)
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class _BuildingAging:
+    units: int
+    fen: int
+    cells: list[list[int]]  # per bucket: [fen, units]
+    current: _Part
+    former: _Part
+
+    @staticmethod
+    def empty() -> _BuildingAging:
+        def zero() -> list[list[int]]:
+            return [[0, 0] for _ in AGE_BUCKETS]
+
+        return _BuildingAging(0, 0, zero(), _Part(0, 0, zero()), _Part(0, 0, zero()))
+
+    def plus(self, other: _BuildingAging) -> _BuildingAging:
+        return _BuildingAging(
+            self.units + other.units,
+            self.fen + other.fen,
+            _add_cells(self.cells, other.cells),
+            self.current.plus(other.current),
+            self.former.plus(other.former),
+        )
+
+
+def _add_cells(one: list[list[int]], other: list[list[int]]) -> list[list[int]]:
+    return [[a + b for a, b in zip(x, y, strict=True)] for x, y in zip(one, other, strict=True)]
+
+
+def _aging_row(building_id: int | None, name: str, units_total: int, found: _BuildingAging) -> AgingRow:
     return AgingRow(
         building_id=building_id,
         name=name,
         units_total=units_total,
-        units_overdue=units,
-        overdue_fen=fen,
-        buckets=[AgeBucketOut(label, f, u) for (_, _, label), (f, u) in zip(AGE_BUCKETS, cells, strict=True)],
+        units_overdue=found.units,
+        overdue_fen=found.fen,
+        buckets=[AgeBucketOut(label, f, u) for (_, _, label), (f, u) in zip(AGE_BUCKETS, found.cells, strict=True)],
+        current_owners=found.current.out(),
+        former_owners=found.former.out(),
     )
 
 
@@ -351,6 +441,7 @@ class _Current:
     outstanding: int
     units_billed: int
     units_settled: int
+    outstanding_former: int = 0  # of outstanding, owed by owners who no longer own the unit
 
     @property
     def billed(self) -> int:
@@ -393,6 +484,14 @@ async def _current(session: AsyncSession, estate_id: int, cutoffs: dict[str, dat
             # Whatever else settles a charge corrects it: its reversal, an adjustment.
             (settled - collected - discount - waived).label("corrected"),
             (col(c.amount_fen) + settled).label("open_fen"),
+            # Evaluated only where something is open: a lookup per open charge, not per charge.
+            case(
+                (
+                    and_(col(c.amount_fen) + settled != 0, former_owner(col(c.unit_id), col(c.owner_id), cutoff)),
+                    col(c.amount_fen) + settled,
+                ),
+                else_=0,
+            ).label("former_open"),
         )
         .outerjoin(settling, settling.c.target_id == col(c.id))
         .where(*charges)
@@ -402,6 +501,7 @@ async def _current(session: AsyncSession, estate_id: int, cutoffs: dict[str, dat
     per_unit = (
         sa_select(
             pc.period,
+            func.sum(pc.former_open).label("former_open"),
             func.sum(pc.amount).label("amount"),
             func.sum(pc.collected).label("collected"),
             func.sum(pc.discount).label("discount"),
@@ -427,13 +527,22 @@ async def _current(session: AsyncSession, estate_id: int, cutoffs: dict[str, dat
             # A unit whose charges were wholly reversed was not billed.
             func.sum(case((pu.net > 0, 1), else_=0)),
             func.sum(case((and_(pu.net > 0, pu.max_open <= 0), 1), else_=0)),
+            func.sum(pu.former_open),
         ).group_by(pu.period)
     )
     found = {}
     for period, *figures in rows.all():
-        charged, corrected, collected_fen, discount_fen, waived_fen, open_fen, units_billed, units_settled = (
-            _n(v) for v in figures
-        )
+        (
+            charged,
+            corrected,
+            collected_fen,
+            discount_fen,
+            waived_fen,
+            open_fen,
+            units_billed,
+            units_settled,
+            former_open,
+        ) = (_n(v) for v in figures)
         found[period] = _Current(
             charged=charged,
             corrections=-corrected,
@@ -443,6 +552,7 @@ async def _current(session: AsyncSession, estate_id: int, cutoffs: dict[str, dat
             outstanding=open_fen,
             units_billed=units_billed,
             units_settled=units_settled,
+            outstanding_former=former_open,
         )
     return {period: found.get(period, _Current(0, 0, 0, 0, 0, 0, 0, 0)) for period in cutoffs}
 
@@ -480,6 +590,7 @@ async def _old_arrears(session: AsyncSession, estate_id: int, period: str, as_of
     per_charge = (
         sa_select(
             (col(c.unit_id) + 0).label("unit_id"),
+            col(c.owner_id).label("owner_id"),
             (col(c.amount_fen) + func.coalesce(settling.c.before, 0)).label("open_start"),
             func.coalesce(settling.c.collected, 0).label("collected"),
             func.coalesce(settling.c.relieved, 0).label("relieved"),
@@ -490,14 +601,34 @@ async def _old_arrears(session: AsyncSession, estate_id: int, period: str, as_of
         .subquery("per_charge")
     )
     pc = per_charge.c
-    per_unit = (
+    # Per owner's account (unit, owner), then per unit: the units' figures as before, and the former
+    # owners' accounts apart.
+    per_account = (
         sa_select(
+            pc.unit_id.label("unit_id"),
+            case((former_owner(pc.unit_id, pc.owner_id, as_of), 1), else_=0).label("former"),
             func.sum(pc.open_start).label("open_start"),
             func.sum(pc.collected).label("collected"),
             func.sum(pc.relieved).label("relieved"),
             func.sum(pc.during).label("during"),
         )
-        .group_by(pc.unit_id)
+        .group_by(pc.unit_id, pc.owner_id)
+        .subquery("per_account")
+    )
+    pa = per_account.c
+    former = pa.former == 1
+    per_unit = (
+        sa_select(
+            func.sum(pa.open_start).label("open_start"),
+            func.sum(pa.collected).label("collected"),
+            func.sum(pa.relieved).label("relieved"),
+            func.sum(pa.during).label("during"),
+            func.sum(case((former, pa.open_start), else_=0)).label("former_open_start"),
+            func.sum(case((and_(former, pa.open_start > 0), 1), else_=0)).label("former_accounts"),
+            func.sum(case((former, pa.collected), else_=0)).label("former_collected"),
+            func.sum(case((former, pa.during), else_=0)).label("former_during"),
+        )
+        .group_by(pa.unit_id)
         .subquery("per_unit")
     )
     pu = per_unit.c
@@ -511,10 +642,25 @@ async def _old_arrears(session: AsyncSession, estate_id: int, period: str, as_of
                 func.sum(pu.during),
                 func.sum(case((owing, 1), else_=0)),
                 func.sum(case((and_(owing, pu.open_start + pu.during <= 0), 1), else_=0)),
+                func.sum(pu.former_open_start),
+                func.sum(pu.former_accounts),
+                func.sum(pu.former_collected),
+                func.sum(pu.former_during),
             )
         )
     ).one()
-    open_start, collected, relieved, during, units, cleared = (_n(v) for v in row)
+    (
+        open_start,
+        collected,
+        relieved,
+        during,
+        units,
+        cleared,
+        former_open_start,
+        former_accounts,
+        former_collected,
+        former_during,
+    ) = (_n(v) for v in row)
     return OldArrears(
         open_at_start_fen=open_start,
         units_at_start=units,
@@ -524,6 +670,10 @@ async def _old_arrears(session: AsyncSession, estate_id: int, period: str, as_of
         open_at_end_fen=open_start + during,
         units_cleared=cleared,
         rate=rate(-collected, open_start),
+        former_owners_open_at_start_fen=former_open_start,
+        former_owners_accounts_at_start=former_accounts,
+        former_owners_collected_fen=-former_collected,
+        former_owners_open_at_end_fen=former_open_start + former_during,
     )
 
 
@@ -630,6 +780,7 @@ async def collection_rate(session: AsyncSession, estate: Estate, period: str, as
         discount_fen=now.discount,
         waived_fen=now.waived,
         outstanding_fen=now.outstanding,
+        outstanding_former_owners_fen=now.outstanding_former,
         rate_by_amount=rate(now.collected, now.billed),
         units_billed=now.units_billed,
         units_settled=now.units_settled,
@@ -693,15 +844,43 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
         .distinct()
         .subquery("with_case")
     )
-    # One pass: units with an open case one row each (few); all the others summed in one row.
-    key = with_case.c.unit_id
+    # One pass: units with an open case one row each (few); all the others summed in one row; and
+    # what former owners owe apart (a unit's open case is about the owner who holds it now).
+    # Per owner's account first (whether a former owner's: once per account), then by case.
+    accounts = (
+        sa_select(
+            overdue.c.unit_id.label("unit_id"),
+            case((former_owner(overdue.c.unit_id, overdue.c.owner_id, as_of), 1), else_=0).label("former"),
+            func.sum(overdue.c.open_fen).label("open_fen"),
+        )
+        .group_by(overdue.c.unit_id, overdue.c.owner_id)
+        .subquery("accounts")
+    )
+    a = accounts.c
+    # Labelled in a subquery and grouped by name (PostgreSQL would not match bound parameters).
+    keyed = (
+        sa_select(
+            case((a.former == 1, None), else_=with_case.c.unit_id).label("case_unit_id"),
+            a.former.label("former"),
+            a.unit_id.label("unit_id"),
+            a.open_fen.label("open_fen"),
+        )
+        .outerjoin(with_case, with_case.c.unit_id == a.unit_id)
+        .subquery("keyed")
+    )
+    k = keyed.c
     rows = await session.execute(
-        select(key, func.sum(overdue.c.open_fen), func.count(func.distinct(overdue.c.unit_id)))
-        .outerjoin(with_case, with_case.c.unit_id == overdue.c.unit_id)
-        .group_by(key)
+        sa_select(k.case_unit_id, k.former, func.sum(k.open_fen), func.count(func.distinct(k.unit_id))).group_by(
+            k.case_unit_id, k.former
+        )
     )
     totals: dict[str, list[int]] = {cause: [0, 0] for cause in CAUSES}
-    for unit_id, fen, units in rows.all():
+    former_fen = former_units = 0
+    for unit_id, is_former, fen, units in rows.all():
+        if is_former:
+            former_fen += _n(fen)
+            former_units += _n(units)
+            continue
         cause = UNCLASSIFIED if unit_id is None else (await effective_cause(session, unit_id) or UNCLASSIFIED)
         line = totals.setdefault(cause, [0, 0])
         line[0] += _n(fen)
@@ -710,9 +889,11 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
     return ArrearsByCause(
         estate_id=estate.id,
         as_of=as_of,
-        overdue_fen=sum(fen for fen, _ in totals.values()),
-        units=sum(n for _, n in totals.values()),
+        overdue_fen=sum(fen for fen, _ in totals.values()) + former_fen,
+        units=sum(n for _, n in totals.values()) + former_units,
         causes=[CauseRow(cause, labels.get(cause, cause), fen, n) for cause, (fen, n) in totals.items()],
+        former_owners_fen=former_fen,
+        former_owners_units=former_units,
     )
 
 

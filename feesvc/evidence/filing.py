@@ -1,0 +1,289 @@
+"""filing.json: the fields of the complaint form (起诉状) and the payment-order (支付令) application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from feesvc.arrears.models import Claim
+from feesvc.evidence.arrears import applied_terms_text
+from feesvc.evidence.document import Pack
+from feesvc.evidence.limitation_table import limitation_rows
+from feesvc.evidence.words import COMPLAINT_CATEGORIES, PACK_LOCALE, moment_text, periods_text, yuan
+from feesvc.formatting import area_text
+from feesvc.service_records.service import business_date, open_on
+
+
+def _fen(fen: int | None) -> dict[str, Any] | None:
+    return None if fen is None else {"fen": fen, "yuan": yuan(fen)}
+
+
+def payment_order(pack: Pack) -> dict[str, Any]:
+    """A payment order (支付令, 民事诉讼法 §225) needs a fixed, due money debt, a debtor who can be
+    served, and no other dispute between the parties: an open complaint or a recorded dispute
+    about the charge or the service rules it out."""
+    data, claim = pack.data, pack.claim
+    reasons = []
+    if claim.all.principal_fen <= 0:
+        reasons.append("只有违约金未付：违约金数额可由法院调整，不属于数额确定的金钱债务")
+    for owner_id in claim.defendants:
+        owner = pack.owner(owner_id)
+        if owner is not None and pack.service_address(owner_id) is None:
+            reasons.append(
+                f"被申请人{owner.name}已不是涉案房屋业主，且无登记的联系地址，支付令无法送达"
+                "（涉案房屋不是其送达地址）；送达地址待补充"
+            )
+    # The complaints are the defendant's already (collect): another owner's complaint is no dispute
+    # between these parties.
+    open_complaints = [c for c, _ in data.complaints if open_on(c, data.as_of)]
+    for complaint in open_complaints:
+        reasons.append(
+            f"业主于{moment_text(complaint.opened_at)}提出的"
+            f"{COMPLAINT_CATEGORIES.get(complaint.category, '')}投诉尚未办结，双方就服务存在争议"
+        )
+    settled_at = [
+        business_date(s.at) for c, steps in data.complaints for s in steps if s.kind == "inspected" and s.satisfied
+    ]
+    last_settled = max(settled_at, default=None)
+    for record in data.cases:
+        for note in record.notes:
+            if note.claim == Claim.dispute and (last_settled is None or note.noted_on > last_settled):
+                reasons.append(f"业主于{note.noted_on.isoformat()}对收费或服务提出异议（催收记录），尚未解决")
+    if reasons:
+        return {"eligible": False, "reasons": reasons}
+    warnings = []
+    if claim.expired.principal_fen:
+        warnings.append(
+            f"{periods_text([p.period for p in claim.periods if p.expired])}的欠费已过诉讼时效，"
+            "被申请人可能据此提出异议"
+        )
+    defendants = [_party(pack, i) for i in claim.defendants]
+    return {
+        "eligible": True,
+        "reasons": [],
+        "warnings": warnings,
+        "application": {
+            "title": "支付令申请书",
+            "applicant": _plaintiff(pack),
+            "respondents": defendants,
+            "requests": [
+                f"请求法院向被申请人发出支付令，督促被申请人给付{periods_text([p.period for p in claim.periods])}"
+                f"物业服务费{yuan(claim.all.principal_fen)}元",
+                f"给付违约金{yuan(claim.all.late_fen)}元（按合同约定标准计算至{data.as_of.isoformat()}）",
+                "申请费由被申请人负担",
+            ],
+            "principal": _fen(claim.all.principal_fen),
+            "late_fee": _fen(claim.all.late_fen),
+            "facts_and_reasons": _facts_text(pack),
+            "court": "",
+            "date": data.as_of.isoformat(),
+        },
+    }
+
+
+def _plaintiff(pack: Pack) -> dict[str, Any]:
+    estate = pack.data.estate
+    return {
+        "name": estate.company_name,
+        "kind": "法人",
+        "address": estate.address,
+        "phone": estate.service_phone,
+        "legal_representative": "",
+        "unified_social_credit_code": "",
+        "project": estate.name,
+    }
+
+
+def _party(pack: Pack, owner_id: int) -> dict[str, Any]:
+    owner = pack.owner(owner_id)
+    if owner is None:
+        return {}
+    address = pack.service_address(owner_id)
+    return {
+        "name": owner.name,
+        "kind": "自然人",
+        "id_number": owner.id_number,
+        "phone": owner.phone,
+        "address": address,  # for service (送达地址); None: to be supplied
+        "address_source": (
+            None if address is None else "contact_address" if owner.postal_address.strip() else "unit_held"
+        ),
+        "email": owner.email,
+    }
+
+
+def to_be_supplied(pack: Pack) -> list[str]:
+    """What a court wants that the record lacks for this defendant (DOMAIN.md "What documents may say")."""
+    missing = []
+    for owner_id in pack.claim.defendants:
+        owner = pack.owner(owner_id)
+        if owner is None:
+            continue
+        if pack.service_address(owner_id) is None:
+            end = pack.ownership_end(owner_id)
+            since = f"自{(end + timedelta(days=1)).isoformat()}起" if end else ""
+            missing.append(
+                f"被告{owner.name}的送达地址：其{since}已不是涉案房屋业主，记录中没有其联系地址，"
+                "涉案房屋不能作为其送达地址"
+            )
+        if not pack.delivered_demands:
+            missing.append(f"向被告{owner.name}送达的催缴文书及送达凭证：记录中没有已送达被告本人的催告")
+    return missing
+
+
+def _owner_text(pack: Pack) -> str:
+    """How the defendant relates to the unit: the owner, or its owner during the claimed periods."""
+    periods = [
+        f"{o.starts_on.isoformat()}至{o.ends_on.isoformat()}"
+        for o, owner in pack.data.ownerships
+        if owner.id in pack.claim.defendants and o.ends_on is not None and o.ends_on < pack.data.as_of
+    ]
+    if periods and not any(pack.holds_unit(i) for i in pack.claim.defendants):
+        return f"在{'、'.join(periods)}期间的业主"
+    return "的业主"
+
+
+def _facts_text(pack: Pack) -> str:
+    data, claim = pack.data, pack.claim
+    periods = periods_text([p.period for p in claim.periods])
+    demands = "、".join(f"{r.delivered_on.isoformat()}" for _, r in pack.delivered_demands)
+    text = (
+        f"原告为{data.estate.name}的物业服务人，被告系该小区{pack.unit_label}房屋（建筑面积"
+        f"{area_text(data.unit.floor_area_m2, PACK_LOCALE)}）{_owner_text(pack)}。原告依约提供物业服务，"
+        f"收费标准已依法公示。被告欠缴{periods}物业服务费共计{yuan(claim.all.principal_fen)}元"
+        f"（各期按建筑面积×收费单价×月数计算，明细见证据），"
+    )
+    # "经原告催告" needs a demand delivered to this defendant: a letter to another owner is none.
+    if demands:
+        text += f"经原告催告（催告送达日期：{demands}），被告在合理期限内仍未缴纳。"
+    else:
+        text += "被告至今未缴纳。"
+    text += (
+        f"依照合同约定，被告应支付违约金{yuan(claim.all.late_fen)}元（计至{data.as_of.isoformat()}）。"
+        "依据《中华人民共和国民法典》第九百三十七条、第九百四十四条之规定，特提起诉讼。"
+    )
+    return text
+
+
+def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    data, claim = pack.data, pack.claim
+    standards_used = sorted(
+        {c.entry.fee_standard_id for p in claim.periods for c in p.charges if c.entry.fee_standard_id}
+    )
+    return {
+        "form": "民事起诉状（物业服务合同纠纷）要素",
+        "cause_of_action": "物业服务合同纠纷",
+        "as_of": data.as_of.isoformat(),
+        "generated_at": pack.generated_at.isoformat(),
+        "plaintiff": _plaintiff(pack),
+        "defendants": [_party(pack, i) for i in claim.defendants],
+        "unit": {
+            "estate": data.estate.name,
+            "building": data.building.name,
+            "number": data.unit.number,
+            "floor_area_m2": str(data.unit.floor_area_m2),
+            "use": str(data.unit.use),
+        },
+        "claims": {
+            "principal": _fen(claim.all.principal_fen),
+            "principal_by_period": [
+                {
+                    "period": p.period,
+                    "due_date": p.due.isoformat(),
+                    "charges": [
+                        {
+                            "item": c.item_name,
+                            "calculation": c.calculation,
+                            "amount_fen": c.amount_fen,
+                            "paid_fen": c.paid_fen,
+                            "open_fen": c.open_fen,
+                            "late_fee_contract_fen": c.late_claim_fen,
+                            "late_fee_court_likely_fen": c.court_claim_fen,
+                        }
+                        for c in p.charges
+                    ],
+                    "open_fen": p.principal_fen,
+                    "late_fee_contract_fen": p.late_fen,
+                    "late_fee_court_likely_fen": p.court_fen,
+                    "limitation_status": p.limitation.status.value,
+                    "limitation_expires_on": p.limitation.expires_on.isoformat(),
+                }
+                for p in claim.periods
+            ],
+            "late_fee_contract": _fen(claim.all.late_fen),
+            "late_fee_court_likely": _fen(claim.all.court_fen),
+            "late_fee_basis": (
+                f"按实际适用的合同违约金条款（{applied_terms_text(pack)}）"
+                f"自各期缴费期限届满次日起计至{data.as_of.isoformat()}，按台账重新计算，已扣除已付及已减免部分；"
+                "法院可能支持的数额取合同约定数额与按登记的年利率（如一年期LPR上浮）÷365 计算数额中较低者"
+            ),
+            "total_contract": _fen(claim.all.total_contract_fen),
+            "total_court_likely": _fen(claim.all.total_court_fen),
+            "excluding_expired": {
+                "principal": _fen(claim.in_time.principal_fen),
+                "late_fee_contract": _fen(claim.in_time.late_fen),
+                "total_contract": _fen(claim.in_time.total_contract_fen),
+            },
+            "expired_periods": [p.period for p in claim.periods if p.expired],
+            "litigation_costs": "本案诉讼费用由被告承担",
+        },
+        "facts_and_reasons": {
+            "contract": sorted(
+                {
+                    s.decision_ref
+                    for s in data.standards.values()
+                    if s.id in standards_used and s.decision_kind == "contract"
+                }
+            ),
+            "fee_standards": [
+                {
+                    "item": s.item_name,
+                    "rate": str(s.rate),
+                    "basis": str(s.basis),
+                    "effective_from": s.effective_from.isoformat(),
+                    "ends_on": s.ends_on.isoformat() if s.ends_on else None,
+                    "posted_on": s.posted_on.isoformat(),
+                    "decision_kind": str(s.decision_kind),
+                    "decision_ref": s.decision_ref,
+                }
+                for s in sorted(data.standards.values(), key=lambda s: s.effective_from)
+                if s.id in standards_used
+            ],
+            "service_period": {"from": claim.periods[0].period, "to": claim.periods[-1].period},
+            "arrears": [
+                {"period": p.period, "calculation": c.calculation, "open_fen": c.open_fen}
+                for p in claim.periods
+                for c in p.charges
+            ],
+            "demands": [
+                {
+                    "letter_no": d["letter_no"],
+                    "kind": d["kind"],
+                    "issued_on": d["issued_on"],
+                    "deadline": None if d["deadline"] == "—" else d["deadline"],
+                    "delivered": [
+                        {"on": x["delivered_on"], "channel": x["channel"], "tracking_no": x["tracking_no"]}
+                        for x in d["deliveries"]
+                    ],
+                }
+                for d in demands
+                if d["demand"]
+            ],
+            "text": _facts_text(pack),
+        },
+        "limitation": [
+            {
+                "period": r["period_key"],
+                "due_date": r["due"],
+                "clock_start": r["clock_start"],
+                "expires_on": r["expires_on"],
+                "status": r["status"],
+                "interruptions": r["interruptions"],
+                "defence_waived_on": r["waived_on"],
+            }
+            for r in limitation_rows(pack)
+        ],
+        "payment_order": payment_order(pack),
+        "to_be_supplied": to_be_supplied(pack),
+    }
