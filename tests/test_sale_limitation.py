@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from feesvc.auth.models import Role
 from feesvc.db import business_today, create_engine
-from feesvc.ledger.limitation import InterruptionKind, LimitationEvent, owner_limitation_events
+from feesvc.ledger.limitation import LimitationEvent, owner_limitation_events
 from feesvc.letters.models import Letter
 from feesvc.migrate import downgrade, upgrade
 from feesvc.settings import DatabaseSettings

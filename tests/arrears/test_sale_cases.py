@@ -86,6 +86,6 @@ async def test_a_hold_on_the_sellers_case_does_not_hold_the_buyers_reminders(api
     body = {"estate_id": sale.estate.id, "as_of": "2026-12-01"}
     summary = await api.ok(await api.post("/api/v1/reminder-runs", body), 200)
     assert summary["letters_by_kind"] == {"final_demand": 1}
-    assert summary["skipped_by_reason"] == {"complaint or case pause": 1} and summary["needs_attention"] == []
+    assert summary["skipped_by_reason"] == {"case pause": 1} and summary["needs_attention"] == []
     assert await api.count(Letter, Letter.unit_id == sale.unit_id, Letter.owner_id == sale.buyer_id) == 1
     assert await api.count(Letter, Letter.unit_id == sale.unit_id, Letter.owner_id == sale.seller_id) == 0
