@@ -29,9 +29,7 @@ PROOF = b"%PDF-1.4\n% EMS signed receipt scan\n%%EOF\n"
 async def demands(api: Api, sale: SoldUnit) -> dict[int | None, Letter]:
     await api.ok(await api.patch(f"/api/v1/owners/{sale.seller_id}", {"postal_address": SELLER_ADDRESS}))
     body = {"estate_id": sale.estate.id, "as_of": "2026-12-01"}
-    assert (await api.ok(await api.post("/api/v1/reminder-runs", body), 200))["letters_by_kind"] == {
-        "final_demand": 2
-    }
+    assert (await api.ok(await api.post("/api/v1/reminder-runs", body), 200))["letters_by_kind"] == {"final_demand": 2}
     async with api.sessions() as s:
         letters = (await s.execute(select(Letter).where(col(Letter.unit_id) == sale.unit_id))).scalars().all()
     return {letter.owner_id: letter for letter in letters}
@@ -108,9 +106,9 @@ async def test_a_signed_plan_acknowledges_the_plan_owners_periods_only(api: Api)
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
-async def _insert(conn: AsyncConnection, tables: MetaData, name: str, **values: Any) -> int:
-    table = tables.tables[name]
-    key = table.c.payment_id if name == "receipt" else table.c.id
+async def _insert(conn: AsyncConnection, tables: MetaData, table_name: str, /, **values: Any) -> int:
+    table = tables.tables[table_name]
+    key = table.c.payment_id if table_name == "receipt" else table.c.id
     return int((await conn.execute(table.insert().values(**values).returning(key))).scalar_one())
 
 
