@@ -142,10 +142,6 @@ class _Planned:
     reach: Reach
     former: bool  # the owner's ownership of the unit ended before the run's day
 
-    @property
-    def account(self) -> Account:
-        return (self.facts.unit_id, self.facts.owner_id)
-
 
 class _Message(NamedTuple):
     """An electronic message of an issued letter, added to the outbox once the letter has its id."""

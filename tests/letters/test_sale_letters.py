@@ -70,6 +70,7 @@ async def test_a_former_owner_without_an_address_is_listed_for_attention_not_wri
     api: Api,
 ) -> None:
     sale = await sold_unit(api)  # the seller gave no postal address and prefers paper
+    await set_contact(api, sale.buyer_id, postal_address="")  # nor did the buyer, who lives in the unit
     summary = await run(api, sale.estate.id)
     assert summary["letters_by_kind"] == {"final_demand": 1}
     [attention] = summary["needs_attention"]
@@ -77,6 +78,9 @@ async def test_a_former_owner_without_an_address_is_listed_for_attention_not_wri
     assert f"former owner #{sale.seller_id}" in attention["reason"] and "postal address" in attention["reason"]
     letters = await letters_of(api, sale)
     assert set(letters) == {sale.buyer_id}  # nothing for the seller, least of all at the unit
+    # The current owner without a postal address is written to at the unit, as always.
+    buyer = letters[sale.buyer_id]
+    assert (buyer.channel, buyer.context["postal_address"], buyer.context["unit_label"]) == ("paper", "", "1栋 101")
 
     # Once the seller's address is on file, the next run writes to them there.
     await set_contact(api, sale.seller_id, postal_address=SELLER_ADDRESS)
