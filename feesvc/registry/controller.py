@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, patch, post, put
+from litestar import Controller, get, post, put
+from litestar.handlers import patch
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,15 +128,6 @@ class RegistryController(Controller):
         """An owner: the name as the caller's role may see it; phone and ID number always masked."""
         return service.owner_out(await service.get_owner(db, owner_id), masking_for(principal))
 
-    @patch("/owners/{owner_id:int}", guards=[managers])
-    async def update_owner_contact(
-        self, db: AsyncSession, principal: Principal, owner_id: PathId, data: OwnerContactUpdate
-    ) -> OwnerContactOut:
-        """Keep an owner's contact details (phone, e-mail, postal address, preferred channel, locale):
-        letters go there, and a former owner can be reached only so. Masked in the response."""
-        owner = await service.update_owner_contact(db, principal, owner_id, data)
-        return service.owner_contact_out(owner, masking_for(principal))
-
     @post("/units/{unit_id:int}/ownerships", guards=[managers])
     async def transfer_ownership(
         self, db: AsyncSession, principal: Principal, unit_id: PathId, data: OwnershipCreate
@@ -166,3 +158,12 @@ class RegistryController(Controller):
             notified_on=n.notified_on,
             reference=n.reference,
         )
+
+    @patch("/owners/{owner_id:int}", guards=[managers])
+    async def update_owner_contact(
+        self, db: AsyncSession, principal: Principal, owner_id: PathId, data: OwnerContactUpdate
+    ) -> OwnerContactOut:
+        """Keep an owner's contact details (phone, e-mail, postal address, preferred channel, locale):
+        letters go there, and a former owner can be reached only so. Masked in the response."""
+        owner = await service.update_owner_contact(db, principal, owner_id, data)
+        return service.owner_contact_out(owner, masking_for(principal))
