@@ -31,7 +31,8 @@ async def demands(api: Api, sale: SoldUnit) -> dict[int | None, Letter]:
     body = {"estate_id": sale.estate.id, "as_of": "2026-12-01"}
     assert (await api.ok(await api.post("/api/v1/reminder-runs", body), 200))["letters_by_kind"] == {"final_demand": 2}
     async with api.sessions() as s:
-        letters = (await s.execute(select(Letter).where(col(Letter.unit_id) == sale.unit_id))).scalars().all()
+        query = select(Letter).where(col(Letter.unit_id) == sale.unit_id, col(Letter.run_id).is_not(None))
+        letters = (await s.execute(query)).scalars().all()
     return {letter.owner_id: letter for letter in letters}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
@@ -33,7 +33,9 @@ async def set_contact(api: Api, owner_id: int, **changes: Any) -> Any:
 
 async def letters_of(api: Api, sale: SoldUnit) -> dict[int | None, Letter]:
     async with api.sessions() as s:
-        rows = (await s.execute(select(Letter).where(Letter.unit_id == sale.unit_id))).scalars().all()
+        # The reminder runs' letters (the buyer's payment notice at the sale is no run's).
+        query = select(Letter).where(Letter.unit_id == sale.unit_id, col(Letter.run_id).is_not(None))
+        rows = (await s.execute(query)).scalars().all()
     by_owner: dict[int | None, Letter] = {}
     for letter in rows:
         assert letter.owner_id not in by_owner, "one letter per owner per run"
