@@ -71,6 +71,9 @@ class Api:
     async def put(self, path: str, body: Any, role: Role | str = Role.manager) -> Response:
         return await self.client.put(path, json=body, headers=self.headers(role))
 
+    async def patch(self, path: str, body: Any, role: Role | str = Role.manager) -> Response:
+        return await self.client.patch(path, json=body, headers=self.headers(role))
+
     async def get(self, path: str, role: Role | str = Role.manager, **kw: Any) -> Response:
         return await self.client.get(path, headers=self.headers(role, kw.pop("headers", None)), **kw)
 

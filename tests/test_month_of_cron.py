@@ -140,6 +140,11 @@ class Desk:
         return plan_id
 
     async def sell(self, unit_id: int, on: date) -> None:
+        # The seller leaves the address where their letters reach them now (issue 15: never the unit).
+        owned = await self.api.ok(await self.api.get(f"/api/v1/units/{unit_id}/ownerships"))
+        seller = next(o["owner_id"] for o in owned if o["ends_on"] is None)
+        contact = {"postal_address": "上海市静安区新闸路100号"}
+        await self.api.ok(await self.api.patch(f"/api/v1/owners/{seller}", contact))
         buyer = await self.api.ok(await self.api.post("/api/v1/owners", {"name": "新业主", "phone": "13900000001"}))
         body = {"owner_id": buyer["id"], "starts_on": on.isoformat()}
         await self.api.ok(await self.api.post(f"/api/v1/units/{unit_id}/ownerships", body))

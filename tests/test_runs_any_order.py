@@ -33,9 +33,10 @@ from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, cancel_plan, propose_plan
 from feesvc.plans.standing import plan_standings
-from feesvc.registry.schemas import OwnerCreate
-from feesvc.registry.service import create_owner, transfer_ownership
+from feesvc.registry.schemas import OwnerContactUpdate, OwnerCreate
+from feesvc.registry.service import create_owner, transfer_ownership, update_owner_contact
 from feesvc.rules.installments import Standing
+from feesvc.service_records.service import current_owner_id
 from tests.support import Api
 
 START = date(2025, 3, 1)
@@ -129,6 +130,11 @@ async def _desk(api: Api, rng: Random, event: str, unit: int, day: date) -> None
             if plan_id is not None:
                 await cancel_plan(s, COMMAND_LINE, plan_id, "业主要求撤销", day)
         elif event == "sale":
+            # The seller leaves the address where their letters reach them now (never the unit).
+            seller = await current_owner_id(s, unit, day)
+            if seller is not None:
+                moved = OwnerContactUpdate(postal_address=f"上海市静安区新闸路{seller}号")
+                await update_owner_contact(s, COMMAND_LINE, seller, moved)
             owner = await create_owner(
                 s, COMMAND_LINE, OwnerCreate(name=f"买受人{rng.randint(1, 999)}", phone="13900000009")
             )

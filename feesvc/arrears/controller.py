@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, get, post
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears import service
@@ -18,7 +21,13 @@ from feesvc.auth.guards import managers, staff
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today, utcnow
 from feesvc.registry.service import get_unit
-from feesvc.schemas import PathId
+from feesvc.schemas import INT4_MAX, PathId
+
+# Whose account at the unit: after a sale the seller and the buyer each have their own case.
+OwnerQuery = Annotated[
+    int | None,
+    Parameter(ge=1, le=INT4_MAX, description="the owner whose account the case is for (default: see the route)"),
+]
 
 
 class ArrearsCaseController(Controller):
@@ -26,16 +35,21 @@ class ArrearsCaseController(Controller):
     tags = ["arrears cases"]
 
     @post("/units/{unit_id:int}/arrears-case", guards=[staff])
-    async def open_case(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> Response[CaseOut]:
-        """Open the unit's arrears case, or return the one already open (201 when opened, 200 if not)."""
+    async def open_case(
+        self, db: AsyncSession, principal: Principal, unit_id: PathId, owner_id: OwnerQuery = None
+    ) -> Response[CaseOut]:
+        """Open the arrears case of an owner's account at the unit, or return the one already open
+        (201 when opened, 200 if not). Without ``owner_id``: the current owner's account when they
+        owe anything, else that of the owner of the latest overdue period (a seller after a sale)."""
         today = business_today()
-        case, created = await service.open_case(db, principal, unit_id, today)
+        case, created = await service.open_case(db, principal, unit_id, today, owner_id)
         return Response(await service.case_out(db, case, today), status_code=201 if created else 200)
 
     @get("/units/{unit_id:int}/arrears-case", guards=[staff])
-    async def unit_case(self, db: AsyncSession, unit_id: PathId) -> CaseOut:
+    async def unit_case(self, db: AsyncSession, unit_id: PathId, owner_id: OwnerQuery = None) -> CaseOut:
+        """The open case of an owner's account at the unit; without ``owner_id``, the unit's latest."""
         await get_unit(db, unit_id)
-        return await service.case_out(db, await service.unit_case(db, unit_id), business_today())
+        return await service.case_out(db, await service.unit_case(db, unit_id, owner_id), business_today())
 
     @get("/arrears-cases/{case_id:int}", guards=[staff])
     async def get_case(self, db: AsyncSession, case_id: PathId) -> CaseOut:

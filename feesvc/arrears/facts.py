@@ -1,8 +1,12 @@
 """The classifier's input, read from the database: ``CaseFacts`` for one arrears case.
 
+A case is one owner's account at a unit (after a sale the seller and the buyer each have their
+own), so everything read from the ledger is that owner's: the entries of the periods they owned.
+
 What goes in (FORMAT.md's record, built from our tables):
-- arrears: the unit's debts already due and still open on ``as_of`` (amount, months, oldest period);
-- payment history: the last 12 billed periods from the ledger, paid (when, how much) or not;
+- arrears: the owner's debts at the unit already due and still open on ``as_of`` (amount, months,
+  oldest period);
+- payment history: the owner's last 12 billed periods from the ledger, paid (when, how much) or not;
 - vacancy: a vacancy notice covering ``as_of``;
 - notes: the contact notes of this owner's cases on this unit;
 - complaints: this owner's complaints about the unit, as they stood on ``as_of``.
@@ -47,9 +51,9 @@ async def case_facts(session: AsyncSession, case: ArrearsCase, as_of: date) -> t
     unit = await session.get(Unit, case.unit_id)
     estate = await session.get(Estate, case.estate_id)
     assert unit is not None and estate is not None
-    entries = await entries_as_of(session, case.unit_id, as_of)
+    entries = await _account_entries(session, case, as_of)
     charges = {e.id: e for e in entries if e.kind == EntryKind.charge}
-    arrears = overdue_arrears(await open_debits(session, case.unit_id, as_of), charges, as_of)
+    arrears = overdue_arrears(await _account_debits(session, case, as_of), charges, as_of)
     history = payment_history(entries, as_of)
     notes = await _notes(session, case, as_of)
     complaints = await _complaints(session, case, as_of)
@@ -77,6 +81,31 @@ async def case_facts(session: AsyncSession, case: ArrearsCase, as_of: date) -> t
         "complaint_ids": [c.id for c in complaints],
     }
     return facts, summary
+
+
+async def account_arrears(session: AsyncSession, case: ArrearsCase, as_of: date) -> Arrears:
+    """What the case's owner owes at its unit on ``as_of``: past due and still open."""
+    entries = await _account_entries(session, case, as_of)
+    charges = {e.id: e for e in entries if e.kind == EntryKind.charge}
+    return overdue_arrears(await _account_debits(session, case, as_of), charges, as_of)
+
+
+def _of_the_owner(case: ArrearsCase, owner_id: int | None) -> bool:
+    """An entry or debt is the case's when it carries the case's owner (a case with no owner, of a
+    unit that had none on record, takes the unit's)."""
+    return case.owner_id is None or owner_id == case.owner_id
+
+
+async def _account_entries(session: AsyncSession, case: ArrearsCase, as_of: date) -> list[LedgerEntry]:
+    """The unit's entries of the case's owner: their charges and late fees, the entries of their
+    account, and whatever settled their debts (a payment another paid for them, designating them)."""
+    entries = await entries_as_of(session, case.unit_id, as_of)
+    theirs = {e.id for e in entries if _of_the_owner(case, e.owner_id)}
+    return [e for e in entries if e.id in theirs or e.settles_entry_id in theirs]
+
+
+async def _account_debits(session: AsyncSession, case: ArrearsCase, as_of: date) -> list[OpenDebit]:
+    return [d for d in await open_debits(session, case.unit_id, as_of) if _of_the_owner(case, d.owner_id)]
 
 
 def _locale(locale: str) -> str:

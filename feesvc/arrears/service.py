@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from feesvc.arrears import classifier
 from feesvc.arrears.classifier import BELIEF_EXPLANATIONS, Belief, approach_for, classification_as_dict, classify
-from feesvc.arrears.facts import case_facts, overdue_arrears
+from feesvc.arrears.facts import account_arrears, case_facts
 from feesvc.arrears.models import (
     ActionState,
     ArrearsAction,
@@ -48,8 +48,8 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.allocation import OpenDebit
-from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import entries_as_of, lock_unit, open_debits
+from feesvc.ledger.models import LedgerEntry
+from feesvc.ledger.service import lock_unit, open_debits
 from feesvc.service_records.models import Complaint
 from feesvc.service_records.service import business_date, current_owner_id, open_on
 
@@ -72,39 +72,48 @@ ACTIVE = (CaseStatus.open, CaseStatus.paused, CaseStatus.legal_review)
 # ---------------------------------------------------------------------------------------------
 
 
-async def active_case(session: AsyncSession, unit_id: int) -> ArrearsCase | None:
-    """The unit's case that is not resolved (there is at most one)."""
-    query = (
-        select(ArrearsCase)
-        .where(ArrearsCase.unit_id == unit_id, col(ArrearsCase.status).in_(ACTIVE))
-        .order_by(col(ArrearsCase.id).desc())
-    )
-    return (await session.execute(query.limit(1))).scalars().first()
+async def active_case(session: AsyncSession, unit_id: int, owner_id: int | None = None) -> ArrearsCase | None:
+    """The case of an owner's account at the unit that is not resolved (there is at most one per
+    account); without ``owner_id``, the unit's latest such case, whoever's it is."""
+    query = select(ArrearsCase).where(ArrearsCase.unit_id == unit_id, col(ArrearsCase.status).in_(ACTIVE))
+    if owner_id is not None:
+        query = query.where(ArrearsCase.owner_id == owner_id)
+    return (await session.execute(query.order_by(col(ArrearsCase.id).desc()).limit(1))).scalars().first()
 
 
-async def open_case(session: AsyncSession, actor: Principal, unit_id: int, today: date) -> tuple[ArrearsCase, bool]:
-    """The unit's open case, opened now if there is none; True when it was created."""
+async def open_case(
+    session: AsyncSession, actor: Principal, unit_id: int, today: date, owner_id: int | None = None
+) -> tuple[ArrearsCase, bool]:
+    """The open case of an owner's account at the unit, opened now if there is none; True when it
+    was created. A case is one owner's: after a sale the seller and the buyer each have their own.
+    Without ``owner_id``: the current owner's account when they owe anything, else the account of
+    the latest overdue period."""
     # Holding the unit row makes two clerks opening a case at once get the same one.
     unit = await lock_unit(session, unit_id)
     if unit is None:
         raise NotFound(f"unit {unit_id} does not exist")
-    existing = await active_case(session, unit_id)
+    overdue = [d for d in await open_debits(session, unit_id, today) if d.debt_due < today]
+    debtor = await _debtor(session, unit_id, overdue, today) if owner_id is None else owner_id
+    existing = await active_case(session, unit_id, debtor)
     if existing is not None:
         await session.commit()  # ends the transaction that holds the unit row; nothing was written
         return existing, False
-    overdue = [d for d in await open_debits(session, unit_id, today) if d.debt_due < today]
+    if owner_id is not None:
+        overdue = [d for d in overdue if d.owner_id == owner_id]
     if sum(d.open_fen for d in overdue) <= 0:
-        raise Conflict(f"unit {unit_id} has nothing overdue: no arrears case to open", field="unit_id")
+        whose = "" if owner_id is None else f" for owner {owner_id}"
+        raise Conflict(
+            f"unit {unit_id} has nothing overdue{whose}: no arrears case to open",
+            field="unit_id" if owner_id is None else "owner_id",
+        )
     case = ArrearsCase(
-        estate_id=unit.estate_id,
-        unit_id=unit_id,
-        owner_id=await _debtor(session, unit_id, overdue, today),
-        status=CaseStatus.open,
-        opened_by=actor.label,
+        estate_id=unit.estate_id, unit_id=unit_id, owner_id=debtor, status=CaseStatus.open, opened_by=actor.label
     )
     session.add(case)
     await session.flush()
-    await record_audit(session, actor, "arrears_case.open", "arrears_case", case.id, {"unit_id": unit_id})
+    await record_audit(
+        session, actor, "arrears_case.open", "arrears_case", case.id, {"unit_id": unit_id, "owner_id": debtor}
+    )
     await session.commit()
     return case, True
 
@@ -130,10 +139,11 @@ async def get_case(session: AsyncSession, case_id: int) -> ArrearsCase:
     return case
 
 
-async def unit_case(session: AsyncSession, unit_id: int) -> ArrearsCase:
-    case = await active_case(session, unit_id)
+async def unit_case(session: AsyncSession, unit_id: int, owner_id: int | None = None) -> ArrearsCase:
+    case = await active_case(session, unit_id, owner_id)
     if case is None:
-        raise NotFound(f"unit {unit_id} has no open arrears case")
+        whose = "" if owner_id is None else f" for owner {owner_id}"
+        raise NotFound(f"unit {unit_id} has no open arrears case{whose}")
     return case
 
 
@@ -297,10 +307,11 @@ async def effective_decision(session: AsyncSession, case: ArrearsCase) -> Decisi
     return None if classification is None else _from_classification(classification)
 
 
-async def effective_cause(session: AsyncSession, unit_id: int) -> str | None:
-    """The cause the reports group the unit's arrears by: of its open case, the latest override,
-    else the latest classification; None when the unit has no open case or it is unclassified."""
-    case = await active_case(session, unit_id)
+async def effective_cause(session: AsyncSession, unit_id: int, owner_id: int | None = None) -> str | None:
+    """The cause the reports group an account's arrears by: of its open case, the latest override,
+    else the latest classification; None when it has no open case or it is unclassified. Without
+    ``owner_id``: the unit's latest open case, whoever's it is."""
+    case = await active_case(session, unit_id, owner_id)
     decision = None if case is None else await effective_decision(session, case)
     return None if decision is None else decision.category.value
 
@@ -644,18 +655,21 @@ async def mark_action_done(
 # ---------------------------------------------------------------------------------------------
 
 
-async def reminder_pause_reason(session: AsyncSession, unit_id: int, as_of: date) -> str | None:
-    """Why no payment reminder may go to this unit's owner on ``as_of``, or None.
+async def reminder_pause_reason(
+    session: AsyncSession, unit_id: int, as_of: date, owner_id: int | None = None
+) -> str | None:
+    """Why no payment reminder may go to this owner at the unit on ``as_of``, or None; without
+    ``owner_id``, to the unit's current owner (a case of any owner of the unit counts then).
 
     In order: a manager's hold on the case; an open complaint of the owner (DOMAIN.md: reminders
     pause until the owner has inspected the fix); a pending step of the case's plan that holds
     reminders (a hardship case's installment offer, a dissatisfied owner's inspection).
     Complaints are read as they stood on ``as_of``; the case and its actions as they are now.
     """
-    case = await active_case(session, unit_id)
+    case = await active_case(session, unit_id, owner_id)
     if case is not None and case.status is CaseStatus.paused:
         return f"case #{case.id} paused by manager hold: {case.status_reason}"
-    complaint_reason = await _complaint_pause(session, unit_id, as_of)
+    complaint_reason = await _complaint_pause(session, unit_id, as_of, owner_id)
     if complaint_reason is not None:
         return complaint_reason
     if case is not None:
@@ -663,8 +677,9 @@ async def reminder_pause_reason(session: AsyncSession, unit_id: int, as_of: date
     return None
 
 
-async def _complaint_pause(session: AsyncSession, unit_id: int, as_of: date) -> str | None:
-    owner_id = await current_owner_id(session, unit_id, as_of)
+async def _complaint_pause(session: AsyncSession, unit_id: int, as_of: date, owner_id: int | None) -> str | None:
+    if owner_id is None:
+        owner_id = await current_owner_id(session, unit_id, as_of)
     query = select(Complaint).where(Complaint.unit_id == unit_id)
     if owner_id is not None:
         query = query.where(Complaint.owner_id == owner_id)
@@ -697,6 +712,8 @@ async def _action_pause(session: AsyncSession, case: ArrearsCase, as_of: date) -
 
 async def _complaint_filed_since(session: AsyncSession, case: ArrearsCase, since: datetime, as_of: date) -> bool:
     query = select(Complaint.opened_at).where(Complaint.unit_id == case.unit_id, col(Complaint.created_at) >= since)
+    if case.owner_id is not None:
+        query = query.where(Complaint.owner_id == case.owner_id)
     return any(business_date(opened) <= as_of for opened in (await session.execute(query)).scalars())
 
 
@@ -801,9 +818,7 @@ async def case_out(session: AsyncSession, case: ArrearsCase, today: date) -> Cas
             .order_by(col(ArrearsNote.noted_on), col(ArrearsNote.id))
         )
     ).scalars()
-    entries = await entries_as_of(session, case.unit_id, today)
-    charges = {e.id: e for e in entries if e.kind == EntryKind.charge}
-    arrears = overdue_arrears(await open_debits(session, case.unit_id, today), charges, today)
+    arrears = await account_arrears(session, case, today)
     decision = await effective_decision(session, case)
     active = case.status is not CaseStatus.resolved
     return CaseOut(
@@ -817,7 +832,9 @@ async def case_out(session: AsyncSession, case: ArrearsCase, today: date) -> Cas
         overdue_fen=arrears.amount_fen,
         months_overdue=len(arrears.periods),
         effective=None if decision is None else decision.source,
-        reminder_pause_reason=await reminder_pause_reason(session, case.unit_id, today) if active else None,
+        reminder_pause_reason=(
+            await reminder_pause_reason(session, case.unit_id, today, case.owner_id) if active else None
+        ),
         notes=[note_out(n) for n in notes],
         actions=[action_out(a) for a in await current_actions(session, case.id)],
     )

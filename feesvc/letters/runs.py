@@ -1,10 +1,13 @@
 """The scheduled reminder run: the right letter to the right owner at the right stage, never twice.
 
 A run reads the ledger as it stands at the moment of the run (so nobody who has paid gets a
-reminder), decides each unit's stage and letter, skips units that must not be chased (open
+reminder), decides each account's stage and letter, skips accounts that must not be chased (open
 complaint, kept plan, manual hold, hardship escalation, cool-down), checks every letter for
-forbidden content, and issues the rest with their electronic messages in batches. Letters carry a
-dedupe key per unit, stage and day: a rerun, or a run resumed after a crash, issues nothing twice.
+forbidden content, and issues the rest with their electronic messages in batches. An account is an
+owner at a unit (DOMAIN.md, "Change of owner"): after a sale the seller is asked for the periods
+before the handover, at the seller's own address (letters.recipients), the buyer for the rest.
+Letters carry a dedupe key per account, stage and day: a rerun, or a run resumed after a crash,
+issues nothing twice.
 Only one run per estate can be running (a partial unique index); a run left "running" by a crash
 for longer than ``STALE_AFTER`` is taken over.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -60,9 +63,10 @@ from feesvc.letters.models import (
     Stage,
 )
 from feesvc.letters.policy import DEFAULT_POLICY, Position, StageRule, letter_kind_for, stage_reached
+from feesvc.letters.recipients import Reach, reach, recipient, unreachable
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
-from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
+from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
@@ -73,6 +77,9 @@ STALE_AFTER = timedelta(minutes=30)
 HARDSHIP_INSTALLMENTS = 3
 BATCH = 500
 OWNER_BATCH = 10_000  # unit ids per query: asyncpg takes at most 32,767 parameters, SQLite 32,766
+# An owner's account at a unit: (unit id, owner id). None: debts written before entries carried
+# their owner, until they are given the unit's current owner (_give_orphans_the_current_owner).
+Account = tuple[int, int | None]
 
 
 class RunSummary(msgspec.Struct):
@@ -102,7 +109,10 @@ class _Debt:
 
 @dataclass
 class _UnitFacts:
+    """One account's open debts at a unit (its owner's, not the unit's)."""
+
     unit_id: int
+    owner_id: int | None
     building: str
     building_id: int
     number: str
@@ -129,6 +139,8 @@ class _Planned:
     kind: LetterKind
     owner: Owner
     belief: str | None
+    reach: Reach
+    former: bool  # the owner's ownership of the unit ended before the run's day
 
 
 class _Message(NamedTuple):
@@ -147,8 +159,9 @@ async def estate_policy(session: AsyncSession, estate_id: int) -> tuple[StageRul
     return rules or DEFAULT_POLICY
 
 
-async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, _UnitFacts]:
-    """Every unit of the estate with what is open on its charges and late fees, in one query."""
+async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dict[Account, _UnitFacts]:
+    """Every account of the estate with something open on its charges and late fees, in one query:
+    the debts of each unit by the owner each entry carries (the owner of the period)."""
     settling = aliased(LedgerEntry)
     settled = (
         select(settling.settles_entry_id.label("entry_id"), func.sum(settling.amount_fen).label("fen"))  # type: ignore[union-attr]
@@ -161,6 +174,7 @@ async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dic
     rows = await session.execute(
         select_columns(
             col(LedgerEntry.unit_id),
+            col(LedgerEntry.owner_id),
             col(LedgerEntry.period),
             col(LedgerEntry.item),
             col(LedgerEntry.kind),
@@ -173,7 +187,7 @@ async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dic
         .where(col(LedgerEntry.estate_id) == estate_id, col(LedgerEntry.kind).in_(DEBIT_KINDS), open_fen > 0)
     )
     units = {
-        unit_id: _UnitFacts(unit_id, building, building_id, number)
+        unit_id: (building, building_id, number)
         for unit_id, building, building_id, number in (
             await session.execute(
                 select(Unit.id, Building.name, Building.id, Unit.number)
@@ -183,24 +197,74 @@ async def _unit_debts(session: AsyncSession, estate_id: int, as_of: date) -> dic
         ).all()
         if unit_id is not None and building_id is not None
     }
-    for unit_id, period, item, kind, fen, due, charge_id in rows.all():
+    accounts: dict[Account, _UnitFacts] = {}
+    for unit_id, owner_id, period, item, kind, fen, due, charge_id in rows.all():
         if due is not None and unit_id in units:
-            units[unit_id].debts.append(_Debt(period, item, kind, int(fen), due, int(charge_id)))
-    return units
+            facts = accounts.get((unit_id, owner_id))
+            if facts is None:
+                facts = accounts[(unit_id, owner_id)] = _UnitFacts(unit_id, owner_id, *units[unit_id])
+            facts.debts.append(_Debt(period, item, kind, int(fen), due, int(charge_id)))
+    return accounts
 
 
-async def _owners(session: AsyncSession, unit_ids: Sequence[int], on: date) -> dict[int, Owner]:
-    """The owner on record of each of these units: only the units that reached a stage, a fifth of a
-    large estate's, so a tenth of the time of reading every owner."""
-    owners: dict[int, Owner] = {}
+@dataclass
+class _Owners:
+    """The owners of the accounts that reached a stage, and which of them still own their unit."""
+
+    by_id: dict[int, Owner] = field(default_factory=dict)
+    # (unit, owner) whose ownership has not ended before the run's day: current (or future) owners.
+    owning: set[tuple[int, int]] = field(default_factory=set)
+
+    def former(self, unit_id: int, owner_id: int) -> bool:
+        return (unit_id, owner_id) not in self.owning
+
+
+async def _owners(session: AsyncSession, unit_ids: Sequence[int], on: date) -> _Owners:
+    """Every owner of these units, past and present: only the units that reached a stage, a fifth of
+    a large estate's, so a tenth of the time of reading every owner (a sold unit adds a row)."""
+    owners = _Owners()
     for start in range(0, len(unit_ids), OWNER_BATCH):  # databases cap the parameters of one query
         rows = await session.execute(
-            select(Ownership.unit_id, Owner)
+            select(col(Ownership.unit_id), col(Ownership.ends_on), Owner)
             .join(Owner, col(Owner.id) == Ownership.owner_id)
-            .where(col(Ownership.unit_id).in_(unit_ids[start : start + OWNER_BATCH]), ownership_covering(on))
+            .where(col(Ownership.unit_id).in_(unit_ids[start : start + OWNER_BATCH]))
         )
-        owners.update((unit_id, owner) for unit_id, owner in rows.all())
+        for unit_id, ends_on, owner in rows.all():
+            assert owner.id is not None
+            owners.by_id[owner.id] = owner
+            if ends_on is None or ends_on >= on:
+                owners.owning.add((unit_id, owner.id))
     return owners
+
+
+async def _current_owner_ids(session: AsyncSession, unit_ids: Sequence[int], on: date) -> dict[int, int]:
+    owners: dict[int, int] = {}
+    for start in range(0, len(unit_ids), OWNER_BATCH):
+        rows = await session.execute(
+            select(Ownership.unit_id, Ownership.owner_id).where(
+                col(Ownership.unit_id).in_(unit_ids[start : start + OWNER_BATCH]), ownership_covering(on)
+            )
+        )
+        owners.update((unit_id, owner_id) for unit_id, owner_id in rows.all())
+    return owners
+
+
+async def _give_orphans_the_current_owner(
+    session: AsyncSession, accounts: dict[Account, _UnitFacts], on: date
+) -> None:
+    """Debts whose entries carry no owner (written before they did) are the current owner's. Rare:
+    one query for the few units that have them, none otherwise."""
+    orphans = [account for account in accounts if account[1] is None]
+    if not orphans:
+        return
+    current = await _current_owner_ids(session, [unit_id for unit_id, _ in orphans], on)
+    for unit_id, _ in orphans:
+        owner_id = current.get(unit_id)
+        if owner_id is None:
+            continue  # no owner on record: the run reports it as such
+        facts = accounts.pop((unit_id, None))
+        into = accounts.setdefault((unit_id, owner_id), replace(facts, owner_id=owner_id, debts=[]))
+        into.debts.extend(facts.debts)
 
 
 async def _held(session: AsyncSession, estate_id: int, on: date) -> set[int]:
@@ -222,19 +286,19 @@ async def _covered_by_kept_plans(session: AsyncSession, estate_id: int, as_of: d
 
 
 def _set_aside_covered(
-    units: dict[int, _UnitFacts], covered: set[int], stage_of: Callable[[_UnitFacts], StageRule | None]
-) -> set[int]:
-    """Take the debts a kept plan covers (its charges and their late fees) out of the units' facts:
-    no reminder for them; the unit's other debts follow the normal course. Returns the units that
-    reached a stage with those debts."""
-    paused: set[int] = set()
+    accounts: dict[Account, _UnitFacts], covered: set[int], stage_of: Callable[[_UnitFacts], StageRule | None]
+) -> set[Account]:
+    """Take the debts a kept plan covers (its charges and their late fees) out of the accounts' facts:
+    no reminder for them; the account's other debts follow the normal course. Returns the accounts
+    that reached a stage with those debts."""
+    paused: set[Account] = set()
     if not covered:
         return paused
-    for facts in units.values():
+    for account, facts in accounts.items():
         rest = [d for d in facts.debts if d.charge_id not in covered]
         if len(rest) != len(facts.debts):
             if stage_of(facts) is not None:
-                paused.add(facts.unit_id)
+                paused.add(account)
             facts.debts = rest
     return paused
 
@@ -250,71 +314,78 @@ async def _units_to_ask(session: AsyncSession, estate_id: int) -> set[int]:
     return set(cases.scalars()) | set(complaints.scalars())
 
 
-async def _last_letters(session: AsyncSession, estate_id: int) -> tuple[dict[tuple[int, str], date], set[int]]:
-    """(unit, stage) → the day its last letter went out, and the units already sent an explanation."""
+async def _last_letters(
+    session: AsyncSession, estate_id: int
+) -> tuple[dict[tuple[int, int | None, str], date], set[Account]]:
+    """(unit, owner, stage) → the day its last letter went out, and the accounts already sent an
+    explanation: one owner's letters neither cool down nor explain anything to another."""
     rows = await session.execute(
-        select(Letter.unit_id, Letter.stage, Letter.kind, func.max(Letter.issued_on))
-        .where(Letter.estate_id == estate_id)
-        .group_by(col(Letter.unit_id), col(Letter.stage), col(Letter.kind))
+        select_columns(
+            col(Letter.unit_id), col(Letter.owner_id), col(Letter.stage), col(Letter.kind), func.max(Letter.issued_on)
+        )
+        .where(col(Letter.estate_id) == estate_id)
+        .group_by(col(Letter.unit_id), col(Letter.owner_id), col(Letter.stage), col(Letter.kind))
     )
-    last: dict[tuple[int, str], date] = {}
-    explained: set[int] = set()
-    for unit_id, stage, kind, issued_on in rows.all():
+    last: dict[tuple[int, int | None, str], date] = {}
+    explained: set[Account] = set()
+    for unit_id, owner_id, stage, kind, issued_on in rows.all():
         if stage is not None:
-            key = (unit_id, stage)
+            key = (unit_id, owner_id, stage)
             last[key] = max(last.get(key, issued_on), issued_on)
         if kind == LetterKind.explanation:
-            explained.add(unit_id)
+            explained.add((unit_id, owner_id))
     return last, explained
 
 
 async def decide(
     session: AsyncSession, estate: Estate, as_of: date, unreadable: list[UnitReport] | None = None
-) -> tuple[list[_Planned], Counter[str], list[int], dict[int, _UnitFacts]]:
-    """Every unit's stage and letter, or why it gets none. A unit whose case cannot be read is left
-    out and added to ``unreadable`` with the reason."""
+) -> tuple[list[_Planned], Counter[str], list[int], dict[Account, _UnitFacts]]:
+    """Every account's stage and letter, or why it gets none. An account whose case cannot be read,
+    or a former owner who cannot be reached, is left out and added to ``unreadable`` with the reason."""
     unreadable = [] if unreadable is None else unreadable
     assert estate.id is not None
     rules = await estate_policy(session, estate.id)
-    units = await _unit_debts(session, estate.id, as_of)
+    accounts = await _unit_debts(session, estate.id, as_of)
+    await _give_orphans_the_current_owner(session, accounts, as_of)
     covered = await _covered_by_kept_plans(session, estate.id, as_of)
-    paused_by_plan = _set_aside_covered(units, covered, lambda f: stage_reached(f.position(as_of), as_of, rules))
-    stages = ((facts, stage_reached(facts.position(as_of), as_of, rules)) for facts in units.values())
+    paused_by_plan = _set_aside_covered(accounts, covered, lambda f: stage_reached(f.position(as_of), as_of, rules))
+    stages = ((facts, stage_reached(facts.position(as_of), as_of, rules)) for facts in accounts.values())
     reached = [(facts, rule) for facts, rule in stages if rule is not None]
-    owners = await _owners(session, [facts.unit_id for facts, _ in reached], as_of)
+    owners = await _owners(session, sorted({facts.unit_id for facts, _ in reached}), as_of)
     held = await _held(session, estate.id, as_of)
     to_ask = await _units_to_ask(session, estate.id)
     last, explained = await _last_letters(session, estate.id)
     planned: list[_Planned] = []
     skipped: Counter[str] = Counter()
-    # A unit whose only reminders were for debts a kept plan covers gets none.
-    left_to_plan = paused_by_plan - {facts.unit_id for facts, _ in reached}
+    # An account whose only reminders were for debts a kept plan covers gets none.
+    left_to_plan = paused_by_plan - {(facts.unit_id, facts.owner_id) for facts, _ in reached}
     if left_to_plan:
         skipped["installment plan being kept"] = len(left_to_plan)
-    legal_review: list[int] = []
+    legal_review: set[int] = set()
     for facts, rule in reached:  # the others are paid up, or have nothing due soon
         reason: str | None = None
         cause, belief, pause = None, None, None
-        owner = owners.get(facts.unit_id)
+        account = (facts.unit_id, facts.owner_id)
+        owner = None if facts.owner_id is None else owners.by_id.get(facts.owner_id)
         if owner is None:
             reason = "no owner on record"
-        elif facts.unit_id in held:
+        elif facts.unit_id in held:  # a manager's hold on the unit holds every account of it
             reason = "manual hold"
         elif facts.unit_id in to_ask:
             try:
-                pause = await reminder_pause_reason(session, facts.unit_id, as_of)
-                case = await active_case(session, facts.unit_id)
+                pause = await reminder_pause_reason(session, facts.unit_id, as_of, owner_id=facts.owner_id)
+                case = await active_case(session, facts.unit_id, owner_id=facts.owner_id)
                 decision = None if case is None else await effective_decision(session, case)
             except Exception as error:  # noqa: BLE001 - the unit is reported; the run goes on
                 report(unreadable, facts.unit_id, error)
                 continue
             if decision is not None:
                 cause, belief = decision.category.value, decision.belief.value if decision.belief else None
-        kind = None if reason else letter_kind_for(rule.stage, cause, facts.unit_id in explained)
-        if kind is None and rule.stage == Stage.legal_review and (facts.unit_id, Stage.final_demand) not in last:
-            # Suit needs a demand first (民法典 944(2)): a unit that never had one gets it now.
+        kind = None if reason else letter_kind_for(rule.stage, cause, account in explained)
+        if kind is None and rule.stage == Stage.legal_review and (*account, Stage.final_demand) not in last:
+            # Suit needs a demand first (民法典 944(2)): an owner who never had one gets it now.
             rule = next((r for r in rules if r.stage == Stage.final_demand), rule)
-            kind = letter_kind_for(rule.stage, cause, facts.unit_id in explained)
+            kind = letter_kind_for(rule.stage, cause, account in explained)
         if kind == LetterKind.explanation and belief not in BELIEFS:
             kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
         if kind == LetterKind.hardship_offer and not facts.owes_principal(as_of):
@@ -328,18 +399,23 @@ async def decide(
             elif kind in PAYMENT_REQUEST_KINDS:
                 reason = "case pause"
         if reason is None:
-            sent = last.get((facts.unit_id, rule.stage))
+            sent = last.get((*account, rule.stage))
             if sent is not None and (as_of - sent).days < rule.cooldown_days:
                 reason = "same stage within cool-down" if sent != as_of else "already issued today"
         if reason is not None:
             skipped[reason] += 1
             continue
-        assert owner is not None
+        assert owner is not None and owner.id is not None
         if kind is None:
-            legal_review.append(facts.unit_id)
+            legal_review.add(facts.unit_id)
             continue
-        planned.append(_Planned(facts, rule, kind, owner, belief))
-    return planned, skipped, legal_review, units
+        former = owners.former(facts.unit_id, owner.id)
+        how = reach(kind, owner, former)
+        if how is None:  # a former owner with no address on file: never to the unit, where others live
+            unreadable.append(UnitReport(facts.unit_id, unreachable(kind, owner)))
+            continue
+        planned.append(_Planned(facts, rule, kind, owner, belief, how, former))
+    return planned, skipped, sorted(legal_review), accounts
 
 
 def _period_lines(facts: _UnitFacts, as_of: date, item_names: dict[str, str]) -> tuple[PeriodLine, ...]:
@@ -382,8 +458,15 @@ async def _prepay_offer(session: AsyncSession, estate: Estate, cycle_fen: int) -
     return PrepayOffer(months=tiers.min_months, percent_off=tiers.percent_off, saving_fen=saving)
 
 
-def letter_no(estate: Estate, as_of: date, unit_id: int, stage: Stage) -> str:
-    return f"{estate.code}-{as_of:%Y%m%d}-{unit_id}-{stage.value}"
+def letter_no(estate: Estate, as_of: date, unit_id: int, stage: Stage, former_owner_id: int | None = None) -> str:
+    """The letter's number: per unit, stage and day, and for a former owner their id as well (the
+    unit's current owner may have a letter of the same stage that day)."""
+    number = f"{estate.code}-{as_of:%Y%m%d}-{unit_id}-{stage.value}"
+    return number if former_owner_id is None else f"{number}-{former_owner_id}"
+
+
+def _former_owner_id(plan: _Planned) -> int | None:
+    return plan.owner.id if plan.former else None
 
 
 async def _context(
@@ -415,7 +498,7 @@ async def _context(
     return LetterContext(
         kind=plan.kind,
         locale=plan.owner.locale or estate.locale,
-        letter_no=letter_no(estate, as_of, facts.unit_id, plan.rule.stage),
+        letter_no=letter_no(estate, as_of, facts.unit_id, plan.rule.stage, _former_owner_id(plan)),
         issued_on=as_of,
         company=estate.company_name,
         estate=estate.name,
@@ -445,19 +528,6 @@ def _proposed_plan(estate: Estate, periods: tuple[PeriodLine, ...], as_of: date)
         grace_days=estate.grace_days,
         waived_fees_return=estate.plan_break_restores_waived,
     )
-
-
-def _channels(kind: LetterKind, owner: Owner) -> tuple[str, str | None]:
-    """The letter's channel and, if any, the electronic message beside it."""
-    preferred = Channel(owner.preferred_channel)
-    if preferred == Channel.paper:
-        return "paper", None
-    # A final demand always goes on paper as well, for provable delivery.
-    return ("paper" if kind == LetterKind.final_demand else preferred.value), preferred.value
-
-
-def _recipient(owner: Owner, channel: str) -> str:
-    return owner.email if channel == Channel.email else owner.phone
 
 
 async def _mark_failed(session: AsyncSession, run_id: int | None) -> None:
@@ -511,7 +581,7 @@ async def run_reminders(
         summaries: dict[int, tuple[tuple[str, int], ...]] = {}
         outbox: list[_Message] = []
         for done, plan in enumerate(planned, start=1):
-            channel, electronic = _channels(plan.kind, plan.owner)
+            channel, electronic = plan.reach.channel, plan.reach.electronic
             try:
                 ctx = await _context(session, estate, plan, as_of, item_names, summaries, public_base_url)
                 text = short_message(ctx) if electronic else ""
@@ -602,13 +672,20 @@ def _issue(
         total_fen=ctx.total_fen,
         periods=[p.period for p in ctx.periods],
         context=msgspec.to_builtins(ctx),
-        dedupe_key=f"{plan.facts.unit_id}:{plan.rule.stage.value}:{ctx.issued_on}",
+        dedupe_key=_dedupe_key(plan, ctx.issued_on),
         actor=actor.label,
     )
     session.add(letter)
     if electronic is None:
         return
-    outbox.append(_Message(letter, electronic, _recipient(plan.owner, electronic), email_subject(ctx), text))
+    outbox.append(_Message(letter, electronic, recipient(plan.owner, electronic), email_subject(ctx), text))
+
+
+def _dedupe_key(plan: _Planned, issued_on: date) -> str:
+    """One letter per account, stage and day (the current owner's key is the unit's, as before sales)."""
+    key = f"{plan.facts.unit_id}:{plan.rule.stage.value}:{issued_on}"
+    former = _former_owner_id(plan)
+    return key if former is None else f"{key}:{former}"
 
 
 async def _add_outbox(session: AsyncSession, outbox: list[_Message]) -> None:

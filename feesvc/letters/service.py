@@ -207,6 +207,8 @@ async def record_delivery(
         session.add_all(
             LimitationEvent(
                 unit_id=letter.unit_id,
+                # The owner the demand reached: it interrupts nothing for another owner of the unit.
+                owner_id=letter.owner_id,
                 period=period,
                 kind=InterruptionKind.demand_delivered,
                 occurred_on=delivered_on,

@@ -410,6 +410,7 @@ async def agree_plan(session: AsyncSession, actor: Principal, plan_id: int, agre
     session.add_all(
         LimitationEvent(
             unit_id=plan.unit_id,
+            owner_id=plan.owner_id,  # the plan's owner acknowledges their own debt only
             period=period,
             kind=InterruptionKind.acknowledgement,
             occurred_on=agreed_on,

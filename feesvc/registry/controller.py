@@ -4,6 +4,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
+from litestar.handlers import patch
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,8 @@ from feesvc.registry.schemas import (
     EstateCreate,
     EstateOut,
     EstateSettings,
+    OwnerContactOut,
+    OwnerContactUpdate,
     OwnerCreate,
     OwnerOut,
     OwnershipCreate,
@@ -162,3 +165,12 @@ class RegistryController(Controller):
             notified_on=n.notified_on,
             reference=n.reference,
         )
+
+    @patch("/owners/{owner_id:int}", guards=[managers])
+    async def update_owner_contact(
+        self, db: AsyncSession, principal: Principal, owner_id: PathId, data: OwnerContactUpdate
+    ) -> OwnerContactOut:
+        """Keep an owner's contact details (phone, e-mail, postal address, preferred channel, locale):
+        letters go there, and a former owner can be reached only so. Masked in the response."""
+        owner = await service.update_owner_contact(db, principal, owner_id, data)
+        return service.owner_contact_out(owner, masking_for(principal))

@@ -13,6 +13,7 @@ from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, DailyRateTex
 
 Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END, examples=["zh_CN"])]
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+" + END
+EMAIL_OR_NONE = r"^([^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+)?" + END
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END, examples=["DEMO-JXHY"])]
 
 
@@ -84,17 +85,33 @@ class UnitOut(msgspec.Struct):
     use: UnitUse
 
 
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}" + END, examples=["13800001234"])]
+Email = Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=200, examples=["owner@example.com"])]
+PostalAddress = Annotated[Line, msgspec.Meta(max_length=400)]
+
+
 class OwnerCreate(Body):
     name: Name
-    phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 -]{5,20}" + END, examples=["13800001234"])] | None = None
+    phone: Phone | None = None
     id_number: (
         Annotated[str, msgspec.Meta(pattern=r"^[0-9A-Za-z]{6,20}" + END, examples=["110101198001010000"])] | None
     ) = None
-    email: (
-        Annotated[str, msgspec.Meta(pattern=EMAIL_PATTERN, max_length=200, examples=["owner@example.com"])] | None
-    ) = None
-    postal_address: Annotated[Line, msgspec.Meta(max_length=400)] = ""
+    email: Email | None = None
+    postal_address: PostalAddress = ""
     preferred_channel: Channel = Channel.paper
+    locale: Locale | None = None
+
+
+class OwnerContactUpdate(Body):
+    """An owner's contact details, apart from the unit: where letters reach them (a seller no longer
+    lives there). A field left out stays as it is; an empty phone, e-mail or address clears it."""
+
+    phone: Annotated[str, msgspec.Meta(pattern=r"^(\+?[0-9 -]{5,20})?" + END, examples=["13800001234"])] | None = None
+    email: (
+        Annotated[str, msgspec.Meta(pattern=EMAIL_OR_NONE, max_length=200, examples=["owner@example.com"])] | None
+    ) = None
+    postal_address: PostalAddress | None = None
+    preferred_channel: Channel | None = None
     locale: Locale | None = None
 
 
@@ -108,6 +125,13 @@ class OwnerOut(msgspec.Struct):
     email: str
     preferred_channel: Channel
     locale: str | None
+
+
+class OwnerContactOut(OwnerOut):
+    """An owner after a contact update: masked like ``OwnerOut``; the postal address itself appears in
+    no response (registry.masking), only whether one is on file."""
+
+    has_postal_address: bool
 
 
 class OwnershipCreate(Body):

@@ -192,11 +192,14 @@ async def _figures(session: AsyncSession, unit_ids: list[int], today: date) -> _
         for unit_id, debits in (await open_debits_by_unit(session, unit_ids, today)).items()
     }
     cases: dict[int, UnitCaseBrief] = {}
+    # A sold unit may have a case per owner (the seller's, the buyer's): the latest one is shown.
     active = await session.execute(
-        sa_select(ArrearsCase).where(
+        sa_select(ArrearsCase)
+        .where(
             ArrearsCase.unit_id.in_(unit_ids),  # type: ignore[attr-defined]
             ArrearsCase.status.in_(ACTIVE),  # type: ignore[attr-defined]
         )
+        .order_by(ArrearsCase.id)  # type: ignore[arg-type]
     )
     for arrears_case in active.scalars():
         assert arrears_case.id is not None

@@ -14,12 +14,14 @@ from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.latefees import terms as late_fee_terms
 from feesvc.registry.masking import Masking
-from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
+from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.registry.schemas import (
     BuildingCreate,
     EstateCreate,
     EstateOut,
     EstateSettings,
+    OwnerContactOut,
+    OwnerContactUpdate,
     OwnerCreate,
     OwnerOut,
     UnitCreate,
@@ -303,6 +305,32 @@ def owner_out(owner: Owner, masking: Masking) -> OwnerOut:
         email=masking.email(owner.email),
         preferred_channel=owner.preferred_channel,
         locale=owner.locale,
+    )
+
+
+async def update_owner_contact(
+    session: AsyncSession, actor: Principal, owner_id: int, data: OwnerContactUpdate
+) -> Owner:
+    """Change where an owner is reached; the audit log names what changed, never the values."""
+    owner = await get_owner(session, owner_id)
+    changed = []
+    for name in ("phone", "email", "postal_address", "preferred_channel", "locale"):
+        value = getattr(data, name)
+        if value is not None and value != getattr(owner, name):
+            setattr(owner, name, value)
+            changed.append(name)
+    if owner.preferred_channel == Channel.email and not owner.email:
+        raise InvalidInput("letters by e-mail need the owner's e-mail address", field="email")
+    if owner.preferred_channel in (Channel.sms, Channel.wechat) and not owner.phone:
+        raise InvalidInput(f"letters by {owner.preferred_channel.value} need the owner's phone", field="phone")
+    await record_audit(session, actor, "owner.contact", "owner", owner_id, {"changed": changed})
+    await session.commit()
+    return owner
+
+
+def owner_contact_out(owner: Owner, masking: Masking) -> OwnerContactOut:
+    return OwnerContactOut(
+        **msgspec.structs.asdict(owner_out(owner, masking)), has_postal_address=bool(owner.postal_address)
     )
 
 
