@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
+from feesvc.db import business_today
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.latefees import terms as late_fee_terms
 from feesvc.registry.masking import Masking
@@ -57,6 +58,7 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "plan_break_restores_waived": settings.plan_break_restores_waived,
         "final_demand_days": settings.final_demand_days,
         "locale": settings.locale,
+        "sale_proration": settings.sale_proration,
     }
 
 
@@ -86,6 +88,7 @@ def estate_out(estate: Estate) -> EstateOut:
             plan_break_restores_waived=estate.plan_break_restores_waived,
             final_demand_days=estate.final_demand_days,
             locale=estate.locale,
+            sale_proration=estate.sale_proration,
         ),
     )
 
@@ -347,6 +350,10 @@ async def transfer_ownership(
             "previous_owner_id": current.owner_id if current else None,
         },
     )
+    # Charges issued for days the new owner owns (a sale recorded late, or mid-period) follow them.
+    from feesvc.billing.sale import reattribute_charges  # here: billing imports the registry
+
+    await reattribute_charges(session, actor, unit_id, business_today(), commit=False)
     await session.commit()
     return ownership
 
