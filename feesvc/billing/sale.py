@@ -216,7 +216,9 @@ def _change(
     first = period_start(period)
     last = period_end(first, standing[0].period_months or estate.cycle_months)
     total = sum(c.amount_fen for c in standing)
-    shares = owner_shares(total, first, last, holdings, estate.sale_proration)
+    # As the billing run: the ownerships of the period; none on record, the period is nobody's in particular.
+    overlapping = tuple(h for h in holdings if h.starts_on <= last and (h.ends_on is None or h.ends_on >= first))
+    shares = owner_shares(total, first, last, overlapping, estate.sale_proration)
     # Every charge of the slot is reversed once this is done: the shares are re-issues past them all.
     counts: dict[str, int] = defaultdict(int)
     for charge in issued:
@@ -224,7 +226,7 @@ def _change(
             counts[base_key(charge.dedupe_key)] += 1
     on = min(min(c.effective_date, c.due_date or c.effective_date) for c in standing)
     unowned: list[UnownedDays] = []
-    rows = share_rows(_original_row(standing[0], on, actor, total), shares, counts, unowned, owned=bool(holdings))
+    rows = share_rows(_original_row(standing[0], on, actor, total), shares, counts, unowned, owned=bool(overlapping))
     if sorted((r["owner_id"] or 0, r["amount_fen"]) for r in rows) == sorted(
         (c.owner_id or 0, c.amount_fen) for c in standing
     ):
