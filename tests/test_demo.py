@@ -239,8 +239,13 @@ async def test_a_sale_leaves_the_sellers_arrears_with_the_seller(
             assert sorted(owners) == sorted([seller, buyer])
             debits = await open_debits(s, unit.unit_id)
             assert debits
-            charges = {d.entry_id: await s.get(LedgerEntry, d.entry_id) for d in debits}
-            assert {c.owner_id for c in charges.values() if c is not None} == {seller}
+            charges = {d.debt_id: await s.get(LedgerEntry, d.debt_id) for d in debits}
+            assert seller in {c.owner_id for c in charges.values() if c is not None}
+            # Besides the seller's debts, only the buyer's days of the sale's period (charged by days).
+            for c in charges.values():
+                assert c is not None
+                if c.owner_id != seller:
+                    assert c.owner_id == buyer and (c.detail or {})["first_day"] == unit.sale.on.isoformat()
 
 
 async def test_desk_mistakes_are_voided_with_a_reason_and_one_credit_is_refunded(

@@ -66,7 +66,8 @@ async def _build_demo(url: str) -> None:
 
 async def _record_late_sales(url: str) -> dict[int, tuple[int, int, date]]:
     """At 0011: three units owned by one owner, billed for the year and paid on, without a
-    prepayment discount or an installment plan (those are left as they are, and logged), sold on the 16th of a middle month. Unit → (seller, buyer, handover)."""
+    prepayment discount or an installment plan (those are left as they are, and logged), sold on
+    the 16th of a middle month. Unit → (seller, buyer, handover)."""
     units = await _query(
         url,
         "SELECT o.unit_id, o.owner_id, min(c.period), max(c.period) FROM ownership o"

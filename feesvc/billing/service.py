@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,8 +122,10 @@ async def charge_slots(
     return slots
 
 
-def period_end(start: date, cycle_months: int) -> date:
-    return start + relativedelta(months=cycle_months) - timedelta(days=1)
+def period_end(start: date, months: int) -> date:
+    """The last day of the period of ``months`` months from ``start`` (a month's first day)."""
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1) - timedelta(days=1)
 
 
 async def _units_to_bill(session: AsyncSession, estate_id: int, first: date, last: date) -> list[_UnitToBill]:
@@ -163,8 +164,8 @@ def owner_shares(
 ) -> list[Share]:
     """Who is charged what of a period's amount: each owner's share (``rules.proration``); without
     any ownership on record, the whole period to nobody in particular (as before sales were split)."""
+    days = (last - first).days + 1
     if not holdings:
-        days = (last - first).days + 1
         return [Share(None, first, last, days, days, amount_fen)]
     return period_shares(amount_fen, first, last, holdings, proration)
 
@@ -239,6 +240,7 @@ def _charge_rows(
     standard: FeeStandard,
     period: str,
     start: date,
+    last: date,
     issued_on: date,
     vacant: bool,
     actor: str,
@@ -282,8 +284,17 @@ def _charge_rows(
         "payment_id": None,
         "reason": None,
     }
-    shares = owner_shares(amount, start, period_end(start, estate.cycle_months), unit.holdings, estate.sale_proration)
-    return share_rows(row, shares, counts, unowned, owned=bool(unit.holdings))
+    holdings = unit.holdings
+    whole_owner = len(holdings) == 1 and holdings[0].starts_on <= start and (holdings[0].ends_on or last) >= last
+    if not holdings or whole_owner:
+        # One owner the whole period (or none on record), as nearly every unit: the whole period's
+        # charge, as owner_shares and share_rows would make it, without their cost at 100,000 units.
+        whole = charge_key(unit.id, standard.item, period)
+        row["owner_id"] = holdings[0].owner_id if holdings else None
+        row["dedupe_key"] = charge_key(unit.id, standard.item, period, counts.get(whole, 0)) if counts else whole
+        return [row]
+    shares = owner_shares(amount, start, last, holdings, estate.sale_proration)
+    return share_rows(row, shares, counts, unowned, owned=True)
 
 
 async def unit_holdings(session: AsyncSession, unit_id: int, first: date, last: date) -> tuple[Holding, ...]:
@@ -306,7 +317,8 @@ async def unit_charge_rows(
     handover as each owner's share."""
     assert estate.id is not None and unit.id is not None
     start = period_start(period)
-    holdings = await unit_holdings(session, unit.id, start, period_end(start, estate.cycle_months))
+    last = period_end(start, estate.cycle_months)
+    holdings = await unit_holdings(session, unit.id, start, last)
     target = _UnitToBill(unit.id, unit.use, unit.floor_area_m2, holdings)
     vacant = unit.id in await _vacant_units(session, estate, start)
     slots = await charge_slots(session, period, unit_id=unit.id)
@@ -314,7 +326,7 @@ async def unit_charge_rows(
     for standard in await standards_in_force(session, estate.id, start):
         if standard.unit_use == unit.use:
             counts = slots.get((unit.id, standard.item)) or {}
-            rows += _charge_rows(estate, target, standard, period, start, issued_on, vacant, actor, counts, [])
+            rows += _charge_rows(estate, target, standard, period, start, last, issued_on, vacant, actor, counts, [])
     return rows
 
 
@@ -400,7 +412,8 @@ async def run_billing(
     reports: list[UnitReport] = []
     unowned: list[UnownedDays] = []
     without_standard = 0
-    for unit in await _units_to_bill(session, estate_id, start, period_end(start, estate.cycle_months)):
+    last = period_end(start, estate.cycle_months)
+    for unit in await _units_to_bill(session, estate_id, start, last):
         unit_standards = by_use.get(unit.use, [])
         if not unit_standards:
             without_standard += 1
@@ -417,6 +430,7 @@ async def run_billing(
                     standard,
                     period,
                     start,
+                    last,
                     issued_on,
                     unit.id in vacant,
                     actor.label,
