@@ -73,9 +73,9 @@ class ReattributionResult(msgspec.Struct):
     needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
 
 
-def reattribution_reason(period: str, owners: list[int | None]) -> str:
-    named = ", ".join(f"owner {o}" for o in owners if o is not None) or "nobody on record"
-    return f"ownership recorded since this charge was issued: {period} is owed by {named}, each for their days"
+def reattribution_reason(period: str) -> str:
+    """Why a charge was reversed: no owner named (an owner reads their own entries' reasons)."""
+    return f"ownership recorded since this charge was issued: {period} is charged to the owner of each of its days"
 
 
 async def _holdings(session: AsyncSession, unit_id: int) -> tuple[Holding, ...]:
@@ -242,7 +242,7 @@ async def _reattribute(
     today: date,
 ) -> ReattributedPeriod:
     """Reverse one period's standing charges (and what was paid on them) and issue the shares."""
-    reason = reattribution_reason(change.period, [r["owner_id"] for r in change.rows])
+    reason = reattribution_reason(change.period)
     mark = {MARK: today.isoformat()}
     entries: list[LedgerEntry] = []
     paid_to_credit = 0
