@@ -40,13 +40,12 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.billing.service import UnownedDays, base_key, owner_shares, period_end, share_rows
 from feesvc.db import utcnow
-from feesvc.errors import NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, insert_entry_rows, lock_unit, reversal_of
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.refund import paid_back_as_credit
 from feesvc.registry.models import Estate, Ownership
-from feesvc.registry.service import get_estate
+from feesvc.registry.service import get_estate, get_unit
 from feesvc.rules.proration import Holding
 from feesvc.schemas import period_start
 
@@ -124,42 +123,15 @@ async def reattribute_charges(
     """Bring the unit's issued charges in line with its ownerships (module docstring). ``today``:
     the business day of the change, stated on its entries. ``commit=False``: the caller commits
     (recording a transfer does, with the ownership)."""
-    unit = await lock_unit(session, unit_id)
-    if unit is None:
-        raise NotFound(f"unit {unit_id} does not exist")
+    unit, _ = await get_unit(session, unit_id)
     estate = await get_estate(session, unit.estate_id)
-    holdings = await _holdings(session, unit_id)
-    charges = list(
-        (
-            await session.execute(
-                select(LedgerEntry)
-                .where(LedgerEntry.unit_id == unit_id, LedgerEntry.kind == EntryKind.charge)
-                .order_by(col(LedgerEntry.period), col(LedgerEntry.id))
-            )
-        ).scalars()
-    )
-    reversed_ids = set(
-        (
-            await session.execute(
-                select(LedgerEntry.reverses_entry_id).where(
-                    LedgerEntry.unit_id == unit_id, col(LedgerEntry.reverses_entry_id).is_not(None)
-                )
-            )
-        ).scalars()
-    )
-    by_slot: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
-    for charge in charges:
-        by_slot[(charge.period or "", charge.item or "")].append(charge)
     result = ReattributionResult(unit_id=unit_id, periods=[])
-    changed: list[_Change] = []
-    for (period, _), issued in sorted(by_slot.items()):
-        standing = [c for c in issued if c.id not in reversed_ids]
-        if standing and period:
-            change = _change(estate, holdings, period, issued, standing, actor)
-            if change is not None:
-                changed.append(change)
-    if not changed:
+    # Read without the unit's lock first: a transfer without charges to move (nearly every one)
+    # writes nothing and does not raise the unit's ledger version; then again under the lock.
+    if not (await _changes(session, estate, unit_id, actor))[0]:
         return result
+    await lock_unit(session, unit_id)
+    changed, reversed_ids = await _changes(session, estate, unit_id, actor)
     in_plan = await covered_charge_ids(session, today, unit_id=unit_id)
     settlements = (
         await session.execute(
@@ -194,6 +166,42 @@ async def reattribute_charges(
     if commit:
         await session.commit()
     return result
+
+
+async def _changes(
+    session: AsyncSession, estate: Estate, unit_id: int, actor: Principal
+) -> tuple[list[_Change], set[int | None]]:
+    """The periods whose charges are not what the ownerships give, and the ids of reversed entries."""
+    holdings = await _holdings(session, unit_id)
+    charges = list(
+        (
+            await session.execute(
+                select(LedgerEntry)
+                .where(LedgerEntry.unit_id == unit_id, LedgerEntry.kind == EntryKind.charge)
+                .order_by(col(LedgerEntry.period), col(LedgerEntry.id))
+            )
+        ).scalars()
+    )
+    reversed_ids = set(
+        (
+            await session.execute(
+                select(LedgerEntry.reverses_entry_id).where(
+                    LedgerEntry.unit_id == unit_id, col(LedgerEntry.reverses_entry_id).is_not(None)
+                )
+            )
+        ).scalars()
+    )
+    by_slot: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for charge in charges:
+        by_slot[(charge.period or "", charge.item or "")].append(charge)
+    changed: list[_Change] = []
+    for (period, _), issued in sorted(by_slot.items()):
+        standing = [c for c in issued if c.id not in reversed_ids]
+        if standing and period:
+            change = _change(estate, holdings, period, issued, standing, actor)
+            if change is not None:
+                changed.append(change)
+    return changed, reversed_ids
 
 
 class _Change(NamedTuple):
