@@ -35,15 +35,17 @@ async def sold_unit(
     handover: str = "2026-08-01",
     settings: dict[str, Any] | None = None,
     billed_after: tuple[str, ...] = ("2026-09", "2026-10"),
+    billed_before: tuple[str, ...] = ("2026-06",),
     before_sale: Callable[[Api, Estate, int], Awaitable[None]] | None = None,
     transfer: dict[str, Any] | None = None,
 ) -> SoldUnit:
-    """``before_sale(api, estate, unit_id)`` runs after 2026-06 is billed and before the sale is
-    recorded (e.g. the seller prepays); ``transfer`` adds fields to the sale's request body (e.g.
-    ``seller_consent``)."""
+    """``billed_before``: the periods billed before the transfer is recorded (to the seller, whole);
+    ``before_sale(api, estate, unit_id)`` runs after them and before the sale is recorded (e.g. the
+    seller prepays); ``transfer`` adds fields to the sale's request body (e.g. ``seller_consent``)."""
     estate = await api.make_estate(units=1, settings=settings, effective_from="2020-01-01", owners_from="2020-01-01")
     unit_id, seller_id = estate.unit_ids[0], estate.owner_ids[0]
-    await api.bill(estate.id, "2026-06", "2026-06-01")
+    for period in billed_before:
+        await api.bill(estate.id, period, f"{period}-01")
     buyer = await api.ok(
         await api.post(
             "/api/v1/owners",

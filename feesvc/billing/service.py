@@ -1,14 +1,22 @@
-"""The billing run: one charge per unit, item and period, issued once however often it runs."""
+"""The billing run: one charge per unit, item and period, issued once however often it runs.
+
+A period split by a handover (过户, DOMAIN.md "Change of owner") is charged to each owner for their
+days (the estate's ``sale_proration``, ``rules.proration``): the period's amount is computed as for
+a whole period, then split, one charge per owner, each stating its days and the rounding. Days no
+ownership on record covers (before a new unit's first handover) are charged to nobody and reported
+in the run's result. A unit with no ownership on record at all is billed whole, to nobody in
+particular (``owner_id`` None), as it always was.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -25,7 +33,8 @@ from feesvc.ledger.service import apply_prepaid_credit, insert_entry_rows
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.difference import bill_prepaid_differences
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit, VacancyNotice
-from feesvc.registry.service import get_estate, ownership_covering
+from feesvc.registry.service import get_estate
+from feesvc.rules.proration import ROUNDING_NOTE, Holding, SaleProration, Share, period_shares
 from feesvc.schemas import period_start
 from feesvc.standards.models import Basis, FeeStandard
 from feesvc.standards.service import standards_in_force
@@ -45,56 +54,170 @@ class BillingResult(msgspec.Struct):
     prepaid_difference_fen: int = 0
     # Units the run left out (nothing written for them), with the reason: somebody must look.
     needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
+    # Days of the period no ownership on record covers: charged to nobody (the developer's, before
+    # a new unit's first handover, or a gap in the registry): somebody must bill them or fix it.
+    unowned: list[UnownedDays] = msgspec.field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _UnitToBill:
+class UnownedDays(msgspec.Struct):
+    unit_id: int
+    item: str
+    first_day: date
+    last_day: date
+    days: int
+    amount_fen: int  # their share of the period's amount, not charged
+
+
+class _UnitToBill(NamedTuple):
+    """A unit as the run reads it (a tuple: 100,000 of them are made per run)."""
+
     id: int
     use: str
     area: Decimal
-    owner_id: int | None
+    # The ownerships overlapping the period, (owner, first day, last day or None); none: no owner on record.
+    holdings: tuple[tuple[int, date, date | None], ...]
 
 
-def charge_key(unit_id: int, item: str, period: str, reissue: int = 0) -> str:
+def charge_key(unit_id: int, item: str, period: str, reissue: int = 0, owner_id: int | None = None) -> str:
     """The dedupe key of a unit's charge for an item and period. A charge that was reversed (a
-    refunded prepayment, a correction) keeps its key, so the next one is a re-issue: ``#1``, ``#2``…
-    Every run computes the same key for the same state, so racing runs still post it once."""
-    key = f"charge:{unit_id}:{item}:{period}"
+    refunded prepayment, a correction, a sale recorded late) keeps its key, so the next one is a
+    re-issue: ``#1``, ``#2``… Every run computes the same key for the same state, so racing runs
+    still post it once. An owner's share of a period split by a handover names the owner
+    (``owner_id``); a whole period's charge does not, as before sales were split."""
+    key = f"charge:{unit_id}:{item}:{period}" if owner_id is None else f"charge:{unit_id}:{item}:{period}:o{owner_id}"
     return f"{key}#{reissue}" if reissue else key
+
+
+def base_key(dedupe_key: str) -> str:
+    """A charge's key without its re-issue number."""
+    return dedupe_key.partition("#")[0]
+
+
+# (unit, item) → None when a standing charge for the period exists, else per key (without its
+# re-issue number) how many reversed charges had it: the re-issue number of the next.
+Slots = dict[tuple[int, str], dict[str, int] | None]
 
 
 async def charge_slots(
     session: AsyncSession, period: str, *, estate_id: int | None = None, unit_id: int | None = None
-) -> dict[tuple[int, str], int | None]:
-    """(unit, item) → None when a standing charge for ``period`` exists, else how many reversed ones
-    do (the re-issue number of the next). Pairs without any charge are absent."""
+) -> Slots:
+    """What was issued for ``period`` (see :data:`Slots`). Pairs without any charge are absent."""
     reversal = aliased(LedgerEntry)
     reversed_ = select(reversal.id).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists()
-    query = select(col(LedgerEntry.unit_id), col(LedgerEntry.item), reversed_).where(
-        LedgerEntry.kind == EntryKind.charge, LedgerEntry.period == period
-    )
+    query = select_columns(
+        col(LedgerEntry.unit_id), col(LedgerEntry.item), col(LedgerEntry.dedupe_key), reversed_
+    ).where(col(LedgerEntry.kind) == EntryKind.charge, col(LedgerEntry.period) == period)
     if estate_id is not None:
-        query = query.where(LedgerEntry.estate_id == estate_id)
+        query = query.where(col(LedgerEntry.estate_id) == estate_id)
     if unit_id is not None:
-        query = query.where(LedgerEntry.unit_id == unit_id)
-    slots: dict[tuple[int, str], int | None] = {}
-    for unit, item, was_reversed in (await session.execute(query)).all():
+        query = query.where(col(LedgerEntry.unit_id) == unit_id)
+    slots: Slots = {}
+    for unit, item, key, was_reversed in (await session.execute(query)).all():
         slot = (unit, item or "")
         if not was_reversed:
             slots[slot] = None
-        elif slot not in slots or slots[slot] is not None:
-            slots[slot] = (slots.get(slot) or 0) + 1
+            continue
+        counts = slots.setdefault(slot, {})
+        if counts is not None:
+            counts[base_key(key or "")] = counts.get(base_key(key or ""), 0) + 1
     return slots
 
 
-async def _units_with_owner(session: AsyncSession, estate_id: int, on: date) -> list[_UnitToBill]:
+def period_end(start: date, months: int) -> date:
+    """The last day of the period of ``months`` months from ``start`` (a month's first day)."""
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1) - timedelta(days=1)
+
+
+async def _units_to_bill(session: AsyncSession, estate_id: int, first: date, last: date) -> list[_UnitToBill]:
+    """The estate's units, each with the ownerships overlapping the period: one query for the run."""
+    overlapping = and_(
+        col(Ownership.unit_id) == Unit.id,
+        col(Ownership.starts_on) <= last,
+        or_(col(Ownership.ends_on).is_(None), col(Ownership.ends_on) >= first),
+    )
     rows = await session.execute(
-        select(col(Unit.id), col(Unit.use), col(Unit.floor_area_m2), col(Ownership.owner_id))
-        .outerjoin(Ownership, and_(col(Ownership.unit_id) == Unit.id, ownership_covering(on)))
-        .where(Unit.estate_id == estate_id)
+        select_columns(
+            col(Unit.id),
+            col(Unit.use),
+            col(Unit.floor_area_m2),
+            col(Ownership.owner_id),
+            col(Ownership.starts_on),
+            col(Ownership.ends_on),
+        )
+        .outerjoin(Ownership, overlapping)
+        .where(col(Unit.estate_id) == estate_id)
         .order_by(col(Unit.id))
     )
-    return [_UnitToBill(unit_id, use, area, owner) for unit_id, use, area, owner in rows.all() if unit_id]
+    units: list[_UnitToBill] = []
+    for unit_id, use, area, owner_id, starts_on, ends_on in rows.all():
+        assert unit_id is not None  # a stored row
+        holding = ((owner_id, starts_on, ends_on),) if owner_id is not None else ()
+        if units and units[-1].id == unit_id:
+            units[-1] = _UnitToBill(unit_id, use, area, units[-1].holdings + holding)
+        else:
+            units.append(_UnitToBill(unit_id, use, area, holding))
+    return units
+
+
+def owner_shares(
+    amount_fen: int, first: date, last: date, holdings: tuple[Holding, ...], proration: SaleProration
+) -> list[Share]:
+    """Who is charged what of a period's amount: each owner's share (``rules.proration``); without
+    any ownership on record, the whole period to nobody in particular (as before sales were split)."""
+    days = (last - first).days + 1
+    if not holdings:
+        return [Share(None, first, last, days, days, amount_fen)]
+    return period_shares(amount_fen, first, last, holdings, proration)
+
+
+def share_detail(share: Share, period_fen: int) -> dict[str, Any]:
+    """What a split charge states: the owner's days of the period's, which days, and the rounding."""
+    return {
+        "owner_days": share.days,
+        "period_days": share.period_days,
+        "first_day": share.first_day.isoformat(),
+        "last_day": share.last_day.isoformat(),
+        "period_amount_fen": period_fen,
+        "rounding": ROUNDING_NOTE,
+    }
+
+
+def share_rows(
+    row: dict[str, Any], shares: list[Share], counts: dict[str, int], unowned: list[UnownedDays], *, owned: bool
+) -> list[dict[str, Any]]:
+    """A whole period's charge ``row`` as the owners' shares of it (:func:`owner_shares`), each with
+    its dedupe key, re-issued past the reversed charges ``counts`` has (:data:`Slots`). A share of
+    the whole period keeps the whole period's key; a split share names its owner. ``owned``: the
+    unit had an owner on record in the period; then days nobody owned are charged to nobody, and
+    go to ``unowned``."""
+    unit_id, item, period = row["unit_id"], row["item"], row["period"]
+    owners = [share.owner_id for share in shares]
+    rows = []
+    for share in shares:
+        if share.owner_id is None and owned:
+            unowned.append(UnownedDays(unit_id, item, share.first_day, share.last_day, share.days, share.amount_fen))
+            continue
+        if share.amount_fen == 0:
+            continue
+        if share.whole_period:
+            reissue = counts.get(charge_key(unit_id, item, period), 0)
+            rows.append({**row, "owner_id": share.owner_id, "dedupe_key": charge_key(unit_id, item, period, reissue)})
+            continue
+        key = charge_key(unit_id, item, period, owner_id=share.owner_id)
+        if owners.count(share.owner_id) > 1:  # owned twice in the period (sold, bought back): and its first day
+            key = f"{key}:{share.first_day.isoformat()}"
+        reissue = counts.get(key, 0)
+        rows.append(
+            {
+                **row,
+                "owner_id": share.owner_id,
+                "amount_fen": share.amount_fen,
+                "dedupe_key": f"{key}#{reissue}" if reissue else key,
+                "detail": {**(row["detail"] or {}), **share_detail(share, row["amount_fen"])},
+            }
+        )
+    return rows
 
 
 async def _vacant_units(session: AsyncSession, estate: Estate, start: date) -> set[int]:
@@ -112,21 +235,24 @@ async def _vacant_units(session: AsyncSession, estate: Estate, start: date) -> s
     }
 
 
-def _charge_row(
+def _charge_rows(
     estate: Estate,
     unit: _UnitToBill,
     standard: FeeStandard,
     period: str,
     start: date,
+    last: date,
     issued_on: date,
     vacant: bool,
     actor: str,
-    reissue: int = 0,
-) -> dict[str, Any] | None:
+    counts: dict[str, int],
+    unowned: list[UnownedDays],
+) -> list[dict[str, Any]]:
+    """The unit's charges for one standard and period: the period's amount, as each owner's share."""
     ratio = estate.vacancy_payable_ratio if vacant and standard.basis == Basis.per_m2_month else Decimal(1)
     amount = charge_amount(standard.basis, standard.rate, unit.area, estate.cycle_months, ratio)
     if amount == 0:
-        return None
+        return []
     detail: dict[str, Any] = {
         "basis": standard.basis,
         "rate": str(standard.rate),
@@ -137,10 +263,10 @@ def _charge_row(
         detail["area_m2"] = str(unit.area)
     if ratio != 1:
         detail["vacancy_payable_ratio"] = str(ratio)
-    return {
+    row = {
         "estate_id": estate.id,
         "unit_id": unit.id,
-        "owner_id": unit.owner_id,
+        "owner_id": None,
         "kind": EntryKind.charge,
         "amount_fen": amount,
         "effective_date": issued_on,
@@ -149,7 +275,7 @@ def _charge_row(
         "item": standard.item,
         "due_date": due_date(start, estate.due_day),
         "fee_standard_id": standard.id,
-        "dedupe_key": charge_key(unit.id, standard.item, period, reissue),
+        "dedupe_key": None,
         "actor": actor,
         "detail": detail,
         "created_at": utcnow(),
@@ -159,27 +285,51 @@ def _charge_row(
         "payment_id": None,
         "reason": None,
     }
+    holdings = unit.holdings
+    if not holdings or (len(holdings) == 1 and holdings[0][1] <= start and (holdings[0][2] or last) >= last):
+        # One owner the whole period (or none on record), as nearly every unit: the whole period's
+        # charge, as owner_shares and share_rows would make it, without their cost at 100,000 units.
+        whole = charge_key(unit.id, standard.item, period)
+        row["owner_id"] = holdings[0][0] if holdings else None
+        row["dedupe_key"] = charge_key(unit.id, standard.item, period, counts.get(whole, 0)) if counts else whole
+        return [row]
+    held = tuple(Holding(*holding) for holding in holdings)
+    return share_rows(row, owner_shares(amount, start, last, held, estate.sale_proration), counts, unowned, owned=True)
+
+
+async def unit_holdings(
+    session: AsyncSession, unit_id: int, first: date, last: date
+) -> tuple[tuple[int, date, date | None], ...]:
+    """The unit's ownerships overlapping the days ``first`` to ``last``: (owner, first day, last day)."""
+    rows = await session.execute(
+        select(col(Ownership.owner_id), col(Ownership.starts_on), col(Ownership.ends_on)).where(
+            Ownership.unit_id == unit_id,
+            col(Ownership.starts_on) <= last,
+            or_(col(Ownership.ends_on).is_(None), col(Ownership.ends_on) >= first),
+        )
+    )
+    return tuple((owner_id, starts_on, ends_on) for owner_id, starts_on, ends_on in rows.all())
 
 
 async def unit_charge_rows(
     session: AsyncSession, estate: Estate, unit: Unit, period: str, issued_on: date, actor: str
 ) -> list[dict[str, Any]]:
     """The charges the billing run would issue to one unit for ``period``, the same rows with the same
-    dedupe keys (prepayment books them ahead, so the later run skips them)."""
+    dedupe keys (prepayment books them ahead, so the later run skips them): a period split by a
+    handover as each owner's share."""
     assert estate.id is not None and unit.id is not None
     start = period_start(period)
-    owner = select(Ownership.owner_id).where(Ownership.unit_id == unit.id, ownership_covering(start))
-    target = _UnitToBill(unit.id, unit.use, unit.floor_area_m2, (await session.execute(owner.limit(1))).scalar())
+    last = period_end(start, estate.cycle_months)
+    holdings = await unit_holdings(session, unit.id, start, last)
+    target = _UnitToBill(unit.id, unit.use, unit.floor_area_m2, holdings)
     vacant = unit.id in await _vacant_units(session, estate, start)
     slots = await charge_slots(session, period, unit_id=unit.id)
-    rows = [
-        _charge_row(
-            estate, target, standard, period, start, issued_on, vacant, actor, slots.get((unit.id, standard.item)) or 0
-        )
-        for standard in await standards_in_force(session, estate.id, start)
-        if standard.unit_use == unit.use
-    ]
-    return [row for row in rows if row is not None]
+    rows = []
+    for standard in await standards_in_force(session, estate.id, start):
+        if standard.unit_use == unit.use:
+            counts = slots.get((unit.id, standard.item)) or {}
+            rows += _charge_rows(estate, target, standard, period, start, last, issued_on, vacant, actor, counts, [])
+    return rows
 
 
 async def _units_holding_credit(session: AsyncSession, estate_id: int) -> list[int]:
@@ -262,26 +412,37 @@ async def run_billing(
     vacant = await _vacant_units(session, estate, start)
     by_unit: dict[int, list[dict[str, Any]]] = {}
     reports: list[UnitReport] = []
+    unowned: list[UnownedDays] = []
     without_standard = 0
-    for unit in await _units_with_owner(session, estate_id, start):
+    last = period_end(start, estate.cycle_months)
+    for unit in await _units_to_bill(session, estate_id, start, last):
         unit_standards = by_use.get(unit.use, [])
         if not unit_standards:
             without_standard += 1
         unit_rows = []
+        unit_unowned: list[UnownedDays] = []
         try:
             for standard in unit_standards:
                 slot = (unit.id, standard.item)
                 if slot in slots and slots[slot] is None:
-                    continue  # a standing charge: issued before
-                reissue = slots.get(slot) or 0
-                row = _charge_row(
-                    estate, unit, standard, period, start, issued_on, unit.id in vacant, actor.label, reissue
+                    continue  # a standing charge: issued before (a sale recorded since: billing.sale)
+                unit_rows += _charge_rows(
+                    estate,
+                    unit,
+                    standard,
+                    period,
+                    start,
+                    last,
+                    issued_on,
+                    unit.id in vacant,
+                    actor.label,
+                    slots.get(slot) or {},
+                    unit_unowned,
                 )
-                if row is not None:
-                    unit_rows.append(row)
         except Exception as error:  # noqa: BLE001 - one unit's data must not stop the estate's run; reported
             report(reports, unit.id, error)
             continue
+        unowned += unit_unowned
         if unit_rows:
             by_unit.setdefault(unit.id, []).extend(unit_rows)
     issued = await _insert_by_unit(session, by_unit, reports)
@@ -322,6 +483,7 @@ async def run_billing(
             "prepaid_differences": differences.count,
             "prepaid_difference_fen": differences.net_fen,
             "needs_attention": [msgspec.to_builtins(r) for r in reports],
+            "unowned": [msgspec.to_builtins(u) for u in unowned[:100]],
         },
     )
     await session.commit()
@@ -338,4 +500,5 @@ async def run_billing(
         prepaid_differences=differences.count,
         prepaid_difference_fen=differences.net_fen,
         needs_attention=reports,
+        unowned=unowned,
     )

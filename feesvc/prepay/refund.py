@@ -86,7 +86,9 @@ def _is_difference(entry: LedgerEntry) -> bool:
     return (entry.dedupe_key or "").startswith(KEY_PREFIX)
 
 
-def _credit_entry(paid: Sequence[LedgerEntry], payment_id: int | None, today: date, actor: Principal) -> LedgerEntry:
+def paid_back_as_credit(
+    paid: Sequence[LedgerEntry], payment_id: int | None, today: date, actor: Principal
+) -> LedgerEntry:
     """What was paid for refunded periods, held for the owner again as prepaid credit.
 
     It names the payment in ``detail``, not in ``payment_id``: the payment's own entries stay as
@@ -407,7 +409,7 @@ async def take_back_periods(
             parts.setdefault(key, _Refunded([])).paid.append(entry)
     for key, part in parts.items():
         if part.paid:
-            part.credit = _credit_entry(part.paid, key, today, actor)
+            part.credit = paid_back_as_credit(part.paid, key, today, actor)
     append(session, [p.credit for p in parts.values() if p.credit is not None])
     await session.flush()
 

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from feesvc.db import DecimalText, UTCDateTime, str_enum, utcnow
 from feesvc.rules.late_fees import LateFeeCap as LateFeeCap  # the estate form's cap; re-exported
+from feesvc.rules.proration import SaleProration as SaleProration  # the estate form's setting; re-exported
 
 
 class UnitUse(enum.StrEnum):
@@ -64,6 +65,9 @@ class Estate(SQLModel, table=True):
     allocation_order: AllocationOrder = Field(
         default=AllocationOrder.principal_first, sa_type=str_enum(AllocationOrder)
     )
+    # A period split by a handover (过户): each owner charged for their days, or the owner on the
+    # period's first day charged the whole period (DOMAIN.md "Change of owner"; rules.proration).
+    sale_proration: SaleProration = Field(default=SaleProration.by_days, sa_type=str_enum(SaleProration))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 
 from feesvc.payments.models import Method
-from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, UnitUse
+from feesvc.registry.models import AllocationOrder, Channel, LateFeeCap, SaleProration, UnitUse
 from feesvc.sales.schemas import SaleSettlementOut, SellerConsent
 from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, DailyRateText, Id, Line, Name, ShareText
 
@@ -37,6 +37,9 @@ class EstateSettings(Body, omit_defaults=False):
     plan_break_restores_waived: bool = True
     final_demand_days: Annotated[int, msgspec.Meta(ge=7, le=90)] = 15
     locale: Locale = "zh_CN"
+    # A billing period split by a handover: charged to each owner by days, or whole to the owner
+    # on the period's first day.
+    sale_proration: SaleProration = SaleProration.by_days
 
 
 class EstateCreate(Body):

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
+from feesvc.db import business_today
 from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.latefees import terms as late_fee_terms
 from feesvc.registry.masking import Masking
@@ -59,6 +60,7 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "plan_break_restores_waived": settings.plan_break_restores_waived,
         "final_demand_days": settings.final_demand_days,
         "locale": settings.locale,
+        "sale_proration": settings.sale_proration,
     }
 
 
@@ -88,6 +90,7 @@ def estate_out(estate: Estate) -> EstateOut:
             plan_break_restores_waived=estate.plan_break_restores_waived,
             final_demand_days=estate.final_demand_days,
             locale=estate.locale,
+            sale_proration=estate.sale_proration,
         ),
     )
 
@@ -348,11 +351,19 @@ async def current_ownership(session: AsyncSession, unit_id: int) -> Ownership | 
 
 
 async def transfer_ownership(
-    session: AsyncSession, actor: Principal, unit_id: int, owner_id: int, starts_on: date, *, commit: bool = True
+    session: AsyncSession,
+    actor: Principal,
+    unit_id: int,
+    owner_id: int,
+    starts_on: date,
+    *,
+    commit: bool = True,
+    today: date | None = None,
 ) -> Ownership:
     """Record who owns the unit from ``starts_on`` (the handover date); a sale closes the previous
-    ownership the day before. ``commit=False``: in the caller's transaction (a sale settles what
-    belongs to whom in the same one, feesvc.sales)."""
+    ownership the day before, and charges already issued for the new owner's days follow them
+    (billing.sale). ``commit=False``: in the caller's transaction (a sale settles what belongs to
+    whom in the same one, feesvc.sales). ``today``: the business day (default: now's)."""
     await get_unit(session, unit_id)
     await get_owner(session, owner_id, field="owner_id")
     current = await current_ownership(session, unit_id)
@@ -379,6 +390,10 @@ async def transfer_ownership(
             "previous_owner_id": current.owner_id if current else None,
         },
     )
+    # Charges issued for days the new owner owns (a sale recorded late, or mid-period) follow them.
+    from feesvc.billing.sale import reattribute_charges  # here: billing imports the registry
+
+    await reattribute_charges(session, actor, unit_id, today or business_today(), commit=False)
     if commit:
         await session.commit()
     return ownership

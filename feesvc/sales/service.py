@@ -96,12 +96,14 @@ async def record_transfer(
         if replayed is not None:
             return replayed, False
     seller_id = current.owner_id if current is not None else None
-    ownership = await transfer_ownership(session, actor, unit_id, data.owner_id, data.starts_on, commit=False)
+    # The transfer re-attributes charges already issued for the buyer's days (a sale recorded late or
+    # mid-period; what the seller paid on them becomes the seller's credit) before the settlement
+    # below counts the seller's prepaid periods and credit.
+    ownership = await transfer_ownership(
+        session, actor, unit_id, data.owner_id, data.starts_on, commit=False, today=today
+    )
     settlement = None
     if seller_id is not None:
-        # CALL SITE for feesvc.billing.sale.reattribute_charges(session, actor, unit_id, today) (branch
-        # sale-billing): bring the issued charges in line with the new ownerships here, before the
-        # settlement below, so re-attributed periods are counted. Not imported: not on this branch.
         settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, public_base_url)
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
