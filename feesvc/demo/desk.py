@@ -181,7 +181,7 @@ def _received(p: _Pending) -> date:
 
 def _payment_row(p: _Pending, now: Any) -> dict[str, Any]:
     assert p.data.received_on is not None
-    return {**payment_row(p.data, p.estate_id, p.data.received_on, p.actor.label, p.key), "received_at": now}
+    return {**payment_row(p.data, p.estate_id, p.data.received_on, p.actor.label, p.key, p.owner_id), "received_at": now}
 
 
 def _entry_rows(p: _Pending, payment_id: int, now: Any) -> list[dict[str, Any]]:

@@ -130,34 +130,13 @@ def owners_entries(
     return [e for e in entries if e.id in kept]
 
 
-def owners_events(
-    events: Sequence[LimitationEvent], owner_id: int | None, letter_nos: set[str], plan_ids: set[int]
-) -> list[LimitationEvent]:
-    """The limitation events of the owner: a demand counts only when it was the owner's letter, an
-    acknowledgement only when it was the owner's plan (a demand delivered to the buyer interrupts
-    nothing for the seller).
-
-    An event that records its owner (``LimitationEvent.owner_id``, added by the letters-owner change)
-    is the owner's when it names them; an older event, without one, is judged by its source.
-    """
+def owners_events(events: Sequence[LimitationEvent], owner_id: int | None) -> list[LimitationEvent]:
+    """The limitation events of the owner: each event records whose periods it interrupted (a demand
+    delivered to the buyer interrupts nothing for the seller). An event without an owner (nobody on
+    record for its period) stays with the periods it names."""
     if owner_id is None:
         return list(events)
-    kept = []
-    for event in events:
-        recorded = getattr(event, "owner_id", None)
-        if recorded is not None:
-            if recorded == owner_id:
-                kept.append(event)
-            continue
-        if event.source.startswith("letter "):
-            if event.source[len("letter ") :] in letter_nos:
-                kept.append(event)
-        elif event.source.startswith("installment plan #"):
-            if event.source[len("installment plan #") :].isdigit() and int(event.source[18:]) in plan_ids:
-                kept.append(event)
-        else:  # legal action and the like, recorded per period: the period is the owner's
-            kept.append(event)
-    return kept
+    return [event for event in events if event.owner_id in (None, owner_id)]
 
 
 def _whose(record_owner: int | None, ownerships: Sequence[tuple[Ownership, Owner]], day: date) -> int | None:
@@ -290,7 +269,7 @@ async def collect(session: AsyncSession, unit_id: int, as_of: date, owner_id: in
         and (owner_id is None or _whose(p.owner_id, unit_ownerships, business_date(p.created_at)) == owner_id)
     ]
     plans.sort(key=lambda p: p.id)
-    events = owners_events(unit_events, owner_id, {x.letter_no for x in letters}, {p.id for p in plans})
+    events = owners_events(unit_events, owner_id)
 
     cases = []
     for case in (
