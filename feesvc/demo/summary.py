@@ -331,12 +331,7 @@ async def _sum(session: AsyncSession, query: object) -> tuple[int, int]:
 async def _estate_summary(
     session: AsyncSession, spec: EstateSpec, estate_id: int, units: list[UnitPlan], positions: dict[int, UnitPosition]
 ) -> EstateSummary:
-    charges, billed = await _sum(
-        session,
-        select(func.count(), func.sum(LedgerEntry.amount_fen)).where(
-            LedgerEntry.estate_id == estate_id, col(LedgerEntry.kind).in_(DEBIT_KINDS)
-        ),
-    )
+    charges, billed = await billed_fen(session, estate_id)
     voided = select(PaymentVoid.payment_id)
     payments, received = await _sum(
         session,
@@ -378,6 +373,27 @@ async def _estate_summary(
         credit_fen=sum(p.credit_fen for p in positions.values()),
         units_in_arrears=sum(1 for p in positions.values() if p.overdue_fen > 0),
     )
+
+
+async def billed_fen(session: AsyncSession, estate_id: int) -> tuple[int, int]:
+    """(debit entries, fen billed): charges and late fees, less the reversals that undid some (a
+    sale recorded in a billed period reverses the whole-period charge and issues each owner's share)."""
+    debits, issued = await _sum(
+        session,
+        select(func.count(), func.sum(LedgerEntry.amount_fen)).where(
+            LedgerEntry.estate_id == estate_id, col(LedgerEntry.kind).in_(DEBIT_KINDS)
+        ),
+    )
+    debit_ids = select(LedgerEntry.id).where(LedgerEntry.estate_id == estate_id, col(LedgerEntry.kind).in_(DEBIT_KINDS))
+    _, undone = await _sum(
+        session,
+        select(func.count(), func.sum(LedgerEntry.amount_fen)).where(
+            LedgerEntry.estate_id == estate_id,
+            LedgerEntry.kind == EntryKind.reversal,
+            col(LedgerEntry.reverses_entry_id).in_(debit_ids),
+        ),
+    )
+    return debits, issued + undone
 
 
 async def relief_fen(session: AsyncSession, estate_id: int) -> int:
