@@ -492,7 +492,7 @@ async def _ledger_story(s: AsyncSession, summary: DemoSummary) -> list[Any]:
                     position.get(e.settles_entry_id),
                     position.get(e.reverses_entry_id),
                     position.get(e.basis_entry_id),
-                    _without_terms_ids(e.detail) if e.kind == EntryKind.late_fee else None,
+                    _late_fee_detail(e.detail, position) if e.kind == EntryKind.late_fee else None,
                     paid.get(e.payment_id),
                     people.get(e.owner_id),
                     e.actor,
@@ -518,12 +518,17 @@ async def _ledger_story(s: AsyncSession, summary: DemoSummary) -> list[Any]:
     return story
 
 
-def _without_terms_ids(detail: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A late fee's detail without the ids of its terms' versions, which differ between two builds."""
-    if not detail or "terms" not in detail:
+def _late_fee_detail(detail: dict[str, Any] | None, position: dict[int | None, int]) -> dict[str, Any] | None:
+    """A late fee's detail without the ids of its terms' versions, which differ between two builds,
+    and with the late fees a correction lowers by position."""
+    if not detail:
         return detail
-    terms = [{k: v for k, v in t.items() if k not in ("terms_id", "rate_terms_id")} for t in detail["terms"]]
-    return {**detail, "terms": terms}
+    if "terms" in detail:
+        terms = [{k: v for k, v in t.items() if k not in ("terms_id", "rate_terms_id")} for t in detail["terms"]]
+        detail = {**detail, "terms": terms}
+    if "corrects" in detail:
+        detail = {**detail, "corrects": [[position.get(fee_id), fen] for fee_id, fen in detail["corrects"]]}
+    return detail
 
 
 def _designation(payment: Payment, position: dict[int | None, int]) -> Any:
@@ -556,6 +561,22 @@ async def test_the_bulk_desk_writes_what_record_payment_writes(sessions: async_s
     work = in_bulk.casework
     assert work.late_fees > 0 and work.prepayments > 0 and work.plans
     async with sessions() as s:
+        # So are a sale's reattribution (a charge reversed after late fees were posted on it) and the
+        # correction of those late fees.
+        in_estates = col(LedgerEntry.estate_id).in_(_estate_ids(in_bulk))
+        corrected = (
+            await s.execute(
+                select(LedgerEntry.basis_entry_id).where(
+                    in_estates, LedgerEntry.kind == EntryKind.late_fee, LedgerEntry.amount_fen < 0
+                )
+            )
+        ).scalars()
+        reversed_charges = (
+            await s.execute(
+                select(LedgerEntry.reverses_entry_id).where(in_estates, LedgerEntry.kind == EntryKind.reversal)
+            )
+        ).scalars()
+        assert set(corrected) & set(reversed_charges)
         assert await _ledger_story(s, in_bulk) == await _ledger_story(s, by_service)
         await _receipts_are_gapless(s, in_bulk)
         # A bulk-written payment answers a retry with the same key exactly as record_payment would.

@@ -4,7 +4,10 @@
 service posts, built by the same ``late_fee_row`` (amounts, dates, dedupe keys, detail), but keeps
 each estate's charges, their principal changes and the fees posted so far in memory, reading only
 the ledger entries written since its last run. The service reads the whole estate's ledger on
-every run: 36 month ends of a thousand units is too slow for ``feesvc demo``.
+every run: 36 month ends of a thousand units is too slow for ``feesvc demo``. Where the service
+corrects a charge's late fees down (a sale recorded in a billed period reverses the charge from the
+day it took effect, after late fees were posted on it), this run posts the same corrections through
+the same ``post_corrections``.
 ``tests/test_demo.py`` builds the same small history with both and compares the ledgers.
 """
 
@@ -22,6 +25,7 @@ from sqlmodel import col
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
+from feesvc.latefees.corrections import Correction, post_corrections
 from feesvc.latefees.credit import settle_new_late_fees_from_credit
 from feesvc.latefees.service import (
     AccrualResult,
@@ -69,6 +73,10 @@ class _Charge:
     last_posted: date | None = None
     # Paid in full and its fee computed since: nothing more can accrue until the ledger changes it.
     done: bool = False
+    # An entry recorded since its last late fee settles it on or before that fee's date (a
+    # transfer's reattribution reverses the charge from the day it took effect): the fees posted
+    # may now be above its fee, so the next run computes it even if it was paid off before.
+    recheck: bool = False
 
     def changes(self, as_of: date) -> list[PrincipalChange]:
         """As the service's ``_principal_changes``: the running unpaid principal, day by day."""
@@ -140,6 +148,9 @@ class BulkAccrual:
                 charge = book.charges[settles]
                 charge.settled_by_day[effective] = charge.settled_by_day.get(effective, 0) + amount
                 charge.done = False
+                # Read in id order: the late fees posted before this entry was recorded are known.
+                if charge.last_posted is not None and effective <= charge.last_posted:
+                    charge.recheck = True
 
     async def run(self, actor: Principal, estate_id: int, as_of: date) -> AccrualResult:
         book = await self._book(estate_id)
@@ -150,6 +161,7 @@ class BulkAccrual:
             estate_id, book.terms, as_of, await court_rates(self.session, estate_id), actor.label, utcnow()
         )
         rows: list[dict[str, Any]] = []
+        corrections: list[Correction] = []
         considered = 0
         for charge in book.charges.values():
             if charge.due_date > last_due or charge.effective_date > as_of:
@@ -158,8 +170,9 @@ class BulkAccrual:
             if charge.done:
                 continue
             changes = charge.changes(as_of)
-            if paid_before_last_run(changes, charge.last_posted):
+            if paid_before_last_run(changes, charge.last_posted) and not charge.recheck:
                 continue
+            charge.recheck = False
             still_open = not changes or changes[-1].unpaid_fen > 0
             overdue = OverdueCharge(
                 id=charge.id,
@@ -177,8 +190,9 @@ class BulkAccrual:
             freezes = frozen.get(charge.id, [])
             computed = terms.fee_of(overdue, freezes)
             increment = computed.contract.total_fen - charge.posted_fen
-            # The demo's history records no payment received before a run it was recorded after, so
-            # a month-end run only ever adds (the service corrects both ways).
+            if increment < 0:
+                # As the service: brought down to its fee after the run's new late fees are posted.
+                corrections.append(Correction(overdue, computed, freezes))
             row = late_fee_row(terms, overdue, computed, freezes, increment) if increment > 0 else None
             if not still_open:
                 # Paid in full: the fee stands as computed now until an entry changes the charge again.
@@ -186,7 +200,9 @@ class BulkAccrual:
             if row is not None:
                 rows.append(row)
         await insert_entry_rows(self.session, rows)
+        await post_corrections(self.session, actor, terms, corrections)
         posted = sum(r["amount_fen"] for r in rows)
+        corrected = sum(c.charge.posted_fen - c.fee.contract.total_fen for c in corrections)
         credit_applied = await settle_new_late_fees_from_credit(self.session, actor, book.estate, as_of)
         await record_audit(
             self.session,
@@ -198,6 +214,8 @@ class BulkAccrual:
                 "as_of": as_of.isoformat(),
                 "entries": len(rows),
                 "posted_fen": posted,
+                "corrections": len(corrections),
+                "corrected_fen": corrected,
                 "credit_applied_fen": credit_applied,
             },
         )
@@ -208,13 +226,15 @@ class BulkAccrual:
             charges_considered=considered,
             late_fees_posted=len(rows),
             posted_fen=posted,
+            corrections_posted=len(corrections),
+            corrected_fen=corrected,
             credit_applied_fen=credit_applied,
         )
 
 
 def paid_before_last_run(changes: Sequence[PrincipalChange], last_posted: date | None) -> bool:
-    """Whether a charge was paid off before its late fees were last posted (in the demo's history,
-    where nothing is recorded backdated, they are then final)."""
+    """Whether a charge was paid off before its late fees were last posted: they are then final,
+    unless an entry recorded since settles it on an earlier day (``_Charge.recheck``)."""
     paid_off = changes[-1] if changes and changes[-1].unpaid_fen <= 0 else None
     return paid_off is not None and last_posted is not None and paid_off.on <= last_posted
 

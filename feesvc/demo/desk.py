@@ -52,7 +52,8 @@ class Desk(Protocol):
         """A service changed this unit's ledger (a void, a refund)."""
 
     async def after_accrual(self, estate_id: int, as_of: date) -> None:
-        """The month-end run posted late fees dated ``as_of``: they are open debts now."""
+        """The month-end run posted late fees dated ``as_of`` (open debts now), corrected others
+        down and settled some from prepaid credit."""
 
 
 class ServiceDesk:
@@ -111,6 +112,10 @@ class BulkDesk:
         # New entries, so wholly open; settled in the same order as every open debit (entry id).
         for unit_id, debit in await _late_fees_posted_on(self.session, estate_id, as_of):
             self.open[unit_id].append(debit)
+        # A correction settles late fees (or gives what was paid on them back as credit), and held
+        # credit settles new ones: those units' open debits are read again.
+        for unit_id in await _settled_by_the_run(self.session, estate_id, as_of):
+            self.open[unit_id] = await open_debits(self.session, unit_id)
 
     async def pay(self, actor: Principal, data: PaymentCreate, key: str, estate_id: int, owner_id: int | None) -> None:
         # As record_payment: designated debts first, then oldest first; what is left becomes credit.
@@ -181,7 +186,8 @@ def _received(p: _Pending) -> date:
 
 def _payment_row(p: _Pending, now: Any) -> dict[str, Any]:
     assert p.data.received_on is not None
-    return {**payment_row(p.data, p.estate_id, p.data.received_on, p.actor.label, p.key, p.owner_id), "received_at": now}
+    row = payment_row(p.data, p.estate_id, p.data.received_on, p.actor.label, p.key, p.owner_id)
+    return {**row, "received_at": now}
 
 
 def _entry_rows(p: _Pending, payment_id: int, now: Any) -> list[dict[str, Any]]:
@@ -246,6 +252,7 @@ async def _late_fees_posted_on(session: AsyncSession, estate_id: int, as_of: dat
             col(LedgerEntry.estate_id) == estate_id,
             col(LedgerEntry.kind) == EntryKind.late_fee,
             col(LedgerEntry.effective_date) == as_of,
+            col(LedgerEntry.amount_fen) > 0,  # a late fee posted, not a correction
         )
         .order_by(col(LedgerEntry.id))
     )
@@ -264,6 +271,22 @@ async def _late_fees_posted_on(session: AsyncSession, estate_id: int, as_of: dat
         )
         for entry_id, unit_id, owner_id, amount, basis_id, basis_due, basis_effective, basis_period in rows.all()
     ]
+
+
+async def _settled_by_the_run(session: AsyncSession, estate_id: int, as_of: date) -> list[int]:
+    """The units where the late-fee run as of ``as_of`` corrected late fees or applied credit to them."""
+    rows = await session.execute(
+        select(LedgerEntry.unit_id)
+        .where(
+            LedgerEntry.estate_id == estate_id,
+            LedgerEntry.effective_date == as_of,
+            ((col(LedgerEntry.kind) == EntryKind.late_fee) & (col(LedgerEntry.amount_fen) < 0))
+            | (col(LedgerEntry.kind) == EntryKind.credit_applied),
+        )
+        .distinct()
+        .order_by(col(LedgerEntry.unit_id))
+    )
+    return list(rows.scalars())
 
 
 async def open_debits_of_estate(session: AsyncSession, estate_id: int) -> dict[int, list[OpenDebit]]:

@@ -155,7 +155,7 @@ class History:
             self.counts.late_fee_runs += 1
             self.counts.late_fees += result.late_fees_posted
             self.counts.late_fee_fen += result.posted_fen
-            if result.late_fees_posted:
+            if result.late_fees_posted or result.corrections_posted:
                 await self.desk.after_accrual(estate_id, last_day)
             in_plans = [u for u in self.plan.units_of(estate) if u.unit_id in self.plans]
             if in_plans:
