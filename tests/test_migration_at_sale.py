@@ -1,4 +1,4 @@
-"""Migration 0012_at_sale (sale_settlement, settlement_certificate) up and down, on the database
+"""Migration 0014_at_sale (sale_settlement, settlement_certificate) up and down, on the database
 under test; both tables are append-only."""
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ async def _settle_then_change(url: str) -> tuple[int, str]:
     return int(rows), refusal
 
 
-def test_0012_at_sale_adds_the_settlement_tables_and_takes_them_away(scratch_url: str) -> None:  # noqa: F811
-    upgrade(scratch_url, "0012_at_sale")
+def test_0014_at_sale_adds_the_settlement_tables_and_takes_them_away(scratch_url: str) -> None:  # noqa: F811
+    upgrade(scratch_url, "0014_at_sale")
     assert asyncio.run(_tables(scratch_url)) >= TABLES
     rows, refusal = asyncio.run(_settle_then_change(scratch_url))
     assert rows == 1 and "append-only" in refusal
-    downgrade(scratch_url, "0011_search")
+    downgrade(scratch_url, "0013_desk")
     assert not TABLES & asyncio.run(_tables(scratch_url))
-    upgrade(scratch_url, "0012_at_sale")
+    upgrade(scratch_url, "0014_at_sale")
     assert asyncio.run(_tables(scratch_url)) >= TABLES

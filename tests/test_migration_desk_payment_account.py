@@ -1,4 +1,4 @@
-"""Migration 0012_desk (payment.owner_id, the account a payment is for) up and down on the database
+"""Migration 0013_desk (payment.owner_id, the account a payment is for) up and down on the database
 under test: existing payments get the owner their own payment and credit entries name."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from feesvc.migrate import downgrade, upgrade
 from feesvc.settings import DatabaseSettings
 from tests.test_migrations import scratch_url  # noqa: F401 - the fixture: an empty database of the same kind
 
-BEFORE, REVISION = "0011_search", "0012_desk"
+BEFORE, REVISION = "0012_sale", "0013_desk"
 
 ROWS = [
     "INSERT INTO estate (id, code, name, company_name, address, service_phone, locale, cycle_months, due_day,"
@@ -74,7 +74,7 @@ async def _payment_columns(url: str) -> set[str]:
         await engine.dispose()
 
 
-def test_0012_desk_gives_each_payment_the_account_its_entries_name_and_goes_down_and_up(
+def test_0013_desk_gives_each_payment_the_account_its_entries_name_and_goes_down_and_up(
     scratch_url: str,  # noqa: F811
 ) -> None:
     upgrade(scratch_url, BEFORE)

@@ -215,6 +215,8 @@ async def test_a_month_of_desk_activity_under_the_cron_lines(
     for unit, as_of in ((kept, date(2025, 3, 3)), (kept, END), (broken, date(2025, 3, 16)), (voided, END), (sold, END)):
         pack = tmp_path / f"pack-{unit}-{as_of}.zip"
         args = ("evidence", "--unit", str(unit), "--as-of", as_of.isoformat(), "--out", str(pack))
+        if unit == sold:  # the seller and the buyer of March's days both owe: the pack is the seller's
+            args += ("--owner", str(estate.owner_ids[estate.unit_ids.index(sold)]))
         await cron.run(as_of, *args)
         assert pack.stat().st_size > 0
 
@@ -229,7 +231,9 @@ async def test_a_month_of_desk_activity_under_the_cron_lines(
     assert march[backdated] == {first}
     assert march[never] == {first, again}
     assert march[voided] == {first, again}  # the void put its arrears back
-    assert march[sold] == {first, again}
+    # The seller's arrears get their reminders; the buyer's share of March (from the 15th, due that
+    # day: nobody is late before owning the unit) its friendly reminder on Monday 31st.
+    assert march[sold] == {first, again, (date(2025, 3, 31), friendly)}
     # The kept plan covers January and February: no reminder for them; March's charge (due the 10th)
     # follows the normal course: the pre-due notice on Friday 7th, the friendly reminder on the 25th.
     assert march[kept] == {first, (date(2025, 3, 7), pre_due), (date(2025, 3, 25), friendly)}

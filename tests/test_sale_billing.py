@@ -66,7 +66,8 @@ async def test_a_period_split_by_the_handover_is_charged_to_each_owner_by_days(a
         "2026-08-31",
     )
     assert seller.detail["period_amount_fen"] == buyer.detail["period_amount_fen"] == 25000
-    assert seller.due_date == buyer.due_date == date(2026, 8, 1)
+    # Nobody is late before owning the unit: the buyer's share falls due on the handover day.
+    assert (seller.due_date, buyer.due_date) == (date(2026, 8, 1), date(2026, 8, 16))
     # Keys per owner for the split period; a whole period keeps the key it always had.
     u = sold.unit_id
     assert [c.dedupe_key for c in august] == [
@@ -226,18 +227,20 @@ async def test_what_the_seller_paid_on_a_moved_charge_becomes_the_sellers_credit
     assert sum(c.amount_fen for c in credits) == -50000
     assert {(c.owner_id, c.effective_date) for c in credits} == {(seller_id, date(2026, 9, 5))}
     assert all(c.payment_id is None for c in credits)  # the payment and its receipt stay as received
-    # The shares are open again: the seller owes 12,097 for 15 days of August, the buyer the rest.
+    # What the seller paid for August settles the seller's own 15 days of it; the buyer owes the rest.
     open_by_owner: dict[int | None, int] = {}
     reversed_ids = {e.reverses_entry_id for e in entries}
     for charge in (e for e in entries if e.kind == EntryKind.charge and e.id not in reversed_ids):
         settled = sum(e.amount_fen for e in entries if e.settles_entry_id == charge.id)
         open_by_owner[charge.owner_id] = open_by_owner.get(charge.owner_id, 0) + charge.amount_fen + settled
-    assert open_by_owner == {seller_id: 12097, buyer["id"]: 12903 + 25000}
-    # The next billing run uses the seller's credit on the seller's own share only.
+    assert open_by_owner == {seller_id: 0, buyer["id"]: 12903 + 25000}
+    # The rest of the seller's money (the buyer's days) is not the buyer's: the sale refunded it.
+    refunds = [e for e in entries if e.kind == EntryKind.refund]
+    assert {e.owner_id for e in refunds} == {seller_id}
+    assert sum(e.amount_fen for e in refunds) == 50000 - 12097
     await api.bill(estate.id, "2026-10", "2026-10-01")
-    ledger = await api.ledger(unit_id, "2026-10-01")
-    assert ledger["prepaid_credit_fen"] == 50000 - 12097
-    assert sum(e.amount_fen for e in await _entries(api, unit_id)) == 3 * 25000 - 50000
+    assert (await api.ledger(unit_id))["prepaid_credit_fen"] == 0
+    assert sum(e.amount_fen for e in await _entries(api, unit_id)) == 12903 + 25000 + 25000
 
 
 async def _late_fees_on(s: AsyncSession, charge_id: int) -> int:
@@ -297,12 +300,14 @@ async def test_late_fees_of_a_moved_charge_come_to_nothing_and_each_share_accrue
         fees = {(c.period, c.owner_id): await _late_fees_on(s, c.id or 0) for c in shares}
         twin_fees = {c.period: await _late_fees_on(s, c.id or 0) for c in twin_charges}
     seller = sold.owner_ids[0]
-    # Each share accrues from the period's due date: the buyer's September as the twin's; August split.
+    # Each share accrues from its due date: the buyer's September as the twin's; August split, the
+    # buyer's share from the handover (nobody is late before owning the unit).
     assert fees[("2026-09", buyer["id"])] == twin_fees["2026-09"] > 0
     assert fees[("2026-06", seller)] == twin_fees["2026-06"]
-    august = fees[("2026-08", seller)] + fees[("2026-08", buyer["id"])]
     assert 0 < fees[("2026-08", seller)] < twin_fees["2026-08"]
-    assert abs(august - twin_fees["2026-08"]) <= 1  # the shares' fees, each rounded
+    days_late = (date(2026, 10, 20) - date(2026, 8, 1)).days  # the twin's August, to the fen per day
+    assert twin_fees["2026-08"] == 25000 * days_late // 1000
+    assert fees[("2026-08", buyer["id"])] == round(12903 * (days_late - 15) / 1000)
     # The late fee the seller paid on the reversed charge is not lost: it is the seller's credit.
     credits = [e for e in entries if e.kind == EntryKind.prepaid_credit]
     assert sum(c.amount_fen for c in credits if c.owner_id == seller) == -paid_fee

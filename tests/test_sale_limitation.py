@@ -1,5 +1,5 @@
 """Limitation per owner on a sold unit (issue 15): a demand delivered to the buyer interrupts
-nothing for the seller; a signed plan acknowledges its owner's periods; migration 0012_letters gives
+nothing for the seller; a signed plan acknowledges its owner's periods; migration 0015_letters gives
 every existing event its owner from the best record there is."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ async def test_a_signed_plan_acknowledges_the_plan_owners_periods_only(api: Api)
 
 
 # ---------------------------------------------------------------------------------------------
-# Migration 0012_letters: the owner of every existing event, from the best record
+# Migration 0015_letters: the owner of every existing event, from the best record
 # ---------------------------------------------------------------------------------------------
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -219,10 +219,10 @@ async def _columns(url: str) -> set[str]:
     return names
 
 
-def test_0012_letters_gives_every_event_its_owner_and_takes_the_column_away(scratch_url: str) -> None:  # noqa: F811
-    upgrade(scratch_url, "0011_search")
+def test_0015_letters_gives_every_event_its_owner_and_takes_the_column_away(scratch_url: str) -> None:  # noqa: F811
+    upgrade(scratch_url, "0014_at_sale")
     ids = asyncio.run(_seed(scratch_url))
-    upgrade(scratch_url, "0012_letters")
+    upgrade(scratch_url, "0015_letters")
     owners = asyncio.run(_owners(scratch_url))
     seller, buyer, tenant = ids["seller"], ids["buyer"], ids["tenant"]
     assert {name: owners[ids[f"event_{name}"]] for name in (
@@ -238,8 +238,8 @@ def test_0012_letters_gives_every_event_its_owner_and_takes_the_column_away(scra
         "suit_september": buyer,
         "unknown_letter": buyer,
     }  # fmt: skip
-    downgrade(scratch_url, "0011_search")
+    downgrade(scratch_url, "0014_at_sale")
     assert "owner_id" not in asyncio.run(_columns(scratch_url))
-    upgrade(scratch_url, "0012_letters")
+    upgrade(scratch_url, "0015_letters")
     assert "owner_id" in asyncio.run(_columns(scratch_url))
     assert asyncio.run(_owners(scratch_url)) == owners

@@ -41,7 +41,7 @@ from feesvc.auth.principal import Principal
 from feesvc.billing.service import UnownedDays, base_key, owner_shares, period_end, share_rows
 from feesvc.db import utcnow
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import append, insert_entry_rows, lock_unit, reversal_of
+from feesvc.ledger.service import append, apply_prepaid_credit, insert_entry_rows, lock_unit, reversal_of
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.refund import paid_back_as_credit
 from feesvc.registry.models import Estate, Ownership
@@ -61,6 +61,7 @@ class ReattributedPeriod(msgspec.Struct):
     reversed_entry_ids: list[int]
     reissued: list[tuple[int | None, int]]  # (owner, fen) of each share issued
     paid_to_credit_fen: int  # what was paid on the reversed charges, now the payers' prepaid credit
+    reissued_keys: list[str] = msgspec.field(default_factory=list)  # the shares' dedupe keys
 
 
 class ReattributionResult(msgspec.Struct):
@@ -162,10 +163,25 @@ async def reattribute_charges(
         else:
             result.periods.append(await _reattribute(session, actor, change, on_charge, today))
             result.unowned += change.unowned
+    await _repay_own_shares(session, estate, unit_id, result, today, actor)
     await record_audit(session, actor, "charges.reattribute", "unit", unit_id, msgspec.to_builtins(result))
     if commit:
         await session.commit()
     return result
+
+
+async def _repay_own_shares(
+    session: AsyncSession, estate: Estate, unit_id: int, result: ReattributionResult, today: date, actor: Principal
+) -> None:
+    """What an owner paid on a re-issued period was paid for that period: it settles their own share
+    of it first (the payer named the period); only the rest stays their credit."""
+    keys = [key for period in result.periods if period.paid_to_credit_fen for key in period.reissued_keys]
+    if not keys:
+        return
+    shares = await session.execute(select(LedgerEntry.id).where(col(LedgerEntry.dedupe_key).in_(keys)))
+    only = frozenset(entry_id for (entry_id,) in shares.all() if entry_id is not None)
+    await apply_prepaid_credit(session, [unit_id], estate.allocation_order, today, actor, only=only)
+    await session.flush()  # the sale's settlement next reads what credit is left
 
 
 async def _changes(
@@ -278,5 +294,6 @@ async def _reattribute(
         item=change.standing[0].item or "",
         reversed_entry_ids=standing_ids,
         reissued=[(r["owner_id"], r["amount_fen"]) for r in change.rows],
+        reissued_keys=[r["dedupe_key"] for r in change.rows],
         paid_to_credit_fen=paid_to_credit,
     )

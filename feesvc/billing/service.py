@@ -213,6 +213,9 @@ def share_rows(
                 **row,
                 "owner_id": share.owner_id,
                 "amount_fen": share.amount_fen,
+                # An owner cannot be late before they own the unit: a buyer's share of a period
+                # whose due date passed before the handover falls due on the handover day.
+                "due_date": max(row["due_date"], share.first_day) if row["due_date"] else None,
                 "dedupe_key": f"{key}#{reissue}" if reissue else key,
                 "detail": {**(row["detail"] or {}), **share_detail(share, row["amount_fen"])},
             }

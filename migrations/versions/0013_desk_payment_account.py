@@ -8,7 +8,7 @@ those two kinds are read). A payment with no such entry keeps null. The payment 
 append-only: its triggers are lifted for the backfill and made again (on SQLite also around the
 table's rebuild when the column goes).
 
-Revision ID: 0012_desk
+Revision ID: 0013_desk
 Revises: 0011_search
 Create Date: 2026-12-07 13:10:00
 """
@@ -20,8 +20,8 @@ from alembic import op
 
 from migrations.append_only import allow_changes, forbid_changes
 
-revision: str = "0012_desk"
-down_revision: str | None = "0011_search"
+revision: str = "0013_desk"
+down_revision: str | None = "0012_sale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

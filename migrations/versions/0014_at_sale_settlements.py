@@ -7,7 +7,7 @@ same transfer read back what the first settled. A certificate keeps its facts an
 hash (the bytes are in the files directory), never a later re-render. New tables only: existing
 data is not touched.
 
-Revision ID: 0012_at_sale
+Revision ID: 0014_at_sale
 Revises: 0011_search
 Create Date: 2026-12-07 13:10:00
 """
@@ -20,8 +20,8 @@ from alembic import op
 
 from migrations.append_only import allow_changes, forbid_changes
 
-revision: str = "0012_at_sale"
-down_revision: str | None = "0011_search"
+revision: str = "0014_at_sale"
+down_revision: str | None = "0013_desk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

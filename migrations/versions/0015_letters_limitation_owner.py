@@ -7,7 +7,7 @@ addressed to), the plan's owner for an acknowledgement, the paying account's own
 entries) for a part payment; failing those, the owner of the period (its charges' owner, else the
 ownership covering the period's first day).
 
-Revision ID: 0012_letters
+Revision ID: 0015_letters
 Revises: 0011_search
 Create Date: 2026-12-07 13:20:00
 """
@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_letters"
-down_revision: str | None = "0011_search"
+revision: str = "0015_letters"
+down_revision: str | None = "0014_at_sale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
