@@ -100,8 +100,9 @@ Slots = dict[tuple[int, str], dict[str, int] | None]
 
 async def charge_slots(
     session: AsyncSession, period: str, *, estate_id: int | None = None, unit_id: int | None = None
-) -> Slots:
-    """What was issued for ``period`` (see :data:`Slots`). Pairs without any charge are absent."""
+) -> tuple[Slots, int]:
+    """What was issued for ``period`` (see :data:`Slots`; pairs without any charge are absent), and
+    how many charges of it stand (a period split by a handover: one per owner)."""
     reversal = aliased(LedgerEntry)
     reversed_ = select(reversal.id).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists()
     query = select_columns(
@@ -112,15 +113,17 @@ async def charge_slots(
     if unit_id is not None:
         query = query.where(col(LedgerEntry.unit_id) == unit_id)
     slots: Slots = {}
+    standing = 0
     for unit, item, key, was_reversed in (await session.execute(query)).all():
         slot = (unit, item or "")
         if not was_reversed:
             slots[slot] = None
+            standing += 1
             continue
         counts = slots.setdefault(slot, {})
         if counts is not None:
             counts[base_key(key or "")] = counts.get(base_key(key or ""), 0) + 1
-    return slots
+    return slots, standing
 
 
 def period_end(start: date, months: int) -> date:
@@ -326,7 +329,7 @@ async def unit_charge_rows(
     holdings = await unit_holdings(session, unit.id, start, last)
     target = _UnitToBill(unit.id, unit.use, unit.floor_area_m2, holdings)
     vacant = unit.id in await _vacant_units(session, estate, start)
-    slots = await charge_slots(session, period, unit_id=unit.id)
+    slots, _ = await charge_slots(session, period, unit_id=unit.id)
     rows = []
     for standard in await standards_in_force(session, estate.id, start):
         if standard.unit_use == unit.use:
@@ -411,7 +414,7 @@ async def run_billing(
     by_use: dict[str, list[FeeStandard]] = {}
     for standard in standards:
         by_use.setdefault(standard.unit_use, []).append(standard)
-    slots = await charge_slots(session, period, estate_id=estate_id)
+    slots, already_issued = await charge_slots(session, period, estate_id=estate_id)
     vacant = await _vacant_units(session, estate, start)
     by_unit: dict[int, list[dict[str, Any]]] = {}
     reports: list[UnitReport] = []
@@ -497,7 +500,7 @@ async def run_billing(
         period=period,
         issued_on=issued_on,
         charges_issued=len(rows),
-        charges_already_issued=sum(1 for reissue in slots.values() if reissue is None),
+        charges_already_issued=already_issued,
         units_without_standard=without_standard,
         credit_applied_fen=credit_applied,
         prepaid_differences=differences.count,
