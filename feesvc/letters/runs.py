@@ -438,8 +438,9 @@ async def _item_names(session: AsyncSession, estate_id: int) -> dict[str, str]:
     return dict(rows.all())
 
 
-async def _prepay_offer(session: AsyncSession, estate: Estate, cycle_fen: int) -> PrepayOffer | None:
-    """The estate's smallest prepay tier, with what it would save this owner at the current fee."""
+async def prepay_offer(session: AsyncSession, estate: Estate, cycle_fen: int) -> PrepayOffer | None:
+    """The estate's smallest prepay tier, with what it would save an owner whose fee is ``cycle_fen``
+    a billing cycle (reminders' offer, and a new owner's payment notice's)."""
     tiers = (
         (
             await session.execute(
@@ -493,7 +494,7 @@ async def _context(
         summaries[facts.building_id] = tuple(
             (labels[t.kind], t.count) for t in await service_summary(session, estate.id, facts.building_id, last_month)
         )
-    prepay = await _prepay_offer(session, estate, total) if plan.kind == LetterKind.pre_due_notice else None
+    prepay = await prepay_offer(session, estate, total) if plan.kind == LetterKind.pre_due_notice else None
     terms = _proposed_plan(estate, periods, as_of) if plan.kind == LetterKind.hardship_offer else None
     return LetterContext(
         kind=plan.kind,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from feesvc.auth.principal import Principal
 from feesvc.billing.rules import charge_amount, due_date
@@ -24,14 +23,13 @@ from feesvc.letters.content import (
     FeeStandardLine,
     LetterContext,
     PeriodLine,
-    PrepayOffer,
     email_subject,
     render_letter_html,
     short_message,
 )
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
-from feesvc.prepay.models import PrepayDiscountTier
+from feesvc.letters.runs import prepay_offer
 from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
 from feesvc.schemas import period_start
 from feesvc.standards.models import Basis, FeeStandard
@@ -57,25 +55,6 @@ def _script(locale: str) -> str:
 
 def _rate_text(standard: FeeStandard, locale: str) -> str:
     return f"{standard.rate:.2f} {_RATE_UNITS[_script(locale)][Basis(standard.basis)]}"
-
-
-async def _offer(session: AsyncSession, estate: Estate, monthly_fen: int) -> PrepayOffer | None:
-    """The estate's smallest prepay tier, with what it saves at this home's monthly fee."""
-    tier = (
-        (
-            await session.execute(
-                select(PrepayDiscountTier)
-                .where(PrepayDiscountTier.estate_id == estate.id)
-                .order_by(col(PrepayDiscountTier.min_months))
-            )
-        )
-        .scalars()
-        .first()
-    )
-    if tier is None or monthly_fen <= 0:
-        return None
-    saving = (Decimal(monthly_fen) * tier.min_months * tier.percent_off / 100).quantize(Decimal(1), ROUND_HALF_UP)
-    return PrepayOffer(months=tier.min_months, percent_off=tier.percent_off, saving_fen=int(saving))
 
 
 def _channel(buyer: Owner) -> tuple[str, str | None, str]:
@@ -125,7 +104,7 @@ async def notice_context(
         periods=lines,
         total_fen=total,
         due_on=due_date(start, estate.due_day) if lines else None,
-        prepay_offer=await _offer(session, estate, total // estate.cycle_months),
+        prepay_offer=await prepay_offer(session, estate, total),
         statement_url=f"{public_base_url}/api/v1/units/{unit.id}/statement" if public_base_url else "",
         billing_starts_on=ownership.starts_on,
         fee_standards=tuple(
