@@ -116,6 +116,8 @@ STAGES = {
     "final": (0.20, ((0, 1, 2, 3),)),  # from August: 111 days
 }
 LETTER_OF_STAGE = {"friendly": "friendly_reminder", "formal": "formal_reminder", "final": "final_demand"}
+# The default escalation policy's stages by days since the oldest open due date, highest first.
+STAGE_FROM_DAY = (("final", 90), ("formal", 45), ("friendly", 15))
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉兰文婷雪梅海燕晓东俊宇浩然子轩欣怡梓涵"
 STREETS = ("锦绣路", "花木路", "芳华路", "杨高南路", "世纪大道", "龙阳路")
@@ -138,6 +140,9 @@ class Expected:
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
     email_messages: int = 0
     paper_letters: int = 0
+    # Former owners (sellers) with neither a postal address nor an electronic contact: not written
+    # to, listed in the run's needs_attention instead.
+    needs_attention: int = 0
 
 
 @dataclass
@@ -160,6 +165,7 @@ class SeedInfo:
                 "skipped_by_reason": dict(e.skipped_by_reason),
                 "email_messages": e.email_messages,
                 "paper_letters": e.paper_letters,
+                "needs_attention": e.needs_attention,
             },
         }
 
@@ -341,10 +347,12 @@ def build_seed(
                 actor="cashier:seed",
             )
 
+    open_of: dict[int, tuple[int, ...]] = {}  # the months left open, by unit
     for unit in units:
         unit_id = unit["id"]
         stage = stage_of.get(unit_id)
         open_months = _pick_months(rng, stage) if stage else ()
+        open_of[unit_id] = open_months
         if stage:
             stages_seen[f"{stage} ({len(open_months)} month{'s' if len(open_months) > 1 else ''} open)"] += 1
         amount = to_fen(unit["floor_area_m2"] * RATE)
@@ -400,10 +408,6 @@ def build_seed(
             add_payment(unit_id, payer, [(charge, fen) for charge, fen in splits if charge["owner_id"] == payer])
 
     expected = Expected()
-    for _ in complaints_on:
-        expected.skipped_by_reason["complaint or case pause"] += 1
-    for _ in holds_on:
-        expected.skipped_by_reason["manual hold"] += 1
     cases, overrides = [], []
     for n, unit_id in enumerate(cases_on, start=1):
         cases.append(
@@ -443,16 +447,45 @@ def build_seed(
         )
         for c in cases
     }
-    skipped = set(complaints_on) | set(holds_on)
-    for unit_id, stage in stage_of.items():
-        if unit_id in skipped:
-            continue
-        kind = kind_of_case.get(unit_id) or LETTER_OF_STAGE[stage]
-        expected.letters_by_kind[kind] += 1
-        # Written to the owner on record (a sold unit's buyer) while the run decides per unit.
-        email = owner_of[sold.owner_on(unit_id, AS_OF)]["preferred_channel"] == Channel.email
-        expected.email_messages += email
-        expected.paper_letters += (not email) or kind == "final_demand"
+    # What the run should do, per owner's account (unit, owner) as issue 15 has it: a sold unit's
+    # seller owes the open periods seeded to them (the months before the handover), the buyer the
+    # rest; each account's stage comes from its own oldest open period, and only the owner a record
+    # belongs to is affected by it (a case is the original owner's, a complaint the current
+    # owner's); a hold holds every account of the unit. Computed from the seed, not by the service.
+    case_kind = {c["unit_id"]: (c["owner_id"], kind_of_case[c["unit_id"]]) for c in cases}
+    complained = {unit_id: sold.owner_on(unit_id, AS_OF) for unit_id in complaints_on}
+    held = set(holds_on)
+    for unit_id in stage_of:
+        months_of: dict[int, list[int]] = defaultdict(list)
+        for m in open_of[unit_id]:
+            months_of[sold.owner_of_period(unit_id, MONTHS[m])].append(m)
+        sale = sold.sales.get(unit_id)
+        for owner_id, months in months_of.items():
+            if unit_id in held:
+                expected.skipped_by_reason["manual hold"] += 1
+                continue
+            if complained.get(unit_id) == owner_id:
+                expected.skipped_by_reason["complaint or case pause"] += 1
+                continue
+            days = (AS_OF - MONTHS[min(months)]).days
+            stage = next(name for name, from_day in STAGE_FROM_DAY if days >= from_day)
+            case_owner, case_letter = case_kind.get(unit_id, (None, ""))
+            kind = (case_letter if case_owner == owner_id else "") or LETTER_OF_STAGE[stage]
+            owner = owner_of[owner_id]
+            email = owner["preferred_channel"] == Channel.email and bool(owner["email"])
+            if sale is not None and owner_id == sale.seller_id and not owner["postal_address"]:
+                # A former owner who left no postal address is never written to at the unit: by
+                # e-mail only (no paper copy, not even of a final demand), or with no e-mail not at
+                # all, listed in the run's needs_attention instead.
+                if not email:
+                    expected.needs_attention += 1
+                    continue
+                expected.letters_by_kind[kind] += 1
+                expected.email_messages += 1
+                continue
+            expected.letters_by_kind[kind] += 1
+            expected.email_messages += email
+            expected.paper_letters += (not email) or kind == "final_demand"
 
     complaints = [
         _row(
@@ -829,6 +862,7 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
         "skipped_by_reason": summary.skipped_by_reason,
         "blocked": len(summary.blocked),
         "blocked_sample": summary.blocked[:3],
+        "needs_attention": len(summary.needs_attention),
         "legal_review": len(summary.legal_review_units),
         "phases": phases.table(names),
     }
@@ -1143,7 +1177,7 @@ def report(info: dict[str, Any], run: dict[str, Any], rnd: dict[str, Any]) -> li
     top = sum(p["wall_s"] for n, p in r["phases"].items() if not n.startswith(("compliance: html", "session.flush")))
     lines.append(f"      {'(rest: the loop itself)':<34} {r['wall_s'] - top:7.2f} s wall")
     lines.append(f"      letters by kind {r['letters_by_kind']}; messages {r['messages_by_channel']}")
-    lines.append(f"      skipped {r['skipped_by_reason']}")
+    lines.append(f"      skipped {r['skipped_by_reason']}; needs attention {r.get('needs_attention', 0)}")
     exp = info["expected"]
     check = []
     if r["letters_by_kind"] != exp["letters_by_kind"]:
@@ -1157,6 +1191,8 @@ def report(info: dict[str, Any], run: dict[str, Any], rnd: dict[str, Any]) -> li
         )
     if run["db_outbox"] != exp["email_messages"]:
         check.append(f"outbox {run['db_outbox']} != expected {exp['email_messages']}")
+    if r.get("needs_attention", 0) != exp.get("needs_attention", 0):
+        check.append(f"needs attention {r.get('needs_attention', 0)} != expected {exp.get('needs_attention', 0)}")
     lines.append(f"      check: {'OK' if not check else 'MISMATCH'}" + "".join(f"\n        {c}" for c in check))
     lines.append(
         f"      peak RSS of the run process {run['peak_rss_mib']:.0f} MiB (VmHWM {run['vm_hwm_mib']:.0f}; "
