@@ -82,10 +82,13 @@ async def notice_context(
     assert estate.id is not None and unit.id is not None and ownership.id is not None
     locale = buyer.locale or estate.locale
     start = period_start(first_period)
-    standards = [s for s in await standards_in_force(session, estate.id, start) if s.unit_use == unit.use]
+    standards = sorted(
+        (s for s in await standards_in_force(session, estate.id, start) if s.unit_use == unit.use),
+        key=lambda s: s.item,
+    )
     lines = tuple(
         PeriodLine(first_period, s.item_name, amount)
-        for s in sorted(standards, key=lambda s: s.item)
+        for s in standards
         if (amount := charge_amount(s.basis, s.rate, unit.floor_area_m2, estate.cycle_months, Decimal(1)))
     )
     total = sum(line.amount_fen for line in lines)
@@ -108,8 +111,7 @@ async def notice_context(
         statement_url=f"{public_base_url}/api/v1/units/{unit.id}/statement" if public_base_url else "",
         billing_starts_on=ownership.starts_on,
         fee_standards=tuple(
-            FeeStandardLine(s.item_name, _rate_text(s, locale), s.decision_ref, s.posted_on)
-            for s in sorted(standards, key=lambda s: s.item)
+            FeeStandardLine(s.item_name, _rate_text(s, locale), s.decision_ref, s.posted_on) for s in standards
         ),
     )
 
