@@ -217,8 +217,8 @@ def _fire(
         start, end = min(start, required.start()), max(end, required.end())
     weight = rule.weight * _speaker_factor(text, sentence, match.start())
     weight *= sentence.contrast_factor(match.start()) * age_factor
-    if sentence.question and rule.cause is Category.MISUNDERSTANDING:
-        weight *= QUESTION_FACTOR  # "空置房是否可以减免？" asks; it does not yet claim
+    if sentence.question and rule.cause is Category.MISUNDERSTANDING and not text.presses:
+        weight *= QUESTION_FACTOR  # "空置房是否可以减免？" asks; it does not yet claim (unless pressed)
     return Signal(
         cause=rule.cause,
         weight=round(weight, 3),

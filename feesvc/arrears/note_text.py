@@ -80,6 +80,7 @@ _ADDITION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["addition"], "add
 _QUESTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["question"], "question"), re.ASCII)
 _RETRACTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["retraction"], "retraction"), re.ASCII)
 _RESOLUTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["resolution"], "resolution"), re.ASCII)
+_PRESSED: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["pressed"], "pressed"), re.ASCII)
 _RANKED_FIRST: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["ranked_first"], "ranked_first"), re.ASCII)
 _REFERS_BACK: Final = re.compile(r"[\s“”「」\"']*(?:这|那|此|that|this|these|those|it)", re.ASCII)
 _ZH_NEGATED: Final = _cue("negated_zh")
@@ -144,6 +145,7 @@ class NoteText:
     quoted: tuple[tuple[int, int], ...]
     retracts: bool = False  # the owner takes back something an earlier note recorded
     resolves: bool = False  # the owner accepted the explanation of a belief
+    presses: bool = False  # the owner still refuses after the answer: a question here is a claim
 
     def is_quoted(self, pos: int) -> bool:
         return any(start < pos < end for start, end in self.quoted)
@@ -174,6 +176,7 @@ def analyse(original: str) -> NoteText:
         quoted,
         retracts=_RETRACTION.search(norm) is not None,
         resolves=_RESOLUTION.search(norm) is not None,
+        presses=_PRESSED.search(norm) is not None,
     )
 
 
