@@ -55,6 +55,8 @@ from feesvc.arrears.case_record import (
     case_facts_from_record,
 )
 from feesvc.arrears.note_text import (
+    GUESS,
+    GUESS_FACTOR,
     QUESTION_FACTOR,
     RETRACTED_FACTOR,
     T2S,
@@ -242,9 +244,12 @@ def _first_match(pattern: re.Pattern[str], rule: Rule, text: NoteText, sentence:
 
 
 def _speaker_factor(text: NoteText, sentence: Sentence, pos: int) -> float:
-    speaker = sentence.clause_at(pos).speaker
+    clause = sentence.clause_at(pos)
+    speaker = clause.speaker
     if text.is_quoted(pos) and speaker in (Speaker.OWNER, Speaker.NARRATION):
         return QUOTED_FACTOR
+    if speaker in (Speaker.STAFF, Speaker.THIRD_PARTY) and GUESS.search(text.norm, clause.start, clause.end):
+        return SPEAKER_WEIGHT[speaker] * GUESS_FACTOR  # a guess about the owner, not a report of them
     return SPEAKER_WEIGHT[speaker]
 
 
@@ -439,6 +444,7 @@ def _vacancy_signal(facts: CaseFacts, signals: Sequence[Signal]) -> list[Signal]
 
 MIN_PRIMARY_SCORE: Final = 1.0  # below this a cause is not a usable signal
 MIN_SECONDARY_SCORE: Final = 1.5
+MIN_STRONGEST: Final = 0.75  # a staff guess (0.3 x a strong rule) or a hint alone cannot decide
 DECIDING_ORIGINS: Final = frozenset({Origin.NOTE, Origin.COMPLAINT})
 
 
@@ -490,9 +496,19 @@ def _deciding_score(cause: Category, signals: Iterable[Signal]) -> float:
     return sum(s.weight for s in signals if s.cause is cause and s.origin in DECIDING_ORIGINS)
 
 
+def _strongest(cause: Category, signals: Iterable[Signal]) -> float:
+    """The cause's strongest single piece of evidence from notes and complaints: a cause built only
+    from hints and hearsay ("管家判断业主可能经济困难，建议走分期") has none that weighs."""
+    return max((s.weight for s in signals if s.cause is cause and s.origin in DECIDING_ORIGINS), default=0.0)
+
+
 def _decide(scores: Mapping[Category, float], signals: Sequence[Signal]) -> tuple[Category, Category | None]:
     ranked = sorted(CAUSES, key=lambda cause: (-scores[cause], CAUSES.index(cause)))
-    usable = [cause for cause in ranked if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE]
+    usable = [
+        cause
+        for cause in ranked
+        if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE and _strongest(cause, signals) >= MIN_STRONGEST
+    ]
     if not usable:
         return Category.UNKNOWN, None
     # The owner ranks the causes: one they explicitly denied ("不是钱的事") is not the main one

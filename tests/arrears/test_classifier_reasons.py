@@ -93,3 +93,15 @@ def test_a_pressed_question_is_a_claim_and_a_settled_one_is_not() -> None:
 def test_a_guards_hearsay_is_not_the_owners_reason() -> None:
     assert run(record("2025-03-02 门卫讲听说业主生意失败了。")).category is U
     assert run(record("2025-03-02 保安说业主好像住院了。")).category is U
+
+
+def test_hints_from_staff_alone_do_not_make_a_cause() -> None:
+    # two staff hints add up past the threshold, but none of them is the owner's reason
+    assert run(record("2025-03-02 客服估计业主手头紧，建议给他办分期，还没联系上业主。")).category is U
+
+
+def test_taiwan_characters_for_disasters_are_read() -> None:
+    rec = record("2025-03-02 屋主說颱風把店面毀了，收入歸零，年底再補繳。", locale="zh_TW")
+    result = run(rec)
+    assert result.category is H
+    assert_quotes_verbatim(rec, result)

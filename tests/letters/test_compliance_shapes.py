@@ -39,6 +39,10 @@ U, A, C, P, K = (
         ("催收员今晚十一点后会上门找您谈欠费。", K),
         ("Our team will drop by after midnight to discuss your balance.", K),
         ("Imagine what your neighbours will say when they see our collectors at your door.", K),
+        ("管理处将把欠费通知寄到您的工作单位。", P),
+        ("Names of late payers will be taped up in the stairwell.", P),
+        ("Your water credit can only be bought after the service charge is cleared.", U),
+        ("下回再来的就不是我了，您好自斟酌。", K),
     ],
 )
 def test_an_adverse_action_or_intimidation_is_blocked_with_its_family(text: str, family: Family) -> None:
@@ -56,6 +60,8 @@ def test_an_adverse_action_or_intimidation_is_blocked_with_its_family(text: str,
         "受寒潮影响，全小区供暖开栓推迟两天，敬请谅解。",
         "Parcels are held at the gate only when the resident asks us to.",
         "如需晚上上门维修，请提前预约，师傅最晚八点前到达。",
+        "Use your pickup code at the parcel lockers beside the main gate.",
+        "Our hotline is open 24/7 for repairs and emergencies.",
     ],
 )
 def test_the_same_words_in_a_neutral_notice_the_rule_or_a_promise_pass(text: str) -> None:
