@@ -11,7 +11,9 @@ How a case is read (deterministic; every piece of evidence becomes a ``Signal`` 
 2. The lexicon rules (``rulebook``, data in ``lexicon/*.toml``) fire on sentences. A rule's weight
    is scaled by the speaker, by contrast ("但/主要是/but/mainly" weights what follows, concedes
    what precedes; "不是A，是B"), and by age. A negated match ("不是没钱") does not fire. Denials
-   ("不是钱的事", "money is not the issue") stop a cause from being the main one.
+   ("不是钱的事", "money is not the issue") stop a cause from being the main one. A staff member's or
+   a neighbour's guess ("客服估计…", "probably") weighs half of their report; a question weighs half
+   unless the owner presses it (still refuses after the answer).
 3. Complaints that are open, or closed with the owner unsatisfied, are dissatisfaction signals;
    one closed to the owner's satisfaction is not a reason by itself.
 4. The payment pattern (paying later and later, partial payments, paid regularly then stopped)
@@ -21,7 +23,8 @@ How a case is read (deterministic; every piece of evidence becomes a ``Signal`` 
    the owner accepting an explanation settles what came before; generic words of a belief ("凭什么
    交", "insists") yield to a specific reason of another cause in the same note; complaints the
    notes never raise weigh half beside another reason in the owner's words.
-6. The cause the owner ranks first ("失业是主要原因", "mainly") wins; else the top score, unless the
+6. A cause needs one piece of evidence of some weight (hints and guesses alone decide nothing).
+   The cause the owner ranks first ("失业是主要原因", "mainly") wins; else the top score, unless the
    owner denied it as the reason; a second cause the owner clearly raised becomes ``secondary``.
    Confidence comes from the margin between the scores.
 

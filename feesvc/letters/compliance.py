@@ -57,8 +57,11 @@ Beyond the words (issue 17)
   it last until something is done, or aims it at the addressee's household ("IC卡水表将不予售水",
   "your gas top-up requests cannot be processed until …"). Negation-like restrictions (不得, 不能)
   restrict only what follows them in their clause.
-* *Neutral notices.* A maintenance, inspection, drill or weather outage, or a safety tip, with no
-  payment tie is lawful; so is the 公示 of the fee's accounts and standards naming no debtor (943).
+  Verb and object may stand 40 characters apart in Chinese, 64 in English. A refusal of the service
+  act itself ("will not top up", "不会签字", "can only be purchased once …") is a restriction.
+* *Neutral notices.* A maintenance, inspection, drill or weather outage, a safety tip or a service the
+  owner asked for, with no payment tie, is lawful (a works notice to everyone also when posted in the
+  owners' group); so is the 公示 of the fee's accounts and standards naming no debtor (943).
 * *Any other consequence.* A sentence that makes anything but a lawful route (a reminder, the 催告,
   late fees, help, mediation, suit, arbitration, payment order) follow from not paying is pressure
   even in words no family lists; it is reported with the family whose objects it names, else coercion.
