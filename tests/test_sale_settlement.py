@@ -341,3 +341,24 @@ async def test_two_identical_transfers_at_once_settle_once(api: Api) -> None:
     async with api.sessions() as s:
         letters = (await s.execute(select(Letter).where(Letter.unit_id == sold.unit_id))).scalars().all()
     assert sorted(x.owner_id for x in letters) == sorted([sold.buyer_id, another["id"]])
+
+
+async def test_the_certificate_speaks_the_estates_language(api: Api, tmp_path: Path) -> None:
+    """zh_TW and English estates get the certificate in their language, with the same facts: the
+    seller's June owed by the seller alone, never asked of the buyer."""
+    expected = {
+        "zh_TW": ("物業費欠費情況說明", "受讓人不承擔", "2026年7月31日"),
+        "en": ("Statement of Property Fees Outstanding", "the buyer of the home does not answer for them", "2026"),
+    }
+    for locale, (title, not_the_buyers, last_day) in expected.items():
+        sold = await sold_unit(api, settings={"locale": locale})
+        response = await api.get(
+            f"/api/v1/units/{sold.unit_id}/settlement-certificate", params={"owner_id": sold.seller_id}
+        )
+        raw = pdf_text(response.content, tmp_path, f"certificate-{locale}.pdf")
+        text = compact(raw) if locale != "en" else " ".join(raw.split())
+        assert title in text and not_the_buyers in text and last_day in text, text
+        assert "买受人王五" not in text
+        path = tmp_path / f"certificate-{locale}.pdf"
+        path.write_bytes(response.content)
+        assert check_pdf(path) == []
