@@ -43,6 +43,10 @@ U, A, C, P, K = (
         ("Names of late payers will be taped up in the stairwell.", P),
         ("Your water credit can only be bought after the service charge is cleared.", U),
         ("下回再来的就不是我了，您好自斟酌。", K),
+        ("Radiators in units with overdue charges will be limited to off-peak only.", U),
+        ("Your storage locker rental will expire while the arrears remain unpaid.", A),
+        ("Non-payers will be entered on the residents' integrity record.", C),
+        ("再拖下去，就别怪本公司不讲情面了。", K),
     ],
 )
 def test_an_adverse_action_or_intimidation_is_blocked_with_its_family(text: str, family: Family) -> None:
@@ -62,6 +66,8 @@ def test_an_adverse_action_or_intimidation_is_blocked_with_its_family(text: str,
         "如需晚上上门维修，请提前预约，师傅最晚八点前到达。",
         "Use your pickup code at the parcel lockers beside the main gate.",
         "Our hotline is open 24/7 for repairs and emergencies.",
+        "Your parking permit expires on 31 December; you can renew it at the front desk.",
+        "Your gym membership will lapse at the end of the year unless you renew it.",
     ],
 )
 def test_the_same_words_in_a_neutral_notice_the_rule_or_a_promise_pass(text: str) -> None:
