@@ -16,6 +16,7 @@ from feesvc.letters.content.phrasing import (
     service_text,
     zhe,
 )
+from feesvc.letters.content.traditional import for_display
 from feesvc.letters.content.words import BELIEF_WORDS, letter_title, script_of
 from feesvc.letters.kinds import LetterKind
 
@@ -23,6 +24,7 @@ from feesvc.letters.kinds import LetterKind
 def email_subject(ctx: LetterContext) -> str:
     """The e-mail subject: 物业服务费催缴通知｜锦绣华苑 3栋 1502（JXHY-2026-11-000123）."""
     title = letter_title(ctx)
+    ctx = for_display(ctx)
     if ctx.locale == "en":
         return f"{title} – {ctx.estate} {ctx.unit_label} ({ctx.letter_no})"
     return f"{title}｜{ctx.estate} {ctx.unit_label}（{ctx.letter_no}）"
@@ -30,7 +32,8 @@ def email_subject(ctx: LetterContext) -> str:
 
 def short_message(ctx: LetterContext) -> str:
     """The SMS / WeChat / e-mail text of the same stage, at most ``SHORT_MESSAGE_MAX`` characters,
-    ending with the statement link (and the service phone when there is room).
+    ending with the estate's online payment link where it has one, else the statement link where the
+    owner can open it, and the service phone when there is room.
 
     Starts with the sender, 【company】. Long names or links drop the optional details first: the
     phone, then the longer wording, then the company name for the estate's, and at last the sender
@@ -42,18 +45,20 @@ def short_message(ctx: LetterContext) -> str:
             return text
     raise ValueError(
         f"no short message for {ctx.letter_no} fits {SHORT_MESSAGE_MAX} characters "
-        f"(shortest is {len(candidates[-1])}): is the statement link too long?"
+        f"(shortest is {len(candidates[-1])}): is the payment or statement link too long?"
     )
 
 
 def _message_candidates(ctx: LetterContext) -> list[str]:
+    ctx = for_display(ctx)
     script = script_of(ctx.locale)
     loc = ctx.locale
     w = _message_words(ctx, script)
     m = _MESSAGES[script][ctx.kind]
     body_full = m["full"].format_map(w)
     body_short = m["short"].format_map(w)
-    link = _MESSAGE_LINK[script].format_map(w) if ctx.statement_url else ""
+    url = ctx.payment.online_url or ctx.statement_url
+    link = (_MESSAGE_PAY if ctx.payment.online_url else _MESSAGE_LINK)[script].format(url=url) if url else ""
     phone = _MESSAGE_PHONE[script].format_map(w) if ctx.service_phone else ""
     prefix = f"【{ctx.company}】" if loc != "en" else f"[{ctx.company}] "
     out = [
@@ -67,11 +72,24 @@ def _message_candidates(ctx: LetterContext) -> list[str]:
     else:
         out.append(f"[{ctx.estate}] " + body_short + link)
     # Last resort: no sender name (gateways that add the registered signature themselves).
-    out.append(body_short + (" " + ctx.statement_url if ctx.statement_url else ""))
+    out.append(body_short + (" " + url if url else ""))
     return out
 
 
 _MESSAGE_LINK: Final = {"hans": " 账单：{url}", "hant": " 帳單：{url}", "en": " Statement: {url}"}
+_MESSAGE_PAY: Final = {"hans": " 在线缴纳：{url}", "hant": " 線上繳納：{url}", "en": " Pay online: {url}"}
+# Ways to pay besides the desk, as the estate records them (the payment notice's message).
+_MESSAGE_WAYS: Final = {
+    "hans": {"bank": "，也可银行转账", "online": "，也可在线缴纳"},
+    "hant": {"bank": "，也可銀行轉帳", "online": "，也可線上繳納"},
+    "en": {"bank": " or by bank transfer", "online": " or online"},
+}
+# What may follow a final demand: suit, and arbitration only under the contract's clause.
+_MESSAGE_LEGAL: Final = {
+    "hans": ("提起诉讼", "起诉", "提起诉讼或申请仲裁", "起诉或申请仲裁"),
+    "hant": ("提起訴訟", "起訴", "提起訴訟或申請仲裁", "起訴或申請仲裁"),
+    "en": ("file suit", "sue", "file suit or apply for arbitration", "sue or apply for arbitration"),
+}
 _MESSAGE_PHONE: Final = {"hans": " 咨询电话{phone}", "hant": " 查詢電話{phone}", "en": " Phone {phone}"}
 
 
@@ -81,7 +99,7 @@ def _message_words(ctx: LetterContext, script: str) -> dict[str, Any]:
         "name": ctx.owner_name,
         "estate": ctx.estate,
         "unit": ctx.unit_label,
-        "amount": money_text(ctx.total_fen, loc),
+        "amount": money_text(ctx.total_fen, loc, ctx.money_style),
         "periods": periods_text(ctx.periods, loc, limit=2, short=True),
         "phone": ctx.service_phone,
         "url": ctx.statement_url,
@@ -100,7 +118,14 @@ def _message_words(ctx: LetterContext, script: str) -> dict[str, Any]:
         "category": "",
         "opened": "",
         "done_by": "",
+        "ways": "",
+        "legal": _MESSAGE_LEGAL[script][2 if ctx.dispute.arbitration else 0],
+        "legal_short": _MESSAGE_LEGAL[script][3 if ctx.dispute.arbitration else 1],
     }
+    if ctx.payment.has_bank:
+        w["ways"] += _MESSAGE_WAYS[script]["bank"]
+    if ctx.payment.online_url:
+        w["ways"] += _MESSAGE_WAYS[script]["online"]
     offer = ctx.prepay_offer
     if offer is not None:
         if script == "en":
@@ -114,8 +139,8 @@ def _message_words(ctx: LetterContext, script: str) -> dict[str, Any]:
         first = min(ctx.plan.installments, key=lambda i: (i.due_date, i.number))
         w["n"] = len(ctx.plan.installments)
         w["first_due"] = formatting.date_long(first.due_date, loc)
-        w["first_amount"] = money_text(first.amount_fen, loc)
-        w["plan_total"] = money_text(ctx.plan.total_fen, loc)
+        w["first_amount"] = money_text(first.amount_fen, loc, ctx.money_style)
+        w["plan_total"] = money_text(ctx.plan.total_fen, loc, ctx.money_style)
     if ctx.belief in BELIEFS:
         _, w["topic"], w["basis"] = BELIEF_WORDS[script][ctx.belief]
     if ctx.complaint is not None:
@@ -136,8 +161,8 @@ _MESSAGES: Final[dict[str, dict[LetterKind, dict[str, str]]]] = {
     "hans": _kind_messages(
         payment_notice=(
             "{name}业主您好，欢迎入住{estate}！您家{unit}的物业服务费自{start}起计收，"
-            "可到物业服务中心或在线缴纳。{offer}缴费须知已寄给您，也可在线查看。",
-            "{name}业主您好，您家{unit}的物业服务费自{start}起计收，缴费须知请在线查看。",
+            "可到物业服务中心缴纳{ways}。{offer}缴费须知已寄给您。",
+            "{name}业主您好，您家{unit}的物业服务费自{start}起计收，缴费须知已寄给您。",
         ),
         pre_due_notice=(
             "{name}业主您好，您家{unit}的物业服务费{amount}将于{due}到期，感谢您一直按时缴费！{offer}",
@@ -155,9 +180,9 @@ _MESSAGES: Final[dict[str, dict[LetterKind, dict[str, str]]]] = {
         ),
         final_demand=(
             "催告函：{name}业主，您名下{estate}{unit}尚欠{periods}物业服务费及违约金合计{amount}，"
-            "请于{deadline}前缴清；逾期未缴，本公司可依法提起诉讼或申请仲裁。",
+            "请于{deadline}前缴清；逾期未缴，本公司可依法{legal}。",
             "催告函：{name}业主，您名下{unit}欠费合计{amount}（{periods}），请于{deadline}前缴清；"
-            "逾期未缴，本公司可依法起诉或申请仲裁。",
+            "逾期未缴，本公司可依法{legal_short}。",
         ),
         hardship_offer=(
             "{name}业主您好，您家{unit}的物业费{amount}可以分{n}期缴纳，首期{first_due}缴{first_amount}。"
@@ -183,8 +208,8 @@ _MESSAGES: Final[dict[str, dict[LetterKind, dict[str, str]]]] = {
     "hant": _kind_messages(
         payment_notice=(
             "{name}業主您好，歡迎入住{estate}！貴戶{unit}的物業管理費自{start}起計收，"
-            "可到物業服務中心或線上繳納。{offer}繳費須知已寄給您，也可線上查閱。",
-            "{name}業主您好，貴戶{unit}的物業管理費自{start}起計收，繳費須知請線上查閱。",
+            "可到物業服務中心繳納{ways}。{offer}繳費須知已寄給您。",
+            "{name}業主您好，貴戶{unit}的物業管理費自{start}起計收，繳費須知已寄給您。",
         ),
         pre_due_notice=(
             "{name}業主您好，貴戶{unit}的物業管理費{amount}將於{due}到期，感謝您一直準時繳費！{offer}",
@@ -202,9 +227,9 @@ _MESSAGES: Final[dict[str, dict[LetterKind, dict[str, str]]]] = {
         ),
         final_demand=(
             "催告函：{name}業主，您名下{estate}{unit}尚欠{periods}物業管理費及違約金合計{amount}，"
-            "請於{deadline}前繳清；逾期未繳，本公司可依法提起訴訟或申請仲裁。",
+            "請於{deadline}前繳清；逾期未繳，本公司可依法{legal}。",
             "催告函：{name}業主，您名下{unit}欠費合計{amount}（{periods}），請於{deadline}前繳清；"
-            "逾期未繳，本公司可依法起訴或申請仲裁。",
+            "逾期未繳，本公司可依法{legal_short}。",
         ),
         hardship_offer=(
             "{name}業主您好，貴戶{unit}的管理費{amount}可以分{n}期繳納，首期{first_due}繳{first_amount}。"
@@ -230,8 +255,8 @@ _MESSAGES: Final[dict[str, dict[LetterKind, dict[str, str]]]] = {
     "en": _kind_messages(
         payment_notice=(
             "Dear {name}, welcome to {estate}! The property fee for {unit} starts from {start}. "
-            "Pay at the service centre or online.{offer} Our payment guide is in the post and online.",
-            "Dear {name}, the property fee for {unit} starts from {start}; see the payment guide online.",
+            "Pay at the service centre{ways}.{offer} Our payment guide is in the post.",
+            "Dear {name}, the property fee for {unit} starts from {start}; our payment guide is in the post.",
         ),
         pre_due_notice=(
             "Dear {name}, the property fee of {amount} for {unit} is due on {due}. "
@@ -250,9 +275,9 @@ _MESSAGES: Final[dict[str, dict[LetterKind, dict[str, str]]]] = {
         ),
         final_demand=(
             "Final demand: {name}, {amount} in property fees and late fees for {estate} {unit} ({periods}) "
-            "is unpaid. Please pay by {deadline}; if unpaid, we may file suit or apply for arbitration.",
+            "is unpaid. Please pay by {deadline}; if unpaid, we may {legal}.",
             "Final demand: {name}, {amount} for {unit} ({periods}) is unpaid. Pay by {deadline}, "
-            "or we may sue or apply for arbitration.",
+            "or we may {legal_short}.",
         ),
         hardship_offer=(
             "Dear {name}, you can pay the {amount} for {unit} in {n} installments, the first "

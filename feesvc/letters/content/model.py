@@ -56,6 +56,36 @@ class FeeStandardLine:
     posted_on: date
 
 
+@dataclass(frozen=True)
+class PaymentWays:
+    """How and where to pay, as the estate's settings record it; a letter prints each part only when
+    it is set. ``desk_address`` empty: the service centre at the estate's address. ``online_url``: the
+    estate's online payment page, set only once the estate has online payment (until then no letter
+    mentions paying online)."""
+
+    desk_address: str = ""
+    desk_hours: str = ""
+    bank_account_name: str = ""
+    bank_name: str = ""
+    bank_account_no: str = ""
+    online_url: str = ""
+
+    @property
+    def has_bank(self) -> bool:
+        return bool(self.bank_account_no and self.bank_account_name)
+
+
+@dataclass(frozen=True)
+class DisputeWays:
+    """How an owner raises a dispute: whom to contact at the company and the outside complaint
+    channel (the estate's settings); ``arbitration``: the service contract has an arbitration clause,
+    so a final demand may name arbitration beside suit."""
+
+    contact: str = ""
+    complaint_channel: str = ""
+    arbitration: bool = False
+
+
 #: Standard wordings of the late-fee treatment of a plan (``feesvc.plans.models.LateFeeTreatment``).
 LATE_FEE_TREATMENTS: Final = ("freeze", "waive_on_completion", "waive_now")
 
@@ -161,7 +191,14 @@ class LetterContext:
     # Payment notice (缴费须知) of a new owner: the day billing starts for them (the handover date)
     # and the fee standards in force, with their posting (DOMAIN.md "Change of owner").
     billing_starts_on: date | None = None
+    # The fee standards of the unit's own use, with their posting: the payment notice's table and
+    # the final demand's basis (with the contract's late-fee clause, when recorded).
     fee_standards: tuple[FeeStandardLine, ...] = ()
+    late_fee_clause: str = ""
+    payment: PaymentWays = PaymentWays()
+    dispute: DisputeWays = DisputeWays()
+    # How Traditional letters write renminbi (``formatting.MONEY_STYLES``); the estate's choice.
+    money_style: str = "renminbi"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", LetterKind(self.kind))
@@ -184,6 +221,8 @@ def _validate(ctx: LetterContext) -> None:
         raise _refuse("total_fen", f"{ctx.total_fen} fen, but the periods shown add up to {shown} fen")
     if ctx.total_fen < 0:
         raise _refuse("total_fen", "must not be negative")
+    if ctx.money_style not in formatting.MONEY_STYLES:
+        raise _refuse("money_style", f"must be one of {', '.join(formatting.MONEY_STYLES)}")
     kind = ctx.kind
     if kind is LetterKind.pre_due_notice and ctx.due_on is None:
         raise _refuse("due_on", "a pre-due notice needs the due date")

@@ -15,6 +15,7 @@ from babel.dates import format_skeleton, format_time
 from feesvc import formatting
 from feesvc.db import BUSINESS_TZ
 from feesvc.letters.content.model import BELIEFS, ComplaintInfo, LetterContext, PeriodLine, PlanTerms, PrepayOffer
+from feesvc.letters.content.traditional import for_display
 from feesvc.letters.content.words import (
     BELIEF_WORDS,
     COMPLAINT_CATEGORIES,
@@ -41,8 +42,8 @@ def percent_text(percent_off: Decimal) -> str:
     return format(percent_off.normalize(), "f") + "%"
 
 
-def money_text(fen: int, locale: str) -> str:
-    return formatting.money(fen, locale)
+def money_text(fen: int, locale: str, style: str | None = None) -> str:
+    return formatting.money(fen, locale, style)
 
 
 _BABEL_LOCALES: Final = {"zh_CN": "zh_Hans_CN", "zh_TW": "zh_Hant_TW", "zh_HK": "zh_Hant_HK", "en": "en_GB"}
@@ -121,11 +122,11 @@ def _offer_context(offer: PrepayOffer, locale: str) -> dict[str, Any]:
     }
 
 
-def _late_fee_text(plan: PlanTerms, late_fees_fen: int, locale: str, script: str) -> str:
+def _late_fee_text(plan: PlanTerms, late_fees_fen: int, locale: str, script: str, style: str) -> str:
     texts = LATE_FEE_TEXTS[script]
     if plan.late_fee_treatment not in texts:
         return plan.late_fee_treatment  # the agreed wording, as given
-    amount = money_text(late_fees_fen, locale)
+    amount = money_text(late_fees_fen, locale, style)
     if late_fees_fen <= 0:
         late = ""
     elif script == "en":
@@ -135,7 +136,7 @@ def _late_fee_text(plan: PlanTerms, late_fees_fen: int, locale: str, script: str
     return texts[plan.late_fee_treatment].format(late=late)
 
 
-def _plan_context(plan: PlanTerms, late_fees_fen: int, locale: str, script: str) -> dict[str, Any]:
+def _plan_context(plan: PlanTerms, late_fees_fen: int, locale: str, script: str, style: str) -> dict[str, Any]:
     ordered = sorted(plan.installments, key=lambda i: (i.due_date, i.number))
     return {
         "installments": ordered,
@@ -143,7 +144,7 @@ def _plan_context(plan: PlanTerms, late_fees_fen: int, locale: str, script: str)
         "first": ordered[0],
         "last": ordered[-1],
         "total_fen": plan.total_fen,
-        "late_fee_text": _late_fee_text(plan, late_fees_fen, locale, script),
+        "late_fee_text": _late_fee_text(plan, late_fees_fen, locale, script, style),
         "grace_days": plan.grace_days,
         "waived_fees_return": plan.waived_fees_return
         and plan.late_fee_treatment in ("waive_on_completion", "waive_now")
@@ -177,8 +178,37 @@ def _sort_key(value: datetime) -> datetime:
     return _local(value).replace(tzinfo=None)
 
 
+def pay_context(ctx: LetterContext) -> dict[str, Any]:
+    """How and where to pay, as the letter states it: the desk (its address, else the estate's) and
+    hours, the bank account with the unit as the transfer's reference, the online payment page only
+    where the estate has one, the owner's statement only where the owner can open it."""
+    ways = ctx.payment
+    return {
+        "desk": ways.desk_address or ctx.estate_address,
+        "hours": ways.desk_hours,
+        "bank": ways.has_bank,
+        "account_name": ways.bank_account_name,
+        "bank_name": ways.bank_name,
+        "account_no": ways.bank_account_no,
+        "reference": f"{ctx.estate} {ctx.unit_label}",
+        "online_url": ways.online_url,
+        "statement_url": ctx.statement_url,
+        "phone": ctx.service_phone,
+    }
+
+
+def basis_context(ctx: LetterContext) -> list[dict[str, Any]]:
+    """The fee standards a final demand rests on: item, rate, what it rests on, when it was posted."""
+    return [
+        {"item": s.item_name, "rate": s.rate_text, "ref": s.decision_ref, "posted_on": s.posted_on}
+        for s in ctx.fee_standards
+    ]
+
+
 def template_context(ctx: LetterContext) -> dict[str, Any]:
-    """What the letter templates receive: the context itself as ``letter`` plus derived values."""
+    """What the letter templates receive: the context itself as ``letter`` plus derived values.
+    Traditional letters get the record's text in Traditional (``traditional.for_display``)."""
+    ctx = for_display(ctx)
     locale = ctx.locale
     script = script_of(locale)
     principal = sum(line.amount_fen for line in ctx.periods)
@@ -201,8 +231,12 @@ def template_context(ctx: LetterContext) -> dict[str, Any]:
         "service": service,
         "service_text": service_text(service, script),
         "offer": _offer_context(ctx.prepay_offer, locale) if ctx.prepay_offer else None,
-        "plan": _plan_context(ctx.plan, late_fees, locale, script) if ctx.plan else None,
+        "plan": _plan_context(ctx.plan, late_fees, locale, script, ctx.money_style) if ctx.plan else None,
         "complaint": complaint_context(ctx.complaint, locale, script) if ctx.complaint else None,
         "belief": ctx.belief,
         "basis": BELIEF_WORDS[script][ctx.belief][2] if ctx.belief in BELIEFS else "",
+        "money_style": ctx.money_style,
+        "pay": pay_context(ctx),
+        "standards": basis_context(ctx),
+        "dispute": ctx.dispute,
     }
