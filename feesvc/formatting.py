@@ -158,10 +158,11 @@ MONEY_STYLES: Final = ("renminbi", "symbol")
 def money(fen: int, locale: str, style: str | None = None) -> str:
     """CNY amount for display: zh_CN "¥1,234.50", zh_TW/zh_HK/en "CN¥1,234.50".
 
-    ``style`` (Traditional Chinese only): "renminbi" → "人民幣1,234.50元", "symbol" → "¥1,234.50"."""
+    ``style`` (Traditional Chinese only): "renminbi" → "人民幣1,234.50元", "symbol" → "¥1,234.50",
+    "figures" → "1,234.50" (table cells under a heading that says 人民幣元)."""
     _require_fen(fen)
     if style is not None:
-        if style not in MONEY_STYLES:
+        if style not in (*MONEY_STYLES, "figures"):
             raise ValueError(f"money style must be one of {', '.join(MONEY_STYLES)}, not {style!r}")
         if normalize_locale(locale) in _TRADITIONAL:
             return _traditional_money(fen, locale, style)
@@ -174,6 +175,8 @@ def _traditional_money(fen: int, locale: str, style: str) -> str:
         ctx.prec = max(ctx.prec, len(str(abs(fen))) + 2)
         figures = format_decimal(Decimal(abs(fen)).scaleb(-2), "#,##0.00", locale=_babel_locale(locale))
     sign = "-" if fen < 0 else ""
+    if style == "figures":  # a table cell under a heading that names the currency
+        return f"{sign}{figures}"
     return f"人民幣{sign}{figures}元" if style == "renminbi" else f"{sign}¥{figures}"
 
 

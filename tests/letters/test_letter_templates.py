@@ -255,6 +255,8 @@ def key_content(ctx: LetterContext) -> list[str]:
     """What the letter of ``ctx`` must show, as it prints."""
     loc = ctx.locale
     money = lambda fen: formatting.money(fen, loc, ctx.money_style)  # noqa: E731
+    # Table cells: bare figures under a 人民幣元 heading in Traditional letters that write 人民幣.
+    cell = lambda fen: formatting.money(fen, loc, "figures" if ctx.money_style == "renminbi" else ctx.money_style)  # noqa: E731
     day = lambda d: formatting.date_long(d, loc)  # noqa: E731
     label = lambda p: formatting.period_label(p, loc)  # noqa: E731
     needles = [ctx.owner_name, ctx.unit_label, ctx.letter_no, day(ctx.issued_on), letter_title(ctx)]
@@ -272,7 +274,7 @@ def key_content(ctx: LetterContext) -> list[str]:
     if kind in table_kinds:
         needles += [label(line.period) for line in ctx.periods]
         needles += [line.item_name for line in ctx.periods]
-        needles += [money(line.amount_fen) for line in ctx.periods]
+        needles += [cell(line.amount_fen) for line in ctx.periods]
     if kind is not LetterKind.rectification_reply:
         needles.append(money(ctx.total_fen))
     if kind is LetterKind.payment_notice:
@@ -291,7 +293,7 @@ def key_content(ctx: LetterContext) -> list[str]:
     if kind in (LetterKind.hardship_offer, LetterKind.plan_agreement):
         assert ctx.plan is not None
         for item in ctx.plan.installments:
-            needles += [day(item.due_date), money(item.amount_fen)]
+            needles += [day(item.due_date), cell(item.amount_fen)]
         needles.append(money(ctx.plan.total_fen))
         months = sorted({line.period for line in ctx.periods})
         needles += [label(months[0]), label(months[-1])]
