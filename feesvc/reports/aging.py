@@ -29,13 +29,7 @@ from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.registry.models import Building, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
 from feesvc.reports.common import int_or_zero
-from feesvc.reports.schemas import (
-    AgeBucketOut,
-    AgingReport,
-    AgingRow,
-    OwnersBucketOut,
-    OwnersPart,
-)
+from feesvc.reports.schemas import AgeBucketOut, AgingReport, AgingRow, OwnersBucketOut, OwnersPart
 from feesvc.statements.service import AGE_BUCKETS
 
 

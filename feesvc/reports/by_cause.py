@@ -20,10 +20,7 @@ from feesvc.arrears.service import ACTIVE, effective_cause
 from feesvc.registry.models import Estate
 from feesvc.reports.aging import former_owner, overdue_debits
 from feesvc.reports.common import int_or_zero, script
-from feesvc.reports.schemas import (
-    ArrearsByCause,
-    CauseRow,
-)
+from feesvc.reports.schemas import ArrearsByCause, CauseRow
 
 UNCLASSIFIED: Final = "unclassified"
 CAUSES: Final = ("hardship", "service_dissatisfaction", "misunderstanding", "unknown", UNCLASSIFIED)

@@ -46,12 +46,7 @@ from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.registry.models import Estate
 from feesvc.reports.aging import former_owner
 from feesvc.reports.common import ReportInputError, int_or_zero, month_end, months_between, rate
-from feesvc.reports.schemas import (
-    CollectionRate,
-    MonthlyPoint,
-    MonthlySeries,
-    OldArrears,
-)
+from feesvc.reports.schemas import CollectionRate, MonthlyPoint, MonthlySeries, OldArrears
 from feesvc.schemas import period_start
 
 MAX_MONTHS: Final = 60

@@ -13,9 +13,7 @@ from feesvc.formatting import date_long, normalize_locale, period_label
 from feesvc.registry.models import Estate
 from feesvc.reports.chart import ChartPoint, collection_chart
 from feesvc.reports.common import rate, script
-from feesvc.reports.schemas import (
-    MonthlySeries,
-)
+from feesvc.reports.schemas import MonthlySeries
 
 REPORT_TEMPLATE: Final = "report_collection.html"
 

@@ -1,117 +1,41 @@
-"""Recording payments at the desk, voiding them and refunding credit (the daily cash-up: ``cashup``).
+"""Recording payments at the desk.
 
-A payment reads its unit (rules, owner, open debits with their debts), allocates, and writes the
-payment, its ledger entries and its receipt, the number taken last so the per-estate counter row is
-held only until commit. At the desk on PostgreSQL the read takes no lock and the write is one
-statement that commits on its own, guarded by the unit's ``ledger_version``, both run straight on
-the driver (:func:`post_payment`); otherwise, and on SQLite, the payment is one transaction with
-the unit locked (:func:`record_payment`).
+A payment reads its unit (rules, owner, open debits with their debts), allocates
+(:mod:`feesvc.payments.prepare`), and writes the payment, its ledger entries and its receipt, the
+number taken last so the per-estate counter row is held only until commit. At the desk on
+PostgreSQL the read takes no lock and the write is one statement that commits on its own, guarded by
+the unit's ``ledger_version``, both run straight on the driver (:func:`post_payment`); otherwise,
+and on SQLite, the payment is one transaction with the unit locked (:func:`record_payment`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
-import msgspec
-from sqlalchemy import (
-    Select,
-    String,
-    and_,
-    bindparam,
-    cast,
-    exists,
-    insert,
-    literal,
-    text,
-    true,
-    union_all,
-    update,
-)
+from sqlalchemy import Select, String, and_, bindparam, cast, exists, insert, literal, true, union_all, update
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from feesvc.audit.models import AuditEvent
 from feesvc.audit.service import audit_row, record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, DriverStatement, is_postgres, utcnow
-from feesvc.errors import Conflict, InvalidInput, NotFound
-from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
-from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.ledger.service import (
-    append,
-    debits_from_rows,
-    entry_rows,
-    insert_entries,
-    lock_unit,
-    open_credits,
-    open_debits_subquery,
-    reversal_of,
-)
-from feesvc.payments.models import Method, Payment, PaymentVoid, Receipt, ReceiptCounter, receipt_number
-from feesvc.payments.schemas import (
-    AllocationOut,
-    Designation,
-    PaymentCreate,
-    PaymentOut,
-    RefundCreate,
-    RefundOut,
-)
+from feesvc.errors import Conflict, NotFound
+from feesvc.ledger.models import LedgerEntry
+from feesvc.ledger.service import debits_from_rows, entry_rows, insert_entries, lock_unit, open_debits_subquery
+from feesvc.payments.lookup import build_payment_out, payment_out
+from feesvc.payments.models import Payment, Receipt, ReceiptCounter, receipt_number
+from feesvc.payments.numbering import issue_receipt
+from feesvc.payments.prepare import PreparedPayment, UnitView, fingerprint, prepare_payment
+from feesvc.payments.schemas import PaymentCreate, PaymentOut
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
-
-# ``owner_id`` is the request's last field: encoded as null, it is what a request that names no
-# account ends with.
-_NO_ACCOUNT = b',"owner_id":null}'
-
-
-def fingerprint(data: PaymentCreate) -> str:
-    """The request's hash, the account chosen included. Without one, the request as it was encoded
-    before payments named an account (the null field cut off, cheaper than encoding a dict without
-    it), so a retry of a payment made before then still matches."""
-    encoded = msgspec.json.encode(data)
-    if encoded.endswith(_NO_ACCOUNT):
-        encoded = encoded[: -len(_NO_ACCOUNT)] + b"}"
-    return hashlib.sha256(encoded).hexdigest()
-
-
-def designated_debits(debits: list[OpenDebit], designation: Designation | None) -> frozenset[int]:
-    if designation is None:
-        return frozenset()
-    by_id = {d.entry_id for d in debits} | {d.debt_id for d in debits}
-    unknown = [i for i in designation.entry_ids if i not in by_id]
-    if unknown:
-        raise InvalidInput(f"nothing is open on entries {unknown} of this unit", field="designation.entry_ids")
-    periods = set(designation.periods)
-    open_periods = {d.period for d in debits}
-    if periods - open_periods:
-        missing = sorted(periods - open_periods)
-        raise InvalidInput(f"nothing is open for periods {missing}", field="designation.periods")
-    return frozenset(designation.entry_ids) | frozenset(d.debt_id for d in debits if d.period in periods)
-
-
-def payment_allocation(
-    debits: list[OpenDebit],
-    data: PaymentCreate,
-    order: AllocationOrder,
-    owner_id: int | None,
-    in_plan: frozenset[int] = frozenset(),
-) -> tuple[list[Allocation], int]:
-    """What a payment for ``owner_id``'s account settles: the designated debts first (whoever's they
-    are), then that account's debts oldest first (another owner's arrears stay theirs; debts with
-    no owner recorded are anyone's), a kept plan's late fees last; the rest is that owner's credit."""
-    designated = designated_debits(debits, data.designation)
-    payable = [d for d in debits if d.owner_id in (None, owner_id) or {d.entry_id, d.debt_id} & designated]
-    return allocate(payable, data.amount_fen, order, designated, late_fees_last_for=in_plan)
-
 
 _PAYMENT = Payment.__table__  # type: ignore[attr-defined]
 _RECEIPT = Receipt.__table__  # type: ignore[attr-defined]
@@ -172,24 +96,6 @@ def _view_params(data: PaymentCreate, idempotency_key: str, today: date) -> dict
     return {"unit_id": data.unit_id, "on": data.received_on or today, "owner": data.owner_id, "key": idempotency_key}
 
 
-@dataclass(frozen=True)
-class UnitView:
-    """What the unit view read says of the unit, its debits and the idempotency key."""
-
-    estate_id: int
-    allocation_order: AllocationOrder
-    # The unit's owner on the day received: the account of a payment that names none.
-    owner_id: int | None
-    # Whether the account the payment names is of an owner who owns or owned the unit by that day.
-    account_held: bool
-    # The payment already made under the key (its id and request fingerprint), if any.
-    existing: tuple[int, str] | None
-    ledger_version: int
-    debits: list[OpenDebit]
-    # Debts under an active installment plan: their late fees are settled last.
-    in_plan: frozenset[int]
-
-
 def unit_view(rows: Sequence[Sequence[Any]]) -> UnitView | None:
     """The unit view's rows (SQLAlchemy rows or asyncpg records) as a :class:`UnitView`; None if
     there is no such unit."""
@@ -211,52 +117,9 @@ def unit_view(rows: Sequence[Sequence[Any]]) -> UnitView | None:
     )
 
 
-@dataclass(frozen=True)
-class PreparedPayment:
-    """A payment decided on a unit view: its row, its ledger rows and its audit detail, ready to write."""
-
-    payment: dict[str, Any]
-    entries: list[dict[str, Any]]
-    audit: dict[str, Any]
-    allocations: list[AllocationOut]
-    prepaid_credit_fen: int
-
-
-def prepare_payment(
-    view: UnitView, data: PaymentCreate, actor: Principal, idempotency_key: str, today: date
-) -> PreparedPayment:
-    """Allocate the payment over what the view shows open and make the rows that record it."""
-    received_on = data.received_on or today
-    if received_on > today:
-        raise InvalidInput("a payment cannot be received in the future", field="received_on")
-    if data.owner_id is not None and not view.account_held:
-        raise InvalidInput(
-            f"owner {data.owner_id} did not own unit {data.unit_id} on or before {received_on}; "
-            "a payment is for the account of an owner who owns or owned the unit",
-            field="owner_id",
-        )
-    account = view.owner_id if data.owner_id is None else data.owner_id
-    allocations, left_over = payment_allocation(view.debits, data, view.allocation_order, account, view.in_plan)
-    payment = payment_row(data, view.estate_id, received_on, actor.label, idempotency_key, account)
-    by_id = {d.entry_id: d for d in view.debits}
-    settled = [(a, by_id[a.entry_id]) for a in allocations]
-    entries = [
-        payment_entry(payment, account, EntryKind.payment, a.amount_fen, a.entry_id, d.period) for a, d in settled
-    ]
-    if left_over:
-        entries.append(payment_entry(payment, account, EntryKind.prepaid_credit, left_over))
-    return PreparedPayment(
-        payment=payment,
-        entries=entries,
-        audit={"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method},
-        allocations=[AllocationOut(a.entry_id, d.kind, d.period, d.item, a.amount_fen) for a, d in settled],
-        prepaid_credit_fen=left_over,
-    )
-
-
 def _answer(payment_id: int, receipt: str, prepared: PreparedPayment) -> PaymentOut:
     """The response from what was just written; a retry reads the same back through payment_out."""
-    return _payment_out(
+    return build_payment_out(
         payment_id, prepared.payment, receipt, prepared.allocations, prepared.prepaid_credit_fen, voided=False
     )
 
@@ -268,50 +131,6 @@ _INSERT_PAYMENT = {
     name: dialect.insert(_PAYMENT).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_PAYMENT.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_NUMBER_RECEIPT_POSTGRES = text(
-    """
-    WITH counter AS (
-        INSERT INTO receipt_counter (estate_id, year, last_seq) VALUES (:estate_id, :year, 1)
-        ON CONFLICT (estate_id, year) DO UPDATE SET last_seq = receipt_counter.last_seq + 1
-        RETURNING last_seq
-    )
-    INSERT INTO receipt (payment_id, estate_id, year, seq)
-    SELECT :payment_id, :estate_id, :year, last_seq FROM counter
-    RETURNING seq
-    """
-)
-_NEXT_SEQ_SQLITE = (
-    sqlite.insert(_COUNTER)
-    .values(estate_id=bindparam("estate_id"), year=bindparam("year"), last_seq=1)
-    .on_conflict_do_update(index_elements=["estate_id", "year"], set_={"last_seq": _COUNTER.c.last_seq + 1})
-    .returning(_COUNTER.c.last_seq)
-)
-_INSERT_RECEIPT = insert(_RECEIPT)
-
-
-async def _number_receipt(session: AsyncSession, payment_id: int, estate_id: int, year: int) -> int:
-    """Take the next number and write the receipt; on PostgreSQL in one statement, so the counter
-    row is locked for that statement and the commit only."""
-    params = {"payment_id": payment_id, "estate_id": estate_id, "year": year}
-    if is_postgres(session):
-        return int((await session.execute(_NUMBER_RECEIPT_POSTGRES, params)).scalar_one())
-    # SQLite's write lock (BEGIN IMMEDIATE) already serialises the whole transaction.
-    seq = int((await session.execute(_NEXT_SEQ_SQLITE, params)).scalar_one())
-    await session.execute(_INSERT_RECEIPT, {**params, "seq": seq})
-    return seq
-
-
-async def current_owner(session: AsyncSession, unit_id: int, on: date) -> int | None:
-    query = select(Ownership.owner_id).where(Ownership.unit_id == unit_id, ownership_covering(on))
-    return (await session.execute(query.limit(1))).scalar_one_or_none()
-
-
-async def held_unit(session: AsyncSession, unit_id: int, owner_id: int, on: date) -> bool:
-    """Whether ``owner_id`` owns or owned the unit by ``on``: whose account of it may be paid into."""
-    query = select(Ownership.id).where(
-        Ownership.unit_id == unit_id, Ownership.owner_id == owner_id, col(Ownership.starts_on) <= on
-    )
-    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def find_payment_by_key(session: AsyncSession, key: str) -> tuple[int, str] | None:
@@ -329,26 +148,6 @@ async def add_payment(session: AsyncSession, payment: dict[str, Any]) -> int | N
     if payment_id is None:
         await session.rollback()
     return payment_id
-
-
-def payment_row(
-    data: PaymentCreate, estate_id: int, received_on: date, cashier: str, key: str, owner_id: int | None = None
-) -> dict[str, Any]:
-    """A payment's columns; ``owner_id`` is the account it is for (default: the one it names)."""
-    return {
-        "estate_id": estate_id,
-        "unit_id": data.unit_id,
-        "owner_id": data.owner_id if owner_id is None else owner_id,
-        "payer_name": data.payer_name or "",
-        "amount_fen": data.amount_fen,
-        "method": data.method,
-        "external_ref": data.external_ref,
-        "designation": msgspec.to_builtins(data.designation) if data.designation else None,
-        "received_on": received_on,
-        "cashier": cashier,
-        "idempotency_key": key,
-        "request_fingerprint": fingerprint(data),
-    }
 
 
 async def _replay(session: AsyncSession, existing: tuple[int, str], data: PaymentCreate) -> PaymentOut:
@@ -453,13 +252,6 @@ async def record_payment(
     return _answer(*written, prepared), True
 
 
-async def issue_receipt(session: AsyncSession, payment_id: int, estate_id: int, received_on: date) -> str:
-    """Number the payment's receipt as the last write of its transaction (see :class:`Receipt`)."""
-    await session.flush()  # everything else first: the counter is held only from here to commit
-    seq = await _number_receipt(session, payment_id, estate_id, received_on.year)
-    return receipt_number(received_on.year, seq)
-
-
 async def _write_locked(
     session: AsyncSession, actor: Principal, prepared: PreparedPayment, ledger_version: int
 ) -> tuple[int, str] | None:
@@ -561,195 +353,3 @@ def _write_statement(entry_count: int) -> DriverStatement:
     )
     written = sa_select(receipt.c.payment_id, receipt.c.seq)
     return DriverStatement(written.add_cte(entries.cte("new_entries"), audit.cte("new_audit")))
-
-
-def payment_entry(
-    payment: Mapping[str, Any],
-    owner_id: int | None,
-    kind: EntryKind,
-    fen: int,
-    settles: int | None = None,
-    period: str | None = None,
-) -> dict[str, Any]:
-    """A ledger row for ``fen`` of a payment (given as its columns) settling a debit or held as
-    credit; the payment's id is added where the payment is written."""
-    return {
-        "estate_id": payment["estate_id"],
-        "unit_id": payment["unit_id"],
-        "owner_id": owner_id,
-        "kind": kind,
-        "amount_fen": -fen,
-        "effective_date": payment["received_on"],
-        "settles_entry_id": settles,
-        "period": period,
-        "actor": payment["cashier"],
-    }
-
-
-async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
-    payment = await session.get(Payment, payment_id)
-    if payment is None:
-        raise NotFound(f"payment {payment_id} does not exist")
-    return payment
-
-
-async def _is_void(session: AsyncSession, payment_id: int) -> bool:
-    query = select(PaymentVoid.id).where(PaymentVoid.payment_id == payment_id)
-    return (await session.execute(query)).first() is not None
-
-
-_VOIDED = exists().where(PaymentVoid.__table__.c.payment_id == _PAYMENT.c.id)  # type: ignore[attr-defined]
-_PAYMENT_AND_RECEIPT = (
-    sa_select(_PAYMENT, _RECEIPT.c.year, _RECEIPT.c.seq, _VOIDED)
-    .join(_RECEIPT, _RECEIPT.c.payment_id == _PAYMENT.c.id)
-    .where(_PAYMENT.c.id == bindparam("payment_id"))
-)
-_SETTLED = _ENTRY.alias("settled")
-_SPLITS = (
-    sa_select(
-        _ENTRY.c.kind, _ENTRY.c.settles_entry_id, _ENTRY.c.period, _ENTRY.c.amount_fen, _SETTLED.c.kind, _SETTLED.c.item
-    )
-    .outerjoin(_SETTLED, _SETTLED.c.id == _ENTRY.c.settles_entry_id)
-    .where(
-        _ENTRY.c.payment_id == bindparam("payment_id"),
-        _ENTRY.c.kind.in_([EntryKind.payment, EntryKind.prepaid_credit]),
-    )
-    .order_by(_ENTRY.c.id)
-)
-
-
-async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
-    row = (await session.execute(_PAYMENT_AND_RECEIPT, {"payment_id": payment_id})).first()
-    if row is None:
-        raise NotFound(f"payment {payment_id} does not exist")
-    payment = row._mapping
-    allocations, credit = [], 0
-    for kind, settles, period, amount, settled_kind, item in await session.execute(_SPLITS, {"payment_id": payment_id}):
-        if kind == EntryKind.prepaid_credit:
-            credit += -amount
-        else:
-            allocations.append(AllocationOut(settles, EntryKind(settled_kind), period, item, -amount))
-    number = receipt_number(payment["year"], payment["seq"])
-    return _payment_out(payment_id, payment, number, allocations, credit, bool(row[-1]))
-
-
-def _payment_out(
-    payment_id: int,
-    payment: Mapping[Any, Any],
-    number: str,
-    allocations: list[AllocationOut],
-    credit_fen: int,
-    voided: bool,
-) -> PaymentOut:
-    return PaymentOut(
-        id=payment_id,
-        receipt_number=number,
-        estate_id=payment["estate_id"],
-        unit_id=payment["unit_id"],
-        owner_id=payment["owner_id"],
-        payer_name=payment["payer_name"],
-        amount_fen=payment["amount_fen"],
-        currency="CNY",
-        method=payment["method"],
-        external_ref=payment["external_ref"],
-        received_on=payment["received_on"],
-        cashier=payment["cashier"],
-        allocations=allocations,
-        prepaid_credit_fen=credit_fen,
-        voided=voided,
-    )
-
-
-async def void_payment(
-    session: AsyncSession, actor: Principal, payment_id: int, reason: str, today: date
-) -> PaymentOut:
-    """Undo a payment with reversing entries; its receipt stays, marked void, its number never reused."""
-    payment = await get_payment(session, payment_id)
-    await lock_unit(session, payment.unit_id)
-    if await _is_void(session, payment_id):
-        raise Conflict(f"payment {payment_id} is already void")
-    reversed_ids = select(LedgerEntry.reverses_entry_id).where(col(LedgerEntry.reverses_entry_id).is_not(None))
-    to_reverse = (
-        (
-            await session.execute(
-                select(LedgerEntry)
-                .where(
-                    LedgerEntry.payment_id == payment_id,
-                    LedgerEntry.kind != EntryKind.reversal,
-                    col(LedgerEntry.id).not_in(reversed_ids),
-                )
-                .order_by(col(LedgerEntry.id).desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
-    append(session, [reversal_of(e, today, actor, f"void of payment {payment_id}: {reason}") for e in to_reverse])
-    session.add(PaymentVoid(payment_id=payment_id, reason=reason, actor=actor.label, voided_on=today))
-    await record_audit(session, actor, "payment.void", "payment", payment_id, {"reason": reason})
-    await session.commit()
-    return await payment_out(session, payment_id)
-
-
-async def refund_credit(
-    session: AsyncSession, actor: Principal, unit_id: int, data: RefundCreate, today: date
-) -> RefundOut:
-    """Pay back prepaid credit of one owner's account (``data.owner_id``, default the unit's current
-    owner) to that owner, oldest credit first."""
-    unit = await lock_unit(session, unit_id)
-    if unit is None:
-        raise NotFound(f"unit {unit_id} does not exist")
-    owner_id = await current_owner(session, unit_id, today) if data.owner_id is None else data.owner_id
-    if data.owner_id is not None and not await held_unit(session, unit_id, data.owner_id, today):
-        raise InvalidInput(f"owner {data.owner_id} never owned unit {unit_id}", field="owner_id")
-    credits = [(credit, fen) for credit, fen in await open_credits(session, unit_id) if credit.owner_id == owner_id]
-    available = -sum(open_fen for _, open_fen in credits)
-    if data.amount_fen > available:
-        raise InvalidInput(
-            f"only {available} fen of prepaid credit is held for owner {owner_id} on this unit", field="amount_fen"
-        )
-    need, entries = data.amount_fen, []
-    for credit, open_fen in credits:
-        take = min(need, -open_fen)
-        entries.append(refund_entry(credit, take, today, actor, data.reason, data.method))
-        need -= take
-        if need == 0:
-            break
-    append(session, entries)
-    await record_audit(
-        session,
-        actor,
-        "credit.refund",
-        "unit",
-        unit_id,
-        {"amount_fen": data.amount_fen, "reason": data.reason, "method": data.method, "owner_id": owner_id},
-    )
-    await session.commit()
-    left = available - data.amount_fen
-    return RefundOut(unit_id=unit_id, owner_id=owner_id, refunded_fen=data.amount_fen, prepaid_credit_left_fen=left)
-
-
-def refund_entry(
-    credit: LedgerEntry, fen: int, today: date, actor: Principal, reason: str, method: Method
-) -> LedgerEntry:
-    """Paying ``fen`` of a prepaid credit back to the owner: it settles (uses up) that credit."""
-    return LedgerEntry(
-        estate_id=credit.estate_id,
-        unit_id=credit.unit_id,
-        owner_id=credit.owner_id,
-        kind=EntryKind.refund,
-        amount_fen=fen,
-        effective_date=today,
-        settles_entry_id=credit.id,
-        payment_id=credit.payment_id,
-        actor=actor.label,
-        reason=reason,
-        detail={"method": method},
-    )
-
-
-async def receipt_for(session: AsyncSession, payment_id: int) -> tuple[Payment, Receipt]:
-    payment = await get_payment(session, payment_id)
-    receipt = await session.get(Receipt, payment_id)
-    assert receipt is not None
-    return payment, receipt
