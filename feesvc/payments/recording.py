@@ -294,7 +294,7 @@ def _write_statement(entry_count: int) -> DriverStatement:
     ``UPDATE unit SET ledger_version = ledger_version + 1 WHERE id = … AND ledger_version = :seen``
     as a CTE, then ``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` from the row it
     returns, with the ledger rows, the audit event and the receipt (the counter upsert and the
-    receipt row, as ``_NUMBER_RECEIPT_POSTGRES``) as data-modifying CTEs that take the new id. If
+    receipt row, as ``numbering._NUMBER_RECEIPT_POSTGRES``) as data-modifying CTEs that take the new id. If
     the version had moved on (a concurrent writer waited for is re-checked on its new row) or the
     key was taken, they insert nothing and no number is used. One per number of ledger rows, built
     once."""
