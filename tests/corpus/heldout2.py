@@ -10,18 +10,30 @@ texts (a collision is reported by id only, so running this never shows another f
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from split import Invalid, _need, read_jsonl, validate_case, validate_sentence  # type: ignore[import-not-found,no-redef]
-else:
-    from .split import Invalid, _need, read_jsonl, validate_case, validate_sentence
 
+def _split_module() -> ModuleType:
+    """split.py, loaded by path (tests/corpus is not a package); shared with tests/test_corpus_split.py."""
+    if "corpus_split" in sys.modules:
+        return sys.modules["corpus_split"]
+    spec = importlib.util.spec_from_file_location("corpus_split", Path(__file__).resolve().parent / "split.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_split = _split_module()
+Invalid, _need, read_jsonl = _split.Invalid, _split._need, _split.read_jsonl
+validate_case, validate_sentence = _split.validate_case, _split.validate_sentence
 HERE = Path(__file__).resolve().parent
 ARREARS = HERE / "arrears_heldout2.jsonl"
 COMPLIANCE = HERE / "compliance_heldout2.jsonl"
@@ -47,7 +59,9 @@ def check_numbers(c: dict) -> None:
     if not unpaid:
         return
     fee = unpaid[0]["amount_fen"]
-    _need(unpaid[0]["period"] == a["first_unpaid_period"], i, "history's first unpaid period is not first_unpaid_period")
+    _need(
+        unpaid[0]["period"] == a["first_unpaid_period"], i, "history's first unpaid period is not first_unpaid_period"
+    )
     expect = a["first_unpaid_period"]
     for h in unpaid:
         _need(h["period"] == expect, i, "unpaid periods in history are not consecutive")
@@ -89,17 +103,22 @@ def _texts(name: str, items: list[dict]) -> dict[str, str]:
     return {x["text"].strip(): x["id"] for x in items}
 
 
-def check_collisions(cases: list[dict], sentences: list[dict]) -> None:
+def older_items() -> list[dict]:
+    return [x for name in OTHERS for x in read_jsonl(HERE / name)]
+
+
+def check_collisions(cases: list[dict], sentences: list[dict], old: list[dict] | None = None) -> None:
     """No id or text of the new set may appear in the older corpus files."""
-    old: list[dict] = []
-    for name in OTHERS:
-        old += read_jsonl(HERE / name)
+    if old is None:
+        old = older_items()
     old_ids = {x.get("id") for x in old}
     for x in cases + sentences:
         _need(x["id"] not in old_ids, x["id"], "id collides with another corpus file")
     for name, mine in (("arrears", cases), ("compliance", sentences)):
         own = _texts(name, mine)
-        _need(len(own) == len([x for x in mine if name != "arrears" or x["notes"]]), name, "duplicated text in the file")
+        _need(
+            len(own) == len([x for x in mine if name != "arrears" or x["notes"]]), name, "duplicated text in the file"
+        )
         theirs = _texts(name, [x for x in old if ("notes" in x) == (name == "arrears")])
         clash = sorted(own[t] for t in set(own) & set(theirs))
         _need(not clash, ",".join(clash[:5]), "text repeated from an older corpus file")
@@ -114,7 +133,7 @@ def counts(cases: list[dict], sentences: list[dict]) -> str:
         labels = sorted({label(x) for x in items})
         rows.append(f"| {name} | " + " | ".join(["zh_CN", "zh_TW", "en", "total"]) + " |")
         rows.append("|---" * 5 + "|")
-        for lab in labels + ["total"]:
+        for lab in [*labels, "total"]:
             sel = [x for x in items if lab == "total" or label(x) == lab]
             loc = Counter(x["locale"] for x in sel)
             rows.append(f"| {lab} | {loc['zh_CN']} | {loc['zh_TW']} | {loc['en']} | {len(sel)} |")
