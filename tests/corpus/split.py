@@ -52,11 +52,11 @@ def _need(cond: bool, item_id: str, what: str) -> None:
         raise Invalid(f"{item_id}: {what}")
 
 
-def validate_case(c: dict) -> None:
+def validate_case(c: dict, id_pattern: str = r"c\d{4}") -> None:
     i = c.get("id", "?")
     allowed = {"id", "locale", "unit", "arrears", "payment_history", "notes", "complaints", "expected", "why"}
     _need(set(c) <= allowed and set(c) >= allowed - {"payment_history"}, i, f"fields {sorted(set(c) ^ allowed)}")
-    _need(re.fullmatch(r"c\d{4}", i) is not None, i, "id must be c0000")
+    _need(isinstance(i, str) and re.fullmatch(id_pattern, i) is not None, i, f"id must match {id_pattern}")
     _need(c["locale"] in LOCALES, i, "locale")
     u = c["unit"]
     _need(set(u) == {"vacant", "area_m2"} and isinstance(u["vacant"], bool), i, "unit")
@@ -118,10 +118,10 @@ def validate_case(c: dict) -> None:
     _need(isinstance(c["why"], str) and len(c["why"]) > 10, i, "why")
 
 
-def validate_sentence(s: dict) -> None:
+def validate_sentence(s: dict, id_pattern: str = r"s\d{4}") -> None:
     i = s.get("id", "?")
     _need(set(s) == {"id", "locale", "text", "forbidden", "family", "why"}, i, "fields")
-    _need(re.fullmatch(r"s\d{4}", i) is not None, i, "id must be s0000")
+    _need(isinstance(i, str) and re.fullmatch(id_pattern, i) is not None, i, f"id must match {id_pattern}")
     _need(s["locale"] in LOCALES, i, "locale")
     _need(isinstance(s["text"], str) and s["text"].strip() != "", i, "text")
     _need(isinstance(s["forbidden"], bool), i, "forbidden")
