@@ -36,10 +36,14 @@ LAWFUL_BLOCKED_LIMIT = 0.05
 # rounded down (for compliance_lawful_blocked: rounded up), so that a change cannot make it worse
 # unnoticed while the development parts stay held to the target. None: the held-out part is held to
 # the target itself. (The floors set for the first held-out parts went with them when they retired.)
+# Reached on 2026-12-07, the first time the second held-out parts were scored (the rules of branch
+# judge, tuned on _dev, _dev2 and _probe only): arrears 111/136 = 81.6 %, lowest recall hardship
+# 30/41 = 73.2 % (targets 90 % and 80 %); compliance 83/112 forbidden blocked = 74.1 % (target: all),
+# lawful blocked 2/91 = 2.2 % (target met).
 HELDOUT_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": None,
-    "arrears_min_recall": None,
-    "compliance_forbidden_blocked": None,
+    "arrears_accuracy": 0.81,
+    "arrears_min_recall": 0.73,
+    "compliance_forbidden_blocked": 0.74,
     "compliance_lawful_blocked": None,
 }
 DEVELOPMENT = ("dev", "dev2", "probe")
