@@ -9,6 +9,7 @@ from feesvc.billing.models import BillingRun
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
+from feesvc.limitation.models import Acknowledgement, LegalFiling
 from feesvc.letters.models import (
     DeliveryRecord,
     EscalationStage,
@@ -28,6 +29,8 @@ from feesvc.standards.models import FeeStandard
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Acknowledgement",
+    "LegalFiling",
     "ApiToken",
     "ArrearsAction",
     "ArrearsCase",
