@@ -59,10 +59,8 @@ class LimitationController(Controller):
         """Each owner's periods whose limitation (three years from the due date or the last
         interruption) ends within ``within_days`` of ``as_of`` (default today), with the last
         interruption and its proof. A seller's periods and the buyer's are separate accounts."""
-        today = business_today()
-        if as_of is not None and as_of > today:
-            raise InvalidInput(f"as_of cannot be a future date (today is {today})", field="as_of")
-        return await service.limitation_watch(db, estate_id, as_of or today, within_days)
+        # A later as_of is a forecast on the record as it stands: nothing is assumed to happen meanwhile.
+        return await service.limitation_watch(db, estate_id, as_of or business_today(), within_days)
 
     @post("/limitation/acknowledgements", guards=[managers], request_max_body_size=UPLOAD_LIMIT)
     async def acknowledge(

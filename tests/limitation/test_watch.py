@@ -77,7 +77,6 @@ async def test_the_window_is_bounded_and_staff_only(api: Api) -> None:
     path = f"/api/v1/estates/{sale.estate.id}/limitation-watch"
     problem(await api.get(path, params={"within_days": -1}), 400, "within_days")
     problem(await api.get(path, params={"within_days": 5000}), 400, "within_days")
-    problem(await api.get(path, params={"as_of": "2999-01-01"}), 422, "as_of")
     problem(await api.get("/api/v1/estates/999999/limitation-watch"), 404)
     response = await api.client.get(path, headers={"Authorization": f"Bearer {sale.buyer_token}"})
     problem(response, 403)
