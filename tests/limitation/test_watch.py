@@ -3,14 +3,19 @@ accounts), tested at the three-year boundary: the day before, the day, the day a
 
 from __future__ import annotations
 
+import asyncio
+import os
 from datetime import date, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from click.testing import CliRunner
 from sqlmodel import select
 
 from feesvc.auth.models import Role
+from feesvc.cli import cli
+from feesvc.settings import get_settings
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem
@@ -81,3 +86,22 @@ async def test_the_window_is_bounded_and_staff_only(api: Api) -> None:
     response = await api.client.get(path, headers={"Authorization": f"Bearer {sale.buyer_token}"})
     problem(response, 403)
     assert (await watch(api, sale.estate.id, date(2026, 6, 1), within=0, role=Role.cashier))["within_days"] == 0
+
+
+async def test_the_watch_on_the_command_line(api: Api, database_url: str) -> None:
+    sale = await sale_in_2023(api)
+    dues = await due_dates(api, sale.unit_id)
+    last_day = dues[(sale.seller_id, "2023-06")] + relativedelta(years=3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEESVC_")}
+    args = ["limitation", "watch", "--estate", sale.estate.code, "--within-days", "5", "--as-of", last_day.isoformat()]
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, args, env={**env, "FEESVC_DATABASE_URL": database_url})
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    (line,) = [row for row in result.stdout.splitlines() if row]
+    fields = line.split("\t")
+    assert fields[1].endswith(f"(#{sale.seller_id}, former owner)") and fields[2:6] == ["2023-06", "25000", last_day.isoformat(), "0"]
+    bad = await asyncio.to_thread(CliRunner().invoke, cli, [*args[:4], "--within-days", "-1"], env=env)
+    assert bad.exit_code == 2 and "within-days" in bad.output
