@@ -210,3 +210,18 @@ async def test_an_owner_on_hold_is_listed_for_attention_not_left_to_expire(api: 
     (attention,) = run["needs_attention"]
     assert attention["unit_id"] == unit and "limitation of owner" in attention["reason"] and "2023-06" in attention["reason"]
     assert "manual hold" in attention["reason"]
+
+
+def test_the_packs_limitation_table_names_acknowledgements_and_filings() -> None:
+    """The pack's limitation analysis quotes what the record holds: a written confirmation (not a
+    signed plan), the filing with its court and case number, the end of the proceedings."""
+    from feesvc.evidence.limitation_table import _kind_text, _source_text
+
+    ack, filed = "acknowledgement #7", "legal filing #3 payment_order 上海市徐汇区人民法院 (2026)沪0104民督123号"
+    assert _kind_text(InterruptionKind.acknowledgement, ack) == "债务承认（书面确认）"
+    assert _source_text(ack, {}) == "书面确认 #7（业主签署件存档）"
+    assert _kind_text(InterruptionKind.legal_action, filed) == "申请支付令"
+    assert _source_text(filed, {}) == "申请支付令 #3 上海市徐汇区人民法院 (2026)沪0104民督123号"
+    ended = "legal filing #3 ended 上海市徐汇区人民法院 (2026)沪0104民督123号"
+    assert _kind_text(InterruptionKind.legal_action, ended) == "诉讼程序终结（时效重新计算）"
+    assert _kind_text(InterruptionKind.acknowledgement, "installment plan #2") == "债务承认（签署分期协议）"
