@@ -351,7 +351,7 @@ def limitation() -> None:
 @limitation.command("watch")
 @click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
 @click.option("--within-days", type=click.IntRange(0, 1098), default=90, show_default=True, help="Days ahead to look.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Day to look from (default today).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Look from (default today).")
 def limitation_watch(estate_ref: str, within_days: int, as_of: object) -> None:
     """Each owner's periods whose limitation ends within the window, with the last interruption:
     one line per period, tab-separated (unit, owner, period, open fen, last day, days left, last

@@ -9,7 +9,6 @@ from feesvc.billing.models import BillingRun
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
-from feesvc.limitation.models import Acknowledgement, LegalFiling
 from feesvc.letters.models import (
     DeliveryRecord,
     EscalationStage,
@@ -18,6 +17,7 @@ from feesvc.letters.models import (
     ReminderHold,
     ReminderRun,
 )
+from feesvc.limitation.models import Acknowledgement, LegalFiling
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
@@ -30,7 +30,6 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "Acknowledgement",
-    "LegalFiling",
     "ApiToken",
     "ArrearsAction",
     "ArrearsCase",
@@ -51,6 +50,7 @@ __all__ = [
     "InstallmentPlan",
     "LateFeeTermsVersion",
     "LedgerEntry",
+    "LegalFiling",
     "Letter",
     "LimitationEvent",
     "OutboxMessage",

@@ -26,8 +26,8 @@ def _source_text(source: str, register: Mapping[str, int]) -> str:
         return "书面确认 " + source[len("acknowledgement ") :] + "（业主签署件存档）"
     if source.startswith("legal filing #"):
         # "legal filing #3 payment_order 某法院 (2026)…号": the court and case number as recorded.
-        number, what, rest = (source[len("legal filing ") :].split(" ", 2) + ["", ""])[:3]
-        return f"{_FILINGS.get(what, what)} {number} {rest}".strip()
+        words = [*source[len("legal filing ") :].split(" ", 2), "", ""]
+        return f"{_FILINGS.get(words[1], words[1])} {words[0]} {words[2]}".strip()
     if source.startswith("payment #"):
         return "缴费记录 " + source[len("payment ") :]
     return source
@@ -59,7 +59,11 @@ def limitation_rows(pack: Pack) -> list[dict[str, Any]]:
                 "period_key": p.period,
                 "due": day_text(p.due),
                 "interruptions": [
-                    {"on": day_text(i.on), "kind": _kind_text(i.kind, i.source), "source": _source_text(i.source, register)}
+                    {
+                        "on": day_text(i.on),
+                        "kind": _kind_text(i.kind, i.source),
+                        "source": _source_text(i.source, register),
+                    }
                     for i in lim.counted
                 ],
                 "ignored": [

@@ -388,7 +388,7 @@ async def decide(
             # Suit needs a demand first (民法典 944(2)): an owner who never had one gets it now.
             rule = next((r for r in rules if r.stage == Stage.final_demand), rule)
             kind = letter_kind_for(rule.stage, cause, account in explained)
-        need = expiring.pop(account, None)  # type: ignore[call-overload]
+        need = expiring.pop((facts.unit_id, facts.owner_id), None) if facts.owner_id is not None else None
         if need and reason is None:
             kind, rule = limitation_letter(kind, rule, rules, cause == "hardship")
             last.pop((*account, rule.stage), None)  # no cool-down holds it back

@@ -16,7 +16,6 @@ from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
 from feesvc.limitation import service
-from feesvc.plans.agreement import upload_signed_copy
 from feesvc.limitation.rules import MAX_WITHIN_DAYS, NOTICE_WITHIN_DAYS
 from feesvc.limitation.schemas import (
     AcknowledgementForm,
@@ -28,6 +27,7 @@ from feesvc.limitation.schemas import (
     SignedCopyForm,
 )
 from feesvc.payments.controller import IdempotencyKey
+from feesvc.plans.agreement import upload_signed_copy
 from feesvc.schemas import PathId
 
 UPLOAD_LIMIT = service.MAX_PROOF_BYTES + 64 * 1024
@@ -104,7 +104,13 @@ class LimitationController(Controller):
         """The signed plan agreement: kept as the proof of the owner's acknowledgement; a proposed
         plan is agreed on ``signed_on``."""
         ack, created = await upload_signed_copy(
-            db, principal, plan_id, data.signed_on, await data.proof.read(), idempotency_key, _files(state),
+            db,
+            principal,
+            plan_id,
+            data.signed_on,
+            await data.proof.read(),
+            idempotency_key,
+            _files(state),
             business_today(),
         )
         return _answer(service.acknowledgement_out(ack), created)

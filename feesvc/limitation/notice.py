@@ -32,6 +32,7 @@ def limitation_unserved(owner_id: int | None, need: Sequence[WatchedPeriod], rea
     soonest = min(w.limitation.expires_on for w in need)
     periods = ", ".join(w.period.period for w in need)
     return (
-        f"limitation of owner #{owner_id}'s {periods} ends {soonest.isoformat()} and no interrupting letter was issued ({reason}): "
+        f"limitation of owner #{owner_id}'s {periods} ends {soonest.isoformat()} and no interrupting letter "
+        f"was issued ({reason}): "
         "deliver a demand, or record the owner's written acknowledgement or a filing"
     )

@@ -85,11 +85,7 @@ def needing_notice(
     ``NOTICE_IN_FLIGHT_DAYS`` days."""
     since = as_of - timedelta(days=NOTICE_IN_FLIGHT_DAYS)
     in_flight = {p for issued_on, named in notices if since < issued_on <= as_of for p in named}
-    return [
-        w
-        for w in expiring
-        if w.limitation.days_left <= NOTICE_WITHIN_DAYS and w.period.period not in in_flight
-    ]
+    return [w for w in expiring if w.limitation.days_left <= NOTICE_WITHIN_DAYS and w.period.period not in in_flight]
 
 
 def interrupting_kind(kind: LetterKind | None, hardship: bool) -> LetterKind:

@@ -90,7 +90,7 @@ async def _open_periods(session: AsyncSession, estate_id: int, as_of: date) -> d
     settling = aliased(LedgerEntry)
     settled = (
         select_columns(settling.settles_entry_id.label("entry_id"), func.sum(settling.amount_fen).label("fen"))  # type: ignore[union-attr]
-        .where(settling.estate_id == estate_id, col(settling.settles_entry_id).is_not(None))
+        .where(col(settling.estate_id) == estate_id, col(settling.settles_entry_id).is_not(None))
         .group_by(col(settling.settles_entry_id))
         .subquery()
     )
@@ -161,9 +161,9 @@ async def _interruptions(
         .join(debit, col(debit.id) == LedgerEntry.settles_entry_id)
         .where(
             col(LedgerEntry.estate_id) == estate_id,
-            LedgerEntry.kind == EntryKind.payment,
+            col(LedgerEntry.kind) == EntryKind.payment,
             col(LedgerEntry.effective_date) <= as_of,
-            ~select_columns(reversal.id).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists(),
+            ~select_columns(col(reversal.id)).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists(),
         )
         .group_by(col(debit.unit_id), col(debit.owner_id), col(debit.period), col(LedgerEntry.effective_date))
     )
@@ -266,17 +266,16 @@ async def limitation_watch(
     if not watches:
         return LimitationWatchOut(estate_id, as_of, within_days, [])
     unit_ids = sorted({unit_id for unit_id, _ in watches})
-    labels = dict(
-        (
-            await session.execute(
-                select_columns(col(Unit.id), Building.name + " " + Unit.number)
-                .join(Building, col(Building.id) == Unit.building_id)
-                .where(col(Unit.id).in_(unit_ids))
-            )
-        ).all()
+    unit_rows = await session.execute(
+        select_columns(col(Unit.id), col(Building.name), col(Unit.number))
+        .join(Building, col(Building.id) == Unit.building_id)
+        .where(col(Unit.id).in_(unit_ids))
     )
+    labels: dict[int | None, str] = {unit_id: f"{building} {number}" for unit_id, building, number in unit_rows.all()}
     owners = await session.execute(
-        select(Ownership, Owner).join(Owner, col(Owner.id) == Ownership.owner_id).where(col(Ownership.unit_id).in_(unit_ids))
+        select(Ownership, Owner)
+        .join(Owner, col(Owner.id) == Ownership.owner_id)
+        .where(col(Ownership.unit_id).in_(unit_ids))
     )
     names: dict[int, str] = {}
     current: set[Account] = set()
@@ -303,7 +302,9 @@ async def limitation_watch(
                     days_left=w.limitation.days_left,
                     last_interruption=None
                     if last is None
-                    else InterruptionOut(last.kind.value, last.on, last.source, await _proof_of(session, account, last)),
+                    else InterruptionOut(
+                        last.kind.value, last.on, last.source, await _proof_of(session, account, last)
+                    ),
                     notice_in_flight=in_flight[-1] if in_flight else None,
                 )
             )
@@ -357,9 +358,11 @@ def _keep_proof(proof: bytes, files_dir: Path) -> tuple[Path, str, str]:
 
 
 def parse_periods(text: str) -> list[str]:
-    """"2023-01, 2023-02" → ["2023-01", "2023-02"] (a form field carries a list as text)."""
+    """ "2023-01, 2023-02" → ["2023-01", "2023-02"] (a form field carries a list as text)."""
     periods = sorted({p.strip() for p in text.split(",") if p.strip()})
-    bad = [p for p in periods if len(p) != 7 or p[4] != "-" or not (p[:4] + p[5:]).isdigit() or not 1 <= int(p[5:]) <= 12]
+    bad = [
+        p for p in periods if len(p) != 7 or p[4] != "-" or not (p[:4] + p[5:]).isdigit() or not 1 <= int(p[5:]) <= 12
+    ]
     if not periods or bad:
         raise InvalidInput("send the periods as YYYY-MM separated by commas, e.g. 2023-01,2023-02", field="periods")
     return periods
@@ -484,7 +487,13 @@ async def record_acknowledgement(
         raise InvalidInput(f"an acknowledgement cannot be signed in the future (today is {today})", field="signed_on")
     digest_of_request = hashlib.sha256(proof).hexdigest()
     fingerprint = _fingerprint(
-        unit=unit_id, owner=owner_id, on=signed_on, periods=sorted(periods), proof=digest_of_request, plan=plan_id, note=note
+        unit=unit_id,
+        owner=owner_id,
+        on=signed_on,
+        periods=sorted(periods),
+        proof=digest_of_request,
+        plan=plan_id,
+        note=note,
     )
     found = await _replayed(session, Acknowledgement, key, fingerprint)
     if found is not None:
@@ -515,7 +524,15 @@ async def record_acknowledgement(
     assert ack.id is not None
     if events:  # a plan's agreement wrote its own events (plans.service.agree_plan)
         session.add_all(
-            _events(unit_id, owner_id, ack.periods, InterruptionKind.acknowledgement, signed_on, acknowledgement_source(ack.id), actor)
+            _events(
+                unit_id,
+                owner_id,
+                ack.periods,
+                InterruptionKind.acknowledgement,
+                signed_on,
+                acknowledgement_source(ack.id),
+                actor,
+            )
         )
     await record_audit(
         session,
@@ -523,8 +540,14 @@ async def record_acknowledgement(
         "limitation.acknowledgement",
         "acknowledgement",
         ack.id,
-        {"unit_id": unit_id, "owner_id": owner_id, "signed_on": signed_on.isoformat(), "periods": ack.periods,
-         "plan_id": plan_id, "sha256": digest},
+        {
+            "unit_id": unit_id,
+            "owner_id": owner_id,
+            "signed_on": signed_on.isoformat(),
+            "periods": ack.periods,
+            "plan_id": plan_id,
+            "sha256": digest,
+        },
     )
     return ack, True
 
@@ -538,8 +561,14 @@ async def record_filing(
         raise InvalidInput(f"a filing cannot be dated in the future (today is {today})", field="filed_on")
     periods = sorted(set(data.periods))
     fingerprint = _fingerprint(
-        unit=data.unit_id, owner=data.owner_id, kind=data.kind, on=data.filed_on, court=data.court,
-        case=data.case_no, periods=periods, fen=data.claimed_fen,
+        unit=data.unit_id,
+        owner=data.owner_id,
+        kind=data.kind,
+        on=data.filed_on,
+        court=data.court,
+        case=data.case_no,
+        periods=periods,
+        fen=data.claimed_fen,
     )
     found = await _replayed(session, LegalFiling, key, fingerprint)
     if found is not None:
@@ -563,7 +592,15 @@ async def record_filing(
     if not new:
         return filing, False
     session.add_all(
-        _events(data.unit_id, data.owner_id, periods, InterruptionKind.legal_action, data.filed_on, filing_source(filing), actor)
+        _events(
+            data.unit_id,
+            data.owner_id,
+            periods,
+            InterruptionKind.legal_action,
+            data.filed_on,
+            filing_source(filing),
+            actor,
+        )
     )
     await record_audit(
         session,
@@ -571,8 +608,15 @@ async def record_filing(
         "limitation.filing",
         "legal_filing",
         filing.id,
-        {"unit_id": data.unit_id, "owner_id": data.owner_id, "kind": data.kind.value, "filed_on": data.filed_on.isoformat(),
-         "court": filing.court, "case_no": filing.case_no, "periods": periods},
+        {
+            "unit_id": data.unit_id,
+            "owner_id": data.owner_id,
+            "kind": data.kind.value,
+            "filed_on": data.filed_on.isoformat(),
+            "court": filing.court,
+            "case_no": filing.case_no,
+            "periods": periods,
+        },
     )
     return filing, True
 
@@ -593,7 +637,9 @@ async def record_outcome(
     if filing.outcome is not None:
         if (filing.outcome, filing.outcome_on, filing.outcome_note) == (data.outcome, data.outcome_on, data.note):
             return filing, False
-        raise Conflict(f"legal filing {filing_id} already ended ({filing.outcome} on {filing.outcome_on})", field="outcome")
+        raise Conflict(
+            f"legal filing {filing_id} already ended ({filing.outcome} on {filing.outcome_on})", field="outcome"
+        )
     if data.outcome_on > today:
         raise InvalidInput(f"an outcome cannot be dated in the future (today is {today})", field="outcome_on")
     if data.outcome_on < filing.filed_on:
@@ -603,12 +649,21 @@ async def record_outcome(
     filing.outcome_note = data.note.strip()
     session.add_all(
         _events(
-            filing.unit_id, filing.owner_id, filing.periods, InterruptionKind.legal_action, data.outcome_on,
-            filing_source(filing, ended=True), actor,
+            filing.unit_id,
+            filing.owner_id,
+            filing.periods,
+            InterruptionKind.legal_action,
+            data.outcome_on,
+            filing_source(filing, ended=True),
+            actor,
         )
     )
     await record_audit(
-        session, actor, "limitation.filing_outcome", "legal_filing", filing_id,
+        session,
+        actor,
+        "limitation.filing_outcome",
+        "legal_filing",
+        filing_id,
         {"outcome": data.outcome.value, "outcome_on": data.outcome_on.isoformat()},
     )
     return filing, True

@@ -61,10 +61,14 @@ async def issue_plan_agreement(
         )
     ).scalars()
     ownership = (
-        await session.execute(
-            select(Ownership.ends_on).where(Ownership.unit_id == plan.unit_id, Ownership.owner_id == owner.id)
+        (
+            await session.execute(
+                select(col(Ownership.ends_on)).where(Ownership.unit_id == plan.unit_id, Ownership.owner_id == owner.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     former = bool(ownership) and all(ends is not None and ends < issued_on for ends in ownership)
     ctx = LetterContext(
         kind=LetterKind.plan_agreement,
@@ -110,7 +114,8 @@ async def upload_signed_copy(
     if signed_on > today:
         raise InvalidInput(f"a plan cannot be signed in the future (today is {today})", field="signed_on")
     plan = await get_plan(session, plan_id)
-    assert plan.id is not None and plan.owner_id is not None
+    if plan.owner_id is None:
+        raise Conflict(f"plan #{plan_id} has no owner on record to have signed it", field="plan_id")
     if plan.state == PlanState.proposed:
         plan = await agree_plan(session, actor, plan_id, signed_on)
     elif plan.state not in (PlanState.active, PlanState.completed, PlanState.broken):
@@ -120,6 +125,7 @@ async def upload_signed_copy(
     periods = sorted(
         set((await session.execute(select(PlanCharge.period).where(PlanCharge.plan_id == plan_id))).scalars())
     )
+    assert plan.owner_id is not None
     ack, created = await record_acknowledgement(
         session,
         actor,

@@ -31,8 +31,13 @@ def upgrade() -> None:
         sa.Column("estate_id", sa.Integer(), sa.ForeignKey("estate.id"), nullable=False),
         sa.Column("unit_id", sa.Integer(), sa.ForeignKey("unit.id"), nullable=False),
         sa.Column("owner_id", sa.Integer(), sa.ForeignKey("owner.id"), nullable=False),
-        sa.Column("kind", sa.Enum("written_confirmation", "installment_plan", name="acknowledgementkind",
-                                  native_enum=False, length=24), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "written_confirmation", "installment_plan", name="acknowledgementkind", native_enum=False, length=24
+            ),
+            nullable=False,
+        ),
         sa.Column("signed_on", sa.Date(), nullable=False),
         sa.Column("periods", sa.JSON(), nullable=False),
         sa.Column("plan_id", sa.Integer(), sa.ForeignKey("installment_plan.id"), nullable=True),
@@ -55,8 +60,9 @@ def upgrade() -> None:
         sa.Column("estate_id", sa.Integer(), sa.ForeignKey("estate.id"), nullable=False),
         sa.Column("unit_id", sa.Integer(), sa.ForeignKey("unit.id"), nullable=False),
         sa.Column("owner_id", sa.Integer(), sa.ForeignKey("owner.id"), nullable=False),
-        sa.Column("kind", sa.Enum("suit", "payment_order", name="filingkind", native_enum=False, length=24),
-                  nullable=False),
+        sa.Column(
+            "kind", sa.Enum("suit", "payment_order", name="filingkind", native_enum=False, length=24), nullable=False
+        ),
         sa.Column("filed_on", sa.Date(), nullable=False),
         sa.Column("court", sa.String(200), nullable=False),
         sa.Column("case_no", sa.String(100), nullable=False),
@@ -64,8 +70,17 @@ def upgrade() -> None:
         sa.Column("claimed_fen", sa.BigInteger(), nullable=False),
         sa.Column(
             "outcome",
-            sa.Enum("judgment", "mediation", "payment_order_issued", "objection", "withdrawn", "dismissed",
-                    name="filingoutcome", native_enum=False, length=24),
+            sa.Enum(
+                "judgment",
+                "mediation",
+                "payment_order_issued",
+                "objection",
+                "withdrawn",
+                "dismissed",
+                name="filingoutcome",
+                native_enum=False,
+                length=24,
+            ),
             nullable=True,
         ),
         sa.Column("outcome_on", sa.Date(), nullable=True),

@@ -97,9 +97,14 @@ async def test_an_acknowledgement_is_refused_for_what_the_record_does_not_hold(a
         headers={**api.headers(Role.cashier), **key()},
     )
     problem(cashier, 403)
-    assert await api.count(
-        LimitationEvent, LimitationEvent.unit_id == sale.unit_id, LimitationEvent.kind == InterruptionKind.acknowledgement
-    ) == 0
+    assert (
+        await api.count(
+            LimitationEvent,
+            LimitationEvent.unit_id == sale.unit_id,
+            LimitationEvent.kind == InterruptionKind.acknowledgement,
+        )
+        == 0
+    )
 
 
 async def test_a_filing_and_its_outcome_interrupt_for_the_owner_sued(api: Api) -> None:
@@ -118,8 +123,12 @@ async def test_a_filing_and_its_outcome_interrupt_for_the_owner_sued(api: Api) -
     filing = await api.ok(await api.post("/api/v1/limitation/filings", body, headers=headers), 201)
     again = await api.post("/api/v1/limitation/filings", body, headers=headers)
     assert (await api.ok(again, 201))["id"] == filing["id"] and again.headers["Idempotent-Replayed"] == "true"
-    problem(await api.post("/api/v1/limitation/filings", {**body, "case_no": "(2026)沪0104民督124号"}, headers=headers), 409)
-    problem(await api.post("/api/v1/limitation/filings", {**body, "periods": ["2023-06"]}, headers=key()), 422, "periods")
+    problem(
+        await api.post("/api/v1/limitation/filings", {**body, "case_no": "(2026)沪0104民督124号"}, headers=headers), 409
+    )
+    problem(
+        await api.post("/api/v1/limitation/filings", {**body, "periods": ["2023-06"]}, headers=key()), 422, "periods"
+    )
 
     source = f"legal filing #{filing['id']} payment_order 上海市徐汇区人民法院 (2026)沪0104民督123号"
     assert await events(api, sale.unit_id, sale.buyer_id) == [
@@ -169,7 +178,9 @@ async def test_a_hardship_owner_gets_an_interrupting_offer_before_expiry(api: Ap
     last_day = dues[(estate.owner_ids[0], "2023-06")] + relativedelta(years=3)
     as_of = last_day - timedelta(days=60)
     # A final demand went out to both owners earlier, so the stage (legal review) sends nothing more.
-    run = await api.ok(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": as_of.isoformat()}), 200)
+    run = await api.ok(
+        await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": as_of.isoformat()}), 200
+    )
     assert run["needs_attention"] == []
     async with api.sessions() as s:
         letters = (await s.execute(select(Letter).where(col(Letter.estate_id) == estate.id))).scalars().all()
@@ -179,21 +190,23 @@ async def test_a_hardship_owner_gets_an_interrupting_offer_before_expiry(api: Ap
 
     # A second run the same month issues nothing again: the letters are on their way.
     later = as_of + timedelta(days=5)
-    rerun = await api.ok(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": later.isoformat()}), 200)
+    rerun = await api.ok(
+        await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": later.isoformat()}), 200
+    )
     assert sum(rerun["letters_by_kind"].values()) == 0
 
     # The hardship offer's delivery interrupts the hardship owner's clock.
     delivered = as_of + timedelta(days=3)
     await deliver(api, by_unit[unit].id or 0, delivered)
-    assert [e[:3] for e in await events(api, unit, estate.owner_ids[0])] == [
-        ("2023-06", "demand_delivered", delivered)
-    ]
+    assert [e[:3] for e in await events(api, unit, estate.owner_ids[0])] == [("2023-06", "demand_delivered", delivered)]
     report = listed(await watch(api, estate.id, last_day, within=0))
     assert estate.owner_ids[0] not in report and estate.owner_ids[1] in report
 
     # Undelivered, the other owner's notice is tried again once 30 days have passed.
     retry = as_of + timedelta(days=31)
-    third = await api.ok(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": retry.isoformat()}), 200)
+    third = await api.ok(
+        await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": retry.isoformat()}), 200
+    )
     assert third["letters_by_kind"] == {"final_demand": 1}
 
 
@@ -205,10 +218,16 @@ async def test_an_owner_on_hold_is_listed_for_attention_not_left_to_expire(api: 
     as_of = dues[(estate.owner_ids[0], "2023-06")] + relativedelta(years=3) - timedelta(days=20)
     hold = {"reason": "业主长期出国，待联系", "starts_on": "2020-01-01"}
     await api.ok(await api.post(f"/api/v1/units/{unit}/reminder-holds", hold))
-    run = await api.ok(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": as_of.isoformat()}), 200)
+    run = await api.ok(
+        await api.post("/api/v1/reminder-runs", {"estate_id": estate.id, "as_of": as_of.isoformat()}), 200
+    )
     assert sum(run["letters_by_kind"].values()) == 0
     (attention,) = run["needs_attention"]
-    assert attention["unit_id"] == unit and "limitation of owner" in attention["reason"] and "2023-06" in attention["reason"]
+    assert (
+        attention["unit_id"] == unit
+        and "limitation of owner" in attention["reason"]
+        and "2023-06" in attention["reason"]
+    )
     assert "manual hold" in attention["reason"]
 
 

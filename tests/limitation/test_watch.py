@@ -8,15 +8,14 @@ import os
 from datetime import date, timedelta
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
-
 from click.testing import CliRunner
+from dateutil.relativedelta import relativedelta
 from sqlmodel import select
 
 from feesvc.auth.models import Role
 from feesvc.cli import cli
-from feesvc.settings import get_settings
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.settings import get_settings
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem
 
@@ -34,9 +33,7 @@ async def due_dates(api: Api, unit_id: int) -> dict[tuple[int | None, str], date
 
 async def sale_in_2023(api: Api) -> SoldUnit:
     """The seller owes 2023-06, the buyer (from 2023-08-01) owes 2023-09 and 2023-10."""
-    return await sold_unit(
-        api, handover="2023-08-01", billed_before=("2023-06",), billed_after=("2023-09", "2023-10")
-    )
+    return await sold_unit(api, handover="2023-08-01", billed_before=("2023-06",), billed_after=("2023-09", "2023-10"))
 
 
 async def watch(api: Api, estate_id: int, as_of: date, within: int = 30, role: Role = Role.manager) -> Any:
@@ -96,12 +93,19 @@ async def test_the_watch_on_the_command_line(api: Api, database_url: str) -> Non
     args = ["limitation", "watch", "--estate", sale.estate.code, "--within-days", "5", "--as-of", last_day.isoformat()]
     get_settings.cache_clear()
     try:
-        result = await asyncio.to_thread(CliRunner().invoke, cli, args, env={**env, "FEESVC_DATABASE_URL": database_url})
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, args, env={**env, "FEESVC_DATABASE_URL": database_url}
+        )
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     (line,) = [row for row in result.stdout.splitlines() if row]
     fields = line.split("\t")
-    assert fields[1].endswith(f"(#{sale.seller_id}, former owner)") and fields[2:6] == ["2023-06", "25000", last_day.isoformat(), "0"]
+    assert fields[1].endswith(f"(#{sale.seller_id}, former owner)") and fields[2:6] == [
+        "2023-06",
+        "25000",
+        last_day.isoformat(),
+        "0",
+    ]
     bad = await asyncio.to_thread(CliRunner().invoke, cli, [*args[:4], "--within-days", "-1"], env=env)
     assert bad.exit_code == 2 and "within-days" in bad.output
