@@ -1,0 +1,102 @@
+"""Issue 16 item 7: the letters that existed but were never issued. A proposed plan's agreement
+goes to its owner; its signed copy, uploaded, is the proof of the owner's acknowledgement."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from feesvc.auth.models import Role
+from feesvc.db import business_today
+from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
+from feesvc.letters.content import render_letter_pdf
+from feesvc.letters.models import Letter
+from feesvc.letters.runs import context_of
+from feesvc.limitation.models import Acknowledgement
+from tests.support import Api, problem
+from tests.test_plans import NEXT_YEAR, billed, propose
+
+SIGNED = b"%PDF-1.4\n% the plan agreement, signed by both parties\n%%EOF\n"
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+async def upload(api: Api, plan_id: int, signed_on: str, key: str, proof: bytes = SIGNED) -> object:
+    return await api.client.post(
+        f"/api/v1/installment-plans/{plan_id}/signed-copy",
+        data={"signed_on": signed_on},
+        files={"proof": ("agreement-signed.pdf", proof)},
+        headers={**api.headers(Role.manager), "Idempotency-Key": key},
+    )
+
+
+async def test_a_proposed_plan_sends_its_agreement_and_the_signed_copy_is_the_acknowledgement(
+    api: Api, tmp_path: Path
+) -> None:
+    estate = await billed(api, ["2026-01", "2026-02"])
+    unit = estate.unit_ids[0]
+    plan = await propose(api, unit)
+    async with api.sessions() as s:
+        (letter,) = (
+            await s.execute(select(Letter).where(Letter.unit_id == unit, Letter.kind == "plan_agreement"))
+        ).scalars()
+    assert letter.owner_id == estate.owner_ids[0] and letter.run_id is None
+    assert letter.letter_no.endswith(f"-P{plan['id']}") and estate.code in letter.letter_no
+    assert letter.periods == ["2026-01", "2026-02"] and letter.total_fen == plan["total_fen"] == 40000
+    ctx = context_of(letter)
+    assert ctx.plan is not None
+    assert [(i.due_date.isoformat(), i.amount_fen) for i in ctx.plan.installments] == [
+        (i["due_date"], i["amount_fen"]) for i in plan["schedule"]
+    ]
+    pdf = render_letter_pdf(ctx)
+    (tmp_path / "agreement.pdf").write_bytes(pdf)
+    text = pdf_text(pdf, tmp_path)
+    assert "分期缴纳协议" in text and "物业服务费" in text and f"{NEXT_YEAR}" in text
+
+    # Proposing again is another plan, but the agreement of this one is never issued twice.
+    async with api.sessions() as s:
+        assert (
+            await s.execute(select(Letter.id).where(Letter.dedupe_key == f"{unit}:plan_agreement:{plan['id']}"))
+        ).all()
+
+    # The signed copy: the plan is agreed on the day it was signed, the copy kept as the proof.
+    key = uuid.uuid4().hex
+    signed_on = business_today().isoformat()  # not before the proposal, not in the future
+    response = await upload(api, plan["id"], signed_on, key)
+    ack = await api.ok(response, 201)
+    assert (
+        ack["kind"] == "installment_plan" and ack["plan_id"] == plan["id"] and ack["periods"] == ["2026-01", "2026-02"]
+    )
+    again = await upload(api, plan["id"], signed_on, key)
+    assert (await api.ok(again, 201))["id"] == ack["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert (await api.ok(await api.get(f"/api/v1/installment-plans/{plan['id']}")))["state"] == "active"
+    async with api.sessions() as s:
+        events = (
+            (
+                await s.execute(
+                    select(LimitationEvent).where(LimitationEvent.unit_id == unit).order_by(col(LimitationEvent.period))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        kept = (await s.execute(select(Acknowledgement).where(Acknowledgement.plan_id == plan["id"]))).scalars().all()
+    # One acknowledgement per period, from the agreement (not a second one from the upload).
+    assert [(e.period, e.kind, e.occurred_on.isoformat()) for e in events] == [
+        ("2026-01", InterruptionKind.acknowledgement, signed_on),
+        ("2026-02", InterruptionKind.acknowledgement, signed_on),
+    ]
+    assert len(kept) == 1 and Path(kept[0].proof_path).read_bytes() == SIGNED
+
+    # Another day, another file: refused, the agreement stands as signed.
+    earlier = (business_today() - timedelta(days=1)).isoformat()
+    problem(await upload(api, plan["id"], earlier, uuid.uuid4().hex), 409, "signed_on")
+    problem(await upload(api, plan["id"], signed_on, uuid.uuid4().hex, proof=b"GIF89a"), 422, "proof")
