@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -19,6 +19,7 @@ from feesvc.letters.runs import context_of
 from feesvc.limitation.models import Acknowledgement
 from tests.support import Api, problem
 from tests.test_plans import NEXT_YEAR, billed, propose
+from tests.test_service_records import complain, iso
 
 SIGNED = b"%PDF-1.4\n% the plan agreement, signed by both parties\n%%EOF\n"
 
@@ -100,3 +101,57 @@ async def test_a_proposed_plan_sends_its_agreement_and_the_signed_copy_is_the_ac
     earlier = (business_today() - timedelta(days=1)).isoformat()
     problem(await upload(api, plan["id"], earlier, uuid.uuid4().hex), 409, "signed_on")
     problem(await upload(api, plan["id"], signed_on, uuid.uuid4().hex, proof=b"GIF89a"), 422, "proof")
+
+
+async def test_a_rectification_plan_with_its_steps_sends_the_owner_the_reply(api: Api, tmp_path: Path) -> None:
+    estate = await api.make_estate(units=1)
+    unit, owner = estate.unit_ids[0], estate.owner_ids[0]
+    now = datetime.now(UTC)
+    complaint = await complain(
+        api,
+        unit,
+        channel="phone",
+        opened_at=iso(now - timedelta(hours=3)),
+        category="leak",
+        text="卫生间顶棚漏水",
+        responsible="客服主管 李敏",
+    )
+    path = f"/api/v1/complaints/{complaint['id']}/steps"
+    actions = [
+        {"at": iso(now + timedelta(hours=20)), "action": "上门查明楼上排水管渗漏点"},
+        {"at": iso(now + timedelta(hours=44)), "action": "更换楼上排水管并做防水"},
+    ]
+    inspect = iso(now + timedelta(hours=68))
+    # The plan's actions belong to the plan step only; an inspection time needs them.
+    problem(await api.post(path, {"step": "fixed", "actions": actions}, Role.cashier), 422, "actions")
+    problem(await api.post(path, {"step": "plan_given", "inspect_at": inspect}, Role.cashier), 422, "actions")
+    late = [{"at": iso(now - timedelta(hours=5)), "action": "x"}]
+    problem(await api.post(path, {"step": "plan_given", "actions": late}, Role.cashier), 422, "actions")
+
+    body = {"step": "plan_given", "actions": actions, "inspect_at": inspect, "note": "次日上门"}
+    await api.ok(await api.post(path, body, Role.cashier), 201)
+    async with api.sessions() as s:
+        letters = (await s.execute(select(Letter).where(Letter.unit_id == unit))).scalars().all()
+    (letter,) = [x for x in letters if x.kind == "rectification_reply"]
+    assert letter.owner_id == owner and letter.periods == [] and letter.total_fen == 0
+    assert letter.letter_no.endswith(f"-C{complaint['id']}-1")
+    ctx = context_of(letter)
+    assert ctx.complaint is not None and [s.action for s in ctx.complaint.steps] == [a["action"] for a in actions]
+    text = pdf_text(render_letter_pdf(ctx), tmp_path)
+    assert "更换楼上排水管并做防水" in text and "卫生间顶棚漏水" in text
+
+    # A plan without dated steps sends nothing; a revised plan with steps sends a second reply.
+    await api.ok(await api.post(path, {"step": "plan_given", "note": "改为周末施工"}, Role.cashier), 201)
+    revised = {"step": "plan_given", "actions": [{"at": iso(now + timedelta(hours=90)), "action": "周六上午施工"}]}
+    await api.ok(await api.post(path, revised, Role.cashier), 201)
+    async with api.sessions() as s:
+        numbers = (
+            (
+                await s.execute(
+                    select(Letter.letter_no).where(Letter.unit_id == unit, Letter.kind == "rectification_reply")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(n.rsplit("-", 1)[1] for n in numbers) == ["1", "3"]
