@@ -155,3 +155,30 @@ async def test_a_rectification_plan_with_its_steps_sends_the_owner_the_reply(api
             .all()
         )
     assert sorted(n.rsplit("-", 1)[1] for n in numbers) == ["1", "3"]
+
+
+async def test_a_first_owner_handed_the_keys_gets_the_payment_notice(api: Api, tmp_path: Path) -> None:
+    """The payment notice went to a buyer at a sale only; a first owner (交房) is a new owner too.
+    An owner of an estate already in service, put on record long after their start, gets none."""
+    estate = await api.make_estate(units=1)  # its first owner since 2024-01-01: on record, no notice
+    async with api.sessions() as s:
+        assert (await s.execute(select(Letter.id).where(Letter.unit_id == estate.unit_ids[0]))).all() == []
+    unit = await api.ok(
+        await api.post("/api/v1/units", {"building_id": estate.building_id, "number": "901", "floor_area_m2": "88.00"})
+    )
+    owner = await api.ok(
+        await api.post(
+            "/api/v1/owners", {"name": "首位业主", "phone": "13700001111", "id_number": "110101199202020022"}
+        )
+    )
+    handover = business_today() + timedelta(days=3)
+    body = {"owner_id": owner["id"], "starts_on": handover.isoformat()}
+    await api.ok(await api.post(f"/api/v1/units/{unit['id']}/ownerships", body))
+    await api.ok(await api.post(f"/api/v1/units/{unit['id']}/ownerships", body))  # a retry issues nothing more
+    async with api.sessions() as s:
+        (letter,) = (await s.execute(select(Letter).where(Letter.unit_id == unit["id"]))).scalars().all()
+    assert letter.kind == "payment_notice" and letter.owner_id == owner["id"]
+    ctx = context_of(letter)
+    assert ctx.billing_starts_on == handover
+    text = pdf_text(render_letter_pdf(ctx), tmp_path)
+    assert "缴费须知" in text and "首位业主" in text
