@@ -27,13 +27,11 @@ def _source_text(source: str, register: Mapping[str, int]) -> str:
     if source.startswith("legal filing #"):
         # "legal filing #3 payment_order 某法院 (2026)…号": the court and case number as recorded.
         words = [*source[len("legal filing ") :].split(" ", 2), "", ""]
-        return f"{_FILINGS.get(words[1], words[1])} {words[0]} {words[2]}".strip()
+        return f"{words[2]}（登记{words[0]}）".strip()  # the kind is the interruption's own text
     if source.startswith("payment #"):
         return "缴费记录 " + source[len("payment ") :]
     return source
 
-
-_FILINGS = {"suit": "起诉", "payment_order": "申请支付令", "ended": "程序终结"}
 
 
 def _kind_text(kind: InterruptionKind, source: str) -> str:

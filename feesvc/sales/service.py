@@ -29,7 +29,6 @@ from feesvc.sales.notice import issue_payment_notice
 from feesvc.sales.schemas import SaleSettlementOut, SellerConsent, SplitPeriodOut, SplitShareOut
 from feesvc.schemas import period_start
 
-
 # A first ownership recorded within a month of its start is a handover (交房) as it happens, and the
 # owner gets the payment notice; an older one is an owner of an estate already in service being
 # put on record, who pays already: no notice.

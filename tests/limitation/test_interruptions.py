@@ -5,8 +5,10 @@ interrupting letter (a hardship owner the gentle offer)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -14,10 +16,13 @@ from sqlmodel import col, select
 
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
+from feesvc.evidence.document import F_LIMITATION
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.letters.models import Letter
 from tests.limitation.test_watch import due_dates, listed, sale_in_2023, watch
+from tests.sale_support import sold_unit
 from tests.support import Api, problem
+from tests.test_sale_evidence import pack_of, pdf_text
 
 SIGNED = b"%PDF-1.4\n% signed acknowledgement of arrears\n%%EOF\n"
 
@@ -240,7 +245,39 @@ def test_the_packs_limitation_table_names_acknowledgements_and_filings() -> None
     assert _kind_text(InterruptionKind.acknowledgement, ack) == "债务承认（书面确认）"
     assert _source_text(ack, {}) == "书面确认 #7（业主签署件存档）"
     assert _kind_text(InterruptionKind.legal_action, filed) == "申请支付令"
-    assert _source_text(filed, {}) == "申请支付令 #3 上海市徐汇区人民法院 (2026)沪0104民督123号"
+    assert _source_text(filed, {}) == "上海市徐汇区人民法院 (2026)沪0104民督123号（登记#3）"
     ended = "legal filing #3 ended 上海市徐汇区人民法院 (2026)沪0104民督123号"
     assert _kind_text(InterruptionKind.legal_action, ended) == "诉讼程序终结（时效重新计算）"
     assert _kind_text(InterruptionKind.acknowledgement, "installment plan #2") == "债务承认（签署分期协议）"
+
+
+async def test_the_pack_of_each_owner_shows_their_acknowledgement_or_filing(api: Api, tmp_path: Path) -> None:
+    """Both recorded interruptions appear in the pack's limitation analysis, each in its own owner's."""
+    sale = await sold_unit(api)  # the seller owes 2026-06, the buyer 2026-09 and 2026-10
+    fields = {"unit_id": sale.unit_id, "owner_id": sale.seller_id, "signed_on": "2026-11-02", "periods": "2026-06"}
+    ack = await api.ok(await acknowledge(api, fields, key()), 201)
+    body = {
+        "unit_id": sale.unit_id,
+        "owner_id": sale.buyer_id,
+        "kind": "suit",
+        "filed_on": "2026-11-16",
+        "court": "上海市徐汇区人民法院",
+        "case_no": "(2026)沪0104民初5678号",
+        "periods": ["2026-09"],
+    }
+    await api.ok(await api.post("/api/v1/limitation/filings", body, headers=key()), 201)
+
+    seller_files = await pack_of(api, sale, sale.seller_id)
+    [june] = json.loads(seller_files["filing.json"])["limitation"]
+    assert [(i["on"], i["kind"]) for i in june["interruptions"]] == [("2026-11-02", "债务承认（书面确认）")]
+    seller_text = await pdf_text(seller_files[F_LIMITATION], tmp_path, "seller.pdf")
+    assert "书面确认" in seller_text and f"#{ack['id']}" in seller_text and "民初5678" not in seller_text
+
+    buyer_files = await pack_of(api, sale, sale.buyer_id)
+    rows = {r["period"]: r for r in json.loads(buyer_files["filing.json"])["limitation"]}
+    assert [i["kind"] for i in rows["2026-09"]["interruptions"]] == ["起诉"]
+    assert rows["2026-10"]["interruptions"] == []
+    buyer_text = await pdf_text(buyer_files[F_LIMITATION], tmp_path, "buyer.pdf")
+    flat = "".join(buyer_text.split())  # the cell wraps the case number
+    assert "沪0104民初5678号（登记#" in flat and "书面确认" not in flat
+    assert "(2026)沪0104民初5678号" in rows["2026-09"]["interruptions"][0]["source"]

@@ -3,6 +3,7 @@ goes to its owner; its signed copy, uploaded, is the proof of the owner's acknow
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,7 @@ async def test_a_proposed_plan_sends_its_agreement_and_the_signed_copy_is_the_ac
         ("2026-01", InterruptionKind.acknowledgement, signed_on),
         ("2026-02", InterruptionKind.acknowledgement, signed_on),
     ]
-    assert len(kept) == 1 and Path(kept[0].proof_path).read_bytes() == SIGNED
+    assert len(kept) == 1 and await asyncio.to_thread(Path(kept[0].proof_path).read_bytes) == SIGNED
 
     # Another day, another file: refused, the agreement stands as signed.
     earlier = (business_today() - timedelta(days=1)).isoformat()
