@@ -17,7 +17,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,7 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
-from feesvc.evidence.limitation import Interruption
+from feesvc.evidence.limitation import LIMITATION_YEARS, Interruption
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.letters.models import DeliveryRecord, Letter
@@ -63,6 +64,7 @@ from feesvc.registry.service import get_estate, get_unit, ownership_covering
 
 Account = tuple[int, int]  # (unit id, owner id)
 MAX_PROOF_BYTES = 5 * 1024 * 1024
+UNIT_BATCH = 10_000  # unit ids per query: asyncpg takes at most 32,767 parameters, SQLite 32,766
 PROOF_TYPES = {
     b"%PDF-": ("application/pdf", ".pdf"),
     b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
@@ -84,18 +86,27 @@ def filing_source(filing: LegalFiling, ended: bool = False) -> str:
 # Reading: open periods, interruptions and letters in flight, per account
 
 
-async def _open_periods(session: AsyncSession, estate_id: int, as_of: date) -> dict[Account, list[OpenPeriod]]:
-    """Every account's periods with something open (principal or late fee), by the owner each entry
-    carries; entries written before entries carried their owner are the unit's current owner's."""
+def _due_by(as_of: date, within_days: int) -> date:
+    """The latest due date whose clock can end by ``as_of + within_days``: a clock starts at the due
+    date or later, so a period due after this cannot be listed. Two days' slack for Feb 29."""
+    return as_of + timedelta(days=within_days + 2) - relativedelta(years=LIMITATION_YEARS)
+
+
+async def _open_periods(
+    session: AsyncSession, estate_id: int, as_of: date, due_by: date
+) -> dict[Account, list[OpenPeriod]]:
+    """Every account's periods due by ``due_by`` with something open (principal or late fee), by the
+    owner each entry carries; entries written before entries carried their owner are the unit's
+    current owner's. Only old debts are read: a large estate's run reads a few rows, not its ledger."""
     settling = aliased(LedgerEntry)
+    # Per candidate entry (an old debt), not an aggregate over the estate's ledger.
     settled = (
-        select_columns(settling.settles_entry_id.label("entry_id"), func.sum(settling.amount_fen).label("fen"))  # type: ignore[union-attr]
-        .where(col(settling.estate_id) == estate_id, col(settling.settles_entry_id).is_not(None))
-        .group_by(col(settling.settles_entry_id))
-        .subquery()
+        select_columns(func.coalesce(func.sum(settling.amount_fen), 0))
+        .where(col(settling.settles_entry_id) == LedgerEntry.id)
+        .scalar_subquery()
     )
     charge = aliased(LedgerEntry)
-    open_fen = LedgerEntry.amount_fen + func.coalesce(settled.c.fen, 0)
+    open_fen = LedgerEntry.amount_fen + settled
     rows = await session.execute(
         select_columns(
             col(LedgerEntry.unit_id),
@@ -105,9 +116,18 @@ async def _open_periods(session: AsyncSession, estate_id: int, as_of: date) -> d
             open_fen,
             func.coalesce(charge.due_date, LedgerEntry.due_date),
         )
-        .outerjoin(settled, settled.c.entry_id == LedgerEntry.id)
         .outerjoin(charge, col(charge.id) == LedgerEntry.basis_entry_id)
-        .where(col(LedgerEntry.estate_id) == estate_id, col(LedgerEntry.kind).in_(DEBIT_KINDS), open_fen > 0)
+        .where(
+            col(LedgerEntry.estate_id) == estate_id,
+            col(LedgerEntry.kind).in_(DEBIT_KINDS),
+            # The period bounds the index range (estate, kind, period): no period falls due more than
+            # a year before it starts (billing in advance); the due date then decides exactly.
+            or_(
+                col(LedgerEntry.period) <= f"{due_by + relativedelta(years=1):%Y-%m}", col(LedgerEntry.period).is_(None)
+            ),
+            func.coalesce(charge.due_date, LedgerEntry.due_date) <= due_by,
+            open_fen > 0,
+        )
     )
     found = rows.all()
     orphans = sorted({unit_id for unit_id, owner_id, *_ in found if owner_id is None})
@@ -134,44 +154,47 @@ async def _open_periods(session: AsyncSession, estate_id: int, as_of: date) -> d
 
 
 async def _interruptions(
-    session: AsyncSession, estate_id: int, as_of: date
+    session: AsyncSession, unit_ids: Sequence[int], as_of: date
 ) -> dict[Account, dict[str, list[Interruption]]]:
-    """Every owner's recorded interruptions (events) and part payments, per period, up to ``as_of``."""
+    """The recorded interruptions (events) and part payments of the units' owners, per period, up
+    to ``as_of``."""
     found: dict[Account, dict[str, list[Interruption]]] = defaultdict(lambda: defaultdict(list))
-    events = await session.execute(
-        select(LimitationEvent)
-        .join(Unit, col(Unit.id) == LimitationEvent.unit_id)
-        .where(Unit.estate_id == estate_id, col(LimitationEvent.occurred_on) <= as_of)
-    )
-    for event in events.scalars():
-        if event.owner_id is not None:
-            found[(event.unit_id, event.owner_id)][event.period].append(
-                Interruption(InterruptionKind(event.kind), event.occurred_on, event.source)
+    for start in range(0, len(unit_ids), UNIT_BATCH):  # databases cap the parameters of one query
+        batch = list(unit_ids[start : start + UNIT_BATCH])
+        events = await session.execute(
+            select(LimitationEvent).where(
+                col(LimitationEvent.unit_id).in_(batch), col(LimitationEvent.occurred_on) <= as_of
             )
-    # A part payment acknowledges the debt of the period it paid towards (诉讼时效规定 §14).
-    debit, reversal = aliased(LedgerEntry), aliased(LedgerEntry)
-    payments = await session.execute(
-        select_columns(
-            col(debit.unit_id),
-            col(debit.owner_id),
-            col(debit.period),
-            col(LedgerEntry.effective_date),
-            func.min(LedgerEntry.payment_id),
         )
-        .join(debit, col(debit.id) == LedgerEntry.settles_entry_id)
-        .where(
-            col(LedgerEntry.estate_id) == estate_id,
-            col(LedgerEntry.kind) == EntryKind.payment,
-            col(LedgerEntry.effective_date) <= as_of,
-            ~select_columns(col(reversal.id)).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists(),
-        )
-        .group_by(col(debit.unit_id), col(debit.owner_id), col(debit.period), col(LedgerEntry.effective_date))
-    )
-    for unit_id, owner_id, period, day, payment_id in payments.all():
-        if owner_id is not None and period is not None:
-            found[(unit_id, owner_id)][period].append(
-                Interruption(InterruptionKind.part_payment, day, f"payment #{payment_id}")
+        for event in events.scalars():
+            if event.owner_id is not None:
+                found[(event.unit_id, event.owner_id)][event.period].append(
+                    Interruption(InterruptionKind(event.kind), event.occurred_on, event.source)
+                )
+        # A part payment acknowledges the debt of the period it paid towards (诉讼时效规定 §14).
+        debit, reversal = aliased(LedgerEntry), aliased(LedgerEntry)
+        payments = await session.execute(
+            select_columns(
+                col(debit.unit_id),
+                col(debit.owner_id),
+                col(debit.period),
+                col(LedgerEntry.effective_date),
+                func.min(LedgerEntry.payment_id),
             )
+            .join(debit, col(debit.id) == LedgerEntry.settles_entry_id)
+            .where(
+                col(LedgerEntry.unit_id).in_(batch),
+                col(LedgerEntry.kind) == EntryKind.payment,
+                col(LedgerEntry.effective_date) <= as_of,
+                ~select_columns(col(reversal.id)).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists(),
+            )
+            .group_by(col(debit.unit_id), col(debit.owner_id), col(debit.period), col(LedgerEntry.effective_date))
+        )
+        for unit_id, owner_id, period, day, payment_id in payments.all():
+            if owner_id is not None and period is not None:
+                found[(unit_id, owner_id)][period].append(
+                    Interruption(InterruptionKind.part_payment, day, f"payment #{payment_id}")
+                )
     return found
 
 
@@ -199,8 +222,10 @@ async def _notices(
 async def notice_needs(session: AsyncSession, estate_id: int, as_of: date) -> dict[Account, list[WatchedPeriod]]:
     """The accounts with periods expiring within ``NOTICE_WITHIN_DAYS`` that no interrupting letter
     in flight names: each must get one from this reminder run (``letters.runs``)."""
-    periods = await _open_periods(session, estate_id, as_of)
-    interruptions = await _interruptions(session, estate_id, as_of)
+    periods = await _open_periods(session, estate_id, as_of, _due_by(as_of, NOTICE_WITHIN_DAYS))
+    if not periods:
+        return {}
+    interruptions = await _interruptions(session, sorted({unit_id for unit_id, _ in periods}), as_of)
     notices = await _notices(session, estate_id, as_of)
     needs: dict[Account, list[WatchedPeriod]] = {}
     for account, open_periods in periods.items():
@@ -255,8 +280,8 @@ async def limitation_watch(
     interruption and what proves it; the account's expired periods are named apart."""
     _bounded(within_days)
     await get_estate(session, estate_id, field="estate_id")
-    periods = await _open_periods(session, estate_id, as_of)
-    interruptions = await _interruptions(session, estate_id, as_of)
+    periods = await _open_periods(session, estate_id, as_of, _due_by(as_of, within_days))
+    interruptions = await _interruptions(session, sorted({unit_id for unit_id, _ in periods}), as_of)
     notices = await _notices(session, estate_id, as_of)
     watches = {
         account: watch_account(open_periods, interruptions.get(account, {}), as_of, within_days)
