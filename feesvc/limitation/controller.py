@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.auth.guards import managers, staff
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
-from feesvc.errors import InvalidInput
 from feesvc.limitation import service
 from feesvc.limitation.rules import MAX_WITHIN_DAYS, NOTICE_WITHIN_DAYS
 from feesvc.limitation.schemas import (
@@ -73,8 +72,6 @@ class LimitationController(Controller):
     ) -> Response[AcknowledgementOut]:
         """The owner's signed written acknowledgement of the debt of ``periods``, with the signed
         copy: limitation of those periods restarts from ``signed_on`` for that owner."""
-        if len(data.note) > 500:
-            raise InvalidInput("a note is at most 500 characters", field="note")
         ack, created = await service.record_acknowledgement(
             db,
             principal,

@@ -9,22 +9,28 @@ from litestar.datastructures import UploadFile
 from feesvc.limitation.models import AcknowledgementKind, FilingKind, FilingOutcome
 from feesvc.schemas import Body, Fen, Id, Line, MultilineText, Period
 
-Periods = Annotated[list[Period], msgspec.Meta(min_length=1, max_length=600)]
+Periods = Annotated[list[Period], msgspec.Meta(min_length=1, max_length=600, examples=[["2023-01", "2023-02"]])]
 Court = Annotated[Line, msgspec.Meta(min_length=2, max_length=80)]
 CaseNo = Annotated[Line, msgspec.Meta(min_length=2, max_length=60)]
 Note = Annotated[MultilineText, msgspec.Meta(max_length=500)]
+PeriodList = Annotated[
+    Line,
+    msgspec.Meta(
+        min_length=7, max_length=4800, extra={"send": "months as YYYY-MM separated by commas, e.g. 2023-01,2023-02"}
+    ),
+]
 
 
 class AcknowledgementForm(msgspec.Struct):
     """A signed written acknowledgement of the debt of some periods, with the signed copy (PDF, JPEG
     or PNG). ``periods`` is a comma-separated list, e.g. "2023-01,2023-02"."""
 
-    unit_id: int
-    owner_id: int
+    unit_id: Id
+    owner_id: Id
     signed_on: date
-    periods: str
+    periods: PeriodList
     proof: UploadFile
-    note: str = ""
+    note: Note = ""
 
 
 class SignedCopyForm(msgspec.Struct):

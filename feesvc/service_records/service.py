@@ -198,6 +198,8 @@ def _check_step(complaint: Complaint, data: ComplaintStepCreate, at: datetime, n
         raise InvalidInput("only a plan_given step carries the plan's actions and inspection time", field="actions")
     if data.inspect_at is not None and not data.actions:
         raise InvalidInput("give the plan's dated actions with its inspection time", field="actions")
+    if any(not a.action.strip() for a in data.actions):
+        raise InvalidInput("say what each step of the plan does", field="actions")
     if any(a.at < complaint.opened_at for a in data.actions):
         raise InvalidInput("a planned action cannot come before the complaint was opened", field="actions")
     if data.step is StepKind.closed and not data.note.strip():

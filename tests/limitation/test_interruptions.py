@@ -85,7 +85,8 @@ async def test_an_acknowledgement_is_refused_for_what_the_record_does_not_hold(a
     # The buyer was never charged 2023-06; the seller never 2023-09.
     problem(await acknowledge(api, {**base, "owner_id": sale.buyer_id}, key()), 422, "periods")
     problem(await acknowledge(api, {**base, "periods": "2023-09"}, key()), 422, "periods")
-    problem(await acknowledge(api, {**base, "periods": "June"}, key()), 422, "periods")
+    problem(await acknowledge(api, {**base, "periods": "June"}, key()), 400, "periods")
+    problem(await acknowledge(api, {**base, "periods": "2023-13"}, key()), 422, "periods")
     problem(await acknowledge(api, base, key(), proof=b"not a scan"), 422, "proof")
     problem(await acknowledge(api, {**base, "signed_on": "2999-01-01"}, key()), 422, "signed_on")
     missing = await api.client.post(

@@ -128,6 +128,8 @@ async def test_a_rectification_plan_with_its_steps_sends_the_owner_the_reply(api
     problem(await api.post(path, {"step": "plan_given", "inspect_at": inspect}, Role.cashier), 422, "actions")
     late = [{"at": iso(now - timedelta(hours=5)), "action": "x"}]
     problem(await api.post(path, {"step": "plan_given", "actions": late}, Role.cashier), 422, "actions")
+    blank = [{"at": iso(now + timedelta(hours=5)), "action": " "}]
+    problem(await api.post(path, {"step": "plan_given", "actions": blank}, Role.cashier), 422, "actions")
 
     body = {"step": "plan_given", "actions": actions, "inspect_at": inspect, "note": "次日上门"}
     await api.ok(await api.post(path, body, Role.cashier), 201)
