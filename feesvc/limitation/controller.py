@@ -27,6 +27,7 @@ from feesvc.limitation.schemas import (
 )
 from feesvc.payments.controller import IdempotencyKey
 from feesvc.plans.agreement import upload_signed_copy
+from feesvc.registry.masking import masking_for
 from feesvc.schemas import PathId
 
 UPLOAD_LIMIT = service.MAX_PROOF_BYTES + 64 * 1024
@@ -51,6 +52,7 @@ class LimitationController(Controller):
     async def watch(
         self,
         db: AsyncSession,
+        principal: Principal,
         estate_id: PathId,
         within_days: WithinDays = NOTICE_WITHIN_DAYS,
         as_of: date | None = None,
@@ -59,7 +61,11 @@ class LimitationController(Controller):
         interruption) ends within ``within_days`` of ``as_of`` (default today), with the last
         interruption and its proof. A seller's periods and the buyer's are separate accounts."""
         # A later as_of is a forecast on the record as it stands: nothing is assumed to happen meanwhile.
-        return await service.limitation_watch(db, estate_id, as_of or business_today(), within_days)
+        report = await service.limitation_watch(db, estate_id, as_of or business_today(), within_days)
+        masking = masking_for(principal)  # a manager sees the whole name, a cashier enough to confirm it
+        for account in report.accounts:
+            account.owner_name = masking.name(account.owner_name)
+        return report
 
     @post("/limitation/acknowledgements", guards=[managers], request_max_body_size=UPLOAD_LIMIT)
     async def acknowledge(

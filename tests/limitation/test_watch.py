@@ -15,6 +15,7 @@ from sqlmodel import select
 from feesvc.auth.models import Role
 from feesvc.cli import cli
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.registry.masking import mask_name
 from feesvc.settings import get_settings
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem
@@ -83,6 +84,12 @@ async def test_the_window_is_bounded_and_staff_only(api: Api) -> None:
     response = await api.client.get(path, headers={"Authorization": f"Bearer {sale.buyer_token}"})
     problem(response, 403)
     assert (await watch(api, sale.estate.id, date(2026, 6, 1), within=0, role=Role.cashier))["within_days"] == 0
+    # Names as each role may see them: whole for a manager, enough to confirm for a cashier.
+    dues = await due_dates(api, sale.unit_id)
+    last_day = dues[(sale.seller_id, "2023-06")] + relativedelta(years=3)
+    whole = (await watch(api, sale.estate.id, last_day))["accounts"][0]["owner_name"]
+    masked = (await watch(api, sale.estate.id, last_day, role=Role.cashier))["accounts"][0]["owner_name"]
+    assert masked == mask_name(whole) != whole
 
 
 async def test_the_watch_on_the_command_line(api: Api, database_url: str) -> None:
