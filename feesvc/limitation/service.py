@@ -58,7 +58,7 @@ from feesvc.limitation.schemas import (
     LimitationWatchOut,
     WatchedPeriodOut,
 )
-from feesvc.payments.service import held_unit
+from feesvc.payments.lookup import held_unit
 from feesvc.registry.models import Building, Owner, Ownership, Unit
 from feesvc.registry.service import get_estate, get_unit, ownership_covering
 

@@ -15,6 +15,7 @@ from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput
 from feesvc.ledger.models import LedgerEntry
 from feesvc.letters.content import LetterContext, PeriodLine, PlanTerms
+from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.single import Issued, issue_letter
 from feesvc.limitation.models import Acknowledgement
@@ -90,6 +91,7 @@ async def issue_plan_agreement(
             grace_days=estate.grace_days,
             waived_fees_return=estate.plan_break_restores_waived,
         ),
+        **estate_letter_fields(estate),  # how to pay and to dispute, as the estate has set them
     )
     return await issue_letter(
         session, actor, estate.id or 0, plan.unit_id, owner, former, ctx, f"{plan.unit_id}:plan_agreement:{plan.id}"

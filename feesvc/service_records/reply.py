@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from feesvc.auth.principal import Principal
 from feesvc.db import BUSINESS_TZ
 from feesvc.letters.content import ComplaintInfo, LetterContext, RectificationStep
+from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.single import Issued, issue_letter
 from feesvc.registry.models import Building, Owner, Ownership, Unit
@@ -81,6 +82,7 @@ async def issue_rectification_reply(
             inspect_at=data.inspect_at,
             contact=complaint.responsible,
         ),
+        **estate_letter_fields(estate),  # how to pay and to dispute, as the estate has set them
     )
     return await issue_letter(
         session,

@@ -4,8 +4,8 @@ Both interrupt limitation (民法典 195; 诉讼时效规定 §8–14) and write
 owner; these tables keep what the events rest on: the signed copy's file and hash, the court and
 case number, and the outcome of the proceedings.
 
-Revision ID: 0016_limitation
-Revises: 0015_letters
+Revision ID: 0017_limitation
+Revises: 0016_content
 Create Date: 2026-12-07 16:50:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_limitation"
-down_revision: str | None = "0015_letters"
+revision: str = "0017_limitation"
+down_revision: str | None = "0016_content"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
