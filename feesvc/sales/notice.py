@@ -3,16 +3,19 @@
 It states when billing starts for the buyer (the handover date), the first full period's fee and due
 date, the fee standards in force with their basis and posting, how to pay and the estate's prepay
 offer (DOMAIN.md "Change of owner"). It is built as every letter is (``LetterContext``), checked by
-the compliance check, kept as a ``Letter`` with its context and, for an owner who prefers SMS,
+the compliance check, numbered by the estate, rendered once and kept as issued
+(``feesvc.letters.issued``) as a ``Letter`` with its context and, for an owner who prefers SMS,
 WeChat or e-mail, queued in the outbox beside the paper letter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+import anyio
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,11 +30,13 @@ from feesvc.letters.content import (
     render_letter_html,
     short_message,
 )
+from feesvc.letters.issued import allocate_numbers, message_sha256, record_copy, render_and_store
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.runs import prepay_offer
 from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
 from feesvc.schemas import period_start
+from feesvc.settings import get_settings
 from feesvc.standards.models import Basis, FeeStandard
 from feesvc.standards.service import standards_in_force
 
@@ -127,6 +132,7 @@ async def issue_payment_notice(
     first_period: str,
     issued_on: date,
     public_base_url: str,
+    files_dir: Path | None = None,
 ) -> NoticeIssued:
     """Issue the buyer's payment notice in the caller's transaction, if it passes the compliance
     check; otherwise nothing is issued and the problems are returned (the sale goes on)."""
@@ -143,6 +149,10 @@ async def issue_payment_notice(
         return NoticeIssued(None, [f"cannot be written: {error}"])
     if problems:
         return NoticeIssued(None, problems)
+    [number] = await allocate_numbers(session, estate.id, estate.code, issued_on.year, 1)
+    ctx = replace(ctx, letter_no=number)
+    files = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
+    [copy] = await anyio.to_thread.run_sync(render_and_store, files, [ctx])
     letter = Letter(
         estate_id=estate.id,
         unit_id=unit.id,
@@ -158,7 +168,9 @@ async def issue_payment_notice(
         # One notice per ownership: a retried transfer issues none again.
         dedupe_key=f"{unit.id}:payment_notice:{ownership.id}",
         actor=actor.label,
+        message_sha256=message_sha256(text) if electronic else None,
     )
+    record_copy(letter, copy)
     session.add(letter)
     await session.flush()
     assert letter.id is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -80,6 +81,7 @@ async def record_transfer(
     data: OwnershipCreate,
     today: date,
     public_base_url: str = "",
+    files_dir: Path | None = None,
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
     and whether it was new (False: a retry of a transfer already recorded, nothing changed)."""
@@ -104,7 +106,9 @@ async def record_transfer(
     )
     settlement = None
     if seller_id is not None:
-        settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, public_base_url)
+        settlement = await settle_sale(
+            session, actor, unit_id, seller_id, ownership, data, today, public_base_url, files_dir
+        )
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
     session.add(
@@ -189,6 +193,7 @@ async def settle_sale(
     data: OwnershipCreate,
     today: date,
     public_base_url: str,
+    files_dir: Path | None = None,
 ) -> SaleSettlementOut:
     """The seller's prepaid periods from the handover and unused credit refunded or transferred, and
     the buyer's payment notice, in the caller's transaction."""
@@ -219,7 +224,7 @@ async def settle_sale(
     await session.flush()
 
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url
+        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url, files_dir
     )
     return SaleSettlementOut(
         seller_id=seller_id,
