@@ -149,7 +149,9 @@ class LetterController(Controller):
         await can_read_unit(db, principal, unit_id)
         # An owner: the letters to their own account (a seller never reads the buyer's, nor the reverse).
         letters = await service.unit_letters(db, unit_id)
-        return [letter_out(x) for x in letters if owned_by_reader(principal, x.owner_id)]
+        shown = [letter_out(x) for x in letters if owned_by_reader(principal, x.owner_id)]
+        # The escalation stage is the company's pacing, not a label of the letter: owners do not see it.
+        return shown if principal.is_staff else [msgspec.structs.replace(x, stage=None) for x in shown]
 
     @get("/letters/{letter_id:int}/letter.pdf", guards=[anyone], media_type="application/pdf")
     async def letter_pdf(

@@ -85,9 +85,12 @@ from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
 from feesvc.service_records.service import service_summary
+from feesvc.settings import get_settings
 from feesvc.standards.models import FeeStandard
 
-STALE_AFTER = timedelta(minutes=30)
+# A run renders and keeps every letter it issues: a large estate's takes a quarter of an hour or
+# more, so a run is taken for crashed (and taken over) only well after that.
+STALE_AFTER = timedelta(hours=3)
 HARDSHIP_INSTALLMENTS = 3
 BATCH = 500
 CHUNK = 100  # letters rendered into one stored PDF (fonts embedded once a chunk): documents.render
@@ -646,10 +649,11 @@ async def run_reminders(
     *,
     dry_run: bool = False,
     public_base_url: str = "",
-    files_dir: Path = Path("var/files"),
+    files_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     estate = await get_estate(session, estate_id, field="estate_id")
+    files_dir = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
     run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
     renderer: ChunkRenderer | None = None
     try:

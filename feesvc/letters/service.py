@@ -97,7 +97,10 @@ async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Pat
     # snapshot held, a SQLite WAL that cannot be checkpointed), and the event loop stays free.
     await session.commit()
     path.parent.mkdir(parents=True, exist_ok=True)
-    await anyio.to_thread.run_sync(_join_stored, pages, path)
+    try:
+        await anyio.to_thread.run_sync(_join_stored, pages, path)
+    except storage.StoredFileError as error:
+        raise Conflict(f"reminder run {run_id}: its letters cannot be copied as issued: {error}") from error
     run.print_file = str(path)
     run.print_sha256 = _file_sha256(path)
     await session.commit()
