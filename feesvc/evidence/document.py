@@ -91,6 +91,8 @@ def render_letters(letters: Sequence[tuple[Letter, LetterContext]]) -> tuple[byt
             writer.add_page(page)
         ranges.append((first, first + len(copy.pages) - 1))
         first += len(copy.pages)
+    # Letters of one run chunk carry the same embedded fonts: kept once in the pack's file.
+    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue(), ranges

@@ -808,7 +808,7 @@ async def _issue_batch(
         item.ctx = replace(item.ctx, letter_no=number)
     paper = [item for item in ready if item.channel == "paper"]
     other = [item for item in ready if item.channel != "paper"]
-    chunks = [group[i : i + CHUNK] for group in (paper, other) for i in range(0, len(group), CHUNK)]
+    chunks = [chunk for group in (paper, other) for chunk in _chunked(group, renderer)]
     rendered = await renderer.render([[item.ctx for item in chunk] for chunk in chunks])
     outbox: list[_Message] = []
     for chunk, (pdf, counts) in zip(chunks, rendered, strict=True):
@@ -817,6 +817,16 @@ async def _issue_batch(
         for item, copy in zip(chunk, copies, strict=True):
             record_copy(_issue(session, run, estate, item, actor, outbox), copy)
     await _add_outbox(session, outbox)
+
+
+def _chunked(items: list[_Ready], renderer: ChunkRenderer) -> list[list[_Ready]]:
+    """Chunks of at most ``CHUNK`` letters; on a pool, as many as a multiple of its workers, of even
+    size, so that no worker waits idle for the batch's last chunk."""
+    count = -(-len(items) // CHUNK)
+    if renderer.pooled and count:
+        count = -(-count // renderer.workers) * renderer.workers
+    size = -(-len(items) // count) if count else 1
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _issue(
