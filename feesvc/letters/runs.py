@@ -772,7 +772,7 @@ def _message(ctx: LetterContext) -> tuple[str, str | None]:
     try:
         return short_message(ctx), None
     except ValueError as error:
-        reason = str(error)
+        reason = str(error).replace(f" for {ctx.letter_no}", "")  # the number is not given yet
     if ctx.statement_url:
         try:
             shorter = short_message(replace(ctx, statement_url=""))
