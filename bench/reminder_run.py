@@ -895,7 +895,7 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Child process 2: the print file and a letter on demand.
 
-LETTER_NO = re.compile(r"JXHY-\d{4}-\d{6}")  # the estate's numbering (issue 16)
+LETTER_NO = re.compile(r"JXHY-\d{4}-HJ\d{6}")  # the estate's numbering (issue 16)
 
 
 class TreeMemory:

@@ -8,7 +8,7 @@ once) and the PDF stored (``feesvc.letters.storage``); the letter is pages ``fir
 those pages of that file, whose hash is checked on every read; the single letter is cut out the
 same way every time (pypdf writes no date or random id), so its copies are the same bytes.
 
-Letters are numbered by estate and year (``JXHY-2026-000123``): nothing owner-facing names an
+Letters are numbered by estate and year (``JXHY-2026-HJ000123``): nothing owner-facing names an
 internal stage.
 
 A letter issued before letters were stored has no file: its first copy renders it once from its
@@ -102,7 +102,8 @@ def template_version(kind: str) -> str:
 
 
 def letter_number(estate_code: str, year: int, number: int) -> str:
-    return f"{estate_code}-{year}-{number:06d}"
+    """``JXHY-2026-HJ000123``: HJ (函件) keeps a letter's number apart from a receipt's (2026-000123)."""
+    return f"{estate_code}-{year}-HJ{number:06d}"
 
 
 async def allocate_numbers(session: AsyncSession, estate_id: int, estate_code: str, year: int, count: int) -> list[str]:

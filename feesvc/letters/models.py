@@ -139,7 +139,7 @@ class LetterRendering(SQLModel, table=True):
 
 
 class LetterSequence(SQLModel, table=True):
-    """The estate's letter numbers: the last one given out in a year (JXHY-2026-000123)."""
+    """The estate's letter numbers: the last one given out in a year (JXHY-2026-HJ000123)."""
 
     __tablename__ = "letter_sequence"
     __table_args__ = (UniqueConstraint("estate_id", "year"),)

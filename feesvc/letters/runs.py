@@ -8,7 +8,7 @@ owner at a unit (DOMAIN.md, "Change of owner"): after a sale the seller is asked
 before the handover, at the seller's own address (letters.recipients), the buyer for the rest.
 Letters carry a dedupe key per account, stage and day: a rerun, or a run resumed after a crash,
 issues nothing twice. Each letter is rendered once, at issue, and its PDF kept (``issued``); its
-number is the estate's (``JXHY-2026-000123``), never a stage's name. A letter that cannot go as
+number is the estate's (``JXHY-2026-HJ000123``), never a stage's name. A letter that cannot go as
 chosen falls back (a short message without the statement link, else the paper letter alone) or is
 listed under "needs attention" with the reason: none is dropped silently. An account reaches legal
 review only once a final demand to it was delivered and its deadline has passed.

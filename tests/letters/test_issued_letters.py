@@ -270,7 +270,7 @@ async def test_letters_carry_the_estates_numbers_and_legal_review_waits_for_a_de
     assert first["letters_by_kind"] == {"hardship_offer": 1, "final_demand": 1}
     offer, demand = await letter_of(api, hardship), await letter_of(api, demanded)
     numbers = sorted([offer["letter_no"], demand["letter_no"]])
-    assert numbers == [f"{estate.code}-{day.year}-000001", f"{estate.code}-{day.year}-000002"]
+    assert numbers == [f"{estate.code}-{day.year}-HJ000001", f"{estate.code}-{day.year}-HJ000002"]
     async with sessions() as s:
         query = select(Letter, OutboxMessage).outerjoin(OutboxMessage, col(OutboxMessage.letter_id) == Letter.id)
         rows = (await s.execute(query.where(Letter.estate_id == estate.id))).all()
