@@ -91,13 +91,15 @@ class IssuedCopy:
 @cache
 def template_version(kind: str) -> str:
     """The version of the templates (and words) a letter of ``kind`` is rendered with: a hash of
-    its template, the shared layout and content.py."""
+    its template, the shared layout and the letters' words (``feesvc.letters.content``)."""
     digest = hashlib.sha256()
     for name in (template_for(kind), *SHARED_TEMPLATES):
         path = render.LETTERS_DIR / name
         if path.exists():
             digest.update(name.encode() + b"\0" + path.read_bytes())
-    digest.update(Path(content.__file__).read_bytes())
+    words = Path(content.__file__)  # the words: content.py, or the content package's modules
+    for path in sorted(words.parent.glob("*.py")) if words.name == "__init__.py" else [words]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return f"{template_for(kind)}@sha256:{digest.hexdigest()[:16]}"
 
 

@@ -33,15 +33,11 @@ from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.formatting import money, normalize_locale
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import insert_entries, insert_entry_rows, lock_unit, open_debits
+from feesvc.payments.lookup import current_owner, payment_out
 from feesvc.payments.models import Payment
-from feesvc.payments.service import (
-    add_payment,
-    current_owner,
-    find_payment_by_key,
-    issue_receipt,
-    payment_entry,
-    payment_out,
-)
+from feesvc.payments.numbering import issue_receipt
+from feesvc.payments.prepare import payment_entry
+from feesvc.payments.recording import add_payment, find_payment_by_key
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.prepay.schemas import (
     PrepaymentCreate,
@@ -225,10 +221,11 @@ _OVERDUE_FOR_OWNERS = {
 }
 
 
-def _refusal(refused: PrepayRefused, overdue_fen: int, locale: str, owner: bool) -> InvalidInput:
-    """The rules' refusal; what is overdue in yuan in ``locale`` (the reader's, for an owner)."""
+def _refusal(refused: PrepayRefused, overdue_fen: int, locale: str, owner: bool, style: str) -> InvalidInput:
+    """The rules' refusal; what is overdue in yuan in ``locale`` (the reader's, for an owner, with
+    the estate's way of writing money in Traditional Chinese: 人民幣…元 or ¥, never CN¥)."""
     if refused.reason_code == "overdue":
-        amount = money(overdue_fen, locale)
+        amount = money(overdue_fen, locale, style if owner else None)
         template = _OVERDUE_FOR_OWNERS.get(normalize_locale(locale)) if owner else None
         detail = template.format(amount=amount) if template else f"{refused.message} ({amount} overdue)"
         return InvalidInput(detail, field=refused.field)
@@ -282,7 +279,7 @@ async def _periods_to_book(
         quote_prepayment(first, months, 0, tiers, cap, overdue)
     except PrepayRefused as refused:
         locale = owner_locale or estate.locale
-        raise _refusal(refused, overdue, locale, owner=owner_locale is not None) from refused
+        raise _refusal(refused, overdue, locale, owner_locale is not None, estate.money_style) from refused
     if months % cycle:
         raise InvalidInput(
             f"this estate bills every {cycle} months; prepay a multiple of {cycle} months", field="months"

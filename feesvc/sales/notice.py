@@ -11,7 +11,7 @@ WeChat or e-mail, queued in the outbox beside the paper letter.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,15 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.principal import Principal
 from feesvc.billing.rules import charge_amount, due_date
+from feesvc.ledger.models import EntryKind
+from feesvc.ledger.service import open_debits
 from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import (
     FeeStandardLine,
+    FirstDays,
     LetterContext,
     PeriodLine,
     email_subject,
     render_letter_html,
     short_message,
 )
+from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.issued import allocate_numbers, message_sha256, record_copy, render_and_store
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
@@ -69,6 +73,28 @@ def _channel(buyer: Owner) -> tuple[str, str | None, str]:
     if preferred == Channel.paper or not recipient:
         return "paper", None, ""
     return preferred.value, preferred.value, recipient
+
+
+async def _first_days(
+    session: AsyncSession, unit_id: int, buyer_id: int, handover: date, first_period: str
+) -> FirstDays | None:
+    """The buyer's open share of the period the handover falls inside (a billing run's split, or
+    one the sale issued again): on the account before the first whole period."""
+    shares = [
+        d
+        for d in await open_debits(session, unit_id)
+        if d.owner_id == buyer_id and d.kind == EntryKind.charge and d.period and d.period < first_period and d.open_fen
+    ]
+    if not shares:
+        return None
+    last = period_start(first_period) - timedelta(days=1)
+    return FirstDays(
+        first_day=handover,
+        last_day=last,
+        days=(last - handover).days + 1,
+        amount_fen=sum(d.open_fen for d in shares),
+        due_on=max(d.debt_due for d in shares),
+    )
 
 
 async def notice_context(
@@ -113,8 +139,10 @@ async def notice_context(
         total_fen=total,
         due_on=due_date(start, estate.due_day) if lines else None,
         prepay_offer=await prepay_offer(session, estate, total),
-        statement_url=f"{public_base_url}/api/v1/units/{unit.id}/statement" if public_base_url else "",
+        # No statement link: the owner cannot open that route (issue 16); how to pay is the estate's.
+        **estate_letter_fields(estate),
         billing_starts_on=ownership.starts_on,
+        first_days=await _first_days(session, unit.id, buyer.id or 0, ownership.starts_on, first_period),
         fee_standards=tuple(
             FeeStandardLine(s.item_name, _rate_text(s, locale), s.decision_ref, s.posted_on) for s in standards
         ),
