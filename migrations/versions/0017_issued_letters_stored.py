@@ -7,8 +7,8 @@ letter table is append-only: its rows are not updated). ``letter_sequence`` numb
 letters by year. The downgrade rebuilds ``letter`` on SQLite (batch mode), so its append-only
 triggers are made again.
 
-Revision ID: 0016_issued
-Revises: 0015_letters
+Revision ID: 0017_issued
+Revises: 0016_content
 Create Date: 2026-12-07 16:30:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from migrations.append_only import allow_changes, forbid_changes
 
-revision: str = "0016_issued"
-down_revision: str | None = "0015_letters"
+revision: str = "0017_issued"
+down_revision: str | None = "0016_content"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
