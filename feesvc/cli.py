@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -313,6 +314,7 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
                 day,
                 dry_run=dry_run,
                 public_base_url=settings.server.public_base_url,
+                files_dir=Path(settings.server.files_dir),
                 progress=shown,
             )
         # One line, for cron's mail as for a terminal: the counts, then what needs a person.
@@ -323,6 +325,10 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         ]
         if summary.legal_review_units:
             parts.append(f"legal review: units {', '.join(map(str, summary.legal_review_units))}")
+        if summary.fallbacks:
+            parts.append(f"issued otherwise than chosen {len(summary.fallbacks)} (listed below)")
+        if summary.blocked:
+            parts.append(f"not produced {len(summary.blocked)}: " + _not_produced(summary.blocked))
         if summary.run_id and print_file and summary.letters_by_kind:
             try:
                 with progress("print file"):
@@ -331,9 +337,25 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
             except DomainError as error:
                 parts.append(f"print file: {error.detail}")
         text = f"reminder run {summary.run_id or '(dry run)'} for estate {estate_id} as of {day}: " + "; ".join(parts)
+        text += "".join(f"\n  unit {f['unit_id']} {f['kind']}: {f['reason']}" for f in summary.fallbacks)
         return text, summary.needs_attention
 
     report_and_exit(*run_with_session(work))
+
+
+def _not_produced(blocked: list[dict[str, Any]]) -> str:
+    """How many letters of each kind were not produced, and why in short: ``final_demand 2 (cannot be
+    written 1, forbidden content 1)``; each unit's full reason is under "needs attention"."""
+    why: dict[str, Counter[str]] = defaultdict(Counter)
+    for letter in blocked:
+        for violation in letter["violations"]:
+            why[letter["kind"]][violation.split(":", 1)[0]] += 1
+    return ", ".join(
+        f"{kind} {sum(1 for b in blocked if b['kind'] == kind)} ("
+        + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+        + ")"
+        for kind, reasons in sorted(why.items())
+    )
 
 
 def _counted(what: str, counts: dict[str, int]) -> str:

@@ -1,17 +1,20 @@
 """Issuing one letter outside a reminder run (a plan agreement, a rectification reply, a payment
 notice): the same checks and records as a run's letter, in the caller's transaction.
 
-The letter is built as every letter is (``LetterContext``), checked by the compliance check, kept as
-a ``Letter`` with its context and, for an owner who prefers SMS, WeChat or e-mail, its electronic
-message is queued in the outbox. A letter the rules refuse is not issued: the problems are returned
-for the caller to report (the act that asked for it goes on). One letter per ``dedupe_key``: a
-retried act issues nothing twice.
+The letter is built as every letter is (``LetterContext``), checked by the compliance check,
+numbered by the estate, rendered once and kept as issued (``feesvc.letters.issued``), recorded as a
+``Letter`` with its context and, for an owner who prefers SMS, WeChat or e-mail, its electronic
+message is queued in the outbox with the hash of its exact text. A letter the rules refuse is not
+issued: the problems are returned for the caller to report (the act that asked for it goes on).
+One letter per ``dedupe_key``: a retried act issues nothing twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+import anyio.to_thread
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -19,9 +22,11 @@ from sqlmodel import select
 from feesvc.auth.principal import Principal
 from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import LetterContext, email_subject, render_letter_html, short_message
+from feesvc.letters.issued import allocate_numbers, message_sha256, record_copy, render_and_store
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.recipients import reach, recipient, unreachable
-from feesvc.registry.models import Owner
+from feesvc.registry.models import Estate, Owner
+from feesvc.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -33,15 +38,18 @@ class Issued:
 async def issue_letter(
     session: AsyncSession,
     actor: Principal,
-    estate_id: int,
+    estate: Estate,
     unit_id: int,
     owner: Owner,
     former: bool,
     ctx: LetterContext,
     dedupe_key: str,
+    files_dir: Path | None = None,
 ) -> Issued:
     """Issue ``ctx`` to ``owner`` (``former``: their ownership of the unit has ended, so never at the
-    unit), unless a letter of ``dedupe_key`` exists already (then that one is answered)."""
+    unit), unless a letter of ``dedupe_key`` exists already (then that one is answered). Its number
+    is the estate's next; ``files_dir``: where the issued bytes are kept (default: the settings')."""
+    assert estate.id is not None
     existing = (await session.execute(select(Letter.id).where(Letter.dedupe_key == dedupe_key))).scalar_one_or_none()
     if existing is not None:
         return Issued(existing, [])
@@ -56,8 +64,12 @@ async def issue_letter(
         return Issued(None, [f"cannot be written: {error}"])
     if problems:
         return Issued(None, problems)
+    [number] = await allocate_numbers(session, estate.id, estate.code, ctx.issued_on.year, 1)
+    ctx = replace(ctx, letter_no=number)
+    files = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
+    [copy] = await anyio.to_thread.run_sync(render_and_store, files, [ctx])
     letter = Letter(
-        estate_id=estate_id,
+        estate_id=estate.id,
         unit_id=unit_id,
         owner_id=owner.id,
         kind=ctx.kind.value,
@@ -71,7 +83,9 @@ async def issue_letter(
         context=msgspec.to_builtins(ctx),
         dedupe_key=dedupe_key,
         actor=actor.label,
+        message_sha256=message_sha256(text) if how.electronic else None,
     )
+    record_copy(letter, copy)
     session.add(letter)
     await session.flush()
     assert letter.id is not None

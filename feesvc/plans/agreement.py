@@ -94,7 +94,7 @@ async def issue_plan_agreement(
         **estate_letter_fields(estate),  # how to pay and to dispute, as the estate has set them
     )
     return await issue_letter(
-        session, actor, estate.id or 0, plan.unit_id, owner, former, ctx, f"{plan.unit_id}:plan_agreement:{plan.id}"
+        session, actor, estate, plan.unit_id, owner, former, ctx, f"{plan.unit_id}:plan_agreement:{plan.id}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -92,6 +93,7 @@ async def record_transfer(
     data: OwnershipCreate,
     today: date,
     public_base_url: str = "",
+    files_dir: Path | None = None,
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
     and whether it was new (False: a retry of a transfer already recorded, nothing changed)."""
@@ -116,9 +118,11 @@ async def record_transfer(
     )
     settlement = None
     if seller_id is not None:
-        settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, public_base_url)
+        settlement = await settle_sale(
+            session, actor, unit_id, seller_id, ownership, data, today, public_base_url, files_dir
+        )
     elif (today - data.starts_on).days <= FIRST_OWNER_NOTICE_DAYS:
-        await _first_owners_notice(session, actor, unit_id, ownership, today, public_base_url)
+        await _first_owners_notice(session, actor, unit_id, ownership, today, public_base_url, files_dir)
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
     session.add(
@@ -137,7 +141,13 @@ async def record_transfer(
 
 
 async def _first_owners_notice(
-    session: AsyncSession, actor: Principal, unit_id: int, ownership: Ownership, today: date, public_base_url: str
+    session: AsyncSession,
+    actor: Principal,
+    unit_id: int,
+    ownership: Ownership,
+    today: date,
+    public_base_url: str,
+    files_dir: Path | None,
 ) -> None:
     """A first owner (交房 from the developer) is a new owner too: the payment notice says when their
     billing starts and how to pay (DOMAIN.md "Change of owner"). A letter the rules refuse is audited."""
@@ -146,7 +156,7 @@ async def _first_owners_notice(
     owner = await get_owner(session, ownership.owner_id, field="owner_id")
     first_period = first_period_from(ownership.starts_on, estate.cycle_months)
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, owner, ownership, first_period, today, public_base_url
+        session, actor, estate, unit, building, owner, ownership, first_period, today, public_base_url, files_dir
     )
     await record_audit(
         session,
@@ -225,6 +235,7 @@ async def settle_sale(
     data: OwnershipCreate,
     today: date,
     public_base_url: str,
+    files_dir: Path | None = None,
 ) -> SaleSettlementOut:
     """The seller's prepaid periods from the handover and unused credit refunded or transferred, and
     the buyer's payment notice, in the caller's transaction."""
@@ -267,7 +278,7 @@ async def settle_sale(
     await session.flush()
 
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url
+        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url, files_dir
     )
     return SaleSettlementOut(
         seller_id=seller_id,

@@ -87,7 +87,7 @@ async def issue_rectification_reply(
     return await issue_letter(
         session,
         actor,
-        complaint.estate_id,
+        estate,
         complaint.unit_id,
         owner,
         former,
