@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from feesvc.evidence.arrears import ClaimSummary
     from feesvc.evidence.collect import PackData
+    from feesvc.evidence.facts import Facts
 
 
 F_LIST = "01_evidence_list.pdf"
@@ -91,6 +92,7 @@ class Pack:
     generated_by: str
     letters: list[tuple[Letter, LetterContext]] = field(default_factory=list)
     proofs: dict[int, str] = field(default_factory=dict)  # delivery record id → path in the pack
+    facts: Facts | None = None  # what the sentences rest on (facts.facts_of), once the proofs are copied
 
     @property
     def unit_label(self) -> str:
