@@ -68,6 +68,7 @@ FACTS = Facts(
     defendants=(DefendantFact("业主0", True, None),),
     claimed_periods=("2025-12", "2026-01", "2026-02"),
     service_periods=("2026-01",),
+    service_kinds=("保洁",),
     demands=(),
     complaints=(),
     plans=(),
@@ -140,7 +141,9 @@ def test_what_the_record_lacks_is_to_be_supplied() -> None:
     assert any("公示的证明" in x and "2024-01-01" in x for x in missing)
     assert "2025年12月、2026年2月的物业服务记录（记录中没有这些月份的服务记录）" in missing
     assert not any("分期还款协议" in x for x in missing)
-    assert "2026年1月" in texts(service_statements(FACTS)) and "3个月中的1个月" in texts(service_statements(FACTS))
+    assert texts(service_statements(FACTS)) == "原告在2026年1月（主张期间3个月中的1个月）有保洁服务记录"
+    both = replace(FACTS, service_kinds=("保洁", "维修"))
+    assert "有保洁、维修服务记录" in texts(service_statements(both))
     assert texts(service_statements(replace(FACTS, service_periods=()))) == "记录中没有主张期间的物业服务记录"
     # A plan agreed: the acknowledgement is stated, its signed copy is to be supplied; a proposal only is neither.
     agreed = replace(FACTS, plans=(PlanFact(7, date(2026, 2, 10), ("2025-12",)),))
@@ -270,7 +273,13 @@ async def test_each_statement_of_the_pack_appears_exactly_when_its_fact_is_recor
         assert response.status_code == 200, response.text
         with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
             filing = json.loads(archive.read("filing.json"))
-            names = ["01_evidence_list.pdf", "04_demands.pdf", "05_service_record.pdf"]
+            names = [
+                "01_evidence_list.pdf",
+                "02_parties_and_basis.pdf",
+                "04_demands.pdf",
+                "05_service_record.pdf",
+                "07_plans_and_case.pdf",
+            ]
             read = {name: await pdf_text(archive.read(name), tmp_path, f"{as_of}-{name}") for name in names}
         return filing, read
 
@@ -336,5 +345,15 @@ async def test_each_statement_of_the_pack_appears_exactly_when_its_fact_is_recor
         assert any(signed_copy in x for x in supply) is has_plan, where
         assert (signed_copy in listed) is has_plan, where
         assert any(f"被告于{agreed_on}同意分期还款协议" in s for s in statements) is has_plan, where
+        for text in (listed, read["07_plans_and_case.pdf"]):
+            assert (f"被告于{agreed_on}同意分期还款协议（#{plan.id}）" in text) is has_plan, where
+        # The fee standard's basis and posting date as recorded; the posting itself is not asserted.
+        parties = read["02_parties_and_basis.pdf"]
+        assert "依据登记为合同约定" in parties and "登记的公示日期为" in parties
+        assert "已于所列公示日期公示" not in parties
         # Service records: the one month recorded is stated, the two others are to be supplied.
-        assert "有保洁、维修、安保等服务记录" in listed and any("的物业服务记录（记录中没有" in x for x in supply)
+        assert (
+            "（主张期间3个月中的1个月）有保洁服务记录" in listed
+            and "安保" not in listed
+            and any("的物业服务记录（记录中没有" in x for x in supply)
+        )

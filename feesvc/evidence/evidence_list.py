@@ -95,7 +95,7 @@ def evidence_items(pack: Pack, facts: Facts) -> list[EvidenceItem]:
         EvidenceItem(
             "service",
             "物业服务记录及投诉处理记录",
-            "原告服务工作记录（保洁、维修、安保巡逻等月度记录）及投诉处理记录",
+            "原告服务工作记录（按月登记的工作量）及投诉处理记录",
             "列明主张期间的服务记录及被告投诉的处理情况",
             ((F_SERVICE, None),),
             (*service_statements(facts), *complaint_statements(facts)),

@@ -12,8 +12,9 @@ from datetime import date
 from typing import Literal
 
 from feesvc.evidence.document import Pack
-from feesvc.evidence.words import COMPLAINT_CATEGORIES, DECISIONS, DELIVERY_CHANNELS, KIND_WORDS
+from feesvc.evidence.words import ACTIVITY_ORDER, COMPLAINT_CATEGORIES, DECISIONS, DELIVERY_CHANNELS, KIND_WORDS
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
+from feesvc.service_records.models import ACTIVITY_LABELS
 from feesvc.service_records.service import business_date
 
 ComplaintState = Literal["open", "resolved", "closed"]
@@ -80,6 +81,7 @@ class Facts:
     defendants: tuple[DefendantFact, ...]
     claimed_periods: tuple[str, ...]
     service_periods: tuple[str, ...]  # claimed periods with recorded service activity
+    service_kinds: tuple[str, ...]  # what was recorded in them (保洁, 维修, …), in the record's order
     demands: tuple[DemandFact, ...]
     complaints: tuple[ComplaintFact, ...]
     plans: tuple[PlanFact, ...]
@@ -155,11 +157,16 @@ def facts_of(pack: Pack) -> Facts:
         if (owner := pack.owner(owner_id)) is not None
     )
     claimed = tuple(p.period for p in pack.claim.periods)
+    labels = ACTIVITY_LABELS["zh"]
+    kinds = tuple(
+        labels[kind] for kind in ACTIVITY_ORDER if any(data.activity.get(p, {}).get(kind.value) for p in claimed)
+    )
     return Facts(
         as_of=as_of,
         defendants=defendants,
         claimed_periods=claimed,
         service_periods=tuple(p for p in claimed if any(data.activity.get(p, {}).values())),
+        service_kinds=kinds,
         demands=tuple(demands),
         complaints=tuple(complaints),
         plans=plans,

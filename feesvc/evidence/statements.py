@@ -131,7 +131,7 @@ def service_statements(facts: Facts) -> list[Statement]:
     return [
         Statement(
             f"原告在{periods_text(facts.service_periods)}（主张期间{len(facts.claimed_periods)}个月中的{months}个月）"
-            "有保洁、维修、安保等服务记录",
+            f"有{'、'.join(facts.service_kinds)}服务记录",
             (f"{F_SERVICE} 一",),
         )
     ]
@@ -145,7 +145,7 @@ def basis_statements(facts: Facts) -> list[Statement]:
         Statement(
             f"{b.item_name}收费标准（{b.rate}，{b.effective_from.isoformat()}起）的依据登记为{b.decision_name}"
             f"「{b.decision_ref}」，登记的公示日期为{b.posted_on.isoformat()}",
-            (f"{F_PARTIES} 二",),
+            (f"{F_PARTIES} 六",),
         )
         for b in facts.basis
     ]
