@@ -215,9 +215,9 @@ def filing(pack: Pack, facts: Facts, demands: Sequence[Mapping[str, Any]]) -> di
             "late_fee_contract": _fen(claim.all.late_fen),
             "late_fee_court_likely": _fen(claim.all.court_fen),
             "late_fee_basis": (
-                f"按实际适用的合同违约金条款（{applied_terms_text(pack)}）"
+                f"按{_late_fee_source(facts)}实际适用的违约金条款（{applied_terms_text(pack)}）"
                 f"自各期缴费期限届满次日起计至{data.as_of.isoformat()}，按台账重新计算，已扣除已付及已减免部分；"
-                "法院可能支持的数额取合同约定数额与按登记的年利率（如一年期LPR上浮）÷365 计算数额中较低者"
+                "法院可能支持的数额取按该标准计算的数额与按登记的年利率（如一年期LPR上浮）÷365 计算数额中较低者"
             ),
             "total_contract": _fen(claim.all.total_contract_fen),
             "total_court_likely": _fen(claim.all.total_court_fen),
