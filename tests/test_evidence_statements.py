@@ -52,6 +52,7 @@ def demand(deadline: date | None, delivered_on: date | None, row: int = 1) -> De
         kind="催告函" if deadline else "催缴通知",
         issued_on=date(2026, 2, 1),
         deadline=deadline,
+        periods=("2025-12", "2026-01", "2026-02"),
         delivered_on=delivered_on,
         channel="EMS 特快专递" if delivered_on else "",
         tracking_no="EA1CN" if delivered_on else "",
@@ -110,6 +111,11 @@ def test_demand_statements_follow_delivery_and_deadline() -> None:
     assert demand_sentence(facts) == "经原告催告（催缴通知L-1于2026-03-06送达），被告至今未缴纳。"
     assert "均未载明缴款期限" in texts(demand_statements(facts))
     assert any("未载明缴款期限" in r for r in payment_order_blocks(facts))
+    # A demand that did not name every claimed period says which it left out.
+    partial = replace(demand(AS_OF - timedelta(days=1), date(2026, 3, 6)), periods=("2025-12",))
+    facts = replace(FACTS, demands=(partial,))
+    assert "限2026-03-19前缴纳；该催告未涉及2026年1月至2026年2月）" in demand_sentence(facts)
+    assert "催缴2025年12月欠费）于2026-03-06" in texts(demand_statements(facts))
 
 
 def test_complaint_statements_follow_their_state() -> None:

@@ -29,6 +29,7 @@ class DemandFact:
     kind: str  # its Chinese name: 催告函, 催缴通知, …
     issued_on: date
     deadline: date | None  # only a final demand sets one
+    periods: tuple[str, ...]  # the periods it demanded
     delivered_on: date | None  # the first delivery recorded by the pack date; None: none recorded
     channel: str = ""
     tracking_no: str = ""
@@ -104,6 +105,7 @@ def facts_of(pack: Pack) -> Facts:
                 kind=KIND_WORDS.get(LetterKind(letter.kind), str(letter.kind)),
                 issued_on=letter.issued_on,
                 deadline=letter.deadline,
+                periods=tuple(letter.periods),
                 delivered_on=first.delivered_on if first else None,
                 channel=DELIVERY_CHANNELS.get(first.channel, str(first.channel)) if first else "",
                 tracking_no=first.tracking_no if first else "",

@@ -44,7 +44,10 @@ def _demand_cites(d: DemandFact) -> tuple[str, ...]:
 
 def _delivery_text(d: DemandFact) -> str:
     tracking = f"，单号{d.tracking_no}" if d.tracking_no else ""
-    return f"{d.kind}（{d.letter_no}，{d.issued_on.isoformat()}发出）于{d.delivered_on}以{d.channel}送达被告{tracking}"
+    return (
+        f"{d.kind}（{d.letter_no}，{d.issued_on.isoformat()}发出，催缴{periods_text(d.periods)}欠费）"
+        f"于{d.delivered_on}以{d.channel}送达被告{tracking}"
+    )
 
 
 def demand_statements(facts: Facts) -> list[Statement]:
@@ -80,15 +83,24 @@ def demand_sentence(facts: Facts) -> str:
     lapsed = lapsed_demand(facts)
     if lapsed is not None:
         return (
-            f"经原告催告（{lapsed.kind}{lapsed.letter_no}于{lapsed.delivered_on}送达，限{lapsed.deadline}前缴纳），"
-            "被告在合理期限内仍未缴纳。"
+            f"经原告催告（{lapsed.kind}{lapsed.letter_no}于{lapsed.delivered_on}送达，限{lapsed.deadline}前缴纳"
+            f"{_uncovered(facts, lapsed)}），被告在合理期限内仍未缴纳。"
         )
     sent = delivered(facts)
     if sent:
         last = sent[-1]
         pending = f"，所限缴款期限{last.deadline}尚未届满" if last.deadline is not None else ""
-        return f"经原告催告（{last.kind}{last.letter_no}于{last.delivered_on}送达{pending}），被告至今未缴纳。"
+        return (
+            f"经原告催告（{last.kind}{last.letter_no}于{last.delivered_on}送达{pending}{_uncovered(facts, last)}），"
+            "被告至今未缴纳。"
+        )
     return "被告至今未缴纳。"
+
+
+def _uncovered(facts: Facts, d: DemandFact) -> str:
+    """The claimed periods a demand did not name: it was no demand for them."""
+    left = [p for p in facts.claimed_periods if p not in d.periods]
+    return f"；该催告未涉及{periods_text(left)}" if left else ""
 
 
 # --- service and complaints ---------------------------------------------------------------------
