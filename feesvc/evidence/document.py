@@ -13,8 +13,8 @@ from feesvc.documents import render
 from feesvc.errors import Conflict
 from feesvc.evidence.words import PACK_LOCALE, moment_text
 from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, template_context
-from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind, template_for
-from feesvc.letters.models import DeliveryRecord, Letter
+from feesvc.letters.kinds import template_for
+from feesvc.letters.models import Letter
 from feesvc.registry.models import Owner
 
 if TYPE_CHECKING:
@@ -131,16 +131,6 @@ class Pack:
         if not ends or any(end is None for end in ends) or self.holds_unit(owner_id):
             return None
         return max(end for end in ends if end is not None)
-
-    @property
-    def delivered_demands(self) -> list[tuple[Letter, DeliveryRecord]]:
-        """The payment requests (催缴文书) to the defendant with a recorded delivery, in date order."""
-        return [
-            (letter, record)
-            for letter, _ in self.letters
-            if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS
-            for record in self.data.deliveries.get(letter.id or 0, [])
-        ]
 
     @property
     def defendant_names(self) -> str:
