@@ -144,6 +144,9 @@ def test_complaint_statements_follow_their_state() -> None:
 def test_what_the_record_lacks_is_to_be_supplied() -> None:
     missing = to_supply(FACTS)
     assert "物业服务合同文本（记录中只登记了合同名称「前期物业服务合同」）" in missing
+    assert any(x.startswith("被告的房屋权属证明") for x in missing)
+    assert not any(x.startswith("被告的房屋权属证明") for x in to_supply(replace(FACTS, title_document="x.pdf")))
+    assert not any(x.startswith("物业服务合同文本") for x in to_supply(replace(FACTS, contract_document="c.pdf")))
     assert any("公示的证明" in x and "2024-01-01" in x for x in missing)
     assert "2025年12月、2026年2月的物业服务记录（记录中没有这些月份的服务记录）" in missing
     assert not any("分期还款协议" in x for x in missing)

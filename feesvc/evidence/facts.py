@@ -88,6 +88,7 @@ class Facts:
     plans: tuple[PlanFact, ...]
     basis: tuple[BasisFact, ...]
     contract_document: str | None = None  # the service contract's text in the pack; the record keeps none
+    title_document: str | None = None  # proof of the defendant's title (不动产登记); the record keeps none
 
 
 def facts_of(pack: Pack) -> Facts:

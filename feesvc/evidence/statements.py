@@ -191,6 +191,8 @@ def to_supply(facts: Facts) -> list[str]:
     if not delivered(facts):
         names = "、".join(d.name for d in facts.defendants) or ""
         missing.append(f"向被告{names}送达的催缴文书及送达凭证：记录中没有已送达被告本人的催告")
+    if facts.title_document is None:
+        missing.append("被告的房屋权属证明，如不动产登记信息或购房合同（记录中只有原告的业主登记）")
     if facts.contract_document is None:
         contracts = sorted({b.decision_ref for b in facts.basis if b.decision_kind == "contract"})
         named = f"（记录中只登记了合同名称「{'」「'.join(contracts)}」）" if contracts else "（记录中没有登记）"
