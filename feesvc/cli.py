@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -341,6 +341,48 @@ def _counted(what: str, counts: dict[str, int]) -> str:
     if not counts:
         return f"{what} 0"
     return f"{what} {sum(counts.values())} (" + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) + ")"
+
+
+@cli.group()
+def limitation() -> None:
+    """Limitation (诉讼时效) per owner."""
+
+
+@limitation.command("watch")
+@click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
+@click.option("--within-days", type=click.IntRange(0, 1098), default=90, show_default=True, help="Days ahead to look.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Look from (default today).")
+def limitation_watch(estate_ref: str, within_days: int, as_of: object) -> None:
+    """Each owner's periods whose limitation ends within the window, with the last interruption:
+    one line per period, tab-separated (unit, owner, period, open fen, last day, days left, last
+    interruption, its proof, a notice on its way)."""
+    from feesvc.limitation.service import limitation_watch as watch
+
+    day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
+
+    async def work(session: AsyncSession) -> list[str]:
+        report = await watch(session, await resolve_estate(session, estate_ref), day, within_days)
+        lines = []
+        for account in report.accounts:
+            who = f"{account.owner_name} (#{account.owner_id}{'' if account.current_owner else ', former owner'})"
+            for p in account.periods:
+                last = p.last_interruption
+                interruption = f"{last.kind} {last.on} {last.source}" if last else f"none (due {p.due_date})"
+                lines.append(
+                    "\t".join(
+                        [
+                            account.unit_label, who, p.period, str(p.principal_fen + p.late_fee_fen),
+                            p.expires_on.isoformat(), str(p.days_left), interruption,
+                            last.proof if last else "", p.notice_in_flight or "",
+                        ]
+                    )
+                )
+        return lines
+
+    lines = run_with_session(work)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} period(s) of limitation ending by {day + timedelta(days=within_days)}", err=True)
 
 
 @cli.group()

@@ -72,6 +72,7 @@ from feesvc.letters.policy import (
     stage_reached,
 )
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
+from feesvc.limitation.notice import limitation_letter, limitation_unserved, notice_needs
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -369,6 +370,7 @@ async def decide(
     if left_to_plan:
         skipped["installment plan being kept"] = len(left_to_plan)
     legal_review: set[int] = set()
+    expiring = await notice_needs(session, estate.id, as_of)  # limitation: periods needing a notice
     for facts, rule in reached:  # the others are paid up, or have nothing due soon
         reason: str | None = None
         cause, belief, pause = None, None, None
@@ -393,6 +395,10 @@ async def decide(
             # Suit needs a demand first (民法典 944(2)): an owner who never had one gets it now.
             rule = next((r for r in rules if r.stage == Stage.final_demand), rule)
             kind = letter_kind_for(rule.stage, cause, account in explained)
+        need = expiring.pop((facts.unit_id, facts.owner_id), None) if facts.owner_id is not None else None
+        if need and reason is None:
+            kind, rule = limitation_letter(kind, rule, rules, cause == "hardship")
+            last.pop((*account, rule.stage), None)  # no cool-down holds it back
         if kind == LetterKind.explanation and belief not in BELIEFS:
             kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
         if kind == LetterKind.hardship_offer and not facts.owes_principal(as_of):
@@ -411,6 +417,8 @@ async def decide(
                 reason = "same stage within cool-down" if sent != as_of else "already issued today"
         if reason is not None:
             skipped[reason] += 1
+            if need:
+                unreadable.append(UnitReport(facts.unit_id, limitation_unserved(facts.owner_id, need, reason)))
             continue
         assert owner is not None and owner.id is not None
         if kind is None:
@@ -426,6 +434,8 @@ async def decide(
             unreadable.append(UnitReport(facts.unit_id, unreachable(kind, owner)))
             continue
         planned.append(_Planned(facts, rule, kind, owner, belief, how, former))
+    for (unit_id, owner_id), unserved in expiring.items():  # accounts that reached no stage
+        unreadable.append(UnitReport(unit_id, limitation_unserved(owner_id, unserved, "no letter due")))
     return planned, skipped, sorted(legal_review), accounts
 
 

@@ -17,10 +17,11 @@ from feesvc.auth.principal import Principal
 from feesvc.errors import InvalidInput, NotFound
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.letters.content import LetterContext, render_letter_pdf, write_letters_pdf
-from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
+from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import DeliveryChannel, DeliveryRecord, EscalationStage, Letter, ReminderHold, ReminderRun
 from feesvc.letters.policy import StageRule
 from feesvc.letters.runs import context_of, print_file_path, stored_context
+from feesvc.limitation.rules import INTERRUPTING_KINDS
 from feesvc.registry.models import Building, Unit
 from feesvc.registry.service import get_estate, get_unit
 
@@ -203,7 +204,7 @@ async def record_delivery(
         recorded_by=actor.label,
     )
     session.add(record)
-    if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS:
+    if LetterKind(letter.kind) in INTERRUPTING_KINDS:  # demands, and the hardship offer's gentle one
         session.add_all(
             LimitationEvent(
                 unit_id=letter.unit_id,

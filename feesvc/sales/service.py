@@ -29,6 +29,11 @@ from feesvc.sales.notice import issue_payment_notice
 from feesvc.sales.schemas import SaleSettlementOut, SellerConsent, SplitPeriodOut, SplitShareOut
 from feesvc.schemas import period_start
 
+# A first ownership recorded within a month of its start is a handover (交房) as it happens, and the
+# owner gets the payment notice; an older one is an owner of an estate already in service being
+# put on record, who pays already: no notice.
+FIRST_OWNER_NOTICE_DAYS = 31
+
 
 def first_period_from(handover: date, cycle_months: int) -> str:
     """The first billing period that starts on or after the handover date: the buyer's first whole one."""
@@ -112,6 +117,8 @@ async def record_transfer(
     settlement = None
     if seller_id is not None:
         settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, public_base_url)
+    elif (today - data.starts_on).days <= FIRST_OWNER_NOTICE_DAYS:
+        await _first_owners_notice(session, actor, unit_id, ownership, today, public_base_url)
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
     session.add(
@@ -127,6 +134,28 @@ async def record_transfer(
         await record_audit(session, actor, "sale.settle", "unit", unit_id, msgspec.to_builtins(settlement))
     await session.commit()
     return out, True
+
+
+async def _first_owners_notice(
+    session: AsyncSession, actor: Principal, unit_id: int, ownership: Ownership, today: date, public_base_url: str
+) -> None:
+    """A first owner (交房 from the developer) is a new owner too: the payment notice says when their
+    billing starts and how to pay (DOMAIN.md "Change of owner"). A letter the rules refuse is audited."""
+    unit, building = await get_unit(session, unit_id)
+    estate = await get_estate(session, unit.estate_id)
+    owner = await get_owner(session, ownership.owner_id, field="owner_id")
+    first_period = first_period_from(ownership.starts_on, estate.cycle_months)
+    notice = await issue_payment_notice(
+        session, actor, estate, unit, building, owner, ownership, first_period, today, public_base_url
+    )
+    await record_audit(
+        session,
+        actor,
+        "ownership.payment_notice",
+        "unit",
+        unit_id,
+        {"ownership_id": ownership.id, "letter_id": notice.letter_id, "problems": notice.problems},
+    )
 
 
 def _reason(handover: date, consent: SellerConsent | None) -> str:
