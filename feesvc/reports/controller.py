@@ -32,15 +32,16 @@ ToParam = Annotated[
 class ReportsController(Controller):
     path = "/api/v1/estates/{estate_id:int}/reports"
     tags = ["reports"]
-    guards = [managers]
+    # Guards on each route, not here: a controller's guards also bind the automatic OPTIONS
+    # handler, which the token middleware leaves unauthenticated (it would always answer 401).
 
-    @get("/aging")
+    @get("/aging", guards=[managers])
     async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> AgingReport:
         """Overdue charges and late fees by age (days past due) for the estate and each building."""
         estate = await get_estate(db, estate_id)
         return await service.aging(db, estate, as_of or business_today())
 
-    @get("/collection-rate")
+    @get("/collection-rate", guards=[managers])
     async def collection_rate(
         self, db: AsyncSession, estate_id: PathId, period: PeriodParam, as_of: date | None = None
     ) -> CollectionRate:
@@ -48,7 +49,7 @@ class ReportsController(Controller):
         estate = await get_estate(db, estate_id)
         return await service.collection_rate(db, estate, period, as_of or business_today())
 
-    @get("/collection-rate/monthly")
+    @get("/collection-rate/monthly", guards=[managers])
     async def monthly(
         self,
         db: AsyncSession,
@@ -61,7 +62,7 @@ class ReportsController(Controller):
         estate = await get_estate(db, estate_id)
         return await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
 
-    @get("/collection-rate/monthly.pdf", media_type="application/pdf")
+    @get("/collection-rate/monthly.pdf", guards=[managers], media_type="application/pdf")
     async def monthly_pdf(
         self,
         db: AsyncSession,
@@ -80,7 +81,7 @@ class ReportsController(Controller):
             pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
         )
 
-    @get("/collection-rate/monthly.svg", media_type="image/svg+xml")
+    @get("/collection-rate/monthly.svg", guards=[managers], media_type="image/svg+xml")
     async def monthly_svg(
         self,
         db: AsyncSession,
@@ -94,7 +95,7 @@ class ReportsController(Controller):
         series = await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
         return Response(service.collection_chart_svg(series, estate.locale), media_type="image/svg+xml")
 
-    @get("/arrears-by-cause")
+    @get("/arrears-by-cause", guards=[managers])
     async def arrears_by_cause(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> ArrearsByCause:
         """Overdue amount and units by the effective cause of each unit's open arrears case."""
         estate = await get_estate(db, estate_id)
