@@ -35,6 +35,7 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     PathItem,
     Reference,
     RequestBody,
@@ -45,6 +46,7 @@ from litestar.routes import HTTPRoute
 from feesvc.auth.guards import GUARD_ROLES
 from feesvc.auth.models import Role
 from feesvc.errors import PROBLEM_JSON
+from feesvc.schemas import DATE_YEARS_PATTERN, FIRST_YEAR, LAST_YEAR
 
 PROBLEM = "Problem"
 REF_TEMPLATE = "#/components/schemas/{name}"
@@ -192,7 +194,9 @@ def document_operations(app: Litestar) -> None:
     """Complete the app's OpenAPI document in place, before it is first served."""
     openapi = app.openapi_schema
     schemas: dict[str, Any] = dict(openapi.components.schemas or {})
-    schemas.update(body_components(app))
+    bodies = body_components(app)
+    _bound_dates(bodies)
+    schemas.update(bodies)
     schemas[PROBLEM] = problem_schema()
     openapi.components.schemas = schemas
     for op in operations(app, openapi):
@@ -206,6 +210,12 @@ def document_operations(app: Litestar) -> None:
             responses[str(status)] = error_response(status)
         op.operation.responses = responses
         add_body_example(op.operation.request_body, schemas)
+        for response in responses.values():
+            for media in (response.content or {}).values() if isinstance(response, OpenAPIResponse) else []:
+                _tuples_as_arrays(media.schema)
+        for parameter in op.operation.parameters or []:
+            if isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
+                _bound_date_schema(parameter.schema)
 
 
 def add_body_example(body: RequestBody | Reference | None, schemas: dict[str, Any]) -> None:
@@ -301,6 +311,45 @@ def body_components(app: Litestar) -> dict[str, Any]:
                 continue  # a multipart form with a file: Litestar's rendering stands
             components.update(found)
     return components
+
+
+def _tuples_as_arrays(schema: Any) -> None:
+    """A tuple as an array of exactly its length, each item one of its kinds: Litestar writes
+    3.1's ``prefixItems``, which schemathesis turns into a draft-4 item list and then refuses."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.prefix_items:
+        kinds = list(schema.prefix_items)
+        schema.prefix_items = None
+        schema.items = kinds[0] if len(kinds) == 1 else Schema(any_of=kinds)
+        schema.min_items = schema.max_items = len(kinds)
+    for child in [schema.items, *(schema.one_of or []), *(schema.any_of or [])]:
+        _tuples_as_arrays(child)
+    for child in (schema.properties or {}).values():
+        _tuples_as_arrays(child)
+
+
+DATE_FORMATS = frozenset({"date", "date-time"})
+
+
+def _bound_dates(node: Any) -> None:
+    """Give every date and date-time in a JSON schema the years a route takes (feesvc.schemas)."""
+    if isinstance(node, dict):
+        if node.get("format") in DATE_FORMATS and "pattern" not in node:
+            node["pattern"] = DATE_YEARS_PATTERN
+            node.setdefault("description", f"from {FIRST_YEAR} to {LAST_YEAR}")
+        for value in node.values():
+            _bound_dates(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_dates(value)
+
+
+def _bound_date_schema(schema: Schema) -> None:
+    for choice in [schema, *(schema.one_of or []), *(schema.any_of or [])]:
+        fmt = getattr(choice, "format", None)
+        if isinstance(choice, Schema) and getattr(fmt, "value", fmt) in DATE_FORMATS:
+            choice.pattern = choice.pattern or DATE_YEARS_PATTERN
 
 
 def fix_options_allow(app: Litestar) -> None:

@@ -58,7 +58,9 @@ class ReportsController(Controller):
         period_to: ToParam,
         as_of: date | None = None,
     ) -> MonthlySeries:
-        """The collection rate month by month (each month at its last day unless ``as_of`` is given)."""
+        """The collection rate month by month (each month at its last day unless ``as_of`` is given).
+
+        Refused (422) when ``from`` is after ``to`` or the series would cover more than 60 months."""
         estate = await get_estate(db, estate_id)
         return await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
 
@@ -71,7 +73,9 @@ class ReportsController(Controller):
         period_to: ToParam,
         as_of: date | None = None,
     ) -> Response[bytes]:
-        """The monthly collection rate printed: chart (by amount and by households) and table."""
+        """The monthly collection rate printed: chart (by amount and by households) and table.
+
+        Refused (422) when ``from`` is after ``to`` or the series would cover more than 60 months."""
         estate = await get_estate(db, estate_id)
         today = business_today()
         series = await service.monthly_series(db, estate, period_from, period_to, as_of, today)
@@ -90,7 +94,9 @@ class ReportsController(Controller):
         period_to: ToParam,
         as_of: date | None = None,
     ) -> Response[str]:
-        """The chart alone, as SVG."""
+        """The chart alone, as SVG.
+
+        Refused (422) when ``from`` is after ``to`` or the series would cover more than 60 months."""
         estate = await get_estate(db, estate_id)
         series = await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
         return Response(service.collection_chart_svg(series, estate.locale), media_type="image/svg+xml")

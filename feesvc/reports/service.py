@@ -120,9 +120,10 @@ CAUSE_LABELS: Final[dict[str, dict[str, str]]] = {
 
 
 class ReportInputError(DomainError):
-    """A report parameter that cannot be answered (400, naming the parameter)."""
+    """Parameters each well formed that together cannot be answered (``from`` after ``to``, a
+    series too long): a rule, so 422 naming the parameter, as the OpenAPI description says."""
 
-    status_code = 400
+    status_code = 422
     title = "Invalid input"
 
 
