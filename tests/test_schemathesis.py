@@ -35,6 +35,7 @@ from feesvc.app import create_app
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.auth.service import create_token
+from feesvc.db import create_engine, session_factory
 from feesvc.migrate import upgrade
 from feesvc.settings import DatabaseSettings, ServerSettings, Settings
 from tests.conftest import _in_thread
@@ -115,9 +116,13 @@ async def fuzz_client(
 
 
 @pytest.fixture(scope="module")
-async def role_tokens(fuzz_client: AsyncTestClient[Litestar]) -> dict[str, str]:
-    """A token per role, an estate for the owner's, and one token for the fuzz to revoke (``revoke_target``)."""
-    sessions = fuzz_client.app.state.database.sessions
+async def role_tokens(fuzz_client: AsyncTestClient[Litestar], fuzz_database_url: str) -> AsyncIterator[dict[str, str]]:
+    """A token per role, an estate for the owner's, and one token for the fuzz to revoke (``revoke_target``).
+
+    Written through an engine of this loop's own: the app's engine lives on the test client's loop
+    (asyncpg's connections belong to the loop that opened them)."""
+    engine = create_engine(DatabaseSettings(url=fuzz_database_url))
+    sessions = session_factory(engine)
     made: dict[Role, str] = {}
     async with sessions() as session:
         for role in (Role.manager, Role.cashier, Role.system):
@@ -125,12 +130,13 @@ async def role_tokens(fuzz_client: AsyncTestClient[Litestar]) -> dict[str, str]:
         _, spare = await create_token(session, COMMAND_LINE, Role.cashier, "fuzz-revoke-target")
     api = Api(fuzz_client, made, sessions)
     estate = await api.make_estate(units=1)
-    return {
+    yield {
         "cashier": made[Role.cashier],
         "manager": made[Role.manager],
         "owner": await api.owner_token(estate.owner_ids[0]),
         "revoke_target": str(spare.id),
     }
+    await engine.dispose()
 
 
 class AppAdapter(requests.adapters.BaseAdapter):
@@ -206,4 +212,3 @@ def test_every_operation_keeps_its_contract(
     response = case.call_and_validate(base_url=BASE_URL, session=session, headers=headers)
     if response.status_code == 422:
         assert len(response.json()["detail"]) > 10, response.text  # the rule, said in words
-
