@@ -31,6 +31,7 @@ from feesvc.errors import Conflict, InvalidInput
 from feesvc.latefees.service import accrue_late_fees, court_rates
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.ledger.service import balance, entries_as_of, open_credits, open_debits, open_debits_by_unit
+from feesvc.letters.models import Letter
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.payments.schemas import Designation, PaymentCreate
 from feesvc.payments.service import fingerprint, record_payment
@@ -39,6 +40,7 @@ from feesvc.plans.review import review_plans
 from feesvc.plans.service import plan_out
 from feesvc.prepay.service import list_tiers, prepayment_out
 from feesvc.registry.models import Building, Estate, Owner, Ownership, VacancyNotice
+from feesvc.sales.models import SaleSettlement
 from feesvc.service_records.models import ActivityKind, Complaint, ComplaintChannel, ServiceActivity, StepKind
 from feesvc.service_records.service import business_date, complaint_status, service_summary, steps_of
 
@@ -251,8 +253,10 @@ def _period_days(charge: LedgerEntry) -> tuple[date, date]:
 async def test_sold_units_changed_hands_in_the_middle_of_a_period_through_the_transfer(
     demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Each sale was recorded through transfer_ownership on its handover day, between the billing
-    runs: two ownerships, the seller's closed the day before; the bills after it are the buyer's."""
+    """Each sale was recorded as POST /units/{id}/ownerships records it (sales.service.record_transfer)
+    on its handover day, between the billing runs: two ownerships, the seller's closed the day
+    before; the bills after it are the buyer's; the sale's settlement is kept and the buyer got the
+    payment notice (缴费须知)."""
     sold = _sold(demo)
     # Both kinds of seller, a buyer who fell behind, both attention paths, a seller who had prepaid.
     assert {(u.sale.seller_leaves_arrears, u.sale.buyer_stops_on is not None) for u in sold if u.sale} >= {
@@ -295,13 +299,18 @@ async def test_sold_units_changed_hands_in_the_middle_of_a_period_through_the_tr
                 .all()
             )
             assert {"owner_id": buyer, "starts_on": handover.isoformat(), "previous_owner_id": seller} in transfers
-            charges = await _entries(s, unit.unit_id, EntryKind.charge)
+            settlement = (
+                await s.execute(select(SaleSettlement).where(SaleSettlement.unit_id == unit.unit_id))
+            ).scalar_one()
+            answered = settlement.result["response"]["settlement"]
+            assert (answered["seller_id"], answered["buyer_id"]) == (seller, buyer)
+            notice = await s.get(Letter, answered["notice_letter_id"])
+            assert notice is not None and notice.kind == "payment_notice" and notice.owner_id == buyer
+            undone = {e.reverses_entry_id for e in await _entries(s, unit.unit_id, EntryKind.reversal)}
+            charges = [c for c in await _entries(s, unit.unit_id, EntryKind.charge) if c.id not in undone]
             for charge in charges:
                 first, last = _period_days(charge)
-                if first > handover and charge.effective_date < handover:
-                    # Booked ahead by the seller's prepayment: the seller's until the sale settles it.
-                    assert unit.sale.seller_prepaid and charge.owner_id in (seller, buyer)
-                elif first > handover:
+                if first > handover:
                     assert charge.owner_id == buyer, charge.period
                 elif last < handover:
                     assert charge.owner_id == seller, charge.period
@@ -376,6 +385,16 @@ async def test_a_seller_who_had_prepaid_sold_with_periods_booked_past_the_handov
         assert discounts and all(d.effective_date < unit.sale.on for d in discounts)
         booking = await prepayment_out(s, discounts[-1].payment_id or 0)
         assert booking.payment.payer_name == unit.owner.name
+        # The sale took back the periods from the one the handover splits (refunded: the demo's
+        # sellers give no consent) and issued that one again as the owners' shares by days.
+        of_unit = select(SaleSettlement).where(SaleSettlement.unit_id == unit.unit_id)
+        answered = (await s.execute(of_unit)).scalar_one().result["response"]["settlement"]
+        assert answered["periods"][0] == f"{unit.sale.on:%Y-%m}" and answered["refunded_fen"] > 0
+        split = answered["split_period"]
+        assert [share["owner_id"] for share in split["shares"]] == [unit.owner.owner_id, unit.sale.buyer.owner_id]
+        assert split["paid_by_seller_fen"] == split["shares"][0]["fen"]
+        refunds = await _entries(s, unit.unit_id, EntryKind.refund)
+        assert sum(r.amount_fen for r in refunds if r.owner_id == unit.owner.owner_id) == answered["refunded_fen"]
 
 
 async def test_the_summary_names_the_sold_units_with_each_owners_account(demo: DemoSummary) -> None:
@@ -857,13 +876,14 @@ async def test_some_prepaying_owners_book_their_prepayment_with_the_discount(
 async def test_a_reminder_run_over_the_demo_skips_paused_and_paid_up_units(
     demo: DemoSummary, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    from feesvc.letters.models import Letter
     from feesvc.letters.runs import run_reminders
 
     async with sessions() as s:
         summaries = [await run_reminders(s, COMMAND_LINE, e.id, TODAY) for e in demo.estates]
         estate_ids = [e.id for e in demo.estates]
-        letters = (await s.execute(select(Letter).where(col(Letter.estate_id).in_(estate_ids)))).scalars().all()
+        # The runs' letters: the sales' payment notices to buyers were issued at the sales, by no run.
+        of_runs = select(Letter).where(col(Letter.estate_id).in_(estate_ids), col(Letter.run_id).is_not(None))
+        letters = (await s.execute(of_runs)).scalars().all()
         still_open = col(Complaint.closed_at).is_(None)
         open_complaints = set((await s.execute(
             select(Complaint.unit_id).where(col(Complaint.estate_id).in_(estate_ids), still_open)

@@ -336,3 +336,24 @@ async def test_a_plan_stands_on_its_owners_account_only(api: Api) -> None:
         assert not await plan_kept(s, sale.unit_id, today, owner_id=sale.buyer_id)
         [standing] = await plan_standings(s, today, unit_id=sale.unit_id)
         assert (standing.owner_id, standing.standing.kept) == (sale.seller_id, True)
+
+
+async def test_staff_read_one_owners_ledger_with_owner_id(api: Api) -> None:
+    """The whole unit by default; with ``owner_id`` the seller's or the buyer's account alone, as the
+    owner's own token reads it; an owner the unit never had is refused naming the field."""
+    sale = await sold_unit(api)
+    url = f"/api/v1/units/{sale.unit_id}/ledger"
+    whole = await api.ok(await api.get(url, Role.cashier, params={"as_of": "2026-11-30"}))
+    assert whole["owed_fen"] == 75000
+    accounts = (
+        (sale.seller_id, sale.seller_token, 25000, {"2026-06"}),
+        (sale.buyer_id, sale.buyer_token, 50000, {"2026-09", "2026-10"}),
+    )
+    for owner_id, token, owed, periods in accounts:
+        staff = await api.ok(await api.get(url, Role.cashier, params={"as_of": "2026-11-30", "owner_id": owner_id}))
+        own = await api.ok(await api.get(url, token, params={"as_of": "2026-11-30"}))
+        assert staff["owed_fen"] == own["owed_fen"] == owed
+        assert [e["id"] for e in staff["entries"]] == [e["id"] for e in own["entries"]]
+        assert {e["period"] for e in staff["entries"] if e["kind"] == "charge"} == periods
+    stranger = await api.ok(await api.post("/api/v1/owners", {"name": "路人甲"}))
+    problem(await api.get(url, Role.cashier, params={"owner_id": stranger["id"]}), 422, "owner_id")

@@ -112,3 +112,30 @@ async def test_arrears_by_cause_keeps_the_sellers_debt_apart_from_the_units_case
     assert report["overdue_fen"] == 75000 == sum(causes.values()) + report["former_owners_fen"]
     aging = await api.ok(await api.get(url(sold, "aging"), params={"as_of": AS_OF}))
     assert report["former_owners_fen"] == aging["estate"]["former_owners"]["overdue_fen"]
+
+
+async def test_the_buyers_arrears_are_not_grouped_by_the_sellers_case(api: Api) -> None:
+    """A case is one owner's: the seller's, classified hardship, says nothing of why the buyer owes."""
+    sold = await sold_unit(api)
+    opened = await api.client.post(
+        f"/api/v1/units/{sold.unit_id}/arrears-case",
+        params={"owner_id": sold.seller_id},
+        headers=api.headers(Role.cashier),
+    )
+    seller_case = await api.ok(opened, 201)
+    body = {"category": "hardship", "reason": "上门核实：原业主失业，房屋已出售"}
+    await api.ok(await api.post(f"/api/v1/arrears-cases/{seller_case['id']}/override", body))
+    report = await api.ok(await api.get(url(sold, "arrears-by-cause"), params={"as_of": AS_OF}))
+    causes = {row["cause"]: row["overdue_fen"] for row in report["causes"] if row["overdue_fen"]}
+    assert causes == {"unclassified": 50000}
+    assert (report["former_owners_fen"], report["former_owners_units"]) == (25000, 1)
+
+    # The buyer's own case, classified, is what groups the buyer's arrears.
+    opened = await api.client.post(f"/api/v1/units/{sold.unit_id}/arrears-case", headers=api.headers(Role.cashier))
+    buyer_case = await api.ok(opened, 201)
+    assert buyer_case["owner_id"] == sold.buyer_id
+    body = {"category": "misunderstanding", "belief": "vacancy", "reason": "买受人认为未入住不用交"}
+    await api.ok(await api.post(f"/api/v1/arrears-cases/{buyer_case['id']}/override", body))
+    report = await api.ok(await api.get(url(sold, "arrears-by-cause"), params={"as_of": AS_OF}))
+    causes = {row["cause"]: row["overdue_fen"] for row in report["causes"] if row["overdue_fen"]}
+    assert causes == {"misunderstanding": 50000}

@@ -258,20 +258,85 @@ async def test_an_owner_who_owes_nothing_gets_a_clean_certificate(api: Api, tmp_
     assert "¥250.00" not in text
 
 
-async def test_a_sale_in_the_middle_of_a_period_takes_back_the_periods_from_the_next_one(api: Api) -> None:
-    """Handover 2026-08-16: the seller's prepaid periods from 2026-09 (the first that starts on or
-    after the handover) are taken back; 2026-07 and 2026-08 are kept (2 months earn no tier). The
-    split 2026-08 is pro-rated by the billing side (reattribute_charges), not here."""
+# Handover 2026-08-16 in a 31-day month: the seller's 15 days are 25,000 × 15 / 31 = 12,096.77 →
+# 12,097 fen (half up); the buyer, the last owner, takes the rest: 12,903 fen.
+SELLERS_AUGUST, BUYERS_AUGUST = 12097, 12903
+
+
+async def test_a_sale_in_the_middle_of_a_prepaid_period_splits_it_between_the_owners(api: Api) -> None:
+    """Handover 2026-08-16: the seller's prepaid 2026-08 is taken back with the later periods (it is
+    not served whole to the seller) and issued again as the owners' shares; the seller's 15 days are
+    paid at once from what the seller paid (at the full rate: the discount was for whole periods
+    prepaid), the buyer's 16 days are the buyer's to pay; only the rest is refunded."""
     sold = await sold_unit(api, handover="2026-08-16", before_sale=prepay_six_months)
     settled = sold.transfer["settlement"]
-    assert settled["periods"] == ["2026-09", "2026-10", "2026-11", "2026-12"]
+    assert settled["periods"] == ["2026-08", "2026-09", "2026-10", "2026-11", "2026-12"]
+    assert settled["charges_reversed_fen"] == 5 * MONTHLY
+    # The whole discount goes with the periods taken back; the kept 2026-07 (1 month) earns no tier.
     assert settled["discount_taken_back_fen"] == 7500
-    assert settled["refunded_fen"] == 4 * 23750 - 2 * 1250
+    split = settled["split_period"]
+    assert split["period"] == "2026-08"
+    assert split["shares"] == [
+        {"owner_id": sold.seller_id, "fen": SELLERS_AUGUST, "days": 15},
+        {"owner_id": sold.buyer_id, "fen": BUYERS_AUGUST, "days": 16},
+    ]
+    assert split["paid_by_seller_fen"] == SELLERS_AUGUST
+    assert settled["refunded_fen"] == 5 * 23750 - 1250 - SELLERS_AUGUST
+    assert settled["owed_fen"] == 0
     assert await open_by_owner(api, sold.unit_id) == {
         ("2026-06", sold.seller_id): MONTHLY,
+        ("2026-08", sold.buyer_id): BUYERS_AUGUST,
         ("2026-09", sold.buyer_id): MONTHLY,
         ("2026-10", sold.buyer_id): MONTHLY,
     }
+    assert await credit_by_owner(api, sold.unit_id) == {}
+    # The shares state their days and the rounding, as a billing run's split charge does.
+    august = await entries(api, sold.unit_id, LedgerEntry.kind == EntryKind.charge, LedgerEntry.period == "2026-08")
+    standing = [c for c in august if c.owner_id is not None and (c.detail or {}).get("owner_days")]
+    assert sorted(((c.detail or {})["owner_days"], c.amount_fen) for c in standing) == [
+        (15, SELLERS_AUGUST),
+        (16, BUYERS_AUGUST),
+    ]
+    # Issued at the sale (recorded after the handover), both shares fall due no earlier than that
+    # day: the period stood paid until then, so nobody is late for it before.
+    recorded = max(c.effective_date for c in standing)
+    assert all(c.due_date and c.due_date >= recorded for c in standing)
+    assert all(c.due_date and c.due_date >= date(2026, 8, 16) for c in standing if c.owner_id == sold.buyer_id)
+    # So a late-fee run on the day of the sale finds nothing late on 2026-08 for either owner.
+    run = {"estate_id": sold.estate.id, "as_of": recorded.isoformat()}
+    await api.ok(await api.post("/api/v1/late-fee-runs", run), 200)
+    fees = await entries(api, sold.unit_id, LedgerEntry.kind == EntryKind.late_fee)
+    august_ids = {c.id for c in standing}
+    assert not [f for f in fees if f.basis_entry_id in august_ids]
+
+
+async def test_a_mid_period_sale_with_the_sellers_consent_moves_only_what_the_seller_did_not_use(api: Api) -> None:
+    sold = await sold_unit(
+        api, handover="2026-08-16", before_sale=prepay_six_months, transfer={"seller_consent": CONSENT}
+    )
+    settled = sold.transfer["settlement"]
+    assert settled["split_period"]["paid_by_seller_fen"] == SELLERS_AUGUST
+    assert settled["refunded_fen"] == 0
+    assert settled["transferred_fen"] == 5 * 23750 - 1250 - SELLERS_AUGUST
+    # The moved credit is the buyer's: the runs billing 2026-09 and 2026-10 used it on the buyer's
+    # own periods, the buyer's share of 2026-08 first; the seller's 2026-06 is still the seller's.
+    left = settled["transferred_fen"] - BUYERS_AUGUST - 2 * MONTHLY
+    assert await credit_by_owner(api, sold.unit_id) == {sold.buyer_id: left}
+    assert await open_by_owner(api, sold.unit_id) == {("2026-06", sold.seller_id): MONTHLY}
+
+
+async def test_a_mid_period_sale_on_a_period_prepaid_last_still_reprices_the_kept_periods(api: Api) -> None:
+    """Prepaid 2026-07 … 2026-12, handed over 2026-12-16: only the split 2026-12 is taken back; the
+    five whole months kept no longer reach the 6-month tier, so their discount is taken back too."""
+    sold = await sold_unit(api, handover="2026-12-16", before_sale=prepay_six_months, billed_after=())
+    settled = sold.transfer["settlement"]
+    assert settled["periods"] == ["2026-12"]
+    assert settled["discount_taken_back_fen"] == 7500
+    sellers_december = 25000 * 15 // 31 + (1 if 25000 * 15 % 31 * 2 >= 31 else 0)
+    assert settled["split_period"]["shares"][0] == {"owner_id": sold.seller_id, "fen": sellers_december, "days": 15}
+    # Paid for 2026-12: 23,750; the kept five lose 5 × 1,250; the seller's 15 days of December.
+    assert settled["refunded_fen"] == 23750 - 5 * 1250 - sellers_december
+    assert await credit_by_owner(api, sold.unit_id) == {}
 
 
 async def test_two_identical_transfers_at_once_settle_once(api: Api) -> None:
@@ -285,3 +350,26 @@ async def test_two_identical_transfers_at_once_settle_once(api: Api) -> None:
     async with api.sessions() as s:
         letters = (await s.execute(select(Letter).where(Letter.unit_id == sold.unit_id))).scalars().all()
     assert sorted(x.owner_id for x in letters) == sorted([sold.buyer_id, another["id"]])
+
+
+async def test_the_certificate_speaks_the_estates_language(api: Api, tmp_path: Path) -> None:
+    """zh_TW and English estates get the certificate in their language, with the same facts: the
+    seller's June owed by the seller alone, never asked of the buyer."""
+    expected = {
+        "zh_TW": ("物業費欠費情況說明", "受讓人不承擔", "2026年7月31日"),
+        "en": ("Statement of Property Fees Outstanding", "the buyer of the home does not answer for them", "2026"),
+    }
+    for locale, (title, not_the_buyers, last_day) in expected.items():
+        sold = await sold_unit(api, settings={"locale": locale})
+        response = await api.get(
+            f"/api/v1/units/{sold.unit_id}/settlement-certificate", params={"owner_id": sold.seller_id}
+        )
+        raw = pdf_text(response.content, tmp_path, f"certificate-{locale}.pdf")
+        text = compact(raw) if locale != "en" else " ".join(raw.split())
+        assert title in text and not_the_buyers in text and last_day in text, text
+        assert "买受人王五" not in text
+        if locale == "zh_TW":  # Traditional throughout: the record's names too, and money as the estate writes it
+            assert "物業服務費" in text and "物业" not in text and "业主" not in text and "CN¥" not in text
+        path = tmp_path / f"certificate-{locale}.pdf"
+        path.write_bytes(response.content)
+        assert check_pdf(path) == []

@@ -170,6 +170,51 @@ async def reattribute_charges(
     return result
 
 
+async def reissue_as_shares(
+    session: AsyncSession, actor: Principal, estate: Estate, charge: LedgerEntry, today: date, payer_id: int
+) -> tuple[list[tuple[int | None, int, int]], int]:
+    """Issue a prepaid period a sale has just taken back (``charge``, reversed today: a handover
+    inside it) again as the owners' shares, and pay ``payer_id``'s (the seller's) share at once from
+    their prepaid credit, which the take-back has just given them. Returns each share as (owner,
+    fen, days) and the fen paid.
+
+    The shares take effect today, when the sale made them: until then the period stood prepaid as a
+    whole, so a statement of any earlier day is unchanged. Both fall due no earlier than today:
+    neither owner had a bill for them before (the period stood paid), and a late fee runs from a
+    due date the debtor could know (a billing run's share would fall due at the handover)."""
+    assert charge.period is not None
+    first = period_start(charge.period)
+    last = period_end(first, charge.period_months or estate.cycle_months)
+    holdings = await _holdings(session, charge.unit_id)
+    overlapping = tuple(h for h in holdings if h.starts_on <= last and (h.ends_on is None or h.ends_on >= first))
+    shares = owner_shares(charge.amount_fen, first, last, overlapping, estate.sale_proration)
+    issued = await session.execute(
+        select(LedgerEntry.dedupe_key).where(
+            LedgerEntry.unit_id == charge.unit_id,
+            LedgerEntry.kind == EntryKind.charge,
+            LedgerEntry.period == charge.period,
+            LedgerEntry.item == charge.item,
+        )
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for (key,) in issued.all():
+        if key:
+            counts[base_key(key)] += 1
+    rows = share_rows(_original_row(charge, today, actor, charge.amount_fen), shares, counts, [], owned=True)
+    for row in rows:
+        row["detail"] = {**row["detail"], MARK: today.isoformat(), "reissues": [charge.id]}
+        if row["due_date"] is not None:
+            row["due_date"] = max(row["due_date"], today)
+    await insert_entry_rows(session, rows)
+    await session.flush()
+    keys = [row["dedupe_key"] for row in rows if row["owner_id"] == payer_id]
+    ids = await session.execute(select(LedgerEntry.id).where(col(LedgerEntry.dedupe_key).in_(keys)))
+    only = frozenset(entry_id for (entry_id,) in ids.all() if entry_id is not None)
+    paid = await apply_prepaid_credit(session, [charge.unit_id], estate.allocation_order, today, actor, only=only)
+    await session.flush()
+    return [(row["owner_id"], row["amount_fen"], row["detail"]["owner_days"]) for row in rows], paid
+
+
 async def _repay_own_shares(
     session: AsyncSession, estate: Estate, unit_id: int, result: ReattributionResult, today: date, actor: Principal
 ) -> None:

@@ -45,7 +45,10 @@ from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.schemas import PrepaymentCreate
 from feesvc.prepay.service import record_prepayment
 from feesvc.registry.models import AllocationOrder
-from feesvc.registry.service import create_owner, transfer_ownership
+from feesvc.registry.schemas import OwnershipCreate
+from feesvc.registry.service import create_owner
+from feesvc.sales.service import record_transfer
+from feesvc.settings import get_settings
 
 # The people behind the actor labels: they show up in the ledger, the receipts and the audit log.
 CASHIERS = (
@@ -415,7 +418,11 @@ class History:
         owner = await create_owner(self.session, MANAGER, owner_create(buyer, home_address(unit)))
         assert owner.id is not None
         buyer.owner_id = owner.id
-        await transfer_ownership(self.session, MANAGER, unit.unit_id, owner.id, day)
+        # As POST /units/{id}/ownerships: the sale settles the seller's prepaid periods and credit
+        # (refunded: the demo's sellers give no consent) and sends the buyer the payment notice.
+        transfer = OwnershipCreate(owner_id=owner.id, starts_on=day)
+        base_url = get_settings().server.public_base_url
+        await record_transfer(self.session, MANAGER, unit.unit_id, transfer, today=day, public_base_url=base_url)
         await self.desk.refresh_unit(unit.unit_id)
         self.counts.sales += 1
 

@@ -839,18 +839,20 @@ async def monthly_series(
 async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -> ArrearsByCause:
     assert estate.id is not None
     overdue = overdue_debits(estate.id, as_of)
+    # An open case is one owner's account's: (unit, owner); owner None only on a unit nobody owned.
     with_case = (
-        select(ArrearsCase.unit_id)
+        select(ArrearsCase.unit_id, ArrearsCase.owner_id)
         .where(ArrearsCase.estate_id == estate.id, col(ArrearsCase.status).in_(ACTIVE))
         .distinct()
         .subquery("with_case")
     )
-    # One pass: units with an open case one row each (few); all the others summed in one row; and
-    # what former owners owe apart (a unit's open case is about the owner who holds it now).
+    # One pass: accounts with an open case one row each (few); all the others summed in one row;
+    # and what former owners owe apart (a case groups the arrears of the account it is about).
     # Per owner's account first (whether a former owner's: once per account), then by case.
     accounts = (
         sa_select(
             overdue.c.unit_id.label("unit_id"),
+            overdue.c.owner_id.label("owner_id"),
             case((former_owner(overdue.c.unit_id, overdue.c.owner_id, as_of), 1), else_=0).label("former"),
             func.sum(overdue.c.open_fen).label("open_fen"),
         )
@@ -858,31 +860,33 @@ async def arrears_by_cause(session: AsyncSession, estate: Estate, as_of: date) -
         .subquery("accounts")
     )
     a = accounts.c
+    has_case = sa_select(with_case.c.unit_id).where(
+        with_case.c.unit_id == a.unit_id, with_case.c.owner_id.is_not_distinct_from(a.owner_id)
+    )
     # Labelled in a subquery and grouped by name (PostgreSQL would not match bound parameters).
     keyed = (
         sa_select(
-            case((a.former == 1, None), else_=with_case.c.unit_id).label("case_unit_id"),
+            case((a.former == 1, None), (has_case.exists(), a.unit_id), else_=None).label("case_unit_id"),
+            case((a.former == 1, None), else_=a.owner_id).label("case_owner_id"),
             a.former.label("former"),
             a.unit_id.label("unit_id"),
             a.open_fen.label("open_fen"),
-        )
-        .outerjoin(with_case, with_case.c.unit_id == a.unit_id)
-        .subquery("keyed")
+        ).subquery("keyed")
     )
     k = keyed.c
     rows = await session.execute(
-        sa_select(k.case_unit_id, k.former, func.sum(k.open_fen), func.count(func.distinct(k.unit_id))).group_by(
-            k.case_unit_id, k.former
-        )
+        sa_select(
+            k.case_unit_id, k.case_owner_id, k.former, func.sum(k.open_fen), func.count(func.distinct(k.unit_id))
+        ).group_by(k.case_unit_id, k.case_owner_id, k.former)
     )
     totals: dict[str, list[int]] = {cause: [0, 0] for cause in CAUSES}
     former_fen = former_units = 0
-    for unit_id, is_former, fen, units in rows.all():
+    for unit_id, owner_id, is_former, fen, units in rows.all():
         if is_former:
             former_fen += _n(fen)
             former_units += _n(units)
             continue
-        cause = UNCLASSIFIED if unit_id is None else (await effective_cause(session, unit_id) or UNCLASSIFIED)
+        cause = UNCLASSIFIED if unit_id is None else (await effective_cause(session, unit_id, owner_id) or UNCLASSIFIED)
         line = totals.setdefault(cause, [0, 0])
         line[0] += _n(fen)
         line[1] += _n(units)

@@ -2,7 +2,7 @@
 
 Recording a transfer (``POST /units/{id}/ownerships``) settles, in the same transaction:
 
-* the seller's prepaid periods from the first period starting on or after the handover date
+* the seller's prepaid periods from the one the handover falls in (or starts)
   (charges a prepayment booked ahead, still standing) are taken back as a refund is
   (feesvc.prepay.refund): their charges, discounts and payments reversed, the kept periods
   re-priced at the tier their own count reaches, what was paid for the rest held for the seller;
@@ -22,7 +22,11 @@ The buyer gets the payment notice (缴费须知) as a letter, through the letter
 compliance check, outbox). A retry of the same transfer gives back what the first settled (the
 ownership row is the natural key); the same transfer told differently is refused.
 
-A period split by the handover is not taken back here: bringing issued charges in line with the
-ownerships (pro-rating a split period) is ``feesvc.billing.sale.reattribute_charges``, which the
-transfer calls before this settlement once it exists (see ``service.record_transfer``).
+Periods split by the handover: charges issued whole and paid in the ordinary way are pro-rated
+by ``feesvc.billing.sale.reattribute_charges``, which the transfer calls first (see
+``service.record_transfer``). A split period the seller *prepaid* is taken back here with the later
+ones (the prepayment's discount was for whole periods served to the prepayer) and issued again as
+the owners' shares (``billing.sale.reissue_as_shares``): the seller's days are paid at once, at the
+full rate, from what the seller paid; the buyer's days are the buyer's to pay; only the rest is
+refunded or moved.
 """

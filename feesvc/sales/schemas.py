@@ -21,6 +21,21 @@ class SellerConsent(Body):
     )
 
 
+class SplitShareOut(msgspec.Struct):
+    owner_id: int | None
+    fen: int
+    days: int
+
+
+class SplitPeriodOut(msgspec.Struct):
+    """A prepaid period the handover falls inside: taken back and issued again as the owners'
+    shares by days; the seller's share paid at once from what the seller had paid."""
+
+    period: str
+    shares: list[SplitShareOut]
+    paid_by_seller_fen: int
+
+
 class SaleSettlementOut(msgspec.Struct):
     """What recording the sale settled between the seller and the buyer (fen)."""
 
@@ -40,5 +55,6 @@ class SaleSettlementOut(msgspec.Struct):
     transferred_fen: int  # moved to the buyer's account with the seller's written consent
     consent: SellerConsent | None
     notice_letter_id: int | None  # the buyer's payment notice (缴费须知)
+    split_period: SplitPeriodOut | None = None
     # Why no notice could be issued (the compliance check or the letter's own rules), if so.
     notice_problems: list[str] = msgspec.field(default_factory=list)

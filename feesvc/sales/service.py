@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
+from feesvc.billing.sale import reissue_as_shares
 from feesvc.errors import Conflict, InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_credits
@@ -25,7 +26,7 @@ from feesvc.registry.schemas import OwnershipCreate, OwnershipOut
 from feesvc.registry.service import current_ownership, get_estate, get_owner, get_unit, transfer_ownership
 from feesvc.sales.models import SaleSettlement
 from feesvc.sales.notice import issue_payment_notice
-from feesvc.sales.schemas import SaleSettlementOut, SellerConsent
+from feesvc.sales.schemas import SaleSettlementOut, SellerConsent, SplitPeriodOut, SplitShareOut
 from feesvc.schemas import period_start
 
 
@@ -33,6 +34,12 @@ def first_period_from(handover: date, cycle_months: int) -> str:
     """The first billing period that starts on or after the handover date: the buyer's first whole one."""
     period = cycle_period(handover, cycle_months)
     return period if period_start(period) == handover else next_period(period, cycle_months)
+
+
+def split_period_of(handover: date, cycle_months: int) -> str | None:
+    """The billing period the handover falls inside (None: it starts a period): both owners' days."""
+    period = cycle_period(handover, cycle_months)
+    return None if period_start(period) == handover else period
 
 
 def _check_consent(consent: SellerConsent | None, today: date) -> None:
@@ -201,12 +208,24 @@ async def settle_sale(
     first_period = first_period_from(handover, estate.cycle_months)
     credit_before = sum(fen for _, fen in await _seller_credits(session, unit_id, seller_id))
 
-    charges = await prepaid_charges_from(session, unit_id, seller_id, first_period)
+    # A prepaid period the handover splits is taken back too (it is not served whole to the seller)
+    # and issued again as the owners' shares; the seller's is paid from what the seller paid.
+    split = split_period_of(handover, estate.cycle_months)
+    from_period = split or first_period
+    charges = await prepaid_charges_from(session, unit_id, seller_id, from_period)
     taken = (
-        await take_back_periods(session, actor, estate, unit_id, charges, first_period, reason, today, None)
+        await take_back_periods(session, actor, estate, unit_id, charges, from_period, reason, today, None)
         if charges
         else None
     )
+    split_out = None
+    for charge in (c for c in charges if c.period == split):
+        shares, paid = await reissue_as_shares(session, actor, estate, charge, today, seller_id)
+        split_out = SplitPeriodOut(
+            period=split or "",
+            shares=[SplitShareOut(owner_id=o, fen=fen, days=days) for o, fen, days in shares],
+            paid_by_seller_fen=paid,
+        )
     credits = await _seller_credits(session, unit_id, seller_id)
     held = sum(fen for _, fen in credits)
     refunded = transferred = 0
@@ -234,6 +253,7 @@ async def settle_sale(
         refund_method=Method(data.refund_method).value if refunded else None,
         transferred_fen=transferred,
         consent=consent,
+        split_period=split_out,
         notice_letter_id=notice.letter_id,
         notice_problems=notice.problems,
     )
