@@ -50,6 +50,7 @@ from feesvc.schemas import DATE_YEARS_PATTERN, FIRST_YEAR, LAST_YEAR
 
 PROBLEM = "Problem"
 REF_TEMPLATE = "#/components/schemas/{name}"
+SAMPLE_TEXT = "示例说明"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Who a role is, in a description.
 ROLE_NAMES = {
@@ -283,11 +284,14 @@ def _string_in(schema: dict[str, Any]) -> str:
         return date(2026, 11, 2).isoformat()
     if schema.get("format") == "date-time":
         return "2026-11-02T09:30:00+08:00"
-    text = "示例说明"
     low = int(schema.get("minLength", 0))
     high = schema.get("maxLength")
-    text = text * (low // len(text) + 1)
-    return text[: max(low, min(len(text), int(high) if high is not None else len(text)))]
+    text = SAMPLE_TEXT * (low // len(SAMPLE_TEXT) + 1)
+    text = text[: max(low, min(len(text), int(high) if high is not None else len(text)))]
+    pattern = schema.get("pattern")
+    if pattern and not re.search(pattern, text) and low == 0 and re.search(pattern, ""):
+        return ""  # e.g. an optional link left empty; a type with a stricter pattern gives its own example
+    return text
 
 
 def body_components(app: Litestar) -> dict[str, Any]:
