@@ -24,7 +24,7 @@ import requests.adapters
 import requests.structures
 import schemathesis
 import urllib3
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from litestar import Litestar
 from litestar.serialization import encode_json
 from litestar.testing import AsyncTestClient
@@ -147,6 +147,7 @@ class AppAdapter(requests.adapters.BaseAdapter):
     def __init__(self, client: AsyncTestClient[Litestar]) -> None:
         super().__init__()
         self.client = client
+        self.sent = 0
 
     def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:  # type: ignore[override]
         body = request.body.encode() if isinstance(request.body, str) else request.body
@@ -161,6 +162,7 @@ class AppAdapter(requests.adapters.BaseAdapter):
                 return answer
 
         answer = self.client.blocking_portal.call(call)
+        self.sent += 1
         response = requests.Response()
         response.status_code = answer.status_code
         response.headers = requests.structures.CaseInsensitiveDict(answer.headers)
@@ -212,3 +214,29 @@ def test_every_operation_keeps_its_contract(
     response = case.call_and_validate(base_url=BASE_URL, session=session, headers=headers)
     if response.status_code == 422:
         assert len(response.json()["detail"]) > 10, response.text  # the rule, said in words
+
+
+def test_call_sequences_keep_the_contract(role_tokens: dict[str, str], session: requests.Session) -> None:
+    """The stateful phase: sequences of calls, each taking ids from an earlier answer (the links
+    schemathesis infers), with a manager's token. Generation only: the answers depend on what
+    earlier examples wrote, so a replay (shrinking) would not draw the same sequence."""
+    headers = {"Authorization": f"Bearer {role_tokens['manager']}"}
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": BASE_URL, "session": session, "headers": headers}
+
+    adapter = session.get_adapter(BASE_URL)
+    assert isinstance(adapter, AppAdapter)
+    before = adapter.sent
+    Sequences.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=10,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert adapter.sent - before >= EXAMPLES * 2, "the sequences made no calls"
