@@ -28,6 +28,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     OpenAPI,
@@ -191,9 +192,26 @@ def error_response(status: int) -> OpenAPIResponse:
     )
 
 
-def document_operations(app: Litestar) -> None:
+class DocumentedOpenAPIPlugin(OpenAPIPlugin):
+    """Litestar's OpenAPI plugin, whose document, built on first use, is completed here."""
+
+    __slots__ = ()
+
+    def _build_openapi(self) -> OpenAPI:
+        openapi = super()._build_openapi()
+        document_operations(self.app, openapi)
+        return openapi
+
+
+def install_documentation(app: Litestar) -> None:
+    """Complete the document when Litestar first builds it (the first /schema request or
+    ``app.openapi_schema``), not at start-up: building it costs about a second."""
+    app.plugins.get(OpenAPIPlugin).__class__ = DocumentedOpenAPIPlugin
+    fix_options_allow(app)
+
+
+def document_operations(app: Litestar, openapi: OpenAPI) -> None:
     """Complete the app's OpenAPI document in place, before it is first served."""
-    openapi = app.openapi_schema
     schemas: dict[str, Any] = dict(openapi.components.schemas or {})
     bodies = body_components(app)
     _bound_dates(bodies)
