@@ -57,7 +57,9 @@ def openapi_document() -> dict[str, Any]:
 
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "generation": {"max-examples": EXAMPLES, "mode": "all"},
+        # Query parameters the document does not name are ignored, not refused (a proxy's or a
+        # browser's cache-buster must not break a read); bodies refuse unknown fields.
+        "generation": {"max-examples": EXAMPLES, "mode": "all", "allow-extra-parameters": False},
         "checks": {
             "enabled": True,
             # Valid data may meet a business rule (an overdue account cannot prepay, a plan cannot
