@@ -33,6 +33,7 @@ from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
+from feesvc.openapi import install_documentation
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
 from feesvc.plans.controller import InstallmentPlanController
@@ -155,8 +156,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
             security=[{"bearer": []}],
+            use_handler_docstrings=True,
         ),
     )
+    # The document's errors, summaries, roles and examples, from the routes (feesvc.openapi).
+    install_documentation(app)
     # Around everything, as Litestar's own OpenTelemetry middleware goes: the request id first, and
     # one access line for every answer, also those given before any route is found (404, 405).
     app.asgi_handler = access_log_middleware(app.asgi_handler)

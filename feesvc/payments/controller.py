@@ -69,6 +69,7 @@ class PaymentController(Controller):
 
     @get("/payments/{payment_id:int}", guards=[desk])
     async def get_payment(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> PaymentOut:
+        """One payment with its allocations to periods; names masked as the caller's role sees them."""
         return (await lookup.payment_out(db, payment_id)).masked(masking_for(principal))
 
     @get("/payments/{payment_id:int}/receipt.pdf", guards=[receipt_readers], media_type="application/pdf")
@@ -105,11 +106,14 @@ class PaymentController(Controller):
     async def void(
         self, db: AsyncSession, principal: Principal, payment_id: LongPathId, data: VoidCreate
     ) -> PaymentOut:
+        """Void a payment with a reason: reversing entries are posted (the payment stays on record, marked voided)."""
         out = await voids.void_payment(db, principal, payment_id, data.reason, business_today())
         return out.masked(masking_for(principal))
 
     @post("/units/{unit_id:int}/refunds", guards=[managers])
     async def refund(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: RefundCreate) -> RefundOut:
+        """Pay back an owner's credit at the unit (paid and not owed; default the current owner's), with a reason;
+        posted to the ledger."""
         return await refunds.refund_credit(db, principal, unit_id, data, business_today())
 
     @get("/estates/{estate_id:int}/cash-up", guards=[desk])
