@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import managers
 from feesvc.db import business_today
+from feesvc.exports.negotiation import aging_xlsx, collection_rate_xlsx
 from feesvc.registry.service import get_estate
 from feesvc.reports import service
 from feesvc.reports.schemas import AgingReport, ArrearsByCause, CollectionRate, MonthlySeries
@@ -34,13 +35,13 @@ class ReportsController(Controller):
     tags = ["reports"]
     guards = [managers]
 
-    @get("/aging")
+    @get("/aging", before_request=aging_xlsx)  # .xlsx on Accept
     async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> AgingReport:
         """Overdue charges and late fees by age (days past due) for the estate and each building."""
         estate = await get_estate(db, estate_id)
         return await service.aging(db, estate, as_of or business_today())
 
-    @get("/collection-rate")
+    @get("/collection-rate", before_request=collection_rate_xlsx)  # .xlsx on Accept
     async def collection_rate(
         self, db: AsyncSession, estate_id: PathId, period: PeriodParam, as_of: date | None = None
     ) -> CollectionRate:
