@@ -29,6 +29,7 @@ from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
+from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -62,6 +63,7 @@ CONTROLLERS = [
     ArrearsCaseController,
     ReportsController,
     ExportController,
+    ImportController,
     InstallmentPlanController,
     TokenController,
 ]

@@ -366,7 +366,7 @@ async def prepaid_credit(session: AsyncSession, estate_id: int, as_of: date) -> 
     owner_on_day = and_(
         col(Ownership.unit_id) == Unit.id,
         col(Ownership.starts_on) <= as_of,
-        or_(col(Ownership.ends_on).is_(None), col(Ownership.ends_on) > as_of),
+        or_(col(Ownership.ends_on).is_(None), col(Ownership.ends_on) >= as_of),
     )
     query = (
         sa_select(col(Building.name), col(Unit.number), col(Owner.name), held.c.fen)

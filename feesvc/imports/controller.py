@@ -1,0 +1,59 @@
+"""Managers upload registry and opening-balance files of an estate (feesvc.imports.service)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feesvc.auth.guards import managers
+from feesvc.auth.principal import Principal
+from feesvc.db import business_today
+from feesvc.exports.sheet import XLSX
+from feesvc.imports.service import ImportResult, kind_of, run_import
+from feesvc.imports.template import template_bytes
+from feesvc.registry.service import get_estate
+from feesvc.schemas import PathId
+
+Upload = Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+class ImportController(Controller):
+    path = "/api/v1"
+    tags = ["imports"]
+    guards = [managers]
+
+    @post("/estates/{estate_id:int}/imports/{kind:str}", status_code=200)
+    async def upload(
+        self, db: AsyncSession, principal: Principal, estate_id: PathId, kind: str, data: Upload, dry_run: bool = False
+    ) -> ImportResult:
+        """Managers: import ``kind`` (units, owners, ownerships, balances, credits) from the multipart
+        field ``file`` (.xlsx, or .csv in UTF-8 or GB18030). Every row is checked first; with
+        ``dry_run=true`` nothing is written. Importing the same file again changes nothing.
+
+        404 for an unknown estate or kind; 400 without a ``file`` field; 422 (nothing written) listing
+        every problem with its sheet, row, column and reason in Chinese and English."""
+        kind_of(kind)
+        estate = await get_estate(db, estate_id)
+        upload = data.get("file")
+        if upload is None:
+            from feesvc.errors import InvalidInput
+
+            raise InvalidInput("send the spreadsheet in the multipart field 'file'", field="file")
+        content = await upload.read()
+        return await run_import(
+            db, principal, estate, kind, upload.filename or "", content, dry_run=dry_run, today=business_today()
+        )
+
+    @get("/imports/templates/{kind:str}.xlsx", media_type=XLSX)
+    async def template(self, kind: str) -> Response[bytes]:
+        """Managers: the template of an import (headers, one example row, a notes sheet). 404 for an unknown kind."""
+        return Response(
+            template_bytes(kind_of(kind)),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="import-{kind}.xlsx"'},
+        )
