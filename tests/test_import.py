@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from datetime import date
 from typing import Any
 
@@ -26,7 +27,7 @@ UNITS = [["楼栋", "房号", "建筑面积", "用途"], ["1栋", "101", "100.00
 OWNERS = [
     ["姓名", "手机号", "证件号码", "联系地址", "通知方式"],
     ["王一", "13900000001", "110101198001010011", "1栋101", "短信"],
-    ["李二", "139 0000 0002", "", "", ""],
+    ["李二", "13900000002", "", "", ""],
     ["张三", "13900000003", "", "", "微信"],
 ]
 OWNERSHIPS = [
@@ -44,7 +45,25 @@ BALANCES = [
 CREDITS = [["楼栋", "房号", "预存余额", "余额日期", "来源系统"], ["1栋", "102", "600", "2026-01-01", "旧收费系统"]]
 
 
+# Owners are not an estate's: each test's owners get phones of their own ("1390000" → 139 + 4 random digits).
+PHONES = {"prefix": "1390000"}
+
+
+@pytest.fixture(autouse=True)
+def own_phones() -> None:
+    PHONES["prefix"] = f"139{random.randrange(10_000):04d}"
+
+
+def phone(sample: str) -> str:
+    return sample.replace("1390000", PHONES["prefix"])
+
+
+def mine(rows: list[list[str]]) -> list[list[str]]:
+    return [[phone(c) if c.replace(" ", "").startswith("1390000") else c for c in row] for row in rows]
+
+
 def xlsx(rows: list[list[str]], title: str = "数据") -> bytes:
+    rows = mine(rows)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -58,7 +77,7 @@ def xlsx(rows: list[list[str]], title: str = "数据") -> bytes:
 
 def csv_bytes(rows: list[list[str]], encoding: str) -> bytes:
     text = io.StringIO()
-    csv.writer(text).writerows(rows)
+    csv.writer(text).writerows(mine(rows))
     return text.getvalue().encode(encoding)
 
 
@@ -250,3 +269,57 @@ def test_row_rules() -> None:
     assert rules.past_period("2026-01", date(2026, 1, 1)) == "2026-01"
     assert rules.overlapping([(date(2020, 1, 1), date(2020, 6, 30)), (date(2020, 7, 1), None)]) == []
     assert rules.overlapping([(date(2020, 1, 1), date(2020, 7, 1)), (date(2020, 7, 1), None)]) == [(0, 1)]
+
+
+async def test_owners_phone_and_id_number_never_come_back_and_an_empty_cell_keeps_the_record(api: Api) -> None:
+    made = await estate(api)
+    result = await upload(api, made.id, "owners", xlsx(OWNERS))
+    assert phone("13900000001") not in result.text and "110101198001010011" not in result.text
+    problem(await upload(api, made.id, "owners", b"", "x.csv"), 422)
+    changed = [OWNERS[0], ["王一", "13900000001", "", "新地址", ""]]  # id number and channel left empty
+    result = await api.ok(await upload(api, made.id, "owners", xlsx(changed)), 200)
+    assert (result["updated"], result["created"]) == (1, 0)
+    async with api.sessions() as s:
+        from sqlmodel import select
+
+        query = select(Owner).where(Owner.phone == phone("13900000001"), Owner.name == "王一")
+        owner = (await s.execute(query)).scalars().first()
+    assert owner is not None
+    assert (owner.postal_address, owner.id_number, owner.preferred_channel) == ("新地址", "110101198001010011", "sms")
+    assert await api.count(AuditEvent, AuditEvent.action == "owner.update", AuditEvent.entity_id == str(owner.id)) == 1
+
+
+async def test_import_command_with_a_template_and_a_dry_run(api: Api, database_url: str, tmp_path: Any) -> None:
+    import asyncio
+    import os
+
+    from click.testing import CliRunner
+
+    from feesvc.cli import cli
+    from feesvc.settings import get_settings
+
+    made = await estate(api)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEESVC_")}
+    env["FEESVC_DATABASE_URL"] = database_url
+    template = tmp_path / "units.xlsx"
+
+    def run(args: list[str]) -> Any:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(cli, args, env=env)
+        finally:
+            get_settings.cache_clear()
+
+    result = await asyncio.to_thread(run, ["import", "template", "units", "--out", str(template)])
+    assert result.exit_code == 0, result.output
+    result = await asyncio.to_thread(run, ["import", "units", str(template), "--estate", made.code, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output and "dry run" in result.output
+    assert await api.count(Unit, Unit.estate_id == made.id) == 0
+    result = await asyncio.to_thread(run, ["import", "units", str(template), "--estate", made.code])
+    assert result.exit_code == 0 and "written" in result.output, result.output
+    assert await api.count(Unit, Unit.estate_id == made.id) == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(BAD_UNITS, "gb18030"))
+    result = await asyncio.to_thread(run, ["import", "units", str(bad), "--estate", made.code])
+    assert result.exit_code == 1 and "3 problems" in result.output, result.output

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.auth.guards import managers
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
+from feesvc.errors import InvalidInput
 from feesvc.exports.sheet import XLSX
 from feesvc.imports.service import ImportResult, kind_of, run_import
 from feesvc.imports.template import template_bytes
@@ -35,15 +36,13 @@ class ImportController(Controller):
         field ``file`` (.xlsx, or .csv in UTF-8 or GB18030). Every row is checked first; with
         ``dry_run=true`` nothing is written. Importing the same file again changes nothing.
 
-        404 for an unknown estate or kind; 400 without a ``file`` field; 422 (nothing written) listing
+        404 for an unknown estate or kind; 422 without a ``file`` field, or (nothing written) listing
         every problem with its sheet, row, column and reason in Chinese and English."""
         kind_of(kind)
         estate = await get_estate(db, estate_id)
         upload = data.get("file")
-        if upload is None:
-            from feesvc.errors import InvalidInput
-
-            raise InvalidInput("send the spreadsheet in the multipart field 'file'", field="file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("send the spreadsheet as a file in the multipart field 'file'", field="file")
         content = await upload.read()
         return await run_import(
             db, principal, estate, kind, upload.filename or "", content, dry_run=dry_run, today=business_today()
