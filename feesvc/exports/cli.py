@@ -124,3 +124,26 @@ def export_credit(estate_ref: str, as_of: datetime | None, out: Path | None) -> 
         return service.filename("prepaid-credit", estate, day), await service.credit_workbook(session, estate, day)
 
     _export(estate_ref, out, build)
+
+
+@export_command.command("import-files")
+@estate_option
+@click.option("--as-of", "as_of", type=DAY, default=None, help="Balances and credit at the end of (default today).")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def export_import_files(estate_ref: str, as_of: datetime | None, out_dir: Path) -> None:
+    """The estate as the five import files (units, owners, ownerships, balances, credits)."""
+    from feesvc.cli import resolve_estate, run_with_session
+    from feesvc.exports.import_files import import_files
+
+    day = _day(as_of)
+
+    async def work(session: AsyncSession) -> dict[str, bytes]:
+        estate = await get_estate(session, await resolve_estate(session, estate_ref))
+        return await import_files(session, estate, day)
+
+    files = run_with_session(work)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for kind, content in files.items():
+        path = out_dir / f"{kind}.xlsx"
+        path.write_bytes(content)
+        click.echo(f"{path} ({len(content):,} bytes)")
