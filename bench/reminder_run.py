@@ -799,7 +799,7 @@ DECIDE_PHASES = {
 }
 RUN_PHASES = {
     "decide": "decide",
-    "_item_names": "item names",
+    "estate_terms": "estate terms (fee names per unit use, how to pay)",
     "_context": "letter context",
     "short_message": "short message",
     "render_letter_html": "letter HTML (Jinja)",

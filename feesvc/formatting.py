@@ -14,6 +14,9 @@ Decisions (kept here so the tests and the receipts agree):
   "CN¥1,234.50".  Outside the mainland a bare "¥" reads as yen (and "$" is the
   local dollar), so the CLDR "CN¥" is the unambiguous choice there; no custom
   pattern is imposed.  Negatives carry an ASCII minus: "-¥1,234.50".
+  Letters in Traditional Chinese never print "CN¥", which no Chinese reader writes: the estate
+  chooses ``style`` (``MONEY_STYLES``): "renminbi" → "人民幣1,234.50元", "symbol" → "¥1,234.50".
+  zh_CN and en ignore the style.
 * Capitals (大写金额) follow the PBoC rules for filling in bills
   (《正确填写票据和结算凭证的基本规定》):
     - "整" is written only when the amount ends at 元 (no 角, no 分).  The PBoC
@@ -50,6 +53,7 @@ from babel.numbers import format_currency, format_decimal
 
 __all__ = [
     "MAX_CAPITALS_FEN",
+    "MONEY_STYLES",
     "SUPPORTED_LOCALES",
     "amount_in_chinese_capitals",
     "area_text",
@@ -147,10 +151,33 @@ def _require_fen(fen: int) -> None:
         raise TypeError(f"fen must be int, not {type(fen).__name__}")
 
 
-def money(fen: int, locale: str) -> str:
-    """CNY amount for display: zh_CN "¥1,234.50", zh_TW/zh_HK/en "CN¥1,234.50"."""
+#: How Traditional Chinese letters write renminbi, as the estate chooses (``money(style=…)``).
+MONEY_STYLES: Final = ("renminbi", "symbol")
+
+
+def money(fen: int, locale: str, style: str | None = None) -> str:
+    """CNY amount for display: zh_CN "¥1,234.50", zh_TW/zh_HK/en "CN¥1,234.50".
+
+    ``style`` (Traditional Chinese only): "renminbi" → "人民幣1,234.50元", "symbol" → "¥1,234.50",
+    "figures" → "1,234.50" (table cells under a heading that says 人民幣元)."""
     _require_fen(fen)
+    if style is not None:
+        if style not in (*MONEY_STYLES, "figures"):
+            raise ValueError(f"money style must be one of {', '.join(MONEY_STYLES)}, not {style!r}")
+        if normalize_locale(locale) in _TRADITIONAL:
+            return _traditional_money(fen, locale, style)
     return _money(fen, locale)
+
+
+@lru_cache(maxsize=65_536)
+def _traditional_money(fen: int, locale: str, style: str) -> str:
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, len(str(abs(fen))) + 2)
+        figures = format_decimal(Decimal(abs(fen)).scaleb(-2), "#,##0.00", locale=_babel_locale(locale))
+    sign = "-" if fen < 0 else ""
+    if style == "figures":  # a table cell under a heading that names the currency
+        return f"{sign}{figures}"
+    return f"人民幣{sign}{figures}元" if style == "renminbi" else f"{sign}¥{figures}"
 
 
 # Pure and called for every amount on every statement line: Babel's formatting is the cost.

@@ -110,7 +110,7 @@ async def _overdue_unit(api: Api, owner_locale: str | None) -> tuple[int, str]:
     [
         (None, "¥250.00", "逾期"),
         ("zh_CN", "¥250.00", "逾期"),
-        ("zh_TW", "CN¥250.00", "逾期"),
+        ("zh_TW", "人民幣250.00元", "逾期"),  # the estate's money style (default 人民幣…元), never CN¥
         ("en", "CN¥250.00", "overdue"),
     ],
 )

@@ -297,8 +297,17 @@ async def test_a_sale_in_the_middle_of_a_prepaid_period_splits_it_between_the_ow
         (15, SELLERS_AUGUST),
         (16, BUYERS_AUGUST),
     ]
-    # The buyer's share falls due no earlier than the handover.
+    # Issued at the sale (recorded after the handover), both shares fall due no earlier than that
+    # day: the period stood paid until then, so nobody is late for it before.
+    recorded = max(c.effective_date for c in standing)
+    assert all(c.due_date and c.due_date >= recorded for c in standing)
     assert all(c.due_date and c.due_date >= date(2026, 8, 16) for c in standing if c.owner_id == sold.buyer_id)
+    # So a late-fee run on the day of the sale finds nothing late on 2026-08 for either owner.
+    run = {"estate_id": sold.estate.id, "as_of": recorded.isoformat()}
+    await api.ok(await api.post("/api/v1/late-fee-runs", run), 200)
+    fees = await entries(api, sold.unit_id, LedgerEntry.kind == EntryKind.late_fee)
+    august_ids = {c.id for c in standing}
+    assert not [f for f in fees if f.basis_entry_id in august_ids]
 
 
 async def test_a_mid_period_sale_with_the_sellers_consent_moves_only_what_the_seller_did_not_use(api: Api) -> None:
@@ -359,6 +368,8 @@ async def test_the_certificate_speaks_the_estates_language(api: Api, tmp_path: P
         text = compact(raw) if locale != "en" else " ".join(raw.split())
         assert title in text and not_the_buyers in text and last_day in text, text
         assert "买受人王五" not in text
+        if locale == "zh_TW":  # Traditional throughout: the record's names too, and money as the estate writes it
+            assert "物業服務費" in text and "物业" not in text and "业主" not in text and "CN¥" not in text
         path = tmp_path / f"certificate-{locale}.pdf"
         path.write_bytes(response.content)
         assert check_pdf(path) == []

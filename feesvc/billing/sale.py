@@ -179,9 +179,9 @@ async def reissue_as_shares(
     fen, days) and the fen paid.
 
     The shares take effect today, when the sale made them: until then the period stood prepaid as a
-    whole, so a statement of any earlier day is unchanged. The seller's share falls due today too
-    (it did not exist apart before); the buyer's on the period's due date, no earlier than the
-    handover, as a billing run would issue it."""
+    whole, so a statement of any earlier day is unchanged. Both fall due no earlier than today:
+    neither owner had a bill for them before (the period stood paid), and a late fee runs from a
+    due date the debtor could know (a billing run's share would fall due at the handover)."""
     assert charge.period is not None
     first = period_start(charge.period)
     last = period_end(first, charge.period_months or estate.cycle_months)
@@ -203,7 +203,7 @@ async def reissue_as_shares(
     rows = share_rows(_original_row(charge, today, actor, charge.amount_fen), shares, counts, [], owned=True)
     for row in rows:
         row["detail"] = {**row["detail"], MARK: today.isoformat(), "reissues": [charge.id]}
-        if row["owner_id"] == payer_id and row["due_date"] is not None:
+        if row["due_date"] is not None:
             row["due_date"] = max(row["due_date"], today)
     await insert_entry_rows(session, rows)
     await session.flush()

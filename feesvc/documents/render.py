@@ -64,8 +64,8 @@ _TRADITIONAL: Final = frozenset({"zh_TW", "zh_HK"})
 # ---------------------------------------------------------------------------
 
 
-def _money(fen: int, locale: str) -> str:
-    return formatting.money(fen, locale)
+def _money(fen: int, locale: str, style: str | None = None) -> str:
+    return formatting.money(fen, locale, style)
 
 
 def _capitals(fen: int, locale: str = DEFAULT_LOCALE) -> str:

@@ -61,6 +61,12 @@ def stage_reached(position: Position, as_of: date, rules: tuple[StageRule, ...])
     return None
 
 
+def paper_arrives_by(issued_on: date, due_on: date | None, lead_days: int) -> bool:
+    """Whether a paper letter issued on ``issued_on`` reaches the owner by ``due_on``, taking the
+    estate's ``lead_days`` (a pre-due notice arriving after the due date is no notice)."""
+    return due_on is not None and (due_on - issued_on).days >= lead_days
+
+
 def letter_kind_for(stage: Stage, cause: str | None, explained: bool) -> LetterKind | None:
     """The letter for a stage given the case's cause; None when the stage sends no letter."""
     if stage == Stage.pre_due:

@@ -32,8 +32,14 @@ def recipient(owner: Owner, channel: str) -> str:
     return owner.email if channel == Channel.email else owner.phone
 
 
-def reach(kind: LetterKind, owner: Owner, former: bool) -> Reach | None:
-    """How a letter of ``kind`` reaches ``owner``; None when a former owner cannot be reached."""
+def reach(kind: LetterKind, owner: Owner, former: bool, paper_in_time: bool = True) -> Reach | None:
+    """How a letter of ``kind`` reaches ``owner``; None when a former owner cannot be reached.
+
+    ``paper_in_time``: a paper letter would arrive by the date it is about (``policy.paper_arrives_by``).
+    When it would not, a pre-due notice goes electronically (SMS to the phone, else e-mail) or not at
+    all (None)."""
+    if kind == LetterKind.pre_due_notice and not paper_in_time:
+        return _electronic_only(owner)
     preferred = Channel(owner.preferred_channel)
     if not former:
         if preferred == Channel.paper:
@@ -47,6 +53,14 @@ def reach(kind: LetterKind, owner: Owner, former: bool) -> Reach | None:
     if electronic is None:
         return Reach("paper", None)
     return Reach("paper" if kind == LetterKind.final_demand else electronic, electronic)
+
+
+def _electronic_only(owner: Owner) -> Reach | None:
+    preferred = Channel(owner.preferred_channel)
+    for channel in (preferred, Channel.sms, Channel.email):
+        if channel != Channel.paper and recipient(owner, channel):
+            return Reach(channel.value, channel.value)
+    return None
 
 
 def unreachable(kind: LetterKind, owner: Owner) -> str:

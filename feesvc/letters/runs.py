@@ -51,6 +51,7 @@ from feesvc.letters.content import (
     render_letter_html,
     short_message,
 )
+from feesvc.letters.estate_terms import EstateTerms, estate_terms
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 from feesvc.letters.models import (
     EscalationStage,
@@ -62,7 +63,14 @@ from feesvc.letters.models import (
     RunStatus,
     Stage,
 )
-from feesvc.letters.policy import DEFAULT_POLICY, Position, StageRule, letter_kind_for, stage_reached
+from feesvc.letters.policy import (
+    DEFAULT_POLICY,
+    Position,
+    StageRule,
+    letter_kind_for,
+    paper_arrives_by,
+    stage_reached,
+)
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
@@ -71,7 +79,6 @@ from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
 from feesvc.service_records.service import service_summary
-from feesvc.standards.models import FeeStandard
 
 STALE_AFTER = timedelta(minutes=30)
 HARDSHIP_INSTALLMENTS = 3
@@ -410,7 +417,11 @@ async def decide(
             legal_review.add(facts.unit_id)
             continue
         former = owners.former(facts.unit_id, owner.id)
-        how = reach(kind, owner, former)
+        in_time = paper_arrives_by(as_of, facts.position(as_of).next_unpaid_due, estate.paper_lead_days)
+        how = reach(kind, owner, former, paper_in_time=in_time)
+        if how is None and kind == LetterKind.pre_due_notice:
+            skipped["pre-due notice: paper would arrive after the due date, no phone or e-mail"] += 1
+            continue
         if how is None:  # a former owner with no address on file: never to the unit, where others live
             unreadable.append(UnitReport(facts.unit_id, unreachable(kind, owner)))
             continue
@@ -430,12 +441,6 @@ def _period_lines(facts: _UnitFacts, as_of: date, item_names: dict[str, str]) ->
         PeriodLine(period=period, item_name=item_names.get(item, item), amount_fen=principal, late_fee_fen=late)
         for (period, item), (principal, late) in sorted(by_period.items())
     )
-
-
-async def _item_names(session: AsyncSession, estate_id: int) -> dict[str, str]:
-    query = select(FeeStandard.item, FeeStandard.item_name).where(FeeStandard.estate_id == estate_id)
-    rows = await session.execute(query)
-    return dict(rows.all())
 
 
 async def prepay_offer(session: AsyncSession, estate: Estate, cycle_fen: int) -> PrepayOffer | None:
@@ -475,12 +480,13 @@ async def _context(
     estate: Estate,
     plan: _Planned,
     as_of: date,
-    item_names: dict[str, str],
+    letter_terms: EstateTerms,
     summaries: dict[int, tuple[tuple[str, int], ...]],
-    public_base_url: str,
 ) -> LetterContext:
     assert estate.id is not None
     facts = plan.facts
+    item_names = letter_terms.item_names(facts.unit_id)  # the unit's own use's fee names
+    locale = plan.owner.locale or estate.locale
     periods = _period_lines(facts, as_of, item_names)
     if plan.kind == LetterKind.pre_due_notice:
         upcoming = [d for d in facts.debts if d.due >= as_of]
@@ -498,7 +504,7 @@ async def _context(
     terms = _proposed_plan(estate, periods, as_of) if plan.kind == LetterKind.hardship_offer else None
     return LetterContext(
         kind=plan.kind,
-        locale=plan.owner.locale or estate.locale,
+        locale=locale,
         letter_no=letter_no(estate, as_of, facts.unit_id, plan.rule.stage, _former_owner_id(plan)),
         issued_on=as_of,
         company=estate.company_name,
@@ -516,7 +522,9 @@ async def _context(
         prepay_offer=prepay,
         plan=terms,
         belief=plan.belief,
-        statement_url=f"{public_base_url}/api/v1/units/{facts.unit_id}/statement",
+        # No statement link: the statement route needs a staff or owner token, and no owner page
+        # exists yet (issue 16). How to pay and dispute come from the estate's settings.
+        **letter_terms.letter_fields(facts.unit_id, plan.kind, periods, locale),
     )
 
 
@@ -578,13 +586,13 @@ async def run_reminders(
         letters: Counter[str] = Counter()
         messages: Counter[str] = Counter()
         blocked: list[dict[str, Any]] = []
-        item_names = await _item_names(session, estate_id)
+        letter_terms = await estate_terms(session, estate, as_of)
         summaries: dict[int, tuple[tuple[str, int], ...]] = {}
         outbox: list[_Message] = []
         for done, plan in enumerate(planned, start=1):
             channel, electronic = plan.reach.channel, plan.reach.electronic
             try:
-                ctx = await _context(session, estate, plan, as_of, item_names, summaries, public_base_url)
+                ctx = await _context(session, estate, plan, as_of, letter_terms, summaries)
                 text = short_message(ctx) if electronic else ""
                 problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
                 problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]

@@ -225,10 +225,11 @@ _OVERDUE_FOR_OWNERS = {
 }
 
 
-def _refusal(refused: PrepayRefused, overdue_fen: int, locale: str, owner: bool) -> InvalidInput:
-    """The rules' refusal; what is overdue in yuan in ``locale`` (the reader's, for an owner)."""
+def _refusal(refused: PrepayRefused, overdue_fen: int, locale: str, owner: bool, style: str) -> InvalidInput:
+    """The rules' refusal; what is overdue in yuan in ``locale`` (the reader's, for an owner, with
+    the estate's way of writing money in Traditional Chinese: 人民幣…元 or ¥, never CN¥)."""
     if refused.reason_code == "overdue":
-        amount = money(overdue_fen, locale)
+        amount = money(overdue_fen, locale, style if owner else None)
         template = _OVERDUE_FOR_OWNERS.get(normalize_locale(locale)) if owner else None
         detail = template.format(amount=amount) if template else f"{refused.message} ({amount} overdue)"
         return InvalidInput(detail, field=refused.field)
@@ -282,7 +283,7 @@ async def _periods_to_book(
         quote_prepayment(first, months, 0, tiers, cap, overdue)
     except PrepayRefused as refused:
         locale = owner_locale or estate.locale
-        raise _refusal(refused, overdue, locale, owner=owner_locale is not None) from refused
+        raise _refusal(refused, overdue, locale, owner_locale is not None, estate.money_style) from refused
     if months % cycle:
         raise InvalidInput(
             f"this estate bills every {cycle} months; prepay a multiple of {cycle} months", field="months"

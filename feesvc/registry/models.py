@@ -68,6 +68,27 @@ class Estate(SQLModel, table=True):
     # A period split by a handover (过户): each owner charged for their days, or the owner on the
     # period's first day charged the whole period (DOMAIN.md "Change of owner"; rules.proration).
     sale_proration: SaleProration = Field(default=SaleProration.by_days, sa_type=str_enum(SaleProration))
+    # What letters tell owners (DOMAIN.md "What documents may say"); each is printed only when set.
+    # How to pay: the service desk and its hours, the estate's bank account, and the online payment
+    # page once the estate has online payment (empty: none, and no letter mentions paying online).
+    desk_address: str = Field(default="", max_length=400)
+    desk_hours: str = Field(default="", max_length=100)
+    bank_account_name: str = Field(default="", max_length=200)
+    bank_name: str = Field(default="", max_length=200)
+    bank_account_no: str = Field(default="", max_length=40)
+    online_payment_url: str = Field(default="", max_length=300)
+    # How to dispute: whom to contact at the company, and the outside complaint channel.
+    dispute_contact: str = Field(default="", max_length=200)
+    complaint_channel: str = Field(default="", max_length=200)
+    # The service contract: its late-fee clause ("《物业服务合同》第十二条"), and whether it has an
+    # arbitration clause (only then may a final demand name arbitration).
+    late_fee_clause: str = Field(default="", max_length=200)
+    arbitration_clause: bool = Field(default=False)
+    # Traditional letters write renminbi as 人民幣…元 or ¥ (formatting.MONEY_STYLES), never "CN¥".
+    money_style: str = Field(default="renminbi", max_length=16)
+    # Days a paper letter takes to reach an owner: a pre-due notice goes on paper only if it arrives
+    # by the due date.
+    paper_lead_days: int = Field(default=5)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

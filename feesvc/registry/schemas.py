@@ -14,6 +14,23 @@ from feesvc.schemas import END, FEN_HINT, INT4_MAX, AreaText, Body, DailyRateTex
 Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh_CN|zh_TW|zh_HK|en)" + END, examples=["zh_CN"])]
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+" + END
 EMAIL_OR_NONE = r"^([^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+)?" + END
+BankAccountNo = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([0-9][0-9 ]{6,38}[0-9])?" + END,
+        examples=["3301 0400 1234 5678 901"],
+        extra={"send": "the account number: 8 to 40 digits, spaces allowed between them; empty for none"},
+    ),
+]
+PaymentUrl = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(https://[^\s\x00-\x1f\x7f]{4,292})?" + END,
+        max_length=300,
+        extra={"send": "an https:// address of the estate's online payment page, or empty while it has none"},
+    ),
+]
+MoneyStyle = Annotated[str, msgspec.Meta(pattern=r"^(renminbi|symbol)" + END, examples=["renminbi"])]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END, examples=["DEMO-JXHY"])]
 
 
@@ -40,6 +57,21 @@ class EstateSettings(Body, omit_defaults=False):
     # A billing period split by a handover: charged to each owner by days, or whole to the owner
     # on the period's first day.
     sale_proration: SaleProration = SaleProration.by_days
+    # What letters tell owners; each is printed only when set (DOMAIN.md "What documents may say").
+    desk_address: Annotated[Line, msgspec.Meta(max_length=400)] = ""  # empty: the estate's address
+    desk_hours: Annotated[Line, msgspec.Meta(max_length=100, examples=["周一至周日 8:30-18:00"])] = ""
+    bank_account_name: Annotated[Line, msgspec.Meta(max_length=200)] = ""
+    bank_name: Annotated[Line, msgspec.Meta(max_length=200)] = ""
+    bank_account_no: BankAccountNo = ""
+    # The estate's online payment page; empty (the default) while it has none: no letter then
+    # mentions paying online.
+    online_payment_url: PaymentUrl = ""
+    dispute_contact: Annotated[Line, msgspec.Meta(max_length=200, examples=["客服主管 李敏 0571-88886666"])] = ""
+    complaint_channel: Annotated[Line, msgspec.Meta(max_length=200, examples=["西湖区住建局 0571-12345"])] = ""
+    late_fee_clause: Annotated[Line, msgspec.Meta(max_length=200, examples=["《物业服务合同》第十二条"])] = ""
+    arbitration_clause: bool = False  # the service contract has one: a final demand may name arbitration
+    money_style: MoneyStyle = "renminbi"  # Traditional letters: 人民幣1,234.50元, or ¥1,234.50
+    paper_lead_days: Annotated[int, msgspec.Meta(ge=0, le=30)] = 5
 
 
 class EstateCreate(Body):

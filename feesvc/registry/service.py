@@ -59,9 +59,39 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         "allocation_order": settings.allocation_order,
         "plan_break_restores_waived": settings.plan_break_restores_waived,
         "final_demand_days": settings.final_demand_days,
+        **_letter_columns(settings),
         "locale": settings.locale,
         "sale_proration": settings.sale_proration,
     }
+
+
+#: The settings of what letters tell owners, stored as they are sent.
+LETTER_SETTINGS = (
+    "desk_address",
+    "desk_hours",
+    "bank_account_name",
+    "bank_name",
+    "bank_account_no",
+    "online_payment_url",
+    "dispute_contact",
+    "complaint_channel",
+    "late_fee_clause",
+    "arbitration_clause",
+    "money_style",
+    "paper_lead_days",
+)
+
+
+def _letter_columns(settings: EstateSettings) -> dict[str, object]:
+    if bool(settings.bank_account_no) != bool(settings.bank_account_name):
+        missing = "bank_account_name" if settings.bank_account_no else "bank_account_no"
+        raise InvalidInput(
+            "a bank account in letters needs both the account holder's name and the account number",
+            field=f"settings.{missing}",
+        )
+    if settings.bank_name and not settings.bank_account_no:
+        raise InvalidInput("a bank name needs the account number as well", field="settings.bank_account_no")
+    return {column: getattr(settings, column) for column in LETTER_SETTINGS}
 
 
 def estate_out(estate: Estate) -> EstateOut:
@@ -90,6 +120,7 @@ def estate_out(estate: Estate) -> EstateOut:
             plan_break_restores_waived=estate.plan_break_restores_waived,
             final_demand_days=estate.final_demand_days,
             locale=estate.locale,
+            **{column: getattr(estate, column) for column in LETTER_SETTINGS},
             sale_proration=estate.sale_proration,
         ),
     )

@@ -23,7 +23,7 @@ import anyio.to_thread
 import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from feesvc import formatting
 from feesvc.audit.service import record_audit
@@ -33,6 +33,7 @@ from feesvc.errors import InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind
 from feesvc.ledger.service import open_credits, open_debits
 from feesvc.letters.compliance import check_html
+from feesvc.letters.content.traditional import traditional
 from feesvc.registry.models import Ownership
 from feesvc.registry.service import get_estate, get_owner, get_unit
 from feesvc.sales.models import SettlementCertificate
@@ -148,9 +149,12 @@ class _Line:
     late_fee_fen: int
 
 
-async def _item_names(session: AsyncSession, estate_id: int) -> dict[str, str]:
+async def _item_names(session: AsyncSession, estate_id: int, use: str) -> dict[str, str]:
+    """item → name in the unit's own use's standards (a home's fee is never named as a shop's)."""
     rows = await session.execute(
-        select(FeeStandard.item, FeeStandard.item_name).where(FeeStandard.estate_id == estate_id)
+        select(FeeStandard.item, FeeStandard.item_name)
+        .where(FeeStandard.estate_id == estate_id, FeeStandard.unit_use == use)
+        .order_by(col(FeeStandard.effective_from))
     )
     return dict(rows.all())
 
@@ -177,7 +181,7 @@ async def certificate_facts(
     day = as_of or end or today
     if day < start:
         raise InvalidInput(f"as_of is before this owner's ownership starts ({start})", field="as_of")
-    names = await _item_names(session, estate.id)
+    names = await _item_names(session, estate.id, unit.use)
     lines: dict[tuple[str, str], list[int]] = {}
     for debit in await open_debits(session, unit_id):
         if debit.owner_id != owner_id or not debit.open_fen or not debit.period or period_start(debit.period) > day:
@@ -192,6 +196,7 @@ async def certificate_facts(
     ]
     return {
         "locale": formatting.normalize_locale(estate.locale),
+        "money_style": estate.money_style,
         "company": estate.company_name,
         "estate": estate.name,
         "estate_address": estate.address,
@@ -213,9 +218,11 @@ async def certificate_facts(
     }
 
 
-def _template_context(facts: dict[str, Any], number: str, issued_on: date) -> dict[str, Any]:
-    locale = facts["locale"]
+def _template_context(stated: dict[str, Any], number: str, issued_on: date) -> dict[str, Any]:
+    locale = stated["locale"]
+    facts = _for_display(stated)
     t = _LABELS[_script(locale)]
+    style = facts.get("money_style")
     as_of = formatting.date_long(facts["as_of"], locale)
     end = facts["owned_to"]
     until = t["until_end"].format(end=formatting.date_long(end, locale)) if end else t["until_now"]
@@ -233,12 +240,22 @@ def _template_context(facts: dict[str, Any], number: str, issued_on: date) -> di
             unit=facts["unit_label"],
         ),
         "clear_text": t["clear"].format(as_of=as_of),
-        "owing_text": t["owing"].format(as_of=as_of, total=formatting.money(facts["owed_fen"], locale)),
+        "owing_text": t["owing"].format(as_of=as_of, total=formatting.money(facts["owed_fen"], locale, style)),
         "whose_text": t["former_owner"] if end else t["current_owner"],
-        "credit_text": t["credit"].format(credit=formatting.money(facts["credit_fen"], locale)),
+        "credit_text": t["credit"].format(credit=formatting.money(facts["credit_fen"], locale, style)),
         "basis_text": t["basis"].format(as_of=as_of),
         "has_late_fees": facts["late_fees_fen"] > 0,
     }
+
+
+def _for_display(facts: dict[str, Any]) -> dict[str, Any]:
+    """The recorded text (names, addresses, fee names) in the reader's script: a Traditional
+    certificate is Traditional throughout; the facts kept with it stay as recorded."""
+    locale = facts["locale"]
+    keys = ("company", "estate", "estate_address", "unit_label", "owner_name")
+    shown = {key: traditional(facts[key], locale) for key in keys}
+    lines = [{**line, "item_name": traditional(line["item_name"], locale)} for line in facts["lines"]]
+    return {**facts, **shown, "lines": lines}
 
 
 def _facts_sha256(facts: dict[str, Any]) -> str:

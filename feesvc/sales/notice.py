@@ -27,6 +27,7 @@ from feesvc.letters.content import (
     render_letter_html,
     short_message,
 )
+from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.runs import prepay_offer
@@ -108,7 +109,8 @@ async def notice_context(
         total_fen=total,
         due_on=due_date(start, estate.due_day) if lines else None,
         prepay_offer=await prepay_offer(session, estate, total),
-        statement_url=f"{public_base_url}/api/v1/units/{unit.id}/statement" if public_base_url else "",
+        # No statement link: the owner cannot open that route (issue 16); how to pay is the estate's.
+        **estate_letter_fields(estate),
         billing_starts_on=ownership.starts_on,
         fee_standards=tuple(
             FeeStandardLine(s.item_name, _rate_text(s, locale), s.decision_ref, s.posted_on) for s in standards

@@ -254,7 +254,9 @@ ARTICLES: dict[str, dict[str, str]] = {
 def key_content(ctx: LetterContext) -> list[str]:
     """What the letter of ``ctx`` must show, as it prints."""
     loc = ctx.locale
-    money = lambda fen: formatting.money(fen, loc)  # noqa: E731
+    money = lambda fen: formatting.money(fen, loc, ctx.money_style)  # noqa: E731
+    # Table cells: bare figures under a 人民幣元 heading in Traditional letters that write 人民幣.
+    cell = lambda fen: formatting.money(fen, loc, "figures" if ctx.money_style == "renminbi" else ctx.money_style)  # noqa: E731
     day = lambda d: formatting.date_long(d, loc)  # noqa: E731
     label = lambda p: formatting.period_label(p, loc)  # noqa: E731
     needles = [ctx.owner_name, ctx.unit_label, ctx.letter_no, day(ctx.issued_on), letter_title(ctx)]
@@ -272,7 +274,7 @@ def key_content(ctx: LetterContext) -> list[str]:
     if kind in table_kinds:
         needles += [label(line.period) for line in ctx.periods]
         needles += [line.item_name for line in ctx.periods]
-        needles += [money(line.amount_fen) for line in ctx.periods]
+        needles += [cell(line.amount_fen) for line in ctx.periods]
     if kind is not LetterKind.rectification_reply:
         needles.append(money(ctx.total_fen))
     if kind is LetterKind.payment_notice:
@@ -285,12 +287,13 @@ def key_content(ctx: LetterContext) -> list[str]:
         needles.append(money(ctx.prepay_offer.saving_fen))
     if kind is LetterKind.final_demand:
         assert ctx.deadline is not None
-        needles += [day(ctx.deadline), CAPITAL_LABEL[loc], *LEGAL_WORDS[loc]]
+        # Arbitration is named only under the contract's arbitration clause.
+        needles += [day(ctx.deadline), CAPITAL_LABEL[loc], *LEGAL_WORDS[loc][: 2 if ctx.dispute.arbitration else 1]]
         needles.append(formatting.amount_in_chinese_capitals(ctx.total_fen, traditional=loc in ("zh_TW", "zh_HK")))
     if kind in (LetterKind.hardship_offer, LetterKind.plan_agreement):
         assert ctx.plan is not None
         for item in ctx.plan.installments:
-            needles += [day(item.due_date), money(item.amount_fen)]
+            needles += [day(item.due_date), cell(item.amount_fen)]
         needles.append(money(ctx.plan.total_fen))
         months = sorted({line.period for line in ctx.periods})
         needles += [label(months[0]), label(months[-1])]
@@ -363,7 +366,8 @@ def test_explanation_cites_the_article_for_each_belief(belief: str, locale: str,
     ctx = sample(LetterKind.explanation, locale, belief=belief)
     pdf = render_letter_pdf(ctx)
     text = pdf_tool("pdftotext", pdf, tmp_path, "-layout")
-    assert_contains(text, ARTICLES[belief][locale], ctx.owner_name, formatting.money(ctx.total_fen, locale))
+    amount = formatting.money(ctx.total_fen, locale, ctx.money_style)
+    assert_contains(text, ARTICLES[belief][locale], ctx.owner_name, amount)
     assert check_text(read_back(pdf, tmp_path)) == []
 
 
@@ -508,8 +512,8 @@ def test_short_message_fits_and_passes(kind: LetterKind, locale: str) -> None:
     if kind is LetterKind.final_demand:
         assert ctx.deadline is not None
         assert formatting.date_long(ctx.deadline, locale) in text
-        assert formatting.money(ctx.total_fen, locale) in text
-        assert all(word in text for word in LEGAL_WORDS[locale][1:])
+        assert formatting.money(ctx.total_fen, locale, ctx.money_style) in text
+        assert (LEGAL_WORDS[locale][1] in text) is ctx.dispute.arbitration
 
 
 def test_short_message_drops_details_for_long_names_and_refuses_absurd_links() -> None:
