@@ -33,14 +33,14 @@ class ExportController(Controller):
     tags = ["exports"]
 
     @get("/ledger.xlsx", guards=[managers], media_type=XLSX)
-    async def ledger(self, db: AsyncSession, estate_id: PathId, first: FromDay, last: ToDay) -> Response[bytes]:
+    async def ledger(self, db: AsyncSession, estate_id: PathId, date_from: FromDay, date_to: ToDay) -> Response[bytes]:
         """Managers: every ledger entry of the estate dated ``from`` to ``to`` (at most 366 days), one
         row each with its unit, owner, kind, period and amount (yuan and fen), summed.
 
         400 when ``to`` is before ``from`` or the range is longer than 366 days; 404 for an unknown estate."""
         estate = await get_estate(db, estate_id)
-        content = await service.ledger_workbook(db, estate, first, last)
-        return xlsx_response(service.filename("ledger", estate, first, last), content)
+        content = await service.ledger_workbook(db, estate, date_from, date_to)
+        return xlsx_response(service.filename("ledger", estate, date_from, date_to), content)
 
     @get("/aging.xlsx", guards=[managers], media_type=XLSX)
     async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> Response[bytes]:

@@ -83,14 +83,20 @@ LEDGER_COLUMNS = (
 
 
 def check_ledger_range(first: date, last: date) -> None:
+    """The range names both its ends: which one to move is the caller's choice."""
     if last < first:
         raise ExportInputError(
-            "the range ends before it starts", errors=[FieldError("to", "send a date on or after from")]
+            "the range ends before it starts",
+            errors=[
+                FieldError("from", "send a date on or before to"),
+                FieldError("to", "send a date on or after from"),
+            ],
         )
     if (last - first).days >= MAX_LEDGER_DAYS:
+        message = f"send a range of at most {MAX_LEDGER_DAYS} days (export a year at a time)"
         raise ExportInputError(
             f"one export covers at most {MAX_LEDGER_DAYS} days",
-            errors=[FieldError("to", f"send a range of at most {MAX_LEDGER_DAYS} days (export a year at a time)")],
+            errors=[FieldError("from", message), FieldError("to", message)],
         )
 
 
