@@ -2,8 +2,9 @@
 check of one letter.
 
 1. **Classifier.** Writes a case file of N cases (default 100,000) by cycling through the labelled
-   development cases and ``../shared/cases/public.jsonl`` when present (each copy with its own id;
-   the held-out corpus is never read), then times ``feesvc classify FILE.jsonl`` end to end in a
+   development cases (``tests/corpus/arrears_{dev,dev2,probe}.jsonl``) and
+   ``../shared/cases/public.jsonl`` when present (each copy with its own id; the held-out corpus is
+   never read), then times ``feesvc classify FILE.jsonl`` end to end in a
    child process (reading, classifying, printing JSON) and, in this process, ``classify`` alone
    over the same records. Target: 100,000 cases < 60 s.
 2. **Compliance check of one letter.** Renders every letter kind in every locale (realistic
@@ -46,7 +47,10 @@ from feesvc.letters.content import (  # noqa: E402
 )
 from feesvc.letters.kinds import LetterKind  # noqa: E402
 
-CASE_SOURCES = (REPO / "tests/corpus/arrears_dev.jsonl", REPO.parent / "shared/cases/public.jsonl")
+CASE_SOURCES = (
+    *(REPO / f"tests/corpus/arrears_{part}.jsonl" for part in ("dev", "dev2", "probe")),
+    REPO.parent / "shared/cases/public.jsonl",
+)
 LOCALES = ("zh_CN", "zh_TW", "en")
 ISSUED = date(2026, 11, 20)
 

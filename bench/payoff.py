@@ -59,8 +59,8 @@ from feesvc.latefees.service import accrue_late_fees  # noqa: E402
 from feesvc.ledger.models import LedgerEntry  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
 from feesvc.payments.models import Method  # noqa: E402
+from feesvc.payments.recording import record_payment  # noqa: E402
 from feesvc.payments.schemas import PaymentCreate  # noqa: E402
-from feesvc.payments.service import record_payment  # noqa: E402
 from feesvc.payoff.service import unit_payoff  # noqa: E402
 from feesvc.settings import DatabaseSettings, ServerSettings, Settings  # noqa: E402
 from tests.support import Api  # noqa: E402

@@ -12,7 +12,7 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE, Principal
 from feesvc.auth.service import create_token
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.payments.service import void_payment
+from feesvc.payments.voids import void_payment
 from tests.support import Api, Estate, problem
 from tests.test_receipt import compact, page_count, pages_of
 

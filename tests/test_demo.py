@@ -33,8 +33,9 @@ from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.ledger.service import balance, entries_as_of, open_credits, open_debits, open_debits_by_unit
 from feesvc.letters.models import Letter
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
+from feesvc.payments.prepare import fingerprint
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import Designation, PaymentCreate
-from feesvc.payments.service import fingerprint, record_payment
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.plans.review import review_plans
 from feesvc.plans.service import plan_out

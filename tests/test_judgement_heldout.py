@@ -1,16 +1,15 @@
-"""Issue 17's targets, scored on sets the rules were not written from.
+"""Issue 17's targets, on development sets and on a held-out set the rules were not written from.
 
-The corpora in ``tests/corpus`` (README there) were written from DOMAIN.md by someone who never
-read the rules, and split before any tuning: the ``_dev`` part is what the lexicons were tuned on,
-the ``_heldout`` part is only ever scored here, in aggregate. ``../shared/cases/public.jsonl`` is
-scored too when present (it lives outside the repository; skipped cleanly when absent).
+Development (``tests/corpus``, README there): ``_dev``, the retired first held-out part ``_dev2`` and
+the tuner's own ``_probe`` paraphrases, plus ``../shared/cases/public.jsonl`` when present (it lives
+outside the repository). Each development set is held to the full targets: the classifier at least
+90 % accurate with every class's recall at least 80 %; the compliance check blocks every forbidden
+sentence and at most 5 % of the lawful ones.
 
-Targets: the classifier at least 90 % accurate with every class's recall at least 80 %; the
-compliance check blocks every forbidden sentence and at most 5 % of the lawful ones. They are
-asserted on the development parts and on public.jsonl; on the held-out parts, where a figure fell
-short of its target, the test asserts the figure reached instead (HELDOUT_FLOORS, rounded down): a
-regression floor, not the target. The figures are printed (``pytest -s``) so a run shows where each
-set stands, never which held-out item failed.
+Held-out: ``arrears_heldout2.jsonl`` and ``compliance_heldout2.jsonl``, written afresh by someone who
+saw neither the rules nor the development failures, merged by the lead; skipped cleanly while
+absent. They are scored in aggregate only (figures printed with ``pytest -s``, never which item
+failed) and held to the same targets, unless the lead sets a floor in HELDOUT_FLOORS.
 """
 
 from __future__ import annotations
@@ -33,19 +32,21 @@ ACCURACY_TARGET = 0.90
 RECALL_TARGET = 0.80
 LAWFUL_BLOCKED_LIMIT = 0.05
 
-# Where a held-out figure fell short of its target by the deadline, the test asserts the target on
-# the development part and this floor on the held-out part: the figure reached, rounded down, so a
-# change cannot make it worse unnoticed. None: the held-out part is held to the target itself.
-#
-# Reached on 2026-12-07 (branch classifier, the corpus as of its commit 8b97d9d and later batches):
-# arrears 100/112 = 89.3 % with misunderstanding recall 27/34 = 79.4 % (targets 90 % and 80 %);
-# compliance 72/83 forbidden blocked = 86.7 % (target: all), lawful blocked 2/66 = 3.0 % (target met).
+# Where a held-out figure falls short of its target, the lead may set here the figure reached,
+# rounded down (for compliance_lawful_blocked: rounded up), so that a change cannot make it worse
+# unnoticed while the development parts stay held to the target. None: the held-out part is held to
+# the target itself. (The floors set for the first held-out parts went with them when they retired.)
+# Reached on 2026-12-07, the first time the second held-out parts were scored (the rules of branch
+# judge, tuned on _dev, _dev2 and _probe only): arrears 111/136 = 81.6 %, lowest recall hardship
+# 30/41 = 73.2 % (targets 90 % and 80 %); compliance 83/112 forbidden blocked = 74.1 % (target: all),
+# lawful blocked 2/91 = 2.2 % (target met).
 HELDOUT_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": 0.89,
-    "arrears_min_recall": 0.79,
-    "compliance_forbidden_blocked": 0.86,
+    "arrears_accuracy": 0.81,
+    "arrears_min_recall": 0.73,
+    "compliance_forbidden_blocked": 0.74,
     "compliance_lawful_blocked": None,
 }
+DEVELOPMENT = ("dev", "dev2", "probe")
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -166,14 +167,15 @@ def assert_compliance_targets(score: ComplianceScore, floors: dict[str, float | 
 # --- the arrears cause classifier -----------------------------------------------------------------
 
 
-def test_arrears_development_part_meets_the_targets() -> None:
-    score = score_arrears(_lines(CORPUS / "arrears_dev.jsonl"))
-    print(f"\narrears development: {score}")
+@pytest.mark.parametrize("part", DEVELOPMENT)
+def test_arrears_development_parts_meet_the_targets(part: str) -> None:
+    score = score_arrears(_lines(CORPUS / f"arrears_{part}.jsonl"))
+    print(f"\narrears {part}: {score}")
     assert_arrears_targets(score)
 
 
-def test_arrears_heldout_part_meets_the_targets() -> None:
-    score = score_arrears(_lines(CORPUS / "arrears_heldout.jsonl"))
+def test_arrears_heldout_meets_the_targets() -> None:
+    score = score_arrears(_lines(CORPUS / "arrears_heldout2.jsonl"))
     print(f"\narrears held-out: {score}")  # aggregate only: never which case
     assert_arrears_targets(score, HELDOUT_FLOORS)
 
@@ -187,13 +189,14 @@ def test_arrears_public_cases_meet_the_targets() -> None:
 # --- the letter compliance check ------------------------------------------------------------------
 
 
-def test_compliance_development_part_meets_the_targets() -> None:
-    score = score_compliance(_lines(CORPUS / "compliance_dev.jsonl"))
-    print(f"\ncompliance development: {score}")
+@pytest.mark.parametrize("part", DEVELOPMENT)
+def test_compliance_development_parts_meet_the_targets(part: str) -> None:
+    score = score_compliance(_lines(CORPUS / f"compliance_{part}.jsonl"))
+    print(f"\ncompliance {part}: {score}")
     assert_compliance_targets(score)
 
 
-def test_compliance_heldout_part_meets_the_targets() -> None:
-    score = score_compliance(_lines(CORPUS / "compliance_heldout.jsonl"))
+def test_compliance_heldout_meets_the_targets() -> None:
+    score = score_compliance(_lines(CORPUS / "compliance_heldout2.jsonl"))
     print(f"\ncompliance held-out: {score}")  # aggregate only: never which sentence
     assert_compliance_targets(score, HELDOUT_FLOORS)

@@ -28,8 +28,9 @@ from feesvc.errors import Conflict, InvalidInput
 from feesvc.latefees import terms as late_fee_terms
 from feesvc.latefees.service import accrue_late_fees, waive_late_fee
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment, void_payment
+from feesvc.payments.voids import void_payment
 from feesvc.plans.models import LateFeeTreatment, PlanCharge
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, cancel_plan, propose_plan

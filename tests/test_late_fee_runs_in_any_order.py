@@ -18,8 +18,9 @@ from feesvc.db import create_engine, session_factory
 from feesvc.latefees.service import accrue_late_fees, waive_late_fee
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Method
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment, void_payment
+from feesvc.payments.voids import void_payment
 from feesvc.plans.models import LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, propose_plan

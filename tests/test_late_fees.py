@@ -19,8 +19,8 @@ from feesvc.db import create_engine, session_factory
 from feesvc.latefees import service as late_fee_service
 from feesvc.latefees.service import ACCRUAL_LOCK_NAMESPACE, accrue_late_fees
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment
 from feesvc.registry.schemas import BuildingCreate, EstateCreate, EstateSettings, UnitCreate
 from feesvc.registry.service import create_building, create_estate, create_unit
 from feesvc.settings import DatabaseSettings

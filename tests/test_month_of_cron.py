@@ -33,8 +33,9 @@ from feesvc.latefees.service import accrue_late_fees, frozen_intervals, waive_la
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.letters.models import Letter
 from feesvc.payments.models import Method
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment, void_payment
+from feesvc.payments.voids import void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate
 from feesvc.plans.service import agree_plan, propose_plan

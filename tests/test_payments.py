@@ -12,7 +12,7 @@ from feesvc.auth.principal import COMMAND_LINE
 from feesvc.db import Database, business_today
 from feesvc.ledger.models import LedgerEntry
 from feesvc.ledger.service import lock_unit, lock_units, open_debits
-from feesvc.payments import service
+from feesvc.payments import prepare, recording
 from feesvc.payments.models import Method, Payment, Receipt
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.registry.models import Unit
@@ -226,17 +226,17 @@ async def test_a_payment_read_before_another_write_to_its_unit_is_not_written(
     stale_key = key()
     async with database.driver() as driver:
         params = {"unit_id": unit_id, "on": today, "owner": None, "key": stale_key}
-        rows = await service._UNIT_VIEW.fetch(driver, params)
-    stale = service.unit_view(rows)
+        rows = await recording._UNIT_VIEW.fetch(driver, params)
+    stale = recording.unit_view(rows)
     assert stale is not None and stale.existing is None
     oldest = min(stale.debits, key=lambda d: d.debt_due)
     first = await pay(api, unit_id, 20000)  # settles the oldest month, as the stale read would have
     assert [a["entry_id"] for a in first["allocations"]] == [oldest.entry_id]
-    prepared = service.prepare_payment(stale, data, COMMAND_LINE, stale_key, today)
+    prepared = prepare.prepare_payment(stale, data, COMMAND_LINE, stale_key, today)
     assert [e["settles_entry_id"] for e in prepared.entries] == [oldest.entry_id]
-    write = service._write_statement(len(prepared.entries))
+    write = recording._write_statement(len(prepared.entries))
     async with database.driver() as driver:
-        assert await write.fetch(driver, service._write_params(COMMAND_LINE, prepared, stale.ledger_version)) == []
+        assert await write.fetch(driver, recording._write_params(COMMAND_LINE, prepared, stale.ledger_version)) == []
     assert await api.count(Payment, Payment.estate_id == estate.id) == 1
     assert await api.count(Receipt, Receipt.estate_id == estate.id) == 1
     assert await api.count(Payment, Payment.idempotency_key == stale_key) == 0
@@ -260,7 +260,7 @@ async def test_locking_a_unit_raises_its_ledger_version(api: Api) -> None:
         assert dict(versions.all()) == {estate.unit_ids[0]: 2, estate.unit_ids[1]: 1}
 
 
-@pytest.mark.parametrize("optimistic_attempts", [service.OPTIMISTIC_ATTEMPTS, 0])
+@pytest.mark.parametrize("optimistic_attempts", [recording.OPTIMISTIC_ATTEMPTS, 0])
 async def test_payments_racing_on_one_unit_each_on_its_own_connection(
     api: Api, database: Database, monkeypatch: pytest.MonkeyPatch, optimistic_attempts: int
 ) -> None:
@@ -268,14 +268,14 @@ async def test_payments_racing_on_one_unit_each_on_its_own_connection(
     PostgreSQL most find the unit changed by another between their read and their write and read
     again, some three times and then under the unit's lock (with no unlocked attempts, every one
     locks first); on SQLite they queue for the write lock. Nothing lost, nothing settled twice."""
-    monkeypatch.setattr(service, "OPTIMISTIC_ATTEMPTS", optimistic_attempts)
+    monkeypatch.setattr(recording, "OPTIMISTIC_ATTEMPTS", optimistic_attempts)
     estate = await billed_estate(api, ["2026-01", "2026-02", "2026-03"])
     unit_id = estate.unit_ids[0]
     amounts = [1000 + 37 * i for i in range(20)]
 
     async def record(amount: int) -> Any:
         data = PaymentCreate(unit_id=unit_id, amount_fen=amount, method=Method.card)
-        payment, created = await service.post_payment(database, COMMAND_LINE, data, key(), business_today())
+        payment, created = await recording.post_payment(database, COMMAND_LINE, data, key(), business_today())
         assert created
         return payment
 

@@ -23,8 +23,8 @@ from feesvc.latefees.service import accrue_late_fees, waive_late_fee
 from feesvc.ledger.models import EntryKind
 from feesvc.ledger.service import balance, open_debits, open_entries, prepaid_credit_fen
 from feesvc.payments.models import Method
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment
 from feesvc.payoff.service import unit_payoff
 from feesvc.plans.models import LateFeeTreatment
 from feesvc.plans.schemas import PlanCreate

@@ -24,8 +24,8 @@ from feesvc.latefees.service import accrue_late_fees
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Method
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.plans.review import review_plans
 from feesvc.plans.standing import covered_charge_ids, plan_kept

@@ -31,8 +31,9 @@ from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.letters.models import Letter
 from feesvc.letters.runs import run_reminders
 from feesvc.payments.models import Method
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import record_payment, void_payment
+from feesvc.payments.voids import void_payment
 from feesvc.plans.models import InstallmentPlan, LateFeeTreatment, PlanState
 from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanCreate

@@ -21,9 +21,9 @@ from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.models import Payment
+from feesvc.payments.prepare import fingerprint
 from feesvc.payments.receipt import receipt_context
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import fingerprint
 from feesvc.plans.standing import plan_kept, plan_standings
 from tests.sale_support import SoldUnit, sold_unit
 from tests.support import Api, problem

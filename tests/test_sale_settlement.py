@@ -263,7 +263,9 @@ async def test_an_owner_who_owes_nothing_gets_a_clean_certificate(api: Api, tmp_
 SELLERS_AUGUST, BUYERS_AUGUST = 12097, 12903
 
 
-async def test_a_sale_in_the_middle_of_a_prepaid_period_splits_it_between_the_owners(api: Api) -> None:
+async def test_a_sale_in_the_middle_of_a_prepaid_period_splits_it_between_the_owners(
+    api: Api, tmp_path: Path
+) -> None:
     """Handover 2026-08-16: the seller's prepaid 2026-08 is taken back with the later periods (it is
     not served whole to the seller) and issued again as the owners' shares; the seller's 15 days are
     paid at once from what the seller paid (at the full rate: the discount was for whole periods
@@ -302,6 +304,13 @@ async def test_a_sale_in_the_middle_of_a_prepaid_period_splits_it_between_the_ow
     recorded = max(c.effective_date for c in standing)
     assert all(c.due_date and c.due_date >= recorded for c in standing)
     assert all(c.due_date and c.due_date >= date(2026, 8, 16) for c in standing if c.owner_id == sold.buyer_id)
+    # The buyer's payment notice says so: those 16 days, their amount and when they fall due.
+    async with api.sessions() as s:
+        notice = await s.get(Letter, settled["notice_letter_id"])
+    assert notice is not None
+    notice_pdf = await api.get(f"/api/v1/letters/{notice.id}/letter.pdf")
+    notice_text = compact(pdf_text(notice_pdf.content, tmp_path, "notice.pdf"))
+    assert "交房当期" in notice_text and "共16天" in notice_text and "¥129.03" in notice_text, notice_text
     # So a late-fee run on the day of the sale finds nothing late on 2026-08 for either owner.
     run = {"estate_id": sold.estate.id, "as_of": recorded.isoformat()}
     await api.ok(await api.post("/api/v1/late-fee-runs", run), 200)
@@ -373,3 +382,25 @@ async def test_the_certificate_speaks_the_estates_language(api: Api, tmp_path: P
         path = tmp_path / f"certificate-{locale}.pdf"
         path.write_bytes(response.content)
         assert check_pdf(path) == []
+
+
+async def test_the_payment_notice_names_the_buyers_share_of_the_handovers_period(api: Api, tmp_path: Path) -> None:
+    """2026-08 was billed whole to the seller before the sale of 2026-08-16 was recorded: the
+    transfer issues the buyer's 16 days, and the buyer's notice names them, with their due date.
+    A handover on a period's first day has no such share, and the notice says nothing of it."""
+    expected = (("zh_CN", ("交房当期", "共16天", "¥129.03")), ("en", ("Your first days", "16 days", "129.03")))
+    for locale, words in expected:
+        sold = await sold_unit(
+            api, handover="2026-08-16", billed_before=("2026-06", "2026-08"), settings={"locale": locale}
+        )
+        letter_id = sold.transfer["settlement"]["notice_letter_id"]
+        pdf = (await api.get(f"/api/v1/letters/{letter_id}/letter.pdf")).content
+        raw = pdf_text(pdf, tmp_path, f"notice-{locale}.pdf")
+        text = compact(raw) if locale != "en" else " ".join(raw.split())
+        assert all(word in text for word in words), text
+        # Recorded after the handover, the share fell due before the notice: it says so, not "pay by" a past day.
+        assert ("已于2026年8月16日到期" in text) if locale == "zh_CN" else ("fell due on 16 August 2026" in text), text
+    whole = await sold_unit(api, billed_before=("2026-06", "2026-07"))
+    letter_id = whole.transfer["settlement"]["notice_letter_id"]
+    text = compact(pdf_text((await api.get(f"/api/v1/letters/{letter_id}/letter.pdf")).content, tmp_path, "whole.pdf"))
+    assert "交房当期" not in text

@@ -11,7 +11,9 @@ How a case is read (deterministic; every piece of evidence becomes a ``Signal`` 
 2. The lexicon rules (``rulebook``, data in ``lexicon/*.toml``) fire on sentences. A rule's weight
    is scaled by the speaker, by contrast ("但/主要是/but/mainly" weights what follows, concedes
    what precedes; "不是A，是B"), and by age. A negated match ("不是没钱") does not fire. Denials
-   ("不是钱的事", "money is not the issue") stop a cause from being the main one.
+   ("不是钱的事", "money is not the issue") stop a cause from being the main one. A staff member's or
+   a neighbour's guess ("客服估计…", "probably") weighs half of their report; a question weighs half
+   unless the owner presses it (still refuses after the answer).
 3. Complaints that are open, or closed with the owner unsatisfied, are dissatisfaction signals;
    one closed to the owner's satisfaction is not a reason by itself.
 4. The payment pattern (paying later and later, partial payments, paid regularly then stopped)
@@ -21,7 +23,8 @@ How a case is read (deterministic; every piece of evidence becomes a ``Signal`` 
    the owner accepting an explanation settles what came before; generic words of a belief ("凭什么
    交", "insists") yield to a specific reason of another cause in the same note; complaints the
    notes never raise weigh half beside another reason in the owner's words.
-6. The cause the owner ranks first ("失业是主要原因", "mainly") wins; else the top score, unless the
+6. A cause needs one piece of evidence of some weight (hints and guesses alone decide nothing).
+   The cause the owner ranks first ("失业是主要原因", "mainly") wins; else the top score, unless the
    owner denied it as the reason; a second cause the owner clearly raised becomes ``secondary``.
    Confidence comes from the margin between the scores.
 
@@ -55,6 +58,8 @@ from feesvc.arrears.case_record import (
     case_facts_from_record,
 )
 from feesvc.arrears.note_text import (
+    GUESS,
+    GUESS_FACTOR,
     QUESTION_FACTOR,
     RETRACTED_FACTOR,
     T2S,
@@ -217,8 +222,8 @@ def _fire(
         start, end = min(start, required.start()), max(end, required.end())
     weight = rule.weight * _speaker_factor(text, sentence, match.start())
     weight *= sentence.contrast_factor(match.start()) * age_factor
-    if sentence.question and rule.cause is Category.MISUNDERSTANDING:
-        weight *= QUESTION_FACTOR  # "空置房是否可以减免？" asks; it does not yet claim
+    if sentence.question and rule.cause is Category.MISUNDERSTANDING and not text.presses:
+        weight *= QUESTION_FACTOR  # "空置房是否可以减免？" asks; it does not yet claim (unless pressed)
     return Signal(
         cause=rule.cause,
         weight=round(weight, 3),
@@ -242,9 +247,12 @@ def _first_match(pattern: re.Pattern[str], rule: Rule, text: NoteText, sentence:
 
 
 def _speaker_factor(text: NoteText, sentence: Sentence, pos: int) -> float:
-    speaker = sentence.clause_at(pos).speaker
+    clause = sentence.clause_at(pos)
+    speaker = clause.speaker
     if text.is_quoted(pos) and speaker in (Speaker.OWNER, Speaker.NARRATION):
         return QUOTED_FACTOR
+    if speaker in (Speaker.STAFF, Speaker.THIRD_PARTY) and GUESS.search(text.norm, clause.start, clause.end):
+        return SPEAKER_WEIGHT[speaker] * GUESS_FACTOR  # a guess about the owner, not a report of them
     return SPEAKER_WEIGHT[speaker]
 
 
@@ -439,6 +447,7 @@ def _vacancy_signal(facts: CaseFacts, signals: Sequence[Signal]) -> list[Signal]
 
 MIN_PRIMARY_SCORE: Final = 1.0  # below this a cause is not a usable signal
 MIN_SECONDARY_SCORE: Final = 1.5
+MIN_STRONGEST: Final = 0.75  # a staff guess (0.3 x a strong rule) or a hint alone cannot decide
 DECIDING_ORIGINS: Final = frozenset({Origin.NOTE, Origin.COMPLAINT})
 
 
@@ -490,9 +499,19 @@ def _deciding_score(cause: Category, signals: Iterable[Signal]) -> float:
     return sum(s.weight for s in signals if s.cause is cause and s.origin in DECIDING_ORIGINS)
 
 
+def _strongest(cause: Category, signals: Iterable[Signal]) -> float:
+    """The cause's strongest single piece of evidence from notes and complaints: a cause built only
+    from hints and hearsay ("管家判断业主可能经济困难，建议走分期") has none that weighs."""
+    return max((s.weight for s in signals if s.cause is cause and s.origin in DECIDING_ORIGINS), default=0.0)
+
+
 def _decide(scores: Mapping[Category, float], signals: Sequence[Signal]) -> tuple[Category, Category | None]:
     ranked = sorted(CAUSES, key=lambda cause: (-scores[cause], CAUSES.index(cause)))
-    usable = [cause for cause in ranked if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE]
+    usable = [
+        cause
+        for cause in ranked
+        if _deciding_score(cause, signals) >= MIN_PRIMARY_SCORE and _strongest(cause, signals) >= MIN_STRONGEST
+    ]
     if not usable:
         return Category.UNKNOWN, None
     # The owner ranks the causes: one they explicitly denied ("不是钱的事") is not the main one

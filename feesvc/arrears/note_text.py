@@ -80,6 +80,8 @@ _ADDITION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["addition"], "add
 _QUESTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["question"], "question"), re.ASCII)
 _RETRACTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["retraction"], "retraction"), re.ASCII)
 _RESOLUTION: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["resolution"], "resolution"), re.ASCII)
+_PRESSED: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["pressed"], "pressed"), re.ASCII)
+GUESS: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["guess"], "guess"), re.ASCII)
 _RANKED_FIRST: Final = re.compile(lexicon_data.cue_pattern(_SPEECH["ranked_first"], "ranked_first"), re.ASCII)
 _REFERS_BACK: Final = re.compile(r"[\s“”「」\"']*(?:这|那|此|that|this|these|those|it)", re.ASCII)
 _ZH_NEGATED: Final = _cue("negated_zh")
@@ -89,6 +91,7 @@ EMPHASIS_FACTOR: Final = 1.5  # after "但/主要是/but/mainly"
 CONCESSION_FACTOR: Final = 0.75  # before it: conceded, still present, not the main point
 QUESTION_FACTOR: Final = 0.5  # "询问空屋是否可以减免": asking is not yet claiming
 RETRACTED_FACTOR: Final = 0.25  # what the owner took back ("上次说的…是气话")
+GUESS_FACTOR: Final = 0.5  # staff's or a third party's guess ("客服估计业主手头紧")
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class NoteText:
     quoted: tuple[tuple[int, int], ...]
     retracts: bool = False  # the owner takes back something an earlier note recorded
     resolves: bool = False  # the owner accepted the explanation of a belief
+    presses: bool = False  # the owner still refuses after the answer: a question here is a claim
 
     def is_quoted(self, pos: int) -> bool:
         return any(start < pos < end for start, end in self.quoted)
@@ -174,6 +178,7 @@ def analyse(original: str) -> NoteText:
         quoted,
         retracts=_RETRACTION.search(norm) is not None,
         resolves=_RESOLUTION.search(norm) is not None,
+        presses=_PRESSED.search(norm) is not None,
     )
 
 

@@ -32,8 +32,9 @@ from feesvc.ledger.allocation import OpenDebit
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.ledger.service import open_debits
 from feesvc.payments.models import Payment, Receipt, ReceiptCounter
+from feesvc.payments.prepare import payment_allocation, payment_row
+from feesvc.payments.recording import record_payment
 from feesvc.payments.schemas import PaymentCreate
-from feesvc.payments.service import payment_allocation, payment_row, record_payment
 from feesvc.registry.models import AllocationOrder
 
 

@@ -35,8 +35,10 @@ from feesvc.ledger.allocation import allocate
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import open_debits, prepaid_credit_fen
 from feesvc.payments.models import Method
+from feesvc.payments.recording import record_payment
+from feesvc.payments.refunds import refund_credit
 from feesvc.payments.schemas import Designation, PaymentCreate, RefundCreate
-from feesvc.payments.service import record_payment, refund_credit, void_payment
+from feesvc.payments.voids import void_payment
 from feesvc.plans.models import Installment
 from feesvc.plans.review import review_plans
 from feesvc.plans.schemas import PlanCreate

@@ -19,7 +19,8 @@ from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.payments.cashup import cash_up
 from feesvc.payments.schemas import CashUpOut
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
-from feesvc.reports import service as reports
+from feesvc.reports.aging import aging
+from feesvc.reports.collection import collection_rate
 from feesvc.reports.schemas import AgingReport, AgingRow, CollectionRate
 
 # Longest range one ledger export covers: a year of a large estate is already millions of rows.
@@ -400,8 +401,8 @@ async def credit_workbook(session: AsyncSession, estate: Estate, as_of: date) ->
 
 
 async def aging_export(session: AsyncSession, estate: Estate, as_of: date) -> bytes:
-    return aging_workbook(await reports.aging(session, estate, as_of), estate)
+    return aging_workbook(await aging(session, estate, as_of), estate)
 
 
 async def collection_export(session: AsyncSession, estate: Estate, period: str, as_of: date) -> bytes:
-    return collection_workbook(await reports.collection_rate(session, estate, period, as_of), estate)
+    return collection_workbook(await collection_rate(session, estate, period, as_of), estate)

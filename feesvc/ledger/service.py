@@ -477,7 +477,7 @@ async def _apply_credit_batch(
 async def lock_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, Unit]:
     """Lock units to write their ledgers, in id order (the same order everywhere, so two writers
     cannot deadlock), and raise each one's ``ledger_version``: a payment that read the unit without
-    the lock then finds it changed and reads again (payments.service.record_payment). SQLite's
+    the lock then finds it changed and reads again (payments.recording.record_payment). SQLite's
     BEGIN IMMEDIATE already serialises writers; the version is raised there too."""
     locked = select(Unit.id).where(col(Unit.id).in_(unit_ids)).order_by(col(Unit.id))
     if is_postgres(session):

@@ -57,8 +57,11 @@ Beyond the words (issue 17)
   it last until something is done, or aims it at the addressee's household ("IC卡水表将不予售水",
   "your gas top-up requests cannot be processed until …"). Negation-like restrictions (不得, 不能)
   restrict only what follows them in their clause.
-* *Neutral notices.* A maintenance, inspection, drill or weather outage, or a safety tip, with no
-  payment tie is lawful; so is the 公示 of the fee's accounts and standards naming no debtor (943).
+  Verb and object may stand 40 characters apart in Chinese, 64 in English. A refusal of the service
+  act itself ("will not top up", "不会签字", "can only be purchased once …") is a restriction.
+* *Neutral notices.* A maintenance, inspection, drill or weather outage, a safety tip or a service the
+  owner asked for, with no payment tie, is lawful (a works notice to everyone also when posted in the
+  owners' group); so is the 公示 of the fee's accounts and standards naming no debtor (943).
 * *Any other consequence.* A sentence that makes anything but a lawful route (a reminder, the 催告,
   late fees, help, mediation, suit, arbitration, payment order) follow from not paying is pressure
   even in words no family lists; it is reported with the family whose objects it names, else coercion.
@@ -191,6 +194,7 @@ class _Consequence:
 _STRUCTURE = _LEXICON["structure"]
 _NEUTRAL = _LEXICON["neutral"]
 _MAX_DISTANCE: int = _STRUCTURE["max_distance"]
+_MAX_DISTANCE_LATIN: int = _STRUCTURE["max_distance_latin"]
 
 
 _MAX_GAP_TOKENS = 12  # words or characters between a marker and the term it governs
@@ -224,6 +228,7 @@ _ACTION_RE = _compile(_cues(_FALLBACK["action"], "consequence_of_not_paying.acti
 _LAWFUL_ROUTE_RE = _compile(_cues(_FALLBACK["lawful"], "consequence_of_not_paying.lawful"))
 _JUDGMENT_RULE_RE = _compile(_cues(_NEUTRAL["judgment_rule"], "neutral.judgment_rule"))
 _SECURITY_RULE_RE = _compile(_cues(_NEUTRAL["security_rule"], "neutral.security_rule"))
+_ON_REQUEST_RE = _compile(_cues(_NEUTRAL["on_request"], "neutral.on_request"))
 _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
@@ -333,7 +338,8 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
                     continue
                 gap = _Span(min(obj.end, restriction.end), max(obj.start, restriction.start))
                 same_clause = _same_clause(gap, breaks)
-                if gap.end - gap.start <= _MAX_DISTANCE and (same_clause or not forward_only):
+                limit = _MAX_DISTANCE_LATIN if folded[gap.start : gap.end].isascii() else _MAX_DISTANCE
+                if gap.end - gap.start <= limit and (same_clause or not forward_only):
                     near.append((not same_clause, gap.end - gap.start, family, obj))
             if near:
                 _, _, family, obj = min(near, key=lambda item: (item[0], item[1]))
@@ -390,14 +396,21 @@ def _is_exempt(folded: str, hit: _Hit, hits: Sequence[_Hit], markers: Sequence[t
 
 
 def _neutral_families(folded: str) -> frozenset[Family]:
-    """Families whose words this sentence uses lawfully: a maintenance outage or a safety tip with no
-    payment tie, the 公示 of the fee's accounts that points at no debtor (民法典 943), a credit
-    sanction stated as what only a judgment brings, a security rule for outsiders."""
+    """Families whose words this sentence uses lawfully: a maintenance outage, a safety tip or a service
+    the owner asked for, with no payment tie (a works notice to everyone also when posted in the
+    owners' group); the 公示 of the fee's accounts that points at no debtor (民法典 943); a credit
+    sanction stated as what only a judgment brings; a security rule for outsiders."""
     neutral: set[Family] = set()
-    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded)) and not _PAYMENT_RE.search(folded):
+    on_request = _ON_REQUEST_RE.search(folded)
+    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded) or on_request) and not _PAYMENT_RE.search(
+        folded
+    ):
         neutral |= {Family.UTILITY_CUTOFF, Family.ACCESS_BLOCKING}
-    if _ACCOUNTS_RE.search(folded) and not _DEBTOR_INFO_RE.search(folded):
-        neutral.add(Family.PUBLIC_SHAMING)
+    works_notice_for_all = bool(_MAINTENANCE_RE.search(folded)) and not (
+        _PAYMENT_RE.search(folded) or _TARGETED_RE.search(folded)
+    )
+    if (_ACCOUNTS_RE.search(folded) or works_notice_for_all) and not _DEBTOR_INFO_RE.search(folded):
+        neutral.add(Family.PUBLIC_SHAMING)  # the accounts, or a works notice to everyone, shared
     if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these
         neutral.add(Family.CREDIT_SANCTION)
     if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(folded):

@@ -12,7 +12,7 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, business_today
 from feesvc.exports.negotiation import cashup_xlsx
-from feesvc.payments import owners, service
+from feesvc.payments import lookup, owners, recording, refunds, voids
 from feesvc.payments.cashup import cash_up
 from feesvc.payments.cashup_document import cashup_file
 from feesvc.payments.desk import desk_unit
@@ -54,7 +54,7 @@ class PaymentController(Controller):
         self, database: Database, principal: Principal, data: PaymentCreate, idempotency_key: IdempotencyKey
     ) -> Response[PaymentOut]:
         """Record a payment at the desk. A retry with the same key and body returns the first result."""
-        payment, created = await service.post_payment(database, principal, data, idempotency_key, business_today())
+        payment, created = await recording.post_payment(database, principal, data, idempotency_key, business_today())
         replayed = "false" if created else "true"
         return Response(
             payment.masked(masking_for(principal)), status_code=201, headers={"Idempotent-Replayed": replayed}
@@ -70,7 +70,7 @@ class PaymentController(Controller):
 
     @get("/payments/{payment_id:int}", guards=[desk])
     async def get_payment(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> PaymentOut:
-        return (await service.payment_out(db, payment_id)).masked(masking_for(principal))
+        return (await lookup.payment_out(db, payment_id)).masked(masking_for(principal))
 
     @get("/payments/{payment_id:int}/receipt.pdf", guards=[receipt_readers], media_type="application/pdf")
     async def receipt(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> Response[bytes]:
@@ -98,7 +98,7 @@ class PaymentController(Controller):
         assert principal.owner_id is not None  # an owner token always names its owner
         ids, total = await owners.owner_payment_ids(db, principal.owner_id, (page - 1) * page_size, page_size)
         masking = masking_for(principal)
-        items = [(await service.payment_out(db, payment_id)).masked(masking) for payment_id in ids]
+        items = [(await lookup.payment_out(db, payment_id)).masked(masking) for payment_id in ids]
         await owners.audit_read(db, principal, "payments.list", "owner", principal.owner_id)
         return PaymentPage(items=items, total=total, page=page, page_size=page_size)
 
@@ -106,12 +106,12 @@ class PaymentController(Controller):
     async def void(
         self, db: AsyncSession, principal: Principal, payment_id: LongPathId, data: VoidCreate
     ) -> PaymentOut:
-        out = await service.void_payment(db, principal, payment_id, data.reason, business_today())
+        out = await voids.void_payment(db, principal, payment_id, data.reason, business_today())
         return out.masked(masking_for(principal))
 
     @post("/units/{unit_id:int}/refunds", guards=[managers])
     async def refund(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: RefundCreate) -> RefundOut:
-        return await service.refund_credit(db, principal, unit_id, data, business_today())
+        return await refunds.refund_credit(db, principal, unit_id, data, business_today())
 
     @get("/estates/{estate_id:int}/cash-up", guards=[desk], before_request=cashup_xlsx)  # .xlsx on Accept
     async def cash_up(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> CashUpOut:

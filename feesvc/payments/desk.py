@@ -18,8 +18,8 @@ from sqlmodel import col, select
 
 from feesvc.ledger.allocation import OpenDebit
 from feesvc.ledger.service import open_credits, open_debits
+from feesvc.payments.lookup import current_owner
 from feesvc.payments.schemas import DeskAccount, DeskDebt, DeskUnitOut
-from feesvc.payments.service import current_owner
 from feesvc.registry.masking import Masking
 from feesvc.registry.models import Owner
 from feesvc.registry.service import get_unit

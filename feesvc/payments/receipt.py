@@ -24,9 +24,9 @@ from sqlmodel import col, select
 from feesvc.documents.render import render_pdf
 from feesvc.formatting import normalize_locale
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.payments.lookup import payment_out
 from feesvc.payments.models import Method, PaymentVoid
 from feesvc.payments.schemas import AllocationOut, PaymentOut
-from feesvc.payments.service import payment_out
 from feesvc.registry.masking import WHOLE_NAMES, Masking
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.registry.service import ownership_covering

@@ -36,7 +36,7 @@ from feesvc.latefees.service import waiver_entry
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_entries, reversal_of
-from feesvc.payments.service import held_unit
+from feesvc.payments.lookup import held_unit
 from feesvc.plans.models import Installment, InstallmentPlan, LateFeeTreatment, PlanCharge, PlanState
 from feesvc.plans.schemas import (
     CoveredChargeOut,

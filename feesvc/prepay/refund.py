@@ -30,7 +30,7 @@ from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, reversal_of
 from feesvc.payments.models import Method, Payment
-from feesvc.payments.service import refund_entry
+from feesvc.payments.refunds import refund_entry
 from feesvc.prepay.difference import KEY_PREFIX
 from feesvc.prepay.schemas import KeptPeriodsOut, PrepayRefundCreate, PrepayRefundOut
 from feesvc.prepay.service import (

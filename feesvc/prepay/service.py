@@ -33,15 +33,11 @@ from feesvc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from feesvc.formatting import money, normalize_locale
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import insert_entries, insert_entry_rows, lock_unit, open_debits
+from feesvc.payments.lookup import current_owner, payment_out
 from feesvc.payments.models import Payment
-from feesvc.payments.service import (
-    add_payment,
-    current_owner,
-    find_payment_by_key,
-    issue_receipt,
-    payment_entry,
-    payment_out,
-)
+from feesvc.payments.numbering import issue_receipt
+from feesvc.payments.prepare import payment_entry
+from feesvc.payments.recording import add_payment, find_payment_by_key
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.prepay.schemas import (
     PrepaymentCreate,

@@ -14,7 +14,7 @@ from feesvc.auth.guards import managers
 from feesvc.db import business_today
 from feesvc.exports.negotiation import aging_xlsx, collection_rate_xlsx
 from feesvc.registry.service import get_estate
-from feesvc.reports import service
+from feesvc.reports import aging, by_cause, collection, printed
 from feesvc.reports.schemas import AgingReport, ArrearsByCause, CollectionRate, MonthlySeries
 from feesvc.schemas import PERIOD_PATTERN, PathId
 
@@ -39,7 +39,7 @@ class ReportsController(Controller):
     async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> AgingReport:
         """Overdue charges and late fees by age (days past due) for the estate and each building."""
         estate = await get_estate(db, estate_id)
-        return await service.aging(db, estate, as_of or business_today())
+        return await aging.aging(db, estate, as_of or business_today())
 
     @get("/collection-rate", before_request=collection_rate_xlsx)  # .xlsx on Accept
     async def collection_rate(
@@ -47,7 +47,7 @@ class ReportsController(Controller):
     ) -> CollectionRate:
         """收缴率 of one period by amount and by households, with old arrears (清欠) reported apart."""
         estate = await get_estate(db, estate_id)
-        return await service.collection_rate(db, estate, period, as_of or business_today())
+        return await collection.collection_rate(db, estate, period, as_of or business_today())
 
     @get("/collection-rate/monthly")
     async def monthly(
@@ -60,7 +60,7 @@ class ReportsController(Controller):
     ) -> MonthlySeries:
         """The collection rate month by month (each month at its last day unless ``as_of`` is given)."""
         estate = await get_estate(db, estate_id)
-        return await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
+        return await collection.monthly_series(db, estate, period_from, period_to, as_of, business_today())
 
     @get("/collection-rate/monthly.pdf", media_type="application/pdf")
     async def monthly_pdf(
@@ -74,8 +74,8 @@ class ReportsController(Controller):
         """The monthly collection rate printed: chart (by amount and by households) and table."""
         estate = await get_estate(db, estate_id)
         today = business_today()
-        series = await service.monthly_series(db, estate, period_from, period_to, as_of, today)
-        pdf = await service.monthly_report_pdf(estate, series, today)
+        series = await collection.monthly_series(db, estate, period_from, period_to, as_of, today)
+        pdf = await printed.monthly_report_pdf(estate, series, today)
         name = f"collection-rate-{estate.code}-{period_from}-{period_to}.pdf"
         return Response(
             pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
@@ -92,11 +92,11 @@ class ReportsController(Controller):
     ) -> Response[str]:
         """The chart alone, as SVG."""
         estate = await get_estate(db, estate_id)
-        series = await service.monthly_series(db, estate, period_from, period_to, as_of, business_today())
-        return Response(service.collection_chart_svg(series, estate.locale), media_type="image/svg+xml")
+        series = await collection.monthly_series(db, estate, period_from, period_to, as_of, business_today())
+        return Response(printed.collection_chart_svg(series, estate.locale), media_type="image/svg+xml")
 
     @get("/arrears-by-cause")
     async def arrears_by_cause(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> ArrearsByCause:
         """Overdue amount and units by the effective cause of each unit's open arrears case."""
         estate = await get_estate(db, estate_id)
-        return await service.arrears_by_cause(db, estate, as_of or business_today())
+        return await by_cause.arrears_by_cause(db, estate, as_of or business_today())

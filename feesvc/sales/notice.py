@@ -10,7 +10,7 @@ WeChat or e-mail, queued in the outbox beside the paper letter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import msgspec
@@ -18,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.principal import Principal
 from feesvc.billing.rules import charge_amount, due_date
+from feesvc.ledger.models import EntryKind
+from feesvc.ledger.service import open_debits
 from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import (
     FeeStandardLine,
+    FirstDays,
     LetterContext,
     PeriodLine,
     email_subject,
@@ -65,6 +68,28 @@ def _channel(buyer: Owner) -> tuple[str, str | None, str]:
     if preferred == Channel.paper or not recipient:
         return "paper", None, ""
     return preferred.value, preferred.value, recipient
+
+
+async def _first_days(
+    session: AsyncSession, unit_id: int, buyer_id: int, handover: date, first_period: str
+) -> FirstDays | None:
+    """The buyer's open share of the period the handover falls inside (a billing run's split, or
+    one the sale issued again): on the account before the first whole period."""
+    shares = [
+        d
+        for d in await open_debits(session, unit_id)
+        if d.owner_id == buyer_id and d.kind == EntryKind.charge and d.period and d.period < first_period and d.open_fen
+    ]
+    if not shares:
+        return None
+    last = period_start(first_period) - timedelta(days=1)
+    return FirstDays(
+        first_day=handover,
+        last_day=last,
+        days=(last - handover).days + 1,
+        amount_fen=sum(d.open_fen for d in shares),
+        due_on=max(d.debt_due for d in shares),
+    )
 
 
 async def notice_context(
@@ -112,6 +137,7 @@ async def notice_context(
         # No statement link: the owner cannot open that route (issue 16); how to pay is the estate's.
         **estate_letter_fields(estate),
         billing_starts_on=ownership.starts_on,
+        first_days=await _first_days(session, unit.id, buyer.id or 0, ownership.starts_on, first_period),
         fee_standards=tuple(
             FeeStandardLine(s.item_name, _rate_text(s, locale), s.decision_ref, s.posted_on) for s in standards
         ),

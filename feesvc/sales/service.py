@@ -18,7 +18,7 @@ from feesvc.errors import Conflict, InvalidInput
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_credits
 from feesvc.payments.models import Method
-from feesvc.payments.service import refund_entry
+from feesvc.payments.refunds import refund_entry
 from feesvc.prepay.refund import prepaid_charges_from, take_back_periods
 from feesvc.prepay.service import cycle_period, next_period
 from feesvc.registry.models import Ownership

@@ -1,15 +1,20 @@
-"""Validate the evaluation corpora and split each into a development part and a held-out part.
+"""Validate the development corpora and keep each set's original seeded split reproducible.
 
     python tests/corpus/split.py [NEW.jsonl ...]   # merge new items (by id), validate, re-split, write
     python tests/corpus/split.py --check           # exit 1 if the committed files are not the split
 
-The union of a set's two committed files is the whole set, so running this with no arguments
-reproduces the committed files exactly. Items whose ids start with "c" are arrears cases,
-"s" compliance sentences; an item in NEW.jsonl replaces a committed item with the same id.
+Each set was first split into a development part (``_dev``) and a held-out part. That held-out part
+has since been retired (scored too often to stay unseen, README.md) and is now the second
+development file, ``_dev2``; the split is kept so that the two files stay what they were and any
+item added here keeps the side it is dealt. The union of a set's two committed files is the whole
+set, so running this with no arguments reproduces the committed files exactly. Items whose ids
+start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl replaces a
+committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
+are validated here but never split; the fresh held-out files (``*heldout2*``) are never read here.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each
-block is dealt three to development and two to held-out in an order shuffled by
+block is dealt three to development and two to the (now retired) held-out part in an order shuffled by
 random.Random(f"{SEED}:{set}:{stratum}:{block}"). Appending items with higher ids therefore never
 moves an earlier item to the other side, and every full block is exactly 60 % / 40 %.
 """
@@ -47,11 +52,11 @@ def _need(cond: bool, item_id: str, what: str) -> None:
         raise Invalid(f"{item_id}: {what}")
 
 
-def validate_case(c: dict) -> None:
+def validate_case(c: dict, id_pattern: str = r"c\d{4}") -> None:
     i = c.get("id", "?")
     allowed = {"id", "locale", "unit", "arrears", "payment_history", "notes", "complaints", "expected", "why"}
     _need(set(c) <= allowed and set(c) >= allowed - {"payment_history"}, i, f"fields {sorted(set(c) ^ allowed)}")
-    _need(re.fullmatch(r"c\d{4}", i) is not None, i, "id must be c0000")
+    _need(isinstance(i, str) and re.fullmatch(id_pattern, i) is not None, i, f"id must match {id_pattern}")
     _need(c["locale"] in LOCALES, i, "locale")
     u = c["unit"]
     _need(set(u) == {"vacant", "area_m2"} and isinstance(u["vacant"], bool), i, "unit")
@@ -113,10 +118,10 @@ def validate_case(c: dict) -> None:
     _need(isinstance(c["why"], str) and len(c["why"]) > 10, i, "why")
 
 
-def validate_sentence(s: dict) -> None:
+def validate_sentence(s: dict, id_pattern: str = r"s\d{4}") -> None:
     i = s.get("id", "?")
     _need(set(s) == {"id", "locale", "text", "forbidden", "family", "why"}, i, "fields")
-    _need(re.fullmatch(r"s\d{4}", i) is not None, i, "id must be s0000")
+    _need(isinstance(i, str) and re.fullmatch(id_pattern, i) is not None, i, f"id must match {id_pattern}")
     _need(s["locale"] in LOCALES, i, "locale")
     _need(isinstance(s["text"], str) and s["text"].strip() != "", i, "text")
     _need(isinstance(s["forbidden"], bool), i, "forbidden")
@@ -136,14 +141,14 @@ def split(name: str, items: list[dict]) -> tuple[list[dict], list[dict]]:
     groups: dict[str, list[dict]] = {}
     for item in sorted(items, key=lambda x: x["id"]):
         groups.setdefault(stratum(name, item), []).append(item)
-    dev, held = [], []
+    dev, retired = [], []
     for key, members in sorted(groups.items()):
         for start in range(0, len(members), 5):
-            sides = ["dev"] * 3 + ["heldout"] * 2
+            sides = ["dev"] * 3 + ["dev2"] * 2
             random.Random(f"{SEED}:{name}:{key}:{start // 5}").shuffle(sides)
             for side, item in zip(sides, members[start : start + 5], strict=False):
-                (dev if side == "dev" else held).append(item)
-    return sorted(dev, key=lambda x: x["id"]), sorted(held, key=lambda x: x["id"])
+                (dev if side == "dev" else retired).append(item)
+    return sorted(dev, key=lambda x: x["id"]), sorted(retired, key=lambda x: x["id"])
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -157,13 +162,14 @@ def dump(items: list[dict]) -> str:
     return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items)
 
 
-def counts_table(name: str, dev: list[dict], held: list[dict]) -> str:
+def counts_table(name: str, dev: list[dict], retired: list[dict], probe: list[dict]) -> str:
     def label(x: dict) -> str:
         return x["expected"]["category"] if name == "arrears" else (x["family"] or "lawful")
 
-    labels = sorted({label(x) for x in dev + held})
+    labels = sorted({label(x) for x in dev + retired + probe})
     rows = [f"| {name} | " + " | ".join(labels) + " | zh_CN | zh_TW | en | total |", "|---" * (len(labels) + 5) + "|"]
-    for part, items in (("development", dev), ("held-out", held), ("all", dev + held)):
+    parts = (("development (`_dev`)", dev), ("retired held-out (`_dev2`)", retired), ("probes (`_probe`)", probe))
+    for part, items in (*parts, ("all development", dev + retired + probe)):
         by_label = Counter(label(x) for x in items)
         by_locale = Counter(x["locale"] for x in items)
         cells = [str(by_label[k]) for k in labels] + [str(by_locale[k]) for k in ("zh_CN", "zh_TW", "en")]
@@ -177,28 +183,30 @@ def main(argv: list[str]) -> int:
     outputs: dict[Path, str] = {}
     tables = []
     for prefix, name in SETS.items():
-        items = {
-            x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_heldout.jsonl")
-        }
+        items = {x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_dev2.jsonl")}
+        probe = read_jsonl(HERE / f"{name}_probe.jsonl")
         for path in new_files:
             for x in read_jsonl(path):
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
-        for x in items.values():
+        overlap = sorted(set(items) & {x["id"] for x in probe})
+        if overlap:
+            raise Invalid(f"{name}: probe ids {overlap[:3]} already used")
+        for x in [*items.values(), *probe]:
             (validate_case if name == "arrears" else validate_sentence)(x)
         texts = Counter(
             json.dumps([x["notes"], x["complaints"]], ensure_ascii=False) if name == "arrears" else x["text"]
-            for x in items.values()
+            for x in [*items.values(), *probe]
             if name != "arrears" or x["notes"]
         )
         dupes = [t for t, n in texts.items() if n > 1]
         if dupes:
             raise Invalid(f"{name}: duplicated text {dupes[0][:80]!r}")
-        dev, held = split(name, list(items.values()))
+        dev, retired = split(name, list(items.values()))
         outputs[HERE / f"{name}_dev.jsonl"] = dump(dev)
-        outputs[HERE / f"{name}_heldout.jsonl"] = dump(held)
-        tables.append(counts_table(name, dev, held))
-        print(f"{name}: {len(dev)} development, {len(held)} held-out")
+        outputs[HERE / f"{name}_dev2.jsonl"] = dump(retired)
+        tables.append(counts_table(name, dev, retired, probe))
+        print(f"{name}: {len(dev)} development, {len(retired)} retired held-out, {len(probe)} probes")
     if README.exists():
         text = README.read_text(encoding="utf-8")
         start, end = "<!-- counts:start -->\n", "<!-- counts:end -->"

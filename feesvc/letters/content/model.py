@@ -46,6 +46,18 @@ class PrepayOffer:
 
 
 @dataclass(frozen=True)
+class FirstDays:
+    """A new owner's share of the period the handover falls inside, already on their account: which
+    days, how many, the amount (pro-rated by days) and when it falls due (payment notice)."""
+
+    first_day: date
+    last_day: date
+    days: int
+    amount_fen: int
+    due_on: date
+
+
+@dataclass(frozen=True)
 class FeeStandardLine:
     """A fee standard as a payment notice states it: the item, its rate with its unit as printed
     ("2.50 元/平方米·月"), what it rests on (contract clause, owners' vote …) and when it was posted."""
@@ -191,6 +203,8 @@ class LetterContext:
     # Payment notice (缴费须知) of a new owner: the day billing starts for them (the handover date)
     # and the fee standards in force, with their posting (DOMAIN.md "Change of owner").
     billing_starts_on: date | None = None
+    # ... and their share of the handover's own period, when it is already on their account.
+    first_days: FirstDays | None = None
     # The fee standards of the unit's own use, with their posting: the payment notice's table and
     # the final demand's basis (with the contract's late-fee clause, when recorded).
     fee_standards: tuple[FeeStandardLine, ...] = ()
