@@ -28,6 +28,8 @@ from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_qu
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
+from feesvc.exports.controller import ExportController
+from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -63,6 +65,8 @@ CONTROLLERS = [
     ServiceRecordsController,
     ArrearsCaseController,
     ReportsController,
+    ExportController,
+    ImportController,
     InstallmentPlanController,
     TokenController,
 ]

@@ -11,6 +11,7 @@ from feesvc.auth.guards import desk, managers, requires
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, business_today
+from feesvc.exports.negotiation import cashup_xlsx
 from feesvc.payments import lookup, owners, recording, refunds, voids
 from feesvc.payments.cashup import cash_up
 from feesvc.payments.cashup_document import cashup_file
@@ -116,7 +117,7 @@ class PaymentController(Controller):
         posted to the ledger."""
         return await refunds.refund_credit(db, principal, unit_id, data, business_today())
 
-    @get("/estates/{estate_id:int}/cash-up", guards=[desk])
+    @get("/estates/{estate_id:int}/cash-up", guards=[desk], before_request=cashup_xlsx)  # .xlsx on Accept
     async def cash_up(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> CashUpOut:
         """The daily cash-up (日结): per cashier and method, received, voided (a void of an earlier
         day's payment with the day it was received) and net, reconciled with the ledger."""

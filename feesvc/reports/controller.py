@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import managers
 from feesvc.db import business_today
+from feesvc.exports.negotiation import aging_xlsx, collection_rate_xlsx
 from feesvc.registry.service import get_estate
 from feesvc.reports import aging, by_cause, collection, printed
 from feesvc.reports.schemas import AgingReport, ArrearsByCause, CollectionRate, MonthlySeries
@@ -35,13 +36,13 @@ class ReportsController(Controller):
     # Guards on each route, not here: a controller's guards also bind the automatic OPTIONS
     # handler, which the token middleware leaves unauthenticated (it would always answer 401).
 
-    @get("/aging", guards=[managers])
+    @get("/aging", guards=[managers], before_request=aging_xlsx)  # .xlsx on Accept
     async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> AgingReport:
         """Overdue charges and late fees by age (days past due) for the estate and each building."""
         estate = await get_estate(db, estate_id)
         return await aging.aging(db, estate, as_of or business_today())
 
-    @get("/collection-rate", guards=[managers])
+    @get("/collection-rate", guards=[managers], before_request=collection_rate_xlsx)  # .xlsx on Accept
     async def collection_rate(
         self, db: AsyncSession, estate_id: PathId, period: PeriodParam, as_of: date | None = None
     ) -> CollectionRate:
