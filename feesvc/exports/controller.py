@@ -34,7 +34,7 @@ class ExportController(Controller):
 
     @get("/ledger.xlsx", guards=[managers], media_type=XLSX)
     async def ledger(self, db: AsyncSession, estate_id: PathId, date_from: FromDay, date_to: ToDay) -> Response[bytes]:
-        """Managers: every ledger entry of the estate dated ``from`` to ``to`` (at most 366 days), one
+        """The ledger as a spreadsheet, every entry of the estate dated ``from`` to ``to`` (at most 366 days), one
         row each with its unit, owner, kind, period and amount (yuan and fen), summed.
 
         400 when ``to`` is before ``from`` or the range is longer than 366 days; 404 for an unknown estate."""
@@ -44,8 +44,8 @@ class ExportController(Controller):
 
     @get("/aging.xlsx", guards=[managers], media_type=XLSX)
     async def aging(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> Response[bytes]:
-        """Managers: the aging report (overdue by age, per building, the estate as the sums row) on
-        ``as_of`` (default today). 404 for an unknown estate."""
+        """The aging report as a spreadsheet (overdue by age, per building, the estate as the sums
+        row) on ``as_of`` (default today). 404 for an unknown estate."""
         estate = await get_estate(db, estate_id)
         day = as_of or business_today()
         return xlsx_response(service.filename("aging", estate, day), await service.aging_export(db, estate, day))
@@ -54,8 +54,8 @@ class ExportController(Controller):
     async def collection_rate(
         self, db: AsyncSession, estate_id: PathId, period: Period, as_of: date | None = None
     ) -> Response[bytes]:
-        """Managers: 收缴率 of ``period`` on ``as_of`` (default today), one figure a line, old arrears
-        apart. 404 for an unknown estate."""
+        """The collection rate (收缴率) as a spreadsheet, of ``period`` on ``as_of`` (default today),
+        one figure a line, old arrears apart. 404 for an unknown estate."""
         estate = await get_estate(db, estate_id)
         day = as_of or business_today()
         content = await service.collection_export(db, estate, period, day)
@@ -63,7 +63,7 @@ class ExportController(Controller):
 
     @get("/cash-up.xlsx", guards=[desk], media_type=XLSX)
     async def cash_up(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> Response[bytes]:
-        """Cashiers and managers: the day's cash-up (default today) per cashier and method, and the
+        """The cash-up as a spreadsheet, the day's (default today) per cashier and method, and the
         day's voids. 404 for an unknown estate."""
         estate = await get_estate(db, estate_id)
         on = day or business_today()
@@ -71,7 +71,7 @@ class ExportController(Controller):
 
     @get("/prepaid-credit.xlsx", guards=[managers], media_type=XLSX)
     async def prepaid_credit(self, db: AsyncSession, estate_id: PathId, as_of: date | None = None) -> Response[bytes]:
-        """Managers: per unit, the prepaid credit held and not yet used at the end of ``as_of``
+        """Prepaid credit as a spreadsheet, per unit: the credit held and not yet used at the end of ``as_of``
         (default today), with the owner on that day, summed. 404 for an unknown estate."""
         estate = await get_estate(db, estate_id)
         day = as_of or business_today()

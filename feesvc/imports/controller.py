@@ -27,10 +27,10 @@ Upload = Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MU
 class ImportController(Controller):
     path = "/api/v1"
     tags = ["imports"]
-    guards = [managers]
+    # Guards on each route, not here: a controller's guards also bind the automatic OPTIONS answer.
 
     # One path per kind (no string path parameter: every route's path values are ids).
-    @post([f"/estates/{{estate_id:int}}/imports/{kind}" for kind in KINDS], status_code=200)
+    @post([f"/estates/{{estate_id:int}}/imports/{kind}" for kind in KINDS], guards=[managers], status_code=200)
     async def upload(
         self,
         request: Request[Any, Any, Any],
@@ -40,7 +40,7 @@ class ImportController(Controller):
         data: Upload,
         dry_run: bool = False,
     ) -> ImportResult:
-        """Managers: import the kind the path names (units, owners, ownerships, balances, credits) from the multipart
+        """Import a file of the kind the path names (units, owners, ownerships, balances, credits) from the multipart
         field ``file`` (.xlsx, or .csv in UTF-8 or GB18030). Every row is checked first; with
         ``dry_run=true`` nothing is written. Importing the same file again changes nothing.
 
@@ -56,9 +56,9 @@ class ImportController(Controller):
             db, principal, estate, kind, upload.filename or "", content, dry_run=dry_run, today=business_today()
         )
 
-    @get([f"/imports/templates/{kind}.xlsx" for kind in KINDS], media_type=XLSX)
+    @get([f"/imports/templates/{kind}.xlsx" for kind in KINDS], guards=[managers], media_type=XLSX)
     async def template(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        """Managers: the template of an import (headers, one example row, a notes sheet)."""
+        """The template of an import (headers, one example row, a notes sheet)."""
         kind = request.url.path.rsplit("/", 1)[-1].removesuffix(".xlsx")
         return Response(
             template_bytes(kind_of(kind)),
