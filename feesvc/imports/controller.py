@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -13,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.auth.guards import managers
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
-from feesvc.errors import InvalidInput
 from feesvc.exports.sheet import XLSX
 from feesvc.imports.kinds import KINDS
 from feesvc.imports.service import ImportResult, kind_of, run_import
@@ -21,7 +21,14 @@ from feesvc.imports.template import template_bytes
 from feesvc.registry.service import get_estate
 from feesvc.schemas import PathId
 
-Upload = Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+class ImportForm(msgspec.Struct):
+    """The spreadsheet to import: .xlsx, or .csv in UTF-8 or GB18030."""
+
+    file: UploadFile
+
+
+Upload = Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 class ImportController(Controller):
@@ -44,13 +51,11 @@ class ImportController(Controller):
         field ``file`` (.xlsx, or .csv in UTF-8 or GB18030). Every row is checked first; with
         ``dry_run=true`` nothing is written. Importing the same file again changes nothing.
 
-        404 for an unknown estate; 422 without a ``file`` field, or (nothing written) listing
-        every problem with its sheet, row, column and reason in Chinese and English."""
+        400 without a ``file`` field; 404 for an unknown estate; 422 (nothing written) listing every
+        problem with its sheet, row, column and reason in Chinese and English."""
         kind = kind_of(request.url.path.rstrip("/").rsplit("/", 1)[-1]).name
         estate = await get_estate(db, estate_id)
-        upload = data.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("send the spreadsheet as a file in the multipart field 'file'", field="file")
+        upload = data.file
         content = await upload.read()
         return await run_import(
             db, principal, estate, kind, upload.filename or "", content, dry_run=dry_run, today=business_today()
