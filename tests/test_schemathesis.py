@@ -29,6 +29,7 @@ from litestar import Litestar
 from litestar.serialization import encode_json
 from litestar.testing import AsyncTestClient
 from schemathesis.config import SchemathesisConfig
+from schemathesis.errors import FailureGroup
 from schemathesis.transport.requests import REQUESTS_TRANSPORT
 
 from feesvc.app import create_app
@@ -218,6 +219,12 @@ def test_every_operation_keeps_its_contract(
         assert len(response.json()["detail"]) > 10, response.text  # the rule, said in words
 
 
+def _lacks_a_required_query(case: schemathesis.Case) -> bool:
+    operation = schema.raw_schema["paths"][case.path][case.method.lower()]
+    required = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query" and p.get("required")}
+    return bool(required - set(case.query or {}))
+
+
 def test_call_sequences_keep_the_contract(role_tokens: dict[str, str], session: requests.Session) -> None:
     """The stateful phase: sequences of calls, each taking ids from an earlier answer (the links
     schemathesis infers), with a manager's token. Generation only: the answers depend on what
@@ -227,6 +234,15 @@ def test_call_sequences_keep_the_contract(role_tokens: dict[str, str], session: 
     class Sequences(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": BASE_URL, "session": session, "headers": headers}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, *args: Any, **kwargs: Any) -> None:
+            # A call built from a link may leave out a query parameter the operation requires (the
+            # link has no value for it): the 400 that names it is right, not "valid data rejected".
+            try:
+                super().validate_response(response, case, *args, **kwargs)
+            except FailureGroup as group:
+                if not all(f.code == "ST202" and _lacks_a_required_query(case) for f in group.exceptions):
+                    raise
 
     adapter = session.get_adapter(BASE_URL)
     assert isinstance(adapter, AppAdapter)
