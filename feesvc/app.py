@@ -31,6 +31,7 @@ from feesvc.explorer import explorer_plugins
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
+from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
@@ -47,6 +48,7 @@ from feesvc.statements.controller import StatementController
 CONTROLLERS = [
     EvidencePackController,
     LetterController,
+    LimitationController,
     RegistryController,
     SalesController,
     FeeStandardController,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -313,6 +314,7 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
                 day,
                 dry_run=dry_run,
                 public_base_url=settings.server.public_base_url,
+                files_dir=Path(settings.server.files_dir),
                 progress=shown,
             )
         # One line, for cron's mail as for a terminal: the counts, then what needs a person.
@@ -323,6 +325,10 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         ]
         if summary.legal_review_units:
             parts.append(f"legal review: units {', '.join(map(str, summary.legal_review_units))}")
+        if summary.fallbacks:
+            parts.append(f"issued otherwise than chosen {len(summary.fallbacks)} (listed below)")
+        if summary.blocked:
+            parts.append(f"not produced {len(summary.blocked)}: " + _not_produced(summary.blocked))
         if summary.run_id and print_file and summary.letters_by_kind:
             try:
                 with progress("print file"):
@@ -331,9 +337,25 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
             except DomainError as error:
                 parts.append(f"print file: {error.detail}")
         text = f"reminder run {summary.run_id or '(dry run)'} for estate {estate_id} as of {day}: " + "; ".join(parts)
+        text += "".join(f"\n  unit {f['unit_id']} {f['kind']}: {f['reason']}" for f in summary.fallbacks)
         return text, summary.needs_attention
 
     report_and_exit(*run_with_session(work))
+
+
+def _not_produced(blocked: list[dict[str, Any]]) -> str:
+    """How many letters of each kind were not produced, and why in short: ``final_demand 2 (cannot be
+    written 1, forbidden content 1)``; each unit's full reason is under "needs attention"."""
+    why: dict[str, Counter[str]] = defaultdict(Counter)
+    for letter in blocked:
+        for violation in letter["violations"]:
+            why[letter["kind"]][violation.split(":", 1)[0]] += 1
+    return ", ".join(
+        f"{kind} {sum(1 for b in blocked if b['kind'] == kind)} ("
+        + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+        + ")"
+        for kind, reasons in sorted(why.items())
+    )
 
 
 def _counted(what: str, counts: dict[str, int]) -> str:
@@ -341,6 +363,48 @@ def _counted(what: str, counts: dict[str, int]) -> str:
     if not counts:
         return f"{what} 0"
     return f"{what} {sum(counts.values())} (" + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) + ")"
+
+
+@cli.group()
+def limitation() -> None:
+    """Limitation (诉讼时效) per owner."""
+
+
+@limitation.command("watch")
+@click.option("--estate", "estate_ref", required=True, help="Estate id or code.")
+@click.option("--within-days", type=click.IntRange(0, 1098), default=90, show_default=True, help="Days ahead to look.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Look from (default today).")
+def limitation_watch(estate_ref: str, within_days: int, as_of: object) -> None:
+    """Each owner's periods whose limitation ends within the window, with the last interruption:
+    one line per period, tab-separated (unit, owner, period, open fen, last day, days left, last
+    interruption, its proof, a notice on its way)."""
+    from feesvc.limitation.service import limitation_watch as watch
+
+    day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
+
+    async def work(session: AsyncSession) -> list[str]:
+        report = await watch(session, await resolve_estate(session, estate_ref), day, within_days)
+        lines = []
+        for account in report.accounts:
+            who = f"{account.owner_name} (#{account.owner_id}{'' if account.current_owner else ', former owner'})"
+            for p in account.periods:
+                last = p.last_interruption
+                interruption = f"{last.kind} {last.on} {last.source}" if last else f"none (due {p.due_date})"
+                lines.append(
+                    "\t".join(
+                        [
+                            account.unit_label, who, p.period, str(p.principal_fen + p.late_fee_fen),
+                            p.expires_on.isoformat(), str(p.days_left), interruption,
+                            last.proof if last else "", p.notice_in_flight or "",
+                        ]
+                    )
+                )
+        return lines
+
+    lines = run_with_session(work)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} period(s) of limitation ending by {day + timedelta(days=within_days)}", err=True)
 
 
 @cli.group()

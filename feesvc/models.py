@@ -17,6 +17,7 @@ from feesvc.letters.models import (
     ReminderHold,
     ReminderRun,
 )
+from feesvc.limitation.models import Acknowledgement, LegalFiling
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
@@ -28,6 +29,7 @@ from feesvc.standards.models import FeeStandard
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Acknowledgement",
     "ApiToken",
     "ArrearsAction",
     "ArrearsCase",
@@ -48,6 +50,7 @@ __all__ = [
     "InstallmentPlan",
     "LateFeeTermsVersion",
     "LedgerEntry",
+    "LegalFiling",
     "Letter",
     "LimitationEvent",
     "OutboxMessage",

@@ -132,6 +132,17 @@ async def _world(api: Api) -> dict[str, Any]:
         await api.post(f"/api/v1/units/{unit['id']}/complaints", {"category": "leak", "text": "漏水"}, Role.cashier)
     )
     certificate = await api.get(f"/api/v1/units/{unit['id']}/settlement-certificate", params={"owner_id": owner["id"]})
+    filing = {
+        "unit_id": unit["id"],
+        "owner_id": owner["id"],
+        "kind": "payment_order",
+        "filed_on": TODAY.isoformat(),
+        "court": "某区人民法院",
+        "case_no": "(2026)某0101民督1号",
+        "periods": [months_back(3)],
+    }
+    filing_key = {"Idempotency-Key": uuid.uuid4().hex}
+    filed = await api.ok(await api.post("/api/v1/limitation/filings", filing, headers=filing_key), 201)
     return {
         "estate_id": estate.id,
         "unit_id": unit["id"],
@@ -144,6 +155,7 @@ async def _world(api: Api) -> dict[str, Any]:
         "letter_id": letters[0]["id"],
         "run_id": run["run_id"],
         "complaint_id": complaint["id"],
+        "filing_id": filed["id"],
         "other_owner_id": estate.owner_ids[0],
     }
 

@@ -237,10 +237,12 @@ async def test_a_month_of_desk_activity_under_the_cron_lines(
     assert march[sold] == {first, again, (date(2025, 3, 31), friendly)}
     # The kept plan covers January and February: no reminder for them; March's charge (due the 10th)
     # follows the normal course: the pre-due notice on Friday 7th, the friendly reminder on the 25th.
-    assert march[kept] == {first, (date(2025, 3, 7), pre_due), (date(2025, 3, 25), friendly)}
+    # Each plan's agreement went to its owner the day it was proposed (issue 16 item 7).
+    agreement = (date(2025, 3, 4), "plan_agreement")
+    assert march[kept] == {first, agreement, (date(2025, 3, 7), pre_due), (date(2025, 3, 25), friendly)}
     # The broken plan (first installment due the 10th, unpaid after 5 grace days: broken on the 16th)
     # paused the reminders while it was kept; the formal ones resume.
-    assert march[broken] == {first, (date(2025, 3, 7), pre_due), again}
+    assert march[broken] == {first, agreement, (date(2025, 3, 7), pre_due), again}
     # On the 5th both plan units would have had the formal stage's reminder but for their plans.
     assert skipped(cron.outputs[(date(2025, 3, 5), "remind")], "installment plan being kept") == 2
 

@@ -48,6 +48,7 @@ __all__ = [
     "html_lang",
     "render_html",
     "render_pdf",
+    "render_pdf_pages",
     "write_pdf_many",
 ]
 
@@ -230,16 +231,23 @@ def _chunks(pages: Iterable[Page], size: int) -> Iterator[list[Page]]:
 
 def _render_chunk(pages: Sequence[Page], stylesheets: Sequence[str]) -> bytes:
     """The chunk's documents laid out one by one and written together as one PDF."""
+    return render_pdf_pages(pages, stylesheets)[0]
+
+
+def render_pdf_pages(pages: Sequence[Page], stylesheets: Sequence[str] = ()) -> tuple[bytes, list[int]]:
+    """Several documents laid out one by one and written together as one PDF (fonts embedded once),
+    with each document's number of pages, in order (a run's letters are stored so, a chunk at a time)."""
     documents: list[Document] = []
     with cyclic_gc_paused():
         for template, context in pages:
             documents.append(_document(template, context, stylesheets))
             if len(documents) % COLLECT_EVERY == 0:
                 gc.collect()
+        counts = [len(document.pages) for document in documents]
         pdf = _write(documents[0].copy([page for document in documents for page in document.pages]))
     del documents
     gc.collect()  # the cycles the pause left, before the next chunk adds its own
-    return pdf
+    return pdf, counts
 
 
 def _write_chunk(pages: Sequence[Page], stylesheets: Sequence[str], path: Path) -> None:

@@ -4,17 +4,22 @@ and rendering (pages and where each evidence section starts).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from pypdf import PdfReader, PdfWriter
+
 from feesvc.documents import render
 from feesvc.errors import Conflict
 from feesvc.evidence.words import PACK_LOCALE, moment_text
-from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, template_context
-from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind, template_for
+from feesvc.letters.content import LetterContext, render_letter_pdf
+from feesvc.letters.issued import letter_copy, stamped_later
+from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 from feesvc.letters.models import DeliveryRecord, Letter
+from feesvc.letters.storage import StoredFileError
 from feesvc.registry.models import Owner
 
 if TYPE_CHECKING:
@@ -69,16 +74,28 @@ def render_document(template: str, context: Mapping[str, Any]) -> Rendered:
     return Rendered(render._write(document), len(document.pages), sections_of(document))
 
 
-def render_letters(contexts: Sequence[LetterContext]) -> tuple[bytes, list[tuple[int, int]]]:
-    """The letters as issued in one PDF (each laid out on its own, written together so fonts are
-    embedded once: a pack has a handful), and each letter's page range in it."""
-    documents = [render._document(template_for(c.kind), template_context(c), LETTER_STYLESHEETS) for c in contexts]
+def render_letters(letters: Sequence[tuple[Letter, LetterContext]]) -> tuple[bytes, list[tuple[int, int]]]:
+    """The letters as issued in one PDF, and each letter's page range in it: each letter's pages are
+    its stored PDF's, read back and checked against the hash kept at issue (``Letter.document_sha256``),
+    never rendered again. A letter issued before letters were kept has no stored PDF: it is rendered
+    from its stored context, and its pages are stamped as a later rendering, not the original."""
+    writer = PdfWriter()
     ranges, first = [], 1
-    for document in documents:
-        ranges.append((first, first + len(document.pages) - 1))
-        first += len(document.pages)
-    pages = [page for document in documents for page in document.pages]
-    return render._write(documents[0].copy(pages)), ranges
+    for letter, ctx in letters:
+        try:
+            issued = letter_copy(letter) if letter.document_path is not None else stamped_later(render_letter_pdf(ctx))
+        except StoredFileError as error:
+            raise EvidenceError(f"letter {letter.letter_no} cannot be copied as issued: {error}") from error
+        copy = PdfReader(io.BytesIO(issued))
+        for page in copy.pages:
+            writer.add_page(page)
+        ranges.append((first, first + len(copy.pages) - 1))
+        first += len(copy.pages)
+    # Letters of one run chunk carry the same embedded fonts: kept once in the pack's file.
+    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), ranges
 
 
 @dataclass

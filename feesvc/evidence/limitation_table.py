@@ -12,6 +12,7 @@ from feesvc.evidence.document import F_LIMITATION, Pack
 from feesvc.evidence.limitation import LimitationStatus
 from feesvc.evidence.words import IGNORED, INTERRUPTIONS, PACK_LOCALE, STATUSES, day_text
 from feesvc.formatting import period_label
+from feesvc.ledger.limitation import InterruptionKind
 
 
 def _source_text(source: str, register: Mapping[str, int]) -> str:
@@ -21,7 +22,28 @@ def _source_text(source: str, register: Mapping[str, int]) -> str:
         return f"04 序号{number}" if number else "文书 " + source[len("letter ") :]
     if source.startswith("installment plan "):
         return "07 分期协议 " + source[len("installment plan ") :]
+    if source.startswith("acknowledgement #"):
+        return "书面确认 " + source[len("acknowledgement ") :] + "（业主签署件存档）"
+    if source.startswith("legal filing #"):
+        # "legal filing #3 payment_order 某法院 (2026)…号": the court and case number as recorded.
+        words = [*source[len("legal filing ") :].split(" ", 2), "", ""]
+        return f"{words[2]}（登记{words[0]}）".strip()  # the kind is the interruption's own text
+    if source.startswith("payment #"):
+        return "缴费记录 " + source[len("payment ") :]
     return source
+
+
+
+def _kind_text(kind: InterruptionKind, source: str) -> str:
+    """A written confirmation is an acknowledgement, but not a signed plan: say which it is."""
+    if kind == InterruptionKind.acknowledgement and source.startswith("acknowledgement #"):
+        return "债务承认（书面确认）"
+    if kind == InterruptionKind.legal_action and source.startswith("legal filing #"):
+        what = source[len("legal filing ") :].split(" ", 2)[1:2]
+        return {"suit": "起诉", "payment_order": "申请支付令", "ended": "诉讼程序终结（时效重新计算）"}.get(
+            what[0] if what else "", INTERRUPTIONS[kind]
+        )
+    return INTERRUPTIONS[kind]
 
 
 def limitation_rows(pack: Pack) -> list[dict[str, Any]]:
@@ -35,7 +57,11 @@ def limitation_rows(pack: Pack) -> list[dict[str, Any]]:
                 "period_key": p.period,
                 "due": day_text(p.due),
                 "interruptions": [
-                    {"on": day_text(i.on), "kind": INTERRUPTIONS[i.kind], "source": _source_text(i.source, register)}
+                    {
+                        "on": day_text(i.on),
+                        "kind": _kind_text(i.kind, i.source),
+                        "source": _source_text(i.source, register),
+                    }
                     for i in lim.counted
                 ],
                 "ignored": [
@@ -48,7 +74,7 @@ def limitation_rows(pack: Pack) -> list[dict[str, Any]]:
                 ],
                 "clock_start": day_text(lim.clock_start),
                 "events_text": "\n".join(
-                    f"{day_text(i.on)} {INTERRUPTIONS[i.kind]}"
+                    f"{day_text(i.on)} {_kind_text(i.kind, i.source)}"
                     + (f"（{_source_text(i.source, register)}）" if i.source else "")
                     for i in lim.counted
                 ),

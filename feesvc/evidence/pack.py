@@ -167,7 +167,7 @@ def _assemble(data: PackData, generated_by: str, generated_at: datetime, timer: 
     ranges: list[tuple[int, int]] = []
     if pack.letters:
         with timer.stage(F_LETTERS):
-            files[F_LETTERS], ranges = render_letters([ctx for _, ctx in pack.letters])
+            files[F_LETTERS], ranges = render_letters(pack.letters)
     demands = demand_rows(pack, ranges)
     documents: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
         (F_PARTIES, "evidence_parties.html", lambda: parties_context(pack)),

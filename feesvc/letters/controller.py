@@ -117,6 +117,7 @@ class LetterController(Controller):
             as_of,
             dry_run=data.dry_run,
             public_base_url=state.settings.server.public_base_url,
+            files_dir=_files(state),
         )
 
     @get("/reminder-runs/{run_id:int}", guards=[staff])
@@ -148,21 +149,29 @@ class LetterController(Controller):
         await can_read_unit(db, principal, unit_id)
         # An owner: the letters to their own account (a seller never reads the buyer's, nor the reverse).
         letters = await service.unit_letters(db, unit_id)
-        return [letter_out(x) for x in letters if owned_by_reader(principal, x.owner_id)]
+        shown = [letter_out(x) for x in letters if owned_by_reader(principal, x.owner_id)]
+        # The escalation stage is the company's pacing, not a label of the letter: owners do not see it.
+        return shown if principal.is_staff else [msgspec.structs.replace(x, stage=None) for x in shown]
 
     @get("/letters/{letter_id:int}/letter.pdf", guards=[anyone], media_type="application/pdf")
-    async def letter_pdf(self, db: AsyncSession, principal: Principal, letter_id: PathId) -> Response[bytes]:
-        """A letter rendered again exactly as issued. An owner: only the letters to them (403 for any
-        other id, one that does not exist included)."""
+    async def letter_pdf(
+        self, db: AsyncSession, principal: Principal, state: State, letter_id: PathId
+    ) -> Response[bytes]:
+        """The letter's PDF as issued: the bytes kept at issue, checked against their SHA-256 (a letter
+        issued before letters were kept is rendered once and marked ``X-Letter-Rendered-At-Issue:
+        false``). An owner: only the letters to them (403 for any other id, one that does not exist
+        included)."""
         if not principal.is_staff:
             mine = await db.get(Letter, letter_id)
             check_owns(principal, mine.owner_id if mine else None, "letter")
-        letter = await service.get_letter(db, letter_id)
-        _, pdf = await service.letter_pdf(db, letter_id)
+        letter, kept, pdf = await service.letter_pdf(db, letter_id, _files(state))
         return Response(
             pdf,
             media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{letter.letter_no}.pdf"'},
+            headers={
+                "Content-Disposition": f'inline; filename="{letter.letter_no}.pdf"',
+                "X-Letter-Rendered-At-Issue": "true" if kept.at_issue else "false",
+            },
         )
 
     @put("/estates/{estate_id:int}/escalation-policy", guards=[managers])

@@ -60,8 +60,11 @@ class ReminderRun(SQLModel, table=True):
     __table_args__ = (
         # One run per estate at a time, enforced by the database.
         Index(
-            "ux_reminder_run_one_running", "estate_id", unique=True,
-            sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'"),
+            "ux_reminder_run_one_running",
+            "estate_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
         ),
     )
 
@@ -79,7 +82,17 @@ class ReminderRun(SQLModel, table=True):
 
 
 class Letter(SQLModel, table=True):
-    """An issued letter: what it said (its full context, to render it again exactly) and to whom."""
+    """An issued letter: to whom, what it said (its context) and the bytes it was issued as.
+
+    The PDF is rendered once, at issue, and stored (``feesvc.letters.storage``): ``document_path``
+    is the stored file, ``document_sha256`` its hash, checked on every read. A run stores its
+    paper letters a chunk at a time, as they are printed (each chunk's fonts embedded once), so the
+    letter is pages ``first_page``–``last_page`` of that file; its own copy is those pages, cut the
+    same way every time (``feesvc.letters.issued``).
+    ``template_version`` names the templates it was rendered with. ``message_sha256`` is the hash
+    of the exact text of its electronic message (kept in the outbox). A letter issued before
+    letters were stored has none: its first copy renders it once (``LetterRendering``).
+    """
 
     __table_args__ = (Index("ix_letter_unit_stage", "unit_id", "stage", "issued_on"),)
 
@@ -101,6 +114,40 @@ class Letter(SQLModel, table=True):
     dedupe_key: str = Field(max_length=120, unique=True)
     actor: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    document_path: str | None = Field(default=None, max_length=300)
+    document_sha256: str | None = Field(default=None, max_length=64)
+    first_page: int | None = Field(default=None)
+    last_page: int | None = Field(default=None)
+    template_version: str | None = Field(default=None, max_length=80)
+    message_sha256: str | None = Field(default=None, max_length=64)
+
+
+class LetterRendering(SQLModel, table=True):
+    """A letter issued before letters were kept, rendered once from its stored context on its first
+    copy and kept; the copy is stamped as such (the letter's row itself is append-only)."""
+
+    __tablename__ = "letter_rendering"
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", unique=True)
+    document_path: str = Field(max_length=300)
+    document_sha256: str = Field(max_length=64)
+    first_page: int
+    last_page: int
+    template_version: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class LetterSequence(SQLModel, table=True):
+    """The estate's letter numbers: the last one given out in a year (JXHY-2026-HJ000123)."""
+
+    __tablename__ = "letter_sequence"
+    __table_args__ = (UniqueConstraint("estate_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    estate_id: int = Field(foreign_key="estate.id")
+    year: int
+    last_number: int = Field(default=0)
 
 
 class OutboxStatus(enum.StrEnum):

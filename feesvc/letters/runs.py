@@ -7,7 +7,11 @@ forbidden content, and issues the rest with their electronic messages in batches
 owner at a unit (DOMAIN.md, "Change of owner"): after a sale the seller is asked for the periods
 before the handover, at the seller's own address (letters.recipients), the buyer for the rest.
 Letters carry a dedupe key per account, stage and day: a rerun, or a run resumed after a crash,
-issues nothing twice.
+issues nothing twice. Each letter is rendered once, at issue, and its PDF kept (``issued``); its
+number is the estate's (``JXHY-2026-HJ000123``), never a stage's name. A letter that cannot go as
+chosen falls back (a short message without the statement link, else the paper letter alone) or is
+listed under "needs attention" with the reason: none is dropped silently. An account reaches legal
+review only once a final demand to it was delivered and its deadline has passed.
 Only one run per estate can be running (a partial unique index); a run left "running" by a crash
 for longer than ``STALE_AFTER`` is taken over.
 """
@@ -23,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import anyio
 import msgspec
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
@@ -52,8 +57,17 @@ from feesvc.letters.content import (
     short_message,
 )
 from feesvc.letters.estate_terms import EstateTerms, estate_terms
+from feesvc.letters.issued import (
+    ChunkRenderer,
+    allocate_numbers,
+    letter_number,
+    message_sha256,
+    record_copy,
+    store_rendered,
+)
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 from feesvc.letters.models import (
+    DeliveryRecord,
     EscalationStage,
     Letter,
     OutboxMessage,
@@ -72,6 +86,7 @@ from feesvc.letters.policy import (
     stage_reached,
 )
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
+from feesvc.limitation.notice import limitation_letter, limitation_unserved, notice_needs
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -79,10 +94,14 @@ from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
 from feesvc.service_records.service import service_summary
+from feesvc.settings import get_settings
 
-STALE_AFTER = timedelta(minutes=30)
+# A run renders and keeps every letter it issues: a large estate's takes a quarter of an hour or
+# more, so a run is taken for crashed (and taken over) only well after that.
+STALE_AFTER = timedelta(hours=3)
 HARDSHIP_INSTALLMENTS = 3
 BATCH = 500
+CHUNK = 100  # letters rendered into one stored PDF (fonts embedded once a chunk): documents.render
 OWNER_BATCH = 10_000  # unit ids per query: asyncpg takes at most 32,767 parameters, SQLite 32,766
 # An owner's account at a unit: (unit id, owner id). None: debts written before entries carried
 # their owner, until they are given the unit's current owner (_give_orphans_the_current_owner).
@@ -102,6 +121,9 @@ class RunSummary(msgspec.Struct):
     # Every unit that was due a letter and got none for a reason other than the rules (a blocked
     # letter, a case that could not be read): somebody must look. The command exits non-zero.
     needs_attention: list[UnitReport] = msgspec.field(default_factory=list)
+    # Letters issued otherwise than first chosen (a short message without its link, the paper
+    # letter alone), each with the reason: issued, but a person may want to know.
+    fallbacks: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +170,17 @@ class _Planned:
     belief: str | None
     reach: Reach
     former: bool  # the owner's ownership of the unit ended before the run's day
+
+
+@dataclass
+class _Ready:
+    """A letter that passed its checks, waiting for its number, its rendering and its row."""
+
+    plan: _Planned
+    ctx: LetterContext
+    channel: str
+    electronic: str | None
+    text: str
 
 
 class _Message(NamedTuple):
@@ -256,9 +289,7 @@ async def _current_owner_ids(session: AsyncSession, unit_ids: Sequence[int], on:
     return owners
 
 
-async def _give_orphans_the_current_owner(
-    session: AsyncSession, accounts: dict[Account, _UnitFacts], on: date
-) -> None:
+async def _give_orphans_the_current_owner(session: AsyncSession, accounts: dict[Account, _UnitFacts], on: date) -> None:
     """Debts whose entries carry no owner (written before they did) are the current owner's. Rare:
     one query for the few units that have them, none otherwise."""
     orphans = [account for account in accounts if account[1] is None]
@@ -344,6 +375,54 @@ async def _last_letters(
     return last, explained
 
 
+@dataclass(frozen=True)
+class _Demand:
+    """A final demand to an account: when it went out, its deadline and when it was delivered."""
+
+    issued_on: date
+    deadline: date | None
+    delivered_on: date | None
+
+    def deadline_passed(self, as_of: date) -> bool:
+        """Delivered, and the time it gave has run out, counted from its delivery when that came
+        later than its issue (民法典 944(2): a demand and a reasonable period)."""
+        if self.delivered_on is None or self.deadline is None:
+            return False
+        given = self.deadline - self.issued_on
+        return as_of > max(self.deadline, self.delivered_on + given)
+
+
+async def _final_demands(session: AsyncSession, estate_id: int) -> dict[Account, list[_Demand]]:
+    """Every final demand of the estate's accounts, with its first recorded delivery."""
+    rows = await session.execute(
+        select_columns(
+            col(Letter.unit_id),
+            col(Letter.owner_id),
+            col(Letter.issued_on),
+            col(Letter.deadline),
+            func.min(DeliveryRecord.delivered_on),
+        )
+        .outerjoin(DeliveryRecord, col(DeliveryRecord.letter_id) == Letter.id)
+        .where(col(Letter.estate_id) == estate_id, col(Letter.kind) == LetterKind.final_demand.value)
+        .group_by(
+            col(Letter.id), col(Letter.unit_id), col(Letter.owner_id), col(Letter.issued_on), col(Letter.deadline)
+        )
+    )
+    demands: dict[Account, list[_Demand]] = defaultdict(list)
+    for unit_id, owner_id, issued_on, deadline, delivered_on in rows.all():
+        demands[(unit_id, owner_id)].append(_Demand(issued_on, deadline, delivered_on))
+    return demands
+
+
+def _legal_review_hold(demands: list[_Demand], as_of: date) -> str | None:
+    """Why an account past the legal-review stage is not for legal review yet (None: it is)."""
+    if any(d.deadline_passed(as_of) for d in demands):
+        return None
+    if any(d.delivered_on is not None for d in demands):
+        return "final demand delivered, deadline not passed"
+    return "final demand not delivered yet (record its delivery)"
+
+
 async def decide(
     session: AsyncSession, estate: Estate, as_of: date, unreadable: list[UnitReport] | None = None
 ) -> tuple[list[_Planned], Counter[str], list[int], dict[Account, _UnitFacts]]:
@@ -362,6 +441,7 @@ async def decide(
     held = await _held(session, estate.id, as_of)
     to_ask = await _units_to_ask(session, estate.id)
     last, explained = await _last_letters(session, estate.id)
+    demands = await _final_demands(session, estate.id)
     planned: list[_Planned] = []
     skipped: Counter[str] = Counter()
     # An account whose only reminders were for debts a kept plan covers gets none.
@@ -369,6 +449,7 @@ async def decide(
     if left_to_plan:
         skipped["installment plan being kept"] = len(left_to_plan)
     legal_review: set[int] = set()
+    expiring = await notice_needs(session, estate.id, as_of)  # limitation: periods needing a notice
     for facts, rule in reached:  # the others are paid up, or have nothing due soon
         reason: str | None = None
         cause, belief, pause = None, None, None
@@ -389,10 +470,18 @@ async def decide(
             if decision is not None:
                 cause, belief = decision.category.value, decision.belief.value if decision.belief else None
         kind = None if reason else letter_kind_for(rule.stage, cause, account in explained)
-        if kind is None and rule.stage == Stage.legal_review and (*account, Stage.final_demand) not in last:
-            # Suit needs a demand first (民法典 944(2)): an owner who never had one gets it now.
-            rule = next((r for r in rules if r.stage == Stage.final_demand), rule)
-            kind = letter_kind_for(rule.stage, cause, account in explained)
+        if kind is None and reason is None and rule.stage == Stage.legal_review:
+            # Suit needs a demand delivered and its deadline passed first (民法典 944(2)): an owner
+            # who never had one gets it now; one whose demand is out waits for it.
+            if not demands.get(account):
+                rule = next((r for r in rules if r.stage == Stage.final_demand), rule)
+                kind = letter_kind_for(rule.stage, cause, account in explained)
+            else:
+                reason = _legal_review_hold(demands[account], as_of)
+        need = expiring.pop((facts.unit_id, facts.owner_id), None) if facts.owner_id is not None else None
+        if need and reason is None:
+            kind, rule = limitation_letter(kind, rule, rules, cause == "hardship")
+            last.pop((*account, rule.stage), None)  # no cool-down holds it back
         if kind == LetterKind.explanation and belief not in BELIEFS:
             kind = letter_kind_for(rule.stage, None, True)  # no belief on record to explain
         if kind == LetterKind.hardship_offer and not facts.owes_principal(as_of):
@@ -411,6 +500,8 @@ async def decide(
                 reason = "same stage within cool-down" if sent != as_of else "already issued today"
         if reason is not None:
             skipped[reason] += 1
+            if need:
+                unreadable.append(UnitReport(facts.unit_id, limitation_unserved(facts.owner_id, need, reason)))
             continue
         assert owner is not None and owner.id is not None
         if kind is None:
@@ -426,6 +517,8 @@ async def decide(
             unreadable.append(UnitReport(facts.unit_id, unreachable(kind, owner)))
             continue
         planned.append(_Planned(facts, rule, kind, owner, belief, how, former))
+    for (unit_id, owner_id), unserved in expiring.items():  # accounts that reached no stage
+        unreadable.append(UnitReport(unit_id, limitation_unserved(owner_id, unserved, "no letter due")))
     return planned, skipped, sorted(legal_review), accounts
 
 
@@ -464,11 +557,9 @@ async def prepay_offer(session: AsyncSession, estate: Estate, cycle_fen: int) ->
     return PrepayOffer(months=tiers.min_months, percent_off=tiers.percent_off, saving_fen=saving)
 
 
-def letter_no(estate: Estate, as_of: date, unit_id: int, stage: Stage, former_owner_id: int | None = None) -> str:
-    """The letter's number: per unit, stage and day, and for a former owner their id as well (the
-    unit's current owner may have a letter of the same stage that day)."""
-    number = f"{estate.code}-{as_of:%Y%m%d}-{unit_id}-{stage.value}"
-    return number if former_owner_id is None else f"{number}-{former_owner_id}"
+def _provisional_number(estate: Estate, as_of: date) -> str:
+    """Stands for the letter's number while it is checked; the number is given once it passed."""
+    return letter_number(estate.code, as_of.year, 0)
 
 
 def _former_owner_id(plan: _Planned) -> int | None:
@@ -505,7 +596,7 @@ async def _context(
     return LetterContext(
         kind=plan.kind,
         locale=locale,
-        letter_no=letter_no(estate, as_of, facts.unit_id, plan.rule.stage, _former_owner_id(plan)),
+        letter_no=_provisional_number(estate, as_of),
         issued_on=as_of,
         company=estate.company_name,
         estate=estate.name,
@@ -576,44 +667,45 @@ async def run_reminders(
     *,
     dry_run: bool = False,
     public_base_url: str = "",
+    files_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     estate = await get_estate(session, estate_id, field="estate_id")
+    files_dir = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
     run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
+    renderer: ChunkRenderer | None = None
     try:
         attention: list[UnitReport] = []
         planned, skipped, legal_review, _ = await decide(session, estate, as_of, attention)
+        # In print order (building, unit): a run's paper letters are stored a chunk at a time, as printed.
+        planned.sort(key=lambda p: (p.facts.building, p.facts.number, p.owner.id or 0))
+        renderer = ChunkRenderer(pooled=len(planned) > CHUNK)
         letters: Counter[str] = Counter()
         messages: Counter[str] = Counter()
         blocked: list[dict[str, Any]] = []
+        fallbacks: list[dict[str, Any]] = []
         letter_terms = await estate_terms(session, estate, as_of)
         summaries: dict[int, tuple[tuple[str, int], ...]] = {}
-        outbox: list[_Message] = []
-        for done, plan in enumerate(planned, start=1):
-            channel, electronic = plan.reach.channel, plan.reach.electronic
-            try:
-                ctx = await _context(session, estate, plan, as_of, letter_terms, summaries)
-                text = short_message(ctx) if electronic else ""
-                problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
-                problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
-            except Exception as error:  # noqa: BLE001 - reported below; the run goes on
-                # A letter that cannot be written (e.g. a message over the length limit) is reported, and
-                # the run goes on with the other units.
-                problems = [f"cannot be written: {reason_of(error)}"]
-            if problems:
-                blocked.append({"unit_id": plan.facts.unit_id, "kind": plan.kind.value, "violations": problems})
-                attention.append(UnitReport(plan.facts.unit_id, f"{plan.kind.value} not issued: {'; '.join(problems)}"))
-                continue
-            letters[plan.kind.value] += 1
-            if electronic:
-                messages[electronic] += 1
-            if run is not None:
-                _issue(session, run, estate, plan, ctx, channel, electronic, text, actor, outbox)
-                if done % BATCH == 0:
-                    await _add_outbox(session, outbox)
-                    await session.commit()  # progress survives a crash; a rerun skips what is issued
-            if progress is not None:
-                progress(done, len(planned))
+        done = 0
+        for start in range(0, len(planned), BATCH):
+            ready: list[_Ready] = []
+            for plan in planned[start : start + BATCH]:
+                done += 1
+                prepared = await _prepare(session, estate, plan, as_of, letter_terms, summaries, fallbacks)
+                if isinstance(prepared, _Ready):
+                    ready.append(prepared)
+                    letters[plan.kind.value] += 1
+                    if prepared.electronic:
+                        messages[prepared.electronic] += 1
+                else:
+                    blocked.append({"unit_id": plan.facts.unit_id, "kind": plan.kind.value, "violations": prepared})
+                    reason = f"{plan.kind.value} not issued: {'; '.join(prepared)}"
+                    attention.append(UnitReport(plan.facts.unit_id, reason))
+                if progress is not None:
+                    progress(done, len(planned))
+            if run is not None and ready:
+                await _issue_batch(session, run, estate, ready, actor, renderer, files_dir)
+                await session.commit()  # progress survives a crash; a rerun skips what is issued
         summary = RunSummary(
             estate_id=estate_id,
             as_of=as_of,
@@ -625,9 +717,9 @@ async def run_reminders(
             blocked=blocked,
             legal_review_units=sorted(legal_review),
             needs_attention=attention,
+            fallbacks=fallbacks,
         )
         if run is not None:
-            await _add_outbox(session, outbox)
             run.status = RunStatus.completed
             run.finished_at = utcnow()
             run.summary = msgspec.to_builtins(summary)
@@ -650,22 +742,119 @@ async def run_reminders(
         if run is not None:
             await _mark_failed(session, run.id)
         raise
+    finally:
+        if renderer is not None:
+            renderer.close()
+
+
+async def _prepare(
+    session: AsyncSession,
+    estate: Estate,
+    plan: _Planned,
+    as_of: date,
+    letter_terms: EstateTerms,
+    summaries: dict[int, tuple[tuple[str, int], ...]],
+    fallbacks: list[dict[str, Any]],
+) -> _Ready | list[str]:
+    """The letter and its message, checked; or why it cannot be issued. A message that cannot be
+    written as chosen falls back (``_message``), and the fallback is recorded in ``fallbacks``."""
+    channel, electronic = plan.reach.channel, plan.reach.electronic
+    try:
+        ctx = await _context(session, estate, plan, as_of, letter_terms, summaries)
+        problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
+    except Exception as error:  # noqa: BLE001 - reported by the caller; the run goes on
+        return [f"cannot be written: {reason_of(error)}"]
+    text = ""
+    if electronic is not None:
+        text, fallback = _message(ctx)
+        if fallback is not None:
+            if not text:
+                if _paper_instead(plan) is None:
+                    return [f"cannot be written: {fallback}, and the owner has no postal address for a paper letter"]
+                channel, electronic = "paper", None
+                fallback += "; the paper letter alone is sent"
+            fallbacks.append({"unit_id": plan.facts.unit_id, "kind": plan.kind.value, "reason": fallback})
+    problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
+    if problems:
+        return problems
+    return _Ready(plan, ctx, channel, electronic, text)
+
+
+def _message(ctx: LetterContext) -> tuple[str, str | None]:
+    """The short message, and why it is not the usual one (None: it is). One that does not fit goes
+    without the statement link (the letter itself says how to pay); if even that does not fit there
+    is none ("")."""
+    try:
+        return short_message(ctx), None
+    except ValueError as error:
+        reason = str(error).replace(f" for {ctx.letter_no}", "")  # the number is not given yet
+    if ctx.statement_url:
+        try:
+            shorter = short_message(replace(ctx, statement_url=""))
+        except ValueError:
+            pass
+        else:
+            return shorter, f"short message sent without the statement link: {reason}"
+    return "", f"no short message fits: {reason}"
+
+
+def _paper_instead(plan: _Planned) -> str | None:
+    """The paper letter, when the owner can get one: the current owner (at the unit, or their postal
+    address), a former owner only at their postal address."""
+    return "paper" if not plan.former or plan.owner.postal_address else None
+
+
+async def _issue_batch(
+    session: AsyncSession,
+    run: ReminderRun,
+    estate: Estate,
+    ready: list[_Ready],
+    actor: Principal,
+    renderer: ChunkRenderer,
+    files_dir: Path,
+) -> None:
+    """Number the batch's letters, render each once and keep it, then add the letters and their
+    messages. The numbers are committed before rendering (their counter is not held meanwhile): a
+    crash while rendering leaves a gap in the numbers, never a letter without its document."""
+    assert estate.id is not None
+    numbers = await allocate_numbers(session, estate.id, estate.code, ready[0].ctx.issued_on.year, len(ready))
+    await session.commit()
+    for item, number in zip(ready, numbers, strict=True):
+        item.ctx = replace(item.ctx, letter_no=number)
+    paper = [item for item in ready if item.channel == "paper"]
+    other = [item for item in ready if item.channel != "paper"]
+    chunks = [chunk for group in (paper, other) for chunk in _chunked(group, renderer)]
+    rendered = await renderer.render([[item.ctx for item in chunk] for chunk in chunks])
+    outbox: list[_Message] = []
+    for chunk, (pdf, counts) in zip(chunks, rendered, strict=True):
+        contexts = [item.ctx for item in chunk]
+        copies = await anyio.to_thread.run_sync(store_rendered, files_dir, contexts, pdf, counts)
+        for item, copy in zip(chunk, copies, strict=True):
+            record_copy(_issue(session, run, estate, item, actor, outbox), copy)
+    await _add_outbox(session, outbox)
+
+
+def _chunked(items: list[_Ready], renderer: ChunkRenderer) -> list[list[_Ready]]:
+    """Chunks of at most ``CHUNK`` letters; on a pool, as many as a multiple of its workers, of even
+    size, so that no worker waits idle for the batch's last chunk."""
+    count = -(-len(items) // CHUNK)
+    if renderer.pooled and count:
+        count = -(-count // renderer.workers) * renderer.workers
+    size = -(-len(items) // count) if count else 1
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _issue(
     session: AsyncSession,
     run: ReminderRun,
     estate: Estate,
-    plan: _Planned,
-    ctx: LetterContext,
-    channel: str,
-    electronic: str | None,
-    text: str,
+    item: _Ready,
     actor: Principal,
     outbox: list[_Message],
-) -> None:
+) -> Letter:
     """Add the letter; its electronic message waits in ``outbox`` until the batch's letters have ids."""
     assert estate.id is not None
+    plan, ctx = item.plan, item.ctx
     letter = Letter(
         estate_id=estate.id,
         unit_id=plan.facts.unit_id,
@@ -673,7 +862,7 @@ def _issue(
         run_id=run.id,
         kind=plan.kind.value,
         stage=plan.rule.stage,
-        channel=channel,
+        channel=item.channel,
         locale=ctx.locale,
         letter_no=ctx.letter_no,
         issued_on=ctx.issued_on,
@@ -683,11 +872,13 @@ def _issue(
         context=msgspec.to_builtins(ctx),
         dedupe_key=_dedupe_key(plan, ctx.issued_on),
         actor=actor.label,
+        message_sha256=message_sha256(item.text) if item.electronic else None,
     )
     session.add(letter)
-    if electronic is None:
-        return
-    outbox.append(_Message(letter, electronic, recipient(plan.owner, electronic), email_subject(ctx), text))
+    if item.electronic is not None:
+        to = recipient(plan.owner, item.electronic)
+        outbox.append(_Message(letter, item.electronic, to, email_subject(ctx), item.text))
+    return letter
 
 
 def _dedupe_key(plan: _Planned, issued_on: date) -> str:

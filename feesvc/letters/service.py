@@ -1,31 +1,35 @@
-"""Letters after issue: reading and rendering them, the run's print file, holds, policy, delivery proofs."""
+"""Letters after issue: their copies as issued, the run's print file, holds, policy, delivery proofs."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import os
+import shutil
+import subprocess
+import tempfile
 from datetime import date
+from itertools import groupby
 from pathlib import Path
-from typing import Any
 
 import anyio
+from sqlalchemy import select as select_columns  # sqlmodel's select types at most four columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete, select
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
-from feesvc.errors import InvalidInput, NotFound
+from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
-from feesvc.letters.content import LetterContext, render_letter_pdf, write_letters_pdf
-from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
+from feesvc.letters import storage
+from feesvc.letters.issued import Kept, kept_copy, pages_of, read_kept
+from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import DeliveryChannel, DeliveryRecord, EscalationStage, Letter, ReminderHold, ReminderRun
 from feesvc.letters.policy import StageRule
-from feesvc.letters.runs import context_of, print_file_path, stored_context
-from feesvc.registry.models import Building, Unit
+from feesvc.letters.runs import print_file_path
+from feesvc.limitation.rules import INTERRUPTING_KINDS
 from feesvc.registry.service import get_estate, get_unit
 
 MAX_PROOF_BYTES = 5 * 1024 * 1024
-CONTEXT_BATCH = 500  # letters read at a time for the print file
 PROOF_TYPES = {
     b"%PDF-": ("application/pdf", ".pdf"),
     b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
@@ -40,9 +44,15 @@ async def get_letter(session: AsyncSession, letter_id: int) -> Letter:
     return letter
 
 
-async def letter_pdf(session: AsyncSession, letter_id: int) -> tuple[Letter, bytes]:
+async def letter_pdf(session: AsyncSession, letter_id: int, files_dir: Path) -> tuple[Letter, Kept, bytes]:
+    """The letter's PDF as issued (its stored bytes, hash-checked). A letter issued before letters
+    were stored is rendered once, kept and stamped as a later rendering (``Kept.at_issue`` False)."""
     letter = await get_letter(session, letter_id)
-    return letter, render_letter_pdf(context_of(letter))
+    kept = await kept_copy(session, letter, files_dir)
+    try:
+        return letter, kept, await anyio.to_thread.run_sync(read_kept, kept)
+    except storage.StoredFileError as error:
+        raise Conflict(f"letter {letter.letter_no} cannot be given as issued: {error}") from error
 
 
 async def unit_letters(session: AsyncSession, unit_id: int) -> list[Letter]:
@@ -59,44 +69,63 @@ async def get_run(session: AsyncSession, run_id: int) -> ReminderRun:
 
 
 async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Path:
-    """The run's paper letters in one print-ready PDF, by building and unit; made once, then kept."""
+    """The run's paper letters in one print-ready PDF, by building and unit: their stored PDFs, as
+    issued (each file's hash checked), joined; made once, then kept."""
     run = await get_run(session, run_id)
     path = print_file_path(files_dir, run_id)
     if run.print_file and path.exists():
         return path
     rows = await session.execute(
-        select(Letter.id)
-        .join(Unit, col(Unit.id) == Letter.unit_id)
-        .join(Building, col(Building.id) == Unit.building_id)
-        .where(Letter.run_id == run_id, Letter.channel == "paper")
-        .order_by(col(Building.name), col(Unit.number))
+        select_columns(
+            col(Letter.id),
+            col(Letter.document_path),
+            col(Letter.document_sha256),
+            col(Letter.first_page),
+            col(Letter.last_page),
+        )
+        .where(col(Letter.run_id) == run_id, col(Letter.channel) == "paper")
+        .order_by(col(Letter.id))  # a run's letters were added (and stored, a chunk a file) in print order
     )
-    ids = [letter_id for letter_id in rows.scalars() if letter_id is not None]
-    if not ids:
+    pages: list[tuple[str, str, int, int]] = []
+    for letter_id, path_, digest, first, last in rows.all():
+        if path_ is None or digest is None:  # issued before letters were kept: rendered once now
+            kept = await kept_copy(session, await get_letter(session, int(letter_id or 0)), files_dir)
+            path_, digest, first, last = kept.path, kept.sha256, kept.first_page, kept.last_page
+        pages.append((path_, digest, first or 1, last or 1))
+    if not pages:
         raise NotFound(f"reminder run {run_id} issued no paper letters")
-    # Rendering takes minutes for a large run: no transaction stays open meanwhile (a PostgreSQL
+    # Joining takes a while for a large run: no transaction stays open meanwhile (a PostgreSQL
     # snapshot held, a SQLite WAL that cannot be checkpointed), and the event loop stays free.
     await session.commit()
-
-    async def stored(batch: list[int]) -> list[dict[str, Any]]:
-        found = await session.execute(select(Letter.id, Letter.context).where(col(Letter.id).in_(batch)))
-        contexts = {letter_id: context for letter_id, context in found.all()}
-        await session.commit()  # an issued letter never changes: each batch may read on its own
-        return [contexts[letter_id] for letter_id in batch]
-
-    def contexts() -> Iterator[LetterContext]:
-        # Read as the chunks go out (from the rendering thread), not all at once: a large run's
-        # contexts would double the memory of this process.
-        for start in range(0, len(ids), CONTEXT_BATCH):
-            for context in anyio.from_thread.run(stored, ids[start : start + CONTEXT_BATCH]):
-                yield stored_context(context)
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    await anyio.to_thread.run_sync(write_letters_pdf, contexts(), path)
+    try:
+        await anyio.to_thread.run_sync(_join_stored, pages, path)
+    except storage.StoredFileError as error:
+        raise Conflict(f"reminder run {run_id}: its letters cannot be copied as issued: {error}") from error
     run.print_file = str(path)
     run.print_sha256 = _file_sha256(path)
     await session.commit()
     return path
+
+
+def _join_stored(pages: list[tuple[str, str, int, int]], target: Path) -> None:
+    """Each stored file's letters, in order, joined into ``target`` (by poppler's ``pdfunite``: it
+    does not hold every file in memory at once). A file whose letters all come in a row goes in
+    whole; otherwise its letters' pages are cut out. The target appears complete or not at all."""
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}-", dir=target.parent) as tmp:
+        parts: list[Path] = []
+        for index, ((file, digest), group) in enumerate(groupby(pages, key=lambda row: (row[0], row[1]))):
+            rows = list(group)
+            data = storage.get(file, digest)
+            part = Path(tmp) / f"{index:06d}.pdf"
+            part.write_bytes(pages_of(data, [(first, last) for _, _, first, last in rows]))
+            parts.append(part)
+        joined = Path(tmp) / "joined.pdf"
+        if len(parts) == 1:
+            shutil.copyfile(parts[0], joined)
+        else:
+            subprocess.run(["pdfunite", *map(str, parts), str(joined)], check=True, capture_output=True)
+        os.replace(joined, target)
 
 
 def _file_sha256(path: Path) -> str:
@@ -203,7 +232,7 @@ async def record_delivery(
         recorded_by=actor.label,
     )
     session.add(record)
-    if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS:
+    if LetterKind(letter.kind) in INTERRUPTING_KINDS:  # demands, and the hardship offer's gentle one
         session.add_all(
             LimitationEvent(
                 unit_id=letter.unit_id,

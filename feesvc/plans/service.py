@@ -37,6 +37,7 @@ from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_entries, reversal_of
 from feesvc.payments.lookup import held_unit
+from feesvc.plans.agreement import issue_plan_agreement
 from feesvc.plans.models import Installment, InstallmentPlan, LateFeeTreatment, PlanCharge, PlanState
 from feesvc.plans.schemas import (
     CoveredChargeOut,
@@ -307,6 +308,17 @@ async def propose_plan(session: AsyncSession, actor: Principal, data: PlanCreate
             "first_due": data.first_due.isoformat(),
             "late_fee_treatment": data.late_fee_treatment.value,
         },
+    )
+    # The agreement for the owner to sign goes out with the proposal; one the letter rules refuse
+    # is reported in the audit, and the plan stands (it can be signed on a printed copy).
+    issued = await issue_plan_agreement(session, actor, plan, today)
+    await record_audit(
+        session,
+        actor,
+        "installment_plan.agreement_letter",
+        "installment_plan",
+        plan.id,
+        {"letter_id": issued.letter_id, "problems": issued.problems},
     )
     await session.commit()
     return plan

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
@@ -140,7 +141,13 @@ class RegistryController(Controller):
         ``settlement`` says what was settled. Sending the same transfer again changes nothing and
         returns the first answer (``Idempotent-Replayed: true``)."""
         out, created = await record_transfer(
-            db, principal, unit_id, data, business_today(), state.settings.server.public_base_url
+            db,
+            principal,
+            unit_id,
+            data,
+            business_today(),
+            state.settings.server.public_base_url,
+            Path(state.settings.server.files_dir),
         )
         return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 

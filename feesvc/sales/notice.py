@@ -3,7 +3,8 @@
 It states when billing starts for the buyer (the handover date), the first full period's fee and due
 date, the fee standards in force with their basis and posting, how to pay and the estate's prepay
 offer (DOMAIN.md "Change of owner"). It is built as every letter is (``LetterContext``), checked by
-the compliance check, kept as a ``Letter`` with its context and, for an owner who prefers SMS,
+the compliance check, numbered by the estate, rendered once and kept as issued
+(``feesvc.letters.issued``) as a ``Letter`` with its context and, for an owner who prefers SMS,
 WeChat or e-mail, queued in the outbox beside the paper letter.
 """
 
@@ -12,29 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.principal import Principal
 from feesvc.billing.rules import charge_amount, due_date
 from feesvc.ledger.models import EntryKind
 from feesvc.ledger.service import open_debits
-from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import (
     FeeStandardLine,
     FirstDays,
     LetterContext,
     PeriodLine,
-    email_subject,
-    render_letter_html,
-    short_message,
 )
 from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
-from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.runs import prepay_offer
-from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit
+from feesvc.letters.single import issue_letter
+from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.schemas import period_start
 from feesvc.standards.models import Basis, FeeStandard
 from feesvc.standards.service import standards_in_force
@@ -59,15 +56,6 @@ def _script(locale: str) -> str:
 
 def _rate_text(standard: FeeStandard, locale: str) -> str:
     return f"{standard.rate:.2f} {_RATE_UNITS[_script(locale)][Basis(standard.basis)]}"
-
-
-def _channel(buyer: Owner) -> tuple[str, str | None, str]:
-    """The letter's channel, the electronic message beside it (if any) and its recipient."""
-    preferred = Channel(buyer.preferred_channel)
-    recipient = buyer.email if preferred == Channel.email else buyer.phone
-    if preferred == Channel.paper or not recipient:
-        return "paper", None, ""
-    return preferred.value, preferred.value, recipient
 
 
 async def _first_days(
@@ -155,51 +143,19 @@ async def issue_payment_notice(
     first_period: str,
     issued_on: date,
     public_base_url: str,
+    files_dir: Path | None = None,
 ) -> NoticeIssued:
-    """Issue the buyer's payment notice in the caller's transaction, if it passes the compliance
-    check; otherwise nothing is issued and the problems are returned (the sale goes on)."""
+    """Issue the buyer's payment notice in the caller's transaction, as every letter outside a run is
+    issued (``letters.single``: checked, numbered, kept as issued); a notice the rules refuse is not
+    issued and the problems are returned (the sale goes on). One notice per ownership."""
     assert estate.id is not None and unit.id is not None and ownership.id is not None
     try:
         ctx = await notice_context(
             session, estate, unit, building, buyer, ownership, first_period, issued_on, public_base_url
         )
-        channel, electronic, recipient = _channel(buyer)
-        text = short_message(ctx) if electronic else ""
-        problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
-        problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
     except ValueError as error:  # the letter's own rules (feesvc.letters.content) refused it
         return NoticeIssued(None, [f"cannot be written: {error}"])
-    if problems:
-        return NoticeIssued(None, problems)
-    letter = Letter(
-        estate_id=estate.id,
-        unit_id=unit.id,
-        owner_id=buyer.id,
-        kind=LetterKind.payment_notice.value,
-        channel=channel,
-        locale=ctx.locale,
-        letter_no=ctx.letter_no,
-        issued_on=issued_on,
-        total_fen=ctx.total_fen,
-        periods=[p.period for p in ctx.periods],
-        context=msgspec.to_builtins(ctx),
-        # One notice per ownership: a retried transfer issues none again.
-        dedupe_key=f"{unit.id}:payment_notice:{ownership.id}",
-        actor=actor.label,
+    issued = await issue_letter(
+        session, actor, estate, unit.id, buyer, False, ctx, f"{unit.id}:payment_notice:{ownership.id}", files_dir
     )
-    session.add(letter)
-    await session.flush()
-    assert letter.id is not None
-    if electronic is not None:
-        session.add(
-            OutboxMessage(
-                letter_id=letter.id,
-                channel=electronic,
-                recipient=recipient,
-                subject=email_subject(ctx),
-                body=text,
-                status=OutboxStatus.pending,
-                dedupe_key=f"{letter.letter_no}:{electronic}",
-            )
-        )
-    return NoticeIssued(letter.id, [])
+    return NoticeIssued(issued.letter_id, issued.problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -28,6 +29,11 @@ from feesvc.sales.models import SaleSettlement
 from feesvc.sales.notice import issue_payment_notice
 from feesvc.sales.schemas import SaleSettlementOut, SellerConsent, SplitPeriodOut, SplitShareOut
 from feesvc.schemas import period_start
+
+# A first ownership recorded within a month of its start is a handover (交房) as it happens, and the
+# owner gets the payment notice; an older one is an owner of an estate already in service being
+# put on record, who pays already: no notice.
+FIRST_OWNER_NOTICE_DAYS = 31
 
 
 def first_period_from(handover: date, cycle_months: int) -> str:
@@ -87,6 +93,7 @@ async def record_transfer(
     data: OwnershipCreate,
     today: date,
     public_base_url: str = "",
+    files_dir: Path | None = None,
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
     and whether it was new (False: a retry of a transfer already recorded, nothing changed)."""
@@ -111,7 +118,11 @@ async def record_transfer(
     )
     settlement = None
     if seller_id is not None:
-        settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, public_base_url)
+        settlement = await settle_sale(
+            session, actor, unit_id, seller_id, ownership, data, today, public_base_url, files_dir
+        )
+    elif (today - data.starts_on).days <= FIRST_OWNER_NOTICE_DAYS:
+        await _first_owners_notice(session, actor, unit_id, ownership, today, public_base_url, files_dir)
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
     session.add(
@@ -127,6 +138,34 @@ async def record_transfer(
         await record_audit(session, actor, "sale.settle", "unit", unit_id, msgspec.to_builtins(settlement))
     await session.commit()
     return out, True
+
+
+async def _first_owners_notice(
+    session: AsyncSession,
+    actor: Principal,
+    unit_id: int,
+    ownership: Ownership,
+    today: date,
+    public_base_url: str,
+    files_dir: Path | None,
+) -> None:
+    """A first owner (交房 from the developer) is a new owner too: the payment notice says when their
+    billing starts and how to pay (DOMAIN.md "Change of owner"). A letter the rules refuse is audited."""
+    unit, building = await get_unit(session, unit_id)
+    estate = await get_estate(session, unit.estate_id)
+    owner = await get_owner(session, ownership.owner_id, field="owner_id")
+    first_period = first_period_from(ownership.starts_on, estate.cycle_months)
+    notice = await issue_payment_notice(
+        session, actor, estate, unit, building, owner, ownership, first_period, today, public_base_url, files_dir
+    )
+    await record_audit(
+        session,
+        actor,
+        "ownership.payment_notice",
+        "unit",
+        unit_id,
+        {"ownership_id": ownership.id, "letter_id": notice.letter_id, "problems": notice.problems},
+    )
 
 
 def _reason(handover: date, consent: SellerConsent | None) -> str:
@@ -196,6 +235,7 @@ async def settle_sale(
     data: OwnershipCreate,
     today: date,
     public_base_url: str,
+    files_dir: Path | None = None,
 ) -> SaleSettlementOut:
     """The seller's prepaid periods from the handover and unused credit refunded or transferred, and
     the buyer's payment notice, in the caller's transaction."""
@@ -238,7 +278,7 @@ async def settle_sale(
     await session.flush()
 
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url
+        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url, files_dir
     )
     return SaleSettlementOut(
         seller_id=seller_id,

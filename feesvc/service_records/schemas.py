@@ -25,8 +25,19 @@ class ComplaintCreate(Body):
     responsible: Person | None = None
 
 
+class RectificationAction(Body):
+    """One dated step of a rectification plan: what we do, and when."""
+
+    at: UtcTime
+    action: Annotated[Line, msgspec.Meta(max_length=200)] = ""  # required in substance: checked by the service
+
+
 class ComplaintStepCreate(Body):
     step: StepKind
+    # A plan given with its dated steps sends the owner the rectification reply (整改答复函),
+    # inviting them to inspect the result at ``inspect_at`` (default: the last step).
+    actions: Annotated[list[RectificationAction], msgspec.Meta(max_length=20)] = []
+    inspect_at: UtcTime | None = None
     at: UtcTime | None = None  # default: now
     satisfied: bool | None = None  # the owner's verdict; required for "inspected"
     note: StepNote = ""

@@ -32,6 +32,7 @@ from feesvc.service_records.models import (
     ServiceActivity,
     StepKind,
 )
+from feesvc.service_records.reply import issue_rectification_reply
 from feesvc.service_records.schemas import (
     BuildingSummary,
     ComplaintCreate,
@@ -165,14 +166,12 @@ async def add_step(
             actor=actor.label,
         )
     )
-    await record_audit(
-        session,
-        actor,
-        f"complaint.{data.step.value}",
-        "complaint",
-        complaint_id,
-        {"at": at.isoformat(), "satisfied": data.satisfied, "status": complaint_status(complaint)},
-    )
+    detail: dict[str, Any] = {"at": at.isoformat(), "satisfied": data.satisfied, "status": complaint_status(complaint)}
+    if data.actions:
+        await session.flush()
+        issued = await issue_rectification_reply(session, actor, complaint, data, at)
+        detail["reply"] = {"letter_id": issued.letter_id, "problems": issued.problems}
+    await record_audit(session, actor, f"complaint.{data.step.value}", "complaint", complaint_id, detail)
     await session.commit()
     return complaint
 
@@ -195,6 +194,14 @@ def _check_step(complaint: Complaint, data: ComplaintStepCreate, at: datetime, n
             raise InvalidInput("the inspection cannot come before the fix", field="at")
     elif data.satisfied is not None:
         raise InvalidInput("only an inspection carries the owner's verdict", field="satisfied")
+    if data.step is not StepKind.plan_given and (data.actions or data.inspect_at):
+        raise InvalidInput("only a plan_given step carries the plan's actions and inspection time", field="actions")
+    if data.inspect_at is not None and not data.actions:
+        raise InvalidInput("give the plan's dated actions with its inspection time", field="actions")
+    if any(not a.action.strip() for a in data.actions):
+        raise InvalidInput("say what each step of the plan does", field="actions")
+    if any(a.at < complaint.opened_at for a in data.actions):
+        raise InvalidInput("a planned action cannot come before the complaint was opened", field="actions")
     if data.step is StepKind.closed and not data.note.strip():
         # Closing without the owner's satisfaction is a judgement: say why.
         raise InvalidInput("say why the complaint is closed without a satisfied inspection", field="note")

@@ -17,7 +17,6 @@ from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.letters import runs
-from feesvc.letters import service as letter_service
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.outbox import SmtpSender, deliver
 from feesvc.settings import MailSettings
@@ -134,7 +133,8 @@ async def test_dry_run_writes_nothing_and_bad_input_is_refused(
 async def test_letters_render_and_the_run_prints_one_file(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(letter_service, "CONTEXT_BATCH", 3)  # the print file reads its letters in three batches
+    # Letters stored three to a file, rendered by a pool of processes: the print file joins the files.
+    monkeypatch.setattr(runs, "CHUNK", 3)
     estate = await estate_in_arrears(api)
     summary = await run(api, estate.id)
     response = await api.get(f"/api/v1/reminder-runs/{summary['run_id']}/print.pdf")

@@ -62,10 +62,14 @@ async def test_each_owner_is_demanded_their_own_periods_at_their_own_address(api
     assert seller.channel == "paper" and seller.letter_no != buyer.letter_no
 
     # A rerun the same day issues nothing: the buyer's demand is out; the seller, past 120 days and
-    # now demanded, is for legal review.
+    # demanded today, is not for legal review until that demand is delivered and its deadline passed.
     again = await run(api, sale.estate.id)
-    assert again["letters_by_kind"] == {} and again["skipped_by_reason"] == {"already issued today": 1}
-    assert again["legal_review_units"] == [sale.unit_id]
+    assert again["letters_by_kind"] == {}
+    assert again["skipped_by_reason"] == {
+        "already issued today": 1,
+        "final demand not delivered yet (record its delivery)": 1,
+    }
+    assert again["legal_review_units"] == []
 
 
 async def test_a_former_owner_without_an_address_is_listed_for_attention_not_written_to_at_the_unit(

@@ -1,0 +1,104 @@
+"""Issuing one letter outside a reminder run (a plan agreement, a rectification reply, a payment
+notice): the same checks and records as a run's letter, in the caller's transaction.
+
+The letter is built as every letter is (``LetterContext``), checked by the compliance check,
+numbered by the estate, rendered once and kept as issued (``feesvc.letters.issued``), recorded as a
+``Letter`` with its context and, for an owner who prefers SMS, WeChat or e-mail, its electronic
+message is queued in the outbox with the hash of its exact text. A letter the rules refuse is not
+issued: the problems are returned for the caller to report (the act that asked for it goes on).
+One letter per ``dedupe_key``: a retried act issues nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import anyio.to_thread
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from feesvc.auth.principal import Principal
+from feesvc.letters.compliance import check_html, check_text
+from feesvc.letters.content import LetterContext, email_subject, render_letter_html, short_message
+from feesvc.letters.issued import allocate_numbers, message_sha256, record_copy, render_and_store
+from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
+from feesvc.letters.recipients import reach, recipient, unreachable
+from feesvc.registry.models import Estate, Owner
+from feesvc.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Issued:
+    letter_id: int | None
+    problems: list[str]
+
+
+async def issue_letter(
+    session: AsyncSession,
+    actor: Principal,
+    estate: Estate,
+    unit_id: int,
+    owner: Owner,
+    former: bool,
+    ctx: LetterContext,
+    dedupe_key: str,
+    files_dir: Path | None = None,
+) -> Issued:
+    """Issue ``ctx`` to ``owner`` (``former``: their ownership of the unit has ended, so never at the
+    unit), unless a letter of ``dedupe_key`` exists already (then that one is answered). Its number
+    is the estate's next; ``files_dir``: where the issued bytes are kept (default: the settings')."""
+    assert estate.id is not None
+    existing = (await session.execute(select(Letter.id).where(Letter.dedupe_key == dedupe_key))).scalar_one_or_none()
+    if existing is not None:
+        return Issued(existing, [])
+    how = reach(ctx.kind, owner, former)
+    if how is None:
+        return Issued(None, [unreachable(ctx.kind, owner)])
+    try:
+        text = short_message(ctx) if how.electronic else ""
+        problems = [f"{v.family}: {v.sentence}" for v in check_html(render_letter_html(ctx))]
+        problems += [f"{v.family}: {v.sentence}" for v in (check_text(text) if text else [])]
+    except ValueError as error:  # the letter's own rules (feesvc.letters.content) refused it
+        return Issued(None, [f"cannot be written: {error}"])
+    if problems:
+        return Issued(None, problems)
+    [number] = await allocate_numbers(session, estate.id, estate.code, ctx.issued_on.year, 1)
+    ctx = replace(ctx, letter_no=number)
+    files = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
+    [copy] = await anyio.to_thread.run_sync(render_and_store, files, [ctx])
+    letter = Letter(
+        estate_id=estate.id,
+        unit_id=unit_id,
+        owner_id=owner.id,
+        kind=ctx.kind.value,
+        channel=how.channel,
+        locale=ctx.locale,
+        letter_no=ctx.letter_no,
+        issued_on=ctx.issued_on,
+        deadline=ctx.deadline,
+        total_fen=ctx.total_fen,
+        periods=[p.period for p in ctx.periods],
+        context=msgspec.to_builtins(ctx),
+        dedupe_key=dedupe_key,
+        actor=actor.label,
+        message_sha256=message_sha256(text) if how.electronic else None,
+    )
+    record_copy(letter, copy)
+    session.add(letter)
+    await session.flush()
+    assert letter.id is not None
+    if how.electronic is not None:
+        session.add(
+            OutboxMessage(
+                letter_id=letter.id,
+                channel=how.electronic,
+                recipient=recipient(owner, how.electronic),
+                subject=email_subject(ctx),
+                body=text,
+                status=OutboxStatus.pending,
+                dedupe_key=f"{letter.letter_no}:{how.electronic}",
+            )
+        )
+    return Issued(letter.id, [])
