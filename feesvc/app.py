@@ -28,11 +28,14 @@ from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_qu
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
+from feesvc.exports.controller import ExportController
+from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
+from feesvc.openapi import install_documentation
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
 from feesvc.plans.controller import InstallmentPlanController
@@ -62,6 +65,8 @@ CONTROLLERS = [
     ServiceRecordsController,
     ArrearsCaseController,
     ReportsController,
+    ExportController,
+    ImportController,
     InstallmentPlanController,
     TokenController,
 ]
@@ -155,8 +160,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
             security=[{"bearer": []}],
+            use_handler_docstrings=True,
         ),
     )
+    # The document's errors, summaries, roles and examples, from the routes (feesvc.openapi).
+    install_documentation(app)
     # Around everything, as Litestar's own OpenTelemetry middleware goes: the request id first, and
     # one access line for every answer, also those given before any route is found (404, 405).
     app.asgi_handler = access_log_middleware(app.asgi_handler)

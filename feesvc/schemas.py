@@ -17,6 +17,9 @@ END = r"$(?!\n)"
 # from asyncpg as ±infinity, and nothing this service records is older or that far ahead.
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 PERIOD_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])" + END
+# The same years for a date or a date-time, as the OpenAPI document states them beside their format
+# (feesvc.openapi); the decoders check the dates themselves (feesvc.decoding).
+DATE_YEARS_PATTERN = r"^(19|2[0-9])[0-9]{2}-"
 
 # What to send, in the refusal of a value that is not it (feesvc.decoding reads ``extra["send"]``).
 FEN_HINT = "integer fen: 12345 means ¥123.45"

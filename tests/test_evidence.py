@@ -187,7 +187,9 @@ async def build_history(api: Api, sessions: async_sessionmaker[AsyncSession]) ->
     )
     assert review["broken"] == [plan.id]
 
-    # Reminders: an old run (not delivered) and a final demand ten days ago, delivered by EMS.
+    # Reminders: an old run (not delivered) and a final demand ten days ago, delivered by EMS; its
+    # fifteen days to pay have not run out yet (so no payment order: tests/test_evidence_statements.py
+    # builds one the day after a deadline).
     old_run = {"estate_id": estate.id, "as_of": day(33, 20).isoformat()}
     await api.ok(await api.post("/api/v1/reminder-runs", old_run), 200)
     run = await api.ok(
@@ -376,8 +378,13 @@ async def test_the_evidence_pack_of_four_years_of_arrears(
     delivered = [x for d in facts["demands"] for x in d["delivered"]]
     assert [x["tracking_no"] for x in delivered] == [TRACKING_NO]
     assert facts["fee_standards"][0]["posted_on"] == f"{month(0)}-01"
-    assert filing["payment_order"]["eligible"] is True, filing["payment_order"]
-    assert filing["payment_order"]["application"]["respondents"][0]["id_number"] == ID_NUMBER
+    deadline = (TODAY + timedelta(days=5)).isoformat()
+    assert "经原告催告" in facts["text"] and f"所限缴款期限{deadline}尚未届满" in facts["text"]
+    assert "在合理期限内仍未缴纳" not in facts["text"]
+    order = filing["payment_order"]
+    assert order["eligible"] is False and order["reasons"] == [
+        f"催告所限缴款期限{deadline}尚未届满，债务尚不能认定为到期未履行"
+    ], order
 
     # verify: passes on the pack, fails naming the file on a changed byte, a removed and an added file.
     good = tmp_path / "pack.zip"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +35,11 @@ class ArrearsCaseController(Controller):
     path = "/api/v1"
     tags = ["arrears cases"]
 
-    @post("/units/{unit_id:int}/arrears-case", guards=[staff])
+    @post(
+        "/units/{unit_id:int}/arrears-case",
+        guards=[staff],
+        responses={200: ResponseSpec(CaseOut, description="The case was already open; it is returned as is.")},
+    )
     async def open_case(
         self, db: AsyncSession, principal: Principal, unit_id: PathId, owner_id: OwnerQuery = None
     ) -> Response[CaseOut]:
@@ -53,6 +58,7 @@ class ArrearsCaseController(Controller):
 
     @get("/arrears-cases/{case_id:int}", guards=[staff])
     async def get_case(self, db: AsyncSession, case_id: PathId) -> CaseOut:
+        """One arrears case: its account, status, amount and months overdue, effective cause, notes and actions."""
         return await service.case_out(db, await service.get_case(db, case_id), business_today())
 
     @post("/arrears-cases/{case_id:int}/notes", guards=[staff])
@@ -91,4 +97,5 @@ class ArrearsCaseController(Controller):
     async def action_done(
         self, db: AsyncSession, principal: Principal, action_id: PathId, data: ActionDone
     ) -> ActionOut:
+        """Mark a case's planned action done, with an optional note."""
         return service.action_out(await service.mark_action_done(db, principal, action_id, data, utcnow()))

@@ -13,6 +13,8 @@ from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+# The roles each guard lets through, for the OpenAPI document (feesvc.openapi).
+GUARD_ROLES: dict[Guard, frozenset[Role]] = {}
 
 
 def requires(*roles: Role) -> Guard:
@@ -27,6 +29,7 @@ def requires(*roles: Role) -> Guard:
             names = ", ".join(sorted(r.value for r in allowed))
             raise PermissionDeniedException(f"this needs one of the roles: {names}")
 
+    GUARD_ROLES[guard] = allowed
     return guard
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from feesvc.evidence import manifest as mf
 from feesvc.evidence.document import F_DEMANDS, F_LETTERS, EvidenceError, Pack
+from feesvc.evidence.statements import demand_statements
 from feesvc.evidence.words import DELIVERY_CHANNELS, KIND_WORDS, LETTER_CHANNELS, day_text, periods_text
 from feesvc.letters.content import letter_title
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
@@ -51,8 +52,10 @@ def demand_rows(pack: Pack, ranges: Sequence[tuple[int, int]]) -> list[dict[str,
 
 def demands_context(pack: Pack, ranges: Sequence[tuple[int, int]]) -> dict[str, Any]:
     rows = demand_rows(pack, ranges)
+    assert pack.facts is not None
     return {
         **pack.base(F_DEMANDS, "催缴记录及送达凭证"),
+        "statements": [{"text": f.text, "cites": "；".join(f.cites)} for f in demand_statements(pack.facts)],
         "rows": rows,
         "letters_file": F_LETTERS,
         "delivered_demands": sum(1 for r in rows if r["demand"] and r["deliveries"]),

@@ -17,8 +17,7 @@ from feesvc.errors import Conflict
 from feesvc.evidence.words import PACK_LOCALE, moment_text
 from feesvc.letters.content import LetterContext, render_letter_pdf
 from feesvc.letters.issued import letter_copy, stamped_later
-from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
-from feesvc.letters.models import DeliveryRecord, Letter
+from feesvc.letters.models import Letter
 from feesvc.letters.storage import StoredFileError
 from feesvc.registry.models import Owner
 
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     from feesvc.evidence.arrears import ClaimSummary
     from feesvc.evidence.collect import PackData
+    from feesvc.evidence.facts import Facts
 
 
 F_LIST = "01_evidence_list.pdf"
@@ -108,6 +108,7 @@ class Pack:
     generated_by: str
     letters: list[tuple[Letter, LetterContext]] = field(default_factory=list)
     proofs: dict[int, str] = field(default_factory=dict)  # delivery record id → path in the pack
+    facts: Facts | None = None  # what the sentences rest on (facts.facts_of), once the proofs are copied
 
     @property
     def unit_label(self) -> str:
@@ -146,16 +147,6 @@ class Pack:
         if not ends or any(end is None for end in ends) or self.holds_unit(owner_id):
             return None
         return max(end for end in ends if end is not None)
-
-    @property
-    def delivered_demands(self) -> list[tuple[Letter, DeliveryRecord]]:
-        """The payment requests (催缴文书) to the defendant with a recorded delivery, in date order."""
-        return [
-            (letter, record)
-            for letter, _ in self.letters
-            if LetterKind(letter.kind) in PAYMENT_REQUEST_KINDS
-            for record in self.data.deliveries.get(letter.id or 0, [])
-        ]
 
     @property
     def defendant_names(self) -> str:

@@ -20,7 +20,17 @@ from feesvc.evidence.document import (
     Pack,
     Rendered,
 )
-from feesvc.evidence.filing import to_be_supplied
+from feesvc.evidence.facts import Facts
+from feesvc.evidence.statements import (
+    Statement,
+    basis_statements,
+    complaint_statements,
+    delivered,
+    demand_statements,
+    plan_statements,
+    service_statements,
+    to_supply,
+)
 from feesvc.evidence.words import cn_number
 
 
@@ -29,14 +39,16 @@ class EvidenceItem:
     key: str
     name: str
     source: str
-    purpose: str
+    purpose: str  # what the item is offered to prove, in general terms
     refs: tuple[tuple[str, str | None], ...]  # (file, section key or None for the whole file)
+    facts: tuple[Statement, ...] = ()  # the recorded facts it shows, each with where (statements)
 
 
-def evidence_items(pack: Pack) -> list[EvidenceItem]:
+def evidence_items(pack: Pack, facts: Facts) -> list[EvidenceItem]:
     has_plans = bool(pack.data.plans)
     proofs = tuple((path, None) for path in pack.proofs.values())
     letters = ((F_LETTERS, None),) if pack.letters else ()
+    signed = any(p.agreed_on is not None for p in facts.plans)
     return [
         EvidenceItem(
             "parties",
@@ -47,10 +59,11 @@ def evidence_items(pack: Pack) -> list[EvidenceItem]:
         ),
         EvidenceItem(
             "basis",
-            "物业服务合同、收费标准及公示情况",
-            "原告收费标准登记记录（含公示日期及决定依据）",
-            "证明原、被告之间存在物业服务合同关系，收费标准有合同或决定依据并已公示（民法典第939条、第943条）",
+            "收费标准及其依据、公示情况",
+            "原告收费标准登记记录（含决定依据名称及公示日期；合同文本及公示证明见待补充事项）",
+            "证明收费标准及其依据（民法典第939条、第943条）",
             ((F_PARTIES, "basis"),),
+            tuple(basis_statements(facts)),
         ),
         EvidenceItem(
             "arrears",
@@ -62,39 +75,44 @@ def evidence_items(pack: Pack) -> list[EvidenceItem]:
         EvidenceItem(
             "late_fees",
             "违约金计算",
-            "依据合同约定标准及原告收费台账计算",
-            "证明按合同约定计算的违约金数额，并列明按法院可能支持标准计算的数额供参考（民法典第585条）",
+            "依据登记的违约金标准及原告收费台账计算",
+            "证明按登记标准计算的违约金数额，并列明按法院可能支持标准计算的数额供参考（民法典第585条）",
             ((F_ARREARS, "late_fees"),),
         ),
         EvidenceItem(
             "demands",
             "催缴通知、催告函及送达凭证",
-            "原告发出的催缴文书（按发出时内容重新生成）及邮寄、签收等送达凭证原件电子文件",
+            "原告发出的催缴文书（出件时保存的文件副本）及邮寄、签收等送达凭证原件电子文件",
             (
-                "证明原告已书面催告被告在合理期限内缴纳（民法典第944条第2款），催告已送达，诉讼时效中断（民法典第195条）"
-                if pack.delivered_demands
+                "证明原告催告被告缴纳及催告的送达（民法典第944条第2款），送达的催告使诉讼时效中断（民法典第195条）"
+                if delivered(facts)
                 # Only letters to the defendant count; without a delivered one the pack claims no demand.
                 else "列明原告向被告发出的缴费文书；记录中没有已送达被告本人的催告，见待补充事项"
             ),
             ((F_DEMANDS, None), *letters, *proofs),
+            tuple(demand_statements(facts)),
         ),
         EvidenceItem(
             "service",
             "物业服务记录及投诉处理记录",
-            "原告服务工作记录（保洁、维修、安保巡逻等月度记录）及投诉处理记录",
-            "证明原告在主张期间持续提供物业服务，被告投诉均已及时处理并经验收，被告不得以服务瑕疵为由拒缴",
+            "原告服务工作记录（按月登记的工作量）及投诉处理记录",
+            "列明主张期间的服务记录及被告投诉的处理情况",
             ((F_SERVICE, None),),
+            (*service_statements(facts), *complaint_statements(facts)),
         ),
         EvidenceItem(
             "plans",
             "分期还款协议及履行情况、催收处理记录" if has_plans else "催收处理记录",
             "原告分期还款协议记录及欠费催收案件记录",
             (
-                "证明被告曾签署分期还款协议确认欠款（诉讼时效规定第14条）及协议履行情况"
+                "证明被告同意分期还款协议确认欠款（诉讼时效规定第14条）及协议履行情况"
+                if signed
+                else "列明原告提出的分期方案及催收处理经过"
                 if has_plans
-                else "证明原告就欠费与被告沟通协商的经过"
+                else "列明原告催收处理的经过"
             ),
             ((F_PLANS, None),),
+            tuple(plan_statements(facts)),
         ),
         EvidenceItem(
             "limitation",
@@ -106,9 +124,9 @@ def evidence_items(pack: Pack) -> list[EvidenceItem]:
     ]
 
 
-def list_context(pack: Pack, rendered: Mapping[str, Rendered]) -> dict[str, Any]:
+def list_context(pack: Pack, facts: Facts, rendered: Mapping[str, Rendered]) -> dict[str, Any]:
     items = []
-    for number, item in enumerate(evidence_items(pack), start=1):
+    for number, item in enumerate(evidence_items(pack, facts), start=1):
         pages = []
         for file, section in item.refs:
             doc = rendered.get(file)
@@ -123,13 +141,14 @@ def list_context(pack: Pack, rendered: Mapping[str, Rendered]) -> dict[str, Any]
                 "name": item.name,
                 "source": item.source,
                 "purpose": item.purpose,
+                "facts": [{"text": f.text, "cites": "；".join(f.cites)} for f in item.facts],
                 "pages": pages,
             }
         )
     return {
         **pack.base(F_LIST, "证据清单"),
         "items": items,
-        "to_be_supplied": to_be_supplied(pack),
+        "to_be_supplied": to_supply(facts),
         "submitted_by": pack.data.estate.company_name,
         "date": pack.data.as_of,
     }

@@ -3,45 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from feesvc.arrears.models import Claim
 from feesvc.evidence.arrears import applied_terms_text
 from feesvc.evidence.document import Pack
+from feesvc.evidence.facts import Facts
 from feesvc.evidence.limitation_table import limitation_rows
-from feesvc.evidence.words import COMPLAINT_CATEGORIES, PACK_LOCALE, moment_text, periods_text, yuan
+from feesvc.evidence.statements import (
+    Statement,
+    basis_statements,
+    complaint_statements,
+    demand_sentence,
+    demand_statements,
+    payment_order_blocks,
+    plan_statements,
+    service_statements,
+    to_supply,
+)
+from feesvc.evidence.words import PACK_LOCALE, periods_text, yuan
 from feesvc.formatting import area_text
-from feesvc.service_records.service import business_date, open_on
+from feesvc.service_records.service import business_date
 
 
 def _fen(fen: int | None) -> dict[str, Any] | None:
     return None if fen is None else {"fen": fen, "yuan": yuan(fen)}
 
 
-def payment_order(pack: Pack) -> dict[str, Any]:
-    """A payment order (支付令, 民事诉讼法 §225) needs a fixed, due money debt, a debtor who can be
-    served, and no other dispute between the parties: an open complaint or a recorded dispute
-    about the charge or the service rules it out."""
+def payment_order(pack: Pack, facts: Facts) -> dict[str, Any]:
+    """A payment order (支付令, 民事诉讼法 §225) needs a fixed, due money debt, a delivered demand whose
+    deadline has passed, a debtor who can be served, and no other dispute between the parties
+    (``statements.payment_order_blocks``; a recorded dispute note after the last settled complaint)."""
     data, claim = pack.data, pack.claim
     reasons = []
     if claim.all.principal_fen <= 0:
         reasons.append("只有违约金未付：违约金数额可由法院调整，不属于数额确定的金钱债务")
-    for owner_id in claim.defendants:
-        owner = pack.owner(owner_id)
-        if owner is not None and pack.service_address(owner_id) is None:
-            reasons.append(
-                f"被申请人{owner.name}已不是涉案房屋业主，且无登记的联系地址，支付令无法送达"
-                "（涉案房屋不是其送达地址）；送达地址待补充"
-            )
-    # The complaints are the defendant's already (collect): another owner's complaint is no dispute
-    # between these parties.
-    open_complaints = [c for c, _ in data.complaints if open_on(c, data.as_of)]
-    for complaint in open_complaints:
-        reasons.append(
-            f"业主于{moment_text(complaint.opened_at)}提出的"
-            f"{COMPLAINT_CATEGORIES.get(complaint.category, '')}投诉尚未办结，双方就服务存在争议"
-        )
+    reasons += payment_order_blocks(facts)
     settled_at = [
         business_date(s.at) for c, steps in data.complaints for s in steps if s.kind == "inspected" and s.satisfied
     ]
@@ -70,12 +67,12 @@ def payment_order(pack: Pack) -> dict[str, Any]:
             "requests": [
                 f"请求法院向被申请人发出支付令，督促被申请人给付{periods_text([p.period for p in claim.periods])}"
                 f"物业服务费{yuan(claim.all.principal_fen)}元",
-                f"给付违约金{yuan(claim.all.late_fen)}元（按合同约定标准计算至{data.as_of.isoformat()}）",
+                f"给付违约金{yuan(claim.all.late_fen)}元（按{_late_fee_source(facts)}计算至{data.as_of.isoformat()}）",
                 "申请费由被申请人负担",
             ],
             "principal": _fen(claim.all.principal_fen),
             "late_fee": _fen(claim.all.late_fen),
-            "facts_and_reasons": _facts_text(pack),
+            "facts_and_reasons": _facts_text(pack, facts),
             "court": "",
             "date": data.as_of.isoformat(),
         },
@@ -113,25 +110,6 @@ def _party(pack: Pack, owner_id: int) -> dict[str, Any]:
     }
 
 
-def to_be_supplied(pack: Pack) -> list[str]:
-    """What a court wants that the record lacks for this defendant (DOMAIN.md "What documents may say")."""
-    missing = []
-    for owner_id in pack.claim.defendants:
-        owner = pack.owner(owner_id)
-        if owner is None:
-            continue
-        if pack.service_address(owner_id) is None:
-            end = pack.ownership_end(owner_id)
-            since = f"自{(end + timedelta(days=1)).isoformat()}起" if end else ""
-            missing.append(
-                f"被告{owner.name}的送达地址：其{since}已不是涉案房屋业主，记录中没有其联系地址，"
-                "涉案房屋不能作为其送达地址"
-            )
-        if not pack.delivered_demands:
-            missing.append(f"向被告{owner.name}送达的催缴文书及送达凭证：记录中没有已送达被告本人的催告")
-    return missing
-
-
 def _owner_text(pack: Pack) -> str:
     """How the defendant relates to the unit: the owner, or its owner during the claimed periods."""
     periods = [
@@ -144,29 +122,52 @@ def _owner_text(pack: Pack) -> str:
     return "的业主"
 
 
-def _facts_text(pack: Pack) -> str:
+def _late_fee_source(facts: Facts) -> str:
+    """The late fee's basis as the record names it: the contract only where one is recorded."""
+    contracts = sorted({b.decision_ref for b in facts.basis if b.decision_kind == "contract"})
+    return f"《{'》《'.join(contracts)}》约定的标准" if contracts else "原告登记的违约金标准"
+
+
+def _facts_text(pack: Pack, facts: Facts) -> str:
+    """The complaint form's facts, each sentence resting on a recorded fact (see ``statements``)."""
     data, claim = pack.data, pack.claim
     periods = periods_text([p.period for p in claim.periods])
-    demands = "、".join(f"{r.delivered_on.isoformat()}" for _, r in pack.delivered_demands)
     text = (
         f"原告为{data.estate.name}的物业服务人，被告系该小区{pack.unit_label}房屋（建筑面积"
-        f"{area_text(data.unit.floor_area_m2, PACK_LOCALE)}）{_owner_text(pack)}。原告依约提供物业服务，"
-        f"收费标准已依法公示。被告欠缴{periods}物业服务费共计{yuan(claim.all.principal_fen)}元"
+        f"{area_text(data.unit.floor_area_m2, PACK_LOCALE)}）{_owner_text(pack)}。"
+    )
+    if facts.basis:
+        decisions = "、".join(dict.fromkeys(f"{b.decision_name}「{b.decision_ref}」" for b in facts.basis))
+        posted = "、".join(dict.fromkeys(b.posted_on.isoformat() for b in facts.basis))
+        text += f"收费标准的依据为{decisions}，登记的公示日期为{posted}。"
+    if facts.service_periods:
+        text += f"原告在{periods_text(facts.service_periods)}提供了物业服务（有服务记录）。"
+    text += (
+        f"被告欠缴{periods}物业服务费共计{yuan(claim.all.principal_fen)}元"
         f"（各期按建筑面积×收费单价×月数计算，明细见证据），"
     )
-    # "经原告催告" needs a demand delivered to this defendant: a letter to another owner is none.
-    if demands:
-        text += f"经原告催告（催告送达日期：{demands}），被告在合理期限内仍未缴纳。"
-    else:
-        text += "被告至今未缴纳。"
+    text += demand_sentence(facts)
+    if facts.complaints and all(c.state == "resolved" for c in facts.complaints):
+        text += f"被告的{len(facts.complaints)}件投诉均已处理完毕并经被告验收满意。"
     text += (
-        f"依照合同约定，被告应支付违约金{yuan(claim.all.late_fen)}元（计至{data.as_of.isoformat()}）。"
+        f"依照{_late_fee_source(facts)}，被告应支付违约金{yuan(claim.all.late_fen)}元（计至{data.as_of.isoformat()}）。"
         "依据《中华人民共和国民法典》第九百三十七条、第九百四十四条之规定，特提起诉讼。"
     )
     return text
 
 
-def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def fact_statements(facts: Facts) -> list[Statement]:
+    """Every statement of fact the pack makes, each with where it is shown."""
+    return [
+        *basis_statements(facts),
+        *service_statements(facts),
+        *complaint_statements(facts),
+        *demand_statements(facts),
+        *plan_statements(facts),
+    ]
+
+
+def filing(pack: Pack, facts: Facts, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     data, claim = pack.data, pack.claim
     standards_used = sorted(
         {c.entry.fee_standard_id for p in claim.periods for c in p.charges if c.entry.fee_standard_id}
@@ -214,9 +215,9 @@ def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "late_fee_contract": _fen(claim.all.late_fen),
             "late_fee_court_likely": _fen(claim.all.court_fen),
             "late_fee_basis": (
-                f"按实际适用的合同违约金条款（{applied_terms_text(pack)}）"
+                f"按{_late_fee_source(facts)}实际适用的违约金条款（{applied_terms_text(pack)}）"
                 f"自各期缴费期限届满次日起计至{data.as_of.isoformat()}，按台账重新计算，已扣除已付及已减免部分；"
-                "法院可能支持的数额取合同约定数额与按登记的年利率（如一年期LPR上浮）÷365 计算数额中较低者"
+                "法院可能支持的数额取按该标准计算的数额与按登记的年利率（如一年期LPR上浮）÷365 计算数额中较低者"
             ),
             "total_contract": _fen(claim.all.total_contract_fen),
             "total_court_likely": _fen(claim.all.total_court_fen),
@@ -270,7 +271,8 @@ def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 for d in demands
                 if d["demand"]
             ],
-            "text": _facts_text(pack),
+            "text": _facts_text(pack, facts),
+            "statements": [s.as_json() for s in fact_statements(facts)],
         },
         "limitation": [
             {
@@ -284,6 +286,6 @@ def filing(pack: Pack, demands: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             }
             for r in limitation_rows(pack)
         ],
-        "payment_order": payment_order(pack),
-        "to_be_supplied": to_be_supplied(pack),
+        "payment_order": payment_order(pack, facts),
+        "to_be_supplied": to_supply(facts),
     }

@@ -54,6 +54,8 @@ Where each part lives (this module reads, analyses and assembles; each document 
                          is ``limitation``
 ``plans_and_case``       installment plans and the arrears case (07)
 ``evidence_list``        the numbered evidence list (01)
+``facts``, ``statements`` the recorded facts the sentences rest on, and the sentences chosen from
+                         them, each citing where the pack shows its fact; what is to be supplied
 ``filing``               ``filing.json``: the complaint form and the payment order
 ``document``, ``words``  file names, the derived ``Pack``, rendering; the Chinese words
 =======================  ======================================================================
@@ -99,6 +101,7 @@ from feesvc.evidence.document import (
     render_letters,
 )
 from feesvc.evidence.evidence_list import list_context
+from feesvc.evidence.facts import facts_of
 from feesvc.evidence.filing import filing
 from feesvc.evidence.limitation_table import limitation_context
 from feesvc.evidence.parties import parties_context
@@ -164,6 +167,7 @@ def _assemble(data: PackData, generated_by: str, generated_at: datetime, timer: 
     rendered: dict[str, Rendered] = {}
     with timer.stage("proofs"):
         files.update(copy_proofs(pack))
+    facts = pack.facts = facts_of(pack)
     ranges: list[tuple[int, int]] = []
     if pack.letters:
         with timer.stage(F_LETTERS):
@@ -182,10 +186,10 @@ def _assemble(data: PackData, generated_by: str, generated_at: datetime, timer: 
             rendered[file] = render_document(template, context())
             files[file] = rendered[file].pdf
     with timer.stage(F_LIST):
-        rendered[F_LIST] = render_document("evidence_list.html", list_context(pack, rendered))
+        rendered[F_LIST] = render_document("evidence_list.html", list_context(pack, facts, rendered))
         files[F_LIST] = rendered[F_LIST].pdf
     with timer.stage("zip"):
-        files[F_FILING] = json.dumps(filing(pack, demands), ensure_ascii=False, indent=2).encode()
+        files[F_FILING] = json.dumps(filing(pack, facts, demands), ensure_ascii=False, indent=2).encode()
         snapshot = mf.ledger_snapshot({name: getattr(e, name) for name in mf.LEDGER_FIELDS} for e in data.entries)
         files[mf.LEDGER_SNAPSHOT] = snapshot
         manifest = mf.build_manifest(

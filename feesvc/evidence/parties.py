@@ -9,6 +9,7 @@ from typing import Any
 
 from feesvc.evidence.arrears import cap_text, policy_on, terms_text
 from feesvc.evidence.document import F_PARTIES, Pack
+from feesvc.evidence.statements import basis_statements
 from feesvc.evidence.words import BASES, DECISIONS, PACK_LOCALE, USES, day_text, periods_text
 from feesvc.formatting import area_text, period_label, rate_text
 
@@ -55,8 +56,11 @@ def parties_context(pack: Pack) -> dict[str, Any]:
         ),
         key=lambda s: (s.item, s.effective_from),
     )
+    assert pack.facts is not None
     return {
         **pack.base(F_PARTIES, "当事人及收费依据"),
+        "statements": [{"text": f.text, "cites": "；".join(f.cites)} for f in basis_statements(pack.facts)],
+        "no_statement": "记录中没有本案所用的收费标准",
         "company": {
             "name": estate.company_name,
             "estate": estate.name,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from feesvc.evidence.document import F_PLANS, Pack
+from feesvc.evidence.statements import plan_statements
 from feesvc.evidence.words import (
     CASE_STATUSES,
     CAUSES,
@@ -126,4 +127,12 @@ def plans_context(pack: Pack) -> dict[str, Any]:
                 ],
             }
         )
-    return {**pack.base(F_PLANS, "分期还款及催收处理记录"), "plans": plans, "cases": cases}
+    assert pack.facts is not None
+    return {
+        **pack.base(F_PLANS, "分期还款及催收处理记录"),
+        "statements": [{"text": f.text, "cites": "；".join(f.cites)} for f in plan_statements(pack.facts)],
+        "no_statement": "",
+        "signed": any(p.agreed_on is not None for p in pack.facts.plans),
+        "plans": plans,
+        "cases": cases,
+    }

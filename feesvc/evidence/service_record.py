@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from feesvc.evidence.document import F_SERVICE, Pack
+from feesvc.evidence.statements import complaint_statements, service_statements
 from feesvc.evidence.words import (
     ACTIVITY_ORDER,
     COMPLAINT_CATEGORIES,
@@ -62,8 +63,13 @@ def service_context(pack: Pack) -> dict[str, Any]:
                 ],
             }
         )
+    assert pack.facts is not None
     return {
         **pack.base(F_SERVICE, "物业服务记录及投诉处理"),
+        "statements": [
+            {"text": f.text, "cites": "；".join(f.cites)}
+            for f in (*service_statements(pack.facts), *complaint_statements(pack.facts))
+        ],
         "kinds": [labels[k] for k in ACTIVITY_ORDER],
         "months": months,
         "span": span,

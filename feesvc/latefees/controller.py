@@ -110,6 +110,7 @@ class LateFeeController(Controller):
 
     @get("/estates/{estate_id:int}/court-rates", guards=[staff])
     async def list_court_rates(self, db: AsyncSession, estate_id: PathId) -> list[tuple[date, str]]:
+        """The court reference rates (LPR) recorded for the estate, by the day they took effect."""
         await get_estate(db, estate_id)
         return [(day, str(rate)) for day, rate in await service.court_rates(db, estate_id)]
 

@@ -122,6 +122,7 @@ class LetterController(Controller):
 
     @get("/reminder-runs/{run_id:int}", guards=[staff])
     async def get_run(self, db: AsyncSession, run_id: PathId) -> dict[str, Any]:
+        """A reminder run: its estate, as-of date, status and when it started and finished."""
         run = await service.get_run(db, run_id)
         return {
             "id": run.id,
@@ -146,6 +147,7 @@ class LetterController(Controller):
 
     @get("/units/{unit_id:int}/letters", guards=[anyone])
     async def unit_letters(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> list[LetterOut]:
+        """The reminder letters issued for the unit. An owner: only the letters to their own account."""
         await can_read_unit(db, principal, unit_id)
         # An owner: the letters to their own account (a seller never reads the buyer's, nor the reverse).
         letters = await service.unit_letters(db, unit_id)
@@ -178,12 +180,16 @@ class LetterController(Controller):
     async def set_policy(
         self, db: AsyncSession, principal: Principal, estate_id: PathId, data: list[StageIn]
     ) -> list[StageIn]:
+        """Replace the estate's escalation policy: each stage with its days from the due date, the least overdue amount
+        (fen) and the days to wait before the next letter."""
         rules = [StageRule(s.stage, s.days_from_due, s.min_overdue_fen, s.cooldown_days) for s in data]
         await service.set_policy(db, principal, estate_id, rules)
         return data
 
     @post("/units/{unit_id:int}/reminder-holds", guards=[managers])
     async def hold(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: HoldCreate) -> dict[str, Any]:
+        """Hold reminders for the unit from ``starts_on`` (default today) to ``ends_on``, with a reason (a dispute, a
+        hardship agreed)."""
         hold = await service.add_hold(
             db, principal, unit_id, data.reason, data.starts_on or business_today(), data.ends_on
         )

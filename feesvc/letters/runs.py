@@ -470,6 +470,7 @@ async def decide(
             if decision is not None:
                 cause, belief = decision.category.value, decision.belief.value if decision.belief else None
         kind = None if reason else letter_kind_for(rule.stage, cause, account in explained)
+        awaiting_demand = False
         if kind is None and reason is None and rule.stage == Stage.legal_review:
             # Suit needs a demand delivered and its deadline passed first (民法典 944(2)): an owner
             # who never had one gets it now; one whose demand is out waits for it.
@@ -478,8 +479,12 @@ async def decide(
                 kind = letter_kind_for(rule.stage, cause, account in explained)
             else:
                 reason = _legal_review_hold(demands[account], as_of)
+                awaiting_demand = reason is not None
         need = expiring.pop((facts.unit_id, facts.owner_id), None) if facts.owner_id is not None else None
-        if need and reason is None:
+        # A period about to expire needs a notice delivered in time: waiting on a demand that has not
+        # arrived (a delivered one would have interrupted it) does not hold that notice back.
+        if need and (reason is None or awaiting_demand):
+            reason = None
             kind, rule = limitation_letter(kind, rule, rules, cause == "hardship")
             last.pop((*account, rule.stage), None)  # no cool-down holds it back
         if kind == LetterKind.explanation and belief not in BELIEFS:

@@ -130,6 +130,7 @@ class LimitationController(Controller):
 
     @get("/limitation/filings/{filing_id:int}", guards=[staff])
     async def get_filing(self, db: AsyncSession, filing_id: PathId) -> FilingOut:
+        """A recorded legal filing (suit or payment-order application) with its outcome, if any."""
         return service.filing_out(await service.get_filing(db, filing_id))
 
     @post("/limitation/filings/{filing_id:int}/outcome", guards=[managers], status_code=200)

@@ -11,6 +11,7 @@ from feesvc.auth.guards import desk, managers, requires
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, business_today
+from feesvc.exports.negotiation import cashup_xlsx
 from feesvc.payments import lookup, owners, recording, refunds, voids
 from feesvc.payments.cashup import cash_up
 from feesvc.payments.cashup_document import cashup_file
@@ -69,6 +70,7 @@ class PaymentController(Controller):
 
     @get("/payments/{payment_id:int}", guards=[desk])
     async def get_payment(self, db: AsyncSession, principal: Principal, payment_id: LongPathId) -> PaymentOut:
+        """One payment with its allocations to periods; names masked as the caller's role sees them."""
         return (await lookup.payment_out(db, payment_id)).masked(masking_for(principal))
 
     @get("/payments/{payment_id:int}/receipt.pdf", guards=[receipt_readers], media_type="application/pdf")
@@ -105,14 +107,17 @@ class PaymentController(Controller):
     async def void(
         self, db: AsyncSession, principal: Principal, payment_id: LongPathId, data: VoidCreate
     ) -> PaymentOut:
+        """Void a payment with a reason: reversing entries are posted (the payment stays on record, marked voided)."""
         out = await voids.void_payment(db, principal, payment_id, data.reason, business_today())
         return out.masked(masking_for(principal))
 
     @post("/units/{unit_id:int}/refunds", guards=[managers])
     async def refund(self, db: AsyncSession, principal: Principal, unit_id: PathId, data: RefundCreate) -> RefundOut:
+        """Pay back an owner's credit at the unit (paid and not owed; default the current owner's), with a reason;
+        posted to the ledger."""
         return await refunds.refund_credit(db, principal, unit_id, data, business_today())
 
-    @get("/estates/{estate_id:int}/cash-up", guards=[desk])
+    @get("/estates/{estate_id:int}/cash-up", guards=[desk], before_request=cashup_xlsx)  # .xlsx on Accept
     async def cash_up(self, db: AsyncSession, estate_id: PathId, day: date | None = None) -> CashUpOut:
         """The daily cash-up (日结): per cashier and method, received, voided (a void of an earlier
         day's payment with the day it was received) and net, reconciled with the ledger."""

@@ -54,6 +54,7 @@ class InstallmentPlanController(Controller):
 
     @post("/installment-plans/{plan_id:int}/cancel", guards=[managers], status_code=200)
     async def cancel(self, db: AsyncSession, principal: Principal, plan_id: PathId, data: PlanCancel) -> PlanOut:
+        """Cancel an installment plan with a reason; what it covered falls due again as before."""
         today = business_today()
         await service.cancel_plan(db, principal, plan_id, data.reason, today)
         return await service.plan_out(db, plan_id, today)
@@ -74,6 +75,8 @@ class InstallmentPlanController(Controller):
     async def unit_plans(
         self, db: AsyncSession, principal: Principal, unit_id: PathId, as_of: date | None = None
     ) -> list[PlanOut]:
+        """The unit's installment plans as of ``as_of`` (default today). An owner: only the plans for
+        their own account."""
         await get_unit(db, unit_id)
         await can_read_unit(db, principal, unit_id)
         plans = await service.unit_plans(db, unit_id, as_of or business_today())

@@ -10,14 +10,16 @@ from feesvc.payments.models import Method
 from feesvc.payments.schemas import PaymentOut
 from feesvc.schemas import END, INT4_MAX, Body, Fen, Line, Period, Reason
 
-# Signs are let through so a "-5" is refused with the rule (0 < percent_off < 100), not a pattern.
+# The rule's bounds (0 < percent_off < 100) in the pattern, so the document states them; the
+# refusal says what to send (``extra``).
 PercentText = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^-?[0-9]{1,3}(\.[0-9]{1,4})?" + END,
-        description="percent off, exact, e.g. 5 or 9.5",
+        # More than 0 and less than 100 (feesvc.rules.prepay), at most 4 decimals.
+        pattern=r"^([1-9][0-9]?(\.[0-9]{1,4})?|0\.(?=[0-9]{0,3}[1-9])[0-9]{1,4})" + END,
+        description="percent off, exact, more than 0 and less than 100, e.g. 5 or 9.5",
         examples=["5"],
-        extra={"send": 'percent off as an exact decimal string or an integer, e.g. "9.5" or 5'},
+        extra={"send": 'percent off, more than 0 and less than 100: an exact decimal string or an integer, e.g. "9.5"'},
     ),
 ]
 # No bounds here: a count below 1 or above the estate's cap is refused by the rule, naming the cap.
@@ -25,10 +27,8 @@ Months = Annotated[int, msgspec.Meta(ge=-INT4_MAX, le=INT4_MAX, description="num
 
 
 class TierIn(Body):
-    min_months: Annotated[int, msgspec.Meta(ge=-INT4_MAX, le=120)]
-    percent_off: (
-        PercentText | Annotated[int, msgspec.Meta(ge=-INT4_MAX, le=INT4_MAX)]
-    )  # "9.5" or 5; never a float (exact decimals only)
+    min_months: Annotated[int, msgspec.Meta(ge=1, le=120, description="at least this many months paid ahead")]
+    percent_off: PercentText | Annotated[int, msgspec.Meta(ge=1, le=99)]  # "9.5" or 5; never a float (exact only)
 
 
 class TierOut(msgspec.Struct):

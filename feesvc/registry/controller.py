@@ -43,20 +43,24 @@ class RegistryController(Controller):
 
     @post("/estates", guards=[managers])
     async def create_estate(self, db: AsyncSession, principal: Principal, data: EstateCreate) -> EstateOut:
+        """Create an estate (小区) with its code, name, management company and settings; the code is unique."""
         return service.estate_out(await service.create_estate(db, principal, data))
 
     @get("/estates", guards=[staff])
     async def list_estates(self, db: AsyncSession) -> list[EstateOut]:
+        """Every estate, with its settings."""
         return [service.estate_out(e) for e in await service.list_estates(db)]
 
     @get("/estates/{estate_id:int}", guards=[staff])
     async def get_estate(self, db: AsyncSession, estate_id: PathId) -> EstateOut:
+        """One estate, with its settings."""
         return service.estate_out(await service.get_estate(db, estate_id))
 
     @put("/estates/{estate_id:int}/settings", guards=[managers])
     async def update_settings(
         self, db: AsyncSession, principal: Principal, estate_id: PathId, data: EstateSettings
     ) -> EstateOut:
+        """Replace the estate's settings (late-fee terms, billing and reminder settings); later runs use them."""
         return service.estate_out(
             await service.update_estate_settings(db, principal, estate_id, data, business_today())
         )
@@ -65,12 +69,14 @@ class RegistryController(Controller):
     async def create_building(
         self, db: AsyncSession, principal: Principal, estate_id: PathId, data: BuildingCreate
     ) -> BuildingOut:
+        """Add a building to the estate; its name is unique within the estate."""
         b = await service.create_building(db, principal, estate_id, data)
         assert b.id is not None
         return BuildingOut(id=b.id, estate_id=b.estate_id, name=b.name)
 
     @get("/estates/{estate_id:int}/buildings", guards=[staff])
     async def list_buildings(self, db: AsyncSession, estate_id: PathId) -> list[BuildingOut]:
+        """The estate's buildings."""
         return [
             BuildingOut(id=b.id or 0, estate_id=b.estate_id, name=b.name)
             for b in await service.list_buildings(db, estate_id)
@@ -115,15 +121,18 @@ class RegistryController(Controller):
 
     @post("/units", guards=[managers])
     async def create_unit(self, db: AsyncSession, principal: Principal, data: UnitCreate) -> UnitOut:
+        """Add a unit to a building: number, use and floor area; the number is unique within the building."""
         return service.unit_out(*await service.create_unit(db, principal, data))
 
     @get("/units/{unit_id:int}", guards=[anyone])
     async def get_unit(self, db: AsyncSession, principal: Principal, unit_id: PathId) -> UnitOut:
+        """One unit with its current owner (masked for the caller's role). An owner: only a unit they own or owned."""
         await service.can_read_unit(db, principal, unit_id)
         return service.unit_out(*await service.get_unit(db, unit_id))
 
     @post("/owners", guards=[managers])
     async def create_owner(self, db: AsyncSession, principal: Principal, data: OwnerCreate) -> OwnerOut:
+        """Record an owner (name, phone, ID number); the answer masks them as the caller's role sees them."""
         return service.owner_out(await service.create_owner(db, principal, data), masking_for(principal))
 
     @get("/owners/{owner_id:int}", guards=[staff])
@@ -153,6 +162,7 @@ class RegistryController(Controller):
 
     @get("/units/{unit_id:int}/ownerships", guards=[staff])
     async def list_ownerships(self, db: AsyncSession, unit_id: PathId) -> list[OwnershipOut]:
+        """Who owned the unit and when, oldest first."""
         await service.get_unit(db, unit_id)
         return [
             OwnershipOut(id=o.id or 0, unit_id=o.unit_id, owner_id=o.owner_id, starts_on=o.starts_on, ends_on=o.ends_on)
@@ -163,6 +173,8 @@ class RegistryController(Controller):
     async def add_vacancy_notice(
         self, db: AsyncSession, principal: Principal, unit_id: PathId, data: VacancyNoticeCreate
     ) -> VacancyNoticeOut:
+        """Record the owner's notice, given on ``notified_on``, that the unit stands empty from ``starts_on`` (to
+        ``ends_on``); billing applies the estate's vacancy rule."""
         n = await service.add_vacancy_notice(db, principal, unit_id, data)
         return VacancyNoticeOut(
             id=n.id or 0,

@@ -22,9 +22,10 @@ from feesvc.schemas import period_start
 
 
 class ReportInputError(DomainError):
-    """A report parameter that cannot be answered (400, naming the parameter)."""
+    """Parameters each well formed that together cannot be answered (``from`` after ``to``, a
+    series too long): a rule, so 422 naming the parameter, as the OpenAPI description says."""
 
-    status_code = 400
+    status_code = 422
     title = "Invalid input"
 
 

@@ -45,6 +45,7 @@ class ServiceRecordsController(Controller):
 
     @get("/complaints/{complaint_id:int}", guards=[anyone])
     async def get_complaint(self, db: AsyncSession, principal: Principal, complaint_id: PathId) -> ComplaintOut:
+        """One complaint with its steps. An owner: only their own complaints (403 for any other id)."""
         if not principal.is_staff:  # an owner learns nothing of ids not theirs: 403, existing or not
             mine = await db.get(Complaint, complaint_id)
             check_owns(principal, mine.owner_id if mine else None, "complaint")
@@ -65,6 +66,8 @@ class ServiceRecordsController(Controller):
     async def record_activity(
         self, db: AsyncSession, principal: Principal, estate_id: PathId, data: ServiceActivityCreate
     ) -> ServiceActivityOut:
+        """Record a count of a service activity in the estate for a period (one building's or the whole estate's); a
+        negative count corrects an earlier figure and needs a note."""
         a = await service.record_activity(db, principal, estate_id, data, business_today())
         assert a.id is not None
         return ServiceActivityOut(

@@ -18,8 +18,11 @@ class FeeStandardController(Controller):
     async def create(
         self, db: AsyncSession, principal: Principal, estate_id: PathId, data: FeeStandardCreate
     ) -> FeeStandardOut:
+        """Add a fee standard (收费标准) for the estate: unit use, item, basis and rate, in force from a date; approved
+        rates only."""
         return service.fee_standard_out(await service.create_fee_standard(db, principal, estate_id, data))
 
     @get("/", guards=[staff])
     async def list(self, db: AsyncSession, estate_id: PathId) -> list[FeeStandardOut]:
+        """The estate's fee standards, every version."""
         return [service.fee_standard_out(s) for s in await service.list_fee_standards(db, estate_id)]

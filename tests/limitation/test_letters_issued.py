@@ -4,6 +4,7 @@ goes to its owner; its signed copy, uploaded, is the proof of the owner's acknow
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,8 @@ async def test_a_proposed_plan_sends_its_agreement_and_the_signed_copy_is_the_ac
             await s.execute(select(Letter).where(Letter.unit_id == unit, Letter.kind == "plan_agreement"))
         ).scalars()
     assert letter.owner_id == estate.owner_ids[0] and letter.run_id is None
-    assert letter.letter_no.endswith(f"-P{plan['id']}") and estate.code in letter.letter_no
+    # Numbered as every letter of the estate is (letters.issued): its code, the year, the sequence.
+    assert re.fullmatch(rf"{re.escape(estate.code)}-\d{{4}}-HJ\d{{6}}", letter.letter_no), letter.letter_no
     assert letter.periods == ["2026-01", "2026-02"] and letter.total_fen == plan["total_fen"] == 40000
     ctx = context_of(letter)
     assert ctx.plan is not None
@@ -137,7 +139,8 @@ async def test_a_rectification_plan_with_its_steps_sends_the_owner_the_reply(api
         letters = (await s.execute(select(Letter).where(Letter.unit_id == unit))).scalars().all()
     (letter,) = [x for x in letters if x.kind == "rectification_reply"]
     assert letter.owner_id == owner and letter.periods == [] and letter.total_fen == 0
-    assert letter.letter_no.endswith(f"-C{complaint['id']}-1")
+    assert re.fullmatch(r".+-\d{4}-HJ\d{6}", letter.letter_no) and "rectification" not in letter.letter_no
+    assert letter.dedupe_key.endswith(f":{complaint['id']}:1")
     ctx = context_of(letter)
     assert ctx.complaint is not None and [s.action for s in ctx.complaint.steps] == [a["action"] for a in actions]
     text = pdf_text(render_letter_pdf(ctx), tmp_path)
@@ -151,13 +154,13 @@ async def test_a_rectification_plan_with_its_steps_sends_the_owner_the_reply(api
         numbers = (
             (
                 await s.execute(
-                    select(Letter.letter_no).where(Letter.unit_id == unit, Letter.kind == "rectification_reply")
+                    select(Letter.dedupe_key).where(Letter.unit_id == unit, Letter.kind == "rectification_reply")
                 )
             )
             .scalars()
             .all()
         )
-    assert sorted(n.rsplit("-", 1)[1] for n in numbers) == ["1", "3"]
+    assert sorted(key.rsplit(":", 1)[1] for key in numbers) == ["1", "3"]  # the first plan given, and the third step
 
 
 async def test_a_first_owner_handed_the_keys_gets_the_payment_notice(api: Api, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Moving in: the registry and opening balances imported from spreadsheets (.xlsx, .csv)."""
