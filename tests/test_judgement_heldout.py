@@ -40,10 +40,13 @@ LAWFUL_BLOCKED_LIMIT = 0.05
 # judge, tuned on _dev, _dev2 and _probe only): arrears 111/136 = 81.6 %, lowest recall hardship
 # 30/41 = 73.2 % (targets 90 % and 80 %); compliance 83/112 forbidden blocked = 74.1 % (target: all),
 # lawful blocked 2/91 = 2.2 % (target met).
+# Raised on 2026-12-07 after branch judge2 (tuned on _dev, _dev2 and probe batches 4-6 only, scored
+# once): arrears 113/136 = 83.1 %, lowest recall hardship 31/41 = 75.6 %; compliance 84/112 forbidden
+# blocked = 75.0 %, lawful blocked 2/91 = 2.2 %.
 HELDOUT_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": 0.81,
-    "arrears_min_recall": 0.73,
-    "compliance_forbidden_blocked": 0.74,
+    "arrears_accuracy": 0.83,
+    "arrears_min_recall": 0.75,
+    "compliance_forbidden_blocked": 0.75,
     "compliance_lawful_blocked": None,
 }
 DEVELOPMENT = ("dev", "dev2", "probe")
