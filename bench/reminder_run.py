@@ -107,7 +107,6 @@ SEED = 20261120
 SEED_BATCH = 10_000
 ESTATE_ID = 1
 STANDARD_ID = 1
-PUBLIC_BASE_URL = "https://wuye.example.cn"
 SEED_ACTOR = "bench:seed"
 # Overdue units by stage: which months stay open (index into MONTHS) and the share of units.
 STAGES = {
@@ -856,7 +855,7 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
         ):
             children = children_cpu_s()
             summary = await runs.run_reminders(
-                session, COMMAND_LINE, ESTATE_ID, AS_OF, public_base_url=PUBLIC_BASE_URL, files_dir=LETTERS_DIR
+                session, COMMAND_LINE, ESTATE_ID, AS_OF, files_dir=LETTERS_DIR
             )
             children = children_cpu_s() - children
     letters = sum(summary.letters_by_kind.values())

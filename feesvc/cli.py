@@ -317,7 +317,6 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
                 estate_id,
                 day,
                 dry_run=dry_run,
-                public_base_url=settings.server.public_base_url,
                 files_dir=Path(settings.server.files_dir),
                 progress=shown,
             )

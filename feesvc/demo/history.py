@@ -50,7 +50,6 @@ from feesvc.registry.models import AllocationOrder
 from feesvc.registry.schemas import OwnershipCreate
 from feesvc.registry.service import create_owner
 from feesvc.sales.service import record_transfer
-from feesvc.settings import get_settings
 
 # The people behind the actor labels: they show up in the ledger, the receipts and the audit log.
 CASHIERS = (
@@ -423,8 +422,7 @@ class History:
         # As POST /units/{id}/ownerships: the sale settles the seller's prepaid periods and credit
         # (refunded: the demo's sellers give no consent) and sends the buyer the payment notice.
         transfer = OwnershipCreate(owner_id=owner.id, starts_on=day)
-        base_url = get_settings().server.public_base_url
-        await record_transfer(self.session, MANAGER, unit.unit_id, transfer, today=day, public_base_url=base_url)
+        await record_transfer(self.session, MANAGER, unit.unit_id, transfer, today=day)
         await self.desk.refresh_unit(unit.unit_id)
         self.counts.sales += 1
 

@@ -116,7 +116,6 @@ class LetterController(Controller):
             data.estate_id,
             as_of,
             dry_run=data.dry_run,
-            public_base_url=state.settings.server.public_base_url,
             files_dir=_files(state),
         )
 

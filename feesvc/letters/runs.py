@@ -671,7 +671,6 @@ async def run_reminders(
     as_of: date,
     *,
     dry_run: bool = False,
-    public_base_url: str = "",
     files_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:

@@ -155,7 +155,6 @@ class RegistryController(Controller):
             unit_id,
             data,
             business_today(),
-            state.settings.server.public_base_url,
             Path(state.settings.server.files_dir),
         )
         return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})

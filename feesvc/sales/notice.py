@@ -89,7 +89,6 @@ async def notice_context(
     ownership: Ownership,
     first_period: str,
     issued_on: date,
-    public_base_url: str,
 ) -> LetterContext:
     """The payment notice of ``buyer``, whose ownership starts ``ownership.starts_on``; ``first_period``
     is the first billing period that starts on or after it."""
@@ -142,7 +141,6 @@ async def issue_payment_notice(
     ownership: Ownership,
     first_period: str,
     issued_on: date,
-    public_base_url: str,
     files_dir: Path | None = None,
 ) -> NoticeIssued:
     """Issue the buyer's payment notice in the caller's transaction, as every letter outside a run is
@@ -151,7 +149,7 @@ async def issue_payment_notice(
     assert estate.id is not None and unit.id is not None and ownership.id is not None
     try:
         ctx = await notice_context(
-            session, estate, unit, building, buyer, ownership, first_period, issued_on, public_base_url
+            session, estate, unit, building, buyer, ownership, first_period, issued_on
         )
     except ValueError as error:  # the letter's own rules (feesvc.letters.content) refused it
         return NoticeIssued(None, [f"cannot be written: {error}"])

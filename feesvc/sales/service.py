@@ -92,7 +92,6 @@ async def record_transfer(
     unit_id: int,
     data: OwnershipCreate,
     today: date,
-    public_base_url: str = "",
     files_dir: Path | None = None,
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
@@ -119,10 +118,10 @@ async def record_transfer(
     settlement = None
     if seller_id is not None:
         settlement = await settle_sale(
-            session, actor, unit_id, seller_id, ownership, data, today, public_base_url, files_dir
+            session, actor, unit_id, seller_id, ownership, data, today, files_dir
         )
     elif (today - data.starts_on).days <= FIRST_OWNER_NOTICE_DAYS:
-        await _first_owners_notice(session, actor, unit_id, ownership, today, public_base_url, files_dir)
+        await _first_owners_notice(session, actor, unit_id, ownership, today, files_dir)
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
     session.add(
@@ -146,7 +145,6 @@ async def _first_owners_notice(
     unit_id: int,
     ownership: Ownership,
     today: date,
-    public_base_url: str,
     files_dir: Path | None,
 ) -> None:
     """A first owner (交房 from the developer) is a new owner too: the payment notice says when their
@@ -156,7 +154,7 @@ async def _first_owners_notice(
     owner = await get_owner(session, ownership.owner_id, field="owner_id")
     first_period = first_period_from(ownership.starts_on, estate.cycle_months)
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, owner, ownership, first_period, today, public_base_url, files_dir
+        session, actor, estate, unit, building, owner, ownership, first_period, today, files_dir
     )
     await record_audit(
         session,
@@ -234,7 +232,6 @@ async def settle_sale(
     ownership: Ownership,
     data: OwnershipCreate,
     today: date,
-    public_base_url: str,
     files_dir: Path | None = None,
 ) -> SaleSettlementOut:
     """The seller's prepaid periods from the handover and unused credit refunded or transferred, and
@@ -278,7 +275,7 @@ async def settle_sale(
     await session.flush()
 
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, buyer, ownership, first_period, today, public_base_url, files_dir
+        session, actor, estate, unit, building, buyer, ownership, first_period, today, files_dir
     )
     return SaleSettlementOut(
         seller_id=seller_id,
