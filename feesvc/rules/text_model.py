@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,12 +49,12 @@ def features(segments: Iterable[str], tokens: Iterable[str] = ()) -> Counter[str
     caller) and the structural tokens."""
     counts: Counter[str] = Counter()
     for segment in segments:
-        counts.update(char_ngrams(segment))
+        counts.update(list(char_ngrams(segment)))
     counts.update(TOKEN_MARK + token for token in tokens)
     return counts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TextModel:
     """A trained model: ``labels`` in the order of the weights; two labels are one binary model
     (its single weight column scores ``labels[1]``), more a multinomial one."""
@@ -64,20 +65,26 @@ class TextModel:
     intercepts: tuple[float, ...]
     about: Mapping[str, Any]
 
+    @cached_property
+    def _table(self) -> dict[str, tuple[float, tuple[float, ...]]]:
+        """Each feature's idf and weights in one lookup (a feature can have an idf and no weight
+        left after pruning: it still counts in the vector's norm)."""
+        none = (0.0,) * len(self.intercepts)
+        return {feature: (idf, self.weights.get(feature, none)) for feature, idf in self.idf.items()}
+
     def _margins(self, counts: Mapping[str, int]) -> list[float]:
         """The decision values: the l2-normalised sublinear tf-idf vector times the weights."""
+        table, log = self._table, math.log
         margins = [0.0] * len(self.intercepts)
         norm = 0.0
         for feature, count in counts.items():
-            idf = self.idf.get(feature)
-            if idf is None:
+            entry = table.get(feature)
+            if entry is None:
                 continue
-            value = (1.0 + math.log(count)) * idf
+            value = (1.0 + log(count)) * entry[0] if count > 1 else entry[0]
             norm += value * value
-            weights = self.weights.get(feature)
-            if weights is not None:
-                for index, weight in enumerate(weights):
-                    margins[index] += value * weight
+            for index, weight in enumerate(entry[1]):
+                margins[index] += value * weight
         scale = 1.0 / math.sqrt(norm) if norm else 0.0
         return [margin * scale + intercept for margin, intercept in zip(margins, self.intercepts, strict=True)]
 
@@ -96,11 +103,12 @@ class TextModel:
         sentence of a text speaks for the label the model chose."""
         column = 0 if len(self.labels) == 2 else self.labels.index(label)
         sign = -1.0 if len(self.labels) == 2 and label == self.labels[0] else 1.0
+        table, log = self._table, math.log
         total = 0.0
         for feature, count in counts.items():
-            weights = self.weights.get(feature)
-            if weights is not None:
-                total += (1.0 + math.log(count)) * self.idf[feature] * weights[column]
+            entry = table.get(feature)
+            if entry is not None:
+                total += (1.0 + log(count)) * entry[0] * entry[1][column]
         return sign * total
 
     @classmethod
