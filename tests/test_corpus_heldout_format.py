@@ -184,7 +184,9 @@ def test_validator_refuses_a_lawful_sentence_with_a_family_and_a_colliding_id(nu
 def test_a_collision_is_reported_by_id_only() -> None:
     secret = "a sentence from an older file that must never be printed"
     with pytest.raises(split.Invalid) as raised:
-        h.check_collisions(3, [], [{"id": "h3-s0000", "locale": "en", "text": secret}], [{"id": "s9999", "text": secret}])
+        h.check_collisions(
+            3, [], [{"id": "h3-s0000", "locale": "en", "text": secret}], [{"id": "s9999", "text": secret}]
+        )
     assert secret not in str(raised.value) and "h3-s0000" in str(raised.value)
 
 

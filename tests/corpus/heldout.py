@@ -150,9 +150,7 @@ def older_items(number: int) -> list[dict]:
     return [x for name in SETS[number].others for x in read_jsonl(HERE / name)]
 
 
-def check_collisions(
-    number: int, cases: list[dict], sentences: list[dict], old: list[dict] | None = None
-) -> None:
+def check_collisions(number: int, cases: list[dict], sentences: list[dict], old: list[dict] | None = None) -> None:
     """No id or text of set `number` may appear in the older corpus files."""
     if old is None:
         old = older_items(number)
