@@ -22,8 +22,17 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FIELDS = ("date", "amount", "direction", "credit_amount", "debit_amount", "payer_name", "payer_account",
-          "reference", "transaction_id")  # fmt: skip
+FIELDS = (
+    "date",
+    "amount",
+    "direction",
+    "credit_amount",
+    "debit_amount",
+    "payer_name",
+    "payer_account",
+    "reference",
+    "transaction_id",
+)
 OPTIONAL = frozenset({"payer_name", "payer_account", "reference", "transaction_id", "debit_amount"})
 DEFAULT_CREDIT_VALUES = ("贷", "贷方", "收入", "来账", "C", "CR", "CRDT", "CREDIT", "+")
 

@@ -25,7 +25,7 @@ from feesvc.banking.matching import Account, AccountFacts, Decision, Directory, 
 from feesvc.banking.models import BankLine, BankLineStatus, BankStatement
 from feesvc.banking.schemas import AccountOut, BankImportOut, BankLineOut, BankLinePage
 from feesvc.banking.statement import CAMT_FORMAT, Problem, StatementLine, is_camt, line_keys, read_statement
-from feesvc.db import Database
+from feesvc.db import Database, utcnow
 from feesvc.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import open_debits_by_unit
@@ -125,8 +125,11 @@ async def import_statement(
         statement_id = await _write_lines(
             session, actor, estate.id, bank_name, filename, sha, statement, decided, duplicates
         )
-        # Lines matched earlier and not posted (an import cut off before its payments) go again.
-        to_post = await _lines(session, [col(BankLine.line_key).in_(keys), BankLine.status == BankLineStatus.matched])
+        # Every matched line of the estate not yet posted: this file's, and any an import cut off
+        # before its payments left (posted now under the same keys).
+        to_post = await _lines(
+            session, [col(BankLine.estate_id) == estate.id, col(BankLine.status) == BankLineStatus.matched]
+        )
     posted = await post_lines(database, actor, to_post, today)
     async with database.session() as session:
         await session.execute(update(BankStatement).where(col(BankStatement.id) == statement_id).values(posted=posted))
@@ -264,6 +267,7 @@ def _line_row(estate_id: int, statement_id: int, new: _NewLine) -> dict[str, Any
         "owner_id": account.owner_id if account else None,
         "payment_id": None,
         "assigned_by": "",
+        "created_at": utcnow(),
     }
 
 
@@ -404,17 +408,19 @@ async def post_lines(database: Database, actor: Principal, lines: Sequence[BankL
                     database, actor, payment_of(line, line.unit_id, line.owner_id), line.line_key, today
                 )
             except DomainError as refused:
-                outcomes.append({"b_id": line.id, "status": BankLineStatus.unmatched, "reason": refused.detail[:300],
-                                 "payment_id": None})  # fmt: skip
+                refusal = {"b_status": BankLineStatus.unmatched, "b_reason": refused.detail[:300], "b_payment": None}
+                outcomes.append({"b_id": line.id, **refusal})
                 continue
             new += created
-            outcomes.append({"b_id": line.id, "status": BankLineStatus.posted, "reason": "", "payment_id": payment.id})
+            outcomes.append(
+                {"b_id": line.id, "b_status": BankLineStatus.posted, "b_reason": "", "b_payment": payment.id}
+            )
 
     await asyncio.gather(*(worker() for _ in range(POSTING_TASKS if database.is_postgres else 1)))
     mark = (
         update(_LINE)
         .where(_LINE.c.id == bindparam("b_id"))
-        .values(status=bindparam("status"), reason=bindparam("reason"), payment_id=bindparam("payment_id"))
+        .values(status=bindparam("b_status"), reason=bindparam("b_reason"), payment_id=bindparam("b_payment"))
     )
     async with database.session() as session:
         for start in range(0, len(outcomes), CHUNK):
@@ -498,7 +504,13 @@ async def assign_line(
             # Named in the payment, so that a retry of this assignment is the same request.
             owner_id = await current_owner(session, unit_id, line.booked_on)
         session.expunge(line)
-    payment, _ = await post_payment(database, actor, payment_of(line, unit_id, owner_id), line.line_key, today)
+    try:
+        payment, _ = await post_payment(database, actor, payment_of(line, unit_id, owner_id), line.line_key, today)
+    except Conflict:
+        # Its key was just used by another cashier's assignment of the line to another account.
+        raise Conflict(
+            f"bank line {line_id} was just posted to another unit or owner; read it again", field="unit_id"
+        ) from None
     async with database.session() as session:
         values = {
             "status": BankLineStatus.posted,
