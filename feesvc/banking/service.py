@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -24,8 +25,8 @@ from feesvc.banking.mappings import BankMapping, UnknownMapping, load_mappings, 
 from feesvc.banking.matching import Account, AccountFacts, Decision, Directory, Holding
 from feesvc.banking.models import BankLine, BankLineStatus, BankStatement
 from feesvc.banking.schemas import AccountOut, BankImportOut, BankLineOut, BankLinePage
-from feesvc.banking.statement import CAMT_FORMAT, Problem, StatementLine, is_camt, line_keys, read_statement
-from feesvc.db import Database, utcnow
+from feesvc.banking.statement import CAMT_FORMAT, Problem, Statement, StatementLine, is_camt, line_keys, read_statement
+from feesvc.db import Database, is_postgres, utcnow
 from feesvc.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import open_debits_by_unit
@@ -153,7 +154,7 @@ def _result(
     bank: str,
     file_format: str,
     sha: str,
-    statement: Any,
+    statement: Statement,
     decided: list[_NewLine],
     duplicates: int,
     posted: int,
@@ -216,7 +217,7 @@ async def _write_lines(
     bank: str,
     filename: str,
     sha: str,
-    statement: Any,
+    statement: Statement,
     decided: list[_NewLine],
     duplicates: int,
 ) -> int:
@@ -237,8 +238,11 @@ async def _write_lines(
     await session.flush()
     assert record.id is not None
     rows = [_line_row(estate_id, record.id, n) for n in decided]
+    # A line another import of an overlapping file wrote meanwhile stays as that import wrote it.
+    dialect = postgresql if is_postgres(session) else sqlite
+    statement_insert = dialect.insert(_LINE).on_conflict_do_nothing(index_elements=["line_key"])
     for start in range(0, len(rows), CHUNK):
-        await session.execute(insert(_LINE), rows[start : start + CHUNK])
+        await session.execute(statement_insert, rows[start : start + CHUNK])
     counts = {s: sum(1 for n in decided if n.decision.status == s) for s in ("matched", "unmatched", "ambiguous")}
     detail = {"statement_id": record.id, "file_sha256": sha, "lines": len(statement.lines), "duplicates": duplicates}
     await record_audit(session, actor, "bank.import", "estate", estate_id, detail | counts)
