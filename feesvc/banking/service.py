@@ -5,7 +5,6 @@ A line that waits for a cashier is posted when it is assigned, under the same ke
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,15 +32,15 @@ from feesvc.ledger.service import open_debits_by_unit
 from feesvc.letters.models import Letter
 from feesvc.payments.lookup import current_owner
 from feesvc.payments.models import Method, Payment, Receipt
-from feesvc.payments.recording import post_payment
+from feesvc.payments.recording import post_payment, record_payments
 from feesvc.payments.schemas import PaymentCreate
 from feesvc.registry.masking import Masking
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 
 CHUNK = 1_000
 WAITING_SHOWN = 500
-# Payments posted at once on PostgreSQL (each on its own pooled connection); SQLite takes one at a time.
-POSTING_TASKS = 4
+# Matched lines posted in one transaction: a commit per line cost more than the line's SQL.
+POSTING_BATCH = 500
 _LINE = BankLine.__table__  # type: ignore[attr-defined]
 
 
@@ -396,40 +395,30 @@ def payment_of(line: BankLine, unit_id: int, owner_id: int | None) -> PaymentCre
 
 
 async def post_lines(database: Database, actor: Principal, lines: Sequence[BankLine], today: date) -> int:
-    """Post matched lines through the desk's idempotent path (the line's key is the payment's);
-    returns how many payments were new. A line the desk refuses waits for a cashier with the reason."""
-    queue = list(lines)
-    outcomes: list[dict[str, Any]] = []
-    new = 0
-
-    async def worker() -> None:
-        nonlocal new
-        while queue:
-            line = queue.pop()
-            assert line.unit_id is not None and line.id is not None
-            try:
-                payment, created = await post_payment(
-                    database, actor, payment_of(line, line.unit_id, line.owner_id), line.line_key, today
-                )
-            except DomainError as refused:
-                refusal = {"b_status": BankLineStatus.unmatched, "b_reason": refused.detail[:300], "b_payment": None}
-                outcomes.append({"b_id": line.id, **refusal})
-                continue
-            new += created
-            outcomes.append(
-                {"b_id": line.id, "b_status": BankLineStatus.posted, "b_reason": "", "b_payment": payment.id}
-            )
-
-    await asyncio.gather(*(worker() for _ in range(POSTING_TASKS if database.is_postgres else 1)))
+    """Post matched lines through the desk's idempotent path (the line's key is the payment's), a
+    batch a transaction; returns how many payments were new. A line the desk refuses waits for a
+    cashier with the reason."""
     mark = (
         update(_LINE)
         .where(_LINE.c.id == bindparam("b_id"))
         .values(status=bindparam("b_status"), reason=bindparam("b_reason"), payment_id=bindparam("b_payment"))
     )
-    async with database.session() as session:
-        for start in range(0, len(outcomes), CHUNK):
-            await session.execute(mark, outcomes[start : start + CHUNK])
-        await session.commit()
+    new = 0
+    for start in range(0, len(lines), POSTING_BATCH):
+        batch = lines[start : start + POSTING_BATCH]
+        requests = [(payment_of(line, line.unit_id or 0, line.owner_id), line.line_key) for line in batch]
+        async with database.session() as session:
+            answers = await record_payments(session, actor, requests, today)
+            outcomes = []
+            for line, answer in zip(batch, answers, strict=True):
+                if isinstance(answer, DomainError):
+                    status, reason, payment_id = BankLineStatus.unmatched, answer.detail[:300], None
+                else:
+                    new += answer[1]
+                    status, reason, payment_id = BankLineStatus.posted, "", answer[0].id
+                outcomes.append({"b_id": line.id, "b_status": status, "b_reason": reason, "b_payment": payment_id})
+            await session.execute(mark, outcomes)
+            await session.commit()
     return new
 
 

@@ -25,9 +25,16 @@ from feesvc.audit.models import AuditEvent
 from feesvc.audit.service import audit_row, record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, DriverStatement, is_postgres, utcnow
-from feesvc.errors import Conflict, NotFound
+from feesvc.errors import Conflict, DomainError, NotFound
 from feesvc.ledger.models import LedgerEntry
-from feesvc.ledger.service import debits_from_rows, entry_rows, insert_entries, lock_unit, open_debits_subquery
+from feesvc.ledger.service import (
+    debits_from_rows,
+    entry_rows,
+    insert_entries,
+    lock_unit,
+    lock_units,
+    open_debits_subquery,
+)
 from feesvc.payments.lookup import build_payment_out, payment_out
 from feesvc.payments.models import Payment, Receipt, ReceiptCounter, receipt_number
 from feesvc.payments.numbering import issue_receipt
@@ -250,6 +257,41 @@ async def record_payment(
         return await _replay(session, existing, data), False
     await session.commit()
     return _answer(*written, prepared), True
+
+
+async def record_payments(
+    session: AsyncSession, actor: Principal, requests: Sequence[tuple[PaymentCreate, str]], today: date
+) -> list[tuple[PaymentOut, bool] | DomainError]:
+    """Several payments (each with its idempotency key) in one transaction, for imports (a bank
+    statement's lines): their units locked first, in id order, then each read, allocated and written
+    as :func:`record_payment` does, one after the other (a unit paid twice is read again after its
+    first payment), and one commit for all. Each answer is the payment and whether it was new, or
+    the error the desk refuses it with (nothing written for it)."""
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        await lock_units(session, sorted({data.unit_id for data, _ in requests}))
+        answers: list[tuple[PaymentOut, bool] | DomainError] = []
+        for data, key in requests:
+            params = _view_params(data, key, today)
+            view = unit_view((await session.execute(_UNIT_VIEW.statement, params)).all())
+            existing = await find_payment_by_key(session, key) if view is None else view.existing
+            try:
+                if existing is not None:
+                    answers.append((await _replay(session, existing, data), False))
+                    continue
+                if view is None:
+                    raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
+                prepared = prepare_payment(view, data, actor, key, today)
+            except DomainError as refused:
+                answers.append(refused)
+                continue
+            written = await _write_locked(session, actor, prepared, view.ledger_version)
+            if written is None:  # a concurrent request took a key first; all was rolled back: again
+                break
+            answers.append((_answer(*written, prepared), True))
+        else:
+            await session.commit()
+            return answers
+    raise Conflict("the payments' keys were taken by concurrent requests; send them again")
 
 
 async def _write_locked(
