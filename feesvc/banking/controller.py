@@ -19,7 +19,7 @@ from feesvc.banking.schemas import AssignLine, BankImportOut, BankLineOut, BankL
 from feesvc.db import Database, business_today
 from feesvc.registry.masking import masking_for
 from feesvc.registry.service import get_estate
-from feesvc.schemas import LongPathId, PathId
+from feesvc.schemas import END, LongPathId, PathId
 
 # A month of a large estate's transfers as CSV is a few MB; camt.053 XML is several times larger.
 STATEMENT_UPLOAD_LIMIT = 64 * 1024 * 1024
@@ -35,7 +35,7 @@ Upload = Annotated[StatementForm, Body(media_type=RequestEncodingType.MULTI_PART
 BankName = Annotated[
     str,
     Parameter(
-        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}" + END,
         description="the bank whose CSV column mapping reads the file (built in: default, split); "
         "not needed for camt.053",
     ),
