@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +94,7 @@ async def seed(database: Database, units: int) -> tuple[Estate, list[tuple[str, 
                     "estate_id": estate.id,
                     "building_id": building_id,
                     "number": number,
-                    "floor_area_m2": "100.00",
+                    "floor_area_m2": Decimal("100.00"),
                     "use": UnitUse.residential,
                     "ledger_version": 0,
                 }
