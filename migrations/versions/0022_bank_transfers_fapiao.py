@@ -7,7 +7,7 @@ cashier (unmatched, ambiguous). ``estate`` gets the fapiao settings: the tax cla
 VAT rate and the category's short name.
 
 Revision ID: 0022_bank
-Revises: 0018_issued
+Revises: 0019_complaint_keys
 Create Date: 2026-12-07 19:20:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022_bank"
-down_revision: str | None = "0018_issued"
+down_revision: str | None = "0019_complaint_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
