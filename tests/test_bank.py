@@ -277,3 +277,27 @@ async def test_bank_import_command_dry_run_and_import(api: Api, database_url: st
     assert len(await payments_of(api, e.id)) == 2
     unknown = await asyncio.to_thread(run, ["bank", "import", str(path), "--estate", e.code, "--bank", "nosuchbank"])
     assert unknown.exit_code == 1 and "nosuchbank" in unknown.output
+
+
+async def test_two_transfers_for_one_unit_in_a_file_settle_its_months_in_turn_with_receipts_in_order(api: Api) -> None:
+    e = await estate(api)
+    rows = [
+        ["2026-03-02", "250.00", "贷", "业主0", "6222000000000001", "1栋101 一月", "U0001"],
+        ["2026-03-02", "250.00", "贷", "业主1", "6222000000000002", "1栋102", "U0002"],
+        ["2026-03-03", "250.00", "贷", "业主0", "6222000000000001", "1栋101 二月", "U0003"],
+    ]
+    result = await api.ok(await upload(api, e.id, statement_csv(rows)), 200)
+    assert (result["matched"], result["posted"]) == (3, 3)
+    payments = await payments_of(api, e.id)
+    body = {"unit_id": e.units["1栋103"], "amount_fen": 100, "method": "cash"}
+    desk = await api.ok(
+        await api.post("/api/v1/payments", body, Role.cashier, headers={"Idempotency-Key": "desk-after-bank"})
+    )
+    numbers = []
+    for payment in payments:
+        out = await api.ok(await api.get(f"/api/v1/payments/{payment.id}", Role.manager), 200)
+        numbers.append(out["receipt_number"])
+        months = {"U0001": ["2026-01"], "U0002": ["2026-01"], "U0003": ["2026-02"]}[payment.external_ref]
+        assert [a["period"] for a in out["allocations"]] == months
+    assert numbers == ["2026-000001", "2026-000002", "2026-000003"] and desk["receipt_number"] == "2026-000004"
+    assert (await api.ledger(e.units["1栋101"], as_of="2026-03-31"))["balance_fen"] == 0
