@@ -22,6 +22,7 @@ from feesvc.auth.controller import TokenController
 from feesvc.auth.middleware import TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
+from feesvc.banking.controller import BankingController
 from feesvc.billing.controller import BillingController
 from feesvc.db import Database, create_engine, session_factory
 from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_query_values
@@ -29,6 +30,7 @@ from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
+from feesvc.fapiao.controller import FapiaoController
 from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
@@ -69,6 +71,8 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    BankingController,
+    FapiaoController,
 ]
 SCHEMA_PATH = "/schema"
 PUBLIC_PATHS = ["^/schema", "^/health"]

@@ -20,9 +20,11 @@ from feesvc.arrears.classify_cli import classify_command
 from feesvc.attention import UnitReport
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
+from feesvc.banking.cli import bank_command
 from feesvc.db import analyze, business_today, create_engine, session_factory
 from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
+from feesvc.fapiao.cli import fapiao_command
 from feesvc.imports.cli import import_command
 from feesvc.judges.cli import judges_command
 from feesvc.letters.check_cli import check_command
@@ -292,6 +294,8 @@ cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(judges_command)
+cli.add_command(bank_command)
+cli.add_command(fapiao_command)
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
+from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
@@ -37,6 +38,8 @@ __all__ = [
     "ArrearsNote",
     "ArrearsOverride",
     "AuditEvent",
+    "BankLine",
+    "BankStatement",
     "BillingRun",
     "Building",
     "Complaint",

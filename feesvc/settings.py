@@ -74,6 +74,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     business_timezone: str = "Asia/Shanghai"
+    # A TOML file of banks' CSV column mappings, beside the built-in ones (feesvc.banking.mappings).
+    bank_mappings_file: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -93,6 +95,7 @@ class Settings:
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             ),
+            bank_mappings_file=env.get("FEESVC_BANK_MAPPINGS", ""),
             mail=MailSettings(
                 host=env.get("FEESVC_SMTP_HOST", ""),
                 port=int(env.get("FEESVC_SMTP_PORT", "25")),
