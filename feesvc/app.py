@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears.controller import ArrearsCaseController
 from feesvc.auth.controller import TokenController
-from feesvc.auth.middleware import TokenAuthenticationMiddleware
+from feesvc.auth.middleware import OwnerSignInRequired, TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
 from feesvc.billing.controller import BillingController
-from feesvc.db import Database, create_engine, session_factory
+from feesvc.db import Database, create_engine, session_factory, utcnow
 from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_query_values
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
@@ -45,6 +45,8 @@ from feesvc.reports.controller import ReportsController
 from feesvc.sales.controller import SalesController
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
+from feesvc.signin.controller import SignInController
+from feesvc.signin.pages import PUBLIC_PAGES, OwnerSignInPages, csrf_config, sign_in_required
 from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
 
@@ -69,9 +71,11 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    SignInController,
+    OwnerSignInPages,
 ]
 SCHEMA_PATH = "/schema"
-PUBLIC_PATHS = ["^/schema", "^/health"]
+PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
@@ -114,6 +118,8 @@ class FeesvcPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        app_config.exception_handlers[OwnerSignInRequired] = sign_in_required
+        app_config.csrf_config = csrf_config(self.settings)
         # Strict input on every route (feesvc.decoding): bodies, path ids and query integers.
         install_path_id_parser()
         app_config.request_class = StrictRequest
@@ -128,7 +134,10 @@ class FeesvcPlugin(InitPluginProtocol):
     async def _database(self, app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(self.settings.database)
         app.state.database = Database(engine, session_factory(engine))
-        app.state.principal_cache = PrincipalCache()
+        # The clock sign-in and token expiry read; a test sets its own before the app starts.
+        if "clock" not in app.state:
+            app.state.clock = utcnow
+        app.state.principal_cache = PrincipalCache(clock=app.state.clock)
         app.state.settings = self.settings
         # What is loaded by now lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.
