@@ -168,7 +168,7 @@ def error_statuses(method: str, operation: Operation, roles: frozenset[Role]) ->
 
 def who_may_call(roles: frozenset[Role]) -> str:
     if not roles:
-        return "Anyone, without a token."
+        return "Who may call: anyone, without a token."
     names = [ROLE_NAMES[role] for role in (Role.manager, Role.cashier, Role.system, Role.owner) if role in roles]
     return "Who may call: " + ", ".join(names) + "."
 
@@ -229,6 +229,8 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         if docstring:
             op.operation.summary = summary_of(docstring)
         op.operation.description = f"{docstring}\n\n{who_may_call(roles)}".strip()
+        if not roles:
+            op.operation.security = []  # public (signing in): no token asked for
         responses = op.operation.responses or {}
         for status in error_statuses(op.method, op.operation, roles):
             responses[str(status)] = error_response(status)

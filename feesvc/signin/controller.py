@@ -61,7 +61,7 @@ class SignInController(Controller):
             await service.request_code(db, data.phone, client_address(request), state.clock())
         return CodeRequested(CODE_REQUESTED)
 
-    @post("/sign-in", opt={"answers": (401, 429)})
+    @post("/sign-in", status_code=200, opt={"answers": (401, 429)})
     async def sign_in(self, request: Request[Any, Any, Any], state: State, data: SignInRequest) -> Response[TokensOut]:
         """Sign in with ``phone`` and the ``code`` sent to it, or with ``invitation`` (the link's
         secret): an access token for 15 minutes and a refresh token for 30 days. A code works once,
@@ -79,7 +79,7 @@ class SignInController(Controller):
                 )
         return tokens_out(tokens, now)
 
-    @post("/sign-in/refresh", opt={"answers": (401,)})
+    @post("/sign-in/refresh", status_code=200, opt={"answers": (401,)})
     async def refresh(self, request: Request[Any, Any, Any], state: State, data: RefreshRequest) -> Response[TokensOut]:
         """Swap a refresh token for a new access token and refresh token. Each refresh token works
         once: using one again revokes every token of that sign-in."""
