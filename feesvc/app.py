@@ -46,7 +46,7 @@ from feesvc.sales.controller import SalesController
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
 from feesvc.signin.controller import SignInController
-from feesvc.signin.pages import PUBLIC_PAGES, OwnerSignInPages, csrf_config, sign_in_required
+from feesvc.signin.pages import PUBLIC_PAGES, owner_pages, sign_in_required
 from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
 
@@ -72,7 +72,6 @@ CONTROLLERS = [
     InstallmentPlanController,
     TokenController,
     SignInController,
-    OwnerSignInPages,
 ]
 SCHEMA_PATH = "/schema"
 PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES]
@@ -109,7 +108,7 @@ class FeesvcPlugin(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([health, *CONTROLLERS])
+        app_config.route_handlers.extend([health, *CONTROLLERS, owner_pages(self.settings)])
         app_config.dependencies.update(
             {
                 "db": Provide(provide_db),
@@ -119,7 +118,6 @@ class FeesvcPlugin(InitPluginProtocol):
         )
         app_config.exception_handlers.update(exception_handlers)
         app_config.exception_handlers[OwnerSignInRequired] = sign_in_required
-        app_config.csrf_config = csrf_config(self.settings)
         # Strict input on every route (feesvc.decoding): bodies, path ids and query integers.
         install_path_id_parser()
         app_config.request_class = StrictRequest

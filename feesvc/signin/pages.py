@@ -15,9 +15,11 @@ from typing import Any
 
 import msgspec
 from jinja2 import Environment, PackageLoader
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, State
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +37,6 @@ SIGN_IN_PAGE = "/owner/sign-in"
 HOME = OWNER_PAGES
 # Paths the auth middleware lets through without a session.
 PUBLIC_PAGES = ["^/owner/sign-in", "^/owner/invitation/"]
-# CSRF applies to the owner pages only: the API takes bearer tokens, which a browser never sends by itself.
-NOT_OWNER_PAGES = "^/(?!owner/)."
 CSRF_COOKIE = "feesvc_csrf"
 LANGUAGES = (("zh_CN", "简体中文"), ("zh_TW", "繁體中文"), ("en", "English"))
 
@@ -47,15 +47,23 @@ def is_https(settings: Settings) -> bool:
     return settings.server.public_base_url.lower().startswith("https://")
 
 
-def csrf_config(settings: Settings) -> CSRFConfig:
-    return CSRFConfig(
+def owner_pages(settings: Settings, *controllers: type[Controller]) -> Router:
+    """The pages under ``/owner/`` (these and ``controllers``), their forms checked by Litestar's
+    CSRF middleware. Only here: the API takes bearer tokens, which a browser never sends by itself,
+    and its requests pay nothing for the check."""
+    csrf = CSRFConfig(
         secret=csrf_secret(settings),
         cookie_name=CSRF_COOKIE,
         cookie_path=OWNER_PAGES,
         cookie_secure=is_https(settings),
         cookie_httponly=True,  # the forms carry the token; no script needs to read it
         cookie_samesite="lax",
-        exclude=[NOT_OWNER_PAGES],
+    )
+    return Router(
+        path="/owner",
+        route_handlers=[OwnerSignInPages, *controllers],
+        middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
+        include_in_schema=False,
     )
 
 
@@ -142,8 +150,7 @@ def sign_in_required(request: Request[Any, Any, Any], exc: OwnerSignInRequired) 
 
 
 class OwnerSignInPages(Controller):
-    path = "/owner"
-    include_in_schema = False
+    path = "/"
 
     @get("/sign-in")
     async def phone_form(self, request: Request[Any, Any, Any]) -> Response[str]:
