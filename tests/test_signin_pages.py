@@ -96,7 +96,8 @@ async def test_phone_then_code_sets_the_session_cookie_and_opens_the_owner_pages
     # The API takes bearer tokens only: the cookie does not sign in there.
     session = browser.cookies.get("feesvc_session")
     assert session is not None
-    problem(await browser.get(f"/api/v1/units/{owner['unit_id']}", cookies={"feesvc_session": session}), 401)
+    as_browser = {"Cookie": f"feesvc_session={session}"}
+    problem(await browser.get(f"/api/v1/units/{owner['unit_id']}", headers=as_browser), 401)
 
     # Fifteen minutes on, the access token has expired: back to the sign-in page, cookie dropped.
     clock.advance(minutes=15)
@@ -158,7 +159,8 @@ async def test_sign_out_ends_the_session_and_drops_the_cookie(browser: AsyncTest
     assert out.status_code == 303 and out.headers["location"] == "/owner/sign-in?signed_out=1"
     assert 'feesvc_session=""' in set_cookie(out, "feesvc_session")
     # The old cookie, sent again, signs no one in.
-    replay = await browser.get("/owner/test-whoami", cookies={"feesvc_session": session}, follow_redirects=False)
+    as_before = {"Cookie": f"feesvc_session={session}"}
+    replay = await browser.get("/owner/test-whoami", headers=as_before, follow_redirects=False)
     assert replay.status_code == 303 and replay.headers["location"].startswith("/owner/sign-in")
     assert "您已退出登录" in (await browser.get("/owner/sign-in?signed_out=1")).text
     # Without a session, signing out sends the browser to sign in.

@@ -68,17 +68,23 @@ def owner_pages(settings: Settings, *controllers: type[Controller]) -> Router:
 
 
 def csrf_secret(settings: Settings) -> str:
-    """``FEESVC_CSRF_SECRET``, or one made once and kept beside the files (every worker reads it)."""
+    """``FEESVC_CSRF_SECRET``, or one made once and kept beside the files, which every worker reads:
+    written whole to a file of its own, then linked into place, so that workers starting together
+    agree on the first one linked."""
     if settings.server.csrf_secret:
         return settings.server.csrf_secret
     path = Path(settings.server.files_dir) / "csrf-secret"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(handle, "w", encoding="ascii") as out:
-        out.write(secrets.token_hex(32))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"csrf-secret.{secrets.token_hex(8)}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another worker's came first
+        finally:
+            draft.unlink()
     return path.read_text(encoding="ascii").strip()
 
 
