@@ -273,9 +273,9 @@ async def sign_in_with_code(session: AsyncSession, phone: str, code: str, addres
             now,
             stamp_used=False,
         )
-        if matched and not spent:
-            reason = "used"
-        if matched and spent:
+        if not spent:
+            reason = "used_or_locked"  # by a request at the same moment
+        elif matched:
             signed_in = {"code_id": latest.id, "phone": masked, "address": address}
             return await _start_session(session, latest.owner_id, SignInMethod.code, now, signed_in)
     detail: dict[str, Any] = {"method": "code", "reason": reason, "phone": masked, "address": address}
