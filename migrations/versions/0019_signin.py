@@ -5,7 +5,7 @@ token), an expiry and the sign-in session it belongs to. ``outbox_message.letter
 nullable: a sign-in code or invitation goes through the outbox as SMS without being a letter.
 
 Revision ID: 0019_signin
-Revises: 0018_issued
+Revises: 0019_complaint_keys (after the merge of main; written against 0018_issued)
 Create Date: 2026-12-07 19:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_signin"
-down_revision: str | None = "0018_issued"
+down_revision: str | None = "0019_complaint_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
