@@ -25,6 +25,7 @@ from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.sales.models import SaleSettlement, SettlementCertificate
 from feesvc.service_records.models import Complaint, ComplaintStep, ServiceActivity
+from feesvc.signin.models import Invitation, RefreshToken, SignInCode, SignInRateCount, SignInSession
 from feesvc.standards.models import FeeStandard
 
 metadata = SQLModel.metadata
@@ -51,6 +52,7 @@ __all__ = [
     "FeeStandard",
     "Installment",
     "InstallmentPlan",
+    "Invitation",
     "LateFeeTermsVersion",
     "LedgerEntry",
     "LegalFiling",
@@ -65,11 +67,15 @@ __all__ = [
     "PrepayDiscountTier",
     "Receipt",
     "ReceiptCounter",
+    "RefreshToken",
     "ReminderHold",
     "ReminderRun",
     "SaleSettlement",
     "ServiceActivity",
     "SettlementCertificate",
+    "SignInCode",
+    "SignInRateCount",
+    "SignInSession",
     "Unit",
     "VacancyNotice",
     "metadata",

@@ -54,6 +54,8 @@ class ServerSettings:
     # Where generated letters, receipts and delivery proofs are kept.
     files_dir: str = "var/files"
     public_base_url: str = "http://127.0.0.1:8000"
+    # Signs the owner pages' CSRF tokens; empty: one made once and kept in files_dir (feesvc.signin.pages).
+    csrf_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Settings:
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+                csrf_secret=env.get("FEESVC_CSRF_SECRET", ""),
             ),
             bank_mappings_file=env.get("FEESVC_BANK_MAPPINGS", ""),
             mail=MailSettings(
