@@ -15,9 +15,9 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from dataclasses import dataclass
 from types import ModuleType
 
 
