@@ -35,6 +35,8 @@ from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
+from feesvc.online.controller import NOTIFY_PATH, NotificationController, OnlinePaymentController
+from feesvc.online.page import OWNER_PAY_PATH, OwnerPayPage
 from feesvc.openapi import install_documentation
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
@@ -69,9 +71,14 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    OnlinePaymentController,
+    NotificationController,
+    OwnerPayPage,
 ]
 SCHEMA_PATH = "/schema"
-PUBLIC_PATHS = ["^/schema", "^/health"]
+# Online payment: the providers' notifications (verified by signature) and the owner's pay page
+# (its own session cookie).
+PUBLIC_PATHS = ["^/schema", "^/health", f"^{NOTIFY_PATH}/", f"^{OWNER_PAY_PATH}"]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling

@@ -26,6 +26,7 @@ from feesvc.exports.cli import export_command
 from feesvc.imports.cli import import_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
+from feesvc.online.cli import online_command
 from feesvc.registry.models import Estate
 from feesvc.settings import get_settings
 
@@ -290,6 +291,7 @@ def accrue(estate_ref: str, as_of: object) -> None:
 cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(online_command)
 
 
 @cli.command()

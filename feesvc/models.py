@@ -18,6 +18,7 @@ from feesvc.letters.models import (
     ReminderRun,
 )
 from feesvc.limitation.models import Acknowledgement, LegalFiling
+from feesvc.online.models import HeldNotification, PaymentOrder
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
@@ -46,6 +47,7 @@ __all__ = [
     "EscalationStage",
     "Estate",
     "FeeStandard",
+    "HeldNotification",
     "Installment",
     "InstallmentPlan",
     "LateFeeTermsVersion",
@@ -57,6 +59,7 @@ __all__ = [
     "Owner",
     "Ownership",
     "Payment",
+    "PaymentOrder",
     "PaymentVoid",
     "PlanCharge",
     "PrepayDiscountTier",
