@@ -180,7 +180,7 @@ class NotificationController(Controller):
     tags = ["online payment"]
     include_in_schema = False
 
-    @post("/wechat/{estate_id:int}", status_code=204)
+    @post("/wechat/{estate_id:int}", status_code=200)
     async def wechat(self, request: Request[Any, Any, Any], estate_id: PathId) -> Response[bytes]:
         return await _notify(request, Provider.wechat, estate_id)
 
