@@ -92,22 +92,25 @@ class OnlinePaymentController(Controller):
         self,
         db: AsyncSession,
         estate_id: PathId,
-        state: OrderState | None = None,
+        order_state: Annotated[OrderState | None, Parameter(query="state")] = None,
         page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
         page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
     ) -> PaymentOrderPage:
         """The estate's payment orders, newest first, optionally of one state (staff)."""
         await get_estate(db, estate_id)
-        found, total = await orders.list_orders(db, estate_id, state, (page - 1) * page_size, page_size)
+        found, total = await orders.list_orders(db, estate_id, order_state, (page - 1) * page_size, page_size)
         return PaymentOrderPage([orders.order_out(o) for o in found], total, page, page_size)
 
     @get("/estates/{estate_id:int}/held-notifications", guards=[desk])
     async def held(
-        self, db: AsyncSession, estate_id: PathId, state: HeldState | None = HeldState.held
+        self,
+        db: AsyncSession,
+        estate_id: PathId,
+        held_state: Annotated[HeldState | None, Parameter(query="state")] = HeldState.held,
     ) -> list[HeldNotificationOut]:
         """Notifications held for a cashier (default: those still to decide), each with why."""
         await get_estate(db, estate_id)
-        return await notifications.list_held(db, estate_id, state)
+        return await notifications.list_held(db, estate_id, held_state)
 
     @post("/held-notifications/{held_id:int}/resolve", guards=[desk], status_code=200)
     async def resolve(

@@ -257,8 +257,9 @@ async def resolve_held(
             held.paid_at,
         )
         data = payment_data(order, paid, held.amount_fen, designated=False)
+        key = payment_key(held.provider, held.transaction_id)
         await session.rollback()  # the desk's path takes its own transaction with the unit locked
-        payment, _ = await record_payment(session, actor, data, payment_key(held.provider, held.transaction_id), today)
+        payment, _ = await record_payment(session, actor, data, key, today)
         payment_id = payment.id
     resolved = await session.execute(
         update(HeldNotification)
