@@ -167,6 +167,8 @@ async def test_a_signed_wechat_notification_posts_once_and_a_tampered_one_nothin
 
     paid = await api.ok(await api.get(f"/api/v1/payment-orders/{made['id']}", Role.cashier))
     assert paid["state"] == "paid" and paid["transaction_id"] == transaction["transaction_id"]
+    mine = await api.ok(await api.get(f"/api/v1/owners/me/payment-orders/{made['id']}", who.token))
+    assert mine["state"] == "paid" and mine["pay"] == {}
     payment = await api.ok(await api.get(f"/api/v1/payments/{paid['payment_id']}", Role.cashier))
     assert payment["method"] == "wechat" and payment["amount_fen"] == owed
     assert payment["external_ref"] == transaction["transaction_id"] and payment["cashier"] == "system:online-wechat"
@@ -183,6 +185,10 @@ async def test_orders_are_idempotent_and_only_for_the_owners_own_unit(online_api
     again = await api.post(ORDERS, body, who.token, headers=key)
     assert first.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert first.json()["id"] == again.json()["id"]
+    pending = await api.ok(await api.get(f"/api/v1/owners/me/payment-orders/{first.json()['id']}", who.token))
+    assert pending["state"] == "pending" and pending["pay"]["code_url"].startswith("weixin://")
+    neighbour_token = await api.owner_token(who.estate.owner_ids[1])
+    problem(await api.get(f"/api/v1/owners/me/payment-orders/{first.json()['id']}", neighbour_token), 404)
     problem(await api.post(ORDERS, {**body, "provider": "alipay", "channel": "wap"}, who.token, headers=key), 409)
     # The neighbour's unit: not theirs. Staff have no "me".
     neighbour = {**body, "unit_id": who.estate.unit_ids[1]}
@@ -574,3 +580,48 @@ async def test_the_owners_pay_page(online_api: Api, enable: Any, keys: Keys, pro
         )
     finally:
         client.cookies.clear()
+
+
+def test_the_command_line_reconciles_a_bill_file_and_closes_expired_orders(database_url: str, tmp_path: Path) -> None:
+    """``feesvc online reconcile`` prints what does not match and exits 3; ``close-expired`` with
+    nothing due closes nothing and exits 0."""
+    import asyncio
+    import json
+    import os
+    import threading
+
+    from click.testing import CliRunner
+
+    from feesvc.cli import NEEDS_ATTENTION, cli
+    from feesvc.db import create_engine, session_factory
+    from feesvc.settings import DatabaseSettings, get_settings
+    from tests.support import one_unit_estate
+
+    async def make_estate() -> int:
+        engine = create_engine(DatabaseSettings(url=database_url))
+        try:
+            async with session_factory(engine)() as session:
+                estate_id, _ = await one_unit_estate(session)
+                return estate_id
+        finally:
+            await engine.dispose()
+
+    made: list[int] = []
+    thread = threading.Thread(target=lambda: made.append(asyncio.run(make_estate())))
+    thread.start()
+    thread.join()
+    bill = tmp_path / "tradebill.csv"
+    bill.write_bytes(wechat_bill([("2026-03-02 09:30:00", "4200000000000000000000000009", "FSELSEWHERE", "88.00")]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEESVC_")} | {"FEESVC_DATABASE_URL": database_url}
+    get_settings.cache_clear()
+    try:
+        args = ["online", "reconcile", "--estate", str(made[0]), "--provider", "wechat", "--file", str(bill)]
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == NEEDS_ATTENTION, result.output
+        report = json.loads(result.output)
+        assert report["day"] == "2026-03-02" and report["matched"] == 0
+        assert [line["out_trade_no"] for line in report["unmatched_lines"]] == ["FSELSEWHERE"]
+        closed = CliRunner().invoke(cli, ["online", "close-expired", "--estate", str(made[0])], env=env)
+        assert closed.exit_code == 0 and "orders closed: 0" in closed.output, closed.output
+    finally:
+        get_settings.cache_clear()

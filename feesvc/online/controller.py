@@ -18,7 +18,7 @@ from feesvc.auth.guards import desk, managers, requires, staff
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, business_today
-from feesvc.errors import DomainError
+from feesvc.errors import DomainError, NotFound
 from feesvc.online import notifications, orders
 from feesvc.online.models import HeldState, OrderState, Provider
 from feesvc.online.provider import NotificationRefused
@@ -81,6 +81,18 @@ class OnlinePaymentController(Controller):
         order, created = await orders.create_order(db, settings, principal, data, idempotency_key, business_today())
         headers = {"Idempotent-Replayed": "false" if created else "true"}
         return Response(order, status_code=201, headers=headers)
+
+    @get("/owners/me/payment-orders/{order_id:int}", guards=[owner_only])
+    async def my_order(
+        self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, order_id: PathId
+    ) -> PaymentOrderOut:
+        """One of the calling owner's orders: its state (a page waiting for the payment asks this) and,
+        while it can still be paid, what the payer needs. Another owner's order is a 404."""
+        order = await orders.get_order(db, order_id)
+        if order.owner_id != principal.owner_id:
+            raise NotFound(f"payment order {order_id} does not exist", field="order_id")
+        settings: Settings = request.app.state.settings
+        return await orders.owner_view(settings, order)
 
     @get("/payment-orders/{order_id:int}", guards=[staff])
     async def get_order(self, db: AsyncSession, order_id: PathId) -> PaymentOrderOut:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -21,14 +21,14 @@ from sqlmodel import col, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
-from feesvc.db import BUSINESS_TZ, Database, utcnow
+from feesvc.db import BUSINESS_TZ, Database, autocommit, utcnow
 from feesvc.errors import Conflict, DomainError, NotFound
 from feesvc.online.models import HeldNotification, HeldState, OrderState, PaymentOrder, Provider
 from feesvc.online.orders import CloseReport, expired_orders, mark_closed, provider_for
 from feesvc.online.provider import NotificationRefused, ProviderError, ProviderPayment
 from feesvc.online.schemas import HeldNotificationOut
-from feesvc.payments.models import Method
-from feesvc.payments.recording import find_payment_by_key, post_payment, record_payment
+from feesvc.payments.models import Method, Payment
+from feesvc.payments.recording import post_payment, record_payment
 from feesvc.payments.schemas import Designation, PaymentCreate
 from feesvc.settings import Settings
 
@@ -55,6 +55,23 @@ def payment_data(order: PaymentOrder, paid: ProviderPayment, amount_fen: int, de
     )
 
 
+def _lookup_query() -> Any:
+    """The order of the estate, the payment already posted under the key and the notification already
+    held, in one round trip."""
+    payment = Payment.__table__  # type: ignore[attr-defined]
+    held = HeldNotification.__table__  # type: ignore[attr-defined]
+    return (
+        select(PaymentOrder, payment.c.id, held.c.id)
+        .outerjoin(payment, payment.c.idempotency_key == bindparam("key"))
+        .outerjoin(held, and_(held.c.provider == bindparam("provider"), held.c.transaction_id == bindparam("tx")))
+        .where(PaymentOrder.out_trade_no == bindparam("no"), PaymentOrder.estate_id == bindparam("estate"))
+        .limit(1)
+    )
+
+
+_LOOKUP = _lookup_query()
+
+
 async def take_notification(
     database: Database, settings: Settings, estate_id: int, paid: ProviderPayment, today: date
 ) -> str:
@@ -62,33 +79,30 @@ async def take_notification(
     unknown, closed or expired order. Returns what was done (for the log and the tests)."""
     if not paid.transaction_id:
         raise NotificationRefused("the notification names no transaction")
+    key = payment_key(paid.provider, paid.transaction_id)
+    params = {"key": key, "provider": paid.provider.value, "tx": paid.transaction_id, "no": paid.out_trade_no}
     async with database.session() as session:
-        order = (
-            await session.execute(
-                select(PaymentOrder).where(
-                    PaymentOrder.out_trade_no == paid.out_trade_no, PaymentOrder.estate_id == estate_id
-                )
-            )
-        ).scalar_one_or_none()
-        if order is None or order.provider is not paid.provider:
+        await autocommit(session)  # reads, and at most one write of one statement
+        row = (await session.execute(_LOOKUP, {**params, "estate": estate_id})).first()
+        if row is None or row[0].provider is not paid.provider:
             raise NotificationRefused(f"no {paid.provider.value} order {paid.out_trade_no} in this estate", 404)
+        order, posted_id, held_id = row
         if not paid.paid:
             return "not paid: nothing to post"
-        key = payment_key(paid.provider, paid.transaction_id)
-        if await find_payment_by_key(session, key) is not None:
-            await _mark_paid(session, order, paid, None)
+        if posted_id is not None:
+            await _mark_paid(session, order, paid, posted_id)
             return "replay: posted before"
-        held = await _held(session, paid)
-        if held is not None:
-            return "replay: held before"
-        if order.state is OrderState.closed:
-            raise NotificationRefused(f"order {order.out_trade_no} was closed unpaid; the payment is not taken", 409)
-        if paid.paid_at > order.expires_at:
-            raise NotificationRefused(f"order {order.out_trade_no} expired before it was paid", 409)
-        reason = _mismatch(order, paid)
-        if reason is not None:
+    if held_id is not None:
+        return "replay: held before"
+    if order.state is OrderState.closed:
+        raise NotificationRefused(f"order {order.out_trade_no} was closed unpaid; the payment is not taken", 409)
+    if paid.paid_at > order.expires_at:
+        raise NotificationRefused(f"order {order.out_trade_no} expired before it was paid", 409)
+    reason = _mismatch(order, paid)
+    if reason is not None:
+        async with database.session() as session:
             await _hold(session, order, paid, reason)
-            return "held: " + reason
+        return "held: " + reason
     data = payment_data(order, paid, paid.amount_fen, designated=True)
     try:
         payment, _ = await post_payment(database, ACTORS[paid.provider], data, key, today)
@@ -97,6 +111,7 @@ async def take_notification(
             await _hold(session, order, paid, f"the desk refused the payment: {error.detail}")
         return "held: " + error.detail
     async with database.session() as session:
+        await autocommit(session)
         await _mark_paid(session, order, paid, payment.id)
     return "posted"
 
@@ -111,13 +126,6 @@ def _mismatch(order: PaymentOrder, paid: ProviderPayment) -> str | None:
     if order.state is OrderState.paid and order.transaction_id not in (None, paid.transaction_id):
         return f"the order was paid already by transaction {order.transaction_id}"
     return None
-
-
-async def _held(session: AsyncSession, paid: ProviderPayment) -> HeldNotification | None:
-    query = select(HeldNotification).where(
-        HeldNotification.provider == paid.provider, HeldNotification.transaction_id == paid.transaction_id
-    )
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def _hold(session: AsyncSession, order: PaymentOrder, paid: ProviderPayment, reason: str) -> None:
@@ -151,10 +159,8 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in detail.items()}
 
 
-async def _mark_paid(session: AsyncSession, order: PaymentOrder, paid: ProviderPayment, payment_id: int | None) -> None:
-    if payment_id is None:
-        found = await find_payment_by_key(session, payment_key(paid.provider, paid.transaction_id))
-        payment_id = None if found is None else found[0]
+async def _mark_paid(session: AsyncSession, order: PaymentOrder, paid: ProviderPayment, payment_id: int) -> None:
+    """The order is paid by the payment (once: an order already marked stays as it is)."""
     await session.execute(
         update(PaymentOrder)
         .where(col(PaymentOrder.id) == order.id, col(PaymentOrder.state) != OrderState.paid)

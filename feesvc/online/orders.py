@@ -212,6 +212,14 @@ async def create_order(
     return order_out(order, pay), created
 
 
+async def owner_view(settings: Settings, order: PaymentOrder) -> PaymentOrderOut:
+    """An order as its owner reads it: with what the payer needs while it can be paid."""
+    if not _payable(order):
+        return order_out(order)
+    provider = provider_for(settings, order.estate_id, order.provider)
+    return order_out(order, provider.payer_action(order_request(order, settings), order.provider_ref))
+
+
 def _payable(order: PaymentOrder) -> bool:
     return order.state is OrderState.pending and order.expires_at > utcnow()
 
