@@ -60,10 +60,13 @@ def _lookup_query() -> Any:
     held, in one round trip."""
     payment = Payment.__table__  # type: ignore[attr-defined]
     held = HeldNotification.__table__  # type: ignore[attr-defined]
+    order = PaymentOrder.__table__  # type: ignore[attr-defined]
+    joined = order.outerjoin(payment, payment.c.idempotency_key == bindparam("key")).outerjoin(
+        held, and_(held.c.provider == bindparam("provider"), held.c.transaction_id == bindparam("tx"))
+    )
     return (
         select(PaymentOrder, payment.c.id, held.c.id)
-        .outerjoin(payment, payment.c.idempotency_key == bindparam("key"))
-        .outerjoin(held, and_(held.c.provider == bindparam("provider"), held.c.transaction_id == bindparam("tx")))
+        .select_from(joined)
         .where(PaymentOrder.out_trade_no == bindparam("no"), PaymentOrder.estate_id == bindparam("estate"))
         .limit(1)
     )
@@ -77,8 +80,8 @@ async def take_notification(
 ) -> str:
     """Post, hold or ignore a verified notification; NotificationRefused (nothing written) for an
     unknown, closed or expired order. Returns what was done (for the log and the tests)."""
-    if not paid.transaction_id:
-        raise NotificationRefused("the notification names no transaction")
+    if not paid.transaction_id or len(paid.transaction_id) > 64 or len(paid.out_trade_no) > 64:
+        raise NotificationRefused("the notification names no transaction, or ids longer than the providers make")
     key = payment_key(paid.provider, paid.transaction_id)
     params = {"key": key, "provider": paid.provider.value, "tx": paid.transaction_id, "no": paid.out_trade_no}
     async with database.session() as session:

@@ -136,7 +136,14 @@ class OwnerPayPage(Controller):
                     raise PageError(400, "bad_form")
                 provider = Provider(form["provider"])
                 _, label = await _unit(session, principal, int(unit_text))
-                data = PaymentOrderCreate(unit_id=int(unit_text), provider=provider, channel=PAGE_CHANNELS[provider])
+                # Alipay's page sends the payer back here afterwards.
+                back = f"{settings.server.public_base_url.rstrip('/')}{OWNER_PAY_PATH}?unit={unit_text}"
+                data = PaymentOrderCreate(
+                    unit_id=int(unit_text),
+                    provider=provider,
+                    channel=PAGE_CHANNELS[provider],
+                    return_url=back if provider is Provider.alipay else None,
+                )
                 order, _ = await create_order(session, settings, principal, data, key, business_today())
         except PageError as error:
             return _page(locale, error.status, error=words_for(locale)[error.word])
@@ -158,7 +165,7 @@ class OwnerPayPage(Controller):
 async def _locale(session: Any, principal: Principal) -> str:
     owner = await session.get(Owner, principal.owner_id)
     try:
-        return normalize_locale(owner.locale if owner is not None else "zh_CN")
+        return normalize_locale((owner.locale if owner is not None else None) or "zh_CN")
     except ValueError:
         return "zh_CN"
 

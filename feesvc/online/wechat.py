@@ -106,6 +106,8 @@ def payment_of(credentials: WechatCredentials, transaction: dict[str, Any]) -> P
         paid = transaction.get("trade_state") == "SUCCESS"
         success_time = transaction.get("success_time")
         paid_at = datetime.fromisoformat(success_time) if paid and success_time else datetime.now(BUSINESS_TZ)
+        if paid_at.tzinfo is None:  # the API states Beijing time with its offset; without one, it is Beijing's
+            paid_at = paid_at.replace(tzinfo=BUSINESS_TZ)
         mchid, appid = str(transaction.get("mchid", "")), str(transaction.get("appid", ""))
         return ProviderPayment(
             provider=Provider.wechat,
