@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from feesvc.db import BUSINESS_TZ
 from feesvc.online.credentials import AlipayCredentials
-from feesvc.online.models import Channel, Provider
+from feesvc.online.models import PayChannel, Provider
 from feesvc.online.provider import (
     CloseResult,
     NotificationRefused,
@@ -44,8 +44,8 @@ from feesvc.online.provider import (
 TIMEOUT = httpx.Timeout(10.0)
 PAID = ("TRADE_SUCCESS", "TRADE_FINISHED")
 PRODUCT = {
-    Channel.page: ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
-    Channel.wap: ("alipay.trade.wap.pay", "QUICK_WAP_WAY"),
+    PayChannel.page: ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
+    PayChannel.wap: ("alipay.trade.wap.pay", "QUICK_WAP_WAY"),
 }
 _TIME = "%Y-%m-%d %H:%M:%S"
 

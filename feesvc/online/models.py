@@ -19,7 +19,7 @@ class Provider(enum.StrEnum):
     alipay = "alipay"
 
 
-class Channel(enum.StrEnum):
+class PayChannel(enum.StrEnum):
     """How the owner pays: WeChat Pay JSAPI (inside WeChat) or Native (a QR code); Alipay's
     computer-website page (page) or mobile-website page (wap)."""
 
@@ -29,7 +29,7 @@ class Channel(enum.StrEnum):
     wap = "wap"
 
 
-CHANNELS = {Provider.wechat: (Channel.jsapi, Channel.native), Provider.alipay: (Channel.page, Channel.wap)}
+CHANNELS = {Provider.wechat: (PayChannel.jsapi, PayChannel.native), Provider.alipay: (PayChannel.page, PayChannel.wap)}
 
 
 class OrderKind(enum.StrEnum):
@@ -54,7 +54,7 @@ class PaymentOrder(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     owner_id: int = Field(foreign_key="owner.id")
     provider: Provider = Field(sa_type=str_enum(Provider))
-    channel: Channel = Field(sa_type=str_enum(Channel))
+    channel: PayChannel = Field(sa_type=str_enum(PayChannel))
     kind: OrderKind = Field(sa_type=str_enum(OrderKind))
     charge_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))
     amount_fen: int = Field(sa_type=BigInteger)

@@ -27,7 +27,7 @@ from feesvc.db import utcnow
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.online.alipay import Alipay
 from feesvc.online.credentials import CredentialsError, estate_credentials
-from feesvc.online.models import CHANNELS, Channel, OrderKind, OrderState, PaymentOrder, Provider
+from feesvc.online.models import CHANNELS, OrderKind, OrderState, PayChannel, PaymentOrder, Provider
 from feesvc.online.provider import OrderRequest, PaymentProvider, ProviderError
 from feesvc.online.schemas import PaymentOrderCreate, PaymentOrderOut
 from feesvc.online.wechat import WechatPay
@@ -122,9 +122,9 @@ def _check_channel(data: PaymentOrderCreate) -> None:
     if data.channel not in CHANNELS[data.provider]:
         names = ", ".join(c.value for c in CHANNELS[data.provider])
         raise InvalidInput(f"{data.provider.value} takes the channels {names}", field="channel")
-    if data.channel is Channel.jsapi and not data.payer_openid:
+    if data.channel is PayChannel.jsapi and not data.payer_openid:
         raise InvalidInput("a JSAPI order needs the payer's openid under the merchant's appid", field="payer_openid")
-    if data.payer_openid and data.channel is not Channel.jsapi:
+    if data.payer_openid and data.channel is not PayChannel.jsapi:
         raise InvalidInput("payer_openid is for WeChat JSAPI orders only", field="payer_openid")
     if data.return_url and data.provider is not Provider.alipay:
         raise InvalidInput("return_url is for Alipay orders only", field="return_url")

@@ -29,7 +29,7 @@ from feesvc.db import BUSINESS_TZ, Database, business_today
 from feesvc.errors import DomainError, Forbidden, NotFound
 from feesvc.formatting import money, normalize_locale
 from feesvc.online.credentials import CredentialsError, estate_credentials
-from feesvc.online.models import Channel, Provider
+from feesvc.online.models import PayChannel, Provider
 from feesvc.online.orders import create_order
 from feesvc.online.schemas import PaymentOrderCreate
 from feesvc.online.words import words_for
@@ -41,7 +41,7 @@ from feesvc.settings import Settings
 OWNER_PAY_PATH = "/owner/pay"
 SESSION_COOKIE = "feesvc_session"
 # What each provider's button makes on a phone: WeChat Pay's QR code, Alipay's mobile-website page.
-PAGE_CHANNELS = {Provider.wechat: Channel.native, Provider.alipay: Channel.wap}
+PAGE_CHANNELS = {Provider.wechat: PayChannel.native, Provider.alipay: PayChannel.wap}
 LANG = {"zh_CN": "zh-CN", "zh_TW": "zh-TW", "en": "en"}
 
 

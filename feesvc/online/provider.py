@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from feesvc.errors import DomainError
-from feesvc.online.models import Channel, Provider
+from feesvc.online.models import PayChannel, Provider
 
 
 class ProviderError(DomainError):
@@ -41,7 +41,7 @@ class OrderRequest:
     amount_fen: int
     description: str
     expires_at: datetime
-    channel: Channel
+    channel: PayChannel
     notify_url: str
     payer_openid: str | None = None  # WeChat JSAPI: the payer's openid under the merchant's appid
     return_url: str | None = None  # Alipay: where the payer's browser comes back to

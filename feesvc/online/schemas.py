@@ -5,19 +5,25 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from feesvc.online.models import Channel, HeldState, OrderKind, OrderState, Provider
-from feesvc.schemas import Body, Id, Line, LongId, Reason
+from feesvc.online.models import HeldState, OrderKind, OrderState, PayChannel, Provider
+from feesvc.schemas import Body, Id, LongId, Reason
 
 # Where the payer's browser returns after Alipay's page: an http(s) URL of at most 256 characters.
 ReturnUrl = Annotated[
     str,
     msgspec.Meta(
         pattern=r"^https?://[^\s\x00-\x1f\x7f]{1,248}$(?!\n)",
+        examples=["https://wy.example.com/owner/pay?unit=101"],
         extra={"send": "an http(s) URL of at most 256 characters"},
     ),
 ]
 OpenId = Annotated[
-    str, msgspec.Meta(pattern=r"^[0-9A-Za-z_-]{1,128}$(?!\n)", extra={"send": "the payer's WeChat openid"})
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9A-Za-z_-]{1,128}$(?!\n)",
+        examples=["oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"],
+        extra={"send": "the payer's WeChat openid"},
+    ),
 ]
 
 
@@ -27,7 +33,7 @@ class PaymentOrderCreate(Body):
 
     unit_id: Id
     provider: Provider
-    channel: Channel
+    channel: PayChannel
     charge_ids: Annotated[list[LongId], msgspec.Meta(max_length=240)] = msgspec.field(default_factory=list)
     payer_openid: OpenId | None = None  # WeChat JSAPI only
     return_url: ReturnUrl | None = None  # Alipay only
@@ -40,7 +46,7 @@ class PaymentOrderOut(msgspec.Struct):
     unit_id: int
     owner_id: int
     provider: Provider
-    channel: Channel
+    channel: PayChannel
     kind: OrderKind
     charge_ids: list[int]
     amount_fen: int
@@ -127,5 +133,3 @@ class ReconciliationOut(msgspec.Struct):
     missing_payments: list[MissingPaymentOut]
     reconciled: bool
 
-
-ProviderName = Annotated[Line, msgspec.Meta(pattern=r"^(wechat|alipay)$(?!\n)")]

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from feesvc.db import BUSINESS_TZ
 from feesvc.online.credentials import WechatCredentials
-from feesvc.online.models import Channel, Provider
+from feesvc.online.models import PayChannel, Provider
 from feesvc.online.provider import CloseResult, NotificationRefused, OrderRequest, ProviderError, ProviderPayment
 
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
@@ -170,14 +170,14 @@ class WechatPay:
             "notify_url": order.notify_url,
             "amount": {"total": order.amount_fen, "currency": "CNY"},
         }
-        if order.channel is Channel.jsapi:
+        if order.channel is PayChannel.jsapi:
             body["payer"] = {"openid": order.payer_openid}
         path = f"/v3/pay/transactions/{order.channel.value}"
         response = await self._call("POST", path, body)
         answer = self._verified_json(response)
         if response.status_code != 200:
             raise ProviderError(f"WeChat Pay refused the order: {answer.get('code')} {answer.get('message')}")
-        key = "prepay_id" if order.channel is Channel.jsapi else "code_url"
+        key = "prepay_id" if order.channel is PayChannel.jsapi else "code_url"
         if not isinstance(answer.get(key), str):
             raise ProviderError(f"WeChat Pay's answer has no {key}")
         return str(answer[key])
@@ -185,7 +185,7 @@ class WechatPay:
     def payer_action(self, order: OrderRequest, provider_ref: str | None) -> dict[str, Any]:
         if provider_ref is None:
             return {}
-        if order.channel is Channel.native:
+        if order.channel is PayChannel.native:
             return {"code_url": provider_ref}
         # JSAPI: what WeixinJSBridge.invoke('getBrandWCPayRequest', …) takes, signed by the merchant.
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
