@@ -12,6 +12,7 @@ do (it checks our signatures and signs its answers with the platform keys made h
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -219,6 +220,8 @@ class ProviderServer:
     keys: Keys
     trades: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    bill: bytes = b""  # the trade bill WeChat Pay's download gives
+    bill_served: bytes | None = None  # a test's other file served under the bill's hash
 
     def __enter__(self) -> ProviderServer:
         server = self
@@ -265,7 +268,19 @@ class ProviderServer:
             self._send(handler, 401, answer, self.keys.wechat_signed_headers(answer))
             return
         path = urlsplit(handler.path).path
-        if path.startswith("/v3/pay/transactions/") and path.endswith(("/native", "/jsapi")):
+        if path == "/v3/bill/tradebill":
+            answer = json.dumps(
+                {
+                    "hash_type": "SHA1",
+                    "hash_value": hashlib.sha1(self.bill).hexdigest(),
+                    "download_url": f"{self.url}/v3/billdownload/file?token={secrets.token_hex(8)}",
+                }
+            ).encode()
+            self._send(handler, 200, answer, self.keys.wechat_signed_headers(answer))
+        elif path == "/v3/billdownload/file":  # the file's answer is not signed (WeChat Pay says so)
+            served = self.bill if self.bill_served is None else self.bill_served
+            self._send(handler, 200, served, {"Content-Type": "text/plain;charset=utf-8"})
+        elif path.startswith("/v3/pay/transactions/") and path.endswith(("/native", "/jsapi")):
             order = json.loads(body)
             self.trades.setdefault(order["out_trade_no"], {"state": "NOTPAY", "order": order})
             key = "code_url" if path.endswith("/native") else "prepay_id"

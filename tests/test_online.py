@@ -628,3 +628,28 @@ def test_the_command_line_reconciles_a_bill_file_and_closes_expired_orders(datab
         assert closed.exit_code == 0 and "orders closed: 0" in closed.output, closed.output
     finally:
         get_settings.cache_clear()
+
+
+async def test_the_wechat_trade_bill_is_downloaded_and_checked_against_its_hash(
+    online_settings: Settings, provider_server: ProviderServer, online_api: Api, enable: Any
+) -> None:
+    from datetime import date
+
+    from feesvc.online.credentials import all_credentials
+    from feesvc.online.provider import ProviderError
+    from feesvc.online.wechat import WechatPay
+
+    bill = wechat_bill([("2026-03-02 09:30:00", "4200000000000000000000000010", "FSA", "20.00")])
+    provider_server.bill = bill
+    await owing(online_api, enable)  # at least one estate's credentials in the secrets file
+    credentials = next(c.wechat for c in all_credentials(online_settings).values() if c.wechat is not None)
+    wechat = WechatPay(credentials, provider_server.url)
+    assert await wechat.download_bill(date(2026, 3, 2)) == bill
+    assert any(call.startswith("GET /v3/bill/tradebill?bill_date=2026-03-02") for call in provider_server.calls)
+    # A file that does not match the hash in the signed answer is not taken.
+    provider_server.bill_served = bill.replace(b"20.00", b"2.00")
+    try:
+        with pytest.raises(ProviderError, match="SHA1"):
+            await wechat.download_bill(date(2026, 3, 2))
+    finally:
+        provider_server.bill_served = None
