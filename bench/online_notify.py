@@ -146,14 +146,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "FEESVC_ACCESS_LOG": "0",
     }
     secrets_file.write_text("", encoding="utf-8")
-    command = [str(Path(sys.executable).parent / "feesvc"), "serve", "--host", HOST, "--port", str(port),
+    # This checkout's feesvc (not whichever one the environment's `feesvc` script was installed from).
+    command = [sys.executable, "-c", "from feesvc.cli import cli; cli()", "serve", "--host", HOST, "--port", str(port),
                "--workers", str(args.workers)]  # fmt: skip
     server_log = folder / "server.log"
     server = await asyncio.to_thread(start_server, command, env, server_log)
     base = f"http://{HOST}:{port}"
     try:
         await asyncio.to_thread(wait_healthy, base, server_log)
-        estate_id, units = await seed_estate(base, token, args.units)
+        try:
+            estate_id, units = await seed_estate(base, token, args.units)
+        except SystemExit:
+            log(server_log.read_text(errors="replace")[-3000:])
+            raise
         secrets_file.write_text(keys.secrets_toml(estate_id, folder), encoding="utf-8")
         log(f"seeded estate {estate_id} with {len(units)} units")
 
