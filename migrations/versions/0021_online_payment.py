@@ -1,7 +1,7 @@
 """online payment: payment orders and notifications held for a cashier (issue 19 item 3)
 
 Revision ID: 0021_online
-Revises: 0019_complaint_keys
+Revises: 0019_signin
 Create Date: 2026-12-07 19:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021_online"
-down_revision: str | None = "0019_complaint_keys"
+down_revision: str | None = "0019_signin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
