@@ -37,6 +37,8 @@ from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
+from feesvc.online.controller import NOTIFY_PATH, NotificationController, OnlinePaymentController
+from feesvc.online.page import OWNER_PAY_PATH, OwnerPayPage
 from feesvc.openapi import install_documentation
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
@@ -76,9 +78,14 @@ CONTROLLERS = [
     BankingController,
     FapiaoController,
     SignInController,
+    OnlinePaymentController,
+    NotificationController,
+    OwnerPayPage,
 ]
 SCHEMA_PATH = "/schema"
-PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES]
+# Online payment: the providers' notifications (verified by signature) and the owner's pay page
+# (its own session cookie).
+PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES, f"^{NOTIFY_PATH}/", f"^{OWNER_PAY_PATH}"]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling

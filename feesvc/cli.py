@@ -29,6 +29,7 @@ from feesvc.imports.cli import import_command
 from feesvc.judges.cli import judges_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
+from feesvc.online.cli import online_command
 from feesvc.registry.models import Estate
 from feesvc.settings import get_settings
 
@@ -298,6 +299,7 @@ cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(judges_command)
+cli.add_command(online_command)
 cli.add_command(bank_command)
 cli.add_command(fapiao_command)
 

@@ -19,6 +19,7 @@ from feesvc.letters.models import (
     ReminderRun,
 )
 from feesvc.limitation.models import Acknowledgement, LegalFiling
+from feesvc.online.models import HeldNotification, PaymentOrder
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
@@ -50,6 +51,7 @@ __all__ = [
     "EscalationStage",
     "Estate",
     "FeeStandard",
+    "HeldNotification",
     "Installment",
     "InstallmentPlan",
     "Invitation",
@@ -62,6 +64,7 @@ __all__ = [
     "Owner",
     "Ownership",
     "Payment",
+    "PaymentOrder",
     "PaymentVoid",
     "PlanCharge",
     "PrepayDiscountTier",

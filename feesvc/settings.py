@@ -71,10 +71,26 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class OnlineSettings:
+    """Online payment (feesvc/online): where each estate's provider credentials are, and where the
+    providers' APIs answer (a local test server in tests)."""
+
+    # A TOML or JSON file of credentials per estate id (README "Online payment"); none: no estate has online payment.
+    secrets_file: str = ""
+    # The same structure as JSON text, for a deployment that passes secrets in the environment.
+    credentials_json: str = ""
+    wechat_api_base: str = "https://api.mch.weixin.qq.com"
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    # How long an order may be paid; unpaid, it is closed (`feesvc online close-expired`).
+    order_minutes: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    online: OnlineSettings = field(default_factory=OnlineSettings)
     business_timezone: str = "Asia/Shanghai"
     # A TOML file of banks' CSV column mappings, beside the built-in ones (feesvc.banking.mappings).
     bank_mappings_file: str = ""
@@ -106,6 +122,13 @@ class Settings:
                 username=env.get("FEESVC_SMTP_USER", ""),
                 password=env.get("FEESVC_SMTP_PASSWORD", ""),
                 starttls=env.get("FEESVC_SMTP_STARTTLS", "") == "1",
+            ),
+            online=OnlineSettings(
+                secrets_file=env.get("FEESVC_ONLINE_SECRETS_FILE", ""),
+                credentials_json=env.get("FEESVC_ONLINE_CREDENTIALS", ""),
+                wechat_api_base=env.get("FEESVC_WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com"),
+                alipay_gateway=env.get("FEESVC_ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do"),
+                order_minutes=int(env.get("FEESVC_ONLINE_ORDER_MINUTES", "30")),
             ),
         )
 
