@@ -29,6 +29,7 @@ from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
+from feesvc.files import check_setting, open_store
 from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
@@ -130,6 +131,7 @@ class FeesvcPlugin(InitPluginProtocol):
         app.state.database = Database(engine, session_factory(engine))
         app.state.principal_cache = PrincipalCache()
         app.state.settings = self.settings
+        app.state.files = open_store(self.settings, engine)  # feesvc.files: where files are kept
         # What is loaded by now lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.
         gc.freeze()
@@ -141,6 +143,7 @@ class FeesvcPlugin(InitPluginProtocol):
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    check_setting(settings)  # a file store the database cannot hold: refused before serving
     app = Litestar(
         plugins=[FeesvcPlugin(settings)],
         # Logging is the command line's to set up (feesvc.logging_config): Litestar's default would

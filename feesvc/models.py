@@ -6,6 +6,7 @@ from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassificat
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.billing.models import BillingRun
+from feesvc.files.models import FileChunk, FileRecord
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
@@ -46,6 +47,8 @@ __all__ = [
     "EscalationStage",
     "Estate",
     "FeeStandard",
+    "FileChunk",
+    "FileRecord",
     "Installment",
     "InstallmentPlan",
     "LateFeeTermsVersion",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
@@ -155,7 +154,7 @@ class RegistryController(Controller):
             unit_id,
             data,
             business_today(),
-            Path(state.settings.server.files_dir),
+            state.files,
         )
         return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 
