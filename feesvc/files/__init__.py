@@ -1,5 +1,5 @@
-"""Files every machine can reach: print files, issued letters, delivery proofs and evidence packs,
-kept behind one small interface (``FileStore``, ``feesvc.files.store``).
+"""Files every machine can reach: print files, issued letters, delivery proofs, evidence packs and
+settlement certificates, kept behind one small interface (``FileStore``, ``feesvc.files.store``).
 
 ``FEESVC_FILE_STORE`` chooses the store: ``local`` (default) keeps files in the files directory
 (``feesvc.files.local``); ``database`` keeps them in PostgreSQL (``feesvc.files.database``), where
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from feesvc.files.database import DatabaseFileStore
 from feesvc.files.local import LocalFileStore
 from feesvc.files.store import (
+    CERTIFICATE_AREA,
     EVIDENCE_AREA,
     LETTER_AREA,
     PRINT_AREA,
@@ -30,6 +31,7 @@ from feesvc.files.store import (
 from feesvc.settings import Settings, get_settings
 
 __all__ = [
+    "CERTIFICATE_AREA",
     "EVIDENCE_AREA",
     "LETTER_AREA",
     "PRINT_AREA",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 __all__ = [
+    "CERTIFICATE_AREA",
     "CHUNK_BYTES",
     "EVIDENCE_AREA",
     "ISSUED_AREAS",
@@ -49,9 +50,10 @@ CHUNK_BYTES: Final = 1 << 20
 LETTER_AREA: Final = "letters"  # issued letters, a rendered chunk a file
 PROOF_AREA: Final = "proofs"  # delivery proofs and signed acknowledgements
 EVIDENCE_AREA: Final = "evidence"  # evidence packs as given out
+CERTIFICATE_AREA: Final = "certificates"  # settlement certificates as issued
 PRINT_AREA: Final = "runs"  # a reminder run's print file: a copy of issued letters, made again at will
 #: Areas whose files are evidence as issued or received: a store refuses to delete them.
-ISSUED_AREAS: Final = frozenset({LETTER_AREA, PROOF_AREA, EVIDENCE_AREA})
+ISSUED_AREAS: Final = frozenset({LETTER_AREA, PROOF_AREA, EVIDENCE_AREA, CERTIFICATE_AREA})
 
 _SUFFIXES: Final = {
     "application/pdf": ".pdf",
