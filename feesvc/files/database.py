@@ -12,7 +12,7 @@ a second ``put`` of them waits for the first to commit and then finds the row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from feesvc.db import utcnow
 from feesvc.files.models import FileChunk, FileRecord
 from feesvc.files.store import (
     CHUNK_BYTES,
@@ -60,6 +61,7 @@ class DatabaseFileStore:
                 media_type=media_type,
                 area=area,
                 issued=issued,
+                created_at=utcnow(),
             )
             new = (await conn.execute(row.on_conflict_do_nothing().returning(_FILE.c.sha256))).first()
             if new is None:  # kept already; now kept as issued too when this area is an issued one
@@ -82,7 +84,7 @@ class DatabaseFileStore:
             raise StoredFileError(f"stored file {ref} is not in the database (SHA-256 {sha256[:12]}…)")
         return int(size)
 
-    async def _chunks(self, ref: str, digest: str, count: int) -> AsyncIterator[bytes]:
+    async def _chunks(self, ref: str, digest: str, count: int) -> AsyncGenerator[bytes, None]:
         query = select(_CHUNK.c.data).where(_CHUNK.c.sha256 == digest)
         async with self.engine.connect() as conn:
             for seq in range(count):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import anyio
@@ -68,7 +68,7 @@ class LocalFileStore:
             raise StoredFileError(f"stored file {ref} cannot be read: {error.strerror}") from error
         return Opened(size, checked(self._chunks(path), ref, sha256))
 
-    async def _chunks(self, path: Path) -> AsyncIterator[bytes]:
+    async def _chunks(self, path: Path) -> AsyncGenerator[bytes, None]:
         try:
             async with await anyio.open_file(path, "rb") as file:
                 while chunk := await file.read(CHUNK_BYTES):

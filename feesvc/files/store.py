@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
@@ -134,16 +134,20 @@ def mismatch(ref: str, expected: str, found: str) -> StoredFileError:
     )
 
 
-async def checked(chunks: AsyncIterator[bytes], ref: str, expected: str) -> AsyncIterator[bytes]:
+async def checked(chunks: AsyncGenerator[bytes, None], ref: str, expected: str) -> AsyncIterator[bytes]:
     """``chunks``, each passed on once the next has been read; the last only after the whole file
-    has hashed to ``expected``, so a changed file never reaches its reader whole."""
+    has hashed to ``expected``, so a changed file never reaches its reader whole. A reader that
+    stops early closes the source (its file or connection) at once."""
     digest = hashlib.sha256()
     held: bytes | None = None
-    async for chunk in chunks:
-        digest.update(chunk)
-        if held is not None:
-            yield held
-        held = chunk
+    try:
+        async for chunk in chunks:
+            digest.update(chunk)
+            if held is not None:
+                yield held
+            held = chunk
+    finally:
+        await chunks.aclose()
     found = digest.hexdigest()
     if found != expected:
         raise mismatch(ref, expected, found)
