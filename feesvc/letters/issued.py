@@ -3,10 +3,11 @@
 DOMAIN.md "What documents may say": a letter is evidence as issued, so its bytes are kept with
 their hash, never rendered again from today's templates. A letter is rendered at issue (a run
 renders its letters a chunk at a time, as they are printed, so each chunk's fonts are embedded
-once) and the PDF stored (``feesvc.files``: the local directory or the database); the letter is pages ``first_page`` to
-``last_page`` of it. Every copy (the single letter, the run's print file, the evidence pack) is
-those pages of that file, whose hash is checked on every read; the single letter is cut out the
-same way every time (pypdf writes no date or random id), so its copies are the same bytes.
+once) and the PDF kept in the file store (``feesvc.files``: the local directory or the database);
+the letter is pages ``first_page`` to ``last_page`` of it. Every copy (the single letter, the
+run's print file, the evidence pack) is those pages of that file, whose hash is checked on every
+read; the single letter is cut out the same way every time (pypdf writes no date or random id),
+so its copies are the same bytes.
 
 Letters are numbered by estate and year (``JXHY-2026-HJ000123``): nothing owner-facing names an
 internal stage.
@@ -39,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.documents import render
-from feesvc.files import LETTER_AREA, FileStore, StoredFile, StoredFileError, read_all, sha256
+from feesvc.files import LETTER_AREA, FileStore, StoredFile, read_all, sha256
 from feesvc.letters import content
 from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, template_context
 from feesvc.letters.kinds import template_for
@@ -54,7 +55,6 @@ __all__ = [
     "cut",
     "kept_at_issue",
     "kept_copy",
-    "letter_copy",
     "letter_number",
     "message_sha256",
     "pages_of",
@@ -288,14 +288,6 @@ async def read_kept(files: FileStore, kept: Kept) -> bytes:
     """The letter's own PDF: its pages of the stored file, whose hash is checked as it is read."""
     data = await read_all(files, kept.ref, kept.sha256)
     return await anyio.to_thread.run_sync(cut, data, kept.first_page, kept.last_page)
-
-
-async def letter_copy(files: FileStore, letter: Letter) -> bytes:
-    """The letter's own PDF as issued (a letter stored at issue)."""
-    kept = kept_at_issue(letter)
-    if kept is None:
-        raise StoredFileError(f"letter {letter.letter_no} was not stored at issue")
-    return await read_kept(files, kept)
 
 
 async def kept_copy(session: AsyncSession, letter: Letter, files: FileStore) -> Kept:
