@@ -80,6 +80,7 @@ def run_with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             await engine.dispose()
 
     try:
+        check_setting(get_settings())  # a file store the database cannot hold: refused before any work
         return asyncio.run(main())
     except FileStoreSettingError as error:
         raise click.ClickException(str(error)) from error
