@@ -35,7 +35,12 @@ class SalesController(Controller):
     path = "/api/v1"
     tags = ["sales"]
 
-    @get("/units/{unit_id:int}/settlement-certificate", guards=[managers], media_type="application/pdf")
+    @get(
+        "/units/{unit_id:int}/settlement-certificate",
+        guards=[managers],
+        media_type="application/pdf",
+        opt={"also_answers": (409,)},
+    )
     async def settlement_certificate(
         self,
         db: AsyncSession,
@@ -60,7 +65,10 @@ class SalesController(Controller):
         return Response(pdf, media_type="application/pdf", headers=_headers(issued))
 
     @get(
-        "/settlement-certificates/{certificate_id:int}/certificate.pdf", guards=[managers], media_type="application/pdf"
+        "/settlement-certificates/{certificate_id:int}/certificate.pdf",
+        guards=[managers],
+        media_type="application/pdf",
+        opt={"also_answers": (409,)},
     )
     async def stored_certificate(self, db: AsyncSession, state: State, certificate_id: PathId) -> Stream:
         """A certificate exactly as it was issued (its bytes, streamed from the file store and checked
