@@ -6,7 +6,7 @@ as issued) and its chunks of 1 MiB keyed by hash and sequence. The tables are ma
 so both databases have one schema; the store itself refuses SQLite.
 
 Revision ID: 0024_filestore
-Revises: 0019_complaint_keys (main's head when merged; the lead re-chains)
+Revises: 0019_signin (main's head when merged; the lead re-chains)
 Create Date: 2026-12-07 19:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024_filestore"
-down_revision: str | None = "0019_complaint_keys"
+down_revision: str | None = "0019_signin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
