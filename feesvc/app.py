@@ -31,6 +31,7 @@ from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
 from feesvc.fapiao.controller import FapiaoController
+from feesvc.files import check_setting, open_store
 from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
@@ -148,6 +149,7 @@ class FeesvcPlugin(InitPluginProtocol):
             app.state.clock = utcnow
         app.state.principal_cache = PrincipalCache(clock=app.state.clock)
         app.state.settings = self.settings
+        app.state.files = open_store(self.settings, engine)  # feesvc.files: where files are kept
         # What is loaded by now lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.
         gc.freeze()
@@ -159,6 +161,7 @@ class FeesvcPlugin(InitPluginProtocol):
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    check_setting(settings)  # a file store the database cannot hold: refused before serving
     app = Litestar(
         plugins=[FeesvcPlugin(settings)],
         # Logging is the command line's to set up (feesvc.logging_config): Litestar's default would

@@ -7,6 +7,7 @@ from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
+from feesvc.files.models import FileChunk, FileRecord
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
@@ -51,6 +52,8 @@ __all__ = [
     "EscalationStage",
     "Estate",
     "FeeStandard",
+    "FileChunk",
+    "FileRecord",
     "HeldNotification",
     "Installment",
     "InstallmentPlan",

@@ -53,6 +53,8 @@ class ServerSettings:
     max_body_bytes: int = 64 * 1024
     # Where generated letters, receipts and delivery proofs are kept.
     files_dir: str = "var/files"
+    # Where those files are kept: "local" (files_dir) or "database" (PostgreSQL; feesvc.files).
+    file_store: str = "local"
     public_base_url: str = "http://127.0.0.1:8000"
     # Signs the owner pages' CSRF tokens; empty: one made once and kept in files_dir (feesvc.signin.pages).
     csrf_secret: str = ""
@@ -111,6 +113,7 @@ class Settings:
                 workers=int(env.get("FEESVC_WORKERS", "1")),
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
+                file_store=env.get("FEESVC_FILE_STORE", "local"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
                 csrf_secret=env.get("FEESVC_CSRF_SECRET", ""),
             ),
