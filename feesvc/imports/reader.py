@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,14 +18,19 @@ NOTES = ("说明", "Notes")
 
 @dataclass
 class Sheet:
+    """The header and, once, the rows after it (row i of ``rows`` is spreadsheet row i + 2): rows are
+    read as they are used, so a file of millions of lines is never held as cell text."""
+
     name: str
     header: list[str]
-    rows: list[list[str]]  # rows[i] is spreadsheet row i + 2 (the header is row 1)
+    rows: Iterator[list[str]]
 
 
 def _text(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value.strip()
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
@@ -56,25 +63,41 @@ def _xlsx(content: bytes) -> Sheet:
     if not sheets:
         raise Refused("工作簿中没有数据表", "the workbook has no data sheet")
     ws = sheets[0]
-    rows = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    book.close()
-    return _sheet(ws.title, rows)
+    # The rows as stored, not as the file's dimension record says (some writers leave it wrong).
+    ws.reset_dimensions()
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            for row in ws.iter_rows(values_only=True):
+                yield [_text(v) for v in row]
+        finally:
+            book.close()
+
+    return _sheet(ws.title, rows())
+
+
+def _encoding(content: bytes) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as UTF-8, else GB18030; checked a
+    chunk at a time, so a large file is not held twice as text."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            for start in range(0, len(content), 1 << 20):
+                decoder.decode(content[start : start + (1 << 20)])
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise Refused("CSV 文件应为 UTF-8 或 GB18030 编码", "the CSV is neither UTF-8 nor GB18030")
 
 
 def _csv(content: bytes) -> Sheet:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError:
-            raise Refused("CSV 文件应为 UTF-8 或 GB18030 编码", "the CSV is neither UTF-8 nor GB18030") from None
-    return _sheet("csv", [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))])
+    text = io.TextIOWrapper(io.BytesIO(content), encoding=_encoding(content), newline="")
+    return _sheet("csv", ([c.strip() for c in row] for row in csv.reader(text)))
 
 
-def _sheet(name: str, rows: list[list[str]]) -> Sheet:
-    while rows and not any(rows[-1]):
-        rows.pop()
-    if not rows:
+def _sheet(name: str, rows: Iterator[list[str]]) -> Sheet:
+    header = next(rows, None)
+    if header is None:
         raise Refused("文件为空", "the file is empty")
-    return Sheet(name, rows[0], rows[1:])
+    return Sheet(name, header, rows)
