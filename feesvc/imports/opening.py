@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from feesvc.auth.principal import Principal
+from feesvc.billing.rules import due_date
 from feesvc.billing.service import charge_key
 from feesvc.imports import rules
 from feesvc.imports.kinds import KINDS, ImportKind
@@ -39,7 +40,7 @@ from feesvc.imports.ledger_stream import (
     EntryWriter,
     period_first_day,
 )
-from feesvc.imports.plan import Plan, Row, Write, column_of
+from feesvc.imports.plan import CHUNK, Plan, Row, Write, column_of
 from feesvc.imports.rules import Refused
 from feesvc.ledger.limitation import InterruptionKind
 from feesvc.ledger.models import EntryKind, LedgerEntry
@@ -47,6 +48,7 @@ from feesvc.ledger.service import append, lock_many_units, reversal_of
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 
 Span = tuple[int, date, date | None]  # (owner id, starts on, ends on) of an ownership
+NO_SPANS: list[Span] = []
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +216,124 @@ def named_owner(row: Cells, owners: dict[tuple[str, str], int]) -> int | bool | 
 # Opening balances
 # --------------------------------------------------------------------------------------------
 
+# What a row says: unit, owner, the owner on the period's first day, period, item, open fen, charged
+# fen, source, late fee fen, balance day, due date, (interrupted on, how) or None.
+Parsed = tuple[
+    int, int, int | None, str, str, int, int, str, int, date | None, date | None, tuple[date, InterruptionKind] | None
+]
+OPTIONAL = ("owner_name", "owner_phone", "charged", "late_fee", "as_of", "due_date", "interrupted_on", "interruption")
+
+
+def _plain(
+    cells: dict[str, str],
+    optional: tuple[str, ...],
+    units: dict[tuple[str, str], int],
+    spans: dict[int, list[Span]],
+    today: date,
+) -> Parsed | None:
+    """A row with only the required columns, read without a problem; else None (the careful path)."""
+    for key in optional:
+        if cells[key]:
+            return None
+    unit = units.get((cells["building"].strip(), cells["number"].strip()))
+    item, source = cells["item"].strip(), cells["source"].strip()
+    if unit is None or not item or len(item) > 40 or not source:
+        return None
+    try:
+        period = _period(cells["period"], today)
+        fen = _open_fen(cells["amount"])
+    except Refused:
+        return None
+    owner = owner_on(spans.get(unit, NO_SPANS), period_first_day(period))
+    if owner is None or not fen:
+        return None
+    return unit, owner, owner, period, _text(item), fen, fen, _text(source[:200]), 0, None, None, None
+
+
+def _careful(
+    row: Cells,
+    units: dict[tuple[str, str], int],
+    spans: dict[int, list[Span]],
+    owners: dict[tuple[str, str], int],
+    today: date,
+) -> Parsed | None:
+    """Every cell of the row by its rule, every problem recorded; None when there is one."""
+    unit = unit_of(row, units)
+    period = row.get("period", _period, today)
+    item = row.get("item", rules.required)
+    fen = row.get("amount", _open_fen)
+    charged = row.get("charged", _charged_fen)
+    source = row.get("source", rules.required)
+    late = row.get("late_fee", _late_fen)
+    as_of = row.get("as_of", _day, today)
+    due = row.get("due_date", _any_day)
+    interrupted_on = row.get("interrupted_on", _day, today)
+    interruption = row.cells.get("interruption", "").strip()
+    named = named_owner(row, owners)
+    if item is not None and len(item) > 40:
+        row.refuse("收费项目", Refused("收费项目最长40个字符", "the item is longer than 40 characters"))
+    if row.ok and charged is not None and charged < fen:
+        row.refuse("原应收金额", Refused("原应收金额小于欠费金额", "charged is less than the amount still owed"))
+    if row.ok and fen == 0 and (charged is None or not late):
+        row.refuse(
+            "欠费金额",
+            Refused(
+                "欠费金额为0时须填原应收金额和违约金（本金已付、违约金未付）",
+                "an amount of 0 needs charged and a late fee (the principal paid, its late fee not)",
+            ),
+        )
+    if late and as_of is None and row.ok:
+        row.refuse("余额日期", Refused("填写违约金时须填余额日期", "a late fee needs the day it stands at (as of)"))
+    if interrupted_on is not None and interruption not in INTERRUPTIONS:
+        row.refuse(
+            "中断方式",
+            Refused(
+                "中断方式应为：催告送达、书面确认、部分付款或起诉",
+                "send the interruption: demand_delivered, acknowledgement, part_payment or legal_action",
+            ),
+        )
+    if interruption and interrupted_on is None and row.ok:
+        row.refuse("时效中断日", Refused("填写中断方式时须填中断日期", "an interruption needs its date"))
+    if not row.ok or unit is None:
+        return None
+    start = period_first_day(period)
+    unit_spans = spans.get(unit, NO_SPANS)
+    first_owner = owner_on(unit_spans, start)
+    if named is None:
+        owner = first_owner
+        if owner is None:
+            row.refuse(
+                "期间",
+                Refused(
+                    "该期间首日没有业主（请先导入产权，或填写业主）",
+                    "no owner on the period's first day (import the ownerships first, or name the owner)",
+                ),
+            )
+            return None
+    else:
+        owner = named
+        last = start.replace(day=monthrange(start.year, start.month)[1])
+        if not held_between(unit_spans, owner, start, last):
+            row.refuse(
+                "业主姓名",
+                Refused("该业主在该期间不是此房屋的业主", "this owner did not own the unit in that period"),
+            )
+            return None
+    return (
+        unit,
+        owner,
+        first_owner,
+        period,
+        _text(item),
+        fen,
+        charged if charged is not None else fen,
+        _text(source[:200]),
+        late,
+        as_of,
+        due,
+        (interrupted_on, INTERRUPTIONS[interruption]) if interrupted_on else None,
+    )
+
 
 async def standing_entries(
     session: AsyncSession, estate_id: int, kind: EntryKind
@@ -251,86 +371,82 @@ async def standing_entries(
     return standing, reissues, charged
 
 
+async def _standing_balances(
+    session: AsyncSession, estate_id: int, items: dict[str, int]
+) -> tuple[dict[int, int], dict[int, int], set[tuple[int, str, str]]]:
+    """The estate's charges, compactly (a re-import of millions of rows reads millions): per slot
+    (``_slot``) of an opening balance not reversed, its fingerprint << 64 | its id; per slot, how
+    many were reversed (the next one's re-issue number); and what feesvc billed itself, by (unit,
+    item, period). Read as columns, the detail's fields picked out by the database."""
+    reversal = aliased(LedgerEntry)
+    reversed_ = select(col(reversal.id)).where(col(reversal.reverses_entry_id) == LedgerEntry.id).exists()
+    detail = LedgerEntry.__table__.c.detail  # type: ignore[attr-defined]
+    query = select(
+        col(LedgerEntry.id),
+        col(LedgerEntry.unit_id),
+        col(LedgerEntry.item),
+        col(LedgerEntry.period),
+        col(LedgerEntry.owner_id),
+        col(LedgerEntry.amount_fen),
+        col(LedgerEntry.due_date),
+        detail["basis"].as_string(),
+        detail["as_of"].as_string(),
+        detail["late_fee_fen"].as_integer(),
+        detail["paid_fen"].as_integer(),
+        reversed_,
+    ).where(col(LedgerEntry.estate_id) == estate_id, col(LedgerEntry.kind) == EntryKind.charge)
+    standing: dict[int, int] = {}
+    reissues: dict[int, int] = defaultdict(int)
+    billed: set[tuple[int, str, str]] = set()
+    result = await session.stream(query.execution_options(yield_per=CHUNK))
+    async for entry_id, unit, item, period, owner, fen, due, basis, as_of, late, paid, was_reversed in result:
+        if basis != OPENING_BALANCE:
+            if not was_reversed:
+                billed.add((unit, item or "", period or ""))
+            continue
+        slot = _slot(items, unit, period, item, owner)
+        if was_reversed:
+            reissues[slot] += 1
+        else:
+            standing[slot] = _fingerprint(fen, due, late or 0, paid or 0, as_of) << 64 | entry_id
+    return standing, reissues, billed
+
+
+def _fingerprint(charged: int, due: date | None, late: int, paid: int, as_of: str | None) -> int:
+    """What makes a balance the same as the one on record, as 64 bits (a re-import compares it)."""
+    return hash((charged, due, late, paid, as_of)) & (1 << 64) - 1
+
+
 async def plan_balances(session: AsyncSession, estate: Estate, rows: Iterator[Row], plan: Plan, today: date) -> None:
     kind = KINDS["balances"]
     estate_id = estate.id or 0
     units = await unit_ids_by_ref(session, estate_id)
     spans, owners = await estate_ownerships(session, estate_id)
-    standing, reissues, billed = await standing_entries(session, estate_id, EntryKind.charge)
     items: dict[str, int] = {}
+    standing, reissues, billed = await _standing_balances(session, estate_id, items)
+    dues: dict[str, date] = {}
     keys: list[int] = []  # per row: its slot (unit, period, item, owner) << 24 | its row number
     corrections: list[tuple[int, int]] = []  # (entry on record, row number)
     written = 0
-    no_spans: list[Span] = []
+    optional: tuple[str, ...] | None = None
     writer = stream = None
     if plan.actor is not None:  # not a dry run: entries stream into the ledger while rows are checked
         await lock_many_units(session, list(units.values()))
         writer, stream = EntryWriter(estate, plan.actor), EntryStream(session)
     for n, cells in rows:
-        row = Cells(plan, kind, n, cells)
-        unit = unit_of(row, units)
-        period = row.get("period", _period, today)
-        item = row.get("item", rules.required)
-        fen = row.get("amount", _open_fen)
-        charged = row.get("charged", _charged_fen)
-        source = row.get("source", rules.required)
-        late = row.get("late_fee", _late_fen)
-        as_of = row.get("as_of", _day, today)
-        due = row.get("due_date", _any_day)
-        interrupted_on = row.get("interrupted_on", _day, today)
-        interruption = cells.get("interruption", "").strip()
-        named = named_owner(row, owners)
-        if item is not None and len(item) > 40:
-            row.refuse("收费项目", Refused("收费项目最长40个字符", "the item is longer than 40 characters"))
-        if row.ok and charged is not None and charged < fen:
-            row.refuse("原应收金额", Refused("原应收金额小于欠费金额", "charged is less than the amount still owed"))
-        if row.ok and fen == 0 and (charged is None or not late):
-            row.refuse(
-                "欠费金额",
-                Refused(
-                    "欠费金额为0时须填原应收金额和违约金（本金已付、违约金未付）",
-                    "an amount of 0 needs charged and a late fee (the principal paid, its late fee not)",
-                ),
-            )
-        if late and as_of is None and row.ok:
-            row.refuse("余额日期", Refused("填写违约金时须填余额日期", "a late fee needs the day it stands at (as of)"))
-        if interrupted_on is not None and interruption not in INTERRUPTIONS:
-            row.refuse(
-                "中断方式",
-                Refused(
-                    "中断方式应为：催告送达、书面确认、部分付款或起诉",
-                    "send the interruption: demand_delivered, acknowledgement, part_payment or legal_action",
-                ),
-            )
-        if interruption and interrupted_on is None and row.ok:
-            row.refuse("时效中断日", Refused("填写中断方式时须填中断日期", "an interruption needs its date"))
-        if not row.ok or unit is None:
-            continue
-        start = period_first_day(period)
-        unit_spans = spans.get(unit, no_spans)
-        first_owner = owner_on(unit_spans, start)
-        if named is None:
-            owner = first_owner
-            if owner is None:
-                row.refuse(
-                    "期间",
-                    Refused(
-                        "该期间首日没有业主（请先导入产权，或填写业主）",
-                        "no owner on the period's first day (import the ownerships first, or name the owner)",
-                    ),
-                )
+        # A plain row (the file's optional columns empty) is read by the fast path; any other row,
+        # and any row it cannot read, by the careful one, which reports every problem of the row.
+        if optional is None:
+            optional = tuple(key for key in OPTIONAL if key in cells)  # the file's optional columns
+        parsed = _plain(cells, optional, units, spans, today)
+        if parsed is None:
+            parsed = _careful(Cells(plan, kind, n, cells), units, spans, owners, today)
+            if parsed is None:
                 continue
-        else:
-            owner = named
-            last = start.replace(day=monthrange(start.year, start.month)[1])
-            if not held_between(unit_spans, owner, start, last):
-                row.refuse(
-                    "业主姓名",
-                    Refused("该业主在该期间不是此房屋的业主", "this owner did not own the unit in that period"),
-                )
-                continue
+        unit, owner, first_owner, period, item, fen, charged, source, late, as_of, due, interruption = parsed
         if (unit, item, period) in billed:
-            row.refuse(
+            plan.refuse(
+                n,
                 "欠费金额",
                 Refused(
                     "本系统已为该房屋、期间、项目开单，不能再导入期初数",
@@ -338,27 +454,19 @@ async def plan_balances(session: AsyncSession, estate: Estate, rows: Iterator[Ro
                 ),
             )
             continue
-        keys.append(_slot(items, unit, period, item, owner) << 24 | n)
-        record = (
-            unit,
-            owner,
-            period,
-            _text(item),
-            fen,
-            late,
-            as_of,
-            (interrupted_on, INTERRUPTIONS[interruption]) if interrupted_on else None,
-            _text(source[:200]),
-            charged if charged is not None else fen,
-            due,
-        )
-        slot = (unit, item, period, owner)
+        slot = _slot(items, unit, period, item, owner)
+        keys.append(slot << 24 | n)
+        record = (unit, owner, period, item, fen, late, as_of, interruption, source, charged, due)
         found = standing.get(slot)
         if found is not None:
-            if _same_balance(found, record):
+            default_due = dues.get(period)
+            if default_due is None:
+                default_due = dues[period] = due_date(period_first_day(period), estate.due_day)
+            same = _fingerprint(charged, due or default_due, late, charged - fen, as_of.isoformat() if as_of else None)
+            if found >> 64 == same:
                 plan.unchanged += 1
                 continue
-            corrections.append((found[0], n))
+            corrections.append((found & (1 << 64) - 1, n))
             reissues[slot] += 1
         written += 1
         if writer is not None and stream is not None and not plan.problems:
@@ -379,19 +487,6 @@ async def plan_balances(session: AsyncSession, estate: Estate, rows: Iterator[Ro
     plan.updated += len(corrections)
     if writer is not None and written:
         plan.writes.append(writer.after)
-
-
-def _same_balance(found: tuple[Any, ...], record: tuple[Any, ...]) -> bool:
-    _, fen, _, detail, due = found
-    detail = detail or {}
-    as_of = record[6]
-    return (
-        fen == record[9]
-        and record[10] in (None, due)
-        and detail.get("paid_fen", 0) == record[9] - record[4]
-        and detail.get("late_fee_fen", 0) == record[5]
-        and detail.get("as_of") == (as_of.isoformat() if as_of else None)
-    )
 
 
 def _slot(items: dict[str, int], unit: int, period: str, item: str, owner: int) -> int:

@@ -57,13 +57,15 @@ def rows_of(kind: ImportKind, sheet: Sheet, plan: Plan) -> Iterator[Row]:
 
 
 def _rows(sheet: Sheet, where: dict[str, int], plan: Plan) -> Iterator[Row]:
-    columns = list(where.items())
+    keys, indexes = list(where), list(where.values())
+    width = max(indexes, default=-1) + 1
     for n, cells in enumerate(sheet.rows, start=2):
-        if not any(cells):
-            continue
+        if not (cells and cells[0].strip()) and not any(map(str.strip, cells)):
+            continue  # a blank line
         plan.rows += 1
-        width = len(cells)
-        yield n, {k: cells[i] if i < width else "" for k, i in columns}
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        yield n, dict(zip(keys, [cells[i] for i in indexes], strict=True))
 
 
 def column_of(kind: ImportKind, key: str) -> str:

@@ -1,5 +1,6 @@
 """Reading an upload: the rows of an .xlsx (its first sheet that is not the notes) or a .csv
-(UTF-8, with or without BOM, else GB18030 as Excel saves it on Chinese Windows), as cell text."""
+(UTF-8, with or without BOM, else GB18030 as Excel saves it on Chinese Windows), as cell text, one
+row at a time."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def _text(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        # Excel stores numbers as doubles: the shortest text that reads back the same (89.5, 1234.56).
-        return format(Decimal(repr(value)), "f")
+        # Excel stores every number as a double: 101.0 is the unit 101, 89.5 reads back as 89.5
+        # (the shortest text that gives the same double), 1234.56 as 1234.56.
+        return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
     return str(value).strip()
 
 
@@ -51,29 +53,19 @@ def read(filename: str, content: bytes) -> Sheet:
 
 
 def _xlsx(content: bytes) -> Sheet:
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
+    """The first sheet that is not the notes, read by calamine (Rust): openpyxl's reader took some
+    200 µs a row, a minute for a 100,000-unit registry; calamine takes a few µs."""
+    from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError):
+        book = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        names = [name for name in book.sheet_names if name not in NOTES]
+        if not names:
+            raise Refused("工作簿中没有数据表", "the workbook has no data sheet")
+        sheet = book.get_sheet_by_name(names[0])
+    except CalamineError:
         raise Refused("无法读取该 .xlsx 文件", "the file is not a readable .xlsx workbook") from None
-    sheets = [ws for ws in book.worksheets if ws.title not in NOTES]
-    if not sheets:
-        raise Refused("工作簿中没有数据表", "the workbook has no data sheet")
-    ws = sheets[0]
-    # The rows as stored, not as the file's dimension record says (some writers leave it wrong).
-    ws.reset_dimensions()
-
-    def rows() -> Iterator[list[str]]:
-        try:
-            for row in ws.iter_rows(values_only=True):
-                yield [_text(v) for v in row]
-        finally:
-            book.close()
-
-    return _sheet(ws.title, rows())
+    return _sheet(names[0], ([_text(v) for v in row] for row in sheet.iter_rows()))
 
 
 def _encoding(content: bytes) -> str:
@@ -93,7 +85,7 @@ def _encoding(content: bytes) -> str:
 
 def _csv(content: bytes) -> Sheet:
     text = io.TextIOWrapper(io.BytesIO(content), encoding=_encoding(content), newline="")
-    return _sheet("csv", ([c.strip() for c in row] for row in csv.reader(text)))
+    return _sheet("csv", csv.reader(text))  # cells as written: each rule strips what it reads
 
 
 def _sheet(name: str, rows: Iterator[list[str]]) -> Sheet:
