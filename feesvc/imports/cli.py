@@ -15,6 +15,7 @@ from feesvc.db import business_today
 from feesvc.imports.kinds import KINDS
 from feesvc.imports.service import ImportRefused, ImportResult, run_import
 from feesvc.imports.template import template_bytes
+from feesvc.memory import cyclic_gc_paused
 from feesvc.registry.service import get_estate
 
 
@@ -51,7 +52,8 @@ def _import(estate_ref: str, kind: str, file: Path, dry_run: bool) -> None:
         except ImportRefused as refused:
             return refused
 
-    outcome = run_with_session(work)
+    with cyclic_gc_paused():  # a file of millions of rows: the collector would rescan them for nothing
+        outcome = run_with_session(work)
     if isinstance(outcome, ImportRefused):
         _refused(outcome)
     _report(kind, outcome)

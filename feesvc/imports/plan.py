@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.principal import Principal
+from feesvc.db import is_postgres
 from feesvc.imports.kinds import ImportKind
 from feesvc.imports.reader import Sheet
 from feesvc.imports.rules import Problem, Refused
+from feesvc.ledger.service import copy_records
 from feesvc.registry.models import Estate
 
 CHUNK = 5_000  # rows a statement reads or writes at a time
@@ -82,11 +85,23 @@ def cell(plan: Plan, kind: ImportKind, row: int, cells: dict[str, str], key: str
 
 
 def insert_all(model: Any, rows: list[dict[str, Any]]) -> Write:
-    """New registry rows in batches of one statement each (executemany): no entity per row."""
+    """New registry rows, no entity per row: by COPY in the import's transaction on PostgreSQL
+    (values converted as an INSERT would send them), by batches of executemany on SQLite."""
     table = model.__table__
 
     async def write(session: AsyncSession, actor: Principal) -> None:
-        for start in range(0, len(rows), CHUNK):
-            await session.execute(insert(table), rows[start : start + CHUNK])
+        if not is_postgres(session):
+            for start in range(0, len(rows), CHUNK):
+                await session.execute(insert(table), rows[start : start + CHUNK])
+            return
+        connection = await session.connection()
+        dialect = connection.dialect
+        names = list(rows[0])
+        convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+        records = (
+            tuple(value if process is None else process(value) for value, process in zip(values, convert, strict=True))
+            for values in (itemgetter(*names)(row) for row in rows)
+        )
+        await copy_records(connection, table.name, names, records)
 
     return write

@@ -182,7 +182,7 @@ async def stream_entry_rows(
                     _check_row(row)
                     yield record(row)
 
-        await _copy(connection, table.name, names, own_records())
+        await copy_records(connection, table.name, names, own_records())
         return
 
     queues: list[asyncio.Queue[list[tuple[Any, ...]] | None]] = [asyncio.Queue(4) for _ in range(COPY_STREAMS)]
@@ -211,7 +211,7 @@ async def stream_entry_rows(
                 for values in chunk:
                     yield values
 
-        await _copy(target, table.name, names, records())
+        await copy_records(target, table.name, names, records())
 
     async with AsyncExitStack() as stack:
         targets = []
@@ -230,9 +230,14 @@ async def stream_entry_rows(
             await target.commit()
 
 
-async def _copy(
-    target: AsyncConnection, table: str, names: list[str], records: AsyncIterator[tuple[Any, ...]]
+async def copy_records(
+    target: AsyncConnection,
+    table: str,
+    names: list[str],
+    records: AsyncIterator[tuple[Any, ...]] | Iterable[tuple[Any, ...]],
 ) -> None:
+    """COPY ``records`` (values as the driver takes them) into ``table`` on ``target``'s
+    connection, in its transaction (PostgreSQL)."""
     # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement, not at begin(): without
     # one, a COPY straight through the driver would commit on its own.
     await target.execute(text("SELECT 1"))
