@@ -131,19 +131,16 @@ def export_credit(estate_ref: str, as_of: datetime | None, out: Path | None) -> 
 @click.option("--as-of", "as_of", type=DAY, default=None, help="Balances and credit at the end of (default today).")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
 def export_import_files(estate_ref: str, as_of: datetime | None, out_dir: Path) -> None:
-    """The estate as the five import files (units, owners, ownerships, balances, credits)."""
+    """The estate as estate.json and the five import files (units, owners, ownerships, balances,
+    credits): `feesvc import estate` and `feesvc import all` move it into another database."""
     from feesvc.cli import resolve_estate, run_with_session
-    from feesvc.exports.import_files import import_files
+    from feesvc.exports.import_files import import_folder, write_folder
 
     day = _day(as_of)
 
     async def work(session: AsyncSession) -> dict[str, bytes]:
         estate = await get_estate(session, await resolve_estate(session, estate_ref))
-        return await import_files(session, estate, day)
+        return await import_folder(session, estate, day)
 
-    files = run_with_session(work)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for kind, content in files.items():
-        path = out_dir / f"{kind}.xlsx"
-        path.write_bytes(content)
-        click.echo(f"{path} ({len(content):,} bytes)")
+    for path in write_folder(out_dir, run_with_session(work)):
+        click.echo(f"{path} ({path.stat().st_size:,} bytes)")

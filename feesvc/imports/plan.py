@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from feesvc.auth.principal import Principal
+from feesvc.db import is_postgres
 from feesvc.imports.kinds import ImportKind
 from feesvc.imports.reader import Sheet
 from feesvc.imports.rules import Problem, Refused
-from feesvc.registry.models import Building, Estate, Ownership, Unit
+from feesvc.ledger.service import copy_records
+from feesvc.registry.models import Estate
 
 CHUNK = 5_000  # rows a statement reads or writes at a time
 
 # A deferred write: planned while checking, run only when the whole file passed.
 Write = Callable[[AsyncSession, Principal], Awaitable[None]]
 Row = tuple[int, dict[str, str]]
-Planner = Callable[[AsyncSession, Estate, list[Row], "Plan", date], Awaitable[None]]
+Planner = Callable[[AsyncSession, Estate, Iterator[Row], "Plan", date], Awaitable[None]]
 
 
 @dataclass
@@ -35,13 +37,17 @@ class Plan:
     reversed: int = 0
     problems: list[Problem] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
+    # Who writes, when the import is not a dry run: a planner may write while it checks (rolled
+    # back if any problem is found), as the balances do.
+    actor: Principal | None = None
 
     def refuse(self, row: int, column: str, reason: Refused) -> None:
         self.problems.append(Problem(self.sheet, row, column, reason.zh, reason.en))
 
 
-def rows_of(kind: ImportKind, sheet: Sheet, plan: Plan) -> list[Row]:
-    """Each row as {field key: text}, with its spreadsheet row number; a missing column is a problem."""
+def rows_of(kind: ImportKind, sheet: Sheet, plan: Plan) -> Iterator[Row]:
+    """Each row as {field key: text}, with its spreadsheet row number, as it is read (``plan.rows``
+    counts them); a missing column is a problem, found before any row is read."""
     names = {h.strip().lower(): i for i, h in enumerate(sheet.header) if h and h.strip()}
     where: dict[str, int] = {}
     for f in kind.fields:
@@ -50,13 +56,19 @@ def rows_of(kind: ImportKind, sheet: Sheet, plan: Plan) -> list[Row]:
             where[f.key] = index
         elif f.required:
             plan.refuse(1, f.zh, Refused(f"缺少“{f.zh}”列", f"the column {f.en!r} ({f.zh}) is missing"))
-    out = []
+    return _rows(sheet, where, plan)
+
+
+def _rows(sheet: Sheet, where: dict[str, int], plan: Plan) -> Iterator[Row]:
+    keys, indexes = list(where), list(where.values())
+    width = max(indexes, default=-1) + 1
     for n, cells in enumerate(sheet.rows, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        out.append((n, {k: cells[i] if i < len(cells) else "" for k, i in where.items()}))
-    plan.rows = len(out)
-    return out
+        if not (cells and cells[0].strip()) and not any(map(str.strip, cells)):
+            continue  # a blank line
+        plan.rows += 1
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        yield n, dict(zip(keys, [cells[i] for i in indexes], strict=True))
 
 
 def column_of(kind: ImportKind, key: str) -> str:
@@ -72,50 +84,24 @@ def cell(plan: Plan, kind: ImportKind, row: int, cells: dict[str, str], key: str
         return None
 
 
-async def units_by_ref(session: AsyncSession, estate_id: int) -> dict[tuple[str, str], Unit]:
-    query = (
-        select(Unit, Building.name)
-        .join(Building, col(Building.id) == Unit.building_id)
-        .where(Unit.estate_id == estate_id)
-    )
-    return {(name, unit.number): unit for unit, name in (await session.execute(query)).all()}
+def insert_all(model: Any, rows: list[dict[str, Any]]) -> Write:
+    """New registry rows, no entity per row: by COPY in the import's transaction on PostgreSQL
+    (values converted as an INSERT would send them), by batches of executemany on SQLite."""
+    table = model.__table__
 
-
-def unit_of(
-    plan: Plan, kind: ImportKind, n: int, cells: dict[str, str], units: dict[tuple[str, str], Unit]
-) -> int | None:
-    """The id of the row's unit (building and number), or None with the problem recorded."""
-    ref = (cells.get("building", "").strip(), cells.get("number", "").strip())
-    found = units.get(ref)
-    unit = found.id if found is not None else None
-    if unit is None:
-        plan.refuse(
-            n, "房号", Refused("未知房屋：该楼栋下没有此房号（请先导入房屋）", "unknown unit: import the units first")
-        )
-    return unit
-
-
-async def ownerships_of(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int, list[Ownership]]:
-    found: dict[int, list[Ownership]] = defaultdict(list)
-    ids = sorted(set(unit_ids))
-    for start in range(0, len(ids), CHUNK):
-        query = select(Ownership).where(col(Ownership.unit_id).in_(ids[start : start + CHUNK]))
-        for o in (await session.execute(query)).scalars():
-            found[o.unit_id].append(o)
-    return found
-
-
-def owner_on(spans: list[Ownership], day: date) -> int | None:
-    for o in spans:
-        if o.starts_on <= day and (o.ends_on is None or o.ends_on >= day):
-            return o.owner_id
-    return None
-
-
-def add_all(objects: list[Any]) -> Write:
     async def write(session: AsyncSession, actor: Principal) -> None:
-        for start in range(0, len(objects), CHUNK):
-            session.add_all(objects[start : start + CHUNK])
-            await session.flush()
+        if not is_postgres(session):
+            for start in range(0, len(rows), CHUNK):
+                await session.execute(insert(table), rows[start : start + CHUNK])
+            return
+        connection = await session.connection()
+        dialect = connection.dialect
+        names = list(rows[0])
+        convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+        records = (
+            tuple(value if process is None else process(value) for value, process in zip(values, convert, strict=True))
+            for values in (itemgetter(*names)(row) for row in rows)
+        )
+        await copy_records(connection, table.name, names, records)
 
     return write

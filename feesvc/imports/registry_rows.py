@@ -3,29 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.imports import rules
 from feesvc.imports.kinds import KINDS
-from feesvc.imports.plan import (
-    CHUNK,
-    Plan,
-    Row,
-    Write,
-    add_all,
-    cell,
-    ownerships_of,
-    unit_of,
-    units_by_ref,
-)
+from feesvc.imports.opening import unit_ids_by_ref
+from feesvc.imports.plan import CHUNK, Plan, Row, Write, cell, insert_all
 from feesvc.imports.rules import Refused
 from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, Unit, UnitUse
 
@@ -34,15 +27,28 @@ from feesvc.registry.models import Building, Channel, Estate, Owner, Ownership, 
 # --------------------------------------------------------------------------------------------
 
 
-async def plan_units(session: AsyncSession, estate: Estate, rows: list[Row], plan: Plan, today: date) -> None:
+async def plan_units(session: AsyncSession, estate: Estate, rows: Iterator[Row], plan: Plan, today: date) -> None:
     kind = KINDS["units"]
     buildings = {
-        b.name: b
-        for b in (await session.execute(select(Building).where(col(Building.estate_id) == estate.id))).scalars()
+        name: building_id
+        for name, building_id in (
+            await session.execute(
+                select(col(Building.name), col(Building.id)).where(col(Building.estate_id) == estate.id)
+            )
+        ).all()
     }
-    existing = await units_by_ref(session, estate.id or 0)
+    existing = {
+        (b, n): (unit_id or 0, area, use)
+        for b, n, unit_id, area, use in (
+            await session.execute(
+                select(col(Building.name), col(Unit.number), col(Unit.id), col(Unit.floor_area_m2), col(Unit.use))
+                .join(Building, col(Building.id) == Unit.building_id)
+                .where(col(Unit.estate_id) == estate.id)
+            )
+        ).all()
+    }
     seen: dict[tuple[str, str], int] = {}
-    new: list[Unit] = []
+    new: list[dict[str, Any]] = []
     for n, cells in rows:
         name = cell(plan, kind, n, cells, "building", rules.required)
         number = cell(plan, kind, n, cells, "number", rules.required)
@@ -73,38 +79,44 @@ async def plan_units(session: AsyncSession, estate: Estate, rows: list[Row], pla
         seen[(name, number)] = n
         if area is None or use is None:
             continue
-        unit = existing.get((name, number))
-        if unit is None:
+        found = existing.get((name, number))
+        if found is None:
             new.append(
-                Unit(
-                    estate_id=estate.id or 0,
-                    building_id=buildings[name].id or 0,
-                    number=number,
-                    floor_area_m2=area,
-                    use=UnitUse(use),
-                )
+                {
+                    "estate_id": estate.id,
+                    "building_id": buildings[name],
+                    "number": number,
+                    "floor_area_m2": area,
+                    "use": UnitUse(use),
+                    "ledger_version": 0,
+                }
             )
-        elif unit.floor_area_m2 != area or unit.use != use:
+        elif found[1] != area or found[2] != use:
             plan.updated += 1
-            plan.writes.append(_updateunit_of(unit, area, UnitUse(use)))
+            plan.writes.append(_update_unit(found, area, UnitUse(use)))
         else:
             plan.unchanged += 1
     plan.created += len(new)
     if new:
-        plan.writes.append(add_all(new))
+        plan.writes.append(insert_all(Unit, new))
 
 
-def _updateunit_of(unit: Unit, area: Decimal, use: UnitUse) -> Write:
+def _update_unit(found: tuple[int, Decimal, UnitUse], area: Decimal, use: UnitUse) -> Write:
+    unit_id, area_before, use_before = found
+
     async def write(session: AsyncSession, actor: Principal) -> None:
-        before = {"area": str(unit.floor_area_m2), "use": unit.use.value}
-        unit.floor_area_m2, unit.use = area, use
+        await session.execute(update(Unit).where(col(Unit.id) == unit_id).values(floor_area_m2=area, use=use))
         await record_audit(
             session,
             actor,
             "unit.update",
             "unit",
-            unit.id,
-            {"by": "import", "before": before, "after": {"area": str(area), "use": use.value}},
+            unit_id,
+            {
+                "by": "import",
+                "before": {"area": str(area_before), "use": UnitUse(use_before).value},
+                "after": {"area": str(area), "use": use.value},
+            },
         )
 
     return write
@@ -115,17 +127,23 @@ def _updateunit_of(unit: Unit, area: Decimal, use: UnitUse) -> Write:
 # --------------------------------------------------------------------------------------------
 
 
-async def _owners_by_key(session: AsyncSession, phones: Iterable[str]) -> dict[tuple[str, str], Owner]:
-    found: dict[tuple[str, str], Owner] = {}
+OWNER_COLUMNS = ("id", "name", "phone", "id_number", "postal_address", "preferred_channel")
+
+
+async def _owners_by_key(session: AsyncSession, phones: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Owners by (name, phone), as columns; of two with the same name and phone, the first."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     wanted = sorted(set(phones))
+    columns = [getattr(Owner, c) for c in OWNER_COLUMNS]
     for start in range(0, len(wanted), CHUNK):
-        query = select(Owner).where(col(Owner.phone).in_(wanted[start : start + CHUNK])).order_by(col(Owner.id))
-        for owner in (await session.execute(query)).scalars():
-            found.setdefault((owner.name, owner.phone), owner)
+        query = select(*columns).where(col(Owner.phone).in_(wanted[start : start + CHUNK])).order_by(col(Owner.id))
+        for values in (await session.execute(query)).all():
+            owner = dict(zip(OWNER_COLUMNS, values, strict=True))
+            found.setdefault((owner["name"], owner["phone"]), owner)
     return found
 
 
-async def plan_owners(session: AsyncSession, estate: Estate, rows: list[Row], plan: Plan, today: date) -> None:
+async def plan_owners(session: AsyncSession, estate: Estate, rows: Iterator[Row], plan: Plan, today: date) -> None:
     kind = KINDS["owners"]
     parsed = []
     for n, cells in rows:
@@ -149,7 +167,7 @@ async def plan_owners(session: AsyncSession, estate: Estate, rows: list[Row], pl
             parsed.append((n, name, phone, channel if cells.get("channel", "").strip() else "", id_number, address))
     existing = await _owners_by_key(session, (p[2] for p in parsed))
     seen: dict[tuple[str, str], int] = {}
-    new: list[Owner] = []
+    new: list[dict[str, Any]] = []
     for n, name, phone, channel, id_number, address in parsed:
         if (name, phone) in seen:
             plan.refuse(
@@ -165,20 +183,22 @@ async def plan_owners(session: AsyncSession, estate: Estate, rows: list[Row], pl
         owner = existing.get((name, phone))
         if owner is None:
             new.append(
-                Owner(
-                    name=name,
-                    phone=phone,
-                    id_number=id_number,
-                    postal_address=address,
-                    preferred_channel=Channel(channel or Channel.paper),
-                )
+                {
+                    "name": name,
+                    "phone": phone,
+                    "id_number": id_number,
+                    "email": "",
+                    "postal_address": address,
+                    "preferred_channel": Channel(channel or Channel.paper),
+                    "locale": None,
+                }
             )
             continue
         # An empty cell leaves what is on record.
         change = {
             k: v
             for k, v in (("id_number", id_number), ("postal_address", address), ("preferred_channel", channel))
-            if v and getattr(owner, k) != v
+            if v and owner[k] != v
         }
         if change:
             plan.updated += 1
@@ -187,16 +207,15 @@ async def plan_owners(session: AsyncSession, estate: Estate, rows: list[Row], pl
             plan.unchanged += 1
     plan.created += len(new)
     if new:
-        plan.writes.append(add_all(new))
+        plan.writes.append(insert_all(Owner, new))
 
 
-def _update_owner(owner: Owner, change: dict[str, Any]) -> Write:
+def _update_owner(owner: dict[str, Any], change: dict[str, Any]) -> Write:
     async def write(session: AsyncSession, actor: Principal) -> None:
-        for key, value in change.items():
-            setattr(owner, key, value)
+        await session.execute(update(Owner).where(col(Owner.id) == owner["id"]).values(**change))
         # Which fields changed, never their values: personal data stays out of the audit log.
         await record_audit(
-            session, actor, "owner.update", "owner", owner.id, {"by": "import", "fields": sorted(change)}
+            session, actor, "owner.update", "owner", owner["id"], {"by": "import", "fields": sorted(change)}
         )
 
     return write
@@ -207,17 +226,19 @@ def _update_owner(owner: Owner, change: dict[str, Any]) -> Write:
 # --------------------------------------------------------------------------------------------
 
 
-# --------------------------------------------------------------------------------------------
-# Ownerships
-# --------------------------------------------------------------------------------------------
-
-
-async def plan_ownerships(session: AsyncSession, estate: Estate, rows: list[Row], plan: Plan, today: date) -> None:
+async def plan_ownerships(session: AsyncSession, estate: Estate, rows: Iterator[Row], plan: Plan, today: date) -> None:
     kind = KINDS["ownerships"]
-    units = await units_by_ref(session, estate.id or 0)
+    units = await unit_ids_by_ref(session, estate.id or 0)
     parsed = []
     for n, cells in rows:
-        unit = unit_of(plan, kind, n, cells, units)
+        ref = (cells.get("building", "").strip(), cells.get("number", "").strip())
+        unit = units.get(ref)
+        if unit is None:
+            plan.refuse(
+                n,
+                "房号",
+                Refused("未知房屋：该楼栋下没有此房号（请先导入房屋）", "unknown unit: import the units first"),
+            )
         phone = cell(plan, kind, n, cells, "phone", rules.mobile)
         name = cell(plan, kind, n, cells, "name", rules.required)
         starts = cell(plan, kind, n, cells, "starts_on", rules.day)
@@ -229,11 +250,25 @@ async def plan_ownerships(session: AsyncSession, estate: Estate, rows: list[Row]
             continue
         parsed.append((n, unit, name, phone, starts, ends))
     owners = await _owners_by_key(session, (p[3] for p in parsed))
-    held = await ownerships_of(session, (p[1] for p in parsed))
+    held: dict[int, list[tuple[int, int, date, date | None]]] = defaultdict(list)
+    query = (
+        select(
+            col(Ownership.id),
+            col(Ownership.unit_id),
+            col(Ownership.owner_id),
+            col(Ownership.starts_on),
+            col(Ownership.ends_on),
+        )
+        .join(Unit, col(Unit.id) == Ownership.unit_id)
+        .where(col(Unit.estate_id) == estate.id)
+    )
+    for ownership_id, unit_id, owner_id, starts_on, ends_on in (await session.execute(query)).all():
+        held[unit_id].append((ownership_id or 0, owner_id, starts_on, ends_on))
     # Per unit, the spans once written: (row or None for one on record, start, end).
     spans: dict[int, list[tuple[int | None, date, date | None]]] = {
-        u: [(None, o.starts_on, o.ends_on) for o in rows_] for u, rows_ in held.items()
+        u: [(None, s, e) for _, _, s, e in rows_] for u, rows_ in held.items()
     }
+    new: list[dict[str, Any]] = []
     for n, unit, name, phone, starts, ends in parsed:
         owner = owners.get((name, phone))
         if owner is None:
@@ -246,19 +281,20 @@ async def plan_ownerships(session: AsyncSession, estate: Estate, rows: list[Row]
                 ),
             )
             continue
-        same = next((o for o in held.get(unit, []) if o.owner_id == owner.id and o.starts_on == starts), None)
+        same = next((o for o in held.get(unit, []) if o[1] == owner["id"] and o[2] == starts), None)
         if same is not None:
-            if same.ends_on == ends:
+            if same[3] == ends:
                 plan.unchanged += 1
                 continue
             spans[unit] = [s for s in spans[unit] if not (s[0] is None and s[1] == starts)] + [(n, starts, ends)]
             plan.updated += 1
-            plan.writes.append(_update_ownership(same, ends))
+            plan.writes.append(_update_ownership(same, unit, ends))
             continue
         spans.setdefault(unit, []).append((n, starts, ends))
-        plan.created += 1
-        plan.writes.append(add_all([Ownership(unit_id=unit, owner_id=owner.id or 0, starts_on=starts, ends_on=ends)]))
+        new.append({"unit_id": unit, "owner_id": owner["id"], "starts_on": starts, "ends_on": ends})
     for unit_spans in spans.values():
+        if len(unit_spans) < 2:
+            continue
         for i, j in rules.overlapping([(s, e) for _, s, e in unit_spans]):
             for row, other in ((unit_spans[i][0], unit_spans[j]), (unit_spans[j][0], unit_spans[i])):
                 if row is not None:
@@ -271,22 +307,26 @@ async def plan_ownerships(session: AsyncSession, estate: Estate, rows: list[Row]
                     )
     # One problem per row is enough to say what to fix.
     plan.problems = list(dict.fromkeys(plan.problems))
+    plan.created += len(new)
+    if new:
+        plan.writes.append(insert_all(Ownership, new))
 
 
-def _update_ownership(ownership: Ownership, ends: date | None) -> Write:
+def _update_ownership(held: tuple[int, int, date, date | None], unit_id: int, ends: date | None) -> Write:
+    ownership_id, owner_id, starts, before = held
+
     async def write(session: AsyncSession, actor: Principal) -> None:
-        before = ownership.ends_on
-        ownership.ends_on = ends
+        await session.execute(update(Ownership).where(col(Ownership.id) == ownership_id).values(ends_on=ends))
         await record_audit(
             session,
             actor,
             "ownership.update",
             "unit",
-            ownership.unit_id,
+            unit_id,
             {
                 "by": "import",
-                "owner_id": ownership.owner_id,
-                "starts_on": ownership.starts_on.isoformat(),
+                "owner_id": owner_id,
+                "starts_on": starts.isoformat(),
                 "ends_on_before": before.isoformat() if before else None,
                 "ends_on": ends.isoformat() if ends else None,
             },

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 # A mainland mobile number: 11 digits from 13x to 19x, optionally written with +86 / spaces / dashes.
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+_INTERNATIONAL = re.compile(r"\+[1-9]\d{6,14}")  # E.164: a country code and at most 15 digits
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 USES = {
     "residential": "residential",
@@ -72,10 +73,24 @@ def positive_area(text: str) -> Decimal:
     return value
 
 
+def same_phone(text: str) -> str:
+    """A phone number as imports compare it: without spaces and dashes, a mainland number without +86."""
+    digits = re.sub(r"[\s-]", "", text.strip())
+    return digits.removeprefix("+86").removeprefix("0086")
+
+
 def mobile(text: str) -> str:
-    """A mainland mobile number, kept as its 11 digits."""
-    digits = re.sub(r"[\s-]", "", required(text))
-    digits = digits.removeprefix("+86").removeprefix("0086")
+    """A mainland mobile number, kept as its 11 digits; or, written with its country code, a number
+    from outside the mainland (an owner from Hong Kong, Macau, Taiwan or abroad: +852 5123 4567),
+    kept as + and its digits."""
+    digits = same_phone(required(text))
+    if digits.startswith("+"):
+        if not _INTERNATIONAL.fullmatch(digits):
+            raise Refused(
+                "境外号码应写为 +国家或地区代码 号码，如 +852 5123 4567",
+                "a number from outside the mainland needs its country code: send e.g. +852 5123 4567",
+            )
+        return digits
     if not _MOBILE.fullmatch(digits):
         raise Refused("手机号应为11位中国大陆手机号码", "not a mainland mobile number (11 digits, 13x-19x)")
     return digits

@@ -16,16 +16,25 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import analyze
 from feesvc.errors import DomainError, FieldError
+from feesvc.imports.credits import plan_credits
 from feesvc.imports.kinds import KINDS, ImportKind
-from feesvc.imports.opening import plan_balances, plan_credits
+from feesvc.imports.opening import plan_balances
 from feesvc.imports.plan import Plan, Planner, rows_of
 from feesvc.imports.reader import read
 from feesvc.imports.registry_rows import plan_owners, plan_ownerships, plan_units
 from feesvc.imports.rules import Refused
 from feesvc.registry.models import Estate
 
-# Past this many rows, refresh the planner's statistics after writing (PostgreSQL; feesvc.db.analyze).
+# Past this many rows, refresh the planner's statistics of the tables written (PostgreSQL;
+# feesvc.db.analyze): until autovacuum gets to them, freshly filled tables look empty to the planner.
 ANALYZE_AFTER = 1_000
+FILLS = {
+    "units": ["unit"],
+    "owners": ["owner"],
+    "ownerships": ["ownership"],
+    "balances": ["ledger_entry", "limitation_event"],
+    "credits": ["ledger_entry"],
+}
 
 
 class ProblemOut(msgspec.Struct):
@@ -93,9 +102,11 @@ async def run_import(
     *,
     dry_run: bool,
     today: date,
+    commit: bool = True,
 ) -> ImportResult:
     """Check every row; with no problem and not a dry run, write it all in one transaction.
-    Raises :class:`ImportRefused` (nothing written) when any row has a problem."""
+    Raises :class:`ImportRefused` (nothing written) when any row has a problem. ``commit=False``
+    leaves the transaction open (the caller's: several files checked as one move, then rolled back)."""
     kind = kind_of(kind_name)
     sha = hashlib.sha256(content).hexdigest()
     try:
@@ -104,7 +115,7 @@ async def run_import(
         plan = Plan(filename)
         plan.refuse(1, "", reason)
     else:
-        plan = Plan(sheet.name)
+        plan = Plan(sheet.name, actor=None if dry_run else actor)
         rows = rows_of(kind, sheet, plan)
         if not plan.problems:
             await PLANNERS[kind.name](session, estate, rows, plan, today)
@@ -116,7 +127,8 @@ async def run_import(
         await session.rollback()
         raise ImportRefused(result)
     if dry_run or not plan.writes:
-        await session.rollback()
+        if commit:
+            await session.rollback()
         return result
     for write in plan.writes:
         await write(session, actor)
@@ -135,7 +147,10 @@ async def run_import(
             "reversed": plan.reversed,
         },
     )
+    if not commit:
+        await session.flush()
+        return msgspec.structs.replace(result, written=True)
     await session.commit()
     if plan.created + plan.updated >= ANALYZE_AFTER:
-        await analyze(session)
+        await analyze(session, FILLS[kind.name])
     return msgspec.structs.replace(result, written=True)

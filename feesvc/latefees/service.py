@@ -112,6 +112,9 @@ class OverdueCharge:
     last_posted: date | None
     entries: int = 0  # late-fee entries posted on the charge so far
     unkeyed_on_as_of: bool = False  # one of them is the run date's entry without a dedupe key
+    # An imported opening balance's day (feesvc.imports.opening): the source system's late fee up to
+    # it is carried in (posted, not in ``posted_fen``), so the run counts only the days after it.
+    carried_until: date | None = None
 
 
 def version_detail(version: TermsVersion) -> dict[str, Any]:
@@ -360,6 +363,7 @@ async def _overdue_charges(
             charge_id: (int(total), last, count)
             for charge_id, total, last, count in await session.execute(_POSTED_KEYED, bounds)
         }
+        carried = await _carried(session, [row[0] or 0 for row in rows if row[7] is None])
         charges = []
         for entry_id, unit_id, owner_id, amount_fen, due_date, period, item, standard_id in rows:
             assert entry_id is not None and due_date is not None  # stored rows; due by last_due
@@ -370,6 +374,7 @@ async def _overdue_charges(
                 posted_fen += more_fen
                 entries += more
                 last_posted = more_last if last_posted is None else max(last_posted, more_last)
+            carried_until, carried_fen = carried.get(entry_id, (None, 0))
             charges.append(
                 OverdueCharge(
                     id=entry_id,
@@ -381,13 +386,33 @@ async def _overdue_charges(
                     item=item,
                     terms_key=standard_id if standard_id in own_rates else None,
                     changes=changes.get(entry_id, no_changes),
-                    posted_fen=posted_fen,
+                    posted_fen=posted_fen - carried_fen,
                     last_posted=last_posted,
                     entries=entries,
                     unkeyed_on_as_of=on_as_of,
+                    carried_until=carried_until,
                 )
             )
         yield charges
+
+
+async def _carried(session: AsyncSession, charge_ids: list[int]) -> dict[int, tuple[date, int]]:
+    """Charge id → (day, late fee) an imported opening balance carries in, of the charges given
+    (those without a fee standard: opening balances are among them, billed charges never)."""
+    if not charge_ids:
+        return {}
+    rows = await session.execute(
+        select_columns(col(LedgerEntry.id), col(LedgerEntry.detail)).where(col(LedgerEntry.id).in_(charge_ids))
+    )
+    return {charge_id: carried for charge_id, detail in rows.all() if (carried := carried_in(detail)) is not None}
+
+
+def carried_in(detail: dict[str, Any] | None) -> tuple[date, int] | None:
+    """(balance day, late fee) an imported opening balance's charge carries in from the source
+    system (``feesvc.imports``): the late fee up to that day is the source's, posted as it was."""
+    if not detail or detail.get("basis") != "opening_balance" or not detail.get("as_of"):
+        return None
+    return date.fromisoformat(detail["as_of"]), int(detail.get("late_fee_fen", 0))
 
 
 async def frozen_intervals(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, list[tuple[date, date]]]:
@@ -493,6 +518,8 @@ async def _late_fee_rows(
             if charge.last_posted is not None and charge.last_posted > as_of:
                 continue  # a later run's figure stands (module docstring)
             freezes = frozen.get(charge.id, [])
+            if charge.carried_until is not None and charge.carried_until >= charge.due_date:
+                freezes = [*freezes, (charge.due_date, charge.carried_until)]  # the source system's days
             try:
                 computed = terms.fee_of(charge, freezes)
             except (ArithmeticError, TypeError, ValueError) as error:

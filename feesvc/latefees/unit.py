@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feesvc.latefees.service import court_rates, freezes_of
+from feesvc.latefees.service import carried_in, court_rates, freezes_of
 from feesvc.latefees.terms import EstateTerms, estate_terms
 from feesvc.plans.standing import plan_standings
 from feesvc.rules.late_fees import LateFeeTerms, PrincipalChange
@@ -53,6 +54,8 @@ class ChargeFeeFacts:
     terms: LateFeeTerms
     changes: list[PrincipalChange]
     frozen: list[tuple[date, date]]
+    # An imported opening balance's late fee up to its balance day (the days up to it are frozen).
+    carried_fen: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,20 @@ class UnitFeeTerms:
         due_date: date,
         fee_standard_id: int | None,
         settlements: Iterable[tuple[date, int]],
+        detail: dict[str, Any] | None = None,
     ) -> ChargeFeeFacts:
+        frozen = self.frozen.get(charge_id, [])
+        carried = carried_in(detail)
+        if carried is not None and carried[0] >= due_date:
+            frozen = [*frozen, (due_date, carried[0])]  # the source system's days, as the run counts them
         return ChargeFeeFacts(
             charge_id=charge_id,
             principal_fen=principal_fen,
             due_date=due_date,
             terms=self.terms.for_standard(fee_standard_id),
             changes=principal_changes(principal_fen, settlements),
-            frozen=self.frozen.get(charge_id, []),
+            frozen=frozen,
+            carried_fen=carried[1] if carried is not None else 0,
         )
 
 

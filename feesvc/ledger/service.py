@@ -116,7 +116,9 @@ STREAM_CHUNK = 2_000
 COPY_STREAMS = 2
 
 
-async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterable[dict[str, Any]]]) -> None:
+async def stream_entry_rows(
+    session: AsyncSession, batches: AsyncIterable[Iterable[dict[str, Any]]], *, in_transaction: bool = False
+) -> None:
     """Bulk-append entries as a run produces them, batch by batch, without holding them all.
 
     Only for runs serialised per estate by their caller, so that no other run posts the same
@@ -132,6 +134,9 @@ async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterab
     On both databases an entry already posted (a dedupe key, or a late fee for the same charge and
     date) fails the run with an IntegrityError (COPY cannot skip a conflict): the unique indexes
     stay the last line of defence. A row handed over is not changed afterwards.
+
+    ``in_transaction``: one COPY on the session's own connection, in the caller's transaction (an
+    import, which writes all of a file or nothing), instead of the streams of their own.
     """
     table = LedgerEntry.__table__  # type: ignore[attr-defined]
     if not is_postgres(session):
@@ -169,6 +174,17 @@ async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterab
             values[index] = last_out[slot]
         return tuple(values)
 
+    if in_transaction:
+
+        async def own_records() -> AsyncIterator[tuple[Any, ...]]:
+            async for rows in batches:
+                for row in rows:
+                    _check_row(row)
+                    yield record(row)
+
+        await copy_records(connection, table.name, names, own_records())
+        return
+
     queues: list[asyncio.Queue[list[tuple[Any, ...]] | None]] = [asyncio.Queue(4) for _ in range(COPY_STREAMS)]
 
     async def produce() -> None:
@@ -195,17 +211,7 @@ async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterab
                 for values in chunk:
                     yield values
 
-        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement, not at begin(): without
-        # one, a COPY straight through the driver would commit on its own.
-        await target.execute(text("SELECT 1"))
-        raw = await target.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        try:
-            await driver.copy_records_to_table(table.name, records=records(), columns=names)
-        except asyncpg.IntegrityConstraintViolationError as error:
-            # The driver's own error, bypassing SQLAlchemy: raised as any statement's would be.
-            raise IntegrityError(f"COPY {table.name}", None, error) from error
+        await copy_records(target, table.name, names, records())
 
     async with AsyncExitStack() as stack:
         targets = []
@@ -222,6 +228,27 @@ async def stream_entry_rows(session: AsyncSession, batches: AsyncIterable[Iterab
             raise failed.exceptions[0] from None  # the first failure; the rest are its cancellations
         for target in targets:
             await target.commit()
+
+
+async def copy_records(
+    target: AsyncConnection,
+    table: str,
+    names: list[str],
+    records: AsyncIterator[tuple[Any, ...]] | Iterable[tuple[Any, ...]],
+) -> None:
+    """COPY ``records`` (values as the driver takes them) into ``table`` on ``target``'s
+    connection, in its transaction (PostgreSQL)."""
+    # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement, not at begin(): without
+    # one, a COPY straight through the driver would commit on its own.
+    await target.execute(text("SELECT 1"))
+    raw = await target.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    try:
+        await driver.copy_records_to_table(table, records=records, columns=names)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        # The driver's own error, bypassing SQLAlchemy: raised as any statement's would be.
+        raise IntegrityError(f"COPY {table}", None, error) from error
 
 
 async def lock_unit(session: AsyncSession, unit_id: int) -> Unit | None:
@@ -490,6 +517,23 @@ async def lock_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     return {unit.id: unit for unit in (await session.execute(raise_version)).scalars() if unit.id is not None}
+
+
+async def lock_many_units(session: AsyncSession, unit_ids: Sequence[int], batch: int = 5_000) -> None:
+    """:func:`lock_units` for an estate's worth of units (an import): in id order, a batch at a time
+    (a statement takes at most 32,767 parameters), returning nothing."""
+    ids = sorted(set(unit_ids))
+    for start in range(0, len(ids), batch):
+        locked = select(Unit.id).where(col(Unit.id).in_(ids[start : start + batch])).order_by(col(Unit.id))
+        if is_postgres(session):
+            locked = locked.with_for_update()
+        raise_version = (
+            update(Unit)
+            .where(col(Unit.id).in_(locked.scalar_subquery()))
+            .values(ledger_version=col(Unit.ledger_version) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(raise_version)
 
 
 def _credit_pairs(

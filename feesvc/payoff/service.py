@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import String, and_, bindparam, case, type_coerce
+from sqlalchemy import String, and_, bindparam, case, or_, type_coerce
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -56,7 +56,8 @@ def late_fee_if_paid_on(facts: ChargeFeeFacts, day: date) -> int:
     """The late fee of a charge whose unpaid principal is paid off on ``day``: what the accrual run
     computes after that payment. The payoff's one call into the late-fee engine."""
     changes = [*facts.changes, PrincipalChange(on=day, unpaid_fen=0)]  # the last of a day's changes wins
-    return late_fee_for(facts.principal_fen, facts.due_date, changes, day, facts.terms, facts.frozen).total_fen
+    fee = late_fee_for(facts.principal_fen, facts.due_date, changes, day, facts.terms, facts.frozen).total_fen
+    return fee + facts.carried_fen
 
 
 class LedgerRow(Protocol):
@@ -117,10 +118,12 @@ def _entries_query() -> Any:
             # Plain text: compared only, and converting hundreds of enums costs more than reading them.
             return type_coerce(entry.c.kind, String).label(name)
         if name == "detail":
-            # Only a correction's detail is read (which late fees it lowered): decoding every
-            # entry's JSON cost most of a ten-year unit's payoff.
+            # Only a correction's detail is read (which late fees it lowered), and a charge's without
+            # a fee standard (an imported opening balance's carries its late fee in: latefees.unit):
+            # decoding every entry's JSON cost most of a ten-year unit's payoff.
             correction = and_(entry.c.kind == EntryKind.late_fee, entry.c.amount_fen < 0)
-            return type_coerce(case((correction, entry.c.detail)), entry.c.detail.type).label(name)
+            opening = and_(entry.c.kind == EntryKind.charge, entry.c.fee_standard_id.is_(None))
+            return type_coerce(case((or_(correction, opening), entry.c.detail)), entry.c.detail.type).label(name)
         return entry.c[name]
 
     columns = [column(n) for n in PayoffEntry._fields]
@@ -243,7 +246,7 @@ def payoff_of(
         posted_open = sum(max(f.amount_fen + settled[f.id], 0) for f in fees)
         unposted = 0
         if e.due_date is not None:
-            facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid[e.id])
+            facts = terms.charge(e.id, e.amount_fen, e.due_date, e.fee_standard_id, paid[e.id], e.detail)
             # The next run's entry on the charge: the fee less what is posted, negative for a correction.
             unposted = late_fee_if_paid_on(facts, as_of) - sum(f.amount_fen for f in fees)
             if unposted < 0:
