@@ -36,6 +36,7 @@ from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
 from feesvc.openapi import install_documentation
+from feesvc.owner_pages.controller import OwnerPagesController
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
 from feesvc.plans.controller import InstallmentPlanController
@@ -69,6 +70,7 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    OwnerPagesController,
 ]
 SCHEMA_PATH = "/schema"
 PUBLIC_PATHS = ["^/schema", "^/health"]

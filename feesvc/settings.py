@@ -53,7 +53,9 @@ class ServerSettings:
     max_body_bytes: int = 64 * 1024
     # Where generated letters, receipts and delivery proofs are kept.
     files_dir: str = "var/files"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The address owners reach the server at (https://fees.example.cn); empty: unset, and no letter
+    # or message links to the owner's pages.
+    public_base_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class Settings:
                 workers=int(env.get("FEESVC_WORKERS", "1")),
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
-                public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+                public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", ""),
             ),
             mail=MailSettings(
                 host=env.get("FEESVC_SMTP_HOST", ""),
