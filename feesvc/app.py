@@ -73,7 +73,8 @@ CONTROLLERS = [
     OwnerPagesController,
 ]
 SCHEMA_PATH = "/schema"
-PUBLIC_PATHS = ["^/schema", "^/health"]
+# The owner sign-in pages must be reachable without a session (else a redirect to themselves).
+PUBLIC_PATHS = ["^/schema", "^/health", "^/owner/sign-in"]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from sqlmodel import select
 
+from feesvc.auth.models import Role
 from feesvc.service_records.models import Complaint
 from feesvc.settings import Settings
 from tests.owner_pages_support import estate_with_history
@@ -87,6 +89,8 @@ async def test_an_owner_signed_in_by_cookie_reads_the_statement_and_raises_a_req
     estate = await estate_with_history(api, units=1)
     unit = estate.unit_ids[0]
     owner = await api.owner_token(estate.owner_ids[0])
+    paid = {"unit_id": unit, "amount_fen": 30000, "method": "wechat"}
+    await api.ok(await api.post("/api/v1/payments", paid, Role.cashier, headers={"Idempotency-Key": uuid.uuid4().hex}))
     await api.ok(await api.post("/api/v1/reminder-runs", {"estate_id": estate.id}), 200)
     api_statement = await api.ok(await api.get(f"/api/v1/units/{unit}/statement", owner))
 
@@ -96,7 +100,7 @@ async def test_an_owner_signed_in_by_cookie_reads_the_statement_and_raises_a_req
         page = await context.new_page()
         # Without a session: the sign-in page is where a browser is sent.
         response = await page.goto(f"{served}/owner/", wait_until="commit")
-        assert response is not None and "/owner/sign-in?next=/owner/" in page.url
+        assert response is not None and page.url.endswith("/owner/sign-in?next=/owner")
         await context.add_cookies(
             [{"name": "feesvc_session", "value": owner, "url": served, "httpOnly": True, "sameSite": "Lax"}]
         )
@@ -126,6 +130,8 @@ async def test_an_owner_signed_in_by_cookie_reads_the_statement_and_raises_a_req
             await page.goto(f"{served}{path}")
             await _shot(page, name, screenshots)
         assert await page.locator("[data-letter]").count() >= 1
+        await page.goto(f"{served}/owner/receipts")
+        assert await page.locator("[data-payment]").count() == 1
 
         await page.goto(f"{served}/owner/units/{unit}/requests")
         await page.select_option("#category", "elevator")

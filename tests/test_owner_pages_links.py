@@ -3,6 +3,7 @@ only where the letter is given the link (``owner_page_url``); never on a final d
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from feesvc.auth.models import Role
 from feesvc.documents.qr import qr_svg_data_uri
 from feesvc.letters.compliance import check_text, pdf_to_text
 from feesvc.letters.content import render_letter_html, render_letter_pdf, short_message
@@ -20,7 +22,7 @@ from feesvc.owner_pages.links import owner_page_url
 from feesvc.registry.models import Estate
 from feesvc.settings import ServerSettings, Settings
 from tests.letters.test_letter_templates import sample
-from tests.owner_pages_support import TODAY, estate_with_history
+from tests.owner_pages_support import TODAY, estate_with_history, months_back
 from tests.support import Api
 from tests.test_runs_resilience import command
 
@@ -64,6 +66,13 @@ async def test_a_reminder_run_gives_letters_and_messages_the_link_only_when_the_
     texted, posted = estate.unit_ids
     sms = {"phone": "13900000007", "preferred_channel": "sms"}
     await api.ok(await api.patch(f"/api/v1/owners/{estate.owner_ids[0]}", sms))
+    # Everything but the latest period paid on the posted letter's unit: not a final demand (whose
+    # letter carries no link).
+    payoff = await api.ok(await api.get(f"/api/v1/units/{posted}/payoff"))
+    older = sum(line["total_fen"] for line in payoff["lines"] if line["period"] != months_back(0))
+    payment = {"unit_id": posted, "amount_fen": older, "method": "cash"}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    await api.ok(await api.post("/api/v1/payments", payment, Role.cashier, headers=key))
     files = settings.server.files_dir  # where the API finds the letters the command keeps
     args = ("remind", "--estate", estate.code, "--as-of", f"{TODAY - timedelta(days=1)}", "--no-print-file")
     result = await command(
@@ -82,6 +91,7 @@ async def test_a_reminder_run_gives_letters_and_messages_the_link_only_when_the_
     assert [m.channel for m in messages] == ["sms"] and URL in messages[0].body
     # The letter as issued (kept at issue) says it too.
     paper = next(x for x in letters if x.unit_id == posted)
+    assert paper.kind != "final_demand"
     copy = await api.get(f"/api/v1/letters/{paper.id}/letter.pdf")
     target = tmp_path / "paper.pdf"
     target.write_bytes(copy.content)

@@ -109,6 +109,12 @@ class OwnerPagesController(Controller):
                 "unit": unit,
                 "s": statement,
                 "service": sorted(by_period.items(), reverse=True),
+                # Each fee standard the lines were charged under, once.
+                "standards": list(
+                    {
+                        line.fee_basis.fee_standard_id: line.fee_basis for line in statement.lines if line.fee_basis
+                    }.values()
+                ),
                 "kinds": KIND_LABELS[statement_script(who.locale)],
                 "rate_text": rate_text,
             },

@@ -10,6 +10,7 @@ from feesvc.letters.content.traditional import traditional
 
 _HANS: Final = {
     "site": "业主服务",
+    "colon": "：",
     "home": "我的房屋",
     "statement": "对账单",
     "receipts": "缴费记录",
@@ -29,7 +30,6 @@ _HANS: Final = {
     "opening": "期初余额",
     "closing": "期末余额",
     "balance": "余额",
-    "calculation": "计算",
     "fee_basis": "收费标准",
     "posted_on": "公示日期",
     "paid_for": "本次缴费用于",
@@ -73,6 +73,7 @@ _HANS: Final = {
 
 _EN: Final = {
     "site": "Owner services",
+    "colon": ": ",
     "home": "My homes",
     "statement": "Statement",
     "receipts": "Payments",
@@ -92,7 +93,6 @@ _EN: Final = {
     "opening": "Opening balance",
     "closing": "Closing balance",
     "balance": "Balance",
-    "calculation": "Calculation",
     "fee_basis": "Fee standard",
     "posted_on": "posted",
     "paid_for": "This payment settled",
