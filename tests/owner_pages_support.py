@@ -58,6 +58,12 @@ def csrf_of(text: str) -> str:
     return match.group(1)
 
 
+def form_key_of(text: str) -> str:
+    match = re.search(r'name="form_key" value="([A-Za-z0-9_-]+)"', text)
+    assert match, "no key on the form"
+    return match.group(1)
+
+
 def plain(text: str) -> str:
     return html.unescape(text)
 

@@ -19,6 +19,7 @@ from tests.owner_pages_support import (
     csrf_of,
     estate_with_history,
     fen_of,
+    form_key_of,
     lines_of,
     months_back,
     page,
@@ -171,8 +172,9 @@ async def test_a_sold_unit_shows_each_owner_only_their_own_periods(api: Api) -> 
     # The seller can no longer report a problem for the unit; the buyer can.
     seller_form = await page(api, f"/owner/units/{unit}/requests", seller)
     assert "不能为它报事报修" in seller_form.text and "<form" not in seller_form.text
-    buyers_form = csrf_of((await page(api, f"/owner/units/{unit}/requests", buyer_token)).text)
-    fields = {"category": "leak", "text": "漏水"}
+    buyers_page = (await page(api, f"/owner/units/{unit}/requests", buyer_token)).text
+    buyers_form = csrf_of(buyers_page)
+    fields = {"category": "leak", "text": "漏水", "form_key": form_key_of(buyers_page)}
     refused = await post_form(api, f"/owner/units/{unit}/requests", seller, {**fields, "csrf_token": buyers_form})
     assert refused.status_code == 403  # the buyer's form token is not the seller's session's
     refused = await post_form(api, f"/owner/units/{unit}/requests", seller, {**fields, "csrf_token": csrf_for(seller)})
@@ -187,7 +189,12 @@ async def test_the_request_form_files_a_complaint_on_the_24_hour_clock_once(api:
     form = await page(api, f"/owner/units/{unit}/requests", owner)
     assert form.status_code == 200 and "24 小时" in form.text
     token = csrf_of(form.text)
-    fields = {"csrf_token": token, "category": "leak", "text": "卫生间顶棚漏水\r\n已经三天了"}
+    fields = {
+        "csrf_token": token,
+        "form_key": form_key_of(form.text),
+        "category": "leak",
+        "text": "卫生间顶棚漏水\r\n已经三天了",
+    }
 
     # Without the token, or with another's: refused, nothing written.
     for bad in (
@@ -205,6 +212,10 @@ async def test_the_request_form_files_a_complaint_on_the_24_hour_clock_once(api:
     assert wrong.status_code == 400 and "请选择类别" in wrong.text
     too_long = await post_form(api, f"/owner/units/{unit}/requests", owner, {**fields, "text": "漏" * 2001})
     assert too_long.status_code == 400
+    keyless = await post_form(
+        api, f"/owner/units/{unit}/requests", owner, {k: v for k, v in fields.items() if k != "form_key"}
+    )
+    assert keyless.status_code == 400 and "表单已过期" in keyless.text
     assert await api.count(Complaint, Complaint.unit_id == unit) == 0
 
     sent = await post_form(api, f"/owner/units/{unit}/requests", owner, fields)
@@ -212,6 +223,10 @@ async def test_the_request_form_files_a_complaint_on_the_24_hour_clock_once(api:
     complaint_id = int(sent.headers["location"].rpartition("sent=")[2])
     again = await post_form(api, f"/owner/units/{unit}/requests", owner, fields)  # a double tap
     assert again.headers["location"] == sent.headers["location"]
+    # Back, edited, sent again under the same form: refused, a fresh form to fill in instead.
+    edited = await post_form(api, f"/owner/units/{unit}/requests", owner, {**fields, "text": "又漏水了"})
+    assert edited.status_code == 409 and "已经提交过" in edited.text
+    assert form_key_of(edited.text) != fields["form_key"]
     async with api.sessions() as s:
         [complaint] = (await s.execute(select(Complaint).where(Complaint.unit_id == unit))).scalars().all()
     assert complaint.id == complaint_id and complaint.owner_id == estate.owner_ids[0]

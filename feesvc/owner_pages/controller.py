@@ -15,12 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.auth.middleware import OWNER_PAGES, SignInRequired
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today, utcnow
-from feesvc.errors import DomainError, Forbidden, InvalidInput, NotFound
+from feesvc.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from feesvc.letters.content.words import COMPLAINT_CATEGORIES, SERVICE_LABELS_HANT, TITLES
 from feesvc.letters.estate_terms import rate_text
 from feesvc.letters.kinds import LetterKind
 from feesvc.owner_pages import service
-from feesvc.owner_pages.forms import CSRF_FIELD, csrf_token, decode_form, posted_form
+from feesvc.owner_pages.forms import (
+    CSRF_FIELD,
+    FORM_KEY_FIELD,
+    csrf_token,
+    decode_form,
+    form_key,
+    new_form_key,
+    posted_form,
+)
 from feesvc.owner_pages.views import asset, page
 from feesvc.owner_pages.words import methods, script_for, words
 from feesvc.payments import owners
@@ -34,6 +42,8 @@ from feesvc.statements.service import KIND_LABELS
 from feesvc.statements.service import script_of as statement_script
 
 SIGN_IN: Final = f"{OWNER_PAGES}/sign-in"
+# What the form says of a refused field (the rest: the text).
+_PROBLEMS: Final = {"category": "category_required", FORM_KEY_FIELD: "forbidden"}
 PAGE_SIZE: Final = 20
 ASSETS: Final = {"owner.css": "text/css; charset=utf-8"}
 
@@ -210,13 +220,19 @@ class OwnerPagesController(Controller):
         text = fields.get("text", "").replace("\r\n", "\n")
         body = {"category": fields.get("category", ""), "text": text, "channel": ComplaintChannel.app.value}
         try:
+            key = form_key(fields)
             if not text.strip():
                 raise InvalidInput("say what the complaint is about", field="text")
-            complaint = await service.file_complaint(db, who, unit, decode_form(body, ComplaintCreate), utcnow())
+            data = decode_form(body, ComplaintCreate)
+            complaint = await service.file_complaint(db, who, unit, data, utcnow(), key)
         except InvalidInput as error:
             field = error.errors[0].field if error.errors else "text"
-            problem = words(who.locale)["category_required" if field == "category" else "text_required"]
+            problem = words(who.locale)[_PROBLEMS.get(field, "text_required")]
             return await self._requests_page(request, db, who, unit, problem=problem, form=body, status_code=400)
+        except Conflict:
+            # The form was sent before with other content (back, edited, sent again): a new form.
+            problem = words(who.locale)["sent_before"]
+            return await self._requests_page(request, db, who, unit, problem=problem, form=body, status_code=409)
         except Forbidden:
             return await self._requests_page(
                 request, db, who, unit, problem=words(who.locale)["not_current"], form=body, status_code=403
@@ -251,6 +267,8 @@ class OwnerPagesController(Controller):
                 "form": form or {},
                 "categories": categories,
                 "category_names": dict(categories),
+                "form_key_field": FORM_KEY_FIELD,
+                "form_key": new_form_key(),
             },
             status_code=status_code,
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import secrets
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -22,6 +24,9 @@ from feesvc.errors import FieldError, Forbidden, InvalidInput
 T = TypeVar("T")
 
 CSRF_FIELD: Final = "csrf_token"
+# A form's own key, made when the page is shown: the Idempotency-Key of what it files.
+FORM_KEY_FIELD: Final = "form_key"
+_FORM_KEY: Final = re.compile(r"[A-Za-z0-9_-]{16,100}")
 _LABEL: Final = b"feesvc owner page form"
 
 
@@ -32,6 +37,18 @@ def csrf_for(session_secret: str) -> str:
 
 def csrf_token(request: Request[Any, Any, Any]) -> str:
     return csrf_for(request.cookies.get(SESSION_COOKIE, ""))
+
+
+def new_form_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def form_key(fields: dict[str, str]) -> str:
+    """The form's key as sent; a form without one (or a made-up one) is refused."""
+    key = fields.pop(FORM_KEY_FIELD, "")
+    if not _FORM_KEY.fullmatch(key):
+        raise InvalidInput("the form has no key: reload the page and send it again", field=FORM_KEY_FIELD)
+    return key
 
 
 async def posted_form(request: Request[Any, Any, Any]) -> dict[str, str]:

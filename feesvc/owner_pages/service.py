@@ -4,7 +4,7 @@ own account's periods of each unit they own or owned (DOMAIN "Change of owner").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
@@ -29,10 +29,6 @@ from feesvc.service_records.models import Complaint
 from feesvc.service_records.schemas import ComplaintCreate
 from feesvc.statements.schemas import Statement
 from feesvc.statements.service import build_statement, default_range
-
-# A form sent twice (a double tap, a retry after a lost answer) files one complaint: the same text
-# and category from the same owner for the same unit within this window is the same complaint.
-RESUBMIT_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -179,17 +175,9 @@ async def my_complaints(session: AsyncSession, who: Reader, unit: OwnedUnit) -> 
 
 
 async def file_complaint(
-    session: AsyncSession, who: Reader, unit: OwnedUnit, data: ComplaintCreate, now: datetime
+    session: AsyncSession, who: Reader, unit: OwnedUnit, data: ComplaintCreate, now: datetime, form_key: str
 ) -> Complaint:
-    """File through the complaint workflow (its 24-hour clock starts now), once per form sent."""
-    query = select(Complaint).where(
-        Complaint.unit_id == unit.unit_id,
-        Complaint.owner_id == who.owner_id,
-        Complaint.category == data.category,
-        Complaint.text == data.text.strip(),
-        col(Complaint.opened_at) >= now - RESUBMIT_WINDOW,
-    )
-    same = (await session.execute(query.limit(1))).scalar_one_or_none()
-    if same is not None:
-        return same
-    return await complaints.file_complaint(session, who.principal, unit.unit_id, data, now)
+    """File through the complaint workflow (its 24-hour clock starts now). The form's own key is the
+    request's Idempotency-Key: the same form sent twice (a double tap, a retry after a lost answer)
+    files one complaint."""
+    return await complaints.file_complaint(session, who.principal, unit.unit_id, data, now, form_key)
