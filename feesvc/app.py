@@ -19,16 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears.controller import ArrearsCaseController
 from feesvc.auth.controller import TokenController
-from feesvc.auth.middleware import TokenAuthenticationMiddleware
+from feesvc.auth.middleware import OwnerSignInRequired, TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
+from feesvc.banking.controller import BankingController
 from feesvc.billing.controller import BillingController
-from feesvc.db import Database, create_engine, session_factory
+from feesvc.db import Database, create_engine, session_factory, utcnow
 from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_query_values
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
+from feesvc.fapiao.controller import FapiaoController
 from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
@@ -46,6 +48,8 @@ from feesvc.reports.controller import ReportsController
 from feesvc.sales.controller import SalesController
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
+from feesvc.signin.controller import SignInController
+from feesvc.signin.pages import PUBLIC_PAGES, owner_pages, sign_in_required
 from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
 
@@ -70,11 +74,15 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    BankingController,
+    FapiaoController,
+    SignInController,
+    # Beside the sign-in pages' router (feesvc.signin.pages.owner_pages) under /owner; its forms carry
+    # their own session-bound token (feesvc.owner_pages.forms).
     OwnerPagesController,
 ]
 SCHEMA_PATH = "/schema"
-# The owner sign-in pages must be reachable without a session (else a redirect to themselves).
-PUBLIC_PATHS = ["^/schema", "^/health", "^/owner/sign-in"]
+PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
@@ -108,7 +116,7 @@ class FeesvcPlugin(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([health, *CONTROLLERS])
+        app_config.route_handlers.extend([health, *CONTROLLERS, owner_pages(self.settings)])
         app_config.dependencies.update(
             {
                 "db": Provide(provide_db),
@@ -117,6 +125,7 @@ class FeesvcPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        app_config.exception_handlers[OwnerSignInRequired] = sign_in_required
         # Strict input on every route (feesvc.decoding): bodies, path ids and query integers.
         install_path_id_parser()
         app_config.request_class = StrictRequest
@@ -131,7 +140,10 @@ class FeesvcPlugin(InitPluginProtocol):
     async def _database(self, app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(self.settings.database)
         app.state.database = Database(engine, session_factory(engine))
-        app.state.principal_cache = PrincipalCache()
+        # The clock sign-in and token expiry read; a test sets its own before the app starts.
+        if "clock" not in app.state:
+            app.state.clock = utcnow
+        app.state.principal_cache = PrincipalCache(clock=app.state.clock)
         app.state.settings = self.settings
         # What is loaded by now lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
+from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
@@ -24,6 +25,7 @@ from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.sales.models import SaleSettlement, SettlementCertificate
 from feesvc.service_records.models import Complaint, ComplaintStep, ServiceActivity
+from feesvc.signin.models import Invitation, RefreshToken, SignInCode, SignInRateCount, SignInSession
 from feesvc.standards.models import FeeStandard
 
 metadata = SQLModel.metadata
@@ -37,6 +39,8 @@ __all__ = [
     "ArrearsNote",
     "ArrearsOverride",
     "AuditEvent",
+    "BankLine",
+    "BankStatement",
     "BillingRun",
     "Building",
     "Complaint",
@@ -48,6 +52,7 @@ __all__ = [
     "FeeStandard",
     "Installment",
     "InstallmentPlan",
+    "Invitation",
     "LateFeeTermsVersion",
     "LedgerEntry",
     "LegalFiling",
@@ -62,11 +67,15 @@ __all__ = [
     "PrepayDiscountTier",
     "Receipt",
     "ReceiptCounter",
+    "RefreshToken",
     "ReminderHold",
     "ReminderRun",
     "SaleSettlement",
     "ServiceActivity",
     "SettlementCertificate",
+    "SignInCode",
+    "SignInRateCount",
+    "SignInSession",
     "Unit",
     "VacancyNotice",
     "metadata",

@@ -100,7 +100,7 @@ async def test_an_owner_signed_in_by_cookie_reads_the_statement_and_raises_a_req
         page = await context.new_page()
         # Without a session: the sign-in page is where a browser is sent.
         response = await page.goto(f"{served}/owner/", wait_until="commit")
-        assert response is not None and page.url.endswith("/owner/sign-in?next=/owner")
+        assert response is not None and "/owner/sign-in" in page.url
         await context.add_cookies(
             [{"name": "feesvc_session", "value": owner, "url": served, "httpOnly": True, "sameSite": "Lax"}]
         )

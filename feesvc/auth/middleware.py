@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
@@ -9,33 +9,29 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from feesvc.auth.models import Role
 from feesvc.auth.service import PrincipalCache
 
-#: The owner's pages (feesvc.owner_pages) are signed in by this HttpOnly cookie, whose value is an
-#: owner token's secret; the API keeps its bearer header.
-OWNER_PAGES: Final = "/owner"
-SESSION_COOKIE: Final = "feesvc_session"
+# The owner pages (HTML) authenticate with a cookie holding an owner's sign-in access token; every
+# other route takes the bearer header only, so a browser's cookie can never act on the API.
+OWNER_PAGES = "/owner/"
+SESSION_COOKIE = "feesvc_session"
 
 
-class SignInRequired(NotAuthorizedException):
-    """A page under ``/owner/`` without a valid owner session: the pages answer it with a redirect
-    to the sign-in page, not a 401 body a browser would show as text."""
-
-
-def is_owner_page(path: str) -> bool:
-    return path == OWNER_PAGES or path.startswith(OWNER_PAGES + "/")
+class OwnerSignInRequired(NotAuthorizedException):
+    """An owner page without a working session cookie: the owner is sent to sign in (feesvc.signin)."""
 
 
 class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    """``Authorization: Bearer fsv_…`` → the token's principal in ``request.user``; under ``/owner/``
-    the ``feesvc_session`` cookie of an owner token instead."""
+    """``Authorization: Bearer fsv_…`` → the token's principal in ``request.user``; under
+    ``/owner/``, the ``feesvc_session`` cookie instead."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         state = connection.app.state
         cache: PrincipalCache = state.principal_cache
-        if is_owner_page(connection.scope["path"]):
-            secret = connection.cookies.get(SESSION_COOKIE, "").strip()
+        path = connection.scope["path"]
+        if path.startswith(OWNER_PAGES) or path == OWNER_PAGES.rstrip("/"):  # /owner/ arrives as /owner
+            secret = connection.cookies.get(SESSION_COOKIE, "")
             owner = await cache.principal_for(state.database.sessions, secret) if secret else None
             if owner is None or owner.role is not Role.owner:
-                raise SignInRequired("sign in to see your pages")
+                raise OwnerSignInRequired("sign in first")
             return AuthenticationResult(user=owner, auth=secret)
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -43,5 +39,7 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         principal = await cache.principal_for(state.database.sessions, token.strip())
         if principal is None:
-            raise NotAuthorizedException("the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
+            raise NotAuthorizedException(
+                "the token is unknown, revoked or expired", headers={"WWW-Authenticate": "Bearer"}
+            )
         return AuthenticationResult(user=principal, auth=token)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import quote
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
@@ -12,7 +11,6 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feesvc.auth.middleware import OWNER_PAGES, SignInRequired
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today, utcnow
 from feesvc.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -41,17 +39,11 @@ from feesvc.service_records.service import complaint_status
 from feesvc.statements.service import KIND_LABELS
 from feesvc.statements.service import script_of as statement_script
 
-SIGN_IN: Final = f"{OWNER_PAGES}/sign-in"
+OWNER_PAGES: Final = "/owner"
 # What the form says of a refused field (the rest: the text).
 _PROBLEMS: Final = {"category": "category_required", FORM_KEY_FIELD: "forbidden"}
 PAGE_SIZE: Final = 20
 ASSETS: Final = {"owner.css": "text/css; charset=utf-8"}
-
-
-def _to_sign_in(request: Request[Any, Any, Any], _: SignInRequired) -> Response[Any]:
-    """No valid session: to the sign-in page, which sends the owner back to this page (a path of
-    ours only: ``next`` is never an address elsewhere)."""
-    return Redirect(f"{SIGN_IN}?next={quote(request.url.path, safe='/')}", status_code=303)
 
 
 def _refused(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
@@ -87,7 +79,8 @@ async def _reader(db: AsyncSession, principal: Principal) -> tuple[service.Reade
 class OwnerPagesController(Controller):
     path = OWNER_PAGES
     include_in_schema = False
-    exception_handlers = {SignInRequired: _to_sign_in, DomainError: _refused}
+    # Without a session the app's handler sends the owner to sign in (feesvc.signin.pages).
+    exception_handlers = {DomainError: _refused}
 
     @get("/")
     async def home(self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal) -> Response[str]:
@@ -275,7 +268,7 @@ class OwnerPagesController(Controller):
 
     @get("/assets/{name:str}", opt={"exclude_from_auth": True}, media_type=MediaType.TEXT)
     async def assets(self, name: str) -> Response[bytes]:
-        """The pages' stylesheet, shipped in the package (no CDN); the sign-in page uses it too."""
+        """The pages' stylesheet, shipped in the package (no CDN)."""
         if name not in ASSETS:
             raise NotFound(f"no asset {name!r}")
         return Response(asset(name), media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=3600"})
