@@ -53,9 +53,10 @@ class ServerSettings:
     max_body_bytes: int = 64 * 1024
     # Where generated letters, receipts and delivery proofs are kept.
     files_dir: str = "var/files"
-    # The address owners reach the server at (https://fees.example.cn); empty: unset, and no letter
-    # or message links to the owner's pages.
-    public_base_url: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Whether FEESVC_PUBLIC_BASE_URL was set: only then do reminders link to the owner's pages (the
+    # default address is this machine's, which no owner can open).
+    public_base_url_given: bool = False
     # Signs the owner pages' CSRF tokens; empty: one made once and kept in files_dir (feesvc.signin.pages).
     csrf_secret: str = ""
 
@@ -97,7 +98,8 @@ class Settings:
                 workers=int(env.get("FEESVC_WORKERS", "1")),
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
-                public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", ""),
+                public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+                public_base_url_given=bool(env.get("FEESVC_PUBLIC_BASE_URL", "").strip()),
                 csrf_secret=env.get("FEESVC_CSRF_SECRET", ""),
             ),
             bank_mappings_file=env.get("FEESVC_BANK_MAPPINGS", ""),

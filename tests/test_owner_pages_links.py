@@ -32,7 +32,10 @@ URL = "https://fees.jxhy.example.cn/owner/"
 def test_the_link_is_the_public_address_and_none_while_it_is_unset() -> None:
     estate = Estate(code="E1", name="锦绣华苑", company_name="安居物业")
     assert owner_page_url(estate, Settings.from_env({})) is None
-    assert owner_page_url(estate, Settings(server=ServerSettings(public_base_url="  "))) is None
+    assert (
+        owner_page_url(estate, Settings(server=ServerSettings(public_base_url="https://fees.jxhy.example.cn"))) is None
+    )
+    assert owner_page_url(estate, Settings.from_env({"FEESVC_PUBLIC_BASE_URL": "  "})) is None
     for base in ("https://fees.jxhy.example.cn", "https://fees.jxhy.example.cn/"):
         assert owner_page_url(estate, Settings.from_env({"FEESVC_PUBLIC_BASE_URL": base})) == URL
 

@@ -231,8 +231,7 @@ class DemoSummary:
     def _token_lines(self) -> list[str]:
         if not self.tokens:
             return []
-        server = get_settings().server
-        base = server.public_base_url.rstrip("/") or f"http://{server.host}:{server.port}"
+        base = get_settings().server.public_base_url.rstrip("/")
         lines = ["", "API tokens (shown once; only their hashes are stored):"]
         for token in self.tokens:
             note = f"  (owner {token.owner_id}, {token.about}, unit {token.unit_id})" if token.owner_id else ""

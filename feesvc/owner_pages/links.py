@@ -15,5 +15,6 @@ def owner_page_url(estate: Estate, settings: Settings) -> str | None:
     """The absolute address of the owner's pages that the estate's letters and messages give, or
     None (no link, no QR code) while ``FEESVC_PUBLIC_BASE_URL`` is unset. Every owner of every
     estate shares it: the owner signs in there, the link names no one."""
-    base = settings.server.public_base_url.strip().rstrip("/")
-    return f"{base}{HOME_PATH}" if base else None
+    if not settings.server.public_base_url_given:
+        return None
+    return f"{settings.server.public_base_url.strip().rstrip('/')}{HOME_PATH}"
