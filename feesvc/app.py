@@ -31,12 +31,15 @@ from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
 from feesvc.fapiao.controller import FapiaoController
+from feesvc.files import check_setting, open_store
 from feesvc.imports.controller import ImportController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
+from feesvc.online.controller import NOTIFY_PATH, NotificationController, OnlinePaymentController
+from feesvc.online.page import OWNER_PAY_PATH, OwnerPayPage
 from feesvc.openapi import install_documentation
 from feesvc.owner_pages.controller import OwnerPagesController
 from feesvc.payments.controller import PaymentController
@@ -80,9 +83,14 @@ CONTROLLERS = [
     # Beside the sign-in pages' router (feesvc.signin.pages.owner_pages) under /owner; its forms carry
     # their own session-bound token (feesvc.owner_pages.forms).
     OwnerPagesController,
+    OnlinePaymentController,
+    NotificationController,
+    OwnerPayPage,
 ]
 SCHEMA_PATH = "/schema"
-PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES]
+# Online payment: the providers' notifications (verified by signature) and the owner's pay page
+# (its own session cookie).
+PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES, f"^{NOTIFY_PATH}/", f"^{OWNER_PAY_PATH}"]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
@@ -145,6 +153,7 @@ class FeesvcPlugin(InitPluginProtocol):
             app.state.clock = utcnow
         app.state.principal_cache = PrincipalCache(clock=app.state.clock)
         app.state.settings = self.settings
+        app.state.files = open_store(self.settings, engine)  # feesvc.files: where files are kept
         # What is loaded by now lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.
         gc.freeze()
@@ -156,6 +165,7 @@ class FeesvcPlugin(InitPluginProtocol):
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    check_setting(settings)  # a file store the database cannot hold: refused before serving
     app = Litestar(
         plugins=[FeesvcPlugin(settings)],
         # Logging is the command line's to set up (feesvc.logging_config): Litestar's default would

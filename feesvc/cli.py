@@ -25,10 +25,12 @@ from feesvc.db import analyze, business_today, create_engine, session_factory
 from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
 from feesvc.fapiao.cli import fapiao_command
+from feesvc.files import FileStoreSettingError, check_setting, read_all, session_store
 from feesvc.imports.cli import import_command
 from feesvc.judges.cli import judges_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
+from feesvc.online.cli import online_command
 from feesvc.registry.models import Estate
 from feesvc.settings import get_settings
 
@@ -82,7 +84,10 @@ def run_with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             await engine.dispose()
 
     try:
+        check_setting(get_settings())  # a file store the database cannot hold: refused before any work
         return asyncio.run(main())
+    except FileStoreSettingError as error:
+        raise click.ClickException(str(error)) from error
     except DomainError as error:
         field = f" ({error.errors[0].field})" if error.errors else ""
         raise click.ClickException(f"{error.detail}{field}") from error
@@ -163,6 +168,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     # The workers are forked from this process and keep this setup.
     configure_logging(ctx.find_root().params.get("verbose", False), access_log=access_log)
     settings = get_settings()
+    try:
+        check_setting(settings)
+    except FileStoreSettingError as error:
+        raise click.ClickException(str(error)) from error
     if settings.database.is_sqlite:
         upgrade(settings.database.url)
     # Granian parses HTTP in Rust: at the desk's rates that saves a fifth of the CPU a payment cost
@@ -298,6 +307,7 @@ cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(judges_command)
+cli.add_command(online_command)
 cli.add_command(bank_command)
 cli.add_command(fapiao_command)
 
@@ -316,7 +326,6 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
     day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
     if day > business_today():
         raise click.BadParameter("a reminder run cannot be dated in the future", param_hint="--as-of")
-    settings = get_settings()
 
     async def work(session: AsyncSession) -> tuple[str, list[UnitReport]]:
         estate_id = await resolve_estate(session, estate_ref)
@@ -327,7 +336,7 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
                 estate_id,
                 day,
                 dry_run=dry_run,
-                files_dir=Path(settings.server.files_dir),
+                files=session_store(session),
                 progress=shown,
             )
         # One line, for cron's mail as for a terminal: the counts, then what needs a person.
@@ -345,8 +354,8 @@ def remind(estate_ref: str, as_of: object, dry_run: bool, print_file: bool) -> N
         if summary.run_id and print_file and summary.letters_by_kind:
             try:
                 with progress("print file"):
-                    path = await make_print_file(session, summary.run_id, Path(settings.server.files_dir))
-                parts.append(f"print file {path}")
+                    ref, _ = await make_print_file(session, summary.run_id, session_store(session))
+                parts.append(f"print file {ref}")
             except DomainError as error:
                 parts.append(f"print file: {error.detail}")
         text = f"reminder run {summary.run_id or '(dry run)'} for estate {estate_id} as of {day}: " + "; ".join(parts)
@@ -505,15 +514,21 @@ def evidence(ctx: click.Context, unit_id: int | None, as_of: object, out: Path |
         return
     if unit_id is None:
         raise click.UsageError("--unit is required to build a pack (or: feesvc evidence verify PACK.zip)")
-    from feesvc.evidence.pack import build_evidence_pack, pack_filename
+    from feesvc.evidence.pack import keep_evidence_pack, pack_filename
 
     day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
     if day > business_today():
         raise click.BadParameter("an evidence pack cannot be dated in the future", param_hint="--as-of")
-    pack = run_with_session(lambda session: build_evidence_pack(session, unit_id, day, COMMAND_LINE, owner_id=owner_id))
     path = out or Path(pack_filename(unit_id, day))
-    path.write_bytes(pack)
-    click.echo(f"evidence pack of unit {unit_id} as of {day}: {path} ({len(pack):,} bytes)")
+
+    async def work(session: AsyncSession) -> int:
+        files = session_store(session)
+        kept = await keep_evidence_pack(session, unit_id, day, COMMAND_LINE, files, owner_id=owner_id)
+        path.write_bytes(await read_all(files, kept.ref, kept.sha256))  # checked as the route's copy is
+        return kept.size
+
+    size = run_with_session(work)
+    click.echo(f"evidence pack of unit {unit_id} as of {day}: {path} ({size:,} bytes)")
 
 
 @evidence.command("verify")

@@ -7,6 +7,7 @@ from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
+from feesvc.files.models import FileChunk, FileRecord
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
@@ -19,6 +20,7 @@ from feesvc.letters.models import (
     ReminderRun,
 )
 from feesvc.limitation.models import Acknowledgement, LegalFiling
+from feesvc.online.models import HeldNotification, PaymentOrder
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
@@ -50,6 +52,9 @@ __all__ = [
     "EscalationStage",
     "Estate",
     "FeeStandard",
+    "FileChunk",
+    "FileRecord",
+    "HeldNotification",
     "Installment",
     "InstallmentPlan",
     "Invitation",
@@ -62,6 +67,7 @@ __all__ = [
     "Owner",
     "Ownership",
     "Payment",
+    "PaymentOrder",
     "PaymentVoid",
     "PlanCharge",
     "PrepayDiscountTier",

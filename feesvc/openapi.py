@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.enums import ParamType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     OpenAPI,
@@ -248,6 +249,8 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         for parameter in op.operation.parameters or []:
             if isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
                 _bound_date_schema(parameter.schema)
+                if parameter.param_in == ParamType.HEADER:
+                    _header_never_null(parameter.schema)
 
 
 def add_body_example(body: RequestBody | Reference | None, schemas: dict[str, Any]) -> None:
@@ -378,6 +381,15 @@ def _bound_dates(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _bound_dates(value)
+
+
+def _header_never_null(schema: Schema) -> None:
+    """An optional header is absent or a string, never JSON null: ``str | None`` documents as
+    ``oneOf [string, null]``, which would invite a client to send an empty value."""
+    choices = [c for c in schema.one_of or [] if not (isinstance(c, Schema) and c.type == OpenAPIType.NULL)]
+    if schema.one_of and len(choices) == 1 and isinstance(choices[0], Schema):
+        schema.type = choices[0].type
+        schema.one_of = None
 
 
 def _bound_date_schema(schema: Schema) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, or_
@@ -72,6 +72,10 @@ class PackData:
     activity: dict[str, dict[str, int]]  # period → activity kind → count
     receipts: dict[int, str]  # payment id → receipt number
     claimed_periods: list[str]
+    # Read from the file store (``demands.read_stored``), checked against their hashes, before the
+    # pack is assembled off the event loop: letter id → its PDF as issued, delivery record id → proof.
+    copies: dict[int, bytes] = field(default_factory=dict)
+    proofs: dict[int, bytes] = field(default_factory=dict)
 
 
 def claimed_charges(entries: Sequence[LedgerEntry], as_of: date) -> list[LedgerEntry]:

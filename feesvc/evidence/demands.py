@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from feesvc.evidence import manifest as mf
+from feesvc.evidence.collect import PackData
 from feesvc.evidence.document import F_DEMANDS, F_LETTERS, EvidenceError, Pack
 from feesvc.evidence.statements import demand_statements
 from feesvc.evidence.words import DELIVERY_CHANNELS, KIND_WORDS, LETTER_CHANNELS, day_text, periods_text
+from feesvc.files import FileStore, StoredFileError, read_all
 from feesvc.letters.content import letter_title
+from feesvc.letters.issued import kept_at_issue, read_kept
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 
 
@@ -62,28 +64,32 @@ def demands_context(pack: Pack, ranges: Sequence[tuple[int, int]]) -> dict[str, 
     }
 
 
+async def read_stored(files: FileStore, data: PackData) -> None:
+    """Every stored file the pack copies, read from the file store and checked against the SHA-256
+    recorded with it: each letter's PDF as issued (``data.copies``), each delivery proof
+    (``data.proofs``). One that is missing or changed: no pack."""
+    for letter in data.letters:
+        kept = kept_at_issue(letter)
+        try:
+            if kept is not None:
+                data.copies[letter.id or 0] = await read_kept(files, kept)
+        except StoredFileError as error:
+            raise EvidenceError(f"letter {letter.letter_no} cannot be copied as issued: {error}") from error
+        for record in data.deliveries.get(letter.id or 0, []):
+            try:
+                data.proofs[record.id or 0] = await read_all(files, record.proof_path, record.proof_sha256)
+            except StoredFileError as error:
+                raise EvidenceError(f"the delivery proof of letter {letter.letter_no}: {error}") from error
+
+
 def copy_proofs(pack: Pack) -> dict[str, bytes]:
-    """Each stored proof file, checked against the SHA-256 recorded with it."""
+    """Each delivery proof (read and checked by ``read_stored``), under its name in the pack."""
     files: dict[str, bytes] = {}
     suffixes = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
     for letter, _ in pack.letters:
         for record in pack.data.deliveries.get(letter.id or 0, []):
-            path = Path(record.proof_path)
-            try:
-                content = path.read_bytes()
-            except OSError as error:
-                raise EvidenceError(
-                    f"the delivery proof of letter {letter.letter_no} ({record.proof_path}) cannot be read: {error}"
-                ) from error
-            digest = mf.sha256(content)
-            if digest != record.proof_sha256:
-                raise EvidenceError(
-                    f"the delivery proof of letter {letter.letter_no} ({record.proof_path}) does not match its "
-                    f"recorded SHA-256 ({record.proof_sha256[:12]}…, file {digest[:12]}…): "
-                    "it was changed after it was recorded"
-                )
-            suffix = suffixes.get(record.proof_media_type, path.suffix)
+            suffix = suffixes.get(record.proof_media_type, Path(record.proof_path).suffix)
             name = f"demands/proofs/{letter.issued_on:%Y%m%d}-{letter.kind}-{record.id}{suffix}"
             pack.proofs[record.id or 0] = name
-            files[name] = content
+            files[name] = pack.data.proofs[record.id or 0]
     return files

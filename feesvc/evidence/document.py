@@ -16,9 +16,8 @@ from feesvc.documents import render
 from feesvc.errors import Conflict
 from feesvc.evidence.words import PACK_LOCALE, moment_text
 from feesvc.letters.content import LetterContext, render_letter_pdf
-from feesvc.letters.issued import letter_copy, stamped_later
+from feesvc.letters.issued import stamped_later
 from feesvc.letters.models import Letter
-from feesvc.letters.storage import StoredFileError
 from feesvc.registry.models import Owner
 
 if TYPE_CHECKING:
@@ -74,18 +73,18 @@ def render_document(template: str, context: Mapping[str, Any]) -> Rendered:
     return Rendered(render._write(document), len(document.pages), sections_of(document))
 
 
-def render_letters(letters: Sequence[tuple[Letter, LetterContext]]) -> tuple[bytes, list[tuple[int, int]]]:
+def render_letters(
+    letters: Sequence[tuple[Letter, LetterContext]], copies: Mapping[int, bytes]
+) -> tuple[bytes, list[tuple[int, int]]]:
     """The letters as issued in one PDF, and each letter's page range in it: each letter's pages are
-    its stored PDF's, read back and checked against the hash kept at issue (``Letter.document_sha256``),
-    never rendered again. A letter issued before letters were kept has no stored PDF: it is rendered
-    from its stored context, and its pages are stamped as a later rendering, not the original."""
+    its stored PDF's (``copies``, read back and checked against the hash kept at issue,
+    ``Letter.document_sha256``), never rendered again. A letter issued before letters were kept has
+    no stored PDF: it is rendered from its stored context, and its pages are stamped as a later
+    rendering, not the original."""
     writer = PdfWriter()
     ranges, first = [], 1
     for letter, ctx in letters:
-        try:
-            issued = letter_copy(letter) if letter.document_path is not None else stamped_later(render_letter_pdf(ctx))
-        except StoredFileError as error:
-            raise EvidenceError(f"letter {letter.letter_no} cannot be copied as issued: {error}") from error
+        issued = copies.get(letter.id or 0) or stamped_later(render_letter_pdf(ctx))
         copy = PdfReader(io.BytesIO(issued))
         for page in copy.pages:
             writer.add_page(page)

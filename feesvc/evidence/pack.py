@@ -83,7 +83,7 @@ from feesvc.errors import InvalidInput
 from feesvc.evidence import manifest as mf
 from feesvc.evidence.arrears import analyse, arrears_context
 from feesvc.evidence.collect import PackData, collect
-from feesvc.evidence.demands import copy_proofs, demand_rows, demands_context
+from feesvc.evidence.demands import copy_proofs, demand_rows, demands_context, read_stored
 from feesvc.evidence.document import (
     F_ARREARS,
     F_DEMANDS,
@@ -108,6 +108,7 @@ from feesvc.evidence.parties import parties_context
 from feesvc.evidence.plans_and_case import plans_context
 from feesvc.evidence.service_record import service_context
 from feesvc.evidence.words import PACK_LOCALE
+from feesvc.files import EVIDENCE_AREA, FileStore, StoredFile, session_store
 from feesvc.letters.runs import context_of
 from feesvc.memory import cyclic_gc_paused
 
@@ -118,6 +119,7 @@ __all__ = [
     "assemble_pack",
     "build_evidence_pack",
     "collect",
+    "keep_evidence_pack",
     "pack_filename",
 ]
 
@@ -130,6 +132,7 @@ def _generator() -> str:
 
 
 GENERATOR: Final = _generator()
+ZIP: Final = "application/zip"
 
 
 def pack_filename(unit_id: int, as_of: date) -> str:
@@ -171,7 +174,7 @@ def _assemble(data: PackData, generated_by: str, generated_at: datetime, timer: 
     ranges: list[tuple[int, int]] = []
     if pack.letters:
         with timer.stage(F_LETTERS):
-            files[F_LETTERS], ranges = render_letters(pack.letters)
+            files[F_LETTERS], ranges = render_letters(pack.letters, data.copies)
     demands = demand_rows(pack, ranges)
     documents: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
         (F_PARTIES, "evidence_parties.html", lambda: parties_context(pack)),
@@ -227,28 +230,68 @@ async def build_evidence_pack(
     generated_by: Principal,
     timings: Timings | None = None,
     owner_id: int | None = None,
+    files: FileStore | None = None,
 ) -> bytes:
     """The evidence pack of one owner's periods of the unit as of ``as_of``, as ZIP bytes; the
     build is audit-logged. ``owner_id`` names the defendant; without it, the only owner with arrears.
 
     Raises ``NotFound`` for an unknown unit, ``Conflict`` when the unit (or the owner) has no arrears
     on ``as_of`` or several owners have arrears and none is named, and ``EvidenceError`` when a
-    stored delivery proof no longer matches its recorded hash.
+    stored letter or delivery proof (read from ``files``, default the settings' store) is missing
+    or no longer matches its recorded hash.
     """
-    timer = timings or Timings()
+    files = files if files is not None else session_store(session)
+    zipped, owner = await _build(session, unit_id, as_of, owner_id, generated_by, files, timings or Timings())
+    await _audit(session, generated_by, unit_id, as_of, owner, zipped, None)
+    return zipped
+
+
+async def keep_evidence_pack(
+    session: AsyncSession,
+    unit_id: int,
+    as_of: date,
+    generated_by: Principal,
+    files: FileStore,
+    owner_id: int | None = None,
+) -> StoredFile:
+    """``build_evidence_pack``, the pack kept in the file store as given out (never deleted: the
+    audit record names it) and handed out from there."""
+    zipped, owner = await _build(session, unit_id, as_of, owner_id, generated_by, files, Timings())
+    kept = await files.put(EVIDENCE_AREA, zipped, ZIP)
+    await _audit(session, generated_by, unit_id, as_of, owner, zipped, kept.ref)
+    return kept
+
+
+async def _build(
+    session: AsyncSession,
+    unit_id: int,
+    as_of: date,
+    owner_id: int | None,
+    generated_by: Principal,
+    files: FileStore,
+    timer: Timings,
+) -> tuple[bytes, int | None]:
     if as_of > business_today():
         raise InvalidInput("an evidence pack cannot be dated in the future", field="as_of")
     with timer.stage("queries"):
         data = await collect(session, unit_id, as_of, owner_id)
+    with timer.stage("stored files"):
+        await read_stored(files, data)
     generated_at = utcnow()
     zipped = await asyncio.to_thread(assemble_pack, data, generated_by.label, generated_at, timer)
-    await record_audit(
-        session,
-        generated_by,
-        "evidence_pack.build",
-        "unit",
-        unit_id,
-        {"as_of": as_of.isoformat(), "owner_id": data.owner_id, "sha256": mf.sha256(zipped), "size": len(zipped)},
-    )
+    return zipped, data.owner_id
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Principal,
+    unit_id: int,
+    as_of: date,
+    owner_id: int | None,
+    zipped: bytes,
+    ref: str | None,
+) -> None:
+    details: dict[str, Any] = {"as_of": as_of.isoformat(), "owner_id": owner_id}
+    details |= {"sha256": mf.sha256(zipped), "size": len(zipped)} | ({"ref": ref} if ref else {})
+    await record_audit(session, actor, "evidence_pack.build", "unit", unit_id, details)
     await session.commit()
-    return zipped

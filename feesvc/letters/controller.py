@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -9,6 +8,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body as BodyParam
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import anyone, managers, managers_or_system, staff
@@ -16,6 +16,8 @@ from feesvc.auth.principal import Principal
 from feesvc.auth.scope import check_owns, owned_by_reader
 from feesvc.db import business_today
 from feesvc.errors import InvalidInput
+from feesvc.files import FileStore
+from feesvc.files.http import stream_stored
 from feesvc.letters import service
 from feesvc.letters.models import DeliveryChannel, Letter, Stage
 from feesvc.letters.policy import StageRule
@@ -119,8 +121,9 @@ def letter_out(letter: Letter) -> LetterOut:
     )
 
 
-def _files(state: State) -> Path:
-    return Path(state.settings.server.files_dir)
+def _files(state: State) -> FileStore:
+    files: FileStore = state.files
+    return files
 
 
 class LetterController(Controller):
@@ -140,7 +143,7 @@ class LetterController(Controller):
             data.estate_id,
             as_of,
             dry_run=data.dry_run,
-            files_dir=_files(state),
+            files=_files(state),
         )
 
     @get("/reminder-runs/{run_id:int}", guards=[staff])
@@ -158,14 +161,20 @@ class LetterController(Controller):
             "print_sha256": run.print_sha256,
         }
 
-    @get("/reminder-runs/{run_id:int}/print.pdf", guards=[staff], media_type="application/pdf")
-    async def print_file(self, db: AsyncSession, state: State, run_id: PathId) -> Response[bytes]:
-        """Every paper letter of the run in one print-ready PDF, sorted by building and unit."""
-        path = await service.print_file(db, run_id, _files(state))
-        return Response(
-            path.read_bytes(),
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{path.name}"'},
+    @get(
+        "/reminder-runs/{run_id:int}/print.pdf",
+        guards=[staff],
+        media_type="application/pdf",
+        opt={"also_answers": (409,)},
+    )
+    async def print_file(self, db: AsyncSession, state: State, run_id: PathId) -> Stream:
+        """Every paper letter of the run in one print-ready PDF, sorted by building and unit; streamed
+        from the file store, checked against its SHA-256 (``X-Content-SHA256``) as it is read."""
+        ref, digest = await service.print_file(db, run_id, _files(state))
+        name = service.print_file_name(run_id)
+        headers = {"Content-Disposition": f'inline; filename="{name}"'}
+        return await stream_stored(
+            _files(state), ref, digest, "application/pdf", headers, f"the print file of run {run_id}"
         )
 
     @get("/units/{unit_id:int}/letters", guards=[anyone])

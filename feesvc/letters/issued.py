@@ -3,10 +3,11 @@
 DOMAIN.md "What documents may say": a letter is evidence as issued, so its bytes are kept with
 their hash, never rendered again from today's templates. A letter is rendered at issue (a run
 renders its letters a chunk at a time, as they are printed, so each chunk's fonts are embedded
-once) and the PDF stored (``feesvc.letters.storage``); the letter is pages ``first_page`` to
-``last_page`` of it. Every copy (the single letter, the run's print file, the evidence pack) is
-those pages of that file, whose hash is checked on every read; the single letter is cut out the
-same way every time (pypdf writes no date or random id), so its copies are the same bytes.
+once) and the PDF kept in the file store (``feesvc.files``: the local directory or the database);
+the letter is pages ``first_page`` to ``last_page`` of it. Every copy (the single letter, the
+run's print file, the evidence pack) is those pages of that file, whose hash is checked on every
+read; the single letter is cut out the same way every time (pypdf writes no date or random id),
+so its copies are the same bytes.
 
 Letters are numbered by estate and year (``JXHY-2026-HJ000123``): nothing owner-facing names an
 internal stage.
@@ -39,7 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.documents import render
-from feesvc.letters import content, storage
+from feesvc.files import LETTER_AREA, FileStore, StoredFile, read_all, sha256
+from feesvc.letters import content
 from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, template_context
 from feesvc.letters.kinds import template_for
 from feesvc.letters.models import Letter, LetterRendering, LetterSequence
@@ -53,7 +55,6 @@ __all__ = [
     "cut",
     "kept_at_issue",
     "kept_copy",
-    "letter_copy",
     "letter_number",
     "message_sha256",
     "pages_of",
@@ -66,7 +67,8 @@ __all__ = [
     "template_version",
 ]
 
-AREA: Final = "letters"  # the files directory's folder for issued letters
+AREA: Final = LETTER_AREA
+PDF: Final = "application/pdf"
 #: What every letter's look depends on besides its own template (the words are in content.py).
 SHARED_TEMPLATES: Final = (
     "letter_base.html",
@@ -82,7 +84,7 @@ SHARED_TEMPLATES: Final = (
 class IssuedCopy:
     """Where a letter's issued PDF is: pages ``first_page``–``last_page`` of a stored file."""
 
-    document: storage.StoredFile
+    document: StoredFile
     first_page: int
     last_page: int
     template_version: str
@@ -134,11 +136,11 @@ def _pages(contexts: Sequence[LetterContext]) -> list[render.Page]:
     return [(template_for(c.kind), template_context(c)) for c in contexts]
 
 
-def store_rendered(
-    files_dir: Path, contexts: Sequence[LetterContext], pdf: bytes, counts: Sequence[int]
+async def store_rendered(
+    files: FileStore, contexts: Sequence[LetterContext], pdf: bytes, counts: Sequence[int]
 ) -> list[IssuedCopy]:
     """Keep one rendered chunk; each letter's copy is its pages of it."""
-    stored = storage.put(files_dir, AREA, pdf)
+    stored = await files.put(AREA, pdf, PDF)
     copies, first = [], 1
     for ctx, count in zip(contexts, counts, strict=True):
         copies.append(IssuedCopy(stored, first, first + count - 1, template_version(ctx.kind)))
@@ -146,14 +148,14 @@ def store_rendered(
     return copies
 
 
-def render_and_store(files_dir: Path, contexts: Sequence[LetterContext]) -> list[IssuedCopy]:
-    """Render letters into one PDF and keep it (synchronous: run it in a thread)."""
-    pdf, counts = render.render_pdf_pages(_pages(contexts), LETTER_STYLESHEETS)
-    return store_rendered(files_dir, contexts, pdf, counts)
+async def render_and_store(files: FileStore, contexts: Sequence[LetterContext]) -> list[IssuedCopy]:
+    """Render letters into one PDF (in a thread) and keep it."""
+    pdf, counts = await anyio.to_thread.run_sync(render.render_pdf_pages, _pages(contexts), LETTER_STYLESHEETS)
+    return await store_rendered(files, contexts, pdf, counts)
 
 
 def record_copy(letter: Letter, copy: IssuedCopy) -> None:
-    letter.document_path = copy.document.path
+    letter.document_path = copy.document.ref
     letter.document_sha256 = copy.document.sha256
     letter.first_page = copy.first_page
     letter.last_page = copy.last_page
@@ -162,10 +164,10 @@ def record_copy(letter: Letter, copy: IssuedCopy) -> None:
 
 @dataclass(frozen=True)
 class Kept:
-    """Where a letter's PDF is kept: pages of a stored file; ``at_issue`` False for a letter issued
-    before letters were kept, rendered later (and stamped so)."""
+    """Where a letter's PDF is kept: pages of a stored file (``ref`` in the file store); ``at_issue``
+    False for a letter issued before letters were kept, rendered later (and stamped so)."""
 
-    path: str
+    ref: str
     sha256: str
     first_page: int
     last_page: int
@@ -180,7 +182,7 @@ def kept_at_issue(letter: Letter) -> Kept | None:
 
 def message_sha256(text: str) -> str:
     """The hash of an electronic message's exact text (UTF-8), as the outbox keeps and sends it."""
-    return storage.sha256(text.encode())
+    return sha256(text.encode())
 
 
 class ChunkRenderer:
@@ -269,28 +271,26 @@ def stamped_later(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
-def render_later(files_dir: Path, ctx: LetterContext) -> IssuedCopy:
-    """A letter that was not kept at issue, rendered now from its stored context, stamped as such,
-    and kept (synchronous: run it in a thread)."""
+def _render_stamped(ctx: LetterContext) -> tuple[bytes, list[int]]:
     pdf, counts = render.render_pdf_pages(_pages([ctx]), LETTER_STYLESHEETS)
-    [copy] = store_rendered(files_dir, [ctx], stamped_later(pdf), counts)
+    return stamped_later(pdf), counts
+
+
+async def render_later(files: FileStore, ctx: LetterContext) -> IssuedCopy:
+    """A letter that was not kept at issue, rendered now (in a thread) from its stored context,
+    stamped as such, and kept."""
+    pdf, counts = await anyio.to_thread.run_sync(_render_stamped, ctx)
+    [copy] = await store_rendered(files, [ctx], pdf, counts)
     return copy
 
 
-def read_kept(kept: Kept) -> bytes:
-    """The letter's own PDF: its pages of the stored file, whose hash is checked first."""
-    return cut(storage.get(kept.path, kept.sha256), kept.first_page, kept.last_page)
+async def read_kept(files: FileStore, kept: Kept) -> bytes:
+    """The letter's own PDF: its pages of the stored file, whose hash is checked as it is read."""
+    data = await read_all(files, kept.ref, kept.sha256)
+    return await anyio.to_thread.run_sync(cut, data, kept.first_page, kept.last_page)
 
 
-def letter_copy(letter: Letter) -> bytes:
-    """The letter's own PDF as issued (a letter stored at issue)."""
-    kept = kept_at_issue(letter)
-    if kept is None:
-        raise storage.StoredFileError(f"letter {letter.letter_no} was not stored at issue")
-    return read_kept(kept)
-
-
-async def kept_copy(session: AsyncSession, letter: Letter, files_dir: Path) -> Kept:
+async def kept_copy(session: AsyncSession, letter: Letter, files: FileStore) -> Kept:
     """Where the letter's PDF is kept. A letter issued before letters were kept is rendered once from
     its stored context, stamped as a later rendering (``render_later``) and kept in
     ``LetterRendering``; every later copy is that one."""
@@ -301,13 +301,13 @@ async def kept_copy(session: AsyncSession, letter: Letter, files_dir: Path) -> K
     found = await _rendering(session, letter.id)
     if found is None:
         ctx = msgspec.convert(letter.context, LetterContext)
-        copy = await anyio.to_thread.run_sync(render_later, files_dir, ctx)
+        copy = await render_later(files, ctx)
         try:
             async with session.begin_nested():
                 session.add(
                     LetterRendering(
                         letter_id=letter.id,
-                        document_path=copy.document.path,
+                        document_path=copy.document.ref,
                         document_sha256=copy.document.sha256,
                         first_page=copy.first_page,
                         last_page=copy.last_page,

@@ -77,15 +77,16 @@ class ReminderRun(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    print_file: str | None = Field(default=None, max_length=300)
+    print_file: str | None = Field(default=None, max_length=300)  # its ref in the file store
     print_sha256: str | None = Field(default=None, max_length=64)
 
 
 class Letter(SQLModel, table=True):
     """An issued letter: to whom, what it said (its context) and the bytes it was issued as.
 
-    The PDF is rendered once, at issue, and stored (``feesvc.letters.storage``): ``document_path``
-    is the stored file, ``document_sha256`` its hash, checked on every read. A run stores its
+    The PDF is rendered once, at issue, and kept in the file store (``feesvc.files``):
+    ``document_path`` is the stored file's ref there (the local store's path, or
+    ``database:<sha256>``), ``document_sha256`` its hash, checked on every read. A run stores its
     paper letters a chunk at a time, as they are printed (each chunk's fonts embedded once), so the
     letter is pages ``first_page``–``last_page`` of that file; its own copy is those pages, cut the
     same way every time (``feesvc.letters.issued``).

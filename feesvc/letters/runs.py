@@ -24,10 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any, NamedTuple
 
-import anyio
 import msgspec
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func
@@ -46,6 +44,7 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
 from feesvc.errors import Conflict
+from feesvc.files import FileStore, session_store
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import (
@@ -90,6 +89,7 @@ from feesvc.letters.policy import (
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
 from feesvc.limitation.notice import limitation_letter, limitation_unserved, notice_needs
 from feesvc.owner_pages.links import owner_page_url
+from feesvc.settings import get_settings
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -97,7 +97,6 @@ from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
 from feesvc.service_records.service import service_summary
-from feesvc.settings import get_settings
 
 # A run renders and keeps every letter it issues: a large estate's takes a quarter of an hour or
 # more, so a run is taken for crashed (and taken over) only well after that.
@@ -675,11 +674,11 @@ async def run_reminders(
     as_of: date,
     *,
     dry_run: bool = False,
-    files_dir: Path | None = None,
+    files: FileStore | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     estate = await get_estate(session, estate_id, field="estate_id")
-    files_dir = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
+    files = files if files is not None else session_store(session)
     run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
     renderer: ChunkRenderer | None = None
     try:
@@ -712,7 +711,7 @@ async def run_reminders(
                 if progress is not None:
                     progress(done, len(planned))
             if run is not None and ready:
-                await _issue_batch(session, run, estate, ready, actor, renderer, files_dir)
+                await _issue_batch(session, run, estate, ready, actor, renderer, files)
                 await session.commit()  # progress survives a crash; a rerun skips what is issued
         summary = RunSummary(
             estate_id=estate_id,
@@ -819,7 +818,7 @@ async def _issue_batch(
     ready: list[_Ready],
     actor: Principal,
     renderer: ChunkRenderer,
-    files_dir: Path,
+    files: FileStore,
 ) -> None:
     """Number the batch's letters, render each once and keep it, then add the letters and their
     messages. The numbers are committed before rendering (their counter is not held meanwhile): a
@@ -836,7 +835,7 @@ async def _issue_batch(
     outbox: list[_Message] = []
     for chunk, (pdf, counts) in zip(chunks, rendered, strict=True):
         contexts = [item.ctx for item in chunk]
-        copies = await anyio.to_thread.run_sync(store_rendered, files_dir, contexts, pdf, counts)
+        copies = await store_rendered(files, contexts, pdf, counts)
         for item, copy in zip(chunk, copies, strict=True):
             record_copy(_issue(session, run, estate, item, actor, outbox), copy)
     await _add_outbox(session, outbox)
@@ -926,10 +925,6 @@ def context_of(letter: Letter) -> LetterContext:
 def stored_context(stored: dict[str, Any]) -> LetterContext:
     """A letter's stored ``context`` column back as its ``LetterContext``."""
     return msgspec.convert(stored, LetterContext)
-
-
-def print_file_path(files_dir: Path, run_id: int) -> Path:
-    return files_dir / "runs" / f"reminder-run-{run_id}.pdf"
 
 
 def sha256_of(data: bytes) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -19,9 +17,9 @@ from sqlmodel import col, delete, select
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
+from feesvc.files import PRINT_AREA, PROOF_AREA, FileStore, StoredFile, StoredFileError, read_all
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
-from feesvc.letters import storage
-from feesvc.letters.issued import Kept, kept_copy, message_sha256, pages_of, read_kept
+from feesvc.letters.issued import PDF, Kept, kept_copy, message_sha256, pages_of, read_kept
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import (
     DeliveryChannel,
@@ -33,7 +31,6 @@ from feesvc.letters.models import (
     ReminderRun,
 )
 from feesvc.letters.policy import StageRule
-from feesvc.letters.runs import print_file_path
 from feesvc.limitation.rules import INTERRUPTING_KINDS
 from feesvc.registry.service import get_estate, get_unit
 
@@ -52,14 +49,14 @@ async def get_letter(session: AsyncSession, letter_id: int) -> Letter:
     return letter
 
 
-async def letter_pdf(session: AsyncSession, letter_id: int, files_dir: Path) -> tuple[Letter, Kept, bytes]:
-    """The letter's PDF as issued (its stored bytes, hash-checked). A letter issued before letters
-    were stored is rendered once, kept and stamped as a later rendering (``Kept.at_issue`` False)."""
+async def letter_pdf(session: AsyncSession, letter_id: int, files: FileStore) -> tuple[Letter, Kept, bytes]:
+    """The letter's PDF as issued (its pages of the stored file, hash-checked). A letter issued before
+    letters were stored is rendered once, kept and stamped as a later rendering (``Kept.at_issue`` False)."""
     letter = await get_letter(session, letter_id)
-    kept = await kept_copy(session, letter, files_dir)
+    kept = await kept_copy(session, letter, files)
     try:
-        return letter, kept, await anyio.to_thread.run_sync(read_kept, kept)
-    except storage.StoredFileError as error:
+        return letter, kept, await read_kept(files, kept)
+    except StoredFileError as error:
         raise Conflict(f"letter {letter.letter_no} cannot be given as issued: {error}") from error
 
 
@@ -93,13 +90,17 @@ async def get_run(session: AsyncSession, run_id: int) -> ReminderRun:
     return run
 
 
-async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Path:
+def print_file_name(run_id: int) -> str:
+    return f"reminder-run-{run_id}.pdf"
+
+
+async def print_file(session: AsyncSession, run_id: int, files: FileStore) -> tuple[str, str]:
     """The run's paper letters in one print-ready PDF, by building and unit: their stored PDFs, as
-    issued (each file's hash checked), joined; made once, then kept."""
+    issued (each file's hash checked), joined; made once, then kept in the file store. Returns its
+    ref and SHA-256 there."""
     run = await get_run(session, run_id)
-    path = print_file_path(files_dir, run_id)
-    if run.print_file and path.exists():
-        return path
+    if run.print_file and run.print_sha256 and await files.exists(run.print_file, run.print_sha256):
+        return run.print_file, run.print_sha256
     rows = await session.execute(
         select_columns(
             col(Letter.id),
@@ -114,51 +115,48 @@ async def print_file(session: AsyncSession, run_id: int, files_dir: Path) -> Pat
     pages: list[tuple[str, str, int, int]] = []
     for letter_id, path_, digest, first, last in rows.all():
         if path_ is None or digest is None:  # issued before letters were kept: rendered once now
-            kept = await kept_copy(session, await get_letter(session, int(letter_id or 0)), files_dir)
-            path_, digest, first, last = kept.path, kept.sha256, kept.first_page, kept.last_page
+            kept = await kept_copy(session, await get_letter(session, int(letter_id or 0)), files)
+            path_, digest, first, last = kept.ref, kept.sha256, kept.first_page, kept.last_page
         pages.append((path_, digest, first or 1, last or 1))
     if not pages:
         raise NotFound(f"reminder run {run_id} issued no paper letters")
     # Joining takes a while for a large run: no transaction stays open meanwhile (a PostgreSQL
     # snapshot held, a SQLite WAL that cannot be checkpointed), and the event loop stays free.
     await session.commit()
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        await anyio.to_thread.run_sync(_join_stored, pages, path)
-    except storage.StoredFileError as error:
+        stored = await _join_stored(files, pages, run_id)
+    except StoredFileError as error:
         raise Conflict(f"reminder run {run_id}: its letters cannot be copied as issued: {error}") from error
-    run.print_file = str(path)
-    run.print_sha256 = _file_sha256(path)
+    run.print_file = stored.ref
+    run.print_sha256 = stored.sha256
     await session.commit()
-    return path
+    return stored.ref, stored.sha256
 
 
-def _join_stored(pages: list[tuple[str, str, int, int]], target: Path) -> None:
-    """Each stored file's letters, in order, joined into ``target`` (by poppler's ``pdfunite``: it
-    does not hold every file in memory at once). A file whose letters all come in a row goes in
-    whole; otherwise its letters' pages are cut out. The target appears complete or not at all."""
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}-", dir=target.parent) as tmp:
+async def _join_stored(files: FileStore, pages: list[tuple[str, str, int, int]], run_id: int) -> StoredFile:
+    """Each stored file's letters, in order, joined (by poppler's ``pdfunite``: it does not hold
+    every file in memory at once) in a scratch directory, then kept: a file whose letters all come in
+    a row goes in whole; otherwise its letters' pages are cut out. Only one stored file is in memory
+    at a time; the store keeps the joined file complete or not at all."""
+    with tempfile.TemporaryDirectory(prefix=f"feesvc-run-{run_id}-") as tmp:
         parts: list[Path] = []
-        for index, ((file, digest), group) in enumerate(groupby(pages, key=lambda row: (row[0], row[1]))):
-            rows = list(group)
-            data = storage.get(file, digest)
+        for index, ((ref, digest), group) in enumerate(groupby(pages, key=lambda row: (row[0], row[1]))):
+            ranges = [(first, last) for _, _, first, last in group]
+            data = await read_all(files, ref, digest)
             part = Path(tmp) / f"{index:06d}.pdf"
-            part.write_bytes(pages_of(data, [(first, last) for _, _, first, last in rows]))
+            await anyio.to_thread.run_sync(_write_part, data, ranges, part)
             parts.append(part)
-        joined = Path(tmp) / "joined.pdf"
+        joined = Path(tmp) / print_file_name(run_id)
         if len(parts) == 1:
-            shutil.copyfile(parts[0], joined)
+            await anyio.to_thread.run_sync(shutil.copyfile, parts[0], joined)
         else:
-            subprocess.run(["pdfunite", *map(str, parts), str(joined)], check=True, capture_output=True)
-        os.replace(joined, target)
+            command = ["pdfunite", *map(str, parts), str(joined)]
+            await anyio.to_thread.run_sync(lambda: subprocess.run(command, check=True, capture_output=True))
+        return await files.put(PRINT_AREA, joined, PDF)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _write_part(data: bytes, ranges: list[tuple[int, int]], part: Path) -> None:
+    part.write_bytes(pages_of(data, ranges))
 
 
 async def set_policy(session: AsyncSession, actor: Principal, estate_id: int, rules: list[StageRule]) -> None:
@@ -221,7 +219,7 @@ async def record_delivery(
     tracking_no: str,
     signer: str,
     proof: bytes,
-    files_dir: Path,
+    files: FileStore,
     today: date,
 ) -> DeliveryRecord:
     """Keep the proof file with its SHA-256; a delivered demand interrupts limitation for its periods."""
@@ -234,26 +232,22 @@ async def record_delivery(
         raise InvalidInput(f"a proof file is at most {MAX_PROOF_BYTES // (1024 * 1024)} MB", field="proof")
     if not proof:
         raise InvalidInput("a proof file is required", field="proof")
-    media_type, suffix = proof_type(proof)
+    media_type, _ = proof_type(proof)
     if channel in (DeliveryChannel.ems, DeliveryChannel.registered_mail) and not tracking_no:
         raise InvalidInput("mail delivery needs its tracking number", field="tracking_no")
     if channel == DeliveryChannel.hand and not signer:
         raise InvalidInput("hand delivery needs the signer's name", field="signer")
-    digest = hashlib.sha256(proof).hexdigest()
-    path = files_dir / "proofs" / f"{digest}{suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_bytes(proof)
+    kept = await files.put(PROOF_AREA, proof, media_type)
     record = DeliveryRecord(
         letter_id=letter_id,
         channel=channel,
         tracking_no=tracking_no,
         signer=signer,
         delivered_on=delivered_on,
-        proof_path=str(path),
-        proof_sha256=digest,
-        proof_size=len(proof),
-        proof_media_type=media_type,
+        proof_path=kept.ref,
+        proof_sha256=kept.sha256,
+        proof_size=kept.size,
+        proof_media_type=kept.media_type,
         recorded_by=actor.label,
     )
     session.add(record)
@@ -278,7 +272,7 @@ async def record_delivery(
         "letter.delivered",
         "letter",
         letter_id,
-        {"channel": channel, "sha256": digest, "delivered_on": delivered_on.isoformat()},
+        {"channel": channel, "sha256": kept.sha256, "delivered_on": delivered_on.isoformat()},
     )
     await session.commit()
     return record

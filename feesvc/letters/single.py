@@ -12,21 +12,19 @@ One letter per ``dedupe_key``: a retried act issues nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-import anyio.to_thread
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from feesvc.auth.principal import Principal
+from feesvc.files import FileStore, session_store
 from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import LetterContext, email_subject, render_letter_html, short_message
 from feesvc.letters.issued import allocate_numbers, message_sha256, record_copy, render_and_store
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.recipients import reach, recipient, unreachable
 from feesvc.registry.models import Estate, Owner
-from feesvc.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,11 @@ async def issue_letter(
     former: bool,
     ctx: LetterContext,
     dedupe_key: str,
-    files_dir: Path | None = None,
+    files: FileStore | None = None,
 ) -> Issued:
     """Issue ``ctx`` to ``owner`` (``former``: their ownership of the unit has ended, so never at the
     unit), unless a letter of ``dedupe_key`` exists already (then that one is answered). Its number
-    is the estate's next; ``files_dir``: where the issued bytes are kept (default: the settings')."""
+    is the estate's next; ``files``: where the issued bytes are kept (default: the settings' store)."""
     assert estate.id is not None
     existing = (await session.execute(select(Letter.id).where(Letter.dedupe_key == dedupe_key))).scalar_one_or_none()
     if existing is not None:
@@ -66,8 +64,7 @@ async def issue_letter(
         return Issued(None, problems)
     [number] = await allocate_numbers(session, estate.id, estate.code, ctx.issued_on.year, 1)
     ctx = replace(ctx, letter_no=number)
-    files = files_dir if files_dir is not None else Path(get_settings().server.files_dir)
-    [copy] = await anyio.to_thread.run_sync(render_and_store, files, [ctx])
+    [copy] = await render_and_store(files if files is not None else session_store(session), [ctx])
     letter = Letter(
         estate_id=estate.id,
         unit_id=unit_id,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from feesvc.auth.guards import managers, staff
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
+from feesvc.files import FileStore
 from feesvc.limitation import service
 from feesvc.limitation.rules import MAX_WITHIN_DAYS, NOTICE_WITHIN_DAYS
 from feesvc.limitation.schemas import (
@@ -36,8 +36,9 @@ WithinDays = Annotated[
 ]
 
 
-def _files(state: State) -> Path:
-    return Path(state.settings.server.files_dir)
+def _files(state: State) -> FileStore:
+    files: FileStore = state.files
+    return files
 
 
 def _answer(body: Any, created: bool) -> Response[Any]:
@@ -88,7 +89,7 @@ class LimitationController(Controller):
             proof=await data.proof.read(),
             note=data.note.strip(),
             key=idempotency_key,
-            files_dir=_files(state),
+            files=_files(state),
             today=business_today(),
         )
         await db.commit()

@@ -13,7 +13,6 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -28,6 +27,7 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.evidence.limitation import LIMITATION_YEARS, Interruption
+from feesvc.files import PROOF_AREA, FileStore, StoredFile
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
 from feesvc.letters.models import DeliveryRecord, Letter
@@ -366,15 +366,10 @@ def check_proof(proof: bytes) -> tuple[str, str]:
     return proof_type(proof)
 
 
-def _keep_proof(proof: bytes, files_dir: Path) -> tuple[Path, str, str]:
-    """The signed copy stored under its SHA-256 (a retry stores nothing twice)."""
-    media_type, suffix = check_proof(proof)
-    digest = hashlib.sha256(proof).hexdigest()
-    path = files_dir / "proofs" / f"{digest}{suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_bytes(proof)
-    return path, digest, media_type
+async def _keep_proof(proof: bytes, files: FileStore) -> StoredFile:
+    """The signed copy kept under its SHA-256 (a retry stores nothing twice)."""
+    media_type, _ = check_proof(proof)
+    return await files.put(PROOF_AREA, proof, media_type)
 
 
 def parse_periods(text: str) -> list[str]:
@@ -476,7 +471,7 @@ async def record_acknowledgement(
     proof: bytes,
     note: str,
     key: str,
-    files_dir: Path,
+    files: FileStore,
     today: date,
     plan_id: int | None = None,
     events: bool = True,
@@ -499,7 +494,7 @@ async def record_acknowledgement(
     if found is not None:
         return found, False
     estate_id = await _check_account(session, unit_id, owner_id, periods, today)
-    path, digest, media_type = _keep_proof(proof, files_dir)
+    kept = await _keep_proof(proof, files)
     kind = AcknowledgementKind.installment_plan if plan_id is not None else AcknowledgementKind.written_confirmation
     ack = Acknowledgement(
         estate_id=estate_id,
@@ -510,10 +505,10 @@ async def record_acknowledgement(
         periods=sorted(periods),
         plan_id=plan_id,
         note=note,
-        proof_path=str(path),
-        proof_sha256=digest,
-        proof_size=len(proof),
-        proof_media_type=media_type,
+        proof_path=kept.ref,
+        proof_sha256=kept.sha256,
+        proof_size=kept.size,
+        proof_media_type=kept.media_type,
         idempotency_key=key,
         request_fingerprint=fingerprint,
         recorded_by=actor.label,
@@ -546,7 +541,7 @@ async def record_acknowledgement(
             "signed_on": signed_on.isoformat(),
             "periods": ack.periods,
             "plan_id": plan_id,
-            "sha256": digest,
+            "sha256": kept.sha256,
         },
     )
     return ack, True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Final
 
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -181,7 +180,7 @@ class OwnerPagesController(Controller):
     async def letter(self, db: AsyncSession, principal: Principal, state: State, letter_id: PathId) -> Response[bytes]:
         """A letter addressed to the owner, the bytes kept as issued."""
         who, _ = await _reader(db, principal)
-        letter, pdf = await service.letter_pdf(db, who, letter_id, Path(state.settings.server.files_dir))
+        letter, pdf = await service.letter_pdf(db, who, letter_id, state.files)
         return Response(
             pdf,
             media_type="application/pdf",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from feesvc import formatting
 from feesvc.auth.principal import Principal
 from feesvc.billing.rules import due_date
 from feesvc.errors import NotFound
+from feesvc.files import FileStore
 from feesvc.letters import service as letters
 from feesvc.letters.models import Letter
 from feesvc.payments import lookup, owners
@@ -160,12 +160,12 @@ async def owner_letters(session: AsyncSession, who: Reader, units: list[OwnedUni
     return sorted(found, key=lambda x: (x.issued_on, x.id or 0), reverse=True)
 
 
-async def letter_pdf(session: AsyncSession, who: Reader, letter_id: int, files_dir: Path) -> tuple[Letter, bytes]:
+async def letter_pdf(session: AsyncSession, who: Reader, letter_id: int, files: FileStore) -> tuple[Letter, bytes]:
     """The letter as issued, if it is addressed to the owner (any other id: not found)."""
     mine = await session.get(Letter, letter_id)
     if mine is None or mine.owner_id != who.owner_id:
         raise NotFound(f"letter {letter_id} is not yours")
-    letter, _, pdf = await letters.letter_pdf(session, letter_id, files_dir)
+    letter, _, pdf = await letters.letter_pdf(session, letter_id, files)
     return letter, pdf
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput
+from feesvc.files import FileStore
 from feesvc.ledger.models import LedgerEntry
 from feesvc.letters.content import LetterContext, PeriodLine, PlanTerms
 from feesvc.letters.estate_terms import estate_letter_fields
@@ -105,7 +105,7 @@ async def upload_signed_copy(
     signed_on: date,
     proof: bytes,
     key: str,
-    files_dir: Path,
+    files: FileStore,
     today: date,
 ) -> tuple[Acknowledgement, bool]:
     """Keep the signed agreement as the proof of the plan's acknowledgement; a plan still proposed is
@@ -138,7 +138,7 @@ async def upload_signed_copy(
         proof=proof,
         note=f"installment plan #{plan_id}",
         key=key,
-        files_dir=files_dir,
+        files=files,
         today=today,
         plan_id=plan_id,
         events=False,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
@@ -157,7 +156,7 @@ class RegistryController(Controller):
             unit_id,
             data,
             business_today(),
-            Path(state.settings.server.files_dir),
+            state.files,
             OwnerInvite(state.clock(), state.settings.server.public_base_url),
         )
         return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})

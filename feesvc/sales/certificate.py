@@ -7,8 +7,8 @@ it never shows another owner's debts, and for a former owner it says that the bu
 for them (DOMAIN.md "Change of owner"). Its text passes the letters' compliance check.
 
 Issued documents are kept as issued: the facts, the certificate number and the PDF's SHA-256 are
-stored (``SettlementCertificate``, append-only), the bytes in the files directory; the same facts
-asked for again the same day give back the certificate already issued.
+stored (``SettlementCertificate``, append-only), the bytes in the file store (``feesvc.files``);
+the same facts asked for again the same day give back the certificate already issued.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, Final
 
 import anyio.to_thread
@@ -29,7 +28,8 @@ from feesvc import formatting
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.documents.render import render_html, render_pdf
-from feesvc.errors import InvalidInput, NotFound
+from feesvc.errors import Conflict, InvalidInput, NotFound
+from feesvc.files import CERTIFICATE_AREA, FileStore, StoredFileError, read_all
 from feesvc.ledger.models import EntryKind
 from feesvc.ledger.service import open_credits, open_debits
 from feesvc.letters.compliance import check_html
@@ -271,11 +271,6 @@ def render_certificate(facts: dict[str, Any], number: str, issued_on: date) -> b
     return render_pdf(TEMPLATE, context, STYLESHEETS)
 
 
-def certificate_path(files_dir: Path, number: str, digest: str) -> Path:
-    """Named by number and hash: a racing request's file of the same number never overwrites this one."""
-    return files_dir / "certificates" / f"{number}-{digest[:16]}.pdf"
-
-
 async def _existing(
     session: AsyncSession, unit_id: int, owner_id: int, as_of: date, issued_on: date, facts_sha: str
 ) -> SettlementCertificate | None:
@@ -289,12 +284,12 @@ async def _existing(
     return (await session.execute(query)).scalar_one_or_none()
 
 
-def stored_pdf(certificate: SettlementCertificate) -> bytes:
+async def stored_pdf(files: FileStore, certificate: SettlementCertificate) -> bytes:
     """The certificate's bytes as issued, checked against the hash kept with it."""
-    data = Path(certificate.file_path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != certificate.sha256:
-        raise RuntimeError(f"certificate {certificate.certificate_no}: the stored file does not match its hash")
-    return data
+    try:
+        return await read_all(files, certificate.file_path, certificate.sha256)
+    except StoredFileError as error:
+        raise Conflict(f"certificate {certificate.certificate_no} cannot be given as issued: {error}") from error
 
 
 async def issue_certificate(
@@ -304,21 +299,18 @@ async def issue_certificate(
     owner_id: int,
     as_of: date | None,
     today: date,
-    files_dir: Path,
+    files: FileStore,
 ) -> tuple[SettlementCertificate, bytes]:
     """Issue (or, the same facts the same day, give back) the owner's settlement certificate."""
     facts = await certificate_facts(session, unit_id, owner_id, as_of, today)
     facts_sha = _facts_sha256(facts)
     found = await _existing(session, unit_id, owner_id, facts["as_of"], today, facts_sha)
     if found is not None:
-        return found, stored_pdf(found)
+        return found, await stored_pdf(files, found)
     # A number from the facts and the day: no row to update after the insert (the table is append-only).
     number = f"{facts['estate_code']}-JQ{today:%Y%m%d}-{facts_sha[:10].upper()}"
     pdf = await anyio.to_thread.run_sync(render_certificate, facts, number, today)
-    digest = hashlib.sha256(pdf).hexdigest()
-    path = certificate_path(files_dir, number, digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pdf)
+    kept = await files.put(CERTIFICATE_AREA, pdf, "application/pdf")
     certificate = SettlementCertificate(
         certificate_no=number,
         estate_id=facts["estate_id"],
@@ -329,9 +321,9 @@ async def issue_certificate(
         owed_fen=facts["owed_fen"],
         facts_sha256=facts_sha,
         context=msgspec.to_builtins(facts),
-        file_path=str(path),
-        sha256=digest,
-        size=len(pdf),
+        file_path=kept.ref,
+        sha256=kept.sha256,
+        size=kept.size,
         actor=actor.label,
     )
     session.add(certificate)
@@ -343,7 +335,7 @@ async def issue_certificate(
         found = await _existing(session, unit_id, owner_id, facts["as_of"], today, facts_sha)
         if found is None:
             raise
-        return found, stored_pdf(found)
+        return found, await stored_pdf(files, found)
     await record_audit(
         session,
         actor,

@@ -3,38 +3,44 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.guards import managers
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
+from feesvc.files import FileStore
+from feesvc.files.http import stream_stored
 from feesvc.sales import certificate
 from feesvc.sales.models import SettlementCertificate
 from feesvc.schemas import INT4_MAX, PathId
 
 
-def _pdf(data: bytes, issued: SettlementCertificate) -> Response[bytes]:
+def _headers(issued: SettlementCertificate) -> dict[str, str]:
     number = issued.certificate_no
-    headers = {
+    return {
         "Content-Disposition": f'inline; filename="{number}.pdf"',
         "X-Certificate-No": number,
         "X-Certificate-Id": str(issued.id),  # the kept copy: /settlement-certificates/{id}/certificate.pdf
     }
-    return Response(data, media_type="application/pdf", headers=headers)
 
 
 class SalesController(Controller):
     path = "/api/v1"
     tags = ["sales"]
 
-    @get("/units/{unit_id:int}/settlement-certificate", guards=[managers], media_type="application/pdf")
+    @get(
+        "/units/{unit_id:int}/settlement-certificate",
+        guards=[managers],
+        media_type="application/pdf",
+        opt={"also_answers": (409,)},
+    )
     async def settlement_certificate(
         self,
         db: AsyncSession,
@@ -54,14 +60,20 @@ class SalesController(Controller):
         owed per period and item. Issued once and kept as issued: asking again the same day with nothing
         changed gives the same certificate (its number in ``X-Certificate-No``)."""
         issued, pdf = await certificate.issue_certificate(
-            db, principal, unit_id, owner_id, as_of, business_today(), Path(state.settings.server.files_dir)
+            db, principal, unit_id, owner_id, as_of, business_today(), state.files
         )
-        return _pdf(pdf, issued)
+        return Response(pdf, media_type="application/pdf", headers=_headers(issued))
 
     @get(
-        "/settlement-certificates/{certificate_id:int}/certificate.pdf", guards=[managers], media_type="application/pdf"
+        "/settlement-certificates/{certificate_id:int}/certificate.pdf",
+        guards=[managers],
+        media_type="application/pdf",
+        opt={"also_answers": (409,)},
     )
-    async def stored_certificate(self, db: AsyncSession, certificate_id: PathId) -> Response[bytes]:
-        """A certificate exactly as it was issued (its bytes, checked against the hash kept with it)."""
+    async def stored_certificate(self, db: AsyncSession, state: State, certificate_id: PathId) -> Stream:
+        """A certificate exactly as it was issued (its bytes, streamed from the file store and checked
+        against the hash kept with it)."""
         issued = await certificate.get_certificate(db, certificate_id)
-        return _pdf(certificate.stored_pdf(issued), issued)
+        files: FileStore = state.files
+        what = f"certificate {issued.certificate_no}"
+        return await stream_stored(files, issued.file_path, issued.sha256, "application/pdf", _headers(issued), what)

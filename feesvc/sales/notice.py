@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.auth.principal import Principal
 from feesvc.billing.rules import charge_amount, due_date
+from feesvc.files import FileStore
 from feesvc.ledger.models import EntryKind
 from feesvc.ledger.service import open_debits
 from feesvc.letters.content import (
@@ -144,7 +144,7 @@ async def issue_payment_notice(
     ownership: Ownership,
     first_period: str,
     issued_on: date,
-    files_dir: Path | None = None,
+    files: FileStore | None = None,
 ) -> NoticeIssued:
     """Issue the buyer's payment notice in the caller's transaction, as every letter outside a run is
     issued (``letters.single``: checked, numbered, kept as issued); a notice the rules refuse is not
@@ -157,6 +157,6 @@ async def issue_payment_notice(
     except ValueError as error:  # the letter's own rules (feesvc.letters.content) refused it
         return NoticeIssued(None, [f"cannot be written: {error}"])
     issued = await issue_letter(
-        session, actor, estate, unit.id, buyer, False, ctx, f"{unit.id}:payment_notice:{ownership.id}", files_dir
+        session, actor, estate, unit.id, buyer, False, ctx, f"{unit.id}:payment_notice:{ownership.id}", files
     )
     return NoticeIssued(issued.letter_id, issued.problems)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,6 +15,7 @@ from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.billing.sale import reissue_as_shares
 from feesvc.errors import Conflict, InvalidInput
+from feesvc.files import FileStore
 from feesvc.ledger.models import EntryKind, LedgerEntry
 from feesvc.ledger.service import append, lock_unit, open_credits
 from feesvc.payments.models import Method
@@ -93,7 +93,7 @@ async def record_transfer(
     unit_id: int,
     data: OwnershipCreate,
     today: date,
-    files_dir: Path | None = None,
+    files: FileStore | None = None,
     invite: OwnerInvite | None = None,
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
@@ -120,11 +120,9 @@ async def record_transfer(
     )
     settlement = None
     if seller_id is not None:
-        settlement = await settle_sale(
-            session, actor, unit_id, seller_id, ownership, data, today, files_dir
-        )
+        settlement = await settle_sale(session, actor, unit_id, seller_id, ownership, data, today, files)
     elif (today - data.starts_on).days <= FIRST_OWNER_NOTICE_DAYS:
-        await _first_owners_notice(session, actor, unit_id, ownership, today, files_dir)
+        await _first_owners_notice(session, actor, unit_id, ownership, today, files)
     if invite is not None:
         await invite_new_owner(session, actor, data.owner_id, invite)
     out = ownership_out(ownership, settlement)
@@ -150,7 +148,7 @@ async def _first_owners_notice(
     unit_id: int,
     ownership: Ownership,
     today: date,
-    files_dir: Path | None,
+    files: FileStore | None,
 ) -> None:
     """A first owner (交房 from the developer) is a new owner too: the payment notice says when their
     billing starts and how to pay (DOMAIN.md "Change of owner"). A letter the rules refuse is audited."""
@@ -159,7 +157,7 @@ async def _first_owners_notice(
     owner = await get_owner(session, ownership.owner_id, field="owner_id")
     first_period = first_period_from(ownership.starts_on, estate.cycle_months)
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, owner, ownership, first_period, today, files_dir
+        session, actor, estate, unit, building, owner, ownership, first_period, today, files
     )
     await record_audit(
         session,
@@ -237,7 +235,7 @@ async def settle_sale(
     ownership: Ownership,
     data: OwnershipCreate,
     today: date,
-    files_dir: Path | None = None,
+    files: FileStore | None = None,
 ) -> SaleSettlementOut:
     """The seller's prepaid periods from the handover and unused credit refunded or transferred, and
     the buyer's payment notice, in the caller's transaction."""
@@ -280,7 +278,7 @@ async def settle_sale(
     await session.flush()
 
     notice = await issue_payment_notice(
-        session, actor, estate, unit, building, buyer, ownership, first_period, today, files_dir
+        session, actor, estate, unit, building, buyer, ownership, first_period, today, files
     )
     return SaleSettlementOut(
         seller_id=seller_id,
