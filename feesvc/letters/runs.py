@@ -89,7 +89,6 @@ from feesvc.letters.policy import (
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
 from feesvc.limitation.notice import limitation_letter, limitation_unserved, notice_needs
 from feesvc.owner_pages.links import owner_page_url
-from feesvc.settings import get_settings
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -97,6 +96,7 @@ from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
 from feesvc.service_records.service import service_summary
+from feesvc.settings import get_settings
 
 # A run renders and keeps every letter it issues: a large estate's takes a quarter of an hour or
 # more, so a run is taken for crashed (and taken over) only well after that.
