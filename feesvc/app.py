@@ -41,6 +41,7 @@ from feesvc.logging_config import access_log_middleware
 from feesvc.online.controller import NOTIFY_PATH, NotificationController, OnlinePaymentController
 from feesvc.online.page import OWNER_PAY_PATH, OwnerPayPage
 from feesvc.openapi import install_documentation
+from feesvc.owner_pages.controller import OwnerPagesController
 from feesvc.payments.controller import PaymentController
 from feesvc.payoff.controller import PayoffController
 from feesvc.plans.controller import InstallmentPlanController
@@ -79,6 +80,9 @@ CONTROLLERS = [
     BankingController,
     FapiaoController,
     SignInController,
+    # Beside the sign-in pages' router (feesvc.signin.pages.owner_pages) under /owner; its forms carry
+    # their own session-bound token (feesvc.owner_pages.forms).
+    OwnerPagesController,
     OnlinePaymentController,
     NotificationController,
     OwnerPayPage,

@@ -56,6 +56,9 @@ class ServerSettings:
     # Where those files are kept: "local" (files_dir) or "database" (PostgreSQL; feesvc.files).
     file_store: str = "local"
     public_base_url: str = "http://127.0.0.1:8000"
+    # Whether FEESVC_PUBLIC_BASE_URL was set: only then do reminders link to the owner's pages (the
+    # default address is this machine's, which no owner can open).
+    public_base_url_given: bool = False
     # Signs the owner pages' CSRF tokens; empty: one made once and kept in files_dir (feesvc.signin.pages).
     csrf_secret: str = ""
 
@@ -115,6 +118,7 @@ class Settings:
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
                 file_store=env.get("FEESVC_FILE_STORE", "local"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+                public_base_url_given=bool(env.get("FEESVC_PUBLIC_BASE_URL", "").strip()),
                 csrf_secret=env.get("FEESVC_CSRF_SECRET", ""),
             ),
             bank_mappings_file=env.get("FEESVC_BANK_MAPPINGS", ""),

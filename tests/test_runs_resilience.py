@@ -237,7 +237,7 @@ async def test_a_long_statement_link_no_longer_stops_a_short_message(
     long_url = "https://pay.example.com/" + "x" * 220
     args = ("remind", "--estate", estate.code, "--as-of", "2025-03-03", "--no-print-file")
     result = await command(database_url, *args, FEESVC_PUBLIC_BASE_URL=long_url)
-    assert result.exit_code == 0, result.output  # letters carry no statement link since issue 16 item 3
+    assert result.exit_code == 0, result.output  # the message went without the owner page link
     assert await letters(api, estate.id) == [
         (texted, date(2025, 3, 3), "formal_reminder"),
         (posted, date(2025, 3, 3), "formal_reminder"),

@@ -23,12 +23,11 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     """``Authorization: Bearer fsv_…`` → the token's principal in ``request.user``; under
     ``/owner/``, the ``feesvc_session`` cookie instead."""
 
-    async def authenticate_request(
-        self, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         state = connection.app.state
         cache: PrincipalCache = state.principal_cache
-        if connection.scope["path"].startswith(OWNER_PAGES):
+        path = connection.scope["path"]
+        if path.startswith(OWNER_PAGES) or path == OWNER_PAGES.rstrip("/"):  # /owner/ arrives as /owner
             secret = connection.cookies.get(SESSION_COOKIE, "")
             owner = await cache.principal_for(state.database.sessions, secret) if secret else None
             if owner is None or owner.role is not Role.owner:

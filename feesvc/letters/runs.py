@@ -9,7 +9,7 @@ before the handover, at the seller's own address (letters.recipients), the buyer
 Letters carry a dedupe key per account, stage and day: a rerun, or a run resumed after a crash,
 issues nothing twice. Each letter is rendered once, at issue, and its PDF kept (``issued``); its
 number is the estate's (``JXHY-2026-HJ000123``), never a stage's name. A letter that cannot go as
-chosen falls back (a short message without the statement link, else the paper letter alone) or is
+chosen falls back (a short message without the owner page link, else the paper letter alone) or is
 listed under "needs attention" with the reason: none is dropped silently. An account reaches legal
 review only once a final demand to it was delivered and its deadline has passed.
 Only one run per estate can be running (a partial unique index); a run left "running" by a crash
@@ -88,6 +88,7 @@ from feesvc.letters.policy import (
 )
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
 from feesvc.limitation.notice import limitation_letter, limitation_unserved, notice_needs
+from feesvc.owner_pages.links import owner_page_url
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -95,6 +96,7 @@ from feesvc.registry.service import get_estate, ownership_covering
 from feesvc.rules.installments import schedule
 from feesvc.service_records.models import ACTIVITY_LABELS, Complaint
 from feesvc.service_records.service import service_summary
+from feesvc.settings import get_settings
 
 # A run renders and keeps every letter it issues: a large estate's takes a quarter of an hour or
 # more, so a run is taken for crashed (and taken over) only well after that.
@@ -618,8 +620,9 @@ async def _context(
         prepay_offer=prepay,
         plan=terms,
         belief=plan.belief,
-        # No statement link: the statement route needs a staff or owner token, and no owner page
-        # exists yet (issue 16). How to pay and dispute come from the estate's settings.
+        # The owner's pages (signed in there: the link names no one); how to pay and dispute come
+        # from the estate's settings.
+        owner_page_url=owner_page_url(estate, get_settings()),
         **letter_terms.letter_fields(facts.unit_id, plan.kind, periods, locale),
     )
 
@@ -786,19 +789,19 @@ async def _prepare(
 
 def _message(ctx: LetterContext) -> tuple[str, str | None]:
     """The short message, and why it is not the usual one (None: it is). One that does not fit goes
-    without the statement link (the letter itself says how to pay); if even that does not fit there
+    without the owner page link (the letter itself says how to pay); if even that does not fit there
     is none ("")."""
     try:
         return short_message(ctx), None
     except ValueError as error:
         reason = str(error).replace(f" for {ctx.letter_no}", "")  # the number is not given yet
-    if ctx.statement_url:
+    if ctx.owner_page_url:
         try:
-            shorter = short_message(replace(ctx, statement_url=""))
+            shorter = short_message(replace(ctx, owner_page_url=None))
         except ValueError:
             pass
         else:
-            return shorter, f"short message sent without the statement link: {reason}"
+            return shorter, f"short message sent without the owner page link: {reason}"
     return "", f"no short message fits: {reason}"
 
 

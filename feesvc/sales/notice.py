@@ -31,8 +31,10 @@ from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.runs import prepay_offer
 from feesvc.letters.single import issue_letter
+from feesvc.owner_pages.links import owner_page_url
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.schemas import period_start
+from feesvc.settings import get_settings
 from feesvc.standards.models import Basis, FeeStandard
 from feesvc.standards.service import standards_in_force
 
@@ -121,7 +123,8 @@ async def notice_context(
         total_fen=total,
         due_on=due_date(start, estate.due_day) if lines else None,
         prepay_offer=await prepay_offer(session, estate, total),
-        # No statement link: the owner cannot open that route (issue 16); how to pay is the estate's.
+        # The owner's pages, where the new owner signs in; how to pay is the estate's.
+        owner_page_url=owner_page_url(estate, get_settings()),
         **estate_letter_fields(estate),
         billing_starts_on=ownership.starts_on,
         first_days=await _first_days(session, unit.id, buyer.id or 0, ownership.starts_on, first_period),

@@ -377,6 +377,7 @@ async def build_statement(
     owner_id: int | None = None,
     others: bool = False,
     with_payoff: bool = False,
+    locale: str | None = None,
 ) -> Statement:
     """The statement of ``owner_id``'s account (default: the owner on its last day) for ``start`` …
     ``end`` as it stood on ``as_of``: that owner's entries only (DOMAIN "Change of owner"), and the
@@ -385,12 +386,13 @@ async def build_statement(
     handover is dated the period's first day); a former owner's stop at the end of their time, while
     what they still owe or hold is told to ``end``. ``others``: the unit's other owners with
     something open, apart (staff; names unmasked, the caller masks). ``with_payoff``: with the
-    account's payoff on ``as_of``."""
+    account's payoff on ``as_of``. ``locale``: the words' language (default: the estate's; the
+    owner's pages pass the owner's)."""
     last_day = min(end, as_of)
     head = (await session.execute(_HEADER, {"unit_id": unit_id, "as_of": last_day})).first()
     if head is None:
         raise NotFound(f"unit {unit_id} does not exist")
-    locale = head.locale
+    locale = locale or head.locale
     owners = await unit_owners(session, unit_id)
     account = head.owner_id if owner_id is None else owner_id
     result = await session.execute(_ENTRIES, {"unit_id": unit_id, "as_of": last_day})

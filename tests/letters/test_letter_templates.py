@@ -155,7 +155,7 @@ def sample(kind: LetterKind, locale: str = "zh_CN", **overrides: Any) -> LetterC
         "unit_label": names["unit_label"],
         "periods": periods,
         "total_fen": sum(line.total_fen for line in periods),
-        "statement_url": "https://pay.jxhy.example.cn/s/7Kq2M9xR",
+        "owner_page_url": "https://fees.jxhy.example.cn/owner/",
     }
     offer = PrepayOffer(months=6, percent_off=Decimal("5"), saving_fen=8055)
     if kind is LetterKind.payment_notice:
@@ -353,7 +353,7 @@ def test_letter_pdf_says_what_it_must_and_nothing_forbidden(kind: LetterKind, lo
         assert not found, f"Simplified characters in a Traditional letter: {found}"
     if kind is LetterKind.final_demand:
         # The demand states amount, periods, deadline and the legal route: no offer, no link.
-        assert ctx.statement_url not in text
+        assert ctx.owner_page_url not in text
         assert all(word not in text for word in ("预缴", "預繳", "Prepay", "折"))
     if kind is LetterKind.rectification_reply:
         # No amounts while the complaint is being fixed.
@@ -406,7 +406,7 @@ def test_friendly_reminder_for_an_owner_who_is_up_to_date(tmp_path: Path) -> Non
     ctx = sample(LetterKind.friendly_reminder, "zh_CN", periods=(), total_fen=0)
     pdf = render_letter_pdf(ctx)
     text = pdf_tool("pdftotext", pdf, tmp_path, "-layout")
-    assert_contains(text, "已经全部缴清", "保洁30次", "九五折", ctx.statement_url)
+    assert_contains(text, "已经全部缴清", "保洁30次", "九五折", ctx.owner_page_url)
     assert "¥0.00" not in text
     assert check_text(read_back(pdf, tmp_path)) == []
 
@@ -507,7 +507,7 @@ def test_short_message_fits_and_passes(kind: LetterKind, locale: str) -> None:
     text = short_message(ctx)
     assert len(text) <= SHORT_MESSAGE_MAX, (len(text), text)
     assert check_text(text) == []
-    assert ctx.statement_url in text
+    assert ctx.owner_page_url in text
     assert ctx.owner_name in text
     if kind is LetterKind.final_demand:
         assert ctx.deadline is not None
@@ -520,9 +520,9 @@ def test_short_message_drops_details_for_long_names_and_refuses_absurd_links() -
     long_company = "锦绣华苑物业服务有限公司杭州西湖分公司第三项目部客户服务中心" * 2
     ctx = sample(LetterKind.formal_reminder, "zh_CN", company=long_company)
     text = short_message(ctx)
-    assert len(text) <= SHORT_MESSAGE_MAX and ctx.statement_url in text
-    with pytest.raises(ValueError, match="statement link"):
-        short_message(sample(LetterKind.formal_reminder, "zh_CN", statement_url="https://x.example.cn/" + "a" * 220))
+    assert len(text) <= SHORT_MESSAGE_MAX and ctx.owner_page_url in text
+    with pytest.raises(ValueError, match="owner page link too long"):
+        short_message(sample(LetterKind.formal_reminder, "zh_CN", owner_page_url="https://x.example.cn/" + "a" * 220))
 
 
 def test_email_subject_names_the_letter() -> None:

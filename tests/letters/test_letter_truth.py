@@ -73,11 +73,11 @@ MONEY_KINDS = [k for k in KINDS if k not in (LetterKind.rectification_reply, Let
 @needs_poppler
 @pytest.mark.parametrize("kind", MONEY_KINDS, ids=str)
 def test_how_to_pay_appears_exactly_when_recorded(kind: LetterKind, tmp_path: Path) -> None:
-    bare = pdf_text(sample(kind, "zh_CN", statement_url=""), tmp_path)
+    bare = pdf_text(sample(kind, "zh_CN", owner_page_url=None), tmp_path)
     for absent in ("银行转账", "办公时间", "在线缴纳", "12020210", "http"):
         assert absent not in bare, (kind, absent)
     online = "https://pay.jxhy.example.cn/estate/JXHY"
-    ctx = sample(kind, "zh_CN", statement_url="", payment=replace(PAY, online_url=online))
+    ctx = sample(kind, "zh_CN", owner_page_url=None, payment=replace(PAY, online_url=online))
     text = pdf_text(ctx, tmp_path)
     for present in ("银行转账", "锦绣华苑物业服务有限公司", "中国工商银行杭州文三路支行", "1202021009100123456"):
         assert present in text, (kind, present)
@@ -112,10 +112,10 @@ def test_final_demand_states_basis_dispute_and_arbitration_only_when_recorded(tm
 @pytest.mark.parametrize("locale", LOCALES)
 def test_messages_link_to_payment_only_when_online_payment_is_set_up(locale: str) -> None:
     for kind in KINDS:
-        bare = short_message(sample(kind, locale, statement_url=""))
+        bare = short_message(sample(kind, locale, owner_page_url=None))
         assert "http" not in bare and "在线" not in bare and "線上" not in bare and "online" not in bare, bare
         url = "https://pay.jxhy.example.cn/e/1"
-        paid = short_message(sample(kind, locale, statement_url="", payment=PaymentWays(online_url=url)))
+        paid = short_message(sample(kind, locale, owner_page_url=None, payment=PaymentWays(online_url=url)))
         assert url in paid and check_text(paid) == []
     demand = sample(LetterKind.final_demand, locale)
     assert "仲裁" not in short_message(demand) and "arbitration" not in short_message(demand)
@@ -250,7 +250,7 @@ async def test_run_letters_name_the_units_own_fee_and_carry_the_estates_settings
     for letter in letters:
         ctx = stored_context(letter.context)
         assert {p.item_name for p in ctx.periods} == {"物业服务费"}, letter.letter_no
-        assert ctx.statement_url == ""
+        assert ctx.owner_page_url is None
         assert ctx.payment.bank_account_no == LETTER_SETTINGS["bank_account_no"] and ctx.payment.online_url == ""
         assert ctx.dispute.arbitration and ctx.money_style == "symbol"
         if ctx.kind is LetterKind.final_demand:

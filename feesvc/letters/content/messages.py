@@ -32,20 +32,20 @@ def email_subject(ctx: LetterContext) -> str:
 
 def short_message(ctx: LetterContext) -> str:
     """The SMS / WeChat / e-mail text of the same stage, at most ``SHORT_MESSAGE_MAX`` characters,
-    ending with the estate's online payment link where it has one, else the statement link where the
-    owner can open it, and the service phone when there is room.
+    ending with the estate's online payment link where it has one, else the link to the owner's pages
+    where the letter is given it, and the service phone when there is room.
 
     Starts with the sender, 【company】. Long names or links drop the optional details first: the
     phone, then the longer wording, then the company name for the estate's, and at last the sender
     (for gateways that add the registered SMS signature themselves). Raises ValueError when even
-    that does not fit: the statement link is too long for a short message."""
+    that does not fit: the link is too long for a short message."""
     candidates = _message_candidates(ctx)
     for text in candidates:
         if len(text) <= SHORT_MESSAGE_MAX:
             return text
     raise ValueError(
         f"no short message for {ctx.letter_no} fits {SHORT_MESSAGE_MAX} characters "
-        f"(shortest is {len(candidates[-1])}): is the payment or statement link too long?"
+        f"(shortest is {len(candidates[-1])}): is the payment or owner page link too long?"
     )
 
 
@@ -57,7 +57,7 @@ def _message_candidates(ctx: LetterContext) -> list[str]:
     m = _MESSAGES[script][ctx.kind]
     body_full = m["full"].format_map(w)
     body_short = m["short"].format_map(w)
-    url = ctx.payment.online_url or ctx.statement_url
+    url = ctx.payment.online_url or ctx.owner_page_url or ""
     link = (_MESSAGE_PAY if ctx.payment.online_url else _MESSAGE_LINK)[script].format(url=url) if url else ""
     phone = _MESSAGE_PHONE[script].format_map(w) if ctx.service_phone else ""
     prefix = f"【{ctx.company}】" if loc != "en" else f"[{ctx.company}] "
@@ -76,7 +76,11 @@ def _message_candidates(ctx: LetterContext) -> list[str]:
     return out
 
 
-_MESSAGE_LINK: Final = {"hans": " 账单：{url}", "hant": " 帳單：{url}", "en": " Statement: {url}"}
+_MESSAGE_LINK: Final = {
+    "hans": " 账单及缴费：{url}",
+    "hant": " 帳單及繳費：{url}",
+    "en": " Statement and payment: {url}",
+}
 _MESSAGE_PAY: Final = {"hans": " 在线缴纳：{url}", "hant": " 線上繳納：{url}", "en": " Pay online: {url}"}
 # Ways to pay besides the desk, as the estate records them (the payment notice's message).
 _MESSAGE_WAYS: Final = {
@@ -102,7 +106,7 @@ def _message_words(ctx: LetterContext, script: str) -> dict[str, Any]:
         "amount": money_text(ctx.total_fen, loc, ctx.money_style),
         "periods": periods_text(ctx.periods, loc, limit=2, short=True),
         "phone": ctx.service_phone,
-        "url": ctx.statement_url,
+        "url": ctx.owner_page_url or "",
         "due": formatting.date_long(ctx.due_on, loc) if ctx.due_on else "",
         "deadline": formatting.date_long(ctx.deadline, loc) if ctx.deadline else "",
         "start": formatting.period_label(distinct_periods(ctx.periods)[0], loc) if ctx.periods else "",

@@ -199,7 +199,9 @@ class LetterContext:
     plan: PlanTerms | None = None
     belief: str | None = None
     complaint: ComplaintInfo | None = None
-    statement_url: str = ""
+    # The owner's pages (``feesvc.owner_pages.links.owner_page_url``): the letter prints the link
+    # and its QR code in the how-to-pay box, a short message ends with it; None: no link, no code.
+    owner_page_url: str | None = None
     # Payment notice (缴费须知) of a new owner: the day billing starts for them (the handover date)
     # and the fee standards in force, with their posting (DOMAIN.md "Change of owner").
     billing_starts_on: date | None = None

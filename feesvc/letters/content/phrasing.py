@@ -14,6 +14,7 @@ from babel.dates import format_skeleton, format_time
 
 from feesvc import formatting
 from feesvc.db import BUSINESS_TZ
+from feesvc.documents.qr import qr_svg_data_uri
 from feesvc.letters.content.model import BELIEFS, ComplaintInfo, LetterContext, PeriodLine, PlanTerms, PrepayOffer
 from feesvc.letters.content.traditional import for_display
 from feesvc.letters.content.words import (
@@ -181,7 +182,7 @@ def _sort_key(value: datetime) -> datetime:
 def pay_context(ctx: LetterContext) -> dict[str, Any]:
     """How and where to pay, as the letter states it: the desk (its address, else the estate's) and
     hours, the bank account with the unit as the transfer's reference, the online payment page only
-    where the estate has one, the owner's statement only where the owner can open it."""
+    where the estate has one, the owner's pages (link and QR code) only where the letter is given them."""
     ways = ctx.payment
     return {
         "desk": ways.desk_address or ctx.estate_address,
@@ -192,7 +193,8 @@ def pay_context(ctx: LetterContext) -> dict[str, Any]:
         "account_no": ways.bank_account_no,
         "reference": f"{ctx.estate} {ctx.unit_label}",
         "online_url": ways.online_url,
-        "statement_url": ctx.statement_url,
+        "owner_page_url": ctx.owner_page_url or "",
+        "owner_page_qr": qr_svg_data_uri(ctx.owner_page_url) if ctx.owner_page_url else "",
         "phone": ctx.service_phone,
     }
 
