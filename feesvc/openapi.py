@@ -7,9 +7,10 @@ with each operation's handler and adds:
 
 - the errors it can answer, each with the one shared ``Problem`` schema: a guard → 401, and 403
   when some role is refused or owners may call (an owner asking for another owner's record); an
-  input (path, query, header or body) → 400 (malformed), 404 (a path or body names no record)
-  and 422 (a business rule refuses it; the description says which); a body → 413 and 415; a
-  write → 409 (a conflict with what is recorded, an idempotency key reused for another request);
+  input (path, query, header or body) → 400 (malformed) and 404 (a path or body names no record);
+  a body → 413 and 415; a write → 404 and 409 (a conflict with what is recorded, an idempotency
+  key reused for another request); 422 where a business rule of the operation can refuse
+  well-formed input, its description naming the rules (:data:`feesvc.refusals.REFUSALS`);
 - a summary (the docstring's first sentence) and a description (the docstring, then who may call);
 - an example for every request body, built from the body's schema (its fields' own examples
   where they have them); ``tests/test_openapi.py`` decodes each one with the route's own decoder.
@@ -47,6 +48,7 @@ from litestar.routes import HTTPRoute
 from feesvc.auth.guards import GUARD_ROLES
 from feesvc.auth.models import Role
 from feesvc.errors import PROBLEM_JSON
+from feesvc.refusals import REFUSALS
 from feesvc.schemas import DATE_YEARS_PATTERN, FIRST_YEAR, LAST_YEAR
 
 PROBLEM = "Problem"
@@ -144,8 +146,9 @@ def allowed_roles(handler: HTTPRouteHandler) -> frozenset[Role]:
     return frozenset.intersection(*roles)
 
 
-def error_statuses(method: str, operation: Operation, roles: frozenset[Role]) -> list[int]:
-    """The errors an operation can answer, from what it takes (see the module's docstring)."""
+def error_statuses(method: str, operation: Operation, roles: frozenset[Role], refuses: bool) -> list[int]:
+    """The errors an operation can answer, from what it takes and whether a business rule of its
+    can refuse (see the module's docstring)."""
     parameters = [p for p in operation.parameters or [] if not isinstance(p, Reference)]
     body = operation.request_body is not None
     statuses: set[int] = set()
@@ -154,11 +157,13 @@ def error_statuses(method: str, operation: Operation, roles: frozenset[Role]) ->
         if roles != frozenset(Role) or Role.owner in roles:
             statuses.add(403)
     if parameters or body:
-        statuses |= {400, 404, 422}
+        statuses |= {400, 404}
     if body:
         statuses |= {413, 415}
     if method in WRITES:
-        statuses |= {404, 409, 422}
+        statuses |= {404, 409}
+    if refuses:
+        statuses.add(422)
     return sorted(statuses)
 
 
@@ -177,17 +182,24 @@ def summary_of(docstring: str) -> str:
     return first.rstrip(".:;")
 
 
-def error_response(status: int) -> OpenAPIResponse:
+def handler_name(handler: HTTPRouteHandler) -> str:
+    """The handler as :data:`feesvc.refusals.REFUSALS` names it: module and qualified name."""
+    return f"{handler.fn.__module__}.{handler.fn.__qualname__}"
+
+
+def error_response(status: int, rules: str | None = None) -> OpenAPIResponse:
+    """The documented error; a 422 names the operation's ``rules``."""
+    description = ERROR_TEXT[status] if rules is None else f"{ERROR_TEXT[status]} Refused here when: {rules}."
     example = {
         "type": "about:blank",
         "title": ERROR_TITLES[status],
         "status": status,
-        "detail": ERROR_TEXT[status],
+        "detail": description,
         "instance": "/api/v1/…",
         "request_id": "3f2c9a1e5b7d4c08",
     }
     return OpenAPIResponse(
-        description=ERROR_TEXT[status],
+        description=description,
         content={PROBLEM_JSON: OpenAPIMediaType(schema=Reference(REF_TEMPLATE.format(name=PROBLEM)), example=example)},
     )
 
@@ -223,10 +235,12 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         roles = allowed_roles(op.handler)
         if docstring:
             op.operation.summary = summary_of(docstring)
-        op.operation.description = f"{docstring}\n\n{who_may_call(roles)}".strip()
+        rules = REFUSALS.get(handler_name(op.handler))
+        refused = "" if rules is None or "Refused (422)" in docstring else f"\n\nRefused (422) when: {rules}."
+        op.operation.description = f"{docstring}{refused}\n\n{who_may_call(roles)}".strip()
         responses = op.operation.responses or {}
-        for status in error_statuses(op.method, op.operation, roles):
-            responses[str(status)] = error_response(status)
+        for status in error_statuses(op.method, op.operation, roles, rules is not None):
+            responses[str(status)] = error_response(status, rules if status == 422 else None)
         op.operation.responses = responses
         add_body_example(op.operation.request_body, schemas)
         for response in responses.values():
