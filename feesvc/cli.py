@@ -24,6 +24,7 @@ from feesvc.db import analyze, business_today, create_engine, session_factory
 from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
 from feesvc.imports.cli import import_command
+from feesvc.judges.cli import judges_command
 from feesvc.ledger.check_cli import ledger_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
@@ -291,6 +292,7 @@ def accrue(estate_ref: str, as_of: object) -> None:
 cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(judges_command)
 cli.add_command(ledger_command)
 
 

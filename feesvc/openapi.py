@@ -9,8 +9,9 @@ with each operation's handler and adds:
   when some role is refused or owners may call (an owner asking for another owner's record); an
   input (path, query, header or body) → 400 (malformed) and 404 (a path or body names no record);
   a body → 413 and 415; a write → 404 and 409 (a conflict with what is recorded, an idempotency
-  key reused for another request); 422 where a business rule of the operation can refuse
-  well-formed input, its description naming the rules (:data:`feesvc.refusals.REFUSALS`);
+  key reused for another request), and so does a read whose handler names it in
+  ``opt["also_answers"]`` (a copy failing its hash); 422 where a business rule of the operation
+  can refuse well-formed input, its description naming the rules (:data:`feesvc.refusals.REFUSALS`);
 - a summary (the docstring's first sentence) and a description (the docstring, then who may call);
 - an example for every request body, built from the body's schema (its fields' own examples
   where they have them); ``tests/test_openapi.py`` decodes each one with the route's own decoder.
@@ -239,7 +240,10 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         refused = "" if rules is None or "Refused (422)" in docstring else f"\n\nRefused (422) when: {rules}."
         op.operation.description = f"{docstring}{refused}\n\n{who_may_call(roles)}".strip()
         responses = op.operation.responses or {}
-        for status in error_statuses(op.method, op.operation, roles, rules is not None):
+        # A read that checks what it serves against a recorded hash also answers 409 (the handler's
+        # ``opt["also_answers"]``): the route cannot tell that from what it takes.
+        also = op.handler.opt.get("also_answers", ())
+        for status in sorted({*error_statuses(op.method, op.operation, roles, rules is not None), *also}):
             responses[str(status)] = error_response(status, rules if status == 422 else None)
         op.operation.responses = responses
         add_body_example(op.operation.request_body, schemas)

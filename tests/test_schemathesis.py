@@ -65,7 +65,8 @@ CONFIG = SchemathesisConfig.from_dict(
             "enabled": True,
             # Valid data may meet a business rule (an overdue account cannot prepay, a plan cannot
             # start in the past): 422, documented on each operation a rule can refuse by, naming its
-            # rules (feesvc/refusals.py), and named in the answer's detail (checked below). A 400 here would be the schema lying.
+            # rules (feesvc/refusals.py), and named in the answer's detail (checked below). A 400
+            # here would be the schema lying.
             "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422"]},
         },
         # The coverage phase sends hundreds of boundary cases per operation whatever the example
