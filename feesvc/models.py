@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
+from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
@@ -18,12 +19,14 @@ from feesvc.letters.models import (
     ReminderRun,
 )
 from feesvc.limitation.models import Acknowledgement, LegalFiling
+from feesvc.online.models import HeldNotification, PaymentOrder
 from feesvc.payments.models import Payment, PaymentVoid, Receipt, ReceiptCounter
 from feesvc.plans.models import Installment, InstallmentPlan, PlanCharge
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.sales.models import SaleSettlement, SettlementCertificate
 from feesvc.service_records.models import Complaint, ComplaintStep, ServiceActivity
+from feesvc.signin.models import Invitation, RefreshToken, SignInCode, SignInRateCount, SignInSession
 from feesvc.standards.models import FeeStandard
 
 metadata = SQLModel.metadata
@@ -37,6 +40,8 @@ __all__ = [
     "ArrearsNote",
     "ArrearsOverride",
     "AuditEvent",
+    "BankLine",
+    "BankStatement",
     "BillingRun",
     "Building",
     "Complaint",
@@ -46,8 +51,10 @@ __all__ = [
     "EscalationStage",
     "Estate",
     "FeeStandard",
+    "HeldNotification",
     "Installment",
     "InstallmentPlan",
+    "Invitation",
     "LateFeeTermsVersion",
     "LedgerEntry",
     "LegalFiling",
@@ -57,16 +64,21 @@ __all__ = [
     "Owner",
     "Ownership",
     "Payment",
+    "PaymentOrder",
     "PaymentVoid",
     "PlanCharge",
     "PrepayDiscountTier",
     "Receipt",
     "ReceiptCounter",
+    "RefreshToken",
     "ReminderHold",
     "ReminderRun",
     "SaleSettlement",
     "ServiceActivity",
     "SettlementCertificate",
+    "SignInCode",
+    "SignInRateCount",
+    "SignInSession",
     "Unit",
     "VacancyNotice",
     "metadata",

@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.enums import ParamType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     OpenAPI,
@@ -66,7 +67,7 @@ ROLE_NAMES = {
 # What each error answer means, the same on every operation.
 ERROR_TEXT = {
     400: "Malformed input: a value of the wrong type, format or range; `errors` names each field and what to send.",
-    401: "No valid bearer token (missing, unknown or revoked).",
+    401: "No valid bearer token (missing, unknown, revoked or expired).",
     403: "The token's role may not call this, or an owner asked for another owner's record.",
     404: "The path, or an id in the request, names no record (or none the caller may see).",
     409: (
@@ -76,7 +77,10 @@ ERROR_TEXT = {
     413: "The body is larger than the server takes.",
     415: "The body was not sent as `Content-Type: application/json`.",
     422: "Well-formed input that a business rule refuses; `detail` says which rule and what would be accepted.",
+    429: "Too many attempts from this phone number or address; `Retry-After` says in how many seconds to try again.",
 }
+# Errors a route declares itself (``opt={"answers": …}``), beyond those that follow from its input.
+SIGN_IN_REFUSED = "The sign-in was refused: a wrong, used or expired code, invitation or refresh token."
 ERROR_TITLES = {
     400: "Invalid input",
     401: "Unauthorized",
@@ -86,6 +90,7 @@ ERROR_TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many attempts",
 }
 
 
@@ -170,7 +175,7 @@ def error_statuses(method: str, operation: Operation, roles: frozenset[Role], re
 
 def who_may_call(roles: frozenset[Role]) -> str:
     if not roles:
-        return "Anyone, without a token."
+        return "Who may call: anyone, without a token."
     names = [ROLE_NAMES[role] for role in (Role.manager, Role.cashier, Role.system, Role.owner) if role in roles]
     return "Who may call: " + ", ".join(names) + "."
 
@@ -188,19 +193,18 @@ def handler_name(handler: HTTPRouteHandler) -> str:
     return f"{handler.fn.__module__}.{handler.fn.__qualname__}"
 
 
-def error_response(status: int, rules: str | None = None) -> OpenAPIResponse:
-    """The documented error; a 422 names the operation's ``rules``."""
-    description = ERROR_TEXT[status] if rules is None else f"{ERROR_TEXT[status]} Refused here when: {rules}."
+def error_response(status: int, text: str | None = None) -> OpenAPIResponse:
+    text = text or ERROR_TEXT[status]
     example = {
         "type": "about:blank",
         "title": ERROR_TITLES[status],
         "status": status,
-        "detail": description,
+        "detail": text,
         "instance": "/api/v1/…",
         "request_id": "3f2c9a1e5b7d4c08",
     }
     return OpenAPIResponse(
-        description=description,
+        description=text,
         content={PROBLEM_JSON: OpenAPIMediaType(schema=Reference(REF_TEMPLATE.format(name=PROBLEM)), example=example)},
     )
 
@@ -239,12 +243,17 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         rules = REFUSALS.get(handler_name(op.handler))
         refused = "" if rules is None or "Refused (422)" in docstring else f"\n\nRefused (422) when: {rules}."
         op.operation.description = f"{docstring}{refused}\n\n{who_may_call(roles)}".strip()
+        if not roles:
+            op.operation.security = []  # public (signing in): no token asked for
         responses = op.operation.responses or {}
         # A read that checks what it serves against a recorded hash also answers 409 (the handler's
         # ``opt["also_answers"]``): the route cannot tell that from what it takes.
         also = op.handler.opt.get("also_answers", ())
         for status in sorted({*error_statuses(op.method, op.operation, roles, rules is not None), *also}):
-            responses[str(status)] = error_response(status, rules if status == 422 else None)
+            refusal = f"{ERROR_TEXT[422]} Refused here when: {rules}." if status == 422 and rules else None
+            responses[str(status)] = error_response(status, refusal)
+        for status in op.handler.opt.get("answers", ()):
+            responses[str(status)] = error_response(status, SIGN_IN_REFUSED if status == 401 and not roles else None)
         op.operation.responses = responses
         add_body_example(op.operation.request_body, schemas)
         for response in responses.values():
@@ -253,6 +262,8 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         for parameter in op.operation.parameters or []:
             if isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
                 _bound_date_schema(parameter.schema)
+                if parameter.param_in == ParamType.HEADER:
+                    _header_never_null(parameter.schema)
 
 
 def add_body_example(body: RequestBody | Reference | None, schemas: dict[str, Any]) -> None:
@@ -383,6 +394,15 @@ def _bound_dates(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _bound_dates(value)
+
+
+def _header_never_null(schema: Schema) -> None:
+    """An optional header is absent or a string, never JSON null: ``str | None`` documents as
+    ``oneOf [string, null]``, which would invite a client to send an empty value."""
+    choices = [c for c in schema.one_of or [] if not (isinstance(c, Schema) and c.type == OpenAPIType.NULL)]
+    if schema.one_of and len(choices) == 1 and isinstance(choices[0], Schema):
+        schema.type = choices[0].type
+        schema.one_of = None
 
 
 def _bound_date_schema(schema: Schema) -> None:

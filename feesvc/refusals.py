@@ -136,6 +136,31 @@ REFUSALS: dict[str, str] = {
         "a building of another estate; a month that has not begun; a count of 0; a negative count without "
         "a note, or taking off more than was recorded"
     ),
+    # bank statements, online payments, signing in
+    "feesvc.banking.controller.BankingController.upload": (
+        "a bank with no column mapping for its statements; a payment a line posts refused as at the desk "
+        "(received in the future, an account of an owner who did not own the unit by then)"
+    ),
+    "feesvc.banking.controller.BankingController.assign": (
+        "a unit not of the line's estate; the payment refused as at the desk (received in the future, an "
+        "account of an owner who did not own the unit by then, nothing open on what it designates)"
+    ),
+    "feesvc.online.controller.OnlinePaymentController.create_order": (
+        "the estate does not take that provider's payments online; nothing owed on the unit today; charges "
+        "named that are not the owner's open ones; a channel the provider does not take; a WeChat JSAPI "
+        "order without the payer's openid, or payer_openid or return_url sent to the other provider"
+    ),
+    "feesvc.online.controller.OnlinePaymentController.my_order": (
+        "the estate no longer takes that provider's payments online"
+    ),
+    "feesvc.online.controller.OnlinePaymentController.reconcile": "a bill file that cannot be read",
+    "feesvc.online.controller.OnlinePaymentController.resolve": (
+        "the payment refused as at the desk (received in the future, an account of an owner who did not own "
+        "the unit by then, nothing open on what it designates)"
+    ),
+    "feesvc.signin.controller.SignInController.invite": "the owner has no phone number on record",
+    "feesvc.signin.controller.SignInController.sign_in": "both a phone and code and an invitation, or neither",
+    "feesvc.signin.controller.SignInController.sign_out": "a token not made by signing in (staff revoke those)",
     # reports and imports
     "feesvc.reports.controller.ReportsController.monthly": "from after to; a series of more than 60 months",
     "feesvc.reports.controller.ReportsController.monthly_pdf": "from after to; a series of more than 60 months",

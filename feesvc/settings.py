@@ -54,6 +54,8 @@ class ServerSettings:
     # Where generated letters, receipts and delivery proofs are kept.
     files_dir: str = "var/files"
     public_base_url: str = "http://127.0.0.1:8000"
+    # Signs the owner pages' CSRF tokens; empty: one made once and kept in files_dir (feesvc.signin.pages).
+    csrf_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,29 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class OnlineSettings:
+    """Online payment (feesvc/online): where each estate's provider credentials are, and where the
+    providers' APIs answer (a local test server in tests)."""
+
+    # A TOML or JSON file of credentials per estate id (README "Online payment"); none: no estate has online payment.
+    secrets_file: str = ""
+    # The same structure as JSON text, for a deployment that passes secrets in the environment.
+    credentials_json: str = ""
+    wechat_api_base: str = "https://api.mch.weixin.qq.com"
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    # How long an order may be paid; unpaid, it is closed (`feesvc online close-expired`).
+    order_minutes: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    online: OnlineSettings = field(default_factory=OnlineSettings)
     business_timezone: str = "Asia/Shanghai"
+    # A TOML file of banks' CSV column mappings, beside the built-in ones (feesvc.banking.mappings).
+    bank_mappings_file: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -92,7 +112,9 @@ class Settings:
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+                csrf_secret=env.get("FEESVC_CSRF_SECRET", ""),
             ),
+            bank_mappings_file=env.get("FEESVC_BANK_MAPPINGS", ""),
             mail=MailSettings(
                 host=env.get("FEESVC_SMTP_HOST", ""),
                 port=int(env.get("FEESVC_SMTP_PORT", "25")),
@@ -100,6 +122,13 @@ class Settings:
                 username=env.get("FEESVC_SMTP_USER", ""),
                 password=env.get("FEESVC_SMTP_PASSWORD", ""),
                 starttls=env.get("FEESVC_SMTP_STARTTLS", "") == "1",
+            ),
+            online=OnlineSettings(
+                secrets_file=env.get("FEESVC_ONLINE_SECRETS_FILE", ""),
+                credentials_json=env.get("FEESVC_ONLINE_CREDENTIALS", ""),
+                wechat_api_base=env.get("FEESVC_WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com"),
+                alipay_gateway=env.get("FEESVC_ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do"),
+                order_minutes=int(env.get("FEESVC_ONLINE_ORDER_MINUTES", "30")),
             ),
         )
 

@@ -10,7 +10,7 @@ from feesvc.migrate import downgrade, upgrade
 from tests.test_migration_desk_payment_account import _execute
 from tests.test_migrations import scratch_url  # noqa: F401 - the fixture: an empty database of the same kind
 
-BEFORE, REVISION = "0019_complaint_keys", "0025_unit_position"
+BEFORE, REVISION = "0021_online", "0025_unit_position"
 
 ROWS = [
     "INSERT INTO estate (id, code, name, company_name, address, service_phone, locale, cycle_months, due_day,"

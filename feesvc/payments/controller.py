@@ -31,12 +31,16 @@ from feesvc.registry.masking import masking_for
 from feesvc.registry.service import get_estate
 from feesvc.schemas import LongPathId, PathId
 
+#: Visible ASCII only: a header's leading or trailing spaces do not survive HTTP, so a key with them
+#: would not be the key the client keeps.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]+$"
 IdempotencyKey = Annotated[
     str,
     HeaderParameter(
         name="Idempotency-Key",
         min_length=8,
         max_length=100,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="A key the client makes once per payment and sends again on every retry of it",
     ),
 ]
@@ -48,6 +52,7 @@ OptionalIdempotencyKey = Annotated[
         name="Idempotency-Key",
         min_length=8,
         max_length=100,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         required=False,
         description="Optional: a key the client makes once per request and sends again on every retry of it",
     ),

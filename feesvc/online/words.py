@@ -1,0 +1,70 @@
+"""The pay page's words: zh_CN first, zh_TW and en."""
+
+from __future__ import annotations
+
+WORDS: dict[str, dict[str, str]] = {
+    "zh_CN": {
+        "title": "在线缴费",
+        "unit": "房屋",
+        "amount": "应缴金额",
+        "includes": "含截至今日的违约金；支付后即结清本户欠费。",
+        "nothing_owed": "您在本房屋目前没有欠费。",
+        "choose": "选择支付方式",
+        "wechat": "微信支付（扫码）",
+        "alipay": "支付宝",
+        "pay": "去支付",
+        "not_set_up": "本小区尚未开通在线缴费，请到物业服务中心前台缴费。",
+        "scan": "请用微信扫一扫下面的二维码完成支付",
+        "expires": "请在此时间前完成支付：",
+        "order": "订单号",
+        "sign_in": "请先登录业主服务页面。",
+        "not_yours": "这不是您的房屋。",
+        "bad_form": "页面已过期，请刷新后重试。",
+        "back": "返回",
+        "paid_note": "支付成功后，收据会出现在“我的缴费”中。",
+    },
+    "zh_TW": {
+        "title": "線上繳費",
+        "unit": "房屋",
+        "amount": "應繳金額",
+        "includes": "含截至今日的違約金；支付後即結清本戶欠費。",
+        "nothing_owed": "您在本房屋目前沒有欠費。",
+        "choose": "選擇支付方式",
+        "wechat": "微信支付（掃碼）",
+        "alipay": "支付寶",
+        "pay": "去支付",
+        "not_set_up": "本社區尚未開通線上繳費，請到物業服務中心櫃檯繳費。",
+        "scan": "請用微信掃描下方的二維碼完成支付",
+        "expires": "請在此時間前完成支付：",
+        "order": "訂單號",
+        "sign_in": "請先登入業主服務頁面。",
+        "not_yours": "這不是您的房屋。",
+        "bad_form": "頁面已過期，請重新整理後再試。",
+        "back": "返回",
+        "paid_note": "支付成功後，收據會出現在「我的繳費」中。",
+    },
+    "en": {
+        "title": "Pay online",
+        "unit": "Home",
+        "amount": "Amount due",
+        "includes": "Includes late fees up to today; paying it settles everything you owe on this home.",
+        "nothing_owed": "You owe nothing on this home.",
+        "choose": "Pay with",
+        "wechat": "WeChat Pay (scan)",
+        "alipay": "Alipay",
+        "pay": "Pay",
+        "not_set_up": "This estate does not take payments online yet: please pay at the service desk.",
+        "scan": "Scan the QR code below with WeChat to pay",
+        "expires": "Pay before:",
+        "order": "Order",
+        "sign_in": "Please sign in to the owner pages first.",
+        "not_yours": "This home is not yours.",
+        "bad_form": "This page has expired; reload it and try again.",
+        "back": "Back",
+        "paid_note": "Once paid, the receipt is listed under your payments.",
+    },
+}
+
+
+def words_for(locale: str) -> dict[str, str]:
+    return WORDS.get(locale, WORDS["zh_CN"])
