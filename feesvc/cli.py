@@ -28,6 +28,7 @@ from feesvc.fapiao.cli import fapiao_command
 from feesvc.files import FileStoreSettingError, check_setting, read_all, session_store
 from feesvc.imports.cli import import_command
 from feesvc.judges.cli import judges_command
+from feesvc.ledger.check_cli import ledger_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
 from feesvc.online.cli import online_command
@@ -310,6 +311,7 @@ cli.add_command(judges_command)
 cli.add_command(online_command)
 cli.add_command(bank_command)
 cli.add_command(fapiao_command)
+cli.add_command(ledger_command)
 
 
 @cli.command()
