@@ -6,7 +6,7 @@ writers keep both columns in the transaction of every entry they append (feesvc/
 this fills them for the existing ledger with the same rule, on both databases.
 
 Revision ID: 0025_unit_position
-Revises: 0021_online
+Revises: 0024_filestore
 Create Date: 2026-12-07 19:40:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025_unit_position"
-down_revision: str | None = "0021_online"
+down_revision: str | None = "0024_filestore"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
