@@ -30,6 +30,7 @@ from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
 from feesvc.imports.controller import ImportController
+from feesvc.jobs.controller import JobsController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -69,6 +70,7 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    JobsController,
 ]
 SCHEMA_PATH = "/schema"
 PUBLIC_PATHS = ["^/schema", "^/health"]

@@ -24,6 +24,7 @@ from feesvc.db import analyze, business_today, create_engine, session_factory
 from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
 from feesvc.imports.cli import import_command
+from feesvc.jobs.cli import jobs_command, worker_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
 from feesvc.registry.models import Estate
@@ -290,6 +291,8 @@ def accrue(estate_ref: str, as_of: object) -> None:
 cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(worker_command)
+cli.add_command(jobs_command)
 
 
 @cli.command()

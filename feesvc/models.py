@@ -6,6 +6,7 @@ from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassificat
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
 from feesvc.billing.models import BillingRun
+from feesvc.jobs.models import JobAttempt, JobDispatch, JobSchedule, PrintFileChunk
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
@@ -48,6 +49,9 @@ __all__ = [
     "FeeStandard",
     "Installment",
     "InstallmentPlan",
+    "JobAttempt",
+    "JobDispatch",
+    "JobSchedule",
     "LateFeeTermsVersion",
     "LedgerEntry",
     "LegalFiling",
@@ -60,6 +64,7 @@ __all__ = [
     "PaymentVoid",
     "PlanCharge",
     "PrepayDiscountTier",
+    "PrintFileChunk",
     "Receipt",
     "ReceiptCounter",
     "ReminderHold",
