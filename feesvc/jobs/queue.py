@@ -1,7 +1,7 @@
 """The job queue: Procrastinate on the service's PostgreSQL database.
 
 A job is one run of one kind for one estate. Its lock (``rules.lock_key``) lets one such job run at
-a time and its queueing lock lets one wait, both enforced by the queue's own unique indexes. A job
+a time, in the order queued (the queue's unique index on running jobs' locks). A job
 that meets a transient fault (a lost connection, a serialization failure, a deadlock) is retried
 with backoff; a job whose worker died (no heartbeat for ``stalled_after`` seconds) is put back by
 any live worker and run again from the start: every run is idempotent, so what the dead worker
@@ -22,11 +22,10 @@ from typing import Any
 
 import asyncpg
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -66,6 +65,10 @@ def is_transient(error: BaseException) -> bool:
     serialization failure or a deadlock. A domain refusal or a bug is not retried."""
     for cause in _causes(error):
         if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        # A statement that failed on a lost connection inside a unit's savepoint leaves the session
+        # waiting for a rollback: the run's next statement says so.
+        if isinstance(cause, PendingRollbackError):
             return True
         if isinstance(cause, ConnectionError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
             return True
@@ -108,16 +111,15 @@ def task_name(name: str) -> str:
     return f"{NAMESPACE}:{name}"
 
 
-async def defer(app: procrastinate.App, name: str, key: str, **kwargs: Any) -> int | None:
-    """Queue a job of task ``name`` under ``key`` (its lock and queueing lock); None when a job with
-    that key is already waiting, which will do the same work."""
-    try:
-        return await app.configure_task(name=task_name(name), lock=key, queueing_lock=key).defer_async(**kwargs)
-    except AlreadyEnqueued:
-        return None
+async def defer(app: procrastinate.App, name: str, lock: str, **kwargs: Any) -> int:
+    """Queue a job of task ``name`` under ``lock``: jobs with one lock run one at a time, in the
+    order they were queued. No queueing lock: the queue's retry of a failed job would collide with
+    a job of the same queueing lock queued meanwhile; the dispatcher's own key keeps a scheduled
+    minute from being queued twice."""
+    return await app.configure_task(name=task_name(name), lock=lock).defer_async(**kwargs)
 
 
-async def defer_run(app: procrastinate.App, kind: str, estate_id: int | None, scheduled_for: str) -> int | None:
+async def defer_run(app: procrastinate.App, kind: str, estate_id: int | None, scheduled_for: str) -> int:
     """Queue an estate's run of ``kind`` for a scheduled minute (ISO, UTC)."""
     if estate_id is None:
         return await defer(app, kind, lock_key(kind, None), scheduled_for=scheduled_for)

@@ -143,7 +143,8 @@ async def dispatch_minute(app: procrastinate.App, database: Database, minute: da
     queued: list[int] = []
     async with database.session() as session:
         due = [s for s in await enabled_schedules(session) if is_due(s.cron, minute)]
-    for schedule in due:
+    outbox_queued = False  # one delivery for every estate whose schedule says so
+    for schedule in sorted(due, key=lambda s: (s.estate_id, s.kind)):
         async with database.session() as session:
             row = JobDispatch(estate_id=schedule.estate_id, kind=schedule.kind, scheduled_for=minute)
             session.add(row)
@@ -152,8 +153,11 @@ async def dispatch_minute(app: procrastinate.App, database: Database, minute: da
             except IntegrityError:
                 await session.rollback()
                 continue  # dispatched already
-            estate = None if schedule.kind == JobKind.outbox else schedule.estate_id
-            row.job_id = await defer_run(app, schedule.kind, estate, minute.isoformat())
+            if schedule.kind != JobKind.outbox:
+                row.job_id = await defer_run(app, schedule.kind, schedule.estate_id, minute.isoformat())
+            elif not outbox_queued:
+                row.job_id = await defer_run(app, schedule.kind, None, minute.isoformat())
+                outbox_queued = True
             await session.commit()
         if row.job_id is not None:
             queued.append(row.job_id)
@@ -161,7 +165,7 @@ async def dispatch_minute(app: procrastinate.App, database: Database, minute: da
 
 
 @blueprint.periodic(cron="* * * * *")
-@blueprint.task(name="dispatch", pass_context=True, queueing_lock="dispatch", retry=RETRY)
+@blueprint.task(name="dispatch", pass_context=True, retry=RETRY)
 async def dispatch(context: procrastinate.JobContext, timestamp: int) -> None:
     """Every minute: queue the runs the schedules say are due (``dispatch_minute``)."""
     minute = datetime.fromtimestamp(timestamp, UTC)
