@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from feesvc.auth.models import Role
-from feesvc.jobs.rules import billing_period, cron_problem, is_due, lock_key, minute_of, next_runs, run_day
+from feesvc.jobs.rules import accrual_day, billing_period, cron_problem, is_due, lock_key, minute_of, next_runs, run_day
 from tests.support import Api, problem
 
 SCHEDULES = [
@@ -32,6 +32,7 @@ def test_cron_read_in_shanghai() -> None:
     assert not is_due("30 17 * * *", minute)
     assert run_day(minute) == date(2026, 4, 1)
     assert billing_period(run_day(minute)) == "2026-04"
+    assert accrual_day(run_day(minute)) == date(2026, 3, 31)
     assert is_due("30 1 1 * *", minute)  # the 1st, in Shanghai
     assert next_runs("0 2 1 * *", minute, 2) == [
         datetime(2026, 4, 30, 18, 0, tzinfo=UTC),

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +342,9 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
     )
     late_fees = await _counts(
         database,
-        select(func.count()).where(col(LedgerEntry.kind) == EntryKind.late_fee, col(LedgerEntry.effective_date) <= DAY),
+        select(func.count()).where(
+            col(LedgerEntry.kind) == EntryKind.late_fee, col(LedgerEntry.effective_date) == DAY - timedelta(days=1)
+        ),
     )
     assert late_fees[0] > 0
 
@@ -379,7 +381,7 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
         for estate_id in world.estates:
             billed = await run_billing(session, COMMAND_LINE, estate_id, "2026-05", DAY)
             assert (billed.charges_issued, billed.charges_already_issued) == (0, UNITS)
-            accrued = await accrue_late_fees(session, COMMAND_LINE, estate_id, DAY)
+            accrued = await accrue_late_fees(session, COMMAND_LINE, estate_id, DAY - timedelta(days=1))
             assert accrued.late_fees_posted == 0
             again = await run_reminders(session, QUEUE, estate_id, DAY, files_dir=world.workers.files_dir)
             assert again.letters_by_kind == {}

@@ -37,6 +37,12 @@ def run_day(minute: datetime) -> date:
     return minute.astimezone(SHANGHAI).date()
 
 
+def accrual_day(day: date) -> date:
+    """Late fees are accrued up to the day before the run (README: the month's last day, run on
+    the 1st before the month's bills), as ``feesvc accrue --as-of yesterday`` does from cron."""
+    return day - timedelta(days=1)
+
+
 def billing_period(day: date) -> str:
     """A billing run issues the period of the month it runs in."""
     return f"{day:%Y-%m}"

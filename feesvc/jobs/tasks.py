@@ -20,7 +20,7 @@ from feesvc.db import Database, utcnow
 from feesvc.jobs.models import JobDispatch, JobKind
 from feesvc.jobs.printing import join_chunks, plan_chunks, render_chunk, runs_to_print
 from feesvc.jobs.queue import QUEUE, RETRY, attempt, blueprint, defer, defer_run, worker_of
-from feesvc.jobs.rules import billing_period, is_due, minute_of, run_day
+from feesvc.jobs.rules import accrual_day, billing_period, is_due, minute_of, run_day
 from feesvc.jobs.schedules import enabled_schedules
 from feesvc.letters.models import ReminderRun, RunStatus
 from feesvc.settings import get_settings
@@ -49,11 +49,12 @@ async def billing(context: procrastinate.JobContext, estate_id: int, scheduled_f
 
 @blueprint.task(name=JobKind.late_fees.value, pass_context=True, retry=RETRY)
 async def late_fees(context: procrastinate.JobContext, estate_id: int, scheduled_for: str) -> None:
-    """Post the late fees owed up to the scheduled day (idempotent: keyed by charge and day)."""
+    """Post the late fees owed up to the day before the scheduled day (idempotent: keyed by charge
+    and day); scheduled on the 1st, the month's last day."""
     from feesvc.latefees.service import accrue_late_fees
 
     async with attempt(context, estate_id) as run, run.session() as session:
-        run.summary = _summary(await accrue_late_fees(session, QUEUE, estate_id, _day(scheduled_for)))
+        run.summary = _summary(await accrue_late_fees(session, QUEUE, estate_id, accrual_day(_day(scheduled_for))))
 
 
 @blueprint.task(name=JobKind.plan_review.value, pass_context=True, retry=RETRY)
