@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +43,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(PROJECT_ROOT))
 
-import itertools
 
 import asyncpg  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
@@ -200,7 +198,10 @@ async def measure(template_url: str, workers: int, files_dir: Path) -> dict[str,
         env = {**os.environ, "FEESVC_DATABASE_URL": url, "FEESVC_FILES_DIR": str(files_dir)}
         command = [sys.executable, "-c", "from feesvc.cli import cli; cli()", "worker"]
         started = time.perf_counter()
-        processes = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
+        processes = [
+            await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
+            for _ in range(workers)
+        ]
         try:
             while True:
                 await asyncio.sleep(0.5)
@@ -213,9 +214,9 @@ async def measure(template_url: str, workers: int, files_dir: Path) -> dict[str,
             wall_s = time.perf_counter() - started
         finally:
             for process in processes:
-                process.send_signal(signal.SIGTERM)
+                process.terminate()  # SIGTERM: the worker stops once its job is done (there is none)
             for process in processes:
-                process.wait(timeout=120)
+                await asyncio.wait_for(process.wait(), timeout=120)
         async with database.session() as session:
             jobs = await list_jobs(session, limit=1_000_000)
             attempts = list((await session.execute(select(JobAttempt).order_by(col(JobAttempt.started_at)))).scalars())
