@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -137,9 +138,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def fresh_url() -> Iterator[str]:
-    with fresh_postgres_database(SERVER, "jobs") as url:
-        upgrade(url)
-        yield url
+    # In a thread: both run event loops of their own, beside the tests' loop.
+    with ThreadPoolExecutor(1) as thread:
+        made = fresh_postgres_database(SERVER, "jobs")
+        url = thread.submit(made.__enter__).result()
+        try:
+            thread.submit(upgrade, url).result()
+            yield url
+        finally:
+            thread.submit(made.__exit__, None, None, None).result()
 
 
 async def _estate(session: Any, n: int) -> int:
@@ -280,11 +287,10 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
     database = world.database
     world.workers.start()
     world.workers.start()
-    killed = {
-        "reminders": await _kill_mid_run(world, "reminders", "letter"),
-        "late_fees": await _kill_mid_run(world, "late_fees", "ledger_entry"),
-        "billing": await _kill_mid_run(world, "billing", "ledger_entry"),
-    }
+    killed = {}
+    for kind, table in (("reminders", "letter"), ("late_fees", "ledger_entry"), ("billing", "ledger_entry")):
+        killed[kind] = await _kill_mid_run(world, kind, table)
+        await _until(f"the {kind} runs to end", lambda: _queue_idle(database), world.workers)
     await _dispatch(world.url, database, minute(MINUTES["plan_review"]))
     await _until("the queue to empty", lambda: _queue_idle(database), world.workers)
     await asyncio.sleep(2 * HEARTBEAT)  # a print join queued by the last chunk
@@ -438,3 +444,40 @@ async def test_a_dropped_connection_is_retried_and_one_estate_runs_one_job_at_a_
         .group_by(col(LedgerEntry.estate_id)),
     )
     assert june_charges == [UNITS] * ESTATES
+
+
+def _feesvc(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FEESVC_DATABASE_URL": url}
+    return subprocess.run([*WORKER[:-1], *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_jobs_from_the_command_line(world: World) -> None:
+    app = queue_app(world.url)
+    async with app.open_async():
+        waiting = await defer_run(app, "billing", world.estates[0], minute(20, date(2026, 7, 1)).isoformat())
+        # An estate that does not exist: the run refuses it, which no retry would change.
+        doomed = await defer_run(app, "billing", 2_000_000_000, minute(20, date(2026, 7, 1)).isoformat())
+    listed = _feesvc(world.url, "jobs", "list", "--status", "todo")
+    assert listed.returncode == 0, listed.stderr
+    assert {str(waiting), str(doomed)} <= {line.split()[0] for line in listed.stdout.splitlines()[1:]}
+    cancelled = _feesvc(world.url, "jobs", "cancel", str(waiting))
+    assert cancelled.returncode == 0 and f"job {waiting} cancelled" in cancelled.stdout, cancelled
+    refused = _feesvc(world.url, "jobs", "retry", str(waiting))
+    assert refused.returncode == 1 and "only a failed job is retried" in refused.stderr, refused
+
+    world.workers.start()
+    await _until("the queue to empty", lambda: _queue_idle(world.database), world.workers)
+    async with world.database.session() as session:
+        [failed] = await list_jobs(session, job_id=doomed)
+    assert failed.status == "failed" and failed.attempts == 0  # not retried: not a transient fault
+    assert failed.error and "estate 2000000000 does not exist" in failed.error, failed
+    assert failed.hostname and failed.duration_seconds is not None
+    again = _feesvc(world.url, "jobs", "retry", str(doomed))
+    assert again.returncode == 0 and f"job {doomed} queued again" in again.stdout, again
+    await _until("the retried job to fail again", lambda: _failed_twice(world.database, doomed), world.workers)
+
+
+async def _failed_twice(database: Database, job_id: int) -> bool:
+    async with database.session() as session:
+        tries = (await session.execute(select(JobAttempt).where(col(JobAttempt.job_id) == job_id))).scalars().all()
+    return [t.outcome for t in tries] == [AttemptOutcome.failed, AttemptOutcome.failed]

@@ -7,7 +7,7 @@ attempt (host, pid, progress, outcome) in ``job_attempt``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -33,7 +33,7 @@ def _summary(result: msgspec.Struct) -> dict[str, Any]:
     return {k: (len(v) if isinstance(v, list) and len(v) > SUMMARY_LIST_LIMIT else v) for k, v in values.items()}
 
 
-def _day(scheduled_for: str) -> Any:
+def _day(scheduled_for: str) -> date:
     return run_day(datetime.fromisoformat(scheduled_for))
 
 
