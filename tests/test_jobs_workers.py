@@ -21,8 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -71,6 +71,7 @@ DAY = date(2026, 5, 1)
 # Each kind fires in a minute of its own on 2026-05-01, Shanghai time, so the test queues them in turn.
 MINUTES = {"reminders": 30, "late_fees": 31, "billing": 32, "plan_review": 33, "outbox": 33}
 HEARTBEAT, STALLED_AFTER = 1.0, 4.0
+FEESVC = [sys.executable, "-c", "from feesvc.cli import cli; cli()"]  # the command, as installed
 WAIT = 240.0  # seconds any one wait may take on a loaded 2-CPU machine
 
 
@@ -92,16 +93,7 @@ class Workers:
         env.pop("FEESVC_SMTP_HOST", None)
         log = (self.logs / f"worker-{len(list(self.logs.iterdir()))}.log").open("wb")
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from feesvc.cli import cli; cli()",
-                "worker",
-                "--heartbeat",
-                str(HEARTBEAT),
-                "--stalled-after",
-                str(STALLED_AFTER),
-            ],
+            [*FEESVC, "worker", "--heartbeat", str(HEARTBEAT), "--stalled-after", str(STALLED_AFTER)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -448,7 +440,7 @@ async def test_a_dropped_connection_is_retried_and_one_estate_runs_one_job_at_a_
 
 def _feesvc(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FEESVC_DATABASE_URL": url}
-    return subprocess.run([*WORKER[:-1], *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([*FEESVC, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 async def test_jobs_from_the_command_line(world: World) -> None:
