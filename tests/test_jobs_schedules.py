@@ -34,9 +34,9 @@ def test_cron_read_in_shanghai() -> None:
     assert billing_period(run_day(minute)) == "2026-04"
     assert accrual_day(run_day(minute)) == date(2026, 3, 31)
     assert is_due("30 1 1 * *", minute)  # the 1st, in Shanghai
-    assert next_runs("0 2 1 * *", minute, 2) == [
+    assert next_runs("0 2 1 * *", minute, 2) == [  # 02:00 Shanghai on 1 April, then on 1 May
+        datetime(2026, 3, 31, 18, 0, tzinfo=UTC),
         datetime(2026, 4, 30, 18, 0, tzinfo=UTC),
-        datetime(2026, 5, 31, 18, 0, tzinfo=UTC),
     ]
 
 
