@@ -207,15 +207,17 @@ class TableHold:
     def __init__(self, url: str, table: str) -> None:
         self.url, self.table = url, table
         self.conn: asyncpg.Connection | None = None
+        self.watch: asyncpg.Connection | None = None  # outside the hold: a transaction sees one snapshot
 
     async def __aenter__(self) -> TableHold:
-        self.conn = await asyncpg.connect(self.url.replace("postgresql+asyncpg", "postgresql"))
+        self.conn = await asyncpg.connect(self.url)
+        self.watch = await asyncpg.connect(self.url)
         await self.conn.execute(f"BEGIN; LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
         return self
 
     async def blocked_backends(self) -> list[int]:
-        assert self.conn is not None
-        rows = await self.conn.fetch(
+        assert self.watch is not None
+        rows = await self.watch.fetch(
             """SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
                 WHERE a.datname = current_database() AND l.relation = $1::regclass
                   AND a.application_name <> $2""",
@@ -225,9 +227,10 @@ class TableHold:
         return [r["pid"] for r in rows]
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self.conn is not None
+        assert self.conn is not None and self.watch is not None
         await self.conn.execute("COMMIT")
         await self.conn.close()
+        await self.watch.close()
 
 
 async def _running(database: Database, kind: str) -> list[JobAttempt]:
