@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,7 @@ class Attempt:
             await _set(session, self.row_id, progress_done=done, progress_total=total)
         self._written = (done, total)
 
-    def session(self) -> Any:
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.worker.database.session()
 
 
