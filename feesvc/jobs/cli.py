@@ -14,7 +14,8 @@ import click
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feesvc.jobs.listing import STATUSES, cancel_job, list_jobs, retry_job
+from feesvc.jobs.listing import cancel_job, list_jobs, retry_job
+from feesvc.jobs.models import JobStatus
 from feesvc.settings import get_settings
 
 T = TypeVar("T")
@@ -107,7 +108,7 @@ def _with_app(work: Callable[[procrastinate.App, AsyncSession], Awaitable[T]]) -
 
 
 @jobs_command.command("list")
-@click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--status", type=click.Choice([s.value for s in JobStatus]), default=None)
 @click.option("--estate", "estate_id", type=click.IntRange(1), default=None, help="Estate id.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 def jobs_list(status: str | None, estate_id: int | None, limit: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar import Controller, get, put
 from litestar.params import Parameter
@@ -13,10 +13,9 @@ from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
 from feesvc.jobs import schedules as service
 from feesvc.jobs.listing import list_jobs
+from feesvc.jobs.models import JobStatus
 from feesvc.jobs.schemas import JobOut, ScheduleIn, ScheduleOut
 from feesvc.schemas import INT4_MAX, PathId
-
-JobStatus = Literal["todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted"]
 
 
 class JobsController(Controller):
@@ -51,4 +50,4 @@ class JobsController(Controller):
     ) -> list[JobOut]:
         """The queue's jobs, newest first: state, attempts, where the latest attempt ran, its progress,
         duration and error. Empty on SQLite, which has no queue."""
-        return await list_jobs(db, status=status, estate_id=estate_id, limit=limit)
+        return await list_jobs(db, status=status.value if status else None, estate_id=estate_id, limit=limit)

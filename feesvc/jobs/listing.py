@@ -16,8 +16,6 @@ from feesvc.db import is_postgres, utcnow
 from feesvc.errors import Conflict, NotFound
 from feesvc.jobs.schemas import JobOut
 
-STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
-
 _LIST = text(
     """
     SELECT j.id, j.task_name, j.status::text AS status, j.attempts, j.scheduled_at, j.args,

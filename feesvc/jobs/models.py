@@ -24,6 +24,18 @@ class JobKind(enum.StrEnum):
     outbox = "outbox"
 
 
+class JobStatus(enum.StrEnum):
+    """The queue's states of a job."""
+
+    todo = "todo"
+    doing = "doing"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    aborting = "aborting"
+    aborted = "aborted"
+
+
 class JobSchedule(SQLModel, table=True):
     """When an estate's run of a kind is due: a five-field cron expression read in Asia/Shanghai."""
 
