@@ -25,6 +25,7 @@ from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
 from feesvc.imports.cli import import_command
 from feesvc.jobs.cli import jobs_command, worker_command
+from feesvc.judges.cli import judges_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
 from feesvc.registry.models import Estate
@@ -293,6 +294,7 @@ cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(worker_command)
 cli.add_command(jobs_command)
+cli.add_command(judges_command)
 
 
 @cli.command()

@@ -9,7 +9,8 @@ with each operation's handler and adds:
   when some role is refused or owners may call (an owner asking for another owner's record); an
   input (path, query, header or body) → 400 (malformed), 404 (a path or body names no record)
   and 422 (a business rule refuses it; the description says which); a body → 413 and 415; a
-  write → 409 (a conflict with what is recorded, an idempotency key reused for another request);
+  write → 409 (a conflict with what is recorded, an idempotency key reused for another request),
+  and so does a read whose handler names it in ``opt["also_answers"]`` (a copy failing its hash);
 - a summary (the docstring's first sentence) and a description (the docstring, then who may call);
 - an example for every request body, built from the body's schema (its fields' own examples
   where they have them); ``tests/test_openapi.py`` decodes each one with the route's own decoder.
@@ -225,7 +226,10 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
             op.operation.summary = summary_of(docstring)
         op.operation.description = f"{docstring}\n\n{who_may_call(roles)}".strip()
         responses = op.operation.responses or {}
-        for status in error_statuses(op.method, op.operation, roles):
+        # A read that checks what it serves against a recorded hash also answers 409 (the handler's
+        # ``opt["also_answers"]``): the route cannot tell that from what it takes.
+        also = op.handler.opt.get("also_answers", ())
+        for status in sorted({*error_statuses(op.method, op.operation, roles), *also}):
             responses[str(status)] = error_response(status)
         op.operation.responses = responses
         add_body_example(op.operation.request_body, schemas)

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 
 from feesvc.arrears.classifier import T2S
 from feesvc.arrears.models import ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
-from feesvc.arrears.service import cause_history
+from feesvc.arrears.views import cause_history
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.principal import COMMAND_LINE
 from feesvc.demo import DemoSummary, Profile, build_demo

@@ -75,3 +75,34 @@ def test_postgres_refuses_truncating_the_ledger(scratch_url: str) -> None:
         pytest.skip("SQLite has no TRUNCATE")
     upgrade(scratch_url)
     assert "append-only" in asyncio.run(_refuses_truncate(scratch_url))
+
+
+#: Every table the migrations make append-only (their forbid_changes calls).
+APPEND_ONLY = (
+    "ledger_entry", "payment", "receipt", "payment_void", "audit_event",
+    "arrears_note", "arrears_classification", "arrears_override", "complaint_step", "service_activity",
+    "letter", "delivery_record", "late_fee_terms", "sale_settlement", "settlement_certificate", "letter_rendering",
+)  # fmt: skip
+
+
+async def _triggers(url: str) -> set[str]:
+    engine = create_engine(DatabaseSettings(url=url))
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = await conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        else:
+            rows = await conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+        names = {row[0] for row in rows}
+    await engine.dispose()
+    return names
+
+
+def test_every_append_only_table_keeps_its_triggers_at_head(scratch_url: str) -> None:
+    """SQLite's batch mode rebuilds a table without its triggers: a migration that alters an
+    append-only table must restore them (migrations/append_only.py)."""
+    upgrade(scratch_url)
+    triggers = asyncio.run(_triggers(scratch_url))
+    sqlite = DatabaseSettings(url=scratch_url).is_sqlite
+    for table in APPEND_ONLY:
+        expected = {f"{table}_no_update", f"{table}_no_delete"} if sqlite else {f"{table}_append_only"}
+        assert expected <= triggers, table

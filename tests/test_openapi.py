@@ -164,3 +164,12 @@ async def test_options_names_every_method_of_the_path(app: Litestar, api: Api, r
         allow = {m.strip() for m in response.headers.get("allow", "").split(",") if m.strip()}
         assert response.status_code == 204, (path, response.status_code, response.text)
         assert methods | {"OPTIONS"} <= allow, (path, sorted(methods - allow))
+
+
+def test_a_read_that_checks_a_recorded_hash_documents_409(app: Litestar) -> None:
+    """The letter's copies are served only if they match the hash recorded at issue (409 otherwise)."""
+    paths = app.openapi_schema.paths or {}
+    for path in ("/api/v1/letters/{letter_id}/letter.pdf", "/api/v1/letters/{letter_id}/messages"):
+        operation = paths[path].get
+        assert operation is not None and operation.responses is not None
+        assert "409" in operation.responses, path

@@ -219,3 +219,39 @@ async def test_service_activity_summary_per_estate_and_building(
         ("security_patrols", 58),
     ]
     assert empty == []
+
+
+async def test_a_retried_complaint_or_step_with_its_key_records_nothing_more(api: Api) -> None:
+    """Issue 16's follow-up: an owner's phone sends a complaint again when the answer is lost; staff
+    record "fixed" from the field twice. With an Idempotency-Key, the retry answers the first record;
+    the same key with another request is refused; two sent at once make one."""
+    estate = await api.make_estate(units=1)
+    [unit] = estate.unit_ids
+    owner = await api.owner_token(estate.owner_ids[0])
+    body = {"category": "elevator", "text": "3号电梯又停了"}
+    key = {"Idempotency-Key": "complaint-retry-0001"}
+    first = await api.ok(await api.post(f"/api/v1/units/{unit}/complaints", body, owner, headers=key))
+    again = await api.ok(await api.post(f"/api/v1/units/{unit}/complaints", body, owner, headers=key))
+    assert again["id"] == first["id"]
+    assert await api.count(Complaint, Complaint.unit_id == unit) == 1
+    other = {**body, "text": "楼道灯坏了"}
+    problem(await api.post(f"/api/v1/units/{unit}/complaints", other, owner, headers=key), 409, "Idempotency-Key")
+
+    # Two at once with one key: one complaint.
+    at_once = {"Idempotency-Key": "complaint-retry-0002"}
+    answers = await api.post_at_once(f"/api/v1/units/{unit}/complaints", [other, other], owner, [at_once, at_once])
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert await api.count(Complaint, Complaint.unit_id == unit) == 2
+
+    # A step sent twice with its key: one step; the fix is not refused as a second one.
+    fixed = {"step": "fixed", "note": "更换了门机板"}
+    step_key = {"Idempotency-Key": "step-retry-00000001"}
+    path = f"/api/v1/complaints/{first['id']}/steps"
+    done = await api.ok(await api.post(path, fixed, Role.cashier, headers=step_key))
+    retried = await api.ok(await api.post(path, fixed, Role.cashier, headers=step_key))
+    assert retried["fixed_at"] == done["fixed_at"]
+    assert await api.count(ComplaintStep, ComplaintStep.complaint_id == first["id"]) == 1
+    # Without a key a second "fixed" is what it says: another fix (a repair can be redone).
+    await api.ok(await api.post(path, fixed, Role.cashier))
+    assert await api.count(ComplaintStep, ComplaintStep.complaint_id == first["id"]) == 2

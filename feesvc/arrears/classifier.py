@@ -57,6 +57,7 @@ from feesvc.arrears.case_record import (
     PaymentEntry,
     case_facts_from_record,
 )
+from feesvc.arrears.cause_model import MODEL_PATH, ModelReading, read_case
 from feesvc.arrears.note_text import (
     GUESS,
     GUESS_FACTOR,
@@ -113,7 +114,10 @@ __all__ = [
 
 #: Which rules produced a classification: the engine and every lexicon file.
 VERSION: Final = (
-    "rules-sha256:" + hashlib.sha256(Path(__file__).read_bytes() + lexicon_data.digest().encode()).hexdigest()[:16]
+    "rules-sha256:"
+    + hashlib.sha256(
+        Path(__file__).read_bytes() + lexicon_data.digest().encode() + MODEL_PATH.read_bytes()
+    ).hexdigest()[:16]
 )
 
 
@@ -447,6 +451,9 @@ def _vacancy_signal(facts: CaseFacts, signals: Sequence[Signal]) -> list[Signal]
 
 MIN_PRIMARY_SCORE: Final = 1.0  # below this a cause is not a usable signal
 MIN_SECONDARY_SCORE: Final = 1.5
+MODEL_WEIGHT: Final = 3.0  # a sure reading weighs as a strong rule (lexicon weights 0.5–3)
+MODEL_SURE: Final = 0.6  # below this the model is not sure of any cause: it adds nothing
+MODEL_ALONE_SURE: Final = 0.75  # ... and below this, of a cause no rule saw
 MIN_STRONGEST: Final = 0.75  # a staff guess (0.3 x a strong rule) or a hint alone cannot decide
 DECIDING_ORIGINS: Final = frozenset({Origin.NOTE, Origin.COMPLAINT})
 
@@ -463,15 +470,42 @@ def classify(facts: CaseFacts, today: date | None = None) -> Classification:
     signals = notes + _complaints_beside_the_notes(_complaint_signals(facts, as_of), notes)
     signals += _payment_signals(facts, as_of)
     signals += _vacancy_signal(facts, signals)
+    reading = read_case(facts, as_of)
+    if reading is not None and reading.quote and reading.category is not Category.UNKNOWN:
+        # Where no rule saw the cause at all, the model must be surer: the rules know what a bare
+        # fact ("房子一直空着") or staff's own explanation is not.
+        seen = any(s.cause is reading.category and s.weight > 0 and s.origin in DECIDING_ORIGINS for s in signals)
+        owners_words = any(SPEAKER_WEIGHT[x] >= SPEAKER_WEIGHT[Speaker.NARRATION] for x in reading.speakers)
+        if owners_words and reading.probability >= (MODEL_SURE if seen else MODEL_ALONE_SURE):
+            signals.append(_model_signal(reading))
     scores = _scores(signals)
     category, secondary = _decide(scores, signals)
+    confidence = _confidence(category, scores)
     return Classification(
         category=category,
         secondary=secondary,
-        confidence=_confidence(category, scores),
+        confidence=confidence,
         signals=tuple(sorted(signals, key=lambda s: (-s.weight, s.source, s.rule))),
         approach=approach_for(category, _belief(signals) if category is Category.MISUNDERSTANDING else None),
         scores=tuple((cause, round(scores[cause], 3)) for cause in CAUSES),
+    )
+
+
+def _model_signal(reading: ModelReading) -> Signal:
+    """The sentence the model read the cause in, verbatim: evidence weighed with the rules' own, as
+    strong as a strong rule when the model is sure (the owner's denial or ranking still decides)."""
+    assert reading.quote is not None
+    return Signal(
+        cause=reading.category,
+        # Staff's guesses and hearsay weigh as little as the rules weigh them.
+        weight=round(
+            MODEL_WEIGHT * reading.probability * max((SPEAKER_WEIGHT[x] for x in reading.speakers), default=1.0), 3
+        ),
+        origin=reading.origin,
+        source=reading.source,
+        quote=reading.quote,
+        rule=f"model.{reading.category.value}",
+        verbatim=True,
     )
 
 

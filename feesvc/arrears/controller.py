@@ -7,7 +7,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feesvc.arrears import service
+from feesvc.arrears import actions, service, views
 from feesvc.arrears.schemas import (
     ActionDone,
     ActionOut,
@@ -48,23 +48,23 @@ class ArrearsCaseController(Controller):
         owe anything, else that of the owner of the latest overdue period (a seller after a sale)."""
         today = business_today()
         case, created = await service.open_case(db, principal, unit_id, today, owner_id)
-        return Response(await service.case_out(db, case, today), status_code=201 if created else 200)
+        return Response(await views.case_out(db, case, today), status_code=201 if created else 200)
 
     @get("/units/{unit_id:int}/arrears-case", guards=[staff])
     async def unit_case(self, db: AsyncSession, unit_id: PathId, owner_id: OwnerQuery = None) -> CaseOut:
         """The open case of an owner's account at the unit; without ``owner_id``, the unit's latest."""
         await get_unit(db, unit_id)
-        return await service.case_out(db, await service.unit_case(db, unit_id, owner_id), business_today())
+        return await views.case_out(db, await service.unit_case(db, unit_id, owner_id), business_today())
 
     @get("/arrears-cases/{case_id:int}", guards=[staff])
     async def get_case(self, db: AsyncSession, case_id: PathId) -> CaseOut:
         """One arrears case: its account, status, amount and months overdue, effective cause, notes and actions."""
-        return await service.case_out(db, await service.get_case(db, case_id), business_today())
+        return await views.case_out(db, await service.get_case(db, case_id), business_today())
 
     @post("/arrears-cases/{case_id:int}/notes", guards=[staff])
     async def add_note(self, db: AsyncSession, principal: Principal, case_id: PathId, data: NoteCreate) -> NoteOut:
         """A dated contact note: call, visit, SMS, WeChat, desk or letter; may mark a claim the owner made."""
-        return service.note_out(await service.add_note(db, principal, case_id, data, business_today()))
+        return views.note_out(await service.add_note(db, principal, case_id, data, business_today()))
 
     @post("/arrears-cases/{case_id:int}/status", guards=[managers], status_code=200)
     async def change_status(
@@ -72,18 +72,18 @@ class ArrearsCaseController(Controller):
     ) -> CaseOut:
         """Pause (a manager's hold), resume, send to legal review or resolve the case, with a reason."""
         case = await service.change_status(db, principal, case_id, data, utcnow())
-        return await service.case_out(db, case, business_today())
+        return await views.case_out(db, case, business_today())
 
     @post("/arrears-cases/{case_id:int}/classify", guards=[staff])
     async def classify(self, db: AsyncSession, principal: Principal, case_id: PathId) -> CauseHistoryOut:
         """Classify why the owner is not paying, from what the database holds today; kept with the history."""
         await service.classify_case(db, principal, case_id, business_today())
-        return await service.cause_history(db, await service.get_case(db, case_id))
+        return await views.cause_history(db, await service.get_case(db, case_id))
 
     @get(["/arrears-cases/{case_id:int}/classify", "/arrears-cases/{case_id:int}/classifications"], guards=[staff])
     async def classifications(self, db: AsyncSession, case_id: PathId) -> CauseHistoryOut:
         """The effective cause, the latest classification, all classifications and overrides, the plan."""
-        return await service.cause_history(db, await service.get_case(db, case_id))
+        return await views.cause_history(db, await service.get_case(db, case_id))
 
     @post("/arrears-cases/{case_id:int}/override", guards=[managers])
     async def override(
@@ -91,11 +91,11 @@ class ArrearsCaseController(Controller):
     ) -> CauseHistoryOut:
         """A manager sets the cause, with a reason; the classifier's results stay in the history."""
         await service.override_cause(db, principal, case_id, data, business_today())
-        return await service.cause_history(db, await service.get_case(db, case_id))
+        return await views.cause_history(db, await service.get_case(db, case_id))
 
     @post("/arrears-actions/{action_id:int}/done", guards=[staff], status_code=200)
     async def action_done(
         self, db: AsyncSession, principal: Principal, action_id: PathId, data: ActionDone
     ) -> ActionOut:
         """Mark a case's planned action done, with an optional note."""
-        return service.action_out(await service.mark_action_done(db, principal, action_id, data, utcnow()))
+        return views.action_out(await actions.mark_action_done(db, principal, action_id, data, utcnow()))

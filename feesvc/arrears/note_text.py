@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 from feesvc.arrears import lexicon_data
@@ -167,6 +168,7 @@ class NoteText:
         return self.original[begin:finish].strip(" \t\n,，:：、。.!！?？;；“”「」『』\"'()（）")
 
 
+@lru_cache(maxsize=64)  # one case: the rules and the model's quote both read each note
 def analyse(original: str) -> NoteText:
     norm = normalise_text(original)
     quoted = tuple((m.start(), m.end()) for m in _QUOTE_SPANS.finditer(norm))

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from feesvc.arrears.models import ArrearsCase, ArrearsNote
 from feesvc.arrears.schemas import CauseHistoryOut
-from feesvc.arrears.service import cause_history
+from feesvc.arrears.views import cause_history
 from feesvc.errors import Conflict
 from feesvc.latefees.unit import UnitFeeTerms, unit_fee_terms
 from feesvc.ledger.limitation import LimitationEvent

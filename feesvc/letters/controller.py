@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from feesvc.letters import service
 from feesvc.letters.models import DeliveryChannel, Letter, Stage
 from feesvc.letters.policy import StageRule
 from feesvc.letters.runs import RunSummary, run_reminders
+from feesvc.registry.masking import mask_email, mask_phone
 from feesvc.registry.service import can_read_unit
 from feesvc.schemas import Body, Fen, Id, Line, PathId, Reason
 
@@ -58,6 +59,29 @@ class LetterOut(msgspec.Struct):
     total_fen: int
     periods: list[str]
     run_id: int | None
+
+
+class LetterMessageOut(msgspec.Struct):
+    """An electronic message as sent: the exact text, its hash as recorded at issue, its delivery."""
+
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    sha256: str
+    status: str
+    sent_at: datetime | None
+
+
+class LetterMessagesOut(msgspec.Struct):
+    letter_id: int
+    letter_no: str
+    messages: list[LetterMessageOut]
+
+
+def masked_recipient(channel: str, recipient: str) -> str:
+    """The address a message went to, masked as every API response masks contact data."""
+    return mask_email(recipient) if channel == "email" else mask_phone(recipient)
 
 
 class DeliveryForm(msgspec.Struct):
@@ -154,7 +178,12 @@ class LetterController(Controller):
         # The escalation stage is the company's pacing, not a label of the letter: owners do not see it.
         return shown if principal.is_staff else [msgspec.structs.replace(x, stage=None) for x in shown]
 
-    @get("/letters/{letter_id:int}/letter.pdf", guards=[anyone], media_type="application/pdf")
+    @get(
+        "/letters/{letter_id:int}/letter.pdf",
+        guards=[anyone],
+        media_type="application/pdf",
+        opt={"also_answers": (409,)},
+    )
     async def letter_pdf(
         self, db: AsyncSession, principal: Principal, state: State, letter_id: PathId
     ) -> Response[bytes]:
@@ -173,6 +202,33 @@ class LetterController(Controller):
                 "Content-Disposition": f'inline; filename="{letter.letter_no}.pdf"',
                 "X-Letter-Rendered-At-Issue": "true" if kept.at_issue else "false",
             },
+        )
+
+    @get("/letters/{letter_id:int}/messages", guards=[anyone], opt={"also_answers": (409,)})
+    async def letter_messages(self, db: AsyncSession, principal: Principal, letter_id: PathId) -> LetterMessagesOut:
+        """The letter's electronic messages (e-mail, SMS, WeChat) exactly as issued: each text is checked
+        against the SHA-256 recorded when the letter was issued (409 if it does not match). 404 for a
+        letter that went out on paper only. An owner: only the letters to them (403 for any other id)."""
+        if not principal.is_staff:
+            mine = await db.get(Letter, letter_id)
+            check_owns(principal, mine.owner_id if mine else None, "letter")
+        letter, messages = await service.letter_messages(db, letter_id)
+        assert letter.id is not None and letter.message_sha256 is not None
+        return LetterMessagesOut(
+            letter_id=letter.id,
+            letter_no=letter.letter_no,
+            messages=[
+                LetterMessageOut(
+                    channel=m.channel,
+                    recipient=masked_recipient(m.channel, m.recipient),
+                    subject=m.subject,
+                    body=m.body,
+                    sha256=letter.message_sha256,
+                    status=m.status.value,
+                    sent_at=m.sent_at,
+                )
+                for m in messages
+            ],
         )
 
     @put("/estates/{estate_id:int}/escalation-policy", guards=[managers])

@@ -37,8 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from feesvc.arrears.decisions import effective_decision
 from feesvc.arrears.models import ArrearsCase, CaseStatus
-from feesvc.arrears.service import active_case, effective_decision, reminder_pause_reason
+from feesvc.arrears.pauses import reminder_pause_reason
+from feesvc.arrears.service import active_case
 from feesvc.attention import UnitReport, reason_of, report
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal

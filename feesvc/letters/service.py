@@ -21,9 +21,17 @@ from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
 from feesvc.letters import storage
-from feesvc.letters.issued import Kept, kept_copy, pages_of, read_kept
+from feesvc.letters.issued import Kept, kept_copy, message_sha256, pages_of, read_kept
 from feesvc.letters.kinds import LetterKind
-from feesvc.letters.models import DeliveryChannel, DeliveryRecord, EscalationStage, Letter, ReminderHold, ReminderRun
+from feesvc.letters.models import (
+    DeliveryChannel,
+    DeliveryRecord,
+    EscalationStage,
+    Letter,
+    OutboxMessage,
+    ReminderHold,
+    ReminderRun,
+)
 from feesvc.letters.policy import StageRule
 from feesvc.letters.runs import print_file_path
 from feesvc.limitation.rules import INTERRUPTING_KINDS
@@ -53,6 +61,23 @@ async def letter_pdf(session: AsyncSession, letter_id: int, files_dir: Path) -> 
         return letter, kept, await anyio.to_thread.run_sync(read_kept, kept)
     except storage.StoredFileError as error:
         raise Conflict(f"letter {letter.letter_no} cannot be given as issued: {error}") from error
+
+
+async def letter_messages(session: AsyncSession, letter_id: int) -> tuple[Letter, list[OutboxMessage]]:
+    """The electronic messages a letter went out as, each its exact text as issued: the text whose
+    SHA-256 the letter recorded at issue (a mismatch is refused, never served as the letter's)."""
+    letter = await get_letter(session, letter_id)
+    if letter.message_sha256 is None:
+        raise NotFound(f"letter {letter.letter_no} went out on paper only: it has no electronic message")
+    query = select(OutboxMessage).where(OutboxMessage.letter_id == letter_id).order_by(col(OutboxMessage.id))
+    messages = list((await session.execute(query)).scalars().all())
+    for message in messages:
+        if message_sha256(message.body) != letter.message_sha256:
+            raise Conflict(
+                f"letter {letter.letter_no}: the stored {message.channel} message does not match the text recorded "
+                "at issue; it cannot be given as issued"
+            )
+    return letter, messages
 
 
 async def unit_letters(session: AsyncSession, unit_id: int) -> list[Letter]:

@@ -10,7 +10,6 @@ another request is refused.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -20,11 +19,11 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, or_
 from sqlalchemy import select as select_columns
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from feesvc import idempotency
 from feesvc.audit.service import record_audit
 from feesvc.auth.principal import Principal
 from feesvc.errors import Conflict, InvalidInput, NotFound
@@ -351,10 +350,6 @@ async def limitation_watch(
 # Recording acknowledgements and filings
 
 
-def _fingerprint(**request: Any) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def proof_type(content: bytes) -> tuple[str, str]:
     for magic, kind in PROOF_TYPES.items():
         if content.startswith(magic):
@@ -468,26 +463,6 @@ def filing_out(filing: LegalFiling) -> FilingOut:
     )
 
 
-async def _replayed(session: AsyncSession, model: Any, key: str, fingerprint: str) -> Any | None:
-    """The record made under ``key``, if the same request made it; a different request is refused."""
-    found = (await session.execute(select(model).where(model.idempotency_key == key))).scalar_one_or_none()
-    if found is not None and found.request_fingerprint != fingerprint:
-        raise Conflict("this Idempotency-Key was used for another request", field="Idempotency-Key")
-    return found
-
-
-async def _insert_once(session: AsyncSession, row: Any, model: Any, key: str, fingerprint: str) -> tuple[Any, bool]:
-    """Flush ``row``; a concurrent retry that won the key's unique index answers instead."""
-    session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        found = await _replayed(session, model, key, fingerprint)
-        if found is None:
-            raise
-        return found, False
-    return row, True
 
 
 async def record_acknowledgement(
@@ -511,7 +486,7 @@ async def record_acknowledgement(
     if signed_on > today:
         raise InvalidInput(f"an acknowledgement cannot be signed in the future (today is {today})", field="signed_on")
     digest_of_request = hashlib.sha256(proof).hexdigest()
-    fingerprint = _fingerprint(
+    fingerprint = idempotency.fingerprint(
         unit=unit_id,
         owner=owner_id,
         on=signed_on,
@@ -520,7 +495,7 @@ async def record_acknowledgement(
         plan=plan_id,
         note=note,
     )
-    found = await _replayed(session, Acknowledgement, key, fingerprint)
+    found = await idempotency.replayed(session, Acknowledgement, key, fingerprint)
     if found is not None:
         return found, False
     estate_id = await _check_account(session, unit_id, owner_id, periods, today)
@@ -543,7 +518,7 @@ async def record_acknowledgement(
         request_fingerprint=fingerprint,
         recorded_by=actor.label,
     )
-    ack, new = await _insert_once(session, ack, Acknowledgement, key, fingerprint)
+    ack, new = await idempotency.insert_once(session, ack, Acknowledgement, key, fingerprint)
     if not new:
         return ack, False
     assert ack.id is not None
@@ -585,7 +560,7 @@ async def record_filing(
     if data.filed_on > today:
         raise InvalidInput(f"a filing cannot be dated in the future (today is {today})", field="filed_on")
     periods = sorted(set(data.periods))
-    fingerprint = _fingerprint(
+    fingerprint = idempotency.fingerprint(
         unit=data.unit_id,
         owner=data.owner_id,
         kind=data.kind,
@@ -595,7 +570,7 @@ async def record_filing(
         periods=periods,
         fen=data.claimed_fen,
     )
-    found = await _replayed(session, LegalFiling, key, fingerprint)
+    found = await idempotency.replayed(session, LegalFiling, key, fingerprint)
     if found is not None:
         return found, False
     estate_id = await _check_account(session, data.unit_id, data.owner_id, periods, today)
@@ -613,7 +588,7 @@ async def record_filing(
         request_fingerprint=fingerprint,
         recorded_by=actor.label,
     )
-    filing, new = await _insert_once(session, filing, LegalFiling, key, fingerprint)
+    filing, new = await idempotency.insert_once(session, filing, LegalFiling, key, fingerprint)
     if not new:
         return filing, False
     session.add_all(

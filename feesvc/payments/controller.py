@@ -40,6 +40,18 @@ IdempotencyKey = Annotated[
         description="A key the client makes once per payment and sends again on every retry of it",
     ),
 ]
+#: Where a retry without a key is harmless to refuse later (a second complaint is merged by staff),
+#: the key is optional; sent, it makes the write safe to retry.
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=8,
+        max_length=100,
+        required=False,
+        description="Optional: a key the client makes once per request and sends again on every retry of it",
+    ),
+]
 
 receipt_readers = requires(Role.cashier, Role.manager, Role.owner)
 owner_only = requires(Role.owner)

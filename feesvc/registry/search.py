@@ -17,8 +17,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal,
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from feesvc.arrears.decisions import effective_decision
 from feesvc.arrears.models import ArrearsCase
-from feesvc.arrears.service import ACTIVE, effective_decision
+from feesvc.arrears.service import ACTIVE
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry

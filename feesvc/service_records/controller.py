@@ -11,6 +11,7 @@ from feesvc.auth.guards import anyone, staff
 from feesvc.auth.principal import Principal
 from feesvc.auth.scope import check_owns
 from feesvc.db import business_today, utcnow
+from feesvc.payments.controller import OptionalIdempotencyKey
 from feesvc.schemas import PERIOD_PATTERN, PathId
 from feesvc.service_records import service
 from feesvc.service_records.models import Complaint
@@ -30,11 +31,17 @@ class ServiceRecordsController(Controller):
 
     @post("/units/{unit_id:int}/complaints", guards=[anyone])
     async def file_complaint(
-        self, db: AsyncSession, principal: Principal, unit_id: PathId, data: ComplaintCreate
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        unit_id: PathId,
+        data: ComplaintCreate,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> ComplaintOut:
-        """File a complaint or service request: owners for a unit they own, staff for any unit."""
+        """File a complaint or service request: owners for a unit they own, staff for any unit. With an
+        Idempotency-Key, a retry answers the complaint the first request filed."""
         now = utcnow()
-        complaint = await service.file_complaint(db, principal, unit_id, data, now)
+        complaint = await service.file_complaint(db, principal, unit_id, data, now, idempotency_key)
         return service.complaint_out(complaint, [], now)
 
     @get("/units/{unit_id:int}/complaints", guards=[anyone])
@@ -55,11 +62,17 @@ class ServiceRecordsController(Controller):
 
     @post("/complaints/{complaint_id:int}/steps", guards=[staff])
     async def add_step(
-        self, db: AsyncSession, principal: Principal, complaint_id: PathId, data: ComplaintStepCreate
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        complaint_id: PathId,
+        data: ComplaintStepCreate,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> ComplaintOut:
-        """Record a step on the rectification clock: plan_given, fixed, inspected, follow_up, closed."""
+        """Record a step on the rectification clock: plan_given, fixed, inspected, follow_up, closed.
+        With an Idempotency-Key, a retry records nothing more."""
         now = utcnow()
-        complaint = await service.add_step(db, principal, complaint_id, data, now)
+        complaint = await service.add_step(db, principal, complaint_id, data, now, idempotency_key)
         return (await service.complaints_out(db, [complaint], now))[0]
 
     @post("/estates/{estate_id:int}/service-activity", guards=[staff])

@@ -90,6 +90,8 @@ class Complaint(SQLModel, table=True):
     follow_up_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     filed_by: str = Field(max_length=120)
+    idempotency_key: str | None = Field(default=None, max_length=100, unique=True)  # a retry's key, if sent
+    request_fingerprint: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -103,6 +105,8 @@ class ComplaintStep(SQLModel, table=True):
     satisfied: bool | None = Field(default=None)
     note: str = Field(default="", max_length=1000)
     actor: str = Field(max_length=120)
+    idempotency_key: str | None = Field(default=None, max_length=100, unique=True)  # a retry's key, if sent
+    request_fingerprint: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import Select, bindparam, func, or_
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from feesvc import idempotency
 from feesvc.audit.service import record_audit
 from feesvc.auth.models import Role
 from feesvc.auth.principal import Principal
@@ -67,8 +69,15 @@ async def current_owner_id(session: AsyncSession, unit_id: int, on: date) -> int
 
 
 async def file_complaint(
-    session: AsyncSession, actor: Principal, unit_id: int, data: ComplaintCreate, now: datetime
+    session: AsyncSession,
+    actor: Principal,
+    unit_id: int,
+    data: ComplaintCreate,
+    now: datetime,
+    key: str | None = None,
 ) -> Complaint:
+    """File a complaint. With an Idempotency-Key, a retry of the same request answers the complaint
+    the first one filed (feesvc.idempotency)."""
     owner_id = await current_owner_id(session, unit_id, business_date(now))
     if actor.role is Role.owner:
         # Checked before the unit lookup, so an owner learns nothing about units not theirs.
@@ -83,6 +92,9 @@ async def file_complaint(
     opened = data.opened_at or now
     if opened > now + CLOCK_SKEW:
         raise InvalidInput("a complaint cannot be opened in the future", field="opened_at")
+    request = idempotency.fingerprint(unit=unit_id, by=actor.label, **msgspec.to_builtins(data))
+    if key is not None and (found := await idempotency.replayed(session, Complaint, key, request)) is not None:
+        return found
     complaint = Complaint(
         estate_id=unit.estate_id,
         unit_id=unit_id,
@@ -94,9 +106,16 @@ async def file_complaint(
         opened_at=opened,
         plan_due_at=opened + PLAN_WITHIN,
         filed_by=actor.label,
+        idempotency_key=key,
+        request_fingerprint=request if key is not None else None,
     )
-    session.add(complaint)
-    await session.flush()
+    if key is None:
+        session.add(complaint)
+        await session.flush()
+    else:
+        complaint, new = await idempotency.insert_once(session, complaint, Complaint, key, request)
+        if not new:
+            return complaint
     await record_audit(
         session,
         actor,
@@ -148,24 +167,39 @@ async def unit_complaints(session: AsyncSession, principal: Principal, unit_id: 
 
 
 async def add_step(
-    session: AsyncSession, actor: Principal, complaint_id: int, data: ComplaintStepCreate, now: datetime
+    session: AsyncSession,
+    actor: Principal,
+    complaint_id: int,
+    data: ComplaintStepCreate,
+    now: datetime,
+    key: str | None = None,
 ) -> Complaint:
+    """Record a step. With an Idempotency-Key, a retry of the same request records nothing more and
+    answers the complaint as it stands (a retried "fixed" would otherwise be refused as a second
+    fix, or a retried plan issue a second reply)."""
     complaint = await get_complaint(session, complaint_id)
+    request = idempotency.fingerprint(complaint=complaint_id, by=actor.label, **msgspec.to_builtins(data))
+    if key is not None and await idempotency.replayed(session, ComplaintStep, key, request) is not None:
+        return complaint
     at = data.at or now
     _check_step(complaint, data, at, now)
     _apply_step(complaint, data, at)
     if data.responsible is not None:
         complaint.responsible = data.responsible
-    session.add(
-        ComplaintStep(
-            complaint_id=complaint_id,
-            kind=data.step,
-            at=at,
-            satisfied=data.satisfied,
-            note=data.note.strip(),
-            actor=actor.label,
-        )
+    step = ComplaintStep(
+        complaint_id=complaint_id,
+        kind=data.step,
+        at=at,
+        satisfied=data.satisfied,
+        note=data.note.strip(),
+        actor=actor.label,
+        idempotency_key=key,
+        request_fingerprint=request if key is not None else None,
     )
+    if key is None:
+        session.add(step)
+    elif not (await idempotency.insert_once(session, step, ComplaintStep, key, request))[1]:
+        return await get_complaint(session, complaint_id)  # a concurrent retry recorded it first
     detail: dict[str, Any] = {"at": at.isoformat(), "satisfied": data.satisfied, "status": complaint_status(complaint)}
     if data.actions:
         await session.flush()

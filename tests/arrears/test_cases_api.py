@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feesvc.arrears.models import ArrearsClassification, ArrearsOverride
-from feesvc.arrears.service import effective_cause, reminder_pause_reason
+from feesvc.arrears.pauses import reminder_pause_reason
+from feesvc.arrears.service import effective_cause
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
 from feesvc.db import business_today

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import col
 
-from feesvc.arrears.service import reminder_pause_reason
+from feesvc.arrears.pauses import reminder_pause_reason
 from feesvc.auth.models import Role
 from feesvc.letters.models import Letter
 from tests.sale_support import sold_unit

@@ -195,6 +195,46 @@ async def test_the_english_final_demand_that_did_not_fit_now_goes_out(
     assert letter.message_sha256 == hashlib.sha256(message.body.encode()).hexdigest()
 
 
+async def test_an_electronic_message_is_read_back_as_issued_by_its_owner_and_staff(
+    api: Api, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Item 2: for an electronic message the exact text is what is kept; the letter's messages route
+    gives it back with the hash recorded at issue, masks the address for staff, refuses a changed
+    text, and answers 404 for a paper-only letter and 403 to another owner."""
+    owner = {"name": "短信业主", "phone": "13800138000", "preferred_channel": "sms"}
+    estate = await estate_in_arrears(api, {1: owner})  # unit 1: a formal reminder, by SMS
+    summary = await run(api, estate.id)
+    assert summary["messages_by_channel"] == {"sms": 1}
+    mine = await api.owner_token(estate.owner_ids[1])
+    letters = await api.ok(await api.get(f"/api/v1/units/{estate.unit_ids[1]}/letters", mine))
+    [letter] = [x for x in letters if x["run_id"] == summary["run_id"]]
+    async with sessions() as s:
+        sent = (await s.execute(select(OutboxMessage).where(OutboxMessage.letter_id == letter["id"]))).scalar_one()
+
+    read = await api.ok(await api.get(f"/api/v1/letters/{letter['id']}/messages", mine))
+    [message] = read["messages"]
+    assert (read["letter_no"], message["channel"], message["body"]) == (letter["letter_no"], "sms", sent.body)
+    assert message["sha256"] == hashlib.sha256(sent.body.encode()).hexdigest()
+    assert message["recipient"] == "*******8000" and message["status"] == "pending"
+    staff = await api.ok(await api.get(f"/api/v1/letters/{letter['id']}/messages", Role.cashier))
+    assert staff["messages"][0]["body"] == sent.body and staff["messages"][0]["recipient"] == "*******8000"
+
+    # Another owner: refused, as for the letter's PDF.
+    other = await api.owner_token(estate.owner_ids[0])
+    assert (await api.get(f"/api/v1/letters/{letter['id']}/messages", other)).status_code == 403
+    # A paper-only letter has no message.
+    paper = await letter_of(api, estate.unit_ids[0])
+    assert paper["channel"] == "paper"
+    assert (await api.get(f"/api/v1/letters/{paper['id']}/messages")).status_code == 404
+    # A text changed after issue is not given as the letter's.
+    async with sessions() as s, s.begin():
+        changed = await s.get(OutboxMessage, sent.id)
+        assert changed is not None
+        changed.body = sent.body + "。"
+    refused = await api.get(f"/api/v1/letters/{letter['id']}/messages", mine)
+    assert refused.status_code == 409 and "does not match" in refused.json()["detail"]
+
+
 async def test_with_no_short_message_at_all_the_paper_letter_goes_alone(
     api: Api, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,1 @@
+"""Training the judges' models (``feesvc judges train``) from the development corpora."""
