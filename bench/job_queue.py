@@ -36,6 +36,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ async def seed(url: str, estates: int, units: int, due_share: float) -> None:
                                 "estate_id": estate.id,
                                 "building_id": building.id,
                                 "number": f"{101 + u}",
-                                "floor_area_m2": "90.00",
+                                "floor_area_m2": Decimal("90.00"),
                                 "use": UnitUse.residential,
                             }
                             for u in range(units)
