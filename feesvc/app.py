@@ -19,16 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.arrears.controller import ArrearsCaseController
 from feesvc.auth.controller import TokenController
-from feesvc.auth.middleware import TokenAuthenticationMiddleware
+from feesvc.auth.middleware import OwnerSignInRequired, TokenAuthenticationMiddleware
 from feesvc.auth.principal import Principal
 from feesvc.auth.service import PrincipalCache
+from feesvc.banking.controller import BankingController
 from feesvc.billing.controller import BillingController
-from feesvc.db import Database, create_engine, session_factory
+from feesvc.db import Database, create_engine, session_factory, utcnow
 from feesvc.decoding import StrictRequest, install_path_id_parser, refuse_lax_query_values
 from feesvc.errors import exception_handlers
 from feesvc.evidence.controller import EvidencePackController
 from feesvc.explorer import explorer_plugins
 from feesvc.exports.controller import ExportController
+from feesvc.fapiao.controller import FapiaoController
 from feesvc.imports.controller import ImportController
 from feesvc.jobs.controller import JobsController
 from feesvc.latefees.controller import LateFeeController
@@ -46,6 +48,8 @@ from feesvc.reports.controller import ReportsController
 from feesvc.sales.controller import SalesController
 from feesvc.service_records.controller import ServiceRecordsController
 from feesvc.settings import Settings, get_settings
+from feesvc.signin.controller import SignInController
+from feesvc.signin.pages import PUBLIC_PAGES, owner_pages, sign_in_required
 from feesvc.standards.controller import FeeStandardController
 from feesvc.statements.controller import StatementController
 
@@ -71,9 +75,12 @@ CONTROLLERS = [
     InstallmentPlanController,
     TokenController,
     JobsController,
+    BankingController,
+    FapiaoController,
+    SignInController,
 ]
 SCHEMA_PATH = "/schema"
-PUBLIC_PATHS = ["^/schema", "^/health"]
+PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
@@ -107,7 +114,7 @@ class FeesvcPlugin(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([health, *CONTROLLERS])
+        app_config.route_handlers.extend([health, *CONTROLLERS, owner_pages(self.settings)])
         app_config.dependencies.update(
             {
                 "db": Provide(provide_db),
@@ -116,6 +123,7 @@ class FeesvcPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(exception_handlers)
+        app_config.exception_handlers[OwnerSignInRequired] = sign_in_required
         # Strict input on every route (feesvc.decoding): bodies, path ids and query integers.
         install_path_id_parser()
         app_config.request_class = StrictRequest
@@ -130,7 +138,10 @@ class FeesvcPlugin(InitPluginProtocol):
     async def _database(self, app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(self.settings.database)
         app.state.database = Database(engine, session_factory(engine))
-        app.state.principal_cache = PrincipalCache()
+        # The clock sign-in and token expiry read; a test sets its own before the app starts.
+        if "clock" not in app.state:
+            app.state.clock = utcnow
+        app.state.principal_cache = PrincipalCache(clock=app.state.clock)
         app.state.settings = self.settings
         # What is loaded by now lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk every SQLAlchemy, Litestar and Babel object mid-request.

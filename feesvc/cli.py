@@ -20,9 +20,11 @@ from feesvc.arrears.classify_cli import classify_command
 from feesvc.attention import UnitReport
 from feesvc.auth.models import Role
 from feesvc.auth.principal import COMMAND_LINE
+from feesvc.banking.cli import bank_command
 from feesvc.db import analyze, business_today, create_engine, session_factory
 from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
+from feesvc.fapiao.cli import fapiao_command
 from feesvc.imports.cli import import_command
 from feesvc.jobs.cli import jobs_command, worker_command
 from feesvc.judges.cli import judges_command
@@ -200,18 +202,21 @@ def token_create(role: str, name: str | None, owner_id: int | None) -> None:
 
 
 @token.command("list")
-@click.option("--active", is_flag=True, help="Leave out revoked tokens.")
+@click.option("--active", is_flag=True, help="Leave out revoked and expired tokens.")
 def token_list(active: bool) -> None:
-    """List tokens: id, role, name, owner, created, revoked (never a secret: only hashes are stored)."""
+    """List tokens: id, kind (api, or an owner's sign_in), role, name, owner, created, expires, revoked
+    (never a secret: only hashes are stored)."""
     from feesvc.auth.service import list_tokens
 
     def when(moment: datetime | None) -> str:
         return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
-    rows = [("id", "role", "name", "owner", "created", "revoked")]
+    rows = [("id", "kind", "role", "name", "owner", "created", "expires", "revoked")]
     for t in run_with_session(lambda session: list_tokens(session, include_revoked=not active)):
         owner = str(t.owner_id) if t.owner_id is not None else "-"
-        rows.append((str(t.id), t.role, t.name, owner, when(t.created_at), when(t.revoked_at)))
+        rows.append(
+            (str(t.id), t.kind, t.role, t.name, owner, when(t.created_at), when(t.expires_at), when(t.revoked_at))
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -220,7 +225,8 @@ def token_list(active: bool) -> None:
 @token.command("revoke")
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
-    """Revoke token TOKEN_ID (see `feesvc token list`); a running server refuses it within 30 s."""
+    """Revoke token TOKEN_ID (see `feesvc token list`); a running server refuses it within 30 s.
+    An owner's sign-in token ends its sign-in: its refresh token makes no new one."""
     from feesvc.auth.service import revoke_token
 
     revoked = run_with_session(lambda session: revoke_token(session, COMMAND_LINE, token_id))
@@ -295,6 +301,8 @@ cli.add_command(import_command)
 cli.add_command(worker_command)
 cli.add_command(jobs_command)
 cli.add_command(judges_command)
+cli.add_command(bank_command)
+cli.add_command(fapiao_command)
 
 
 @cli.command()

@@ -266,7 +266,9 @@ def _query_keys(handler: HTTPRouteHandler, path_params: dict[str, Any], kind: ty
             [t.annotation for t in field.inner_types if not t.is_none_type] if field.is_union else [field.annotation]
         )
         if kind in types:
-            keys.append(kwarg.query if isinstance(kwarg, ParameterKwarg) and kwarg.query else name)
+            # Parameter(query=…) or QueryParameter(name=…): the key sent, not the handler's name.
+            alias = (kwarg.query or getattr(kwarg, "name", None)) if isinstance(kwarg, ParameterKwarg) else None
+            keys.append(alias or name)
     return keys
 
 

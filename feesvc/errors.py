@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import IntegrityError
 
 from feesvc.decoding import explain_parameters
-from feesvc.request_context import current_request_id
+from feesvc.request_context import current_request_id, loggable_path
 
 log = logging.getLogger("feesvc")
 
@@ -108,7 +108,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
     # Services check what they can first; this is the net for races between two writers.
-    where = (current_request_id(), request.method, request.url.path)
+    where = (current_request_id(), request.method, loggable_path(request.url.path))
     log.warning("request_id=%s %s %s: integrity error: %s", *where, exc.orig)
     detail = (
         "nothing was written: the change conflicts with a record written at the same moment or already "
@@ -119,7 +119,11 @@ def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Re
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error(
-        "request_id=%s %s %s: unhandled error", current_request_id(), request.method, request.url.path, exc_info=exc
+        "request_id=%s %s %s: unhandled error",
+        current_request_id(),
+        request.method,
+        loggable_path(request.url.path),
+        exc_info=exc,
     )
     return problem(request, 500, "Internal error", "an unexpected error occurred; nothing was written")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from feesvc.request_context import begin_request
+from feesvc.request_context import begin_request, loggable_path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 access = logging.getLogger("feesvc.access")
@@ -137,7 +137,7 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
                 _field(request_id),
                 _field(label) if isinstance(label, str) else "-",
                 scope.get("method", "-"),
-                _field(scope["path"]),
+                _field(loggable_path(scope["path"])),
                 status,
                 (time.perf_counter() - started) * 1000,
             )

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from feesvc.arrears.models import ArrearsAction, ArrearsCase, ArrearsClassification, ArrearsNote, ArrearsOverride
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import ApiToken
+from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
 from feesvc.jobs.models import JobAttempt, JobDispatch, JobSchedule, PrintFileChunk
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
@@ -25,6 +26,7 @@ from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit, VacancyNotice
 from feesvc.sales.models import SaleSettlement, SettlementCertificate
 from feesvc.service_records.models import Complaint, ComplaintStep, ServiceActivity
+from feesvc.signin.models import Invitation, RefreshToken, SignInCode, SignInRateCount, SignInSession
 from feesvc.standards.models import FeeStandard
 
 metadata = SQLModel.metadata
@@ -38,6 +40,8 @@ __all__ = [
     "ArrearsNote",
     "ArrearsOverride",
     "AuditEvent",
+    "BankLine",
+    "BankStatement",
     "BillingRun",
     "Building",
     "Complaint",
@@ -49,6 +53,7 @@ __all__ = [
     "FeeStandard",
     "Installment",
     "InstallmentPlan",
+    "Invitation",
     "JobAttempt",
     "JobDispatch",
     "JobSchedule",
@@ -67,11 +72,15 @@ __all__ = [
     "PrintFileChunk",
     "Receipt",
     "ReceiptCounter",
+    "RefreshToken",
     "ReminderHold",
     "ReminderRun",
     "SaleSettlement",
     "ServiceActivity",
     "SettlementCertificate",
+    "SignInCode",
+    "SignInRateCount",
+    "SignInSession",
     "Unit",
     "VacancyNotice",
     "metadata",

@@ -64,7 +64,7 @@ ROLE_NAMES = {
 # What each error answer means, the same on every operation.
 ERROR_TEXT = {
     400: "Malformed input: a value of the wrong type, format or range; `errors` names each field and what to send.",
-    401: "No valid bearer token (missing, unknown or revoked).",
+    401: "No valid bearer token (missing, unknown, revoked or expired).",
     403: "The token's role may not call this, or an owner asked for another owner's record.",
     404: "The path, or an id in the request, names no record (or none the caller may see).",
     409: (
@@ -74,7 +74,10 @@ ERROR_TEXT = {
     413: "The body is larger than the server takes.",
     415: "The body was not sent as `Content-Type: application/json`.",
     422: "Well-formed input that a business rule refuses; `detail` says which rule and what would be accepted.",
+    429: "Too many attempts from this phone number or address; `Retry-After` says in how many seconds to try again.",
 }
+# Errors a route declares itself (``opt={"answers": …}``), beyond those that follow from its input.
+SIGN_IN_REFUSED = "The sign-in was refused: a wrong, used or expired code, invitation or refresh token."
 ERROR_TITLES = {
     400: "Invalid input",
     401: "Unauthorized",
@@ -84,6 +87,7 @@ ERROR_TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many attempts",
 }
 
 
@@ -165,7 +169,7 @@ def error_statuses(method: str, operation: Operation, roles: frozenset[Role]) ->
 
 def who_may_call(roles: frozenset[Role]) -> str:
     if not roles:
-        return "Anyone, without a token."
+        return "Who may call: anyone, without a token."
     names = [ROLE_NAMES[role] for role in (Role.manager, Role.cashier, Role.system, Role.owner) if role in roles]
     return "Who may call: " + ", ".join(names) + "."
 
@@ -178,17 +182,18 @@ def summary_of(docstring: str) -> str:
     return first.rstrip(".:;")
 
 
-def error_response(status: int) -> OpenAPIResponse:
+def error_response(status: int, text: str | None = None) -> OpenAPIResponse:
+    text = text or ERROR_TEXT[status]
     example = {
         "type": "about:blank",
         "title": ERROR_TITLES[status],
         "status": status,
-        "detail": ERROR_TEXT[status],
+        "detail": text,
         "instance": "/api/v1/…",
         "request_id": "3f2c9a1e5b7d4c08",
     }
     return OpenAPIResponse(
-        description=ERROR_TEXT[status],
+        description=text,
         content={PROBLEM_JSON: OpenAPIMediaType(schema=Reference(REF_TEMPLATE.format(name=PROBLEM)), example=example)},
     )
 
@@ -225,12 +230,16 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         if docstring:
             op.operation.summary = summary_of(docstring)
         op.operation.description = f"{docstring}\n\n{who_may_call(roles)}".strip()
+        if not roles:
+            op.operation.security = []  # public (signing in): no token asked for
         responses = op.operation.responses or {}
         # A read that checks what it serves against a recorded hash also answers 409 (the handler's
         # ``opt["also_answers"]``): the route cannot tell that from what it takes.
         also = op.handler.opt.get("also_answers", ())
         for status in sorted({*error_statuses(op.method, op.operation, roles), *also}):
             responses[str(status)] = error_response(status)
+        for status in op.handler.opt.get("answers", ()):
+            responses[str(status)] = error_response(status, SIGN_IN_REFUSED if status == 401 and not roles else None)
         op.operation.responses = responses
         add_body_example(op.operation.request_body, schemas)
         for response in responses.values():

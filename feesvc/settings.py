@@ -54,6 +54,8 @@ class ServerSettings:
     # Where generated letters, receipts and delivery proofs are kept.
     files_dir: str = "var/files"
     public_base_url: str = "http://127.0.0.1:8000"
+    # Signs the owner pages' CSRF tokens; empty: one made once and kept in files_dir (feesvc.signin.pages).
+    csrf_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     business_timezone: str = "Asia/Shanghai"
+    # A TOML file of banks' CSV column mappings, beside the built-in ones (feesvc.banking.mappings).
+    bank_mappings_file: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -92,7 +96,9 @@ class Settings:
                 max_body_bytes=int(env.get("FEESVC_MAX_BODY_BYTES", str(64 * 1024))),
                 files_dir=env.get("FEESVC_FILES_DIR", "var/files"),
                 public_base_url=env.get("FEESVC_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+                csrf_secret=env.get("FEESVC_CSRF_SECRET", ""),
             ),
+            bank_mappings_file=env.get("FEESVC_BANK_MAPPINGS", ""),
             mail=MailSettings(
                 host=env.get("FEESVC_SMTP_HOST", ""),
                 port=int(env.get("FEESVC_SMTP_PORT", "25")),

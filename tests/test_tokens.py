@@ -33,6 +33,8 @@ async def test_managers_list_and_revoke_tokens_and_a_revoked_token_stops_at_once
         "owner_id": estate.owner_ids[0],
         "created_at": listed[made.id]["created_at"],
         "revoked_at": None,
+        "kind": "api",
+        "expires_at": None,
     }
     # Never a secret, nor its hash.
     assert "fsv_" not in response.text and made.token_hash not in response.text
@@ -78,9 +80,9 @@ async def test_token_list_and_revoke_on_the_command_line(
     listed = await _invoke(runner, ["token", "list"])
     assert listed.exit_code == 0, listed.output
     header, *lines = listed.output.splitlines()
-    assert header.split() == ["id", "role", "name", "owner", "created", "revoked"]
+    assert header.split() == ["id", "kind", "role", "name", "owner", "created", "expires", "revoked"]
     [line] = [x for x in lines if x.split()[0] == str(token_id)]
-    assert "cashier" in line and "desk 3 (李)" in line and line.rstrip().endswith("-")
+    assert line.split()[1] == "api" and "cashier" in line and "desk 3 (李)" in line and line.rstrip().endswith("-")
     assert "fsv_" not in listed.output
 
     revoked = await _invoke(runner, ["token", "revoke", str(token_id)])

@@ -3,16 +3,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from feesvc.audit.service import record_audit
-from feesvc.auth.models import ApiToken, Role
+from feesvc.auth.models import ApiToken, Role, TokenKind
 from feesvc.auth.principal import Principal
 from feesvc.db import utcnow
 from feesvc.errors import InvalidInput, NotFound
 from feesvc.registry.models import Owner
+from feesvc.signin.models import SignInSession
 
 TOKEN_PREFIX = "fsv_"
 
@@ -42,13 +46,24 @@ async def create_token(
     return secret, token
 
 
-async def list_tokens(session: AsyncSession, include_revoked: bool = True, role: Role | None = None) -> list[ApiToken]:
+async def list_tokens(
+    session: AsyncSession,
+    include_revoked: bool = True,
+    role: Role | None = None,
+    kind: TokenKind | None = None,
+    owner_id: int | None = None,
+) -> list[ApiToken]:
     """Tokens oldest first. Only hashes are stored, so no listing can show a secret."""
     query = select(ApiToken).order_by(col(ApiToken.id))
-    if not include_revoked:
-        query = query.where(col(ApiToken.revoked_at).is_(None))
+    if not include_revoked:  # nor expired: neither works any more
+        live = or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > utcnow())
+        query = query.where(col(ApiToken.revoked_at).is_(None), live)
     if role is not None:
         query = query.where(ApiToken.role == role)
+    if kind is not None:
+        query = query.where(ApiToken.kind == kind)
+    if owner_id is not None:
+        query = query.where(ApiToken.owner_id == owner_id)
     return list((await session.execute(query)).scalars())
 
 
@@ -62,40 +77,79 @@ async def revoke_token(session: AsyncSession, actor: Principal, token_id: int) -
         await record_audit(
             session, actor, "token.revoke", "api_token", token_id, {"role": token.role, "name": token.name}
         )
+        if token.session_id is not None:
+            await _end_sign_in_session(session, token.session_id, token.revoked_at)
         await session.commit()
     return token
+
+
+async def _end_sign_in_session(session: AsyncSession, session_id: int, now: datetime) -> None:
+    """Revoking an owner's sign-in token ends its sign-in: the refresh token cannot make new ones."""
+    from feesvc.signin.service import end_session  # here: sign-in builds on this module
+
+    signed_in = await session.get(SignInSession, session_id)
+    if signed_in is not None:
+        await end_session(session, signed_in, now, "revoked_by_staff", None)
 
 
 class PrincipalCache:
     """Token → principal for a short while, so a request costs no extra query for its token.
 
-    A revoked token stops working within ``ttl_seconds``.
+    A revoked token stops working within ``ttl_seconds`` (at once on the process that revoked it);
+    an expiring token (an owner's sign-in, feesvc.signin) stops at its expiry, by ``clock``.
     """
 
-    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, ttl_seconds: float = 30.0, max_entries: int = 10_000, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self.clock = clock
+        self._entries: dict[str, _Cached] = {}
 
     async def principal_for(self, sessions: async_sessionmaker[AsyncSession], token: str) -> Principal | None:
         digest = hash_token(token)
         now = time.monotonic()
         hit = self._entries.get(digest)
-        if hit is not None and now - hit[0] < self.ttl_seconds:
-            return hit[1]
+        if hit is None or now - hit.at >= self.ttl_seconds:
+            hit = await self._load(sessions, digest, now)
+        if hit.expires_at is not None and self.clock() >= hit.expires_at:
+            return None
+        return hit.principal
+
+    async def _load(self, sessions: async_sessionmaker[AsyncSession], digest: str, now: float) -> _Cached:
         query = select(ApiToken).where(ApiToken.token_hash == digest, col(ApiToken.revoked_at).is_(None))
         async with sessions() as session:  # only on a miss: a cached token costs no connection
             row = (await session.execute(query)).scalar_one_or_none()
-        principal = (
-            None
-            if row is None
-            else Principal(role=Role(row.role), name=row.name, token_id=row.id, owner_id=row.owner_id)
-        )
+        if row is None:
+            cached = _Cached(now, None, None, None)
+        else:
+            principal = Principal(role=Role(row.role), name=row.name, token_id=row.id, owner_id=row.owner_id)
+            cached = _Cached(now, principal, row.expires_at, row.session_id)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[digest] = (now, principal)
-        return principal
+        self._entries[digest] = cached
+        return cached
 
     def forget(self, token_hash: str) -> None:
         """Drop a token at once (this process; other workers within ``ttl_seconds``)."""
         self._entries.pop(token_hash, None)
+
+    def forget_session(self, session_id: int) -> None:
+        """Drop every token of a sign-in session (this process; other workers within ``ttl_seconds``)."""
+        for digest in [d for d, c in self._entries.items() if c.session_id == session_id]:
+            del self._entries[digest]
+
+    def forget_token(self, token: ApiToken) -> None:
+        """Drop a revoked token, and with a sign-in token every token of its session."""
+        self.forget(token.token_hash)
+        if token.session_id is not None:
+            self.forget_session(token.session_id)
+
+
+@dataclass(frozen=True)
+class _Cached:
+    at: float  # time.monotonic() when read from the database
+    principal: Principal | None  # None: no such token, or revoked
+    expires_at: datetime | None
+    session_id: int | None

@@ -164,7 +164,8 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    letter_id: int = Field(foreign_key="letter.id", index=True)
+    # None: a message that is no letter (a sign-in code or invitation, feesvc.signin).
+    letter_id: int | None = Field(default=None, foreign_key="letter.id", index=True)
     channel: str = Field(max_length=16)
     recipient: str = Field(max_length=200)
     subject: str = Field(max_length=200)

@@ -19,15 +19,23 @@ from typing import Any
 from sqlalchemy import Select, String, and_, bindparam, cast, exists, insert, literal, true, union_all, update
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feesvc.audit.models import AuditEvent
 from feesvc.audit.service import audit_row, record_audit
 from feesvc.auth.principal import Principal
 from feesvc.db import Database, DriverStatement, is_postgres, utcnow
-from feesvc.errors import Conflict, NotFound
+from feesvc.errors import Conflict, DomainError, NotFound
 from feesvc.ledger.models import LedgerEntry
-from feesvc.ledger.service import debits_from_rows, entry_rows, insert_entries, lock_unit, open_debits_subquery
+from feesvc.ledger.service import (
+    debits_from_rows,
+    entry_rows,
+    insert_entries,
+    lock_unit,
+    lock_units,
+    open_debits_subquery,
+)
 from feesvc.payments.lookup import build_payment_out, payment_out
 from feesvc.payments.models import Payment, Receipt, ReceiptCounter, receipt_number
 from feesvc.payments.numbering import issue_receipt
@@ -250,6 +258,97 @@ async def record_payment(
         return await _replay(session, existing, data), False
     await session.commit()
     return _answer(*written, prepared), True
+
+
+async def record_payments(
+    session: AsyncSession, actor: Principal, requests: Sequence[tuple[PaymentCreate, str]], today: date
+) -> list[tuple[PaymentOut, bool] | DomainError]:
+    """Several payments (each with its idempotency key) in one transaction, for imports (a bank
+    statement's lines): their units locked first, in id order, then each read and allocated as
+    :func:`record_payment` does (:func:`prepare_payment`), and written together, a statement per
+    table (a unit paid twice is read again after its first payment is written); one commit for all.
+    Each answer is the payment and whether it was new, or the error the desk refuses it with
+    (nothing written for it)."""
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        await lock_units(session, sorted({data.unit_id for data, _ in requests}))
+        answers: list[tuple[PaymentOut, bool] | DomainError | None] = []
+        pending: list[tuple[int, PreparedPayment]] = []
+        written = True
+        for data, key in requests:
+            if any(p.payment["unit_id"] == data.unit_id for _, p in pending):
+                written = await _write_many(session, actor, pending, answers)
+                pending = []
+                if not written:
+                    break
+            view = unit_view((await session.execute(_UNIT_VIEW.statement, _view_params(data, key, today))).all())
+            existing = await find_payment_by_key(session, key) if view is None else view.existing
+            try:
+                if existing is not None:
+                    answers.append((await _replay(session, existing, data), False))
+                    continue
+                if view is None:
+                    raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
+                pending.append((len(answers), prepare_payment(view, data, actor, key, today)))
+                answers.append(None)  # answered once written
+            except DomainError as refused:
+                answers.append(refused)
+        if written and await _write_many(session, actor, pending, answers):
+            await session.commit()
+            return [a for a in answers if a is not None]
+    raise Conflict("the payments' keys were taken by concurrent requests; send them again")
+
+
+_INSERT_PAYMENTS = insert(_PAYMENT).returning(_PAYMENT.c.id, sort_by_parameter_order=True)
+_INSERT_AUDIT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
+_TAKE_SEQS = {
+    name: dialect.insert(_COUNTER)
+    .values(estate_id=bindparam("estate_id"), year=bindparam("year"), last_seq=bindparam("count"))
+    .on_conflict_do_update(
+        index_elements=["estate_id", "year"], set_={"last_seq": _COUNTER.c.last_seq + bindparam("count")}
+    )
+    .returning(_COUNTER.c.last_seq)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+async def _write_many(
+    session: AsyncSession,
+    actor: Principal,
+    pending: Sequence[tuple[int, PreparedPayment]],
+    answers: list[tuple[PaymentOut, bool] | DomainError | None],
+) -> bool:
+    """Write prepared payments of locked units in the session's transaction, a statement per table,
+    the receipt numbers last (the estate's counter raised once per year by the count); fill in their
+    answers. False (all rolled back) when a concurrent request committed one of their keys first."""
+    if not pending:
+        return True
+    payments = [{**p.payment, "received_at": utcnow()} for _, p in pending]
+    try:
+        ids = list((await session.execute(_INSERT_PAYMENTS, payments)).scalars())
+    except IntegrityError:
+        await session.rollback()
+        return False
+    entries = [{**e, "payment_id": pid} for pid, (_, p) in zip(ids, pending, strict=True) for e in p.entries]
+    await insert_entries(session, entries)
+    audit = [
+        audit_row(actor, "payment.record", "payment", pid, p.audit) for pid, (_, p) in zip(ids, pending, strict=True)
+    ]
+    await session.execute(_INSERT_AUDIT, audit)
+    await session.flush()
+    numbered: dict[tuple[int, int], list[int]] = {}  # (estate, year) -> positions in pending
+    for position, (_, p) in enumerate(pending):
+        numbered.setdefault((p.payment["estate_id"], p.payment["received_on"].year), []).append(position)
+    statement = _TAKE_SEQS[session.get_bind().dialect.name]
+    receipts = []
+    for (estate_id, year), positions in numbered.items():
+        params = {"estate_id": estate_id, "year": year, "count": len(positions)}
+        last = int((await session.execute(statement, params)).scalar_one())
+        for seq, position in enumerate(positions, start=last - len(positions) + 1):
+            index, prepared = pending[position]
+            receipts.append({"payment_id": ids[position], "estate_id": estate_id, "year": year, "seq": seq})
+            answers[index] = (_answer(ids[position], receipt_number(year, seq), prepared), True)
+    await session.execute(insert(_RECEIPT), receipts)
+    return True
 
 
 async def _write_locked(

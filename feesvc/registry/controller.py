@@ -35,6 +35,7 @@ from feesvc.registry.schemas import (
 from feesvc.registry.search import UnitQuery, search_units
 from feesvc.sales.service import record_transfer
 from feesvc.schemas import LINE_PATTERN, PathId
+from feesvc.signin.service import OwnerInvite
 
 
 class RegistryController(Controller):
@@ -147,8 +148,9 @@ class RegistryController(Controller):
         """Record who owns the unit from the handover date ``starts_on``. A sale settles, in the same
         transaction, the seller's prepaid periods after the handover and unused credit (refunded, or
         moved to the buyer with ``seller_consent``) and issues the buyer's payment notice (缴费须知);
-        ``settlement`` says what was settled. Sending the same transfer again changes nothing and
-        returns the first answer (``Idempotent-Replayed: true``)."""
+        ``settlement`` says what was settled. The new owner, if their phone is on record, gets an
+        invitation to sign in by SMS. Sending the same transfer again changes nothing and returns
+        the first answer (``Idempotent-Replayed: true``)."""
         out, created = await record_transfer(
             db,
             principal,
@@ -156,6 +158,7 @@ class RegistryController(Controller):
             data,
             business_today(),
             Path(state.settings.server.files_dir),
+            OwnerInvite(state.clock(), state.settings.server.public_base_url),
         )
         return Response(out, status_code=201, headers={"Idempotent-Replayed": "false" if created else "true"})
 

@@ -89,6 +89,12 @@ class Estate(SQLModel, table=True):
     # Days a paper letter takes to reach an owner: a pre-due notice goes on paper only if it arrives
     # by the due date.
     paper_lead_days: int = Field(default=5)
+    # Fapiao data (feesvc.fapiao): the 税收分类编码 and VAT rate of what the estate invoices, and the
+    # category's short name printed as *物业管理服务*物业服务费. Defaults for a general taxpayer; the
+    # company's tax adviser confirms them (README "Fapiao data").
+    fapiao_tax_code: str = Field(default="3040801010000000000", max_length=19)
+    fapiao_tax_rate: Decimal = Field(default=Decimal("0.06"), sa_type=DecimalText)
+    fapiao_category: str = Field(default="物业管理服务", max_length=40)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

@@ -30,6 +30,22 @@ PaymentUrl = Annotated[
         extra={"send": "an https:// address of the estate's online payment page, or empty while it has none"},
     ),
 ]
+TaxCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]{19}" + END,
+        examples=["3040801010000000000"],
+        extra={"send": "the 19-digit 税收分类编码, e.g. 3040801010000000000 (物业管理服务)"},
+    ),
+]
+TaxRate = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^0(\.[0-9]{1,4})?" + END,
+        examples=["0.06"],
+        extra={"send": 'the VAT rate as a decimal below 1, e.g. "0.06" (6 %) or "0.03"'},
+    ),
+]
 MoneyStyle = Annotated[str, msgspec.Meta(pattern=r"^(renminbi|symbol)" + END, examples=["renminbi"])]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + END, examples=["DEMO-JXHY"])]
 
@@ -72,6 +88,12 @@ class EstateSettings(Body, omit_defaults=False):
     arbitration_clause: bool = False  # the service contract has one: a final demand may name arbitration
     money_style: MoneyStyle = "renminbi"  # Traditional letters: 人民幣1,234.50元, or ¥1,234.50
     paper_lead_days: Annotated[int, msgspec.Meta(ge=0, le=30)] = 5
+    # Fapiao data: to be confirmed with the company's tax adviser (README "Fapiao data").
+    fapiao_tax_code: TaxCode = "3040801010000000000"
+    fapiao_tax_rate: TaxRate = "0.06"
+    fapiao_category: Annotated[Line, msgspec.Meta(min_length=1, max_length=40, examples=["物业管理服务"])] = (
+        "物业管理服务"
+    )
 
 
 class EstateCreate(Body):

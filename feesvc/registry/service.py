@@ -62,6 +62,9 @@ def _settings_columns(settings: EstateSettings) -> dict[str, object]:
         **_letter_columns(settings),
         "locale": settings.locale,
         "sale_proration": settings.sale_proration,
+        "fapiao_tax_code": settings.fapiao_tax_code,
+        "fapiao_tax_rate": exact(settings.fapiao_tax_rate),
+        "fapiao_category": settings.fapiao_category,
     }
 
 
@@ -122,6 +125,9 @@ def estate_out(estate: Estate) -> EstateOut:
             locale=estate.locale,
             **{column: getattr(estate, column) for column in LETTER_SETTINGS},
             sale_proration=estate.sale_proration,
+            fapiao_tax_code=estate.fapiao_tax_code,
+            fapiao_tax_rate=str(estate.fapiao_tax_rate),
+            fapiao_category=estate.fapiao_category,
         ),
     )
 

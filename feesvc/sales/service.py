@@ -29,6 +29,7 @@ from feesvc.sales.models import SaleSettlement
 from feesvc.sales.notice import issue_payment_notice
 from feesvc.sales.schemas import SaleSettlementOut, SellerConsent, SplitPeriodOut, SplitShareOut
 from feesvc.schemas import period_start
+from feesvc.signin.service import OwnerInvite, invite_new_owner
 
 # A first ownership recorded within a month of its start is a handover (交房) as it happens, and the
 # owner gets the payment notice; an older one is an owner of an estate already in service being
@@ -93,9 +94,11 @@ async def record_transfer(
     data: OwnershipCreate,
     today: date,
     files_dir: Path | None = None,
+    invite: OwnerInvite | None = None,
 ) -> tuple[OwnershipOut, bool]:
     """Record the ownership from ``data.starts_on`` and, for a sale, settle it; returns the answer
-    and whether it was new (False: a retry of a transfer already recorded, nothing changed)."""
+    and whether it was new (False: a retry of a transfer already recorded, nothing changed).
+    ``invite``: invite the new owner to sign in (feesvc.signin), in the same transaction."""
     _check_consent(data.seller_consent, today)
     await get_unit(session, unit_id)
     current = await current_ownership(session, unit_id)
@@ -122,6 +125,8 @@ async def record_transfer(
         )
     elif (today - data.starts_on).days <= FIRST_OWNER_NOTICE_DAYS:
         await _first_owners_notice(session, actor, unit_id, ownership, today, files_dir)
+    if invite is not None:
+        await invite_new_owner(session, actor, data.owner_id, invite)
     out = ownership_out(ownership, settlement)
     assert ownership.id is not None
     session.add(

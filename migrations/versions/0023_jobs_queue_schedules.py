@@ -7,7 +7,7 @@ table. Its hash is checked first: another Procrastinate version needs a migratio
 there is no queue: the runs go from cron as before, and only the service's tables are made.
 
 Revision ID: 0023_jobs
-Revises: 0019_complaint_keys (was 0018_issued; chained after main's 0019 at the merge of main)
+Revises: 0019_signin (was 0018_issued; chained after main's head at the merge of main)
 Create Date: 2026-12-07 19:30:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.util import await_only
 
 revision: str = "0023_jobs"
-down_revision: str | None = "0019_complaint_keys"
+down_revision: str | None = "0019_signin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ item added here keeps the side it is dealt. The union of a set's two committed f
 set, so running this with no arguments reproduces the committed files exactly. Items whose ids
 start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl replaces a
 committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
-are validated here but never split; the fresh held-out files (``*heldout2*``) are never read here.
+are validated here but never split; the fresh held-out files (``*heldout2*``, ``*heldout3*``) are never read here.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each

@@ -1,4 +1,4 @@
-"""The second held-out set (tests/corpus/*_heldout2.jsonl) is well-formed, sized and balanced.
+"""The fresh held-out sets (tests/corpus/*_heldout2.jsonl, *_heldout3.jsonl) are well-formed, sized and balanced.
 
 These files are only ever scored (the lead wires them into the judgement test); this test checks
 their structure and never runs the classifier or the compliance check on them.
@@ -11,6 +11,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -30,41 +31,73 @@ def _load(name: str, file: str) -> ModuleType:
     return module
 
 
-h2 = _load("corpus_heldout2", "heldout2.py")
-split = h2._split  # the very module whose Invalid the validator raises
+h = _load("corpus_heldout", "heldout.py")
+split = h._split  # the very module whose Invalid the validator raises
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a set promised: its minimum sizes and its label mix."""
+
+    min_cases: int
+    min_sentences: int
+    cause_share: tuple[float, float]  # each of hardship, dissatisfaction, misunderstanding
+    unknown_share: tuple[float, float]
+
+
+SHAPES = {
+    2: Shape(130, 200, (0.25, 0.35), (0.07, 0.13)),
+    3: Shape(160, 220, (0.22, 0.32), (0.15, 0.25)),
+}
+SETS = pytest.mark.parametrize("number", sorted(SHAPES))
 
 
 def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_every_line_parses_to_an_object() -> None:
-    for path in (h2.ARREARS, h2.COMPLIANCE):
+def test_both_sets_are_checked() -> None:
+    assert set(SHAPES) == set(h.SETS)
+
+
+@SETS
+def test_every_line_parses_to_an_object(number: int) -> None:
+    for path in (h.SETS[number].arrears, h.SETS[number].compliance):
         for n, line in enumerate(_lines(path), 1):
             assert isinstance(json.loads(line), dict), f"{path.name}:{n}"
 
 
-def test_items_are_valid_and_numbers_consistent() -> None:
-    cases, sentences = h2.load()  # raises Invalid naming the item
-    assert all(c["id"].startswith("h2-c") for c in cases)
-    assert all(s["id"].startswith("h2-s") for s in sentences)
+@SETS
+def test_items_are_valid_and_numbers_consistent(number: int) -> None:
+    cases, sentences = h.load(number)  # raises Invalid naming the item
+    assert all(c["id"].startswith(f"h{number}-c") for c in cases)
+    assert all(s["id"].startswith(f"h{number}-s") for s in sentences)
 
 
-def test_ids_unique_and_texts_new_against_the_older_corpus() -> None:
-    cases, sentences = h2.load()
+@SETS
+def test_ids_unique_and_texts_new_against_the_older_corpus(number: int) -> None:
+    cases, sentences = h.load(number)
     ids = [x["id"] for x in cases + sentences]
     assert len(ids) == len(set(ids))
-    h2.check_collisions(cases, sentences)
+    h.check_collisions(number, cases, sentences)
 
 
-def test_sizes_mix_and_every_locale_in_every_class() -> None:
-    cases, sentences = h2.load()
-    assert len(cases) >= 130 and len(sentences) >= 200
+def test_the_third_set_is_new_against_the_second() -> None:
+    assert {"arrears_heldout2.jsonl", "compliance_heldout2.jsonl"} <= set(h.SETS[3].others)
+
+
+@SETS
+def test_sizes_mix_and_every_locale_in_every_class(number: int) -> None:
+    shape = SHAPES[number]
+    cases, sentences = h.load(number)
+    assert len(cases) >= shape.min_cases and len(sentences) >= shape.min_sentences
     by_cat = Counter(c["expected"]["category"] for c in cases)
     assert set(by_cat) == split.CATEGORIES
+    low, high = shape.cause_share
     for cat in ("hardship", "service_dissatisfaction", "misunderstanding"):
-        assert 0.25 <= by_cat[cat] / len(cases) <= 0.35, cat
-    assert 0.07 <= by_cat["unknown"] / len(cases) <= 0.13
+        assert low <= by_cat[cat] / len(cases) <= high, cat
+    low, high = shape.unknown_share
+    assert low <= by_cat["unknown"] / len(cases) <= high
     forbidden = sum(s["forbidden"] for s in sentences)
     assert 0.50 <= forbidden / len(sentences) <= 0.60
     assert {s["family"] for s in sentences if s["forbidden"]} == split.FAMILIES
@@ -79,8 +112,9 @@ def test_sizes_mix_and_every_locale_in_every_class() -> None:
         assert pairs == {(lab, loc) for lab in {label(x) for x in items} for loc in split.LOCALES}
 
 
-def test_secondary_causes_and_vacancy_are_exercised() -> None:
-    cases, _ = h2.load()
+@SETS
+def test_secondary_causes_and_vacancy_are_exercised(number: int) -> None:
+    cases, _ = h.load(number)
     assert {c["expected"]["secondary"] for c in cases} >= {
         None,
         "hardship",
@@ -95,28 +129,31 @@ def test_secondary_causes_and_vacancy_are_exercised() -> None:
 # The validator must refuse what it is there to refuse.
 
 
-def _a_case_with_history() -> dict:
-    cases, _ = h2.load()
+def _a_case_with_history(number: int) -> dict:
+    cases, _ = h.load(number)
     unpaid = [c for c in cases if sum(h["paid_on"] is None for h in c.get("payment_history", [])) >= 2]
     return copy.deepcopy(unpaid[0])
 
 
-def test_validator_refuses_an_amount_that_is_not_months_times_fee() -> None:
-    case = _a_case_with_history()
+@SETS
+def test_validator_refuses_an_amount_that_is_not_months_times_fee(number: int) -> None:
+    case = _a_case_with_history(number)
     fee = next(h["amount_fen"] for h in case["payment_history"] if h["paid_on"] is None)
     case["arrears"]["amount_fen"] += fee
     with pytest.raises(split.Invalid, match="amount_fen"):
-        h2.check_numbers(case)
+        h.check_numbers(case)
 
 
-def test_validator_refuses_gaps_in_the_unpaid_periods() -> None:
-    case = _a_case_with_history()
+@SETS
+def test_validator_refuses_gaps_in_the_unpaid_periods(number: int) -> None:
+    case = _a_case_with_history(number)
     unpaid = [h for h in case["payment_history"] if h["paid_on"] is None]
     case["payment_history"].remove(unpaid[1])
     with pytest.raises(split.Invalid, match="consecutive"):
-        h2.check_numbers(case)
+        h.check_numbers(case)
 
 
+@SETS
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -125,19 +162,33 @@ def test_validator_refuses_gaps_in_the_unpaid_periods() -> None:
         ({"expected": {"category": "broke", "secondary": None}}, "expected"),
     ],
 )
-def test_validator_refuses_bad_case_fields(change: dict, message: str) -> None:
-    case = _a_case_with_history() | change
+def test_validator_refuses_bad_case_fields(number: int, change: dict, message: str) -> None:
+    case = _a_case_with_history(number) | change
     with pytest.raises(split.Invalid, match=message):
-        split.validate_case(case, h2.CASE_ID)
+        split.validate_case(case, h.SETS[number].case_id)
 
 
-def test_validator_refuses_a_lawful_sentence_with_a_family_and_a_colliding_id() -> None:
-    _, sentences = h2.load()
+@SETS
+def test_validator_refuses_a_lawful_sentence_with_a_family_and_a_colliding_id(number: int) -> None:
+    _, sentences = h.load(number)
     lawful = copy.deepcopy(next(s for s in sentences if not s["forbidden"]))
     with pytest.raises(split.Invalid, match="family"):
-        split.validate_sentence(lawful | {"family": "coercion"}, h2.SENTENCE_ID)
+        split.validate_sentence(lawful | {"family": "coercion"}, h.SETS[number].sentence_id)
     older = [{"id": lawful["id"], "text": "an older sentence"}]
     with pytest.raises(split.Invalid, match="collides"):
-        h2.check_collisions([], [lawful], older)
+        h.check_collisions(number, [], [lawful], older)
     with pytest.raises(split.Invalid, match="repeated"):
-        h2.check_collisions([], [lawful], [{"id": "s9999", "text": lawful["text"]}])
+        h.check_collisions(number, [], [lawful], [{"id": "s9999", "text": lawful["text"]}])
+
+
+def test_a_collision_is_reported_by_id_only() -> None:
+    secret = "a sentence from an older file that must never be printed"
+    with pytest.raises(split.Invalid) as raised:
+        h.check_collisions(
+            3, [], [{"id": "h3-s0000", "locale": "en", "text": secret}], [{"id": "s9999", "text": secret}]
+        )
+    assert secret not in str(raised.value) and "h3-s0000" in str(raised.value)
+
+
+def test_the_validator_wants_a_known_set() -> None:
+    assert h.main([]) == 2 and h.main(["7"]) == 2

@@ -1,10 +1,11 @@
-"""Validate the second held-out set (arrears_heldout2.jsonl, compliance_heldout2.jsonl).
+"""Validate a fresh held-out set (arrears_heldoutN.jsonl, compliance_heldoutN.jsonl).
 
-    python tests/corpus/heldout2.py            # validate; print the counts table; exit 1 on a problem
+    python tests/corpus/heldout.py 2           # the second set; print the counts table; exit 1 on a problem
+    python tests/corpus/heldout.py 3           # the third set
 
 These files are not split: they are held-out as a whole and only ever scored. Each line gets
-split.py's checks (with ids `h2-c0000` / `h2-s0000`) plus stricter number checks for the arrears
-cases, and both files are checked against the other corpus files for colliding ids and repeated
+split.py's checks (with ids `hN-c0000` / `hN-s0000`) plus stricter number checks for the arrears
+cases, and both files are checked against the older corpus files for colliding ids and repeated
 texts (a collision is reported by id only, so running this never shows another file's text).
 """
 
@@ -14,6 +15,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -35,12 +37,50 @@ _split = _split_module()
 Invalid, _need, read_jsonl = _split.Invalid, _split._need, _split.read_jsonl
 validate_case, validate_sentence = _split.validate_case, _split.validate_sentence
 HERE = Path(__file__).resolve().parent
-ARREARS = HERE / "arrears_heldout2.jsonl"
-COMPLIANCE = HERE / "compliance_heldout2.jsonl"
-CASE_ID = r"h2-c\d{4}"
-SENTENCE_ID = r"h2-s\d{4}"
-# The files the new set must not collide with (ids and texts).
-OTHERS = ("arrears_dev.jsonl", "arrears_heldout.jsonl", "compliance_dev.jsonl", "compliance_heldout.jsonl")
+
+
+@dataclass(frozen=True)
+class HeldoutSet:
+    """One held-out set: its files, its id patterns and the older files it must not repeat."""
+
+    number: int
+    others: tuple[str, ...]  # the files the set must not collide with (ids and texts)
+
+    @property
+    def arrears(self) -> Path:
+        return HERE / f"arrears_heldout{self.number}.jsonl"
+
+    @property
+    def compliance(self) -> Path:
+        return HERE / f"compliance_heldout{self.number}.jsonl"
+
+    @property
+    def case_id(self) -> str:
+        return rf"h{self.number}-c\d{{4}}"
+
+    @property
+    def sentence_id(self) -> str:
+        return rf"h{self.number}-s\d{{4}}"
+
+
+_DEV = ("arrears_dev.jsonl", "compliance_dev.jsonl")
+SETS = {
+    # the second set was checked against the development files of its day (unchanged)
+    2: HeldoutSet(2, (*_DEV, "arrears_heldout.jsonl", "compliance_heldout.jsonl")),
+    # the third against all development files and the second set
+    3: HeldoutSet(
+        3,
+        (
+            *_DEV,
+            "arrears_dev2.jsonl",
+            "compliance_dev2.jsonl",
+            "arrears_probe.jsonl",
+            "compliance_probe.jsonl",
+            "arrears_heldout2.jsonl",
+            "compliance_heldout2.jsonl",
+        ),
+    ),
+}
 
 
 def _next_period(p: str) -> str:
@@ -83,13 +123,16 @@ def check_numbers(c: dict) -> None:
         _need(h["closed"] is None or h["closed"] >= h["opened"], i, "complaint closed before opened")
 
 
-def load() -> tuple[list[dict], list[dict]]:
-    cases, sentences = read_jsonl(ARREARS), read_jsonl(COMPLIANCE)
+def load(number: int) -> tuple[list[dict], list[dict]]:
+    hs = SETS[number]
+    for path in (hs.arrears, hs.compliance):
+        _need(path.exists(), path.name, "missing")
+    cases, sentences = read_jsonl(hs.arrears), read_jsonl(hs.compliance)
     for c in cases:
-        validate_case(c, CASE_ID)
+        validate_case(c, hs.case_id)
         check_numbers(c)
     for s in sentences:
-        validate_sentence(s, SENTENCE_ID)
+        validate_sentence(s, hs.sentence_id)
     for name, items in (("arrears", cases), ("compliance", sentences)):
         ids = Counter(x["id"] for x in items)
         dup = [k for k, n in ids.items() if n > 1]
@@ -103,14 +146,14 @@ def _texts(name: str, items: list[dict]) -> dict[str, str]:
     return {x["text"].strip(): x["id"] for x in items}
 
 
-def older_items() -> list[dict]:
-    return [x for name in OTHERS for x in read_jsonl(HERE / name)]
+def older_items(number: int) -> list[dict]:
+    return [x for name in SETS[number].others for x in read_jsonl(HERE / name)]
 
 
-def check_collisions(cases: list[dict], sentences: list[dict], old: list[dict] | None = None) -> None:
-    """No id or text of the new set may appear in the older corpus files."""
+def check_collisions(number: int, cases: list[dict], sentences: list[dict], old: list[dict] | None = None) -> None:
+    """No id or text of set `number` may appear in the older corpus files."""
     if old is None:
-        old = older_items()
+        old = older_items(number)
     old_ids = {x.get("id") for x in old}
     for x in cases + sentences:
         _need(x["id"] not in old_ids, x["id"], "id collides with another corpus file")
@@ -141,10 +184,14 @@ def counts(cases: list[dict], sentences: list[dict]) -> str:
     return "\n".join(rows).rstrip() + "\n"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not argv[0].isdigit() or int(argv[0]) not in SETS:
+        print(f"usage: heldout.py {{{'|'.join(map(str, SETS))}}}", file=sys.stderr)
+        return 2
+    number = int(argv[0])
     try:
-        cases, sentences = load()
-        check_collisions(cases, sentences)
+        cases, sentences = load(number)
+        check_collisions(number, cases, sentences)
     except (Invalid, KeyError, TypeError, json.JSONDecodeError) as e:
         print(f"invalid: {e}", file=sys.stderr)
         return 1
@@ -153,4 +200,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

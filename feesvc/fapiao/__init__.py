@@ -1,0 +1,1 @@
+"""Fapiao data: what a company's e-fapiao system needs to invoice each payment, per day."""
