@@ -33,6 +33,7 @@ from feesvc.exports.controller import ExportController
 from feesvc.fapiao.controller import FapiaoController
 from feesvc.files import check_setting, open_store
 from feesvc.imports.controller import ImportController
+from feesvc.jobs.controller import JobsController
 from feesvc.latefees.controller import LateFeeController
 from feesvc.ledger.controller import LedgerController
 from feesvc.letters.controller import LetterController
@@ -77,6 +78,7 @@ CONTROLLERS = [
     ImportController,
     InstallmentPlanController,
     TokenController,
+    JobsController,
     BankingController,
     FapiaoController,
     SignInController,

@@ -27,7 +27,9 @@ from feesvc.exports.cli import export_command
 from feesvc.fapiao.cli import fapiao_command
 from feesvc.files import FileStoreSettingError, check_setting, read_all, session_store
 from feesvc.imports.cli import import_command
+from feesvc.jobs.cli import jobs_command, worker_command
 from feesvc.judges.cli import judges_command
+from feesvc.ledger.check_cli import ledger_command
 from feesvc.letters.check_cli import check_command
 from feesvc.logging_config import configure_logging
 from feesvc.online.cli import online_command
@@ -306,10 +308,13 @@ def accrue(estate_ref: str, as_of: object) -> None:
 cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(worker_command)
+cli.add_command(jobs_command)
 cli.add_command(judges_command)
 cli.add_command(online_command)
 cli.add_command(bank_command)
 cli.add_command(fapiao_command)
+cli.add_command(ledger_command)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from feesvc.auth.models import ApiToken
 from feesvc.banking.models import BankLine, BankStatement
 from feesvc.billing.models import BillingRun
 from feesvc.files.models import FileChunk, FileRecord
+from feesvc.jobs.models import JobAttempt, JobDispatch, JobSchedule, PrintFileChunk
 from feesvc.latefees.models import CourtRate, LateFeeTermsVersion
 from feesvc.ledger.limitation import LimitationEvent
 from feesvc.ledger.models import LedgerEntry
@@ -58,6 +59,9 @@ __all__ = [
     "Installment",
     "InstallmentPlan",
     "Invitation",
+    "JobAttempt",
+    "JobDispatch",
+    "JobSchedule",
     "LateFeeTermsVersion",
     "LedgerEntry",
     "LegalFiling",
@@ -71,6 +75,7 @@ __all__ = [
     "PaymentVoid",
     "PlanCharge",
     "PrepayDiscountTier",
+    "PrintFileChunk",
     "Receipt",
     "ReceiptCounter",
     "RefreshToken",

@@ -7,10 +7,11 @@ with each operation's handler and adds:
 
 - the errors it can answer, each with the one shared ``Problem`` schema: a guard → 401, and 403
   when some role is refused or owners may call (an owner asking for another owner's record); an
-  input (path, query, header or body) → 400 (malformed), 404 (a path or body names no record)
-  and 422 (a business rule refuses it; the description says which); a body → 413 and 415; a
-  write → 409 (a conflict with what is recorded, an idempotency key reused for another request),
-  and so does a read whose handler names it in ``opt["also_answers"]`` (a copy failing its hash);
+  input (path, query, header or body) → 400 (malformed) and 404 (a path or body names no record);
+  a body → 413 and 415; a write → 404 and 409 (a conflict with what is recorded, an idempotency
+  key reused for another request), and so does a read whose handler names it in
+  ``opt["also_answers"]`` (a copy failing its hash); 422 where a business rule of the operation
+  can refuse well-formed input, its description naming the rules (:data:`feesvc.refusals.REFUSALS`);
 - a summary (the docstring's first sentence) and a description (the docstring, then who may call);
 - an example for every request body, built from the body's schema (its fields' own examples
   where they have them); ``tests/test_openapi.py`` decodes each one with the route's own decoder.
@@ -49,6 +50,7 @@ from litestar.routes import HTTPRoute
 from feesvc.auth.guards import GUARD_ROLES
 from feesvc.auth.models import Role
 from feesvc.errors import PROBLEM_JSON
+from feesvc.refusals import REFUSALS
 from feesvc.schemas import DATE_YEARS_PATTERN, FIRST_YEAR, LAST_YEAR
 
 PROBLEM = "Problem"
@@ -150,8 +152,9 @@ def allowed_roles(handler: HTTPRouteHandler) -> frozenset[Role]:
     return frozenset.intersection(*roles)
 
 
-def error_statuses(method: str, operation: Operation, roles: frozenset[Role]) -> list[int]:
-    """The errors an operation can answer, from what it takes (see the module's docstring)."""
+def error_statuses(method: str, operation: Operation, roles: frozenset[Role], refuses: bool) -> list[int]:
+    """The errors an operation can answer, from what it takes and whether a business rule of its
+    can refuse (see the module's docstring)."""
     parameters = [p for p in operation.parameters or [] if not isinstance(p, Reference)]
     body = operation.request_body is not None
     statuses: set[int] = set()
@@ -160,11 +163,13 @@ def error_statuses(method: str, operation: Operation, roles: frozenset[Role]) ->
         if roles != frozenset(Role) or Role.owner in roles:
             statuses.add(403)
     if parameters or body:
-        statuses |= {400, 404, 422}
+        statuses |= {400, 404}
     if body:
         statuses |= {413, 415}
     if method in WRITES:
-        statuses |= {404, 409, 422}
+        statuses |= {404, 409}
+    if refuses:
+        statuses.add(422)
     return sorted(statuses)
 
 
@@ -181,6 +186,11 @@ def summary_of(docstring: str) -> str:
     match = re.match(r"(.+?[.:;])(\s|$)", text)
     first = match.group(1) if match else text
     return first.rstrip(".:;")
+
+
+def handler_name(handler: HTTPRouteHandler) -> str:
+    """The handler as :data:`feesvc.refusals.REFUSALS` names it: module and qualified name."""
+    return f"{handler.fn.__module__}.{handler.fn.__qualname__}"
 
 
 def error_response(status: int, text: str | None = None) -> OpenAPIResponse:
@@ -230,15 +240,18 @@ def document_operations(app: Litestar, openapi: OpenAPI) -> None:
         roles = allowed_roles(op.handler)
         if docstring:
             op.operation.summary = summary_of(docstring)
-        op.operation.description = f"{docstring}\n\n{who_may_call(roles)}".strip()
+        rules = REFUSALS.get(handler_name(op.handler))
+        refused = "" if rules is None or "Refused (422)" in docstring else f"\n\nRefused (422) when: {rules}."
+        op.operation.description = f"{docstring}{refused}\n\n{who_may_call(roles)}".strip()
         if not roles:
             op.operation.security = []  # public (signing in): no token asked for
         responses = op.operation.responses or {}
         # A read that checks what it serves against a recorded hash also answers 409 (the handler's
         # ``opt["also_answers"]``): the route cannot tell that from what it takes.
         also = op.handler.opt.get("also_answers", ())
-        for status in sorted({*error_statuses(op.method, op.operation, roles), *also}):
-            responses[str(status)] = error_response(status)
+        for status in sorted({*error_statuses(op.method, op.operation, roles, rules is not None), *also}):
+            refusal = f"{ERROR_TEXT[422]} Refused here when: {rules}." if status == 422 and rules else None
+            responses[str(status)] = error_response(status, refusal)
         for status in op.handler.opt.get("answers", ()):
             responses[str(status)] = error_response(status, SIGN_IN_REFUSED if status == 401 and not roles else None)
         op.operation.responses = responses

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from feesvc.db import DecimalText, UTCDateTime, create_engine
+from feesvc.migrate import described_by_models
 from feesvc.models import metadata
 from feesvc.settings import DatabaseSettings, get_settings
 
@@ -38,6 +39,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_name=described_by_models,
     )
     with context.begin_transaction():
         context.run_migrations()

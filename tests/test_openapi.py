@@ -22,6 +22,8 @@ from litestar.serialization import encode_json
 from feesvc.auth.models import Role
 from feesvc.decoding import StrictRequest
 from feesvc.errors import PROBLEM_JSON
+from feesvc.openapi import handler_name
+from feesvc.refusals import REFUSALS
 from tests.support import Api
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -51,12 +53,43 @@ def test_every_error_is_problem_json_with_the_shared_schema(app: Litestar) -> No
         # A public route (signing in) has no token to refuse.
         expected = set() if "Who may call: anyone, without a token." in op["description"] else {401}
         if inputs:
-            expected |= {400, 404, 422}
+            expected |= {400, 404}
         if "requestBody" in op:
             expected |= {413, 415}
         if method != "get":
-            expected |= {404, 409, 422}
+            expected |= {404, 409}
         assert expected <= set(errors), (where, sorted(expected - set(errors)))
+
+
+def test_every_422_names_the_business_rules_of_its_operation(app: Litestar) -> None:
+    """422 is documented where a rule of the operation can refuse well-formed input, and only
+    there; the answer's description and the operation's name the rules (issue 18 item 5)."""
+    handlers = _handlers(app)
+    documented = set()
+    for path, method, op in operations(document(app)):
+        rules = REFUSALS.get(handler_name(handlers[(path, method)]))
+        where = f"{method.upper()} {path}"
+        if rules is None:
+            assert "422" not in op["responses"], where
+            continue
+        documented.add(handler_name(handlers[(path, method)]))
+        description = op["responses"]["422"]["description"]
+        assert description.endswith(f"Refused here when: {rules}."), where
+        assert "Refused (422)" in op["description"], where
+    assert documented == set(REFUSALS)  # every rule listed is of an operation the app serves
+
+
+def test_422_says_what_each_operation_refuses(app: Litestar) -> None:
+    paths = document(app)["paths"]
+    payment = paths["/api/v1/payments"]["post"]["responses"]["422"]["description"]
+    assert "received in the future" in payment and "did not own the unit" in payment
+    sale = paths["/api/v1/units/{unit_id}/ownerships"]["post"]
+    assert "starts on or before the current one's start" in sale["description"]
+    monthly = paths["/api/v1/estates/{estate_id}/reports/collection-rate/monthly"]["get"]
+    assert "more than 60 months" in monthly["responses"]["422"]["description"]
+    # Reading an estate or searching its units refuses nothing a schema allows.
+    assert "422" not in paths["/api/v1/estates/{estate_id}"]["get"]["responses"]
+    assert "422" not in paths["/api/v1/estates/{estate_id}/units"]["get"]["responses"]
 
 
 def test_staff_only_operations_document_403(app: Litestar) -> None:

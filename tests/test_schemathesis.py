@@ -64,8 +64,9 @@ CONFIG = SchemathesisConfig.from_dict(
         "checks": {
             "enabled": True,
             # Valid data may meet a business rule (an overdue account cannot prepay, a plan cannot
-            # start in the past): 422, documented on every operation that takes input, with the
-            # rule named in the answer's detail (checked below). A 400 here would be the schema lying.
+            # start in the past): 422, documented on each operation a rule can refuse by, naming its
+            # rules (feesvc/refusals.py), and named in the answer's detail (checked below). A 400
+            # here would be the schema lying.
             # Signing in counts attempts per phone and address: valid data past the limit gets 429.
             "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]},
         },

@@ -30,6 +30,7 @@ from feesvc.db import is_postgres, utcnow
 from feesvc.demo.registry import insert_audit, insert_returning_ids, table
 from feesvc.ledger.allocation import OpenDebit
 from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
+from feesvc.ledger.position import note_written
 from feesvc.ledger.service import open_debits
 from feesvc.payments.models import Payment, Receipt, ReceiptCounter
 from feesvc.payments.prepare import payment_allocation, payment_row
@@ -146,6 +147,7 @@ class BulkDesk:
             audits.append(audit_row(p.actor, "payment.record", "payment", payment_id, detail))
         if entries:
             await self.session.execute(insert(table(LedgerEntry)), entries)
+            note_written(self.session, {row["unit_id"] for row in entries})
         await insert_audit(self.session, audits)
         await self._take_receipt_numbers(pending, payment_ids)
         await self.session.commit()

@@ -4,6 +4,8 @@ Entries are appended in one of four ways, by how many and from where, all checke
 ``append`` (entities, when the caller needs them back), ``insert_entries`` (a request's few rows,
 no unit of work), ``insert_entry_rows`` (a run's rows, each with a dedupe key, skipping those
 already posted) and ``stream_entry_rows`` (an estate-sized run's rows, as they are computed).
+Each notes what it wrote, so that the units' positions are brought up to date before the
+transaction commits (``ledger.position``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres, utcnow
 from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import DEBIT_KINDS, KINDS_NEEDING_REASON, EntryKind, LedgerEntry
+from feesvc.ledger.position import note_rows, note_written
 from feesvc.registry.models import AllocationOrder, Unit
 
 
@@ -52,6 +55,7 @@ def append(session: AsyncSession, entries: Sequence[LedgerEntry]) -> None:
     for entry in entries:
         check_entry(entry)
     session.add_all(entries)
+    note_written(session, {entry.unit_id for entry in entries})
 
 
 async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -62,6 +66,7 @@ async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     full = entry_rows(rows)
     if full:
         await session.execute(_INSERT_ENTRY, full)
+        note_written(session, {row["unit_id"] for row in full})
 
 
 def entry_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,9 +102,14 @@ async def insert_entry_rows(session: AsyncSession, rows: list[dict[str, Any]]) -
         _check_row(row)
     dialect = postgresql if is_postgres(session) else sqlite
     table = LedgerEntry.__table__  # type: ignore[attr-defined]
+    # What each row the database took does to its unit's position (ledger.position.note_rows).
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*(table.c[n] for n in _POSITION_COLUMNS))
     for start in range(0, len(rows), INSERT_BATCH):
-        statement = dialect.insert(table).on_conflict_do_nothing()
-        await session.execute(statement, rows[start : start + INSERT_BATCH])
+        taken = await session.execute(statement, rows[start : start + INSERT_BATCH])
+        note_rows(session, taken.mappings())
+
+
+_POSITION_COLUMNS = ("unit_id", "kind", "amount_fen", "effective_date", "due_date", "settles_entry_id")
 
 
 def _check_row(row: dict[str, Any]) -> None:
@@ -144,6 +154,7 @@ async def stream_entry_rows(
             batch = list(rows)
             for row in batch:
                 _check_row(row)
+            note_rows(session, batch)
             for start in range(0, len(batch), INSERT_BATCH):
                 await session.execute(insert(table), batch[start : start + INSERT_BATCH])
         return
@@ -194,7 +205,9 @@ async def stream_entry_rows(
         async for rows in batches:
             queue = next(turns)
             chunk: list[tuple[Any, ...]] = []
-            for row in rows:
+            batch = list(rows)
+            note_rows(session, batch)
+            for row in batch:
                 _check_row(row)
                 chunk.append(record(row))
                 if len(chunk) == STREAM_CHUNK:

@@ -19,6 +19,7 @@ from feesvc.ledger.allocation import Allocation, OpenDebit, allocate
 from feesvc.ledger.models import EntryKind
 from feesvc.payments.schemas import AllocationOut, Designation, PaymentCreate
 from feesvc.registry.models import AllocationOrder
+from feesvc.rules.position import earliest_open_due
 
 # ``owner_id`` is the request's last field: encoded as null, it is what a request that names no
 # account ends with.
@@ -92,6 +93,8 @@ class PreparedPayment:
     audit: dict[str, Any]
     allocations: list[AllocationOut]
     prepaid_credit_fen: int
+    # The unit's earliest open due date once the payment is written (feesvc.rules.position).
+    earliest_open_due: date | None
 
 
 def prepare_payment(
@@ -123,6 +126,7 @@ def prepare_payment(
         audit={"unit_id": data.unit_id, "amount_fen": data.amount_fen, "method": data.method},
         allocations=[AllocationOut(a.entry_id, d.kind, d.period, d.item, a.amount_fen) for a, d in settled],
         prepaid_credit_fen=left_over,
+        earliest_open_due=earliest_open_due(view.debits, {a.entry_id: a.amount_fen for a in allocations}),
     )
 
 

@@ -382,6 +382,8 @@ def _write_params(actor: Principal, prepared: PreparedPayment, ledger_version: i
     params |= {f"a_{name}": value for name, value in audit.items() if name != "entity_id"}
     params["receipt_year"] = prepared.payment["received_on"].year
     params["seen_version"] = ledger_version
+    params["balance_change"] = -prepared.payment["amount_fen"]  # its entries add up to minus the payment
+    params["earliest_open_due"] = prepared.earliest_open_due
     return params
 
 
@@ -391,10 +393,12 @@ def _write_statement(entry_count: int) -> DriverStatement:
     the payment's id and its receipt's sequence number, or nothing.
 
     ``UPDATE unit SET ledger_version = ledger_version + 1 WHERE id = … AND ledger_version = :seen``
-    as a CTE, then ``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` from the row it
-    returns, with the ledger rows, the audit event and the receipt (the counter upsert and the
-    receipt row, as ``numbering._NUMBER_RECEIPT_POSTGRES``) as data-modifying CTEs that take the new id. If
-    the version had moved on (a concurrent writer waited for is re-checked on its new row) or the
+    as a CTE, which also sets the unit's position (``ledger.position``: the balance moved by the
+    payment, the earliest due date left open, computed from the debits the version guards), then
+    ``INSERT payment … ON CONFLICT DO NOTHING RETURNING id`` from the row it returns, with the
+    ledger rows, the audit event and the receipt (the counter upsert and the receipt row, as
+    ``numbering._NUMBER_RECEIPT_POSTGRES``) as data-modifying CTEs that take the new id. If the
+    version had moved on (a concurrent writer waited for is re-checked on its new row) or the
     key was taken, they insert nothing and no number is used. One per number of ledger rows, built
     once."""
     audit_table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -405,7 +409,11 @@ def _write_statement(entry_count: int) -> DriverStatement:
             _UNIT.c.id == bindparam("p_unit_id", type_=_PAYMENT.c.unit_id.type),
             _UNIT.c.ledger_version == bindparam("seen_version"),
         )
-        .values(ledger_version=_UNIT.c.ledger_version + 1)
+        .values(
+            ledger_version=_UNIT.c.ledger_version + 1,
+            balance_fen=_UNIT.c.balance_fen + bindparam("balance_change", type_=_UNIT.c.balance_fen.type),
+            earliest_open_due=bindparam("earliest_open_due", type_=_UNIT.c.earliest_open_due.type),
+        )
         .returning(_UNIT.c.id)
         .cte("unit_version")
     )

@@ -116,6 +116,8 @@ class Unit(SQLModel, table=True):
         # whatever the database's collation; SQLite compares binary, so a range serves).
         Index("ix_unit_estate_building_number", "estate_id", "building_id", "number"),
         Index("ix_unit_estate_number", "estate_id", "number", postgresql_ops={"number": "text_pattern_ops"}),
+        # The search's in_arrears filter: an estate's units whose earliest open debt is past due.
+        Index("ix_unit_estate_earliest_open_due", "estate_id", "earliest_open_due"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -127,6 +129,10 @@ class Unit(SQLModel, table=True):
     # Raised by every transaction that locks the unit to write its ledger (ledger.service.lock_units),
     # so a payment allocated from a read without the lock can be written only if nothing changed.
     ledger_version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # The unit's position (feesvc.rules.position): kept by the ledger's writers in the transaction of
+    # every entry they append (feesvc.ledger.position), checked by `feesvc ledger check-positions`.
+    balance_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    earliest_open_due: date | None = Field(default=None)
 
 
 class Owner(SQLModel, table=True):

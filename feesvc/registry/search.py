@@ -1,7 +1,8 @@
 """The unit search: find an estate's units by number, building, arrears or the owner's phone.
 
 The filters pick units through indexes (ix_unit_estate_building_number, ix_unit_estate_number,
-ix_owner_phone_last4; the ledger's unit-kind-date index for arrears) and the page is read in one
+ix_owner_phone_last4; for arrears ix_unit_estate_earliest_open_due over the unit's position, which
+the ledger's writers keep: feesvc.ledger.position) and the page is read in one
 stable order: building, unit number, id. The figures shown (balance, overdue, owner, case) are
 read for the page's units only, in a few statements for all of them, whatever the estate's size
 (the owner with the page itself).
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_
+from sqlalchemy import ColumnElement, Select, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,7 @@ from feesvc.arrears.models import ArrearsCase
 from feesvc.arrears.service import ACTIVE
 from feesvc.auth.principal import Principal
 from feesvc.db import is_postgres
-from feesvc.ledger.models import DEBIT_KINDS, EntryKind, LedgerEntry
+from feesvc.ledger.models import LedgerEntry
 from feesvc.ledger.service import open_debits_by_unit
 from feesvc.registry.masking import masking_for
 from feesvc.registry.models import Building, Owner, Ownership, Unit, UnitUse, phone_last4
@@ -40,7 +41,7 @@ _ENTRY = LedgerEntry.__table__  # type: ignore[attr-defined]
 class UnitQuery:
     q: str | None = None  # the start of a unit number, e.g. "12" finds 1201 and 1202
     building: str | None = None  # a building's name, exactly
-    in_arrears: bool | None = None  # True: overdue charges or late fees open today; False: none
+    in_arrears: bool | None = None  # True: a debt past due today still open (any owner's); False: none
     owner_phone_last4: str | None = None  # the current owner's phone ends with these 4 digits
     page: int = 1
     page_size: int = 20
@@ -57,33 +58,10 @@ def _number_starts_with(prefix: str, postgres: bool) -> ColumnElement[bool]:
     return and_(number >= prefix, number < after)
 
 
-def _overdue_exists(today: date) -> ColumnElement[bool]:
-    """The unit (of the outer query) has a charge or late fee past due today and still open: the
-    rule of the ledger's ``overdue_fen`` (a late fee is due when its charge is)."""
-    debit = _ENTRY.alias("debit")
-    basis = _ENTRY.alias("basis")
-    settling = _ENTRY.alias("settling")
-    settled = (
-        sa_select(func.coalesce(func.sum(settling.c.amount_fen), 0))
-        .where(settling.c.settles_entry_id == debit.c.id, settling.c.effective_date <= today)
-        .scalar_subquery()
-    )
-    charge_due = (
-        sa_select(func.coalesce(basis.c.due_date, basis.c.effective_date))
-        .where(basis.c.id == debit.c.basis_entry_id)
-        .scalar_subquery()
-    )
-    due = case(
-        (debit.c.kind == literal(EntryKind.late_fee.value), charge_due),
-        else_=func.coalesce(debit.c.due_date, debit.c.effective_date),
-    )
-    return exists().where(
-        debit.c.unit_id == _UNIT.c.id,
-        debit.c.kind.in_([kind.value for kind in sorted(DEBIT_KINDS)]),
-        debit.c.effective_date <= today,
-        due < today,
-        debit.c.amount_fen + settled != 0,
-    )
+def _in_arrears(today: date) -> ColumnElement[bool]:
+    """The unit has a debt past due today and still open, any owner's (feesvc.rules.position): its
+    stored position, kept by the ledger's writers, through ``ix_unit_estate_earliest_open_due``."""
+    return _UNIT.c.earliest_open_due < today
 
 
 def _conditions(
@@ -102,9 +80,10 @@ def _conditions(
             .where(phone_last4(_OWNER.c.phone) == query.owner_phone_last4, ownership_covering(today))
         )
         conditions.append(_UNIT.c.id.in_(phone_matches))
-    if query.in_arrears is not None:
-        overdue = _overdue_exists(today)
-        conditions.append(overdue if query.in_arrears else ~overdue)
+    if query.in_arrears is True:
+        conditions.append(_in_arrears(today))
+    elif query.in_arrears is False:
+        conditions.append(or_(_UNIT.c.earliest_open_due.is_(None), ~_in_arrears(today)))
     return conditions
 
 
