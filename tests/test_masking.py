@@ -156,6 +156,7 @@ async def _world(api: Api) -> dict[str, Any]:
         "run_id": run["run_id"],
         "complaint_id": complaint["id"],
         "filing_id": filed["id"],
+        "order_id": 1,  # no payment order (no online payment set up here): every reader is refused
         "other_owner_id": estate.owner_ids[0],
     }
 
