@@ -405,7 +405,7 @@ def limitation_watch(estate_ref: str, within_days: int, as_of: object) -> None:
     """Each owner's periods whose limitation ends within the window, with the last interruption:
     one line per period, tab-separated (unit, owner, period, open fen, last day, days left, last
     interruption, its proof, a notice on its way)."""
-    from feesvc.limitation.service import limitation_watch as watch
+    from feesvc.limitation.watch import limitation_watch as watch
 
     day: date = as_of.date() if as_of is not None else business_today()  # type: ignore[attr-defined]
 

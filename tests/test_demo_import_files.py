@@ -23,7 +23,7 @@ from feesvc.cli import cli
 from feesvc.db import create_engine, session_factory
 from feesvc.demo import build_demo
 from feesvc.exports.service import prepaid_credit
-from feesvc.limitation.service import limitation_watch
+from feesvc.limitation.watch import limitation_watch
 from feesvc.registry.models import Estate
 from feesvc.reports.aging import aging
 from feesvc.settings import DatabaseSettings, get_settings

@@ -22,7 +22,7 @@ from feesvc.imports.estate import estate_file
 from feesvc.imports.kinds import KINDS
 from feesvc.ledger.limitation import InterruptionKind
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.limitation.service import _interruptions
+from feesvc.limitation.watch import recorded_interruptions
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 
 SOURCE = "feesvc"
@@ -106,7 +106,7 @@ async def import_files(session: AsyncSession, estate: Estate, as_of: date) -> di
         if kind == EntryKind.late_fee and basis is not None:
             late[basis] += int(fen)
     charges = [d for d in debits if d[1] == EntryKind.charge and (d[9] > 0 or late.get(d[0], 0) > 0)]
-    found = await _interruptions(session, sorted({d[3] for d in charges}), as_of)
+    found = await recorded_interruptions(session, sorted({d[3] for d in charges}), as_of)
     balances = []
     for entry_id, _, _, unit_id, owner_id, period, item, due, amount, fen in charges:
         last = None

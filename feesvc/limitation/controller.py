@@ -14,7 +14,7 @@ from feesvc.auth.guards import managers, staff
 from feesvc.auth.principal import Principal
 from feesvc.db import business_today
 from feesvc.files import FileStore
-from feesvc.limitation import service
+from feesvc.limitation import service, watch
 from feesvc.limitation.rules import MAX_WITHIN_DAYS, NOTICE_WITHIN_DAYS
 from feesvc.limitation.schemas import (
     AcknowledgementForm,
@@ -62,7 +62,7 @@ class LimitationController(Controller):
         interruption) ends within ``within_days`` of ``as_of`` (default today), with the last
         interruption and its proof. A seller's periods and the buyer's are separate accounts."""
         # A later as_of is a forecast on the record as it stands: nothing is assumed to happen meanwhile.
-        report = await service.limitation_watch(db, estate_id, as_of or business_today(), within_days)
+        report = await watch.limitation_watch(db, estate_id, as_of or business_today(), within_days)
         masking = masking_for(principal)  # a manager sees the whole name, a cashier enough to confirm it
         for account in report.accounts:
             account.owner_name = masking.name(account.owner_name)

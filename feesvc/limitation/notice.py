@@ -10,7 +10,7 @@ from feesvc.letters.kinds import LetterKind
 from feesvc.letters.models import Stage
 from feesvc.letters.policy import StageRule
 from feesvc.limitation.rules import WatchedPeriod, interrupting_kind
-from feesvc.limitation.service import notice_needs
+from feesvc.limitation.watch import notice_needs
 
 __all__ = ["limitation_letter", "limitation_unserved", "notice_needs"]
 
