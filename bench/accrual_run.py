@@ -596,6 +596,7 @@ PHASES = (
     "stream_entry_rows",
     "_overdue_charges",
     "post_corrections",
+    "settle_new_late_fees_from_credit",
     "record_audit",
 )
 NESTED_PHASES = {"_overdue_charges"}  # read while stream_entry_rows writes

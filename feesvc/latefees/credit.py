@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import exists, func
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -30,30 +30,40 @@ from feesvc.ledger.service import apply_prepaid_credit
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.registry.models import Estate
 
+UNIT_BATCH = 10_000  # unit ids per query: asyncpg takes at most 32,767 parameters, SQLite 32,766
+
 
 async def _new_fees_of_credit_holders(session: AsyncSession, estate_id: int, as_of: date) -> dict[int, int]:
     """Late fee id → unit id: the (positive) late fees posted as of ``as_of`` on the estate's units
-    that hold prepaid credit not yet used."""
+    that hold prepaid credit not yet used. The holders first (few), then their fees through the
+    (unit, date) index: asked the other way round, the question read every fee the run had just
+    posted (millions, their statistics not yet gathered) to test each unit for credit."""
     settling = aliased(LedgerEntry)
-    credit = aliased(LedgerEntry)
     settled = (
         select(func.coalesce(func.sum(settling.amount_fen), 0))
-        .where(settling.settles_entry_id == credit.id)
+        .where(settling.settles_entry_id == LedgerEntry.id)
         .scalar_subquery()
     )
-    holds_credit = exists().where(
-        col(credit.unit_id) == LedgerEntry.unit_id,
-        col(credit.kind) == EntryKind.prepaid_credit,
-        credit.amount_fen + settled != 0,
+    holders = await session.execute(
+        select(col(LedgerEntry.unit_id))
+        .where(
+            LedgerEntry.estate_id == estate_id,
+            LedgerEntry.kind == EntryKind.prepaid_credit,
+            LedgerEntry.amount_fen + settled != 0,
+        )
+        .distinct()
     )
-    query = select(col(LedgerEntry.id), col(LedgerEntry.unit_id)).where(
-        LedgerEntry.estate_id == estate_id,
-        LedgerEntry.kind == EntryKind.late_fee,
-        LedgerEntry.effective_date == as_of,
-        LedgerEntry.amount_fen > 0,  # a late fee posted, not a correction
-        holds_credit,
-    )
-    return {fee_id: unit_id for fee_id, unit_id in (await session.execute(query)).all() if fee_id is not None}
+    units = sorted(holders.scalars())
+    fees: dict[int, int] = {}
+    for start in range(0, len(units), UNIT_BATCH):
+        query = select(col(LedgerEntry.id), col(LedgerEntry.unit_id)).where(
+            col(LedgerEntry.unit_id).in_(units[start : start + UNIT_BATCH]),
+            LedgerEntry.kind == EntryKind.late_fee,
+            LedgerEntry.effective_date == as_of,
+            LedgerEntry.amount_fen > 0,  # a late fee posted, not a correction
+        )
+        fees.update((fee_id, unit_id) for fee_id, unit_id in (await session.execute(query)).all() if fee_id is not None)
+    return fees
 
 
 async def settle_new_late_fees_from_credit(session: AsyncSession, actor: Principal, estate: Estate, as_of: date) -> int:

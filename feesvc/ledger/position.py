@@ -15,9 +15,11 @@ late fee carrying its charge's due date, settling nothing. Those move a position
 so a run over 100,000 units does not recompute 100,000 ledgers; any other entry has its unit
 recomputed. Both happen just before the commit, the units locked first.
 
-A refresh first locks its units in id order and raises their ``ledger_version`` (as
-``ledger.service.lock_units``), then recomputes them in a second statement: on PostgreSQL that
-statement's snapshot is taken with the locks held, so it sees every write committed before them.
+A refresh first locks its units in id order (on PostgreSQL; SQLite's write lock is the
+database's), then writes each unit once, its position and a raised ``ledger_version`` (as
+``ledger.service.lock_units`` raises it) in one statement: on PostgreSQL that statement's snapshot
+is taken with the locks held, so it sees every write committed before them. One write a unit, not
+two: a run over 100,000 units rewrites each unit row and its indexes once.
 
 One gap, by design of the late-fee run: on PostgreSQL its entries are streamed by COPY on
 connections of their own, committed just before the run's session commits (``stream_entry_rows``);
@@ -97,7 +99,8 @@ def _refresh_before_commit(session: Session) -> None:
     ids = sorted(pending | added.keys())
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
-        session.execute(_LOCK[postgres], {"ids": batch})
+        if postgres:
+            session.execute(_LOCK, {"ids": batch}).all()  # every row fetched: every row locked
         recompute = [unit for unit in batch if unit in pending]  # a recomputation covers what was added
         if recompute:
             session.execute(_RECOMPUTE, {"ids": recompute})
@@ -116,7 +119,8 @@ async def refresh_positions(session: AsyncSession, unit_ids: Sequence[int]) -> N
     ids = sorted(set(unit_ids))
     for start in range(0, len(ids), BATCH):
         params = {"ids": ids[start : start + BATCH]}
-        await session.execute(_LOCK[postgres], params)
+        if postgres:
+            (await session.execute(_LOCK, params)).all()
         await session.execute(_RECOMPUTE, params)
 
 
@@ -152,21 +156,17 @@ def recomputed_earliest_open_due(unit_id: ColumnElement[int]) -> ColumnElement[d
     )
 
 
-def _lock(postgres: bool) -> Any:
-    locked = select(_UNIT.c.id).where(_UNIT.c.id.in_(bindparam("ids", expanding=True))).order_by(_UNIT.c.id)
-    if postgres:
-        locked = locked.with_for_update()
-    return (
-        update(_UNIT).where(_UNIT.c.id.in_(locked.scalar_subquery())).values(ledger_version=_UNIT.c.ledger_version + 1)
-    )
-
-
-_LOCK = {postgres: _lock(postgres) for postgres in (False, True)}
+# PostgreSQL: the units' rows locked in id order, so that two writers cannot deadlock.
+_LOCK = (
+    select(_UNIT.c.id).where(_UNIT.c.id.in_(bindparam("ids", expanding=True))).order_by(_UNIT.c.id).with_for_update()
+)
+_RAISED_VERSION = _UNIT.c.ledger_version + 1  # a payment that read the unit before retries (payments.recording)
 _DUE = bindparam("due", type_=_UNIT.c.earliest_open_due.type)
 _ADD_DEBTS = (
     update(_UNIT)
     .where(_UNIT.c.id == bindparam("unit", type_=_UNIT.c.id.type))
     .values(
+        ledger_version=_RAISED_VERSION,
         balance_fen=_UNIT.c.balance_fen + bindparam("fen", type_=_UNIT.c.balance_fen.type),
         earliest_open_due=case(
             (or_(_UNIT.c.earliest_open_due.is_(None), _UNIT.c.earliest_open_due > _DUE), _DUE),
@@ -177,7 +177,11 @@ _ADD_DEBTS = (
 _RECOMPUTE = (
     update(_UNIT)
     .where(_UNIT.c.id.in_(bindparam("ids", expanding=True)))
-    .values(balance_fen=recomputed_balance(_UNIT.c.id), earliest_open_due=recomputed_earliest_open_due(_UNIT.c.id))
+    .values(
+        ledger_version=_RAISED_VERSION,
+        balance_fen=recomputed_balance(_UNIT.c.id),
+        earliest_open_due=recomputed_earliest_open_due(_UNIT.c.id),
+    )
 )
 
 
