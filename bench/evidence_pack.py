@@ -13,7 +13,7 @@ copying the proofs, each PDF, and writing filing.json, the ledger snapshot, the 
 ZIP. The first build is reported apart: it pays for importing WeasyPrint and loading the fonts
 once per process. Target: a warm build under 3 s. It prints figures and asserts nothing.
 
-The PostgreSQL database is dropped and rebuilt (``DROP SCHEMA public CASCADE``), so the script
+The PostgreSQL database is created if missing and its schema dropped and rebuilt, so the script
 refuses a database whose name does not contain "bench"; it never touches the test databases.
 """
 
@@ -35,9 +35,9 @@ if str(PROJECT_ROOT) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from litestar.testing import AsyncTestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.common import prepare_postgres  # noqa: E402
 from feesvc.app import create_app  # noqa: E402
 from feesvc.auth.models import Role  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
@@ -50,14 +50,6 @@ from tests.support import Api  # noqa: E402
 from tests.test_evidence import build_history  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/feesvc_evidence_bench"
-
-
-async def reset_postgres(url: str) -> None:
-    engine = create_engine(DatabaseSettings(url=url))
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 async def measure(url: str, files_dir: str, runs: int) -> dict[str, Any]:
@@ -140,7 +132,7 @@ def main() -> None:
             url = args.pg_url
             if "bench" not in (make_url(url).database or ""):
                 raise SystemExit(f"refusing to wipe {url}: the database name must contain 'bench'")
-            asyncio.run(reset_postgres(url))
+            asyncio.run(prepare_postgres(url, lambda message: print(message, file=sys.stderr)))
         else:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
