@@ -78,6 +78,7 @@ from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.billing.rules import to_fen  # noqa: E402
 from feesvc.billing.service import charge_key  # noqa: E402
 from feesvc.db import create_engine, session_factory  # noqa: E402
+from feesvc.files import LocalFileStore  # noqa: E402
 from feesvc.ledger.models import EntryKind, LedgerEntry  # noqa: E402
 from feesvc.letters.models import Letter, OutboxMessage, ReminderHold  # noqa: E402
 from feesvc.migrate import upgrade  # noqa: E402
@@ -855,7 +856,7 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
         ):
             children = children_cpu_s()
             summary = await runs.run_reminders(
-                session, COMMAND_LINE, ESTATE_ID, AS_OF, files_dir=LETTERS_DIR
+                session, COMMAND_LINE, ESTATE_ID, AS_OF, files=LocalFileStore(LETTERS_DIR)
             )
             children = children_cpu_s() - children
     letters = sum(summary.letters_by_kind.values())
@@ -1020,7 +1021,8 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
         cpu_children = children_cpu_s()
         with TreeMemory() as tree, Clock() as clock:
             async with sessions() as session:
-                path = await print_file(session, run_id, files_dir)
+                ref, _ = await print_file(session, run_id, LocalFileStore(LETTERS_DIR))
+                path = Path(ref)  # the local store's ref is the file's path
     else:
         chosen = paper[:: len(paper) // sample][:sample]
         expected = [row.letter_no for row in chosen]
@@ -1099,7 +1101,7 @@ async def measure_render(url: str, run_id: int, sample: int) -> dict[str, Any]:
     async with sessions() as session:
         for _ in range(10):
             with Clock() as clock:
-                await letter_pdf(session, first_id, LETTERS_DIR)
+                await letter_pdf(session, first_id, LocalFileStore(LETTERS_DIR))
             on_demand.append(clock.wall)
     figures["single"] = {
         "kind": first.kind.value,
