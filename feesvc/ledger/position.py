@@ -34,7 +34,23 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, event, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    event,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -104,13 +120,13 @@ def _refresh_before_commit(session: Session) -> None:
         recompute = [unit for unit in batch if unit in pending]  # a recomputation covers what was added
         if recompute:
             session.execute(_RECOMPUTE, {"ids": recompute})
-        moves = [
-            {"unit": unit, "fen": added[unit][0], "due": added[unit][1]}
-            for unit in batch
-            if unit in added and unit not in pending
-        ]
-        if moves:
-            session.execute(_ADD_DEBTS, moves)
+        moved = [unit for unit in batch if unit in added and unit not in pending]
+        if moved and postgres:
+            # One statement for the batch: an UPDATE a unit (executemany) cost a 100,000-unit run 5 s.
+            arrays = {"units": moved, "fens": [added[u][0] for u in moved], "dues": [added[u][1] for u in moved]}
+            session.execute(_ADD_DEBTS_FROM_ARRAYS, arrays)
+        elif moved:
+            session.execute(_ADD_DEBTS, [{"unit": u, "fen": added[u][0], "due": added[u][1]} for u in moved])
 
 
 async def refresh_positions(session: AsyncSession, unit_ids: Sequence[int]) -> None:
@@ -170,6 +186,27 @@ _ADD_DEBTS = (
         balance_fen=_UNIT.c.balance_fen + bindparam("fen", type_=_UNIT.c.balance_fen.type),
         earliest_open_due=case(
             (or_(_UNIT.c.earliest_open_due.is_(None), _UNIT.c.earliest_open_due > _DUE), _DUE),
+            else_=_UNIT.c.earliest_open_due,
+        ),
+    )
+)
+_MOVES = (
+    func.unnest(
+        bindparam("units", type_=ARRAY(Integer)),
+        bindparam("fens", type_=ARRAY(BigInteger)),
+        bindparam("dues", type_=ARRAY(Date)),
+    )
+    .table_valued(column("unit", Integer), column("fen", BigInteger), column("due", Date))
+    .render_derived(name="move")
+)
+_ADD_DEBTS_FROM_ARRAYS = (
+    update(_UNIT)
+    .where(_UNIT.c.id == _MOVES.c.unit)
+    .values(
+        ledger_version=_RAISED_VERSION,
+        balance_fen=_UNIT.c.balance_fen + _MOVES.c.fen,
+        earliest_open_due=case(
+            (or_(_UNIT.c.earliest_open_due.is_(None), _UNIT.c.earliest_open_due > _MOVES.c.due), _MOVES.c.due),
             else_=_UNIT.c.earliest_open_due,
         ),
     )
