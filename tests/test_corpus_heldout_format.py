@@ -1,4 +1,5 @@
-"""The fresh held-out sets (tests/corpus/*_heldout2.jsonl, *_heldout3.jsonl) are well-formed, sized and balanced.
+"""The fresh held-out sets (tests/corpus/*_heldout2.jsonl, *_heldout3.jsonl, *_heldout4.jsonl) are well-formed,
+sized and balanced.
 
 These files are only ever scored (the lead wires them into the judgement test); this test checks
 their structure and never runs the classifier or the compliance check on them.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ class Shape:
 SHAPES = {
     2: Shape(130, 200, (0.25, 0.35), (0.07, 0.13)),
     3: Shape(160, 220, (0.22, 0.32), (0.15, 0.25)),
+    4: Shape(200, 300, (0.22, 0.32), (0.18, 0.27)),
 }
 SETS = pytest.mark.parametrize("number", sorted(SHAPES))
 
@@ -56,7 +59,7 @@ def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_both_sets_are_checked() -> None:
+def test_every_set_is_checked() -> None:
     assert set(SHAPES) == set(h.SETS)
 
 
@@ -70,8 +73,8 @@ def test_every_line_parses_to_an_object(number: int) -> None:
 @SETS
 def test_items_are_valid_and_numbers_consistent(number: int) -> None:
     cases, sentences = h.load(number)  # raises Invalid naming the item
-    assert all(c["id"].startswith(f"h{number}-c") for c in cases)
-    assert all(s["id"].startswith(f"h{number}-s") for s in sentences)
+    assert all(re.fullmatch(h.SETS[number].case_id, c["id"]) for c in cases)
+    assert all(re.fullmatch(h.SETS[number].sentence_id, s["id"]) for s in sentences)
 
 
 @SETS
@@ -84,6 +87,29 @@ def test_ids_unique_and_texts_new_against_the_older_corpus(number: int) -> None:
 
 def test_the_third_set_is_new_against_the_second() -> None:
     assert {"arrears_heldout2.jsonl", "compliance_heldout2.jsonl"} <= set(h.SETS[3].others)
+
+
+def test_the_fourth_set_is_new_against_every_older_file() -> None:
+    others = set(h.SETS[4].others)
+    for n in (2, 3):
+        assert {f"arrears_heldout{n}.jsonl", f"compliance_heldout{n}.jsonl"} <= others
+    for part in ("dev", "dev2", "probe"):
+        assert {f"arrears_{part}.jsonl", f"compliance_{part}.jsonl"} <= others
+
+
+def test_the_fourth_set_uses_its_own_id_range() -> None:
+    cases, sentences = h.load(4)
+    assert sorted(c["id"] for c in cases) == [f"c{4001 + i}" for i in range(len(cases))]
+    assert sorted(s["id"] for s in sentences) == [f"s{4001 + i}" for i in range(len(sentences))]
+    # split.py must never merge these ids into the development side
+    assert all(split.RESERVED_HELDOUT.fullmatch(x["id"]) for x in cases + sentences)
+
+
+def test_split_refuses_to_merge_the_fourth_sets_ids(tmp_path: Path) -> None:
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"id": "s4001", "text": "placeholder"}) + "\n", encoding="utf-8")
+    with pytest.raises(split.Invalid, match="fourth held-out"):
+        split.main([str(new), "--check"])
 
 
 @SETS

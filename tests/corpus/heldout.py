@@ -2,11 +2,12 @@
 
     python tests/corpus/heldout.py 2           # the second set; print the counts table; exit 1 on a problem
     python tests/corpus/heldout.py 3           # the third set
+    python tests/corpus/heldout.py 4           # the fourth set (ids c4001… / s4001…)
 
 These files are not split: they are held-out as a whole and only ever scored. Each line gets
-split.py's checks (with ids `hN-c0000` / `hN-s0000`) plus stricter number checks for the arrears
-cases, and both files are checked against the older corpus files for colliding ids and repeated
-texts (a collision is reported by id only, so running this never shows another file's text).
+split.py's checks (with ids `hN-c0000` / `hN-s0000`; the fourth set `c4001` / `s4001`) plus stricter
+number checks for the arrears cases, and both files are checked against the older corpus files for
+colliding ids and repeated texts (a collision is reported by id only, so running this never shows another file's text).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class HeldoutSet:
 
     number: int
     others: tuple[str, ...]  # the files the set must not collide with (ids and texts)
+    id_prefix: str | None = None  # ids `c<prefix>NNN` / `s<prefix>NNN` instead of `hN-c0000` / `hN-s0000`
 
     @property
     def arrears(self) -> Path:
@@ -56,10 +58,14 @@ class HeldoutSet:
 
     @property
     def case_id(self) -> str:
+        if self.id_prefix is not None:
+            return rf"c{self.id_prefix}\d{{3}}"
         return rf"h{self.number}-c\d{{4}}"
 
     @property
     def sentence_id(self) -> str:
+        if self.id_prefix is not None:
+            return rf"s{self.id_prefix}\d{{3}}"
         return rf"h{self.number}-s\d{{4}}"
 
 
@@ -79,6 +85,22 @@ SETS = {
             "arrears_heldout2.jsonl",
             "compliance_heldout2.jsonl",
         ),
+    ),
+    # the fourth (ids c4001… / s4001…) against all development files and the second and third sets
+    4: HeldoutSet(
+        4,
+        (
+            *_DEV,
+            "arrears_dev2.jsonl",
+            "compliance_dev2.jsonl",
+            "arrears_probe.jsonl",
+            "compliance_probe.jsonl",
+            "arrears_heldout2.jsonl",
+            "compliance_heldout2.jsonl",
+            "arrears_heldout3.jsonl",
+            "compliance_heldout3.jsonl",
+        ),
+        id_prefix="4",
     ),
 }
 

@@ -10,7 +10,9 @@ item added here keeps the side it is dealt. The union of a set's two committed f
 set, so running this with no arguments reproduces the committed files exactly. Items whose ids
 start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl replaces a
 committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
-are validated here but never split; the fresh held-out files (``*heldout2*``, ``*heldout3*``) are never read here.
+are validated here but never split; the fresh held-out files (``*heldout2*``, ``*heldout3*``, ``*heldout4*``) are never
+read here. The fourth held-out set uses ids ``c4001``… / ``s4001``…, which have the development shape, so that range is
+reserved: an item in NEW.jsonl with an id ``c4NNN`` or ``s4NNN`` is refused rather than merged.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each
@@ -41,6 +43,7 @@ DATE = re.compile(r"^(2024|2025|2026)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 PERIOD = re.compile(r"^(2024|2025|2026)-(0[1-9]|1[0-2])$")
 NOTE = re.compile(r"^((?:2024|2025|2026)-\d\d-\d\d) \S")
 AREA = re.compile(r"^\d{1,4}\.\d\d$")
+RESERVED_HELDOUT = re.compile(r"^[cs]4\d{3}$")  # ids of arrears_heldout4 / compliance_heldout4, never development
 
 
 class Invalid(ValueError):
@@ -187,6 +190,8 @@ def main(argv: list[str]) -> int:
         probe = read_jsonl(HERE / f"{name}_probe.jsonl")
         for path in new_files:
             for x in read_jsonl(path):
+                if RESERVED_HELDOUT.fullmatch(x.get("id", "")):
+                    raise Invalid(f"{x['id']}: ids c4NNN/s4NNN belong to the fourth held-out set")
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
         overlap = sorted(set(items) & {x["id"] for x in probe})
