@@ -169,4 +169,9 @@ REFUSALS: dict[str, str] = {
         "any row of the file fails its checks (nothing is written): every problem is listed with its "
         "sheet, row, column and reason in Chinese and English"
     ),
+    # scheduled runs
+    "feesvc.jobs.controller.JobsController.replace_schedules": (
+        "a kind listed twice; a cron expression that is not five fields of minute, hour, day of month, "
+        "month and day of week"
+    ),
 }
