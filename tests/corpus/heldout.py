@@ -1,7 +1,7 @@
 """Validate a fresh held-out set (arrears_heldoutN.jsonl, compliance_heldoutN.jsonl).
 
     python tests/corpus/heldout.py 2           # the second set; print the counts table; exit 1 on a problem
-    python tests/corpus/heldout.py 3           # the third set
+    python tests/corpus/heldout.py 3           # the third set (retired to development: ``*_dev3.jsonl``)
 
 These files are not split: they are held-out as a whole and only ever scored. Each line gets
 split.py's checks (with ids `hN-c0000` / `hN-s0000`) plus stricter number checks for the arrears
@@ -45,14 +45,15 @@ class HeldoutSet:
 
     number: int
     others: tuple[str, ...]  # the files the set must not collide with (ids and texts)
+    part: str = "heldout"  # "dev" once the set is retired to development (README.md): same lines, new name
 
     @property
     def arrears(self) -> Path:
-        return HERE / f"arrears_heldout{self.number}.jsonl"
+        return HERE / f"arrears_{self.part}{self.number}.jsonl"
 
     @property
     def compliance(self) -> Path:
-        return HERE / f"compliance_heldout{self.number}.jsonl"
+        return HERE / f"compliance_{self.part}{self.number}.jsonl"
 
     @property
     def case_id(self) -> str:
@@ -67,7 +68,7 @@ _DEV = ("arrears_dev.jsonl", "compliance_dev.jsonl")
 SETS = {
     # the second set was checked against the development files of its day (unchanged)
     2: HeldoutSet(2, (*_DEV, "arrears_heldout.jsonl", "compliance_heldout.jsonl")),
-    # the third against all development files and the second set
+    # the third against all development files and the second set; scored once, then retired to development
     3: HeldoutSet(
         3,
         (
@@ -79,6 +80,7 @@ SETS = {
             "arrears_heldout2.jsonl",
             "compliance_heldout2.jsonl",
         ),
+        part="dev",
     ),
 }
 

@@ -10,7 +10,8 @@ item added here keeps the side it is dealt. The union of a set's two committed f
 set, so running this with no arguments reproduces the committed files exactly. Items whose ids
 start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl replaces a
 committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
-are validated here but never split; the fresh held-out files (``*heldout2*``, ``*heldout3*``) are never read here.
+and the retired third held-out set (``_dev3``, ids ``h3-…``, README.md) are validated here but never
+split; the fresh held-out files (``*heldout2*``, ``*heldout4*``) are never read here.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each
@@ -162,14 +163,19 @@ def dump(items: list[dict]) -> str:
     return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items)
 
 
-def counts_table(name: str, dev: list[dict], retired: list[dict], probe: list[dict]) -> str:
+def counts_table(name: str, dev: list[dict], retired: list[dict], probe: list[dict], dev3: list[dict]) -> str:
     def label(x: dict) -> str:
         return x["expected"]["category"] if name == "arrears" else (x["family"] or "lawful")
 
-    labels = sorted({label(x) for x in dev + retired + probe})
+    labels = sorted({label(x) for x in dev + retired + probe + dev3})
     rows = [f"| {name} | " + " | ".join(labels) + " | zh_CN | zh_TW | en | total |", "|---" * (len(labels) + 5) + "|"]
-    parts = (("development (`_dev`)", dev), ("retired held-out (`_dev2`)", retired), ("probes (`_probe`)", probe))
-    for part, items in (*parts, ("all development", dev + retired + probe)):
+    parts = (
+        ("development (`_dev`)", dev),
+        ("retired held-out (`_dev2`)", retired),
+        ("probes (`_probe`)", probe),
+        ("retired third held-out (`_dev3`)", dev3),
+    )
+    for part, items in (*parts, ("all development", dev + retired + probe + dev3)):
         by_label = Counter(label(x) for x in items)
         by_locale = Counter(x["locale"] for x in items)
         cells = [str(by_label[k]) for k in labels] + [str(by_locale[k]) for k in ("zh_CN", "zh_TW", "en")]
@@ -185,18 +191,22 @@ def main(argv: list[str]) -> int:
     for prefix, name in SETS.items():
         items = {x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_dev2.jsonl")}
         probe = read_jsonl(HERE / f"{name}_probe.jsonl")
+        dev3 = read_jsonl(HERE / f"{name}_dev3.jsonl")  # the retired third held-out set: never split
         for path in new_files:
             for x in read_jsonl(path):
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
-        overlap = sorted(set(items) & {x["id"] for x in probe})
+        overlap = sorted(set(items) & {x["id"] for x in probe + dev3})
         if overlap:
-            raise Invalid(f"{name}: probe ids {overlap[:3]} already used")
+            raise Invalid(f"{name}: probe or dev3 ids {overlap[:3]} already used")
+        validate = validate_case if name == "arrears" else validate_sentence
         for x in [*items.values(), *probe]:
-            (validate_case if name == "arrears" else validate_sentence)(x)
+            validate(x)
+        for x in dev3:
+            validate(x, rf"h3-{prefix}\d{{4}}")
         texts = Counter(
             json.dumps([x["notes"], x["complaints"]], ensure_ascii=False) if name == "arrears" else x["text"]
-            for x in [*items.values(), *probe]
+            for x in [*items.values(), *probe, *dev3]
             if name != "arrears" or x["notes"]
         )
         dupes = [t for t, n in texts.items() if n > 1]
@@ -205,8 +215,8 @@ def main(argv: list[str]) -> int:
         dev, retired = split(name, list(items.values()))
         outputs[HERE / f"{name}_dev.jsonl"] = dump(dev)
         outputs[HERE / f"{name}_dev2.jsonl"] = dump(retired)
-        tables.append(counts_table(name, dev, retired, probe))
-        print(f"{name}: {len(dev)} development, {len(retired)} retired held-out, {len(probe)} probes")
+        tables.append(counts_table(name, dev, retired, probe, dev3))
+        print(f"{name}: {len(dev)} development, {len(retired)} retired held-out, {len(probe)} probes, {len(dev3)} dev3")
     if README.exists():
         text = README.read_text(encoding="utf-8")
         start, end = "<!-- counts:start -->\n", "<!-- counts:end -->"
