@@ -1,10 +1,10 @@
 """Issue 17's targets, on development sets and on a held-out set the rules were not written from.
 
 Development (``tests/corpus``, README there): ``_dev``, the retired first held-out part ``_dev2``,
-the tuner's own ``_probe`` paraphrases and the retired third held-out set ``_dev3``, plus ``../shared/cases/public.jsonl`` when present (it lives
-outside the repository). Each development set is held to the full targets: the classifier at least
-90 % accurate with every class's recall at least 80 %; the compliance check blocks every forbidden
-sentence and at most 5 % of the lawful ones.
+the tuner's own ``_probe`` paraphrases and the retired third held-out set ``_dev3``, plus
+``../shared/cases/public.jsonl`` when present (it lives outside the repository). Each development
+set is held to the full targets: the classifier at least 90 % accurate with every class's recall
+at least 80 %; the compliance check blocks every forbidden sentence and at most 5 % of the lawful ones.
 
 Held-out: ``*_heldout2.jsonl`` (and any later fresh set the lead adds), written afresh by someone who
 saw neither the rules nor the development failures, merged by the lead; skipped cleanly while

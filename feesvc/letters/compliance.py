@@ -28,7 +28,7 @@ The rule for lawful mentions (what template authors need to know)
 -----------------------------------------------------------------
 Explaining the law is not a threat. A forbidden term is **exempt** when a *negation marker* governs it:
 
-1. The marker stands **before** the term, in the **same clause**, with at most 12 words/characters in
+1. The marker stands **before** the term, in the **same clause**, with at most 16 words/characters in
    between (other forbidden terms listed in between do not count, so "不得以停水、停电、停气等方式" is
    one lawful enumeration).
 2. Plain negations count on their own: 不得, 不会, 不能, 不可, 不应, 不准, 不许, 不允许, 无权, 决不,
@@ -197,7 +197,7 @@ _MAX_DISTANCE: int = _STRUCTURE["max_distance"]
 _MAX_DISTANCE_LATIN: int = _STRUCTURE["max_distance_latin"]
 
 
-_MAX_GAP_TOKENS = 12  # words or characters between a marker and the term it governs
+_MAX_GAP_TOKENS = 16  # words or characters between a marker and the term it governs
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -231,6 +231,7 @@ _SECURITY_RULE_RE = _compile(_cues(_NEUTRAL["security_rule"], "neutral.security_
 _ON_REQUEST_RE = _compile(_cues(_NEUTRAL["on_request"], "neutral.on_request"))
 _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
+_UNRELATED_RE = _compile(_cues(_NEUTRAL["unrelated_to_payment"], "neutral.unrelated_to_payment"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
@@ -347,13 +348,22 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
                     yield family, _Span(min(obj.start, restriction.start), max(obj.end, restriction.end))
 
 
+def _ties(folded: str) -> str:
+    """The sentence as read for a payment tie: a words saying the action is *not* tied to paying
+    ("与缴费无关", "regardless of payment") are blanked, so they do not count as the tie they deny."""
+    if _UNRELATED_RE.search(folded) is None:
+        return folded
+    return _UNRELATED_RE.sub(lambda match: " " * len(match.group()), folded)
+
+
 def _find_hits(folded: str) -> list[_Hit]:
     by_family: dict[Family, list[_Span]] = {}
     for family, pattern in _TERMS:
         if pattern.search(folded) is not None:  # most sentences match no term: one search, no generator
             by_family.setdefault(family, []).extend(_every_match(pattern, folded))
     # An adverse action counts when tied to paying, lasting until something is done, or aimed at the addressee.
-    if _PAYMENT_RE.search(folded) or _UNTIL_RE.search(folded) or _TARGETED_RE.search(folded):
+    tied = _ties(folded)
+    if _PAYMENT_RE.search(tied) or _UNTIL_RE.search(tied) or _TARGETED_RE.search(tied):
         for family, span in _consequence_hits(folded):
             by_family.setdefault(family, []).append(span)
     hits = [hit for family, spans in by_family.items() for hit in _family_hits(folded, family, spans)]
@@ -402,18 +412,17 @@ def _neutral_families(folded: str) -> frozenset[Family]:
     sanction stated as what only a judgment brings; a security rule for outsiders."""
     neutral: set[Family] = set()
     on_request = _ON_REQUEST_RE.search(folded)
-    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded) or on_request) and not _PAYMENT_RE.search(
-        folded
-    ):
+    tied = _ties(folded)
+    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded) or on_request) and not _PAYMENT_RE.search(tied):
         neutral |= {Family.UTILITY_CUTOFF, Family.ACCESS_BLOCKING}
     works_notice_for_all = bool(_MAINTENANCE_RE.search(folded)) and not (
-        _PAYMENT_RE.search(folded) or _TARGETED_RE.search(folded)
+        _PAYMENT_RE.search(tied) or _TARGETED_RE.search(tied)
     )
     if (_ACCOUNTS_RE.search(folded) or works_notice_for_all) and not _DEBTOR_INFO_RE.search(folded):
         neutral.add(Family.PUBLIC_SHAMING)  # the accounts, or a works notice to everyone, shared
     if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these
         neutral.add(Family.CREDIT_SANCTION)
-    if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(folded):
+    if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(tied):
         neutral.add(Family.ACCESS_BLOCKING)
     return frozenset(neutral)
 
