@@ -1,4 +1,4 @@
-"""The held-out sets (tests/corpus/*_heldout2.jsonl; the third, retired to *_dev3.jsonl) are well-formed, sized and balanced.
+"""The held-out sets (tests/corpus/*_heldout2.jsonl; the third, now *_dev3.jsonl) are well-formed and balanced.
 
 These files are only ever scored (the lead wires them into the judgement test); this test checks
 their structure and never runs the classifier or the compliance check on them.

@@ -66,6 +66,12 @@ Beyond the words (issue 17)
   late fees, help, mediation, suit, arbitration, payment order) follow from not paying is pressure
   even in words no family lists; it is reported with the family whose objects it names, else coercion.
 
+*The trained reading.* A sentence the rules leave undecided (no family's words, no neutral notice, no
+  condition of not paying) is read by a character n-gram model (``compliance_model``) trained on the
+  development corpora, ordinary lawful letter sentences and every shipped letter's sentences; it blocks
+  only a sentence with content (an action, an actor, an exposure: ``[model]`` in the lexicon) whose
+  lawful reading is unlikely, and reports the family it reads and the whole sentence.
+
 A notice board or group chat is flagged (public_shaming) unless the sentence is the 公示 of accounts or
 standards naming no debtor. Whether a letter names an owner other than its addressee cannot be seen
 from text alone and is not checked here. The vocabulary lives in ``lexicon/compliance.toml``, each entry
@@ -86,6 +92,8 @@ from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
+
+from feesvc.letters.compliance_model import model_family
 
 
 class Family(StrEnum):
@@ -212,6 +220,7 @@ _CLAUSE_BREAK_RE = _compile(_CLAUSE_BREAK)
 _PAYMENT_RE = _compile(_cues(_STRUCTURE["payment"], "structure.payment"))
 _UNTIL_RE = _compile(_cues(_STRUCTURE["until"], "structure.until"))
 _TARGETED_RE = _compile(_cues(_STRUCTURE["targeted"], "structure.targeted"))
+_PROMISE_BETWEEN_RE = _compile(_cues(_STRUCTURE["promise_between"], "structure.promise_between"))
 _CONSEQUENCES: tuple[_Consequence, ...] = tuple(
     _Consequence(
         Family(e["family"]),
@@ -233,6 +242,9 @@ _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
 _UNRELATED_RE = _compile(_cues(_NEUTRAL["unrelated_to_payment"], "neutral.unrelated_to_payment"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
+_MODEL = _LEXICON["model"]
+_MODEL_CONTENT_RE = _compile(_cues(_MODEL["content"], "model.content"))
+_MODEL_BLOCK_BELOW_LAWFUL: float = _MODEL["block_below_lawful"]
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
 # --------------------------------------------------------------------------------------------------
@@ -337,6 +349,8 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
             for family, obj in objects:
                 if obj.overlaps(restriction) or (forward_only and obj.start < restriction.end):
                     continue
+                if obj.end <= restriction.start and _PROMISE_BETWEEN_RE.search(folded, obj.end, restriction.start):
+                    continue  # "access will never be restricted": a promise
                 gap = _Span(min(obj.end, restriction.end), max(obj.start, restriction.start))
                 same_clause = _same_clause(gap, breaks)
                 limit = _MAX_DISTANCE_LATIN if folded[gap.start : gap.end].isascii() else _MAX_DISTANCE
@@ -434,7 +448,9 @@ def _neutral_families(folded: str) -> frozenset[Family]:
 def check_sentence(sentence: str) -> tuple[Violation, ...]:
     """The violations in one sentence."""
     folded = fold(sentence)
-    hits = [hit for hit in _find_hits(folded) if hit.family not in _neutral_families(folded)]
+    found_hits = _find_hits(folded)
+    neutral = _neutral_families(folded)
+    hits = [hit for hit in found_hits if hit.family not in neutral]
     # A marker that is part of a forbidden term ("禁止停车", "may not use the lift") exempts nothing.
     markers = [(role, span) for role, span in _markers_in(folded) if not any(span.overlaps(hit.span) for hit in hits)]
     found = tuple(
@@ -444,19 +460,29 @@ def check_sentence(sentence: str) -> tuple[Violation, ...]:
     )
     if found or hits:  # a term judged lawful (a promise, the rule) is not judged again below
         return found
-    other = _other_consequence(folded, markers)
-    return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
+    condition = _condition_and_action(folded)
+    if condition is not None:  # the rules read the consequence: a lawful route, a promise, or pressure
+        other = _other_consequence(folded, markers, *condition)
+        return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
+    if found_hits or neutral:  # a family's words used lawfully: a notice, the accounts, the rule
+        return ()
+    family = model_family(folded, _MODEL_CONTENT_RE, _MODEL_BLOCK_BELOW_LAWFUL)
+    return () if family is None else (Violation(Family(family), sentence, sentence.rstrip("。.!！?？;；")),)
 
 
-def _other_consequence(folded: str, markers: Sequence[tuple[_Role, _Span]]) -> tuple[Family, _Span] | None:
+def _condition_and_action(folded: str) -> tuple[re.Match[str], re.Match[str]] | None:
+    """A condition of not paying and what the sentence says will then happen ("逾期未缴，将…", "if you
+    do not pay, we will …"), or None when it states no such consequence."""
+    condition = _NOT_PAYING_RE.search(folded)
+    action = None if condition is None else _ACTION_RE.search(folded, condition.end())
+    return None if condition is None or action is None else (condition, action)
+
+
+def _other_consequence(
+    folded: str, markers: Sequence[tuple[_Role, _Span]], condition: re.Match[str], action: re.Match[str]
+) -> tuple[Family, _Span] | None:
     """Something other than a lawful route made to follow from not paying (the last rule of the
     module docstring), as (family, the words from the condition to the sentence's end)."""
-    condition = _NOT_PAYING_RE.search(folded)
-    if condition is None:
-        return None
-    action = _ACTION_RE.search(folded, condition.end())
-    if action is None:
-        return None
     rest = folded[action.start() :]
     if _LAWFUL_ROUTE_RE.search(rest):
         return None  # a reminder, the late fee, help, mediation, a suit, arbitration, a payment order

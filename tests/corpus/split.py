@@ -10,8 +10,9 @@ item added here keeps the side it is dealt. The union of a set's two committed f
 set, so running this with no arguments reproduces the committed files exactly. Items whose ids
 start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl replaces a
 committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
-and the retired third held-out set (``_dev3``, ids ``h3-…``, README.md) are validated here but never
-split; the fresh held-out files (``*heldout2*``, ``*heldout4*``) are never read here.
+the retired third held-out set (``_dev3``, ids ``h3-…``, README.md) and the ordinary lawful letter
+sentences (``compliance_lawful.jsonl``, ids ``s9…``) are validated here but never split; the fresh
+held-out files (``*heldout2*``, ``*heldout4*``) are never read here.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each
@@ -192,21 +193,25 @@ def main(argv: list[str]) -> int:
         items = {x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_dev2.jsonl")}
         probe = read_jsonl(HERE / f"{name}_probe.jsonl")
         dev3 = read_jsonl(HERE / f"{name}_dev3.jsonl")  # the retired third held-out set: never split
+        # ordinary lawful letter sentences, written for the letter check's model (README): never split
+        lawful = read_jsonl(HERE / f"{name}_lawful.jsonl")
+        if any(x["forbidden"] for x in lawful):
+            raise Invalid(f"{name}_lawful.jsonl: a forbidden sentence")
         for path in new_files:
             for x in read_jsonl(path):
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
-        overlap = sorted(set(items) & {x["id"] for x in probe + dev3})
+        overlap = sorted(set(items) & {x["id"] for x in probe + dev3 + lawful})
         if overlap:
             raise Invalid(f"{name}: probe or dev3 ids {overlap[:3]} already used")
         validate = validate_case if name == "arrears" else validate_sentence
-        for x in [*items.values(), *probe]:
+        for x in [*items.values(), *probe, *lawful]:
             validate(x)
         for x in dev3:
             validate(x, rf"h3-{prefix}\d{{4}}")
         texts = Counter(
             json.dumps([x["notes"], x["complaints"]], ensure_ascii=False) if name == "arrears" else x["text"]
-            for x in [*items.values(), *probe, *dev3]
+            for x in [*items.values(), *probe, *dev3, *lawful]
             if name != "arrears" or x["notes"]
         )
         dupes = [t for t, n in texts.items() if n > 1]
