@@ -244,6 +244,7 @@ _UNRELATED_RE = _compile(_cues(_NEUTRAL["unrelated_to_payment"], "neutral.unrela
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
 _MODEL = _LEXICON["model"]
 _MODEL_CONTENT_RE = _compile(_cues(_MODEL["content"], "model.content"))
+_MODEL_PROMISE_RE = _compile(_cues(_MODEL["promise"], "model.promise"))
 _MODEL_BLOCK_BELOW_LAWFUL: float = _MODEL["block_below_lawful"]
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
@@ -464,8 +465,8 @@ def check_sentence(sentence: str) -> tuple[Violation, ...]:
     if condition is not None:  # the rules read the consequence: a lawful route, a promise, or pressure
         other = _other_consequence(folded, markers, *condition)
         return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
-    if found_hits or neutral:  # a family's words used lawfully: a notice, the accounts, the rule
-        return ()
+    if found_hits or neutral or _MODEL_PROMISE_RE.search(folded):  # a family's words used lawfully: a
+        return ()  # notice, the accounts, the rule; or the service promised to go on as usual
     family = model_family(folded, _MODEL_CONTENT_RE, _MODEL_BLOCK_BELOW_LAWFUL)
     return () if family is None else (Violation(Family(family), sentence, sentence.rstrip("。.!！?？;；")),)
 
