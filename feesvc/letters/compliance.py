@@ -241,6 +241,7 @@ _ON_REQUEST_RE = _compile(_cues(_NEUTRAL["on_request"], "neutral.on_request"))
 _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
 _UNRELATED_RE = _compile(_cues(_NEUTRAL["unrelated_to_payment"], "neutral.unrelated_to_payment"))
+_DENIED_DEBTOR_RE = _compile(_cues(_NEUTRAL["debtor_info_denied"], "neutral.debtor_info_denied"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
 _MODEL = _LEXICON["model"]
 _MODEL_CONTENT_RE = _compile(_cues(_MODEL["content"], "model.content"))
@@ -364,11 +365,13 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
 
 
 def _ties(folded: str) -> str:
-    """The sentence as read for a payment tie: a words saying the action is *not* tied to paying
-    ("与缴费无关", "regardless of payment") are blanked, so they do not count as the tie they deny."""
-    if _UNRELATED_RE.search(folded) is None:
-        return folded
-    return _UNRELATED_RE.sub(lambda match: " " * len(match.group()), folded)
+    """The sentence as read for a payment tie or a debtor: words denying either ("与缴费无关",
+    "regardless of payment", "不涉及具体房号", "never for anyone's account") are blanked, so they do
+    not count as the tie or the debtor they deny."""
+    for denial in (_UNRELATED_RE, _DENIED_DEBTOR_RE):
+        if denial.search(folded) is not None:
+            folded = denial.sub(lambda match: " " * len(match.group()), folded)
+    return folded
 
 
 def _find_hits(folded: str) -> list[_Hit]:
@@ -433,10 +436,10 @@ def _neutral_families(folded: str) -> frozenset[Family]:
     works_notice_for_all = bool(_MAINTENANCE_RE.search(folded)) and not (
         _PAYMENT_RE.search(tied) or _TARGETED_RE.search(tied)
     )
-    if (_ACCOUNTS_RE.search(folded) or works_notice_for_all) and not _DEBTOR_INFO_RE.search(folded):
+    if (_ACCOUNTS_RE.search(folded) or works_notice_for_all) and not _DEBTOR_INFO_RE.search(tied):
         neutral.add(Family.PUBLIC_SHAMING)  # the accounts, or a works notice to everyone, shared
-    if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these
-        neutral.add(Family.CREDIT_SANCTION)
+    if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these (lists included)
+        neutral |= {Family.CREDIT_SANCTION, Family.PUBLIC_SHAMING}
     if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(tied):
         neutral.add(Family.ACCESS_BLOCKING)
     return frozenset(neutral)
