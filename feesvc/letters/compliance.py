@@ -47,7 +47,8 @@ Explaining the law is not a threat. A forbidden term is **exempt** when a *negat
    illegal"; "…is prohibited / 被禁止" only when the sentence refers to the law.
 
 So write "依照法律规定，物业公司不得以停水、停电等方式催缴物业费" or "We will never cut your water or
-power". A negation never reaches past a comma or a linking word: in "我们不会再等，届时停水" the 停水
+power". A negation never reaches past a comma (except one inside an English list: "employers,
+relatives or group chats") or a linking word: in "我们不会再等，届时停水" the 停水
 stands in a clause of its own and is flagged.
 
 Beyond the words (issue 17)
