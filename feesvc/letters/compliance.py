@@ -251,6 +251,7 @@ _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info")
 _MODEL = _LEXICON["model"]
 _MODEL_CONTENT_RE = _compile(_cues(_MODEL["content"], "model.content"))
 _MODEL_PROMISE_RE = _compile(_cues(_MODEL["promise"], "model.promise"))
+_MODEL_TO_THE_OWNER_RE = _compile(_cues(_MODEL["to_the_owner"], "model.to_the_owner"))
 _MODEL_BLOCK_BELOW_LAWFUL: float = _MODEL["block_below_lawful"]
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
@@ -473,8 +474,10 @@ def check_sentence(sentence: str) -> tuple[Violation, ...]:
     if condition is not None:  # the rules read the consequence: a lawful route, a promise, or pressure
         other = _other_consequence(folded, markers, *condition)
         return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
-    if found_hits or neutral or _MODEL_PROMISE_RE.search(folded):  # a family's words used lawfully: a
-        return ()  # notice, the accounts, the rule; or the service promised to go on as usual
+    if found_hits or neutral:  # a family's words used lawfully: a notice, the accounts, the rule
+        return ()
+    if _MODEL_PROMISE_RE.search(folded) or _MODEL_TO_THE_OWNER_RE.search(folded):
+        return ()  # service promised to go on as usual, or a document sent to the owner alone
     family = model_family(folded, _MODEL_CONTENT_RE, _MODEL_BLOCK_BELOW_LAWFUL)
     return () if family is None else (Violation(Family(family), sentence, sentence.rstrip("。.!！?？;；")),)
 
