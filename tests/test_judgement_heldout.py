@@ -1,12 +1,12 @@
 """Issue 17's targets, on development sets and on a held-out set the rules were not written from.
 
-Development (``tests/corpus``, README there): ``_dev``, the retired first held-out part ``_dev2`` and
-the tuner's own ``_probe`` paraphrases, plus ``../shared/cases/public.jsonl`` when present (it lives
-outside the repository). Each development set is held to the full targets: the classifier at least
-90 % accurate with every class's recall at least 80 %; the compliance check blocks every forbidden
-sentence and at most 5 % of the lawful ones.
+Development (``tests/corpus``, README there): ``_dev``, the retired first held-out part ``_dev2``,
+the tuner's own ``_probe`` paraphrases and the retired third held-out set ``_dev3``, plus
+``../shared/cases/public.jsonl`` when present (it lives outside the repository). Each development
+set is held to the full targets: the classifier at least 90 % accurate with every class's recall
+at least 80 %; the compliance check blocks every forbidden sentence and at most 5 % of the lawful ones.
 
-Held-out: ``*_heldout2.jsonl`` and ``*_heldout3.jsonl``, each written afresh by someone who
+Held-out: ``*_heldout2.jsonl`` (and any later fresh set the lead adds), written afresh by someone who
 saw neither the rules nor the development failures, merged by the lead; skipped cleanly while
 absent. They are scored in aggregate only (figures printed with ``pytest -s``, never which item
 failed) and held to the same targets, unless the lead sets a floor in HELDOUT_FLOORS.
@@ -55,17 +55,11 @@ HELDOUT_FLOORS: dict[str, float | None] = {
     "compliance_lawful_blocked": None,
 }
 # The third held-out set (written blind on 2026-12-07 by a helper who read only DOMAIN.md and the
-# format; scored once): arrears 147/160 = 91.9 %, lowest recall misunderstanding 35/42 = 83.3 % (the
-# targets: met; the rules alone would score 146/160); compliance 101/121 forbidden blocked = 83.5 %
-# (target: all), lawful blocked 4/101 = 4.0 % (target met).
-HELDOUT3_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": None,
-    "arrears_min_recall": None,
-    "compliance_forbidden_blocked": 0.83,
-    "compliance_lawful_blocked": None,
-}
-HELDOUT_SETS = {"heldout2": HELDOUT_FLOORS, "heldout3": HELDOUT3_FLOORS}
-DEVELOPMENT = ("dev", "dev2", "probe")
+# format) was scored once: arrears 147/160 = 91.9 %, lowest recall misunderstanding 35/42 = 83.3 %;
+# compliance 101/121 forbidden blocked = 83.5 %, lawful blocked 4/101 = 4.0 %. It was then retired
+# to development as ``_dev3`` (tests/corpus/README.md) and is held to the full targets below.
+HELDOUT_SETS = {"heldout2": HELDOUT_FLOORS}
+DEVELOPMENT = ("dev", "dev2", "probe", "dev3")
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

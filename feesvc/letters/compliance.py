@@ -28,7 +28,7 @@ The rule for lawful mentions (what template authors need to know)
 -----------------------------------------------------------------
 Explaining the law is not a threat. A forbidden term is **exempt** when a *negation marker* governs it:
 
-1. The marker stands **before** the term, in the **same clause**, with at most 12 words/characters in
+1. The marker stands **before** the term, in the **same clause**, with at most 16 words/characters in
    between (other forbidden terms listed in between do not count, so "不得以停水、停电、停气等方式" is
    one lawful enumeration).
 2. Plain negations count on their own: 不得, 不会, 不能, 不可, 不应, 不准, 不许, 不允许, 无权, 决不,
@@ -47,7 +47,8 @@ Explaining the law is not a threat. A forbidden term is **exempt** when a *negat
    illegal"; "…is prohibited / 被禁止" only when the sentence refers to the law.
 
 So write "依照法律规定，物业公司不得以停水、停电等方式催缴物业费" or "We will never cut your water or
-power". A negation never reaches past a comma or a linking word: in "我们不会再等，届时停水" the 停水
+power". A negation never reaches past a comma (except one inside an English list: "employers,
+relatives or group chats") or a linking word: in "我们不会再等，届时停水" the 停水
 stands in a clause of its own and is flagged.
 
 Beyond the words (issue 17)
@@ -66,6 +67,12 @@ Beyond the words (issue 17)
   late fees, help, mediation, suit, arbitration, payment order) follow from not paying is pressure
   even in words no family lists; it is reported with the family whose objects it names, else coercion.
 
+*The trained reading.* A sentence the rules leave undecided (no family's words, no neutral notice, no
+  condition of not paying) is read by a character n-gram model (``compliance_model``) trained on the
+  development corpora, ordinary lawful letter sentences and every shipped letter's sentences; it blocks
+  only a sentence with content (an action, an actor, an exposure: ``[model]`` in the lexicon) whose
+  lawful reading is unlikely, and reports the family it reads and the whole sentence.
+
 A notice board or group chat is flagged (public_shaming) unless the sentence is the 公示 of accounts or
 standards naming no debtor. Whether a letter names an owner other than its addressee cannot be seen
 from text alone and is not checked here. The vocabulary lives in ``lexicon/compliance.toml``, each entry
@@ -75,17 +82,27 @@ with the reason it is there.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from functools import lru_cache
-from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
+
+from feesvc.letters.compliance_model import model_family
+from feesvc.letters.letter_text import (
+    HTML_SUFFIXES,
+    LOOKS_LIKE_HTML_RE,
+    LetterCheckError,
+    decode_letter,
+    html_to_text,
+    pdf_to_text,
+    read_stdin,
+    strip_template_tags,
+)
 
 
 class Family(StrEnum):
@@ -118,10 +135,6 @@ class Violation:
 
     def __str__(self) -> str:
         return f"[{self.family.value}] {self.term}: {self.sentence}"
-
-
-class LetterCheckError(Exception):
-    """A letter could not be read (unreadable file, PDF text extraction failed)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,7 +210,7 @@ _MAX_DISTANCE: int = _STRUCTURE["max_distance"]
 _MAX_DISTANCE_LATIN: int = _STRUCTURE["max_distance_latin"]
 
 
-_MAX_GAP_TOKENS = 12  # words or characters between a marker and the term it governs
+_MAX_GAP_TOKENS = 16  # words or characters between a marker and the term it governs
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -212,6 +225,7 @@ _CLAUSE_BREAK_RE = _compile(_CLAUSE_BREAK)
 _PAYMENT_RE = _compile(_cues(_STRUCTURE["payment"], "structure.payment"))
 _UNTIL_RE = _compile(_cues(_STRUCTURE["until"], "structure.until"))
 _TARGETED_RE = _compile(_cues(_STRUCTURE["targeted"], "structure.targeted"))
+_PROMISE_BETWEEN_RE = _compile(_cues(_STRUCTURE["promise_between"], "structure.promise_between"))
 _CONSEQUENCES: tuple[_Consequence, ...] = tuple(
     _Consequence(
         Family(e["family"]),
@@ -231,7 +245,14 @@ _SECURITY_RULE_RE = _compile(_cues(_NEUTRAL["security_rule"], "neutral.security_
 _ON_REQUEST_RE = _compile(_cues(_NEUTRAL["on_request"], "neutral.on_request"))
 _SAFETY_TIP_RE = _compile(_cues(_NEUTRAL["safety_tip"], "neutral.safety_tip"))
 _ACCOUNTS_RE = _compile(_cues(_NEUTRAL["accounts"], "neutral.accounts"))
+_UNRELATED_RE = _compile(_cues(_NEUTRAL["unrelated_to_payment"], "neutral.unrelated_to_payment"))
+_DENIED_DEBTOR_RE = _compile(_cues(_NEUTRAL["debtor_info_denied"], "neutral.debtor_info_denied"))
 _DEBTOR_INFO_RE = _compile(_cues(_NEUTRAL["debtor_info"], "neutral.debtor_info"))
+_MODEL = _LEXICON["model"]
+_MODEL_CONTENT_RE = _compile(_cues(_MODEL["content"], "model.content"))
+_MODEL_PROMISE_RE = _compile(_cues(_MODEL["promise"], "model.promise"))
+_MODEL_TO_THE_OWNER_RE = _compile(_cues(_MODEL["to_the_owner"], "model.to_the_owner"))
+_MODEL_BLOCK_BELOW_LAWFUL: float = _MODEL["block_below_lawful"]
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
 # --------------------------------------------------------------------------------------------------
@@ -336,6 +357,8 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
             for family, obj in objects:
                 if obj.overlaps(restriction) or (forward_only and obj.start < restriction.end):
                     continue
+                if obj.end <= restriction.start and _PROMISE_BETWEEN_RE.search(folded, obj.end, restriction.start):
+                    continue  # "access will never be restricted": a promise
                 gap = _Span(min(obj.end, restriction.end), max(obj.start, restriction.start))
                 same_clause = _same_clause(gap, breaks)
                 limit = _MAX_DISTANCE_LATIN if folded[gap.start : gap.end].isascii() else _MAX_DISTANCE
@@ -347,13 +370,24 @@ def _consequence_hits(folded: str) -> Iterable[tuple[Family, _Span]]:
                     yield family, _Span(min(obj.start, restriction.start), max(obj.end, restriction.end))
 
 
+def _ties(folded: str) -> str:
+    """The sentence as read for a payment tie or a debtor: words denying either ("与缴费无关",
+    "regardless of payment", "不涉及具体房号", "never for anyone's account") are blanked, so they do
+    not count as the tie or the debtor they deny."""
+    for denial in (_UNRELATED_RE, _DENIED_DEBTOR_RE):
+        if denial.search(folded) is not None:
+            folded = denial.sub(lambda match: " " * len(match.group()), folded)
+    return folded
+
+
 def _find_hits(folded: str) -> list[_Hit]:
     by_family: dict[Family, list[_Span]] = {}
     for family, pattern in _TERMS:
         if pattern.search(folded) is not None:  # most sentences match no term: one search, no generator
             by_family.setdefault(family, []).extend(_every_match(pattern, folded))
     # An adverse action counts when tied to paying, lasting until something is done, or aimed at the addressee.
-    if _PAYMENT_RE.search(folded) or _UNTIL_RE.search(folded) or _TARGETED_RE.search(folded):
+    tied = _ties(folded)
+    if _PAYMENT_RE.search(tied) or _UNTIL_RE.search(tied) or _TARGETED_RE.search(tied):
         for family, span in _consequence_hits(folded):
             by_family.setdefault(family, []).append(span)
     hits = [hit for family, spans in by_family.items() for hit in _family_hits(folded, family, spans)]
@@ -402,18 +436,17 @@ def _neutral_families(folded: str) -> frozenset[Family]:
     sanction stated as what only a judgment brings; a security rule for outsiders."""
     neutral: set[Family] = set()
     on_request = _ON_REQUEST_RE.search(folded)
-    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded) or on_request) and not _PAYMENT_RE.search(
-        folded
-    ):
+    tied = _ties(folded)
+    if (_MAINTENANCE_RE.search(folded) or _SAFETY_TIP_RE.search(folded) or on_request) and not _PAYMENT_RE.search(tied):
         neutral |= {Family.UTILITY_CUTOFF, Family.ACCESS_BLOCKING}
     works_notice_for_all = bool(_MAINTENANCE_RE.search(folded)) and not (
-        _PAYMENT_RE.search(folded) or _TARGETED_RE.search(folded)
+        _PAYMENT_RE.search(tied) or _TARGETED_RE.search(tied)
     )
-    if (_ACCOUNTS_RE.search(folded) or works_notice_for_all) and not _DEBTOR_INFO_RE.search(folded):
+    if (_ACCOUNTS_RE.search(folded) or works_notice_for_all) and not _DEBTOR_INFO_RE.search(tied):
         neutral.add(Family.PUBLIC_SHAMING)  # the accounts, or a works notice to everyone, shared
-    if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these
-        neutral.add(Family.CREDIT_SANCTION)
-    if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(folded):
+    if _JUDGMENT_RULE_RE.search(folded):  # the rule: only a judgment brings these (lists included)
+        neutral |= {Family.CREDIT_SANCTION, Family.PUBLIC_SHAMING}
+    if _SECURITY_RULE_RE.search(folded) and not _PAYMENT_RE.search(tied):
         neutral.add(Family.ACCESS_BLOCKING)
     return frozenset(neutral)
 
@@ -425,7 +458,9 @@ def _neutral_families(folded: str) -> frozenset[Family]:
 def check_sentence(sentence: str) -> tuple[Violation, ...]:
     """The violations in one sentence."""
     folded = fold(sentence)
-    hits = [hit for hit in _find_hits(folded) if hit.family not in _neutral_families(folded)]
+    found_hits = _find_hits(folded)
+    neutral = _neutral_families(folded) if found_hits else frozenset()
+    hits = [hit for hit in found_hits if hit.family not in neutral]
     # A marker that is part of a forbidden term ("禁止停车", "may not use the lift") exempts nothing.
     markers = [(role, span) for role, span in _markers_in(folded) if not any(span.overlaps(hit.span) for hit in hits)]
     found = tuple(
@@ -435,19 +470,40 @@ def check_sentence(sentence: str) -> tuple[Violation, ...]:
     )
     if found or hits:  # a term judged lawful (a promise, the rule) is not judged again below
         return found
-    other = _other_consequence(folded, markers)
-    return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
+    condition = _condition_and_action(folded)
+    if condition is not None:  # the rules read the consequence: a lawful route, a promise, or pressure
+        other = _other_consequence(folded, markers, *condition)
+        return () if other is None else (Violation(other[0], sentence, sentence[other[1].start : other[1].end]),)
+    if found_hits:  # a family's words used lawfully: a notice, the accounts, the rule
+        return ()
+    family = _model_reading(folded)
+    return () if family is None else (Violation(family, sentence, sentence.rstrip("。.!！?？;；")),)
 
 
-def _other_consequence(folded: str, markers: Sequence[tuple[_Role, _Span]]) -> tuple[Family, _Span] | None:
+def _model_reading(folded: str) -> Family | None:
+    """The trained reading of a sentence the rules left undecided: only one with content, that is no
+    neutral notice, no promise that service goes on and no document sent to the owner alone."""
+    if _MODEL_CONTENT_RE.search(folded) is None:
+        return None  # checked first: most sentences of a letter stop here, cheaply
+    if _MODEL_PROMISE_RE.search(folded) or _MODEL_TO_THE_OWNER_RE.search(folded) or _neutral_families(folded):
+        return None
+    family = model_family(folded, _MODEL_CONTENT_RE, _MODEL_BLOCK_BELOW_LAWFUL)
+    return None if family is None else Family(family)
+
+
+def _condition_and_action(folded: str) -> tuple[re.Match[str], re.Match[str]] | None:
+    """A condition of not paying and what the sentence says will then happen ("逾期未缴，将…", "if you
+    do not pay, we will …"), or None when it states no such consequence."""
+    condition = _NOT_PAYING_RE.search(folded)
+    action = None if condition is None else _ACTION_RE.search(folded, condition.end())
+    return None if condition is None or action is None else (condition, action)
+
+
+def _other_consequence(
+    folded: str, markers: Sequence[tuple[_Role, _Span]], condition: re.Match[str], action: re.Match[str]
+) -> tuple[Family, _Span] | None:
     """Something other than a lawful route made to follow from not paying (the last rule of the
     module docstring), as (family, the words from the condition to the sentence's end)."""
-    condition = _NOT_PAYING_RE.search(folded)
-    if condition is None:
-        return None
-    action = _ACTION_RE.search(folded, condition.end())
-    if action is None:
-        return None
     rest = folded[action.start() :]
     if _LAWFUL_ROUTE_RE.search(rest):
         return None  # a reminder, the late fee, help, mediation, a suit, arbitration, a payment order
@@ -464,54 +520,8 @@ def check_text(text: str) -> list[Violation]:
 
 
 # --------------------------------------------------------------------------------------------------
-# HTML, PDF, files and templates
+# HTML, PDF, files and templates (read by feesvc.letters.letter_text)
 # --------------------------------------------------------------------------------------------------
-
-_BLOCK_TAGS = frozenset(
-    (
-        *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure"),
-        *("footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre"),
-        *("section", "table", "tbody", "td", "tfoot", "th", "thead", "title", "tr", "ul"),
-    )
-)
-_HIDDEN_TAGS = frozenset({"style", "script", "template", "noscript"})
-
-
-class _TextExtractor(HTMLParser):
-    """Visible text of an HTML letter: block elements become line breaks, <style>/<script> are dropped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self._parts: list[str] = []
-        self._hidden_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _HIDDEN_TAGS:
-            self._hidden_depth += 1
-        elif tag in _BLOCK_TAGS:
-            self._parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN_TAGS:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self._parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden_depth:
-            # Line breaks inside an element's source are only layout, as in a browser.
-            self._parts.append(re.sub(r"\s+", " ", data))
-
-    def text(self) -> str:
-        return "".join(self._parts)
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML letter, one line per block element."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return parser.text()
 
 
 def check_html(html: str) -> list[Violation]:
@@ -519,85 +529,14 @@ def check_html(html: str) -> list[Violation]:
     return check_text(html_to_text(html))
 
 
-_SENTENCE_END = tuple("。！？；!?;.：:")
-
-
-def _unwrap_layout(text: str) -> str:
-    """Join the lines a PDF wrapped inside a paragraph, so a term split by a line break is still found.
-
-    Blank lines (and lines ending a sentence) stay breaks; Chinese joins without a space.
-    """
-    paragraphs: list[str] = []
-    current = ""
-    for raw in text.replace("\f", "\n").split("\n"):
-        line = raw.strip()
-        if not line:
-            if current:
-                paragraphs.append(current)
-            current = ""
-        elif not current or current.endswith(_SENTENCE_END):
-            if current:
-                paragraphs.append(current)
-            current = line
-        else:
-            joiner = "" if re.match(rf"[{_CJK}]", current[-1]) and re.match(rf"[{_CJK}]", line[0]) else " "
-            current = current + joiner + line
-    if current:
-        paragraphs.append(current)
-    return "\n".join(paragraphs)
-
-
-def pdf_to_text(path: str | Path) -> str:
-    """The text of a PDF letter through poppler's ``pdftotext -layout``."""
-    try:
-        result = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=False, timeout=60)
-    except FileNotFoundError as error:
-        raise LetterCheckError("pdftotext not found: install poppler-utils") from error
-    except subprocess.TimeoutExpired as error:
-        raise LetterCheckError(f"pdftotext timed out on {path}") from error
-    if result.returncode != 0:
-        detail = result.stderr.decode("utf-8", "replace").strip()
-        raise LetterCheckError(f"pdftotext failed on {path}: {detail}")
-    return _unwrap_layout(result.stdout.decode("utf-8", "replace"))
-
-
 def check_pdf(path: str | Path) -> list[Violation]:
     """Every violation in a PDF letter."""
     return check_text(pdf_to_text(path))
 
 
-_JINJA_TAG_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_LOOKS_LIKE_HTML_RE = re.compile(r"<!doctype\s+html|</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", re.IGNORECASE)
-_HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".j2", ".jinja", ".jinja2"})
-
-
-def strip_template_tags(text: str) -> str:
-    """Remove Jinja ``{{ … }}``, ``{% … %}`` and ``{# … #}`` so a template's own wording can be checked."""
-    return _JINJA_TAG_RE.sub(" ", text)
-
-
-def _decode(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first; older Chinese files are often GB18030/GBK."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise LetterCheckError(f"{name}: not UTF-8 or GB18030 text")
-
-
-def _read_stdin(stream: TextIO) -> str:
-    """Stdin as bytes when possible, so a GB18030 letter piped in decodes like a file does."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        return stream.read()
-    data: bytes = buffer.read()
-    return _decode(data, "stdin")
-
-
 def _check_markup_or_text(text: str, html_hint: bool = False) -> list[Violation]:
     text = strip_template_tags(text)
-    if html_hint or _LOOKS_LIKE_HTML_RE.search(text):
+    if html_hint or LOOKS_LIKE_HTML_RE.search(text):
         return check_html(text)
     return check_text(text)
 
@@ -605,7 +544,7 @@ def _check_markup_or_text(text: str, html_hint: bool = False) -> list[Violation]
 def check_file(path_or_dash: str | Path, stdin: TextIO | None = None) -> list[Violation]:
     """Check a letter file: PDF (by ``%PDF`` magic or suffix), HTML (suffix or tags) or text; ``-`` is stdin."""
     if str(path_or_dash) == "-":
-        return _check_markup_or_text(_read_stdin(stdin or sys.stdin))
+        return _check_markup_or_text(read_stdin(stdin or sys.stdin))
     path = Path(path_or_dash)
     try:
         data = path.read_bytes()
@@ -613,4 +552,4 @@ def check_file(path_or_dash: str | Path, stdin: TextIO | None = None) -> list[Vi
         raise LetterCheckError(f"cannot read {path}: {error.strerror or error}") from error
     if data.lstrip()[:5] == b"%PDF-" or path.suffix.lower() == ".pdf":
         return check_pdf(path)
-    return _check_markup_or_text(_decode(data, str(path)), html_hint=path.suffix.lower() in _HTML_SUFFIXES)
+    return _check_markup_or_text(decode_letter(data, str(path)), html_hint=path.suffix.lower() in HTML_SUFFIXES)

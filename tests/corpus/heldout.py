@@ -1,7 +1,7 @@
 """Validate a fresh held-out set (arrears_heldoutN.jsonl, compliance_heldoutN.jsonl).
 
     python tests/corpus/heldout.py 2           # the second set; print the counts table; exit 1 on a problem
-    python tests/corpus/heldout.py 3           # the third set
+    python tests/corpus/heldout.py 3           # the third set (retired to development: ``*_dev3.jsonl``)
     python tests/corpus/heldout.py 4           # the fourth set (ids c4001… / s4001…)
 
 These files are not split: they are held-out as a whole and only ever scored. Each line gets
@@ -47,14 +47,15 @@ class HeldoutSet:
     number: int
     others: tuple[str, ...]  # the files the set must not collide with (ids and texts)
     id_prefix: str | None = None  # ids `c<prefix>NNN` / `s<prefix>NNN` instead of `hN-c0000` / `hN-s0000`
+    part: str = "heldout"  # "dev" once the set is retired to development (README.md): same lines, new name
 
     @property
     def arrears(self) -> Path:
-        return HERE / f"arrears_heldout{self.number}.jsonl"
+        return HERE / f"arrears_{self.part}{self.number}.jsonl"
 
     @property
     def compliance(self) -> Path:
-        return HERE / f"compliance_heldout{self.number}.jsonl"
+        return HERE / f"compliance_{self.part}{self.number}.jsonl"
 
     @property
     def case_id(self) -> str:
@@ -73,7 +74,7 @@ _DEV = ("arrears_dev.jsonl", "compliance_dev.jsonl")
 SETS = {
     # the second set was checked against the development files of its day (unchanged)
     2: HeldoutSet(2, (*_DEV, "arrears_heldout.jsonl", "compliance_heldout.jsonl")),
-    # the third against all development files and the second set
+    # the third against all development files and the second set; scored once, then retired to development
     3: HeldoutSet(
         3,
         (
@@ -85,6 +86,7 @@ SETS = {
             "arrears_heldout2.jsonl",
             "compliance_heldout2.jsonl",
         ),
+        part="dev",
     ),
     # the fourth (ids c4001… / s4001…) against all development files and the second and third sets
     4: HeldoutSet(
@@ -97,8 +99,9 @@ SETS = {
             "compliance_probe.jsonl",
             "arrears_heldout2.jsonl",
             "compliance_heldout2.jsonl",
-            "arrears_heldout3.jsonl",
-            "compliance_heldout3.jsonl",
+            "arrears_dev3.jsonl",
+            "compliance_dev3.jsonl",
+            "compliance_lawful.jsonl",
         ),
         id_prefix="4",
     ),

@@ -10,9 +10,11 @@ item added here keeps the side it is dealt. The union of a set's two committed f
 set, so running this with no arguments reproduces the committed files exactly. Items whose ids
 start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl replaces a
 committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
-are validated here but never split; the fresh held-out files (``*heldout2*``, ``*heldout3*``, ``*heldout4*``) are never
-read here. The fourth held-out set uses ids ``c4001``… / ``s4001``…, which have the development shape, so that range is
-reserved: an item in NEW.jsonl with an id ``c4NNN`` or ``s4NNN`` is refused rather than merged.
+the retired third held-out set (``_dev3``, ids ``h3-…``, README.md) and the ordinary lawful letter
+sentences (``compliance_lawful.jsonl``, ids ``s9…``) are validated here but never split; the fresh
+held-out files (``*heldout2*``, ``*heldout4*``) are never read here. The fourth held-out set uses ids
+``c4001``… / ``s4001``…, which have the development shape, so that range is reserved: an item in
+NEW.jsonl with an id ``c4NNN`` or ``s4NNN`` is refused rather than merged.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each
@@ -165,14 +167,19 @@ def dump(items: list[dict]) -> str:
     return "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items)
 
 
-def counts_table(name: str, dev: list[dict], retired: list[dict], probe: list[dict]) -> str:
+def counts_table(name: str, dev: list[dict], retired: list[dict], probe: list[dict], dev3: list[dict]) -> str:
     def label(x: dict) -> str:
         return x["expected"]["category"] if name == "arrears" else (x["family"] or "lawful")
 
-    labels = sorted({label(x) for x in dev + retired + probe})
+    labels = sorted({label(x) for x in dev + retired + probe + dev3})
     rows = [f"| {name} | " + " | ".join(labels) + " | zh_CN | zh_TW | en | total |", "|---" * (len(labels) + 5) + "|"]
-    parts = (("development (`_dev`)", dev), ("retired held-out (`_dev2`)", retired), ("probes (`_probe`)", probe))
-    for part, items in (*parts, ("all development", dev + retired + probe)):
+    parts = (
+        ("development (`_dev`)", dev),
+        ("retired held-out (`_dev2`)", retired),
+        ("probes (`_probe`)", probe),
+        ("retired third held-out (`_dev3`)", dev3),
+    )
+    for part, items in (*parts, ("all development", dev + retired + probe + dev3)):
         by_label = Counter(label(x) for x in items)
         by_locale = Counter(x["locale"] for x in items)
         cells = [str(by_label[k]) for k in labels] + [str(by_locale[k]) for k in ("zh_CN", "zh_TW", "en")]
@@ -188,20 +195,28 @@ def main(argv: list[str]) -> int:
     for prefix, name in SETS.items():
         items = {x["id"]: x for x in read_jsonl(HERE / f"{name}_dev.jsonl") + read_jsonl(HERE / f"{name}_dev2.jsonl")}
         probe = read_jsonl(HERE / f"{name}_probe.jsonl")
+        dev3 = read_jsonl(HERE / f"{name}_dev3.jsonl")  # the retired third held-out set: never split
+        # ordinary lawful letter sentences, written for the letter check's model (README): never split
+        lawful = read_jsonl(HERE / f"{name}_lawful.jsonl")
+        if any(x["forbidden"] for x in lawful):
+            raise Invalid(f"{name}_lawful.jsonl: a forbidden sentence")
         for path in new_files:
             for x in read_jsonl(path):
                 if RESERVED_HELDOUT.fullmatch(x.get("id", "")):
                     raise Invalid(f"{x['id']}: ids c4NNN/s4NNN belong to the fourth held-out set")
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
-        overlap = sorted(set(items) & {x["id"] for x in probe})
+        overlap = sorted(set(items) & {x["id"] for x in probe + dev3 + lawful})
         if overlap:
-            raise Invalid(f"{name}: probe ids {overlap[:3]} already used")
-        for x in [*items.values(), *probe]:
-            (validate_case if name == "arrears" else validate_sentence)(x)
+            raise Invalid(f"{name}: probe or dev3 ids {overlap[:3]} already used")
+        validate = validate_case if name == "arrears" else validate_sentence
+        for x in [*items.values(), *probe, *lawful]:
+            validate(x)
+        for x in dev3:
+            validate(x, rf"h3-{prefix}\d{{4}}")
         texts = Counter(
             json.dumps([x["notes"], x["complaints"]], ensure_ascii=False) if name == "arrears" else x["text"]
-            for x in [*items.values(), *probe]
+            for x in [*items.values(), *probe, *dev3, *lawful]
             if name != "arrears" or x["notes"]
         )
         dupes = [t for t, n in texts.items() if n > 1]
@@ -210,8 +225,8 @@ def main(argv: list[str]) -> int:
         dev, retired = split(name, list(items.values()))
         outputs[HERE / f"{name}_dev.jsonl"] = dump(dev)
         outputs[HERE / f"{name}_dev2.jsonl"] = dump(retired)
-        tables.append(counts_table(name, dev, retired, probe))
-        print(f"{name}: {len(dev)} development, {len(retired)} retired held-out, {len(probe)} probes")
+        tables.append(counts_table(name, dev, retired, probe, dev3))
+        print(f"{name}: {len(dev)} development, {len(retired)} retired held-out, {len(probe)} probes, {len(dev3)} dev3")
     if README.exists():
         text = README.read_text(encoding="utf-8")
         start, end = "<!-- counts:start -->\n", "<!-- counts:end -->"

@@ -72,3 +72,41 @@ def test_an_adverse_action_or_intimidation_is_blocked_with_its_family(text: str,
 )
 def test_the_same_words_in_a_neutral_notice_the_rule_or_a_promise_pass(text: str) -> None:
     assert check_text(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        # works that last until the fee is paid are a cut-off by another name
+        ('Routine "valve servicing" on your line will remain in place until the service charge is paid.', U),
+        ('您家燃气管道将进行"保养"，保养至管理费缴清之日结束。', U),
+        # a named unit said to owe, addressed to everyone
+        ("5栋803室已拖欠物业费九个月，请各位业主周知。", P),
+        ("Flat 7C has not paid for eight months, for the information of all residents.", P),
+        ("We can't guarantee your scooter stays in one piece while the fees remain unpaid.", K),
+        ("欠费业主的访客车辆需在门岗说明缴费安排后方可入内。", A),
+        ("Your arrears have been shared with your bank and may affect your mortgage.", C),
+    ],
+)
+def test_shapes_of_the_third_set_are_blocked_in_other_words(text: str, family: Family) -> None:
+    assert family in {violation.family for violation in check_text(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the text says the action is not tied to paying
+        "因管网改造，周三全小区停水，与是否缴费无关。",
+        "The shutdown applies to every flat in Block 2, regardless of payment.",
+        # a negation before an English list governs the whole list
+        "We do not pass fee information to employers, relatives or landlords.",
+        # a board or group chat said to carry no debtor's data; a promise with 'never' inside it
+        "我们不会将任何业主的欠费信息发布在业主群或张贴在公告栏。",
+        "业主群只发布维修和停水通知，不涉及任何住户的欠费信息。",
+        "Your water, heating and access will never be restricted over fees.",
+        # a lost card stopped for the owner's sake
+        "磁扣遗失的，请告知号码以便我们及时停用，防止被他人使用。",
+    ],
+)
+def test_denials_lists_promises_and_services_stay_lawful(text: str) -> None:
+    assert check_text(text) == []
