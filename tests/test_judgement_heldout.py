@@ -48,17 +48,32 @@ LAWFUL_BLOCKED_LIMIT = 0.05
 # hardship 32/41 = 78.0 %. The held-out part was scored in aggregate while choosing how the model's
 # reading joins the rules (four variants, 85-93 %; the one kept is the one the rules' own tests
 # allow): it is no longer unseen for this method, and a fresh held-out part is to be written.
+# Compliance raised on 2026-12-07 (session 17): the letter check of branch compliance (rules by
+# structure and a trained reading, tuned on development sets only) blocks 105/112 = 93.8 %, lawful 2/91;
+# its author saw this aggregate printed by this test, so it too is no longer unseen for the check.
 HELDOUT_FLOORS: dict[str, float | None] = {
     "arrears_accuracy": 0.85,
     "arrears_min_recall": 0.78,
-    "compliance_forbidden_blocked": 0.75,
+    "compliance_forbidden_blocked": 0.93,
     "compliance_lawful_blocked": None,
 }
 # The third held-out set (written blind on 2026-12-07 by a helper who read only DOMAIN.md and the
 # format) was scored once: arrears 147/160 = 91.9 %, lowest recall misunderstanding 35/42 = 83.3 %;
 # compliance 101/121 forbidden blocked = 83.5 %, lawful blocked 4/101 = 4.0 %. It was then retired
 # to development as ``_dev3`` (tests/corpus/README.md) and is held to the full targets below.
-HELDOUT_SETS = {"heldout2": HELDOUT_FLOORS}
+# The fourth held-out set (written blind on 2026-12-07, session 17, by a helper who read only
+# DOMAIN.md, FORMAT.md and the corpus README; scored once, by the lead, with the classifier unchanged
+# since session 16 and the letter check of branch compliance): arrears 173/200 = 86.5 %, lowest
+# recall misunderstanding 43/55 = 78.2 % (targets 90 % and 80 %: missed; 19 of the 27 errors are
+# causes read as "unknown"); compliance 151/165 forbidden blocked = 91.5 % (target: all; coercion
+# 24/33 the weakest family), lawful blocked 4/135 = 3.0 % (target met).
+HELDOUT4_FLOORS: dict[str, float | None] = {
+    "arrears_accuracy": 0.86,
+    "arrears_min_recall": 0.78,
+    "compliance_forbidden_blocked": 0.91,
+    "compliance_lawful_blocked": None,
+}
+HELDOUT_SETS = {"heldout2": HELDOUT_FLOORS, "heldout4": HELDOUT4_FLOORS}
 DEVELOPMENT = ("dev", "dev2", "probe", "dev3")
 
 
