@@ -158,7 +158,7 @@ def _requests(ids: dict[str, int]) -> list[tuple[PaymentCreate, str]]:
         )
 
     plain, sold, planned, credit = (ids[f"unit{n}"] for n in (PLAIN, SOLD, PLANNED, CREDIT))
-    twice = line(plain, 20_000, "2026-05-03", txn="T5")
+    twice = line(plain, 30_000, "2026-05-03", txn="T5")  # all of 2026-01 and some of 02
     return [
         (line(sold, 30_000, "2026-05-10", txn="T1"), "k1"),  # the buyer's account, on the day
         (line(sold, 10_000, "2026-05-10", owner=ids["owner1"], txn="T2"), "k2"),  # the seller's, named
