@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
@@ -127,9 +127,7 @@ async def import_statement(
         )
         # Every matched line of the estate not yet posted: this file's, and any an import cut off
         # before its payments left (posted now under the same keys).
-        to_post = await _lines(
-            session, [col(BankLine.estate_id) == estate.id, col(BankLine.status) == BankLineStatus.matched]
-        )
+        to_post = await _lines_to_post(session, estate.id)
     posted = await post_lines(database, actor, to_post, today)
     async with database.session() as session:
         await session.execute(update(BankStatement).where(col(BankStatement.id) == statement_id).values(posted=posted))
@@ -381,7 +379,33 @@ async def _facts(session: AsyncSession, estate: Estate, units: Sequence[int]) ->
 # ---------------------------------------------------------------------------------------------
 
 
-def payment_of(line: BankLine, unit_id: int, owner_id: int | None) -> PaymentCreate:
+class LineToPost(NamedTuple):
+    """What posting a matched line reads of it: plain columns, where a line entity (and its
+    candidates' JSON) cost more to load than the payment's allocation."""
+
+    id: int
+    line_key: str
+    unit_id: int | None
+    owner_id: int | None
+    amount_fen: int
+    bank_txn_id: str
+    reference: str
+    payer_name: str
+    booked_on: date
+
+
+_TO_POST = (
+    sa_select(*(_LINE.c[name] for name in LineToPost._fields))
+    .where(_LINE.c.estate_id == bindparam("estate_id"), _LINE.c.status == BankLineStatus.matched)
+    .order_by(_LINE.c.id)
+)
+
+
+async def _lines_to_post(session: AsyncSession, estate_id: int) -> list[LineToPost]:
+    return [LineToPost(*row) for row in await session.execute(_TO_POST, {"estate_id": estate_id})]
+
+
+def payment_of(line: BankLine | LineToPost, unit_id: int, owner_id: int | None) -> PaymentCreate:
     """The desk's payment for a line: the same request each time, so a retry replays it."""
     return PaymentCreate(
         unit_id=unit_id,
@@ -394,7 +418,7 @@ def payment_of(line: BankLine, unit_id: int, owner_id: int | None) -> PaymentCre
     )
 
 
-async def post_lines(database: Database, actor: Principal, lines: Sequence[BankLine], today: date) -> int:
+async def post_lines(database: Database, actor: Principal, lines: Sequence[LineToPost], today: date) -> int:
     """Post matched lines through the desk's idempotent path (the line's key is the payment's), a
     batch a transaction; returns how many payments were new. A line the desk refuses waits for a
     cashier with the reason."""

@@ -32,8 +32,8 @@ from feesvc.ledger.service import (
     debits_from_rows,
     entry_rows,
     insert_entries,
+    lock_many_units,
     lock_unit,
-    lock_units,
     open_debits_subquery,
 )
 from feesvc.payments.lookup import build_payment_out, payment_out
@@ -41,6 +41,7 @@ from feesvc.payments.models import Payment, Receipt, ReceiptCounter, receipt_num
 from feesvc.payments.numbering import issue_receipt
 from feesvc.payments.prepare import PreparedPayment, UnitView, fingerprint, prepare_payment
 from feesvc.payments.schemas import PaymentCreate, PaymentOut
+from feesvc.payments.unit_views import read_batch_views, reread
 from feesvc.plans.models import InstallmentPlan, PlanCharge, PlanState
 from feesvc.registry.models import AllocationOrder, Estate, Ownership, Unit
 from feesvc.registry.service import ownership_covering
@@ -264,24 +265,35 @@ async def record_payments(
     session: AsyncSession, actor: Principal, requests: Sequence[tuple[PaymentCreate, str]], today: date
 ) -> list[tuple[PaymentOut, bool] | DomainError]:
     """Several payments (each with its idempotency key) in one transaction, for imports (a bank
-    statement's lines): their units locked first, in id order, then each read and allocated as
-    :func:`record_payment` does (:func:`prepare_payment`), and written together, a statement per
-    table (a unit paid twice is read again after its first payment is written); one commit for all.
-    Each answer is the payment and whether it was new, or the error the desk refuses it with
-    (nothing written for it)."""
+    statement's lines): their units locked first, in id order, then the unit views of all of them
+    read in a few statements (:mod:`feesvc.payments.unit_views`), each payment allocated on its view
+    as :func:`record_payment` does (:func:`prepare_payment`), and all written together, a statement
+    per table, in the order given; one commit for all. A payment to a unit (or under a key) another
+    one before it in the batch uses has the payments before it written first and its unit and key
+    read again, so it is decided on what is then open, as at the desk. Each answer is the payment
+    and whether it was new, or the error the desk refuses it with (nothing written for it)."""
+    unit_ids = sorted({data.unit_id for data, _ in requests})
     for _ in range(OPTIMISTIC_ATTEMPTS):
-        await lock_units(session, sorted({data.unit_id for data, _ in requests}))
+        await lock_many_units(session, unit_ids)
+        views = await read_batch_views(session, unit_ids, (key for _, key in requests))
         answers: list[tuple[PaymentOut, bool] | DomainError | None] = []
         pending: list[tuple[int, PreparedPayment]] = []
+        # Units and keys of the payments decided so far: their views were read before those
+        # payments were written.
+        paid_units: set[int] = set()
+        used_keys: set[str] = set()
         written = True
         for data, key in requests:
-            if any(p.payment["unit_id"] == data.unit_id for _, p in pending):
+            if data.unit_id in paid_units or key in used_keys:
                 written = await _write_many(session, actor, pending, answers)
-                pending = []
                 if not written:
                     break
-            view = unit_view((await session.execute(_UNIT_VIEW.statement, _view_params(data, key, today))).all())
-            existing = await find_payment_by_key(session, key) if view is None else view.existing
+                pending = []
+                await reread(session, views, [data.unit_id], [key])
+                paid_units.discard(data.unit_id)
+                used_keys.discard(key)
+            view = views.view(data, key, today)
+            existing = views.existing.get(key)
             try:
                 if existing is not None:
                     answers.append((await _replay(session, existing, data), False))
@@ -289,6 +301,8 @@ async def record_payments(
                 if view is None:
                     raise NotFound(f"unit {data.unit_id} does not exist", field="unit_id")
                 pending.append((len(answers), prepare_payment(view, data, actor, key, today)))
+                paid_units.add(data.unit_id)
+                used_keys.add(key)
                 answers.append(None)  # answered once written
             except DomainError as refused:
                 answers.append(refused)
