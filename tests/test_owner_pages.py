@@ -49,7 +49,7 @@ async def test_each_page_shows_the_figures_the_api_gives(api: Api) -> None:
     text = plain(home.text)
     assert f'data-fen="{payoff["total_fen"]}"' in text and payoff["total_fen"] > 0
     # No pay button: the estate takes no payments online (tests/test_online.py has one that does).
-    assert "目前应缴" in text and "/pay" not in text
+    assert "目前应缴" in text and f'href="/owner/units/{unit}/pay"' not in text and "button pay" not in text
     # The next due date: the earliest open charge not yet due, else the next cycle's; in days.
     upcoming = sorted(line["due_date"] for line in payoff["lines"] if line["due_date"] >= f"{TODAY}")
     days = int(text.split('data-days="')[1].split('"')[0])
