@@ -40,7 +40,6 @@ from feesvc.letters.controller import LetterController
 from feesvc.limitation.controller import LimitationController
 from feesvc.logging_config import access_log_middleware
 from feesvc.online.controller import NOTIFY_PATH, NotificationController, OnlinePaymentController
-from feesvc.online.page import OWNER_PAY_PATH, OwnerPayPage
 from feesvc.openapi import install_documentation
 from feesvc.owner_pages.controller import OwnerPagesController
 from feesvc.payments.controller import PaymentController
@@ -82,17 +81,12 @@ CONTROLLERS = [
     BankingController,
     FapiaoController,
     SignInController,
-    # Beside the sign-in pages' router (feesvc.signin.pages.owner_pages) under /owner; its forms carry
-    # their own session-bound token (feesvc.owner_pages.forms).
-    OwnerPagesController,
     OnlinePaymentController,
     NotificationController,
-    OwnerPayPage,
 ]
 SCHEMA_PATH = "/schema"
-# Online payment: the providers' notifications (verified by signature) and the owner's pay page
-# (its own session cookie).
-PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES, f"^{NOTIFY_PATH}/", f"^{OWNER_PAY_PATH}"]
+# Online payment: the providers' notifications (verified by signature).
+PUBLIC_PATHS = ["^/schema", "^/health", "^/api/v1/sign-in", *PUBLIC_PAGES, f"^{NOTIFY_PATH}/"]
 
 
 # Each takes ``principal`` only so that Litestar resolves it after the principal: sibling
@@ -126,7 +120,8 @@ class FeesvcPlugin(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.route_handlers.extend([health, *CONTROLLERS, owner_pages(self.settings)])
+        # The owner's pages (sign-in, statement, pay …) on one router under /owner, one CSRF check for all their forms.
+        app_config.route_handlers.extend([health, *CONTROLLERS, owner_pages(self.settings, OwnerPagesController)])
         app_config.dependencies.update(
             {
                 "db": Provide(provide_db),

@@ -288,6 +288,7 @@ def _to_traditional_capitals(text: str) -> str:
 _PERIOD_RE: Final = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
+@lru_cache(maxsize=16_384)  # Babel's formatting is the cost; a statement prints dozens of dates
 def date_long(d: date, locale: str) -> str:
     """Long date: zh "2026年11月22日", en "22 November 2026"."""
     return format_date(d, "long", locale=_babel_locale(locale))

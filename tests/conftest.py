@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from feesvc.auth.service import create_token
 from feesvc.db import Database, create_engine, session_factory
 from feesvc.migrate import upgrade
 from feesvc.settings import DatabaseSettings, ServerSettings, Settings
+from tests.browser_support import served_app
 from tests.databases import fresh_postgres_database
 from tests.support import Api
 
@@ -110,12 +112,22 @@ async def tokens(sessions: async_sessionmaker[AsyncSession]) -> dict[Role, str]:
 
 
 @pytest.fixture
-def api(
-    client: AsyncTestClient[Litestar], tokens: dict[Role, str], sessions: async_sessionmaker[AsyncSession]
-) -> Api:
+def api(client: AsyncTestClient[Litestar], tokens: dict[Role, str], sessions: async_sessionmaker[AsyncSession]) -> Api:
     return Api(client, tokens, sessions)
 
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., str]]:
+    """Start the app over HTTP for a browser: ``serve(env, public_address=False)`` gives its base URL
+    (``tests/browser_support.served_app``); every server started is stopped after the test."""
+    with ExitStack() as servers:
+
+        def start(env: Mapping[str, str], public_address: bool = False) -> str:
+            return servers.enter_context(served_app(env, public_address))
+
+        yield start

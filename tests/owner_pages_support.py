@@ -11,6 +11,7 @@ from typing import Any
 from httpx import Response
 
 from feesvc.db import business_today
+from feesvc.signin.pages import CSRF_COOKIE
 from tests.support import Api, Estate
 
 TODAY = business_today()
@@ -36,7 +37,10 @@ async def page(api: Api, path: str, secret: str | None, **kw: Any) -> Response:
 
 
 async def post_form(api: Api, path: str, secret: str, fields: dict[str, str]) -> Response:
-    return await api.client.post(path, data=fields, headers=cookie(secret), follow_redirects=False)
+    """Post as the browser that was shown the latest page: the session and that page's CSRF cookie."""
+    csrf = api.client.cookies.get(CSRF_COOKIE, path="/owner/")
+    headers = {"Cookie": f"feesvc_session={secret}" + (f"; {CSRF_COOKIE}={csrf}" if csrf else "")}
+    return await api.client.post(path, data=fields, headers=headers, follow_redirects=False)
 
 
 def fen_of(text: str, element_id: str) -> int:
@@ -53,7 +57,7 @@ def lines_of(text: str) -> list[tuple[list[int], int]]:
 
 
 def csrf_of(text: str) -> str:
-    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', text)
+    match = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', text)
     assert match, "no CSRF token on the form"
     return match.group(1)
 

@@ -3,14 +3,9 @@ the package, and headless Chromium, refused every host but this server, renders 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from feesvc.explorer import ASSETS, ASSETS_DIR, SWAGGER_UI_VERSION
+from tests.browser_support import chromium
 
 
 async def test_the_explorer_page_loads_only_from_this_server(client: AsyncTestClient[Litestar]) -> None:
@@ -36,50 +32,15 @@ async def test_the_explorer_page_loads_only_from_this_server(client: AsyncTestCl
         assert (await client.get(f"/schema/assets/{name}")).status_code == 404
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def served_app(tmp_path: Path) -> Iterator[str]:
-    """The app under uvicorn on a loopback port; its base URL."""
-    port = _free_port()
-    env = {**os.environ, "FEESVC_DATABASE_URL": f"sqlite:///{tmp_path / 'explorer.db'}"}
-    command = [sys.executable, "-m", "uvicorn", "feesvc.app:create_app", "--factory", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def served_app(serve: Callable[..., str], tmp_path: Path) -> str:
+    """The app over HTTP on a database of its own; its base URL."""
+    return serve({"FEESVC_DATABASE_URL": f"sqlite:///{tmp_path / 'explorer.db'}"})
 
 
 def test_headless_chromium_renders_the_explorer_with_no_network(served_app: str, tmp_path: Path) -> None:
-    chromium = _chromium()
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have Chromium (.ci/setup installs it)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     command = [
-        chromium,
+        chromium(),
         "--headless",
         "--no-sandbox",  # CI runs as root
         "--disable-gpu",

@@ -26,7 +26,6 @@ from feesvc.ledger.models import LedgerEntry
 from feesvc.online import online_payment_enabled
 from feesvc.online.models import HeldNotification, PaymentOrder
 from feesvc.online.notifications import close_expired
-from feesvc.online.page import csrf_token
 from feesvc.payments.models import Payment
 from feesvc.settings import OnlineSettings, Settings
 from tests.online_support import Keys, ProviderServer, _verifies
@@ -555,29 +554,41 @@ async def test_two_identical_notifications_at_once_post_one_payment(
 
 
 async def test_the_owners_pay_page(online_api: Api, enable: Any, keys: Keys, provider_server: ProviderServer) -> None:
+    """The pay page is one of the owner's pages (``feesvc.owner_pages``): its session, navigation and
+    CSRF check; the first address (``/owner/pay?unit=``) sends the owner on to it."""
     api = online_api
     who = await owing(api, enable, units=2)
     client = api.client
-    assert (await client.get("/owner/pay", params={"unit": who.unit})).status_code == 401
+    pay_page = f"/owner/units/{who.unit}/pay"
+    moved = await client.get("/owner/pay", params={"unit": who.unit}, follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == pay_page
+    signed_out = await client.get(pay_page, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/owner/sign-in")
     client.cookies.set("feesvc_session", who.token)
     try:
-        page = await client.get("/owner/pay", params={"unit": who.unit})
+        home = await client.get("/owner/")
+        assert f'href="{pay_page}"' in home.text  # the estate takes payments online: the button
+        page = await client.get(pay_page)
         assert page.status_code == 200 and "在线缴费" in page.text and "微信支付" in page.text and "支付宝" in page.text
-        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
-        key = re.search(r'name="key" value="([0-9a-f]+)"', page.text)
-        assert csrf and key and csrf.group(1) == csrf_token(who.token)
-        assert (await client.get("/owner/pay", params={"unit": who.estate.unit_ids[1]})).status_code == 403
-        form = {"unit": str(who.unit), "provider": "wechat", "csrf": "0" * 64, "key": key.group(1)}
+        assert 'href="/owner/receipts"' in page.text and 'href="/owner/"' in page.text  # the pages' navigation
+        csrf = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', page.text)
+        key = re.search(r'name="form_key" value="([A-Za-z0-9_-]+)"', page.text)
+        assert csrf and key
+        assert (await client.get(f"/owner/units/{who.estate.unit_ids[1]}/pay")).status_code == 404
+        form = {"provider": "wechat", "_csrf_token": "0" * 128, "form_key": key.group(1)}
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        forged = await client.post("/owner/pay", data=form, headers=headers)
-        assert forged.status_code == 403 and await api.count(PaymentOrder, PaymentOrder.unit_id == who.unit) == 0
-        form["csrf"] = csrf.group(1)
-        qr = await client.post("/owner/pay", data=form, headers=headers)
+        forged = await client.post(pay_page, data=form, headers=headers)
+        assert forged.status_code == 403 and "表单已过期" in forged.text
+        assert await api.count(PaymentOrder, PaymentOrder.unit_id == who.unit) == 0
+        form["_csrf_token"] = csrf.group(1)
+        unknown = await client.post(pay_page, data={**form, "provider": "paypal"}, headers=headers)
+        assert unknown.status_code == 400 and "请选择支付方式" in unknown.text
+        qr = await client.post(pay_page, data=form, headers=headers)
         assert qr.status_code == 200 and "<svg" in qr.text, qr.text
-        resent = await client.post("/owner/pay", data=form, headers=headers)  # the form sent twice: one order
+        resent = await client.post(pay_page, data=form, headers=headers)  # the form sent twice: one order
         assert resent.status_code == 200 and await api.count(PaymentOrder, PaymentOrder.unit_id == who.unit) == 1
-        form.update(provider="alipay", key=uuid.uuid4().hex)
-        redirect = await client.post("/owner/pay", data=form, headers=headers, follow_redirects=False)
+        form.update(provider="alipay", form_key=uuid.uuid4().hex)
+        redirect = await client.post(pay_page, data=form, headers=headers, follow_redirects=False)
         assert redirect.status_code == 303 and redirect.headers["location"].startswith(
             provider_server.url + "/gateway.do?"
         )

@@ -11,13 +11,8 @@ by the test, which checks that page's request is signed with the app's key. No n
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,11 +29,11 @@ from feesvc.online.models import PaymentOrder
 from feesvc.payments.models import Payment
 from feesvc.service_records.models import Complaint
 from feesvc.settings import Settings
+from tests.browser_support import PHONE, chromium, screenshot_dir, shot
 from tests.online_support import Keys, ProviderServer, _verifies
 from tests.owner_pages_support import DUE_DAY, TODAY, months_back
 from tests.signin_support import latest_invitation, new_phone
 from tests.support import Api
-from tests.test_owner_pages_browser import PHONE, _chromium, _free_port
 
 NOTIFY = "/api/v1/online/notify"
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -66,47 +61,27 @@ def provider(keys: Keys) -> Iterator[ProviderServer]:
 
 
 @pytest.fixture
-def served(database_url: str, settings: Settings, secrets_file: Path, provider: ProviderServer) -> Iterator[str]:
-    """The app under uvicorn on a loopback port, on the tests' database, with online payment; its URL."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+def served(
+    serve: Callable[..., str], database_url: str, settings: Settings, secrets_file: Path, provider: ProviderServer
+) -> str:
+    """The app over HTTP on the tests' database, with online payment; its URL (its public address too)."""
     env = {
-        **os.environ,
         "FEESVC_DATABASE_URL": database_url,
         "FEESVC_FILES_DIR": settings.server.files_dir,
-        "FEESVC_PUBLIC_BASE_URL": base,
         "FEESVC_ONLINE_SECRETS_FILE": str(secrets_file),
         "FEESVC_WECHATPAY_API_BASE": provider.url,
         "FEESVC_ALIPAY_GATEWAY": provider.url + "/gateway.do",
     }
-    command = [sys.executable, "-m", "uvicorn", "feesvc.app:create_app", "--factory", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return serve(env, public_address=True)
 
 
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("FEESVC_SCREENSHOT_DIR") or tmp_path / "shots")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
+    return screenshot_dir(tmp_path / "shots")
 
 
 async def _shot(page: Page, name: str, screenshots: Path) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} scrolls sideways"
-    await page.screenshot(path=str(screenshots / f"journey-{name}.png"), full_page=True)
+    await shot(page, screenshots / f"journey-{name}.png")
 
 
 def _yuan(fen: int) -> str:
@@ -149,7 +124,7 @@ async def _shows_owed(page: Page, unit: int, payoff: dict[str, Any]) -> bool:
 async def test_an_invited_owner_signs_in_reads_pays_twice_gets_receipts_and_raises_a_repair(
     api: Api, served: str, screenshots: Path, keys: Keys, secrets_file: Path, provider: ProviderServer
 ) -> None:
-    chromium = _chromium()
+    executable = chromium()
     # An estate in arrears: three months billed and overdue, late fees posted to yesterday.
     estate = await api.make_estate(units=1, settings={"due_day": DUE_DAY}, owners_from="2024-01-01")
     unit, owner_id = estate.unit_ids[0], estate.owner_ids[0]
@@ -172,7 +147,7 @@ async def test_an_invited_owner_signs_in_reads_pays_twice_gets_receipts_and_rais
 
     notifications = httpx.AsyncClient(base_url=served, timeout=30)
     async with async_playwright() as p, notifications:
-        browser = await p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        browser = await p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
         context = await browser.new_context(viewport=PHONE, device_scale_factor=2, locale="zh-CN")
         page = await context.new_page()
 

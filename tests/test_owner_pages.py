@@ -11,7 +11,6 @@ from sqlmodel import select
 
 from feesvc.audit.models import AuditEvent
 from feesvc.auth.models import Role
-from feesvc.owner_pages.forms import csrf_for
 from feesvc.service_records.models import Complaint
 from tests.owner_pages_support import (
     TODAY,
@@ -49,7 +48,8 @@ async def test_each_page_shows_the_figures_the_api_gives(api: Api) -> None:
     payoff = await api.ok(await api.get(f"/api/v1/units/{unit}/payoff", owner))
     text = plain(home.text)
     assert f'data-fen="{payoff["total_fen"]}"' in text and payoff["total_fen"] > 0
-    assert "目前应缴" in text and f'href="/owner/pay?unit={unit}"' in text
+    # No pay button: the estate takes no payments online (tests/test_online.py has one that does).
+    assert "目前应缴" in text and f'href="/owner/units/{unit}/pay"' not in text and "button pay" not in text
     # The next due date: the earliest open charge not yet due, else the next cycle's; in days.
     upcoming = sorted(line["due_date"] for line in payoff["lines"] if line["due_date"] >= f"{TODAY}")
     days = int(text.split('data-days="')[1].split('"')[0])
@@ -117,7 +117,12 @@ async def test_another_owners_records_are_not_found_and_no_session_goes_to_sign_
         assert response.status_code == 404, path
         assert "不属于您" in response.text and "¥" not in response.text
     refused = await post_form(api, f"/owner/units/{theirs}/requests", owner, {"category": "leak", "text": "漏水"})
-    assert refused.status_code == 403  # no token of this session for another's form either
+    assert refused.status_code == 403  # no form token
+    own_form = (await page(api, f"/owner/units/{mine}/requests", owner)).text
+    fields = {"category": "leak", "text": "漏水", "_csrf_token": csrf_of(own_form), "form_key": form_key_of(own_form)}
+    for path in (f"/owner/units/{theirs}/requests", f"/owner/units/{theirs}/pay"):
+        refused = await post_form(api, path, owner, fields)
+        assert refused.status_code == 404 and "不属于您" in refused.text, path  # with a good token: still not theirs
     assert await api.count(Complaint, Complaint.unit_id == theirs) == 0
     home = await page(api, "/owner/", owner)
     assert f'data-unit="{mine}"' in home.text and f'data-unit="{theirs}"' not in home.text
@@ -172,12 +177,10 @@ async def test_a_sold_unit_shows_each_owner_only_their_own_periods(api: Api) -> 
     # The seller can no longer report a problem for the unit; the buyer can.
     seller_form = await page(api, f"/owner/units/{unit}/requests", seller)
     assert "不能为它报事报修" in seller_form.text and "<form" not in seller_form.text
-    buyers_page = (await page(api, f"/owner/units/{unit}/requests", buyer_token)).text
-    buyers_form = csrf_of(buyers_page)
-    fields = {"category": "leak", "text": "漏水", "form_key": form_key_of(buyers_page)}
-    refused = await post_form(api, f"/owner/units/{unit}/requests", seller, {**fields, "csrf_token": buyers_form})
-    assert refused.status_code == 403  # the buyer's form token is not the seller's session's
-    refused = await post_form(api, f"/owner/units/{unit}/requests", seller, {**fields, "csrf_token": csrf_for(seller)})
+    # The form as the buyer's page has it, sent by the seller (what a page kept open since the sale does).
+    form = (await page(api, f"/owner/units/{unit}/requests", buyer_token)).text
+    fields = {"category": "leak", "text": "漏水", "form_key": form_key_of(form), "_csrf_token": csrf_of(form)}
+    refused = await post_form(api, f"/owner/units/{unit}/requests", seller, fields)
     assert refused.status_code == 403 and "不能为它报事报修" in refused.text  # the workflow's own refusal
     assert await api.count(Complaint, Complaint.unit_id == unit) == 0
 
@@ -190,7 +193,7 @@ async def test_the_request_form_files_a_complaint_on_the_24_hour_clock_once(api:
     assert form.status_code == 200 and "24 小时" in form.text
     token = csrf_of(form.text)
     fields = {
-        "csrf_token": token,
+        "_csrf_token": token,
         "form_key": form_key_of(form.text),
         "category": "leak",
         "text": "卫生间顶棚漏水\r\n已经三天了",
@@ -198,9 +201,9 @@ async def test_the_request_form_files_a_complaint_on_the_24_hour_clock_once(api:
 
     # Without the token, or with another's: refused, nothing written.
     for bad in (
-        {**fields, "csrf_token": ""},
-        {k: v for k, v in fields.items() if k != "csrf_token"},
-        {**fields, "csrf_token": "0" * 64},
+        {**fields, "_csrf_token": ""},
+        {k: v for k, v in fields.items() if k != "_csrf_token"},
+        {**fields, "_csrf_token": "0" * 128},
     ):
         refused = await post_form(api, f"/owner/units/{unit}/requests", owner, bad)
         assert refused.status_code == 403 and "表单已过期" in refused.text

@@ -88,7 +88,7 @@ from feesvc.letters.policy import (
 )
 from feesvc.letters.recipients import Reach, reach, recipient, unreachable
 from feesvc.limitation.notice import limitation_letter, limitation_unserved, notice_needs
-from feesvc.owner_pages.links import owner_page_url
+from feesvc.owner_pages.links import owner_page_fields
 from feesvc.plans.standing import covered_charge_ids
 from feesvc.prepay.models import PrepayDiscountTier
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
@@ -622,7 +622,7 @@ async def _context(
         belief=plan.belief,
         # The owner's pages (signed in there: the link names no one); how to pay and dispute come
         # from the estate's settings.
-        owner_page_url=owner_page_url(estate, get_settings()),
+        **owner_page_fields(estate, plan.owner, get_settings()),
         **letter_terms.letter_fields(facts.unit_id, plan.kind, periods, locale),
     )
 

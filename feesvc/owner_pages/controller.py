@@ -1,4 +1,6 @@
-"""The owner's pages under ``/owner/`` (thin: ``service`` reads, ``views`` renders)."""
+"""The owner's pages under ``/owner/`` (thin: ``service`` reads, ``views`` renders), served on the
+owner pages' router beside the sign-in pages (``feesvc.signin.pages.owner_pages``), whose CSRF
+middleware checks every form posted here."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Parameter
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +19,9 @@ from feesvc.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFou
 from feesvc.letters.content.words import COMPLAINT_CATEGORIES, SERVICE_LABELS_HANT, TITLES
 from feesvc.letters.estate_terms import rate_text
 from feesvc.letters.kinds import LetterKind
-from feesvc.owner_pages import service
+from feesvc.online.models import Provider
+from feesvc.online.orders import create_order
+from feesvc.owner_pages import pay, service
 from feesvc.owner_pages.forms import (
     CSRF_FIELD,
     FORM_KEY_FIELD,
@@ -30,11 +35,13 @@ from feesvc.owner_pages.views import asset, page
 from feesvc.owner_pages.words import methods, script_for, words
 from feesvc.payments import owners
 from feesvc.payments.receipt import receipt_file
+from feesvc.payoff.service import unit_payoff
 from feesvc.registry.masking import masking_for
 from feesvc.schemas import LongPathId, PathId
 from feesvc.service_records.models import ComplaintCategory, ComplaintChannel
 from feesvc.service_records.schemas import ComplaintCreate
 from feesvc.service_records.service import complaint_status
+from feesvc.settings import Settings
 from feesvc.statements.service import KIND_LABELS
 from feesvc.statements.service import script_of as statement_script
 
@@ -45,16 +52,21 @@ PAGE_SIZE: Final = 20
 ASSETS: Final = {"owner.css": "text/css; charset=utf-8"}
 
 
-def _refused(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
-    """A page the owner may not have is not found, whether it exists or not (no probing of ids);
-    a form without its token is refused."""
+def _error_page(key: str, status_code: int) -> Response[Any]:
     locale = "zh_CN"
-    key = "forbidden" if isinstance(error, Forbidden) and error.errors and error.errors[0].field == CSRF_FIELD else None
     return page(
-        "error.html",
-        {"locale": locale, "w": words(locale), "message": words(locale)[key or "not_found"], "nav": None},
-        status_code=403 if key else 404,
+        "error.html", {"locale": locale, "w": words(locale), "message": words(locale)[key], "nav": None}, status_code
     )
+
+
+def _refused(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    """A page the owner may not have is not found, whether it exists or not (no probing of ids)."""
+    return _error_page("not_found", 404)
+
+
+def _form_expired(request: Request[Any, Any, Any], error: PermissionDeniedException) -> Response[Any]:
+    """A form without its CSRF token, or with another's (the router's CSRF middleware refused it)."""
+    return _error_page("forbidden", 403)
 
 
 def _base(request: Request[Any, Any, Any], who: service.Reader, nav: str) -> dict[str, Any]:
@@ -69,6 +81,11 @@ def _base(request: Request[Any, Any, Any], who: service.Reader, nav: str) -> dic
     }
 
 
+def _pays_online(state: State, units: list[service.OwnedUnit]) -> set[int]:
+    """The units whose estate takes payments online: only they get a pay button."""
+    return {u.unit_id for u in units if pay.estate_providers(state.settings, u.estate.id)}
+
+
 async def _reader(db: AsyncSession, principal: Principal) -> tuple[service.Reader, list[service.OwnedUnit]]:
     assert principal.owner_id is not None
     units = await service.owned_units(db, principal.owner_id)
@@ -76,18 +93,24 @@ async def _reader(db: AsyncSession, principal: Principal) -> tuple[service.Reade
 
 
 class OwnerPagesController(Controller):
-    path = OWNER_PAGES
+    path = "/"  # under the owner pages' router, /owner
     include_in_schema = False
     # Without a session the app's handler sends the owner to sign in (feesvc.signin.pages).
-    exception_handlers = {DomainError: _refused}
+    exception_handlers = {DomainError: _refused, PermissionDeniedException: _form_expired}
 
     @get("/")
-    async def home(self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal) -> Response[str]:
-        """Each unit: what pays it off today, what of it is overdue, the next due date, the pay button."""
+    async def home(
+        self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, state: State
+    ) -> Response[str]:
+        """Each unit: what pays it off today, what of it is overdue, the next due date, and the pay
+        button where its estate takes payments online."""
         who, units = await _reader(db, principal)
         today = business_today()
         cards = [await service.unit_card(db, unit, who.owner_id, today) for unit in units]
-        return page("home.html", {**_base(request, who, "home"), "cards": cards, "today": today})
+        return page(
+            "home.html",
+            {**_base(request, who, "home"), "cards": cards, "today": today, "pays": _pays_online(state, units)},
+        )
 
     @get("/units/{unit_id:int}/statement")
     async def statement(
@@ -124,13 +147,94 @@ class OwnerPagesController(Controller):
 
     @get("/units/{unit_id:int}/payoff")
     async def payoff(
-        self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, unit_id: PathId
+        self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, state: State, unit_id: PathId
     ) -> Response[str]:
         """What a payment today must be to leave the owner owing nothing on the unit."""
         who, units = await _reader(db, principal)
         unit = service.find_unit(units, unit_id)
         card = await service.unit_card(db, unit, who.owner_id, business_today())
-        return page("payoff.html", {**_base(request, who, "home"), "card": card})
+        return page("payoff.html", {**_base(request, who, "home"), "card": card, "pays": _pays_online(state, [unit])})
+
+    @get("/units/{unit_id:int}/pay")
+    async def pay_page(
+        self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, state: State, unit_id: PathId
+    ) -> Response[str]:
+        """The payoff amount and the estate's providers to pay it with."""
+        who, units = await _reader(db, principal)
+        return await self._pay_page(request, db, state, who, service.find_unit(units, unit_id))
+
+    @post("/units/{unit_id:int}/pay", status_code=200)
+    async def pay(
+        self, request: Request[Any, Any, Any], db: AsyncSession, principal: Principal, state: State, unit_id: PathId
+    ) -> Response[Any]:
+        """The payoff order (the form's key makes a resent form the same order): WeChat Pay's QR
+        code to scan, or Alipay's page."""
+        fields = await posted_form(request)
+        who, units = await _reader(db, principal)
+        unit = service.find_unit(units, unit_id)
+        settings: Settings = state.settings
+        w = words(who.locale)
+        chosen = fields.get("provider", "")
+        if chosen not in {p.value for p in pay.estate_providers(settings, unit.estate.id)}:
+            return await self._pay_page(request, db, state, who, unit, problem=w["pay_choose_one"], status_code=400)
+        try:
+            key = form_key(fields)
+            data = pay.order_for(settings, unit_id, Provider(chosen))
+            order, _ = await create_order(db, settings, principal, data, key, business_today())
+        except DomainError as error:
+            problem = (
+                w["forbidden"]
+                if isinstance(error, InvalidInput) and error.errors and error.errors[0].field == FORM_KEY_FIELD
+                else error.detail
+            )
+            return await self._pay_page(request, db, state, who, unit, problem=problem, status_code=error.status_code)
+        if "pay_url" in order.pay:
+            return Redirect(order.pay["pay_url"], status_code=303)
+        return page(
+            "pay.html",
+            {
+                **_base(request, who, "home"),
+                "unit": unit,
+                "amount_fen": order.amount_fen,
+                "qr_svg": pay.qr_svg(order.pay.get("code_url", "")),
+                "order_no": order.out_trade_no,
+                "expires": order.expires_at,
+                "problem": None,
+            },
+        )
+
+    @get("/pay", opt={"exclude_from_auth": True, "exclude_from_csrf": True})
+    async def old_pay_address(self, unit: Annotated[int, Parameter(ge=1, le=2**31 - 1)]) -> Redirect:
+        """The pay page's first address (``/owner/pay?unit=``), which Alipay orders made before
+        still send payers back to."""
+        return Redirect(pay.pay_path(unit), status_code=301)
+
+    async def _pay_page(
+        self,
+        request: Request[Any, Any, Any],
+        db: AsyncSession,
+        state: State,
+        who: service.Reader,
+        unit: service.OwnedUnit,
+        *,
+        problem: str | None = None,
+        status_code: int = 200,
+    ) -> Response[str]:
+        payoff = await unit_payoff(db, unit.unit_id, business_today(), who.owner_id)
+        return page(
+            "pay.html",
+            {
+                **_base(request, who, "home"),
+                "unit": unit,
+                "payoff": payoff,
+                "providers": [p.value for p in pay.estate_providers(state.settings, unit.estate.id)],
+                "qr_svg": None,
+                "problem": problem,
+                "form_key_field": FORM_KEY_FIELD,
+                "form_key": new_form_key(),
+            },
+            status_code=status_code,
+        )
 
     @get("/receipts")
     async def receipts(
@@ -265,7 +369,7 @@ class OwnerPagesController(Controller):
             status_code=status_code,
         )
 
-    @get("/assets/{name:str}", opt={"exclude_from_auth": True}, media_type=MediaType.TEXT)
+    @get("/assets/{name:str}", opt={"exclude_from_auth": True, "exclude_from_csrf": True}, media_type=MediaType.TEXT)
     async def assets(self, name: str) -> Response[bytes]:
         """The pages' stylesheet, shipped in the package (no CDN)."""
         if name not in ASSETS:

@@ -1,42 +1,37 @@
-"""Forms posted from the pages: a token bound to the session, so another site cannot post on the
-owner's behalf (CSRF), and the fields checked by the API's own schema.
+"""Forms posted from the pages: the fields checked by the API's own schema, and each form's own key.
 
-The token is an HMAC of a fixed label under the session's secret (the HttpOnly cookie an attacker's
-page can neither read nor set): it needs no server-side store and no secret setting, changes with
-every sign-in, and a page on another origin cannot read it out of ours. The cookie itself is
-SameSite (set at sign-in), which already keeps most cross-site posts from carrying it.
+Cross-site request forgery is refused before a form reaches a handler, by one mechanism for every
+form under ``/owner/`` (sign-in, requests, pay): Litestar's CSRF middleware on the owner pages'
+router (``feesvc.signin.pages.owner_pages``). A page carries the token of the ``feesvc_csrf``
+cookie (HttpOnly, SameSite=Lax, signed with the server's CSRF secret) in ``_csrf_token``; a post
+whose field does not match its cookie is refused (403, the "form expired" page). The session
+cookie is SameSite too, which already keeps most cross-site posts from carrying it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.utils.scope.state import ScopeState
 
-from feesvc.auth.middleware import SESSION_COOKIE
-from feesvc.errors import FieldError, Forbidden, InvalidInput
+from feesvc.errors import FieldError, InvalidInput
 
 T = TypeVar("T")
 
-CSRF_FIELD: Final = "csrf_token"
+# Litestar's CSRF middleware reads the token from this field of a posted form.
+CSRF_FIELD: Final = "_csrf_token"
 # A form's own key, made when the page is shown: the Idempotency-Key of what it files.
 FORM_KEY_FIELD: Final = "form_key"
 _FORM_KEY: Final = re.compile(r"[A-Za-z0-9_-]{16,100}")
-_LABEL: Final = b"feesvc owner page form"
-
-
-def csrf_for(session_secret: str) -> str:
-    """The forms' token of the session whose cookie holds ``session_secret``."""
-    return hmac.new(session_secret.encode(), _LABEL, hashlib.sha256).hexdigest()
 
 
 def csrf_token(request: Request[Any, Any, Any]) -> str:
-    return csrf_for(request.cookies.get(SESSION_COOKIE, ""))
+    """The token a page's forms carry: the CSRF middleware's for this request's cookie."""
+    return str(ScopeState.from_scope(request.scope).csrf_token)
 
 
 def new_form_key() -> str:
@@ -52,12 +47,9 @@ def form_key(fields: dict[str, str]) -> str:
 
 
 async def posted_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The urlencoded form's fields (the last value of each), after its CSRF token is checked."""
+    """The urlencoded form's fields (the last value of each); its CSRF token was checked on the way in."""
     form = await request.form()
-    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    if not hmac.compare_digest(fields.pop(CSRF_FIELD, ""), csrf_token(request)):
-        raise Forbidden("the form's token is missing or does not match your session", field=CSRF_FIELD)
-    return fields
+    return {key: str(value) for key, value in form.items() if isinstance(value, str) and key != CSRF_FIELD}
 
 
 def decode_form(fields: dict[str, str], into: type[T]) -> T:

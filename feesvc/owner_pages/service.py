@@ -144,7 +144,7 @@ async def payments(session: AsyncSession, who: Reader, page: int, page_size: int
     """One page of the owner's payments, newest first (``GET /owners/me/payments``); audited."""
     ids, total = await owners.owner_payment_ids(session, who.owner_id, (page - 1) * page_size, page_size)
     masking = masking_for(who.principal)
-    items = [(await lookup.payment_out(session, payment_id)).masked(masking) for payment_id in ids]
+    items = [payment.masked(masking) for payment in await lookup.payments_out(session, ids)]
     await owners.audit_read(session, who.principal, "payments.list", "owner", who.owner_id)
     return items, total
 

@@ -70,6 +70,19 @@ _HANS: Final = {
     "back": "返回",
     "more": "更多",
     "service_phone": "服务电话",
+    "pay_title": "在线缴费",
+    "pay_amount": "应缴金额",
+    "pay_includes": "含截至今天的违约金；支付后即结清您名下本房屋的费用。",
+    "pay_choose": "选择支付方式",
+    "pay_wechat": "微信支付（扫码）",
+    "pay_alipay": "支付宝",
+    "pay_go": "去支付",
+    "pay_not_set_up": "本小区尚未开通在线缴费，请到物业服务中心缴费。",
+    "pay_choose_one": "请选择支付方式。",
+    "pay_scan": "请用微信扫一扫下面的二维码完成支付",
+    "pay_order": "订单号",
+    "pay_expires": "请在此时间前完成支付：",
+    "pay_paid_note": "支付成功后，收据会出现在“缴费记录”中。",
 }
 
 _EN: Final = {
@@ -134,6 +147,19 @@ _EN: Final = {
     "back": "Back",
     "more": "More",
     "service_phone": "Service phone",
+    "pay_title": "Pay online",
+    "pay_amount": "Amount due",
+    "pay_includes": "Includes late fees up to today; paying it settles everything you owe on this home.",
+    "pay_choose": "Pay with",
+    "pay_wechat": "WeChat Pay (scan)",
+    "pay_alipay": "Alipay",
+    "pay_go": "Pay",
+    "pay_not_set_up": "This estate does not take payments online yet: please pay at the service centre.",
+    "pay_choose_one": "Please choose how to pay.",
+    "pay_scan": "Scan the QR code below with WeChat to pay",
+    "pay_order": "Order",
+    "pay_expires": "Pay before:",
+    "pay_paid_note": "Once paid, the receipt is listed under Payments.",
 }
 
 _METHODS: Final = {
@@ -147,7 +173,16 @@ def script_for(locale: str) -> str:
 
 
 # Taiwan's words where converting the characters is not enough (the letters say the same: 帳單, 改善計劃).
-_TAIWAN_WORDS: Final = (("賬", "帳"), ("整改方案", "改善計劃"), ("刷新頁面", "重新整理頁面"))
+_TAIWAN_WORDS: Final = (
+    ("賬", "帳"),
+    ("整改方案", "改善計劃"),
+    ("刷新頁面", "重新整理頁面"),
+    ("在線", "線上"),
+    ("掃一掃", "掃描"),
+    ("小區", "社區"),
+    ("“", "「"),
+    ("”", "」"),
+)
 
 
 def _hant(text: str, locale: str) -> str:

@@ -116,7 +116,7 @@ class PaymentController(Controller):
         assert principal.owner_id is not None  # an owner token always names its owner
         ids, total = await owners.owner_payment_ids(db, principal.owner_id, (page - 1) * page_size, page_size)
         masking = masking_for(principal)
-        items = [(await lookup.payment_out(db, payment_id)).masked(masking) for payment_id in ids]
+        items = [payment.masked(masking) for payment in await lookup.payments_out(db, ids)]
         await owners.audit_read(db, principal, "payments.list", "owner", principal.owner_id)
         return PaymentPage(items=items, total=total, page=page, page_size=page_size)
 

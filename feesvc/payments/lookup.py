@@ -46,19 +46,25 @@ async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
 
 
 _VOIDED = exists().where(PaymentVoid.__table__.c.payment_id == _PAYMENT.c.id)  # type: ignore[attr-defined]
-_PAYMENT_AND_RECEIPT = (
+_PAYMENTS_AND_RECEIPTS = (
     sa_select(_PAYMENT, _RECEIPT.c.year, _RECEIPT.c.seq, _VOIDED)
     .join(_RECEIPT, _RECEIPT.c.payment_id == _PAYMENT.c.id)
-    .where(_PAYMENT.c.id == bindparam("payment_id"))
+    .where(_PAYMENT.c.id.in_(bindparam("payment_ids", expanding=True)))
 )
 _SETTLED = _ENTRY.alias("settled")
 _SPLITS = (
     sa_select(
-        _ENTRY.c.kind, _ENTRY.c.settles_entry_id, _ENTRY.c.period, _ENTRY.c.amount_fen, _SETTLED.c.kind, _SETTLED.c.item
+        _ENTRY.c.payment_id,
+        _ENTRY.c.kind,
+        _ENTRY.c.settles_entry_id,
+        _ENTRY.c.period,
+        _ENTRY.c.amount_fen,
+        _SETTLED.c.kind,
+        _SETTLED.c.item,
     )
     .outerjoin(_SETTLED, _SETTLED.c.id == _ENTRY.c.settles_entry_id)
     .where(
-        _ENTRY.c.payment_id == bindparam("payment_id"),
+        _ENTRY.c.payment_id.in_(bindparam("payment_ids", expanding=True)),
         _ENTRY.c.kind.in_([EntryKind.payment, EntryKind.prepaid_credit]),
     )
     .order_by(_ENTRY.c.id)
@@ -66,18 +72,37 @@ _SPLITS = (
 
 
 async def payment_out(session: AsyncSession, payment_id: int) -> PaymentOut:
-    row = (await session.execute(_PAYMENT_AND_RECEIPT, {"payment_id": payment_id})).first()
-    if row is None:
+    found = await payments_out(session, [payment_id])
+    if not found:
         raise NotFound(f"payment {payment_id} does not exist")
-    payment = row._mapping
-    allocations, credit = [], 0
-    for kind, settles, period, amount, settled_kind, item in await session.execute(_SPLITS, {"payment_id": payment_id}):
+    return found[0]
+
+
+async def payments_out(session: AsyncSession, payment_ids: list[int]) -> list[PaymentOut]:
+    """The payments with their receipts and splits, in the order of ``payment_ids`` (those that
+    exist): two queries for a page of them, not two per payment."""
+    if not payment_ids:
+        return []
+    params = {"payment_ids": payment_ids}
+    rows = {row._mapping["id"]: row for row in await session.execute(_PAYMENTS_AND_RECEIPTS, params)}
+    allocations: dict[int, list[AllocationOut]] = {payment_id: [] for payment_id in rows}
+    credit = dict.fromkeys(rows, 0)
+    for payment_id, kind, settles, period, amount, settled_kind, item in await session.execute(_SPLITS, params):
         if kind == EntryKind.prepaid_credit:
-            credit += -amount
+            credit[payment_id] += -amount
         else:
-            allocations.append(AllocationOut(settles, EntryKind(settled_kind), period, item, -amount))
-    number = receipt_number(payment["year"], payment["seq"])
-    return build_payment_out(payment_id, payment, number, allocations, credit, bool(row[-1]))
+            allocations[payment_id].append(AllocationOut(settles, EntryKind(settled_kind), period, item, -amount))
+    found = []
+    for payment_id in payment_ids:
+        row = rows.get(payment_id)
+        if row is None:
+            continue
+        payment = row._mapping
+        number = receipt_number(payment["year"], payment["seq"])
+        found.append(
+            build_payment_out(payment_id, payment, number, allocations[payment_id], credit[payment_id], bool(row[-1]))
+        )
+    return found
 
 
 def build_payment_out(

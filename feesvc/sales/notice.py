@@ -31,7 +31,7 @@ from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
 from feesvc.letters.runs import prepay_offer
 from feesvc.letters.single import issue_letter
-from feesvc.owner_pages.links import owner_page_url
+from feesvc.owner_pages.links import owner_page_fields
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.schemas import period_start
 from feesvc.settings import get_settings
@@ -124,7 +124,7 @@ async def notice_context(
         due_on=due_date(start, estate.due_day) if lines else None,
         prepay_offer=await prepay_offer(session, estate, total),
         # The owner's pages, where the new owner signs in; how to pay is the estate's.
-        owner_page_url=owner_page_url(estate, get_settings()),
+        **owner_page_fields(estate, buyer, get_settings()),
         **estate_letter_fields(estate),
         billing_starts_on=ownership.starts_on,
         first_days=await _first_days(session, unit.id, buyer.id or 0, ownership.starts_on, first_period),

@@ -47,6 +47,13 @@ def normalize_phone(phone: str) -> str:
     return digits
 
 
+def can_sign_in(phone: str) -> bool:
+    """Whether an owner with ``phone`` on record can sign in: codes and invitations go by SMS to a
+    mainland mobile number."""
+    digits = normalize_phone(phone)
+    return len(digits) == 11 and digits.startswith("1")
+
+
 def phone_hash(phone: str) -> str:
     """What the code and rate-limit tables keep instead of the number."""
     return hashlib.sha256(("phone:" + normalize_phone(phone)).encode()).hexdigest()

@@ -156,6 +156,7 @@ def sample(kind: LetterKind, locale: str = "zh_CN", **overrides: Any) -> LetterC
         "periods": periods,
         "total_fen": sum(line.total_fen for line in periods),
         "owner_page_url": "https://fees.jxhy.example.cn/owner/",
+        "owner_page_pays_online": True,
     }
     offer = PrepayOffer(months=6, percent_off=Decimal("5"), saving_fen=8055)
     if kind is LetterKind.payment_notice:

@@ -33,7 +33,8 @@ def email_subject(ctx: LetterContext) -> str:
 def short_message(ctx: LetterContext) -> str:
     """The SMS / WeChat / e-mail text of the same stage, at most ``SHORT_MESSAGE_MAX`` characters,
     ending with the estate's online payment link where it has one, else the link to the owner's pages
-    where the letter is given it, and the service phone when there is room.
+    where the letter is given it (offering payment there only where the estate takes it), and the
+    service phone when there is room.
 
     Starts with the sender, 【company】. Long names or links drop the optional details first: the
     phone, then the longer wording, then the company name for the estate's, and at last the sender
@@ -58,7 +59,12 @@ def _message_candidates(ctx: LetterContext) -> list[str]:
     body_full = m["full"].format_map(w)
     body_short = m["short"].format_map(w)
     url = ctx.payment.online_url or ctx.owner_page_url or ""
-    link = (_MESSAGE_PAY if ctx.payment.online_url else _MESSAGE_LINK)[script].format(url=url) if url else ""
+    words = _MESSAGE_STATEMENT
+    if ctx.payment.online_url:
+        words = _MESSAGE_PAY
+    elif ctx.owner_page_pays_online:
+        words = _MESSAGE_LINK
+    link = words[script].format(url=url) if url else ""
     phone = _MESSAGE_PHONE[script].format_map(w) if ctx.service_phone else ""
     prefix = f"【{ctx.company}】" if loc != "en" else f"[{ctx.company}] "
     out = [
@@ -81,6 +87,7 @@ _MESSAGE_LINK: Final = {
     "hant": " 帳單及繳費：{url}",
     "en": " Statement and payment: {url}",
 }
+_MESSAGE_STATEMENT: Final = {"hans": " 查看账单：{url}", "hant": " 查閱帳單：{url}", "en": " Your statement: {url}"}
 _MESSAGE_PAY: Final = {"hans": " 在线缴纳：{url}", "hant": " 線上繳納：{url}", "en": " Pay online: {url}"}
 # Ways to pay besides the desk, as the estate records them (the payment notice's message).
 _MESSAGE_WAYS: Final = {

@@ -199,9 +199,11 @@ class LetterContext:
     plan: PlanTerms | None = None
     belief: str | None = None
     complaint: ComplaintInfo | None = None
-    # The owner's pages (``feesvc.owner_pages.links.owner_page_url``): the letter prints the link
-    # and its QR code in the how-to-pay box, a short message ends with it; None: no link, no code.
+    # The owner's pages (``feesvc.owner_pages.links.owner_page_link``): the letter prints the link in
+    # the how-to-pay box, a short message ends with it; None: no link. ``owner_page_pays_online``:
+    # the estate takes payments there, so the letter offers paying online and prints the QR code.
     owner_page_url: str | None = None
+    owner_page_pays_online: bool = False
     # Payment notice (缴费须知) of a new owner: the day billing starts for them (the handover date)
     # and the fee standards in force, with their posting (DOMAIN.md "Change of owner").
     billing_starts_on: date | None = None

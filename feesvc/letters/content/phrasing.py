@@ -182,7 +182,8 @@ def _sort_key(value: datetime) -> datetime:
 def pay_context(ctx: LetterContext) -> dict[str, Any]:
     """How and where to pay, as the letter states it: the desk (its address, else the estate's) and
     hours, the bank account with the unit as the transfer's reference, the online payment page only
-    where the estate has one, the owner's pages (link and QR code) only where the letter is given them."""
+    where the estate has one, the owner's pages only where the letter is given them: with the QR code
+    and the offer to pay there only where the estate takes payments on them."""
     ways = ctx.payment
     return {
         "desk": ways.desk_address or ctx.estate_address,
@@ -194,7 +195,10 @@ def pay_context(ctx: LetterContext) -> dict[str, Any]:
         "reference": f"{ctx.estate} {ctx.unit_label}",
         "online_url": ways.online_url,
         "owner_page_url": ctx.owner_page_url or "",
-        "owner_page_qr": qr_svg_data_uri(ctx.owner_page_url) if ctx.owner_page_url else "",
+        "owner_page_pays": bool(ctx.owner_page_url and ctx.owner_page_pays_online),
+        "owner_page_qr": qr_svg_data_uri(ctx.owner_page_url)
+        if ctx.owner_page_url and ctx.owner_page_pays_online
+        else "",
         "phone": ctx.service_phone,
     }
 
