@@ -66,7 +66,8 @@ HELDOUT_FLOORS: dict[str, float | None] = {
 # since session 16 and the letter check of branch compliance): arrears 173/200 = 86.5 %, lowest
 # recall misunderstanding 43/55 = 78.2 % (targets 90 % and 80 %: missed; 19 of the 27 errors are
 # causes read as "unknown"); compliance 151/165 forbidden blocked = 91.5 % (target: all; coercion
-# 24/33 the weakest family), lawful blocked 4/135 = 3.0 % (target met).
+# 24/33 the weakest family), lawful blocked 4/135 = 3.0 % (target met); 5/135 once the model was
+# retrained on the merged owner-page letter wording.
 HELDOUT4_FLOORS: dict[str, float | None] = {
     "arrears_accuracy": 0.86,
     "arrears_min_recall": 0.78,
