@@ -169,7 +169,8 @@ class LetterController(Controller):
     )
     async def print_file(self, db: AsyncSession, state: State, run_id: PathId) -> Stream:
         """Every paper letter of the run in one print-ready PDF, sorted by building and unit; streamed
-        from the file store, checked against its SHA-256 (``X-Content-SHA256``) as it is read."""
+        from the file store, checked against its SHA-256 (``X-Content-SHA256``) as it is read. 409
+        while a letter of the run is still being rendered by the job queue."""
         ref, digest = await service.print_file(db, run_id, _files(state))
         name = service.print_file_name(run_id)
         headers = {"Content-Disposition": f'inline; filename="{name}"'}
@@ -198,7 +199,8 @@ class LetterController(Controller):
     ) -> Response[bytes]:
         """The letter's PDF as issued: the bytes kept at issue, checked against their SHA-256 (a letter
         issued before letters were kept is rendered once and marked ``X-Letter-Rendered-At-Issue:
-        false``). An owner: only the letters to them (403 for any other id, one that does not exist
+        false``). A letter of a run on the job queue whose chunk is not rendered yet: 409, nothing
+        else in its place. An owner: only the letters to them (403 for any other id, one that does not exist
         included)."""
         if not principal.is_staff:
             mine = await db.get(Letter, letter_id)

@@ -21,6 +21,7 @@ from feesvc.letters.deciding import Planned
 from feesvc.letters.issued import ChunkRenderer, allocate_numbers, record_copy, store_rendered
 from feesvc.letters.models import Letter, ReminderRun
 from feesvc.letters.recipients import recipient
+from feesvc.letters.rendering import plan_render_chunks
 from feesvc.letters.rows import letter_row, outbox_row
 from feesvc.letters.writing import Ready
 from feesvc.registry.models import Estate
@@ -44,22 +45,30 @@ async def issue_batch(
     estate: Estate,
     ready: list[Ready],
     actor: Principal,
-    renderer: ChunkRenderer,
+    renderer: ChunkRenderer | None,
     files: FileStore,
 ) -> None:
     """Number the batch's letters, render each once and keep it, then add the letters and their
     messages. The numbers are committed before rendering (their counter is not held meanwhile): a
-    crash while rendering leaves a gap in the numbers, never a letter without its document."""
-    assert estate.id is not None
+    crash while rendering leaves a gap in the numbers, never a letter without its document.
+    ``renderer`` None (a run on the job queue): the letters are added with the chunks that will
+    render them, in one transaction, and rendered by chunk jobs (``feesvc.letters.rendering``)."""
+    assert estate.id is not None and run.id is not None
     numbers = await allocate_numbers(session, estate.id, estate.code, ready[0].ctx.issued_on.year, len(ready))
     await session.commit()
     for item, number in zip(ready, numbers, strict=True):
         item.ctx = replace(item.ctx, letter_no=number)
     paper = [item for item in ready if item.channel == "paper"]
     other = [item for item in ready if item.channel != "paper"]
+    outbox: list[_Message] = []
+    if renderer is None:
+        groups = [[_issue(session, run, estate, item, actor, outbox) for item in group] for group in (paper, other)]
+        await _add_outbox(session, outbox)
+        await session.flush()
+        await plan_render_chunks(session, run.id, groups)
+        return
     chunks = [chunk for group in (paper, other) for chunk in _chunked(group, renderer)]
     rendered = await renderer.render([[item.ctx for item in chunk] for chunk in chunks])
-    outbox: list[_Message] = []
     for chunk, (pdf, counts) in zip(chunks, rendered, strict=True):
         contexts = [item.ctx for item in chunk]
         copies = await store_rendered(files, contexts, pdf, counts)

@@ -103,7 +103,12 @@ async def run_reminders(
     dry_run: bool = False,
     files: FileStore | None = None,
     progress: Callable[[int, int], None] | None = None,
+    render_later: bool = False,
 ) -> RunSummary:
+    """The estate's reminder run as of ``as_of`` (``dry_run``: decided and checked, nothing issued).
+    ``render_later`` (a run on the job queue): the letters are issued with the chunks that render
+    them later, in jobs of their own (``feesvc.letters.rendering``); otherwise each is rendered and
+    kept as it is issued."""
     estate = await get_estate(session, estate_id, field="estate_id")
     files = files if files is not None else session_store(session)
     run = None if dry_run else await _claim_run(session, estate_id, as_of, actor)
@@ -113,7 +118,7 @@ async def run_reminders(
         planned, skipped, legal_review, _ = await decide(session, estate, as_of, attention)
         # In print order (building, unit): a run's paper letters are stored a chunk at a time, as printed.
         planned.sort(key=lambda p: (p.facts.building, p.facts.number, p.owner.id or 0))
-        renderer = renderer_for(len(planned))
+        renderer = None if render_later else renderer_for(len(planned))
         letters: Counter[str] = Counter()
         messages: Counter[str] = Counter()
         blocked: list[dict[str, Any]] = []
