@@ -528,8 +528,10 @@ async def test_a_worker_killed_mid_chunk_leaves_each_letter_rendered_once(world:
     async with TableHold(world.url, "letter_render_chunk") as hold:
         app = queue_app(world.url)
         async with app.open_async():
+            estate_of = dict(zip(run_ids, world.estates, strict=True))
             for c in chunks:
-                await defer(app, "letter_chunk", f"letters:{c.run_id}:{c.chunk}", chunk_id=c.id)
+                lock = f"letters:{c.run_id}:{c.chunk}"
+                await defer(app, "letter_chunk", lock, chunk_id=c.id, estate_id=estate_of[c.run_id])
 
         async def blocked_chunk() -> JobAttempt | None:
             # Every running chunk blocked on its record: each has rendered and stored its letters.

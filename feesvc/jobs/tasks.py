@@ -102,7 +102,8 @@ async def reminders(context: procrastinate.JobContext, estate_id: int, scheduled
         # This run's letters, and a dead worker's run's: rendered in chunks, then printed.
         for chunk in await unrendered_chunks(session, estate_id):
             assert chunk.id is not None
-            await defer(context.app, "letter_chunk", _render_lock(chunk.run_id, chunk.chunk), chunk_id=chunk.id)
+            lock = _render_lock(chunk.run_id, chunk.chunk)
+            await defer(context.app, "letter_chunk", lock, chunk_id=chunk.id, estate_id=estate_id)
         for run_id in await runs_to_print(session, estate_id):
             await queue_print_file(context.app, worker.database, run_id)
 
@@ -112,10 +113,11 @@ def _render_lock(run_id: int, chunk: int) -> str:
 
 
 @blueprint.task(name="letter_chunk", pass_context=True, retry=RETRY)
-async def letter_chunk(context: procrastinate.JobContext, chunk_id: int) -> None:
-    """Render and keep one chunk of a run's letters; the last one rendered queues the print file."""
+async def letter_chunk(context: procrastinate.JobContext, chunk_id: int, estate_id: int) -> None:
+    """Render and keep one chunk of an estate's run's letters; the last one rendered queues the
+    print file."""
     worker = worker_of(context)
-    async with attempt(context, None) as run, run.session() as session:
+    async with attempt(context, estate_id) as run, run.session() as session:
         last = await render_letter_chunk(session, chunk_id, worker.files, worker.hostname, worker.pid)
         chunk = await session.get(LetterRenderChunk, chunk_id)
         assert chunk is not None

@@ -90,6 +90,8 @@ class Letter(SQLModel, table=True):
     paper letters a chunk at a time, as they are printed (each chunk's fonts embedded once), so the
     letter is pages ``first_page``–``last_page`` of that file; its own copy is those pages, cut the
     same way every time (``feesvc.letters.issued``).
+    A run on the job queue leaves these empty and renders its letters in chunk jobs
+    (``LetterRenderChunk``): the row is append-only, the chunk records where its pages are.
     ``template_version`` names the templates it was rendered with. ``message_sha256`` is the hash
     of the exact text of its electronic message (kept in the outbox). A letter issued before
     letters were stored has none: its first copy renders it once (``LetterRendering``).

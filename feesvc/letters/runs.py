@@ -7,7 +7,8 @@ electronic messages in batches (``issuing``). An account is an owner at a unit (
 of owner"): after a sale the seller is asked for the periods before the handover, at the seller's
 own address (letters.recipients), the buyer for the rest. Letters carry a dedupe key per account,
 stage and day: a rerun, or a run resumed after a crash, issues nothing twice. Each letter is
-rendered once, at issue, and its PDF kept (``issued``). A letter that cannot go as chosen falls back
+rendered once and its PDF kept (``issued``): at issue, or on the job queue in chunk jobs any worker
+takes (``rendering``). A letter that cannot go as chosen falls back
 or is listed under "needs attention" with the reason: none is dropped silently.
 Only one run per estate can be running (a partial unique index); a run left "running" by a crash
 for longer than ``STALE_AFTER`` is taken over.
