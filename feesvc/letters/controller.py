@@ -21,6 +21,7 @@ from feesvc.files.http import stream_stored
 from feesvc.letters import service
 from feesvc.letters.models import DeliveryChannel, Letter, Stage
 from feesvc.letters.policy import StageRule
+from feesvc.letters.rendering import render_progress
 from feesvc.letters.runs import RunSummary, run_reminders
 from feesvc.registry.masking import mask_email, mask_phone
 from feesvc.registry.service import can_read_unit
@@ -148,7 +149,9 @@ class LetterController(Controller):
 
     @get("/reminder-runs/{run_id:int}", guards=[staff])
     async def get_run(self, db: AsyncSession, run_id: PathId) -> dict[str, Any]:
-        """A reminder run: its estate, as-of date, status and when it started and finished."""
+        """A reminder run: its estate, as-of date, status and when it started and finished; for a run
+        on the job queue, how far its letters are rendered (``rendering``: until a letter's chunk is
+        done, its PDF and the print file answer 409)."""
         run = await service.get_run(db, run_id)
         return {
             "id": run.id,
@@ -159,6 +162,7 @@ class LetterController(Controller):
             "finished_at": run.finished_at,
             "summary": run.summary,
             "print_sha256": run.print_sha256,
+            "rendering": await render_progress(db, run_id),
         }
 
     @get(

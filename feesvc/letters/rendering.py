@@ -130,3 +130,21 @@ async def rendered_copies(session: AsyncSession, run_id: int) -> dict[int, Kept]
         for letter_id, (first, last) in chunk.pages.items():
             copies[int(letter_id)] = Kept(chunk.document_path, chunk.document_sha256, first, last, True)
     return copies
+
+
+async def render_progress(session: AsyncSession, run_id: int) -> dict[str, int] | None:
+    """How far the chunk jobs have rendered the run's letters (None: it rendered them at issue)."""
+    chunks = await session.execute(
+        select_columns(col(LetterRenderChunk.document_path), col(LetterRenderChunk.letter_ids)).where(
+            col(LetterRenderChunk.run_id) == run_id
+        )
+    )
+    rows = chunks.all()
+    if not rows:
+        return None
+    waiting = [ids for path, ids in rows if path is None]
+    return {
+        "chunks": len(rows),
+        "chunks_rendered": len(rows) - len(waiting),
+        "letters_waiting": sum(len(ids) for ids in waiting),
+    }

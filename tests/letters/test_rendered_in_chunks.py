@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
@@ -16,7 +17,7 @@ from sqlmodel import col, select
 from feesvc.files import LocalFileStore
 from feesvc.jobs.queue import QUEUE
 from feesvc.letters.models import Letter, LetterRenderChunk
-from feesvc.letters.rendering import render_chunk
+from feesvc.letters.rendering import TemplatesChanged, render_chunk
 from feesvc.letters.runs import run_reminders
 from feesvc.settings import Settings
 from tests.letters.test_issued_letters import pdf_text
@@ -48,6 +49,8 @@ async def test_letters_rendered_later_are_served_only_once_their_chunk_is_kept(
     pending = problem(await api.get(f"/api/v1/letters/{letters[0].id}/letter.pdf"), 409)
     assert letters[0].letter_no in pending["detail"] and "still being rendered" in pending["detail"]
     problem(await api.get(f"/api/v1/reminder-runs/{summary.run_id}/print.pdf"), 409)
+    shown = await api.ok(await api.get(f"/api/v1/reminder-runs/{summary.run_id}"))
+    assert shown["rendering"] == {"chunks": len(chunks), "chunks_rendered": 0, "letters_waiting": 7}
 
     async with sessions() as s:
         done = [await render_chunk(s, c.id or 0, files, "host-a", 101) for c in chunks]
@@ -57,6 +60,8 @@ async def test_letters_rendered_later_are_served_only_once_their_chunk_is_kept(
             (await s.execute(select(LetterRenderChunk).where(LetterRenderChunk.run_id == summary.run_id))).scalars()
         )
     assert all(c.document_path and c.hostname == "host-a" and c.pid == 101 for c in rendered)
+    shown = await api.ok(await api.get(f"/api/v1/reminder-runs/{summary.run_id}"))
+    assert shown["rendering"] == {"chunks": len(chunks), "chunks_rendered": len(chunks), "letters_waiting": 0}
 
     copies = {}
     for letter in letters:
@@ -79,3 +84,24 @@ async def test_letters_rendered_later_are_served_only_once_their_chunk_is_kept(
     paper = [x for x in letters if x.channel == "paper"]
     pages = sum(len(PdfReader(io.BytesIO(copies[x.id])).pages) for x in paper)
     assert len(PdfReader(io.BytesIO(printed.content)).pages) == pages
+
+
+async def test_a_worker_with_other_templates_refuses_to_render_a_chunk(
+    api: Api, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """The letter is the one issued: a worker of another release (other templates) leaves it waiting."""
+    estate = await estate_in_arrears(api)
+    files = LocalFileStore(Path(settings.server.files_dir))
+    async with sessions() as s:
+        summary = await run_reminders(s, QUEUE, estate.id, TODAY, files=files, render_later=True)
+        [chunk] = (
+            await s.execute(select(LetterRenderChunk).where(LetterRenderChunk.run_id == summary.run_id))
+        ).scalars()
+        chunk.template_versions = {
+            kind: f"{version}-an-older-release" for kind, version in chunk.template_versions.items()
+        }
+        await s.commit()
+        with pytest.raises(TemplatesChanged, match="templates are not those its letters were issued with"):
+            await render_chunk(s, chunk.id or 0, files, "host-a", 101)
+    shown = await api.ok(await api.get(f"/api/v1/reminder-runs/{summary.run_id}"))
+    assert shown["rendering"]["letters_waiting"] == 7
