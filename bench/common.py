@@ -120,3 +120,21 @@ def children_cpu_s() -> float:
     """CPU seconds of this process's reaped children (and theirs, reaped by them)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def postgres_backends_cpu_s(database: str) -> dict[int, float]:
+    """CPU seconds so far of each live PostgreSQL backend connected to ``database`` (its process
+    title names the database), by pid: sampled while they live, they tell one database's share of a
+    server other work shares."""
+    found: dict[int, float] = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            pid = int(cmdline.parent.name)
+            cpu = process_cpu_s(pid)
+            if cpu is not None:
+                found[pid] = cpu
+    return found

@@ -57,6 +57,7 @@ from bench.common import (  # noqa: E402
     asyncpg_connect_args,
     children_cpu_s,
     pg_database_name,
+    postgres_backends_cpu_s,
     postgres_server_cpu_s,
     prepare_postgres,
 )
@@ -212,9 +213,11 @@ async def measure(template_url: str, workers: int, files_dir: Path) -> dict[str,
             await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
             for _ in range(workers)
         ]
+        backends: dict[int, float] = {}  # this database's backends: their CPU, as last seen
         try:
             while True:
                 await asyncio.sleep(0.5)
+                backends.update(postgres_backends_cpu_s(name))
                 async with database.session() as session:
                     busy = await list_jobs(session, status="todo", limit=1) + await list_jobs(
                         session, status="doing", limit=1
@@ -231,7 +234,9 @@ async def measure(template_url: str, workers: int, files_dir: Path) -> dict[str,
         pg_now = postgres_server_cpu_s()
         cpu_figures = {
             "workers_cpu_s": round(children_cpu_s() - cpu[0], 1),
+            # The whole server's (other work on the host included), and this database's backends'.
             "postgres_cpu_s": round(pg_now - cpu[1], 1) if pg_now is not None and cpu[1] is not None else None,
+            "postgres_backends_cpu_s": round(sum(backends.values()), 1),
             "load_average_before": cpu[2],
             "load_average_after": os.getloadavg()[0],
         }
@@ -305,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
             f"({r['failed']} not succeeded); run time by task {r['run_s_by_task']}; "
             f"queue overhead per job {r['overhead_ms_per_job_median']} ms median, "
             f"{r['overhead_ms_per_job_mean']} ms mean; queueing {r['queueing_ms_per_job']} ms a job; "
-            f"CPU {r['workers_cpu_s']} s in the workers, {r['postgres_cpu_s']} s in PostgreSQL "
+            f"CPU {r['workers_cpu_s']} s in the workers, {r['postgres_backends_cpu_s']} s in their PostgreSQL "
+            f"backends ({r['postgres_cpu_s']} s the whole server) "
             f"(load average {r['load_average_before']:.2f} before, {r['load_average_after']:.2f} after)"
         )
     if len(results) > 1:
