@@ -87,3 +87,54 @@ def process_cpu_s(pid: int) -> float | None:
         return None
     fields = raw[raw.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_server_cpu_s() -> float | None:
+    """CPU seconds of the local PostgreSQL server so far, from /proc: its live processes' own, and
+    its postmaster's reaped children's (the backends that have exited). None where /proc shows none."""
+    total, found = 0.0, False
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        if raw[raw.index("(") + 1 : raw.rindex(")")] != "postgres":
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        found = True
+        total += (int(fields[11]) + int(fields[12])) / tick
+        if fields[1] == "1" or not _is_postgres(int(fields[1])):  # the postmaster: its exited children too
+            total += (int(fields[13]) + int(fields[14])) / tick
+    return total if found else None
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's reaped children (and theirs, reaped by them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def postgres_backends_cpu_s(database: str) -> dict[int, float]:
+    """CPU seconds so far of each live PostgreSQL backend connected to ``database`` (its process
+    title names the database), by pid: sampled while they live, they tell one database's share of a
+    server other work shares."""
+    found: dict[int, float] = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            pid = int(cmdline.parent.name)
+            cpu = process_cpu_s(pid)
+            if cpu is not None:
+                found[pid] = cpu
+    return found

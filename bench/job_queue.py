@@ -13,10 +13,12 @@ A small run to try it: ``--estates 4 --units 30``.
    1st (Asia/Shanghai). The seeded database is the template of each measurement.
 2. For each worker count: a copy of the seeded database; the dispatcher queues 2026-04-01's runs
    (timed: the cost of queueing, per job); that many ``feesvc worker`` processes start and the wall
-   time runs until the queue is empty (every run, and the reminder runs' print-file chunks and
-   joins). The queue's own overhead per job is the time a worker spends between the end of one job
-   and the start of its next (fetching the job, finishing the last, and recording the attempt),
-   taken from the attempts' own timestamps, beside the time the runs themselves took.
+   time runs until the queue is empty (every run, the reminder runs' letter chunks, and their
+   print-file chunks and joins). The queue's own overhead per job is the time a worker spends
+   between the end of one job and the start of its next (fetching the job, finishing the last, and
+   recording the attempt), taken from the attempts' own timestamps, beside the time the runs
+   themselves took. The CPU seconds of the workers and of the PostgreSQL server (this machine's)
+   say where the time went: on a loaded host, judge by them, not by the wall time.
 
 Prints figures and asserts nothing; the issue's targets: two workers at least 1.6 times faster than
 one on this 2-core machine, the queue's overhead under 5 ms a job.
@@ -51,7 +53,14 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve at flush)
-from bench.common import asyncpg_connect_args, pg_database_name, prepare_postgres  # noqa: E402
+from bench.common import (  # noqa: E402
+    asyncpg_connect_args,
+    children_cpu_s,
+    pg_database_name,
+    postgres_backends_cpu_s,
+    postgres_server_cpu_s,
+    prepare_postgres,
+)
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.billing.service import run_billing  # noqa: E402
 from feesvc.db import Database, analyze, create_engine, session_factory  # noqa: E402
@@ -198,14 +207,17 @@ async def measure(template_url: str, workers: int, files_dir: Path) -> dict[str,
         queue_s = time.perf_counter() - started
         env = {**os.environ, "FEESVC_DATABASE_URL": url, "FEESVC_FILES_DIR": str(files_dir)}
         command = [sys.executable, "-c", "from feesvc.cli import cli; cli()", "worker"]
+        cpu = (children_cpu_s(), postgres_server_cpu_s(), os.getloadavg()[0])
         started = time.perf_counter()
         processes = [
             await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.DEVNULL)
             for _ in range(workers)
         ]
+        backends: dict[int, float] = {}  # this database's backends: their CPU, as last seen
         try:
             while True:
                 await asyncio.sleep(0.5)
+                backends.update(postgres_backends_cpu_s(name))
                 async with database.session() as session:
                     busy = await list_jobs(session, status="todo", limit=1) + await list_jobs(
                         session, status="doing", limit=1
@@ -218,13 +230,23 @@ async def measure(template_url: str, workers: int, files_dir: Path) -> dict[str,
                 process.terminate()  # SIGTERM: the worker stops once its job is done (there is none)
             for process in processes:
                 await asyncio.wait_for(process.wait(), timeout=120)
+        await asyncio.sleep(0.5)  # the workers' backends exit and are reaped by the postmaster
+        pg_now = postgres_server_cpu_s()
+        cpu_figures = {
+            "workers_cpu_s": round(children_cpu_s() - cpu[0], 1),
+            # The whole server's (other work on the host included), and this database's backends'.
+            "postgres_cpu_s": round(pg_now - cpu[1], 1) if pg_now is not None and cpu[1] is not None else None,
+            "postgres_backends_cpu_s": round(sum(backends.values()), 1),
+            "load_average_before": cpu[2],
+            "load_average_after": os.getloadavg()[0],
+        }
         async with database.session() as session:
             jobs = await list_jobs(session, limit=1_000_000)
             attempts = list((await session.execute(select(JobAttempt).order_by(col(JobAttempt.started_at)))).scalars())
     finally:
         await engine.dispose()
         await _admin(template_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return _figures(workers, len(queued), queue_s, wall_s, jobs, attempts)
+    return {**_figures(workers, len(queued), queue_s, wall_s, jobs, attempts), **cpu_figures}
 
 
 def _figures(
@@ -287,7 +309,10 @@ def main(argv: list[str] | None = None) -> None:
             f"  {r['workers']} worker(s): {r['wall_s']} s wall for {r['jobs']} jobs {r['by_task']} "
             f"({r['failed']} not succeeded); run time by task {r['run_s_by_task']}; "
             f"queue overhead per job {r['overhead_ms_per_job_median']} ms median, "
-            f"{r['overhead_ms_per_job_mean']} ms mean; queueing {r['queueing_ms_per_job']} ms a job"
+            f"{r['overhead_ms_per_job_mean']} ms mean; queueing {r['queueing_ms_per_job']} ms a job; "
+            f"CPU {r['workers_cpu_s']} s in the workers, {r['postgres_backends_cpu_s']} s in their PostgreSQL "
+            f"backends ({r['postgres_cpu_s']} s the whole server) "
+            f"(load average {r['load_average_before']:.2f} before, {r['load_average_after']:.2f} after)"
         )
     if len(results) > 1:
         first = results[0]

@@ -53,7 +53,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -785,38 +785,53 @@ def _profile_path(directory: str | None, name: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Child process 1: decisions and the run.
 
+# Each phase by the module of feesvc.letters whose global it wraps.
 DECIDE_PHASES = {
-    "estate_policy": "policy",
-    "_unit_debts": "unit debts (1 query)",
-    "_owners": "owners (1 query, ORM)",
-    "_held": "holds",
-    "_covered_by_kept_plans": "plans kept (their charges)",
-    "_units_to_ask": "units with case/complaint",
-    "_last_letters": "last letters",
-    "reminder_pause_reason": "per unit: pause reason",
-    "active_case": "per unit: active case",
-    "effective_decision": "per unit: decision",
+    "deciding": {
+        "estate_policy": "policy",
+        "_held": "holds",
+        "_covered_by_kept_plans": "plans kept (their charges)",
+        "_units_to_ask": "units with case/complaint",
+        "_last_letters": "last letters",
+        "reminder_pause_reason": "per unit: pause reason",
+        "active_case": "per unit: active case",
+        "effective_decision": "per unit: decision",
+        "unit_debts": "unit debts (1 query)",
+        "owners_of": "owners (1 query, ORM)",
+    },
 }
 #: Where the run keeps its letters as issued (the print file and the letters on demand read them).
 LETTERS_DIR = Path(tempfile.gettempdir()) / "feesvc-bench-reminders-letters"
 
 RUN_PHASES = {
-    "decide": "decide",
-    "estate_terms": "estate terms (fee names per unit use, how to pay)",
-    "_context": "letter context",
-    "short_message": "short message",
-    "render_letter_html": "letter HTML (Jinja)",
-    "check_html": "compliance: check_html",
-    "check_text": "compliance: check_text",
-    "_issue_batch": "issue a batch: number, render (pool), store, add",
-    "store_rendered": "store the rendered chunks",
-    "_issue": "issue (ORM add)",
-    "record_audit": "audit",
+    "runs": {
+        "decide": "decide",
+        "estate_terms": "estate terms (fee names per unit use, how to pay)",
+        "record_audit": "audit",
+    },
+    "writing": {
+        "_context": "letter context",
+        "short_message": "short message",
+        "render_letter_html": "letter HTML (Jinja)",
+        "check_html": "compliance: check_html",
+        "check_text": "compliance: check_text",
+    },
+    "issuing": {
+        "issue_batch": "issue a batch: number, render (pool), store, add",
+        "store_rendered": "store the rendered chunks",
+        "_issue": "issue (ORM add)",
+    },
 }
 
 
+def _phase_names(phases: dict[str, dict[str, str]]) -> list[str]:
+    return [name for names in phases.values() for name in names.values()]
+
+
 async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
-    from feesvc.letters import compliance, runs
+    from feesvc.letters import compliance, deciding, issuing, runs, writing
+
+    modules = {"deciding": deciding, "runs": runs, "writing": writing, "issuing": issuing}
     from feesvc.registry.service import get_estate
 
     engine = create_engine(DatabaseSettings(url=url))
@@ -829,8 +844,14 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
     phases = Phases()
     async with sessions() as session:
         estate = await get_estate(session, ESTATE_ID)
-        with phases.patch(runs, DECIDE_PHASES), profiled(_profile_path(profile_dir, "decide")), Clock() as clock:
-            planned, skipped, legal_review, units = await runs.decide(session, estate, AS_OF)
+        with (
+            ExitStack() as patches,
+            profiled(_profile_path(profile_dir, "decide")),
+            Clock() as clock,
+        ):
+            for module, names in DECIDE_PHASES.items():
+                patches.enter_context(phases.patch(modules[module], names))
+            planned, skipped, legal_review, units = await deciding.decide(session, estate, AS_OF)
         figures["decide"] = {
             "wall_s": clock.wall,
             "cpu_s": clock.cpu,
@@ -838,7 +859,7 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
             "planned": len(planned),
             "skipped": dict(skipped),
             "legal_review": len(legal_review),
-            "phases": phases.table(list(DECIDE_PHASES.values())),
+            "phases": phases.table(_phase_names(DECIDE_PHASES)),
         }
         figures["rss_after_decide_mib"] = rss_mib()
         del planned, units
@@ -848,19 +869,21 @@ async def measure_run(url: str, profile_dir: str | None) -> dict[str, Any]:
     phases = Phases()
     async with sessions() as session:
         with (
-            phases.patch(runs, RUN_PHASES),
+            ExitStack() as patches,
             phases.patch(compliance, {"html_to_text": "compliance: html_to_text"}),
             phases.patch(session, {"flush": "session.flush", "commit": "session.commit"}),
             profiled(_profile_path(profile_dir, "run")),
             Clock() as clock,
         ):
+            for module, names in RUN_PHASES.items():
+                patches.enter_context(phases.patch(modules[module], names))
             children = children_cpu_s()
             summary = await runs.run_reminders(
                 session, COMMAND_LINE, ESTATE_ID, AS_OF, files=LocalFileStore(LETTERS_DIR)
             )
             children = children_cpu_s() - children
     letters = sum(summary.letters_by_kind.values())
-    names = [*RUN_PHASES.values(), "compliance: html_to_text", "session.flush", "session.commit"]
+    names = [*_phase_names(RUN_PHASES), "compliance: html_to_text", "session.flush", "session.commit"]
     figures["run"] = {
         "wall_s": clock.wall,
         "cpu_s": clock.cpu,

@@ -26,6 +26,7 @@ from feesvc.errors import DomainError
 from feesvc.exports.cli import export_command
 from feesvc.fapiao.cli import fapiao_command
 from feesvc.files import FileStoreSettingError, check_setting, read_all, session_store
+from feesvc.files.cli import files_command
 from feesvc.imports.cli import import_command
 from feesvc.jobs.cli import jobs_command, worker_command
 from feesvc.judges.cli import judges_command
@@ -309,6 +310,7 @@ cli.add_command(classify_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(worker_command)
+cli.add_command(files_command)
 cli.add_command(jobs_command)
 cli.add_command(judges_command)
 cli.add_command(online_command)
@@ -420,9 +422,15 @@ def limitation_watch(estate_ref: str, within_days: int, as_of: object) -> None:
                 lines.append(
                     "\t".join(
                         [
-                            account.unit_label, who, p.period, str(p.principal_fen + p.late_fee_fen),
-                            p.expires_on.isoformat(), str(p.days_left), interruption,
-                            last.proof if last else "", p.notice_in_flight or "",
+                            account.unit_label,
+                            who,
+                            p.period,
+                            str(p.principal_fen + p.late_fee_fen),
+                            p.expires_on.isoformat(),
+                            str(p.days_left),
+                            interruption,
+                            last.proof if last else "",
+                            p.notice_in_flight or "",
                         ]
                     )
                 )

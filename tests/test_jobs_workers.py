@@ -2,12 +2,14 @@
 
 Two ``feesvc worker`` processes run against a fresh database with several estates scheduled for
 every kind of run. A worker is SIGKILLed in the middle of a reminder run, a late-fee run and a
-billing run: to be sure the kill lands mid-run, the test holds a lock on the table the run writes
-next, waits until the run is blocked on it, kills that worker, and lets go. Another worker takes the
-job over once the dead one's heartbeat is stale; afterwards every run's work is there once: a charge
-per unit and period, a late fee per charge and day, a letter per account and stage, each paper
-letter once in its run's print file, and the same runs again add nothing. A connection cut in the
-middle of a run is retried, and no two jobs of one estate and kind ever ran at the same time.
+billing run, and in the middle of a chunk of a run's letters (rendered, not yet recorded): to be
+sure the kill lands mid-run, the test holds a lock on the table the run writes next, waits until
+the run is blocked on it, kills that worker, and lets go. Another worker takes the job over once
+the dead one's heartbeat is stale; afterwards every run's work is there once: a charge per unit and
+period, a late fee per charge and day, a letter per account and stage rendered in one chunk job
+(one stored file a chunk), each paper letter once in its run's print file, and the same runs again
+add nothing. A connection cut in the middle of a run is retried, and no two jobs of one estate and
+kind ever ran at the same time.
 """
 
 from __future__ import annotations
@@ -41,15 +43,18 @@ from feesvc.files import LocalFileStore, read_all
 from feesvc.jobs.listing import list_jobs
 from feesvc.jobs.models import AttemptOutcome, JobAttempt, JobKind
 from feesvc.jobs.printing import PRINT_CHUNK, letters_in_print
-from feesvc.jobs.queue import APPLICATION_NAME, QUEUE, defer_run, queue_app
+from feesvc.jobs.queue import APPLICATION_NAME, QUEUE, defer, defer_run, queue_app
 from feesvc.jobs.rules import SHANGHAI
 from feesvc.jobs.schedules import replace_schedules
 from feesvc.jobs.schemas import ScheduleIn
 from feesvc.jobs.tasks import dispatch_minute
 from feesvc.latefees.service import accrue_late_fees
 from feesvc.ledger.models import EntryKind, LedgerEntry
-from feesvc.letters.models import Letter, ReminderRun, RunStatus
+from feesvc.letters.issued import NotRenderedYet
+from feesvc.letters.models import Letter, LetterRenderChunk, ReminderRun, RunStatus
+from feesvc.letters.rendering import rendered_copies
 from feesvc.letters.runs import run_reminders
+from feesvc.letters.service import letter_pdf
 from feesvc.migrate import upgrade
 from feesvc.registry.schemas import BuildingCreate, EstateCreate, EstateSettings, OwnerCreate, UnitCreate
 from feesvc.registry.service import create_building, create_estate, create_owner, create_unit, transfer_ownership
@@ -297,7 +302,11 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
         attempts = list((await session.execute(select(JobAttempt).order_by(col(JobAttempt.id)))).scalars())
     assert {j.status for j in jobs} == {"succeeded"}, [(j.id, j.task, j.status, j.error) for j in jobs]
     tasks = {j.task for j in jobs}
-    assert {f"feesvc:{k}" for k in MINUTES} | {"feesvc:print_chunk", "feesvc:print_join"} <= tasks
+    assert {f"feesvc:{k}" for k in MINUTES} | {
+        "feesvc:letter_chunk",
+        "feesvc:print_chunk",
+        "feesvc:print_join",
+    } <= tasks
     for estate_id in world.estates:
         for kind in ("billing", "late_fees", "plan_review", "reminders"):
             assert sum(1 for j in jobs if j.task == f"feesvc:{kind}" and j.estate_id == estate_id) == 1
@@ -357,6 +366,11 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
     assert len({(x.unit_id, x.owner_id, x.stage) for x in letters}) == len(letters)
     assert {r.status for r in runs} <= {RunStatus.completed, RunStatus.failed}
 
+    # Every letter rendered once, in one chunk job, recorded with the worker that rendered it.
+    chunks = await _chunk_rows(database, [r.id or 0 for r in runs])
+    assert sorted(i for c in chunks for i in c.letter_ids) == sorted(x.id for x in letters)
+    assert all(c.document_path and c.hostname and c.pid for c in chunks)
+
     # Each run's print file: every paper letter of the run once, in order, joined from chunks kept
     # by the workers that rendered them.
     for run in runs:
@@ -367,7 +381,9 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
         pdf = await read_all(LocalFileStore(world.workers.files_dir), run.print_file, run.print_sha256)
         async with database.session() as session:
             assert await letters_in_print(session, run.id or 0) == paper
-        pages = sum((x.last_page or 1) - (x.first_page or 1) + 1 for x in letters if x.id in paper)
+        async with database.session() as session:  # each letter's pages of the chunk a worker rendered it in
+            copies = await rendered_copies(session, run.id or 0)
+        pages = sum(copies[i].last_page - copies[i].first_page + 1 for i in paper)
         assert len(PdfReader(io.BytesIO(pdf)).pages) == pages
         chunk_hosts = await _counts(
             database,
@@ -384,9 +400,7 @@ async def test_killed_workers_leave_every_run_complete_once(world: World) -> Non
             assert (billed.charges_issued, billed.charges_already_issued) == (0, UNITS)
             accrued = await accrue_late_fees(session, COMMAND_LINE, estate_id, DAY - timedelta(days=1))
             assert accrued.late_fees_posted == 0
-            again = await run_reminders(
-                session, QUEUE, estate_id, DAY, files=LocalFileStore(world.workers.files_dir)
-            )
+            again = await run_reminders(session, QUEUE, estate_id, DAY, files=LocalFileStore(world.workers.files_dir))
             assert again.letters_by_kind == {}
 
 
@@ -480,3 +494,77 @@ async def _failed_twice(database: Database, job_id: int) -> bool:
     async with database.session() as session:
         tries = (await session.execute(select(JobAttempt).where(col(JobAttempt.job_id) == job_id))).scalars().all()
     return [t.outcome for t in tries] == [AttemptOutcome.failed, AttemptOutcome.failed]
+
+
+async def _chunk_rows(database: Database, run_ids: list[int]) -> list[LetterRenderChunk]:
+    async with database.session() as session:
+        rows = await session.execute(
+            select(LetterRenderChunk)
+            .where(col(LetterRenderChunk.run_id).in_(run_ids))
+            .order_by(col(LetterRenderChunk.run_id), col(LetterRenderChunk.chunk))
+        )
+        return list(rows.scalars())
+
+
+async def test_a_worker_killed_mid_chunk_leaves_each_letter_rendered_once(world: World) -> None:
+    """The run issues its letters (as the reminders job does) and its chunks are queued; a worker is
+    killed after rendering a chunk, before recording it (held on the chunk's table): another worker
+    renders it again, and each letter is kept once, in one chunk, recorded by the surviving worker."""
+    database = world.database
+    files = LocalFileStore(world.workers.files_dir)
+    async with database.session() as session:
+        run_ids = []
+        for estate_id in world.estates:
+            summary = await run_reminders(session, QUEUE, estate_id, DAY, files=files, render_later=True)
+            assert summary.run_id is not None
+            run_ids.append(summary.run_id)
+        letters = list((await session.execute(select(Letter).where(col(Letter.run_id).in_(run_ids)))).scalars())
+        with pytest.raises(NotRenderedYet):  # issued, not rendered: no copy to give meanwhile
+            await letter_pdf(session, letters[0].id or 0, files)
+    chunks = await _chunk_rows(database, run_ids)
+    assert sorted(i for c in chunks for i in c.letter_ids) == sorted(x.id for x in letters)
+    world.workers.start()
+    world.workers.start()
+    async with TableHold(world.url, "letter_render_chunk") as hold:
+        app = queue_app(world.url)
+        async with app.open_async():
+            estate_of = dict(zip(run_ids, world.estates, strict=True))
+            for c in chunks:
+                lock = f"letters:{c.run_id}:{c.chunk}"
+                await defer(app, "letter_chunk", lock, chunk_id=c.id, estate_id=estate_of[c.run_id])
+
+        async def blocked_chunk() -> JobAttempt | None:
+            # Every running chunk blocked on its record: each has rendered and stored its letters.
+            blocked = await hold.blocked_backends()
+            attempts = [a for a in await _running(database, "letter_chunk") if a.pid in world.workers.running]
+            return attempts[0] if attempts and len(blocked) >= len(attempts) else None
+
+        victim: JobAttempt = await _until("a chunk rendered and blocked on its record", blocked_chunk, world.workers)
+        world.workers.kill(victim.pid)
+        world.workers.start()
+    await _until("the chunks and print files to end", lambda: _queue_idle(database), world.workers)
+    await asyncio.sleep(2 * HEARTBEAT)  # a print join queued by the last print chunk
+    await _until("the queue to empty", lambda: _queue_idle(database), world.workers)
+    world.workers.stop_all()
+
+    async with database.session() as session:
+        tries = list(
+            (await session.execute(select(JobAttempt).where(col(JobAttempt.job_id) == victim.job_id))).scalars()
+        )
+    assert [a.outcome for a in tries] == [AttemptOutcome.lost, AttemptOutcome.succeeded], tries
+    rendered = await _chunk_rows(database, run_ids)
+    assert all(c.document_path and c.hostname and c.pid for c in rendered)
+    assert victim.pid not in {c.pid for c in rendered}  # the killed worker recorded nothing
+    # Rendered again, the chunk is the same bytes: one stored file a chunk, none beside them.
+    assert len(list((world.workers.files_dir / "letters").rglob("*.pdf"))) == len({c.document_sha256 for c in rendered})
+    assert len({c.document_sha256 for c in rendered}) == len(rendered)
+    async with database.session() as session:
+        for letter in letters:
+            _, kept, pdf = await letter_pdf(session, letter.id or 0, files)
+            assert kept.at_issue and letter.letter_no in "".join(
+                p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages
+            ).replace(" ", "")
+        runs = list((await session.execute(select(ReminderRun).where(col(ReminderRun.id).in_(run_ids)))).scalars())
+        for run in runs:
+            paper = sorted(x.id for x in letters if x.run_id == run.id and x.channel == "paper" and x.id is not None)
+            assert run.print_file and await letters_in_print(session, run.id or 0) == paper

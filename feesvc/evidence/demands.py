@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from feesvc.evidence.collect import PackData
 from feesvc.evidence.document import F_DEMANDS, F_LETTERS, EvidenceError, Pack
 from feesvc.evidence.statements import demand_statements
 from feesvc.evidence.words import DELIVERY_CHANNELS, KIND_WORDS, LETTER_CHANNELS, day_text, periods_text
 from feesvc.files import FileStore, StoredFileError, read_all
 from feesvc.letters.content import letter_title
-from feesvc.letters.issued import kept_at_issue, read_kept
+from feesvc.letters.issued import issued_copy, read_kept
 from feesvc.letters.kinds import PAYMENT_REQUEST_KINDS, LetterKind
 
 
@@ -64,12 +66,13 @@ def demands_context(pack: Pack, ranges: Sequence[tuple[int, int]]) -> dict[str, 
     }
 
 
-async def read_stored(files: FileStore, data: PackData) -> None:
+async def read_stored(session: AsyncSession, files: FileStore, data: PackData) -> None:
     """Every stored file the pack copies, read from the file store and checked against the SHA-256
     recorded with it: each letter's PDF as issued (``data.copies``), each delivery proof
-    (``data.proofs``). One that is missing or changed: no pack."""
+    (``data.proofs``). One that is missing or changed: no pack; one the job queue has not rendered
+    yet: no pack either (``NotRenderedYet``), never a later rendering in its place."""
     for letter in data.letters:
-        kept = kept_at_issue(letter)
+        kept = await issued_copy(session, letter)
         try:
             if kept is not None:
                 data.copies[letter.id or 0] = await read_kept(files, kept)

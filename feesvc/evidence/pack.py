@@ -276,7 +276,7 @@ async def _build(
     with timer.stage("queries"):
         data = await collect(session, unit_id, as_of, owner_id)
     with timer.stage("stored files"):
-        await read_stored(files, data)
+        await read_stored(session, files, data)
     generated_at = utcnow()
     zipped = await asyncio.to_thread(assemble_pack, data, generated_by.label, generated_at, timer)
     return zipped, data.owner_id

@@ -31,7 +31,8 @@ from feesvc.db import utcnow
 from feesvc.files import PRINT_AREA, FileStore, read_all
 from feesvc.jobs.models import PrintFileChunk
 from feesvc.letters.issued import PDF, Kept, kept_copy, pages_of
-from feesvc.letters.models import Letter, ReminderRun, RunStatus
+from feesvc.letters.models import Letter, LetterRenderChunk, ReminderRun, RunStatus
+from feesvc.letters.rendering import rendered_copies
 from feesvc.letters.service import get_run, print_file_name
 
 PRINT_CHUNK = 200  # letters a chunk: a few seconds of work, small enough to spread a run's letters
@@ -40,7 +41,7 @@ AREA = "print-chunks"
 
 async def runs_to_print(session: AsyncSession, estate_id: int) -> list[int]:
     """The estate's runs that ended (completed, or failed when their worker died and another run
-    issued the rest) with paper letters and no print file yet."""
+    issued the rest) with paper letters, all of them rendered, and no print file yet."""
     rows = await session.execute(
         select_columns(col(ReminderRun.id))
         .where(
@@ -49,6 +50,9 @@ async def runs_to_print(session: AsyncSession, estate_id: int) -> list[int]:
             col(ReminderRun.print_file).is_(None),
             select_columns(col(Letter.id))
             .where(col(Letter.run_id) == ReminderRun.id, col(Letter.channel) == "paper")
+            .exists(),
+            ~select_columns(col(LetterRenderChunk.id))
+            .where(col(LetterRenderChunk.run_id) == ReminderRun.id, col(LetterRenderChunk.document_path).is_(None))
             .exists(),
         )
         .order_by(col(ReminderRun.id))
@@ -110,7 +114,8 @@ async def render_chunk(
                 .order_by(col(Letter.id))
             )
         ).scalars()
-        kept = [await kept_copy(session, letter, files) for letter in letters]
+        rendered = await rendered_copies(session, run_id)  # letters a chunk job rendered: one query
+        kept = [rendered.get(letter.id or 0) or await kept_copy(session, letter, files) for letter in letters]
         await session.commit()  # no transaction held while the pages are copied
         pdf, pages = await _chunk_pdf(files, kept)
         stored = await files.put(AREA, pdf, PDF)

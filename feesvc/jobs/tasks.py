@@ -1,4 +1,5 @@
-"""The queue's tasks: each scheduled run as a job per estate, the print file's chunks, the dispatcher.
+"""The queue's tasks: each scheduled run as a job per estate, a run's letters rendered and its print file
+made in chunk jobs, the dispatcher.
 
 Each run task calls the same service function the command line calls (feesvc/cli.py), as the
 queue's principal, for the business day of the minute it was scheduled for; the job records its
@@ -22,7 +23,9 @@ from feesvc.jobs.printing import join_chunks, plan_chunks, render_chunk, runs_to
 from feesvc.jobs.queue import QUEUE, RETRY, attempt, blueprint, defer, defer_run, worker_of
 from feesvc.jobs.rules import accrual_day, billing_period, is_due, minute_of, run_day
 from feesvc.jobs.schedules import enabled_schedules
-from feesvc.letters.models import ReminderRun, RunStatus
+from feesvc.letters.models import LetterRenderChunk, ReminderRun, RunStatus
+from feesvc.letters.rendering import render_chunk as render_letter_chunk
+from feesvc.letters.rendering import unrendered_chunks
 from feesvc.settings import get_settings
 
 SUMMARY_LIST_LIMIT = 20  # a summary keeps a long list (units needing attention) as its count
@@ -68,9 +71,10 @@ async def plan_review(context: procrastinate.JobContext, estate_id: int, schedul
 
 @blueprint.task(name=JobKind.reminders.value, pass_context=True, retry=RETRY)
 async def reminders(context: procrastinate.JobContext, estate_id: int, scheduled_for: str) -> None:
-    """The day's reminder run, then its print file in chunk jobs. A run of the queue's left running
-    is a dead worker's (the queue's lock lets only this job run the estate's reminders): it is
-    marked failed, and this run issues what it had not (each letter's dedupe key)."""
+    """The day's reminder run: its letters issued here, rendered in chunk jobs any worker takes,
+    then its print file in chunk jobs. A run of the queue's left running is a dead worker's (the
+    queue's lock lets only this job run the estate's reminders): it is marked failed, and this run
+    issues what it had not (each letter's dedupe key)."""
     from feesvc.letters.runs import run_reminders
 
     worker = worker_of(context)
@@ -86,12 +90,40 @@ async def reminders(context: procrastinate.JobContext, estate_id: int, scheduled
         )
         await session.commit()
         summary = await run_reminders(
-            session, QUEUE, estate_id, _day(scheduled_for), files=worker.files, progress=run.progress
+            session,
+            QUEUE,
+            estate_id,
+            _day(scheduled_for),
+            files=worker.files,
+            progress=run.progress,
+            render_later=True,
         )
         run.summary = _summary(summary)
-        # This run's letters, and a dead worker's run's: each run gets its print file.
+        # This run's letters, and a dead worker's run's: rendered in chunks, then printed.
+        for chunk in await unrendered_chunks(session, estate_id):
+            assert chunk.id is not None
+            lock = _render_lock(chunk.run_id, chunk.chunk)
+            await defer(context.app, "letter_chunk", lock, chunk_id=chunk.id, estate_id=estate_id)
         for run_id in await runs_to_print(session, estate_id):
             await queue_print_file(context.app, worker.database, run_id)
+
+
+def _render_lock(run_id: int, chunk: int) -> str:
+    return f"letters:{run_id}:{chunk}"
+
+
+@blueprint.task(name="letter_chunk", pass_context=True, retry=RETRY)
+async def letter_chunk(context: procrastinate.JobContext, chunk_id: int, estate_id: int) -> None:
+    """Render and keep one chunk of an estate's run's letters; the last one rendered queues the
+    print file."""
+    worker = worker_of(context)
+    async with attempt(context, estate_id) as run, run.session() as session:
+        last = await render_letter_chunk(session, chunk_id, worker.files, worker.hostname, worker.pid)
+        chunk = await session.get(LetterRenderChunk, chunk_id)
+        assert chunk is not None
+        run.summary = {"run_id": chunk.run_id, "chunk": chunk.chunk, "letters": len(chunk.letter_ids)}
+    if last:
+        await queue_print_file(context.app, worker.database, chunk.run_id)
 
 
 async def queue_print_file(app: procrastinate.App, database: Database, run_id: int) -> None:

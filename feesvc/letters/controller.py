@@ -21,6 +21,7 @@ from feesvc.files.http import stream_stored
 from feesvc.letters import service
 from feesvc.letters.models import DeliveryChannel, Letter, Stage
 from feesvc.letters.policy import StageRule
+from feesvc.letters.rendering import render_progress
 from feesvc.letters.runs import RunSummary, run_reminders
 from feesvc.registry.masking import mask_email, mask_phone
 from feesvc.registry.service import can_read_unit
@@ -148,7 +149,9 @@ class LetterController(Controller):
 
     @get("/reminder-runs/{run_id:int}", guards=[staff])
     async def get_run(self, db: AsyncSession, run_id: PathId) -> dict[str, Any]:
-        """A reminder run: its estate, as-of date, status and when it started and finished."""
+        """A reminder run: its estate, as-of date, status and when it started and finished; for a run
+        on the job queue, how far its letters are rendered (``rendering``: until a letter's chunk is
+        done, its PDF and the print file answer 409)."""
         run = await service.get_run(db, run_id)
         return {
             "id": run.id,
@@ -159,6 +162,7 @@ class LetterController(Controller):
             "finished_at": run.finished_at,
             "summary": run.summary,
             "print_sha256": run.print_sha256,
+            "rendering": await render_progress(db, run_id),
         }
 
     @get(
@@ -169,7 +173,8 @@ class LetterController(Controller):
     )
     async def print_file(self, db: AsyncSession, state: State, run_id: PathId) -> Stream:
         """Every paper letter of the run in one print-ready PDF, sorted by building and unit; streamed
-        from the file store, checked against its SHA-256 (``X-Content-SHA256``) as it is read."""
+        from the file store, checked against its SHA-256 (``X-Content-SHA256``) as it is read. 409
+        while a letter of the run is still being rendered by the job queue."""
         ref, digest = await service.print_file(db, run_id, _files(state))
         name = service.print_file_name(run_id)
         headers = {"Content-Disposition": f'inline; filename="{name}"'}
@@ -198,7 +203,8 @@ class LetterController(Controller):
     ) -> Response[bytes]:
         """The letter's PDF as issued: the bytes kept at issue, checked against their SHA-256 (a letter
         issued before letters were kept is rendered once and marked ``X-Letter-Rendered-At-Issue:
-        false``). An owner: only the letters to them (403 for any other id, one that does not exist
+        false``). A letter of a run on the job queue whose chunk is not rendered yet: 409, nothing
+        else in its place. An owner: only the letters to them (403 for any other id, one that does not exist
         included)."""
         if not principal.is_staff:
             mine = await db.get(Letter, letter_id)

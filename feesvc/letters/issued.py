@@ -12,6 +12,11 @@ so its copies are the same bytes.
 Letters are numbered by estate and year (``JXHY-2026-HJ000123``): nothing owner-facing names an
 internal stage.
 
+A run on the job queue issues its letters first and renders them in chunk jobs any worker takes
+(``feesvc.letters.rendering``): such a letter's copy is its pages of its chunk's stored file, and
+until the chunk is rendered there is none to give (``NotRenderedYet``, a 409): nothing else is
+served or printed as the letter.
+
 A letter issued before letters were stored has no file: its first copy renders it once from its
 stored context, stamps every page as a later rendering, not the original, and keeps that
 (``LetterRendering``: the letter's row is append-only).
@@ -40,19 +45,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from feesvc.documents import render
+from feesvc.errors import Conflict
 from feesvc.files import LETTER_AREA, FileStore, StoredFile, read_all, sha256
 from feesvc.letters import content
 from feesvc.letters.content import LETTER_STYLESHEETS, LetterContext, template_context
 from feesvc.letters.kinds import template_for
-from feesvc.letters.models import Letter, LetterRendering, LetterSequence
+from feesvc.letters.models import Letter, LetterRenderChunk, LetterRendering, LetterSequence
 
 __all__ = [
     "AREA",
     "ChunkRenderer",
     "IssuedCopy",
     "Kept",
+    "NotRenderedYet",
     "allocate_numbers",
     "cut",
+    "issued_copy",
     "kept_at_issue",
     "kept_copy",
     "letter_number",
@@ -180,6 +188,41 @@ def kept_at_issue(letter: Letter) -> Kept | None:
     return Kept(letter.document_path, letter.document_sha256, letter.first_page or 1, letter.last_page or 1, True)
 
 
+class NotRenderedYet(Conflict):
+    """The letter is issued, but the queue has not rendered its PDF yet: there is no copy to give."""
+
+    def __init__(self, letter: Letter, chunk: LetterRenderChunk) -> None:
+        super().__init__(
+            f"letter {letter.letter_no} is issued, but its PDF is still being rendered by the job queue "
+            f"(reminder run {chunk.run_id}, chunk {chunk.chunk}): ask again once the chunk's job is done "
+            "(GET /api/v1/jobs)"
+        )
+
+
+async def issued_copy(session: AsyncSession, letter: Letter) -> Kept | None:
+    """Where the letter's PDF as issued is kept: recorded with the letter, or (a run on the job
+    queue) in the chunk it was rendered in; None for a letter issued before letters were kept.
+    ``NotRenderedYet`` while its chunk waits for a worker."""
+    kept = kept_at_issue(letter)
+    if kept is not None or letter.run_id is None or letter.id is None:
+        return kept
+    rows = await session.execute(
+        select(LetterRenderChunk).where(
+            col(LetterRenderChunk.run_id) == letter.run_id,
+            col(LetterRenderChunk.first_letter_id) <= letter.id,
+            col(LetterRenderChunk.last_letter_id) >= letter.id,
+        )
+    )
+    for chunk in rows.scalars():
+        if letter.id not in chunk.letter_ids:
+            continue
+        if chunk.document_path is None or chunk.document_sha256 is None or chunk.pages is None:
+            raise NotRenderedYet(letter, chunk)
+        first, last = chunk.pages[str(letter.id)]
+        return Kept(chunk.document_path, chunk.document_sha256, first, last, True)
+    return None
+
+
 def message_sha256(text: str) -> str:
     """The hash of an electronic message's exact text (UTF-8), as the outbox keeps and sends it."""
     return sha256(text.encode())
@@ -294,7 +337,7 @@ async def kept_copy(session: AsyncSession, letter: Letter, files: FileStore) -> 
     """Where the letter's PDF is kept. A letter issued before letters were kept is rendered once from
     its stored context, stamped as a later rendering (``render_later``) and kept in
     ``LetterRendering``; every later copy is that one."""
-    kept = kept_at_issue(letter)
+    kept = await issued_copy(session, letter)
     if kept is not None:
         return kept
     assert letter.id is not None

@@ -90,6 +90,8 @@ class Letter(SQLModel, table=True):
     paper letters a chunk at a time, as they are printed (each chunk's fonts embedded once), so the
     letter is pages ``first_page``–``last_page`` of that file; its own copy is those pages, cut the
     same way every time (``feesvc.letters.issued``).
+    A run on the job queue leaves these empty and renders its letters in chunk jobs
+    (``LetterRenderChunk``): the row is append-only, the chunk records where its pages are.
     ``template_version`` names the templates it was rendered with. ``message_sha256`` is the hash
     of the exact text of its electronic message (kept in the outbox). A letter issued before
     letters were stored has none: its first copy renders it once (``LetterRendering``).
@@ -207,3 +209,31 @@ class DeliveryRecord(SQLModel, table=True):
     proof_media_type: str = Field(max_length=60)
     recorded_by: str = Field(max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class LetterRenderChunk(SQLModel, table=True):
+    """Letters a reminder run issued on the job queue whose PDFs are rendered later, together, by
+    whichever worker takes the chunk's job (``feesvc.letters.rendering``). Planned with the letters,
+    in their transaction: a letter of a run is either kept at issue (``Letter.document_path``) or
+    named by exactly one chunk. Until the chunk is rendered its letters have no copy to give.
+
+    ``letter_ids`` in their order in the stored file; ``template_versions`` the version of each
+    kind's templates at issue (a worker running other templates refuses to render the chunk);
+    ``pages`` once rendered: letter id → [first page, last page] of ``document_path``."""
+
+    __tablename__ = "letter_render_chunk"
+    __table_args__ = (UniqueConstraint("run_id", "chunk"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="reminder_run.id", index=True)
+    chunk: int
+    first_letter_id: int
+    last_letter_id: int
+    letter_ids: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    template_versions: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    document_path: str | None = Field(default=None, max_length=300)
+    document_sha256: str | None = Field(default=None, max_length=64)
+    pages: dict[str, list[int]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    hostname: str | None = Field(default=None, max_length=255)
+    pid: int | None = Field(default=None)
+    rendered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

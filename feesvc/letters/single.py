@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
@@ -21,9 +20,10 @@ from feesvc.auth.principal import Principal
 from feesvc.files import FileStore, session_store
 from feesvc.letters.compliance import check_html, check_text
 from feesvc.letters.content import LetterContext, email_subject, render_letter_html, short_message
-from feesvc.letters.issued import allocate_numbers, message_sha256, record_copy, render_and_store
-from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
+from feesvc.letters.issued import allocate_numbers, record_copy, render_and_store
+from feesvc.letters.models import Letter
 from feesvc.letters.recipients import reach, recipient, unreachable
+from feesvc.letters.rows import letter_row, outbox_row
 from feesvc.registry.models import Estate, Owner
 
 
@@ -65,37 +65,19 @@ async def issue_letter(
     [number] = await allocate_numbers(session, estate.id, estate.code, ctx.issued_on.year, 1)
     ctx = replace(ctx, letter_no=number)
     [copy] = await render_and_store(files if files is not None else session_store(session), [ctx])
-    letter = Letter(
-        estate_id=estate.id,
-        unit_id=unit_id,
-        owner_id=owner.id,
-        kind=ctx.kind.value,
+    letter = letter_row(
+        estate.id,
+        unit_id,
+        owner.id,
+        ctx,
         channel=how.channel,
-        locale=ctx.locale,
-        letter_no=ctx.letter_no,
-        issued_on=ctx.issued_on,
-        deadline=ctx.deadline,
-        total_fen=ctx.total_fen,
-        periods=[p.period for p in ctx.periods],
-        context=msgspec.to_builtins(ctx),
         dedupe_key=dedupe_key,
-        actor=actor.label,
-        message_sha256=message_sha256(text) if how.electronic else None,
+        actor=actor,
+        message=text if how.electronic else None,
     )
     record_copy(letter, copy)
     session.add(letter)
     await session.flush()
-    assert letter.id is not None
     if how.electronic is not None:
-        session.add(
-            OutboxMessage(
-                letter_id=letter.id,
-                channel=how.electronic,
-                recipient=recipient(owner, how.electronic),
-                subject=email_subject(ctx),
-                body=text,
-                status=OutboxStatus.pending,
-                dedupe_key=f"{letter.letter_no}:{how.electronic}",
-            )
-        )
+        session.add(outbox_row(letter, how.electronic, recipient(owner, how.electronic), email_subject(ctx), text))
     return Issued(letter.id, [])

@@ -29,8 +29,8 @@ from feesvc.letters.content import (
 )
 from feesvc.letters.estate_terms import estate_letter_fields
 from feesvc.letters.kinds import LetterKind
-from feesvc.letters.runs import prepay_offer
 from feesvc.letters.single import issue_letter
+from feesvc.letters.writing import prepay_offer
 from feesvc.owner_pages.links import owner_page_fields
 from feesvc.registry.models import Building, Estate, Owner, Ownership, Unit
 from feesvc.schemas import period_start

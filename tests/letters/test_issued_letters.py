@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from feesvc.auth.models import Role
 from feesvc.cli import cli
 from feesvc.documents import render
-from feesvc.letters import runs
+from feesvc.letters import writing
 from feesvc.letters.content import render_letter_pdf
 from feesvc.letters.issued import template_version
 from feesvc.letters.models import Letter, LetterRendering, OutboxMessage
@@ -241,7 +241,7 @@ async def test_with_no_short_message_at_all_the_paper_letter_goes_alone(
     def never_fits(ctx: Any) -> str:
         raise ValueError(f"no short message for {ctx.letter_no} fits 200 characters")
 
-    monkeypatch.setattr(runs, "short_message", never_fits)
+    monkeypatch.setattr(writing, "short_message", never_fits)
     owner = {"name": "短信业主", "phone": "13800138000", "preferred_channel": "sms"}
     estate = await estate_in_arrears(api, {1: owner})  # unit 1: a formal reminder, by SMS
     summary = await run(api, estate.id)
@@ -274,7 +274,7 @@ async def test_remind_exits_3_and_says_how_many_letters_were_not_produced_and_wh
     def flag_final_demands(html: str) -> list[_Violation]:
         return [_Violation("threat", "停水停电")] if "1栋 104" in html else []
 
-    monkeypatch.setattr(runs, "check_html", flag_final_demands)
+    monkeypatch.setattr(writing, "check_html", flag_final_demands)
     env = {"FEESVC_DATABASE_URL": database_url, "FEESVC_FILES_DIR": str(tmp_path / "files")}
     result = await asyncio.to_thread(_invoke, env, ["remind", "--estate", estate.code, "--no-print-file"])
     assert result.exit_code == 3, result.output

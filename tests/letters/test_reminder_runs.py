@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from feesvc.auth.models import Role
 from feesvc.db import business_today
 from feesvc.ledger.limitation import InterruptionKind, LimitationEvent
-from feesvc.letters import runs
+from feesvc.letters import accounts, issuing, runs
 from feesvc.letters.models import Letter, OutboxMessage, OutboxStatus
 from feesvc.letters.outbox import SmtpSender, deliver
 from feesvc.settings import MailSettings
@@ -134,7 +134,7 @@ async def test_letters_render_and_the_run_prints_one_file(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Letters stored three to a file, rendered by a pool of processes: the print file joins the files.
-    monkeypatch.setattr(runs, "CHUNK", 3)
+    monkeypatch.setattr(issuing, "CHUNK", 3)
     estate = await estate_in_arrears(api)
     summary = await run(api, estate.id)
     response = await api.get(f"/api/v1/reminder-runs/{summary['run_id']}/print.pdf")
@@ -256,7 +256,7 @@ async def test_owners_read_in_chunks_and_messages_added_per_batch(
     api: Api, sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny batches, so the owners take several queries and the messages several flushes.
-    monkeypatch.setattr(runs, "OWNER_BATCH", 2)
+    monkeypatch.setattr(accounts, "OWNER_BATCH", 2)
     monkeypatch.setattr(runs, "BATCH", 2)
     # Units 0, 2 and 4 changed hands, before they were billed, to owners who prefer e-mail.
     buyers = {
