@@ -15,12 +15,9 @@ late fee carrying its charge's due date, settling nothing. Those move a position
 so a run over 100,000 units does not recompute 100,000 ledgers; any other entry has its unit
 recomputed. Both happen just before the commit, the units locked first.
 
-A refresh first locks its units in id order (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds
-the database), then moves or recomputes them in a second statement that also raises their
-``ledger_version`` (as ``ledger.service.lock_units`` does): on PostgreSQL that statement's snapshot
-is taken with the locks held, so it sees every write committed before them. The lock is a row lock,
-not an update: one new version of each unit row a refresh, not two (a unit row has eight indexes;
-rewriting it cost the server some 30 µs a unit, 3 s for an estate of 100,000).
+A refresh first locks its units in id order and raises their ``ledger_version`` (as
+``ledger.service.lock_units``), then recomputes them in a second statement: on PostgreSQL that
+statement's snapshot is taken with the locks held, so it sees every write committed before them.
 
 One gap, by design of the late-fee run: on PostgreSQL its entries are streamed by COPY on
 connections of their own, committed just before the run's session commits (``stream_entry_rows``);
@@ -35,23 +32,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Date,
-    Integer,
-    and_,
-    bindparam,
-    case,
-    column,
-    event,
-    func,
-    literal,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, and_, bindparam, case, event, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -116,20 +97,17 @@ def _refresh_before_commit(session: Session) -> None:
     ids = sorted(pending | added.keys())
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
-        if postgres:
-            session.execute(_LOCK, {"ids": batch})
+        session.execute(_LOCK[postgres], {"ids": batch})
         recompute = [unit for unit in batch if unit in pending]  # a recomputation covers what was added
         if recompute:
             session.execute(_RECOMPUTE, {"ids": recompute})
-        moves = [unit for unit in batch if unit in added and unit not in pending]
-        if not moves:
-            continue
-        if postgres:  # one statement over arrays, not one a unit
-            fens, dues = [added[unit][0] for unit in moves], [added[unit][1] for unit in moves]
-            session.execute(_ADD_DEBTS_PG, {"units": moves, "fens": fens, "dues": dues})
-        else:
-            rows = [{"unit": unit, "fen": added[unit][0], "due": added[unit][1]} for unit in moves]
-            session.execute(_ADD_DEBTS, rows)
+        moves = [
+            {"unit": unit, "fen": added[unit][0], "due": added[unit][1]}
+            for unit in batch
+            if unit in added and unit not in pending
+        ]
+        if moves:
+            session.execute(_ADD_DEBTS, moves)
 
 
 async def refresh_positions(session: AsyncSession, unit_ids: Sequence[int]) -> None:
@@ -138,8 +116,7 @@ async def refresh_positions(session: AsyncSession, unit_ids: Sequence[int]) -> N
     ids = sorted(set(unit_ids))
     for start in range(0, len(ids), BATCH):
         params = {"ids": ids[start : start + BATCH]}
-        if postgres:
-            await session.execute(_LOCK, params)
+        await session.execute(_LOCK[postgres], params)
         await session.execute(_RECOMPUTE, params)
 
 
@@ -175,51 +152,32 @@ def recomputed_earliest_open_due(unit_id: ColumnElement[int]) -> ColumnElement[d
     )
 
 
-_LOCK = (  # PostgreSQL
-    select(_UNIT.c.id).where(_UNIT.c.id.in_(bindparam("ids", expanding=True))).order_by(_UNIT.c.id).with_for_update()
-)
-_NEXT_VERSION = _UNIT.c.ledger_version + literal(1)
+def _lock(postgres: bool) -> Any:
+    locked = select(_UNIT.c.id).where(_UNIT.c.id.in_(bindparam("ids", expanding=True))).order_by(_UNIT.c.id)
+    if postgres:
+        locked = locked.with_for_update()
+    return (
+        update(_UNIT).where(_UNIT.c.id.in_(locked.scalar_subquery())).values(ledger_version=_UNIT.c.ledger_version + 1)
+    )
 
 
-def _add_debt(fen: ColumnElement[int], due: ColumnElement[date]) -> dict[str, Any]:
-    """The values of a unit whose new entries only add open debts: ``fen`` more, due as early as ``due``."""
-    return {
-        "ledger_version": _NEXT_VERSION,
-        "balance_fen": _UNIT.c.balance_fen + fen,
-        "earliest_open_due": case(
-            (or_(_UNIT.c.earliest_open_due.is_(None), _UNIT.c.earliest_open_due > due), due),
-            else_=_UNIT.c.earliest_open_due,
-        ),
-    }
-
-
-_ADD_DEBTS = (  # SQLite: executemany
+_LOCK = {postgres: _lock(postgres) for postgres in (False, True)}
+_DUE = bindparam("due", type_=_UNIT.c.earliest_open_due.type)
+_ADD_DEBTS = (
     update(_UNIT)
     .where(_UNIT.c.id == bindparam("unit", type_=_UNIT.c.id.type))
     .values(
-        _add_debt(
-            bindparam("fen", type_=_UNIT.c.balance_fen.type), bindparam("due", type_=_UNIT.c.earliest_open_due.type)
-        )
+        balance_fen=_UNIT.c.balance_fen + bindparam("fen", type_=_UNIT.c.balance_fen.type),
+        earliest_open_due=case(
+            (or_(_UNIT.c.earliest_open_due.is_(None), _UNIT.c.earliest_open_due > _DUE), _DUE),
+            else_=_UNIT.c.earliest_open_due,
+        ),
     )
 )
-_MOVES = (
-    func.unnest(
-        bindparam("units", type_=ARRAY(Integer)),
-        bindparam("fens", type_=ARRAY(BigInteger)),
-        bindparam("dues", type_=ARRAY(Date)),
-    )
-    .table_valued(column("unit", Integer), column("fen", BigInteger), column("due", Date))
-    .render_derived(name="moves")
-)
-_ADD_DEBTS_PG = update(_UNIT).where(_UNIT.c.id == _MOVES.c.unit).values(_add_debt(_MOVES.c.fen, _MOVES.c.due))
 _RECOMPUTE = (
     update(_UNIT)
     .where(_UNIT.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        ledger_version=_NEXT_VERSION,
-        balance_fen=recomputed_balance(_UNIT.c.id),
-        earliest_open_due=recomputed_earliest_open_due(_UNIT.c.id),
-    )
+    .values(balance_fen=recomputed_balance(_UNIT.c.id), earliest_open_due=recomputed_earliest_open_due(_UNIT.c.id))
 )
 
 

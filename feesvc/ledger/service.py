@@ -546,7 +546,7 @@ async def lock_many_units(session: AsyncSession, unit_ids: Sequence[int], batch:
     ids = sorted(set(unit_ids))
     for start in range(0, len(ids), batch):
         locked = select(Unit.id).where(col(Unit.id).in_(ids[start : start + batch])).order_by(col(Unit.id))
-        await session.execute(locked.with_for_update())
+        (await session.execute(locked.with_for_update())).all()  # every row fetched: every row locked
 
 
 def _credit_pairs(
