@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -43,7 +44,7 @@ from dateutil.relativedelta import relativedelta  # noqa: E402
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
 import feesvc.models  # noqa: E402, F401  (every table, so foreign keys resolve)
-from bench.common import prepare_postgres  # noqa: E402
+from bench.common import asyncpg_connect_args, prepare_postgres, process_cpu_s  # noqa: E402
 from feesvc.auth.principal import COMMAND_LINE  # noqa: E402
 from feesvc.db import business_today, create_engine, session_factory  # noqa: E402
 from feesvc.imports.kinds import KINDS  # noqa: E402
@@ -147,21 +148,67 @@ def write_files(folder: Path, months: int) -> dict[str, Path]:
     return files
 
 
-def run_cli(url: str, args: list[str]) -> tuple[float, float, float, str]:
-    """One command in a process of its own: (wall s, CPU s, peak RSS MiB, its output)."""
+class ServerCpu:
+    """CPU seconds of the database's server processes while a command runs (its backend, and an
+    autovacuum worker on the database if one starts): found through pg_stat_activity, each read
+    from /proc every 50 ms while it lives (the last reading of a process that ends counts)."""
+
+    def __init__(self, url: str) -> None:
+        self.connect = asyncpg_connect_args(url)
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ServerCpu:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+    def _watch(self) -> None:
+        import psycopg
+
+        c = self.connect
+        conninfo = {"host": c["host"], "port": c["port"], "user": c["user"], "password": c["password"]}
+        with psycopg.connect(dbname=c["database"], autocommit=True, **conninfo) as conn:
+            own = conn.info.backend_pid
+            pids: list[int] = []
+            ticks = 0
+            while not self.stop.is_set():
+                if ticks % 5 == 0:  # new server processes, every 250 ms
+                    query = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> %s"
+                    pids = [row[0] for row in conn.execute(query, (c["database"], own)).fetchall()]
+                for pid in pids:
+                    cpu = process_cpu_s(pid)
+                    if cpu is not None:
+                        self.seen[pid] = cpu
+                ticks += 1
+                self.stop.wait(0.05)
+
+
+def run_cli(url: str, args: list[str]) -> tuple[float, float, float, float, str]:
+    """One command in a process of its own: (wall s, CPU s, peak RSS MiB, server CPU s, its output)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEESVC_")}
     env["FEESVC_DATABASE_URL"] = url
     command = [sys.executable, "-c", "from feesvc.cli import cli; cli()", *args]
-    started = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - started
+    with ServerCpu(url) as server:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        output = process.stdout.read() if process.stdout else ""
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(args[:2])} failed:\n{output}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output.strip().splitlines()[-1]
+    cpu, said = usage.ru_utime + usage.ru_stime, output.strip().splitlines()[-1]
+    return wall, cpu, usage.ru_maxrss / 1024, server.seconds, said
 
 
 def main() -> None:
@@ -182,24 +229,27 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     files = write_files(folder, args.months)
     log(f"{args.units:,} units, {args.units * args.months:,} balance lines; load average {load_average()}")
-    total_wall = total_cpu = peak = 0.0
+    total_wall = total_cpu = total_server = peak = 0.0
+
+    def figures(name: str, wall: float, cpu: float, rss: float, server: float) -> str:
+        return f"{name:<16} {wall:6.1f}s wall {cpu:6.1f}s CPU {rss:6.0f} MiB peak RSS {server:6.1f}s server CPU"
+
     for kind in ("units", "owners", "ownerships", "balances"):
-        wall, cpu, rss, said = run_cli(url, ["import", kind, str(files[kind]), "--estate", CODE])
-        total_wall, total_cpu, peak = total_wall + wall, total_cpu + cpu, max(peak, rss)
-        log(f"import {kind:<10} {wall:6.1f}s wall {cpu:6.1f}s CPU {rss:6.0f} MiB peak RSS | {said}")
-    log(
-        f"import total     {total_wall:6.1f}s wall {total_cpu:6.1f}s CPU {peak:6.0f} MiB peak RSS"
-        f" (load average {load_average()})"
-    )
+        wall, cpu, rss, server, said = run_cli(url, ["import", kind, str(files[kind]), "--estate", CODE])
+        total_wall, total_cpu, total_server = total_wall + wall, total_cpu + cpu, total_server + server
+        peak = max(peak, rss)
+        log(f"{figures(f'import {kind}', wall, cpu, rss, server)} | {said}")
+    log(f"{figures('import total', total_wall, total_cpu, peak, total_server)} (load average {load_average()})")
     if args.again:
-        wall, cpu, rss, said = run_cli(url, ["import", "balances", str(files["balances"]), "--estate", CODE])
-        log(f"again balances   {wall:6.1f}s wall {cpu:6.1f}s CPU {rss:6.0f} MiB peak RSS | {said}")
+        wall, cpu, rss, server, said = run_cli(url, ["import", "balances", str(files["balances"]), "--estate", CODE])
+        log(f"{figures('again balances', wall, cpu, rss, server)} | {said}")
     out = folder / "aging.xlsx"
     as_of = business_today().isoformat()
-    wall, cpu, rss, said = run_cli(url, ["export", "aging", "--estate", CODE, "--as-of", as_of, "--out", str(out)])
+    export = ["export", "aging", "--estate", CODE, "--as-of", as_of, "--out", str(out)]
+    wall, cpu, rss, server, said = run_cli(url, export)
     book = load_workbook(out, read_only=True)
     sums = list(book.worksheets[0].iter_rows(values_only=True))[-1]
-    log(f"export aging     {wall:6.1f}s wall {cpu:6.1f}s CPU {rss:6.0f} MiB peak RSS | {said}")
+    log(f"{figures('export aging', wall, cpu, rss, server)} | {said}")
     log(f"aging sums row: {sums[:5]} (load average {load_average()})")
 
 

@@ -20,6 +20,7 @@ from feesvc.imports import rules
 from feesvc.imports.kinds import KINDS
 from feesvc.imports.template import template_bytes
 from feesvc.ledger.models import EntryKind, LedgerEntry
+from feesvc.ledger.position import disagreements
 from feesvc.registry.models import Owner, Unit
 from tests.support import Api, problem
 
@@ -156,6 +157,13 @@ async def test_an_estate_moves_in_and_aging_and_limitation_work_from_day_one(api
         )
         names = {kind: name for kind, name in (await s.execute(query)).all()}
     assert names == {EntryKind.charge: "李二", EntryKind.prepaid_credit: "张三"}
+    # Every unit's stored position (balance, earliest open due date) is what its ledger gives.
+    async with api.sessions() as s:
+        assert await disagreements(s, made.id) == []
+        positions = dict(
+            (await s.execute(select(Unit.number, Unit.balance_fen).where(Unit.estate_id == made.id))).all()
+        )
+    assert positions == {"101": 50000, "102": 20125 - 60000}
 
 
 async def test_importing_the_same_files_again_changes_nothing(api: Api) -> None:
@@ -192,6 +200,8 @@ async def test_a_changed_row_updates_the_registry_with_an_audit_entry_and_revers
     reversal = next(e for e in march if e["kind"] == "reversal")
     assert reversal["reason"]
     assert ledger["overdue_fen"] == 45000
+    async with api.sessions() as s:
+        assert await disagreements(s, made.id) == []
 
 
 BAD_UNITS = [

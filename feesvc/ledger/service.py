@@ -189,7 +189,9 @@ async def stream_entry_rows(
 
         async def own_records() -> AsyncIterator[tuple[Any, ...]]:
             async for rows in batches:
-                for row in rows:
+                batch = list(rows)
+                note_rows(session, batch)
+                for row in batch:
                     _check_row(row)
                     yield record(row)
 
@@ -536,20 +538,18 @@ async def lock_units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int
 
 
 async def lock_many_units(session: AsyncSession, unit_ids: Sequence[int], batch: int = 5_000) -> None:
-    """:func:`lock_units` for an estate's worth of units (an import): in id order, a batch at a time
-    (a statement takes at most 32,767 parameters), returning nothing."""
+    """Lock an estate's worth of units (an import) as :func:`lock_units` does, in id order, a batch
+    at a time (a statement takes at most 32,767 parameters), but with row locks only: the units whose
+    ledgers it then writes have their ``ledger_version`` raised with their positions before the
+    commit (``ledger.position``), and a unit locked but left alone need not send a racing payment
+    back to read again. Rewriting every unit row here as well cost the server ~30 µs a unit (eight
+    indexes). SQLite's BEGIN IMMEDIATE already serialises writers: nothing to lock there."""
+    if not is_postgres(session):
+        return
     ids = sorted(set(unit_ids))
     for start in range(0, len(ids), batch):
         locked = select(Unit.id).where(col(Unit.id).in_(ids[start : start + batch])).order_by(col(Unit.id))
-        if is_postgres(session):
-            locked = locked.with_for_update()
-        raise_version = (
-            update(Unit)
-            .where(col(Unit.id).in_(locked.scalar_subquery()))
-            .values(ledger_version=col(Unit.ledger_version) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        await session.execute(raise_version)
+        (await session.execute(locked.with_for_update())).all()  # every row fetched: every row locked
 
 
 def _credit_pairs(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func
+from sqlalchemy import BigInteger, ColumnElement, Subquery, and_, case, cast, func
 from sqlalchemy import select as sa_select  # rows wider than sqlmodel's typed select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -50,8 +50,11 @@ def former_owner(unit_id: Any, owner_id: Any, on: date | ColumnElement[date]) ->
 def _settled_sums(estate_id: int, as_of: date) -> Subquery:
     """Per entry of the estate: the sum of the entries settling it, up to ``as_of``."""
     s = aliased(LedgerEntry, name="s")
+    # As bigint: PostgreSQL's sum of bigints is numeric, which made every debit's open amount (and
+    # each sum over them) numeric arithmetic: a fifth of the aging query's time.
+    settled = cast(func.sum(col(s.amount_fen)), BigInteger)
     return (
-        select(col(s.settles_entry_id).label("target_id"), func.sum(col(s.amount_fen)).label("settled"))
+        select(col(s.settles_entry_id).label("target_id"), settled.label("settled"))
         .where(col(s.estate_id) == estate_id, col(s.settles_entry_id).is_not(None), col(s.effective_date) <= as_of)
         .group_by(col(s.settles_entry_id))
         .subquery("settled")
