@@ -328,19 +328,23 @@ def debits_from_rows(rows: Iterable[Sequence[Any]]) -> list[OpenDebit]:
     """One unit's open debits from the rows of its statement: the debit (id, kind, owner, what is
     open on it), then the debt it belongs to (id, due date, effective date, period, item), which is
     the debit itself for a charge and its charge for a late fee."""
-    return [
-        OpenDebit(
-            entry_id=entry_id,
-            kind=EntryKind(kind),
-            open_fen=int(open_fen),
-            debt_id=debt_id,
-            debt_due=due_date or effective_date,
-            period=period,
-            owner_id=owner_id,
-            item=item,
-        )
-        for entry_id, kind, owner_id, open_fen, debt_id, due_date, effective_date, period, item in rows
-    ]
+    return [_open_debit(row[0], row[1], row[2], row[3], row[4:]) for row in rows]
+
+
+def _open_debit(entry_id: int, kind: str, owner_id: int | None, open_fen: Any, debt: Sequence[Any]) -> OpenDebit:
+    """A debit with what is open on it and its debt's columns (id, due date, effective date,
+    period, item)."""
+    debt_id, due_date, effective_date, period, item = debt
+    return OpenDebit(
+        entry_id=entry_id,
+        kind=EntryKind(kind),
+        open_fen=int(open_fen),
+        debt_id=debt_id,
+        debt_due=due_date or effective_date,
+        period=period,
+        owner_id=owner_id,
+        item=item,
+    )
 
 
 async def open_debits_by_unit(
@@ -369,19 +373,8 @@ async def _debits_of(session: AsyncSession, rows: Sequence[Any]) -> dict[int, li
         charges |= {row[0]: tuple(row) for row in await session.execute(_DEBTS, {"ids": list(missing)})}
     debits: dict[int, list[OpenDebit]] = {}
     for own, unit_id, kind, owner_id, basis, open_fen in debit_rows:
-        debt_id, due_date, effective_date, period, item = charges[basis] if kind == EntryKind.late_fee else own
-        debits.setdefault(unit_id, []).append(
-            OpenDebit(
-                entry_id=own[0],
-                kind=EntryKind(kind),
-                open_fen=int(open_fen),
-                debt_id=debt_id,
-                debt_due=due_date or effective_date,
-                period=period,
-                owner_id=owner_id,
-                item=item,
-            )
-        )
+        debt = charges[basis] if kind == EntryKind.late_fee else own
+        debits.setdefault(unit_id, []).append(_open_debit(own[0], kind, owner_id, open_fen, debt))
     return debits
 
 
