@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import procrastinate
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
-from sqlalchemy import update
+from sqlalchemy import Executable, insert, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,21 +155,35 @@ class Attempt:
     def progress(self, done: int, total: int | None) -> None:
         self._progress = (done, total)
 
-    async def write_progress(self) -> None:
+    def unwritten_progress(self) -> dict[str, int | None]:
         if self._progress is None or self._progress == self._written:
-            return
+            return {}
         done, total = self._progress
-        async with self.worker.database.session() as session:
-            await _set(session, self.row_id, progress_done=done, progress_total=total)
-        self._written = (done, total)
+        return {"progress_done": done, "progress_total": total}
+
+    async def write_progress(self) -> None:
+        values = self.unwritten_progress()
+        if not values:
+            return
+        progress = self._progress
+        await _record(self.worker, _set(self.row_id, **values))
+        self._written = progress
 
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.worker.database.session()
 
 
-async def _set(session: AsyncSession, row_id: int, **values: Any) -> None:
-    await session.execute(update(JobAttempt).where(col(JobAttempt.id) == row_id).values(**values))
-    await session.commit()
+def _set(row_id: int, **values: Any) -> Executable:
+    return update(JobAttempt).where(col(JobAttempt.id) == row_id).values(**values)
+
+
+async def _record(worker: Worker, *statements: Executable) -> list[Any]:
+    """Write to the attempt's record, each statement committing on its own: no session and no
+    transaction to open and close between two jobs (the queue's overhead a job)."""
+    async with worker.database.engine.connect() as connection:
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        results = [await connection.execute(statement) for statement in statements]
+        return [result.scalar() if result.returns_rows else None for result in results]
 
 
 async def _keep_writing_progress(attempt: Attempt) -> None:
@@ -187,25 +201,28 @@ async def attempt(context: procrastinate.JobContext, estate_id: int | None) -> A
     still marked running died with their worker: they are marked lost."""
     worker, job = worker_of(context), context.job
     assert job.id is not None
-    async with worker.database.session() as session:
-        await session.execute(
+    now = utcnow()  # the dead try's end is this one's start
+    started = insert(JobAttempt).returning(col(JobAttempt.id))
+    row = {
+        "job_id": job.id,
+        "task": job.task_name,
+        "estate_id": estate_id,
+        "attempt": job.attempts + 1,
+        "hostname": worker.hostname[:255],
+        "pid": worker.pid,
+        "outcome": AttemptOutcome.running,
+        "started_at": now,
+    }
+    if job.attempts:  # a first try has no earlier one (the queue counts a retry, the stalled one's too)
+        lost = (
             update(JobAttempt)
             .where(col(JobAttempt.job_id) == job.id, col(JobAttempt.outcome) == AttemptOutcome.running)
-            .values(outcome=AttemptOutcome.lost, finished_at=utcnow(), error="the worker stopped while running it")
+            .values(outcome=AttemptOutcome.lost, finished_at=now, error="the worker stopped while running it")
         )
-        row = JobAttempt(
-            job_id=job.id,
-            task=job.task_name,
-            estate_id=estate_id,
-            attempt=job.attempts + 1,
-            hostname=worker.hostname[:255],
-            pid=worker.pid,
-            outcome=AttemptOutcome.running,
-        )
-        session.add(row)
-        await session.commit()
-        assert row.id is not None
-    current = Attempt(worker, row.id)
+        *_, row_id = await _record(worker, lost, started.values(**row))
+    else:
+        [row_id] = await _record(worker, started.values(**row))
+    current = Attempt(worker, row_id)
     writer = asyncio.create_task(_keep_writing_progress(current))
     try:
         yield current
@@ -215,21 +232,23 @@ async def attempt(context: procrastinate.JobContext, estate_id: int | None) -> A
             # Connections of the pool may all be dead (a database restart): start the retry afresh.
             await worker.database.engine.dispose()
         with suppress(Exception):  # the record is advisory; the queue keeps the job's state
-            async with worker.database.session() as session:
-                await _set(
-                    session,
-                    current.row_id,
-                    outcome=AttemptOutcome.failed,
-                    finished_at=utcnow(),
-                    error=f"{type(error).__name__}: {error}"[:2000],
-                )
+            failed = _set(
+                current.row_id,
+                outcome=AttemptOutcome.failed,
+                finished_at=utcnow(),
+                error=f"{type(error).__name__}: {error}"[:2000],
+            )
+            await _record(worker, failed)
         raise
     writer.cancel()
-    await current.write_progress()
-    async with worker.database.session() as session:
-        await _set(
-            session, current.row_id, outcome=AttemptOutcome.succeeded, finished_at=utcnow(), summary=current.summary
-        )
+    succeeded = _set(  # the last progress with the end: one statement
+        current.row_id,
+        outcome=AttemptOutcome.succeeded,
+        finished_at=utcnow(),
+        summary=current.summary,
+        **current.unwritten_progress(),
+    )
+    await _record(worker, succeeded)
 
 
 async def retry_stalled(app: procrastinate.App, stalled_after: float) -> list[int]:

@@ -117,13 +117,14 @@ async def letter_chunk(context: procrastinate.JobContext, chunk_id: int, estate_
     """Render and keep one chunk of an estate's run's letters; the last one rendered queues the
     print file."""
     worker = worker_of(context)
-    async with attempt(context, estate_id) as run, run.session() as session:
-        last = await render_letter_chunk(session, chunk_id, worker.files, worker.hostname, worker.pid)
-        chunk = await session.get(LetterRenderChunk, chunk_id)
-        assert chunk is not None
-        run.summary = {"run_id": chunk.run_id, "chunk": chunk.chunk, "letters": len(chunk.letter_ids)}
-    if last:
-        await queue_print_file(context.app, worker.database, chunk.run_id)
+    async with attempt(context, estate_id) as run:
+        async with run.session() as session:
+            last = await render_letter_chunk(session, chunk_id, worker.files, worker.hostname, worker.pid)
+            chunk = await session.get(LetterRenderChunk, chunk_id)
+            assert chunk is not None
+            run.summary = {"run_id": chunk.run_id, "chunk": chunk.chunk, "letters": len(chunk.letter_ids)}
+        if last:
+            await queue_print_file(context.app, worker.database, chunk.run_id)
 
 
 async def queue_print_file(app: procrastinate.App, database: Database, run_id: int) -> None:
@@ -141,11 +142,12 @@ async def queue_print_file(app: procrastinate.App, database: Database, run_id: i
 async def print_chunk(context: procrastinate.JobContext, run_id: int, chunk: int) -> None:
     """One chunk of a run's print file; the last one done queues the join."""
     worker = worker_of(context)
-    async with attempt(context, None) as run, run.session() as session:
-        last = await render_chunk(session, run_id, chunk, worker.files, worker.hostname, worker.pid)
-        run.summary = {"run_id": run_id, "chunk": chunk}
-    if last:
-        await defer(context.app, "print_join", f"print:{run_id}", run_id=run_id)
+    async with attempt(context, None) as run:
+        async with run.session() as session:
+            last = await render_chunk(session, run_id, chunk, worker.files, worker.hostname, worker.pid)
+            run.summary = {"run_id": run_id, "chunk": chunk}
+        if last:
+            await defer(context.app, "print_join", f"print:{run_id}", run_id=run_id)
 
 
 @blueprint.task(name="print_join", pass_context=True, retry=RETRY)
