@@ -1,5 +1,5 @@
-"""The held-out sets (tests/corpus/*_heldout2.jsonl, *_heldout4.jsonl; the third, now *_dev3.jsonl) are
-well-formed, sized and balanced.
+"""The held-out sets (tests/corpus/*_heldout2.jsonl, *_heldout4.jsonl, *_heldout5.jsonl; the third, now
+*_dev3.jsonl) are well-formed, sized and balanced.
 
 These files are only ever scored (the lead wires them into the judgement test); this test checks
 their structure and never runs the classifier or the compliance check on them.
@@ -51,7 +51,10 @@ SHAPES = {
     2: Shape(130, 200, (0.25, 0.35), (0.07, 0.13)),
     3: Shape(160, 220, (0.22, 0.32), (0.15, 0.25)),
     4: Shape(200, 300, (0.22, 0.32), (0.18, 0.27)),
+    5: Shape(200, 300, (0.22, 0.32), (0.15, 0.25)),
 }
+# the sets whose ids have the development shape (`c4001`…, `c5001`…): split.py reserves their ranges
+NUMBERED = pytest.mark.parametrize("number", [4, 5])
 SETS = pytest.mark.parametrize("number", sorted(SHAPES))
 
 
@@ -96,19 +99,42 @@ def test_the_fourth_set_is_new_against_every_older_file() -> None:
         assert {f"arrears_{part}.jsonl", f"compliance_{part}.jsonl"} <= others
 
 
-def test_the_fourth_set_uses_its_own_id_range() -> None:
-    cases, sentences = h.load(4)
-    assert sorted(c["id"] for c in cases) == [f"c{4001 + i}" for i in range(len(cases))]
-    assert sorted(s["id"] for s in sentences) == [f"s{4001 + i}" for i in range(len(sentences))]
+def test_the_fifth_set_is_new_against_every_older_file_and_the_fourth_set() -> None:
+    others = set(h.SETS[5].others)
+    assert set(h.SETS[4].others) <= others
+    assert {"arrears_heldout4.jsonl", "compliance_heldout4.jsonl"} <= others
+
+
+@NUMBERED
+def test_a_numbered_set_uses_its_own_id_range(number: int) -> None:
+    cases, sentences = h.load(number)
+    first = number * 1000 + 1
+    assert sorted(c["id"] for c in cases) == [f"c{first + i}" for i in range(len(cases))]
+    assert sorted(s["id"] for s in sentences) == [f"s{first + i}" for i in range(len(sentences))]
     # split.py must never merge these ids into the development side
     assert all(split.RESERVED_HELDOUT.fullmatch(x["id"]) for x in cases + sentences)
 
 
-def test_split_refuses_to_merge_the_fourth_sets_ids(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("item_id", "owner"), [("s4001", "fourth"), ("c4200", "fourth"), ("s5001", "fifth"), ("c5137", "fifth")]
+)
+def test_split_refuses_to_merge_a_numbered_sets_ids(tmp_path: Path, item_id: str, owner: str) -> None:
     new = tmp_path / "new.jsonl"
-    new.write_text(json.dumps({"id": "s4001", "text": "placeholder"}) + "\n", encoding="utf-8")
-    with pytest.raises(split.Invalid, match="fourth held-out"):
+    new.write_text(json.dumps({"id": item_id, "text": "placeholder"}) + "\n", encoding="utf-8")
+    with pytest.raises(split.Invalid, match=f"{owner} held-out"):
         split.main([str(new), "--check"])
+
+
+def test_the_fifth_set_has_every_family_in_equal_measure_and_its_promised_mix() -> None:
+    cases, sentences = h.load(5)
+    assert len(cases) == 200 and len(sentences) == 300
+    families = Counter(s["family"] for s in sentences if s["forbidden"])
+    assert set(families) == split.FAMILIES and all(n == 33 for n in families.values())
+    assert sum(not s["forbidden"] for s in sentences) == 135
+    by_cat = Counter(c["expected"]["category"] for c in cases)
+    assert by_cat == {"hardship": 50, "service_dissatisfaction": 50, "misunderstanding": 60, "unknown": 40}
+    assert max(len(c["notes"]) for c in cases) == 5
+    assert any(c["complaints"] and not c["notes"] for c in cases)  # complaints as the only signal
 
 
 @SETS

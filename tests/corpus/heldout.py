@@ -3,11 +3,13 @@
     python tests/corpus/heldout.py 2           # the second set; print the counts table; exit 1 on a problem
     python tests/corpus/heldout.py 3           # the third set (retired to development: ``*_dev3.jsonl``)
     python tests/corpus/heldout.py 4           # the fourth set (ids c4001… / s4001…)
+    python tests/corpus/heldout.py 5           # the fifth set (ids c5001… / s5001…)
 
 These files are not split: they are held-out as a whole and only ever scored. Each line gets
-split.py's checks (with ids `hN-c0000` / `hN-s0000`; the fourth set `c4001` / `s4001`) plus stricter
-number checks for the arrears cases, and both files are checked against the older corpus files for
-colliding ids and repeated texts (a collision is reported by id only, so running this never shows another file's text).
+split.py's checks (with ids `hN-c0000` / `hN-s0000`; the fourth set `c4001` / `s4001`, the fifth
+`c5001` / `s5001`) plus stricter number checks for the arrears cases, and both files are checked against
+the older corpus files for colliding ids and repeated texts (a collision is reported by id only, so running
+this never shows another file's text).
 """
 
 from __future__ import annotations
@@ -104,6 +106,25 @@ SETS = {
             "compliance_lawful.jsonl",
         ),
         id_prefix="4",
+    ),
+    # the fifth (ids c5001… / s5001…) against every older corpus file, the fourth set included
+    5: HeldoutSet(
+        5,
+        (
+            *_DEV,
+            "arrears_dev2.jsonl",
+            "compliance_dev2.jsonl",
+            "arrears_probe.jsonl",
+            "compliance_probe.jsonl",
+            "arrears_heldout2.jsonl",
+            "compliance_heldout2.jsonl",
+            "arrears_dev3.jsonl",
+            "compliance_dev3.jsonl",
+            "compliance_lawful.jsonl",
+            "arrears_heldout4.jsonl",
+            "compliance_heldout4.jsonl",
+        ),
+        id_prefix="5",
     ),
 }
 

@@ -12,9 +12,10 @@ start with "c" are arrears cases, "s" compliance sentences; an item in NEW.jsonl
 committed item with the same id. The probe files (``_probe``, written by the tuner, all development)
 the retired third held-out set (``_dev3``, ids ``h3-…``, README.md) and the ordinary lawful letter
 sentences (``compliance_lawful.jsonl``, ids ``s9…``) are validated here but never split; the fresh
-held-out files (``*heldout2*``, ``*heldout4*``) are never read here. The fourth held-out set uses ids
-``c4001``… / ``s4001``…, which have the development shape, so that range is reserved: an item in
-NEW.jsonl with an id ``c4NNN`` or ``s4NNN`` is refused rather than merged.
+held-out files (``*heldout2*``, ``*heldout4*``, ``*heldout5*``) are never read here. The fourth and fifth
+held-out sets use ids ``c4001``… / ``s4001``… and ``c5001``… / ``s5001``…, which have the development
+shape, so those ranges are reserved: an item in NEW.jsonl with an id ``c4NNN``, ``s4NNN``, ``c5NNN`` or
+``s5NNN`` is refused rather than merged.
 
 Method: items are grouped into strata (arrears: label x locale; compliance: family, or
 "lawful", x locale). Within a stratum, items are taken in id order in blocks of five, and each
@@ -45,7 +46,8 @@ DATE = re.compile(r"^(2024|2025|2026)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 PERIOD = re.compile(r"^(2024|2025|2026)-(0[1-9]|1[0-2])$")
 NOTE = re.compile(r"^((?:2024|2025|2026)-\d\d-\d\d) \S")
 AREA = re.compile(r"^\d{1,4}\.\d\d$")
-RESERVED_HELDOUT = re.compile(r"^[cs]4\d{3}$")  # ids of arrears_heldout4 / compliance_heldout4, never development
+RESERVED_HELDOUT = re.compile(r"^[cs][45]\d{3}$")  # ids of the fourth and fifth held-out sets, never development
+HELDOUT_ORDINAL = {"4": "fourth", "5": "fifth"}  # the id's first digit -> the held-out set that owns it
 
 
 class Invalid(ValueError):
@@ -203,7 +205,10 @@ def main(argv: list[str]) -> int:
         for path in new_files:
             for x in read_jsonl(path):
                 if RESERVED_HELDOUT.fullmatch(x.get("id", "")):
-                    raise Invalid(f"{x['id']}: ids c4NNN/s4NNN belong to the fourth held-out set")
+                    digit = x["id"][1]
+                    raise Invalid(
+                        f"{x['id']}: ids c{digit}NNN/s{digit}NNN belong to the {HELDOUT_ORDINAL[digit]} held-out set"
+                    )
                 if x["id"].startswith(prefix):
                     items[x["id"]] = x
         overlap = sorted(set(items) & {x["id"] for x in probe + dev3 + lawful})
