@@ -452,8 +452,8 @@ def _vacancy_signal(facts: CaseFacts, signals: Sequence[Signal]) -> list[Signal]
 MIN_PRIMARY_SCORE: Final = 1.0  # below this a cause is not a usable signal
 MIN_SECONDARY_SCORE: Final = 1.5
 MODEL_WEIGHT: Final = 3.0  # a sure reading weighs as a strong rule (lexicon weights 0.5–3)
-MODEL_SURE: Final = 0.6  # below this the model is not sure of any cause: it adds nothing
-MODEL_ALONE_SURE: Final = 0.75  # ... and below this, of a cause no rule saw
+MODEL_SURE: Final = 0.5  # below this the model is not sure of any cause: it adds nothing
+MODEL_ALONE_SURE: Final = 0.55  # ... and below this, of a cause no rule saw
 MIN_STRONGEST: Final = 0.75  # a staff guess (0.3 x a strong rule) or a hint alone cannot decide
 DECIDING_ORIGINS: Final = frozenset({Origin.NOTE, Origin.COMPLAINT})
 
