@@ -31,6 +31,7 @@ class ModelReading:
     source: str  # where the quote stands ("note 2025-06-19", "complaint …")
     origin: Origin
     speakers: tuple[Speaker, ...]  # who speaks in the quoted sentence (the owner, staff, hearsay)
+    unknown_probability: float = 1.0  # how likely the words say nothing about a cause
 
 
 @cache
@@ -74,4 +75,4 @@ def read_case(facts: CaseFacts, as_of: date) -> ModelReading | None:
         quote = best_sentence(model, sentences, folded, label)
         if quote is not None:
             source, origin, speakers = where[sentences.index(quote)]
-    return ModelReading(category, probabilities[label], quote, source, origin, speakers)
+    return ModelReading(category, probabilities[label], quote, source, origin, speakers, probabilities["unknown"])
