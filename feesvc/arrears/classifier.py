@@ -355,7 +355,7 @@ def classify(facts: CaseFacts, today: date | None = None) -> Classification:
     signals = notes + _complaints_beside_the_notes(_complaint_signals(facts, as_of), notes)
     signals += payment_signals(facts, as_of)
     signals += vacancy_signal(facts, signals)
-    reading = read_case(facts, as_of)
+    reading = read_case(facts, as_of, quote_from=MODEL_SURE, or_unknown_below=MODEL_SPEAKS_TO_A_CAUSE)
     if reading is not None and reading.quote and reading.category is not Category.UNKNOWN:
         # Where no rule saw the cause at all, the model must be surer: the rules know what a bare
         # fact ("房子一直空着") or staff's own explanation is not.
