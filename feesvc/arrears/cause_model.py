@@ -31,6 +31,7 @@ class ModelReading:
     source: str  # where the quote stands ("note 2025-06-19", "complaint …")
     origin: Origin
     speakers: tuple[Speaker, ...]  # who speaks in the quoted sentence (the owner, staff, hearsay)
+    unknown_probability: float = 1.0  # how likely the words say nothing about a cause
 
 
 @cache
@@ -49,9 +50,15 @@ def case_features(facts: CaseFacts, as_of: date) -> Counter[str]:
     return features(normalise_text(text) for text, _, _ in _texts(facts, as_of))
 
 
-def read_case(facts: CaseFacts, as_of: date) -> ModelReading | None:
+def read_case(
+    facts: CaseFacts, as_of: date, quote_from: float = 0.0, or_unknown_below: float = 1.0
+) -> ModelReading | None:
     """The model's cause for the case, or None when no note records anyone's words: then the rules'
-    reading of the record stands (with no notes, a complaint's state is the signal, FORMAT.md)."""
+    reading of the record stands (with no notes, a complaint's state is the signal, FORMAT.md).
+
+    The quote (the sentence leaning furthest to the cause) is looked for only when the reading can
+    count: its probability at least ``quote_from``, or the unknown reading below ``or_unknown_below``
+    (the classifier passes its own thresholds; finding the quote is a third of the reading's time)."""
     texts = _texts(facts, as_of)
     if not texts:
         return None
@@ -61,7 +68,8 @@ def read_case(facts: CaseFacts, as_of: date) -> ModelReading | None:
     category = Category(label)
     quote, source, origin = None, "", Origin.NOTE
     speakers: tuple[Speaker, ...] = ()
-    if category is not Category.UNKNOWN:
+    usable = probabilities[label] >= quote_from or probabilities["unknown"] < or_unknown_below
+    if category is not Category.UNKNOWN and usable:
         sentences: list[str] = []
         folded: list[str] = []
         where: list[tuple[str, Origin, tuple[Speaker, ...]]] = []
@@ -74,4 +82,4 @@ def read_case(facts: CaseFacts, as_of: date) -> ModelReading | None:
         quote = best_sentence(model, sentences, folded, label)
         if quote is not None:
             source, origin, speakers = where[sentences.index(quote)]
-    return ModelReading(category, probabilities[label], quote, source, origin, speakers)
+    return ModelReading(category, probabilities[label], quote, source, origin, speakers, probabilities["unknown"])

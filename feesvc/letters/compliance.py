@@ -252,6 +252,7 @@ _MODEL = _LEXICON["model"]
 _MODEL_CONTENT_RE = _compile(_cues(_MODEL["content"], "model.content"))
 _MODEL_PROMISE_RE = _compile(_cues(_MODEL["promise"], "model.promise"))
 _MODEL_TO_THE_OWNER_RE = _compile(_cues(_MODEL["to_the_owner"], "model.to_the_owner"))
+_MODEL_OWN_TERM_RE = _compile(_cues(_MODEL["own_term"], "model.own_term"))
 _MODEL_BLOCK_BELOW_LAWFUL: float = _MODEL["block_below_lawful"]
 _TOKEN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[A-Za-z0-9]+")
 
@@ -485,7 +486,9 @@ def _model_reading(folded: str) -> Family | None:
     neutral notice, no promise that service goes on and no document sent to the owner alone."""
     if _MODEL_CONTENT_RE.search(folded) is None:
         return None  # checked first: most sentences of a letter stop here, cheaply
-    if _MODEL_PROMISE_RE.search(folded) or _MODEL_TO_THE_OWNER_RE.search(folded) or _neutral_families(folded):
+    if any(cue.search(folded) for cue in (_MODEL_PROMISE_RE, _MODEL_TO_THE_OWNER_RE, _MODEL_OWN_TERM_RE)):
+        return None
+    if _neutral_families(folded):
         return None
     family = model_family(folded, _MODEL_CONTENT_RE, _MODEL_BLOCK_BELOW_LAWFUL)
     return None if family is None else Family(family)
