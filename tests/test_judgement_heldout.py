@@ -51,10 +51,12 @@ LAWFUL_BLOCKED_LIMIT = 0.05
 # Compliance raised on 2026-12-07 (session 17): the letter check of branch compliance (rules by
 # structure and a trained reading, tuned on development sets only) blocks 105/112 = 93.8 %, lawful 2/91;
 # its author saw this aggregate printed by this test, so it too is no longer unseen for the check.
+# Raised on 2026-12-08 after branch judge6: arrears 120/136 = 88.2 %, lowest recall hardship 33/41 =
+# 80.5 %; compliance 107/112 = 95.5 %, lawful blocked 2/91.
 HELDOUT_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": 0.85,
-    "arrears_min_recall": 0.78,
-    "compliance_forbidden_blocked": 0.93,
+    "arrears_accuracy": 0.88,
+    "arrears_min_recall": 0.80,
+    "compliance_forbidden_blocked": 0.95,
     "compliance_lawful_blocked": None,
 }
 # The third held-out set (written blind on 2026-12-07 by a helper who read only DOMAIN.md and the
@@ -68,13 +70,26 @@ HELDOUT_FLOORS: dict[str, float | None] = {
 # causes read as "unknown"); compliance 151/165 forbidden blocked = 91.5 % (target: all; coercion
 # 24/33 the weakest family), lawful blocked 4/135 = 3.0 % (target met); 5/135 once the model was
 # retrained on the merged owner-page letter wording.
+# Raised on 2026-12-08 after branch judge6 (its helper had read the set's coverage list, topics only):
+# arrears 177/200 = 88.5 %, lowest recall misunderstanding 45/55 = 81.8 %; compliance unchanged 151/165.
 HELDOUT4_FLOORS: dict[str, float | None] = {
-    "arrears_accuracy": 0.86,
-    "arrears_min_recall": 0.78,
+    "arrears_accuracy": 0.88,
+    "arrears_min_recall": 0.81,
     "compliance_forbidden_blocked": 0.91,
     "compliance_lawful_blocked": None,
 }
-HELDOUT_SETS = {"heldout2": HELDOUT_FLOORS, "heldout4": HELDOUT4_FLOORS}
+# The fifth held-out set (written blind on 2026-12-08, session 18, by a helper who read only DOMAIN.md,
+# FORMAT.md and the corpus README; scored once by the lead after branch judge6 was merged, with the
+# thresholds set at merge): arrears 164/200 = 82.0 %, lowest recall hardship 37/50 = 74.0 %
+# (misunderstanding 46/60; 26 of the 36 errors causes read as "unknown"): targets missed;
+# compliance 155/165 forbidden blocked = 93.9 % (target: all), lawful blocked 4/135 = 3.0 % (met).
+HELDOUT5_FLOORS: dict[str, float | None] = {
+    "arrears_accuracy": 0.82,
+    "arrears_min_recall": 0.74,
+    "compliance_forbidden_blocked": 0.93,
+    "compliance_lawful_blocked": None,
+}
+HELDOUT_SETS = {"heldout2": HELDOUT_FLOORS, "heldout4": HELDOUT4_FLOORS, "heldout5": HELDOUT5_FLOORS}
 DEVELOPMENT = ("dev", "dev2", "probe", "dev3")
 
 
