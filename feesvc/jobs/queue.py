@@ -166,14 +166,14 @@ class Attempt:
         if not values:
             return
         progress = self._progress
-        await _record(self.worker, _set(self.row_id, **values))
+        await _record(self.worker, _attempt_update(self.row_id, **values))
         self._written = progress
 
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self.worker.database.session()
 
 
-def _set(row_id: int, **values: Any) -> Executable:
+def _attempt_update(row_id: int, **values: Any) -> Executable:
     return update(JobAttempt).where(col(JobAttempt.id) == row_id).values(**values)
 
 
@@ -232,7 +232,7 @@ async def attempt(context: procrastinate.JobContext, estate_id: int | None) -> A
             # Connections of the pool may all be dead (a database restart): start the retry afresh.
             await worker.database.engine.dispose()
         with suppress(Exception):  # the record is advisory; the queue keeps the job's state
-            failed = _set(
+            failed = _attempt_update(
                 current.row_id,
                 outcome=AttemptOutcome.failed,
                 finished_at=utcnow(),
@@ -241,7 +241,7 @@ async def attempt(context: procrastinate.JobContext, estate_id: int | None) -> A
             await _record(worker, failed)
         raise
     writer.cancel()
-    succeeded = _set(  # the last progress with the end: one statement
+    succeeded = _attempt_update(  # the last progress with the end: one statement
         current.row_id,
         outcome=AttemptOutcome.succeeded,
         finished_at=utcnow(),
