@@ -73,6 +73,19 @@ class HeldoutSet:
 
 
 _DEV = ("arrears_dev.jsonl", "compliance_dev.jsonl")
+# Every corpus file older than the fourth set: the fourth and fifth must repeat none of them.
+_BEFORE_THE_FOURTH = (
+    *_DEV,
+    "arrears_dev2.jsonl",
+    "compliance_dev2.jsonl",
+    "arrears_probe.jsonl",
+    "compliance_probe.jsonl",
+    "arrears_heldout2.jsonl",
+    "compliance_heldout2.jsonl",
+    "arrears_dev3.jsonl",
+    "compliance_dev3.jsonl",
+    "compliance_lawful.jsonl",
+)
 SETS = {
     # the second set was checked against the development files of its day (unchanged)
     2: HeldoutSet(2, (*_DEV, "arrears_heldout.jsonl", "compliance_heldout.jsonl")),
@@ -91,41 +104,9 @@ SETS = {
         part="dev",
     ),
     # the fourth (ids c4001… / s4001…) against all development files and the second and third sets
-    4: HeldoutSet(
-        4,
-        (
-            *_DEV,
-            "arrears_dev2.jsonl",
-            "compliance_dev2.jsonl",
-            "arrears_probe.jsonl",
-            "compliance_probe.jsonl",
-            "arrears_heldout2.jsonl",
-            "compliance_heldout2.jsonl",
-            "arrears_dev3.jsonl",
-            "compliance_dev3.jsonl",
-            "compliance_lawful.jsonl",
-        ),
-        id_prefix="4",
-    ),
+    4: HeldoutSet(4, _BEFORE_THE_FOURTH, id_prefix="4"),
     # the fifth (ids c5001… / s5001…) against every older corpus file, the fourth set included
-    5: HeldoutSet(
-        5,
-        (
-            *_DEV,
-            "arrears_dev2.jsonl",
-            "compliance_dev2.jsonl",
-            "arrears_probe.jsonl",
-            "compliance_probe.jsonl",
-            "arrears_heldout2.jsonl",
-            "compliance_heldout2.jsonl",
-            "arrears_dev3.jsonl",
-            "compliance_dev3.jsonl",
-            "compliance_lawful.jsonl",
-            "arrears_heldout4.jsonl",
-            "compliance_heldout4.jsonl",
-        ),
-        id_prefix="5",
-    ),
+    5: HeldoutSet(5, (*_BEFORE_THE_FOURTH, "arrears_heldout4.jsonl", "compliance_heldout4.jsonl"), id_prefix="5"),
 }
 
 
