@@ -73,8 +73,8 @@ class HeldoutSet:
 
 
 _DEV = ("arrears_dev.jsonl", "compliance_dev.jsonl")
-# Every corpus file older than the fourth set: the fourth and fifth must repeat none of them.
-_BEFORE_THE_FOURTH = (
+# The corpus files older than the third set, and than the fourth: a set must repeat none of them.
+_BEFORE_THE_THIRD = (
     *_DEV,
     "arrears_dev2.jsonl",
     "compliance_dev2.jsonl",
@@ -82,27 +82,13 @@ _BEFORE_THE_FOURTH = (
     "compliance_probe.jsonl",
     "arrears_heldout2.jsonl",
     "compliance_heldout2.jsonl",
-    "arrears_dev3.jsonl",
-    "compliance_dev3.jsonl",
-    "compliance_lawful.jsonl",
 )
+_BEFORE_THE_FOURTH = (*_BEFORE_THE_THIRD, "arrears_dev3.jsonl", "compliance_dev3.jsonl", "compliance_lawful.jsonl")
 SETS = {
     # the second set was checked against the development files of its day (unchanged)
     2: HeldoutSet(2, (*_DEV, "arrears_heldout.jsonl", "compliance_heldout.jsonl")),
     # the third against all development files and the second set; scored once, then retired to development
-    3: HeldoutSet(
-        3,
-        (
-            *_DEV,
-            "arrears_dev2.jsonl",
-            "compliance_dev2.jsonl",
-            "arrears_probe.jsonl",
-            "compliance_probe.jsonl",
-            "arrears_heldout2.jsonl",
-            "compliance_heldout2.jsonl",
-        ),
-        part="dev",
-    ),
+    3: HeldoutSet(3, _BEFORE_THE_THIRD, part="dev"),
     # the fourth (ids c4001… / s4001…) against all development files and the second and third sets
     4: HeldoutSet(4, _BEFORE_THE_FOURTH, id_prefix="4"),
     # the fifth (ids c5001… / s5001…) against every older corpus file, the fourth set included
